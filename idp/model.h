@@ -1,0 +1,118 @@
+#pragma once
+// Plain records of the IdP's domain, as the store keeps them. No behaviour here.
+// Secrets never appear in clear: passwords, client secrets and tokens are hashes, private keys
+// are sealed (AES-256-GCM) by idp/crypto/secret_box.h before they reach a store.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace keystep {
+
+struct Account {
+  int64_t id = 0;
+  std::string name;          // unique, used on the command line and in URLs
+  std::string issuer_label;  // shown in authenticator apps ("Harness-Inc")
+  int64_t created_at = 0;
+};
+
+// Permission names, as stored in role_permissions. The seed names the three
+// Authentication Settings permissions.
+inline constexpr const char* kPermViewAuthSettings = "auth_settings.view";
+inline constexpr const char* kPermEditAuthSettings = "auth_settings.edit";
+inline constexpr const char* kPermDeleteAuthSettings = "auth_settings.delete";
+
+// Role names seeded by the first migration.
+inline constexpr const char* kRoleAdmin = "admin";
+inline constexpr const char* kRoleMember = "member";
+
+struct User {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  std::string email;          // stored lower-cased; unique per account
+  std::string password_hash;  // Argon2id encoded string
+  std::string role;           // kRoleAdmin or kRoleMember
+  int64_t created_at = 0;
+};
+
+struct Client {
+  std::string client_id;
+  bool is_public = false;
+  std::string secret_hash;  // Argon2id encoded; empty for public clients
+  std::vector<std::string> redirect_uris;              // exact match
+  std::vector<std::string> post_logout_redirect_uris;  // exact match
+  int64_t created_at = 0;
+};
+
+struct SigningKey {
+  std::string kid;
+  std::string alg;                 // "RS256" or "ES256"
+  std::string sealed_private_key;  // SecretBox-sealed PEM
+  std::string public_jwk;          // JSON object text
+  bool active = false;             // exactly one key signs; the others only verify
+  int64_t created_at = 0;
+};
+
+// A login in progress: the validated authorization request plus how far the user got.
+// The store treats request_json and progress_json as opaque text owned by idp/.
+struct LoginFlow {
+  std::string id;                    // random, appears in the login page URL
+  std::string browser_binding_hash;  // SHA-256 of the flow cookie given to the browser
+  std::string csrf_token;            // random, carried by every form of this flow
+  std::string request_json;          // the authorization request
+  std::string progress_json;         // user, factors done, failures; owned by the flow
+  int64_t version = 0;               // compare-and-set counter, bumped by every update
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+// A browser session at the IdP.
+struct Session {
+  std::string id_hash;   // SHA-256 of the cookie value; the cookie itself is never stored
+  std::string sid;       // public session id, the id_token's "sid" claim
+  int64_t user_id = 0;
+  int64_t auth_time = 0;   // when the user last authenticated interactively
+  std::string acr;         // the level reached
+  std::string amr;         // space-separated RFC 8176 values, e.g. "pwd" or "pwd otp mfa"
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+// What one authorization code grants; codes, access and refresh tokens hang off a grant so
+// that a replayed code can revoke everything it issued.
+struct Grant {
+  std::string id;
+  std::string client_id;
+  int64_t user_id = 0;
+  std::string sid;
+  std::string scope;
+  std::string nonce;
+  int64_t auth_time = 0;
+  std::string acr;
+  std::string amr;
+  bool revoked = false;
+  int64_t created_at = 0;
+};
+
+struct AuthCode {
+  std::string code_hash;
+  std::string grant_id;
+  std::string redirect_uri;
+  std::string code_challenge;  // empty when the client sent none (confidential only)
+  bool used = false;
+  int64_t expires_at = 0;
+};
+
+enum class TokenKind { kAccess = 1, kRefresh = 2 };
+
+struct Token {
+  std::string token_hash;
+  std::string grant_id;
+  TokenKind kind = TokenKind::kAccess;
+  bool used = false;     // refresh tokens: rotated away
+  bool revoked = false;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+}  // namespace keystep
