@@ -1,0 +1,19 @@
+#pragma once
+// Server-rendered HTML pages. Every interpolated value goes through html_escape; pages work
+// without JavaScript.
+
+#include <string>
+#include <string_view>
+
+#include "idp/provider.h"
+
+namespace keystep::http {
+
+std::string html_escape(std::string_view text);
+
+std::string render_login_page(const LoginView& view);
+std::string render_error_page(const ErrorView& view);
+std::string render_logged_out_page();
+std::string render_home_page(const std::string& issuer);
+
+}  // namespace keystep::http

@@ -1,0 +1,307 @@
+#include "http/server.h"
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+
+#include <algorithm>
+
+#include "http/pages.h"
+#include "idp/url.h"
+
+namespace keystep::http {
+namespace {
+
+namespace Ph = Pistache::Http;
+
+constexpr const char* kHtmlSecurityPolicy =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+    "base-uri 'none'";
+
+// Pistache 0.0.5 never writes Raw response headers; only typed ones go on the wire. This
+// typed header carries any name and value.
+class AnyHeader final : public Ph::Header::Header {
+ public:
+  AnyHeader(std::string name, std::string value)
+      : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+  void write(std::ostream& out) const override { out << value_; }
+  // Deliberately unlike any typed header's hash, so tryGet<T>() never mistakes this for T.
+  uint64_t hash() const override { return Ph::Header::detail::hash("keystep-any-header"); }
+
+ private:
+  std::string name_;
+  std::string value_;
+};
+
+void add_raw(Ph::ResponseWriter& response, const std::string& name, const std::string& value) {
+  response.headers().add(std::make_shared<AnyHeader>(name, value));
+}
+
+void send_text(Ph::ResponseWriter& response, int status, const std::string& content_type,
+               const std::string& body) {
+  response.send(static_cast<Ph::Code>(status), body,
+                Ph::Mime::MediaType::fromString(content_type));
+}
+
+void send_json(Ph::ResponseWriter& response, int status, const nlohmann::json& body,
+               bool no_store) {
+  if (no_store) {
+    add_raw(response, "Cache-Control", "no-store");
+    add_raw(response, "Pragma", "no-cache");
+  }
+  send_text(response, status, "application/json",
+            body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void send_html(Ph::ResponseWriter& response, int status, const std::string& html) {
+  add_raw(response, "Cache-Control", "no-store");
+  add_raw(response, "Content-Security-Policy", kHtmlSecurityPolicy);
+  add_raw(response, "X-Frame-Options", "DENY");
+  add_raw(response, "X-Content-Type-Options", "nosniff");
+  add_raw(response, "Referrer-Policy", "no-referrer");
+  send_text(response, status, "text/html; charset=utf-8", html);
+}
+
+void set_cookies(Ph::ResponseWriter& response, const std::vector<CookieToSet>& cookies) {
+  for (const auto& c : cookies) {
+    Ph::Cookie cookie(c.name, c.value);
+    cookie.path = c.path;
+    if (c.max_age >= 0) cookie.maxAge = static_cast<int>(c.max_age);
+    cookie.httpOnly = true;
+    cookie.secure = c.secure;
+    cookie.ext["SameSite"] = "Lax";
+    response.cookies().add(cookie);
+  }
+}
+
+void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
+  set_cookies(response, out.cookies);
+  switch (out.kind) {
+    case WebOutcome::Kind::kRedirect:
+      add_raw(response, "Location", out.location);
+      add_raw(response, "Cache-Control", "no-store");
+      response.send(static_cast<Ph::Code>(out.status));
+      return;
+    case WebOutcome::Kind::kLoginPage:
+      send_html(response, out.status, render_login_page(out.login));
+      return;
+    case WebOutcome::Kind::kErrorPage:
+      send_html(response, out.status, render_error_page(out.error));
+      return;
+    case WebOutcome::Kind::kLoggedOutPage:
+      send_html(response, out.status, render_logged_out_page());
+      return;
+  }
+}
+
+void send_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
+  if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
+  send_json(response, out.status, out.body, true);
+}
+
+std::optional<std::string> header(const Ph::Request& request, const std::string& name) {
+  auto raw = request.headers().tryGetRaw(name);
+  if (!raw) return std::nullopt;
+  return raw->value();
+}
+
+std::optional<std::string> cookie(const Ph::Request& request, const std::string& name) {
+  if (!request.cookies().has(name)) return std::nullopt;
+  return request.cookies().get(name).value;
+}
+
+// Pistache's query parser keeps neither order nor repeats and does not percent-decode
+// consistently, so the query string is re-read from the parsed map as Params.
+Result<Params> query_params(const Ph::Request& request) {
+  const std::string query = request.query().as_str();
+  if (query.empty()) return Params{};
+  return parse_form(std::string_view(query).substr(1));
+}
+
+bool is_form(const Ph::Request& request) {
+  auto type = header(request, "Content-Type");
+  if (!type) return false;
+  std::string lower = *type;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  return lower.rfind("application/x-www-form-urlencoded", 0) == 0;
+}
+
+}  // namespace
+
+class Handler : public Ph::Handler {
+ public:
+  HTTP_PROTOTYPE(Handler)
+
+  Handler(Provider* provider, const std::string* issuer) : provider_(provider), issuer_(issuer) {}
+
+  void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
+    keep_alive_by_default(request, response);
+    try {
+      route(request, response);
+    } catch (const std::exception&) {
+      // Nothing below should throw; if a library does, answer 500 and keep serving.
+      send_json(response, 500, {{"error", "server_error"}}, true);
+    }
+  }
+
+ private:
+  // Pistache 0.0.5 answers "Connection: Close" (and closes) whenever the request has no
+  // Connection header, although HTTP/1.1 connections are persistent by default. Restore the
+  // HTTP/1.1 default; HTTP/1.0 clients still need to ask for keep-alive.
+  static void keep_alive_by_default(const Ph::Request& request, Ph::ResponseWriter& response) {
+    auto connection = request.headers().tryGet<Ph::Header::Connection>();
+    if (!connection && request.version() == Ph::Version::Http11) {
+      response.headers().remove<Ph::Header::Connection>();
+      response.headers().add<Ph::Header::Connection>(Ph::ConnectionControl::KeepAlive);
+    }
+  }
+
+  BrowserContext browser(const Ph::Request& request) const {
+    return BrowserContext{cookie(request, kSessionCookie), cookie(request, kFlowCookie),
+                          request.address().host()};
+  }
+
+  void route(const Ph::Request& request, Ph::ResponseWriter& response) {
+    const std::string& path = request.resource();
+    const Ph::Method method = request.method();
+    const bool get = method == Ph::Method::Get || method == Ph::Method::Head;
+    const bool post = method == Ph::Method::Post;
+    auto method_not_allowed = [&](const char* allow) {
+      add_raw(response, "Allow", allow);
+      send_json(response, 405, {{"error", "method_not_allowed"}}, false);
+    };
+    auto bad_form = [&](const std::string& why) {
+      send_json(response, 400, {{"error", "invalid_request"}, {"error_description", why}}, true);
+    };
+    // The body of a POST endpoint, or an error already sent.
+    auto form_body = [&]() -> std::optional<Params> {
+      if (!is_form(request)) {
+        bad_form("the body must be application/x-www-form-urlencoded");
+        return std::nullopt;
+      }
+      auto form = parse_form(request.body());
+      if (!form) {
+        bad_form(form.error().message);
+        return std::nullopt;
+      }
+      return *form;
+    };
+    auto query = [&]() -> std::optional<Params> {
+      auto q = query_params(request);
+      if (!q) {
+        send_html(response, 400, render_error_page({"invalid_request", q.error().message}));
+        return std::nullopt;
+      }
+      return *q;
+    };
+
+    if (path == "/.well-known/openid-configuration") {
+      if (!get) return method_not_allowed("GET");
+      add_raw(response, "Cache-Control", "public, max-age=300");
+      return send_json(response, 200, provider_->discovery(), false);
+    }
+    if (path == "/jwks.json") {
+      if (!get) return method_not_allowed("GET");
+      add_raw(response, "Cache-Control", "public, max-age=60");
+      auto out = provider_->jwks();
+      return send_json(response, out.status, out.body, false);
+    }
+    if (path == "/authorize") {
+      std::optional<Params> params;
+      if (get) params = query();
+      else if (post) params = form_body();
+      else return method_not_allowed("GET, POST");
+      if (!params) return;
+      return send_web(response, provider_->authorize(*params, browser(request)));
+    }
+    if (path == "/login") {
+      if (get) {
+        auto params = query();
+        if (!params) return;
+        return send_web(response, provider_->login_page(*params, browser(request)));
+      }
+      if (!post) return method_not_allowed("GET, POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_web(response, provider_->login_submit(*form, browser(request)));
+    }
+    if (path == "/token") {
+      if (!post) return method_not_allowed("POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_api(response, provider_->token(*form, header(request, "Authorization")));
+    }
+    if (path == "/userinfo") {
+      if (!get && !post) return method_not_allowed("GET, POST");
+      return send_api(response, provider_->userinfo(header(request, "Authorization")));
+    }
+    if (path == "/logout") {
+      std::optional<Params> params;
+      if (get) params = query();
+      else if (post) params = form_body();
+      else return method_not_allowed("GET, POST");
+      if (!params) return;
+      return send_web(response, provider_->end_session(*params, browser(request)));
+    }
+    if (path == "/healthz") {
+      if (!get) return method_not_allowed("GET");
+      return send_text(response, 200, "text/plain", "ok\n");
+    }
+    if (path == "/") {
+      if (!get) return method_not_allowed("GET");
+      return send_html(response, 200, render_home_page(*issuer_));
+    }
+    send_json(response, 404, {{"error", "not_found"}}, false);
+  }
+
+  Provider* provider_;
+  const std::string* issuer_;
+};
+
+struct Server::Impl {
+  Provider& provider;
+  std::string issuer;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint;
+};
+
+Server::Server(Provider& provider, std::string issuer)
+    : impl_(new Impl{provider, std::move(issuer), nullptr}) {}
+
+Server::~Server() { shutdown(); }
+
+Status Server::start(const ServerOptions& options) {
+  try {
+    Pistache::Address address(options.host, Pistache::Port(options.port));
+    impl_->endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
+    auto opts = Pistache::Http::Endpoint::options()
+                    .threads(std::max(1, options.threads))
+                    .flags(Pistache::Tcp::Options::ReuseAddr)
+                    .maxRequestSize(options.max_request_bytes)
+                    .maxResponseSize(1024 * 1024)
+                    .headerTimeout(std::chrono::seconds(10))
+                    .bodyTimeout(std::chrono::seconds(30));
+    impl_->endpoint->init(opts);
+    impl_->endpoint->setHandler(
+        Pistache::Http::make_handler<Handler>(&impl_->provider, &impl_->issuer));
+    impl_->endpoint->serveThreaded();
+    return {};
+  } catch (const std::exception& e) {
+    impl_->endpoint.reset();
+    return make_error(ErrorCode::kUnavailable, std::string("cannot listen on ") + options.host +
+                                                   ":" + std::to_string(options.port) + ": " +
+                                                   e.what());
+  }
+}
+
+uint16_t Server::port() const {
+  return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0;
+}
+
+void Server::shutdown() {
+  if (impl_ && impl_->endpoint) {
+    impl_->endpoint->shutdown();
+    impl_->endpoint.reset();
+  }
+}
+
+}  // namespace keystep::http

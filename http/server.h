@@ -1,0 +1,46 @@
+#pragma once
+// The HTTP front of the IdP, on Pistache 0.0.5. Routes requests to idp::Provider and renders
+// its outcomes. Handlers are thin: parse, one call into idp/, map the result.
+//
+// Pistache 0.0.5 traps handled here (see server.cc): HTTP/1.1 keep-alive by default, a
+// request limit above 4096 bytes, PISTACHE_USE_SSL=1 set by CMake, and signals blocked by
+// the caller before start().
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "idp/provider.h"
+#include "idp/result.h"
+
+namespace keystep::http {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8080;  // 0 picks a free port (tests)
+  int threads = 2;
+  size_t max_request_bytes = 64 * 1024;
+};
+
+class Server {
+ public:
+  Server(Provider& provider, std::string issuer);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts serving on background threads. The calling thread must have blocked
+  // SIGINT/SIGTERM/SIGPIPE if it wants to handle them itself (threads inherit the mask).
+  // On failure (address in use, bad host) returns kUnavailable/kInvalidArgument.
+  Status start(const ServerOptions& options);
+  // The bound port (useful after binding port 0).
+  uint16_t port() const;
+  // Stops accepting, finishes in-flight requests, joins the threads. Idempotent.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keystep::http

@@ -1,0 +1,99 @@
+#include "idp/config.h"
+
+#include "idp/url.h"
+
+namespace keystep {
+namespace {
+
+template <class T>
+Status read_field(const nlohmann::json& json, const char* key, T& out) {
+  const auto it = json.find(key);
+  if (it == json.end()) return {};
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return make_error(ErrorCode::kInvalidArgument, std::string(key) + " must be a string");
+  } else {
+    if (!it->is_number_integer()) return make_error(ErrorCode::kInvalidArgument, std::string(key) + " must be an integer");
+  }
+  out = it->get<T>();
+  return {};
+}
+
+}  // namespace
+
+Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
+  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "configuration must be a JSON object");
+  static const char* const kKnown[] = {"issuer",           "listen",         "signing_alg",
+                                       "argon2",           "code_ttl",       "access_token_ttl",
+                                       "id_token_ttl",     "refresh_token_ttl", "session_ttl",
+                                       "flow_ttl",         "threads"};
+  for (const auto& [key, value] : json.items()) {
+    bool known = false;
+    for (const char* k : kKnown) known = known || key == k;
+    if (!known) return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: " + key);
+  }
+  Status s;
+  if (!(s = read_field(json, "issuer", config.issuer))) return s;
+  if (!(s = read_field(json, "listen", config.listen))) return s;
+  if (!(s = read_field(json, "signing_alg", config.signing_alg))) return s;
+  if (!(s = read_field(json, "code_ttl", config.code_ttl))) return s;
+  if (!(s = read_field(json, "access_token_ttl", config.access_token_ttl))) return s;
+  if (!(s = read_field(json, "id_token_ttl", config.id_token_ttl))) return s;
+  if (!(s = read_field(json, "refresh_token_ttl", config.refresh_token_ttl))) return s;
+  if (!(s = read_field(json, "session_ttl", config.session_ttl))) return s;
+  if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
+  if (!(s = read_field(json, "threads", config.threads))) return s;
+  if (const auto it = json.find("argon2"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "argon2 must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "t_cost" && key != "m_cost_kib" && key != "parallelism")
+        return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: argon2." + key);
+      if (!value.is_number_unsigned())
+        return make_error(ErrorCode::kInvalidArgument, "argon2." + key + " must be a positive integer");
+    }
+    config.argon2.t_cost = it->value("t_cost", config.argon2.t_cost);
+    config.argon2.m_cost_kib = it->value("m_cost_kib", config.argon2.m_cost_kib);
+    config.argon2.parallelism = it->value("parallelism", config.argon2.parallelism);
+  }
+  return {};
+}
+
+Status validate_config(const IdpConfig& config) {
+  auto url = parse_url(config.issuer);
+  if (!url || url->query || url->fragment ||
+      (!config.issuer.empty() && config.issuer.back() == '/'))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "issuer must be an absolute http(s) URL without query, fragment or "
+                      "trailing slash: " + config.issuer);
+  if (config.signing_alg != "RS256" && config.signing_alg != "ES256")
+    return make_error(ErrorCode::kInvalidArgument, "signing_alg must be RS256 or ES256");
+  for (int64_t ttl : {config.code_ttl, config.access_token_ttl, config.id_token_ttl,
+                      config.refresh_token_ttl, config.session_ttl, config.flow_ttl}) {
+    if (ttl <= 0) return make_error(ErrorCode::kInvalidArgument, "lifetimes must be positive");
+  }
+  if (config.threads < 0 || config.threads > 256)
+    return make_error(ErrorCode::kInvalidArgument, "threads must be between 0 and 256");
+  if (config.argon2.t_cost < 1 || config.argon2.parallelism < 1 ||
+      config.argon2.m_cost_kib < 8 * config.argon2.parallelism ||
+      config.argon2.m_cost_kib > 4 * 1024 * 1024)
+    return make_error(ErrorCode::kInvalidArgument, "argon2 costs are out of range");
+  return {};
+}
+
+nlohmann::json config_to_json(const IdpConfig& config) {
+  return {{"issuer", config.issuer},
+          {"listen", config.listen},
+          {"signing_alg", config.signing_alg},
+          {"argon2",
+           {{"t_cost", config.argon2.t_cost},
+            {"m_cost_kib", config.argon2.m_cost_kib},
+            {"parallelism", config.argon2.parallelism}}},
+          {"code_ttl", config.code_ttl},
+          {"access_token_ttl", config.access_token_ttl},
+          {"id_token_ttl", config.id_token_ttl},
+          {"refresh_token_ttl", config.refresh_token_ttl},
+          {"session_ttl", config.session_ttl},
+          {"flow_ttl", config.flow_ttl},
+          {"threads", config.threads}};
+}
+
+}  // namespace keystep

@@ -1,0 +1,39 @@
+#pragma once
+// Settings of the IdP core. Loaded by tools/keystep from the data directory's keystep.conf
+// (JSON) and command-line flags; flags win. Every field has a production default.
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "idp/crypto/password.h"
+#include "idp/result.h"
+
+namespace keystep {
+
+struct IdpConfig {
+  std::string issuer = "http://localhost:8080";  // no trailing slash
+  std::string listen = "0.0.0.0:8080";
+  std::string signing_alg = "RS256";             // algorithm of newly generated keys
+  Argon2Params argon2;                           // user password hashing cost
+  int64_t code_ttl = 60;                         // authorization code lifetime, seconds
+  int64_t access_token_ttl = 600;
+  int64_t id_token_ttl = 600;
+  int64_t refresh_token_ttl = 30 * 24 * 3600;
+  int64_t session_ttl = 12 * 3600;
+  int64_t flow_ttl = 15 * 60;                    // a login page stays usable this long
+  int threads = 0;                               // HTTP worker threads; 0 = one per core
+};
+
+// Applies the members present in `json` on top of `config`. Unknown keys and wrong types
+// are refused with kInvalidArgument naming the key, so a typo never goes unnoticed.
+Status apply_config_json(const nlohmann::json& json, IdpConfig& config);
+
+// Checks cross-field invariants (issuer is an absolute http(s) URL without query or
+// fragment, positive lifetimes, a supported algorithm, sane Argon2 costs).
+Status validate_config(const IdpConfig& config);
+
+nlohmann::json config_to_json(const IdpConfig& config);
+
+}  // namespace keystep

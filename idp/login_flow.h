@@ -1,0 +1,75 @@
+#pragma once
+// The login flow: a small explicit state machine that a browser walks through between the
+// authorization request and the authorization code.
+//
+//   kPassword ──password ok, policy needs no 2nd factor──▶ kDone
+//   kPassword ──password ok, policy needs a 2nd factor───▶ kSecondFactor
+//   kSecondFactor ──factor ok────────────────────────────▶ kDone
+//
+// Any other (stage, event) pair is refused. The second-factor stage is where the MFA
+// framework (plugin/) plugs in; the policy that decides it lives in idp/ (LoginPolicy).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "idp/model.h"
+#include "idp/result.h"
+
+namespace keystep {
+
+enum class LoginStage { kPassword, kSecondFactor, kDone };
+enum class LoginEvent { kPasswordVerified, kSecondFactorVerified };
+
+// On success the stage after `event`; kConflict when the event is not allowed in `stage`.
+Result<LoginStage> next_stage(LoginStage stage, LoginEvent event, bool second_factor_required);
+
+// The validated authorization request a flow carries (stored as LoginFlow::request_json).
+struct AuthRequest {
+  std::string client_id;
+  std::string redirect_uri;
+  std::string scope;
+  std::string state;
+  std::string nonce;
+  std::string code_challenge;  // S256 only; empty when the (confidential) client sent none
+  std::string login_hint;
+  std::optional<int64_t> max_age;
+  bool prompt_login = false;
+  std::vector<std::string> acr_values;
+};
+
+// How far the browser got (stored as LoginFlow::progress_json).
+struct FlowProgress {
+  LoginStage stage = LoginStage::kPassword;
+  int64_t user_id = 0;
+  int64_t password_time = 0;  // when the password was verified in this flow
+  std::vector<std::string> amr;
+};
+
+nlohmann::json to_json(const AuthRequest& request);
+Result<AuthRequest> auth_request_from_json(const std::string& text);
+nlohmann::json to_json(const FlowProgress& progress);
+Result<FlowProgress> flow_progress_from_json(const std::string& text);
+
+// Decides which factors a login needs beyond the password.
+class LoginPolicy {
+ public:
+  virtual ~LoginPolicy() = default;
+  // True when `user` must pass a second factor before the flow completes. Thread-safe.
+  virtual Result<bool> second_factor_required(const User& user) = 0;
+};
+
+}  // namespace keystep
+
+namespace keystep {
+
+// The policy before any MFA provider exists: the password is the only factor.
+class PasswordOnlyPolicy final : public LoginPolicy {
+ public:
+  Result<bool> second_factor_required(const User&) override { return false; }
+};
+
+}  // namespace keystep

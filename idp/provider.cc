@@ -1,0 +1,701 @@
+#include "idp/provider.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "idp/crypto/encoding.h"
+#include "idp/crypto/hash.h"
+#include "idp/directory.h"
+#include "idp/pkce.h"
+#include "idp/redirect_uri.h"
+
+namespace keystep {
+
+inline constexpr const char* kAcrPassword = "urn:keystep:loa:1fa";
+
+namespace {
+
+std::vector<std::string> split_spaces(std::string_view s) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(s)};
+  for (std::string word; in >> word;) out.push_back(word);
+  return out;
+}
+
+std::string join_spaces(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += ' ';
+    out += w;
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& words, std::string_view word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+// OAuth forbids repeating a parameter (RFC 6749 §3.1); returns the first repeated one.
+std::optional<std::string> repeated_param(const Params& params) {
+  for (const auto& [name, value] : params) {
+    if (has_duplicate(params, name)) return name;
+  }
+  return std::nullopt;
+}
+
+std::string param(const Params& params, std::string_view name) {
+  return get_param(params, name).value_or("");
+}
+
+ApiOutcome oauth_error(int status, std::string error, std::string description) {
+  ApiOutcome out;
+  out.status = status;
+  out.body = {{"error", std::move(error)}, {"error_description", std::move(description)}};
+  return out;
+}
+
+std::optional<std::string> bearer_token(const std::optional<std::string>& authorization) {
+  if (!authorization) return std::nullopt;
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization->size() <= kScheme.size()) return std::nullopt;
+  std::string scheme = authorization->substr(0, kScheme.size());
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ::tolower);
+  if (scheme != kScheme) return std::nullopt;
+  return authorization->substr(kScheme.size());
+}
+
+}  // namespace
+
+Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
+                   const PasswordHasher& hasher, LoginPolicy& policy, Random& random,
+                   const Clock& clock)
+    : config_(config),
+      store_(store),
+      keys_(keys),
+      hasher_(hasher),
+      policy_(policy),
+      random_(random),
+      clock_(clock),
+      secure_cookies_(config.issuer.rfind("https://", 0) == 0) {}
+
+nlohmann::json Provider::discovery() const {
+  const std::string& iss = config_.issuer;
+  return {
+      {"issuer", iss},
+      {"authorization_endpoint", iss + "/authorize"},
+      {"token_endpoint", iss + "/token"},
+      {"userinfo_endpoint", iss + "/userinfo"},
+      {"jwks_uri", iss + "/jwks.json"},
+      {"end_session_endpoint", iss + "/logout"},
+      {"scopes_supported", {"openid", "email", "offline_access"}},
+      {"response_types_supported", {"code"}},
+      {"response_modes_supported", {"query"}},
+      {"grant_types_supported", {"authorization_code", "refresh_token"}},
+      {"subject_types_supported", {"public"}},
+      {"id_token_signing_alg_values_supported", {"RS256", "ES256"}},
+      {"token_endpoint_auth_methods_supported",
+       {"client_secret_basic", "client_secret_post", "none"}},
+      {"code_challenge_methods_supported", {"S256"}},
+      {"claims_supported",
+       {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "email",
+        "email_verified"}},
+      {"acr_values_supported", {kAcrPassword}},
+      {"prompt_values_supported", {"none", "login"}},
+      {"claims_parameter_supported", false},
+      {"request_parameter_supported", false},
+      {"request_uri_parameter_supported", false},
+      {"authorization_response_iss_parameter_supported", true},
+  };
+}
+
+ApiOutcome Provider::jwks() {
+  auto keys = keys_.jwks();
+  if (!keys) return oauth_error(503, "temporarily_unavailable", keys.error().message);
+  return ApiOutcome{200, *keys, {}};
+}
+
+std::string Provider::hash_token(std::string_view token) const { return sha256_b64url(token); }
+
+CookieToSet Provider::cookie(std::string name, std::string value, std::string path,
+                             int64_t max_age) const {
+  return CookieToSet{std::move(name), std::move(value), std::move(path), max_age,
+                     secure_cookies_};
+}
+
+WebOutcome Provider::error_page(int status, std::string error, std::string description) const {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kErrorPage;
+  out.status = status;
+  out.error = ErrorView{std::move(error), std::move(description)};
+  return out;
+}
+
+WebOutcome Provider::redirect_error(const AuthRequest& request, const std::string& error,
+                                    const std::string& description) const {
+  Params params = {{"error", error}, {"error_description", description}};
+  if (!request.state.empty()) params.emplace_back("state", request.state);
+  params.emplace_back("iss", config_.issuer);
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kRedirect;
+  out.status = 302;
+  out.location = append_query(request.redirect_uri, params);
+  return out;
+}
+
+Result<std::optional<Session>> Provider::current_session(const BrowserContext& browser) {
+  if (!browser.session_cookie || browser.session_cookie->empty())
+    return std::optional<Session>();
+  auto session = store_.session_by_id_hash(hash_token(*browser.session_cookie), clock_.now());
+  if (!session) {
+    if (session.error().code == ErrorCode::kNotFound) return std::optional<Session>();
+    return session.error();
+  }
+  return std::optional<Session>(*session);
+}
+
+WebOutcome Provider::authorize(const Params& query, const BrowserContext& browser) {
+  // Until client and redirect URI are known to be valid, errors go to an error page: sending
+  // the browser to an unverified URI would make us an open redirector (RFC 6749 §4.1.2.1).
+  const auto client_id = get_param(query, "client_id");
+  if (!client_id || client_id->empty())
+    return error_page(400, "invalid_request", "The request has no client_id.");
+  if (has_duplicate(query, "client_id") || has_duplicate(query, "redirect_uri"))
+    return error_page(400, "invalid_request", "client_id and redirect_uri must be given once.");
+  auto client = store_.client_by_id(*client_id);
+  if (!client) {
+    if (client.error().code == ErrorCode::kNotFound)
+      return error_page(400, "invalid_client", "The application is not registered here.");
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  }
+  const auto redirect_uri = get_param(query, "redirect_uri");
+  if (!redirect_uri)
+    return error_page(400, "invalid_request", "The request has no redirect_uri.");
+  if (!redirect_uri_registered(client->redirect_uris, *redirect_uri))
+    return error_page(400, "invalid_request",
+                      "The redirect_uri is not registered for this application.");
+
+  AuthRequest request;
+  request.client_id = client->client_id;
+  request.redirect_uri = *redirect_uri;
+  request.state = param(query, "state");
+  if (auto repeated = repeated_param(query))
+    return redirect_error(request, "invalid_request", *repeated + " is repeated");
+  if (request.state.size() > 2048)
+    return error_page(400, "invalid_request", "state is longer than 2048 characters.");
+  if (get_param(query, "request") || get_param(query, "request_uri"))
+    return redirect_error(request, "request_not_supported", "request objects are not supported");
+  const std::string response_type = param(query, "response_type");
+  if (response_type != "code")
+    return redirect_error(request, "unsupported_response_type",
+                          "only response_type=code is supported");
+  if (auto mode = get_param(query, "response_mode"); mode && *mode != "query")
+    return redirect_error(request, "invalid_request", "only response_mode=query is supported");
+  const auto scopes = split_spaces(param(query, "scope"));
+  if (!contains(scopes, "openid"))
+    return redirect_error(request, "invalid_scope", "the openid scope is required");
+  std::vector<std::string> granted;
+  for (const auto& s : scopes) {
+    if ((s == "openid" || s == "email" || s == "offline_access") && !contains(granted, s))
+      granted.push_back(s);
+  }
+  request.scope = join_spaces(granted);
+  request.nonce = param(query, "nonce");
+  request.login_hint = param(query, "login_hint");
+  if (request.nonce.size() > 512 || request.login_hint.size() > 254)
+    return redirect_error(request, "invalid_request", "nonce or login_hint is too long");
+
+  const auto challenge = get_param(query, "code_challenge");
+  const auto method = get_param(query, "code_challenge_method");
+  if (challenge) {
+    if (method.value_or("plain") != "S256")
+      return redirect_error(request, "invalid_request",
+                            "code_challenge_method must be S256 (plain is refused)");
+    if (!is_valid_code_challenge(*challenge))
+      return redirect_error(request, "invalid_request", "code_challenge is malformed");
+    request.code_challenge = *challenge;
+  } else if (method) {
+    return redirect_error(request, "invalid_request", "code_challenge_method without code_challenge");
+  } else if (client->is_public) {
+    return redirect_error(request, "invalid_request", "PKCE (S256) is required for public clients");
+  }
+
+  if (auto max_age = get_param(query, "max_age")) {
+    const bool digits = !max_age->empty() && max_age->size() <= 10 &&
+                        std::all_of(max_age->begin(), max_age->end(), ::isdigit);
+    if (!digits)
+      return redirect_error(request, "invalid_request", "max_age must be a non-negative integer");
+    request.max_age = std::stoll(*max_age);
+  }
+  const auto prompts = split_spaces(param(query, "prompt"));
+  for (const auto& p : prompts) {
+    if (p != "none" && p != "login" && p != "consent" && p != "select_account")
+      return redirect_error(request, "invalid_request", "unknown prompt value " + p);
+  }
+  const bool prompt_none = contains(prompts, "none");
+  if (prompt_none && prompts.size() > 1)
+    return redirect_error(request, "invalid_request", "prompt=none cannot be combined");
+  request.prompt_login = contains(prompts, "login");
+  request.acr_values = split_spaces(param(query, "acr_values"));
+
+  auto session = current_session(browser);
+  if (!session) return redirect_error(request, "temporarily_unavailable", "please try again");
+  const int64_t now = clock_.now();
+  if (*session && !request.prompt_login &&
+      (!request.max_age || now - (*session)->auth_time <= *request.max_age)) {
+    return issue_code(request, **session);
+  }
+  if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
+  return start_flow(request, request.login_hint);
+}
+
+WebOutcome Provider::start_flow(const AuthRequest& request, const std::string& email_hint) {
+  auto id = random_token(random_, 24);
+  auto binding = random_token(random_, 32);
+  auto csrf = random_token(random_, 32);
+  if (!id || !binding || !csrf) return error_page(500, "server_error", "Randomness failed.");
+  const int64_t now = clock_.now();
+  LoginFlow flow;
+  flow.id = *id;
+  flow.browser_binding_hash = hash_token(*binding);
+  flow.csrf_token = *csrf;
+  flow.request_json = to_json(request).dump();
+  flow.progress_json = to_json(FlowProgress{}).dump();
+  flow.created_at = now;
+  flow.expires_at = now + config_.flow_ttl;
+  if (auto s = store_.create_flow(flow); !s)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kRedirect;
+  out.status = 302;
+  Params params = {{"flow", flow.id}};
+  if (!email_hint.empty()) params.emplace_back("login_hint", email_hint);
+  out.location = append_query(config_.issuer + "/login", {{"flow", flow.id}});
+  out.cookies.push_back(cookie(kFlowCookie, *binding, "/login", config_.flow_ttl));
+  return out;
+}
+
+Result<LoginFlow> Provider::checked_flow(const Params& params, const BrowserContext& browser,
+                                         WebOutcome& failure) {
+  const auto id = get_param(params, "flow");
+  if (!id || id->empty() || id->size() > 128) {
+    failure = error_page(400, "invalid_request", "The sign-in link is incomplete.");
+    return make_error(ErrorCode::kInvalidArgument, "no flow");
+  }
+  auto flow = store_.flow_by_id(*id, clock_.now());
+  if (!flow) {
+    if (flow.error().code == ErrorCode::kNotFound || flow.error().code == ErrorCode::kExpired)
+      failure = error_page(400, "expired_login",
+                           "This sign-in page has expired. Go back to the application and "
+                           "sign in again.");
+    else
+      failure = error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    return flow.error();
+  }
+  // The flow must belong to this browser: this defeats login CSRF, where an attacker sends a
+  // victim the attacker's own sign-in page.
+  if (!browser.flow_cookie ||
+      !constant_time_equal(hash_token(*browser.flow_cookie), flow->browser_binding_hash)) {
+    failure = error_page(403, "invalid_session",
+                         "This sign-in page was opened in another browser or its cookie is "
+                         "missing. Go back to the application and sign in again.");
+    return make_error(ErrorCode::kDenied, "flow cookie mismatch");
+  }
+  return flow;
+}
+
+WebOutcome Provider::login_page(const Params& query, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto flow = checked_flow(query, browser, failure);
+  if (!flow) return failure;
+  auto request = auth_request_from_json(flow->request_json);
+  if (!request) return error_page(500, "server_error", "The sign-in request is damaged.");
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kLoginPage;
+  out.status = 200;
+  out.login = LoginView{flow->id, flow->csrf_token, request->login_hint, request->client_id, ""};
+  return out;
+}
+
+WebOutcome Provider::login_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto flow = checked_flow(form, browser, failure);
+  if (!flow) return failure;
+  if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token))
+    return error_page(403, "invalid_csrf_token",
+                      "The form was not sent by this sign-in page. Reload it and try again.");
+  auto request = auth_request_from_json(flow->request_json);
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!request || !progress) return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (progress->stage != LoginStage::kPassword)
+    return error_page(409, "invalid_state", "This step of the sign-in is already done.");
+
+  const std::string email = param(form, "email");
+  const std::string password = param(form, "password");
+  WebOutcome retry;
+  retry.kind = WebOutcome::Kind::kLoginPage;
+  retry.status = 401;
+  // One message for every failure, so the page does not tell whether an email exists.
+  retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), request->client_id,
+                          "Incorrect email or password."};
+  auto normalized = normalize_email(email);
+  if (!normalized || password.empty() || password.size() > 1024) {
+    hasher_.burn(password.substr(0, 1024));
+    return retry;
+  }
+  auto candidates = store_.users_by_email(*normalized);
+  if (!candidates) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  std::optional<User> user;
+  for (const auto& candidate : *candidates) {
+    if (hasher_.verify(candidate.password_hash, password)) {
+      user = candidate;
+      break;
+    }
+  }
+  if (candidates->empty()) hasher_.burn(password);
+  if (!user) return retry;
+
+  auto needs_second = policy_.second_factor_required(*user);
+  if (!needs_second) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, *needs_second);
+  if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  FlowProgress next = *progress;
+  next.stage = *stage;
+  next.user_id = user->id;
+  next.password_time = clock_.now();
+  next.amr = {"pwd"};
+  if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
+    return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+  if (next.stage != LoginStage::kDone)
+    return error_page(501, "second_factor_unavailable",
+                      "A second factor is required but no provider is configured.");
+  return complete_flow(*flow, *request, next, browser);
+}
+
+WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& request,
+                                   const FlowProgress& progress, const BrowserContext& browser) {
+  const int64_t now = clock_.now();
+  const std::string amr = join_spaces(progress.amr);
+  const std::string acr = kAcrPassword;
+  std::vector<CookieToSet> cookies;
+  Session session;
+  auto existing = current_session(browser);
+  if (existing && *existing && (*existing)->user_id == progress.user_id) {
+    // The same user signed in again (prompt=login, max_age): refresh the session in place.
+    session = **existing;
+    session.auth_time = progress.password_time;
+    session.acr = acr;
+    session.amr = amr;
+    if (auto s = store_.update_session_auth(session.id_hash, session.auth_time, acr, amr); !s)
+      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  } else {
+    auto cookie_value = random_token(random_, 32);
+    auto sid = random_token(random_, 16);
+    if (!cookie_value || !sid) return error_page(500, "server_error", "Randomness failed.");
+    session = Session{hash_token(*cookie_value), *sid, progress.user_id, progress.password_time,
+                      acr, amr, now, now + config_.session_ttl};
+    if (auto s = store_.create_session(session); !s)
+      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    cookies.push_back(cookie(kSessionCookie, *cookie_value, "/", config_.session_ttl));
+  }
+  (void)store_.delete_flow(flow.id);
+  cookies.push_back(cookie(kFlowCookie, "", "/login", 0));
+  WebOutcome out = issue_code(request, session);
+  for (auto& c : cookies) out.cookies.push_back(std::move(c));
+  return out;
+}
+
+WebOutcome Provider::issue_code(const AuthRequest& request, const Session& session) {
+  auto grant_id = random_token(random_, 16);
+  auto code = random_token(random_, 32);
+  if (!grant_id || !code) return redirect_error(request, "server_error", "randomness failed");
+  const int64_t now = clock_.now();
+  Grant grant{*grant_id,   request.client_id, session.user_id, session.sid, request.scope,
+              request.nonce, session.auth_time, session.acr,   session.amr, false, now};
+  AuthCode auth_code{hash_token(*code), *grant_id, request.redirect_uri, request.code_challenge,
+                     false, now + config_.code_ttl};
+  if (auto s = store_.create_grant_with_code(grant, auth_code); !s)
+    return redirect_error(request, "temporarily_unavailable", "please try again");
+  Params params = {{"code", *code}};
+  if (!request.state.empty()) params.emplace_back("state", request.state);
+  params.emplace_back("iss", config_.issuer);
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kRedirect;
+  out.status = 302;
+  out.location = append_query(request.redirect_uri, params);
+  return out;
+}
+
+Result<Client> Provider::authenticate_client(const Params& form,
+                                             const std::optional<std::string>& authorization,
+                                             ApiOutcome& failure) {
+  std::optional<std::string> id;
+  std::optional<std::string> secret;
+  const bool basic = authorization && authorization->size() > 6 &&
+                     (authorization->rfind("Basic ", 0) == 0 ||
+                      authorization->rfind("basic ", 0) == 0);
+  if (basic) {
+    auto decoded = base64_decode(authorization->substr(6));
+    const auto colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos) {
+      failure = oauth_error(401, "invalid_client", "malformed Basic credentials");
+      failure.www_authenticate = "Basic realm=\"keystep\"";
+      return make_error(ErrorCode::kUnauthenticated, "bad basic");
+    }
+    // RFC 6749 §2.3.1: both halves are form-urlencoded before Base64.
+    auto user = url_decode(decoded->substr(0, colon), true);
+    auto pass = url_decode(decoded->substr(colon + 1), true);
+    if (!user || !pass) {
+      failure = oauth_error(401, "invalid_client", "malformed Basic credentials");
+      failure.www_authenticate = "Basic realm=\"keystep\"";
+      return make_error(ErrorCode::kUnauthenticated, "bad basic");
+    }
+    id = *user;
+    secret = *pass;
+    if (get_param(form, "client_secret")) {
+      failure = oauth_error(400, "invalid_request", "use one client authentication method");
+      return make_error(ErrorCode::kInvalidArgument, "two methods");
+    }
+    if (auto form_id = get_param(form, "client_id"); form_id && *form_id != *id) {
+      failure = oauth_error(400, "invalid_request", "client_id does not match the credentials");
+      return make_error(ErrorCode::kInvalidArgument, "id mismatch");
+    }
+  } else {
+    id = get_param(form, "client_id");
+    secret = get_param(form, "client_secret");
+  }
+  auto unauthenticated = [&](const char* why) {
+    failure = oauth_error(401, "invalid_client", why);
+    if (basic) failure.www_authenticate = "Basic realm=\"keystep\"";
+    return make_error(ErrorCode::kUnauthenticated, why);
+  };
+  if (!id || id->empty()) return unauthenticated("client authentication is required");
+  auto client = store_.client_by_id(*id);
+  if (!client) {
+    if (client.error().code == ErrorCode::kNotFound)
+      return unauthenticated("client authentication failed");
+    failure = oauth_error(503, "temporarily_unavailable", "please try again");
+    return client.error();
+  }
+  if (client->is_public) {
+    if (secret) return unauthenticated("client authentication failed");
+    return client;
+  }
+  if (!secret || !verify_client_secret(client->secret_hash, *secret))
+    return unauthenticated("client authentication failed");
+  return client;
+}
+
+ApiOutcome Provider::token(const Params& form, const std::optional<std::string>& authorization) {
+  if (auto repeated = repeated_param(form))
+    return oauth_error(400, "invalid_request", *repeated + " is repeated");
+  ApiOutcome failure;
+  auto client = authenticate_client(form, authorization, failure);
+  if (!client) return failure;
+  const std::string grant_type = param(form, "grant_type");
+  if (grant_type == "authorization_code") return code_grant(*client, form);
+  if (grant_type == "refresh_token") return refresh_grant(*client, form);
+  if (grant_type.empty()) return oauth_error(400, "invalid_request", "grant_type is required");
+  return oauth_error(400, "unsupported_grant_type", "grant_type " + grant_type + " is not supported");
+}
+
+ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
+  const auto code = get_param(form, "code");
+  if (!code || code->empty()) return oauth_error(400, "invalid_request", "code is required");
+  const int64_t now = clock_.now();
+  auto redeemed = store_.redeem_code(hash_token(*code), now);
+  if (!redeemed) {
+    switch (redeemed.error().code) {
+      case ErrorCode::kReplayed:
+        return oauth_error(400, "invalid_grant",
+                           "the code was already used; the tokens it issued are revoked");
+      case ErrorCode::kNotFound:
+      case ErrorCode::kExpired:
+        return oauth_error(400, "invalid_grant", "the code is invalid or expired");
+      default:
+        return oauth_error(503, "temporarily_unavailable", "please try again");
+    }
+  }
+  const auto& [auth_code, grant] = *redeemed;
+  if (grant.client_id != client.client_id) {
+    (void)store_.revoke_grant(grant.id);
+    return oauth_error(400, "invalid_grant", "the code was issued to another client");
+  }
+  if (param(form, "redirect_uri") != auth_code.redirect_uri)
+    return oauth_error(400, "invalid_grant", "redirect_uri does not match the authorization request");
+  const auto verifier = get_param(form, "code_verifier");
+  if (!auth_code.code_challenge.empty()) {
+    if (!verifier || !is_valid_code_verifier(*verifier))
+      return oauth_error(400, "invalid_grant", "a valid code_verifier is required");
+    if (!pkce_s256_matches(*verifier, auth_code.code_challenge))
+      return oauth_error(400, "invalid_grant", "code_verifier does not match the code_challenge");
+  } else if (verifier) {
+    return oauth_error(400, "invalid_grant", "code_verifier sent but no code_challenge was");
+  }
+  auto body = mint_tokens(grant, true);
+  if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
+  return ApiOutcome{200, *body, {}};
+}
+
+ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
+  const auto refresh = get_param(form, "refresh_token");
+  if (!refresh || refresh->empty())
+    return oauth_error(400, "invalid_request", "refresh_token is required");
+  const int64_t now = clock_.now();
+  const std::string old_hash = hash_token(*refresh);
+  auto active = store_.active_token(old_hash, TokenKind::kRefresh, now);
+  // A used (rotated) token is found by rotate_refresh_token below, which treats it as theft.
+  if (!active && active.error().code != ErrorCode::kNotFound)
+    return oauth_error(503, "temporarily_unavailable", "please try again");
+  if (active && active->grant.client_id != client.client_id)
+    return oauth_error(400, "invalid_grant", "the refresh token was issued to another client");
+  if (auto scope = get_param(form, "scope"); scope && active) {
+    const auto granted = split_spaces(active->grant.scope);
+    for (const auto& s : split_spaces(*scope)) {
+      if (!contains(granted, s))
+        return oauth_error(400, "invalid_scope", "scope " + s + " was not granted");
+    }
+  }
+  auto next = random_token(random_, 32);
+  if (!next) return oauth_error(500, "server_error", "randomness failed");
+  Token replacement{hash_token(*next), active ? active->grant.id : "", TokenKind::kRefresh,
+                    false, false, now, now + config_.refresh_token_ttl};
+  if (!active) {
+    // Unknown, expired, revoked or already rotated: let the store decide which (and revoke
+    // the grant on reuse), without issuing anything.
+    auto s = store_.rotate_refresh_token(old_hash, replacement, now);
+    (void)s;
+    return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
+  }
+  if (auto s = store_.rotate_refresh_token(old_hash, replacement, now); !s)
+    return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
+  auto body = mint_tokens(active->grant, false);
+  if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
+  (*body)["refresh_token"] = *next;
+  return ApiOutcome{200, *body, {}};
+}
+
+Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first) {
+  const int64_t now = clock_.now();
+  auto access = random_token(random_, 32);
+  if (!access) return access.error();
+  if (auto s = store_.add_token(Token{hash_token(*access), grant.id, TokenKind::kAccess, false,
+                                      false, now, now + config_.access_token_ttl});
+      !s)
+    return s.error();
+  nlohmann::json claims = {{"iss", config_.issuer},
+                           {"sub", std::to_string(grant.user_id)},
+                           {"aud", grant.client_id},
+                           {"exp", now + config_.id_token_ttl},
+                           {"iat", now},
+                           {"auth_time", grant.auth_time},
+                           {"sid", grant.sid},
+                           {"acr", grant.acr},
+                           {"amr", split_spaces(grant.amr)}};
+  if (first && !grant.nonce.empty()) claims["nonce"] = grant.nonce;
+  if (contains(split_spaces(grant.scope), "email")) {
+    auto user = store_.user_by_id(grant.user_id);
+    if (!user) return user.error();
+    claims["email"] = user->email;
+    claims["email_verified"] = false;
+  }
+  auto id_token = keys_.sign(claims);
+  if (!id_token) return id_token.error();
+  nlohmann::json body = {{"access_token", *access},
+                         {"token_type", "Bearer"},
+                         {"expires_in", config_.access_token_ttl},
+                         {"id_token", *id_token},
+                         {"scope", grant.scope}};
+  if (first) {
+    auto refresh = random_token(random_, 32);
+    if (!refresh) return refresh.error();
+    if (auto s = store_.add_token(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh,
+                                        false, false, now, now + config_.refresh_token_ttl});
+        !s)
+      return s.error();
+    body["refresh_token"] = *refresh;
+  }
+  return body;
+}
+
+ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
+  auto invalid = [](const char* description) {
+    ApiOutcome out = oauth_error(401, "invalid_token", description);
+    out.www_authenticate = std::string("Bearer error=\"invalid_token\", error_description=\"") +
+                           description + "\"";
+    return out;
+  };
+  const auto token = bearer_token(authorization);
+  if (!token) {
+    ApiOutcome out = oauth_error(401, "invalid_request", "a Bearer access token is required");
+    out.www_authenticate = "Bearer realm=\"keystep\"";
+    return out;
+  }
+  auto active = store_.active_token(hash_token(*token), TokenKind::kAccess, clock_.now());
+  if (!active) {
+    if (active.error().code == ErrorCode::kNotFound || active.error().code == ErrorCode::kExpired)
+      return invalid("the access token is invalid, expired or revoked");
+    return oauth_error(503, "temporarily_unavailable", "please try again");
+  }
+  auto user = store_.user_by_id(active->grant.user_id);
+  if (!user) return invalid("the access token's user no longer exists");
+  nlohmann::json body = {{"sub", std::to_string(user->id)}};
+  if (contains(split_spaces(active->grant.scope), "email")) {
+    body["email"] = user->email;
+    body["email_verified"] = false;
+  }
+  return ApiOutcome{200, body, {}};
+}
+
+WebOutcome Provider::end_session(const Params& params, const BrowserContext& browser) {
+  if (auto repeated = repeated_param(params))
+    return error_page(400, "invalid_request", *repeated + " is repeated.");
+  std::optional<std::string> client_id = get_param(params, "client_id");
+  std::optional<std::string> hinted_sid;
+  if (auto hint = get_param(params, "id_token_hint")) {
+    // The hint may be expired (the user comes back later to log out); only the signature and
+    // issuer matter.
+    auto claims = keys_.verify(*hint);
+    if (!claims || !claims->is_object() || claims->value("iss", "") != config_.issuer)
+      return error_page(400, "invalid_request", "The id_token_hint is not valid.");
+    const auto aud = claims->value("aud", "");
+    if (client_id && *client_id != aud)
+      return error_page(400, "invalid_request", "client_id does not match the id_token_hint.");
+    client_id = aud;
+    if (claims->contains("sid") && (*claims)["sid"].is_string()) hinted_sid = (*claims)["sid"];
+  }
+  std::optional<std::string> redirect;
+  if (auto uri = get_param(params, "post_logout_redirect_uri")) {
+    if (!client_id)
+      return error_page(400, "invalid_request",
+                        "post_logout_redirect_uri needs an id_token_hint or client_id.");
+    auto client = store_.client_by_id(*client_id);
+    if (!client || !redirect_uri_registered(client->post_logout_redirect_uris, *uri))
+      return error_page(400, "invalid_request",
+                        "The post_logout_redirect_uri is not registered for this application.");
+    Params extra;
+    if (auto state = get_param(params, "state")) extra.emplace_back("state", *state);
+    redirect = append_query(*uri, extra);
+  }
+  auto session = current_session(browser);
+  if (session && *session) {
+    (void)store_.revoke_grants_of_session((*session)->sid);
+    (void)store_.delete_session((*session)->sid);
+  } else if (hinted_sid) {
+    // No cookie (e.g. the RP logs out from another browser tab context): end the hinted session.
+    (void)store_.revoke_grants_of_session(*hinted_sid);
+    (void)store_.delete_session(*hinted_sid);
+  }
+  WebOutcome out;
+  out.cookies.push_back(cookie(kSessionCookie, "", "/", 0));
+  if (redirect) {
+    out.kind = WebOutcome::Kind::kRedirect;
+    out.status = 302;
+    out.location = *redirect;
+  } else {
+    out.kind = WebOutcome::Kind::kLoggedOutPage;
+    out.status = 200;
+  }
+  return out;
+}
+
+}  // namespace keystep

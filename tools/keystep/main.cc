@@ -1,0 +1,424 @@
+// keystep: the IdP server and its administration commands. This is the one place that wires
+// concrete pieces (SQLite store, OpenSSL randomness, Pistache server) together.
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+#include <thread>
+
+#include "http/server.h"
+#include "idp/config.h"
+#include "idp/crypto/random.h"
+#include "idp/crypto/secret_box.h"
+#include "idp/directory.h"
+#include "idp/login_flow.h"
+#include "idp/provider.h"
+#include "idp/signing_keys.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "tools/keystep/args.h"
+
+namespace keystep::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kConfigFile = "keystep.conf";
+constexpr const char* kDatabaseFile = "keystep.db";
+
+struct Command {
+  std::string usage;
+  std::string summary;
+  FlagSpec flags;
+  std::function<int(const Args&)> run;
+};
+
+int fail(const std::string& message) {
+  std::cerr << "keystep: " << message << "\n";
+  return 1;
+}
+
+int fail(const Error& error) { return fail(error.message); }
+
+// Everything a stateful command needs, opened from a data directory.
+struct Runtime {
+  std::string data_dir;
+  IdpConfig config;
+  OsRandom random;
+  SystemClock clock;
+  std::unique_ptr<sqlite::SqliteStore> store;
+  std::unique_ptr<SecretBox> box;
+  std::unique_ptr<PasswordHasher> hasher;
+  std::unique_ptr<SigningKeys> keys;
+  std::unique_ptr<Directory> directory;
+};
+
+Status load_config(const Args& args, const std::string& data_dir, IdpConfig& config) {
+  const std::string path = args.get("--config").value_or(data_dir + "/" + kConfigFile);
+  std::ifstream in(path);
+  if (!in) {
+    if (args.has("--config"))
+      return make_error(ErrorCode::kNotFound, "cannot read configuration file " + path);
+  } else {
+    auto json = nlohmann::json::parse(in, nullptr, false);
+    if (json.is_discarded())
+      return make_error(ErrorCode::kInvalidArgument, path + " is not valid JSON");
+    if (auto s = apply_config_json(json, config); !s)
+      return make_error(ErrorCode::kInvalidArgument, path + ": " + s.error().message);
+  }
+  if (auto issuer = args.get("--issuer")) config.issuer = *issuer;
+  if (auto listen = args.get("--listen")) config.listen = *listen;
+  if (auto s = validate_config(config); !s) return s;
+  return {};
+}
+
+Result<std::unique_ptr<Runtime>> open_runtime(const Args& args) {
+  auto data_dir = args.required("--data-dir");
+  if (!data_dir) return data_dir.error();
+  auto rt = std::make_unique<Runtime>();
+  rt->data_dir = *data_dir;
+  if (!fs::is_directory(rt->data_dir))
+    return make_error(ErrorCode::kNotFound, rt->data_dir +
+                                                " is not a data directory; run keystep init "
+                                                "--data-dir " + rt->data_dir + " first");
+  if (auto s = load_config(args, rt->data_dir, rt->config); !s) return s.error();
+  auto master = load_master_key(rt->data_dir);
+  if (!master) return master.error();
+  auto box = SecretBox::from_key(*master);
+  if (!box) return box.error();
+  rt->box = std::make_unique<SecretBox>(std::move(*box));
+  const std::string db = rt->data_dir + "/" + kDatabaseFile;
+  if (!fs::exists(db))
+    return make_error(ErrorCode::kNotFound, db + " is missing; run keystep init first");
+  auto store = sqlite::SqliteStore::open(db);
+  if (!store) return store.error();
+  rt->store = std::move(*store);
+  rt->hasher = std::make_unique<PasswordHasher>(rt->config.argon2, rt->random);
+  rt->keys = std::make_unique<SigningKeys>(*rt->store, *rt->box, rt->clock);
+  rt->directory =
+      std::make_unique<Directory>(*rt->store, *rt->hasher, rt->random, rt->clock);
+  return rt;
+}
+
+Result<std::string> read_stdin_secret(const char* what) {
+  std::string line;
+  if (!std::getline(std::cin, line) || line.empty())
+    return make_error(ErrorCode::kInvalidArgument, std::string("no ") + what + " on standard input");
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return make_error(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT, got " + listen);
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    return make_error(ErrorCode::kInvalidArgument, "invalid port in --listen " + listen);
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
+}
+
+int cmd_init(const Args& args) {
+  auto data_dir = args.required("--data-dir");
+  if (!data_dir) return fail(data_dir.error());
+  std::error_code ec;
+  fs::create_directories(*data_dir, ec);
+  if (ec) return fail("cannot create " + *data_dir + ": " + ec.message());
+  ::chmod(data_dir->c_str(), 0700);
+  const std::string db = *data_dir + "/" + kDatabaseFile;
+  if (fs::exists(db)) return fail(*data_dir + " is already initialised (" + db + " exists)");
+
+  IdpConfig config;
+  if (auto s = load_config(args, *data_dir, config); !s) return fail(s.error());
+  OsRandom random;
+  SystemClock clock;
+  if (std::getenv("KEYSTEP_MASTER_KEY") == nullptr) {
+    if (auto s = create_master_key_file(*data_dir, random); !s) return fail(s.error());
+  }
+  const std::string conf_path = *data_dir + "/" + kConfigFile;
+  if (!fs::exists(conf_path)) {
+    std::ofstream out(conf_path);
+    out << config_to_json(config).dump(2) << "\n";
+    if (!out) return fail("cannot write " + conf_path);
+  }
+  auto master = load_master_key(*data_dir);
+  if (!master) return fail(master.error());
+  auto box = SecretBox::from_key(*master);
+  if (!box) return fail(box.error());
+  auto store = sqlite::SqliteStore::open(db);
+  if (!store) return fail(store.error());
+  SigningKeys keys(**store, *box, clock);
+  auto kid = keys.rotate(config.signing_alg, random);
+  if (!kid) return fail(kid.error());
+  std::cout << "Initialised " << *data_dir << " (issuer " << config.issuer << ", signing key "
+            << *kid << ")\n";
+  if (!args.has("--demo")) return 0;
+
+  PasswordHasher hasher(config.argon2, random);
+  Directory directory(**store, hasher, random, clock);
+  auto account = directory.create_account("demo", "Keystep Demo");
+  if (!account) return fail(account.error());
+  auto password = random_token(random, 12);
+  if (!password) return fail(password.error());
+  auto admin = directory.create_user("demo", "admin@demo.test", *password, true);
+  if (!admin) return fail(admin.error());
+  NewClient client{"demo-app", {"http://localhost:3000/callback"}, {"http://localhost:3000/"}, {}};
+  if (auto s = directory.create_client(client); !s) return fail(s.error());
+  std::cout << "Demo account 'demo' (issuer label \"Keystep Demo\")\n"
+            << "  admin user:     admin@demo.test\n"
+            << "  admin password: " << *password << "\n"
+            << "  OIDC client:    demo-app (public, PKCE), redirect URI "
+               "http://localhost:3000/callback\n";
+  return 0;
+}
+
+int cmd_serve(const Args& args) {
+  // Block the signals before Pistache starts its threads, so they inherit the mask and the
+  // signals are delivered to sigwait() below rather than to a random worker.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  Runtime& r = **rt;
+  if (auto threads = args.get("--threads")) {
+    if (threads->empty() || threads->find_first_not_of("0123456789") != std::string::npos ||
+        threads->size() > 3)
+      return fail("--threads must be a number");
+    r.config.threads = std::stoi(*threads);
+  }
+  auto listen = parse_listen(r.config.listen);
+  if (!listen) return fail(listen.error());
+  if (auto jwks = r.keys->jwks(); !jwks) return fail(jwks.error());
+
+  PasswordOnlyPolicy policy;
+  Provider provider(r.config, *r.store, *r.keys, *r.hasher, policy, r.random, r.clock);
+  http::Server server(provider, r.config.issuer);
+  http::ServerOptions options;
+  options.host = listen->first;
+  options.port = listen->second;
+  options.threads = r.config.threads > 0
+                        ? r.config.threads
+                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (auto s = server.start(options); !s) return fail(s.error());
+  std::cout << "keystep serving " << r.config.issuer << " on " << listen->first << ":"
+            << server.port() << std::endl;
+
+  int signal_number = 0;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigwait(&signals, &signal_number);
+  std::cout << "keystep: " << strsignal(signal_number) << ", shutting down" << std::endl;
+  server.shutdown();
+  return 0;
+}
+
+int cmd_account_create(const Args& args) {
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  auto name = args.required("--name");
+  if (!name) return fail(name.error());
+  auto account = (*rt)->directory->create_account(*name, args.get("--issuer-label").value_or(""));
+  if (!account) return fail(account.error());
+  std::cout << "Created account " << account->name << " (id " << account->id
+            << ", issuer label \"" << account->issuer_label << "\")\n";
+  return 0;
+}
+
+int cmd_user_create(const Args& args) {
+  auto account = args.required("--account");
+  if (!account) return fail(account.error());
+  auto email = args.required("--email");
+  if (!email) return fail(email.error());
+  if (!args.has("--password-stdin"))
+    return fail("--password-stdin is required (passwords are never taken on the command line)");
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  auto password = read_stdin_secret("password");
+  if (!password) return fail(password.error());
+  auto user = (*rt)->directory->create_user(*account, *email, *password, args.has("--admin"));
+  if (!user) return fail(user.error());
+  std::cout << "Created user " << user->email << " (id " << user->id << ", role " << user->role
+            << ") in account " << *account << "\n";
+  return 0;
+}
+
+int cmd_client_create(const Args& args) {
+  auto id = args.required("--client-id");
+  if (!id) return fail(id.error());
+  if (args.has("--public") == args.has("--secret-stdin"))
+    return fail("give exactly one of --public and --secret-stdin");
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {}};
+  if (args.has("--secret-stdin")) {
+    auto secret = read_stdin_secret("client secret");
+    if (!secret) return fail(secret.error());
+    client.secret = *secret;
+  }
+  if (auto s = (*rt)->directory->create_client(client); !s) return fail(s.error());
+  std::cout << "Created " << (client.secret ? "confidential" : "public") << " client " << *id
+            << "\n";
+  return 0;
+}
+
+int cmd_key_rotate(const Args& args) {
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  const std::string alg = args.get("--alg").value_or((*rt)->config.signing_alg);
+  if (alg != "RS256" && alg != "ES256") return fail("--alg must be RS256 or ES256");
+  auto kid = (*rt)->keys->rotate(alg, (*rt)->random);
+  if (!kid) return fail(kid.error());
+  std::cout << "New active signing key " << *kid << " (" << alg
+            << "); older keys stay published until retired\n";
+  return 0;
+}
+
+int cmd_key_list(const Args& args) {
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  auto keys = (*rt)->store->signing_keys();
+  if (!keys) return fail(keys.error());
+  for (const auto& key : *keys)
+    std::cout << key.kid << "  " << key.alg << "  " << (key.active ? "active" : "published")
+              << "  created " << key.created_at << "\n";
+  return 0;
+}
+
+int cmd_key_retire(const Args& args) {
+  auto kid = args.required("--kid");
+  if (!kid) return fail(kid.error());
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  if (auto s = (*rt)->store->retire_signing_key(*kid); !s) {
+    if (s.error().code == ErrorCode::kConflict)
+      return fail("key " + *kid + " is the active key; rotate first");
+    if (s.error().code == ErrorCode::kNotFound) return fail("no published key " + *kid);
+    return fail(s.error());
+  }
+  std::cout << "Retired key " << *kid << "\n";
+  return 0;
+}
+
+FlagSpec state_flags(std::set<std::string> with_value, std::set<std::string> switches = {},
+                     std::set<std::string> repeatable = {}) {
+  with_value.insert("--data-dir");
+  with_value.insert("--config");
+  return FlagSpec{std::move(with_value), std::move(switches), std::move(repeatable)};
+}
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> kCommands = {
+      {"init",
+       {"keystep init --data-dir DIR [--issuer URL] [--demo] [--config FILE]",
+        "Create a data directory: configuration, master key, database, signing key; with "
+        "--demo also a demo account, admin user and OIDC client.",
+        state_flags({"--issuer"}, {"--demo"}), cmd_init}},
+      {"serve",
+       {"keystep serve --data-dir DIR [--listen HOST:PORT] [--issuer URL] [--threads N] "
+        "[--config FILE]",
+        "Serve the OpenID Connect provider until SIGTERM or SIGINT.",
+        state_flags({"--listen", "--issuer", "--threads"}), cmd_serve}},
+      {"account create",
+       {"keystep account create --data-dir DIR --name NAME [--issuer-label LABEL]",
+        "Create an account (tenant). The issuer label is shown in authenticator apps.",
+        state_flags({"--name", "--issuer-label"}), cmd_account_create}},
+      {"user create",
+       {"keystep user create --data-dir DIR --account NAME --email EMAIL [--admin] "
+        "--password-stdin",
+        "Create a user; the password is read from the first line of standard input.",
+        state_flags({"--account", "--email"}, {"--admin", "--password-stdin"}),
+        cmd_user_create}},
+      {"client create",
+       {"keystep client create --data-dir DIR --client-id ID --redirect-uri URI "
+        "[--redirect-uri URI...] (--public | --secret-stdin) [--post-logout-redirect-uri URI...]",
+        "Register an OIDC client. Confidential clients read a secret of at least 32 characters "
+        "from standard input.",
+        state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri"},
+                    {"--public", "--secret-stdin"},
+                    {"--redirect-uri", "--post-logout-redirect-uri"}),
+        cmd_client_create}},
+      {"key rotate",
+       {"keystep key rotate --data-dir DIR [--alg RS256|ES256]",
+        "Make a new signing key active; the old one keeps verifying until retired.",
+        state_flags({"--alg"}), cmd_key_rotate}},
+      {"key list",
+       {"keystep key list --data-dir DIR", "List the published signing keys.", state_flags({}),
+        cmd_key_list}},
+      {"key retire",
+       {"keystep key retire --data-dir DIR --kid KID",
+        "Unpublish a non-active signing key (tokens it signed stop verifying).",
+        state_flags({"--kid"}), cmd_key_retire}},
+  };
+  return kCommands;
+}
+
+void print_overview(std::ostream& out) {
+  out << "Usage: keystep COMMAND [OPTIONS]   (keystep COMMAND --help for details)\n\nCommands:\n";
+  for (const auto& [name, command] : commands())
+    out << "  " << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ')
+        << command.summary << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+    print_overview(words.empty() ? std::cerr : std::cout);
+    return words.empty() ? 2 : 0;
+  }
+  const Command* command = nullptr;
+  size_t consumed = 0;
+  for (size_t n = std::min<size_t>(2, words.size()); n >= 1 && !command; --n) {
+    std::string name = words[0];
+    for (size_t i = 1; i < n; ++i) name += " " + words[i];
+    auto it = commands().find(name);
+    if (it != commands().end()) {
+      command = &it->second;
+      consumed = n;
+    }
+  }
+  if (!command) {
+    std::cerr << "keystep: unknown command '" << words[0] << "'\n";
+    print_overview(std::cerr);
+    return 2;
+  }
+  std::vector<std::string> rest(words.begin() + static_cast<long>(consumed), words.end());
+  for (const auto& word : rest) {
+    if (word == "--help" || word == "-h") {
+      std::cout << "Usage: " << command->usage << "\n\n" << command->summary << "\n";
+      return 0;
+    }
+  }
+  auto args = Args::parse(rest, command->flags);
+  if (!args) {
+    std::cerr << "keystep: " << args.error().message << "\nUsage: " << command->usage << "\n";
+    return 2;
+  }
+  return command->run(*args);
+}
+
+}  // namespace keystep::cli
+
+int main(int argc, char** argv) { return keystep::cli::main(argc, argv); }

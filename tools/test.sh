@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# README quick start, second command: install, build and run every test suite:
+# unit and HTTP tests (ctest), the same under ASan+UBSan, and the end-to-end tests with real
+# clients (tests/e2e/run.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+JOBS=$(nproc)
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+echo "== unit and HTTP tests"
+(cd build && ctest --output-on-failure -j"$JOBS")
+
+echo "== unit and HTTP tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEYSTEP_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j"$JOBS")
+
+echo "== end-to-end tests"
+tests/e2e/run.sh build/keystep
