@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake pkg-config ca-certificates
   libpistache-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libargon2-dev
   libcurl4-openssl-dev
-  libgtest-dev libgmock-dev
+  liboath-dev libqrencode-dev libpng-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3 curl nodejs npm
 )
 

@@ -1,0 +1,43 @@
+#pragma once
+// The ABI of MFA provider shared libraries. A plugin exports exactly one C symbol,
+// `keystep_mfa_plugin`, returning a static descriptor. The loader refuses a library whose
+// abi_version differs from KEYSTEP_MFA_ABI_VERSION (the C++ types in mfa_provider.h cross
+// the boundary, so plugins must be built against the same headers and compiler ABI).
+
+#include <cstdint>
+
+namespace keystep {
+class MfaProvider;
+class Random;
+class Clock;
+}  // namespace keystep
+
+#define KEYSTEP_MFA_ABI_VERSION 1u
+#define KEYSTEP_MFA_ENTRY_POINT "keystep_mfa_plugin"
+
+extern "C" {
+
+// What the host gives a plugin's factory. Pointers stay valid for the server's lifetime.
+struct KeystepPluginHost {
+  keystep::Random* random;
+};
+
+struct KeystepPluginDescriptor {
+  uint32_t abi_version;  // KEYSTEP_MFA_ABI_VERSION the plugin was built with
+  const char* name;      // for messages, e.g. "example-pin"
+  // Creates the provider; nullptr on failure. Ownership passes to the host, which releases
+  // it with destroy().
+  keystep::MfaProvider* (*create)(const KeystepPluginHost* host);
+  void (*destroy)(keystep::MfaProvider* provider);
+};
+
+typedef const KeystepPluginDescriptor* (*KeystepPluginEntry)(void);
+
+}  // extern "C"
+
+// In a plugin: KEYSTEP_MFA_PLUGIN(descriptor) defines the entry point.
+#define KEYSTEP_MFA_PLUGIN(descriptor)                                           \
+  extern "C" __attribute__((visibility("default"))) const KeystepPluginDescriptor* \
+  keystep_mfa_plugin(void) {                                                     \
+    return &(descriptor);                                                        \
+  }

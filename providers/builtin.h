@@ -1,0 +1,12 @@
+#pragma once
+// The one place where built-in MFA providers are registered.
+
+#include "idp/crypto/random.h"
+#include "plugin/registry.h"
+
+namespace keystep {
+
+// Registers every built-in provider (TOTP, recovery codes). On failure names the provider.
+Status register_builtin_providers(ProviderRegistry& registry, Random& random);
+
+}  // namespace keystep
