@@ -1,0 +1,841 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "idp/clock.h"
+#include "storage/sqlite/statement.h"
+
+namespace keystep::sqlite {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// client_redirect_uris.kind
+constexpr int64_t kRedirectUri = 1;
+constexpr int64_t kPostLogoutRedirectUri = 2;
+
+using Mode = Transaction::Mode;
+
+Error not_found(std::string what) { return make_error(ErrorCode::kNotFound, what + " not found"); }
+
+// Row readers: the SELECTs using them list the columns in the struct's field order.
+Account read_account(const Statement& st) {
+  return Account{st.column_int64(0), st.column_text(1), st.column_text(2), st.column_int64(3)};
+}
+
+User read_user(const Statement& st) {
+  return User{st.column_int64(0), st.column_int64(1), st.column_text(2),
+              st.column_text(3),  st.column_text(4),  st.column_int64(5)};
+}
+
+Session read_session(const Statement& st) {
+  return Session{st.column_text(0), st.column_text(1), st.column_int64(2), st.column_int64(3),
+                 st.column_text(4), st.column_text(5), st.column_int64(6), st.column_int64(7)};
+}
+
+// Grant columns starting at c: id, client_id, user_id, sid, scope, nonce, auth_time, acr,
+// amr, revoked, created_at.
+Grant read_grant(const Statement& st, int c) {
+  return Grant{st.column_text(c),      st.column_text(c + 1),  st.column_int64(c + 2),
+               st.column_text(c + 3),  st.column_text(c + 4),  st.column_text(c + 5),
+               st.column_int64(c + 6), st.column_text(c + 7),  st.column_text(c + 8),
+               st.column_bool(c + 9),  st.column_int64(c + 10)};
+}
+
+// Token columns from 0: token_hash, grant_id, kind, used, revoked, created_at, expires_at.
+Token read_token(const Statement& st) {
+  return Token{st.column_text(0), st.column_text(1), static_cast<TokenKind>(st.column_int64(2)),
+               st.column_bool(3), st.column_bool(4), st.column_int64(5),
+               st.column_int64(6)};
+}
+
+// A token with its grant by hash and kind: token columns from 0, grant columns from 7.
+constexpr const char* kTokenWithGrant =
+    "SELECT t.token_hash, t.grant_id, t.kind, t.used, t.revoked, t.created_at, t.expires_at, "
+    "g.id, g.client_id, g.user_id, g.sid, g.scope, g.nonce, g.auth_time, g.acr, g.amr, "
+    "g.revoked, g.created_at FROM tokens t JOIN grants g ON g.id = t.grant_id "
+    "WHERE t.token_hash = ?1 AND t.kind = ?2";
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+  return open(path, kMigrations);
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
+                                                       const std::vector<Migration>& migrations) {
+  for (size_t i = 1; i < migrations.size(); ++i) {
+    if (migrations[i].version <= migrations[i - 1].version) {
+      return make_error(ErrorCode::kInternal, "migrations are not in increasing version order");
+    }
+  }
+  sqlite3* db = nullptr;
+  // Our own mutex serialises the connection, so SQLite's per-connection mutex is redundant.
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  if (rc != SQLITE_OK) {
+    Error error = sqlite_error(db, rc);
+    error.code = ErrorCode::kInternal;
+    error.message = "opening " + path + ": " + error.message;
+    return error;
+  }
+  std::lock_guard lock(store->mu_);
+  if (Status s = store->configure(); !s) return s.error();
+  if (Status s = store->migrate(migrations); !s) return s.error();
+  return store;
+}
+
+SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
+
+Status SqliteStore::configure() {
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  auto wal = Statement::prepare(db_, "PRAGMA journal_mode=WAL");
+  if (!wal) return wal.error();
+  auto row = wal->step();
+  if (!row) return row.error();
+  // An in-memory database has no file name and keeps journal_mode "memory".
+  const char* file = sqlite3_db_filename(db_, "main");
+  if (file != nullptr && file[0] != '\0' && (!*row || wal->column_text(0) != "wal")) {
+    return make_error(ErrorCode::kInternal, "cannot switch the database to WAL mode");
+  }
+  if (Status s = exec_sql(db_, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL"); !s) return s;
+  // The pragma is silently ignored by builds without foreign key support; we rely on it.
+  auto fk = Statement::prepare(db_, "PRAGMA foreign_keys");
+  if (!fk) return fk.error();
+  auto fk_row = fk->step();
+  if (!fk_row) return fk_row.error();
+  if (!*fk_row || fk->column_int64(0) != 1) {
+    return make_error(ErrorCode::kInternal, "SQLite build does not enforce foreign keys");
+  }
+  return {};
+}
+
+Status SqliteStore::migrate(const std::vector<Migration>& migrations) {
+  Status created = exec_sql(db_,
+                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                            "applied_at INTEGER NOT NULL)");
+  if (!created) return created;
+  const int known = migrations.empty() ? 0 : migrations.back().version;
+  auto refuse_newer = [known](int current) {
+    return make_error(ErrorCode::kInternal, "database schema version " + std::to_string(current) +
+                                                " is newer than this binary supports (" +
+                                                std::to_string(known) +
+                                                "); upgrade keystep before opening it");
+  };
+  auto current = schema_version_locked();
+  if (!current) return current.error();
+  if (*current > known) return refuse_newer(*current);
+  SystemClock clock;
+  for (const Migration& migration : migrations) {
+    if (migration.version <= *current) continue;
+    auto tx = Transaction::begin(db_, Mode::kImmediate);
+    if (!tx) return tx.error();
+    // Re-read under the write lock: another process may have migrated since the first read.
+    current = schema_version_locked();
+    if (!current) return current.error();
+    if (*current > known) return refuse_newer(*current);
+    if (migration.version <= *current) continue;
+    if (Status s = exec_sql(db_, std::string(migration.sql)); !s) {
+      const ErrorCode code = s.error().code == ErrorCode::kUnavailable ? ErrorCode::kUnavailable
+                                                                       : ErrorCode::kInternal;
+      return make_error(code,
+                        "migration " + std::string(migration.name) + ": " + s.error().message);
+    }
+    auto record = Statement::prepare(
+        db_, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
+    if (!record) return record.error();
+    record->bind_int64(1, migration.version)
+        .bind_text(2, migration.name)
+        .bind_int64(3, clock.now());
+    if (Status s = record->run(); !s) return s;
+    if (Status s = tx->commit(); !s) return s;
+    current = migration.version;
+  }
+  return {};
+}
+
+Result<int> SqliteStore::schema_version() {
+  std::lock_guard lock(mu_);
+  return schema_version_locked();
+}
+
+Result<int> SqliteStore::schema_version_locked() {
+  auto st = Statement::prepare(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  return static_cast<int>(*row ? st->column_int64(0) : 0);
+}
+
+// ---- AccountStore
+
+Result<Account> SqliteStore::create_account(const Account& account) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "INSERT INTO accounts (name, issuer_label, created_at) VALUES (?1, ?2, ?3)");
+  if (!st) return st.error();
+  st->bind_text(1, account.name)
+      .bind_text(2, account.issuer_label)
+      .bind_int64(3, account.created_at);
+  if (Status s = st->run(); !s) return s.error();
+  Account created = account;
+  created.id = sqlite3_last_insert_rowid(db_);
+  return created;
+}
+
+Result<Account> SqliteStore::account_by_name(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "SELECT id, name, issuer_label, created_at FROM accounts WHERE name = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, name);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("account '" + name + "'");
+  return read_account(*st);
+}
+
+Result<Account> SqliteStore::account_by_id(int64_t id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "SELECT id, name, issuer_label, created_at FROM accounts WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind_int64(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("account " + std::to_string(id));
+  return read_account(*st);
+}
+
+// ---- UserStore
+
+Result<User> SqliteStore::create_user(const User& user) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  // Both the role and the account are foreign keys and SQLite does not say which one failed,
+  // so the role is checked first to tell the caller's two mistakes apart.
+  auto role = Statement::prepare(db_, "SELECT 1 FROM roles WHERE name = ?1");
+  if (!role) return role.error();
+  role->bind_text(1, user.role);
+  auto role_row = role->step();
+  if (!role_row) return role_row.error();
+  if (!*role_row)
+    return make_error(ErrorCode::kInvalidArgument, "unknown role '" + user.role + "'");
+
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO users (account_id, email, password_hash, role, "
+                               "created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!st) return st.error();
+  st->bind_int64(1, user.account_id)
+      .bind_text(2, user.email)
+      .bind_text(3, user.password_hash)
+      .bind_text(4, user.role)
+      .bind_int64(5, user.created_at);
+  if (Status s = st->run(); !s) {
+    if (s.error().code == ErrorCode::kNotFound) {
+      return not_found("account " + std::to_string(user.account_id));
+    }
+    return s.error();
+  }
+  User created = user;
+  created.id = sqlite3_last_insert_rowid(db_);
+  if (Status s = tx->commit(); !s) return s.error();
+  return created;
+}
+
+Result<User> SqliteStore::user_by_id(int64_t id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_,
+      "SELECT id, account_id, email, password_hash, role, created_at FROM users WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind_int64(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("user " + std::to_string(id));
+  return read_user(*st);
+}
+
+Result<User> SqliteStore::user_by_email(int64_t account_id, const std::string& email) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "SELECT id, account_id, email, password_hash, role, created_at "
+                               "FROM users WHERE account_id = ?1 AND email = ?2");
+  if (!st) return st.error();
+  st->bind_int64(1, account_id).bind_text(2, email);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("user");
+  return read_user(*st);
+}
+
+Result<std::vector<User>> SqliteStore::users_by_email(const std::string& email) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "SELECT id, account_id, email, password_hash, role, created_at "
+                               "FROM users WHERE email = ?1 ORDER BY id");
+  if (!st) return st.error();
+  st->bind_text(1, email);
+  std::vector<User> users;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    users.push_back(read_user(*st));
+  }
+  return users;
+}
+
+Status SqliteStore::update_password_hash(int64_t user_id, const std::string& password_hash) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, "UPDATE users SET password_hash = ?1 WHERE id = ?2");
+  if (!st) return st.error();
+  st->bind_text(1, password_hash).bind_int64(2, user_id);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("user " + std::to_string(user_id));
+  return {};
+}
+
+Result<std::vector<std::string>> SqliteStore::role_permissions(const std::string& role) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "SELECT permission FROM role_permissions WHERE role = ?1 ORDER BY permission");
+  if (!st) return st.error();
+  st->bind_text(1, role);
+  std::vector<std::string> permissions;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    permissions.push_back(st->column_text(0));
+  }
+  return permissions;
+}
+
+// ---- ClientStore
+
+Status SqliteStore::create_client(const Client& client) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO clients (client_id, is_public, secret_hash, "
+                               "created_at) VALUES (?1, ?2, ?3, ?4)");
+  if (!st) return st.error();
+  st->bind_text(1, client.client_id)
+      .bind_bool(2, client.is_public)
+      .bind_text(3, client.secret_hash)
+      .bind_int64(4, client.created_at);
+  if (Status s = st->run(); !s) return s;
+
+  auto uri = Statement::prepare(
+      db_,
+      "INSERT INTO client_redirect_uris (client_id, kind, position, uri) VALUES (?1, ?2, ?3, ?4)");
+  if (!uri) return uri.error();
+  for (const auto& [kind, list] :
+       {std::pair{kRedirectUri, &client.redirect_uris},
+        std::pair{kPostLogoutRedirectUri, &client.post_logout_redirect_uris}}) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      uri->reset();
+      uri->bind_text(1, client.client_id)
+          .bind_int64(2, kind)
+          .bind_int64(3, static_cast<int64_t>(i))
+          .bind_text(4, (*list)[i]);
+      if (Status s = uri->run(); !s) return s;
+    }
+  }
+  return tx->commit();
+}
+
+Result<Client> SqliteStore::client_by_id(const std::string& client_id) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(
+      db_,
+      "SELECT client_id, is_public, secret_hash, created_at FROM clients WHERE client_id = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, client_id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("client '" + client_id + "'");
+  Client client;
+  client.client_id = st->column_text(0);
+  client.is_public = st->column_bool(1);
+  client.secret_hash = st->column_text(2);
+  client.created_at = st->column_int64(3);
+
+  auto uris = Statement::prepare(db_,
+                                 "SELECT kind, uri FROM client_redirect_uris WHERE client_id = ?1 "
+                                 "ORDER BY kind, position");
+  if (!uris) return uris.error();
+  uris->bind_text(1, client_id);
+  for (;;) {
+    auto uri_row = uris->step();
+    if (!uri_row) return uri_row.error();
+    if (!*uri_row) break;
+    auto& list = uris->column_int64(0) == kRedirectUri ? client.redirect_uris
+                                                       : client.post_logout_redirect_uris;
+    list.push_back(uris->column_text(1));
+  }
+  if (Status s = tx->commit(); !s) return s.error();
+  return client;
+}
+
+// ---- KeyStore
+
+Status SqliteStore::add_signing_key(const SigningKey& key) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  if (key.active) {
+    auto off = Statement::prepare(db_, "UPDATE signing_keys SET active = 0 WHERE active = 1");
+    if (!off) return off.error();
+    if (Status s = off->run(); !s) return s;
+  }
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO signing_keys (kid, alg, sealed_private_key, "
+                               "public_jwk, active, retired, created_at) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)");
+  if (!st) return st.error();
+  st->bind_text(1, key.kid)
+      .bind_text(2, key.alg)
+      .bind_blob(3, key.sealed_private_key)
+      .bind_text(4, key.public_jwk)
+      .bind_bool(5, key.active)
+      .bind_int64(6, key.created_at);
+  if (Status s = st->run(); !s) return s;
+  return tx->commit();
+}
+
+Result<std::vector<SigningKey>> SqliteStore::signing_keys() {
+  std::lock_guard lock(mu_);
+  // rowid breaks ties between keys created in the same second: the later insert is newer.
+  auto st = Statement::prepare(db_,
+                               "SELECT kid, alg, sealed_private_key, public_jwk, active, "
+                               "created_at FROM signing_keys WHERE retired = 0 "
+                               "ORDER BY active DESC, created_at DESC, rowid DESC");
+  if (!st) return st.error();
+  std::vector<SigningKey> keys;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    keys.push_back(SigningKey{st->column_text(0), st->column_text(1), st->column_blob(2),
+                              st->column_text(3), st->column_bool(4), st->column_int64(5)});
+  }
+  return keys;
+}
+
+Status SqliteStore::retire_signing_key(const std::string& kid) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_, "SELECT active FROM signing_keys WHERE kid = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, kid);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("signing key '" + kid + "'");
+  if (st->column_bool(0)) {
+    return make_error(ErrorCode::kConflict, "signing key '" + kid + "' is the active key");
+  }
+  auto retire = Statement::prepare(db_, "UPDATE signing_keys SET retired = 1 WHERE kid = ?1");
+  if (!retire) return retire.error();
+  retire->bind_text(1, kid);
+  if (Status s = retire->run(); !s) return s;
+  return tx->commit();
+}
+
+// ---- FlowStore
+
+Status SqliteStore::create_flow(const LoginFlow& flow) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO login_flows (id, browser_binding_hash, csrf_token, "
+                               "request_json, progress_json, version, created_at, expires_at) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!st) return st.error();
+  st->bind_text(1, flow.id)
+      .bind_text(2, flow.browser_binding_hash)
+      .bind_text(3, flow.csrf_token)
+      .bind_text(4, flow.request_json)
+      .bind_text(5, flow.progress_json)
+      .bind_int64(6, flow.version)
+      .bind_int64(7, flow.created_at)
+      .bind_int64(8, flow.expires_at);
+  return st->run();
+}
+
+Result<LoginFlow> SqliteStore::flow_by_id(const std::string& id, int64_t now) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "SELECT id, browser_binding_hash, csrf_token, request_json, "
+                               "progress_json, version, created_at, expires_at "
+                               "FROM login_flows WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("login flow");
+  LoginFlow flow{st->column_text(0), st->column_text(1),  st->column_text(2),  st->column_text(3),
+                 st->column_text(4), st->column_int64(5), st->column_int64(6), st->column_int64(7)};
+  if (flow.expires_at <= now) return make_error(ErrorCode::kExpired, "login flow expired");
+  return flow;
+}
+
+Status SqliteStore::update_flow(const std::string& id, int64_t expected_version,
+                                const std::string& progress_json) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_,
+                               "UPDATE login_flows SET progress_json = ?1, version = version + 1 "
+                               "WHERE id = ?2 AND version = ?3");
+  if (!st) return st.error();
+  st->bind_text(1, progress_json).bind_text(2, id).bind_int64(3, expected_version);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) {
+    auto exists = Statement::prepare(db_, "SELECT 1 FROM login_flows WHERE id = ?1");
+    if (!exists) return exists.error();
+    exists->bind_text(1, id);
+    auto row = exists->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("login flow");
+    return make_error(ErrorCode::kConflict, "login flow was updated concurrently");
+  }
+  return tx->commit();
+}
+
+Status SqliteStore::delete_flow(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, "DELETE FROM login_flows WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, id);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("login flow");
+  return {};
+}
+
+// ---- SessionStore
+
+Status SqliteStore::create_session(const Session& session) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO sessions (id_hash, sid, user_id, auth_time, acr, amr, "
+                               "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!st) return st.error();
+  st->bind_text(1, session.id_hash)
+      .bind_text(2, session.sid)
+      .bind_int64(3, session.user_id)
+      .bind_int64(4, session.auth_time)
+      .bind_text(5, session.acr)
+      .bind_text(6, session.amr)
+      .bind_int64(7, session.created_at)
+      .bind_int64(8, session.expires_at);
+  return st->run();
+}
+
+Result<Session> SqliteStore::session_by_id_hash(const std::string& id_hash, int64_t now) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "SELECT id_hash, sid, user_id, auth_time, acr, amr, created_at, "
+                               "expires_at FROM sessions WHERE id_hash = ?1 AND expires_at > ?2");
+  if (!st) return st.error();
+  st->bind_text(1, id_hash).bind_int64(2, now);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("session");
+  return read_session(*st);
+}
+
+Result<Session> SqliteStore::session_by_sid(const std::string& sid, int64_t now) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "SELECT id_hash, sid, user_id, auth_time, acr, amr, created_at, "
+                               "expires_at FROM sessions WHERE sid = ?1 AND expires_at > ?2");
+  if (!st) return st.error();
+  st->bind_text(1, sid).bind_int64(2, now);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("session");
+  return read_session(*st);
+}
+
+Status SqliteStore::update_session_auth(const std::string& id_hash, int64_t auth_time,
+                                        const std::string& acr, const std::string& amr) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "UPDATE sessions SET auth_time = ?1, acr = ?2, amr = ?3 WHERE id_hash = ?4");
+  if (!st) return st.error();
+  st->bind_int64(1, auth_time).bind_text(2, acr).bind_text(3, amr).bind_text(4, id_hash);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("session");
+  return {};
+}
+
+Status SqliteStore::delete_session(const std::string& sid) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, "DELETE FROM sessions WHERE sid = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, sid);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("session");
+  return {};
+}
+
+// ---- GrantStore
+
+Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& code) {
+  if (!code.grant_id.empty() && code.grant_id != grant.id) {
+    return make_error(ErrorCode::kInvalidArgument, "authorization code names another grant");
+  }
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto g = Statement::prepare(db_,
+                              "INSERT INTO grants (id, client_id, user_id, sid, scope, nonce, "
+                              "auth_time, acr, amr, revoked, created_at) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  if (!g) return g.error();
+  g->bind_text(1, grant.id)
+      .bind_text(2, grant.client_id)
+      .bind_int64(3, grant.user_id)
+      .bind_text(4, grant.sid)
+      .bind_text(5, grant.scope)
+      .bind_text(6, grant.nonce)
+      .bind_int64(7, grant.auth_time)
+      .bind_text(8, grant.acr)
+      .bind_text(9, grant.amr)
+      .bind_bool(10, grant.revoked)
+      .bind_int64(11, grant.created_at);
+  if (Status s = g->run(); !s) {
+    if (s.error().code == ErrorCode::kNotFound) return not_found("client or user of the grant");
+    return s;
+  }
+  auto c = Statement::prepare(db_,
+                              "INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, "
+                              "code_challenge, used, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!c) return c.error();
+  c->bind_text(1, code.code_hash)
+      .bind_text(2, grant.id)
+      .bind_text(3, code.redirect_uri)
+      .bind_text(4, code.code_challenge)
+      .bind_bool(5, code.used)
+      .bind_int64(6, code.expires_at);
+  if (Status s = c->run(); !s) return s;
+  return tx->commit();
+}
+
+Result<int64_t> SqliteStore::revoke_grant_locked(const std::string& grant_id) {
+  auto tokens = Statement::prepare(db_, "UPDATE tokens SET revoked = 1 WHERE grant_id = ?1");
+  if (!tokens) return tokens.error();
+  tokens->bind_text(1, grant_id);
+  if (Status s = tokens->run(); !s) return s.error();
+  auto grant = Statement::prepare(db_, "UPDATE grants SET revoked = 1 WHERE id = ?1");
+  if (!grant) return grant.error();
+  grant->bind_text(1, grant_id);
+  if (Status s = grant->run(); !s) return s.error();
+  return sqlite3_changes64(db_);
+}
+
+Result<GrantStore::Redeemed> SqliteStore::redeem_code(const std::string& code_hash, int64_t now) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_,
+                               "SELECT c.code_hash, c.grant_id, c.redirect_uri, c.code_challenge, "
+                               "c.used, c.expires_at, g.id, g.client_id, g.user_id, g.sid, "
+                               "g.scope, g.nonce, g.auth_time, g.acr, g.amr, g.revoked, "
+                               "g.created_at FROM auth_codes c JOIN grants g ON g.id = c.grant_id "
+                               "WHERE c.code_hash = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, code_hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("authorization code");
+  Redeemed redeemed{AuthCode{st->column_text(0), st->column_text(1), st->column_text(2),
+                             st->column_text(3), st->column_bool(4), st->column_int64(5)},
+                    read_grant(*st, 6)};
+  if (redeemed.code.used) {
+    // RFC 6749 4.1.2: a code used twice revokes what it issued. The revocation must persist
+    // even though the call fails, hence the commit before returning the error.
+    auto revoked = revoke_grant_locked(redeemed.grant.id);
+    if (!revoked) return revoked.error();
+    if (Status s = tx->commit(); !s) return s.error();
+    return make_error(ErrorCode::kReplayed, "authorization code already used; grant revoked");
+  }
+  if (redeemed.grant.revoked) {
+    return make_error(ErrorCode::kReplayed, "authorization code's grant is revoked");
+  }
+  if (redeemed.code.expires_at <= now) {
+    return make_error(ErrorCode::kExpired, "authorization code expired");
+  }
+  auto use = Statement::prepare(db_, "UPDATE auth_codes SET used = 1 WHERE code_hash = ?1");
+  if (!use) return use.error();
+  use->bind_text(1, code_hash);
+  if (Status s = use->run(); !s) return s.error();
+  if (Status s = tx->commit(); !s) return s.error();
+  redeemed.code.used = true;
+  return redeemed;
+}
+
+Result<Grant> SqliteStore::grant_by_id(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "SELECT id, client_id, user_id, sid, scope, nonce, auth_time, acr, "
+                               "amr, revoked, created_at FROM grants WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("grant");
+  return read_grant(*st, 0);
+}
+
+Status SqliteStore::add_token(const Token& token) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto grant = Statement::prepare(db_, "SELECT revoked FROM grants WHERE id = ?1");
+  if (!grant) return grant.error();
+  grant->bind_text(1, token.grant_id);
+  auto row = grant->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("grant");
+  if (grant->column_bool(0)) return make_error(ErrorCode::kConflict, "grant is revoked");
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, "
+                               "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!st) return st.error();
+  st->bind_text(1, token.token_hash)
+      .bind_text(2, token.grant_id)
+      .bind_int64(3, static_cast<int64_t>(token.kind))
+      .bind_bool(4, token.used)
+      .bind_bool(5, token.revoked)
+      .bind_int64(6, token.created_at)
+      .bind_int64(7, token.expires_at);
+  if (Status s = st->run(); !s) return s;
+  return tx->commit();
+}
+
+Result<GrantStore::ActiveToken> SqliteStore::active_token(const std::string& token_hash,
+                                                          TokenKind kind, int64_t now) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, kTokenWithGrant);
+  if (!st) return st.error();
+  st->bind_text(1, token_hash).bind_int64(2, static_cast<int64_t>(kind));
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("token");
+  ActiveToken found{read_token(*st), read_grant(*st, 7)};
+  if (found.token.revoked || found.grant.revoked) {
+    return make_error(ErrorCode::kDenied, "token revoked");
+  }
+  if (found.token.used) return make_error(ErrorCode::kReplayed, "token already used");
+  if (found.token.expires_at <= now) return make_error(ErrorCode::kExpired, "token expired");
+  return found;
+}
+
+Status SqliteStore::rotate_refresh_token(const std::string& old_hash, const Token& replacement,
+                                         int64_t now) {
+  if (replacement.kind != TokenKind::kRefresh) {
+    return make_error(ErrorCode::kInvalidArgument, "replacement is not a refresh token");
+  }
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_, kTokenWithGrant);
+  if (!st) return st.error();
+  st->bind_text(1, old_hash).bind_int64(2, static_cast<int64_t>(TokenKind::kRefresh));
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("refresh token");
+  const Token old = read_token(*st);
+  const bool grant_revoked = read_grant(*st, 7).revoked;
+  if (old.used) {
+    // A rotated-away refresh token came back: one of its two holders is an attacker
+    // (RFC 9700 4.14.2), so everything the grant issued dies, and that must persist.
+    auto revoked = revoke_grant_locked(old.grant_id);
+    if (!revoked) return revoked.error();
+    if (Status s = tx->commit(); !s) return s;
+    return make_error(ErrorCode::kReplayed, "refresh token already used; grant revoked");
+  }
+  if (old.revoked || grant_revoked) return make_error(ErrorCode::kDenied, "refresh token revoked");
+  if (old.expires_at <= now) return make_error(ErrorCode::kExpired, "refresh token expired");
+  if (replacement.grant_id != old.grant_id) {
+    return make_error(ErrorCode::kInvalidArgument, "replacement belongs to another grant");
+  }
+  auto use = Statement::prepare(
+      db_, "UPDATE tokens SET used = 1 WHERE token_hash = ?1 AND used = 0 AND revoked = 0");
+  if (!use) return use.error();
+  use->bind_text(1, old_hash);
+  if (Status s = use->run(); !s) return s;
+  auto add = Statement::prepare(db_,
+                                "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, "
+                                "created_at, expires_at) VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)");
+  if (!add) return add.error();
+  add->bind_text(1, replacement.token_hash)
+      .bind_text(2, replacement.grant_id)
+      .bind_int64(3, static_cast<int64_t>(TokenKind::kRefresh))
+      .bind_int64(4, replacement.created_at)
+      .bind_int64(5, replacement.expires_at);
+  if (Status s = add->run(); !s) return s;
+  return tx->commit();
+}
+
+Status SqliteStore::revoke_grant(const std::string& grant_id) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto revoked = revoke_grant_locked(grant_id);
+  if (!revoked) return revoked.error();
+  if (*revoked == 0) return not_found("grant");
+  return tx->commit();
+}
+
+Status SqliteStore::revoke_grants_of_session(const std::string& sid) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto tokens = Statement::prepare(
+      db_,
+      "UPDATE tokens SET revoked = 1 WHERE grant_id IN (SELECT id FROM grants WHERE sid = ?1)");
+  if (!tokens) return tokens.error();
+  tokens->bind_text(1, sid);
+  if (Status s = tokens->run(); !s) return s;
+  auto grants = Statement::prepare(db_, "UPDATE grants SET revoked = 1 WHERE sid = ?1");
+  if (!grants) return grants.error();
+  grants->bind_text(1, sid);
+  if (Status s = grants->run(); !s) return s;
+  return tx->commit();
+}
+
+// ---- Store
+
+Result<int64_t> SqliteStore::purge_expired(int64_t now) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  int64_t deleted = 0;
+  for (const char* sql : {"DELETE FROM login_flows WHERE expires_at <= ?1",
+                          "DELETE FROM sessions WHERE expires_at <= ?1",
+                          "DELETE FROM auth_codes WHERE expires_at <= ?1",
+                          "DELETE FROM tokens WHERE expires_at <= ?1"}) {
+    auto st = Statement::prepare(db_, sql);
+    if (!st) return st.error();
+    st->bind_int64(1, now);
+    if (Status s = st->run(); !s) return s.error();
+    deleted += sqlite3_changes64(db_);
+  }
+  if (Status s = tx->commit(); !s) return s.error();
+  return deleted;
+}
+
+}  // namespace keystep::sqlite

@@ -1,0 +1,138 @@
+#pragma once
+// SqliteStore: the Store of idp/store.h on one SQLite database file.
+//
+// Thread-safety: every method may be called from any number of threads. The store owns one
+// connection and serialises all calls on it with a mutex, so ":memory:" databases are shared
+// by all threads. Several stores (or processes) may open the same file: read-modify-write
+// methods run inside BEGIN IMMEDIATE, and a lock held by another connection longer than the
+// busy timeout (5 s) yields kUnavailable.
+//
+// Errors follow idp/store.h: kNotFound for an absent row (also for a foreign key naming an
+// absent row), kAlreadyExists on a uniqueness violation, kUnavailable when busy, kInternal
+// otherwise with SQLite's message. Nothing throws.
+//
+// Semantics that idp/store.h leaves open, fixed here:
+// - "Expired" means expires_at <= now everywhere.
+// - update_password_hash, update_flow, delete_flow, update_session_auth, delete_session and
+//   revoke_grant return kNotFound when the named row is absent; revoke_grants_of_session
+//   succeeds when the session made no grant.
+// - create_user checks the role before the account: an unknown role is kInvalidArgument,
+//   then an unknown account is kNotFound.
+// - create_grant_with_code: code.grant_id must be empty or grant.id (kInvalidArgument
+//   otherwise); the code is stored under grant.id. kNotFound for an unknown client or user.
+// - redeem_code checks, in order: unknown -> kNotFound; already used -> revokes the grant
+//   and its tokens, kReplayed; grant revoked -> kReplayed; expired -> kExpired.
+// - add_token: kNotFound for an unknown grant, kConflict if the grant is revoked (so a
+//   token is never minted for a grant a replay has just revoked).
+// - active_token: kNotFound when absent or of the other kind; kDenied when the token or its
+//   grant is revoked; kReplayed when the token was already used (rotated away; no side
+//   effect here, rotate_refresh_token revokes); kExpired past expires_at.
+// - rotate_refresh_token: replacement must be a refresh token of the same grant
+//   (kInvalidArgument otherwise). Checks, in order: unknown refresh token -> kNotFound;
+//   already used -> revokes the grant and its tokens, kReplayed; token or grant revoked ->
+//   kDenied; expired -> kExpired.
+// - purge_expired deletes expired flows, sessions, codes (used or not) and tokens; grants
+//   and their revocation state stay.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "idp/store.h"
+#include "storage/sqlite/migrations.h"
+
+struct sqlite3;
+
+namespace keystep::sqlite {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at path (":memory:" for a private in-memory database),
+  // sets WAL (file databases), foreign_keys=ON, synchronous=NORMAL and the busy timeout, and
+  // applies every migration newer than the recorded schema version, each in its own
+  // transaction, recording it in schema_migrations.
+  // On success returns the ready store. On failure returns kInternal when a database's
+  // schema version is newer than this binary knows (refusing to touch it) or a migration
+  // fails (that migration is rolled back, earlier ones stay), kUnavailable when the
+  // database stays locked, and kInternal for an unopenable file.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  // As above with an explicit migration list, in strictly increasing version order (tests
+  // use it to play a newer binary). Migration SQL must not contain transaction statements.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   const std::vector<Migration>& migrations);
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~SqliteStore() override;
+
+  // The highest applied migration version (0 for an empty database).
+  Result<int> schema_version();
+
+  // AccountStore
+  Result<Account> create_account(const Account& account) override;
+  Result<Account> account_by_name(const std::string& name) override;
+  Result<Account> account_by_id(int64_t id) override;
+
+  // UserStore
+  Result<User> create_user(const User& user) override;
+  Result<User> user_by_id(int64_t id) override;
+  Result<User> user_by_email(int64_t account_id, const std::string& email) override;
+  Result<std::vector<User>> users_by_email(const std::string& email) override;
+  Status update_password_hash(int64_t user_id, const std::string& password_hash) override;
+  Result<std::vector<std::string>> role_permissions(const std::string& role) override;
+
+  // ClientStore
+  Status create_client(const Client& client) override;
+  Result<Client> client_by_id(const std::string& client_id) override;
+
+  // KeyStore
+  Status add_signing_key(const SigningKey& key) override;
+  Result<std::vector<SigningKey>> signing_keys() override;
+  Status retire_signing_key(const std::string& kid) override;
+
+  // FlowStore
+  Status create_flow(const LoginFlow& flow) override;
+  Result<LoginFlow> flow_by_id(const std::string& id, int64_t now) override;
+  Status update_flow(const std::string& id, int64_t expected_version,
+                     const std::string& progress_json) override;
+  Status delete_flow(const std::string& id) override;
+
+  // SessionStore
+  Status create_session(const Session& session) override;
+  Result<Session> session_by_id_hash(const std::string& id_hash, int64_t now) override;
+  Result<Session> session_by_sid(const std::string& sid, int64_t now) override;
+  Status update_session_auth(const std::string& id_hash, int64_t auth_time, const std::string& acr,
+                             const std::string& amr) override;
+  Status delete_session(const std::string& sid) override;
+
+  // GrantStore
+  Status create_grant_with_code(const Grant& grant, const AuthCode& code) override;
+  Result<Redeemed> redeem_code(const std::string& code_hash, int64_t now) override;
+  Result<Grant> grant_by_id(const std::string& id) override;
+  Status add_token(const Token& token) override;
+  Result<ActiveToken> active_token(const std::string& token_hash, TokenKind kind,
+                                   int64_t now) override;
+  Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
+                              int64_t now) override;
+  Status revoke_grant(const std::string& grant_id) override;
+  Status revoke_grants_of_session(const std::string& sid) override;
+
+  // Store
+  Result<int64_t> purge_expired(int64_t now) override;
+
+ private:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+
+  // These expect mu_ held.
+  Status configure();
+  Status migrate(const std::vector<Migration>& migrations);
+  Result<int> schema_version_locked();
+  Result<int64_t> revoke_grant_locked(const std::string& grant_id);
+
+  std::mutex mu_;
+  sqlite3* db_;  // owned; guarded by mu_
+};
+
+}  // namespace keystep::sqlite

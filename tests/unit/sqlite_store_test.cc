@@ -1,0 +1,773 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "storage/sqlite/migrations.h"
+
+namespace keystep::sqlite {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000;
+
+template <class T>
+testing::AssertionResult Ok(const Result<T>& result) {
+  if (result.ok()) return testing::AssertionSuccess();
+  return testing::AssertionFailure()
+         << error_code_name(result.error().code) << ": " << result.error().message;
+}
+
+template <class T>
+testing::AssertionResult Fails(const Result<T>& result, ErrorCode code) {
+  if (result.ok()) {
+    return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
+  }
+  if (result.error().code == code) return testing::AssertionSuccess();
+  return testing::AssertionFailure()
+         << "failed with " << error_code_name(result.error().code) << " (" << result.error().message
+         << "); expected " << error_code_name(code);
+}
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "keystep-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::vector<Migration> with_extra(std::vector<Migration> extra) {
+  std::vector<Migration> all = kMigrations;
+  all.insert(all.end(), extra.begin(), extra.end());
+  return all;
+}
+
+int latest_version() { return kMigrations.back().version; }
+
+// A store holding one account, one member user and one client, with helpers for the
+// records that hang off them.
+class SqliteStoreTest : public testing::Test {
+ protected:
+  void SetUp() override { open_and_seed(":memory:"); }
+
+  void open_and_seed(const std::string& path) {
+    auto opened = SqliteStore::open(path);
+    ASSERT_TRUE(Ok(opened));
+    store_ = std::move(opened).value();
+    auto account =
+        store_->create_account({.name = "acme", .issuer_label = "Acme", .created_at = kNow});
+    ASSERT_TRUE(Ok(account));
+    account_ = *account;
+    auto user = store_->create_user({.account_id = account_.id,
+                                     .email = "alice@example.com",
+                                     .password_hash = "$argon2id$alice",
+                                     .role = kRoleMember,
+                                     .created_at = kNow});
+    ASSERT_TRUE(Ok(user));
+    user_ = *user;
+    ASSERT_TRUE(Ok(store_->create_client({.client_id = "app",
+                                          .is_public = true,
+                                          .secret_hash = "",
+                                          .redirect_uris = {"https://app.example/cb"},
+                                          .post_logout_redirect_uris = {},
+                                          .created_at = kNow})));
+  }
+
+  Grant grant(const std::string& id, const std::string& sid = "sid-1") const {
+    return Grant{.id = id,
+                 .client_id = "app",
+                 .user_id = user_.id,
+                 .sid = sid,
+                 .scope = "openid email",
+                 .nonce = "n-0",
+                 .auth_time = kNow,
+                 .acr = "1",
+                 .amr = "pwd",
+                 .created_at = kNow};
+  }
+
+  static AuthCode code(const std::string& hash, const std::string& grant_id,
+                       int64_t expires_at = kNow + 60) {
+    return AuthCode{.code_hash = hash,
+                    .grant_id = grant_id,
+                    .redirect_uri = "https://app.example/cb",
+                    .code_challenge = "challenge",
+                    .expires_at = expires_at};
+  }
+
+  static Token token(const std::string& hash, const std::string& grant_id, TokenKind kind,
+                     int64_t expires_at = kNow + 3600) {
+    return Token{.token_hash = hash,
+                 .grant_id = grant_id,
+                 .kind = kind,
+                 .created_at = kNow,
+                 .expires_at = expires_at};
+  }
+
+  std::unique_ptr<SqliteStore> store_;
+  Account account_;
+  User user_;
+};
+
+// ---- Migrations
+
+TEST(SqliteStoreMigrations, MemoryDatabaseIsAtLatestSchemaVersion) {
+  auto store = SqliteStore::open(":memory:");
+  ASSERT_TRUE(Ok(store));
+  auto version = (*store)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, latest_version());
+}
+
+TEST(SqliteStoreMigrations, MigrationsApplyOnceAndReopenKeepsData) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  {
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(Ok(store));
+    ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
+  }
+  // Re-running 001 would fail on CREATE TABLE of existing tables, so a clean reopen proves
+  // it was skipped.
+  auto reopened = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(reopened));
+  auto version = (*reopened)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, latest_version());
+  EXPECT_TRUE(Ok((*reopened)->account_by_name("acme")));
+}
+
+TEST(SqliteStoreMigrations, AppliesOnlyPendingMigrations) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  ASSERT_TRUE(Ok(SqliteStore::open(path)));
+  const int next = latest_version() + 1;
+  auto upgraded = SqliteStore::open(
+      path, with_extra({{next, "next_add_column", "ALTER TABLE accounts ADD COLUMN note TEXT;"}}));
+  ASSERT_TRUE(Ok(upgraded));
+  auto version = (*upgraded)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, next);
+}
+
+TEST(SqliteStoreMigrations, RefusesDatabaseWithNewerSchema) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  const int future = latest_version() + 1;
+  ASSERT_TRUE(Ok(SqliteStore::open(
+      path, with_extra({{future, "future", "CREATE TABLE future (x INTEGER);"}}))));
+
+  auto older_binary = SqliteStore::open(path);
+  ASSERT_TRUE(Fails(older_binary, ErrorCode::kInternal));
+  EXPECT_NE(older_binary.error().message.find("newer"), std::string::npos)
+      << older_binary.error().message;
+}
+
+TEST(SqliteStoreMigrations, FailedMigrationIsRolledBack) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  const int next = latest_version() + 1;
+  auto broken = SqliteStore::open(
+      path,
+      with_extra({{next, "broken", "CREATE TABLE half (x INTEGER); SELECT * FROM nowhere;"}}));
+  ASSERT_TRUE(Fails(broken, ErrorCode::kInternal));
+  EXPECT_NE(broken.error().message.find("broken"), std::string::npos);
+
+  // The table from the failed migration must not exist, or this would fail.
+  auto fixed =
+      SqliteStore::open(path, with_extra({{next, "fixed", "CREATE TABLE half (x INTEGER);"}}));
+  ASSERT_TRUE(Ok(fixed));
+  auto version = (*fixed)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, next);
+}
+
+TEST(SqliteStoreMigrations, RejectsMigrationsOutOfOrder) {
+  auto store = SqliteStore::open(":memory:", {{2, "two", ""}, {1, "one", ""}});
+  EXPECT_TRUE(Fails(store, ErrorCode::kInternal));
+}
+
+TEST(SqliteStoreMigrations, FileDatabaseUsesWriteAheadLog) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
+  EXPECT_TRUE(std::filesystem::exists(path + "-wal"));
+}
+
+// ---- Accounts and users
+
+TEST_F(SqliteStoreTest, AccountRoundTripsByNameAndId) {
+  auto by_name = store_->account_by_name("acme");
+  ASSERT_TRUE(Ok(by_name));
+  EXPECT_EQ(by_name->id, account_.id);
+  EXPECT_EQ(by_name->issuer_label, "Acme");
+  EXPECT_EQ(by_name->created_at, kNow);
+  auto by_id = store_->account_by_id(account_.id);
+  ASSERT_TRUE(Ok(by_id));
+  EXPECT_EQ(by_id->name, "acme");
+  EXPECT_TRUE(Fails(store_->account_by_name("nope"), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->account_by_id(account_.id + 100), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, DuplicateAccountNameIsAlreadyExists) {
+  EXPECT_TRUE(Fails(store_->create_account({.name = "acme", .issuer_label = "Other"}),
+                    ErrorCode::kAlreadyExists));
+}
+
+TEST_F(SqliteStoreTest, ValuesAreBoundNotSpliced) {
+  const std::string name = "x'); DROP TABLE accounts; --";
+  auto created = store_->create_account({.name = name, .issuer_label = "\"quoted\" ?1"});
+  ASSERT_TRUE(Ok(created));
+  auto loaded = store_->account_by_name(name);
+  ASSERT_TRUE(Ok(loaded));
+  EXPECT_EQ(loaded->issuer_label, "\"quoted\" ?1");
+  EXPECT_TRUE(Ok(store_->account_by_name("acme")));
+}
+
+TEST_F(SqliteStoreTest, EmailIsUniquePerAccountButNotAcrossAccounts) {
+  User dup = user_;
+  dup.id = 0;
+  EXPECT_TRUE(Fails(store_->create_user(dup), ErrorCode::kAlreadyExists));
+
+  auto other = store_->create_account({.name = "globex", .issuer_label = "Globex"});
+  ASSERT_TRUE(Ok(other));
+  dup.account_id = other->id;
+  auto second = store_->create_user(dup);
+  ASSERT_TRUE(Ok(second));
+
+  auto all = store_->users_by_email("alice@example.com");
+  ASSERT_TRUE(Ok(all));
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, user_.id);
+  EXPECT_EQ((*all)[1].id, second->id);
+  EXPECT_EQ((*all)[1].account_id, other->id);
+}
+
+TEST_F(SqliteStoreTest, UserRoundTripsByIdAndEmail) {
+  auto by_id = store_->user_by_id(user_.id);
+  ASSERT_TRUE(Ok(by_id));
+  EXPECT_EQ(by_id->email, "alice@example.com");
+  EXPECT_EQ(by_id->password_hash, "$argon2id$alice");
+  EXPECT_EQ(by_id->role, kRoleMember);
+  auto by_email = store_->user_by_email(account_.id, "alice@example.com");
+  ASSERT_TRUE(Ok(by_email));
+  EXPECT_EQ(by_email->id, user_.id);
+  EXPECT_TRUE(Fails(store_->user_by_email(account_.id, "bob@example.com"), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->user_by_id(user_.id + 100), ErrorCode::kNotFound));
+  auto none = store_->users_by_email("bob@example.com");
+  ASSERT_TRUE(Ok(none));
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(SqliteStoreTest, UnknownRoleIsInvalidArgument) {
+  EXPECT_TRUE(Fails(store_->create_user({.account_id = account_.id,
+                                         .email = "bob@example.com",
+                                         .password_hash = "h",
+                                         .role = "superuser"}),
+                    ErrorCode::kInvalidArgument));
+}
+
+TEST_F(SqliteStoreTest, UserForUnknownAccountIsNotFound) {
+  EXPECT_TRUE(Fails(store_->create_user({.account_id = account_.id + 100,
+                                         .email = "bob@example.com",
+                                         .password_hash = "h",
+                                         .role = kRoleAdmin}),
+                    ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, UpdatePasswordHashChangesOnlyThatUser) {
+  ASSERT_TRUE(Ok(store_->update_password_hash(user_.id, "$argon2id$new")));
+  auto user = store_->user_by_id(user_.id);
+  ASSERT_TRUE(Ok(user));
+  EXPECT_EQ(user->password_hash, "$argon2id$new");
+  EXPECT_TRUE(Fails(store_->update_password_hash(user_.id + 100, "x"), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, AdminRoleHasTheAuthSettingsPermissionsAndMemberNone) {
+  auto admin = store_->role_permissions(kRoleAdmin);
+  ASSERT_TRUE(Ok(admin));
+  EXPECT_EQ(*admin, (std::vector<std::string>{kPermDeleteAuthSettings, kPermEditAuthSettings,
+                                              kPermViewAuthSettings}));
+  auto member = store_->role_permissions(kRoleMember);
+  ASSERT_TRUE(Ok(member));
+  EXPECT_TRUE(member->empty());
+  auto unknown = store_->role_permissions("nobody");
+  ASSERT_TRUE(Ok(unknown));
+  EXPECT_TRUE(unknown->empty());
+}
+
+// ---- Clients
+
+TEST_F(SqliteStoreTest, ClientRoundTripsWithRedirectUriListsInOrder) {
+  Client client{
+      .client_id = "confidential",
+      .is_public = false,
+      .secret_hash = "$argon2id$secret",
+      .redirect_uris = {"https://b.example/cb", "https://a.example/cb", "http://127.0.0.1:8080/cb"},
+      .post_logout_redirect_uris = {"https://b.example/bye"},
+      .created_at = kNow};
+  ASSERT_TRUE(Ok(store_->create_client(client)));
+  auto loaded = store_->client_by_id("confidential");
+  ASSERT_TRUE(Ok(loaded));
+  EXPECT_EQ(loaded->client_id, client.client_id);
+  EXPECT_FALSE(loaded->is_public);
+  EXPECT_EQ(loaded->secret_hash, client.secret_hash);
+  EXPECT_EQ(loaded->redirect_uris, client.redirect_uris);
+  EXPECT_EQ(loaded->post_logout_redirect_uris, client.post_logout_redirect_uris);
+  EXPECT_EQ(loaded->created_at, kNow);
+
+  auto public_client = store_->client_by_id("app");
+  ASSERT_TRUE(Ok(public_client));
+  EXPECT_TRUE(public_client->is_public);
+  EXPECT_EQ(public_client->redirect_uris, std::vector<std::string>{"https://app.example/cb"});
+  EXPECT_TRUE(public_client->post_logout_redirect_uris.empty());
+}
+
+TEST_F(SqliteStoreTest, DuplicateClientIsAlreadyExistsAndUnknownIsNotFound) {
+  Client duplicate;
+  duplicate.client_id = "app";
+  EXPECT_TRUE(Fails(store_->create_client(duplicate), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(Fails(store_->client_by_id("nope"), ErrorCode::kNotFound));
+}
+
+// ---- Signing keys
+
+SigningKey key(const std::string& kid, bool active, int64_t created_at) {
+  return SigningKey{.kid = kid,
+                    .alg = "ES256",
+                    .sealed_private_key = "sealed-" + kid,
+                    .public_jwk = R"({"kty":"EC"})",
+                    .active = active,
+                    .created_at = created_at};
+}
+
+std::vector<std::string> kids(const std::vector<SigningKey>& keys) {
+  std::vector<std::string> out;
+  for (const auto& k : keys) out.push_back(k.kid);
+  return out;
+}
+
+TEST_F(SqliteStoreTest, AddingActiveKeyDeactivatesThePreviousOne) {
+  ASSERT_TRUE(Ok(store_->add_signing_key(key("k1", true, kNow))));
+  ASSERT_TRUE(Ok(store_->add_signing_key(key("k2", false, kNow + 10))));
+  ASSERT_TRUE(Ok(store_->add_signing_key(key("k3", true, kNow + 5))));
+  auto keys = store_->signing_keys();
+  ASSERT_TRUE(Ok(keys));
+  // Active first, then newest first.
+  EXPECT_EQ(kids(*keys), (std::vector<std::string>{"k3", "k2", "k1"}));
+  EXPECT_TRUE((*keys)[0].active);
+  EXPECT_FALSE((*keys)[1].active);
+  EXPECT_FALSE((*keys)[2].active);
+}
+
+TEST_F(SqliteStoreTest, FailedAddOfActiveKeyKeepsThePreviousActiveKey) {
+  ASSERT_TRUE(Ok(store_->add_signing_key(key("k1", true, kNow))));
+  EXPECT_TRUE(Fails(store_->add_signing_key(key("k1", true, kNow + 1)), ErrorCode::kAlreadyExists));
+  auto keys = store_->signing_keys();
+  ASSERT_TRUE(Ok(keys));
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_TRUE((*keys)[0].active);
+}
+
+TEST_F(SqliteStoreTest, RetiringTheActiveKeyIsConflictAndRetiredKeysLeaveTheList) {
+  ASSERT_TRUE(Ok(store_->add_signing_key(key("old", false, kNow))));
+  ASSERT_TRUE(Ok(store_->add_signing_key(key("cur", true, kNow + 1))));
+  EXPECT_TRUE(Fails(store_->retire_signing_key("cur"), ErrorCode::kConflict));
+  EXPECT_TRUE(Fails(store_->retire_signing_key("nope"), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->retire_signing_key("old")));
+  auto keys = store_->signing_keys();
+  ASSERT_TRUE(Ok(keys));
+  EXPECT_EQ(kids(*keys), std::vector<std::string>{"cur"});
+}
+
+TEST_F(SqliteStoreTest, SealedPrivateKeyWithNulBytesRoundTrips) {
+  SigningKey k = key("bin", true, kNow);
+  k.sealed_private_key = std::string("\x00\x01\xff\x00sealed\x00", 11);
+  ASSERT_TRUE(Ok(store_->add_signing_key(k)));
+  auto keys = store_->signing_keys();
+  ASSERT_TRUE(Ok(keys));
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].sealed_private_key, k.sealed_private_key);
+  EXPECT_EQ((*keys)[0].sealed_private_key.size(), 11u);
+  EXPECT_EQ((*keys)[0].public_jwk, k.public_jwk);
+  EXPECT_EQ((*keys)[0].alg, "ES256");
+}
+
+// ---- Login flows
+
+LoginFlow flow(const std::string& id, int64_t expires_at = kNow + 600) {
+  return LoginFlow{.id = id,
+                   .browser_binding_hash = "bind",
+                   .csrf_token = "csrf",
+                   .request_json = R"({"client_id":"app"})",
+                   .progress_json = "{}",
+                   .version = 0,
+                   .created_at = kNow,
+                   .expires_at = expires_at};
+}
+
+TEST_F(SqliteStoreTest, FlowUpdateIsCompareAndSetOnVersion) {
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
+  ASSERT_TRUE(Ok(store_->update_flow("f1", 0, R"({"user":1})")));
+  // A second writer that read version 0 too must lose.
+  EXPECT_TRUE(Fails(store_->update_flow("f1", 0, R"({"user":2})"), ErrorCode::kConflict));
+  auto loaded = store_->flow_by_id("f1", kNow);
+  ASSERT_TRUE(Ok(loaded));
+  EXPECT_EQ(loaded->version, 1);
+  EXPECT_EQ(loaded->progress_json, R"({"user":1})");
+  EXPECT_EQ(loaded->request_json, R"({"client_id":"app"})");
+  EXPECT_EQ(loaded->csrf_token, "csrf");
+  EXPECT_TRUE(Ok(store_->update_flow("f1", 1, "{}")));
+  EXPECT_TRUE(Fails(store_->update_flow("nope", 0, "{}"), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, FlowIsExpiredAtItsExpiryTime) {
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f1", kNow + 10))));
+  EXPECT_TRUE(Ok(store_->flow_by_id("f1", kNow + 9)));
+  EXPECT_TRUE(Fails(store_->flow_by_id("f1", kNow + 10), ErrorCode::kExpired));
+  EXPECT_TRUE(Fails(store_->flow_by_id("nope", kNow), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, DeletedFlowIsGone) {
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
+  EXPECT_TRUE(Fails(store_->create_flow(flow("f1")), ErrorCode::kAlreadyExists));
+  ASSERT_TRUE(Ok(store_->delete_flow("f1")));
+  EXPECT_TRUE(Fails(store_->flow_by_id("f1", kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->delete_flow("f1"), ErrorCode::kNotFound));
+}
+
+// ---- Sessions
+
+Session session(const std::string& id_hash, const std::string& sid, int64_t user_id,
+                int64_t expires_at = kNow + 3600) {
+  return Session{.id_hash = id_hash,
+                 .sid = sid,
+                 .user_id = user_id,
+                 .auth_time = kNow,
+                 .acr = "1",
+                 .amr = "pwd",
+                 .created_at = kNow,
+                 .expires_at = expires_at};
+}
+
+TEST_F(SqliteStoreTest, SessionIsNotFoundOnceExpired) {
+  ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id, kNow + 100))));
+  auto by_hash = store_->session_by_id_hash("h1", kNow + 99);
+  ASSERT_TRUE(Ok(by_hash));
+  EXPECT_EQ(by_hash->sid, "sid-1");
+  EXPECT_EQ(by_hash->user_id, user_.id);
+  EXPECT_EQ(by_hash->expires_at, kNow + 100);
+  EXPECT_TRUE(Ok(store_->session_by_sid("sid-1", kNow + 99)));
+  EXPECT_TRUE(Fails(store_->session_by_id_hash("h1", kNow + 100), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->session_by_sid("sid-1", kNow + 100), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, SessionAuthUpdateAndDelete) {
+  ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
+  ASSERT_TRUE(Ok(store_->update_session_auth("h1", kNow + 50, "2", "pwd otp mfa")));
+  auto updated = store_->session_by_sid("sid-1", kNow);
+  ASSERT_TRUE(Ok(updated));
+  EXPECT_EQ(updated->auth_time, kNow + 50);
+  EXPECT_EQ(updated->acr, "2");
+  EXPECT_EQ(updated->amr, "pwd otp mfa");
+  EXPECT_TRUE(Fails(store_->update_session_auth("nope", kNow, "1", "pwd"), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->delete_session("sid-1")));
+  EXPECT_TRUE(Fails(store_->session_by_id_hash("h1", kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->delete_session("sid-1"), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, SessionNeedsKnownUserAndUniqueSid) {
+  EXPECT_TRUE(
+      Fails(store_->create_session(session("h1", "sid-1", user_.id + 100)), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
+  EXPECT_TRUE(
+      Fails(store_->create_session(session("h2", "sid-1", user_.id)), ErrorCode::kAlreadyExists));
+}
+
+// ---- Codes, grants and tokens
+
+TEST_F(SqliteStoreTest, FirstRedeemReturnsCodeAndGrant) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  auto redeemed = store_->redeem_code("c1", kNow);
+  ASSERT_TRUE(Ok(redeemed));
+  EXPECT_TRUE(redeemed->code.used);
+  EXPECT_EQ(redeemed->code.grant_id, "g1");
+  EXPECT_EQ(redeemed->code.redirect_uri, "https://app.example/cb");
+  EXPECT_EQ(redeemed->code.code_challenge, "challenge");
+  EXPECT_EQ(redeemed->grant.id, "g1");
+  EXPECT_EQ(redeemed->grant.client_id, "app");
+  EXPECT_EQ(redeemed->grant.user_id, user_.id);
+  EXPECT_EQ(redeemed->grant.scope, "openid email");
+  EXPECT_EQ(redeemed->grant.nonce, "n-0");
+  EXPECT_EQ(redeemed->grant.amr, "pwd");
+  EXPECT_FALSE(redeemed->grant.revoked);
+}
+
+TEST_F(SqliteStoreTest, SecondRedeemOfCodeRevokesGrantAndItsTokens) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->redeem_code("c1", kNow)));
+  ASSERT_TRUE(Ok(store_->add_token(token("at", "g1", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_token(token("rt", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->active_token("at", TokenKind::kAccess, kNow)));
+
+  EXPECT_TRUE(Fails(store_->redeem_code("c1", kNow), ErrorCode::kReplayed));
+  auto g = store_->grant_by_id("g1");
+  ASSERT_TRUE(Ok(g));
+  EXPECT_TRUE(g->revoked);
+  EXPECT_TRUE(Fails(store_->active_token("at", TokenKind::kAccess, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Fails(store_->active_token("rt", TokenKind::kRefresh, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Fails(store_->redeem_code("c1", kNow), ErrorCode::kReplayed));
+}
+
+TEST_F(SqliteStoreTest, ExpiredUnknownAndRevokedCodesAreRefused) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1", kNow + 60))));
+  EXPECT_TRUE(Fails(store_->redeem_code("c1", kNow + 60), ErrorCode::kExpired));
+  EXPECT_TRUE(Fails(store_->redeem_code("nope", kNow), ErrorCode::kNotFound));
+
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->revoke_grant("g2")));
+  EXPECT_TRUE(Fails(store_->redeem_code("c2", kNow), ErrorCode::kReplayed));
+}
+
+TEST_F(SqliteStoreTest, GrantNeedsKnownClientAndUserAndMatchingCode) {
+  Grant bad_client = grant("g1");
+  bad_client.client_id = "nope";
+  EXPECT_TRUE(
+      Fails(store_->create_grant_with_code(bad_client, code("c1", "g1")), ErrorCode::kNotFound));
+  Grant bad_user = grant("g1");
+  bad_user.user_id = user_.id + 100;
+  EXPECT_TRUE(
+      Fails(store_->create_grant_with_code(bad_user, code("c1", "g1")), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->create_grant_with_code(grant("g1"), code("c1", "other")),
+                    ErrorCode::kInvalidArgument));
+  // Nothing of the failed attempts stayed behind.
+  EXPECT_TRUE(Fails(store_->grant_by_id("g1"), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->redeem_code("c1", kNow), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", ""))));
+  auto redeemed = store_->redeem_code("c1", kNow);
+  ASSERT_TRUE(Ok(redeemed));
+  EXPECT_EQ(redeemed->code.grant_id, "g1");
+}
+
+TEST_F(SqliteStoreTest, ActiveTokenChecksKindExpiryAndRevocation) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("at", "g1", TokenKind::kAccess, kNow + 10))));
+  auto active = store_->active_token("at", TokenKind::kAccess, kNow + 9);
+  ASSERT_TRUE(Ok(active));
+  EXPECT_EQ(active->token.kind, TokenKind::kAccess);
+  EXPECT_EQ(active->token.expires_at, kNow + 10);
+  EXPECT_EQ(active->grant.id, "g1");
+  EXPECT_TRUE(Fails(store_->active_token("at", TokenKind::kRefresh, kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(
+      Fails(store_->active_token("at", TokenKind::kAccess, kNow + 10), ErrorCode::kExpired));
+  EXPECT_TRUE(Fails(store_->active_token("nope", TokenKind::kAccess, kNow), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->revoke_grant("g1")));
+  EXPECT_TRUE(Fails(store_->active_token("at", TokenKind::kAccess, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Fails(store_->revoke_grant("nope"), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, TokenForRevokedOrUnknownGrantIsRefused) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("t1", "g1", TokenKind::kAccess))));
+  EXPECT_TRUE(
+      Fails(store_->add_token(token("t1", "g1", TokenKind::kAccess)), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(
+      Fails(store_->add_token(token("t2", "nope", TokenKind::kAccess)), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->revoke_grant("g1")));
+  EXPECT_TRUE(
+      Fails(store_->add_token(token("t3", "g1", TokenKind::kAccess)), ErrorCode::kConflict));
+}
+
+TEST_F(SqliteStoreTest, RefreshRotationReplacesTheToken) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), kNow)));
+  EXPECT_TRUE(Fails(store_->active_token("r1", TokenKind::kRefresh, kNow), ErrorCode::kReplayed));
+  auto r2 = store_->active_token("r2", TokenKind::kRefresh, kNow);
+  ASSERT_TRUE(Ok(r2));
+  EXPECT_EQ(r2->grant.id, "g1");
+  EXPECT_FALSE(r2->token.used);
+}
+
+TEST_F(SqliteStoreTest, ReusedRefreshTokenRevokesGrant) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_token(token("a1", "g1", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), kNow)));
+
+  EXPECT_TRUE(
+      Fails(store_->rotate_refresh_token("r1", token("r3", "g1", TokenKind::kRefresh), kNow),
+            ErrorCode::kReplayed));
+  auto g = store_->grant_by_id("g1");
+  ASSERT_TRUE(Ok(g));
+  EXPECT_TRUE(g->revoked);
+  EXPECT_TRUE(Fails(store_->active_token("r2", TokenKind::kRefresh, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Fails(store_->active_token("a1", TokenKind::kAccess, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Fails(store_->active_token("r3", TokenKind::kRefresh, kNow), ErrorCode::kNotFound));
+  // The legitimate holder's next rotation fails too.
+  EXPECT_TRUE(
+      Fails(store_->rotate_refresh_token("r2", token("r4", "g1", TokenKind::kRefresh), kNow),
+            ErrorCode::kDenied));
+}
+
+TEST_F(SqliteStoreTest, RefreshRotationRefusesUnknownExpiredAndMismatchedTokens) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh, kNow + 10))));
+  ASSERT_TRUE(Ok(store_->add_token(token("a1", "g1", TokenKind::kAccess))));
+  const Token next = token("r2", "g1", TokenKind::kRefresh);
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("nope", next, kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("a1", next, kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r1", next, kNow + 10), ErrorCode::kExpired));
+  EXPECT_TRUE(
+      Fails(store_->rotate_refresh_token("r1", token("r2", "g2", TokenKind::kRefresh), kNow),
+            ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kAccess), kNow),
+                    ErrorCode::kInvalidArgument));
+  // None of the refusals consumed r1.
+  EXPECT_TRUE(Ok(store_->rotate_refresh_token("r1", next, kNow)));
+}
+
+TEST_F(SqliteStoreTest, RevokingSessionGrantsLeavesOtherSessionsAlone) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1", "sid-1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2", "sid-1"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g3", "sid-2"), code("c3", "g3"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("t1", "g1", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_token(token("t3", "g3", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->revoke_grants_of_session("sid-1")));
+  ASSERT_TRUE(Ok(store_->revoke_grants_of_session("sid-without-grants")));
+  EXPECT_TRUE(store_->grant_by_id("g1")->revoked);
+  EXPECT_TRUE(store_->grant_by_id("g2")->revoked);
+  EXPECT_FALSE(store_->grant_by_id("g3")->revoked);
+  EXPECT_TRUE(Fails(store_->active_token("t1", TokenKind::kAccess, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Ok(store_->active_token("t3", TokenKind::kAccess, kNow)));
+}
+
+TEST_F(SqliteStoreTest, PurgeDeletesOnlyExpiredRows) {
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f-old", kNow))));
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f-new", kNow + 1))));
+  ASSERT_TRUE(Ok(store_->create_session(session("h-old", "sid-old", user_.id, kNow))));
+  ASSERT_TRUE(Ok(store_->create_session(session("h-new", "sid-new", user_.id, kNow + 1))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c-old", "g1", kNow))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2"), code("c-new", "g2", kNow + 1))));
+  ASSERT_TRUE(Ok(store_->add_token(token("t-old", "g1", TokenKind::kAccess, kNow - 5))));
+  ASSERT_TRUE(Ok(store_->add_token(token("t-new", "g1", TokenKind::kRefresh, kNow + 1))));
+
+  auto purged = store_->purge_expired(kNow);
+  ASSERT_TRUE(Ok(purged));
+  EXPECT_EQ(*purged, 4);
+  EXPECT_TRUE(Fails(store_->flow_by_id("f-old", kNow - 1), ErrorCode::kNotFound));
+  EXPECT_TRUE(Ok(store_->flow_by_id("f-new", kNow)));
+  EXPECT_TRUE(Fails(store_->session_by_sid("sid-old", kNow - 1), ErrorCode::kNotFound));
+  EXPECT_TRUE(Ok(store_->session_by_sid("sid-new", kNow)));
+  EXPECT_TRUE(Fails(store_->redeem_code("c-old", kNow - 1), ErrorCode::kNotFound));
+  EXPECT_TRUE(Ok(store_->redeem_code("c-new", kNow)));
+  EXPECT_TRUE(
+      Fails(store_->active_token("t-old", TokenKind::kAccess, kNow - 6), ErrorCode::kNotFound));
+  EXPECT_TRUE(Ok(store_->active_token("t-new", TokenKind::kRefresh, kNow)));
+  // Grants stay: they carry revocation state.
+  EXPECT_TRUE(Ok(store_->grant_by_id("g1")));
+
+  auto again = store_->purge_expired(kNow);
+  ASSERT_TRUE(Ok(again));
+  EXPECT_EQ(*again, 0);
+}
+
+// ---- Concurrency
+
+// Runs redeem of one code from 8 threads, each through the store redeem_with picks.
+template <class Pick>
+void expect_exactly_one_redeem(Pick redeem_with) {
+  constexpr int kThreads = 8;
+  std::atomic<int> ok{0};
+  std::atomic<int> replayed{0};
+  std::atomic<int> other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      auto result = redeem_with(i).redeem_code("c1", kNow);
+      if (result.ok()) {
+        ++ok;
+      } else if (result.error().code == ErrorCode::kReplayed) {
+        ++replayed;
+      } else {
+        ++other;
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(replayed.load(), kThreads - 1);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(SqliteStoreTest, MemoryDatabaseIsSharedByAllThreads) {
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < 20; ++j) {
+        const std::string name = "t" + std::to_string(i) + "-" + std::to_string(j);
+        if (!store_->create_account({.name = name, .issuer_label = name}).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_TRUE(Ok(store_->account_by_name("t" + std::to_string(i) + "-19")));
+  }
+}
+
+class SqliteStoreFileTest : public SqliteStoreTest {
+ protected:
+  void SetUp() override { open_and_seed(dir_.file("keystep.db")); }
+  TempDir dir_;
+};
+
+TEST_F(SqliteStoreFileTest, ConcurrentRedeemThroughOneStoreHasExactlyOneWinner) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  expect_exactly_one_redeem([&](int) -> SqliteStore& { return *store_; });
+}
+
+TEST_F(SqliteStoreFileTest, ConcurrentRedeemThroughSeparateConnectionsHasExactlyOneWinner) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  std::vector<std::unique_ptr<SqliteStore>> stores;
+  for (int i = 0; i < 8; ++i) {
+    auto opened = SqliteStore::open(dir_.file("keystep.db"));
+    ASSERT_TRUE(Ok(opened));
+    stores.push_back(std::move(opened).value());
+  }
+  expect_exactly_one_redeem([&](int i) -> SqliteStore& { return *stores[i]; });
+  auto g = store_->grant_by_id("g1");
+  ASSERT_TRUE(Ok(g));
+  EXPECT_TRUE(g->revoked);
+}
+
+}  // namespace
+}  // namespace keystep::sqlite
