@@ -14,6 +14,9 @@ struct Account {
   std::string name;          // unique, used on the command line and in URLs
   std::string issuer_label;  // shown in authenticator apps ("Harness-Inc")
   int64_t created_at = 0;
+  // The account-level 2FA setting of the seed. It never changes a user's own setting.
+  bool enforce_two_factor = false;
+  std::string mfa_settings_json = "{}";  // per-provider settings, e.g. {"totp":{"digits":8}}
 };
 
 // Permission names, as stored in role_permissions. The seed names the three
@@ -33,6 +36,9 @@ struct User {
   std::string password_hash;  // Argon2id encoded string
   std::string role;           // kRoleAdmin or kRoleMember
   int64_t created_at = 0;
+  // The user-level 2FA setting of the seed: a flag of its own, separate from the user's
+  // enrolled credentials, toggled only by the user (or an admin reset).
+  bool two_factor_enabled = false;
 };
 
 struct Client {
@@ -76,6 +82,8 @@ struct Session {
   std::string amr;         // space-separated RFC 8176 values, e.g. "pwd" or "pwd otp mfa"
   int64_t created_at = 0;
   int64_t expires_at = 0;
+  int64_t password_time = 0;  // when each factor was last passed (0: never in this session)
+  int64_t mfa_time = 0;
 };
 
 // What one authorization code grants; codes, access and refresh tokens hang off a grant so

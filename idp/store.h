@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "idp/mfa_store.h"
 #include "idp/model.h"
 #include "idp/result.h"
 
@@ -26,6 +27,7 @@ class AccountStore {
   virtual Result<Account> account_by_name(const std::string& name) = 0;
   virtual Result<Account> account_by_id(int64_t id) = 0;
 };
+// (The account-level 2FA setting is written through MfaStore::update_account_mfa.)
 
 class UserStore {
  public:
@@ -37,6 +39,7 @@ class UserStore {
   // Every user with this email, across accounts (login by email), ordered by id.
   virtual Result<std::vector<User>> users_by_email(const std::string& email) = 0;
   virtual Status update_password_hash(int64_t user_id, const std::string& password_hash) = 0;
+  // (The user-level 2FA flag is written only through MfaStore, together with credentials.)
   // Permission names granted by a role (empty for an unknown role).
   virtual Result<std::vector<std::string>> role_permissions(const std::string& role) = 0;
 };
@@ -79,9 +82,9 @@ class SessionStore {
   // kNotFound when absent or expired at now.
   virtual Result<Session> session_by_id_hash(const std::string& id_hash, int64_t now) = 0;
   virtual Result<Session> session_by_sid(const std::string& sid, int64_t now) = 0;
-  // Records a fresh interactive authentication on an existing session.
-  virtual Status update_session_auth(const std::string& id_hash, int64_t auth_time,
-                                     const std::string& acr, const std::string& amr) = 0;
+  // Records a fresh interactive authentication on an existing session: stores auth_time,
+  // acr, amr, password_time and mfa_time of `session`, found by its id_hash.
+  virtual Status update_session_auth(const Session& session) = 0;
   virtual Status delete_session(const std::string& sid) = 0;
 };
 
@@ -124,7 +127,8 @@ class Store : public AccountStore,
               public KeyStore,
               public FlowStore,
               public SessionStore,
-              public GrantStore {
+              public GrantStore,
+              public MfaStore {
  public:
   // Deletes expired flows, sessions, codes and tokens; returns how many rows went.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;

@@ -1,0 +1,315 @@
+#include "idp/two_factor.h"
+
+#include <algorithm>
+
+#include "idp/qr_png.h"
+
+namespace keystep {
+namespace {
+
+// Binds a sealed credential secret to its owner and provider, so rows cannot be swapped.
+std::string secret_aad(int64_t user_id, const std::string& provider_id) {
+  return "keystep mfa secret " + std::to_string(user_id) + " " + provider_id;
+}
+
+std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
+std::string address_key(const std::string& address) { return "addr:" + address; }
+
+}  // namespace
+
+int64_t LockoutPolicy::delay_after(int64_t failures) {
+  if (failures < kFreeFailures) return 0;
+  const int64_t exponent = failures - kFreeFailures;
+  if (exponent >= 20) return kMaxDelaySeconds;
+  return std::min<int64_t>(int64_t{1} << exponent, kMaxDelaySeconds);
+}
+
+Result<bool> TwoFactor::second_factor_required(const User& user) {
+  auto fresh = store_.user_by_id(user.id);
+  if (!fresh) return fresh.error();
+  auto account = store_.account_by_id(fresh->account_id);
+  if (!account) return account.error();
+  return two_factor_challenge_required(fresh->two_factor_enabled, account->enforce_two_factor);
+}
+
+void TwoFactor::audit(const User& user, const std::string& event, const std::string& address,
+                      const std::string& detail) {
+  // An audit write failure must not turn a login into an error; it is rare (database gone)
+  // and the same failure will surface on the next store call.
+  (void)mfa_.append_audit(
+      AuditEvent{0, clock_.now(), user.account_id, user.id, event, address, detail});
+}
+
+Result<MfaCredential> TwoFactor::unsealed(const MfaCredential& stored) const {
+  MfaCredential clear = stored;
+  auto secret = box_.open(stored.secret, secret_aad(stored.user_id, stored.provider_id));
+  if (!secret)
+    return make_error(ErrorCode::kInternal,
+                      "cannot unseal an MFA secret (wrong master key?): " + secret.error().message);
+  clear.secret = std::move(*secret);
+  return clear;
+}
+
+Result<MfaCredential> TwoFactor::sealed(const MfaCredential& clear) {
+  MfaCredential out = clear;
+  auto secret = box_.seal(clear.secret, secret_aad(clear.user_id, clear.provider_id), random_);
+  if (!secret) return secret.error();
+  out.secret = std::move(*secret);
+  return out;
+}
+
+Result<UserRef> TwoFactor::user_ref(const User& user) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  return UserRef{user.id, user.account_id, user.email, account->issuer_label};
+}
+
+Result<ProviderSettings> TwoFactor::provider_settings(const User& user,
+                                                      const std::string& provider_id) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  auto all = nlohmann::json::parse(account->mfa_settings_json, nullptr, false);
+  if (!all.is_object())
+    return make_error(ErrorCode::kInternal, "the account's MFA settings are corrupt");
+  auto it = all.find(provider_id);
+  return it == all.end() ? ProviderSettings::object() : *it;
+}
+
+Result<TwoFactorStatus> TwoFactor::status(const User& user) {
+  auto fresh = store_.user_by_id(user.id);
+  if (!fresh) return fresh.error();
+  auto account = store_.account_by_id(fresh->account_id);
+  if (!account) return account.error();
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  TwoFactorStatus status{fresh->two_factor_enabled, account->enforce_two_factor, false, 0};
+  for (const auto& c : *credentials) {
+    if (!c.confirmed) continue;
+    if (c.provider_id == kTotpProvider) status.has_totp = true;
+    if (c.provider_id == kRecoveryProvider && c.state.contains("codes")) {
+      for (const auto& code : c.state["codes"])
+        status.recovery_codes_left += code.value("used", true) ? 0 : 1;
+    }
+  }
+  return status;
+}
+
+Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredential& pending) {
+  // The URI is derived from the pending credential so that showing the page again shows the
+  // same QR code; the provider owns its format.
+  auto* provider = registry_.find(kTotpProvider);
+  if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
+  (void)user;
+  TotpEnrollmentView view;
+  view.otpauth_uri = pending.state.value("otpauth_uri", "");
+  view.display_secret = pending.state.value("display_secret", "");
+  view.issuer_label = pending.state.value("issuer_label", "");
+  auto png = qr_png(view.otpauth_uri);
+  if (!png) return png.error();
+  view.qr_png_data_uri = png_data_uri(*png);
+  return view;
+}
+
+Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {
+  auto* provider = registry_.find(kTotpProvider);
+  if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
+  auto ref = user_ref(user);
+  if (!ref) return ref.error();
+  auto settings = provider_settings(user, kTotpProvider);
+  if (!settings) return settings.error();
+  auto enrollment = provider->begin_enrollment(*ref, *settings);
+  if (!enrollment) return enrollment.error();
+  MfaCredential pending = enrollment->pending;
+  pending.user_id = user.id;
+  pending.provider_id = kTotpProvider;
+  pending.confirmed = false;
+  pending.created_at = clock_.now();
+  // The URI and grouped secret are kept with the pending credential (sealed with it would
+  // be stronger, but they are re-derivable from the secret anyway and the state is dropped
+  // on confirmation).
+  pending.state["otpauth_uri"] = enrollment->otpauth_uri;
+  pending.state["display_secret"] = enrollment->display_secret;
+  pending.state["issuer_label"] = ref->issuer_label;
+  auto to_store = sealed(pending);
+  if (!to_store) return to_store.error();
+  auto stored = mfa_.put_pending_credential(*to_store);
+  if (!stored) return stored.error();
+  return view_of(user, pending);
+}
+
+Result<TotpEnrollmentView> TwoFactor::pending_totp_enrollment(const User& user) {
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  for (const auto& c : *credentials) {
+    if (c.provider_id == kTotpProvider && !c.confirmed) return view_of(user, c);
+  }
+  return make_error(ErrorCode::kNotFound, "no pending authenticator app enrollment");
+}
+
+Result<MfaCredential> TwoFactor::new_recovery_codes(const User& user,
+                                                    std::vector<std::string>& shown) {
+  auto* provider = registry_.find(kRecoveryProvider);
+  if (!provider)
+    return make_error(ErrorCode::kUnavailable, "the recovery code provider is not available");
+  auto ref = user_ref(user);
+  if (!ref) return ref.error();
+  auto enrollment = provider->begin_enrollment(*ref, ProviderSettings::object());
+  if (!enrollment) return enrollment.error();
+  auto confirmed = provider->finish_enrollment(enrollment->pending, "", clock_.now());
+  if (!confirmed) return confirmed.error();
+  confirmed->user_id = user.id;
+  confirmed->provider_id = kRecoveryProvider;
+  confirmed->created_at = clock_.now();
+  shown = enrollment->shown_codes;
+  return sealed(*confirmed);
+}
+
+Result<std::vector<std::string>> TwoFactor::confirm_totp_enrollment(const User& user,
+                                                                    std::string_view code,
+                                                                    const std::string& address) {
+  auto* provider = registry_.find(kTotpProvider);
+  if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  auto pending_it = std::find_if(credentials->begin(), credentials->end(), [](const auto& c) {
+    return c.provider_id == kTotpProvider && !c.confirmed;
+  });
+  if (pending_it == credentials->end())
+    return make_error(ErrorCode::kNotFound, "Start again: there is no pending authenticator app.");
+  auto clear = unsealed(*pending_it);
+  if (!clear) return clear.error();
+  auto confirmed = provider->finish_enrollment(*clear, code, clock_.now());
+  if (!confirmed) {
+    audit(user, "mfa.enable_refused", address, error_code_name(confirmed.error().code).data());
+    return confirmed.error();
+  }
+  confirmed->state.erase("otpauth_uri");
+  confirmed->state.erase("display_secret");
+  confirmed->state.erase("issuer_label");
+  confirmed->secret = pending_it->secret;  // still sealed; the provider does not change it
+  std::vector<std::string> shown;
+  auto recovery = new_recovery_codes(user, shown);
+  if (!recovery) return recovery.error();
+  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery); !s)
+    return s.error();
+  audit(user, "mfa.enabled", address, kTotpProvider);
+  return shown;
+}
+
+Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
+                                            std::string_view code) {
+  auto* provider = registry_.find(provider_id);
+  if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method");
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  std::optional<Error> last_error;
+  for (const auto& stored : *credentials) {
+    if (stored.provider_id != provider_id || !stored.confirmed) continue;
+    auto clear = unsealed(stored);
+    if (!clear) return clear.error();
+    auto challenge = provider->begin_challenge(*clear);
+    if (!challenge) return challenge.error();
+    auto updated = provider->verify(*clear, *challenge, code, clock_.now());
+    if (!updated) {
+      last_error = updated.error();
+      continue;
+    }
+    MfaCredential to_store = *updated;
+    to_store.secret = stored.secret;
+    to_store.last_used_at = clock_.now();
+    // Compare-and-set: of two requests racing with the same code, only one stores its
+    // update; the other sees kConflict, which is a replay.
+    if (auto s = mfa_.update_credential(to_store, stored.version); !s) {
+      if (s.error().code == ErrorCode::kConflict)
+        return make_error(ErrorCode::kReplayed, "this code was just used");
+      return s.error();
+    }
+    return *updated;
+  }
+  if (last_error) return *last_error;
+  return make_error(ErrorCode::kNotFound, "no credential for this method");
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
+                                                         const std::string& provider_id,
+                                                         std::string_view code,
+                                                         const std::string& address,
+                                                         StepRefusal& refusal) {
+  const int64_t now = clock_.now();
+  for (const std::string& key : {user_key(user), address_key(address)}) {
+    auto state = mfa_.attempts(key);
+    if (!state) return state.error();
+    const int64_t wait = LockoutPolicy::delay_after(state->failures);
+    if (wait > 0 && now < state->last_failure_at + wait) {
+      const int64_t retry_after = state->last_failure_at + wait - now;
+      refusal = {ErrorCode::kLocked,
+                 "Too many incorrect codes. Wait " + std::to_string(retry_after) +
+                     " seconds, then try again.",
+                 retry_after};
+      audit(user, "mfa.locked_out", address, "retry after " + std::to_string(retry_after) + " s");
+      return make_error(ErrorCode::kLocked, refusal.message);
+    }
+  }
+  auto checked = check_code(user, provider_id, code);
+  if (checked) {
+    (void)mfa_.reset_attempts(user_key(user));
+    (void)mfa_.reset_attempts(address_key(address));
+    audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
+          address, provider_id);
+    auto* provider = registry_.find(provider_id);
+    return provider->info().amr;
+  }
+  const ErrorCode code_kind = checked.error().code;
+  if (code_kind != ErrorCode::kDenied && code_kind != ErrorCode::kReplayed &&
+      code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound)
+    return checked.error();
+  int64_t failures = 0;
+  for (const std::string& key : {user_key(user), address_key(address)}) {
+    auto state = mfa_.record_failure(key, now);
+    if (!state) return state.error();
+    failures = std::max(failures, state->failures);
+  }
+  if (code_kind == ErrorCode::kReplayed) {
+    refusal = {ErrorCode::kReplayed,
+               "That code was already used. Wait for the next code in your app.", 0};
+    audit(user, "mfa.replay_refused", address, provider_id);
+  } else {
+    refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument
+                                                        : ErrorCode::kDenied,
+               provider_id == kRecoveryProvider ? "That recovery code is not valid."
+                                                : "That code is not valid. Check your "
+                                                  "authenticator app and try again.",
+               0};
+    audit(user, "mfa.code_refused", address, provider_id);
+  }
+  if (const int64_t wait = LockoutPolicy::delay_after(failures); wait > 0)
+    refusal.message += " Too many incorrect codes: wait " + std::to_string(wait) +
+                       " seconds before the next try.";
+  return make_error(refusal.code, refusal.message);
+}
+
+Status TwoFactor::disable(const User& user, bool password_ok, std::string_view code,
+                          const std::string& address) {
+  if (!password_ok) {
+    StepRefusal refusal;
+    auto checked = verify_login(user, kTotpProvider, code, address, refusal);
+    if (!checked)
+      return make_error(ErrorCode::kDenied,
+                        "Enter your password or a current code from your authenticator app.");
+  }
+  if (auto s = mfa_.disable_two_factor(user.id); !s) return s;
+  audit(user, "mfa.disabled", address);
+  return {};
+}
+
+Result<std::vector<std::string>> TwoFactor::regenerate_recovery_codes(const User& user,
+                                                                      const std::string& address) {
+  std::vector<std::string> shown;
+  auto recovery = new_recovery_codes(user, shown);
+  if (!recovery) return recovery.error();
+  if (auto s = mfa_.replace_credentials(*recovery); !s) return s.error();
+  audit(user, "mfa.recovery_codes_regenerated", address);
+  return shown;
+}
+
+}  // namespace keystep

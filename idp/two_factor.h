@@ -1,0 +1,122 @@
+#pragma once
+// Two-factor authentication in the IdP core: the seed's challenge rule, enrollment from the
+// profile page, the second login step with replay and brute-force protection, and the audit
+// trail. Providers (plugin/) do the factor arithmetic; this class decides, persists through
+// MfaStore with compare-and-set, and seals secrets.
+//
+// Brute-force protection: failures are counted per user and per client address (persisted,
+// so a restart does not reset them). The first kFreeFailures failures cost nothing; after
+// that each further attempt must wait 2^(failures - kFreeFailures) seconds after the last
+// failure, capped at kMaxDelaySeconds. A success resets the user's and the address's count.
+//
+// Thread-safety: every method may be called concurrently.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "idp/clock.h"
+#include "idp/crypto/random.h"
+#include "idp/crypto/secret_box.h"
+#include "idp/login_flow.h"
+#include "idp/mfa_store.h"
+#include "idp/store.h"
+#include "plugin/registry.h"
+
+namespace keystep {
+
+inline constexpr const char* kTotpProvider = "totp";
+inline constexpr const char* kRecoveryProvider = "recovery_code";
+
+// The seed's rule: a login is challenged when the user-level setting or the account-level
+// setting is on, and not when both are off.
+constexpr bool two_factor_challenge_required(bool user_setting, bool account_setting) {
+  return user_setting || account_setting;
+}
+
+struct LockoutPolicy {
+  static constexpr int64_t kFreeFailures = 5;
+  static constexpr int64_t kMaxDelaySeconds = 15 * 60;
+  // Seconds to wait after the last failure before another attempt, given the failure count.
+  static int64_t delay_after(int64_t failures);
+};
+
+struct TotpEnrollmentView {
+  std::string otpauth_uri;
+  std::string qr_png_data_uri;  // data:image/png;base64,…
+  std::string display_secret;   // grouped base32, for typing by hand
+  std::string issuer_label;
+};
+
+struct TwoFactorStatus {
+  bool user_setting = false;      // the user's own toggle
+  bool account_setting = false;   // enforced by the account
+  bool has_totp = false;          // a confirmed authenticator app
+  int recovery_codes_left = 0;
+};
+
+// The result of a second-step attempt that was not accepted.
+struct StepRefusal {
+  ErrorCode code = ErrorCode::kDenied;  // kDenied, kReplayed, kInvalidArgument, kLocked
+  std::string message;                  // shown to the user
+  int64_t retry_after = 0;              // seconds, with kLocked
+};
+
+class TwoFactor final : public LoginPolicy {
+ public:
+  TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry, const SecretBox& box,
+            Random& random, const Clock& clock)
+      : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random),
+        clock_(clock) {}
+
+  // LoginPolicy: the seed's rule, reading both settings fresh from the store.
+  Result<bool> second_factor_required(const User& user) override;
+
+  Result<TwoFactorStatus> status(const User& user);
+
+  // Creates a new pending authenticator-app secret (replacing an older pending one).
+  Result<TotpEnrollmentView> begin_totp_enrollment(const User& user);
+  // Shows the pending secret again (same QR), or kNotFound when there is none.
+  Result<TotpEnrollmentView> pending_totp_enrollment(const User& user);
+  // Confirms the pending secret with a current code: turns the user-level setting on and
+  // returns fresh recovery codes (shown once). A wrong code enables nothing.
+  Result<std::vector<std::string>> confirm_totp_enrollment(const User& user,
+                                                           std::string_view code,
+                                                           const std::string& address);
+  // Turns the user-level setting off and removes the user's credentials, after checking the
+  // password (via `password_ok`) or a current code.
+  Status disable(const User& user, bool password_ok, std::string_view code,
+                 const std::string& address);
+  Result<std::vector<std::string>> regenerate_recovery_codes(const User& user,
+                                                             const std::string& address);
+
+  // The second login step: checks `code` with the user's credential of `provider_id`. On
+  // success returns the RFC 8176 amr values proven (plus "mfa" is added by the caller).
+  Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
+                                                std::string_view code,
+                                                const std::string& address,
+                                                StepRefusal& refusal);
+
+  void audit(const User& user, const std::string& event, const std::string& address,
+             const std::string& detail = "");
+
+ private:
+  Result<MfaCredential> unsealed(const MfaCredential& stored) const;
+  Result<MfaCredential> sealed(const MfaCredential& clear);
+  Result<MfaCredential> new_recovery_codes(const User& user, std::vector<std::string>& shown);
+  Result<TotpEnrollmentView> view_of(const User& user, const MfaCredential& pending);
+  Result<UserRef> user_ref(const User& user);
+  Result<ProviderSettings> provider_settings(const User& user, const std::string& provider_id);
+  // Checks a code against the user's confirmed credential of provider_id with CAS.
+  Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
+                                   std::string_view code);
+
+  Store& store_;
+  MfaStore& mfa_;
+  const ProviderRegistry& registry_;
+  const SecretBox& box_;
+  Random& random_;
+  const Clock& clock_;
+};
+
+}  // namespace keystep
