@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 #include "idp/clock.h"
@@ -20,20 +24,94 @@ using Mode = Transaction::Mode;
 
 Error not_found(std::string what) { return make_error(ErrorCode::kNotFound, what + " not found"); }
 
-// Row readers: the SELECTs using them list the columns in the struct's field order.
+// Row readers: the SELECTs using them start with the matching k*Columns, which list the
+// columns in the struct's field order.
+constexpr std::string_view kAccountColumns =
+    "SELECT id, name, issuer_label, created_at, enforce_two_factor, mfa_settings_json "
+    "FROM accounts ";
+
 Account read_account(const Statement& st) {
-  return Account{st.column_int64(0), st.column_text(1), st.column_text(2), st.column_int64(3)};
+  return Account{st.column_int64(0), st.column_text(1), st.column_text(2),
+                 st.column_int64(3), st.column_bool(4), st.column_text(5)};
 }
+
+constexpr std::string_view kUserColumns =
+    "SELECT id, account_id, email, password_hash, role, created_at, two_factor_enabled "
+    "FROM users ";
 
 User read_user(const Statement& st) {
-  return User{st.column_int64(0), st.column_int64(1), st.column_text(2),
-              st.column_text(3),  st.column_text(4),  st.column_int64(5)};
+  return User{st.column_int64(0), st.column_int64(1), st.column_text(2), st.column_text(3),
+              st.column_text(4),  st.column_int64(5), st.column_bool(6)};
 }
 
+constexpr std::string_view kSessionColumns =
+    "SELECT id_hash, sid, user_id, auth_time, acr, amr, created_at, expires_at, password_time, "
+    "mfa_time FROM sessions ";
+
 Session read_session(const Statement& st) {
-  return Session{st.column_text(0), st.column_text(1), st.column_int64(2), st.column_int64(3),
-                 st.column_text(4), st.column_text(5), st.column_int64(6), st.column_int64(7)};
+  return Session{st.column_text(0),  st.column_text(1), st.column_int64(2), st.column_int64(3),
+                 st.column_text(4),  st.column_text(5), st.column_int64(6), st.column_int64(7),
+                 st.column_int64(8), st.column_int64(9)};
 }
+
+std::string sql(std::string_view columns, std::string_view rest) {
+  return std::string(columns).append(rest);
+}
+
+// dump() throws on strings that are not valid UTF-8: the caller's bad input, not ours.
+Result<std::string> json_text(const nlohmann::json& value, std::string_view what) {
+  try {
+    return value.dump();
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, std::string(what) + ": " + e.what());
+  }
+}
+
+constexpr std::string_view kCredentialColumns =
+    "SELECT id, user_id, provider_id, secret, params, state, counter, version, confirmed, "
+    "created_at, last_used_at FROM mfa_credentials ";
+
+// A stored params/state that does not parse means the database was changed behind our back.
+Result<MfaCredential> read_credential(const Statement& st) {
+  MfaCredential c;
+  c.id = st.column_int64(0);
+  c.user_id = st.column_int64(1);
+  c.provider_id = st.column_text(2);
+  c.secret = st.column_blob(3);
+  c.params = nlohmann::json::parse(st.column_text(4), nullptr, /*allow_exceptions=*/false);
+  c.state = nlohmann::json::parse(st.column_text(5), nullptr, /*allow_exceptions=*/false);
+  if (c.params.is_discarded() || c.state.is_discarded()) {
+    return make_error(ErrorCode::kInternal,
+                      "MFA credential " + std::to_string(c.id) + " holds malformed JSON");
+  }
+  c.counter = st.column_int64(6);
+  c.version = st.column_int64(7);
+  c.confirmed = st.column_bool(8);
+  c.created_at = st.column_int64(9);
+  c.last_used_at = st.column_int64(10);
+  return c;
+}
+
+// Deletes the user's credentials of one provider, keeping keep_id (0 keeps none).
+Status delete_credentials_of_provider(sqlite3* db, int64_t user_id, const std::string& provider_id,
+                                      int64_t keep_id) {
+  auto st = Statement::prepare(
+      db, "DELETE FROM mfa_credentials WHERE user_id = ?1 AND provider_id = ?2 AND id <> ?3");
+  if (!st) return st.error();
+  st->bind_int64(1, user_id).bind_text(2, provider_id).bind_int64(3, keep_id);
+  return st->run();
+}
+
+Status set_two_factor_flag(sqlite3* db, int64_t user_id, bool enabled) {
+  auto st = Statement::prepare(db, "UPDATE users SET two_factor_enabled = ?1 WHERE id = ?2");
+  if (!st) return st.error();
+  st->bind_bool(1, enabled).bind_int64(2, user_id);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db) == 0) return not_found("user " + std::to_string(user_id));
+  return {};
+}
+
+constexpr int kMaxAuditPage = 500;
 
 // Grant columns starting at c: id, client_id, user_id, sid, scope, nonce, auth_time, acr,
 // amr, revoked, created_at.
@@ -176,12 +254,16 @@ Result<int> SqliteStore::schema_version_locked() {
 
 Result<Account> SqliteStore::create_account(const Account& account) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(
-      db_, "INSERT INTO accounts (name, issuer_label, created_at) VALUES (?1, ?2, ?3)");
+  auto st =
+      Statement::prepare(db_,
+                         "INSERT INTO accounts (name, issuer_label, created_at, "
+                         "enforce_two_factor, mfa_settings_json) VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!st) return st.error();
   st->bind_text(1, account.name)
       .bind_text(2, account.issuer_label)
-      .bind_int64(3, account.created_at);
+      .bind_int64(3, account.created_at)
+      .bind_bool(4, account.enforce_two_factor)
+      .bind_text(5, account.mfa_settings_json);
   if (Status s = st->run(); !s) return s.error();
   Account created = account;
   created.id = sqlite3_last_insert_rowid(db_);
@@ -190,8 +272,7 @@ Result<Account> SqliteStore::create_account(const Account& account) {
 
 Result<Account> SqliteStore::account_by_name(const std::string& name) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(
-      db_, "SELECT id, name, issuer_label, created_at FROM accounts WHERE name = ?1");
+  auto st = Statement::prepare(db_, sql(kAccountColumns, "WHERE name = ?1"));
   if (!st) return st.error();
   st->bind_text(1, name);
   auto row = st->step();
@@ -202,8 +283,7 @@ Result<Account> SqliteStore::account_by_name(const std::string& name) {
 
 Result<Account> SqliteStore::account_by_id(int64_t id) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(
-      db_, "SELECT id, name, issuer_label, created_at FROM accounts WHERE id = ?1");
+  auto st = Statement::prepare(db_, sql(kAccountColumns, "WHERE id = ?1"));
   if (!st) return st.error();
   st->bind_int64(1, id);
   auto row = st->step();
@@ -230,13 +310,14 @@ Result<User> SqliteStore::create_user(const User& user) {
 
   auto st = Statement::prepare(db_,
                                "INSERT INTO users (account_id, email, password_hash, role, "
-                               "created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+                               "created_at, two_factor_enabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!st) return st.error();
   st->bind_int64(1, user.account_id)
       .bind_text(2, user.email)
       .bind_text(3, user.password_hash)
       .bind_text(4, user.role)
-      .bind_int64(5, user.created_at);
+      .bind_int64(5, user.created_at)
+      .bind_bool(6, user.two_factor_enabled);
   if (Status s = st->run(); !s) {
     if (s.error().code == ErrorCode::kNotFound) {
       return not_found("account " + std::to_string(user.account_id));
@@ -251,9 +332,7 @@ Result<User> SqliteStore::create_user(const User& user) {
 
 Result<User> SqliteStore::user_by_id(int64_t id) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(
-      db_,
-      "SELECT id, account_id, email, password_hash, role, created_at FROM users WHERE id = ?1");
+  auto st = Statement::prepare(db_, sql(kUserColumns, "WHERE id = ?1"));
   if (!st) return st.error();
   st->bind_int64(1, id);
   auto row = st->step();
@@ -264,9 +343,7 @@ Result<User> SqliteStore::user_by_id(int64_t id) {
 
 Result<User> SqliteStore::user_by_email(int64_t account_id, const std::string& email) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_,
-                               "SELECT id, account_id, email, password_hash, role, created_at "
-                               "FROM users WHERE account_id = ?1 AND email = ?2");
+  auto st = Statement::prepare(db_, sql(kUserColumns, "WHERE account_id = ?1 AND email = ?2"));
   if (!st) return st.error();
   st->bind_int64(1, account_id).bind_text(2, email);
   auto row = st->step();
@@ -277,9 +354,7 @@ Result<User> SqliteStore::user_by_email(int64_t account_id, const std::string& e
 
 Result<std::vector<User>> SqliteStore::users_by_email(const std::string& email) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_,
-                               "SELECT id, account_id, email, password_hash, role, created_at "
-                               "FROM users WHERE email = ?1 ORDER BY id");
+  auto st = Statement::prepare(db_, sql(kUserColumns, "WHERE email = ?1 ORDER BY id"));
   if (!st) return st.error();
   st->bind_text(1, email);
   std::vector<User> users;
@@ -529,7 +604,8 @@ Status SqliteStore::create_session(const Session& session) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(db_,
                                "INSERT INTO sessions (id_hash, sid, user_id, auth_time, acr, amr, "
-                               "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                               "created_at, expires_at, password_time, mfa_time) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   if (!st) return st.error();
   st->bind_text(1, session.id_hash)
       .bind_text(2, session.sid)
@@ -538,15 +614,15 @@ Status SqliteStore::create_session(const Session& session) {
       .bind_text(5, session.acr)
       .bind_text(6, session.amr)
       .bind_int64(7, session.created_at)
-      .bind_int64(8, session.expires_at);
+      .bind_int64(8, session.expires_at)
+      .bind_int64(9, session.password_time)
+      .bind_int64(10, session.mfa_time);
   return st->run();
 }
 
 Result<Session> SqliteStore::session_by_id_hash(const std::string& id_hash, int64_t now) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_,
-                               "SELECT id_hash, sid, user_id, auth_time, acr, amr, created_at, "
-                               "expires_at FROM sessions WHERE id_hash = ?1 AND expires_at > ?2");
+  auto st = Statement::prepare(db_, sql(kSessionColumns, "WHERE id_hash = ?1 AND expires_at > ?2"));
   if (!st) return st.error();
   st->bind_text(1, id_hash).bind_int64(2, now);
   auto row = st->step();
@@ -557,9 +633,7 @@ Result<Session> SqliteStore::session_by_id_hash(const std::string& id_hash, int6
 
 Result<Session> SqliteStore::session_by_sid(const std::string& sid, int64_t now) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_,
-                               "SELECT id_hash, sid, user_id, auth_time, acr, amr, created_at, "
-                               "expires_at FROM sessions WHERE sid = ?1 AND expires_at > ?2");
+  auto st = Statement::prepare(db_, sql(kSessionColumns, "WHERE sid = ?1 AND expires_at > ?2"));
   if (!st) return st.error();
   st->bind_text(1, sid).bind_int64(2, now);
   auto row = st->step();
@@ -568,13 +642,18 @@ Result<Session> SqliteStore::session_by_sid(const std::string& sid, int64_t now)
   return read_session(*st);
 }
 
-Status SqliteStore::update_session_auth(const std::string& id_hash, int64_t auth_time,
-                                        const std::string& acr, const std::string& amr) {
+Status SqliteStore::update_session_auth(const Session& session) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(
-      db_, "UPDATE sessions SET auth_time = ?1, acr = ?2, amr = ?3 WHERE id_hash = ?4");
+  auto st = Statement::prepare(db_,
+                               "UPDATE sessions SET auth_time = ?1, acr = ?2, amr = ?3, "
+                               "password_time = ?4, mfa_time = ?5 WHERE id_hash = ?6");
   if (!st) return st.error();
-  st->bind_int64(1, auth_time).bind_text(2, acr).bind_text(3, amr).bind_text(4, id_hash);
+  st->bind_int64(1, session.auth_time)
+      .bind_text(2, session.acr)
+      .bind_text(3, session.amr)
+      .bind_int64(4, session.password_time)
+      .bind_int64(5, session.mfa_time)
+      .bind_text(6, session.id_hash);
   if (Status s = st->run(); !s) return s;
   if (sqlite3_changes64(db_) == 0) return not_found("session");
   return {};
@@ -815,6 +894,257 @@ Status SqliteStore::revoke_grants_of_session(const std::string& sid) {
   grants->bind_text(1, sid);
   if (Status s = grants->run(); !s) return s;
   return tx->commit();
+}
+
+// ---- MfaStore
+
+Status SqliteStore::cas_credential_locked(const MfaCredential& updated, int64_t expected_version,
+                                          bool confirmed) {
+  auto params = json_text(updated.params, "MFA credential params");
+  if (!params) return params.error();
+  auto state = json_text(updated.state, "MFA credential state");
+  if (!state) return state.error();
+  auto st = Statement::prepare(db_,
+                               "UPDATE mfa_credentials SET counter = ?1, state = ?2, params = ?3, "
+                               "confirmed = ?4, last_used_at = ?5, version = version + 1 "
+                               "WHERE id = ?6 AND user_id = ?7 AND version = ?8");
+  if (!st) return st.error();
+  st->bind_int64(1, updated.counter)
+      .bind_text(2, *state)
+      .bind_text(3, *params)
+      .bind_bool(4, confirmed)
+      .bind_int64(5, updated.last_used_at)
+      .bind_int64(6, updated.id)
+      .bind_int64(7, updated.user_id)
+      .bind_int64(8, expected_version);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) > 0) return {};
+  auto exists =
+      Statement::prepare(db_, "SELECT 1 FROM mfa_credentials WHERE id = ?1 AND user_id = ?2");
+  if (!exists) return exists.error();
+  exists->bind_int64(1, updated.id).bind_int64(2, updated.user_id);
+  auto row = exists->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("MFA credential " + std::to_string(updated.id));
+  return make_error(ErrorCode::kConflict, "MFA credential was updated concurrently");
+}
+
+Result<int64_t> SqliteStore::insert_credential_locked(const MfaCredential& credential) {
+  auto params = json_text(credential.params, "MFA credential params");
+  if (!params) return params.error();
+  auto state = json_text(credential.state, "MFA credential state");
+  if (!state) return state.error();
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO mfa_credentials (user_id, provider_id, secret, params, "
+                               "state, counter, version, confirmed, created_at, last_used_at) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9)");
+  if (!st) return st.error();
+  st->bind_int64(1, credential.user_id)
+      .bind_text(2, credential.provider_id)
+      .bind_blob(3, credential.secret)
+      .bind_text(4, *params)
+      .bind_text(5, *state)
+      .bind_int64(6, credential.counter)
+      .bind_bool(7, credential.confirmed)
+      .bind_int64(8, credential.created_at)
+      .bind_int64(9, credential.last_used_at);
+  if (Status s = st->run(); !s) {
+    if (s.error().code == ErrorCode::kNotFound) {
+      return not_found("user " + std::to_string(credential.user_id));
+    }
+    return s.error();
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Result<std::vector<MfaCredential>> SqliteStore::credentials_of_user(int64_t user_id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, sql(kCredentialColumns, "WHERE user_id = ?1 ORDER BY created_at, id"));
+  if (!st) return st.error();
+  st->bind_int64(1, user_id);
+  std::vector<MfaCredential> credentials;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto credential = read_credential(*st);
+    if (!credential) return credential.error();
+    credentials.push_back(std::move(credential).value());
+  }
+  return credentials;
+}
+
+Result<MfaCredential> SqliteStore::put_pending_credential(const MfaCredential& pending) {
+  if (pending.confirmed) {
+    return make_error(ErrorCode::kInvalidArgument, "a pending MFA credential must be unconfirmed");
+  }
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto drop = Statement::prepare(
+      db_, "DELETE FROM mfa_credentials WHERE user_id = ?1 AND provider_id = ?2 AND confirmed = 0");
+  if (!drop) return drop.error();
+  drop->bind_int64(1, pending.user_id).bind_text(2, pending.provider_id);
+  if (Status s = drop->run(); !s) return s.error();
+  auto id = insert_credential_locked(pending);
+  if (!id) return id.error();
+  if (Status s = tx->commit(); !s) return s.error();
+  MfaCredential stored = pending;
+  stored.id = *id;
+  stored.version = 0;
+  return stored;
+}
+
+Status SqliteStore::update_credential(const MfaCredential& updated, int64_t expected_version) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  if (Status s = cas_credential_locked(updated, expected_version, updated.confirmed); !s) return s;
+  return tx->commit();
+}
+
+Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
+                                      const MfaCredential& recovery_codes) {
+  if (recovery_codes.user_id != confirmed.user_id) {
+    return make_error(ErrorCode::kInvalidArgument, "recovery codes belong to another user");
+  }
+  if (recovery_codes.provider_id == confirmed.provider_id) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "recovery codes must use another provider than the confirmed credential");
+  }
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  if (Status s = cas_credential_locked(confirmed, expected_version, true); !s) return s;
+  if (Status s = delete_credentials_of_provider(db_, confirmed.user_id, confirmed.provider_id,
+                                                confirmed.id);
+      !s) {
+    return s;
+  }
+  if (Status s =
+          delete_credentials_of_provider(db_, confirmed.user_id, recovery_codes.provider_id, 0);
+      !s) {
+    return s;
+  }
+  if (auto id = insert_credential_locked(recovery_codes); !id) return id.error();
+  if (Status s = set_two_factor_flag(db_, confirmed.user_id, true); !s) return s;
+  return tx->commit();
+}
+
+Status SqliteStore::replace_credentials(const MfaCredential& replacement) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  if (Status s =
+          delete_credentials_of_provider(db_, replacement.user_id, replacement.provider_id, 0);
+      !s) {
+    return s;
+  }
+  if (auto id = insert_credential_locked(replacement); !id) return id.error();
+  return tx->commit();
+}
+
+Status SqliteStore::disable_two_factor(int64_t user_id) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_, "DELETE FROM mfa_credentials WHERE user_id = ?1");
+  if (!st) return st.error();
+  st->bind_int64(1, user_id);
+  if (Status s = st->run(); !s) return s;
+  if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
+  return tx->commit();
+}
+
+Status SqliteStore::update_account_mfa(int64_t account_id, bool enforce_two_factor,
+                                       const std::string& mfa_settings_json) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "UPDATE accounts SET enforce_two_factor = ?1, mfa_settings_json = ?2 WHERE id = ?3");
+  if (!st) return st.error();
+  st->bind_bool(1, enforce_two_factor).bind_text(2, mfa_settings_json).bind_int64(3, account_id);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("account " + std::to_string(account_id));
+  return {};
+}
+
+Result<AttemptState> SqliteStore::attempts(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto st =
+      Statement::prepare(db_, "SELECT failures, last_failure_at FROM attempts WHERE key = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, key);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return AttemptState{};
+  return AttemptState{st->column_int64(0), st->column_int64(1)};
+}
+
+Result<AttemptState> SqliteStore::record_failure(const std::string& key, int64_t now) {
+  std::lock_guard lock(mu_);
+  // One statement, so the increment is atomic across connections without a transaction.
+  auto st =
+      Statement::prepare(db_,
+                         "INSERT INTO attempts (key, failures, last_failure_at) "
+                         "VALUES (?1, 1, ?2) ON CONFLICT (key) DO UPDATE SET "
+                         "failures = failures + 1, last_failure_at = excluded.last_failure_at "
+                         "RETURNING failures, last_failure_at");
+  if (!st) return st.error();
+  st->bind_text(1, key).bind_int64(2, now);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(ErrorCode::kInternal, "attempt counter returned no row");
+  AttemptState state{st->column_int64(0), st->column_int64(1)};
+  auto done = st->step();
+  if (!done) return done.error();
+  return state;
+}
+
+Status SqliteStore::reset_attempts(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, "DELETE FROM attempts WHERE key = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, key);
+  return st->run();
+}
+
+Status SqliteStore::append_audit(const AuditEvent& event) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO audit_log (at, account_id, user_id, event, address, "
+                               "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st) return st.error();
+  st->bind_int64(1, event.at)
+      .bind_int64(2, event.account_id)
+      .bind_int64(3, event.user_id)
+      .bind_text(4, event.event)
+      .bind_text(5, event.address)
+      .bind_text(6, event.detail);
+  return st->run();
+}
+
+Result<std::vector<AuditEvent>> SqliteStore::audit_events(int64_t account_id, int64_t before_id,
+                                                          int limit) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "SELECT id, at, account_id, user_id, event, address, detail "
+                               "FROM audit_log WHERE account_id = ?1 AND id < ?2 "
+                               "ORDER BY id DESC LIMIT ?3");
+  if (!st) return st.error();
+  st->bind_int64(1, account_id)
+      .bind_int64(2, before_id > 0 ? before_id : INT64_MAX)
+      .bind_int64(3, std::clamp(limit, 1, kMaxAuditPage));
+  std::vector<AuditEvent> events;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    events.push_back(AuditEvent{st->column_int64(0), st->column_int64(1), st->column_int64(2),
+                                st->column_int64(3), st->column_text(4), st->column_text(5),
+                                st->column_text(6)});
+  }
+  return events;
 }
 
 // ---- Store

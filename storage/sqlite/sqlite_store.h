@@ -32,7 +32,27 @@
 //   already used -> revokes the grant and its tokens, kReplayed; token or grant revoked ->
 //   kDenied; expired -> kExpired.
 // - purge_expired deletes expired flows, sessions, codes (used or not) and tokens; grants
-//   and their revocation state stay.
+//   and their revocation state stay. MFA credentials, attempts and the audit log stay.
+// - Account::mfa_settings_json and MfaCredential params/state must be valid JSON text
+//   (kInvalidArgument otherwise, also for JSON holding invalid UTF-8).
+//
+// MfaStore:
+// - credentials_of_user is empty for a user without credentials (also an unknown user),
+//   ordered by created_at then id. A stored params/state that no longer parses is kInternal.
+// - put_pending_credential: kInvalidArgument if `pending` is confirmed; kNotFound for an
+//   unknown user. Returns it with its new id and version 0. Credential ids are never
+//   reused, so a stale (id, version) can never match a replacement credential.
+// - update_credential and the CAS step of enable_two_factor find the credential by id and
+//   user_id (a credential of another user is kNotFound), and write counter, state, params,
+//   confirmed and last_used_at; secret, provider_id and created_at never change.
+//   enable_two_factor stores the credential confirmed whatever `confirmed.confirmed` says;
+//   both credentials must name the same user and different providers (kInvalidArgument);
+//   on any error nothing changes.
+// - replace_credentials inserts `replacement` with version 0; kNotFound for an unknown user.
+// - disable_two_factor and update_account_mfa: kNotFound for an unknown user / account.
+// - record_failure sets last_failure_at to `now`; reset_attempts of an absent key succeeds.
+// - audit_events clamps limit to [1, 500]; before_id <= 0 means from the newest. The log
+//   has no foreign keys: events outlive the users and accounts they name.
 
 #include <cstdint>
 #include <memory>
@@ -103,8 +123,7 @@ class SqliteStore final : public Store {
   Status create_session(const Session& session) override;
   Result<Session> session_by_id_hash(const std::string& id_hash, int64_t now) override;
   Result<Session> session_by_sid(const std::string& sid, int64_t now) override;
-  Status update_session_auth(const std::string& id_hash, int64_t auth_time, const std::string& acr,
-                             const std::string& amr) override;
+  Status update_session_auth(const Session& session) override;
   Status delete_session(const std::string& sid) override;
 
   // GrantStore
@@ -119,6 +138,23 @@ class SqliteStore final : public Store {
   Status revoke_grant(const std::string& grant_id) override;
   Status revoke_grants_of_session(const std::string& sid) override;
 
+  // MfaStore
+  Result<std::vector<MfaCredential>> credentials_of_user(int64_t user_id) override;
+  Result<MfaCredential> put_pending_credential(const MfaCredential& pending) override;
+  Status update_credential(const MfaCredential& updated, int64_t expected_version) override;
+  Status enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
+                           const MfaCredential& recovery_codes) override;
+  Status replace_credentials(const MfaCredential& replacement) override;
+  Status disable_two_factor(int64_t user_id) override;
+  Status update_account_mfa(int64_t account_id, bool enforce_two_factor,
+                            const std::string& mfa_settings_json) override;
+  Result<AttemptState> attempts(const std::string& key) override;
+  Result<AttemptState> record_failure(const std::string& key, int64_t now) override;
+  Status reset_attempts(const std::string& key) override;
+  Status append_audit(const AuditEvent& event) override;
+  Result<std::vector<AuditEvent>> audit_events(int64_t account_id, int64_t before_id,
+                                               int limit) override;
+
   // Store
   Result<int64_t> purge_expired(int64_t now) override;
 
@@ -130,6 +166,11 @@ class SqliteStore final : public Store {
   Status migrate(const std::vector<Migration>& migrations);
   Result<int> schema_version_locked();
   Result<int64_t> revoke_grant_locked(const std::string& grant_id);
+  // Compare-and-set of one credential (see update_credential); `confirmed` is what is stored.
+  Status cas_credential_locked(const MfaCredential& updated, int64_t expected_version,
+                               bool confirmed);
+  // Inserts a credential with version 0; on success returns its id.
+  Result<int64_t> insert_credential_locked(const MfaCredential& credential);
 
   std::mutex mu_;
   sqlite3* db_;  // owned; guarded by mu_

@@ -223,11 +223,35 @@ TEST_F(SqliteStoreTest, AccountRoundTripsByNameAndId) {
   EXPECT_EQ(by_name->id, account_.id);
   EXPECT_EQ(by_name->issuer_label, "Acme");
   EXPECT_EQ(by_name->created_at, kNow);
+  EXPECT_FALSE(by_name->enforce_two_factor);
+  EXPECT_EQ(by_name->mfa_settings_json, "{}");
   auto by_id = store_->account_by_id(account_.id);
   ASSERT_TRUE(Ok(by_id));
   EXPECT_EQ(by_id->name, "acme");
   EXPECT_TRUE(Fails(store_->account_by_name("nope"), ErrorCode::kNotFound));
   EXPECT_TRUE(Fails(store_->account_by_id(account_.id + 100), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, AccountTwoFactorSettingsRoundTrip) {
+  const std::string settings = R"({"totp":{"digits":8,"period":60}})";
+  auto created = store_->create_account({.name = "globex",
+                                         .issuer_label = "Globex",
+                                         .created_at = kNow,
+                                         .enforce_two_factor = true,
+                                         .mfa_settings_json = settings});
+  ASSERT_TRUE(Ok(created));
+  for (auto loaded : {store_->account_by_name("globex"), store_->account_by_id(created->id)}) {
+    ASSERT_TRUE(Ok(loaded));
+    EXPECT_TRUE(loaded->enforce_two_factor);
+    EXPECT_EQ(loaded->mfa_settings_json, settings);
+  }
+}
+
+TEST_F(SqliteStoreTest, AccountSettingsThatAreNotJsonAreInvalidArgument) {
+  EXPECT_TRUE(Fails(store_->create_account(
+                        {.name = "globex", .issuer_label = "Globex", .mfa_settings_json = "{"}),
+                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->account_by_name("globex"), ErrorCode::kNotFound));
 }
 
 TEST_F(SqliteStoreTest, DuplicateAccountNameIsAlreadyExists) {
@@ -270,6 +294,7 @@ TEST_F(SqliteStoreTest, UserRoundTripsByIdAndEmail) {
   EXPECT_EQ(by_id->email, "alice@example.com");
   EXPECT_EQ(by_id->password_hash, "$argon2id$alice");
   EXPECT_EQ(by_id->role, kRoleMember);
+  EXPECT_FALSE(by_id->two_factor_enabled);
   auto by_email = store_->user_by_email(account_.id, "alice@example.com");
   ASSERT_TRUE(Ok(by_email));
   EXPECT_EQ(by_email->id, user_.id);
@@ -278,6 +303,27 @@ TEST_F(SqliteStoreTest, UserRoundTripsByIdAndEmail) {
   auto none = store_->users_by_email("bob@example.com");
   ASSERT_TRUE(Ok(none));
   EXPECT_TRUE(none->empty());
+}
+
+TEST_F(SqliteStoreTest, UserTwoFactorFlagRoundTripsThroughEveryLookup) {
+  auto bob = store_->create_user({.account_id = account_.id,
+                                  .email = "bob@example.com",
+                                  .password_hash = "h",
+                                  .role = kRoleMember,
+                                  .created_at = kNow,
+                                  .two_factor_enabled = true});
+  ASSERT_TRUE(Ok(bob));
+  EXPECT_TRUE(bob->two_factor_enabled);
+  auto by_id = store_->user_by_id(bob->id);
+  ASSERT_TRUE(Ok(by_id));
+  EXPECT_TRUE(by_id->two_factor_enabled);
+  auto by_email = store_->user_by_email(account_.id, "bob@example.com");
+  ASSERT_TRUE(Ok(by_email));
+  EXPECT_TRUE(by_email->two_factor_enabled);
+  auto all = store_->users_by_email("bob@example.com");
+  ASSERT_TRUE(Ok(all));
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_TRUE((*all)[0].two_factor_enabled);
 }
 
 TEST_F(SqliteStoreTest, UnknownRoleIsInvalidArgument) {
@@ -483,15 +529,45 @@ TEST_F(SqliteStoreTest, SessionIsNotFoundOnceExpired) {
   EXPECT_TRUE(Fails(store_->session_by_sid("sid-1", kNow + 100), ErrorCode::kNotFound));
 }
 
+TEST_F(SqliteStoreTest, SessionFactorTimesRoundTrip) {
+  Session created = session("h1", "sid-1", user_.id);
+  created.password_time = kNow - 5;
+  created.mfa_time = kNow - 2;
+  ASSERT_TRUE(Ok(store_->create_session(created)));
+  for (auto loaded :
+       {store_->session_by_id_hash("h1", kNow), store_->session_by_sid("sid-1", kNow)}) {
+    ASSERT_TRUE(Ok(loaded));
+    EXPECT_EQ(loaded->password_time, kNow - 5);
+    EXPECT_EQ(loaded->mfa_time, kNow - 2);
+  }
+  ASSERT_TRUE(Ok(store_->create_session(session("h2", "sid-2", user_.id))));
+  auto fresh = store_->session_by_sid("sid-2", kNow);
+  ASSERT_TRUE(Ok(fresh));
+  EXPECT_EQ(fresh->password_time, 0);
+  EXPECT_EQ(fresh->mfa_time, 0);
+}
+
 TEST_F(SqliteStoreTest, SessionAuthUpdateAndDelete) {
   ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
-  ASSERT_TRUE(Ok(store_->update_session_auth("h1", kNow + 50, "2", "pwd otp mfa")));
+  Session reauth = session("h1", "ignored-sid", user_.id + 100, kNow + 1);
+  reauth.auth_time = kNow + 50;
+  reauth.acr = "2";
+  reauth.amr = "pwd otp mfa";
+  reauth.password_time = kNow + 40;
+  reauth.mfa_time = kNow + 50;
+  ASSERT_TRUE(Ok(store_->update_session_auth(reauth)));
   auto updated = store_->session_by_sid("sid-1", kNow);
   ASSERT_TRUE(Ok(updated));
   EXPECT_EQ(updated->auth_time, kNow + 50);
   EXPECT_EQ(updated->acr, "2");
   EXPECT_EQ(updated->amr, "pwd otp mfa");
-  EXPECT_TRUE(Fails(store_->update_session_auth("nope", kNow, "1", "pwd"), ErrorCode::kNotFound));
+  EXPECT_EQ(updated->password_time, kNow + 40);
+  EXPECT_EQ(updated->mfa_time, kNow + 50);
+  // Only the authentication fields change; the session keeps its identity and lifetime.
+  EXPECT_EQ(updated->user_id, user_.id);
+  EXPECT_EQ(updated->expires_at, kNow + 3600);
+  EXPECT_TRUE(
+      Fails(store_->update_session_auth(session("nope", "sid-x", user_.id)), ErrorCode::kNotFound));
   ASSERT_TRUE(Ok(store_->delete_session("sid-1")));
   EXPECT_TRUE(Fails(store_->session_by_id_hash("h1", kNow), ErrorCode::kNotFound));
   EXPECT_TRUE(Fails(store_->delete_session("sid-1"), ErrorCode::kNotFound));

@@ -5,7 +5,9 @@ CREATE TABLE accounts (
   id           INTEGER PRIMARY KEY,
   name         TEXT    NOT NULL UNIQUE,
   issuer_label TEXT    NOT NULL,
-  created_at   INTEGER NOT NULL
+  created_at   INTEGER NOT NULL,
+  enforce_two_factor INTEGER NOT NULL DEFAULT 0 CHECK (enforce_two_factor IN (0, 1)),
+  mfa_settings_json  TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(mfa_settings_json))
 ) STRICT;
 
 CREATE TABLE roles (
@@ -31,6 +33,7 @@ CREATE TABLE users (
   password_hash TEXT    NOT NULL,
   role          TEXT    NOT NULL REFERENCES roles(name),
   created_at    INTEGER NOT NULL,
+  two_factor_enabled INTEGER NOT NULL DEFAULT 0 CHECK (two_factor_enabled IN (0, 1)),
   UNIQUE (account_id, email)
 ) STRICT;
 CREATE INDEX users_by_email ON users(email);
@@ -84,7 +87,10 @@ CREATE TABLE sessions (
   acr        TEXT    NOT NULL,
   amr        TEXT    NOT NULL,
   created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
+  expires_at INTEGER NOT NULL,
+  -- When each factor was last passed in this session; 0: never.
+  password_time INTEGER NOT NULL DEFAULT 0,
+  mfa_time      INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX sessions_by_user ON sessions(user_id);
 CREATE INDEX sessions_by_expiry ON sessions(expires_at);
@@ -130,3 +136,45 @@ CREATE TABLE tokens (
 ) STRICT;
 CREATE INDEX tokens_by_grant ON tokens(grant_id);
 CREATE INDEX tokens_by_expiry ON tokens(expires_at);
+
+-- A user's second-factor credentials. secret is stored as the caller gives it (sealed with
+-- SecretBox); params and state are provider-owned JSON; version is the compare-and-set
+-- counter every update bumps. AUTOINCREMENT: compare-and-set goes by (id, version), so a
+-- replacement must never reuse a deleted credential's id, or a stale update written for
+-- the old credential (same id, same version 0) would land on the new one.
+CREATE TABLE mfa_credentials (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider_id  TEXT    NOT NULL,
+  secret       BLOB    NOT NULL,
+  params       TEXT    NOT NULL CHECK (json_valid(params)),
+  state        TEXT    NOT NULL CHECK (json_valid(state)),
+  counter      INTEGER NOT NULL,
+  version      INTEGER NOT NULL,
+  confirmed    INTEGER NOT NULL CHECK (confirmed IN (0, 1)),
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX mfa_credentials_by_user ON mfa_credentials(user_id);
+
+-- Failed second-step attempts per key ("user:42", "addr:127.0.0.1"); a row exists only
+-- while there are failures to count.
+CREATE TABLE attempts (
+  key             TEXT    PRIMARY KEY,
+  failures        INTEGER NOT NULL,
+  last_failure_at INTEGER NOT NULL
+) STRICT;
+
+-- Append-only security log. No foreign keys: events outlive the users and accounts they
+-- name, and may name none (0). AUTOINCREMENT keeps ids increasing and never reused, so
+-- paging by id is stable.
+CREATE TABLE audit_log (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  at         INTEGER NOT NULL,
+  account_id INTEGER NOT NULL,
+  user_id    INTEGER NOT NULL,
+  event      TEXT    NOT NULL,
+  address    TEXT    NOT NULL,
+  detail     TEXT    NOT NULL
+) STRICT;
+CREATE INDEX audit_log_by_account ON audit_log(account_id, id);

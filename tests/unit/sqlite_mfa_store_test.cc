@@ -1,0 +1,731 @@
+// SqliteStore as an MfaStore: credentials with compare-and-set, the user-level 2FA flag,
+// attempt counters and the audit log.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "storage/sqlite/sqlite_store.h"
+#include "storage/sqlite/statement.h"
+
+namespace keystep::sqlite {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000;
+constexpr const char* kTotp = "totp";
+constexpr const char* kRecovery = "recovery_codes";
+
+template <class T>
+testing::AssertionResult Ok(const Result<T>& result) {
+  if (result.ok()) return testing::AssertionSuccess();
+  return testing::AssertionFailure()
+         << error_code_name(result.error().code) << ": " << result.error().message;
+}
+
+template <class T>
+testing::AssertionResult Fails(const Result<T>& result, ErrorCode code) {
+  if (result.ok()) {
+    return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
+  }
+  if (result.error().code == code) return testing::AssertionSuccess();
+  return testing::AssertionFailure()
+         << "failed with " << error_code_name(result.error().code) << " (" << result.error().message
+         << "); expected " << error_code_name(code);
+}
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "keystep-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs trusted SQL on the database file through a connection of its own, bypassing the store:
+// for what the store cannot do (delete a user) or must never do (corrupt a row).
+void raw_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  Status status = exec_sql(db, sql);
+  sqlite3_close(db);
+  ASSERT_TRUE(Ok(status));
+}
+
+MfaCredential credential(int64_t user_id, const std::string& provider_id,
+                         int64_t created_at = kNow) {
+  return MfaCredential{.user_id = user_id,
+                       .provider_id = provider_id,
+                       .secret = "sealed-" + provider_id,
+                       .params = {{"algorithm", "SHA1"}, {"digits", 6}},
+                       .state = nlohmann::json::object(),
+                       .counter = -1,
+                       .created_at = created_at};
+}
+
+MfaCredential recovery_codes(int64_t user_id, const std::string& hashes) {
+  MfaCredential c = credential(user_id, kRecovery);
+  c.params = nlohmann::json::object();
+  c.state = {{"hashes", {hashes}}};
+  c.confirmed = true;
+  return c;
+}
+
+std::vector<int64_t> ids(const std::vector<MfaCredential>& credentials) {
+  std::vector<int64_t> out;
+  for (const auto& c : credentials) out.push_back(c.id);
+  return out;
+}
+
+AuditEvent event(int64_t account_id, const std::string& name, int64_t user_id = 0) {
+  return AuditEvent{.at = kNow,
+                    .account_id = account_id,
+                    .user_id = user_id,
+                    .event = name,
+                    .address = "127.0.0.1",
+                    .detail = "totp"};
+}
+
+std::vector<std::string> names(const std::vector<AuditEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.event);
+  return out;
+}
+
+// One account with two member users, alice and bob, on the database at path_ (":memory:"
+// unless a subclass picks a file).
+class SqliteMfaStoreTest : public testing::Test {
+ protected:
+  void SetUp() override { open_and_seed(":memory:"); }
+
+  void open_and_seed(const std::string& path) {
+    path_ = path;
+    ASSERT_NO_FATAL_FAILURE(reopen());
+    auto account =
+        store_->create_account({.name = "acme", .issuer_label = "Acme", .created_at = kNow});
+    ASSERT_TRUE(Ok(account));
+    account_ = *account;
+    for (auto [email, user] :
+         {std::pair{"alice@example.com", &alice_}, std::pair{"bob@example.com", &bob_}}) {
+      auto created = store_->create_user({.account_id = account_.id,
+                                          .email = email,
+                                          .password_hash = "h",
+                                          .role = kRoleMember,
+                                          .created_at = kNow});
+      ASSERT_TRUE(Ok(created));
+      *user = *created;
+    }
+  }
+
+  void reopen() {
+    store_.reset();
+    auto opened = SqliteStore::open(path_);
+    ASSERT_TRUE(Ok(opened));
+    store_ = std::move(opened).value();
+  }
+
+  std::vector<MfaCredential> credentials_of(int64_t user_id) {
+    auto credentials = store_->credentials_of_user(user_id);
+    EXPECT_TRUE(Ok(credentials));
+    return credentials.ok() ? *credentials : std::vector<MfaCredential>{};
+  }
+
+  bool two_factor_enabled(int64_t user_id) {
+    auto user = store_->user_by_id(user_id);
+    EXPECT_TRUE(Ok(user));
+    return user.ok() && user->two_factor_enabled;
+  }
+
+  // A pending TOTP credential of alice as stored.
+  MfaCredential pending_totp(int64_t created_at = kNow) {
+    auto stored = store_->put_pending_credential(credential(alice_.id, kTotp, created_at));
+    EXPECT_TRUE(Ok(stored));
+    return stored.ok() ? *stored : MfaCredential{};
+  }
+
+  // Confirms a pending credential the way the enrollment step does: counter set by the
+  // first code, state trimmed.
+  static MfaCredential confirmed_from(MfaCredential pending, int64_t counter) {
+    pending.confirmed = true;
+    pending.counter = counter;
+    pending.state = nlohmann::json::object();
+    pending.last_used_at = kNow;
+    return pending;
+  }
+
+  std::string path_;
+  std::unique_ptr<SqliteStore> store_;
+  Account account_;
+  User alice_;
+  User bob_;
+};
+
+class SqliteMfaStoreFileTest : public SqliteMfaStoreTest {
+ protected:
+  void SetUp() override { open_and_seed(dir_.file("keystep.db")); }
+  TempDir dir_;
+};
+
+// ---- Credentials
+
+TEST_F(SqliteMfaStoreTest, PendingCredentialRoundTripsWithIdVersionAndParsedJson) {
+  MfaCredential pending = credential(alice_.id, kTotp);
+  pending.state = {{"otpauth_uri", "otpauth://totp/Acme:alice"}};
+  pending.counter = 7;
+  pending.last_used_at = kNow - 1;
+  auto stored = store_->put_pending_credential(pending);
+  ASSERT_TRUE(Ok(stored));
+  EXPECT_GT(stored->id, 0);
+  EXPECT_EQ(stored->version, 0);
+
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 1u);
+  const MfaCredential& c = loaded[0];
+  EXPECT_EQ(c.id, stored->id);
+  EXPECT_EQ(c.user_id, alice_.id);
+  EXPECT_EQ(c.provider_id, kTotp);
+  EXPECT_EQ(c.secret, "sealed-totp");
+  EXPECT_EQ(c.params, pending.params);
+  EXPECT_EQ(c.state, pending.state);
+  EXPECT_EQ(c.counter, 7);
+  EXPECT_EQ(c.version, 0);
+  EXPECT_FALSE(c.confirmed);
+  EXPECT_EQ(c.created_at, kNow);
+  EXPECT_EQ(c.last_used_at, kNow - 1);
+  EXPECT_TRUE(credentials_of(bob_.id).empty());
+}
+
+TEST_F(SqliteMfaStoreTest, SecretWithNulBytesRoundTrips) {
+  MfaCredential pending = credential(alice_.id, kTotp);
+  pending.secret = std::string("\x00\x01\xff\x00sealed\x00", 11);
+  ASSERT_TRUE(Ok(store_->put_pending_credential(pending)));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].secret.size(), 11u);
+  EXPECT_EQ(loaded[0].secret, pending.secret);
+}
+
+TEST_F(SqliteMfaStoreTest, CredentialsOfUserAreOldestFirst) {
+  // Created out of insertion order: created_at decides, the id breaks ties.
+  ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, "fido2", kNow + 20))));
+  ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, kTotp, kNow + 10))));
+  ASSERT_TRUE(Ok(store_->replace_credentials(credential(alice_.id, kRecovery, kNow + 10))));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 3u);
+  EXPECT_EQ(loaded[0].provider_id, kTotp);
+  EXPECT_EQ(loaded[1].provider_id, kRecovery);
+  EXPECT_EQ(loaded[2].provider_id, "fido2");
+}
+
+TEST_F(SqliteMfaStoreTest, NewPendingCredentialReplacesOnlyUnconfirmedOfTheSameProvider) {
+  MfaCredential first = pending_totp();
+  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(first, 1), first.version,
+                                           recovery_codes(alice_.id, "r1"))));
+  auto other_provider = store_->put_pending_credential(credential(alice_.id, "fido2"));
+  ASSERT_TRUE(Ok(other_provider));
+  auto bobs = store_->put_pending_credential(credential(bob_.id, kTotp));
+  ASSERT_TRUE(Ok(bobs));
+
+  MfaCredential second = pending_totp();
+  MfaCredential third = pending_totp();
+  // Never the id of the credential it replaced: compare-and-set goes by (id, version).
+  EXPECT_GT(third.id, second.id);
+
+  std::set<int64_t> alices;
+  for (int64_t id : ids(credentials_of(alice_.id))) alices.insert(id);
+  // The confirmed TOTP credential, the recovery codes, the other provider's pending one and
+  // only the latest pending TOTP credential.
+  EXPECT_EQ(alices.size(), 4u);
+  EXPECT_TRUE(alices.count(first.id));
+  EXPECT_TRUE(alices.count(other_provider->id));
+  EXPECT_TRUE(alices.count(third.id));
+  EXPECT_FALSE(alices.count(second.id));
+  EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
+}
+
+TEST_F(SqliteMfaStoreTest, PendingCredentialMustBeUnconfirmedAndOfAKnownUser) {
+  MfaCredential confirmed = credential(alice_.id, kTotp);
+  confirmed.confirmed = true;
+  EXPECT_TRUE(Fails(store_->put_pending_credential(confirmed), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->put_pending_credential(credential(bob_.id + 100, kTotp)),
+                    ErrorCode::kNotFound));
+  EXPECT_TRUE(credentials_of(alice_.id).empty());
+}
+
+TEST_F(SqliteMfaStoreTest, CredentialJsonThatCannotBeSerialisedIsInvalidArgument) {
+  MfaCredential bad = credential(alice_.id, kTotp);
+  bad.state = {{"label", std::string("\xff\xfe", 2)}};  // not UTF-8
+  EXPECT_TRUE(Fails(store_->put_pending_credential(bad), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->replace_credentials(bad), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(credentials_of(alice_.id).empty());
+}
+
+TEST_F(SqliteMfaStoreTest, CredentialUpdateIsCompareAndSetOnVersion) {
+  MfaCredential stored = pending_totp();
+  MfaCredential used = stored;
+  used.secret = "must-not-be-written";
+  used.counter = 56'666'666;
+  used.state = {{"last_step", 56'666'666}};
+  used.params["digits"] = 8;
+  used.last_used_at = kNow + 30;
+  ASSERT_TRUE(Ok(store_->update_credential(used, stored.version)));
+
+  auto after_first = credentials_of(alice_.id);
+  ASSERT_EQ(after_first.size(), 1u);
+  EXPECT_EQ(after_first[0].version, 1);
+  EXPECT_EQ(after_first[0].counter, 56'666'666);
+  EXPECT_EQ(after_first[0].state, used.state);
+  EXPECT_EQ(after_first[0].params["digits"], 8);
+  EXPECT_EQ(after_first[0].last_used_at, kNow + 30);
+  EXPECT_EQ(after_first[0].secret, "sealed-totp");
+  EXPECT_EQ(after_first[0].created_at, kNow);
+
+  // A second request that read version 0 too must lose, and write nothing.
+  MfaCredential racer = stored;
+  racer.counter = 99;
+  racer.state = {{"last_step", 99}};
+  racer.confirmed = true;
+  racer.last_used_at = kNow + 31;
+  EXPECT_TRUE(Fails(store_->update_credential(racer, stored.version), ErrorCode::kConflict));
+  auto after_race = credentials_of(alice_.id);
+  ASSERT_EQ(after_race.size(), 1u);
+  EXPECT_EQ(after_race[0].version, 1);
+  EXPECT_EQ(after_race[0].counter, 56'666'666);
+  EXPECT_EQ(after_race[0].state, used.state);
+  EXPECT_FALSE(after_race[0].confirmed);
+  EXPECT_EQ(after_race[0].last_used_at, kNow + 30);
+
+  EXPECT_TRUE(Ok(store_->update_credential(racer, 1)));
+  EXPECT_EQ(credentials_of(alice_.id)[0].version, 2);
+}
+
+TEST_F(SqliteMfaStoreTest, UpdateOfAbsentOrForeignCredentialIsNotFound) {
+  MfaCredential stored = pending_totp();
+  MfaCredential gone = stored;
+  gone.id = stored.id + 100;
+  EXPECT_TRUE(Fails(store_->update_credential(gone, 0), ErrorCode::kNotFound));
+  MfaCredential foreign = stored;
+  foreign.user_id = bob_.id;
+  EXPECT_TRUE(Fails(store_->update_credential(foreign, 0), ErrorCode::kNotFound));
+  EXPECT_EQ(credentials_of(alice_.id)[0].version, 0);
+}
+
+TEST_F(SqliteMfaStoreTest, StaleUpdateOfAReplacedPendingCredentialDoesNotLandOnItsReplacement) {
+  MfaCredential old_pending = pending_totp();
+  MfaCredential new_pending = pending_totp();  // enrollment restarted in another tab
+  MfaCredential stale = confirmed_from(old_pending, 3);
+  EXPECT_TRUE(Fails(store_->update_credential(stale, old_pending.version), ErrorCode::kNotFound));
+  EXPECT_TRUE(
+      Fails(store_->enable_two_factor(stale, old_pending.version, recovery_codes(alice_.id, "r1")),
+            ErrorCode::kNotFound));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].id, new_pending.id);
+  EXPECT_FALSE(loaded[0].confirmed);
+  EXPECT_EQ(loaded[0].version, 0);
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+}
+
+TEST_F(SqliteMfaStoreFileTest, ConcurrentUpdatesWithTheSameVersionHaveExactlyOneWinner) {
+  MfaCredential stored = pending_totp();
+  auto second = SqliteStore::open(dir_.file("keystep.db"));
+  ASSERT_TRUE(Ok(second));
+  SqliteStore* connections[2] = {store_.get(), second->get()};
+  constexpr int kRounds = 50;
+  for (int round = 0; round < kRounds; ++round) {
+    std::atomic<int> ready{0};
+    std::atomic<int> ok{0};
+    std::atomic<int> conflict{0};
+    std::atomic<int> other{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        MfaCredential used = stored;
+        used.counter = round * 2 + i;
+        ++ready;
+        while (ready.load() < 2) std::this_thread::yield();
+        Status s = connections[i]->update_credential(used, round);
+        if (s.ok()) {
+          ++ok;
+        } else if (s.error().code == ErrorCode::kConflict) {
+          ++conflict;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(ok.load(), 1) << "round " << round;
+    ASSERT_EQ(conflict.load(), 1) << "round " << round;
+    ASSERT_EQ(other.load(), 0) << "round " << round;
+  }
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].version, kRounds);
+}
+
+TEST_F(SqliteMfaStoreFileTest, CorruptCredentialJsonIsInternalNotACrash) {
+  MfaCredential stored = pending_totp();
+  // The schema's CHECK refuses such a row; only a connection that ignores it can write one.
+  ASSERT_NO_FATAL_FAILURE(raw_sql(path_,
+                                  "PRAGMA ignore_check_constraints = ON; "
+                                  "UPDATE mfa_credentials SET state = '{\"trunc' WHERE id = " +
+                                      std::to_string(stored.id)));
+  EXPECT_TRUE(Fails(store_->credentials_of_user(alice_.id), ErrorCode::kInternal));
+  EXPECT_TRUE(Ok(store_->credentials_of_user(bob_.id)));
+}
+
+// ---- Enabling and disabling two-factor
+
+TEST_F(SqliteMfaStoreTest, UserFlagIsOffByDefaultAndFollowsEnableAndDisable) {
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  MfaCredential pending = pending_totp();
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+                                           recovery_codes(alice_.id, "r1"))));
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+  EXPECT_FALSE(two_factor_enabled(bob_.id));
+  ASSERT_TRUE(Ok(store_->disable_two_factor(alice_.id)));
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+}
+
+TEST_F(SqliteMfaStoreTest, EnableConfirmsTheCredentialAndAddsRecoveryCodes) {
+  MfaCredential pending = pending_totp();
+  MfaCredential confirmed = confirmed_from(pending, 42);
+  confirmed.confirmed = false;  // the store confirms whatever the flag says
+  ASSERT_TRUE(
+      Ok(store_->enable_two_factor(confirmed, pending.version, recovery_codes(alice_.id, "r1"))));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].id, pending.id);
+  EXPECT_TRUE(loaded[0].confirmed);
+  EXPECT_EQ(loaded[0].version, 1);
+  EXPECT_EQ(loaded[0].counter, 42);
+  EXPECT_EQ(loaded[0].state, nlohmann::json::object());
+  EXPECT_EQ(loaded[0].secret, "sealed-totp");
+  EXPECT_EQ(loaded[1].provider_id, kRecovery);
+  EXPECT_TRUE(loaded[1].confirmed);
+  EXPECT_EQ(loaded[1].version, 0);
+  EXPECT_EQ(loaded[1].state, recovery_codes(alice_.id, "r1").state);
+}
+
+TEST_F(SqliteMfaStoreTest, EnableWithStaleVersionChangesNothing) {
+  MfaCredential pending = pending_totp();
+  // Another request confirmed the same pending credential first.
+  MfaCredential other = pending;
+  other.counter = 5;
+  ASSERT_TRUE(Ok(store_->update_credential(other, pending.version)));
+
+  EXPECT_TRUE(Fails(store_->enable_two_factor(confirmed_from(pending, 9), pending.version,
+                                              recovery_codes(alice_.id, "r1")),
+                    ErrorCode::kConflict));
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 1u);  // no recovery codes
+  EXPECT_EQ(loaded[0].id, pending.id);
+  EXPECT_FALSE(loaded[0].confirmed);
+  EXPECT_EQ(loaded[0].counter, 5);
+  EXPECT_EQ(loaded[0].version, 1);
+}
+
+TEST_F(SqliteMfaStoreTest, EnableOfAbsentCredentialIsNotFoundAndChangesNothing) {
+  MfaCredential pending = pending_totp();
+  MfaCredential gone = confirmed_from(pending, 1);
+  gone.id = pending.id + 100;
+  EXPECT_TRUE(Fails(store_->enable_two_factor(gone, 0, recovery_codes(alice_.id, "r1")),
+                    ErrorCode::kNotFound));
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  EXPECT_EQ(ids(credentials_of(alice_.id)), std::vector<int64_t>{pending.id});
+}
+
+TEST_F(SqliteMfaStoreTest, EnableRefusesRecoveryCodesOfAnotherUserOrTheSameProvider) {
+  MfaCredential pending = pending_totp();
+  EXPECT_TRUE(Fails(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+                                              recovery_codes(bob_.id, "r1")),
+                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+                                              credential(alice_.id, kTotp)),
+                    ErrorCode::kInvalidArgument));
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  EXPECT_EQ(credentials_of(alice_.id)[0].version, 0);
+}
+
+TEST_F(SqliteMfaStoreTest, EnableRemovesPreviousTotpCredentialAndRecoveryCodes) {
+  MfaCredential first = pending_totp();
+  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(first, 1), first.version,
+                                           recovery_codes(alice_.id, "r1"))));
+  auto bobs = store_->put_pending_credential(credential(bob_.id, kTotp));
+  ASSERT_TRUE(Ok(bobs));
+  auto other_provider = store_->put_pending_credential(credential(alice_.id, "fido2"));
+  ASSERT_TRUE(Ok(other_provider));
+
+  MfaCredential second = pending_totp(kNow + 60);
+  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(second, 2), second.version,
+                                           recovery_codes(alice_.id, "r2"))));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 3u);
+  std::vector<std::string> providers;
+  for (const auto& c : loaded) {
+    EXPECT_NE(c.id, first.id);
+    if (c.provider_id == kTotp) {
+      EXPECT_EQ(c.id, second.id);
+      EXPECT_TRUE(c.confirmed);
+    }
+    if (c.provider_id == kRecovery) {
+      EXPECT_EQ(c.state, recovery_codes(alice_.id, "r2").state);
+    }
+    providers.push_back(c.provider_id);
+  }
+  std::sort(providers.begin(), providers.end());
+  EXPECT_EQ(providers, (std::vector<std::string>{"fido2", kRecovery, kTotp}));
+  EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+}
+
+TEST_F(SqliteMfaStoreTest, DisableRemovesEveryCredentialOfOnlyThatUser) {
+  MfaCredential pending = pending_totp();
+  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+                                           recovery_codes(alice_.id, "r1"))));
+  ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, "fido2"))));
+  auto bobs = store_->put_pending_credential(credential(bob_.id, kTotp));
+  ASSERT_TRUE(Ok(bobs));
+
+  ASSERT_TRUE(Ok(store_->disable_two_factor(alice_.id)));
+  EXPECT_TRUE(credentials_of(alice_.id).empty());
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
+  EXPECT_TRUE(Ok(store_->disable_two_factor(alice_.id)));
+  EXPECT_TRUE(Fails(store_->disable_two_factor(bob_.id + 100), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteMfaStoreTest, ReplaceCredentialsSwapsOnlyThatProvider) {
+  MfaCredential pending = pending_totp();
+  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+                                           recovery_codes(alice_.id, "r1"))));
+  ASSERT_TRUE(Ok(store_->replace_credentials(recovery_codes(alice_.id, "r2"))));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].id, pending.id);
+  EXPECT_TRUE(loaded[0].confirmed);
+  EXPECT_EQ(loaded[1].provider_id, kRecovery);
+  EXPECT_EQ(loaded[1].state, recovery_codes(alice_.id, "r2").state);
+  EXPECT_EQ(loaded[1].version, 0);
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+  EXPECT_TRUE(Fails(store_->replace_credentials(recovery_codes(bob_.id + 100, "r3")),
+                    ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteMfaStoreFileTest, DeletingAUserDeletesItsCredentialsButNotItsAuditEvents) {
+  ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, kTotp))));
+  ASSERT_TRUE(Ok(store_->replace_credentials(recovery_codes(alice_.id, "r1"))));
+  auto bobs = store_->put_pending_credential(credential(bob_.id, kTotp));
+  ASSERT_TRUE(Ok(bobs));
+  ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "mfa.enabled", alice_.id))));
+
+  ASSERT_NO_FATAL_FAILURE(raw_sql(path_, "PRAGMA foreign_keys = ON; DELETE FROM users WHERE id = " +
+                                             std::to_string(alice_.id)));
+  EXPECT_TRUE(credentials_of(alice_.id).empty());
+  EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
+  auto events = store_->audit_events(account_.id, 0, 10);
+  ASSERT_TRUE(Ok(events));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].user_id, alice_.id);
+}
+
+// ---- Account setting
+
+TEST_F(SqliteMfaStoreTest, AccountMfaSettingsUpdateBothColumns) {
+  const std::string settings = R"({"totp":{"digits":8}})";
+  ASSERT_TRUE(Ok(store_->update_account_mfa(account_.id, true, settings)));
+  auto loaded = store_->account_by_id(account_.id);
+  ASSERT_TRUE(Ok(loaded));
+  EXPECT_TRUE(loaded->enforce_two_factor);
+  EXPECT_EQ(loaded->mfa_settings_json, settings);
+
+  ASSERT_TRUE(Ok(store_->update_account_mfa(account_.id, false, "{}")));
+  loaded = store_->account_by_name("acme");
+  ASSERT_TRUE(Ok(loaded));
+  EXPECT_FALSE(loaded->enforce_two_factor);
+  EXPECT_EQ(loaded->mfa_settings_json, "{}");
+  // The account setting never touches a user's own flag.
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+}
+
+TEST_F(SqliteMfaStoreTest, AccountMfaSettingsOfUnknownAccountOrNotJsonAreRefused) {
+  EXPECT_TRUE(
+      Fails(store_->update_account_mfa(account_.id + 100, true, "{}"), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->update_account_mfa(account_.id, true, "{\"totp\":"),
+                    ErrorCode::kInvalidArgument));
+  auto loaded = store_->account_by_id(account_.id);
+  ASSERT_TRUE(Ok(loaded));
+  EXPECT_FALSE(loaded->enforce_two_factor);
+  EXPECT_EQ(loaded->mfa_settings_json, "{}");
+}
+
+// ---- Attempts
+
+TEST_F(SqliteMfaStoreTest, AttemptsCountFromZeroPerKeyAndReset) {
+  auto none = store_->attempts("user:1");
+  ASSERT_TRUE(Ok(none));
+  EXPECT_EQ(none->failures, 0);
+  EXPECT_EQ(none->last_failure_at, 0);
+
+  auto first = store_->record_failure("user:1", kNow);
+  ASSERT_TRUE(Ok(first));
+  EXPECT_EQ(first->failures, 1);
+  EXPECT_EQ(first->last_failure_at, kNow);
+  auto second = store_->record_failure("user:1", kNow + 7);
+  ASSERT_TRUE(Ok(second));
+  EXPECT_EQ(second->failures, 2);
+  EXPECT_EQ(second->last_failure_at, kNow + 7);
+  ASSERT_TRUE(Ok(store_->record_failure("addr:127.0.0.1", kNow)));
+
+  auto read = store_->attempts("user:1");
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->failures, 2);
+  EXPECT_EQ(read->last_failure_at, kNow + 7);
+
+  ASSERT_TRUE(Ok(store_->reset_attempts("user:1")));
+  EXPECT_EQ(store_->attempts("user:1")->failures, 0);
+  EXPECT_EQ(store_->attempts("addr:127.0.0.1")->failures, 1);
+  EXPECT_TRUE(Ok(store_->reset_attempts("never-seen")));
+  EXPECT_EQ(store_->record_failure("user:1", kNow + 9)->failures, 1);
+}
+
+TEST_F(SqliteMfaStoreFileTest, AttemptsPersistAcrossReopen) {
+  ASSERT_TRUE(Ok(store_->record_failure("user:1", kNow)));
+  ASSERT_TRUE(Ok(store_->record_failure("user:1", kNow + 1)));
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  auto read = store_->attempts("user:1");
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->failures, 2);
+  EXPECT_EQ(read->last_failure_at, kNow + 1);
+  ASSERT_TRUE(Ok(store_->reset_attempts("user:1")));
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  EXPECT_EQ(store_->attempts("user:1")->failures, 0);
+}
+
+TEST_F(SqliteMfaStoreFileTest, ConcurrentFailuresThroughSeparateConnectionsAreAllCounted) {
+  constexpr int kThreads = 8;
+  std::vector<std::unique_ptr<SqliteStore>> stores;
+  for (int i = 0; i < kThreads; ++i) {
+    auto opened = SqliteStore::open(path_);
+    ASSERT_TRUE(Ok(opened));
+    stores.push_back(std::move(opened).value());
+  }
+  std::atomic<int> ready{0};
+  std::vector<int64_t> seen(kThreads, -1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < kThreads) std::this_thread::yield();
+      auto state = stores[i]->record_failure("user:1", kNow + i);
+      if (state.ok()) seen[i] = state->failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto read = store_->attempts("user:1");
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->failures, kThreads);
+  // Each call saw its own increment: the counts returned are exactly 1..8.
+  std::set<int64_t> counts(seen.begin(), seen.end());
+  std::set<int64_t> expected;
+  for (int i = 1; i <= kThreads; ++i) expected.insert(i);
+  EXPECT_EQ(counts, expected);
+}
+
+// ---- Audit log
+
+TEST_F(SqliteMfaStoreTest, AuditEventsRoundTripNewestFirst) {
+  ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "mfa.enabled", alice_.id))));
+  ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "mfa.code_refused"))));
+  auto events = store_->audit_events(account_.id, 0, 10);
+  ASSERT_TRUE(Ok(events));
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ(names(*events), (std::vector<std::string>{"mfa.code_refused", "mfa.enabled"}));
+  EXPECT_GT((*events)[0].id, (*events)[1].id);
+  const AuditEvent& e = (*events)[1];
+  EXPECT_EQ(e.at, kNow);
+  EXPECT_EQ(e.account_id, account_.id);
+  EXPECT_EQ(e.user_id, alice_.id);
+  EXPECT_EQ(e.address, "127.0.0.1");
+  EXPECT_EQ(e.detail, "totp");
+  EXPECT_EQ((*events)[0].user_id, 0);
+}
+
+TEST_F(SqliteMfaStoreTest, AuditEventsPageByBeforeId) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "e" + std::to_string(i)))));
+  }
+  auto first = store_->audit_events(account_.id, 0, 2);
+  ASSERT_TRUE(Ok(first));
+  EXPECT_EQ(names(*first), (std::vector<std::string>{"e4", "e3"}));
+  auto second = store_->audit_events(account_.id, first->back().id, 2);
+  ASSERT_TRUE(Ok(second));
+  EXPECT_EQ(names(*second), (std::vector<std::string>{"e2", "e1"}));
+  auto last = store_->audit_events(account_.id, second->back().id, 2);
+  ASSERT_TRUE(Ok(last));
+  EXPECT_EQ(names(*last), std::vector<std::string>{"e0"});
+  auto beyond = store_->audit_events(account_.id, last->back().id, 2);
+  ASSERT_TRUE(Ok(beyond));
+  EXPECT_TRUE(beyond->empty());
+}
+
+TEST_F(SqliteMfaStoreTest, AuditEventsAreIsolatedByAccount) {
+  auto other = store_->create_account({.name = "globex", .issuer_label = "Globex"});
+  ASSERT_TRUE(Ok(other));
+  ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "acme.1"))));
+  ASSERT_TRUE(Ok(store_->append_audit(event(other->id, "globex.1"))));
+  ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "acme.2"))));
+  auto acme = store_->audit_events(account_.id, 0, 10);
+  ASSERT_TRUE(Ok(acme));
+  EXPECT_EQ(names(*acme), (std::vector<std::string>{"acme.2", "acme.1"}));
+  auto globex = store_->audit_events(other->id, 0, 10);
+  ASSERT_TRUE(Ok(globex));
+  EXPECT_EQ(names(*globex), std::vector<std::string>{"globex.1"});
+  // Paging with another account's cursor still shows only this account's events.
+  auto paged = store_->audit_events(other->id, (*acme)[0].id + 1, 10);
+  ASSERT_TRUE(Ok(paged));
+  EXPECT_EQ(names(*paged), std::vector<std::string>{"globex.1"});
+  auto none = store_->audit_events(other->id + 100, 0, 10);
+  ASSERT_TRUE(Ok(none));
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(SqliteMfaStoreTest, AuditPageSizeIsClampedToOneThroughFiveHundred) {
+  for (int i = 0; i < 501; ++i) {
+    ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "e" + std::to_string(i)))));
+  }
+  for (int limit : {0, -5}) {
+    auto one = store_->audit_events(account_.id, 0, limit);
+    ASSERT_TRUE(Ok(one));
+    EXPECT_EQ(names(*one), std::vector<std::string>{"e500"}) << "limit " << limit;
+  }
+  auto most = store_->audit_events(account_.id, 0, 100'000);
+  ASSERT_TRUE(Ok(most));
+  EXPECT_EQ(most->size(), 500u);
+  EXPECT_EQ(most->back().event, "e1");
+}
+
+}  // namespace
+}  // namespace keystep::sqlite
