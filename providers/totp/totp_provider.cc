@@ -1,0 +1,271 @@
+#include "providers/totp/totp_provider.h"
+
+#include <liboath/oath.h>
+
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <utility>
+
+#include "idp/crypto/hash.h"
+#include "idp/url.h"
+
+namespace keystep {
+namespace {
+
+constexpr std::string_view kProviderId = "totp";
+constexpr size_t kSecretBytes = 20;  // 160 bits, RFC 4226 §4's recommendation
+constexpr size_t kWindow = 1;        // steps accepted either side of the current one
+
+// liboath wants one oath_init per process before use; its result is kept so every call can
+// report a failed initialisation instead of computing with an unready library.
+int oath_ready() {
+  static std::once_flag once;
+  static int rc = OATH_OK;
+  std::call_once(once, [] { rc = oath_init(); });
+  return rc;
+}
+
+Error oath_error(int rc) {
+  return make_error(ErrorCode::kInternal, std::string("liboath: ") + oath_strerror(rc));
+}
+
+struct TotpParams {
+  int flags = 0;  // oath_totp_flags: 0 is HMAC-SHA1
+  unsigned digits = 6;
+  unsigned period = 30;
+};
+
+const char* algorithm_name(int flags) {
+  switch (flags) {
+    case OATH_TOTP_HMAC_SHA256:
+      return "SHA256";
+    case OATH_TOTP_HMAC_SHA512:
+      return "SHA512";
+    default:
+      return "SHA1";
+  }
+}
+
+bool algorithm_flags(std::string_view name, int& flags) {
+  if (name == "SHA1") {
+    flags = 0;
+  } else if (name == "SHA256") {
+    flags = OATH_TOTP_HMAC_SHA256;
+  } else if (name == "SHA512") {
+    flags = OATH_TOTP_HMAC_SHA512;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+enum class Member { kAbsent, kValid, kInvalid };
+
+// Parameter lookups run on every login, so keys are found without allocating (nlohmann's
+// heterogeneous find) and values are read only after their type is checked (no throwing).
+Member read_algorithm(const nlohmann::json& object, int& flags) {
+  const auto it = object.find("algorithm");
+  if (it == object.end()) return Member::kAbsent;
+  return it->is_string() && algorithm_flags(it->get_ref<const std::string&>(), flags)
+             ? Member::kValid
+             : Member::kInvalid;
+}
+
+Member read_choice(const nlohmann::json& object, const char* key, int64_t a, int64_t b,
+                   unsigned& out) {
+  const auto it = object.find(key);
+  if (it == object.end()) return Member::kAbsent;
+  if (!it->is_number_integer()) return Member::kInvalid;
+  const int64_t v = it->get<int64_t>();
+  if (v != a && v != b) return Member::kInvalid;
+  out = static_cast<unsigned>(v);
+  return Member::kValid;
+}
+
+Result<TotpParams> parse_settings(const ProviderSettings& settings) {
+  TotpParams params;
+  if (settings.is_null()) return params;
+  if (!settings.is_object()) {
+    return make_error(ErrorCode::kInvalidArgument, "TOTP settings must be a JSON object");
+  }
+  for (const auto& [key, value] : settings.items()) {
+    if (key != "algorithm" && key != "digits" && key != "period") {
+      return make_error(ErrorCode::kInvalidArgument, "unknown TOTP setting '" + key + "'");
+    }
+  }
+  if (read_algorithm(settings, params.flags) == Member::kInvalid) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "TOTP setting algorithm must be \"SHA1\", \"SHA256\" or \"SHA512\"");
+  }
+  if (read_choice(settings, "digits", 6, 8, params.digits) == Member::kInvalid) {
+    return make_error(ErrorCode::kInvalidArgument, "TOTP setting digits must be 6 or 8");
+  }
+  if (read_choice(settings, "period", 30, 60, params.period) == Member::kInvalid) {
+    return make_error(ErrorCode::kInvalidArgument, "TOTP setting period must be 30 or 60");
+  }
+  return params;
+}
+
+// A stored credential carries exactly the three parameters; anything else is a broken
+// invariant (a corrupted row or a credential routed to the wrong provider).
+bool parse_credential(const MfaCredential& credential, TotpParams& out) {
+  const nlohmann::json& p = credential.params;
+  return credential.provider_id == kProviderId && !credential.secret.empty() && p.is_object() &&
+         p.size() == 3 && read_algorithm(p, out.flags) == Member::kValid &&
+         read_choice(p, "digits", 6, 8, out.digits) == Member::kValid &&
+         read_choice(p, "period", 30, 60, out.period) == Member::kValid;
+}
+
+struct ExpectedCode {
+  std::string_view code;
+};
+
+// liboath's strcmp callback: compares in constant time so the response time does not reveal
+// how many leading digits of a guess were right.
+int compare_code(void* handle, const char* candidate) {
+  const auto* expected = static_cast<const ExpectedCode*>(handle);
+  return constant_time_equal(expected->code, std::string_view(candidate, expected->code.size()))
+             ? 0
+             : 1;
+}
+
+bool all_digits(std::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// On success the time step whose code equals `code`, searching now, now+1, now-1 (liboath's
+// order, so the newest step wins when a code happens to match two steps).
+Result<int64_t> match_step(const MfaCredential& credential, std::string_view code, int64_t now) {
+  TotpParams params;
+  if (!parse_credential(credential, params)) {
+    return make_error(ErrorCode::kInternal, "not a well-formed TOTP credential");
+  }
+  if (code.size() != params.digits || !all_digits(code)) {
+    return make_error(ErrorCode::kInvalidArgument, params.digits == 6
+                                                       ? "the code must be 6 digits"
+                                                       : "the code must be 8 digits");
+  }
+  if (now < 0) return make_error(ErrorCode::kInvalidArgument, "time before the epoch");
+  if (int rc = oath_ready(); rc != OATH_OK) return oath_error(rc);
+
+  ExpectedCode expected{code};
+  uint64_t step = 0;
+  const int rc = oath_totp_validate4_callback(
+      credential.secret.data(), credential.secret.size(), static_cast<time_t>(now), params.period,
+      OATH_TOTP_DEFAULT_START_TIME, params.digits, kWindow, nullptr, &step, params.flags,
+      compare_code, &expected);
+  if (rc == OATH_INVALID_OTP) return make_error(ErrorCode::kDenied, "wrong code");
+  if (rc < 0) return oath_error(rc);
+  // In the first step after the epoch liboath's "previous step" wraps to 2^64-1.
+  if (step > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return make_error(ErrorCode::kDenied, "wrong code");
+  }
+  return static_cast<int64_t>(step);
+}
+
+}  // namespace
+
+std::string totp_base32(std::string_view data) {
+  std::string out;
+  if (oath_ready() != OATH_OK) return out;
+  char* encoded = nullptr;
+  size_t encoded_len = 0;
+  if (oath_base32_encode(data.data(), data.size(), &encoded, &encoded_len) != OATH_OK) {
+    return out;
+  }
+  out.assign(encoded, encoded_len);
+  std::free(encoded);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
+Result<std::string> totp_code(std::string_view secret, std::string_view algorithm, unsigned digits,
+                              unsigned period, int64_t now) {
+  int flags = 0;
+  if (!algorithm_flags(algorithm, flags) || digits < 6 || digits > 8 || period == 0 || now < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "bad TOTP parameters");
+  }
+  if (int rc = oath_ready(); rc != OATH_OK) return oath_error(rc);
+  char otp[10] = {};
+  const int rc = oath_totp_generate2(secret.data(), secret.size(), static_cast<time_t>(now), period,
+                                     OATH_TOTP_DEFAULT_START_TIME, digits, flags, otp);
+  if (rc != OATH_OK) return oath_error(rc);
+  return std::string(otp, digits);
+}
+
+TotpProvider::TotpProvider(Random& random)
+    : random_(random),
+      info_{std::string(kProviderId), "Authenticator app", {"otp"}, ProviderKind::kSoft, false} {
+  oath_ready();
+}
+
+const ProviderInfo& TotpProvider::info() const { return info_; }
+
+Result<Enrollment> TotpProvider::begin_enrollment(const UserRef& user,
+                                                  const ProviderSettings& settings) {
+  Result<TotpParams> params = parse_settings(settings);
+  if (!params) return params.error();
+  if (user.email.empty() || user.issuer_label.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "TOTP enrollment needs the user's email and the issuer label");
+  }
+  if (int rc = oath_ready(); rc != OATH_OK) return oath_error(rc);
+  Result<std::string> secret = random_bytes(random_, kSecretBytes);
+  if (!secret) return secret.error();
+  const std::string base32 = totp_base32(*secret);
+  if (base32.empty()) return make_error(ErrorCode::kInternal, "base32 encoding failed");
+
+  Enrollment enrollment;
+  MfaCredential& pending = enrollment.pending;
+  pending.user_id = user.user_id;
+  pending.provider_id = std::string(kProviderId);
+  pending.secret = std::move(*secret);
+  pending.params = {{"algorithm", algorithm_name(params->flags)},
+                    {"digits", params->digits},
+                    {"period", params->period}};
+  pending.counter = -1;
+  pending.confirmed = false;
+
+  const std::string issuer = url_encode(user.issuer_label);
+  enrollment.otpauth_uri =
+      "otpauth://totp/" + issuer + ":" + url_encode(user.email) + "?secret=" + base32 +
+      "&issuer=" + issuer + "&algorithm=" + algorithm_name(params->flags) +
+      "&digits=" + std::to_string(params->digits) + "&period=" + std::to_string(params->period);
+  for (size_t i = 0; i < base32.size(); i += 4) {
+    if (i > 0) enrollment.display_secret += ' ';
+    enrollment.display_secret.append(base32, i, 4);
+  }
+  return enrollment;
+}
+
+Result<MfaCredential> TotpProvider::finish_enrollment(const MfaCredential& pending,
+                                                      std::string_view response, int64_t now) {
+  if (pending.confirmed) {
+    return make_error(ErrorCode::kConflict, "the TOTP credential is already confirmed");
+  }
+  Result<MfaCredential> checked = verify(pending, Challenge{}, response, now);
+  if (!checked) return checked.error();
+  checked->confirmed = true;
+  return checked;
+}
+
+Result<Challenge> TotpProvider::begin_challenge(const MfaCredential&) { return Challenge{}; }
+
+Result<MfaCredential> TotpProvider::verify(const MfaCredential& credential, const Challenge&,
+                                           std::string_view response, int64_t now) {
+  Result<int64_t> step = match_step(credential, response, now);
+  if (!step) return step.error();
+  if (*step <= credential.counter) {
+    return make_error(ErrorCode::kReplayed, "this code was already used");
+  }
+  MfaCredential updated = credential;
+  updated.counter = *step;
+  updated.last_used_at = now;
+  return updated;
+}
+
+}  // namespace keystep

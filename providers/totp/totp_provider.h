@@ -1,0 +1,70 @@
+#pragma once
+// Time-based one-time passwords (RFC 6238) for authenticator apps, computed by liboath.
+//
+// Credential layout (provider_id "totp"):
+//   secret  the raw key bytes (20 random bytes for keys this provider generates)
+//   params  {"algorithm": "SHA1"|"SHA256"|"SHA512", "digits": 6|8, "period": 30|60}
+//   counter the last accepted time step, -1 before the first; a code for that step or an
+//           older one is refused as kReplayed
+//
+// Codes are accepted for the current time step and one step either side (clock drift and
+// typing time). Thread-safe: the provider holds no mutable state; concurrent uses of the same
+// code are settled by the caller's compare-and-set on MfaCredential::version.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "idp/crypto/random.h"
+#include "plugin/mfa_provider.h"
+
+namespace keystep {
+
+class TotpProvider final : public MfaProvider {
+ public:
+  // `random` supplies enrollment secrets and must outlive the provider.
+  explicit TotpProvider(Random& random);
+
+  // id "totp", display name "Authenticator app", amr {"otp"}, kSoft.
+  const ProviderInfo& info() const override;
+
+  // settings: null or an object with optional "algorithm" ("SHA1", "SHA256", "SHA512";
+  // default SHA1), "digits" (6 or 8; default 6) and "period" (30 or 60 seconds; default 30).
+  // An unknown key, a wrong type or another value is kInvalidArgument, as is an empty
+  // user.email or user.issuer_label. On success returns a pending (unconfirmed) credential
+  // with a fresh 20-byte secret, the otpauth:// URI
+  //   otpauth://totp/ISSUER:EMAIL?secret=BASE32&issuer=ISSUER&algorithm=..&digits=..&period=..
+  // (label and issuer percent-encoded per RFC 3986, BASE32 unpadded RFC 4648) and the
+  // base32 secret in groups of four for typing by hand. The Random's failure is returned.
+  Result<Enrollment> begin_enrollment(const UserRef& user,
+                                      const ProviderSettings& settings) override;
+
+  // Checks `response` as verify() does. On success returns `pending` confirmed, with counter
+  // set to the accepted step and last_used_at = now. kConflict if it is already confirmed.
+  Result<MfaCredential> finish_enrollment(const MfaCredential& pending, std::string_view response,
+                                          int64_t now) override;
+
+  // Always an empty challenge: the code is typed by the user.
+  Result<Challenge> begin_challenge(const MfaCredential& credential) override;
+
+  // `response` must be exactly params.digits ASCII digits, else kInvalidArgument. kDenied if
+  // it matches none of the steps now-1..now+1, kReplayed if the matching step is not after
+  // credential.counter. On success returns a copy with counter = the matched step and
+  // last_used_at = now. A credential that is not a well-formed TOTP credential is kInternal.
+  Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
+                               std::string_view response, int64_t now) override;
+
+ private:
+  Random& random_;
+  ProviderInfo info_;
+};
+
+// RFC 4648 base32 of data, without '=' padding (the form authenticator apps expect).
+std::string totp_base32(std::string_view data);
+
+// The RFC 6238 code of `secret` at unix time `now` (algorithm "SHA1", "SHA256" or "SHA512",
+// 6..8 digits, period in seconds). For tests and tools; kInvalidArgument on bad parameters.
+Result<std::string> totp_code(std::string_view secret, std::string_view algorithm, unsigned digits,
+                              unsigned period, int64_t now);
+
+}  // namespace keystep
