@@ -12,6 +12,14 @@ input[type=email],input[type=password],input[type=text]{width:100%;box-sizing:bo
 button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#2256d6;color:#fff;font-size:1rem;font-weight:600;cursor:pointer}
 .error{background:#fdecec;color:#a1131b;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
 .brand{font-weight:700;color:#2256d6;letter-spacing:.02em;margin-bottom:1rem}
+.notice{background:#e9f6ee;color:#145c2f;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
+.row{display:flex;justify-content:space-between;align-items:center;border-top:1px solid #e3e6eb;padding:1rem 0}
+.switch{width:auto;margin:0;padding:.35rem .9rem;border-radius:999px;background:#c5cad3;color:#1d2330}
+.switch[aria-checked=true]{background:#1f8f4e;color:#fff}
+.secret{font-family:ui-monospace,Menlo,monospace;font-size:1.1rem;letter-spacing:.08em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:break-all}
+.codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;padding-left:1.2rem}
+.qr{display:block;margin:1rem auto;image-rendering:pixelated;width:220px;height:220px}
+a.link{color:#2256d6}small{color:#5b6475}
 </style>)";
 
 std::string page(std::string_view title, std::string_view body) {
@@ -46,8 +54,10 @@ std::string html_escape(std::string_view text) {
 }
 
 std::string render_login_page(const LoginView& v) {
-  std::string body = "<h1>Sign in</h1><p class=\"sub\">to continue to <strong>" +
-                     html_escape(v.client_id) + "</strong></p>";
+  std::string body =
+      "<h1>Sign in</h1><p class=\"sub\">to continue to <strong>" +
+      (v.client_id.empty() ? std::string("your Keystep profile") : html_escape(v.client_id)) +
+      "</strong></p>";
   if (!v.error_message.empty())
     body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
   body += "<form method=\"post\" action=\"/login\">"
@@ -61,6 +71,125 @@ std::string render_login_page(const LoginView& v) {
           "autocomplete=\"current-password\" required>"
           "<button type=\"submit\">Sign in</button></form>";
   return page("Sign in", body);
+}
+
+std::string render_second_factor_page(const SecondFactorView& v) {
+  const bool recovery = v.method == "recovery_code";
+  std::string body = recovery ? "<h1>Enter a recovery code</h1><p class=\"sub\">Use one of the "
+                                "recovery codes you saved when you turned on two-factor "
+                                "authentication. Each code works once.</p>"
+                              : "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the "
+                                "code from your authenticator app.</p>";
+  if (!v.error_message.empty())
+    body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  body += "<form method=\"post\" action=\"/login/second-factor\">"
+          "<input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) + "\">"
+          "<input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+          "\"><input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) + "\">";
+  if (recovery) {
+    body += "<label for=\"code\">Recovery code</label><input id=\"code\" type=\"text\" "
+            "name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" "
+            "required autofocus>";
+  } else {
+    body += "<label for=\"code\">Authentication code</label><input id=\"code\" type=\"text\" "
+            "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
+            "pattern=\"[0-9]*\" maxlength=\"8\" required autofocus>";
+  }
+  body += "<button type=\"submit\">Verify</button></form>";
+  if (recovery) {
+    body += "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" +
+            html_escape(v.flow_id) + "\">Use your authenticator app instead</a></small></p>";
+  } else if (v.recovery_available) {
+    body += "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" +
+            html_escape(v.flow_id) +
+            "&amp;method=recovery_code\">Use a recovery code instead</a></small></p>";
+  }
+  return page("Two-factor authentication", body);
+}
+
+namespace {
+
+std::string messages(const ProfileView& v) {
+  std::string out;
+  if (!v.notice.empty()) out += "<p class=\"notice\" role=\"status\">" + html_escape(v.notice) + "</p>";
+  if (!v.error_message.empty())
+    out += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  return out;
+}
+
+std::string csrf_field(const ProfileView& v) {
+  return "<input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) + "\">";
+}
+
+}  // namespace
+
+std::string render_profile_page(const ProfileView& v) {
+  const bool on = v.two_factor.user_setting;
+  std::string body = "<h1>Profile</h1><p class=\"sub\">" + html_escape(v.email) +
+                     " · account <strong>" + html_escape(v.account_name) + "</strong></p>";
+  body += messages(v);
+  body += "<div class=\"row\"><div><strong>Two-Factor Authentication</strong><br><small>" +
+          std::string(on ? "On: every sign-in asks for a code from your authenticator app."
+                         : "Off: sign-in asks only for your password.") +
+          "</small></div>";
+  if (!on) {
+    body += "<form method=\"post\" action=\"/profile/two-factor\">" + csrf_field(v) +
+            "<input type=\"hidden\" name=\"action\" value=\"enable\"><button class=\"switch\" "
+            "type=\"submit\" role=\"switch\" aria-checked=\"false\" "
+            "aria-label=\"Two-Factor Authentication\">Off</button></form></div>";
+  } else {
+    body += "<span class=\"switch\" style=\"background:#1f8f4e;color:#fff\" role=\"switch\" "
+            "aria-checked=\"true\" aria-label=\"Two-Factor Authentication\">On</span></div>"
+            "<form method=\"post\" action=\"/profile/two-factor\">" + csrf_field(v) +
+            "<input type=\"hidden\" name=\"action\" value=\"disable\"><p><small>To turn it "
+            "off, confirm with your password or a current code.</small></p>"
+            "<label for=\"password\">Password</label><input id=\"password\" type=\"password\" "
+            "name=\"password\" autocomplete=\"current-password\">"
+            "<label for=\"code\">or authentication code</label><input id=\"code\" type=\"text\" "
+            "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"8\">"
+            "<button type=\"submit\">Turn off two-factor authentication</button></form>";
+    body += "<div class=\"row\"><div><strong>Recovery codes</strong><br><small>" +
+            std::to_string(v.two_factor.recovery_codes_left) +
+            " unused</small></div><form method=\"post\" action=\"/profile/recovery-codes\">" +
+            csrf_field(v) + "<button class=\"switch\" type=\"submit\">Generate new codes"
+            "</button></form></div>";
+  }
+  if (v.two_factor.account_setting)
+    body += "<p><small>Your account requires two-factor authentication for every member, so "
+            "sign-in asks for a code even when your own setting is off.</small></p>";
+  body += "<p><a class=\"link\" href=\"/logout\">Sign out</a></p>";
+  return page("Profile", body);
+}
+
+std::string render_enable_two_factor_page(const ProfileView& v) {
+  const auto& e = v.enrollment;
+  std::string body = "<h1>Enable Two-Factor Authentication</h1><p class=\"sub\">Scan this QR "
+                     "code with Google Authenticator or any authenticator app. It will show "
+                     "<strong>" + html_escape(e.issuer_label) + "</strong>.</p>";
+  body += messages(v);
+  body += "<img class=\"qr\" alt=\"QR code for your authenticator app\" src=\"" +
+          html_escape(e.qr_png_data_uri) + "\">";
+  body += "<p><small>Can't scan it? Add the account in your app with this secret key "
+          "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
+          html_escape(e.display_secret) + "</p>";
+  body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
+          "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
+          "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
+          "pattern=\"[0-9]*\" maxlength=\"8\" required autofocus>"
+          "<button type=\"submit\">Enable</button></form>"
+          "<p><a class=\"link\" href=\"/profile\">Cancel</a></p>";
+  return page("Enable Two-Factor Authentication", body);
+}
+
+std::string render_recovery_codes_page(const ProfileView& v) {
+  std::string body = "<h1>Save your recovery codes</h1>";
+  body += messages(v);
+  body += "<p class=\"sub\">If you lose your phone, each of these codes signs you in once in "
+          "place of an authenticator code. Store them somewhere safe: they are shown only "
+          "now.</p><ol class=\"codes\">";
+  for (const auto& code : v.recovery_codes) body += "<li>" + html_escape(code) + "</li>";
+  body += "</ol><p><a class=\"link\" href=\"/profile\">Back to your profile</a></p>";
+  return page("Recovery codes", body);
 }
 
 std::string render_error_page(const ErrorView& v) {
@@ -78,7 +207,8 @@ std::string render_home_page(const std::string& issuer) {
   return page("Keystep", "<h1>Keystep identity provider</h1><p class=\"sub\">OpenID Connect "
                          "issuer <code>" + html_escape(issuer) + "</code></p><p>Applications "
                          "discover it at <a href=\"/.well-known/openid-configuration\">"
-                         "/.well-known/openid-configuration</a>.</p>");
+                         "/.well-known/openid-configuration</a>.</p><p><a class=\"link\" href=\"/profile\">"
+                         "Your profile and two-factor authentication</a></p>");
 }
 
 }  // namespace keystep::http

@@ -12,6 +12,10 @@ namespace keystep::http {
 std::string html_escape(std::string_view text);
 
 std::string render_login_page(const LoginView& view);
+std::string render_second_factor_page(const SecondFactorView& view);
+std::string render_profile_page(const ProfileView& view);
+std::string render_enable_two_factor_page(const ProfileView& view);
+std::string render_recovery_codes_page(const ProfileView& view);
 std::string render_error_page(const ErrorView& view);
 std::string render_logged_out_page();
 std::string render_home_page(const std::string& issuer);

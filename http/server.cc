@@ -85,6 +85,19 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
     case WebOutcome::Kind::kLoginPage:
       send_html(response, out.status, render_login_page(out.login));
       return;
+    case WebOutcome::Kind::kSecondFactorPage:
+      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
+      send_html(response, out.status, render_second_factor_page(out.second));
+      return;
+    case WebOutcome::Kind::kProfilePage:
+      send_html(response, out.status, render_profile_page(out.profile));
+      return;
+    case WebOutcome::Kind::kEnableTwoFactorPage:
+      send_html(response, out.status, render_enable_two_factor_page(out.profile));
+      return;
+    case WebOutcome::Kind::kRecoveryCodesPage:
+      send_html(response, out.status, render_recovery_codes_page(out.profile));
+      return;
     case WebOutcome::Kind::kErrorPage:
       send_html(response, out.status, render_error_page(out.error));
       return;
@@ -224,6 +237,40 @@ class Handler : public Ph::Handler {
       auto form = form_body();
       if (!form) return;
       return send_web(response, provider_->login_submit(*form, browser(request)));
+    }
+    if (path == "/login/second-factor") {
+      if (get) {
+        auto params = query();
+        if (!params) return;
+        return send_web(response, provider_->second_factor_page(*params, browser(request)));
+      }
+      if (!post) return method_not_allowed("GET, POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_web(response, provider_->second_factor_submit(*form, browser(request)));
+    }
+    if (path == "/profile") {
+      if (!get) return method_not_allowed("GET");
+      return send_web(response, provider_->profile(browser(request)));
+    }
+    if (path == "/profile/two-factor") {
+      if (!post) return method_not_allowed("POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_web(response, provider_->profile_two_factor(*form, browser(request)));
+    }
+    if (path == "/profile/two-factor/enable") {
+      if (get) return send_web(response, provider_->profile_enable_page(browser(request)));
+      if (!post) return method_not_allowed("GET, POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_web(response, provider_->profile_enable_submit(*form, browser(request)));
+    }
+    if (path == "/profile/recovery-codes") {
+      if (!post) return method_not_allowed("POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_web(response, provider_->profile_recovery_codes(*form, browser(request)));
     }
     if (path == "/token") {
       if (!post) return method_not_allowed("POST");

@@ -25,7 +25,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   static const char* const kKnown[] = {"issuer",           "listen",         "signing_alg",
                                        "argon2",           "code_ttl",       "access_token_ttl",
                                        "id_token_ttl",     "refresh_token_ttl", "session_ttl",
-                                       "flow_ttl",         "threads"};
+                                       "flow_ttl",         "threads",        "plugin_dir"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -42,6 +42,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "session_ttl", config.session_ttl))) return s;
   if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
   if (!(s = read_field(json, "threads", config.threads))) return s;
+  if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
   if (const auto it = json.find("argon2"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "argon2 must be an object");
     for (const auto& [key, value] : it->items()) {
@@ -93,7 +94,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"refresh_token_ttl", config.refresh_token_ttl},
           {"session_ttl", config.session_ttl},
           {"flow_ttl", config.flow_ttl},
-          {"threads", config.threads}};
+          {"threads", config.threads},
+          {"plugin_dir", config.plugin_dir}};
 }
 
 }  // namespace keystep

@@ -24,6 +24,7 @@ struct IdpConfig {
   int64_t session_ttl = 12 * 3600;
   int64_t flow_ttl = 15 * 60;                    // a login page stays usable this long
   int threads = 0;                               // HTTP worker threads; 0 = one per core
+  std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
 };
 
 // Applies the members present in `json` on top of `config`. Unknown keys and wrong types

@@ -45,6 +45,7 @@ nlohmann::json to_json(const FlowProgress& p) {
   return {{"stage", static_cast<int>(p.stage)},
           {"user_id", p.user_id},
           {"password_time", p.password_time},
+          {"mfa_time", p.mfa_time},
           {"amr", p.amr}};
 }
 
@@ -59,6 +60,7 @@ Result<FlowProgress> flow_progress_from_json(const std::string& text) {
     p.stage = static_cast<LoginStage>(stage);
     p.user_id = j.at("user_id").get<int64_t>();
     p.password_time = j.at("password_time").get<int64_t>();
+    p.mfa_time = j.at("mfa_time").get<int64_t>();
     p.amr = j.at("amr").get<std::vector<std::string>>();
     return p;
   } catch (const nlohmann::json::exception& e) {

@@ -28,6 +28,7 @@ enum class LoginEvent { kPasswordVerified, kSecondFactorVerified };
 Result<LoginStage> next_stage(LoginStage stage, LoginEvent event, bool second_factor_required);
 
 // The validated authorization request a flow carries (stored as LoginFlow::request_json).
+// A sign-in to Keystep's own pages has an empty client_id and a local path in redirect_uri.
 struct AuthRequest {
   std::string client_id;
   std::string redirect_uri;
@@ -45,8 +46,9 @@ struct AuthRequest {
 struct FlowProgress {
   LoginStage stage = LoginStage::kPassword;
   int64_t user_id = 0;
-  int64_t password_time = 0;  // when the password was verified in this flow
-  std::vector<std::string> amr;
+  int64_t password_time = 0;  // when the password was verified in this flow (0: not asked)
+  int64_t mfa_time = 0;       // when a second factor was verified in this flow
+  std::vector<std::string> amr;  // RFC 8176 values proven in this flow
 };
 
 nlohmann::json to_json(const AuthRequest& request);
@@ -60,16 +62,6 @@ class LoginPolicy {
   virtual ~LoginPolicy() = default;
   // True when `user` must pass a second factor before the flow completes. Thread-safe.
   virtual Result<bool> second_factor_required(const User& user) = 0;
-};
-
-}  // namespace keystep
-
-namespace keystep {
-
-// The policy before any MFA provider exists: the password is the only factor.
-class PasswordOnlyPolicy final : public LoginPolicy {
- public:
-  Result<bool> second_factor_required(const User&) override { return false; }
 };
 
 }  // namespace keystep

@@ -11,8 +11,6 @@
 
 namespace keystep {
 
-inline constexpr const char* kAcrPassword = "urn:keystep:loa:1fa";
-
 namespace {
 
 std::vector<std::string> split_spaces(std::string_view s) {
@@ -67,13 +65,13 @@ std::optional<std::string> bearer_token(const std::optional<std::string>& author
 }  // namespace
 
 Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
-                   const PasswordHasher& hasher, LoginPolicy& policy, Random& random,
+                   const PasswordHasher& hasher, TwoFactor& two_factor, Random& random,
                    const Clock& clock)
     : config_(config),
       store_(store),
       keys_(keys),
       hasher_(hasher),
-      policy_(policy),
+      two_factor_(two_factor),
       random_(random),
       clock_(clock),
       secure_cookies_(config.issuer.rfind("https://", 0) == 0) {}
@@ -99,7 +97,7 @@ nlohmann::json Provider::discovery() const {
       {"claims_supported",
        {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "email",
         "email_verified"}},
-      {"acr_values_supported", {kAcrPassword}},
+      {"acr_values_supported", {kAcrPassword, kAcrMfa}},
       {"prompt_values_supported", {"none", "login"}},
       {"claims_parameter_supported", false},
       {"request_parameter_supported", false},
@@ -240,15 +238,37 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
   auto session = current_session(browser);
   if (!session) return redirect_error(request, "temporarily_unavailable", "please try again");
   const int64_t now = clock_.now();
-  if (*session && !request.prompt_login &&
-      (!request.max_age || now - (*session)->auth_time <= *request.max_age)) {
-    return issue_code(request, **session);
+  if (*session) {
+    // Step-up: decide which factors of the existing session are missing or stale, and ask
+    // for those only.
+    const Session& current = **session;
+    auto user = store_.user_by_id(current.user_id);
+    if (!user) return redirect_error(request, "temporarily_unavailable", "please try again");
+    const auto stale = [&](int64_t at) {
+      return at == 0 || request.prompt_login || (request.max_age && now - at > *request.max_age);
+    };
+    auto policy = two_factor_.second_factor_required(*user);
+    auto status = two_factor_.status(*user);
+    if (!policy || !status)
+      return redirect_error(request, "temporarily_unavailable", "please try again");
+    const bool can_mfa = status->has_second_factor();
+    const bool mfa_wanted = *policy || (contains(request.acr_values, kAcrMfa) && can_mfa);
+    const bool password_stale = stale(current.password_time);
+    const bool mfa_stale = mfa_wanted && stale(current.mfa_time);
+    if (!password_stale && !mfa_stale) return issue_code(request, current);
+    if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
+    FlowProgress progress;
+    if (!password_stale) {
+      progress.stage = LoginStage::kSecondFactor;
+      progress.user_id = current.user_id;
+    }
+    return start_flow(request, progress);
   }
   if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
-  return start_flow(request, request.login_hint);
+  return start_flow(request, FlowProgress{});
 }
 
-WebOutcome Provider::start_flow(const AuthRequest& request, const std::string& email_hint) {
+WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& progress) {
   auto id = random_token(random_, 24);
   auto binding = random_token(random_, 32);
   auto csrf = random_token(random_, 32);
@@ -259,18 +279,23 @@ WebOutcome Provider::start_flow(const AuthRequest& request, const std::string& e
   flow.browser_binding_hash = hash_token(*binding);
   flow.csrf_token = *csrf;
   flow.request_json = to_json(request).dump();
-  flow.progress_json = to_json(FlowProgress{}).dump();
+  flow.progress_json = to_json(progress).dump();
   flow.created_at = now;
   flow.expires_at = now + config_.flow_ttl;
   if (auto s = store_.create_flow(flow); !s)
     return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  const std::string page =
+      progress.stage == LoginStage::kSecondFactor ? "/login/second-factor" : "/login";
+  WebOutcome out = redirect_to(append_query(config_.issuer + page, {{"flow", flow.id}}));
+  out.cookies.push_back(cookie(kFlowCookie, *binding, "/login", config_.flow_ttl));
+  return out;
+}
+
+WebOutcome Provider::redirect_to(std::string location) const {
   WebOutcome out;
   out.kind = WebOutcome::Kind::kRedirect;
   out.status = 302;
-  Params params = {{"flow", flow.id}};
-  if (!email_hint.empty()) params.emplace_back("login_hint", email_hint);
-  out.location = append_query(config_.issuer + "/login", {{"flow", flow.id}});
-  out.cookies.push_back(cookie(kFlowCookie, *binding, "/login", config_.flow_ttl));
+  out.location = std::move(location);
   return out;
 }
 
@@ -308,7 +333,10 @@ WebOutcome Provider::login_page(const Params& query, const BrowserContext& brows
   auto flow = checked_flow(query, browser, failure);
   if (!flow) return failure;
   auto request = auth_request_from_json(flow->request_json);
-  if (!request) return error_page(500, "server_error", "The sign-in request is damaged.");
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!request || !progress) return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (progress->stage == LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
   WebOutcome out;
   out.kind = WebOutcome::Kind::kLoginPage;
   out.status = 200;
@@ -354,9 +382,13 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   if (candidates->empty()) hasher_.burn(password);
   if (!user) return retry;
 
-  auto needs_second = policy_.second_factor_required(*user);
-  if (!needs_second) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, *needs_second);
+  auto policy = two_factor_.second_factor_required(*user);
+  auto status = two_factor_.status(*user);
+  if (!policy || !status)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  const bool needs_second =
+      *policy || (contains(request->acr_values, kAcrMfa) && status->has_second_factor());
+  auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
   if (!stage) return error_page(409, "invalid_state", stage.error().message);
   FlowProgress next = *progress;
   next.stage = *stage;
@@ -365,41 +397,140 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   next.amr = {"pwd"};
   if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
     return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
-  if (next.stage != LoginStage::kDone)
-    return error_page(501, "second_factor_unavailable",
-                      "A second factor is required but no provider is configured.");
+  if (next.stage == LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
+  return complete_flow(*flow, *request, next, browser);
+}
+
+WebOutcome Provider::second_factor_view(const LoginFlow& flow, const std::string& method,
+                                        const std::string& error, int status) {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kSecondFactorPage;
+  out.status = status;
+  out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error};
+  return out;
+}
+
+WebOutcome Provider::second_factor_page(const Params& query, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto flow = checked_flow(query, browser, failure);
+  if (!flow) return failure;
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!progress) return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (progress->stage != LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login", {{"flow", flow->id}}));
+  auto user = store_.user_by_id(progress->user_id);
+  if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  auto status = two_factor_.status(*user);
+  if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!status->has_second_factor())
+    return error_page(403, "two_factor_setup_required",
+                      "Your account requires two-factor authentication, but no authenticator "
+                      "app is set up for you. Ask an administrator for help.");
+  std::string method = param(query, "method");
+  if (method != kRecoveryProvider && !contains(status->methods, method))
+    method = status->methods.front();
+  WebOutcome out = second_factor_view(*flow, method, "", 200);
+  out.second.recovery_available = status->recovery_codes_left > 0;
+  return out;
+}
+
+WebOutcome Provider::second_factor_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto flow = checked_flow(form, browser, failure);
+  if (!flow) return failure;
+  if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token))
+    return error_page(403, "invalid_csrf_token",
+                      "The form was not sent by this sign-in page. Reload it and try again.");
+  auto request = auth_request_from_json(flow->request_json);
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!request || !progress) return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (progress->stage != LoginStage::kSecondFactor)
+    return error_page(409, "invalid_state", "This step of the sign-in is not expected now.");
+  auto user = store_.user_by_id(progress->user_id);
+  if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  const std::string method = param(form, "method");
+  std::string code = param(form, "code");
+  if (code.size() > 64) code.resize(64);
+  StepRefusal refusal;
+  auto amr = two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
+  if (!amr) {
+    switch (amr.error().code) {
+      case ErrorCode::kLocked: {
+        WebOutcome out = second_factor_view(*flow, method, refusal.message, 429);
+        out.retry_after = refusal.retry_after;
+        return out;
+      }
+      case ErrorCode::kDenied:
+      case ErrorCode::kReplayed:
+      case ErrorCode::kInvalidArgument:
+      case ErrorCode::kNotFound:
+        return second_factor_view(*flow, method, refusal.message, 401);
+      default:
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    }
+  }
+  auto stage = next_stage(progress->stage, LoginEvent::kSecondFactorVerified, true);
+  if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  FlowProgress next = *progress;
+  next.stage = *stage;
+  next.mfa_time = clock_.now();
+  for (const auto& value : *amr) {
+    if (!contains(next.amr, value)) next.amr.push_back(value);
+  }
+  if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
+    return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
   return complete_flow(*flow, *request, next, browser);
 }
 
 WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& request,
                                    const FlowProgress& progress, const BrowserContext& browser) {
   const int64_t now = clock_.now();
-  const std::string amr = join_spaces(progress.amr);
-  const std::string acr = kAcrPassword;
   std::vector<CookieToSet> cookies;
   Session session;
   auto existing = current_session(browser);
-  if (existing && *existing && (*existing)->user_id == progress.user_id) {
-    // The same user signed in again (prompt=login, max_age): refresh the session in place.
+  const bool same_user = existing && *existing && (*existing)->user_id == progress.user_id;
+  if (same_user) {
     session = **existing;
-    session.auth_time = progress.password_time;
-    session.acr = acr;
-    session.amr = amr;
-    if (auto s = store_.update_session_auth(session.id_hash, session.auth_time, acr, amr); !s)
-      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   } else {
     auto cookie_value = random_token(random_, 32);
     auto sid = random_token(random_, 16);
     if (!cookie_value || !sid) return error_page(500, "server_error", "Randomness failed.");
-    session = Session{hash_token(*cookie_value), *sid, progress.user_id, progress.password_time,
-                      acr, amr, now, now + config_.session_ttl};
-    if (auto s = store_.create_session(session); !s)
-      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    session.id_hash = hash_token(*cookie_value);
+    session.sid = *sid;
+    session.user_id = progress.user_id;
+    session.created_at = now;
+    session.expires_at = now + config_.session_ttl;
     cookies.push_back(cookie(kSessionCookie, *cookie_value, "/", config_.session_ttl));
   }
+  // The session remembers when each factor was last passed; amr and acr describe what is
+  // currently fresh, and auth_time is the latest interactive authentication.
+  if (progress.password_time) session.password_time = progress.password_time;
+  if (progress.mfa_time) session.mfa_time = progress.mfa_time;
+  else if (progress.password_time) session.mfa_time = 0;
+  std::vector<std::string> second;  // what the second factor proved
+  for (const auto& value : progress.mfa_time ? progress.amr : split_spaces(session.amr)) {
+    if (value != "pwd" && value != "mfa" && !contains(second, value)) second.push_back(value);
+  }
+  if (!session.mfa_time) second.clear();
+  std::vector<std::string> amr;
+  if (session.password_time) amr.push_back("pwd");
+  amr.insert(amr.end(), second.begin(), second.end());
+  if (session.password_time && !second.empty()) amr.push_back("mfa");
+  session.amr = join_spaces(amr);
+  session.acr = session.mfa_time ? kAcrMfa : kAcrPassword;
+  session.auth_time = std::max(session.password_time, session.mfa_time);
+  const Status saved =
+      same_user ? store_.update_session_auth(session) : store_.create_session(session);
+  if (!saved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   (void)store_.delete_flow(flow.id);
   cookies.push_back(cookie(kFlowCookie, "", "/login", 0));
-  WebOutcome out = issue_code(request, session);
+  WebOutcome out;
+  if (request.client_id.empty()) {
+    out = redirect_to(config_.issuer + request.redirect_uri);
+  } else {
+    out = issue_code(request, session);
+  }
   for (auto& c : cookies) out.cookies.push_back(std::move(c));
   return out;
 }
@@ -543,8 +674,8 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
   const int64_t now = clock_.now();
   const std::string old_hash = hash_token(*refresh);
   auto active = store_.active_token(old_hash, TokenKind::kRefresh, now);
-  // A used (rotated) token is found by rotate_refresh_token below, which treats it as theft.
-  if (!active && active.error().code != ErrorCode::kNotFound)
+  if (!active && (active.error().code == ErrorCode::kUnavailable ||
+                  active.error().code == ErrorCode::kInternal))
     return oauth_error(503, "temporarily_unavailable", "please try again");
   if (active && active->grant.client_id != client.client_id)
     return oauth_error(400, "invalid_grant", "the refresh token was issued to another client");
@@ -560,10 +691,10 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
   Token replacement{hash_token(*next), active ? active->grant.id : "", TokenKind::kRefresh,
                     false, false, now, now + config_.refresh_token_ttl};
   if (!active) {
-    // Unknown, expired, revoked or already rotated: let the store decide which (and revoke
-    // the grant on reuse), without issuing anything.
-    auto s = store_.rotate_refresh_token(old_hash, replacement, now);
-    (void)s;
+    // A used (rotated-away) token presented again means it was stolen or replayed: the store
+    // revokes the whole grant when asked to rotate it. Nothing is issued.
+    if (active.error().code == ErrorCode::kReplayed)
+      (void)store_.rotate_refresh_token(old_hash, replacement, now);
     return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
   }
   if (auto s = store_.rotate_refresh_token(old_hash, replacement, now); !s)
@@ -632,9 +763,10 @@ ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
   }
   auto active = store_.active_token(hash_token(*token), TokenKind::kAccess, clock_.now());
   if (!active) {
-    if (active.error().code == ErrorCode::kNotFound || active.error().code == ErrorCode::kExpired)
-      return invalid("the access token is invalid, expired or revoked");
-    return oauth_error(503, "temporarily_unavailable", "please try again");
+    if (active.error().code == ErrorCode::kUnavailable ||
+        active.error().code == ErrorCode::kInternal)
+      return oauth_error(503, "temporarily_unavailable", "please try again");
+    return invalid("the access token is invalid, expired or revoked");
   }
   auto user = store_.user_by_id(active->grant.user_id);
   if (!user) return invalid("the access token's user no longer exists");
@@ -696,6 +828,160 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
     out.status = 200;
   }
   return out;
+}
+
+}  // namespace keystep
+
+namespace keystep {
+
+Result<std::optional<Provider::SignedIn>> Provider::signed_in(const BrowserContext& browser) {
+  auto session = current_session(browser);
+  if (!session) return session.error();
+  if (!*session) return std::optional<SignedIn>();
+  auto user = store_.user_by_id((*session)->user_id);
+  if (!user) {
+    if (user.error().code == ErrorCode::kNotFound) return std::optional<SignedIn>();
+    return user.error();
+  }
+  // The profile's CSRF token is derived from the session cookie, so it needs no storage and
+  // changes with every new session.
+  const std::string csrf =
+      base64url_encode(hmac_sha256(*browser.session_cookie, "keystep profile csrf"));
+  return std::optional<SignedIn>(SignedIn{**session, *user, csrf});
+}
+
+Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind kind,
+                                          int status) {
+  auto two_factor = two_factor_.status(who.user);
+  if (!two_factor) return two_factor.error();
+  auto account = store_.account_by_id(who.user.account_id);
+  if (!account) return account.error();
+  WebOutcome out;
+  out.kind = kind;
+  out.status = status;
+  out.profile.csrf_token = who.csrf_token;
+  out.profile.email = who.user.email;
+  out.profile.account_name = account->name;
+  out.profile.two_factor = *two_factor;
+  return out;
+}
+
+WebOutcome Provider::profile(const BrowserContext& browser) {
+  auto who = signed_in(browser);
+  if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!*who) {
+    AuthRequest request;
+    request.redirect_uri = "/profile";
+    return start_flow(request, FlowProgress{});
+  }
+  auto out = profile_view(**who, WebOutcome::Kind::kProfilePage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  return *out;
+}
+
+std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,
+                                                         const BrowserContext& browser,
+                                                         WebOutcome& failure) {
+  auto who = signed_in(browser);
+  if (!who) {
+    failure = error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    return std::nullopt;
+  }
+  if (!*who) {
+    failure = redirect_to(config_.issuer + "/profile");
+    return std::nullopt;
+  }
+  if (!constant_time_equal(param(form, "csrf_token"), (*who)->csrf_token)) {
+    failure = error_page(403, "invalid_csrf_token",
+                         "The form was not sent by your profile page. Reload it and try again.");
+    return std::nullopt;
+  }
+  return **who;
+}
+
+WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  const std::string action = param(form, "action");
+  if (action == "enable") {
+    auto view = two_factor_.begin_totp_enrollment(who->user);
+    if (!view) return error_page(503, "temporarily_unavailable", view.error().message);
+    return redirect_to(config_.issuer + "/profile/two-factor/enable");
+  }
+  if (action != "disable")
+    return error_page(400, "invalid_request", "Unknown action.");
+  const std::string password = param(form, "password");
+  const bool password_ok = !password.empty() && password.size() <= 1024 &&
+                           hasher_.verify(who->user.password_hash, password);
+  auto disabled = two_factor_.disable(who->user, password_ok, param(form, "code"),
+                                      browser.client_address);
+  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, disabled ? 200 : 401);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (disabled) out->profile.notice = "Two-factor authentication is off.";
+  else out->profile.error_message = disabled.error().message;
+  return *out;
+}
+
+WebOutcome Provider::profile_enable_page(const BrowserContext& browser) {
+  auto who = signed_in(browser);
+  if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!*who) return redirect_to(config_.issuer + "/profile");
+  auto view = two_factor_.pending_totp_enrollment((*who)->user);
+  if (!view) {
+    if (view.error().code == ErrorCode::kNotFound)
+      return redirect_to(config_.issuer + "/profile");
+    return error_page(503, "temporarily_unavailable", view.error().message);
+  }
+  auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  out->profile.enrollment = *view;
+  return *out;
+}
+
+WebOutcome Provider::profile_enable_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  std::string code = param(form, "code");
+  if (code.size() > 64) code.resize(64);
+  auto codes = two_factor_.confirm_totp_enrollment(who->user, code, browser.client_address);
+  if (!codes) {
+    const ErrorCode kind = codes.error().code;
+    if (kind == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
+    if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
+        kind != ErrorCode::kReplayed)
+      return error_page(503, "temporarily_unavailable", codes.error().message);
+    auto view = two_factor_.pending_totp_enrollment(who->user);
+    auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, 401);
+    if (!view || !out) return error_page(503, "temporarily_unavailable", "Please try again.");
+    out->profile.enrollment = *view;
+    out->profile.error_message =
+        "That code is not valid. Enter the current code from your authenticator app.";
+    return *out;
+  }
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  out->profile.recovery_codes = *codes;
+  out->profile.notice = "Two-factor authentication is on.";
+  return *out;
+}
+
+WebOutcome Provider::profile_recovery_codes(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  auto status = two_factor_.status(who->user);
+  if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!status->has_second_factor())
+    return error_page(409, "two_factor_off", "Turn on two-factor authentication first.");
+  auto codes = two_factor_.regenerate_recovery_codes(who->user, browser.client_address);
+  if (!codes) return error_page(503, "temporarily_unavailable", codes.error().message);
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  out->profile.recovery_codes = *codes;
+  out->profile.notice = "New recovery codes. The old ones no longer work.";
+  return *out;
 }
 
 }  // namespace keystep

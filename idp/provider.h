@@ -18,12 +18,17 @@
 #include "idp/login_flow.h"
 #include "idp/signing_keys.h"
 #include "idp/store.h"
+#include "idp/two_factor.h"
 #include "idp/url.h"
 
 namespace keystep {
 
 inline constexpr const char* kSessionCookie = "ks_session";
 inline constexpr const char* kFlowCookie = "ks_flow";
+
+// Authentication context classes (the id_token's acr, and what acr_values may ask for).
+inline constexpr const char* kAcrPassword = "urn:keystep:loa:1fa";
+inline constexpr const char* kAcrMfa = "urn:keystep:loa:2fa";
 
 // What the browser sent that matters to the IdP.
 struct BrowserContext {
@@ -46,8 +51,29 @@ struct LoginView {
   std::string flow_id;
   std::string csrf_token;
   std::string email;          // prefilled from login_hint or the previous attempt
-  std::string client_id;
+  std::string client_id;       // empty when signing in to Keystep's own pages
   std::string error_message;  // empty when there is nothing to say
+};
+
+// Data for the second login step.
+struct SecondFactorView {
+  std::string flow_id;
+  std::string csrf_token;
+  std::string method;          // kTotpProvider or kRecoveryProvider
+  bool recovery_available = false;
+  std::string error_message;
+};
+
+// Data for the profile page and its two-factor screens.
+struct ProfileView {
+  std::string csrf_token;
+  std::string email;
+  std::string account_name;
+  TwoFactorStatus two_factor;
+  TotpEnrollmentView enrollment;         // kEnableTwoFactorPage
+  std::vector<std::string> recovery_codes;  // kRecoveryCodesPage: shown once
+  std::string notice;
+  std::string error_message;
 };
 
 // Data for the error page, shown when the browser cannot be sent back to the client.
@@ -58,12 +84,24 @@ struct ErrorView {
 
 // The outcome of a browser-facing call: a redirect or a page, plus cookies.
 struct WebOutcome {
-  enum class Kind { kRedirect, kLoginPage, kErrorPage, kLoggedOutPage };
+  enum class Kind {
+    kRedirect,
+    kLoginPage,
+    kSecondFactorPage,
+    kErrorPage,
+    kLoggedOutPage,
+    kProfilePage,
+    kEnableTwoFactorPage,
+    kRecoveryCodesPage,
+  };
   Kind kind = Kind::kErrorPage;
   int status = 400;
-  std::string location;  // kRedirect
-  LoginView login;       // kLoginPage
-  ErrorView error;       // kErrorPage
+  std::string location;     // kRedirect
+  LoginView login;          // kLoginPage
+  SecondFactorView second;  // kSecondFactorPage
+  ErrorView error;          // kErrorPage
+  ProfileView profile;      // kProfilePage, kEnableTwoFactorPage, kRecoveryCodesPage
+  int64_t retry_after = 0;  // seconds, on 429
   std::vector<CookieToSet> cookies;
 };
 
@@ -77,7 +115,7 @@ struct ApiOutcome {
 class Provider {
  public:
   Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
-           const PasswordHasher& hasher, LoginPolicy& policy, Random& random,
+           const PasswordHasher& hasher, TwoFactor& two_factor, Random& random,
            const Clock& clock);
 
   nlohmann::json discovery() const;
@@ -89,6 +127,23 @@ class Provider {
   WebOutcome login_page(const Params& query, const BrowserContext& browser);
   // POST /login with flow, csrf_token, email, password.
   WebOutcome login_submit(const Params& form, const BrowserContext& browser);
+  // GET /login/second-factor?flow=…[&method=recovery_code]
+  WebOutcome second_factor_page(const Params& query, const BrowserContext& browser);
+  // POST /login/second-factor with flow, csrf_token, method, code.
+  WebOutcome second_factor_submit(const Params& form, const BrowserContext& browser);
+
+  // Keystep's own pages for a signed-in user (the profile). Without a session they start a
+  // sign-in that comes back to the page.
+  WebOutcome profile(const BrowserContext& browser);
+  // POST /profile/two-factor: the toggle. action=enable starts enrollment (a new secret and
+  // the Enable page), action=disable turns it off given password or code.
+  WebOutcome profile_two_factor(const Params& form, const BrowserContext& browser);
+  // GET /profile/two-factor/enable: the pending secret's QR code and key again.
+  WebOutcome profile_enable_page(const BrowserContext& browser);
+  // POST /profile/two-factor/enable with code: confirms, shows the recovery codes once.
+  WebOutcome profile_enable_submit(const Params& form, const BrowserContext& browser);
+  // POST /profile/recovery-codes: new codes, shown once.
+  WebOutcome profile_recovery_codes(const Params& form, const BrowserContext& browser);
   // POST /token. `authorization` is the Authorization header, if any.
   ApiOutcome token(const Params& form, const std::optional<std::string>& authorization);
   // GET or POST /userinfo.
@@ -97,12 +152,24 @@ class Provider {
   WebOutcome end_session(const Params& params, const BrowserContext& browser);
 
  private:
-  struct IssuedTokens;
+  struct SignedIn {
+    Session session;
+    User user;
+    std::string csrf_token;
+  };
   WebOutcome error_page(int status, std::string error, std::string description) const;
+  WebOutcome redirect_to(std::string location) const;
+  Result<std::optional<SignedIn>> signed_in(const BrowserContext& browser);
+  // The signed-in user for a profile POST, checking the session CSRF token; else `failure`.
+  std::optional<SignedIn> profile_post(const Params& form, const BrowserContext& browser,
+                                       WebOutcome& failure);
+  Result<WebOutcome> profile_view(const SignedIn& who, WebOutcome::Kind kind, int status);
+  WebOutcome second_factor_view(const LoginFlow& flow, const std::string& method,
+                                const std::string& error, int status);
   WebOutcome redirect_error(const AuthRequest& request, const std::string& error,
                             const std::string& description) const;
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
-  WebOutcome start_flow(const AuthRequest& request, const std::string& email_hint);
+  WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress);
   WebOutcome complete_flow(const LoginFlow& flow, const AuthRequest& request,
                            const FlowProgress& progress, const BrowserContext& browser);
   Result<LoginFlow> checked_flow(const Params& form, const BrowserContext& browser,
@@ -122,7 +189,7 @@ class Provider {
   Store& store_;
   SigningKeys& keys_;
   const PasswordHasher& hasher_;
-  LoginPolicy& policy_;
+  TwoFactor& two_factor_;
   Random& random_;
   const Clock& clock_;
   bool secure_cookies_;

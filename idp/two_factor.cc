@@ -82,10 +82,17 @@ Result<TwoFactorStatus> TwoFactor::status(const User& user) {
   if (!account) return account.error();
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
-  TwoFactorStatus status{fresh->two_factor_enabled, account->enforce_two_factor, false, 0};
+  TwoFactorStatus status;
+  status.user_setting = fresh->two_factor_enabled;
+  status.account_setting = account->enforce_two_factor;
   for (const auto& c : *credentials) {
     if (!c.confirmed) continue;
     if (c.provider_id == kTotpProvider) status.has_totp = true;
+    const auto* provider = registry_.find(c.provider_id);
+    if (provider && !provider->info().is_fallback &&
+        std::find(status.methods.begin(), status.methods.end(), c.provider_id) ==
+            status.methods.end())
+      status.methods.push_back(c.provider_id);
     if (c.provider_id == kRecoveryProvider && c.state.contains("codes")) {
       for (const auto& code : c.state["codes"])
         status.recovery_codes_left += code.value("used", true) ? 0 : 1;
@@ -110,23 +117,24 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
   return view;
 }
 
-Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {
-  auto* provider = registry_.find(kTotpProvider);
-  if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
+Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::string& provider_id) {
+  auto* provider = registry_.find(provider_id);
+  if (!provider || provider->info().is_fallback)
+    return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
   auto ref = user_ref(user);
   if (!ref) return ref.error();
-  auto settings = provider_settings(user, kTotpProvider);
+  auto settings = provider_settings(user, provider_id);
   if (!settings) return settings.error();
   auto enrollment = provider->begin_enrollment(*ref, *settings);
   if (!enrollment) return enrollment.error();
-  MfaCredential pending = enrollment->pending;
+  MfaCredential& pending = enrollment->pending;
   pending.user_id = user.id;
-  pending.provider_id = kTotpProvider;
+  pending.provider_id = provider_id;
   pending.confirmed = false;
   pending.created_at = clock_.now();
-  // The URI and grouped secret are kept with the pending credential (sealed with it would
-  // be stronger, but they are re-derivable from the secret anyway and the state is dropped
-  // on confirmation).
+  // What the enrollment page shows is kept with the pending credential, so that showing the
+  // page again shows the same QR code. It is derived from the (sealed) secret and is dropped
+  // on confirmation.
   pending.state["otpauth_uri"] = enrollment->otpauth_uri;
   pending.state["display_secret"] = enrollment->display_secret;
   pending.state["issuer_label"] = ref->issuer_label;
@@ -134,7 +142,13 @@ Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {
   if (!to_store) return to_store.error();
   auto stored = mfa_.put_pending_credential(*to_store);
   if (!stored) return stored.error();
-  return view_of(user, pending);
+  return *enrollment;
+}
+
+Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {
+  auto enrollment = begin_enrollment(user, kTotpProvider);
+  if (!enrollment) return enrollment.error();
+  return view_of(user, enrollment->pending);
 }
 
 Result<TotpEnrollmentView> TwoFactor::pending_totp_enrollment(const User& user) {
@@ -164,18 +178,19 @@ Result<MfaCredential> TwoFactor::new_recovery_codes(const User& user,
   return sealed(*confirmed);
 }
 
-Result<std::vector<std::string>> TwoFactor::confirm_totp_enrollment(const User& user,
-                                                                    std::string_view code,
-                                                                    const std::string& address) {
-  auto* provider = registry_.find(kTotpProvider);
-  if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
+Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
+                                                               const std::string& provider_id,
+                                                               std::string_view code,
+                                                               const std::string& address) {
+  auto* provider = registry_.find(provider_id);
+  if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
-  auto pending_it = std::find_if(credentials->begin(), credentials->end(), [](const auto& c) {
-    return c.provider_id == kTotpProvider && !c.confirmed;
+  auto pending_it = std::find_if(credentials->begin(), credentials->end(), [&](const auto& c) {
+    return c.provider_id == provider_id && !c.confirmed;
   });
   if (pending_it == credentials->end())
-    return make_error(ErrorCode::kNotFound, "Start again: there is no pending authenticator app.");
+    return make_error(ErrorCode::kNotFound, "Start again: nothing is waiting for confirmation.");
   auto clear = unsealed(*pending_it);
   if (!clear) return clear.error();
   auto confirmed = provider->finish_enrollment(*clear, code, clock_.now());
@@ -192,7 +207,7 @@ Result<std::vector<std::string>> TwoFactor::confirm_totp_enrollment(const User& 
   if (!recovery) return recovery.error();
   if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery); !s)
     return s.error();
-  audit(user, "mfa.enabled", address, kTotpProvider);
+  audit(user, "mfa.enabled", address, provider_id);
   return shown;
 }
 
@@ -291,8 +306,12 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
 Status TwoFactor::disable(const User& user, bool password_ok, std::string_view code,
                           const std::string& address) {
   if (!password_ok) {
+    auto current = status(user);
+    if (!current) return current.error();
+    if (!current->has_second_factor())
+      return make_error(ErrorCode::kDenied, "Enter your password.");
     StepRefusal refusal;
-    auto checked = verify_login(user, kTotpProvider, code, address, refusal);
+    auto checked = verify_login(user, current->methods.front(), code, address, refusal);
     if (!checked)
       return make_error(ErrorCode::kDenied,
                         "Enter your password or a current code from your authenticator app.");

@@ -52,7 +52,9 @@ struct TwoFactorStatus {
   bool user_setting = false;      // the user's own toggle
   bool account_setting = false;   // enforced by the account
   bool has_totp = false;          // a confirmed authenticator app
+  std::vector<std::string> methods;  // providers with a confirmed credential, fallbacks excluded
   int recovery_codes_left = 0;
+  bool has_second_factor() const { return !methods.empty(); }
 };
 
 // The result of a second-step attempt that was not accepted.
@@ -74,17 +76,28 @@ class TwoFactor final : public LoginPolicy {
 
   Result<TwoFactorStatus> status(const User& user);
 
+  // Begins enrollment with any registered provider: stores the pending credential (sealed),
+  // replacing an older pending one of that provider, and returns what the user must see.
+  Result<Enrollment> begin_enrollment(const User& user, const std::string& provider_id);
+  // Confirms the user's pending credential of provider_id with `response`: turns the
+  // user-level setting on and returns fresh recovery codes (shown once). A wrong response
+  // enables nothing (kDenied).
+  Result<std::vector<std::string>> confirm_enrollment(const User& user,
+                                                      const std::string& provider_id,
+                                                      std::string_view response,
+                                                      const std::string& address);
   // Creates a new pending authenticator-app secret (replacing an older pending one).
   Result<TotpEnrollmentView> begin_totp_enrollment(const User& user);
   // Shows the pending secret again (same QR), or kNotFound when there is none.
   Result<TotpEnrollmentView> pending_totp_enrollment(const User& user);
-  // Confirms the pending secret with a current code: turns the user-level setting on and
-  // returns fresh recovery codes (shown once). A wrong code enables nothing.
+  // confirm_enrollment for the authenticator app.
   Result<std::vector<std::string>> confirm_totp_enrollment(const User& user,
                                                            std::string_view code,
-                                                           const std::string& address);
+                                                           const std::string& address) {
+    return confirm_enrollment(user, kTotpProvider, code, address);
+  }
   // Turns the user-level setting off and removes the user's credentials, after checking the
-  // password (via `password_ok`) or a current code.
+  // password (via `password_ok`) or a current code of the user's first method.
   Status disable(const User& user, bool password_ok, std::string_view code,
                  const std::string& address);
   Result<std::vector<std::string>> regenerate_recovery_codes(const User& user,

@@ -27,6 +27,9 @@
 #include "idp/login_flow.h"
 #include "idp/provider.h"
 #include "idp/signing_keys.h"
+#include "idp/two_factor.h"
+#include "plugin/loader.h"
+#include "providers/builtin.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tools/keystep/args.h"
 
@@ -210,8 +213,18 @@ int cmd_serve(const Args& args) {
   if (!listen) return fail(listen.error());
   if (auto jwks = r.keys->jwks(); !jwks) return fail(jwks.error());
 
-  PasswordOnlyPolicy policy;
-  Provider provider(r.config, *r.store, *r.keys, *r.hasher, policy, r.random, r.clock);
+  // Declared before the registry: the registry's plugin providers must be destroyed before
+  // their libraries are unloaded.
+  PluginLoader plugins;
+  ProviderRegistry registry;
+  if (auto s = register_builtin_providers(registry, r.random); !s) return fail(s.error());
+  if (!r.config.plugin_dir.empty()) {
+    KeystepPluginHost host{&r.random};
+    for (const auto& report : plugins.load_directory(r.config.plugin_dir, host, registry))
+      std::cerr << "keystep: plugin " << report.path << ": " << report.message << "\n";
+  }
+  TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
+  Provider provider(r.config, *r.store, *r.keys, *r.hasher, two_factor, r.random, r.clock);
   http::Server server(provider, r.config.issuer);
   http::ServerOptions options;
   options.host = listen->first;

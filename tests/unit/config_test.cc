@@ -1,0 +1,64 @@
+#include "idp/config.h"
+
+#include <gtest/gtest.h>
+
+namespace keystep {
+namespace {
+
+TEST(Config, DefaultsAreValid) { EXPECT_TRUE(validate_config(IdpConfig{})); }
+
+TEST(Config, JsonOverridesDefaults) {
+  IdpConfig config;
+  auto json = nlohmann::json::parse(
+      R"({"issuer":"https://id.example.com","argon2":{"t_cost":1,"m_cost_kib":1024},
+          "access_token_ttl":60,"plugin_dir":"/opt/keystep/plugins"})");
+  ASSERT_TRUE(apply_config_json(json, config));
+  EXPECT_EQ(config.issuer, "https://id.example.com");
+  EXPECT_EQ(config.argon2.t_cost, 1u);
+  EXPECT_EQ(config.argon2.m_cost_kib, 1024u);
+  EXPECT_EQ(config.argon2.parallelism, 1u);
+  EXPECT_EQ(config.access_token_ttl, 60);
+  EXPECT_EQ(config.plugin_dir, "/opt/keystep/plugins");
+  EXPECT_TRUE(validate_config(config));
+}
+
+TEST(Config, RefusesUnknownKeysAndWrongTypes) {
+  IdpConfig config;
+  auto unknown = apply_config_json(nlohmann::json::parse(R"({"isuer":"x"})"), config);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("isuer"), std::string::npos);
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse(R"({"code_ttl":"60"})"), config));
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse(R"({"argon2":{"t_cost":-1}})"), config));
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse(R"({"argon2":{"memory":1}})"), config));
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse("[1,2]"), config));
+}
+
+TEST(Config, ValidationRefusesBadIssuerAndLifetimes) {
+  for (const char* issuer : {"localhost:8080", "http://x/", "http://x?a=b", "ftp://x", ""}) {
+    IdpConfig config;
+    config.issuer = issuer;
+    EXPECT_FALSE(validate_config(config)) << issuer;
+  }
+  IdpConfig config;
+  config.code_ttl = 0;
+  EXPECT_FALSE(validate_config(config));
+  config = IdpConfig{};
+  config.signing_alg = "HS256";
+  EXPECT_FALSE(validate_config(config));
+  config = IdpConfig{};
+  config.argon2.m_cost_kib = 4;
+  EXPECT_FALSE(validate_config(config));
+}
+
+TEST(Config, RoundTripsThroughJson) {
+  IdpConfig config;
+  config.issuer = "https://id.example.com";
+  config.threads = 3;
+  IdpConfig back;
+  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
+  EXPECT_EQ(back.issuer, config.issuer);
+  EXPECT_EQ(back.threads, 3);
+}
+
+}  // namespace
+}  // namespace keystep

@@ -1,0 +1,269 @@
+// TwoFactor over the real SQLite store and the real built-in providers.
+#include "idp/two_factor.h"
+
+#include <gtest/gtest.h>
+#include <liboath/oath.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "providers/builtin.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace keystep {
+namespace {
+
+class TestClock final : public Clock {
+ public:
+  int64_t now() const override { return now_.load(); }
+  void set(int64_t t) { now_ = t; }
+  void advance(int64_t s) { now_ += s; }
+
+ private:
+  std::atomic<int64_t> now_{1'700'000'000};
+};
+
+class TwoFactorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("keystep-2fa-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    open_store();
+    ASSERT_TRUE(register_builtin_providers(registry_, random_));
+    auto key = random_bytes(random_, 32);
+    ASSERT_TRUE(key);
+    auto box = SecretBox::from_key(*key);
+    ASSERT_TRUE(box);
+    box_ = std::make_unique<SecretBox>(std::move(*box));
+    auto account = store_->create_account(Account{0, "acme", "Harness-Inc", 1});
+    ASSERT_TRUE(account);
+    account_ = *account;
+    auto user = store_->create_user(User{0, account_.id, "alice@example.com", "x", kRoleMember, 1});
+    ASSERT_TRUE(user);
+    user_ = *user;
+    make_two_factor();
+  }
+  void TearDown() override {
+    two_factor_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void open_store() {
+    auto store = sqlite::SqliteStore::open((dir_ / "keystep.db").string());
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
+  }
+  void make_two_factor() {
+    two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_);
+  }
+  // The secret key as the page shows it, then a code for time t computed by liboath.
+  std::string code_at(const TotpEnrollmentView& view, int64_t t) {
+    std::string base32;
+    for (char c : view.display_secret)
+      if (c != ' ') base32 += c;
+    char* secret = nullptr;
+    size_t length = 0;
+    EXPECT_EQ(oath_base32_decode(base32.data(), base32.size(), &secret, &length), OATH_OK);
+    char otp[10] = {};
+    EXPECT_EQ(oath_totp_generate(secret, length, t, 30, 0, 6, otp), OATH_OK);
+    free(secret);
+    return otp;
+  }
+  TotpEnrollmentView enable() {
+    auto view = two_factor_->begin_totp_enrollment(user_);
+    EXPECT_TRUE(view);
+    auto codes = two_factor_->confirm_totp_enrollment(user_, code_at(*view, clock_.now()), "ip");
+    EXPECT_TRUE(codes);
+    if (codes) recovery_ = *codes;
+    return *view;
+  }
+  bool flag() { return store_->user_by_id(user_.id)->two_factor_enabled; }
+
+  std::filesystem::path dir_;
+  OsRandom random_;
+  TestClock clock_;
+  ProviderRegistry registry_;
+  std::unique_ptr<SecretBox> box_;
+  std::unique_ptr<sqlite::SqliteStore> store_;
+  std::unique_ptr<TwoFactor> two_factor_;
+  Account account_;
+  User user_;
+  std::vector<std::string> recovery_;
+};
+
+TEST_F(TwoFactorTest, EnrollmentShowsIssuerLabelQrAndGroupedSecret) {
+  auto view = two_factor_->begin_totp_enrollment(user_);
+  ASSERT_TRUE(view) << view.error().message;
+  EXPECT_EQ(view->otpauth_uri.rfind("otpauth://totp/Harness-Inc:alice%40example.com?", 0), 0u)
+      << view->otpauth_uri;
+  EXPECT_NE(view->otpauth_uri.find("issuer=Harness-Inc"), std::string::npos);
+  EXPECT_EQ(view->qr_png_data_uri.rfind("data:image/png;base64,", 0), 0u);
+  EXPECT_EQ(view->display_secret.size(), 32u + 7u);  // 160 bits = 32 base32 chars, 8 groups
+  auto again = two_factor_->pending_totp_enrollment(user_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->otpauth_uri, view->otpauth_uri);
+}
+
+TEST_F(TwoFactorTest, SecretIsStoredSealed) {
+  auto view = two_factor_->begin_totp_enrollment(user_);
+  ASSERT_TRUE(view);
+  auto stored = store_->credentials_of_user(user_.id);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].secret.size(), 1u + 12u + 20u + 16u);  // version, nonce, key, tag
+}
+
+TEST_F(TwoFactorTest, WrongCodeEnablesNothing) {
+  auto view = two_factor_->begin_totp_enrollment(user_);
+  ASSERT_TRUE(view);
+  const std::string good = code_at(*view, clock_.now());
+  const std::string wrong = good == "000000" ? "111111" : "000000";
+  auto result = two_factor_->confirm_totp_enrollment(user_, wrong, "ip");
+  EXPECT_EQ(result.error().code, ErrorCode::kDenied);
+  EXPECT_FALSE(flag());
+  EXPECT_FALSE(two_factor_->status(user_)->has_totp);
+}
+
+TEST_F(TwoFactorTest, ConfirmTurnsUserSettingOnAndIssuesTenRecoveryCodes) {
+  enable();
+  EXPECT_TRUE(flag());
+  EXPECT_EQ(recovery_.size(), 10u);
+  auto status = two_factor_->status(user_);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->has_totp);
+  EXPECT_EQ(status->recovery_codes_left, 10);
+  EXPECT_EQ(status->methods, std::vector<std::string>{kTotpProvider});
+  EXPECT_TRUE(*two_factor_->second_factor_required(user_));
+}
+
+TEST_F(TwoFactorTest, AccountSettingChallengesWithoutFlippingUserSetting) {
+  EXPECT_FALSE(*two_factor_->second_factor_required(user_));
+  ASSERT_TRUE(store_->update_account_mfa(account_.id, true, "{}"));
+  EXPECT_TRUE(*two_factor_->second_factor_required(user_));
+  EXPECT_FALSE(flag());
+  ASSERT_TRUE(store_->update_account_mfa(account_.id, false, "{}"));
+  EXPECT_FALSE(*two_factor_->second_factor_required(user_));
+  EXPECT_FALSE(flag());
+}
+
+TEST_F(TwoFactorTest, LoginAcceptsCurrentCodeOnceAndRefusesReplay) {
+  auto view = enable();
+  clock_.advance(30);
+  const std::string code = code_at(view, clock_.now());
+  StepRefusal refusal;
+  auto amr = two_factor_->verify_login(user_, kTotpProvider, code, "ip", refusal);
+  ASSERT_TRUE(amr) << amr.error().message;
+  EXPECT_EQ(*amr, std::vector<std::string>{"otp"});
+  auto again = two_factor_->verify_login(user_, kTotpProvider, code, "ip", refusal);
+  EXPECT_EQ(again.error().code, ErrorCode::kReplayed);
+  EXPECT_EQ(refusal.code, ErrorCode::kReplayed);
+  // The code of the previous step is older than the one accepted: refused as well.
+  auto older = two_factor_->verify_login(user_, kTotpProvider, code_at(view, clock_.now() - 30),
+                                         "ip", refusal);
+  EXPECT_FALSE(older);
+}
+
+TEST_F(TwoFactorTest, ConcurrentLoginsWithOneCodeLetExactlyOneThrough) {
+  auto view = enable();
+  clock_.advance(60);
+  const std::string code = code_at(view, clock_.now());
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      StepRefusal refusal;
+      if (two_factor_->verify_login(user_, kTotpProvider, code, "ip" + std::to_string(i), refusal))
+        ++accepted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+}
+
+TEST_F(TwoFactorTest, LockoutGrowsPersistsAcrossRestartAndResetsOnSuccess) {
+  auto view = enable();
+  clock_.advance(30);
+  const std::string good = code_at(view, clock_.now());
+  const std::string wrong = good == "123456" ? "654321" : "123456";
+  StepRefusal refusal;
+  for (int i = 0; i < LockoutPolicy::kFreeFailures; ++i) {
+    auto r = two_factor_->verify_login(user_, kTotpProvider, wrong, "10.0.0.1", refusal);
+    EXPECT_EQ(r.error().code, ErrorCode::kDenied) << i;
+  }
+  // Past the threshold the next attempt must wait; the message says how long.
+  auto locked = two_factor_->verify_login(user_, kTotpProvider, good, "10.0.0.1", refusal);
+  EXPECT_EQ(locked.error().code, ErrorCode::kLocked);
+  EXPECT_EQ(refusal.retry_after, 1);
+  EXPECT_NE(refusal.message.find("Wait 1 seconds"), std::string::npos) << refusal.message;
+
+  // Restart: the count is persisted.
+  two_factor_.reset();
+  store_.reset();
+  open_store();
+  make_two_factor();
+  locked = two_factor_->verify_login(user_, kTotpProvider, good, "10.0.0.1", refusal);
+  EXPECT_EQ(locked.error().code, ErrorCode::kLocked);
+
+  clock_.advance(1);
+  auto sixth = two_factor_->verify_login(user_, kTotpProvider, wrong, "10.0.0.1", refusal);
+  EXPECT_EQ(sixth.error().code, ErrorCode::kDenied);
+  locked = two_factor_->verify_login(user_, kTotpProvider, good, "10.0.0.1", refusal);
+  EXPECT_EQ(locked.error().code, ErrorCode::kLocked);
+  EXPECT_EQ(refusal.retry_after, 2);
+
+  clock_.advance(2);
+  auto ok = two_factor_->verify_login(user_, kTotpProvider, good, "10.0.0.1", refusal);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(store_->attempts("user:" + std::to_string(user_.id))->failures, 0);
+  EXPECT_EQ(store_->attempts("addr:10.0.0.1")->failures, 0);
+}
+
+TEST_F(TwoFactorTest, RecoveryCodeWorksOnceInPlaceOfTotp) {
+  enable();
+  StepRefusal refusal;
+  auto first = two_factor_->verify_login(user_, kRecoveryProvider, recovery_[3], "ip", refusal);
+  ASSERT_TRUE(first) << first.error().message;
+  auto again = two_factor_->verify_login(user_, kRecoveryProvider, recovery_[3], "ip", refusal);
+  EXPECT_EQ(again.error().code, ErrorCode::kReplayed);
+  EXPECT_EQ(two_factor_->status(user_)->recovery_codes_left, 9);
+  auto regenerated = two_factor_->regenerate_recovery_codes(user_, "ip");
+  ASSERT_TRUE(regenerated);
+  auto old = two_factor_->verify_login(user_, kRecoveryProvider, recovery_[4], "ip", refusal);
+  EXPECT_FALSE(old);
+  EXPECT_TRUE(two_factor_->verify_login(user_, kRecoveryProvider, (*regenerated)[0], "ip", refusal));
+}
+
+TEST_F(TwoFactorTest, DisableNeedsPasswordOrCodeAndRemovesCredentials) {
+  auto view = enable();
+  auto refused = two_factor_->disable(user_, false, "999999x", "ip");
+  EXPECT_EQ(refused.error().code, ErrorCode::kDenied);
+  EXPECT_TRUE(flag());
+  clock_.advance(30);
+  ASSERT_TRUE(two_factor_->disable(user_, false, code_at(view, clock_.now()), "ip"));
+  EXPECT_FALSE(flag());
+  EXPECT_TRUE(store_->credentials_of_user(user_.id)->empty());
+  enable();
+  ASSERT_TRUE(two_factor_->disable(user_, true, "", "ip"));
+  EXPECT_FALSE(flag());
+}
+
+TEST_F(TwoFactorTest, SecurityEventsAreAudited) {
+  auto view = enable();
+  StepRefusal refusal;
+  (void)two_factor_->verify_login(user_, kTotpProvider, "000000x", "ip", refusal);
+  ASSERT_TRUE(two_factor_->disable(user_, true, "", "203.0.113.9"));
+  auto events = store_->audit_events(account_.id, 0, 50);
+  ASSERT_TRUE(events);
+  std::vector<std::string> names;
+  for (const auto& e : *events) names.push_back(e.event);
+  EXPECT_EQ(names, (std::vector<std::string>{"mfa.disabled", "mfa.code_refused", "mfa.enabled"}));
+  EXPECT_EQ((*events)[0].address, "203.0.113.9");
+  EXPECT_EQ((*events)[0].user_id, user_.id);
+}
+
+}  // namespace
+}  // namespace keystep
