@@ -60,27 +60,17 @@ bool algorithm_flags(std::string_view name, int& flags) {
   return true;
 }
 
-enum class Member { kAbsent, kValid, kInvalid };
-
-// Parameter lookups run on every login, so keys are found without allocating (nlohmann's
-// heterogeneous find) and values are read only after their type is checked (no throwing).
-Member read_algorithm(const nlohmann::json& object, int& flags) {
-  const auto it = object.find("algorithm");
-  if (it == object.end()) return Member::kAbsent;
-  return it->is_string() && algorithm_flags(it->get_ref<const std::string&>(), flags)
-             ? Member::kValid
-             : Member::kInvalid;
+// Values are read only after their type is checked (nlohmann's get throws otherwise).
+bool read_algorithm(const nlohmann::json& value, int& flags) {
+  return value.is_string() && algorithm_flags(value.get_ref<const std::string&>(), flags);
 }
 
-Member read_choice(const nlohmann::json& object, const char* key, int64_t a, int64_t b,
-                   unsigned& out) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Member::kAbsent;
-  if (!it->is_number_integer()) return Member::kInvalid;
-  const int64_t v = it->get<int64_t>();
-  if (v != a && v != b) return Member::kInvalid;
+bool read_choice(const nlohmann::json& value, int64_t a, int64_t b, unsigned& out) {
+  if (!value.is_number_integer()) return false;
+  const int64_t v = value.get<int64_t>();
+  if (v != a && v != b) return false;
   out = static_cast<unsigned>(v);
-  return Member::kValid;
+  return true;
 }
 
 Result<TotpParams> parse_settings(const ProviderSettings& settings) {
@@ -89,32 +79,42 @@ Result<TotpParams> parse_settings(const ProviderSettings& settings) {
   if (!settings.is_object()) {
     return make_error(ErrorCode::kInvalidArgument, "TOTP settings must be a JSON object");
   }
-  for (const auto& [key, value] : settings.items()) {
-    if (key != "algorithm" && key != "digits" && key != "period") {
-      return make_error(ErrorCode::kInvalidArgument, "unknown TOTP setting '" + key + "'");
+  for (auto it = settings.begin(); it != settings.end(); ++it) {
+    if (it.key() == "algorithm") {
+      if (!read_algorithm(*it, params.flags)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "TOTP setting algorithm must be \"SHA1\", \"SHA256\" or \"SHA512\"");
+      }
+    } else if (it.key() == "digits") {
+      if (!read_choice(*it, 6, 8, params.digits)) {
+        return make_error(ErrorCode::kInvalidArgument, "TOTP setting digits must be 6 or 8");
+      }
+    } else if (it.key() == "period") {
+      if (!read_choice(*it, 30, 60, params.period)) {
+        return make_error(ErrorCode::kInvalidArgument, "TOTP setting period must be 30 or 60");
+      }
+    } else {
+      return make_error(ErrorCode::kInvalidArgument, "unknown TOTP setting '" + it.key() + "'");
     }
-  }
-  if (read_algorithm(settings, params.flags) == Member::kInvalid) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "TOTP setting algorithm must be \"SHA1\", \"SHA256\" or \"SHA512\"");
-  }
-  if (read_choice(settings, "digits", 6, 8, params.digits) == Member::kInvalid) {
-    return make_error(ErrorCode::kInvalidArgument, "TOTP setting digits must be 6 or 8");
-  }
-  if (read_choice(settings, "period", 30, 60, params.period) == Member::kInvalid) {
-    return make_error(ErrorCode::kInvalidArgument, "TOTP setting period must be 30 or 60");
   }
   return params;
 }
 
 // A stored credential carries exactly the three parameters; anything else is a broken
-// invariant (a corrupted row or a credential routed to the wrong provider).
+// invariant (a corrupted row or a credential routed to the wrong provider). This runs on
+// every login: one pass over the members, which nlohmann::json keeps sorted by key.
 bool parse_credential(const MfaCredential& credential, TotpParams& out) {
   const nlohmann::json& p = credential.params;
-  return credential.provider_id == kProviderId && !credential.secret.empty() && p.is_object() &&
-         p.size() == 3 && read_algorithm(p, out.flags) == Member::kValid &&
-         read_choice(p, "digits", 6, 8, out.digits) == Member::kValid &&
-         read_choice(p, "period", 30, 60, out.period) == Member::kValid;
+  if (credential.provider_id != kProviderId || credential.secret.empty() || !p.is_object() ||
+      p.size() != 3) {
+    return false;
+  }
+  auto it = p.begin();
+  if (it.key() != "algorithm" || !read_algorithm(*it, out.flags)) return false;
+  ++it;
+  if (it.key() != "digits" || !read_choice(*it, 6, 8, out.digits)) return false;
+  ++it;
+  return it.key() == "period" && read_choice(*it, 30, 60, out.period);
 }
 
 struct ExpectedCode {
