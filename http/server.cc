@@ -123,8 +123,9 @@ std::optional<std::string> cookie(const Ph::Request& request, const std::string&
   return request.cookies().get(name).value;
 }
 
-// Pistache's query parser keeps neither order nor repeats and does not percent-decode
-// consistently, so the query string is re-read from the parsed map as Params.
+// Pistache keeps the query's values percent-encoded in an unordered map (so order and
+// repeated names are lost before we see them); as_str() rebuilds the encoded query, which
+// parse_form decodes with the same rules as a form body.
 Result<Params> query_params(const Ph::Request& request) {
   const std::string query = request.query().as_str();
   if (query.empty()) return Params{};

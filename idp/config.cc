@@ -60,11 +60,11 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
 
 Status validate_config(const IdpConfig& config) {
   auto url = parse_url(config.issuer);
-  if (!url || url->query || url->fragment ||
-      (!config.issuer.empty() && config.issuer.back() == '/'))
+  // Keystep serves its endpoints at the root of its origin, so the issuer has no path.
+  if (!url || url->query || url->fragment || !url->path.empty())
     return make_error(ErrorCode::kInvalidArgument,
-                      "issuer must be an absolute http(s) URL without query, fragment or "
-                      "trailing slash: " + config.issuer);
+                      "issuer must be an absolute http(s) URL with no path, query or fragment "
+                      "(e.g. https://id.example.com): " + config.issuer);
   if (config.signing_alg != "RS256" && config.signing_alg != "ES256")
     return make_error(ErrorCode::kInvalidArgument, "signing_alg must be RS256 or ES256");
   for (int64_t ttl : {config.code_ttl, config.access_token_ttl, config.id_token_ttl,
@@ -73,10 +73,8 @@ Status validate_config(const IdpConfig& config) {
   }
   if (config.threads < 0 || config.threads > 256)
     return make_error(ErrorCode::kInvalidArgument, "threads must be between 0 and 256");
-  if (config.argon2.t_cost < 1 || config.argon2.parallelism < 1 ||
-      config.argon2.m_cost_kib < 8 * config.argon2.parallelism ||
-      config.argon2.m_cost_kib > 4 * 1024 * 1024)
-    return make_error(ErrorCode::kInvalidArgument, "argon2 costs are out of range");
+  if (auto s = validate_argon2_params(config.argon2); !s)
+    return make_error(ErrorCode::kInvalidArgument, "argon2: " + s.error().message);
   return {};
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Plain records of the IdP's domain, as the store keeps them. No behaviour here.
-// Secrets never appear in clear: passwords, client secrets and tokens are hashes, private keys
-// are sealed (AES-256-GCM) by idp/crypto/secret_box.h before they reach a store.
+// Secrets never appear in clear: passwords, client secrets and tokens are hashes; private keys
+// and MFA secrets are sealed (AES-256-GCM, idp/crypto/secret_box.h) before they reach a store.
 
 #include <cstdint>
 #include <string>
@@ -44,7 +44,7 @@ struct User {
 struct Client {
   std::string client_id;
   bool is_public = false;
-  std::string secret_hash;  // Argon2id encoded; empty for public clients
+  std::string secret_hash;  // salted SHA-256 (see directory.h); empty for public clients
   std::vector<std::string> redirect_uris;              // exact match
   std::vector<std::string> post_logout_redirect_uris;  // exact match
   int64_t created_at = 0;

@@ -367,7 +367,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
                           "Incorrect email or password."};
   auto normalized = normalize_email(email);
   if (!normalized || password.empty() || password.size() > 1024) {
-    hasher_.burn(password.substr(0, 1024));
+    hasher_.burn(password);
     return retry;
   }
   auto candidates = store_.users_by_email(*normalized);
@@ -490,6 +490,11 @@ WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& req
   Session session;
   auto existing = current_session(browser);
   const bool same_user = existing && *existing && (*existing)->user_id == progress.user_id;
+  if (existing && *existing && !same_user) {
+    // Another user signs in on this browser: the previous user's session ends here.
+    (void)store_.revoke_grants_of_session((*existing)->sid);
+    (void)store_.delete_session((*existing)->sid);
+  }
   if (same_user) {
     session = **existing;
   } else {

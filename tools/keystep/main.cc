@@ -53,7 +53,14 @@ int fail(const std::string& message) {
   return 1;
 }
 
-int fail(const Error& error) { return fail(error.message); }
+
+// Failures exit 1; usage errors (a required flag missing, a bad value) exit 2.
+int fail(const Error& error) {
+  std::cerr << "keystep: " << error.message << "\n";
+  return error.code == ErrorCode::kInvalidArgument ? 2 : 1;
+}
+
+int fail(ErrorCode code, const std::string& message) { return fail(Error{code, message}); }
 
 // Everything a stateful command needs, opened from a data directory.
 struct Runtime {
@@ -131,8 +138,8 @@ Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen)
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoi(port) > 65535)
     return make_error(ErrorCode::kInvalidArgument, "invalid port in --listen " + listen);
+  // IPv6 hosts keep their brackets: Pistache's address parser needs them.
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
 }
 
@@ -206,7 +213,7 @@ int cmd_serve(const Args& args) {
   if (auto threads = args.get("--threads")) {
     if (threads->empty() || threads->find_first_not_of("0123456789") != std::string::npos ||
         threads->size() > 3)
-      return fail("--threads must be a number");
+      return fail(ErrorCode::kInvalidArgument, "--threads must be a number");
     r.config.threads = std::stoi(*threads);
   }
   auto listen = parse_listen(r.config.listen);
@@ -236,11 +243,22 @@ int cmd_serve(const Args& args) {
   std::cout << "keystep serving " << r.config.issuer << " on " << listen->first << ":"
             << server.port() << std::endl;
 
-  int signal_number = 0;
+  // The main thread waits for SIGTERM/SIGINT and, every few minutes meanwhile, deletes
+  // expired flows, sessions, codes and tokens.
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  sigwait(&signals, &signal_number);
+  int signal_number = -1;
+  while (signal_number < 0) {
+    const timespec interval{300, 0};
+    signal_number = sigtimedwait(&signals, nullptr, &interval);
+    if (signal_number < 0 && errno == EAGAIN) {
+      if (auto purged = r.store->purge_expired(r.clock.now()); !purged)
+        std::cerr << "keystep: purging expired rows failed: " << purged.error().message << "\n";
+    } else if (signal_number < 0 && errno != EINTR) {
+      return fail(std::string("waiting for signals failed: ") + std::strerror(errno));
+    }
+  }
   std::cout << "keystep: " << strsignal(signal_number) << ", shutting down" << std::endl;
   server.shutdown();
   return 0;
@@ -264,7 +282,7 @@ int cmd_user_create(const Args& args) {
   auto email = args.required("--email");
   if (!email) return fail(email.error());
   if (!args.has("--password-stdin"))
-    return fail("--password-stdin is required (passwords are never taken on the command line)");
+    return fail(ErrorCode::kInvalidArgument, "--password-stdin is required (passwords are never taken on the command line)");
   auto rt = open_runtime(args);
   if (!rt) return fail(rt.error());
   auto password = read_stdin_secret("password");
@@ -280,7 +298,7 @@ int cmd_client_create(const Args& args) {
   auto id = args.required("--client-id");
   if (!id) return fail(id.error());
   if (args.has("--public") == args.has("--secret-stdin"))
-    return fail("give exactly one of --public and --secret-stdin");
+    return fail(ErrorCode::kInvalidArgument, "give exactly one of --public and --secret-stdin");
   auto rt = open_runtime(args);
   if (!rt) return fail(rt.error());
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {}};
@@ -299,7 +317,7 @@ int cmd_key_rotate(const Args& args) {
   auto rt = open_runtime(args);
   if (!rt) return fail(rt.error());
   const std::string alg = args.get("--alg").value_or((*rt)->config.signing_alg);
-  if (alg != "RS256" && alg != "ES256") return fail("--alg must be RS256 or ES256");
+  if (alg != "RS256" && alg != "ES256") return fail(ErrorCode::kInvalidArgument, "--alg must be RS256 or ES256");
   auto kid = (*rt)->keys->rotate(alg, (*rt)->random);
   if (!kid) return fail(kid.error());
   std::cout << "New active signing key " << *kid << " (" << alg
