@@ -1,0 +1,182 @@
+// Starts the real keystep binary for a test file: a fresh data directory, an account, a user,
+// a public and a confidential client, and `keystep serve` on a free loopback port.
+// The binary comes from KEYSTEP_BIN (set by run.sh).
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const USER = { email: 'alice@example.com', password: 'correct horse battery' };
+export const PUBLIC_CLIENT_ID = 'rp';
+export const CONFIDENTIAL_CLIENT_ID = 'rp-confidential';
+// 40 characters with '+', '/' and '=' like `openssl rand -base64`, so client_secret_basic's
+// form-encoding before Base64 (RFC 6749 §2.3.1) is exercised.
+export const CONFIDENTIAL_CLIENT_SECRET = 'e2e+Secret/With=Base64+Chars/0123456789=';
+export const ACR_PASSWORD = 'urn:keystep:loa:1fa';
+
+// Keeps the suite fast; production costs are irrelevant to what these tests check.
+const FAST_ARGON2 = { t_cost: 1, m_cost_kib: 1024, parallelism: 1 };
+
+export function keystepBinary() {
+  const bin = process.env.KEYSTEP_BIN;
+  if (!bin) throw new Error('KEYSTEP_BIN is not set; run the suite with tests/e2e/run.sh PATH_TO_KEYSTEP');
+  return bin;
+}
+
+// A port that was free a moment ago: bind port 0 on loopback, read it, release it.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Runs one CLI command to completion; rejects with its output unless it exits 0.
+export function cli(args, { input } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(keystepBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve({ stdout, stderr });
+      else
+        reject(new Error(`keystep ${args.join(' ')} exited with ${code ?? signal}\n${stdout}${stderr}`));
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Keystep {
+  constructor({ dataDir, port, rpPort }) {
+    this.dataDir = dataDir;
+    this.port = port;
+    this.issuer = `http://127.0.0.1:${port}`;
+    this.rpOrigin = `http://127.0.0.1:${rpPort}`;
+    this.redirectUri = `${this.rpOrigin}/cb`;
+    this.postLogoutRedirectUri = `${this.rpOrigin}/bye`;
+    this.process = null;
+    this.output = '';
+  }
+
+  // Initialises a data directory with one account, user and the two clients, then serves.
+  // Cleans the directory up itself when that fails.
+  static async start() {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'keystep-e2e-'));
+    const ks = new Keystep({ dataDir, port: await freePort(), rpPort: await freePort() });
+    try {
+      await ks.provision();
+      await ks.serve({ newPortOnConflict: true });
+    } catch (err) {
+      await ks.cleanup();
+      throw err;
+    }
+    return ks;
+  }
+
+  async provision() {
+    const { dataDir } = this;
+    const d = ['--data-dir', dataDir];
+    await cli(['init', ...d, '--issuer', this.issuer]);
+    const confPath = path.join(dataDir, 'keystep.conf');
+    const conf = JSON.parse(await readFile(confPath, 'utf8'));
+    conf.argon2 = FAST_ARGON2;
+    await writeFile(confPath, JSON.stringify(conf, null, 2) + '\n');
+    await cli(['account', 'create', ...d, '--name', 'acme', '--issuer-label', 'Acme Inc']);
+    await cli(['user', 'create', ...d, '--account', 'acme', '--email', USER.email, '--password-stdin'],
+              { input: USER.password + '\n' });
+    const uris = ['--redirect-uri', this.redirectUri, '--post-logout-redirect-uri', this.postLogoutRedirectUri];
+    await cli(['client', 'create', ...d, '--client-id', PUBLIC_CLIENT_ID, ...uris, '--public']);
+    await cli(['client', 'create', ...d, '--client-id', CONFIDENTIAL_CLIENT_ID, ...uris, '--secret-stdin'],
+              { input: CONFIDENTIAL_CLIENT_SECRET + '\n' });
+  }
+
+  // Runs a CLI command against this data directory (e.g. ['key', 'rotate']).
+  cli(args, options) {
+    return cli([...args, '--data-dir', this.dataDir], options);
+  }
+
+  // Starts `keystep serve` and waits until it has bound its port and /healthz answers.
+  // Another test file may grab the same free port first; with `newPortOnConflict` the
+  // server then moves to another port (and issuer) instead of failing.
+  async serve({ newPortOnConflict = false } = {}) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.serveOnce();
+      } catch (err) {
+        if (!newPortOnConflict || !err.bindFailed || attempt >= 3) throw err;
+        this.port = await freePort();
+        this.issuer = `http://127.0.0.1:${this.port}`;
+      }
+    }
+  }
+
+  async serveOnce() {
+    if (this.process) throw new Error('keystep is already serving');
+    const child = spawn(keystepBinary(),
+                        ['serve', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`,
+                         '--issuer', this.issuer],
+                        { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = child;
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const outputStart = this.output.length;
+    child.stdout.on('data', (d) => (this.output += d));
+    child.stderr.on('data', (d) => (this.output += d));
+    let exit = null;
+    this.exited.then((e) => (exit = e));
+    // The banner is printed once the port is bound, so /healthz is known to be ours.
+    const banner = `keystep serving ${this.issuer} on 127.0.0.1:${this.port}`;
+    const deadline = Date.now() + 15000;
+    while (Date.now() < deadline && !exit) {
+      if (this.output.includes(banner, outputStart)) {
+        try {
+          const res = await fetch(`${this.issuer}/healthz`);
+          if (res.status === 200 && (await res.text()) === 'ok\n') return;
+        } catch {
+          // Not answering yet.
+        }
+      }
+      await sleep(50);
+    }
+    if (!exit) child.kill('SIGKILL');
+    await this.exited;
+    this.process = null;
+    const err = new Error(`keystep serve did not become healthy (exit: ${JSON.stringify(exit)})\n` +
+                          this.output.slice(outputStart));
+    err.bindFailed = /cannot listen/.test(this.output.slice(outputStart));
+    throw err;
+  }
+
+  // SIGTERM; resolves with { code, signal } once the server has exited.
+  async stop() {
+    const child = this.process;
+    if (!child) return null;
+    this.process = null;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    const result = await this.exited;
+    clearTimeout(timer);
+    return result;
+  }
+
+  async restart() {
+    const result = await this.stop();
+    await this.serve();
+    return result;
+  }
+
+  async cleanup() {
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
