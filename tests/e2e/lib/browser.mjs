@@ -149,3 +149,32 @@ export async function signIn(browser, authorizationUrl, { email, password }) {
     throw new Error(`POST /login answered ${loginResponse.status}:\n${loginResponse.body}`);
   return { callback: loginResponse.location, loginPage, authorizeResponse, loginResponse };
 }
+
+// The form of a page that posts to `action` (a path), or throws showing the page.
+export function formByAction(html, action) {
+  const form = parseForms(html).find((f) => f.attrs.action === action);
+  if (!form) throw new Error(`no form posting to ${action} on the page:\n${html}`);
+  return form;
+}
+
+// What a user agent submits for a form's hidden inputs, plus `fields`.
+export function formFields(form, fields = {}) {
+  const out = {};
+  for (const input of form.inputs) if (input.name && input.type === 'hidden') out[input.name] = input.value;
+  return { ...out, ...fields };
+}
+
+// Submits the form of `page` (fetched from `pageUrl`) that posts to `action`.
+export function submitForm(browser, pageUrl, page, action, fields = {}) {
+  const form = formByAction(page.body, action);
+  return browser.post(new URL(form.attrs.action, pageUrl), formFields(form, fields));
+}
+
+// Opens the second-factor page at `url` and submits `code` with the method the page offers.
+// Returns { page, response }.
+export async function submitSecondFactor(browser, url, code) {
+  const page = await browser.get(url);
+  if (page.status !== 200) throw new Error(`${url} answered ${page.status}:\n${page.body}`);
+  const response = await submitForm(browser, url, page, '/login/second-factor', { code });
+  return { page, response };
+}

@@ -15,6 +15,9 @@ export const CONFIDENTIAL_CLIENT_ID = 'rp-confidential';
 // form-encoding before Base64 (RFC 6749 §2.3.1) is exercised.
 export const CONFIDENTIAL_CLIENT_SECRET = 'e2e+Secret/With=Base64+Chars/0123456789=';
 export const ACR_PASSWORD = 'urn:keystep:loa:1fa';
+export const ACR_MFA = 'urn:keystep:loa:2fa';
+// The account's --issuer-label: what an authenticator app shows for the account.
+export const ISSUER_LABEL = 'Acme Inc';
 
 // Keeps the suite fast; production costs are irrelevant to what these tests check.
 const FAST_ARGON2 = { t_cost: 1, m_cost_kib: 1024, parallelism: 1 };
@@ -93,13 +96,19 @@ export class Keystep {
     const conf = JSON.parse(await readFile(confPath, 'utf8'));
     conf.argon2 = FAST_ARGON2;
     await writeFile(confPath, JSON.stringify(conf, null, 2) + '\n');
-    await cli(['account', 'create', ...d, '--name', 'acme', '--issuer-label', 'Acme Inc']);
+    await cli(['account', 'create', ...d, '--name', 'acme', '--issuer-label', ISSUER_LABEL]);
     await cli(['user', 'create', ...d, '--account', 'acme', '--email', USER.email, '--password-stdin'],
               { input: USER.password + '\n' });
     const uris = ['--redirect-uri', this.redirectUri, '--post-logout-redirect-uri', this.postLogoutRedirectUri];
     await cli(['client', 'create', ...d, '--client-id', PUBLIC_CLIENT_ID, ...uris, '--public']);
     await cli(['client', 'create', ...d, '--client-id', CONFIDENTIAL_CLIENT_ID, ...uris, '--secret-stdin'],
               { input: CONFIDENTIAL_CLIENT_SECRET + '\n' });
+  }
+
+  // Creates another user in the account with `keystep user create`.
+  addUser({ email, password }) {
+    return this.cli(['user', 'create', '--account', 'acme', '--email', email, '--password-stdin'],
+                    { input: password + '\n' });
   }
 
   // Runs a CLI command against this data directory (e.g. ['key', 'rotate']).
