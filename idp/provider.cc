@@ -244,8 +244,11 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
     const Session& current = **session;
     auto user = store_.user_by_id(current.user_id);
     if (!user) return redirect_error(request, "temporarily_unavailable", "please try again");
+    // max_age=0 means the same as prompt=login (OIDC Core errata 2): whole seconds cannot
+    // tell "just now" from "a moment ago".
     const auto stale = [&](int64_t at) {
-      return at == 0 || request.prompt_login || (request.max_age && now - at > *request.max_age);
+      return at == 0 || request.prompt_login || (request.max_age && *request.max_age == 0) ||
+             (request.max_age && now - at > *request.max_age);
     };
     auto policy = two_factor_.second_factor_required(*user);
     auto status = two_factor_.status(*user);
