@@ -137,8 +137,8 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-// On success the time step whose code equals `code`, searching now, now+1, now-1 (liboath's
-// order, so the newest step wins when a code happens to match two steps).
+// On success the time step whose code equals `code`. liboath tries the current step, the next,
+// then the previous: the previous step, the one most likely already used, is tried last.
 Result<int64_t> match_step(const MfaCredential& credential, std::string_view code, int64_t now) {
   TotpParams params;
   if (!parse_credential(credential, params)) {

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "providers/builtin.h"
+
 namespace keystep {
 namespace {
 
@@ -520,6 +522,21 @@ TEST(TotpProvider, AgreesWithOathtool) {
       EXPECT_TRUE(r.ok()) << c.flags << " t=" << t;
     }
   }
+}
+
+// register_builtin_providers lives in providers/builtin.cc beside the two providers.
+TEST(BuiltinProviders, RegistersTotpAndRecoveryCodesOnce) {
+  OsRandom random;
+  ProviderRegistry registry;
+  ASSERT_TRUE(register_builtin_providers(registry, random).ok());
+  ASSERT_NE(registry.find("totp"), nullptr);
+  ASSERT_NE(registry.find("recovery_code"), nullptr);
+  EXPECT_TRUE(registry.find("recovery_code")->info().is_fallback);
+  EXPECT_EQ(registry.all().size(), 2u);
+  Status again = register_builtin_providers(registry, random);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_NE(again.error().message.find("'totp'"), std::string::npos) << again.error().message;
 }
 
 }  // namespace
