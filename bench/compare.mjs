@@ -1,0 +1,363 @@
+// The side-by-side benchmark: Keystep and panva's oidc-provider on loopback, driven by the
+// same tools in the same run (wrk for discovery, JWKS and refresh grants; bench/lib.mjs for
+// full logins), then a table of Keystep / peer ratios. Started by bench/run, which installs
+// and builds first; see docs/performance.md.
+//
+//   node bench/compare.mjs --keystep BIN [--totp-bench BIN] [--duration S] [--write-doc FILE]
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import * as L from './lib.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const { values: opt } = parseArgs({
+  options: {
+    keystep: { type: 'string' },
+    'totp-bench': { type: 'string' },
+    duration: { type: 'string', default: '10' },        // seconds per wrk run and per login run
+    concurrency: { type: 'string', default: '8' },      // full logins in flight
+    'users-fast': { type: 'string' },                   // TOTP users, protocol-only Keystep
+    'users-prod': { type: 'string' },                   // TOTP users, production-defaults Keystep
+    'refresh-chains': { type: 'string', default: '64' },
+    'write-doc': { type: 'string' },
+    'time-limit': { type: 'string', default: '1200' },  // seconds; then everything is stopped
+  },
+});
+if (!opt.keystep) {
+  console.error('usage: node bench/compare.mjs --keystep BIN [--totp-bench BIN] [--duration S] [--write-doc FILE]');
+  process.exit(2);
+}
+const KEYSTEP = path.resolve(opt.keystep);
+const DURATION = Number(opt.duration);
+const CONCURRENCY = Number(opt.concurrency);
+// Each TOTP user signs in once per run (Keystep refuses a code twice for a user), so the pools
+// are sized to the duration: more than this machine's rates times the duration. A run that
+// exhausts a pool is shorter and says so.
+const USERS_FAST = Number(opt['users-fast'] ?? 300 * DURATION);
+const USERS_PROD = Number(opt['users-prod'] ?? 15 * DURATION);
+const CHAINS = Number(opt['refresh-chains']);
+const WRK = ['-t2', '-c32', `-d${DURATION}s`, '--latency'];
+const CLIENT_ID = 'bench';
+const PASSWORD = 'bench-password-0123';
+const FAST_ARGON2 = { t_cost: 1, m_cost_kib: 8, parallelism: 1 };
+const log = (...args) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...args);
+
+const servers = [];
+let root;
+async function cleanup() {
+  await Promise.all(servers.map((s) => s.stop().catch(() => {})));
+  if (root) await rm(root, { recursive: true, force: true });
+}
+const watchdog = setTimeout(async () => {
+  console.error(`bench: time limit of ${opt['time-limit']} s reached, stopping`);
+  await cleanup();
+  process.exit(1);
+}, Number(opt['time-limit']) * 1000);
+watchdog.unref();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    await cleanup();
+    process.exit(130);
+  });
+}
+
+// Runs `task` over `items` with at most `limit` at once.
+async function pool(items, limit, task) {
+  let next = 0;
+  const out = new Array(items.length);
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await task(items[i], i);
+    }
+  }));
+  return out;
+}
+
+// ---- Keystep provisioning, only through its CLI ----
+
+async function provisionKeystep(dir, { port, redirectUri, argon2, users, extraUsers = [] }) {
+  const issuer = `http://127.0.0.1:${port}`;
+  const d = ['--data-dir', dir];
+  await L.run(KEYSTEP, ['init', ...d, '--issuer', issuer]);
+  if (argon2) {
+    const confPath = path.join(dir, 'keystep.conf');
+    const conf = JSON.parse(await readFile(confPath, 'utf8'));
+    conf.argon2 = argon2;
+    await writeFile(confPath, JSON.stringify(conf, null, 2) + '\n');
+  }
+  await L.run(KEYSTEP, ['account', 'create', ...d, '--name', 'bench', '--issuer-label', 'Keystep bench']);
+  await L.run(KEYSTEP, ['client', 'create', ...d, '--client-id', CLIENT_ID, '--redirect-uri', redirectUri, '--public']);
+  const all = [...extraUsers, ...users];
+  await pool(all, 2, (u) => L.run(KEYSTEP, ['user', 'create', ...d, '--account', 'bench', '--email', u.login, '--password-stdin'],
+                                  { input: `${u.password}\n` }));
+  return issuer;
+}
+
+function startKeystep(name, dir, port) {
+  return L.startServer(name, KEYSTEP, ['serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`],
+                       { ready: 'keystep serving', probe: `http://127.0.0.1:${port}/healthz` });
+}
+
+function startPeer(port, redirectUri) {
+  return L.startServer('peer', process.execPath,
+                       [path.join(HERE, 'peer', 'server.mjs'), '--port', String(port), '--redirect-uri', redirectUri,
+                        '--client-id', CLIENT_ID],
+                       { ready: 'peer serving', probe: `http://127.0.0.1:${port}/.well-known/openid-configuration`,
+                         env: { ...process.env, NODE_ENV: 'production' } });
+}
+
+// ---- wrk ----
+
+function wrk(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { env: { ...process.env, BENCH_WRK_DIR: path.join(HERE, 'wrk') } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
+      if (code !== 0 || !line) return reject(new Error(`wrk ${args.join(' ')} failed (${code}):\n${out}`));
+      const r = JSON.parse(line.slice('WRK_JSON '.length));
+      const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
+      resolve({
+        rps: r.requests / (r.duration_us / 1e6),
+        p50: r.p50_us / 1000,
+        p99: r.p99_us / 1000,
+        requests: r.requests,
+        errors,
+        detail: r.errors,
+      });
+    });
+  });
+}
+
+async function wrkGet(url, keepAliveHeader) {
+  const args = [...WRK, '-s', path.join(HERE, 'wrk', 'report.lua')];
+  if (keepAliveHeader) args.push('-H', 'Connection: keep-alive');
+  return wrk([...args, url]);
+}
+
+// ---- the run ----
+
+const results = {};   // metric key -> { keystep, peer }
+const notes = [];
+
+async function main() {
+  const loadBefore = os.loadavg();
+  root = await mkdtemp(path.join(os.tmpdir(), 'keystep-bench-'));
+  const [peerPort, fastPort, prodPort, rpPort] = [await L.freePort(), await L.freePort(), await L.freePort(), await L.freePort()];
+  const redirectUri = `http://127.0.0.1:${rpPort}/cb`;
+
+  // Users: one without 2FA whose logins seed the refresh chains, and the TOTP pools.
+  const refreshUser = { login: 'refresh@bench.test', password: PASSWORD };
+  const mk = (prefix, n) => Array.from({ length: n }, (_, i) => ({ login: `${prefix}${i}@bench.test`, password: PASSWORD }));
+  const fastUsers = mk('fast', USERS_FAST);
+  const prodUsers = mk('prod', USERS_PROD);
+
+  log(`provisioning Keystep with the CLI: protocol-only (${USERS_FAST} TOTP users), production defaults (${USERS_PROD})`);
+  const fastDir = path.join(root, 'protocol-only');
+  const prodDir = path.join(root, 'production');
+  const [fastIssuer, prodIssuer] = await Promise.all([
+    provisionKeystep(fastDir, { port: fastPort, redirectUri, argon2: FAST_ARGON2, users: fastUsers, extraUsers: [refreshUser] }),
+    provisionKeystep(prodDir, { port: prodPort, redirectUri, argon2: null, users: prodUsers }),
+  ]);
+
+  log('starting the servers');
+  const peer = await startPeer(peerPort, redirectUri);
+  servers.push(peer);
+  const fast = await startKeystep('keystep (protocol only)', fastDir, fastPort);
+  servers.push(fast);
+  const prod = await startKeystep('keystep (production defaults)', prodDir, prodPort);
+  servers.push(prod);
+  const peerIssuer = `http://127.0.0.1:${peerPort}`;
+
+  log('turning on two-factor authentication (TOTP) for every bench user through the profile pages');
+  await pool(fastUsers, 4, async (u) => (u.totp = await L.enrollTotp(fastIssuer, u)));
+  await pool(prodUsers, 2, async (u) => (u.totp = await L.enrollTotp(prodIssuer, u)));
+
+  const scope = 'openid email offline_access';
+  const rp = {
+    keystep: await L.relyingParty({ kind: 'keystep', issuer: fastIssuer, clientId: CLIENT_ID, redirectUri, scope }),
+    prod: await L.relyingParty({ kind: 'keystep', issuer: prodIssuer, clientId: CLIENT_ID, redirectUri, scope }),
+    peer: await L.relyingParty({ kind: 'peer', issuer: peerIssuer, clientId: CLIENT_ID, redirectUri, scope }),
+  };
+
+  // 1. Discovery and JWKS (the JWKS URL comes from each discovery document).
+  for (const [endpoint, urlOf] of [
+    ['discovery', (r) => `${r.issuer}/.well-known/openid-configuration`],
+    ['jwks', (r) => r.metadata.jwks_uri],
+  ]) {
+    for (const keepAlive of [false, true]) {
+      const key = `${endpoint}${keepAlive ? '_ka' : ''}`;
+      log(`wrk ${endpoint}${keepAlive ? ' with Connection: keep-alive' : ''}`);
+      results[key] = {};
+      for (const side of ['keystep', 'peer']) results[key][side] = await wrkGet(urlOf(rp[side]), keepAlive);
+    }
+  }
+
+  // 2. Token endpoint: refresh chains seeded by full logins, then wrk with bench/wrk/refresh.lua.
+  log(`token endpoint: seeding ${CHAINS} refresh chains per server`);
+  results.refresh = {};
+  for (const side of ['keystep', 'peer']) {
+    const user = side === 'keystep' ? refreshUser : { login: 'refresh', password: PASSWORD };
+    const tokens = await pool(Array.from({ length: CHAINS }), 4, async () => (await L.fullLogin(rp[side], user)).tokens.refresh_token);
+    // The grant the load runs: one checked by hand, as an RP would (a new refresh token and a
+    // valid signed id_token).
+    const checked = await L.tokenRequest(rp[side], { grant_type: 'refresh_token', refresh_token: tokens[0] });
+    await L.validateIdToken(rp[side], checked.id_token);
+    if (!checked.refresh_token || checked.refresh_token === tokens[0]) throw new Error(`${side} did not rotate the refresh token`);
+    tokens[0] = checked.refresh_token;
+    const file = path.join(root, `refresh-${side}.txt`);
+    await writeFile(file, tokens.join('\n') + '\n');
+    log(`wrk refresh_token grant (${side})`);
+    results.refresh[side] = await wrk([...WRK, '-s', path.join(HERE, 'wrk', 'refresh.lua'), rp[side].metadata.token_endpoint,
+                                       '--', file, CLIENT_ID, '2']);
+  }
+
+  // 3. Full logins at fixed concurrency.
+  const loginRun = async (label, rpx, users, userOf) => {
+    log(`full logins: ${label}, concurrency ${CONCURRENCY}, ${DURATION} s${users ? `, at most ${users.length} users` : ''}`);
+    const r = await L.closedLoop({
+      concurrency: CONCURRENCY,
+      durationMs: DURATION * 1000,
+      limit: users ? users.length : Infinity,
+      task: (i) => L.fullLogin(rpx, userOf(i)),
+    });
+    if (r.failed) notes.push(`${label}: ${r.failed} logins failed, e.g. ${r.errors[0]}`);
+    if (users && r.ok + r.failed >= users.length && r.elapsedMs < DURATION * 1000 - 500)
+      notes.push(`${label}: the pool of ${users.length} TOTP users ran out after ${(r.elapsedMs / 1000).toFixed(1)} s; the rate is over that time`);
+    return { rps: r.ok / (r.elapsedMs / 1000), p50: L.percentile(r.latencies, 50), p99: L.percentile(r.latencies, 99),
+             requests: r.ok, errors: r.failed };
+  };
+  const totpUser = (users) => (i) => ({ ...users[i], code: () => L.nextCode(users[i].totp) });
+  results.login_peer = await loginRun('peer (dev interactions)', rp.peer, null,
+                                      (i) => ({ login: `user${i}`, password: PASSWORD }));
+  results.login_fast = await loginRun('Keystep protocol only', rp.keystep, fastUsers, totpUser(fastUsers));
+  results.login_prod = await loginRun('Keystep production defaults', rp.prod, prodUsers, totpUser(prodUsers));
+
+  // 4. Peak resident memory of each server over everything above.
+  const mem = Object.fromEntries([['peer', peer], ['fast', fast], ['prod', prod]].map(([k, s]) => [k, L.memoryOf(s.pid).hwm]));
+  await cleanup();
+  servers.length = 0;
+
+  // 5. TOTP verification micro-benchmark.
+  let totp = null;
+  if (opt['totp-bench']) {
+    log('TOTP verification micro-benchmark');
+    const out = execFileSync(path.resolve(opt['totp-bench']), [
+      '--benchmark_filter=^(BM_ProviderVerify/valid|BM_RawOathTotpValidate4/valid)$',
+      '--benchmark_repetitions=5', '--benchmark_min_time=0.2', '--benchmark_format=json',
+      '--benchmark_report_aggregates_only=true'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const bm = JSON.parse(out).benchmarks;
+    const median = (name) => bm.find((b) => b.run_name === name && b.aggregate_name === 'median')?.cpu_time;
+    totp = { provider: median('BM_ProviderVerify/valid'), raw: median('BM_RawOathTotpValidate4/valid') };
+  } else {
+    notes.push('TOTP micro-benchmark: keystep_bench_totp was not built (Google Benchmark missing), skipped');
+  }
+
+  return { mem, totp, loadBefore, loadAfter: os.loadavg() };
+}
+
+// ---- the table ----
+
+const fmt = (v, digits = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
+
+function table({ mem, totp }) {
+  const rows = [];
+  const ratio = (k, p) => (Number.isFinite(k) && Number.isFinite(p) && p > 0 ? k / p : NaN);
+  const target = (value, goal, higher) => (!Number.isFinite(value) ? '' : `${higher ? '≥' : '≤'} ${goal} ${((higher ? value >= goal : value <= goal) ? 'met' : '**not met**')}`);
+  const wrkRows = (key, label, goalRps) => {
+    const { keystep: k, peer: p } = results[key];
+    const r = ratio(k.rps, p.rps);
+    rows.push([`${label}: requests/s`, fmt(k.rps), fmt(p.rps), `${fmt(r, 2)}×`, goalRps ? target(r, goalRps, true) : '']);
+    rows.push([`${label}: p50 latency (ms)`, fmt(k.p50, 2), fmt(p.p50, 2), `${fmt(ratio(k.p50, p.p50), 2)}×`, '']);
+    const r99 = ratio(k.p99, p.p99);
+    rows.push([`${label}: p99 latency (ms)`, fmt(k.p99, 2), fmt(p.p99, 2), `${fmt(r99, 2)}×`, goalRps === 3 ? target(r99, 1, false) : '']);
+    for (const [side, x] of [['Keystep', k], ['peer', p]]) if (x.errors) notes.push(`${label}: ${side} had ${x.errors} errors/non-2xx (${JSON.stringify(x.detail ?? {})})`);
+  };
+  wrkRows('discovery', 'discovery', 3);
+  wrkRows('discovery_ka', 'discovery, Connection: keep-alive', 3);
+  wrkRows('jwks', 'JWKS', 3);
+  wrkRows('jwks_ka', 'JWKS, Connection: keep-alive', 3);
+  wrkRows('refresh', 'token (refresh_token grant)', 2);
+  const lp = results.login_peer;
+  for (const [key, label, goal] of [['login_fast', 'full logins, protocol only', 2], ['login_prod', 'full logins, production defaults', null]]) {
+    const k = results[key];
+    const r = ratio(k.rps, lp.rps);
+    rows.push([`${label}: logins/s (c=${CONCURRENCY})`, fmt(k.rps, 1), fmt(lp.rps, 1), `${fmt(r, 2)}×`, goal ? target(r, goal, true) : '']);
+    rows.push([`${label}: p50 / p99 per login (ms)`, `${fmt(k.p50, 1)} / ${fmt(k.p99, 1)}`, `${fmt(lp.p50, 1)} / ${fmt(lp.p99, 1)}`, '', '']);
+  }
+  const mib = (kib) => kib / 1024;
+  rows.push(['peak RSS (VmHWM, MiB), protocol-only instance', fmt(mib(mem.fast), 1), fmt(mib(mem.peer), 1),
+             `${fmt(ratio(mem.fast, mem.peer), 2)}×`, target(ratio(mem.fast, mem.peer), 0.33, false)]);
+  rows.push(['peak RSS (VmHWM, MiB), production-defaults instance', fmt(mib(mem.prod), 1), fmt(mib(mem.peer), 1),
+             `${fmt(ratio(mem.prod, mem.peer), 2)}×`, '']);
+  if (totp)
+    rows.push(['TOTP verify, ns/op (median CPU; "peer" = raw liboath)', fmt(totp.provider), fmt(totp.raw),
+               `${fmt(ratio(totp.provider, totp.raw), 2)}×`, '']);
+  const header = ['metric', 'Keystep', 'peer', 'ratio (Keystep / peer)', 'target'];
+  return [header, ['---', '---:', '---:', '---:', '---'], ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+function machine(extra) {
+  const model = (() => {
+    try {
+      return execFileSync('lscpu', { encoding: 'utf8' }).match(/^Model name:\s*(.+)$/m)?.[1]?.trim();
+    } catch {
+      return os.cpus()[0]?.model;
+    }
+  })();
+  const peerVersion = JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(require("./peer/node_modules/oidc-provider/package.json").version)'],
+                                              { cwd: HERE, encoding: 'utf8' }));
+  const wrkVersion = execFileSync('sh', ['-c', 'wrk -v 2>&1 | head -1'], { encoding: 'utf8' }).trim().split(' ').slice(0, 2).join(' ');
+  return [
+    `- date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    `- machine: \`nproc\` = ${os.availableParallelism?.() ?? os.cpus().length}, \`lscpu\` model name = ${model}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`,
+    `- load average (1 min) before / after the run: ${fmt(extra.loadBefore[0], 2)} / ${fmt(extra.loadAfter[0], 2)}`,
+    `- Keystep: Release build, 2 HTTP threads (one per core); peer: oidc-provider ${peerVersion} on Node.js ${process.version}, NODE_ENV=production`,
+    `- tools: ${wrkVersion} (-t2 -c32 -d${DURATION}s), login driver bench/lib.mjs (node:http keep-alive, jose), concurrency ${CONCURRENCY}`,
+  ].join('\n');
+}
+
+const BEGIN = '<!-- bench/run: begin (generated; edit bench/compare.mjs instead) -->';
+const END = '<!-- bench/run: end -->';
+
+async function writeDoc(file, section) {
+  let text = '';
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    text = '# Performance\n';
+  }
+  const block = `${BEGIN}\n${section}\n${END}`;
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  text = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + END.length) : `${text.trimEnd()}\n\n${block}\n`;
+  await writeFile(file, text);
+}
+
+try {
+  const extra = await main();
+  const t = table(extra);
+  const m = machine(extra);
+  const noteText = notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '';
+  console.log(`\n${m}\n\n${t}\n${noteText}`);
+  if (opt['write-doc']) {
+    await writeDoc(path.resolve(opt['write-doc']),
+                   `### Latest run\n\n${m}\n\n${t}\n${noteText}`);
+    log(`wrote the table into ${opt['write-doc']}`);
+  }
+  clearTimeout(watchdog);
+} catch (err) {
+  console.error(`bench: ${err.stack ?? err}`);
+  for (const s of servers) console.error(`--- ${s.name} output (last 2000 characters):\n${s.output.slice(-2000)}`);
+  await cleanup();
+  process.exit(1);
+}
