@@ -16,8 +16,12 @@ button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:6px;bac
 .row{display:flex;justify-content:space-between;align-items:center;border-top:1px solid #e3e6eb;padding:1rem 0}
 .switch{width:auto;margin:0;padding:.35rem .9rem;border-radius:999px;background:#c5cad3;color:#1d2330}
 .switch[aria-checked=true]{background:#1f8f4e;color:#fff}
-.secret{font-family:ui-monospace,Menlo,monospace;font-size:1.1rem;letter-spacing:.08em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:break-all}
-.codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;padding-left:1.2rem}
+.secret{font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;letter-spacing:.04em;word-spacing:.3em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:normal;overflow-wrap:normal}
+.codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;list-style:none;padding:0;margin:1rem 0}
+.codes li{padding:.15rem 0}
+.badge{display:inline-block;padding:.35rem .9rem;border-radius:999px;background:#1f8f4e;color:#fff;font-weight:600}
+button.secondary{background:#eef0f3;color:#1d2330;border:1px solid #c5cad3}
+form{margin-bottom:1rem}
 .qr{display:block;margin:1rem auto;image-rendering:pixelated;width:220px;height:220px}
 a.link{color:#2256d6}small{color:#5b6475}
 </style>)";
@@ -93,7 +97,7 @@ std::string render_second_factor_page(const SecondFactorView& v) {
   } else {
     body += "<label for=\"code\">Authentication code</label><input id=\"code\" type=\"text\" "
             "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
-            "pattern=\"[0-9]*\" maxlength=\"8\" required autofocus>";
+            "maxlength=\"9\" required autofocus>";
   }
   body += "<button type=\"submit\">Verify</button></form>";
   if (recovery) {
@@ -138,8 +142,8 @@ std::string render_profile_page(const ProfileView& v) {
             "type=\"submit\" role=\"switch\" aria-checked=\"false\" "
             "aria-label=\"Two-Factor Authentication\">Off</button></form></div>";
   } else {
-    body += "<span class=\"switch\" style=\"background:#1f8f4e;color:#fff\" role=\"switch\" "
-            "aria-checked=\"true\" aria-label=\"Two-Factor Authentication\">On</span></div>"
+    body += "<span class=\"badge\" role=\"status\" aria-label=\"Two-Factor Authentication "
+            "is on\">On</span></div>"
             "<form method=\"post\" action=\"/profile/two-factor\">" + csrf_field(v) +
             "<input type=\"hidden\" name=\"action\" value=\"disable\"><p><small>To turn it "
             "off, confirm with your password or a current code.</small></p>"
@@ -147,12 +151,13 @@ std::string render_profile_page(const ProfileView& v) {
             "name=\"password\" autocomplete=\"current-password\">"
             "<label for=\"code\">or authentication code</label><input id=\"code\" type=\"text\" "
             "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"8\">"
-            "<button type=\"submit\">Turn off two-factor authentication</button></form>";
+            "<button class=\"secondary\" type=\"submit\">Turn off two-factor authentication"
+            "</button></form>";
     body += "<div class=\"row\"><div><strong>Recovery codes</strong><br><small>" +
             std::to_string(v.two_factor.recovery_codes_left) +
-            " unused</small></div><form method=\"post\" action=\"/profile/recovery-codes\">" +
-            csrf_field(v) + "<button class=\"switch\" type=\"submit\">Generate new codes"
-            "</button></form></div>";
+            " unused. New codes replace all of them.</small></div><form method=\"post\" "
+            "action=\"/profile/recovery-codes\">" + csrf_field(v) +
+            "<button class=\"switch\" type=\"submit\">Generate new codes</button></form></div>";
   }
   if (v.two_factor.account_setting)
     body += "<p><small>Your account requires two-factor authentication for every member, so "
@@ -175,7 +180,7 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
   body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
           "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
           "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
-          "pattern=\"[0-9]*\" maxlength=\"8\" required autofocus>"
+          "maxlength=\"9\" required autofocus>"
           "<button type=\"submit\">Enable</button></form>"
           "<p><a class=\"link\" href=\"/profile\">Cancel</a></p>";
   return page("Enable Two-Factor Authentication", body);
@@ -186,9 +191,9 @@ std::string render_recovery_codes_page(const ProfileView& v) {
   body += messages(v);
   body += "<p class=\"sub\">If you lose your phone, each of these codes signs you in once in "
           "place of an authenticator code. Store them somewhere safe: they are shown only "
-          "now.</p><ol class=\"codes\">";
+          "now.</p><ul class=\"codes\">";
   for (const auto& code : v.recovery_codes) body += "<li>" + html_escape(code) + "</li>";
-  body += "</ol><p><a class=\"link\" href=\"/profile\">Back to your profile</a></p>";
+  body += "</ul><p><a class=\"link\" href=\"/profile\">Back to your profile</a></p>";
   return page("Recovery codes", body);
 }
 

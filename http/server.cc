@@ -2,6 +2,8 @@
 
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <pistache/peer.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -123,13 +125,32 @@ std::optional<std::string> cookie(const Ph::Request& request, const std::string&
   return request.cookies().get(name).value;
 }
 
-// Pistache keeps the query's values percent-encoded in an unordered map (so order and
-// repeated names are lost before we see them); as_str() rebuilds the encoded query, which
-// parse_form decodes with the same rules as a form body.
-Result<Params> query_params(const Ph::Request& request) {
-  const std::string query = request.query().as_str();
+// What the handler remembers about one connection (Pistache peer data).
+struct PeerState {
+  size_t pending = 0;         // bytes received since the last complete request
+  bool refused = false;       // an oversized request was refused: ignore the rest
+  bool expect_line = true;    // the next bytes start a request line
+  std::string line;           // the request line being received
+  std::string target;         // the request target of the request being received
+};
+constexpr const char* kPeerState = "keystep.peer";
+
+// Pistache keeps query values in an unordered map, losing order and repeated names, which
+// OAuth requires us to refuse. The raw request target captured in onInput is used instead
+// when it belongs to this request; otherwise Pistache's rebuilt query is the fallback.
+Result<Params> query_params(const Ph::Request& request, const std::string& raw_target) {
+  std::string query;
+  const auto mark = raw_target.find('?');
+  if (!raw_target.empty() && raw_target.substr(0, mark) == request.resource()) {
+    if (mark != std::string::npos) query = raw_target.substr(mark + 1);
+    const auto hash = query.find('#');
+    if (hash != std::string::npos) query.resize(hash);
+  } else {
+    query = request.query().as_str();
+    if (!query.empty()) query.erase(0, 1);
+  }
   if (query.empty()) return Params{};
-  return parse_form(std::string_view(query).substr(1));
+  return parse_form(query);
 }
 
 bool is_form(const Ph::Request& request) {
@@ -142,14 +163,25 @@ bool is_form(const Ph::Request& request) {
 
 }  // namespace
 
-class Handler : public Ph::Handler {
+// Routes each parsed request to the Provider and renders the outcome.
+class Router : public Ph::Handler {
  public:
-  HTTP_PROTOTYPE(Handler)
+  HTTP_PROTOTYPE(Router)
 
-  Handler(Provider* provider, const std::string* issuer) : provider_(provider), issuer_(issuer) {}
+  Router(Provider* provider, const std::string* issuer) : provider_(provider), issuer_(issuer) {}
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
+    std::string raw_target;
+    if (auto peer = response.getPeer()) {
+      if (auto state = std::static_pointer_cast<PeerState>(peer->tryGetData(kPeerState))) {
+        raw_target = std::move(state->target);
+        state->target.clear();
+        state->pending = 0;
+        state->expect_line = true;
+      }
+    }
+    raw_target_ = &raw_target;
     try {
       route(request, response);
     } catch (const std::exception&) {
@@ -201,7 +233,7 @@ class Handler : public Ph::Handler {
       return *form;
     };
     auto query = [&]() -> std::optional<Params> {
-      auto q = query_params(request);
+      auto q = query_params(request, *raw_target_);
       if (!q) {
         send_html(response, 400, render_error_page({"invalid_request", q.error().message}));
         return std::nullopt;
@@ -304,6 +336,99 @@ class Handler : public Ph::Handler {
 
   Provider* provider_;
   const std::string* issuer_;
+  const std::string* raw_target_ = nullptr;  // valid during onRequest only
+};
+
+
+// Grants access to Tcp::Handler::transport_, which only Pistache's Transport may set, so that
+// Guard can hand its transport to the Handler it wraps. (Explicit instantiation may name
+// private members; this is the standard-conforming way to do it.)
+using TransportMember = Pistache::Tcp::Transport* Pistache::Tcp::Handler::*;
+TransportMember transport_member();
+template <TransportMember M>
+struct TransportMemberAccess {
+  friend TransportMember transport_member() { return M; }
+};
+template struct TransportMemberAccess<&Pistache::Tcp::Handler::transport_>;
+
+// The handler Pistache sees. Pistache 0.0.5, on a request over its size limit, answers 413,
+// resets its parser and then parses the rest of the oversized body as new requests (request
+// smuggling); and its Http::Handler::onInput is private, so it cannot be extended by
+// overriding. Guard therefore wraps the routing Handler: it enforces the size limit first
+// (past it the connection answers 413, ignores everything that follows and is shut down),
+// records each raw request line (for the query string), and passes the bytes on.
+class Guard : public Ph::Handler {
+ public:
+  HTTP_PROTOTYPE(Guard)
+
+  Guard(Provider* provider, const std::string* issuer, size_t max_request_bytes)
+      : inner_(std::make_shared<Router>(provider, issuer)),
+        max_request_bytes_(max_request_bytes) {}
+  // Every transport thread gets its own clone, with its own inner handler.
+  Guard(const Guard& other)
+      : Ph::Handler(other),
+        inner_(std::static_pointer_cast<Router>(other.inner_->clone())),
+        max_request_bytes_(other.max_request_bytes_) {}
+
+  void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    attach();
+    static_cast<Pistache::Tcp::Handler&>(*inner_).onConnection(peer);
+  }
+  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    static_cast<Pistache::Tcp::Handler&>(*inner_).onDisconnection(peer);
+  }
+  void onRequest(const Ph::Request&, Ph::ResponseWriter) override {}  // inner_ answers
+
+  void onInput(const char* buffer, size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer)
+      override {
+    auto state = std::static_pointer_cast<PeerState>(peer->tryGetData(kPeerState));
+    if (!state) {
+      state = std::make_shared<PeerState>();
+      peer->putData(kPeerState, state);
+    }
+    if (state->refused) return;
+    state->pending += len;
+    if (state->pending > max_request_bytes_) {
+      state->refused = true;
+      Ph::ResponseWriter response(Ph::Version::Http11, transport(), this, peer);
+      response.headers().add<Ph::Header::Connection>(Ph::ConnectionControl::Close);
+      const int fd = peer->fd();
+      response
+          .send(Ph::Code::Request_Entity_Too_Large, R"({"error":"request_too_large"})",
+                Ph::Mime::MediaType::fromString("application/json"))
+          .then([fd](ssize_t) { ::shutdown(fd, SHUT_RDWR); }, Pistache::Async::IgnoreException);
+      return;
+    }
+    if (state->expect_line) {
+      const std::string_view chunk(buffer, len);
+      const auto end = chunk.find("\r\n");
+      state->line.append(chunk.substr(0, std::min(end, size_t{8192})));
+      if (end != std::string_view::npos || state->line.size() >= 8192) {
+        const auto first = state->line.find(' ');
+        const auto second = state->line.find(' ', first + 1);
+        state->target = first == std::string::npos
+                            ? std::string()
+                            : state->line.substr(first + 1, second - first - 1);
+        state->line.clear();
+        state->expect_line = false;
+      }
+    }
+    static_cast<Pistache::Tcp::Handler&>(*inner_).onInput(buffer, len, peer);
+  }
+
+ private:
+  // Gives the inner handler this transport and this handler's limits (set by the Endpoint).
+  void attach() {
+    if ((*inner_).*transport_member() == transport()) return;
+    (*inner_).*transport_member() = transport();
+    inner_->setMaxRequestSize(getMaxRequestSize());
+    inner_->setMaxResponseSize(getMaxResponseSize());
+    inner_->setHeaderTimeout(getHeaderTimeout());
+    inner_->setBodyTimeout(getBodyTimeout());
+  }
+
+  std::shared_ptr<Router> inner_;
+  size_t max_request_bytes_;
 };
 
 struct Server::Impl {
@@ -324,13 +449,16 @@ Status Server::start(const ServerOptions& options) {
     auto opts = Pistache::Http::Endpoint::options()
                     .threads(std::max(1, options.threads))
                     .flags(Pistache::Tcp::Options::ReuseAddr)
-                    .maxRequestSize(options.max_request_bytes)
+                    // Handler::onInput enforces max_request_bytes itself; Pistache's own
+                    // limit stays above it (see onInput for why).
+                    .maxRequestSize(options.max_request_bytes * 2)
                     .maxResponseSize(1024 * 1024)
                     .headerTimeout(std::chrono::seconds(10))
                     .bodyTimeout(std::chrono::seconds(30));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(
-        Pistache::Http::make_handler<Handler>(&impl_->provider, &impl_->issuer));
+        Pistache::Http::make_handler<Guard>(&impl_->provider, &impl_->issuer,
+                                            options.max_request_bytes));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {

@@ -924,7 +924,10 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
                            hasher_.verify(who->user.password_hash, password);
   auto disabled = two_factor_.disable(who->user, password_ok, param(form, "code"),
                                       browser.client_address);
-  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, disabled ? 200 : 401);
+  const int status = disabled ? 200
+                     : disabled.error().code == ErrorCode::kConflict ? 409
+                                                                      : 401;
+  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, status);
   if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   if (disabled) out->profile.notice = "Two-factor authentication is off.";
   else out->profile.error_message = disabled.error().message;

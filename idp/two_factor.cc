@@ -15,6 +15,8 @@ std::string secret_aad(int64_t user_id, const std::string& provider_id) {
 std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
+std::string seconds_text(int64_t n) { return std::to_string(n) + (n == 1 ? " second" : " seconds"); }
+
 }  // namespace
 
 int64_t LockoutPolicy::delay_after(int64_t failures) {
@@ -193,7 +195,9 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
     return make_error(ErrorCode::kNotFound, "Start again: nothing is waiting for confirmation.");
   auto clear = unsealed(*pending_it);
   if (!clear) return clear.error();
-  auto confirmed = provider->finish_enrollment(*clear, code, clock_.now());
+  std::string typed(code);
+  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  auto confirmed = provider->finish_enrollment(*clear, typed, clock_.now());
   if (!confirmed) {
     audit(user, "mfa.enable_refused", address, error_code_name(confirmed.error().code).data());
     return confirmed.error();
@@ -258,14 +262,17 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
     if (wait > 0 && now < state->last_failure_at + wait) {
       const int64_t retry_after = state->last_failure_at + wait - now;
       refusal = {ErrorCode::kLocked,
-                 "Too many incorrect codes. Wait " + std::to_string(retry_after) +
-                     " seconds, then try again.",
+                 "Too many incorrect codes. Wait " + seconds_text(retry_after) +
+                     ", then try again.",
                  retry_after};
       audit(user, "mfa.locked_out", address, "retry after " + std::to_string(retry_after) + " s");
       return make_error(ErrorCode::kLocked, refusal.message);
     }
   }
-  auto checked = check_code(user, provider_id, code);
+  // Authenticator apps show codes as "123 456"; spaces are not part of any code.
+  std::string typed(code);
+  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  auto checked = check_code(user, provider_id, typed);
   if (checked) {
     (void)mfa_.reset_attempts(user_key(user));
     (void)mfa_.reset_attempts(address_key(address));
@@ -286,7 +293,10 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
   }
   if (code_kind == ErrorCode::kReplayed) {
     refusal = {ErrorCode::kReplayed,
-               "That code was already used. Wait for the next code in your app.", 0};
+               provider_id == kRecoveryProvider
+                   ? "That recovery code was already used. Each code works once."
+                   : "That code was already used. Wait for the next code in your app.",
+               0};
     audit(user, "mfa.replay_refused", address, provider_id);
   } else {
     refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument
@@ -298,13 +308,20 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
     audit(user, "mfa.code_refused", address, provider_id);
   }
   if (const int64_t wait = LockoutPolicy::delay_after(failures); wait > 0)
-    refusal.message += " Too many incorrect codes: wait " + std::to_string(wait) +
-                       " seconds before the next try.";
+    refusal.message += " Too many incorrect codes: wait " + seconds_text(wait) +
+                       " before the next try.";
   return make_error(refusal.code, refusal.message);
 }
 
 Status TwoFactor::disable(const User& user, bool password_ok, std::string_view code,
                           const std::string& address) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  // Removing the only factor of a member of an enforcing account would lock them out.
+  if (account->enforce_two_factor)
+    return make_error(ErrorCode::kConflict,
+                      "Your account requires two-factor authentication for every member, so "
+                      "it cannot be turned off here.");
   if (!password_ok) {
     auto current = status(user);
     if (!current) return current.error();

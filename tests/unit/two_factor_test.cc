@@ -198,7 +198,7 @@ TEST_F(TwoFactorTest, LockoutGrowsPersistsAcrossRestartAndResetsOnSuccess) {
   auto locked = two_factor_->verify_login(user_, kTotpProvider, good, "10.0.0.1", refusal);
   EXPECT_EQ(locked.error().code, ErrorCode::kLocked);
   EXPECT_EQ(refusal.retry_after, 1);
-  EXPECT_NE(refusal.message.find("Wait 1 seconds"), std::string::npos) << refusal.message;
+  EXPECT_NE(refusal.message.find("Wait 1 second,"), std::string::npos) << refusal.message;
 
   // Restart: the count is persisted.
   two_factor_.reset();
@@ -249,6 +249,32 @@ TEST_F(TwoFactorTest, DisableNeedsPasswordOrCodeAndRemovesCredentials) {
   enable();
   ASSERT_TRUE(two_factor_->disable(user_, true, "", "ip"));
   EXPECT_FALSE(flag());
+}
+
+TEST_F(TwoFactorTest, CodesTypedWithASpaceAreAccepted) {
+  auto view = enable();
+  clock_.advance(30);
+  std::string code = code_at(view, clock_.now());
+  code.insert(3, " ");
+  StepRefusal refusal;
+  EXPECT_TRUE(two_factor_->verify_login(user_, kTotpProvider, code, "ip", refusal));
+}
+
+TEST_F(TwoFactorTest, MemberOfEnforcingAccountCannotRemoveTheirFactor) {
+  enable();
+  ASSERT_TRUE(store_->update_account_mfa(account_.id, true, "{}"));
+  auto refused = two_factor_->disable(user_, true, "", "ip");
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(flag());
+  EXPECT_TRUE(two_factor_->status(user_)->has_totp);
+}
+
+TEST_F(TwoFactorTest, ReusedRecoveryCodeSaysSo) {
+  enable();
+  StepRefusal refusal;
+  ASSERT_TRUE(two_factor_->verify_login(user_, kRecoveryProvider, recovery_[0], "ip", refusal));
+  EXPECT_FALSE(two_factor_->verify_login(user_, kRecoveryProvider, recovery_[0], "ip", refusal));
+  EXPECT_EQ(refusal.message, "That recovery code was already used. Each code works once.");
 }
 
 TEST_F(TwoFactorTest, SecurityEventsAreAudited) {
