@@ -6,7 +6,7 @@
 //   node bench/compare.mjs --keystep BIN [--totp-bench BIN] [--duration S] [--write-doc FILE]
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ const { values: opt } = parseArgs({
     'users-prod': { type: 'string' },                   // TOTP users, production-defaults Keystep
     'refresh-chains': { type: 'string', default: '64' },
     'write-doc': { type: 'string' },
+    perf: { type: 'string' },                           // directory: perf profiles of Keystep per phase
     'time-limit': { type: 'string', default: '1200' },  // seconds; then everything is stopped
   },
 });
@@ -138,10 +139,45 @@ function wrk(args) {
   });
 }
 
-async function wrkGet(url, keepAliveHeader) {
+// Runs `measure` and adds the server's CPU time per completed request (ms) to its result.
+// With --perf DIR, Keystep is sampled meanwhile (perf record, DWARF call graphs) and
+// DIR/NAME.txt gets the functions by inclusive and by self time.
+async function withCpu(server, measure, name) {
+  const profile = opt.perf && name && server.name.startsWith('keystep') ? await startPerf(server, name) : null;
+  const before = L.cpuSeconds(server.pid);
+  const r = await measure();
+  r.cpuMs = ((L.cpuSeconds(server.pid) - before) * 1000) / r.requests;
+  if (profile) await profile.stop();
+  return r;
+}
+
+async function startPerf(server, name) {
+  const dir = path.resolve(opt.perf);
+  await mkdir(dir, { recursive: true });
+  const data = path.join(dir, `${name}.data`);
+  const child = spawn('perf', ['record', '-q', '-F', '499', '--call-graph', 'dwarf,16384', '-o', data, '-p', String(server.pid)],
+                      { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  await L.sleep(300);
+  return {
+    async stop() {
+      child.kill('SIGINT');
+      await exited;
+      const report = (extra) => execFileSync('sh', ['-c', `perf report -i '${data}' --stdio -g none --percent-limit 0.5 ${extra} 2>/dev/null | grep -v '^#' | grep -v '^$' | grep -v '] 0x0000' | cut -c1-160`],
+                                             { encoding: 'utf8', maxBuffer: 64 << 20 });
+      await writeFile(path.join(dir, `${name}.txt`),
+                      `# ${name}: Keystep (${server.name}), perf record -F 499 --call-graph dwarf\n\n## by library (self)\n` +
+                      report('--no-children --sort dso') + '\n## by function, inclusive (children)\n' +
+                      report('--children --sort symbol') + '\n## by function, self\n' + report('--no-children --sort dso,symbol'));
+      log(`perf profile of ${name}: ${path.join(dir, `${name}.txt`)}`);
+    },
+  };
+}
+
+async function wrkGet(server, url, keepAliveHeader, name) {
   const args = [...WRK, '-s', path.join(HERE, 'wrk', 'report.lua')];
   if (keepAliveHeader) args.push('-H', 'Connection: keep-alive');
-  return wrk([...args, url]);
+  return withCpu(server, () => wrk([...args, url]), name);
 }
 
 // ---- the run ----
@@ -177,6 +213,7 @@ async function main() {
   const prod = await startKeystep('keystep (production defaults)', prodDir, prodPort);
   servers.push(prod);
   const peerIssuer = `http://127.0.0.1:${peerPort}`;
+  const server = { keystep: fast, prod, peer };
 
   log('turning on two-factor authentication (TOTP) for every bench user through the profile pages');
   await pool(fastUsers, 4, async (u) => (u.totp = await L.enrollTotp(fastIssuer, u)));
@@ -194,11 +231,13 @@ async function main() {
     ['discovery', (r) => `${r.issuer}/.well-known/openid-configuration`],
     ['jwks', (r) => r.metadata.jwks_uri],
   ]) {
+    // Warm-up (the peer's JIT), not measured.
+    for (const side of ['keystep', 'peer']) await wrk(['-t1', '-c4', '-d1s', '-s', path.join(HERE, 'wrk', 'report.lua'), urlOf(rp[side])]);
     for (const keepAlive of [false, true]) {
       const key = `${endpoint}${keepAlive ? '_ka' : ''}`;
       log(`wrk ${endpoint}${keepAlive ? ' with Connection: keep-alive' : ''}`);
       results[key] = {};
-      for (const side of ['keystep', 'peer']) results[key][side] = await wrkGet(urlOf(rp[side]), keepAlive);
+      for (const side of ['keystep', 'peer']) results[key][side] = await wrkGet(server[side], urlOf(rp[side]), keepAlive, key);
     }
   }
 
@@ -217,13 +256,15 @@ async function main() {
     const file = path.join(root, `refresh-${side}.txt`);
     await writeFile(file, tokens.join('\n') + '\n');
     log(`wrk refresh_token grant (${side})`);
-    results.refresh[side] = await wrk([...WRK, '-s', path.join(HERE, 'wrk', 'refresh.lua'), rp[side].metadata.token_endpoint,
-                                       '--', file, CLIENT_ID, '2']);
+    results.refresh[side] = await withCpu(server[side], () => wrk([...WRK, '-s', path.join(HERE, 'wrk', 'refresh.lua'),
+                                                                  rp[side].metadata.token_endpoint, '--', file, CLIENT_ID, '2']), 'refresh');
   }
 
   // 3. Full logins at fixed concurrency.
-  const loginRun = async (label, rpx, users, userOf) => {
+  const loginRun = (label, side, users, userOf) => withCpu(server[side], async () => {
+    const rpx = rp[side];
     log(`full logins: ${label}, concurrency ${CONCURRENCY}, ${DURATION} s${users ? `, at most ${users.length} users` : ''}`);
+    const driverBefore = process.cpuUsage();
     const r = await L.closedLoop({
       concurrency: CONCURRENCY,
       durationMs: DURATION * 1000,
@@ -233,14 +274,15 @@ async function main() {
     if (r.failed) notes.push(`${label}: ${r.failed} logins failed, e.g. ${r.errors[0]}`);
     if (users && r.ok + r.failed >= users.length && r.elapsedMs < DURATION * 1000 - 500)
       notes.push(`${label}: the pool of ${users.length} TOTP users ran out after ${(r.elapsedMs / 1000).toFixed(1)} s; the rate is over that time`);
+    const driver = process.cpuUsage(driverBefore);
     return { rps: r.ok / (r.elapsedMs / 1000), p50: L.percentile(r.latencies, 50), p99: L.percentile(r.latencies, 99),
-             requests: r.ok, errors: r.failed };
-  };
+             requests: r.ok, errors: r.failed, driverCpuMs: (driver.user + driver.system) / 1000 / r.ok };
+  }, `login_${side}`);
   const totpUser = (users) => (i) => ({ ...users[i], code: () => L.nextCode(users[i].totp) });
-  results.login_peer = await loginRun('peer (dev interactions)', rp.peer, null,
+  results.login_peer = await loginRun('peer (dev interactions)', 'peer', null,
                                       (i) => ({ login: `user${i}`, password: PASSWORD }));
-  results.login_fast = await loginRun('Keystep protocol only', rp.keystep, fastUsers, totpUser(fastUsers));
-  results.login_prod = await loginRun('Keystep production defaults', rp.prod, prodUsers, totpUser(prodUsers));
+  results.login_fast = await loginRun('Keystep protocol only', 'keystep', fastUsers, totpUser(fastUsers));
+  results.login_prod = await loginRun('Keystep production defaults', 'prod', prodUsers, totpUser(prodUsers));
 
   // 4. Peak resident memory of each server over everything above.
   const mem = Object.fromEntries([['peer', peer], ['fast', fast], ['prod', prod]].map(([k, s]) => [k, L.memoryOf(s.pid).hwm]));
@@ -280,6 +322,7 @@ function table({ mem, totp }) {
     rows.push([`${label}: p50 latency (ms)`, fmt(k.p50, 2), fmt(p.p50, 2), `${fmt(ratio(k.p50, p.p50), 2)}×`, '']);
     const r99 = ratio(k.p99, p.p99);
     rows.push([`${label}: p99 latency (ms)`, fmt(k.p99, 2), fmt(p.p99, 2), `${fmt(r99, 2)}×`, goalRps === 3 ? target(r99, 1, false) : '']);
+    rows.push([`${label}: server CPU per request (µs)`, fmt(k.cpuMs * 1000), fmt(p.cpuMs * 1000), `${fmt(ratio(k.cpuMs, p.cpuMs), 2)}×`, '']);
     for (const [side, x] of [['Keystep', k], ['peer', p]]) if (x.errors) notes.push(`${label}: ${side} had ${x.errors} errors/non-2xx (${JSON.stringify(x.detail ?? {})})`);
   };
   wrkRows('discovery', 'discovery', 3);
@@ -293,6 +336,8 @@ function table({ mem, totp }) {
     const r = ratio(k.rps, lp.rps);
     rows.push([`${label}: logins/s (c=${CONCURRENCY})`, fmt(k.rps, 1), fmt(lp.rps, 1), `${fmt(r, 2)}×`, goal ? target(r, goal, true) : '']);
     rows.push([`${label}: p50 / p99 per login (ms)`, `${fmt(k.p50, 1)} / ${fmt(k.p99, 1)}`, `${fmt(lp.p50, 1)} / ${fmt(lp.p99, 1)}`, '', '']);
+    rows.push([`${label}: server CPU per login (ms)`, fmt(k.cpuMs, 2), fmt(lp.cpuMs, 2), `${fmt(ratio(k.cpuMs, lp.cpuMs), 2)}×`, '']);
+    rows.push([`${label}: load driver CPU per login (ms)`, fmt(k.driverCpuMs, 2), fmt(lp.driverCpuMs, 2), `${fmt(ratio(k.driverCpuMs, lp.driverCpuMs), 2)}×`, '']);
   }
   const mib = (kib) => kib / 1024;
   rows.push(['peak RSS (VmHWM, MiB), protocol-only instance', fmt(mib(mem.fast), 1), fmt(mib(mem.peer), 1),
@@ -322,7 +367,7 @@ function machine(extra) {
     `- machine: \`nproc\` = ${os.availableParallelism?.() ?? os.cpus().length}, \`lscpu\` model name = ${model}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`,
     `- load average (1 min) before / after the run: ${fmt(extra.loadBefore[0], 2)} / ${fmt(extra.loadAfter[0], 2)}`,
     `- Keystep: Release build, 2 HTTP threads (one per core); peer: oidc-provider ${peerVersion} on Node.js ${process.version}, NODE_ENV=production`,
-    `- tools: ${wrkVersion} (-t2 -c32 -d${DURATION}s), login driver bench/lib.mjs (node:http keep-alive, jose), concurrency ${CONCURRENCY}`,
+    `- tools: ${wrkVersion} (-t2 -c32 -d${DURATION}s), login driver bench/lib.mjs (its own keep-alive HTTP/1.1 client, jose), concurrency ${CONCURRENCY}`,
   ].join('\n');
 }
 

@@ -5,7 +5,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 
 import * as jose from 'jose';
@@ -26,24 +25,109 @@ export function freePort() {
   });
 }
 
-// HTTP/1.1 over persistent loopback connections (node:http; cheaper per request than fetch,
-// so the load driver takes less of the CPU the servers share with it).
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// HTTP/1.1 client over persistent loopback connections, written for a low CPU cost per request
+// (about a fifth of node:http's or fetch's), so the load driver takes as little as possible
+// of the CPU the servers share with it. One request at a time per connection; idle
+// connections are reused per host. Understands Content-Length and chunked bodies.
+const idle = new Map();  // "host:port" -> [Connection]
 
-// Returns { status, headers, body (string) }.
-export function httpRequest(url, { method = 'GET', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-    const req = http.request(url, { method, headers, agent }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(30000, () => req.destroy(new Error(`${method} ${url} timed out`)));
-    req.end(body);
-  });
+class Connection {
+  constructor(url) {
+    this.key = url.host;
+    this.socket = net.connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true });
+    this.pending = null;  // { resolve, reject, reused, got }
+    this.buffer = Buffer.alloc(0);
+    this.socket.on('data', (chunk) => this.onData(chunk));
+    const fail = (err) => this.onClose(err);
+    this.socket.on('error', fail);
+    this.socket.on('close', () => fail(new Error('connection closed')));
+  }
+
+  send(head, body, pending) {
+    this.pending = pending;
+    this.socket.write(body === undefined ? head : head + body);
+  }
+
+  onClose(err) {
+    this.closed = true;
+    const list = idle.get(this.key);
+    if (list && list.includes(this)) list.splice(list.indexOf(this), 1);
+    const p = this.pending;
+    this.pending = null;
+    if (p) p.reject(Object.assign(err, { retryable: p.reused && !p.got }));
+  }
+
+  onData(chunk) {
+    const p = this.pending;
+    if (!p) return;  // nothing asked; a server closing an idle connection says nothing
+    p.got = true;
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    const end = this.buffer.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    if (!p.head) {
+      const lines = this.buffer.toString('latin1', 0, end).split('\r\n');
+      const headers = {};
+      for (let i = 1; i < lines.length; i++) {
+        const colon = lines[i].indexOf(':');
+        const name = lines[i].slice(0, colon).trim().toLowerCase();
+        const value = lines[i].slice(colon + 1).trim();
+        if (name === 'set-cookie') (headers[name] ??= []).push(value);
+        else headers[name] = value;
+      }
+      p.head = { status: Number(lines[0].split(' ')[1]), headers, bodyStart: end + 4 };
+    }
+    const { headers, bodyStart } = p.head;
+    let body;
+    if (headers['transfer-encoding']?.toLowerCase().includes('chunked')) {
+      const parts = [];
+      let at = bodyStart;
+      for (;;) {
+        const eol = this.buffer.indexOf('\r\n', at);
+        if (eol < 0) return;
+        const size = parseInt(this.buffer.toString('latin1', at, eol), 16);
+        if (size === 0) {
+          if (this.buffer.indexOf('\r\n\r\n', eol) < 0 && this.buffer.length < eol + 4) return;
+          break;
+        }
+        if (this.buffer.length < eol + 2 + size + 2) return;
+        parts.push(this.buffer.subarray(eol + 2, eol + 2 + size));
+        at = eol + 2 + size + 2;
+      }
+      body = Buffer.concat(parts).toString('utf8');
+    } else {
+      const length = Number(headers['content-length'] ?? 0);
+      if (this.buffer.length < bodyStart + length) return;
+      body = this.buffer.toString('utf8', bodyStart, bodyStart + length);
+    }
+    this.pending = null;
+    this.buffer = Buffer.alloc(0);
+    if (headers.connection?.toLowerCase() === 'close') this.socket.destroy();
+    else {
+      if (!idle.has(this.key)) idle.set(this.key, []);
+      idle.get(this.key).push(this);
+    }
+    p.resolve({ status: p.head.status, headers, body });
+  }
+}
+
+// Returns { status, headers (lower-case names; set-cookie is an array), body (string) }.
+export async function httpRequest(url, { method = 'GET', headers = {}, body } = {}) {
+  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+  head += '\r\n';
+  for (let attempt = 0; ; attempt++) {
+    const conn = idle.get(url.host)?.pop() ?? new Connection(url);
+    try {
+      return await new Promise((resolve, reject) => {
+        conn.send(head, body, { resolve, reject, reused: conn.used === true, got: false });
+        conn.used = true;
+      });
+    } catch (err) {
+      // A kept-alive connection the server had closed: nothing was processed, send again.
+      if (!err.retryable || attempt > 0) throw err;
+    }
+  }
 }
 
 // Runs a program to completion; rejects with its output unless it exits 0.
@@ -100,6 +184,12 @@ export function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1]);
   return { hwm: kib('VmHWM'), rss: kib('VmRSS') };
+}
+
+// CPU time (user + system, all threads) a process has used so far, in seconds.
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;  // utime, stime in clock ticks (USER_HZ)
 }
 
 // ---- RFC 6238 ----
