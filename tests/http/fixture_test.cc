@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "providers/totp/totp_provider.h"
 #include "tests/http/test_server.h"
 
 namespace keystep::httptest {
@@ -62,6 +63,14 @@ TEST(CookieJar, StoresByPathAndDeletesOnMaxAgeZero) {
   jar.update(clear);
   EXPECT_FALSE(jar.get("b").has_value());
   EXPECT_EQ(jar.get("a"), "1");
+}
+
+TEST(Base32, DecodesRfc4648VectorsAndWhatTheTotpProviderShows) {
+  EXPECT_EQ(base32_decode("MZXW6YTBOI"), "foobar");
+  EXPECT_EQ(base32_decode("MZXW 6YTB OI"), "foobar");
+  const std::string secret("\x00\xff\x10 twenty bytes\x7f", 17);
+  EXPECT_EQ(base32_decode(totp_base32(secret)), secret);
+  EXPECT_EQ(base32_decode("MZXW1"), std::nullopt);
 }
 
 TEST(TestServerStart, ServesHealthzAndHomePageOnItsIssuer) {

@@ -27,6 +27,7 @@
 #include "idp/provider.h"
 #include "idp/signing_keys.h"
 #include "idp/two_factor.h"
+#include "plugin/loader.h"
 #include "plugin/registry.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -140,6 +141,17 @@ struct Pkce {
 Pkce make_pkce();
 std::string s256_challenge(const std::string& verifier);
 
+// How a TestServer is wired beyond the defaults.
+struct TestServerOptions {
+  // Paths of MFA provider shared libraries, loaded into the registry after the built-ins and
+  // before the TwoFactor policy and the Provider are built. start() fails if one is refused.
+  std::vector<std::string> plugins;
+};
+
+// RFC 4648 base32 without padding, as the enable page shows a secret; spaces are skipped.
+// nullopt for any other character.
+std::optional<std::string> base32_decode(const std::string& text);
+
 // The running server and everything it is wired to.
 class TestServer {
  public:
@@ -158,7 +170,7 @@ class TestServer {
   // Creates a directory holding a copy of the process-wide seed database (signing key,
   // accounts "acme" and "globex", both with alice@example.com, clients "spa" and "web") and
   // starts serving it on a free loopback port, with issuer http://127.0.0.1:<port>.
-  static Result<std::unique_ptr<TestServer>> start();
+  static Result<std::unique_ptr<TestServer>> start(const TestServerOptions& options = {});
   ~TestServer();
 
   const std::string& issuer() const { return config_.issuer; }
@@ -167,10 +179,22 @@ class TestServer {
   TestClock& clock() { return clock_; }
   int64_t alice_id() const { return alice_id_; }
   int64_t other_alice_id() const { return other_alice_id_; }
+  // The objects the server uses, for arranging state the HTTP API does not reach (account
+  // enforcement, enrollment with a plugin) and for checking what a request changed.
+  sqlite::SqliteStore& store() { return *store_; }
+  TwoFactor& two_factor() { return *two_factor_; }
+  const ProviderRegistry& registry() const { return registry_; }
+  const std::vector<PluginReport>& plugin_reports() const { return plugin_reports_; }
+
+  // Writes the user-level 2FA flag alone, with SQL on a second connection. The store writes
+  // it only together with credentials (enabling turns it on, disabling removes them), so
+  // "a confirmed credential but the user's own setting off" — the state the seed rule leaves
+  // to account enforcement — can only be arranged this way.
+  Status set_user_two_factor_flag(int64_t user_id, bool on);
 
  private:
   TestServer() = default;
-  Status init();
+  Status init(const TestServerOptions& options);
 
   std::string dir_;
   TestClock clock_;
@@ -180,8 +204,11 @@ class TestServer {
   std::unique_ptr<SecretBox> box_;
   std::unique_ptr<SigningKeys> keys_;
   std::unique_ptr<PasswordHasher> hasher_;
+  PluginLoader plugin_loader_;  // declared before registry_: unloads after its providers go
+  std::vector<PluginReport> plugin_reports_;
   ProviderRegistry registry_;
-  // No user or account here turns two-factor on, so every login is password-only.
+  // The seed turns two-factor on for no user or account, so logins are password-only until
+  // a test enables it.
   std::unique_ptr<TwoFactor> two_factor_;
   std::unique_ptr<Provider> provider_;
   std::unique_ptr<http::Server> server_;  // declared last: stopped before the rest goes
@@ -204,6 +231,8 @@ class KeystepHttpTest : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
+  // What SetUp starts the server with.
+  virtual TestServerOptions server_options() const { return {}; }
 
   std::string url(const std::string& path) const { return server_->url(path); }
   TestClock& clock() { return server_->clock(); }
@@ -245,6 +274,80 @@ class KeystepHttpTest : public ::testing::Test {
   std::unique_ptr<TestServer> server_;
   HttpClient client_;
   CookieJar browser_;
+};
+
+// What the profile page carries.
+struct ProfilePage {
+  HttpResponse response;
+  std::string csrf_token;
+};
+
+// What the second-factor page carries.
+struct SecondFactorPage {
+  HttpResponse response;
+  std::string flow;
+  std::string csrf_token;
+  std::string method;
+};
+
+// Helpers for two-factor tests: the profile pages (enrolling an authenticator app as a user
+// does), the second login step, and TOTP codes computed from the secret the enable page
+// shows, at the fixture clock's time. The TOTP provider refuses a time step at or before the
+// last one it accepted, so a test that needs another code moves the clock to the next step
+// (next_code) instead of sleeping.
+class MfaHttpTest : public KeystepHttpTest {
+ protected:
+  static constexpr int64_t kStep = 30;  // the TOTP period of enrollments with default settings
+
+  // Forgets every cookie: the next request comes from a new browser.
+  void new_browser() { browser_ = CookieJar(); }
+
+  // GET /profile with the browser's session; expects 200 and a CSRF token.
+  ProfilePage open_profile();
+  // GET /profile without a session, the login page it leads to, the password, and back to
+  // /profile. For a user without two-factor authentication.
+  ProfilePage sign_in_to_profile(const std::string& email = TestServer::kAliceEmail,
+                                 const std::string& password = TestServer::kAlicePassword);
+  // POST /profile/two-factor action=enable, then GET the enable page it redirects to.
+  HttpResponse start_enable(const ProfilePage& profile);
+  // The secret shown on the enable page, decoded ("" with an ADD_FAILURE when absent).
+  std::string secret_on(const HttpResponse& enable_page);
+  // POST /profile/two-factor/enable with `code`.
+  HttpResponse confirm_enable(const ProfilePage& profile, const std::string& code);
+  // Signs in to the profile (password only), enrolls an authenticator app with the current
+  // code and returns its secret; recovery_codes_ holds the codes shown. The browser keeps
+  // the session.
+  std::string enable_two_factor();
+
+  // The code of `secret` at the clock's time / a code no step in now-1..now+1 accepts.
+  std::string code_now(const std::string& secret);
+  std::string wrong_code(const std::string& secret);
+  // Moves the clock one TOTP step on and returns that step's code.
+  std::string next_code(const std::string& secret);
+
+  // GET page_url (a /login/second-factor URL) and parses the hidden fields of the page.
+  SecondFactorPage open_second_factor_page(const std::string& page_url);
+  // POST /login/second-factor with the page's flow and CSRF token, the page's method unless
+  // `method` is given.
+  HttpResponse submit_second_factor(const SecondFactorPage& page, const std::string& code,
+                                    const std::optional<std::string>& method = std::nullopt);
+  // authorize → login page → password; expects the redirect to the second-factor page and
+  // opens it.
+  SecondFactorPage sign_in_to_second_factor(
+      const Fields& params, const std::string& email = TestServer::kAliceEmail,
+      const std::string& password = TestServer::kAlicePassword);
+  // The code of a redirect to `redirect_uri` ("" with an ADD_FAILURE otherwise).
+  std::string code_of(const HttpResponse& response,
+                      const std::string& redirect_uri = TestServer::kSpaRedirect);
+  // Exchanges a code of "spa" and returns the verified id_token claims (null on failure).
+  nlohmann::json id_token_claims(const std::string& code, const Pkce& pkce);
+
+  // The recovery codes listed by a recovery codes page.
+  static std::vector<std::string> recovery_codes_on(const HttpResponse& page);
+  // The user as stored now.
+  User stored_user(int64_t user_id);
+
+  std::vector<std::string> recovery_codes_;
 };
 
 }  // namespace keystep::httptest
