@@ -1,0 +1,306 @@
+#include "idp/mail.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <set>
+
+#include "idp/crypto/encoding.h"
+
+namespace keystep {
+namespace {
+
+// Fixed boundaries are safe because every part is base64 (see mail.h).
+constexpr const char* kAlternativeBoundary = "=_keystep_alternative";
+constexpr const char* kRelatedBoundary = "=_keystep_related";
+constexpr size_t kMaxRawHeaderValue = 900;  // RFC 5322 caps a line at 998 characters
+// 39 bytes -> 52 base64 characters -> a 64-character encoded-word, which fits a 78-column
+// line after the longest header name we write ("Subject: ").
+constexpr size_t kEncodedWordBytes = 39;
+
+Error invalid(std::string what) { return make_error(ErrorCode::kInvalidArgument, what); }
+
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i < n + 1) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+bool has_line_break_or_nul(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+Status check_header_text(std::string_view value, const char* field) {
+  if (has_line_break_or_nul(value)) {
+    return invalid(std::string(field) + " must not contain CR, LF or NUL");
+  }
+  if (!valid_utf8(value)) return invalid(std::string(field) + " is not valid UTF-8");
+  return {};
+}
+
+bool printable_ascii(std::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+// Characters of an atom (RFC 5322 atext) plus '.', enough for addresses and ids.
+bool id_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
+}
+
+// local@domain, both non-empty atext-and-dots.
+bool plausible_addr_spec(std::string_view s) {
+  const size_t at = s.find('@');
+  if (at == 0 || at == std::string_view::npos || at + 1 == s.size()) return false;
+  if (s.find('@', at + 1) != std::string_view::npos) return false;
+  for (char c : s) {
+    if (c != '@' && !id_char(c)) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+struct Mailbox {
+  std::string_view name;  // empty when absent
+  std::string_view addr;
+};
+
+Result<Mailbox> parse_mailbox(std::string_view mailbox, const char* field) {
+  if (Status s = check_header_text(mailbox, field); !s) return s.error();
+  std::string_view text = trim(mailbox);
+  Mailbox m;
+  if (!text.empty() && text.back() == '>') {
+    const size_t lt = text.rfind('<');
+    if (lt == std::string_view::npos) return invalid(std::string(field) + ": unbalanced '>'");
+    m.name = trim(text.substr(0, lt));
+    m.addr = text.substr(lt + 1, text.size() - lt - 2);
+  } else {
+    m.addr = text;
+  }
+  if (!plausible_addr_spec(m.addr)) {
+    return invalid(std::string(field) + ": not an email address: " + std::string(m.addr));
+  }
+  return m;
+}
+
+std::string format_mailbox(const Mailbox& m) {
+  if (m.name.empty()) return std::string(m.addr);
+  std::string name;
+  if (!printable_ascii(m.name) || m.name.find("=?") != std::string_view::npos) {
+    name = encode_header_value(m.name);
+  } else if (m.name.find_first_of("()<>[]:;@\\,.\"") != std::string_view::npos) {
+    name = "\"";
+    for (char c : m.name) {
+      if (c == '"' || c == '\\') name += '\\';
+      name += c;
+    }
+    name += '"';
+  } else {
+    name = std::string(m.name);
+  }
+  return name + " <" + std::string(m.addr) + ">";
+}
+
+bool valid_content_id(std::string_view id) {
+  if (id.empty() || id.size() > 200) return false;
+  for (char c : id) {
+    if (c != '@' && !id_char(c)) return false;
+  }
+  return true;
+}
+
+// Message bodies use CRLF line ends; callers write '\n'.
+std::string crlf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 32);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') {
+      out += "\r\n";
+      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else if (text[i] == '\n') {
+      out += "\r\n";
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::string text_part(const char* subtype, std::string_view body) {
+  return std::string("Content-Type: text/") + subtype +
+         "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+         base64_lines(crlf(body));
+}
+
+// Every part ends in CRLF, which doubles as the CRLF that starts the next delimiter.
+std::string multipart(const char* subtype, const char* boundary,
+                      const std::vector<std::string>& parts) {
+  std::string out = std::string("Content-Type: multipart/") + subtype + "; boundary=\"" +
+                    boundary + "\"\r\n\r\n";
+  for (const std::string& part : parts) out += std::string("--") + boundary + "\r\n" + part;
+  out += std::string("--") + boundary + "--\r\n";
+  return out;
+}
+
+}  // namespace
+
+std::string base64_lines(std::string_view data) {
+  const std::string b64 = base64_encode(data);
+  std::string out;
+  out.reserve(b64.size() + b64.size() / 38 + 2);
+  for (size_t i = 0; i < b64.size(); i += 76) {
+    out.append(b64, i, 76);
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::string encode_header_value(std::string_view value) {
+  if (printable_ascii(value) && value.size() <= kMaxRawHeaderValue &&
+      value.find("=?") == std::string_view::npos) {
+    return std::string(value);
+  }
+  std::string out;
+  size_t i = 0;
+  while (i < value.size()) {
+    size_t end = std::min(value.size(), i + kEncodedWordBytes);
+    // Never split a UTF-8 sequence: back up to the start of the character at `end`.
+    while (end < value.size() && end > i + 1 &&
+           (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) {
+      --end;
+    }
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + base64_encode(value.substr(i, end - i)) + "?=";
+    i = end;
+  }
+  return out;
+}
+
+Result<std::string> mailbox_address(std::string_view mailbox) {
+  auto m = parse_mailbox(mailbox, "address");
+  if (!m) return m.error();
+  return std::string(m->addr);
+}
+
+std::string rfc5322_date(int64_t unix_seconds) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const time_t t = static_cast<time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  // Names by hand: strftime's %a and %b follow the locale, RFC 5322 wants English.
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
+}
+
+Result<std::string> new_message_id(Random& random, std::string_view host) {
+  if (host.empty()) return invalid("message id host is empty");
+  for (char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-';
+    if (!ok) return invalid("message id host must be a DNS name: " + std::string(host));
+  }
+  auto bytes = random_bytes(random, 16);
+  if (!bytes) return bytes.error();
+  return "<" + hex_encode(*bytes) + "@" + std::string(host) + ">";
+}
+
+Result<std::string> build_message(const MailContent& content) {
+  auto from = parse_mailbox(content.from, "from");
+  if (!from) return from.error();
+  auto to = parse_mailbox(content.to, "to");
+  if (!to) return to.error();
+  if (Status s = check_header_text(content.subject, "subject"); !s) return s.error();
+  const std::string_view id = content.message_id;
+  if (id.size() < 5 || id.front() != '<' || id.back() != '>' ||
+      !plausible_addr_spec(id.substr(1, id.size() - 2))) {
+    return invalid("message_id must look like <local@host>");
+  }
+  if (!valid_utf8(content.text_body)) return invalid("text_body is not valid UTF-8");
+  if (content.html_body && !valid_utf8(*content.html_body)) {
+    return invalid("html_body is not valid UTF-8");
+  }
+  if (!content.inline_images.empty() && !content.html_body) {
+    return invalid("inline images need an HTML body");
+  }
+  std::set<std::string_view> seen;
+  for (const InlineImage& image : content.inline_images) {
+    if (!valid_content_id(image.content_id)) {
+      return invalid("content id must be non-empty atext (no <, >, spaces or line breaks)");
+    }
+    if (!seen.insert(image.content_id).second) {
+      return invalid("duplicate content id: " + image.content_id);
+    }
+  }
+
+  std::string body;
+  const std::string text = text_part("plain", content.text_body);
+  if (!content.html_body) {
+    body = text;
+  } else if (content.inline_images.empty()) {
+    body = multipart("alternative", kAlternativeBoundary,
+                     {text, text_part("html", *content.html_body)});
+  } else {
+    std::vector<std::string> related{text_part("html", *content.html_body)};
+    for (const InlineImage& image : content.inline_images) {
+      const std::string name = image.content_id.substr(0, image.content_id.find('@'));
+      related.push_back("Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+                        "Content-ID: <" + image.content_id + ">\r\n"
+                        "Content-Disposition: inline; filename=\"" + name + ".png\"\r\n\r\n" +
+                        base64_lines(image.png));
+    }
+    body = multipart("alternative", kAlternativeBoundary,
+                     {text, multipart("related", kRelatedBoundary, related)});
+  }
+
+  std::string message;
+  message.reserve(body.size() + 512);
+  message += "Date: " + rfc5322_date(content.date) + "\r\n";
+  message += "Message-ID: " + content.message_id + "\r\n";
+  message += "From: " + format_mailbox(*from) + "\r\n";
+  message += "To: " + format_mailbox(*to) + "\r\n";
+  message += "Subject: " + encode_header_value(content.subject) + "\r\n";
+  message += "MIME-Version: 1.0\r\n";
+  message += body;
+  return message;
+}
+
+}  // namespace keystep

@@ -1,0 +1,69 @@
+#pragma once
+// Email messages as RFC 5322 text: the model of what the IdP sends (a setup email with an
+// inline QR code, a reset notice) and the MIME builder that turns it into the bytes an SMTP
+// server or an .eml file receives. Stateless and thread-safe.
+//
+// Every line of a built message ends in CRLF and every byte is 7-bit ASCII: header values
+// with other characters become RFC 2047 encoded-words, and every body part is base64 in
+// 76-character lines. So the message is safe to pass through SMTP unchanged, and the
+// fixed boundaries ("=_…") can never occur inside a part ('=' and '_' start no base64 line).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "idp/crypto/random.h"
+#include "idp/result.h"
+
+namespace keystep {
+
+struct InlineImage {
+  std::string content_id;  // referenced from the HTML as "cid:<content_id>"; e.g. "qr@keystep"
+  std::string png;         // the image's bytes
+};
+
+struct MailContent {
+  std::string from;       // "Display Name <addr@host>" or "addr@host"
+  std::string to;         // same forms
+  std::string subject;    // UTF-8
+  std::string text_body;  // UTF-8; always present (clients without HTML show it)
+  std::optional<std::string> html_body;  // UTF-8; when set, the text is its alternative
+  std::vector<InlineImage> inline_images;  // need html_body
+  int64_t date = 0;                        // seconds since the Unix epoch, written in UTC
+  std::string message_id;                  // "<local@host>", e.g. from new_message_id()
+};
+
+// On success returns the complete message: headers Date, Message-ID, From, To, Subject,
+// MIME-Version, then
+//   text only:            text/plain
+//   HTML, no images:      multipart/alternative(text/plain, text/html)
+//   HTML and images:      multipart/alternative(text/plain,
+//                             multipart/related(text/html, image/png…))
+// Images carry Content-ID <content_id> and Content-Disposition: inline.
+// On failure returns kInvalidArgument naming the field: a CR, LF or NUL in any header field
+// (header injection), a malformed address, message id or content id, inline images without
+// an HTML body, a duplicate content id, or invalid UTF-8 in the subject or a body.
+Result<std::string> build_message(const MailContent& content);
+
+// The address part of "Name <addr@host>" or "addr@host" (the SMTP envelope needs it bare).
+// kInvalidArgument if it is not a single plausible address (one '@', no spaces, no
+// control or special characters).
+Result<std::string> mailbox_address(std::string_view mailbox);
+
+// Encodes a header value as RFC 2047 encoded-words (UTF-8, base64), folded so no line of
+// the header exceeds 78 characters; returns printable ASCII unchanged. `value` must be
+// valid UTF-8 without CR, LF or NUL (build_message checks; this asserts nothing).
+std::string encode_header_value(std::string_view value);
+
+// "<random@host>" with 16 random bytes, unique across processes and hosts.
+Result<std::string> new_message_id(Random& random, std::string_view host);
+
+// RFC 5322 date-time in UTC, e.g. "Tue, 14 Nov 2023 22:13:20 +0000".
+std::string rfc5322_date(int64_t unix_seconds);
+
+// base64 (RFC 4648 §4) in lines of at most 76 characters, each ending in CRLF.
+std::string base64_lines(std::string_view data);
+
+}  // namespace keystep
