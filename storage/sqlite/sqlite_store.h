@@ -53,6 +53,10 @@
 // - record_failure sets last_failure_at to `now`; reset_attempts of an absent key succeeds.
 // - audit_events clamps limit to [1, 500]; before_id <= 0 means from the newest. The log
 //   has no foreign keys: events outlive the users and accounts they name.
+//
+// MailStore (implemented in sqlite_mail_store.cc): methods that queue mail together with
+// another change call insert_mail_locked inside their transaction. mail_outbox has no
+// foreign keys, so a message outlives the user it was written to.
 
 #include <cstdint>
 #include <memory>
@@ -60,6 +64,7 @@
 #include <string>
 #include <vector>
 
+#include "idp/mail_store.h"
 #include "idp/store.h"
 #include "storage/sqlite/migrations.h"
 
@@ -67,7 +72,7 @@ struct sqlite3;
 
 namespace keystep::sqlite {
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public MailStore {
  public:
   // Opens or creates the database at path (":memory:" for a private in-memory database),
   // sets WAL (file databases), foreign_keys=ON, synchronous=NORMAL and the busy timeout, and
@@ -158,6 +163,13 @@ class SqliteStore final : public Store {
   // Store
   Result<int64_t> purge_expired(int64_t now) override;
 
+  // MailStore
+  Status enqueue_mail(const OutgoingMail& mail) override;
+  Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) override;
+  Status mark_sent(int64_t id, int64_t now) override;
+  Status mark_failed(int64_t id, int64_t next_attempt_at, const std::string& error) override;
+  Result<std::vector<OutgoingMail>> mail_for(const std::string& to) override;
+
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
 
@@ -171,6 +183,11 @@ class SqliteStore final : public Store {
                                bool confirmed);
   // Inserts a credential with version 0; on success returns its id.
   Result<int64_t> insert_credential_locked(const MfaCredential& credential);
+  // Queues one message inside the caller's transaction (one statement, so without a
+  // transaction it is atomic on its own). On success returns true, or false when its
+  // dedupe_key is already queued (nothing changes); kInvalidArgument for an empty
+  // dedupe_key, to or mime.
+  Result<bool> insert_mail_locked(const OutgoingMail& mail);
 
   std::mutex mu_;
   sqlite3* db_;  // owned; guarded by mu_

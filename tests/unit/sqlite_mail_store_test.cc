@@ -1,0 +1,239 @@
+// SqliteStore as a MailStore: the outbox queue, deduplication, due order, delivery state and
+// its persistence across restarts.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/sqlite/sqlite_store.h"
+
+namespace keystep::sqlite {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000;
+
+template <class T>
+testing::AssertionResult Ok(const Result<T>& result) {
+  if (result.ok()) return testing::AssertionSuccess();
+  return testing::AssertionFailure()
+         << error_code_name(result.error().code) << ": " << result.error().message;
+}
+
+template <class T>
+testing::AssertionResult Fails(const Result<T>& result, ErrorCode code) {
+  if (result.ok()) return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
+  if (result.error().code == code) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "failed with " << error_code_name(result.error().code)
+                                     << " (" << result.error().message << "); expected "
+                                     << error_code_name(code);
+}
+
+OutgoingMail mail(const std::string& key, const std::string& to = "alice@example.com",
+                  int64_t due = kNow) {
+  OutgoingMail m;
+  m.dedupe_key = key;
+  m.to = to;
+  m.subject = "Set up 2FA";
+  m.mime = "Subject: Set up 2FA\r\n\r\nbody of " + key + "\r\n";
+  m.created_at = kNow - 5;
+  m.next_attempt_at = due;
+  return m;
+}
+
+std::vector<std::string> keys(const std::vector<OutgoingMail>& mails) {
+  std::vector<std::string> out;
+  for (const OutgoingMail& m : mails) out.push_back(m.dedupe_key);
+  return out;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "keystep-mail-XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class SqliteMailStoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = SqliteStore::open(":memory:");
+    ASSERT_TRUE(Ok(opened));
+    store_ = std::move(*opened);
+  }
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteMailStoreTest, QueuedMailIsDueWithEveryFieldKept) {
+  OutgoingMail queued = mail("enforce:1:2:100");
+  queued.attempts = 7;                 // ignored: a new message has no history
+  queued.sent_at = 99;
+  queued.last_error = "ignored";
+  ASSERT_TRUE(Ok(store_->enqueue_mail(queued)));
+  auto due = store_->due_mail(kNow, 10);
+  ASSERT_TRUE(Ok(due));
+  ASSERT_EQ(due->size(), 1u);
+  const OutgoingMail& m = (*due)[0];
+  EXPECT_GT(m.id, 0);
+  EXPECT_EQ(m.dedupe_key, "enforce:1:2:100");
+  EXPECT_EQ(m.to, "alice@example.com");
+  EXPECT_EQ(m.subject, "Set up 2FA");
+  EXPECT_EQ(m.mime, queued.mime);
+  EXPECT_EQ(m.created_at, kNow - 5);
+  EXPECT_EQ(m.attempts, 0);
+  EXPECT_EQ(m.next_attempt_at, kNow);
+  EXPECT_EQ(m.sent_at, 0);
+  EXPECT_EQ(m.last_error, "");
+}
+
+TEST_F(SqliteMailStoreTest, DuplicateDedupeKeyIsAlreadyExistsEvenAfterSending) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("k"))));
+  OutgoingMail again = mail("k", "mallory@example.com");
+  EXPECT_TRUE(Fails(store_->enqueue_mail(again), ErrorCode::kAlreadyExists));
+  auto due = store_->due_mail(kNow, 10);
+  ASSERT_TRUE(Ok(due));
+  ASSERT_EQ(due->size(), 1u);
+  ASSERT_TRUE(Ok(store_->mark_sent((*due)[0].id, kNow)));
+  EXPECT_TRUE(Fails(store_->enqueue_mail(mail("k")), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(Ok(store_->due_mail(kNow, 10)) && store_->due_mail(kNow, 10)->empty());
+  EXPECT_TRUE(store_->mail_for("mallory@example.com")->empty());
+}
+
+TEST_F(SqliteMailStoreTest, RefusesMailWithoutKeyRecipientOrBody) {
+  OutgoingMail m = mail("");
+  EXPECT_TRUE(Fails(store_->enqueue_mail(m), ErrorCode::kInvalidArgument));
+  m = mail("k", "");
+  EXPECT_TRUE(Fails(store_->enqueue_mail(m), ErrorCode::kInvalidArgument));
+  m = mail("k");
+  m.mime.clear();
+  EXPECT_TRUE(Fails(store_->enqueue_mail(m), ErrorCode::kInvalidArgument));
+}
+
+TEST_F(SqliteMailStoreTest, DueMailIsPendingAndDueOrderedByTimeThenIdAndLimited) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("later", "a@x", kNow + 1))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("b", "a@x", kNow - 10))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("c", "a@x", kNow - 20))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("d", "a@x", kNow - 10))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("sent", "a@x", kNow - 30))));
+  auto all = store_->mail_for("a@x");
+  ASSERT_TRUE(Ok(all));
+  ASSERT_TRUE(Ok(store_->mark_sent(all->back().id, kNow)));
+
+  auto due = store_->due_mail(kNow, 10);
+  ASSERT_TRUE(Ok(due));
+  EXPECT_EQ(keys(*due), (std::vector<std::string>{"c", "b", "d"}));
+  due = store_->due_mail(kNow, 2);
+  ASSERT_TRUE(Ok(due));
+  EXPECT_EQ(keys(*due), (std::vector<std::string>{"c", "b"}));
+  due = store_->due_mail(kNow + 1, 10);
+  ASSERT_TRUE(Ok(due));
+  EXPECT_EQ(due->size(), 4u);
+}
+
+TEST_F(SqliteMailStoreTest, MarkSentKeepsTheFirstTimeAndUnknownIdIsNotFound) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("k"))));
+  const int64_t id = (*store_->due_mail(kNow, 1))[0].id;
+  ASSERT_TRUE(Ok(store_->mark_sent(id, kNow + 1)));
+  ASSERT_TRUE(Ok(store_->mark_sent(id, kNow + 2)));
+  EXPECT_EQ((*store_->mail_for("alice@example.com"))[0].sent_at, kNow + 1);
+  EXPECT_TRUE(Fails(store_->mark_sent(id + 100, kNow), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteMailStoreTest, MarkFailedCountsAttemptsAndPostponesUntilSent) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("k"))));
+  const int64_t id = (*store_->due_mail(kNow, 1))[0].id;
+  ASSERT_TRUE(Ok(store_->mark_failed(id, kNow + 30, "connection refused")));
+  ASSERT_TRUE(Ok(store_->mark_failed(id, kNow + 60, "timed out")));
+  EXPECT_TRUE(store_->due_mail(kNow + 59, 10)->empty());
+  auto due = store_->due_mail(kNow + 60, 10);
+  ASSERT_TRUE(Ok(due));
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].attempts, 2);
+  EXPECT_EQ((*due)[0].next_attempt_at, kNow + 60);
+  EXPECT_EQ((*due)[0].last_error, "timed out");
+
+  ASSERT_TRUE(Ok(store_->mark_failed(id, kMailNever, "gave up")));
+  EXPECT_TRUE(store_->due_mail(kMailNever - 1, 10)->empty());
+  ASSERT_TRUE(Ok(store_->mark_sent(id, kNow + 61)));
+  EXPECT_TRUE(Fails(store_->mark_failed(id, kNow + 90, "late"), ErrorCode::kConflict));
+  const OutgoingMail after = (*store_->mail_for("alice@example.com"))[0];
+  EXPECT_EQ(after.attempts, 3);
+  EXPECT_EQ(after.last_error, "gave up");
+  EXPECT_TRUE(Fails(store_->mark_failed(id + 100, kNow, "x"), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteMailStoreTest, MailForListsOneRecipientOldestFirst) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("1", "bob@example.com"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("2", "alice@example.com"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("3", "bob@example.com"))));
+  auto bob = store_->mail_for("bob@example.com");
+  ASSERT_TRUE(Ok(bob));
+  EXPECT_EQ(keys(*bob), (std::vector<std::string>{"1", "3"}));
+  EXPECT_TRUE(store_->mail_for("nobody@example.com")->empty());
+}
+
+TEST(SqliteMailStoreFile, DeliveryStateSurvivesReopening) {
+  TempDir dir;
+  const std::string path = dir.path() + "/keystep.db";
+  int64_t failed_id = 0;
+  {
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(Ok(store));
+    ASSERT_TRUE(Ok((*store)->enqueue_mail(mail("failing"))));
+    ASSERT_TRUE(Ok((*store)->enqueue_mail(mail("delivered"))));
+    auto due = (*store)->due_mail(kNow, 10);
+    ASSERT_TRUE(Ok(due));
+    ASSERT_EQ(due->size(), 2u);
+    failed_id = (*due)[0].id;
+    ASSERT_TRUE(Ok((*store)->mark_failed(failed_id, kNow + 30, "smtp down")));
+    ASSERT_TRUE(Ok((*store)->mark_sent((*due)[1].id, kNow)));
+  }
+  auto reopened = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(reopened));
+  EXPECT_TRUE((*reopened)->due_mail(kNow + 29, 10)->empty());
+  auto due = (*reopened)->due_mail(kNow + 30, 10);
+  ASSERT_TRUE(Ok(due));
+  ASSERT_EQ(due->size(), 1u) << "the delivered message is never due again";
+  EXPECT_EQ((*due)[0].id, failed_id);
+  EXPECT_EQ((*due)[0].attempts, 1);
+  EXPECT_EQ((*due)[0].last_error, "smtp down");
+  EXPECT_TRUE(Fails((*reopened)->enqueue_mail(mail("delivered")), ErrorCode::kAlreadyExists));
+}
+
+TEST(SqliteMailStoreFile, RacingEnqueuesOfOneKeyQueueOneMessage) {
+  TempDir dir;
+  const std::string path = dir.path() + "/keystep.db";
+  auto first = SqliteStore::open(path);
+  auto second = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(first) && Ok(second));
+  std::atomic<int> queued{0}, duplicates{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    SqliteStore& store = i % 2 ? **first : **second;
+    threads.emplace_back([&store, &queued, &duplicates] {
+      for (int k = 0; k < 10; ++k) {
+        Status s = store.enqueue_mail(mail("key-" + std::to_string(k)));
+        if (s) ++queued;
+        else if (s.error().code == ErrorCode::kAlreadyExists) ++duplicates;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(queued.load(), 10);
+  EXPECT_EQ(duplicates.load(), 70);
+  EXPECT_EQ((*first)->mail_for("alice@example.com")->size(), 10u);
+}
+
+}  // namespace
+}  // namespace keystep::sqlite
