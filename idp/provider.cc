@@ -493,6 +493,13 @@ WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& req
   Session session;
   auto existing = current_session(browser);
   const bool same_user = existing && *existing && (*existing)->user_id == progress.user_id;
+  // A flow that asked only for the missing second factor stands on the password of the
+  // session it started from; if that session is gone (signed out, expired, or another user
+  // signed in meanwhile) the second factor alone signs no one in.
+  if (progress.password_time == 0 && !same_user)
+    return error_page(401, "login_required",
+                      "Your session ended while you were signing in. Go back to the "
+                      "application and sign in again.");
   if (existing && *existing && !same_user) {
     // Another user signs in on this browser: the previous user's session ends here.
     (void)store_.revoke_grants_of_session((*existing)->sid);
@@ -913,6 +920,16 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
   if (!who) return failure;
   const std::string action = param(form, "action");
   if (action == "enable") {
+    // Replacing a working authenticator must not be possible with a session alone: turn it
+    // off first (which asks for the password or a current code).
+    auto status = two_factor_.status(who->user);
+    if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (status->has_totp) {
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 409);
+      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      out->profile.error_message = "Two-factor authentication is already on.";
+      return *out;
+    }
     auto view = two_factor_.begin_totp_enrollment(who->user);
     if (!view) return error_page(503, "temporarily_unavailable", view.error().message);
     return redirect_to(config_.issuer + "/profile/two-factor/enable");

@@ -323,6 +323,10 @@ Status TwoFactor::disable(const User& user, bool password_ok, std::string_view c
                       "Your account requires two-factor authentication for every member, so "
                       "it cannot be turned off here.");
   if (!password_ok) {
+    // A mistyped password is not a failed code: only an entered code counts toward lockout.
+    if (code.empty())
+      return make_error(ErrorCode::kDenied,
+                        "Enter your password or a current code from your authenticator app.");
     auto current = status(user);
     if (!current) return current.error();
     if (!current->has_second_factor())
