@@ -142,9 +142,11 @@ std::string render_profile_page(const ProfileView& v) {
             "type=\"submit\" role=\"switch\" aria-checked=\"false\" "
             "aria-label=\"Two-Factor Authentication\">Off</button></form></div>";
   } else {
-    body += "<span class=\"badge\" role=\"status\" aria-label=\"Two-Factor Authentication "
-            "is on\">On</span></div>"
-            "<form method=\"post\" action=\"/profile/two-factor\">" + csrf_field(v) +
+    // The "On" switch leads to the turn-off form below, which asks for the password or a code.
+    body += "<a class=\"badge\" href=\"#turn-off\" role=\"switch\" aria-checked=\"true\" "
+            "aria-label=\"Two-Factor Authentication\">On</a></div>"
+            "<form id=\"turn-off\" method=\"post\" action=\"/profile/two-factor\">" +
+            csrf_field(v) +
             "<input type=\"hidden\" name=\"action\" value=\"disable\"><p><small>To turn it "
             "off, confirm with your password or a current code.</small></p>"
             "<label for=\"password\">Password</label><input id=\"password\" type=\"password\" "

@@ -114,7 +114,7 @@ TEST_F(TwoFactorProfile, RightCodeIs200WithTenRecoveryCodesAndTheProfileShowsOn)
   EXPECT_EQ(std::set<std::string>(codes.begin(), codes.end()).size(), codes.size());
   EXPECT_TRUE(stored_user(server_->alice_id()).two_factor_enabled);
   const std::string html = open_profile().response.body;
-  EXPECT_TRUE(has(html, ">On</span>")) << html;
+  EXPECT_TRUE(has(html, "role=\"switch\" aria-checked=\"true\"")) << html;
   EXPECT_TRUE(has(html, "10 unused")) << html;
   EXPECT_FALSE(has(html, "aria-checked=\"false\"")) << html;
 }
@@ -396,7 +396,7 @@ class TwoFactorDisable : public MfaHttpTest {
 TEST_F(TwoFactorDisable, WrongPasswordIs401AndLeavesItOn) {
   HttpResponse r = disable({{"password", "not the password"}});
   EXPECT_EQ(r.status, 401) << r.body;
-  EXPECT_TRUE(has(r.body, ">On</span>")) << r.body;
+  EXPECT_TRUE(has(r.body, "role=\"switch\" aria-checked=\"true\"")) << r.body;
   EXPECT_TRUE(stored_user(server_->alice_id()).two_factor_enabled);
   EXPECT_TRUE(login_asks_for_code());
 }
