@@ -347,18 +347,37 @@ WebOutcome Provider::login_page(const Params& query, const BrowserContext& brows
   return out;
 }
 
-WebOutcome Provider::login_submit(const Params& form, const BrowserContext& browser) {
-  WebOutcome failure;
+std::optional<Provider::PostedFlow> Provider::posted_flow(const Params& form,
+                                                         const BrowserContext& browser,
+                                                         LoginStage expected,
+                                                         WebOutcome& failure) {
   auto flow = checked_flow(form, browser, failure);
-  if (!flow) return failure;
-  if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token))
-    return error_page(403, "invalid_csrf_token",
-                      "The form was not sent by this sign-in page. Reload it and try again.");
+  if (!flow) return std::nullopt;
+  if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token)) {
+    failure = error_page(403, "invalid_csrf_token",
+                         "The form was not sent by this sign-in page. Reload it and try again.");
+    return std::nullopt;
+  }
   auto request = auth_request_from_json(flow->request_json);
   auto progress = flow_progress_from_json(flow->progress_json);
-  if (!request || !progress) return error_page(500, "server_error", "The sign-in request is damaged.");
-  if (progress->stage != LoginStage::kPassword)
-    return error_page(409, "invalid_state", "This step of the sign-in is already done.");
+  if (!request || !progress) {
+    failure = error_page(500, "server_error", "The sign-in request is damaged.");
+    return std::nullopt;
+  }
+  if (progress->stage != expected) {
+    failure = error_page(409, "invalid_state", "This step of the sign-in is not expected now.");
+    return std::nullopt;
+  }
+  return PostedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
+}
+
+WebOutcome Provider::login_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto posted = posted_flow(form, browser, LoginStage::kPassword, failure);
+  if (!posted) return failure;
+  const LoginFlow* flow = &posted->flow;
+  const AuthRequest* request = &posted->request;
+  const FlowProgress* progress = &posted->progress;
 
   const std::string email = param(form, "email");
   const std::string password = param(form, "password");
@@ -440,16 +459,11 @@ WebOutcome Provider::second_factor_page(const Params& query, const BrowserContex
 
 WebOutcome Provider::second_factor_submit(const Params& form, const BrowserContext& browser) {
   WebOutcome failure;
-  auto flow = checked_flow(form, browser, failure);
-  if (!flow) return failure;
-  if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token))
-    return error_page(403, "invalid_csrf_token",
-                      "The form was not sent by this sign-in page. Reload it and try again.");
-  auto request = auth_request_from_json(flow->request_json);
-  auto progress = flow_progress_from_json(flow->progress_json);
-  if (!request || !progress) return error_page(500, "server_error", "The sign-in request is damaged.");
-  if (progress->stage != LoginStage::kSecondFactor)
-    return error_page(409, "invalid_state", "This step of the sign-in is not expected now.");
+  auto posted = posted_flow(form, browser, LoginStage::kSecondFactor, failure);
+  if (!posted) return failure;
+  const LoginFlow* flow = &posted->flow;
+  const AuthRequest* request = &posted->request;
+  const FlowProgress* progress = &posted->progress;
   auto user = store_.user_by_id(progress->user_id);
   if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   const std::string method = param(form, "method");

@@ -174,6 +174,15 @@ class Provider {
                            const FlowProgress& progress, const BrowserContext& browser);
   Result<LoginFlow> checked_flow(const Params& form, const BrowserContext& browser,
                                  WebOutcome& failure);
+  // A flow posted by one of its forms: bound to this browser, CSRF token checked, at the
+  // expected stage. Otherwise nullopt with the page to show in `failure`.
+  struct PostedFlow {
+    LoginFlow flow;
+    AuthRequest request;
+    FlowProgress progress;
+  };
+  std::optional<PostedFlow> posted_flow(const Params& form, const BrowserContext& browser,
+                                        LoginStage expected, WebOutcome& failure);
   Result<std::optional<Session>> current_session(const BrowserContext& browser);
   Result<Client> authenticate_client(const Params& form,
                                      const std::optional<std::string>& authorization,
