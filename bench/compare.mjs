@@ -39,7 +39,7 @@ const CONCURRENCY = Number(opt.concurrency);
 // Each TOTP user signs in once per run (Keystep refuses a code twice for a user), so the pools
 // are sized to the duration: more than this machine's rates times the duration. A run that
 // exhausts a pool is shorter and says so.
-const USERS_FAST = Number(opt['users-fast'] ?? 300 * DURATION);
+const USERS_FAST = Number(opt['users-fast'] ?? 400 * DURATION);
 const USERS_PROD = Number(opt['users-prod'] ?? 15 * DURATION);
 const CHAINS = Number(opt['refresh-chains']);
 const WRK = ['-t2', '-c32', `-d${DURATION}s`, '--latency'];
