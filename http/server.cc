@@ -85,6 +85,7 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
       response.send(static_cast<Ph::Code>(out.status));
       return;
     case WebOutcome::Kind::kLoginPage:
+      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
       send_html(response, out.status, render_login_page(out.login));
       return;
     case WebOutcome::Kind::kSecondFactorPage:

@@ -72,6 +72,7 @@ Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
       keys_(keys),
       hasher_(hasher),
       two_factor_(two_factor),
+      throttle_(store, clock),
       random_(random),
       clock_(clock),
       secure_cookies_(config.issuer.rfind("https://", 0) == 0) {}
@@ -388,9 +389,30 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), request->client_id,
                           "Incorrect email or password."};
   auto normalized = normalize_email(email);
+  // Failed passwords are throttled per email (existing or not, so the wait reveals nothing),
+  // before any hashing is spent on the attempt. Not per address: behind a reverse proxy every
+  // user shares one address, and one attacker could then lock everybody out.
+  const std::vector<std::string> keys = {"pwd:" +
+                                         (normalized ? *normalized : email.substr(0, 254))};
+  auto wait = throttle_.wait(keys);
+  if (!wait) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (*wait > 0) {
+    retry.status = 429;
+    retry.retry_after = *wait;
+    retry.login.error_message =
+        "Too many failed sign-ins. Wait " + seconds_text(*wait) + ", then try again.";
+    return retry;
+  }
+  const auto refuse = [&]() {
+    auto delay = throttle_.failed(keys);
+    if (delay && *delay > 0)
+      retry.login.error_message += " Too many failed sign-ins: wait " + seconds_text(*delay) +
+                                   " before the next try.";
+    return retry;
+  };
   if (!normalized || password.empty() || password.size() > 1024) {
     hasher_.burn(password);
-    return retry;
+    return refuse();
   }
   auto candidates = store_.users_by_email(*normalized);
   if (!candidates) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
@@ -402,7 +424,8 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
     }
   }
   if (candidates->empty()) hasher_.burn(password);
-  if (!user) return retry;
+  if (!user) return refuse();
+  throttle_.succeeded(keys);
 
   auto policy = two_factor_.second_factor_required(*user);
   auto status = two_factor_.status(*user);

@@ -18,6 +18,7 @@
 #include "idp/login_flow.h"
 #include "idp/signing_keys.h"
 #include "idp/store.h"
+#include "idp/throttle.h"
 #include "idp/two_factor.h"
 #include "idp/url.h"
 
@@ -199,6 +200,7 @@ class Provider {
   SigningKeys& keys_;
   const PasswordHasher& hasher_;
   TwoFactor& two_factor_;
+  Throttle throttle_;  // failed passwords, per email
   Random& random_;
   const Clock& clock_;
   bool secure_cookies_;

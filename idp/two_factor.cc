@@ -15,16 +15,7 @@ std::string secret_aad(int64_t user_id, const std::string& provider_id) {
 std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
-std::string seconds_text(int64_t n) { return std::to_string(n) + (n == 1 ? " second" : " seconds"); }
-
 }  // namespace
-
-int64_t LockoutPolicy::delay_after(int64_t failures) {
-  if (failures < kFreeFailures) return 0;
-  const int64_t exponent = failures - kFreeFailures;
-  if (exponent >= 20) return kMaxDelaySeconds;
-  return std::min<int64_t>(int64_t{1} << exponent, kMaxDelaySeconds);
-}
 
 Result<bool> TwoFactor::second_factor_required(const User& user) {
   auto fresh = store_.user_by_id(user.id);
@@ -254,28 +245,22 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                                                          std::string_view code,
                                                          const std::string& address,
                                                          StepRefusal& refusal) {
-  const int64_t now = clock_.now();
-  for (const std::string& key : {user_key(user), address_key(address)}) {
-    auto state = mfa_.attempts(key);
-    if (!state) return state.error();
-    const int64_t wait = LockoutPolicy::delay_after(state->failures);
-    if (wait > 0 && now < state->last_failure_at + wait) {
-      const int64_t retry_after = state->last_failure_at + wait - now;
-      refusal = {ErrorCode::kLocked,
-                 "Too many incorrect codes. Wait " + seconds_text(retry_after) +
-                     ", then try again.",
-                 retry_after};
-      audit(user, "mfa.locked_out", address, "retry after " + std::to_string(retry_after) + " s");
-      return make_error(ErrorCode::kLocked, refusal.message);
-    }
+  const std::vector<std::string> keys = {user_key(user), address_key(address)};
+  auto wait = throttle_.wait(keys);
+  if (!wait) return wait.error();
+  if (*wait > 0) {
+    refusal = {ErrorCode::kLocked,
+               "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
+               *wait};
+    audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
+    return make_error(ErrorCode::kLocked, refusal.message);
   }
   // Authenticator apps show codes as "123 456"; spaces are not part of any code.
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
   auto checked = check_code(user, provider_id, typed);
   if (checked) {
-    (void)mfa_.reset_attempts(user_key(user));
-    (void)mfa_.reset_attempts(address_key(address));
+    throttle_.succeeded(keys);
     audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
           address, provider_id);
     auto* provider = registry_.find(provider_id);
@@ -285,12 +270,8 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
   if (code_kind != ErrorCode::kDenied && code_kind != ErrorCode::kReplayed &&
       code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound)
     return checked.error();
-  int64_t failures = 0;
-  for (const std::string& key : {user_key(user), address_key(address)}) {
-    auto state = mfa_.record_failure(key, now);
-    if (!state) return state.error();
-    failures = std::max(failures, state->failures);
-  }
+  auto delay = throttle_.failed(keys);
+  if (!delay) return delay.error();
   if (code_kind == ErrorCode::kReplayed) {
     refusal = {ErrorCode::kReplayed,
                provider_id == kRecoveryProvider
@@ -307,8 +288,8 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                0};
     audit(user, "mfa.code_refused", address, provider_id);
   }
-  if (const int64_t wait = LockoutPolicy::delay_after(failures); wait > 0)
-    refusal.message += " Too many incorrect codes: wait " + seconds_text(wait) +
+  if (*delay > 0)
+    refusal.message += " Too many incorrect codes: wait " + seconds_text(*delay) +
                        " before the next try.";
   return make_error(refusal.code, refusal.message);
 }

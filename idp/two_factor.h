@@ -4,10 +4,9 @@
 // trail. Providers (plugin/) do the factor arithmetic; this class decides, persists through
 // MfaStore with compare-and-set, and seals secrets.
 //
-// Brute-force protection: failures are counted per user and per client address (persisted,
-// so a restart does not reset them). The first kFreeFailures failures cost nothing; after
-// that each further attempt must wait 2^(failures - kFreeFailures) seconds after the last
-// failure, capped at kMaxDelaySeconds. A success resets the user's and the address's count.
+// Brute-force protection (idp/throttle.h): wrong codes are counted per user and per client
+// address, persisted; past LockoutPolicy's free failures each attempt must wait, doubling up
+// to 15 minutes. A success resets the user's and the address's count.
 //
 // Thread-safety: every method may be called concurrently.
 
@@ -21,6 +20,7 @@
 #include "idp/login_flow.h"
 #include "idp/mfa_store.h"
 #include "idp/store.h"
+#include "idp/throttle.h"
 #include "plugin/registry.h"
 
 namespace keystep {
@@ -33,13 +33,6 @@ inline constexpr const char* kRecoveryProvider = "recovery_code";
 constexpr bool two_factor_challenge_required(bool user_setting, bool account_setting) {
   return user_setting || account_setting;
 }
-
-struct LockoutPolicy {
-  static constexpr int64_t kFreeFailures = 5;
-  static constexpr int64_t kMaxDelaySeconds = 15 * 60;
-  // Seconds to wait after the last failure before another attempt, given the failure count.
-  static int64_t delay_after(int64_t failures);
-};
 
 struct TotpEnrollmentView {
   std::string otpauth_uri;
@@ -69,7 +62,7 @@ class TwoFactor final : public LoginPolicy {
   TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry, const SecretBox& box,
             Random& random, const Clock& clock)
       : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random),
-        clock_(clock) {}
+        clock_(clock), throttle_(mfa, clock) {}
 
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
@@ -130,6 +123,7 @@ class TwoFactor final : public LoginPolicy {
   const SecretBox& box_;
   Random& random_;
   const Clock& clock_;
+  Throttle throttle_;
 };
 
 }  // namespace keystep

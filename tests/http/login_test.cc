@@ -342,3 +342,49 @@ TEST_F(SessionReuse, ForgedSessionCookieIsIgnored) {
 
 }  // namespace
 }  // namespace keystep::httptest
+
+namespace keystep::httptest {
+namespace {
+
+TEST_F(Login, RepeatedWrongPasswordsAreThrottledWithRetryAfterThenTheRightOneWorks) {
+  LoginPage page = start_login(spa_request(pkce_));
+  for (int i = 0; i < LockoutPolicy::kFreeFailures; ++i) {
+    HttpResponse r = submit_login(page, TestServer::kAliceEmail, "wrong password!");
+    EXPECT_EQ(r.status, 401) << i;
+  }
+  // Past the free failures even the right password waits, and the page says how long.
+  HttpResponse locked = submit_login(page, TestServer::kAliceEmail, TestServer::kAlicePassword);
+  EXPECT_EQ(locked.status, 429) << locked.body;
+  EXPECT_EQ(locked.header("Retry-After").value_or(""), "1");
+  EXPECT_NE(locked.body.find("Too many failed sign-ins. Wait 1 second"), std::string::npos)
+      << locked.body;
+  clock().advance(1);
+  HttpResponse ok = submit_login(page, TestServer::kAliceEmail, TestServer::kAlicePassword);
+  ASSERT_EQ(ok.status, 302) << ok.body;
+}
+
+TEST_F(Login, ThrottlingAnUnknownEmailLooksLikeThrottlingAKnownOne) {
+  LoginPage page = start_login(spa_request(pkce_));
+  for (int i = 0; i < LockoutPolicy::kFreeFailures; ++i)
+    (void)submit_login(page, "mallory@example.com", "wrong password!");
+  HttpResponse locked = submit_login(page, "mallory@example.com", "wrong password!");
+  EXPECT_EQ(locked.status, 429);
+  EXPECT_NE(locked.body.find("Too many failed sign-ins"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keystep::httptest
+
+namespace keystep::httptest {
+namespace {
+
+TEST_F(Login, ThrottlingOneEmailDoesNotSlowAnotherUserFromTheSameAddress) {
+  LoginPage page = start_login(spa_request(pkce_));
+  for (int i = 0; i <= LockoutPolicy::kFreeFailures; ++i)
+    (void)submit_login(page, "mallory@example.com", "wrong password!");
+  HttpResponse ok = submit_login(page, TestServer::kAliceEmail, TestServer::kAlicePassword);
+  EXPECT_EQ(ok.status, 302) << ok.body;
+}
+
+}  // namespace
+}  // namespace keystep::httptest

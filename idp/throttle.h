@@ -1,0 +1,46 @@
+#pragma once
+// Brute-force throttling over persisted failure counters (MfaStore::attempts), shared by the
+// password step and the second step. Failures are counted per key (e.g. per user and per
+// client address); the first LockoutPolicy::kFreeFailures cost nothing, after that each
+// further attempt must wait 2^(failures - kFreeFailures) seconds after the last failure,
+// capped at kMaxDelaySeconds. A success resets the keys. Counters survive restarts.
+//
+// Thread-safety: every method may be called concurrently (the store increments atomically).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "idp/clock.h"
+#include "idp/mfa_store.h"
+#include "idp/result.h"
+
+namespace keystep {
+
+struct LockoutPolicy {
+  static constexpr int64_t kFreeFailures = 5;
+  static constexpr int64_t kMaxDelaySeconds = 15 * 60;
+  // Seconds to wait after the last failure before another attempt, given the failure count.
+  static int64_t delay_after(int64_t failures);
+};
+
+// "1 second", "2 seconds": for messages that tell the user how long to wait.
+std::string seconds_text(int64_t seconds);
+
+class Throttle {
+ public:
+  Throttle(MfaStore& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+  // Seconds to wait before the next attempt on any of `keys`; 0 when one may try now.
+  Result<int64_t> wait(const std::vector<std::string>& keys);
+  // Counts a failure on every key; returns the wait now in force after it.
+  Result<int64_t> failed(const std::vector<std::string>& keys);
+  // Clears the keys' counters (best effort: a failure here only keeps a stricter count).
+  void succeeded(const std::vector<std::string>& keys);
+
+ private:
+  MfaStore& store_;
+  const Clock& clock_;
+};
+
+}  // namespace keystep
