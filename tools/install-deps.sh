@@ -10,6 +10,8 @@ PACKAGES=(
   liboath-dev libqrencode-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3 curl nodejs npm
+  oathtool zbar-tools
+  python3 python3-aiosmtpd
 )
 
 missing=()
