@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "idp/crypto/encoding.h"
 #include "idp/qr_png.h"
 
 namespace keystep {
@@ -10,6 +11,10 @@ namespace {
 // Binds a sealed credential secret to its owner and provider, so rows cannot be swapped.
 std::string secret_aad(int64_t user_id, const std::string& provider_id) {
   return "keystep mfa secret " + std::to_string(user_id) + " " + provider_id;
+}
+
+std::string view_aad(int64_t user_id, const std::string& provider_id) {
+  return "keystep mfa enrollment view " + std::to_string(user_id) + " " + provider_id;
 }
 
 std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
@@ -99,11 +104,16 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
   // same QR code; the provider owns its format.
   auto* provider = registry_.find(kTotpProvider);
   if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
-  (void)user;
+  auto sealed_view = base64_decode(pending.state.value("sealed_view", ""));
+  if (!sealed_view) return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
+  auto text = box_.open(*sealed_view, view_aad(user.id, pending.provider_id));
+  if (!text) return make_error(ErrorCode::kInternal, "cannot unseal the pending enrollment");
+  auto json = nlohmann::json::parse(*text, nullptr, false);
+  if (!json.is_object()) return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
   TotpEnrollmentView view;
-  view.otpauth_uri = pending.state.value("otpauth_uri", "");
-  view.display_secret = pending.state.value("display_secret", "");
-  view.issuer_label = pending.state.value("issuer_label", "");
+  view.otpauth_uri = json.value("otpauth_uri", "");
+  view.display_secret = json.value("display_secret", "");
+  view.issuer_label = json.value("issuer_label", "");
   auto png = qr_png(view.otpauth_uri);
   if (!png) return png.error();
   view.qr_png_data_uri = png_data_uri(*png);
@@ -126,11 +136,14 @@ Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::stri
   pending.confirmed = false;
   pending.created_at = clock_.now();
   // What the enrollment page shows is kept with the pending credential, so that showing the
-  // page again shows the same QR code. It is derived from the (sealed) secret and is dropped
-  // on confirmation.
-  pending.state["otpauth_uri"] = enrollment->otpauth_uri;
-  pending.state["display_secret"] = enrollment->display_secret;
-  pending.state["issuer_label"] = ref->issuer_label;
+  // page again shows the same QR code. It contains the secret, so it is sealed like the
+  // secret, and it is dropped on confirmation.
+  const nlohmann::json view = {{"otpauth_uri", enrollment->otpauth_uri},
+                               {"display_secret", enrollment->display_secret},
+                               {"issuer_label", ref->issuer_label}};
+  auto sealed_view = box_.seal(view.dump(), view_aad(user.id, provider_id), random_);
+  if (!sealed_view) return sealed_view.error();
+  pending.state["sealed_view"] = base64_encode(*sealed_view);
   auto to_store = sealed(pending);
   if (!to_store) return to_store.error();
   auto stored = mfa_.put_pending_credential(*to_store);
@@ -193,9 +206,7 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
     audit(user, "mfa.enable_refused", address, error_code_name(confirmed.error().code).data());
     return confirmed.error();
   }
-  confirmed->state.erase("otpauth_uri");
-  confirmed->state.erase("display_secret");
-  confirmed->state.erase("issuer_label");
+  confirmed->state.erase("sealed_view");
   confirmed->secret = pending_it->secret;  // still sealed; the provider does not change it
   std::vector<std::string> shown;
   auto recovery = new_recovery_codes(user, shown);

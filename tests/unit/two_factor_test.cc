@@ -115,6 +115,12 @@ TEST_F(TwoFactorTest, SecretIsStoredSealed) {
   ASSERT_TRUE(stored);
   ASSERT_EQ(stored->size(), 1u);
   EXPECT_EQ((*stored)[0].secret.size(), 1u + 12u + 20u + 16u);  // version, nonce, key, tag
+  // Nothing stored in clear carries the secret: not the state, not the params.
+  std::string base32;
+  for (char c : view->display_secret)
+    if (c != ' ') base32 += c;
+  EXPECT_EQ((*stored)[0].state.dump().find(base32), std::string::npos);
+  EXPECT_EQ((*stored)[0].params.dump().find(base32), std::string::npos);
 }
 
 TEST_F(TwoFactorTest, WrongCodeEnablesNothing) {
