@@ -166,7 +166,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   return store;
 }
 
-SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
+SqliteStore::~SqliteStore() {
+  release_statements(db_);
+  sqlite3_close_v2(db_);
+}
 
 Status SqliteStore::configure() {
   sqlite3_extended_result_codes(db_, 1);

@@ -1,7 +1,11 @@
 #include "storage/sqlite/statement.h"
 
 #include <climits>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace keystep::sqlite {
 
@@ -40,7 +44,55 @@ Status exec_sql(sqlite3* db, const std::string& sql) {
   return error;
 }
 
+namespace {
+
+// Compiled statements kept for reuse, per connection and SQL text. Compiling costs more than
+// running most of our statements, so a statement is reset and kept when its Statement ends
+// and handed out again by the next prepare() of the same text on the same connection.
+struct StatementPool {
+  std::mutex mu;
+  std::unordered_map<sqlite3*, std::unordered_map<std::string, std::vector<sqlite3_stmt*>>> idle;
+};
+
+StatementPool& pool() {
+  static StatementPool* instance = new StatementPool;  // never destroyed: used until exit
+  return *instance;
+}
+
+sqlite3_stmt* take_pooled(sqlite3* db, std::string_view sql) {
+  StatementPool& p = pool();
+  std::lock_guard lock(p.mu);
+  auto conn = p.idle.find(db);
+  if (conn == p.idle.end()) return nullptr;
+  auto it = conn->second.find(std::string(sql));
+  if (it == conn->second.end() || it->second.empty()) return nullptr;
+  sqlite3_stmt* stmt = it->second.back();
+  it->second.pop_back();
+  return stmt;
+}
+
+void give_back(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  StatementPool& p = pool();
+  std::lock_guard lock(p.mu);
+  p.idle[sqlite3_db_handle(stmt)][sqlite3_sql(stmt)].push_back(stmt);
+}
+
+}  // namespace
+
+void release_statements(sqlite3* db) {
+  StatementPool& p = pool();
+  std::lock_guard lock(p.mu);
+  auto conn = p.idle.find(db);
+  if (conn == p.idle.end()) return;
+  for (auto& [sql, stmts] : conn->second)
+    for (sqlite3_stmt* stmt : stmts) sqlite3_finalize(stmt);
+  p.idle.erase(conn);
+}
+
 Result<Statement> Statement::prepare(sqlite3* db, std::string_view sql) {
+  if (sqlite3_stmt* pooled = take_pooled(db, sql)) return Statement(pooled);
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) {
@@ -57,7 +109,7 @@ Statement::Statement(Statement&& other) noexcept
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    if (stmt_ != nullptr) give_back(stmt_);
     stmt_ = std::exchange(other.stmt_, nullptr);
     bind_error_ = std::move(other.bind_error_);
     bind_rc_ = std::exchange(other.bind_rc_, SQLITE_OK);
@@ -65,7 +117,9 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (stmt_ != nullptr) give_back(stmt_);
+}
 
 void Statement::note_bind(int index, int rc) {
   if (rc == SQLITE_OK || bind_rc_ != SQLITE_OK) return;
@@ -147,8 +201,18 @@ std::string Statement::column_blob(int col) const {
   return std::string(static_cast<const char*>(blob), static_cast<size_t>(size));
 }
 
+namespace {
+// Transaction control through pooled statements: compiling BEGIN/COMMIT on every
+// transaction was a measurable share of a login (docs/performance.md).
+Status run_control(sqlite3* db, std::string_view sql) {
+  auto st = Statement::prepare(db, sql);
+  if (!st) return st.error();
+  return st->run();
+}
+}  // namespace
+
 Result<Transaction> Transaction::begin(sqlite3* db, Mode mode) {
-  Status status = exec_sql(db, mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN");
+  Status status = run_control(db, mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!status) return status.error();
   return Transaction(db);
 }
@@ -159,12 +223,12 @@ Transaction::~Transaction() {
   // Some errors (I/O, out of memory) already rolled the transaction back; a second
   // ROLLBACK would only fail.
   if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) {
-    static_cast<void>(exec_sql(db_, "ROLLBACK"));
+    static_cast<void>(run_control(db_, "ROLLBACK"));
   }
 }
 
 Status Transaction::commit() {
-  Status status = exec_sql(db_, "COMMIT");
+  Status status = run_control(db_, "COMMIT");
   if (status) db_ = nullptr;
   return status;
 }

@@ -26,9 +26,15 @@ Error sqlite_error(sqlite3* db, int rc);
 // migrations, transaction control). Never pass text containing caller-supplied values.
 Status exec_sql(sqlite3* db, const std::string& sql);
 
+// Finalizes the statements kept for reuse on `db` (see Statement::prepare). Call it before
+// closing the connection, when no Statement of it is alive.
+void release_statements(sqlite3* db);
+
 class Statement {
  public:
-  // On success, a statement compiled from the single SQL statement in sql.
+  // On success, a statement compiled from the single SQL statement in sql: a kept one with
+  // the same text on the same connection when there is one (reset, bindings cleared), else a
+  // new one. A Statement ends by being reset and kept for the next prepare() of its text.
   // On failure, the mapped error (kInternal for a syntax error).
   static Result<Statement> prepare(sqlite3* db, std::string_view sql);
 
