@@ -245,13 +245,19 @@ class Router : public Ph::Handler {
     if (path == "/.well-known/openid-configuration") {
       if (!get) return method_not_allowed("GET");
       add_raw(response, "Cache-Control", "public, max-age=300");
-      return send_json(response, 200, provider_->discovery(), false);
+      return send_text(response, 200, "application/json", provider_->discovery_document());
     }
     if (path == "/jwks.json") {
       if (!get) return method_not_allowed("GET");
+      auto jwks = provider_->jwks_document();
+      if (!jwks) {
+        return send_json(response, 503,
+                         {{"error", "temporarily_unavailable"},
+                          {"error_description", jwks.error().message}},
+                         true);
+      }
       add_raw(response, "Cache-Control", "public, max-age=60");
-      auto out = provider_->jwks();
-      return send_json(response, out.status, out.body, false);
+      return send_text(response, 200, "application/json", **jwks);
     }
     if (path == "/authorize") {
       std::optional<Params> params;

@@ -75,7 +75,8 @@ Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
       throttle_(store, clock),
       random_(random),
       clock_(clock),
-      secure_cookies_(config.issuer.rfind("https://", 0) == 0) {}
+      secure_cookies_(config.issuer.rfind("https://", 0) == 0),
+      discovery_document_(discovery().dump()) {}
 
 nlohmann::json Provider::discovery() const {
   const std::string& iss = config_.issuer;
@@ -105,12 +106,6 @@ nlohmann::json Provider::discovery() const {
       {"request_uri_parameter_supported", false},
       {"authorization_response_iss_parameter_supported", true},
   };
-}
-
-ApiOutcome Provider::jwks() {
-  auto keys = keys_.jwks();
-  if (!keys) return oauth_error(503, "temporarily_unavailable", keys.error().message);
-  return ApiOutcome{200, *keys, {}};
 }
 
 std::string Provider::hash_token(std::string_view token) const { return sha256_b64url(token); }

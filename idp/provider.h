@@ -120,7 +120,10 @@ class Provider {
            const Clock& clock);
 
   nlohmann::json discovery() const;
-  ApiOutcome jwks();
+  // discovery(), serialized once: it never changes while the server runs.
+  const std::string& discovery_document() const { return discovery_document_; }
+  // The JWKS serialized once per key set; kUnavailable without a signing key.
+  Result<std::shared_ptr<const std::string>> jwks_document() { return keys_.jwks_text(); }
 
   // GET /authorize. `query` is the raw query string's parameters.
   WebOutcome authorize(const Params& query, const BrowserContext& browser);
@@ -204,6 +207,7 @@ class Provider {
   Random& random_;
   const Clock& clock_;
   bool secure_cookies_;
+  std::string discovery_document_;
 };
 
 }  // namespace keystep

@@ -46,6 +46,7 @@ Result<std::shared_ptr<const SigningKeys::Loaded>> SigningKeys::current() {
   if (!verifier) return verifier.error();
   loaded->signer = std::make_shared<JwsSigner>(std::move(*signer));
   loaded->verifier = std::make_shared<JwsVerifier>(std::move(*verifier));
+  loaded->jwks_text = std::make_shared<const std::string>(loaded->jwks.dump());
   loaded->loaded_at = now;
   loaded_ = loaded;
   return loaded_;
@@ -61,6 +62,12 @@ Result<nlohmann::json> SigningKeys::verify(std::string_view compact) {
   auto keys = current();
   if (!keys) return keys.error();
   return (*keys)->verifier->verify(compact);
+}
+
+Result<std::shared_ptr<const std::string>> SigningKeys::jwks_text() {
+  auto keys = current();
+  if (!keys) return keys.error();
+  return (*keys)->jwks_text;
 }
 
 Result<nlohmann::json> SigningKeys::jwks() {

@@ -37,12 +37,15 @@ class SigningKeys {
   Result<nlohmann::json> verify(std::string_view compact);
   // {"keys":[…]} with the public half of every published key. Thread-safe.
   Result<nlohmann::json> jwks();
+  // The same, serialized once per key set (served on every JWKS request). Thread-safe.
+  Result<std::shared_ptr<const std::string>> jwks_text();
 
  private:
   struct Loaded {
     std::shared_ptr<JwsSigner> signer;
     std::shared_ptr<JwsVerifier> verifier;
     nlohmann::json jwks;
+    std::shared_ptr<const std::string> jwks_text;
     int64_t loaded_at = 0;
   };
   // Returns the current key set, reloading it from the store when older than kReloadSeconds.
