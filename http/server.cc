@@ -164,12 +164,36 @@ bool is_form(const Ph::Request& request) {
 
 }  // namespace
 
+std::string client_address(const std::string& peer, const std::optional<std::string>& forwarded,
+                           const std::vector<std::string>& trusted_proxies) {
+  const auto trusted = [&](const std::string& a) {
+    return std::find(trusted_proxies.begin(), trusted_proxies.end(), a) != trusted_proxies.end();
+  };
+  std::string address = peer;
+  if (!trusted(address) || !forwarded) return address;
+  // Walk X-Forwarded-For from the nearest hop outwards, past every trusted proxy.
+  std::string_view rest = *forwarded;
+  while (!rest.empty()) {
+    const auto comma = rest.rfind(',');
+    std::string_view hop = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
+    while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
+    if (hop.empty() || hop.size() > 64) return address;
+    address = std::string(hop);
+    if (!trusted(address)) return address;
+  }
+  return address;
+}
+
 // Routes each parsed request to the Provider and renders the outcome.
 class Router : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Router)
 
-  Router(Provider* provider, const std::string* issuer) : provider_(provider), issuer_(issuer) {}
+  Router(Provider* provider, const std::string* issuer,
+         const std::vector<std::string>* trusted_proxies)
+      : provider_(provider), issuer_(issuer), trusted_proxies_(trusted_proxies) {}
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
@@ -205,7 +229,12 @@ class Router : public Ph::Handler {
 
   BrowserContext browser(const Ph::Request& request) const {
     return BrowserContext{cookie(request, kSessionCookie), cookie(request, kFlowCookie),
-                          request.address().host()};
+                          client_address(request)};
+  }
+
+  std::string client_address(const Ph::Request& request) const {
+    return keystep::http::client_address(request.address().host(),
+                                         header(request, "X-Forwarded-For"), *trusted_proxies_);
   }
 
   void route(const Ph::Request& request, Ph::ResponseWriter& response) {
@@ -343,6 +372,7 @@ class Router : public Ph::Handler {
 
   Provider* provider_;
   const std::string* issuer_;
+  const std::vector<std::string>* trusted_proxies_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
 };
 
@@ -368,8 +398,9 @@ class Guard : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Guard)
 
-  Guard(Provider* provider, const std::string* issuer, size_t max_request_bytes)
-      : inner_(std::make_shared<Router>(provider, issuer)),
+  Guard(Provider* provider, const std::string* issuer,
+        const std::vector<std::string>* trusted_proxies, size_t max_request_bytes)
+      : inner_(std::make_shared<Router>(provider, issuer, trusted_proxies)),
         max_request_bytes_(max_request_bytes) {}
   // Every transport thread gets its own clone, with its own inner handler.
   Guard(const Guard& other)
@@ -441,16 +472,18 @@ class Guard : public Ph::Handler {
 struct Server::Impl {
   Provider& provider;
   std::string issuer;
+  std::vector<std::string> trusted_proxies;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
 Server::Server(Provider& provider, std::string issuer)
-    : impl_(new Impl{provider, std::move(issuer), nullptr}) {}
+    : impl_(new Impl{provider, std::move(issuer), {}, nullptr}) {}
 
 Server::~Server() { shutdown(); }
 
 Status Server::start(const ServerOptions& options) {
   try {
+    impl_->trusted_proxies = options.trusted_proxies;
     Pistache::Address address(options.host, Pistache::Port(options.port));
     impl_->endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
     auto opts = Pistache::Http::Endpoint::options()
@@ -465,7 +498,7 @@ Status Server::start(const ServerOptions& options) {
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(
         Pistache::Http::make_handler<Guard>(&impl_->provider, &impl_->issuer,
-                                            options.max_request_bytes));
+                                            &impl_->trusted_proxies, options.max_request_bytes));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {

@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "idp/provider.h"
 #include "idp/result.h"
@@ -20,7 +22,16 @@ struct ServerOptions {
   uint16_t port = 8080;  // 0 picks a free port (tests)
   int threads = 2;
   size_t max_request_bytes = 64 * 1024;
+  // Reverse proxies whose X-Forwarded-For is believed. A request from one of these addresses
+  // is attributed to the nearest untrusted address in X-Forwarded-For (used for per-address
+  // brute-force limits and the audit log); from anyone else the header is ignored.
+  std::vector<std::string> trusted_proxies;
 };
+
+// The client's address: `peer`, or, when `peer` is a trusted proxy, the nearest hop of
+// X-Forwarded-For that is not one (a malformed header leaves the last trusted address).
+std::string client_address(const std::string& peer, const std::optional<std::string>& forwarded,
+                           const std::vector<std::string>& trusted_proxies);
 
 class Server {
  public:

@@ -25,7 +25,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   static const char* const kKnown[] = {"issuer",           "listen",         "signing_alg",
                                        "argon2",           "code_ttl",       "access_token_ttl",
                                        "id_token_ttl",     "refresh_token_ttl", "session_ttl",
-                                       "flow_ttl",         "threads",        "plugin_dir"};
+                                       "flow_ttl",         "threads",        "plugin_dir",
+                                       "trusted_proxies"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -43,6 +44,16 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
   if (!(s = read_field(json, "threads", config.threads))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
+  if (const auto it = json.find("trusted_proxies"); it != json.end()) {
+    if (!it->is_array())
+      return make_error(ErrorCode::kInvalidArgument, "trusted_proxies must be an array of addresses");
+    config.trusted_proxies.clear();
+    for (const auto& address : *it) {
+      if (!address.is_string() || address.get<std::string>().empty())
+        return make_error(ErrorCode::kInvalidArgument, "trusted_proxies must be an array of addresses");
+      config.trusted_proxies.push_back(address.get<std::string>());
+    }
+  }
   if (const auto it = json.find("argon2"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "argon2 must be an object");
     for (const auto& [key, value] : it->items()) {
@@ -93,7 +104,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"session_ttl", config.session_ttl},
           {"flow_ttl", config.flow_ttl},
           {"threads", config.threads},
-          {"plugin_dir", config.plugin_dir}};
+          {"plugin_dir", config.plugin_dir},
+          {"trusted_proxies", config.trusted_proxies}};
 }
 
 }  // namespace keystep

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,8 @@ struct IdpConfig {
   int64_t flow_ttl = 15 * 60;                    // a login page stays usable this long
   int threads = 0;                               // HTTP worker threads; 0 = one per core
   std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
+  // Addresses of reverse proxies whose X-Forwarded-For names the real client.
+  std::vector<std::string> trusted_proxies;
 };
 
 // Applies the members present in `json` on top of `config`. Unknown keys and wrong types

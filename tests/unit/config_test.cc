@@ -62,3 +62,19 @@ TEST(Config, RoundTripsThroughJson) {
 
 }  // namespace
 }  // namespace keystep
+
+namespace keystep {
+namespace {
+
+TEST(Config, TrustedProxiesAreAListOfAddresses) {
+  IdpConfig config;
+  ASSERT_TRUE(apply_config_json(nlohmann::json::parse(R"({"trusted_proxies":["10.0.0.2"]})"),
+                                config));
+  EXPECT_EQ(config.trusted_proxies, std::vector<std::string>{"10.0.0.2"});
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse(R"({"trusted_proxies":"10.0.0.2"})"),
+                                 config));
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse(R"({"trusted_proxies":[1]})"), config));
+}
+
+}  // namespace
+}  // namespace keystep

@@ -236,6 +236,7 @@ int cmd_serve(const Args& args) {
   http::ServerOptions options;
   options.host = listen->first;
   options.port = listen->second;
+  options.trusted_proxies = r.config.trusted_proxies;
   options.threads = r.config.threads > 0
                         ? r.config.threads
                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
