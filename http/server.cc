@@ -191,9 +191,9 @@ class Router : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Router)
 
-  Router(Provider* provider, const std::string* issuer,
+  Router(Provider* provider, AdminApi* const* admin, const std::string* issuer,
          const std::vector<std::string>* trusted_proxies)
-      : provider_(provider), issuer_(issuer), trusted_proxies_(trusted_proxies) {}
+      : provider_(provider), admin_(admin), issuer_(issuer), trusted_proxies_(trusted_proxies) {}
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
@@ -271,6 +271,7 @@ class Router : public Ph::Handler {
       return *q;
     };
 
+    if (route_admin(request, response)) return;
     if (path == "/.well-known/openid-configuration") {
       if (!get) return method_not_allowed("GET");
       add_raw(response, "Cache-Control", "public, max-age=300");
@@ -370,7 +371,84 @@ class Router : public Ph::Handler {
     send_json(response, 404, {{"error", "not_found"}}, false);
   }
 
+  // /api/v1/accounts/{account}/… ; false when the path is not an admin API path.
+  bool route_admin(const Ph::Request& request, Ph::ResponseWriter& response) {
+    constexpr std::string_view kPrefix = "/api/v1/accounts/";
+    const std::string& path = request.resource();
+    if (*admin_ == nullptr || path.rfind(kPrefix, 0) != 0) return false;
+    std::vector<std::string> parts;
+    std::string_view rest = std::string_view(path).substr(kPrefix.size());
+    while (!rest.empty()) {
+      const auto slash = rest.find('/');
+      parts.emplace_back(rest.substr(0, slash));
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    }
+    AdminApi& admin = **admin_;
+    const Ph::Method method = request.method();
+    const bool get = method == Ph::Method::Get;
+    const bool changes = method != Ph::Method::Get && method != Ph::Method::Head;
+    auto authenticated = [&]() -> std::optional<Caller> {
+      ApiOutcome failure;
+      auto caller = admin.authenticate(header(request, "Authorization"),
+                                       cookie(request, kSessionCookie),
+                                       header(request, "X-CSRF-Token"), changes, failure);
+      if (!caller) send_api(response, failure);
+      return caller;
+    };
+    auto not_allowed = [&](const char* allow) {
+      add_raw(response, "Allow", allow);
+      send_json(response, 405, {{"error", "method_not_allowed"}}, true);
+      return true;
+    };
+    const std::string address = client_address(request);
+    if (parts.size() == 2 && parts[1] == "authentication-settings") {
+      if (!get && method != Ph::Method::Put) return not_allowed("GET, PUT");
+      if (!get) {
+        auto type = header(request, "Content-Type").value_or("");
+        std::transform(type.begin(), type.end(), type.begin(), ::tolower);
+        if (type.rfind("application/json", 0) != 0) {
+          send_json(response, 415, {{"error", "invalid_request"},
+                                    {"error_description", "the body must be application/json"}},
+                    true);
+          return true;
+        }
+      }
+      auto caller = authenticated();
+      if (!caller) return true;
+      send_api(response, get ? admin.get_settings(*caller, parts[0])
+                             : admin.put_settings(*caller, parts[0], request.body(), address));
+      return true;
+    }
+    if (parts.size() == 2 && parts[1] == "members") {
+      if (!get) return not_allowed("GET");
+      auto caller = authenticated();
+      if (caller) send_api(response, admin.members(*caller, parts[0]));
+      return true;
+    }
+    if (parts.size() == 5 && parts[1] == "members" && parts[3] == "two-factor" &&
+        parts[4] == "reset") {
+      if (method != Ph::Method::Post) return not_allowed("POST");
+      auto caller = authenticated();
+      if (caller) send_api(response, admin.reset_member(*caller, parts[0], parts[2], address));
+      return true;
+    }
+    if (parts.size() == 2 && parts[1] == "audit-events") {
+      if (!get) return not_allowed("GET");
+      auto q = query_params(request, *raw_target_);
+      if (!q) {
+        send_json(response, 400, {{"error", "invalid_request"}}, true);
+        return true;
+      }
+      auto caller = authenticated();
+      if (caller) send_api(response, admin.audit_events(*caller, parts[0], *q));
+      return true;
+    }
+    send_json(response, 404, {{"error", "not_found"}}, true);
+    return true;
+  }
+
   Provider* provider_;
+  AdminApi* const* admin_;
   const std::string* issuer_;
   const std::vector<std::string>* trusted_proxies_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
@@ -398,9 +476,9 @@ class Guard : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Guard)
 
-  Guard(Provider* provider, const std::string* issuer,
+  Guard(Provider* provider, AdminApi* const* admin, const std::string* issuer,
         const std::vector<std::string>* trusted_proxies, size_t max_request_bytes)
-      : inner_(std::make_shared<Router>(provider, issuer, trusted_proxies)),
+      : inner_(std::make_shared<Router>(provider, admin, issuer, trusted_proxies)),
         max_request_bytes_(max_request_bytes) {}
   // Every transport thread gets its own clone, with its own inner handler.
   Guard(const Guard& other)
@@ -471,13 +549,16 @@ class Guard : public Ph::Handler {
 
 struct Server::Impl {
   Provider& provider;
+  AdminApi* admin = nullptr;
   std::string issuer;
   std::vector<std::string> trusted_proxies;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
 Server::Server(Provider& provider, std::string issuer)
-    : impl_(new Impl{provider, std::move(issuer), {}, nullptr}) {}
+    : impl_(new Impl{provider, nullptr, std::move(issuer), {}, nullptr}) {}
+
+void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
 
 Server::~Server() { shutdown(); }
 
@@ -497,7 +578,7 @@ Status Server::start(const ServerOptions& options) {
                     .bodyTimeout(std::chrono::seconds(30));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(
-        Pistache::Http::make_handler<Guard>(&impl_->provider, &impl_->issuer,
+        Pistache::Http::make_handler<Guard>(&impl_->provider, &impl_->admin, &impl_->issuer,
                                             &impl_->trusted_proxies, options.max_request_bytes));
     impl_->endpoint->serveThreaded();
     return {};

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "idp/admin_api.h"
 #include "idp/provider.h"
 #include "idp/result.h"
 
@@ -36,6 +37,8 @@ std::string client_address(const std::string& peer, const std::optional<std::str
 class Server {
  public:
   Server(Provider& provider, std::string issuer);
+  // Serves the admin API under /api/v1 (without it those paths are 404). Call before start().
+  void set_admin_api(AdminApi* admin);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

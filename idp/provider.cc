@@ -881,6 +881,10 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
 
 namespace keystep {
 
+std::string session_csrf_token(std::string_view session_cookie) {
+  return base64url_encode(hmac_sha256(session_cookie, "keystep profile csrf"));
+}
+
 Result<std::optional<Provider::SignedIn>> Provider::signed_in(const BrowserContext& browser) {
   auto session = current_session(browser);
   if (!session) return session.error();
@@ -890,10 +894,7 @@ Result<std::optional<Provider::SignedIn>> Provider::signed_in(const BrowserConte
     if (user.error().code == ErrorCode::kNotFound) return std::optional<SignedIn>();
     return user.error();
   }
-  // The profile's CSRF token is derived from the session cookie, so it needs no storage and
-  // changes with every new session.
-  const std::string csrf =
-      base64url_encode(hmac_sha256(*browser.session_cookie, "keystep profile csrf"));
+  const std::string csrf = session_csrf_token(*browser.session_cookie);
   return std::optional<SignedIn>(SignedIn{**session, *user, csrf});
 }
 

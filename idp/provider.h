@@ -31,6 +31,10 @@ inline constexpr const char* kFlowCookie = "ks_flow";
 inline constexpr const char* kAcrPassword = "urn:keystep:loa:1fa";
 inline constexpr const char* kAcrMfa = "urn:keystep:loa:2fa";
 
+// The CSRF token of forms (and admin API changes) made with a browser session: derived from
+// the session cookie, so it needs no storage and changes with every new session.
+std::string session_csrf_token(std::string_view session_cookie);
+
 // What the browser sent that matters to the IdP.
 struct BrowserContext {
   std::optional<std::string> session_cookie;

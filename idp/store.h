@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "idp/admin_store.h"
 #include "idp/mfa_store.h"
 #include "idp/model.h"
 #include "idp/result.h"
@@ -128,7 +129,8 @@ class Store : public AccountStore,
               public FlowStore,
               public SessionStore,
               public GrantStore,
-              public MfaStore {
+              public MfaStore,
+              public AdminStore {
  public:
   // Deletes expired flows, sessions, codes and tokens; returns how many rows went.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;

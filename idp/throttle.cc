@@ -11,7 +11,9 @@ int64_t LockoutPolicy::delay_after(int64_t failures) {
   return std::min<int64_t>(int64_t{1} << exponent, kMaxDelaySeconds);
 }
 
-std::string seconds_text(int64_t n) { return std::to_string(n) + (n == 1 ? " second" : " seconds"); }
+std::string seconds_text(int64_t n) {
+  return std::to_string(n) + (n == 1 ? " second" : " seconds");
+}
 
 Result<int64_t> Throttle::wait(const std::vector<std::string>& keys) {
   const int64_t now = clock_.now();

@@ -1171,4 +1171,121 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
   return deleted;
 }
 
+// ---- AdminStore
+
+namespace {
+
+constexpr std::string_view kApiTokenColumns =
+    "SELECT id, account_id, user_id, name, token_hash, created_at, revoked_at FROM api_tokens ";
+
+ApiToken read_api_token(const Statement& st) {
+  return ApiToken{st.column_int64(0), st.column_int64(1), st.column_int64(2), st.column_text(3),
+                  st.column_text(4),  st.column_int64(5), st.column_int64(6)};
+}
+
+}  // namespace
+
+Result<ApiToken> SqliteStore::create_api_token(const ApiToken& token) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto check = Statement::prepare(db_, "SELECT 1 FROM users WHERE id = ?1 AND account_id = ?2");
+  if (!check) return check.error();
+  check->bind_int64(1, token.user_id).bind_int64(2, token.account_id);
+  auto row = check->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("user " + std::to_string(token.user_id) + " in the account");
+  auto st = Statement::prepare(db_,
+                               "INSERT INTO api_tokens (account_id, user_id, name, token_hash, "
+                               "created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+  if (!st) return st.error();
+  st->bind_int64(1, token.account_id)
+      .bind_int64(2, token.user_id)
+      .bind_text(3, token.name)
+      .bind_text(4, token.token_hash)
+      .bind_int64(5, token.created_at);
+  if (Status s = st->run(); !s) return s.error();
+  ApiToken created = token;
+  created.id = sqlite3_last_insert_rowid(db_);
+  created.revoked_at = 0;
+  if (Status s = tx->commit(); !s) return s.error();
+  return created;
+}
+
+Result<ApiToken> SqliteStore::api_token_by_hash(const std::string& token_hash) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, sql(kApiTokenColumns, "WHERE token_hash = ?1 AND revoked_at = 0"));
+  if (!st) return st.error();
+  st->bind_text(1, token_hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("API token");
+  return read_api_token(*st);
+}
+
+Result<std::vector<ApiToken>> SqliteStore::api_tokens(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, sql(kApiTokenColumns, "WHERE account_id = ?1 ORDER BY id"));
+  if (!st) return st.error();
+  st->bind_int64(1, account_id);
+  std::vector<ApiToken> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(read_api_token(*st));
+  }
+  return out;
+}
+
+Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND account_id = ?3 AND "
+           "revoked_at = 0");
+  if (!st) return st.error();
+  st->bind_int64(1, now).bind_int64(2, token_id).bind_int64(3, account_id);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("API token " + std::to_string(token_id));
+  return {};
+}
+
+Result<std::vector<Member>> SqliteStore::members(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
+           "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
+           "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u "
+           "WHERE u.account_id = ?1 ORDER BY u.email");
+  if (!st) return st.error();
+  st->bind_int64(1, account_id);
+  std::vector<Member> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(Member{read_user(*st), st->column_bool(7)});
+  }
+  return out;
+}
+
+Status SqliteStore::reset_two_factor(int64_t user_id) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  for (const char* statement :
+       {"DELETE FROM mfa_credentials WHERE user_id = ?1",
+        "UPDATE tokens SET revoked = 1 WHERE grant_id IN (SELECT g.id FROM grants g JOIN sessions "
+        "s ON s.sid = g.sid WHERE s.user_id = ?1)",
+        "UPDATE grants SET revoked = 1 WHERE sid IN (SELECT sid FROM sessions WHERE user_id = ?1)",
+        "DELETE FROM sessions WHERE user_id = ?1"}) {
+    auto st = Statement::prepare(db_, statement);
+    if (!st) return st.error();
+    st->bind_int64(1, user_id);
+    if (Status s = st->run(); !s) return s;
+  }
+  if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
+  return tx->commit();
+}
+
 }  // namespace keystep::sqlite

@@ -163,6 +163,14 @@ class SqliteStore final : public Store, public MailStore {
   // Store
   Result<int64_t> purge_expired(int64_t now) override;
 
+  // AdminStore
+  Result<ApiToken> create_api_token(const ApiToken& token) override;
+  Result<ApiToken> api_token_by_hash(const std::string& token_hash) override;
+  Result<std::vector<ApiToken>> api_tokens(int64_t account_id) override;
+  Status revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) override;
+  Result<std::vector<Member>> members(int64_t account_id) override;
+  Status reset_two_factor(int64_t user_id) override;
+
   // MailStore
   Status enqueue_mail(const OutgoingMail& mail) override;
   Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) override;

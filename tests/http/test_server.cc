@@ -546,7 +546,11 @@ Status TestServer::init(const TestServerOptions& options) {
     if (auto s = validate_config(config_); !s) return s;
     provider_ = std::make_unique<Provider>(config_, *store_, *keys_, *hasher_, *two_factor_,
                                            random_, clock_);
+    directory_ = std::make_unique<Directory>(*store_, *hasher_, random_, clock_);
+    admin_ = std::make_unique<AdminApi>(config_, *store_, *directory_, *two_factor_, random_,
+                                        clock_);
     server_ = std::make_unique<http::Server>(*provider_, config_.issuer);
+    server_->set_admin_api(admin_.get());
     http::ServerOptions options;
     options.host = "127.0.0.1";
     options.port = *port;

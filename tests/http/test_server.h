@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "http/server.h"
+#include "idp/admin_api.h"
 #include "idp/clock.h"
 #include "idp/config.h"
+#include "idp/directory.h"
 #include "idp/crypto/password.h"
 #include "idp/crypto/random.h"
 #include "idp/crypto/secret_box.h"
@@ -183,6 +185,8 @@ class TestServer {
   // enforcement, enrollment with a plugin) and for checking what a request changed.
   sqlite::SqliteStore& store() { return *store_; }
   TwoFactor& two_factor() { return *two_factor_; }
+  Directory& directory() { return *directory_; }
+  AdminApi& admin_api() { return *admin_; }
   const ProviderRegistry& registry() const { return registry_; }
   const std::vector<PluginReport>& plugin_reports() const { return plugin_reports_; }
 
@@ -211,6 +215,8 @@ class TestServer {
   // a test enables it.
   std::unique_ptr<TwoFactor> two_factor_;
   std::unique_ptr<Provider> provider_;
+  std::unique_ptr<Directory> directory_;
+  std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<http::Server> server_;  // declared last: stopped before the rest goes
   uint16_t port_ = 0;
   int64_t alice_id_ = 0;

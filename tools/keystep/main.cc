@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "http/server.h"
+#include "idp/admin_api.h"
 #include "idp/config.h"
 #include "idp/crypto/random.h"
 #include "idp/crypto/secret_box.h"
@@ -232,7 +233,9 @@ int cmd_serve(const Args& args) {
   }
   TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
   Provider provider(r.config, *r.store, *r.keys, *r.hasher, two_factor, r.random, r.clock);
+  AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
   http::Server server(provider, r.config.issuer);
+  server.set_admin_api(&admin);
   http::ServerOptions options;
   options.host = listen->first;
   options.port = listen->second;
@@ -314,6 +317,60 @@ int cmd_client_create(const Args& args) {
   return 0;
 }
 
+int cmd_token_create(const Args& args) {
+  auto account = args.required("--account");
+  if (!account) return fail(account.error());
+  auto email = args.required("--user");
+  if (!email) return fail(email.error());
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  Runtime& r = **rt;
+  ProviderRegistry registry;
+  if (auto s = register_builtin_providers(registry, r.random); !s) return fail(s.error());
+  TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
+  AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
+  auto token = admin.create_token(*account, *email, args.get("--name").value_or("cli"));
+  if (!token) return fail(token.error());
+  // The token alone on the last line, so scripts can take it with `tail -n 1`.
+  std::cout << "API token for " << *email << " in " << *account
+            << " (shown once; store it safely):\n"
+            << *token << "\n";
+  return 0;
+}
+
+int cmd_token_revoke(const Args& args) {
+  auto account = args.required("--account");
+  if (!account) return fail(account.error());
+  auto id = args.required("--id");
+  if (!id) return fail(id.error());
+  if (id->find_first_not_of("0123456789") != std::string::npos || id->size() > 18)
+    return fail(ErrorCode::kInvalidArgument, "--id must be a token id");
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  auto target = (*rt)->store->account_by_name(*account);
+  if (!target) return fail("no account named '" + *account + "'");
+  if (auto s = (*rt)->store->revoke_api_token(target->id, std::stoll(*id), (*rt)->clock.now()); !s)
+    return fail(s.error().code == ErrorCode::kNotFound ? "no valid token " + *id + " in " + *account
+                                                       : s.error().message);
+  std::cout << "Revoked API token " << *id << "\n";
+  return 0;
+}
+
+int cmd_token_list(const Args& args) {
+  auto account = args.required("--account");
+  if (!account) return fail(account.error());
+  auto rt = open_runtime(args);
+  if (!rt) return fail(rt.error());
+  auto target = (*rt)->store->account_by_name(*account);
+  if (!target) return fail("no account named '" + *account + "'");
+  auto tokens = (*rt)->store->api_tokens(target->id);
+  if (!tokens) return fail(tokens.error());
+  for (const auto& t : *tokens)
+    std::cout << t.id << "  user " << t.user_id << "  " << t.name << "  "
+              << (t.revoked_at ? "revoked" : "valid") << "\n";
+  return 0;
+}
+
 int cmd_key_rotate(const Args& args) {
   auto rt = open_runtime(args);
   if (!rt) return fail(rt.error());
@@ -390,6 +447,16 @@ const std::map<std::string, Command>& commands() {
                     {"--public", "--secret-stdin"},
                     {"--redirect-uri", "--post-logout-redirect-uri"}),
         cmd_client_create}},
+      {"token create",
+       {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL]",
+        "Create an admin API token for a user; prints the token alone on the last line.",
+        state_flags({"--account", "--user", "--name"}), cmd_token_create}},
+      {"token list",
+       {"keystep token list --data-dir DIR --account NAME", "List an account's API tokens.",
+        state_flags({"--account"}), cmd_token_list}},
+      {"token revoke",
+       {"keystep token revoke --data-dir DIR --account NAME --id ID", "Revoke an API token.",
+        state_flags({"--account", "--id"}), cmd_token_revoke}},
       {"key rotate",
        {"keystep key rotate --data-dir DIR [--alg RS256|ES256]",
         "Make a new signing key active; the old one keeps verifying until retired.",

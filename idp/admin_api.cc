@@ -1,0 +1,305 @@
+#include "idp/admin_api.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "idp/crypto/hash.h"
+
+namespace keystep {
+namespace {
+
+ApiOutcome api_error(int status, std::string error, std::string description) {
+  return ApiOutcome{
+      status, {{"error", std::move(error)}, {"error_description", std::move(description)}}, {}};
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() <= 18 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// The account's TOTP settings with the defaults filled in.
+nlohmann::json totp_settings(const nlohmann::json& all) {
+  nlohmann::json totp = {{"algorithm", "SHA1"}, {"digits", 6}, {"period", 30}};
+  if (all.is_object() && all.contains("totp") && all["totp"].is_object())
+    for (const auto& [key, value] : all["totp"].items()) totp[key] = value;
+  return totp;
+}
+
+Status validate_totp(const nlohmann::json& totp) {
+  if (!totp.is_object()) return make_error(ErrorCode::kInvalidArgument, "totp must be an object");
+  for (const auto& [key, value] : totp.items()) {
+    if (key == "algorithm") {
+      if (!value.is_string() || (value != "SHA1" && value != "SHA256" && value != "SHA512"))
+        return make_error(ErrorCode::kInvalidArgument,
+                          "totp.algorithm must be SHA1, SHA256 or SHA512");
+    } else if (key == "digits") {
+      if (!value.is_number_integer() || (value != 6 && value != 8))
+        return make_error(ErrorCode::kInvalidArgument, "totp.digits must be 6 or 8");
+    } else if (key == "period") {
+      if (!value.is_number_integer() || (value != 30 && value != 60))
+        return make_error(ErrorCode::kInvalidArgument, "totp.period must be 30 or 60");
+    } else {
+      return make_error(ErrorCode::kInvalidArgument, "unknown member totp." + key);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& authorization,
+                                             const std::optional<std::string>& session_cookie,
+                                             const std::optional<std::string>& csrf, bool changes,
+                                             ApiOutcome& failure) {
+  auto unauthenticated = [&](const char* why) {
+    failure = api_error(401, "invalid_token", why);
+    failure.www_authenticate = std::string("Bearer realm=\"keystep\", error=\"invalid_token\"");
+    return std::nullopt;
+  };
+  if (authorization) {
+    constexpr std::string_view kScheme = "Bearer ";
+    if (authorization->size() <= kScheme.size() ||
+        !std::equal(kScheme.begin(), kScheme.end(), authorization->begin(),
+                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      return unauthenticated("use Authorization: Bearer <API token>");
+    auto token = store_.api_token_by_hash(sha256_b64url(authorization->substr(kScheme.size())));
+    if (!token) {
+      if (token.error().code == ErrorCode::kNotFound)
+        return unauthenticated("the API token is unknown or revoked");
+      failure = api_error(503, "temporarily_unavailable", "please try again");
+      return std::nullopt;
+    }
+    auto user = store_.user_by_id(token->user_id);
+    if (!user) return unauthenticated("the API token's user no longer exists");
+    return Caller{*user, false};
+  }
+  if (session_cookie && !session_cookie->empty()) {
+    auto session = store_.session_by_id_hash(sha256_b64url(*session_cookie), clock_.now());
+    if (session) {
+      if (changes && (!csrf || !constant_time_equal(*csrf, session_csrf_token(*session_cookie)))) {
+        failure = api_error(403, "invalid_csrf_token",
+                            "changes made with a browser session need the X-CSRF-Token header");
+        return std::nullopt;
+      }
+      auto user = store_.user_by_id(session->user_id);
+      if (user) return Caller{*user, true};
+    }
+  }
+  return unauthenticated("an API token or a signed-in session is required");
+}
+
+std::optional<Account> AdminApi::authorize(const Caller& caller, const std::string& account,
+                                           const char* permission, ApiOutcome& failure) {
+  auto target = all_digits(account) ? store_.account_by_id(std::stoll(account))
+                                    : store_.account_by_name(account);
+  // Another account's settings are invisible, exactly like a missing one.
+  if (!target || target->id != caller.user.account_id) {
+    if (!target && target.error().code != ErrorCode::kNotFound) {
+      failure = api_error(503, "temporarily_unavailable", "please try again");
+      return std::nullopt;
+    }
+    failure = api_error(404, "not_found", "no such account");
+    return std::nullopt;
+  }
+  auto allowed = directory_.user_has_permission(caller.user, permission);
+  if (!allowed) {
+    failure = api_error(503, "temporarily_unavailable", "please try again");
+    return std::nullopt;
+  }
+  if (!*allowed) {
+    failure =
+        api_error(403, "forbidden", std::string("this needs the ") + permission + " permission");
+    return std::nullopt;
+  }
+  return *target;
+}
+
+nlohmann::json AdminApi::settings_json(const Account& account) const {
+  auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
+  return {{"account", {{"id", account.id}, {"name", account.name}}},
+          {"enforce_two_factor", account.enforce_two_factor},
+          {"totp", totp_settings(all)}};
+}
+
+ApiOutcome AdminApi::get_settings(const Caller& caller, const std::string& account) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  return ApiOutcome{200, settings_json(*target), {}};
+}
+
+ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& account,
+                                  const std::string& body, const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto request = nlohmann::json::parse(body, nullptr, false);
+  if (!request.is_object())
+    return api_error(400, "invalid_request", "the body must be a JSON object");
+  for (const auto& [key, value] : request.items()) {
+    if (key != "enforce_two_factor" && key != "totp" && key != "confirm")
+      return api_error(400, "invalid_request", "unknown member " + key);
+  }
+  if (request.contains("enforce_two_factor") && !request["enforce_two_factor"].is_boolean())
+    return api_error(400, "invalid_request", "enforce_two_factor must be true or false");
+  if (request.contains("confirm") && !request["confirm"].is_boolean())
+    return api_error(400, "invalid_request", "confirm must be true or false");
+  auto all = nlohmann::json::parse(target->mfa_settings_json, nullptr, false);
+  if (!all.is_object()) all = nlohmann::json::object();
+  if (request.contains("totp")) {
+    if (auto s = validate_totp(request["totp"]); !s)
+      return api_error(400, "invalid_request", s.error().message);
+    nlohmann::json totp = totp_settings(all);
+    for (const auto& [key, value] : request["totp"].items()) totp[key] = value;
+    all["totp"] = totp;
+  }
+  const bool enforce = request.value("enforce_two_factor", target->enforce_two_factor);
+  if (enforce && !target->enforce_two_factor) {
+    // The seed's preconditions, enforced here and not only by the page: protect your own
+    // login first, then confirm knowing what will happen.
+    auto own = two_factor_.status(caller.user);
+    if (!own) return api_error(503, "temporarily_unavailable", "please try again");
+    if (!own->has_second_factor()) {
+      ApiOutcome out = api_error(409, "own_two_factor_required",
+                                 "set up two-factor authentication for your own profile first");
+      out.body["settings_url"] = config_.issuer + "/profile";
+      return out;
+    }
+    if (!request.value("confirm", false)) {
+      auto members = store_.members(target->id);
+      if (!members) return api_error(503, "temporarily_unavailable", "please try again");
+      const auto without = std::count_if(members->begin(), members->end(),
+                                         [](const Member& m) { return !m.has_second_factor; });
+      ApiOutcome out = api_error(428, "confirmation_required",
+                                 "enforcing two-factor authentication needs \"confirm\": true");
+      out.body["summary"] = {{"members", members->size()},
+                             {"members_without_two_factor", without},
+                             {"effect",
+                              "members without two-factor authentication must set it "
+                              "up at their next sign-in; user-level settings are not "
+                              "changed"}};
+      return out;
+    }
+  }
+  const std::string settings = all.dump();
+  if (enforce != target->enforce_two_factor || settings != target->mfa_settings_json) {
+    if (auto s = store_.update_account_mfa(target->id, enforce, settings); !s)
+      return api_error(503, "temporarily_unavailable", "please try again");
+    if (enforce != target->enforce_two_factor)
+      two_factor_.audit(
+          caller.user,
+          enforce ? "account.two_factor_enforced" : "account.two_factor_enforcement_off", address);
+  }
+  auto updated = store_.account_by_id(target->id);
+  if (!updated) return api_error(503, "temporarily_unavailable", "please try again");
+  return ApiOutcome{200, settings_json(*updated), {}};
+}
+
+ApiOutcome AdminApi::members(const Caller& caller, const std::string& account) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  auto members = store_.members(target->id);
+  if (!members) return api_error(503, "temporarily_unavailable", "please try again");
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : *members) {
+    list.push_back({{"id", m.user.id},
+                    {"email", m.user.email},
+                    {"role", m.user.role},
+                    {"two_factor_enabled", m.user.two_factor_enabled},
+                    {"has_second_factor", m.has_second_factor},
+                    {"challenged", two_factor_challenge_required(m.user.two_factor_enabled,
+                                                                 target->enforce_two_factor)}});
+  }
+  return ApiOutcome{200, {{"members", list}}, {}};
+}
+
+ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& account,
+                                  const std::string& user_id, const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  if (!all_digits(user_id)) return api_error(404, "not_found", "no such member");
+  auto member = store_.user_by_id(std::stoll(user_id));
+  if (!member || member->account_id != target->id)
+    return api_error(404, "not_found", "no such member");
+  if (auto s = store_.reset_two_factor(member->id); !s)
+    return api_error(503, "temporarily_unavailable", "please try again");
+  two_factor_.audit(*member, "mfa.reset_by_admin", address,
+                    "by user " + std::to_string(caller.user.id));
+  return ApiOutcome{200, {{"reset", true}, {"user_id", member->id}}, {}};
+}
+
+ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& account,
+                                  const Params& query) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  int64_t before = 0;
+  int limit = 50;
+  if (auto b = get_param(query, "before")) {
+    if (!all_digits(*b)) return api_error(400, "invalid_request", "before must be an event id");
+    before = std::stoll(*b);
+  }
+  if (auto l = get_param(query, "limit")) {
+    if (!all_digits(*l) || std::stoll(*l) < 1 || std::stoll(*l) > 500)
+      return api_error(400, "invalid_request", "limit must be 1-500");
+    limit = static_cast<int>(std::stoll(*l));
+  }
+  const auto event_filter = get_param(query, "event");
+  const auto user_filter = get_param(query, "user");
+  if (user_filter && !all_digits(*user_filter))
+    return api_error(400, "invalid_request", "user must be a user id");
+  nlohmann::json list = nlohmann::json::array();
+  int64_t next = 0;
+  // Filters apply after paging by id, so read pages until `limit` events match or none remain.
+  while (static_cast<int>(list.size()) < limit) {
+    auto page = store_.audit_events(target->id, before, 500);
+    if (!page) return api_error(503, "temporarily_unavailable", "please try again");
+    if (page->empty()) break;
+    for (const auto& e : *page) {
+      before = e.id;
+      if (event_filter && e.event != *event_filter) continue;
+      if (user_filter && e.user_id != std::stoll(*user_filter)) continue;
+      list.push_back({{"id", e.id},
+                      {"at", e.at},
+                      {"user_id", e.user_id},
+                      {"event", e.event},
+                      {"address", e.address},
+                      {"detail", e.detail}});
+      next = e.id;
+      if (static_cast<int>(list.size()) == limit) break;
+    }
+  }
+  nlohmann::json body = {{"events", list}};
+  if (static_cast<int>(list.size()) == limit) body["next_before"] = next;
+  return ApiOutcome{200, body, {}};
+}
+
+Result<std::string> AdminApi::create_token(const std::string& account, const std::string& email,
+                                           const std::string& name) {
+  auto target = store_.account_by_name(account);
+  if (!target) {
+    if (target.error().code == ErrorCode::kNotFound)
+      return make_error(ErrorCode::kNotFound, "no account named '" + account + "'");
+    return target.error();
+  }
+  auto normalized = normalize_email(email);
+  if (!normalized) return normalized.error();
+  auto user = store_.user_by_email(target->id, *normalized);
+  if (!user) {
+    if (user.error().code == ErrorCode::kNotFound)
+      return make_error(ErrorCode::kNotFound, "no user " + *normalized + " in " + account);
+    return user.error();
+  }
+  auto token = random_token(random_, 32);
+  if (!token) return token.error();
+  const std::string secret = "ks_" + *token;
+  ApiToken record{0, target->id, user->id, name, sha256_b64url(secret), clock_.now(), 0};
+  if (auto created = store_.create_api_token(record); !created) return created.error();
+  two_factor_.audit(*user, "api_token.created", "cli", name);
+  return secret;
+}
+
+}  // namespace keystep

@@ -1,0 +1,79 @@
+#pragma once
+// The admin API (docs/admin-api.md, docs/openapi.yaml): an account's authentication
+// settings, its members' 2FA state, the lost-device reset and the audit log, plus API
+// tokens. http/ parses a request into one call here and sends the ApiOutcome.
+//
+// Authentication: an API token (Authorization: Bearer) or the admin's browser session, with
+// the profile's CSRF token in X-CSRF-Token for changes. Authorization: reading needs
+// auth_settings.view, changing needs auth_settings.edit; another account is invisible (404).
+//
+// Thread-safety: every method may be called concurrently.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "idp/clock.h"
+#include "idp/crypto/random.h"
+#include "idp/directory.h"
+#include "idp/provider.h"
+#include "idp/store.h"
+#include "idp/two_factor.h"
+
+namespace keystep {
+
+// Who is calling, once authenticated.
+struct Caller {
+  User user;
+  bool by_session = false;  // the browser session (changes then need the CSRF token)
+};
+
+class AdminApi {
+ public:
+  AdminApi(const IdpConfig& config, Store& store, Directory& directory, TwoFactor& two_factor,
+           Random& random, const Clock& clock)
+      : config_(config),
+        store_(store),
+        directory_(directory),
+        two_factor_(two_factor),
+        random_(random),
+        clock_(clock) {}
+
+  // From the Authorization header, or else the session cookie; `csrf` is X-CSRF-Token.
+  // On failure `failure` is the 401 (or 403 for a bad CSRF token on a change) to send.
+  std::optional<Caller> authenticate(const std::optional<std::string>& authorization,
+                                     const std::optional<std::string>& session_cookie,
+                                     const std::optional<std::string>& csrf, bool changes,
+                                     ApiOutcome& failure);
+
+  ApiOutcome get_settings(const Caller& caller, const std::string& account);
+  // `body` is the raw request body (JSON).
+  ApiOutcome put_settings(const Caller& caller, const std::string& account, const std::string& body,
+                          const std::string& address);
+  ApiOutcome members(const Caller& caller, const std::string& account);
+  ApiOutcome reset_member(const Caller& caller, const std::string& account,
+                          const std::string& user_id, const std::string& address);
+  // Newest first; `before` (an event id) pages back, `limit` 1-500 (default 50), `event` and
+  // `user` filter.
+  ApiOutcome audit_events(const Caller& caller, const std::string& account, const Params& query);
+
+  // For `keystep token create`: a new token for the account's user; the token itself is
+  // returned once and only its hash is stored.
+  Result<std::string> create_token(const std::string& account, const std::string& email,
+                                   const std::string& name);
+
+ private:
+  // The target account if the caller may act on it with `permission`, else the 404/403.
+  std::optional<Account> authorize(const Caller& caller, const std::string& account,
+                                   const char* permission, ApiOutcome& failure);
+  nlohmann::json settings_json(const Account& account) const;
+
+  const IdpConfig& config_;
+  Store& store_;
+  Directory& directory_;
+  TwoFactor& two_factor_;
+  Random& random_;
+  const Clock& clock_;
+};
+
+}  // namespace keystep

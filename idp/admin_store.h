@@ -1,0 +1,48 @@
+#pragma once
+// Storage for account administration: API tokens, the member list with each member's 2FA
+// state, and the admin's "lost device" reset. Same contract as idp/store.h: thread-safe, each
+// method atomic, kNotFound / kAlreadyExists / kUnavailable / kInternal.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "idp/model.h"
+#include "idp/result.h"
+
+namespace keystep {
+
+// An API token acts for its user within its account. Only the hash is stored.
+struct ApiToken {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  int64_t user_id = 0;
+  std::string name;
+  std::string token_hash;  // SHA-256 (base64url) of the token
+  int64_t created_at = 0;
+  int64_t revoked_at = 0;  // 0 while valid
+};
+
+struct Member {
+  User user;
+  bool has_second_factor = false;  // a confirmed credential other than recovery codes
+};
+
+class AdminStore {
+ public:
+  virtual ~AdminStore() = default;
+  // kNotFound when the user is not in the account. On success returns the token with its id.
+  virtual Result<ApiToken> create_api_token(const ApiToken& token) = 0;
+  // kNotFound when absent or revoked.
+  virtual Result<ApiToken> api_token_by_hash(const std::string& token_hash) = 0;
+  virtual Result<std::vector<ApiToken>> api_tokens(int64_t account_id) = 0;
+  // kNotFound when the token is not in the account or already revoked.
+  virtual Status revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) = 0;
+  // The account's users, by email.
+  virtual Result<std::vector<Member>> members(int64_t account_id) = 0;
+  // Lost device, in one transaction: removes every credential of the user, turns the
+  // user-level setting off, revokes the grants of the user's sessions and ends the sessions.
+  virtual Status reset_two_factor(int64_t user_id) = 0;
+};
+
+}  // namespace keystep

@@ -1,0 +1,258 @@
+// The admin API over HTTP: authentication (API tokens, browser session + CSRF), authorization
+// (view/edit permissions, tenant isolation), the seed's preconditions for enforcement, members,
+// the lost-device reset and the audit log.
+#include <gtest/gtest.h>
+
+#include "tests/http/test_server.h"
+
+namespace keystep::httptest {
+namespace {
+
+constexpr const char* kBoss = "boss@example.com";
+constexpr const char* kBossPassword = "boss horse battery";
+
+class AdminApiTest : public MfaHttpTest {
+ protected:
+  void SetUp() override {
+    MfaHttpTest::SetUp();
+    ASSERT_TRUE(server_->directory().create_user("acme", kBoss, kBossPassword, true));
+    ASSERT_TRUE(server_->directory().create_user("globex", "gadmin@example.com",
+                                                 "globex admin pass", true));
+    auto boss = server_->admin_api().create_token("acme", kBoss, "test");
+    ASSERT_TRUE(boss) << boss.error().message;
+    boss_token_ = *boss;
+    auto member = server_->admin_api().create_token("acme", TestServer::kAliceEmail, "test");
+    ASSERT_TRUE(member);
+    member_token_ = *member;
+  }
+
+  std::string settings_url(const std::string& account = "acme") {
+    return url("/api/v1/accounts/" + account + "/authentication-settings");
+  }
+  HttpResponse api(const std::string& method, const std::string& path_url, const std::string& token,
+                   const std::optional<std::string>& body = {}) {
+    std::vector<std::string> headers = {"Authorization: Bearer " + token};
+    if (body) headers.push_back("Content-Type: application/json");
+    return client_.request(method, path_url, headers, body);
+  }
+  // Turns on the boss's own 2FA through the profile pages (the browser keeps the session).
+  void protect_boss() {
+    ProfilePage profile = sign_in_to_profile(kBoss, kBossPassword);
+    const std::string secret = secret_on(start_enable(profile));
+    ASSERT_EQ(confirm_enable(profile, code_now(secret)).status, 200);
+  }
+  Account acme() { return *server_->store().account_by_name("acme"); }
+
+  std::string boss_token_;
+  std::string member_token_;
+};
+
+TEST_F(AdminApiTest, MissingOrBadTokenIs401) {
+  HttpResponse none = client_.get(settings_url());
+  EXPECT_EQ(none.status, 401);
+  EXPECT_TRUE(none.header("WWW-Authenticate").has_value());
+  EXPECT_EQ(api("GET", settings_url(), "ks_not-a-token").status, 401);
+  HttpResponse basic = client_.get(settings_url(), nullptr, {"Authorization: Basic eDp5"});
+  EXPECT_EQ(basic.status, 401);
+}
+
+TEST_F(AdminApiTest, AdminReadsSettingsByNameOrId) {
+  HttpResponse r = api("GET", settings_url(), boss_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["enforce_two_factor"], false);
+  EXPECT_EQ(r.json()["totp"],
+            (nlohmann::json{{"algorithm", "SHA1"}, {"digits", 6}, {"period", 30}}));
+  EXPECT_EQ(api("GET", settings_url(std::to_string(acme().id)), boss_token_).json(), r.json());
+}
+
+TEST_F(AdminApiTest, MemberGets403) {
+  EXPECT_EQ(api("GET", settings_url(), member_token_).status, 403);
+  EXPECT_EQ(api("PUT", settings_url(), member_token_, R"({"enforce_two_factor":false})").status,
+            403);
+  EXPECT_EQ(api("GET", url("/api/v1/accounts/acme/members"), member_token_).status, 403);
+}
+
+TEST_F(AdminApiTest, AnotherAccountIsInvisible) {
+  auto globex = server_->store().account_by_name("globex");
+  EXPECT_EQ(api("GET", settings_url("globex"), boss_token_).status, 404);
+  EXPECT_EQ(api("GET", settings_url(std::to_string(globex->id)), boss_token_).status, 404);
+  EXPECT_EQ(api("GET", settings_url("no-such-account"), boss_token_).status, 404);
+  EXPECT_EQ(
+      api("PUT", settings_url("globex"), boss_token_, R"({"enforce_two_factor":true})").status,
+      404);
+}
+
+TEST_F(AdminApiTest, EnforcingWithoutOwnTwoFactorIs409WithTheSettingsUrl) {
+  HttpResponse r =
+      api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
+  ASSERT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(r.json()["error"], "own_two_factor_required");
+  EXPECT_EQ(r.json()["settings_url"], url("/profile"));
+  EXPECT_FALSE(acme().enforce_two_factor);
+}
+
+TEST_F(AdminApiTest, EnforcingWithoutConfirmationIsRefusedWithASummary) {
+  protect_boss();
+  HttpResponse r = api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true})");
+  ASSERT_EQ(r.status, 428) << r.body;
+  EXPECT_EQ(r.json()["error"], "confirmation_required");
+  EXPECT_EQ(r.json()["summary"]["members"], 2);                     // boss and alice
+  EXPECT_EQ(r.json()["summary"]["members_without_two_factor"], 1);  // alice
+  EXPECT_FALSE(acme().enforce_two_factor);
+}
+
+TEST_F(AdminApiTest, ConfirmedEnforcementTakesEffectOnceAndNeverFlipsUserSettings) {
+  protect_boss();
+  HttpResponse on =
+      api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
+  ASSERT_EQ(on.status, 200) << on.body;
+  EXPECT_EQ(on.json()["enforce_two_factor"], true);
+  EXPECT_TRUE(acme().enforce_two_factor);
+  // Alice's own setting stays off; the account setting alone now challenges her.
+  EXPECT_FALSE(server_->store().user_by_id(server_->alice_id())->two_factor_enabled);
+  EXPECT_TRUE(*server_->two_factor().second_factor_required(
+      *server_->store().user_by_id(server_->alice_id())));
+  // Repeating changes nothing and records nothing new.
+  HttpResponse again =
+      api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
+  EXPECT_EQ(again.status, 200);
+  HttpResponse audit =
+      api("GET", url("/api/v1/accounts/acme/audit-events?event=account.two_factor_enforced"),
+          boss_token_);
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  EXPECT_EQ(audit.json()["events"].size(), 1u);
+  // Turning it off touches no user-level setting or credential.
+  auto boss = *server_->store().user_by_email(acme().id, kBoss);
+  HttpResponse off = api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":false})");
+  ASSERT_EQ(off.status, 200) << off.body;
+  EXPECT_FALSE(acme().enforce_two_factor);
+  EXPECT_TRUE(server_->store().user_by_id(boss.id)->two_factor_enabled);
+  EXPECT_TRUE(server_->two_factor().status(boss)->has_totp);
+  EXPECT_FALSE(*server_->two_factor().second_factor_required(
+      *server_->store().user_by_id(server_->alice_id())));
+}
+
+TEST_F(AdminApiTest, BadBodiesAre400And415) {
+  EXPECT_EQ(api("PUT", settings_url(), boss_token_, "not json").status, 400);
+  EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"enforce":true})").status, 400);
+  EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":"yes"})").status, 400);
+  EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"totp":{"digits":7}})").status, 400);
+  EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"totp":{"algorithm":"MD5"}})").status, 400);
+  HttpResponse form = client_.request(
+      "PUT", settings_url(),
+      {"Authorization: Bearer " + boss_token_, "Content-Type: application/x-www-form-urlencoded"},
+      std::string("enforce_two_factor=true"));
+  EXPECT_EQ(form.status, 415);
+  EXPECT_EQ(
+      client_.request("DELETE", settings_url(), {"Authorization: Bearer " + boss_token_}).status,
+      405);
+}
+
+TEST_F(AdminApiTest, TotpSettingsApplyToNewEnrollments) {
+  HttpResponse r = api("PUT", settings_url(), boss_token_,
+                       R"({"totp":{"algorithm":"SHA256","digits":8,"period":60}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["totp"]["digits"], 8);
+  auto alice = *server_->store().user_by_id(server_->alice_id());
+  auto view = server_->two_factor().begin_totp_enrollment(alice);
+  ASSERT_TRUE(view);
+  EXPECT_NE(view->otpauth_uri.find("algorithm=SHA256&digits=8&period=60"), std::string::npos)
+      << view->otpauth_uri;
+}
+
+TEST_F(AdminApiTest, MembersListShowsTwoFactorState) {
+  protect_boss();
+  HttpResponse r = api("GET", url("/api/v1/accounts/acme/members"), boss_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const nlohmann::json body = r.json();
+  const nlohmann::json& members = body["members"];
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0]["email"], TestServer::kAliceEmail);
+  EXPECT_EQ(members[0]["has_second_factor"], false);
+  EXPECT_EQ(members[0]["role"], "member");
+  EXPECT_EQ(members[1]["email"], kBoss);
+  EXPECT_EQ(members[1]["has_second_factor"], true);
+  EXPECT_EQ(members[1]["two_factor_enabled"], true);
+}
+
+TEST_F(AdminApiTest, ResetRemovesCredentialsEndsSessionsAndIsAudited) {
+  enable_two_factor();  // alice, signed in on browser_
+  const std::string alice = std::to_string(server_->alice_id());
+  HttpResponse by_member =
+      api("POST", url("/api/v1/accounts/acme/members/" + alice + "/two-factor/reset"),
+          member_token_, "");
+  EXPECT_EQ(by_member.status, 403);
+  HttpResponse r = api("POST", url("/api/v1/accounts/acme/members/" + alice + "/two-factor/reset"),
+                       boss_token_, "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto user = *server_->store().user_by_id(server_->alice_id());
+  EXPECT_FALSE(user.two_factor_enabled);
+  EXPECT_TRUE(server_->store().credentials_of_user(user.id)->empty());
+  // Her browser session is over: the profile asks her to sign in again.
+  HttpResponse profile = client_.get(url("/profile"), &browser_);
+  EXPECT_EQ(profile.status, 302);
+  EXPECT_NE(profile.location().find("/login?flow="), std::string::npos);
+  HttpResponse audit =
+      api("GET", url("/api/v1/accounts/acme/audit-events?event=mfa.reset_by_admin&user=" + alice),
+          boss_token_);
+  ASSERT_EQ(audit.status, 200);
+  EXPECT_EQ(audit.json()["events"].size(), 1u);
+  // Unknown members and members of another account are 404.
+  EXPECT_EQ(
+      api("POST", url("/api/v1/accounts/acme/members/999999/two-factor/reset"), boss_token_, "")
+          .status,
+      404);
+  EXPECT_EQ(api("POST",
+                url("/api/v1/accounts/acme/members/" + std::to_string(server_->other_alice_id()) +
+                    "/two-factor/reset"),
+                boss_token_, "")
+                .status,
+            404);
+}
+
+TEST_F(AdminApiTest, AuditLogPagesNewestFirstWithFilters) {
+  auto alice = *server_->store().user_by_id(server_->alice_id());
+  for (int i = 0; i < 5; ++i) server_->two_factor().audit(alice, "test.event", "198.51.100.1");
+  HttpResponse first =
+      api("GET", url("/api/v1/accounts/acme/audit-events?limit=2&event=test.event"), boss_token_);
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(first.json()["events"].size(), 2u);
+  const int64_t next = first.json()["next_before"];
+  EXPECT_GT(first.json()["events"][0]["id"].get<int64_t>(),
+            first.json()["events"][1]["id"].get<int64_t>());
+  HttpResponse rest =
+      api("GET",
+          url("/api/v1/accounts/acme/audit-events?limit=10&event=test.event&before=" +
+              std::to_string(next)),
+          boss_token_);
+  ASSERT_EQ(rest.status, 200);
+  EXPECT_EQ(rest.json()["events"].size(), 3u);
+  EXPECT_FALSE(rest.json().contains("next_before"));
+  EXPECT_EQ(api("GET", url("/api/v1/accounts/acme/audit-events?limit=0"), boss_token_).status, 400);
+  EXPECT_EQ(api("GET", url("/api/v1/accounts/acme/audit-events?before=x"), boss_token_).status,
+            400);
+}
+
+TEST_F(AdminApiTest, BrowserSessionWorksAndChangesNeedTheCsrfHeader) {
+  ProfilePage profile = sign_in_to_profile(kBoss, kBossPassword);
+  HttpResponse read = client_.get(settings_url(), &browser_);
+  EXPECT_EQ(read.status, 200) << read.body;
+  HttpResponse no_csrf = client_.request("PUT", settings_url(), {"Content-Type: application/json"},
+                                         std::string(R"({"totp":{"digits":8}})"), &browser_);
+  EXPECT_EQ(no_csrf.status, 403);
+  HttpResponse with_csrf =
+      client_.request("PUT", settings_url(),
+                      {"Content-Type: application/json", "X-CSRF-Token: " + profile.csrf_token},
+                      std::string(R"({"totp":{"digits":8}})"), &browser_);
+  EXPECT_EQ(with_csrf.status, 200) << with_csrf.body;
+}
+
+TEST_F(AdminApiTest, RevokedTokenIs401) {
+  auto tokens = server_->store().api_tokens(acme().id);
+  ASSERT_TRUE(tokens);
+  ASSERT_TRUE(server_->store().revoke_api_token(acme().id, tokens->front().id, clock().now()));
+  EXPECT_EQ(api("GET", settings_url(), boss_token_).status, 401);
+}
+
+}  // namespace
+}  // namespace keystep::httptest
