@@ -162,15 +162,14 @@ std::string crlf(std::string_view text) {
 
 std::string text_part(const char* subtype, std::string_view body) {
   return std::string("Content-Type: text/") + subtype +
-         "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-         base64_lines(crlf(body));
+         "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_lines(crlf(body));
 }
 
 // Every part ends in CRLF, which doubles as the CRLF that starts the next delimiter.
 std::string multipart(const char* subtype, const char* boundary,
                       const std::vector<std::string>& parts) {
-  std::string out = std::string("Content-Type: multipart/") + subtype + "; boundary=\"" +
-                    boundary + "\"\r\n\r\n";
+  std::string out =
+      std::string("Content-Type: multipart/") + subtype + "; boundary=\"" + boundary + "\"\r\n\r\n";
   for (const std::string& part : parts) out += std::string("--") + boundary + "\r\n" + part;
   out += std::string("--") + boundary + "--\r\n";
   return out;
@@ -282,10 +281,13 @@ Result<std::string> build_message(const MailContent& content) {
     std::vector<std::string> related{text_part("html", *content.html_body)};
     for (const InlineImage& image : content.inline_images) {
       const std::string name = image.content_id.substr(0, image.content_id.find('@'));
-      related.push_back("Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
-                        "Content-ID: <" + image.content_id + ">\r\n"
-                        "Content-Disposition: inline; filename=\"" + name + ".png\"\r\n\r\n" +
-                        base64_lines(image.png));
+      related.push_back(
+          "Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+          "Content-ID: <" +
+          image.content_id +
+          ">\r\n"
+          "Content-Disposition: inline; filename=\"" +
+          name + ".png\"\r\n\r\n" + base64_lines(image.png));
     }
     body = multipart("alternative", kAlternativeBoundary,
                      {text, multipart("related", kRelatedBoundary, related)});

@@ -102,8 +102,8 @@ Status read_string(const nlohmann::json& json, const std::string& prefix, const 
   return {};
 }
 
-Status read_int(const nlohmann::json& json, const std::string& prefix, const char* key,
-                int64_t min, int64_t max, int64_t& out) {
+Status read_int(const nlohmann::json& json, const std::string& prefix, const char* key, int64_t min,
+                int64_t max, int64_t& out) {
   const auto it = json.find(key);
   if (it == json.end()) return {};
   if (!it->is_number_integer()) return bad_key(prefix + key, "must be an integer");
@@ -119,9 +119,10 @@ Status read_int(const nlohmann::json& json, const std::string& prefix, const cha
 Status check_keys(const nlohmann::json& json, const std::string& prefix,
                   std::initializer_list<const char*> known) {
   if (!json.is_object()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      (prefix.empty() ? std::string("mail") : "mail." + prefix.substr(0, prefix.size() - 1)) +
-                          " must be an object");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        (prefix.empty() ? std::string("mail") : "mail." + prefix.substr(0, prefix.size() - 1)) +
+            " must be an object");
   }
   for (const auto& [key, value] : json.items()) {
     bool found = false;
@@ -138,8 +139,8 @@ Status check_keys(const nlohmann::json& json, const std::string& prefix,
 std::string FileTransport::file_name(const OutgoingMail& mail) {
   std::string name = std::to_string(mail.id) + "-";
   for (char c : mail.dedupe_key.substr(0, 80)) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '-' || c == '_';
     name += keep ? c : '_';
   }
   return name + ".eml";
@@ -230,8 +231,9 @@ Status apply_mail_config_json(const nlohmann::json& json, MailConfig& config) {
   config.smtp.from = *from;
   const auto smtp = json.find("smtp");
   if (smtp == json.end()) return {};
-  if (Status s = check_keys(*smtp, "smtp.", {"host", "port", "security", "username", "password",
-                                             "connect_timeout_ms", "timeout_ms"});
+  if (Status s = check_keys(
+          *smtp, "smtp.",
+          {"host", "port", "security", "username", "password", "connect_timeout_ms", "timeout_ms"});
       !s) {
     return s;
   }

@@ -14,10 +14,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "idp/clock.h"
 #include "idp/mail_store.h"
@@ -57,9 +56,9 @@ struct SmtpConfig {
   std::string security = "starttls";  // "none", "starttls" (required, not opportunistic), "tls"
   std::string username;               // empty: no AUTH
   std::string password;
-  std::string from;                   // envelope sender (MAIL FROM), a bare address
+  std::string from;  // envelope sender (MAIL FROM), a bare address
   int64_t connect_timeout_ms = 5000;
-  int64_t timeout_ms = 30000;         // the whole transaction
+  int64_t timeout_ms = 30000;  // the whole transaction
 };
 
 // Sends through an SMTP server with libcurl: smtp:// (plain, or STARTTLS required when
@@ -85,7 +84,7 @@ struct MailConfig {
   std::string from = "Keystep <keystep@localhost>";
   std::string outbox_dir;  // empty: <data dir>/outbox
   bool use_smtp = false;
-  SmtpConfig smtp;         // smtp.from is the address of `from`
+  SmtpConfig smtp;  // smtp.from is the address of `from`
 };
 
 // Applies the members present in `json` (the "mail" object) on top of `config`. Unknown
@@ -99,10 +98,10 @@ std::unique_ptr<MailTransport> make_mail_transport(const MailConfig& config,
                                                    const std::string& data_dir);
 
 struct MailerOptions {
-  int batch = 50;                 // messages per store read
-  int64_t base_backoff = 30;      // seconds before the first retry; doubles per failure
-  int64_t max_backoff = 3600;     // cap of the delay between attempts
-  int max_attempts = 20;          // after this many failures the message is given up
+  int batch = 50;                        // messages per store read
+  int64_t base_backoff = 30;             // seconds before the first retry; doubles per failure
+  int64_t max_backoff = 3600;            // cap of the delay between attempts
+  int max_attempts = 20;                 // after this many failures the message is given up
   std::chrono::milliseconds poll{5000};  // background pass interval without notify()
   // Store errors of background passes (delivery errors go to OutgoingMail::last_error).
   // Default: written to stderr.

@@ -42,7 +42,8 @@ Error mail_not_found(int64_t id) {
 
 Result<bool> SqliteStore::insert_mail_locked(const OutgoingMail& mail) {
   if (mail.dedupe_key.empty() || mail.to.empty() || mail.mime.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "mail needs a dedupe_key, a recipient and a body");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "mail needs a dedupe_key, a recipient and a body");
   }
   // DO NOTHING rather than failing: inside a caller's transaction a duplicate must not
   // abort the change that is repeated.
@@ -85,8 +86,9 @@ Result<std::vector<OutgoingMail>> SqliteStore::due_mail(int64_t now, int limit) 
 Status SqliteStore::mark_sent(int64_t id, int64_t now) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(
-      db_, "UPDATE mail_outbox SET sent_at = CASE WHEN sent_at = 0 THEN ?2 ELSE sent_at END "
-           "WHERE id = ?1");
+      db_,
+      "UPDATE mail_outbox SET sent_at = CASE WHEN sent_at = 0 THEN ?2 ELSE sent_at END "
+      "WHERE id = ?1");
   if (!st) return st.error();
   st->bind_int64(1, id).bind_int64(2, now);
   if (Status s = st->run(); !s) return s;
@@ -98,9 +100,10 @@ Status SqliteStore::mark_failed(int64_t id, int64_t next_attempt_at, const std::
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Transaction::Mode::kImmediate);
   if (!tx) return tx.error();
-  auto st = Statement::prepare(db_,
-                               "UPDATE mail_outbox SET attempts = attempts + 1, "
-                               "next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND sent_at = 0");
+  auto st =
+      Statement::prepare(db_,
+                         "UPDATE mail_outbox SET attempts = attempts + 1, "
+                         "next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND sent_at = 0");
   if (!st) return st.error();
   st->bind_int64(1, id).bind_int64(2, next_attempt_at).bind_text(3, error);
   if (Status s = st->run(); !s) return s;

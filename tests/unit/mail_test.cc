@@ -207,8 +207,9 @@ TEST(BuildMessage, HtmlWithoutImagesIsAlternativeOfTwoTexts) {
 
 TEST(BuildMessage, NonAsciiHeadersBecomeFoldedEncodedWords) {
   MailContent c = setup_email("png");
-  c.subject = "Zwei-Faktor-Authentifizierung für Ihr Konto bei Grüße & Söhne ✓ — bitte jetzt "
-              "einrichten";
+  c.subject =
+      "Zwei-Faktor-Authentifizierung für Ihr Konto bei Grüße & Söhne ✓ — bitte jetzt "
+      "einrichten";
   c.from = "Jürgen Müller <no-reply@id.example.com>";
   auto message = build_message(c);
   ASSERT_TRUE(message.ok()) << message.error().message;

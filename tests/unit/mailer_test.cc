@@ -151,7 +151,9 @@ TEST_F(MailerTest, DeliversDueMailAndMarksItSent) {
   ASSERT_TRUE(Ok(delivered));
   EXPECT_EQ(*delivered, 3);
   EXPECT_EQ(transport.delivered(), (std::vector<std::string>{"a", "b", "c"}));
-  for (const OutgoingMail& m : *store_->mail_for("alice@example.com")) {
+  auto all = store_->mail_for("alice@example.com");
+  ASSERT_TRUE(Ok(all));
+  for (const OutgoingMail& m : *all) {
     EXPECT_EQ(m.sent_at, kNow + 7);
   }
   EXPECT_EQ(*mailer.deliver_due(), 0);
@@ -422,8 +424,8 @@ class SmtpServer {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    std::vector<std::string> args = {python, KEYSTEP_SMTP_SERVER, "--dir", dir, "--port",
-                                     std::to_string(port)};
+    std::vector<std::string> args = {python,   KEYSTEP_SMTP_SERVER, "--dir", dir,
+                                     "--port", std::to_string(port)};
     if (!auth.empty()) args.insert(args.end(), {"--auth", auth});
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());

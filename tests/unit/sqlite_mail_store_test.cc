@@ -27,11 +27,12 @@ testing::AssertionResult Ok(const Result<T>& result) {
 
 template <class T>
 testing::AssertionResult Fails(const Result<T>& result, ErrorCode code) {
-  if (result.ok()) return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
+  if (result.ok())
+    return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
   if (result.error().code == code) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "failed with " << error_code_name(result.error().code)
-                                     << " (" << result.error().message << "); expected "
-                                     << error_code_name(code);
+  return testing::AssertionFailure()
+         << "failed with " << error_code_name(result.error().code) << " (" << result.error().message
+         << "); expected " << error_code_name(code);
 }
 
 OutgoingMail mail(const std::string& key, const std::string& to = "alice@example.com",
@@ -77,7 +78,7 @@ class SqliteMailStoreTest : public testing::Test {
 
 TEST_F(SqliteMailStoreTest, QueuedMailIsDueWithEveryFieldKept) {
   OutgoingMail queued = mail("enforce:1:2:100");
-  queued.attempts = 7;                 // ignored: a new message has no history
+  queued.attempts = 7;  // ignored: a new message has no history
   queued.sent_at = 99;
   queued.last_error = "ignored";
   ASSERT_TRUE(Ok(store_->enqueue_mail(queued)));
@@ -224,8 +225,10 @@ TEST(SqliteMailStoreFile, RacingEnqueuesOfOneKeyQueueOneMessage) {
     threads.emplace_back([&store, &queued, &duplicates] {
       for (int k = 0; k < 10; ++k) {
         Status s = store.enqueue_mail(mail("key-" + std::to_string(k)));
-        if (s) ++queued;
-        else if (s.error().code == ErrorCode::kAlreadyExists) ++duplicates;
+        if (s)
+          ++queued;
+        else if (s.error().code == ErrorCode::kAlreadyExists)
+          ++duplicates;
       }
     });
   }
