@@ -46,12 +46,23 @@ std::string html_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -64,20 +75,64 @@ std::string render_login_page(const LoginView& v) {
       "</strong></p>";
   if (!v.error_message.empty())
     body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
-  body += "<form method=\"post\" action=\"/login\">"
-          "<input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) + "\">"
-          "<input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) + "\">"
-          "<label for=\"email\">Email</label>"
-          "<input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"username\" required "
-          "autofocus value=\"" + html_escape(v.email) + "\">"
-          "<label for=\"password\">Password</label>"
-          "<input id=\"password\" type=\"password\" name=\"password\" "
-          "autocomplete=\"current-password\" required>"
-          "<button type=\"submit\">Sign in</button></form>";
+  body +=
+      "<form method=\"post\" action=\"/login\">"
+      "<input type=\"hidden\" name=\"flow\" value=\"" +
+      html_escape(v.flow_id) +
+      "\">"
+      "<input type=\"hidden\" name=\"csrf_token\" value=\"" +
+      html_escape(v.csrf_token) +
+      "\">"
+      "<label for=\"email\">Email</label>"
+      "<input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"username\" required "
+      "autofocus value=\"" +
+      html_escape(v.email) +
+      "\">"
+      "<label for=\"password\">Password</label>"
+      "<input id=\"password\" type=\"password\" name=\"password\" "
+      "autocomplete=\"current-password\" required>"
+      "<button type=\"submit\">Sign in</button></form>";
   return page("Sign in", body);
 }
 
+namespace {
+
+// The forced setup step: the account requires 2FA and this user has no factor yet.
+std::string render_setup_step(const SecondFactorView& v) {
+  const auto& e = v.setup;
+  std::string body =
+      "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a code "
+      "from an authenticator app at every sign-in. Scan this QR code with Google Authenticator "
+      "or any authenticator app (or use the one from the email you received). The app will show "
+      "<strong>" +
+      html_escape(e.issuer_label) + "</strong>.</p>";
+  if (!v.error_message.empty())
+    body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  body += "<img class=\"qr\" alt=\"QR code for your authenticator app\" src=\"" +
+          html_escape(e.qr_png_data_uri) + "\">";
+  body +=
+      "<p><small>Can't scan it? Add the account in your app with this secret key "
+      "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
+      html_escape(e.display_secret) + "</p>";
+  body +=
+      "<form method=\"post\" action=\"/login/second-factor\">"
+      "<input type=\"hidden\" name=\"flow\" value=\"" +
+      html_escape(v.flow_id) +
+      "\">"
+      "<input type=\"hidden\" name=\"csrf_token\" value=\"" +
+      html_escape(v.csrf_token) +
+      "\"><input type=\"hidden\" name=\"method\" value=\"setup\">"
+      "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
+      "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
+      "maxlength=\"9\" required autofocus><button type=\"submit\">Continue</button></form>"
+      "<p><small>Afterwards you can print recovery codes from your profile.</small></p>";
+  return page("Set up two-factor authentication", body);
+}
+
+}  // namespace
+
 std::string render_second_factor_page(const SecondFactorView& v) {
+  if (v.method == "setup") return render_setup_step(v);
   const bool recovery = v.method == "recovery_code";
   std::string body = recovery ? "<h1>Enter a recovery code</h1><p class=\"sub\">Use one of the "
                                 "recovery codes you saved when you turned on two-factor "
@@ -86,27 +141,34 @@ std::string render_second_factor_page(const SecondFactorView& v) {
                                 "code from your authenticator app.</p>";
   if (!v.error_message.empty())
     body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
-  body += "<form method=\"post\" action=\"/login/second-factor\">"
-          "<input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) + "\">"
-          "<input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
-          "\"><input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) + "\">";
+  body +=
+      "<form method=\"post\" action=\"/login/second-factor\">"
+      "<input type=\"hidden\" name=\"flow\" value=\"" +
+      html_escape(v.flow_id) +
+      "\">"
+      "<input type=\"hidden\" name=\"csrf_token\" value=\"" +
+      html_escape(v.csrf_token) + "\"><input type=\"hidden\" name=\"method\" value=\"" +
+      html_escape(v.method) + "\">";
   if (recovery) {
-    body += "<label for=\"code\">Recovery code</label><input id=\"code\" type=\"text\" "
-            "name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" "
-            "required autofocus>";
+    body +=
+        "<label for=\"code\">Recovery code</label><input id=\"code\" type=\"text\" "
+        "name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" "
+        "required autofocus>";
   } else {
-    body += "<label for=\"code\">Authentication code</label><input id=\"code\" type=\"text\" "
-            "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
-            "maxlength=\"9\" required autofocus>";
+    body +=
+        "<label for=\"code\">Authentication code</label><input id=\"code\" type=\"text\" "
+        "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
+        "maxlength=\"9\" required autofocus>";
   }
   body += "<button type=\"submit\">Verify</button></form>";
   if (recovery) {
-    body += "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" +
-            html_escape(v.flow_id) + "\">Use your authenticator app instead</a></small></p>";
+    body +=
+        "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" + html_escape(v.flow_id) +
+        "\">Use your authenticator app instead</a></small></p>";
   } else if (v.recovery_available) {
-    body += "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" +
-            html_escape(v.flow_id) +
-            "&amp;method=recovery_code\">Use a recovery code instead</a></small></p>";
+    body +=
+        "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" + html_escape(v.flow_id) +
+        "&amp;method=recovery_code\">Use a recovery code instead</a></small></p>";
   }
   return page("Two-factor authentication", body);
 }
@@ -115,7 +177,8 @@ namespace {
 
 std::string messages(const ProfileView& v) {
   std::string out;
-  if (!v.notice.empty()) out += "<p class=\"notice\" role=\"status\">" + html_escape(v.notice) + "</p>";
+  if (!v.notice.empty())
+    out += "<p class=\"notice\" role=\"status\">" + html_escape(v.notice) + "</p>";
   if (!v.error_message.empty())
     out += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
   return out;
@@ -143,42 +206,48 @@ std::string render_profile_page(const ProfileView& v) {
             "aria-label=\"Two-Factor Authentication\">Off</button></form></div>";
   } else {
     // The "On" switch leads to the turn-off form below, which asks for the password or a code.
-    body += "<a class=\"badge\" href=\"#turn-off\" role=\"switch\" aria-checked=\"true\" "
-            "aria-label=\"Two-Factor Authentication\">On</a></div>"
-            "<form id=\"turn-off\" method=\"post\" action=\"/profile/two-factor\">" +
-            csrf_field(v) +
-            "<input type=\"hidden\" name=\"action\" value=\"disable\"><p><small>To turn it "
-            "off, confirm with your password or a current code.</small></p>"
-            "<label for=\"password\">Password</label><input id=\"password\" type=\"password\" "
-            "name=\"password\" autocomplete=\"current-password\">"
-            "<label for=\"code\">or authentication code</label><input id=\"code\" type=\"text\" "
-            "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"8\">"
-            "<button class=\"secondary\" type=\"submit\">Turn off two-factor authentication"
-            "</button></form>";
+    body +=
+        "<a class=\"badge\" href=\"#turn-off\" role=\"switch\" aria-checked=\"true\" "
+        "aria-label=\"Two-Factor Authentication\">On</a></div>"
+        "<form id=\"turn-off\" method=\"post\" action=\"/profile/two-factor\">" +
+        csrf_field(v) +
+        "<input type=\"hidden\" name=\"action\" value=\"disable\"><p><small>To turn it "
+        "off, confirm with your password or a current code.</small></p>"
+        "<label for=\"password\">Password</label><input id=\"password\" type=\"password\" "
+        "name=\"password\" autocomplete=\"current-password\">"
+        "<label for=\"code\">or authentication code</label><input id=\"code\" type=\"text\" "
+        "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"8\">"
+        "<button class=\"secondary\" type=\"submit\">Turn off two-factor authentication"
+        "</button></form>";
     body += "<div class=\"row\"><div><strong>Recovery codes</strong><br><small>" +
             std::to_string(v.two_factor.recovery_codes_left) +
             " unused. New codes replace all of them.</small></div><form method=\"post\" "
-            "action=\"/profile/recovery-codes\">" + csrf_field(v) +
+            "action=\"/profile/recovery-codes\">" +
+            csrf_field(v) +
             "<button class=\"switch\" type=\"submit\">Generate new codes</button></form></div>";
   }
   if (v.two_factor.account_setting)
-    body += "<p><small>Your account requires two-factor authentication for every member, so "
-            "sign-in asks for a code even when your own setting is off.</small></p>";
+    body +=
+        "<p><small>Your account requires two-factor authentication for every member, so "
+        "sign-in asks for a code even when your own setting is off.</small></p>";
   body += "<p><a class=\"link\" href=\"/logout\">Sign out</a></p>";
   return page("Profile", body);
 }
 
 std::string render_enable_two_factor_page(const ProfileView& v) {
   const auto& e = v.enrollment;
-  std::string body = "<h1>Enable Two-Factor Authentication</h1><p class=\"sub\">Scan this QR "
-                     "code with Google Authenticator or any authenticator app. It will show "
-                     "<strong>" + html_escape(e.issuer_label) + "</strong>.</p>";
+  std::string body =
+      "<h1>Enable Two-Factor Authentication</h1><p class=\"sub\">Scan this QR "
+      "code with Google Authenticator or any authenticator app. It will show "
+      "<strong>" +
+      html_escape(e.issuer_label) + "</strong>.</p>";
   body += messages(v);
   body += "<img class=\"qr\" alt=\"QR code for your authenticator app\" src=\"" +
           html_escape(e.qr_png_data_uri) + "\">";
-  body += "<p><small>Can't scan it? Add the account in your app with this secret key "
-          "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
-          html_escape(e.display_secret) + "</p>";
+  body +=
+      "<p><small>Can't scan it? Add the account in your app with this secret key "
+      "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
+      html_escape(e.display_secret) + "</p>";
   body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
           "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
           "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
@@ -191,9 +260,10 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
 std::string render_recovery_codes_page(const ProfileView& v) {
   std::string body = "<h1>Save your recovery codes</h1>";
   body += messages(v);
-  body += "<p class=\"sub\">If you lose your phone, each of these codes signs you in once in "
-          "place of an authenticator code. Store them somewhere safe: they are shown only "
-          "now.</p><ul class=\"codes\">";
+  body +=
+      "<p class=\"sub\">If you lose your phone, each of these codes signs you in once in "
+      "place of an authenticator code. Store them somewhere safe: they are shown only "
+      "now.</p><ul class=\"codes\">";
   for (const auto& code : v.recovery_codes) body += "<li>" + html_escape(code) + "</li>";
   body += "</ul><p><a class=\"link\" href=\"/profile\">Back to your profile</a></p>";
   return page("Recovery codes", body);
@@ -206,16 +276,21 @@ std::string render_error_page(const ErrorView& v) {
 }
 
 std::string render_logged_out_page() {
-  return page("Signed out", "<h1>You are signed out</h1><p class=\"sub\">You can close this "
-                            "window.</p>");
+  return page("Signed out",
+              "<h1>You are signed out</h1><p class=\"sub\">You can close this "
+              "window.</p>");
 }
 
 std::string render_home_page(const std::string& issuer) {
-  return page("Keystep", "<h1>Keystep identity provider</h1><p class=\"sub\">OpenID Connect "
-                         "issuer <code>" + html_escape(issuer) + "</code></p><p>Applications "
-                         "discover it at <a href=\"/.well-known/openid-configuration\">"
-                         "/.well-known/openid-configuration</a>.</p><p><a class=\"link\" href=\"/profile\">"
-                         "Your profile and two-factor authentication</a></p>");
+  return page(
+      "Keystep",
+      "<h1>Keystep identity provider</h1><p class=\"sub\">OpenID Connect "
+      "issuer <code>" +
+          html_escape(issuer) +
+          "</code></p><p>Applications "
+          "discover it at <a href=\"/.well-known/openid-configuration\">"
+          "/.well-known/openid-configuration</a>.</p><p><a class=\"link\" href=\"/profile\">"
+          "Your profile and two-factor authentication</a></p>");
 }
 
 }  // namespace keystep::http

@@ -47,9 +47,11 @@ class MfaStore {
   virtual Status update_credential(const MfaCredential& updated, int64_t expected_version) = 0;
   // In one transaction: CAS-confirms `confirmed` (see update_credential), removes the user's
   // other credentials of the same provider and of recovery_codes.provider_id, adds
-  // recovery_codes, and turns the user-level flag on.
+  // recovery_codes, and turns the user-level flag on unless `user_setting_on` is false (a
+  // setup forced by the account's setting must not flip the user's own, as the seed says).
   virtual Status enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
-                                   const MfaCredential& recovery_codes) = 0;
+                                   const MfaCredential& recovery_codes,
+                                   bool user_setting_on = true) = 0;
   // Replaces the user's credentials of replacement.provider_id with `replacement` (e.g.
   // regenerated recovery codes).
   virtual Status replace_credentials(const MfaCredential& replacement) = 0;

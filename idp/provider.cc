@@ -112,8 +112,7 @@ std::string Provider::hash_token(std::string_view token) const { return sha256_b
 
 CookieToSet Provider::cookie(std::string name, std::string value, std::string path,
                              int64_t max_age) const {
-  return CookieToSet{std::move(name), std::move(value), std::move(path), max_age,
-                     secure_cookies_};
+  return CookieToSet{std::move(name), std::move(value), std::move(path), max_age, secure_cookies_};
 }
 
 WebOutcome Provider::error_page(int status, std::string error, std::string description) const {
@@ -137,8 +136,7 @@ WebOutcome Provider::redirect_error(const AuthRequest& request, const std::strin
 }
 
 Result<std::optional<Session>> Provider::current_session(const BrowserContext& browser) {
-  if (!browser.session_cookie || browser.session_cookie->empty())
-    return std::optional<Session>();
+  if (!browser.session_cookie || browser.session_cookie->empty()) return std::optional<Session>();
   auto session = store_.session_by_id_hash(hash_token(*browser.session_cookie), clock_.now());
   if (!session) {
     if (session.error().code == ErrorCode::kNotFound) return std::optional<Session>();
@@ -162,8 +160,7 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
     return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   }
   const auto redirect_uri = get_param(query, "redirect_uri");
-  if (!redirect_uri)
-    return error_page(400, "invalid_request", "The request has no redirect_uri.");
+  if (!redirect_uri) return error_page(400, "invalid_request", "The request has no redirect_uri.");
   if (!redirect_uri_registered(client->redirect_uris, *redirect_uri))
     return error_page(400, "invalid_request",
                       "The redirect_uri is not registered for this application.");
@@ -208,7 +205,8 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
       return redirect_error(request, "invalid_request", "code_challenge is malformed");
     request.code_challenge = *challenge;
   } else if (method) {
-    return redirect_error(request, "invalid_request", "code_challenge_method without code_challenge");
+    return redirect_error(request, "invalid_request",
+                          "code_challenge_method without code_challenge");
   } else if (client->is_public) {
     return redirect_error(request, "invalid_request", "PKCE (S256) is required for public clients");
   }
@@ -333,7 +331,8 @@ WebOutcome Provider::login_page(const Params& query, const BrowserContext& brows
   if (!flow) return failure;
   auto request = auth_request_from_json(flow->request_json);
   auto progress = flow_progress_from_json(flow->progress_json);
-  if (!request || !progress) return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (!request || !progress)
+    return error_page(500, "server_error", "The sign-in request is damaged.");
   if (progress->stage == LoginStage::kSecondFactor)
     return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
   WebOutcome out;
@@ -344,9 +343,9 @@ WebOutcome Provider::login_page(const Params& query, const BrowserContext& brows
 }
 
 std::optional<Provider::PostedFlow> Provider::posted_flow(const Params& form,
-                                                         const BrowserContext& browser,
-                                                         LoginStage expected,
-                                                         WebOutcome& failure) {
+                                                          const BrowserContext& browser,
+                                                          LoginStage expected,
+                                                          WebOutcome& failure) {
   auto flow = checked_flow(form, browser, failure);
   if (!flow) return std::nullopt;
   if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token)) {
@@ -401,8 +400,8 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   const auto refuse = [&]() {
     auto delay = throttle_.failed(keys);
     if (delay && *delay > 0)
-      retry.login.error_message += " Too many failed sign-ins: wait " + seconds_text(*delay) +
-                                   " before the next try.";
+      retry.login.error_message +=
+          " Too many failed sign-ins: wait " + seconds_text(*delay) + " before the next try.";
     return retry;
   };
   if (!normalized || password.empty() || password.size() > 1024) {
@@ -410,7 +409,8 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
     return refuse();
   }
   auto candidates = store_.users_by_email(*normalized);
-  if (!candidates) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!candidates)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   std::optional<User> user;
   for (const auto& candidate : *candidates) {
     if (hasher_.verify(candidate.password_hash, password)) {
@@ -447,7 +447,7 @@ WebOutcome Provider::second_factor_view(const LoginFlow& flow, const std::string
   WebOutcome out;
   out.kind = WebOutcome::Kind::kSecondFactorPage;
   out.status = status;
-  out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error};
+  out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error, {}};
   return out;
 }
 
@@ -463,10 +463,7 @@ WebOutcome Provider::second_factor_page(const Params& query, const BrowserContex
   if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   auto status = two_factor_.status(*user);
   if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  if (!status->has_second_factor())
-    return error_page(403, "two_factor_setup_required",
-                      "Your account requires two-factor authentication, but no authenticator "
-                      "app is set up for you. Ask an administrator for help.");
+  if (!status->has_second_factor()) return setup_view(*flow, *user, "", 200);
   std::string method = param(query, "method");
   if (method != kRecoveryProvider && !contains(status->methods, method))
     method = status->methods.front();
@@ -480,13 +477,32 @@ WebOutcome Provider::second_factor_submit(const Params& form, const BrowserConte
   auto posted = posted_flow(form, browser, LoginStage::kSecondFactor, failure);
   if (!posted) return failure;
   const LoginFlow* flow = &posted->flow;
-  const AuthRequest* request = &posted->request;
   const FlowProgress* progress = &posted->progress;
   auto user = store_.user_by_id(progress->user_id);
   if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   const std::string method = param(form, "method");
   std::string code = param(form, "code");
   if (code.size() > 64) code.resize(64);
+  if (method == kSetupMethod) {
+    // The setup an enforcing account forces: only for a user who has no factor yet.
+    auto status = two_factor_.status(*user);
+    if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (status->has_second_factor())
+      return error_page(409, "invalid_state", "Two-factor authentication is already set up.");
+    auto enrolled =
+        two_factor_.confirm_enrollment(*user, kTotpProvider, code, browser.client_address, false);
+    if (!enrolled) {
+      const ErrorCode kind = enrolled.error().code;
+      if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
+          kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound)
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      return setup_view(*flow, *user,
+                        "That code is not valid. Enter the current code from your "
+                        "authenticator app.",
+                        401);
+    }
+    return finish_second_factor(*posted, {"otp"}, browser);
+  }
   StepRefusal refusal;
   auto amr = two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
   if (!amr) {
@@ -505,17 +521,36 @@ WebOutcome Provider::second_factor_submit(const Params& form, const BrowserConte
         return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
     }
   }
-  auto stage = next_stage(progress->stage, LoginEvent::kSecondFactorVerified, true);
+  return finish_second_factor(*posted, *amr, browser);
+}
+
+WebOutcome Provider::finish_second_factor(const PostedFlow& posted,
+                                          const std::vector<std::string>& amr,
+                                          const BrowserContext& browser) {
+  auto stage = next_stage(posted.progress.stage, LoginEvent::kSecondFactorVerified, true);
   if (!stage) return error_page(409, "invalid_state", stage.error().message);
-  FlowProgress next = *progress;
+  FlowProgress next = posted.progress;
   next.stage = *stage;
   next.mfa_time = clock_.now();
-  for (const auto& value : *amr) {
+  for (const auto& value : amr) {
     if (!contains(next.amr, value)) next.amr.push_back(value);
   }
-  if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
+  if (auto s = store_.update_flow(posted.flow.id, posted.flow.version, to_json(next).dump()); !s)
     return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
-  return complete_flow(*flow, *request, next, browser);
+  return complete_flow(posted.flow, posted.request, next, browser);
+}
+
+WebOutcome Provider::setup_view(const LoginFlow& flow, const User& user, const std::string& error,
+                                int status) {
+  // The pending secret is kept, so the QR code from an email or an earlier visit still works.
+  auto view = two_factor_.pending_totp_enrollment(user);
+  if (!view && view.error().code == ErrorCode::kNotFound)
+    view = two_factor_.begin_totp_enrollment(user);
+  if (!view) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  WebOutcome out = second_factor_view(flow, kSetupMethod, error, status);
+  out.second.recovery_available = false;
+  out.second.setup = *view;
+  return out;
 }
 
 WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& request,
@@ -553,8 +588,10 @@ WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& req
   // The session remembers when each factor was last passed; amr and acr describe what is
   // currently fresh, and auth_time is the latest interactive authentication.
   if (progress.password_time) session.password_time = progress.password_time;
-  if (progress.mfa_time) session.mfa_time = progress.mfa_time;
-  else if (progress.password_time) session.mfa_time = 0;
+  if (progress.mfa_time)
+    session.mfa_time = progress.mfa_time;
+  else if (progress.password_time)
+    session.mfa_time = 0;
   std::vector<std::string> second;  // what the second factor proved
   for (const auto& value : progress.mfa_time ? progress.amr : split_spaces(session.amr)) {
     if (value != "pwd" && value != "mfa" && !contains(second, value)) second.push_back(value);
@@ -587,10 +624,19 @@ WebOutcome Provider::issue_code(const AuthRequest& request, const Session& sessi
   auto code = random_token(random_, 32);
   if (!grant_id || !code) return redirect_error(request, "server_error", "randomness failed");
   const int64_t now = clock_.now();
-  Grant grant{*grant_id,   request.client_id, session.user_id, session.sid, request.scope,
-              request.nonce, session.auth_time, session.acr,   session.amr, false, now};
-  AuthCode auth_code{hash_token(*code), *grant_id, request.redirect_uri, request.code_challenge,
-                     false, now + config_.code_ttl};
+  Grant grant{*grant_id,
+              request.client_id,
+              session.user_id,
+              session.sid,
+              request.scope,
+              request.nonce,
+              session.auth_time,
+              session.acr,
+              session.amr,
+              false,
+              now};
+  AuthCode auth_code{hash_token(*code),      *grant_id, request.redirect_uri,
+                     request.code_challenge, false,     now + config_.code_ttl};
   if (auto s = store_.create_grant_with_code(grant, auth_code); !s)
     return redirect_error(request, "temporarily_unavailable", "please try again");
   Params params = {{"code", *code}};
@@ -608,9 +654,9 @@ Result<Client> Provider::authenticate_client(const Params& form,
                                              ApiOutcome& failure) {
   std::optional<std::string> id;
   std::optional<std::string> secret;
-  const bool basic = authorization && authorization->size() > 6 &&
-                     (authorization->rfind("Basic ", 0) == 0 ||
-                      authorization->rfind("basic ", 0) == 0);
+  const bool basic =
+      authorization && authorization->size() > 6 &&
+      (authorization->rfind("Basic ", 0) == 0 || authorization->rfind("basic ", 0) == 0);
   if (basic) {
     auto decoded = base64_decode(authorization->substr(6));
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
@@ -673,7 +719,8 @@ ApiOutcome Provider::token(const Params& form, const std::optional<std::string>&
   if (grant_type == "authorization_code") return code_grant(*client, form);
   if (grant_type == "refresh_token") return refresh_grant(*client, form);
   if (grant_type.empty()) return oauth_error(400, "invalid_request", "grant_type is required");
-  return oauth_error(400, "unsupported_grant_type", "grant_type " + grant_type + " is not supported");
+  return oauth_error(400, "unsupported_grant_type",
+                     "grant_type " + grant_type + " is not supported");
 }
 
 ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
@@ -699,7 +746,8 @@ ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
     return oauth_error(400, "invalid_grant", "the code was issued to another client");
   }
   if (param(form, "redirect_uri") != auth_code.redirect_uri)
-    return oauth_error(400, "invalid_grant", "redirect_uri does not match the authorization request");
+    return oauth_error(400, "invalid_grant",
+                       "redirect_uri does not match the authorization request");
   const auto verifier = get_param(form, "code_verifier");
   if (!auth_code.code_challenge.empty()) {
     if (!verifier || !is_valid_code_verifier(*verifier))
@@ -735,8 +783,13 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
   }
   auto next = random_token(random_, 32);
   if (!next) return oauth_error(500, "server_error", "randomness failed");
-  Token replacement{hash_token(*next), active ? active->grant.id : "", TokenKind::kRefresh,
-                    false, false, now, now + config_.refresh_token_ttl};
+  Token replacement{hash_token(*next),
+                    active ? active->grant.id : "",
+                    TokenKind::kRefresh,
+                    false,
+                    false,
+                    now,
+                    now + config_.refresh_token_ttl};
   if (!active) {
     // A used (rotated-away) token presented again means it was stolen or replayed: the store
     // revokes the whole grant when asked to rotate it. Nothing is issued.
@@ -786,8 +839,8 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first) {
   if (first) {
     auto refresh = random_token(random_, 32);
     if (!refresh) return refresh.error();
-    if (auto s = store_.add_token(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh,
-                                        false, false, now, now + config_.refresh_token_ttl});
+    if (auto s = store_.add_token(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false,
+                                        false, now, now + config_.refresh_token_ttl});
         !s)
       return s.error();
     body["refresh_token"] = *refresh;
@@ -798,8 +851,8 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first) {
 ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
   auto invalid = [](const char* description) {
     ApiOutcome out = oauth_error(401, "invalid_token", description);
-    out.www_authenticate = std::string("Bearer error=\"invalid_token\", error_description=\"") +
-                           description + "\"";
+    out.www_authenticate =
+        std::string("Bearer error=\"invalid_token\", error_description=\"") + description + "\"";
     return out;
   };
   const auto token = bearer_token(authorization);
@@ -898,8 +951,7 @@ Result<std::optional<Provider::SignedIn>> Provider::signed_in(const BrowserConte
   return std::optional<SignedIn>(SignedIn{**session, *user, csrf});
 }
 
-Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind kind,
-                                          int status) {
+Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind kind, int status) {
   auto two_factor = two_factor_.status(who.user);
   if (!two_factor) return two_factor.error();
   auto account = store_.account_by_id(who.user.account_id);
@@ -967,20 +1019,19 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
     if (!view) return error_page(503, "temporarily_unavailable", view.error().message);
     return redirect_to(config_.issuer + "/profile/two-factor/enable");
   }
-  if (action != "disable")
-    return error_page(400, "invalid_request", "Unknown action.");
+  if (action != "disable") return error_page(400, "invalid_request", "Unknown action.");
   const std::string password = param(form, "password");
   const bool password_ok = !password.empty() && password.size() <= 1024 &&
                            hasher_.verify(who->user.password_hash, password);
-  auto disabled = two_factor_.disable(who->user, password_ok, param(form, "code"),
-                                      browser.client_address);
-  const int status = disabled ? 200
-                     : disabled.error().code == ErrorCode::kConflict ? 409
-                                                                      : 401;
+  auto disabled =
+      two_factor_.disable(who->user, password_ok, param(form, "code"), browser.client_address);
+  const int status = disabled ? 200 : disabled.error().code == ErrorCode::kConflict ? 409 : 401;
   auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, status);
   if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  if (disabled) out->profile.notice = "Two-factor authentication is off.";
-  else out->profile.error_message = disabled.error().message;
+  if (disabled)
+    out->profile.notice = "Two-factor authentication is off.";
+  else
+    out->profile.error_message = disabled.error().message;
   return *out;
 }
 
@@ -990,8 +1041,7 @@ WebOutcome Provider::profile_enable_page(const BrowserContext& browser) {
   if (!*who) return redirect_to(config_.issuer + "/profile");
   auto view = two_factor_.pending_totp_enrollment((*who)->user);
   if (!view) {
-    if (view.error().code == ErrorCode::kNotFound)
-      return redirect_to(config_.issuer + "/profile");
+    if (view.error().code == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
     return error_page(503, "temporarily_unavailable", view.error().message);
   }
   auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage, 200);

@@ -5,11 +5,10 @@
 //
 // Thread-safety: every method may be called concurrently.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "idp/clock.h"
 #include "idp/config.h"
@@ -56,7 +55,7 @@ struct LoginView {
   std::string flow_id;
   std::string csrf_token;
   std::string email;          // prefilled from login_hint or the previous attempt
-  std::string client_id;       // empty when signing in to Keystep's own pages
+  std::string client_id;      // empty when signing in to Keystep's own pages
   std::string error_message;  // empty when there is nothing to say
 };
 
@@ -64,10 +63,15 @@ struct LoginView {
 struct SecondFactorView {
   std::string flow_id;
   std::string csrf_token;
-  std::string method;          // kTotpProvider or kRecoveryProvider
+  std::string method;  // a provider id, or kSetupMethod for the forced setup
   bool recovery_available = false;
   std::string error_message;
+  TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
 };
+
+// The second step's method when the account requires 2FA and the user has no factor yet:
+// set up an authenticator app now (it cannot be skipped), then continue.
+inline constexpr const char* kSetupMethod = "setup";
 
 // Data for the profile page and its two-factor screens.
 struct ProfileView {
@@ -75,7 +79,7 @@ struct ProfileView {
   std::string email;
   std::string account_name;
   TwoFactorStatus two_factor;
-  TotpEnrollmentView enrollment;         // kEnableTwoFactorPage
+  TotpEnrollmentView enrollment;            // kEnableTwoFactorPage
   std::vector<std::string> recovery_codes;  // kRecoveryCodesPage: shown once
   std::string notice;
   std::string error_message;
@@ -119,9 +123,8 @@ struct ApiOutcome {
 
 class Provider {
  public:
-  Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
-           const PasswordHasher& hasher, TwoFactor& two_factor, Random& random,
-           const Clock& clock);
+  Provider(const IdpConfig& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
+           TwoFactor& two_factor, Random& random, const Clock& clock);
 
   nlohmann::json discovery() const;
   // discovery(), serialized once: it never changes while the server runs.
@@ -160,6 +163,13 @@ class Provider {
   WebOutcome end_session(const Params& params, const BrowserContext& browser);
 
  private:
+  // A flow posted by one of its forms: bound to this browser, CSRF token checked, at the
+  // expected stage. Otherwise nullopt with the page to show in `failure`.
+  struct PostedFlow {
+    LoginFlow flow;
+    AuthRequest request;
+    FlowProgress progress;
+  };
   struct SignedIn {
     Session session;
     User user;
@@ -174,6 +184,12 @@ class Provider {
   Result<WebOutcome> profile_view(const SignedIn& who, WebOutcome::Kind kind, int status);
   WebOutcome second_factor_view(const LoginFlow& flow, const std::string& method,
                                 const std::string& error, int status);
+  // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
+  WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
+                        int status);
+  // Records a passed second factor in the flow and completes it.
+  WebOutcome finish_second_factor(const PostedFlow& posted, const std::vector<std::string>& amr,
+                                  const BrowserContext& browser);
   WebOutcome redirect_error(const AuthRequest& request, const std::string& error,
                             const std::string& description) const;
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
@@ -182,13 +198,6 @@ class Provider {
                            const FlowProgress& progress, const BrowserContext& browser);
   Result<LoginFlow> checked_flow(const Params& form, const BrowserContext& browser,
                                  WebOutcome& failure);
-  // A flow posted by one of its forms: bound to this browser, CSRF token checked, at the
-  // expected stage. Otherwise nullopt with the page to show in `failure`.
-  struct PostedFlow {
-    LoginFlow flow;
-    AuthRequest request;
-    FlowProgress progress;
-  };
   std::optional<PostedFlow> posted_flow(const Params& form, const BrowserContext& browser,
                                         LoginStage expected, WebOutcome& failure);
   Result<std::optional<Session>> current_session(const BrowserContext& browser);
@@ -198,8 +207,7 @@ class Provider {
   ApiOutcome code_grant(const Client& client, const Params& form);
   ApiOutcome refresh_grant(const Client& client, const Params& form);
   Result<nlohmann::json> mint_tokens(const Grant& grant, bool with_nonce);
-  CookieToSet cookie(std::string name, std::string value, std::string path,
-                     int64_t max_age) const;
+  CookieToSet cookie(std::string name, std::string value, std::string path, int64_t max_age) const;
   std::string hash_token(std::string_view token) const;
 
   const IdpConfig& config_;

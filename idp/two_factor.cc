@@ -187,7 +187,8 @@ Result<MfaCredential> TwoFactor::new_recovery_codes(const User& user,
 Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
                                                                const std::string& provider_id,
                                                                std::string_view code,
-                                                               const std::string& address) {
+                                                               const std::string& address,
+                                                               bool user_setting_on) {
   auto* provider = registry_.find(provider_id);
   if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
   auto credentials = mfa_.credentials_of_user(user.id);
@@ -211,9 +212,12 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   std::vector<std::string> shown;
   auto recovery = new_recovery_codes(user, shown);
   if (!recovery) return recovery.error();
-  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery); !s)
+  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery,
+                                      user_setting_on);
+      !s)
     return s.error();
-  audit(user, "mfa.enabled", address, provider_id);
+  audit(user, user_setting_on ? "mfa.enabled" : "mfa.enrolled_for_account", address,
+        provider_id);
   return shown;
 }
 

@@ -75,10 +75,13 @@ class TwoFactor final : public LoginPolicy {
   // Confirms the user's pending credential of provider_id with `response`: turns the
   // user-level setting on and returns fresh recovery codes (shown once). A wrong response
   // enables nothing (kDenied).
+  // With user_setting_on false (the setup an enforcing account forces at sign-in), the
+  // credential is confirmed but the user's own setting is left as it is.
   Result<std::vector<std::string>> confirm_enrollment(const User& user,
                                                       const std::string& provider_id,
                                                       std::string_view response,
-                                                      const std::string& address);
+                                                      const std::string& address,
+                                                      bool user_setting_on = true);
   // Creates a new pending authenticator-app secret (replacing an older pending one).
   Result<TotpEnrollmentView> begin_totp_enrollment(const User& user);
   // Shows the pending secret again (same QR), or kNotFound when there is none.

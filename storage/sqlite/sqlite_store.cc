@@ -1008,7 +1008,7 @@ Status SqliteStore::update_credential(const MfaCredential& updated, int64_t expe
 }
 
 Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
-                                      const MfaCredential& recovery_codes) {
+                                      const MfaCredential& recovery_codes, bool user_setting_on) {
   if (recovery_codes.user_id != confirmed.user_id) {
     return make_error(ErrorCode::kInvalidArgument, "recovery codes belong to another user");
   }
@@ -1031,7 +1031,9 @@ Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t ex
     return s;
   }
   if (auto id = insert_credential_locked(recovery_codes); !id) return id.error();
-  if (Status s = set_two_factor_flag(db_, confirmed.user_id, true); !s) return s;
+  if (user_setting_on) {
+    if (Status s = set_two_factor_flag(db_, confirmed.user_id, true); !s) return s;
+  }
   return tx->commit();
 }
 

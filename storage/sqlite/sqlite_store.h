@@ -148,7 +148,8 @@ class SqliteStore final : public Store, public MailStore {
   Result<MfaCredential> put_pending_credential(const MfaCredential& pending) override;
   Status update_credential(const MfaCredential& updated, int64_t expected_version) override;
   Status enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
-                           const MfaCredential& recovery_codes) override;
+                           const MfaCredential& recovery_codes,
+                           bool user_setting_on = true) override;
   Status replace_credentials(const MfaCredential& replacement) override;
   Status disable_two_factor(int64_t user_id) override;
   Status update_account_mfa(int64_t account_id, bool enforce_two_factor,

@@ -496,16 +496,47 @@ TEST_F(TwoFactorEnforcement, TurningItOffLeavesTheUsersOwnSettingOn) {
   EXPECT_FALSE(sign_in_to_second_factor(spa_request(pkce)).flow.empty());
 }
 
-TEST_F(TwoFactorEnforcement, MemberWithoutAnyFactorIsChallengedAndToldToAskAnAdministrator) {
+TEST_F(TwoFactorEnforcement, MemberWithoutAnyFactorMustSetItUpBeforeContinuing) {
   enforce(true);
   const Pkce pkce = make_pkce();
   HttpResponse done = sign_in(spa_request(pkce));
   ASSERT_EQ(done.status, 302) << done.body;
   ASSERT_EQ(without_query(done.location()), url("/login/second-factor"));
-  HttpResponse page = client_.get(done.location(), &browser_);
-  EXPECT_EQ(page.status, 403) << page.body;
-  EXPECT_TRUE(has(page.body, "two_factor_setup_required")) << page.body;
+  // The setup step: a QR code and the secret, one code field, and nothing to skip it with.
+  SecondFactorPage page = open_second_factor_page(done.location());
+  ASSERT_EQ(page.response.status, 200) << page.response.body;
+  EXPECT_EQ(page.method, "setup");
+  EXPECT_TRUE(has(page.response.body, "Set up two-factor authentication"));
+  EXPECT_TRUE(has(page.response.body, "data:image/png;base64,"));
+  EXPECT_FALSE(has(page.response.body, "method=recovery_code"));
+  const std::string secret = secret_on(page.response);
+  ASSERT_FALSE(secret.empty());
+  // Reloading shows the same secret (the one an email would carry).
+  EXPECT_EQ(secret_on(open_second_factor_page(done.location()).response), secret);
+
+  HttpResponse wrong = submit_second_factor(page, wrong_code(secret));
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  EXPECT_TRUE(has(wrong.body, "Set up two-factor authentication"));
+
+  HttpResponse ok = submit_second_factor(page, code_now(secret));
+  ASSERT_EQ(ok.status, 302) << ok.body;
+  HttpResponse tokens = exchange_spa_code(code_of(ok), pkce.verifier);
+  ASSERT_EQ(tokens.status, 200) << tokens.body;
+  const nlohmann::json claims = verify_id_token(tokens.json()["id_token"]);
+  EXPECT_EQ(claims["amr"], (nlohmann::json{"pwd", "otp", "mfa"}));
+  EXPECT_EQ(claims["acr"], kAcrMfa);
+  // The account's setting never flips the user's own.
   EXPECT_FALSE(user_flag());
+  EXPECT_TRUE(server_->two_factor().status(*server_->store().user_by_id(server_->alice_id()))
+                  ->has_totp);
+
+  // The next sign-in is an ordinary challenge for a code.
+  new_browser();
+  const Pkce again = make_pkce();
+  HttpResponse second = sign_in(spa_request(again));
+  ASSERT_EQ(second.status, 302);
+  SecondFactorPage challenge = open_second_factor_page(second.location());
+  EXPECT_EQ(challenge.method, "totp");
 }
 
 TEST_F(TwoFactorEnforcement, ProfileSaysTheAccountRequiresIt) {
