@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "idp/crypto/hash.h"
+#include "idp/qr_png.h"
 
 namespace keystep {
 namespace {
@@ -11,6 +12,29 @@ namespace {
 ApiOutcome api_error(int status, std::string error, std::string description) {
   return ApiOutcome{
       status, {{"error", std::move(error)}, {"error_description", std::move(description)}}, {}};
+}
+
+std::string html_escape_text(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
 }
 
 bool all_digits(std::string_view s) {
@@ -184,12 +208,24 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
   }
   const std::string settings = all.dump();
   if (enforce != target->enforce_two_factor || settings != target->mfa_settings_json) {
-    if (auto s = store_.update_account_mfa(target->id, enforce, settings); !s)
+    std::vector<OutgoingMail> mail;
+    if (enforce && !target->enforce_two_factor) {
+      auto members = store_.members(target->id);
+      if (!members) return api_error(503, "temporarily_unavailable", "please try again");
+      for (const auto& m : *members) {
+        if (m.has_second_factor) continue;
+        auto message = enforcement_mail(*target, m.user);
+        if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
+        mail.push_back(std::move(*message));
+      }
+    }
+    if (auto s = store_.update_account_mfa_with_mail(target->id, enforce, settings, mail); !s)
       return api_error(503, "temporarily_unavailable", "please try again");
     if (enforce != target->enforce_two_factor)
       two_factor_.audit(
           caller.user,
-          enforce ? "account.two_factor_enforced" : "account.two_factor_enforcement_off", address);
+          enforce ? "account.two_factor_enforced" : "account.two_factor_enforcement_off", address,
+          enforce ? std::to_string(mail.size()) + " emails queued" : "");
   }
   auto updated = store_.account_by_id(target->id);
   if (!updated) return api_error(503, "temporarily_unavailable", "please try again");
@@ -224,7 +260,9 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
   auto member = store_.user_by_id(std::stoll(user_id));
   if (!member || member->account_id != target->id)
     return api_error(404, "not_found", "no such member");
-  if (auto s = store_.reset_two_factor(member->id); !s)
+  auto message = reset_mail(*target, *member);
+  if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
+  if (auto s = store_.reset_two_factor(member->id, {*message}); !s)
     return api_error(503, "temporarily_unavailable", "please try again");
   two_factor_.audit(*member, "mfa.reset_by_admin", address,
                     "by user " + std::to_string(caller.user.id));
@@ -275,6 +313,75 @@ ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& accou
   nlohmann::json body = {{"events", list}};
   if (static_cast<int>(list.size()) == limit) body["next_before"] = next;
   return ApiOutcome{200, body, {}};
+}
+
+Result<OutgoingMail> AdminApi::outgoing(const std::string& dedupe_key, const User& to,
+                                        MailContent content) {
+  const std::string from = config_.mail.contains("from") && config_.mail["from"].is_string()
+                               ? config_.mail["from"].get<std::string>()
+                               : std::string("Keystep <keystep@localhost>");
+  auto host = parse_url(config_.issuer);
+  auto message_id = new_message_id(random_, host ? host->host : "localhost");
+  if (!message_id) return message_id.error();
+  content.from = from;
+  content.to = to.email;
+  content.date = clock_.now();
+  content.message_id = *message_id;
+  const std::string subject = content.subject;
+  auto mime = build_message(content);
+  if (!mime) return mime.error();
+  OutgoingMail mail;
+  mail.dedupe_key = dedupe_key;
+  mail.to = to.email;
+  mail.subject = subject;
+  mail.mime = std::move(*mime);
+  mail.created_at = clock_.now();
+  mail.next_attempt_at = clock_.now();
+  return mail;
+}
+
+Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const User& member) {
+  auto view = two_factor_.pending_totp_enrollment(member);
+  if (!view && view.error().code == ErrorCode::kNotFound)
+    view = two_factor_.begin_totp_enrollment(member);
+  if (!view) return view.error();
+  auto png = qr_png(view->otpauth_uri);
+  if (!png) return png.error();
+  const std::string sign_in = config_.issuer + "/profile";
+  MailContent content;
+  content.subject = "Set up two-factor authentication for " + account.issuer_label;
+  content.text_body =
+      "Your administrator now requires two-factor authentication for every member of " +
+      account.issuer_label +
+      ".\n\n1. Open Google Authenticator or any authenticator app and add an account with the "
+      "attached QR code, or type this secret key (time-based):\n\n    " +
+      view->display_secret + "\n\n2. Sign in at " + sign_in +
+      "\n3. After your password, enter the code your app shows.\n";
+  content.html_body =
+      "<p>Your administrator now requires two-factor authentication for every member of <b>" +
+      html_escape_text(account.issuer_label) +
+      "</b>.</p><ol><li>Scan this QR code with Google Authenticator or any authenticator "
+      "app:<br><img src=\"cid:qr\" alt=\"QR code\" width=\"200\" height=\"200\"><br>or type "
+      "this secret key (time-based): <code>" +
+      html_escape_text(view->display_secret) + "</code></li><li>Sign in at <a href=\"" +
+      html_escape_text(sign_in) + "\">" + html_escape_text(sign_in) +
+      "</a></li><li>After your password, enter the code your app shows.</li></ol>";
+  content.inline_images.push_back(InlineImage{"qr", *png});
+  return outgoing("enforce:" + std::to_string(account.id) + ":" + std::to_string(member.id) + ":" +
+                      std::to_string(clock_.now()),
+                  member, std::move(content));
+}
+
+Result<OutgoingMail> AdminApi::reset_mail(const Account& account, const User& member) {
+  MailContent content;
+  content.subject = "Your two-factor authentication was reset";
+  content.text_body = "An administrator of " + account.issuer_label +
+                      " reset two-factor authentication for " + member.email +
+                      " (for example after a lost phone). You were signed out everywhere. "
+                      "Set it up again from your profile: " +
+                      config_.issuer + "/profile\n";
+  return outgoing("reset:" + std::to_string(member.id) + ":" + std::to_string(clock_.now()), member,
+                  std::move(content));
 }
 
 Result<std::string> AdminApi::create_token(const std::string& account, const std::string& email,

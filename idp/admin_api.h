@@ -16,6 +16,7 @@
 #include "idp/clock.h"
 #include "idp/crypto/random.h"
 #include "idp/directory.h"
+#include "idp/mail.h"
 #include "idp/provider.h"
 #include "idp/store.h"
 #include "idp/two_factor.h"
@@ -66,6 +67,12 @@ class AdminApi {
   // The target account if the caller may act on it with `permission`, else the 404/403.
   std::optional<Account> authorize(const Caller& caller, const std::string& account,
                                    const char* permission, ApiOutcome& failure);
+  // The seed's email to a member without 2FA when enforcement starts: the QR code as an
+  // inline PNG, the secret key as text and a link to sign in. The secret is the member's
+  // pending enrollment, which the forced setup at sign-in shows again.
+  Result<OutgoingMail> enforcement_mail(const Account& account, const User& member);
+  Result<OutgoingMail> reset_mail(const Account& account, const User& member);
+  Result<OutgoingMail> outgoing(const std::string& dedupe_key, const User& to, MailContent content);
   nlohmann::json settings_json(const Account& account) const;
 
   const IdpConfig& config_;

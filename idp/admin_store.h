@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "idp/mail_store.h"
 #include "idp/model.h"
 #include "idp/result.h"
 
@@ -41,8 +42,14 @@ class AdminStore {
   // The account's users, by email.
   virtual Result<std::vector<Member>> members(int64_t account_id) = 0;
   // Lost device, in one transaction: removes every credential of the user, turns the
-  // user-level setting off, revokes the grants of the user's sessions and ends the sessions.
-  virtual Status reset_two_factor(int64_t user_id) = 0;
+  // user-level setting off, revokes the grants of the user's sessions, ends the sessions and
+  // queues `mail` (outbox dedupe keys make a repeat queue nothing).
+  virtual Status reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) = 0;
+  // Sets the account-level setting and the per-provider settings and queues `mail`, in one
+  // transaction: the change and the messages it causes are stored together or not at all.
+  virtual Status update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
+                                              const std::string& mfa_settings_json,
+                                              const std::vector<OutgoingMail>& mail) = 0;
 };
 
 }  // namespace keystep

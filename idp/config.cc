@@ -26,7 +26,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "argon2",           "code_ttl",       "access_token_ttl",
                                        "id_token_ttl",     "refresh_token_ttl", "session_ttl",
                                        "flow_ttl",         "threads",        "plugin_dir",
-                                       "trusted_proxies"};
+                                       "trusted_proxies",  "mail"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -44,6 +44,10 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
   if (!(s = read_field(json, "threads", config.threads))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
+  if (const auto it = json.find("mail"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
+    config.mail = *it;
+  }
   if (const auto it = json.find("trusted_proxies"); it != json.end()) {
     if (!it->is_array())
       return make_error(ErrorCode::kInvalidArgument, "trusted_proxies must be an array of addresses");
@@ -105,7 +109,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"flow_ttl", config.flow_ttl},
           {"threads", config.threads},
           {"plugin_dir", config.plugin_dir},
-          {"trusted_proxies", config.trusted_proxies}};
+          {"trusted_proxies", config.trusted_proxies},
+          {"mail", config.mail}};
 }
 
 }  // namespace keystep

@@ -28,6 +28,8 @@ struct IdpConfig {
   std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
   // Addresses of reverse proxies whose X-Forwarded-For names the real client.
   std::vector<std::string> trusted_proxies;
+  // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
+  nlohmann::json mail = nlohmann::json::object();
 };
 
 // Applies the members present in `json` on top of `config`. Unknown keys and wrong types

@@ -1271,7 +1271,7 @@ Result<std::vector<Member>> SqliteStore::members(int64_t account_id) {
   return out;
 }
 
-Status SqliteStore::reset_two_factor(int64_t user_id) {
+Status SqliteStore::reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1287,6 +1287,27 @@ Status SqliteStore::reset_two_factor(int64_t user_id) {
     if (Status s = st->run(); !s) return s;
   }
   if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
+  for (const auto& message : mail) {
+    if (auto queued = insert_mail_locked(message); !queued) return queued.error();
+  }
+  return tx->commit();
+}
+
+Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
+                                                 const std::string& mfa_settings_json,
+                                                 const std::vector<OutgoingMail>& mail) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(
+      db_, "UPDATE accounts SET enforce_two_factor = ?1, mfa_settings_json = ?2 WHERE id = ?3");
+  if (!st) return st.error();
+  st->bind_bool(1, enforce_two_factor).bind_text(2, mfa_settings_json).bind_int64(3, account_id);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("account " + std::to_string(account_id));
+  for (const auto& message : mail) {
+    if (auto queued = insert_mail_locked(message); !queued) return queued.error();
+  }
   return tx->commit();
 }
 

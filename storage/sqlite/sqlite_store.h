@@ -170,7 +170,10 @@ class SqliteStore final : public Store, public MailStore {
   Result<std::vector<ApiToken>> api_tokens(int64_t account_id) override;
   Status revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) override;
   Result<std::vector<Member>> members(int64_t account_id) override;
-  Status reset_two_factor(int64_t user_id) override;
+  Status reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) override;
+  Status update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
+                                      const std::string& mfa_settings_json,
+                                      const std::vector<OutgoingMail>& mail) override;
 
   // MailStore
   Status enqueue_mail(const OutgoingMail& mail) override;

@@ -3,6 +3,7 @@
 // the lost-device reset and the audit log.
 #include <gtest/gtest.h>
 
+#include "idp/crypto/encoding.h"
 #include "tests/http/test_server.h"
 
 namespace keystep::httptest {
@@ -252,6 +253,63 @@ TEST_F(AdminApiTest, RevokedTokenIs401) {
   ASSERT_TRUE(tokens);
   ASSERT_TRUE(server_->store().revoke_api_token(acme().id, tokens->front().id, clock().now()));
   EXPECT_EQ(api("GET", settings_url(), boss_token_).status, 401);
+}
+
+}  // namespace
+}  // namespace keystep::httptest
+
+namespace keystep::httptest {
+namespace {
+
+// The decoded text/plain part of a message built by idp/mail.h (base64 body).
+std::string text_part(const std::string& mime) {
+  const auto type = mime.find("Content-Type: text/plain");
+  if (type == std::string::npos) return "";
+  const auto start = mime.find("\r\n\r\n", type);
+  const auto end = mime.find("\r\n--", start);
+  std::string b64;
+  for (char c : mime.substr(start + 4, end - start - 4))
+    if (c != '\r' && c != '\n') b64 += c;
+  auto text = base64_decode(b64);
+  return text ? *text : "";
+}
+
+TEST_F(AdminApiTest, EnforcementEmailsMembersWithoutTwoFactorOnceWithTheirQrAndSecret) {
+  protect_boss();
+  HttpResponse on =
+      api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
+  ASSERT_EQ(on.status, 200) << on.body;
+  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  ASSERT_TRUE(mail);
+  ASSERT_EQ(mail->size(), 1u);
+  const std::string& mime = (*mail)[0].mime;
+  EXPECT_NE(mime.find("Content-Type: image/png"), std::string::npos);
+  EXPECT_NE(mime.find("Content-ID: <qr>"), std::string::npos);
+  // The boss already has 2FA: no email.
+  EXPECT_TRUE(server_->store().mail_for(kBoss)->empty());
+  // The secret in the email is the one the forced setup at sign-in shows.
+  auto alice = *server_->store().user_by_id(server_->alice_id());
+  auto pending = server_->two_factor().pending_totp_enrollment(alice);
+  ASSERT_TRUE(pending);
+  EXPECT_EQ((*mail)[0].subject, "Set up two-factor authentication for Acme");
+  EXPECT_NE(text_part(mime).find(pending->display_secret), std::string::npos) << text_part(mime);
+  // Repeating the request sends nothing twice.
+  ASSERT_EQ(api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})")
+                .status,
+            200);
+  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+}
+
+TEST_F(AdminApiTest, ResetEmailsTheMember) {
+  const std::string alice = std::to_string(server_->alice_id());
+  ASSERT_EQ(api("POST", url("/api/v1/accounts/acme/members/" + alice + "/two-factor/reset"),
+                boss_token_, "")
+                .status,
+            200);
+  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  ASSERT_TRUE(mail);
+  ASSERT_EQ(mail->size(), 1u);
+  EXPECT_EQ((*mail)[0].subject, "Your two-factor authentication was reset");
 }
 
 }  // namespace

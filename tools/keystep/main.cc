@@ -26,6 +26,7 @@
 #include "idp/crypto/secret_box.h"
 #include "idp/directory.h"
 #include "idp/login_flow.h"
+#include "idp/mailer.h"
 #include "idp/provider.h"
 #include "idp/signing_keys.h"
 #include "idp/two_factor.h"
@@ -220,6 +221,14 @@ int cmd_serve(const Args& args) {
   auto listen = parse_listen(r.config.listen);
   if (!listen) return fail(listen.error());
   if (auto jwks = r.keys->jwks(); !jwks) return fail(jwks.error());
+  MailConfig mail_config;
+  if (auto s = apply_mail_config_json(r.config.mail, mail_config); !s)
+    return fail(ErrorCode::kInvalidArgument, "keystep.conf: mail: " + s.error().message);
+  // Queued mail (enforcement, resets) goes out from here: SMTP when configured, else .eml
+  // files in the outbox directory. The worker retries with backoff and survives restarts.
+  auto transport = make_mail_transport(mail_config, r.data_dir);
+  Mailer mailer(*r.store, *transport, r.clock);
+  mailer.start();
 
   // Declared before the registry: the registry's plugin providers must be destroyed before
   // their libraries are unloaded.
@@ -265,6 +274,7 @@ int cmd_serve(const Args& args) {
   }
   std::cout << "keystep: " << strsignal(signal_number) << ", shutting down" << std::endl;
   server.shutdown();
+  mailer.stop();
   return 0;
 }
 
