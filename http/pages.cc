@@ -197,7 +197,11 @@ std::string render_profile_page(const ProfileView& v) {
   body += messages(v);
   body += "<div class=\"row\"><div><strong>Two-Factor Authentication</strong><br><small>" +
           std::string(on ? "On: every sign-in asks for a code from your authenticator app."
-                         : "Off: sign-in asks only for your password.") +
+                      : v.two_factor.has_totp
+                          ? "Off. Your authenticator app is set up because your account "
+                            "requires it; turn this on to keep using it whatever the account "
+                            "decides."
+                          : "Off: sign-in asks only for your password.") +
           "</small></div>";
   if (!on) {
     body += "<form method=\"post\" action=\"/profile/two-factor\">" + csrf_field(v) +
@@ -219,6 +223,8 @@ std::string render_profile_page(const ProfileView& v) {
         "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"8\">"
         "<button class=\"secondary\" type=\"submit\">Turn off two-factor authentication"
         "</button></form>";
+  }
+  if (v.two_factor.has_totp) {
     body += "<div class=\"row\"><div><strong>Recovery codes</strong><br><small>" +
             std::to_string(v.two_factor.recovery_codes_left) +
             " unused. New codes replace all of them.</small></div><form method=\"post\" "

@@ -199,10 +199,11 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
                                  "enforcing two-factor authentication needs \"confirm\": true");
       out.body["summary"] = {{"members", members->size()},
                              {"members_without_two_factor", without},
+                             {"emails_to_send", without},
                              {"effect",
-                              "members without two-factor authentication must set it "
-                              "up at their next sign-in; user-level settings are not "
-                              "changed"}};
+                              "members without two-factor authentication are emailed a QR "
+                              "code and must set it up at their next sign-in; user-level "
+                              "settings are not changed"}};
       return out;
     }
   }
@@ -221,6 +222,7 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     }
     if (auto s = store_.update_account_mfa_with_mail(target->id, enforce, settings, mail); !s)
       return api_error(503, "temporarily_unavailable", "please try again");
+    if (!mail.empty() && on_mail_queued_) on_mail_queued_();
     if (enforce != target->enforce_two_factor)
       two_factor_.audit(
           caller.user,
@@ -264,6 +266,7 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
   if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
   if (auto s = store_.reset_two_factor(member->id, {*message}); !s)
     return api_error(503, "temporarily_unavailable", "please try again");
+  if (on_mail_queued_) on_mail_queued_();
   two_factor_.audit(*member, "mfa.reset_by_admin", address,
                     "by user " + std::to_string(caller.user.id));
   return ApiOutcome{200, {{"reset", true}, {"user_id", member->id}}, {}};

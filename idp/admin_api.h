@@ -9,6 +9,7 @@
 //
 // Thread-safety: every method may be called concurrently.
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -58,6 +59,9 @@ class AdminApi {
   // `user` filter.
   ApiOutcome audit_events(const Caller& caller, const std::string& account, const Params& query);
 
+  // Called after a change queued mail (serve wakes its mail worker with it).
+  void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
+
   // For `keystep token create`: a new token for the account's user; the token itself is
   // returned once and only its hash is stored.
   Result<std::string> create_token(const std::string& account, const std::string& email,
@@ -81,6 +85,7 @@ class AdminApi {
   TwoFactor& two_factor_;
   Random& random_;
   const Clock& clock_;
+  std::function<void()> on_mail_queued_;
 };
 
 }  // namespace keystep

@@ -55,6 +55,9 @@ class MfaStore {
   // Replaces the user's credentials of replacement.provider_id with `replacement` (e.g.
   // regenerated recovery codes).
   virtual Status replace_credentials(const MfaCredential& replacement) = 0;
+  // Turns the user-level setting on or off alone, for a user whose credential already exists
+  // (set up because the account required it). kNotFound for an unknown user.
+  virtual Status set_two_factor_setting(int64_t user_id, bool on) = 0;
   // In one transaction: removes every credential of the user and turns the flag off.
   virtual Status disable_two_factor(int64_t user_id) = 0;
   // Sets the account-level setting and the per-provider settings.

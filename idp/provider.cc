@@ -1009,6 +1009,17 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
     // off first (which asks for the password or a current code).
     auto status = two_factor_.status(who->user);
     if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (status->has_totp && !status->user_setting) {
+      // Set up already (the account required it): turning the own setting on needs nothing
+      // more, and keeps asking for the code even if the account stops requiring it.
+      if (auto s = store_.set_two_factor_setting(who->user.id, true); !s)
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      two_factor_.audit(who->user, "mfa.enabled", browser.client_address, "own setting");
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 200);
+      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      out->profile.notice = "Two-factor authentication is on.";
+      return *out;
+    }
     if (status->has_totp) {
       auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 409);
       if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");

@@ -1037,6 +1037,11 @@ Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t ex
   return tx->commit();
 }
 
+Status SqliteStore::set_two_factor_setting(int64_t user_id, bool on) {
+  std::lock_guard lock(mu_);
+  return set_two_factor_flag(db_, user_id, on);
+}
+
 Status SqliteStore::replace_credentials(const MfaCredential& replacement) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);

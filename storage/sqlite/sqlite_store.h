@@ -151,6 +151,7 @@ class SqliteStore final : public Store, public MailStore {
                            const MfaCredential& recovery_codes,
                            bool user_setting_on = true) override;
   Status replace_credentials(const MfaCredential& replacement) override;
+  Status set_two_factor_setting(int64_t user_id, bool on) override;
   Status disable_two_factor(int64_t user_id) override;
   Status update_account_mfa(int64_t account_id, bool enforce_two_factor,
                             const std::string& mfa_settings_json) override;

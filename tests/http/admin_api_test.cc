@@ -99,6 +99,7 @@ TEST_F(AdminApiTest, EnforcingWithoutConfirmationIsRefusedWithASummary) {
   EXPECT_EQ(r.json()["error"], "confirmation_required");
   EXPECT_EQ(r.json()["summary"]["members"], 2);                     // boss and alice
   EXPECT_EQ(r.json()["summary"]["members_without_two_factor"], 1);  // alice
+  EXPECT_EQ(r.json()["summary"]["emails_to_send"], 1);
   EXPECT_FALSE(acme().enforce_two_factor);
 }
 

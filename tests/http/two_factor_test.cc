@@ -527,8 +527,8 @@ TEST_F(TwoFactorEnforcement, MemberWithoutAnyFactorMustSetItUpBeforeContinuing) 
   EXPECT_EQ(claims["acr"], kAcrMfa);
   // The account's setting never flips the user's own.
   EXPECT_FALSE(user_flag());
-  EXPECT_TRUE(server_->two_factor().status(*server_->store().user_by_id(server_->alice_id()))
-                  ->has_totp);
+  EXPECT_TRUE(
+      server_->two_factor().status(*server_->store().user_by_id(server_->alice_id()))->has_totp);
 
   // The next sign-in is an ordinary challenge for a code.
   new_browser();
@@ -545,6 +545,43 @@ TEST_F(TwoFactorEnforcement, ProfileSaysTheAccountRequiresIt) {
   enforce(true);
   const std::string html = open_profile().response.body;
   EXPECT_TRUE(has(html, "Your account requires two-factor authentication")) << html;
+}
+
+}  // namespace
+}  // namespace keystep::httptest
+
+namespace keystep::httptest {
+namespace {
+
+class ForcedSetupProfile : public MfaHttpTest {};
+
+TEST_F(ForcedSetupProfile, AfterTheForcedSetupTheProfileOffersRecoveryCodesAndTheOwnToggle) {
+  auto acme = *server_->store().account_by_name("acme");
+  ASSERT_TRUE(server_->store().update_account_mfa(acme.id, true, "{}"));
+  // Forced setup during an OIDC sign-in.
+  const Pkce pkce = make_pkce();
+  HttpResponse done = sign_in(spa_request(pkce));
+  SecondFactorPage page = open_second_factor_page(done.location());
+  ASSERT_EQ(page.method, "setup");
+  const std::string secret = secret_on(page.response);
+  ASSERT_EQ(submit_second_factor(page, code_now(secret)).status, 302);
+  // The profile: own setting off, app set up, recovery codes can be generated.
+  ProfilePage profile = open_profile();
+  const std::string& html = profile.response.body;
+  EXPECT_TRUE(has(html, "role=\"switch\" aria-checked=\"false\"")) << html;
+  EXPECT_TRUE(has(html, "set up because your account requires it")) << html;
+  EXPECT_TRUE(has(html, "/profile/recovery-codes")) << html;
+  // Turning the own setting on needs no new enrollment and keeps the same app.
+  HttpResponse on =
+      client_.post_form(url("/profile/two-factor"),
+                        {{"csrf_token", profile.csrf_token}, {"action", "enable"}}, &browser_);
+  EXPECT_EQ(on.status, 200) << on.body;
+  EXPECT_TRUE(has(on.body, "role=\"switch\" aria-checked=\"true\"")) << on.body;
+  EXPECT_TRUE(server_->store().user_by_id(server_->alice_id())->two_factor_enabled);
+  // Now the account may stop requiring it: her own setting keeps the challenge.
+  ASSERT_TRUE(server_->store().update_account_mfa(acme.id, false, "{}"));
+  EXPECT_TRUE(*server_->two_factor().second_factor_required(
+      *server_->store().user_by_id(server_->alice_id())));
 }
 
 }  // namespace

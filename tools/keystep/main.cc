@@ -227,8 +227,6 @@ int cmd_serve(const Args& args) {
   // Queued mail (enforcement, resets) goes out from here: SMTP when configured, else .eml
   // files in the outbox directory. The worker retries with backoff and survives restarts.
   auto transport = make_mail_transport(mail_config, r.data_dir);
-  Mailer mailer(*r.store, *transport, r.clock);
-  mailer.start();
 
   // Declared before the registry: the registry's plugin providers must be destroyed before
   // their libraries are unloaded.
@@ -242,7 +240,10 @@ int cmd_serve(const Args& args) {
   }
   TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
   Provider provider(r.config, *r.store, *r.keys, *r.hasher, two_factor, r.random, r.clock);
+  Mailer mailer(*r.store, *transport, r.clock);
+  mailer.start();
   AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
+  admin.set_on_mail_queued([&mailer] { mailer.notify(); });
   http::Server server(provider, r.config.issuer);
   server.set_admin_api(&admin);
   http::ServerOptions options;
