@@ -1,5 +1,7 @@
 #include "http/pages.h"
 
+#include "idp/html.h"
+
 namespace keystep::http {
 namespace {
 
@@ -41,32 +43,7 @@ std::string page(std::string_view title, std::string_view body) {
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string html_escape(std::string_view text) { return keystep::html_escape(text); }
 
 std::string render_login_page(const LoginView& v) {
   std::string body =

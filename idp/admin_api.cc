@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "idp/crypto/hash.h"
+#include "idp/html.h"
 #include "idp/qr_png.h"
 
 namespace keystep {
@@ -12,29 +13,6 @@ namespace {
 ApiOutcome api_error(int status, std::string error, std::string description) {
   return ApiOutcome{
       status, {{"error", std::move(error)}, {"error_description", std::move(description)}}, {}};
-}
-
-std::string html_escape_text(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 bool all_digits(std::string_view s) {
@@ -362,12 +340,12 @@ Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const Us
       "\n3. After your password, enter the code your app shows.\n";
   content.html_body =
       "<p>Your administrator now requires two-factor authentication for every member of <b>" +
-      html_escape_text(account.issuer_label) +
+      html_escape(account.issuer_label) +
       "</b>.</p><ol><li>Scan this QR code with Google Authenticator or any authenticator "
       "app:<br><img src=\"cid:qr\" alt=\"QR code\" width=\"200\" height=\"200\"><br>or type "
       "this secret key (time-based): <code>" +
-      html_escape_text(view->display_secret) + "</code></li><li>Sign in at <a href=\"" +
-      html_escape_text(sign_in) + "\">" + html_escape_text(sign_in) +
+      html_escape(view->display_secret) + "</code></li><li>Sign in at <a href=\"" +
+      html_escape(sign_in) + "\">" + html_escape(sign_in) +
       "</a></li><li>After your password, enter the code your app shows.</li></ol>";
   content.inline_images.push_back(InlineImage{"qr", *png});
   return outgoing("enforce:" + std::to_string(account.id) + ":" + std::to_string(member.id) + ":" +
