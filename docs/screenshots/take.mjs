@@ -272,7 +272,7 @@ async function main() {
     await submit(page);
     check((await page.locator('h1').innerText()).includes('recovery codes'),
           `enabling failed: ${await alertText(page)}`);
-    const recoveryCodes = await page.locator('ol.codes li').allInnerTexts();
+    const recoveryCodes = await page.locator('.codes li').allInnerTexts();
     check(recoveryCodes.length === 10, `expected 10 recovery codes, got ${recoveryCodes.length}`);
     await shoot(page, 'recovery-codes.png');
     await page.goto(`${issuer}/profile`);
