@@ -74,6 +74,15 @@ std::string render_login_page(const LoginView& v) {
 
 namespace {
 
+// The QR code to scan and the grouped secret to type, as the enable and setup pages show it.
+std::string qr_and_secret(const TotpEnrollmentView& e) {
+  return "<img class=\"qr\" alt=\"QR code for your authenticator app\" src=\"" +
+         html_escape(e.qr_png_data_uri) +
+         "\"><p><small>Can't scan it? Add the account in your app with this secret key "
+         "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
+         html_escape(e.display_secret) + "</p>";
+}
+
 // The forced setup step: the account requires 2FA and this user has no factor yet.
 std::string render_setup_step(const SecondFactorView& v) {
   const auto& e = v.setup;
@@ -85,12 +94,7 @@ std::string render_setup_step(const SecondFactorView& v) {
       html_escape(e.issuer_label) + "</strong>.</p>";
   if (!v.error_message.empty())
     body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
-  body += "<img class=\"qr\" alt=\"QR code for your authenticator app\" src=\"" +
-          html_escape(e.qr_png_data_uri) + "\">";
-  body +=
-      "<p><small>Can't scan it? Add the account in your app with this secret key "
-      "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
-      html_escape(e.display_secret) + "</p>";
+  body += qr_and_secret(e);
   body +=
       "<form method=\"post\" action=\"/login/second-factor\">"
       "<input type=\"hidden\" name=\"flow\" value=\"" +
@@ -225,12 +229,7 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
       "<strong>" +
       html_escape(e.issuer_label) + "</strong>.</p>";
   body += messages(v);
-  body += "<img class=\"qr\" alt=\"QR code for your authenticator app\" src=\"" +
-          html_escape(e.qr_png_data_uri) + "\">";
-  body +=
-      "<p><small>Can't scan it? Add the account in your app with this secret key "
-      "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
-      html_escape(e.display_secret) + "</p>";
+  body += qr_and_secret(e);
   body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
           "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
           "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
