@@ -45,6 +45,34 @@ std::string page(std::string_view title, std::string_view body) {
 
 std::string html_escape(std::string_view text) { return keystep::html_escape(text); }
 
+std::string render_signup_page(const SignupView& v) {
+  std::string body = "<h1>Join " + html_escape(v.account_label) +
+                     "</h1><p class=\"sub\">Choose the password for <strong>" +
+                     html_escape(v.email) + "</strong>.";
+  if (v.two_factor_required)
+    body += " The account requires two-factor authentication: next you scan a QR code with "
+            "Google Authenticator or any authenticator app.";
+  body += "</p>";
+  if (!v.error_message.empty())
+    body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  body +=
+      "<form method=\"post\" action=\"/signup\">"
+      "<input type=\"hidden\" name=\"invitation\" value=\"" +
+      html_escape(v.invitation) +
+      "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+      "\"><input type=\"email\" name=\"email\" autocomplete=\"username\" value=\"" +
+      html_escape(v.email) +
+      "\" hidden readonly>"
+      "<label for=\"password\">Password</label>"
+      "<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"new-password\" "
+      "minlength=\"8\" maxlength=\"1024\" required autofocus>"
+      "<label for=\"password_confirm\">Password again</label>"
+      "<input id=\"password_confirm\" type=\"password\" name=\"password_confirm\" "
+      "autocomplete=\"new-password\" minlength=\"8\" maxlength=\"1024\" required>"
+      "<button type=\"submit\">Sign up</button></form>";
+  return page("Sign up", body);
+}
+
 std::string render_login_page(const LoginView& v) {
   std::string body =
       "<h1>Sign in</h1><p class=\"sub\">to continue to <strong>" +
@@ -89,7 +117,7 @@ std::string render_setup_step(const SecondFactorView& v) {
   std::string body =
       "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a code "
       "from an authenticator app at every sign-in. Scan this QR code with Google Authenticator "
-      "or any authenticator app (or use the one from the email you received). The app will show "
+      "or any authenticator app (if we emailed you a QR code, it is this same one). The app will show "
       "<strong>" +
       html_escape(e.issuer_label) + "</strong>.</p>";
   if (!v.error_message.empty())

@@ -12,6 +12,7 @@ namespace keystep::http {
 std::string html_escape(std::string_view text);
 
 std::string render_login_page(const LoginView& view);
+std::string render_signup_page(const SignupView& view);
 std::string render_second_factor_page(const SecondFactorView& view);
 std::string render_profile_page(const ProfileView& view);
 std::string render_enable_two_factor_page(const ProfileView& view);

@@ -107,6 +107,9 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
     case WebOutcome::Kind::kLoggedOutPage:
       send_html(response, out.status, render_logged_out_page());
       return;
+    case WebOutcome::Kind::kSignupPage:
+      send_html(response, out.status, render_signup_page(out.signup));
+      return;
   }
 }
 
@@ -229,7 +232,7 @@ class Router : public Ph::Handler {
 
   BrowserContext browser(const Ph::Request& request) const {
     return BrowserContext{cookie(request, kSessionCookie), cookie(request, kFlowCookie),
-                          client_address(request)};
+                          client_address(request), cookie(request, kSignupCookie)};
   }
 
   std::string client_address(const Ph::Request& request) const {
@@ -342,6 +345,23 @@ class Router : public Ph::Handler {
       if (!form) return;
       return send_web(response, provider_->profile_recovery_codes(*form, browser(request)));
     }
+    if (path == "/signup") {
+      if (get) {
+        auto params = query();
+        if (!params) return;
+        return send_web(response, provider_->signup_page(*params, browser(request)));
+      }
+      if (!post) return method_not_allowed("GET, POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_web(response, provider_->signup_submit(*form, browser(request)));
+    }
+    if (path == "/enroll") {
+      if (!get) return method_not_allowed("GET");
+      auto params = query();
+      if (!params) return;
+      return send_web(response, provider_->enrollment_link(*params, browser(request)));
+    }
     if (path == "/token") {
       if (!post) return method_not_allowed("POST");
       auto form = form_body();
@@ -400,19 +420,20 @@ class Router : public Ph::Handler {
       send_json(response, 405, {{"error", "method_not_allowed"}}, true);
       return true;
     };
+    // True when the body is declared JSON; else answers 415.
+    auto json_body = [&]() {
+      auto type = header(request, "Content-Type").value_or("");
+      std::transform(type.begin(), type.end(), type.begin(), ::tolower);
+      if (type.rfind("application/json", 0) == 0) return true;
+      send_json(response, 415, {{"error", "invalid_request"},
+                                {"error_description", "the body must be application/json"}},
+                true);
+      return false;
+    };
     const std::string address = client_address(request);
     if (parts.size() == 2 && parts[1] == "authentication-settings") {
       if (!get && method != Ph::Method::Put) return not_allowed("GET, PUT");
-      if (!get) {
-        auto type = header(request, "Content-Type").value_or("");
-        std::transform(type.begin(), type.end(), type.begin(), ::tolower);
-        if (type.rfind("application/json", 0) != 0) {
-          send_json(response, 415, {{"error", "invalid_request"},
-                                    {"error_description", "the body must be application/json"}},
-                    true);
-          return true;
-        }
-      }
+      if (!get && !json_body()) return true;
       auto caller = authenticated();
       if (!caller) return true;
       send_api(response, get ? admin.get_settings(*caller, parts[0])
@@ -430,6 +451,21 @@ class Router : public Ph::Handler {
       if (method != Ph::Method::Post) return not_allowed("POST");
       auto caller = authenticated();
       if (caller) send_api(response, admin.reset_member(*caller, parts[0], parts[2], address));
+      return true;
+    }
+    if (parts.size() == 2 && parts[1] == "invitations") {
+      if (!get && method != Ph::Method::Post) return not_allowed("GET, POST");
+      if (!get && !json_body()) return true;
+      auto caller = authenticated();
+      if (!caller) return true;
+      send_api(response, get ? admin.invitations(*caller, parts[0])
+                             : admin.invite(*caller, parts[0], request.body(), address));
+      return true;
+    }
+    if (parts.size() == 3 && parts[1] == "invitations") {
+      if (method != Ph::Method::Delete) return not_allowed("DELETE");
+      auto caller = authenticated();
+      if (caller) send_api(response, admin.revoke_invitation(*caller, parts[0], parts[2], address));
       return true;
     }
     if (parts.size() == 2 && parts[1] == "audit-events") {

@@ -48,6 +48,19 @@ Status validate_totp(const nlohmann::json& totp) {
   return {};
 }
 
+std::string enrollment_email_mode(const nlohmann::json& all) {
+  if (all.is_object() && all.contains(kEnrollmentEmailKey) && all[kEnrollmentEmailKey].is_string())
+    return all[kEnrollmentEmailKey].get<std::string>();
+  return kEnrollmentEmailQr;
+}
+
+std::string invitation_status(const Invitation& invitation, int64_t now) {
+  if (invitation.accepted_at) return "accepted";
+  if (invitation.revoked_at) return "revoked";
+  if (invitation.expires_at <= now) return "expired";
+  return "pending";
+}
+
 }  // namespace
 
 std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& authorization,
@@ -121,7 +134,10 @@ nlohmann::json AdminApi::settings_json(const Account& account) const {
   auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
   return {{"account", {{"id", account.id}, {"name", account.name}}},
           {"enforce_two_factor", account.enforce_two_factor},
-          {"totp", totp_settings(all)}};
+          {"totp", totp_settings(all)},
+          {"allowed_providers", two_factor_.allowed_providers(account)},
+          {"available_providers", two_factor_.second_factor_ids()},
+          {"enrollment_email", enrollment_email_mode(all)}};
 }
 
 ApiOutcome AdminApi::get_settings(const Caller& caller, const std::string& account) {
@@ -140,7 +156,8 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
   if (!request.is_object())
     return api_error(400, "invalid_request", "the body must be a JSON object");
   for (const auto& [key, value] : request.items()) {
-    if (key != "enforce_two_factor" && key != "totp" && key != "confirm")
+    if (key != "enforce_two_factor" && key != "totp" && key != "confirm" &&
+        key != kAllowedProvidersKey && key != kEnrollmentEmailKey)
       return api_error(400, "invalid_request", "unknown member " + key);
   }
   if (request.contains("enforce_two_factor") && !request["enforce_two_factor"].is_boolean())
@@ -156,7 +173,41 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     for (const auto& [key, value] : request["totp"].items()) totp[key] = value;
     all["totp"] = totp;
   }
+  if (request.contains(kAllowedProvidersKey)) {
+    const auto& list = request[kAllowedProvidersKey];
+    const auto known = two_factor_.second_factor_ids();
+    std::vector<std::string> allowed;
+    if (!list.is_array() || list.empty())
+      return api_error(400, "invalid_request",
+                       "allowed_providers must be a non-empty array of provider ids");
+    for (const auto& id : list) {
+      if (!id.is_string() || std::find(known.begin(), known.end(), id) == known.end())
+        return api_error(400, "invalid_request",
+                         "allowed_providers: " + (id.is_string() ? id.get<std::string>() : id.dump()) +
+                             " is not a second factor of this server (see available_providers)");
+      if (std::find(allowed.begin(), allowed.end(), id) == allowed.end())
+        allowed.push_back(id.get<std::string>());
+    }
+    all[kAllowedProvidersKey] = allowed;
+  }
+  if (request.contains(kEnrollmentEmailKey)) {
+    const auto& mode = request[kEnrollmentEmailKey];
+    if (!mode.is_string() || (mode != kEnrollmentEmailQr && mode != kEnrollmentEmailLink))
+      return api_error(400, "invalid_request", "enrollment_email must be \"qr_code\" or \"link\"");
+    all[kEnrollmentEmailKey] = mode;
+  }
   const bool enforce = request.value("enforce_two_factor", target->enforce_two_factor);
+  {
+    Account proposed = *target;
+    proposed.mfa_settings_json = all.dump();
+    const auto allowed = two_factor_.allowed_providers(proposed);
+    if (enforce && std::find(allowed.begin(), allowed.end(), kTotpProvider) == allowed.end())
+      return api_error(409, "totp_required",
+                       "the setup members are asked for at sign-in enrolls an authenticator app: "
+                       "keep totp in allowed_providers while two-factor authentication is "
+                       "enforced");
+  }
+  const bool by_link = enrollment_email_mode(all) == kEnrollmentEmailLink;
   if (enforce && !target->enforce_two_factor) {
     // The seed's preconditions, enforced here and not only by the page: protect your own
     // login first, then confirm knowing what will happen.
@@ -178,27 +229,34 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
       out.body["summary"] = {{"members", members->size()},
                              {"members_without_two_factor", without},
                              {"emails_to_send", without},
+                             {"enrollment_email", enrollment_email_mode(all)},
                              {"effect",
-                              "members without two-factor authentication are emailed a QR "
-                              "code and must set it up at their next sign-in; user-level "
-                              "settings are not changed"}};
+                              std::string("members without two-factor authentication are "
+                                          "emailed ") +
+                                  (by_link ? "a single-use enrollment link"
+                                           : "a QR code and secret key") +
+                                  " and must set it up at their next sign-in; user-level "
+                                  "settings are not changed"}};
       return out;
     }
   }
   const std::string settings = all.dump();
   if (enforce != target->enforce_two_factor || settings != target->mfa_settings_json) {
     std::vector<OutgoingMail> mail;
+    std::vector<EnrollmentLink> links;
     if (enforce && !target->enforce_two_factor) {
       auto members = store_.members(target->id);
       if (!members) return api_error(503, "temporarily_unavailable", "please try again");
       for (const auto& m : *members) {
         if (m.has_second_factor) continue;
-        auto message = enforcement_mail(*target, m.user);
+        auto message = by_link ? enrollment_link_mail(*target, m.user, links)
+                               : enforcement_mail(*target, m.user);
         if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
         mail.push_back(std::move(*message));
       }
     }
-    if (auto s = store_.update_account_mfa_with_mail(target->id, enforce, settings, mail); !s)
+    if (auto s = store_.update_account_mfa_with_mail(target->id, enforce, settings, mail, links);
+        !s)
       return api_error(503, "temporarily_unavailable", "please try again");
     if (!mail.empty() && on_mail_queued_) on_mail_queued_();
     if (enforce != target->enforce_two_factor)
@@ -353,6 +411,38 @@ Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const Us
                   member, std::move(content));
 }
 
+Result<OutgoingMail> AdminApi::enrollment_link_mail(const Account& account, const User& member,
+                                                    std::vector<EnrollmentLink>& links) {
+  auto token = random_token(random_, 32);
+  if (!token) return token.error();
+  const int64_t now = clock_.now();
+  links.push_back(EnrollmentLink{sha256_b64url(*token), member.id, now, now + kEnrollmentLinkTtl, 0});
+  const std::string link = config_.issuer + "/enroll?token=" + *token;
+  const std::string hours = std::to_string(kEnrollmentLinkTtl / 3600);
+  MailContent content;
+  content.subject = "Set up two-factor authentication for " + account.issuer_label;
+  content.text_body =
+      "Your administrator now requires two-factor authentication for every member of " +
+      account.issuer_label +
+      ".\n\nOpen this link, sign in with your password and scan the QR code it shows with "
+      "Google Authenticator or any authenticator app:\n\n    " +
+      link + "\n\nThe link works once and expires in " + hours +
+      " hours. Afterwards, or if it has expired, sign in at " + config_.issuer +
+      "/profile and you will be asked to set it up.\n";
+  content.html_body =
+      "<p>Your administrator now requires two-factor authentication for every member of <b>" +
+      html_escape(account.issuer_label) + "</b>.</p><p><a href=\"" + html_escape(link) +
+      "\">Set up two-factor authentication</a>: sign in with your password and scan the QR "
+      "code it shows with Google Authenticator or any authenticator app.</p><p>The link works "
+      "once and expires in " +
+      hours + " hours. Afterwards, sign in at <a href=\"" + html_escape(config_.issuer) +
+      "/profile\">" + html_escape(config_.issuer) +
+      "/profile</a> and you will be asked to set it up.</p>";
+  return outgoing("enforce:" + std::to_string(account.id) + ":" + std::to_string(member.id) + ":" +
+                      std::to_string(now),
+                  member, std::move(content));
+}
+
 Result<OutgoingMail> AdminApi::reset_mail(const Account& account, const User& member) {
   MailContent content;
   content.subject = "Your two-factor authentication was reset";
@@ -363,6 +453,131 @@ Result<OutgoingMail> AdminApi::reset_mail(const Account& account, const User& me
                       config_.issuer + "/profile\n";
   return outgoing("reset:" + std::to_string(member.id) + ":" + std::to_string(clock_.now()), member,
                   std::move(content));
+}
+
+nlohmann::json AdminApi::invitation_json(const Invitation& invitation) const {
+  return {{"id", invitation.id},
+          {"email", invitation.email},
+          {"role", invitation.role},
+          {"status", invitation_status(invitation, clock_.now())},
+          {"created_at", invitation.created_at},
+          {"expires_at", invitation.expires_at},
+          {"accepted_at", invitation.accepted_at},
+          {"revoked_at", invitation.revoked_at},
+          {"user_id", invitation.user_id},
+          {"invited_by", invitation.invited_by}};
+}
+
+ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
+                            const std::string& body, const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto request = nlohmann::json::parse(body, nullptr, false);
+  if (!request.is_object())
+    return api_error(400, "invalid_request", "the body must be a JSON object");
+  for (const auto& [key, value] : request.items()) {
+    if (key != "email" && key != "role")
+      return api_error(400, "invalid_request", "unknown member " + key);
+  }
+  if (!request.contains("email") || !request["email"].is_string())
+    return api_error(400, "invalid_request", "email is required");
+  auto email = normalize_email(request["email"].get<std::string>());
+  if (!email) return api_error(400, "invalid_request", email.error().message);
+  const auto role = request.value("role", std::string(kRoleMember));
+  if (role != kRoleMember && role != kRoleAdmin)
+    return api_error(400, "invalid_request", "role must be \"member\" or \"admin\"");
+  if (auto existing = store_.user_by_email(target->id, *email); existing)
+    return api_error(409, "already_member", *email + " is already a member of the account");
+  else if (existing.error().code != ErrorCode::kNotFound)
+    return api_error(503, "temporarily_unavailable", "please try again");
+  const int64_t now = clock_.now();
+  auto all = store_.invitations(target->id);
+  if (!all) return api_error(503, "temporarily_unavailable", "please try again");
+  for (const auto& open : *all) {
+    // Repeating the request while the invitation is open changes nothing and sends nothing.
+    if (open.email == *email && open.pending(now)) {
+      if (open.role != role)
+        return api_error(409, "invitation_pending",
+                         *email + " has an open invitation as " + open.role +
+                             "; revoke it to invite again with another role");
+      return ApiOutcome{200, invitation_json(open), {}};
+    }
+  }
+  auto token = random_token(random_, 32);
+  if (!token) return api_error(500, "server_error", "randomness failed");
+  Invitation invitation;
+  invitation.account_id = target->id;
+  invitation.email = *email;
+  invitation.role = role;
+  invitation.token_hash = sha256_b64url(*token);
+  invitation.invited_by = caller.user.id;
+  invitation.created_at = now;
+  invitation.expires_at = now + kInvitationTtl;
+  auto message = invitation_mail(*target, invitation, *token);
+  if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
+  auto created = store_.create_invitation(invitation, {*message});
+  if (!created) {
+    if (created.error().code == ErrorCode::kAlreadyExists)
+      return api_error(409, "already_member", created.error().message);
+    return api_error(503, "temporarily_unavailable", "please try again");
+  }
+  if (on_mail_queued_) on_mail_queued_();
+  two_factor_.audit(caller.user, "member.invited", address, *email + " as " + role);
+  return ApiOutcome{201, invitation_json(*created), {}};
+}
+
+ApiOutcome AdminApi::invitations(const Caller& caller, const std::string& account) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  auto all = store_.invitations(target->id);
+  if (!all) return api_error(503, "temporarily_unavailable", "please try again");
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& invitation : *all) list.push_back(invitation_json(invitation));
+  return ApiOutcome{200, {{"invitations", list}}, {}};
+}
+
+ApiOutcome AdminApi::revoke_invitation(const Caller& caller, const std::string& account,
+                                       const std::string& invitation_id,
+                                       const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  if (!all_digits(invitation_id)) return api_error(404, "not_found", "no such open invitation");
+  if (auto s = store_.revoke_invitation(target->id, std::stoll(invitation_id), clock_.now()); !s) {
+    if (s.error().code == ErrorCode::kNotFound)
+      return api_error(404, "not_found", "no such open invitation");
+    return api_error(503, "temporarily_unavailable", "please try again");
+  }
+  two_factor_.audit(caller.user, "member.invitation_revoked", address, "invitation " + invitation_id);
+  return ApiOutcome{200, {{"revoked", true}, {"id", std::stoll(invitation_id)}}, {}};
+}
+
+Result<OutgoingMail> AdminApi::invitation_mail(const Account& account,
+                                               const Invitation& invitation,
+                                               const std::string& token) {
+  const std::string link = config_.issuer + "/signup?invitation=" + token;
+  const std::string days = std::to_string(kInvitationTtl / 86400);
+  const std::string two_factor =
+      account.enforce_two_factor
+          ? " The account requires two-factor authentication: during signup you will scan a "
+            "QR code with Google Authenticator or any authenticator app."
+          : "";
+  MailContent content;
+  content.subject = "You are invited to " + account.issuer_label;
+  content.text_body = "You are invited to join " + account.issuer_label +
+                      ". Open this link to choose your password and finish signing up:\n\n    " +
+                      link + "\n\nThe link works once and expires in " + days + " days." +
+                      two_factor + "\n";
+  content.html_body = "<p>You are invited to join <b>" + html_escape(account.issuer_label) +
+                      "</b>.</p><p><a href=\"" + html_escape(link) +
+                      "\">Choose your password and sign up</a></p><p>The link works once and "
+                      "expires in " +
+                      days + " days." + html_escape(two_factor) + "</p>";
+  User to;
+  to.email = invitation.email;
+  return outgoing("invite:" + invitation.token_hash, to, std::move(content));
 }
 
 Result<std::string> AdminApi::create_token(const std::string& account, const std::string& email,

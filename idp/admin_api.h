@@ -24,6 +24,10 @@
 
 namespace keystep {
 
+// How long the links in emails work.
+inline constexpr int64_t kEnrollmentLinkTtl = 72 * 3600;
+inline constexpr int64_t kInvitationTtl = 7 * 86400;
+
 // Who is calling, once authenticated.
 struct Caller {
   User user;
@@ -59,6 +63,15 @@ class AdminApi {
   // `user` filter.
   ApiOutcome audit_events(const Caller& caller, const std::string& account, const Params& query);
 
+  // POST …/invitations {"email", "role"?}: invites an email address (201; 200 with the open
+  // invitation when repeated; 409 already_member). The invitation email carries a single-use
+  // signup link, expiring after kInvitationTtl.
+  ApiOutcome invite(const Caller& caller, const std::string& account, const std::string& body,
+                    const std::string& address);
+  ApiOutcome invitations(const Caller& caller, const std::string& account);
+  ApiOutcome revoke_invitation(const Caller& caller, const std::string& account,
+                               const std::string& invitation_id, const std::string& address);
+
   // Called after a change queued mail (serve wakes its mail worker with it).
   void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
 
@@ -75,6 +88,13 @@ class AdminApi {
   // inline PNG, the secret key as text and a link to sign in. The secret is the member's
   // pending enrollment, which the forced setup at sign-in shows again.
   Result<OutgoingMail> enforcement_mail(const Account& account, const User& member);
+  // The safer enforcement email (enrollment_email "link"): a single-use enrollment link that
+  // expires after kEnrollmentLinkTtl, never the secret. Appends the link to store to `links`.
+  Result<OutgoingMail> enrollment_link_mail(const Account& account, const User& member,
+                                            std::vector<EnrollmentLink>& links);
+  Result<OutgoingMail> invitation_mail(const Account& account, const Invitation& invitation,
+                                       const std::string& token);
+  nlohmann::json invitation_json(const Invitation& invitation) const;
   Result<OutgoingMail> reset_mail(const Account& account, const User& member);
   Result<OutgoingMail> outgoing(const std::string& dedupe_key, const User& to, MailContent content);
   nlohmann::json settings_json(const Account& account) const;

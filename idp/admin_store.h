@@ -9,6 +9,7 @@
 
 #include "idp/mail_store.h"
 #include "idp/model.h"
+#include "idp/onboarding_store.h"
 #include "idp/result.h"
 
 namespace keystep {
@@ -45,11 +46,13 @@ class AdminStore {
   // user-level setting off, revokes the grants of the user's sessions, ends the sessions and
   // queues `mail` (outbox dedupe keys make a repeat queue nothing).
   virtual Status reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) = 0;
-  // Sets the account-level setting and the per-provider settings and queues `mail`, in one
-  // transaction: the change and the messages it causes are stored together or not at all.
+  // Sets the account-level setting and the per-provider settings, stores `links` (the
+  // enrollment links the messages carry) and queues `mail`, in one transaction: the change
+  // and the messages it causes are stored together or not at all.
   virtual Status update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
                                               const std::string& mfa_settings_json,
-                                              const std::vector<OutgoingMail>& mail) = 0;
+                                              const std::vector<OutgoingMail>& mail,
+                                              const std::vector<EnrollmentLink>& links) = 0;
 };
 
 }  // namespace keystep

@@ -9,6 +9,12 @@
 
 namespace keystep {
 
+Status check_new_password(std::string_view password) {
+  if (password.size() < kMinPasswordLength || password.size() > kMaxPasswordLength)
+    return make_error(ErrorCode::kInvalidArgument, "password must be 8-1024 bytes");
+  return {};
+}
+
 Result<std::string> normalize_email(std::string_view email) {
   if (email.empty() || email.size() > 254)
     return make_error(ErrorCode::kInvalidArgument, "email must be 1-254 characters");
@@ -56,8 +62,7 @@ Result<User> Directory::create_user(const std::string& account_name, const std::
                                     const std::string& password, bool admin) {
   auto normalized = normalize_email(email);
   if (!normalized) return normalized.error();
-  if (password.size() < 8 || password.size() > 1024)
-    return make_error(ErrorCode::kInvalidArgument, "password must be 8-1024 bytes");
+  if (auto s = check_new_password(password); !s) return s.error();
   auto account = store_.account_by_name(account_name);
   if (!account) {
     if (account.error().code == ErrorCode::kNotFound)

@@ -48,6 +48,11 @@ class Directory {
   const Clock& clock_;
 };
 
+// A new password (CLI, signup): 8-1024 bytes; kInvalidArgument otherwise.
+inline constexpr size_t kMinPasswordLength = 8;
+inline constexpr size_t kMaxPasswordLength = 1024;
+Status check_new_password(std::string_view password);
+
 // Lower-cases and checks an email address (one '@', no spaces or controls, <= 254 bytes).
 Result<std::string> normalize_email(std::string_view email);
 

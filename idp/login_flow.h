@@ -40,6 +40,9 @@ struct AuthRequest {
   std::optional<int64_t> max_age;
   bool prompt_login = false;
   std::vector<std::string> acr_values;
+  // A sign-in started by an enrollment link (the safer enforcement email): the link's token
+  // hash, used up when its user signs in. Empty otherwise.
+  std::string enrollment_link;
 };
 
 // How far the browser got (stored as LoginFlow::progress_json).

@@ -41,10 +41,6 @@ std::optional<std::string> repeated_param(const Params& params) {
   return std::nullopt;
 }
 
-std::string param(const Params& params, std::string_view name) {
-  return get_param(params, name).value_or("");
-}
-
 ApiOutcome oauth_error(int status, std::string error, std::string description) {
   ApiOutcome out;
   out.status = status;
@@ -421,6 +417,22 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   if (candidates->empty()) hasher_.burn(password);
   if (!user) return refuse();
   throttle_.succeeded(keys);
+  if (!request->enrollment_link.empty()) {
+    // Started by an enrollment link: its user signing in uses it up (single use); another
+    // user signing in here leaves it alone.
+    auto link = store_.enrollment_link(request->enrollment_link);
+    if (link && link->user_id == user->id) {
+      auto used = store_.use_enrollment_link(request->enrollment_link, clock_.now());
+      if (!used) {
+        if (used.error().code != ErrorCode::kReplayed && used.error().code != ErrorCode::kExpired)
+          return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+        return error_page(410, "link_used",
+                          "This enrollment link was already used or has expired. Sign in at " +
+                              config_.issuer + "/profile instead.");
+      }
+      two_factor_.audit(*user, "mfa.enrollment_link_used", browser.client_address);
+    }
+  }
 
   auto policy = two_factor_.second_factor_required(*user);
   auto status = two_factor_.status(*user);
@@ -546,6 +558,10 @@ WebOutcome Provider::setup_view(const LoginFlow& flow, const User& user, const s
   auto view = two_factor_.pending_totp_enrollment(user);
   if (!view && view.error().code == ErrorCode::kNotFound)
     view = two_factor_.begin_totp_enrollment(user);
+  if (!view && view.error().code == ErrorCode::kDenied)
+    return error_page(403, "method_not_allowed",
+                      view.error().message +
+                          ", and no other method can be set up here. Ask your administrator.");
   if (!view) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   WebOutcome out = second_factor_view(flow, kSetupMethod, error, status);
   out.second.recovery_available = false;
@@ -1027,7 +1043,11 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
       return *out;
     }
     auto view = two_factor_.begin_totp_enrollment(who->user);
-    if (!view) return error_page(503, "temporarily_unavailable", view.error().message);
+    if (!view) {
+      if (view.error().code == ErrorCode::kDenied)
+        return error_page(403, "method_not_allowed", view.error().message + ".");
+      return error_page(503, "temporarily_unavailable", view.error().message);
+    }
     return redirect_to(config_.issuer + "/profile/two-factor/enable");
   }
   if (action != "disable") return error_page(400, "invalid_request", "Unknown action.");

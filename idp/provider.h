@@ -25,6 +25,8 @@ namespace keystep {
 
 inline constexpr const char* kSessionCookie = "ks_session";
 inline constexpr const char* kFlowCookie = "ks_flow";
+// The signup form's CSRF cookie (double submit, path /signup).
+inline constexpr const char* kSignupCookie = "ks_signup";
 
 // Authentication context classes (the id_token's acr, and what acr_values may ask for).
 inline constexpr const char* kAcrPassword = "urn:keystep:loa:1fa";
@@ -39,6 +41,7 @@ struct BrowserContext {
   std::optional<std::string> session_cookie;
   std::optional<std::string> flow_cookie;
   std::string client_address;
+  std::optional<std::string> signup_cookie;
 };
 
 struct CookieToSet {
@@ -85,6 +88,16 @@ struct ProfileView {
   std::string error_message;
 };
 
+// Data for the signup page (an invitation's link).
+struct SignupView {
+  std::string invitation;  // the invitation token from the link, posted back with the form
+  std::string csrf_token;
+  std::string email;
+  std::string account_label;
+  bool two_factor_required = false;  // the account enforces 2FA: setup follows the password
+  std::string error_message;
+};
+
 // Data for the error page, shown when the browser cannot be sent back to the client.
 struct ErrorView {
   std::string error;        // OAuth error code or our own short code
@@ -102,6 +115,7 @@ struct WebOutcome {
     kProfilePage,
     kEnableTwoFactorPage,
     kRecoveryCodesPage,
+    kSignupPage,
   };
   Kind kind = Kind::kErrorPage;
   int status = 400;
@@ -110,6 +124,7 @@ struct WebOutcome {
   SecondFactorView second;  // kSecondFactorPage
   ErrorView error;          // kErrorPage
   ProfileView profile;      // kProfilePage, kEnableTwoFactorPage, kRecoveryCodesPage
+  SignupView signup;        // kSignupPage
   int64_t retry_after = 0;  // seconds, on 429
   std::vector<CookieToSet> cookies;
 };
@@ -155,6 +170,16 @@ class Provider {
   WebOutcome profile_enable_submit(const Params& form, const BrowserContext& browser);
   // POST /profile/recovery-codes: new codes, shown once.
   WebOutcome profile_recovery_codes(const Params& form, const BrowserContext& browser);
+  // GET /signup?invitation=…: the form of an invitation's link (email fixed, new password).
+  WebOutcome signup_page(const Params& query, const BrowserContext& browser);
+  // POST /signup with invitation, csrf_token, password, password_confirm: creates the member
+  // and signs them in; when the account enforces 2FA the setup step follows, then /profile.
+  WebOutcome signup_submit(const Params& form, const BrowserContext& browser);
+  // GET /enroll?token=…: an enrollment link from the safer enforcement email. Starts a
+  // sign-in for the link's user (the link is used up when that user signs in), which then
+  // goes to the setup step. Used or expired links get a page saying what to do instead.
+  WebOutcome enrollment_link(const Params& query, const BrowserContext& browser);
+
   // POST /token. `authorization` is the Authorization header, if any.
   ApiOutcome token(const Params& form, const std::optional<std::string>& authorization);
   // GET or POST /userinfo.
@@ -194,6 +219,10 @@ class Provider {
                             const std::string& description) const;
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
   WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress);
+  // Signs `user` in after a password they have just set or typed outside a flow (signup):
+  // to the second step when the policy needs it, else straight to request.redirect_uri.
+  WebOutcome sign_in_after_password(const User& user, const AuthRequest& request,
+                                    const BrowserContext& browser);
   WebOutcome complete_flow(const LoginFlow& flow, const AuthRequest& request,
                            const FlowProgress& progress, const BrowserContext& browser);
   Result<LoginFlow> checked_flow(const Params& form, const BrowserContext& browser,

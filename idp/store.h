@@ -16,6 +16,7 @@
 #include "idp/admin_store.h"
 #include "idp/mfa_store.h"
 #include "idp/model.h"
+#include "idp/onboarding_store.h"
 #include "idp/result.h"
 
 namespace keystep {
@@ -130,7 +131,8 @@ class Store : public AccountStore,
               public SessionStore,
               public GrantStore,
               public MfaStore,
-              public AdminStore {
+              public AdminStore,
+              public OnboardingStore {
  public:
   // Deletes expired flows, sessions, codes and tokens; returns how many rows went.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;

@@ -22,6 +22,35 @@ std::string address_key(const std::string& address) { return "addr:" + address; 
 
 }  // namespace
 
+std::vector<std::string> TwoFactor::second_factor_ids() const {
+  std::vector<std::string> ids;
+  for (const auto* provider : registry_.all()) {
+    if (!provider->info().is_fallback) ids.push_back(provider->info().id);
+  }
+  return ids;
+}
+
+std::vector<std::string> TwoFactor::allowed_providers(const Account& account) const {
+  auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
+  auto registered = second_factor_ids();
+  if (!all.is_object() || !all.contains(kAllowedProvidersKey) ||
+      !all[kAllowedProvidersKey].is_array())
+    return registered;
+  std::vector<std::string> allowed;
+  for (const auto& id : all[kAllowedProvidersKey]) {
+    if (id.is_string() && std::find(registered.begin(), registered.end(), id) != registered.end())
+      allowed.push_back(id.get<std::string>());
+  }
+  return allowed;
+}
+
+Result<bool> TwoFactor::provider_allowed(const User& user, const std::string& provider_id) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  const auto allowed = allowed_providers(*account);
+  return std::find(allowed.begin(), allowed.end(), provider_id) != allowed.end();
+}
+
 Result<bool> TwoFactor::second_factor_required(const User& user) {
   auto fresh = store_.user_by_id(user.id);
   if (!fresh) return fresh.error();
@@ -83,10 +112,14 @@ Result<TwoFactorStatus> TwoFactor::status(const User& user) {
   TwoFactorStatus status;
   status.user_setting = fresh->two_factor_enabled;
   status.account_setting = account->enforce_two_factor;
+  const auto allowed = allowed_providers(*account);
   for (const auto& c : *credentials) {
     if (!c.confirmed) continue;
-    if (c.provider_id == kTotpProvider) status.has_totp = true;
     const auto* provider = registry_.find(c.provider_id);
+    if (provider && !provider->info().is_fallback &&
+        std::find(allowed.begin(), allowed.end(), c.provider_id) == allowed.end())
+      continue;  // a method the account does not allow
+    if (c.provider_id == kTotpProvider) status.has_totp = true;
     if (provider && !provider->info().is_fallback &&
         std::find(status.methods.begin(), status.methods.end(), c.provider_id) ==
             status.methods.end())
@@ -124,6 +157,11 @@ Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::stri
   auto* provider = registry_.find(provider_id);
   if (!provider || provider->info().is_fallback)
     return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
+  auto allowed = provider_allowed(user, provider_id);
+  if (!allowed) return allowed.error();
+  if (!*allowed)
+    return make_error(ErrorCode::kDenied,
+                      provider->info().display_name + " is not allowed in your account");
   auto ref = user_ref(user);
   if (!ref) return ref.error();
   auto settings = provider_settings(user, provider_id);
@@ -191,6 +229,11 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
                                                                bool user_setting_on) {
   auto* provider = registry_.find(provider_id);
   if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
+  auto allowed = provider_allowed(user, provider_id);
+  if (!allowed) return allowed.error();
+  if (!*allowed)
+    return make_error(ErrorCode::kDenied,
+                      provider->info().display_name + " is not allowed in your account");
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
   auto pending_it = std::find_if(credentials->begin(), credentials->end(), [&](const auto& c) {
@@ -225,6 +268,11 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
                                             std::string_view code) {
   auto* provider = registry_.find(provider_id);
   if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method");
+  if (!provider->info().is_fallback) {
+    auto allowed = provider_allowed(user, provider_id);
+    if (!allowed) return allowed.error();
+    if (!*allowed) return make_error(ErrorCode::kNotFound, "this method is not allowed");
+  }
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
   std::optional<Error> last_error;

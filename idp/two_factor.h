@@ -34,6 +34,19 @@ constexpr bool two_factor_challenge_required(bool user_setting, bool account_set
   return user_setting || account_setting;
 }
 
+// Account-level keys of Account::mfa_settings_json beside the per-provider objects (so no
+// provider may take these ids):
+// - "allowed_providers": the second factors (non-fallback provider ids) members may use;
+//   absent means every registered one. Recovery codes stay available as the fallback of an
+//   allowed method.
+// - "enrollment_email": how enforcement emails help members enroll: "qr_code" (the seed's
+//   email with the QR code and secret key; the default) or "link" (a single-use, expiring
+//   enrollment link and never the secret).
+inline constexpr const char* kAllowedProvidersKey = "allowed_providers";
+inline constexpr const char* kEnrollmentEmailKey = "enrollment_email";
+inline constexpr const char* kEnrollmentEmailQr = "qr_code";
+inline constexpr const char* kEnrollmentEmailLink = "link";
+
 struct TotpEnrollmentView {
   std::string otpauth_uri;
   std::string qr_png_data_uri;  // data:image/png;base64,…
@@ -67,9 +80,18 @@ class TwoFactor final : public LoginPolicy {
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
 
+  // Only methods the account allows count (a credential of a method the account no longer
+  // allows is ignored, so the user is asked to set up an allowed one).
   Result<TwoFactorStatus> status(const User& user);
 
-  // Begins enrollment with any registered provider: stores the pending credential (sealed),
+  // Every registered second factor (non-fallback provider), by id.
+  std::vector<std::string> second_factor_ids() const;
+  // The second factors the account allows (its "allowed_providers", or every registered one).
+  std::vector<std::string> allowed_providers(const Account& account) const;
+  Result<bool> provider_allowed(const User& user, const std::string& provider_id);
+
+  // Begins enrollment with any registered provider the account allows (kDenied otherwise):
+  // stores the pending credential (sealed),
   // replacing an older pending one of that provider, and returns what the user must see.
   Result<Enrollment> begin_enrollment(const User& user, const std::string& provider_id);
   // Confirms the user's pending credential of provider_id with `response`: turns the

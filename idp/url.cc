@@ -123,6 +123,10 @@ std::optional<std::string> get_param(const Params& params, std::string_view name
   return std::nullopt;
 }
 
+std::string param(const Params& params, std::string_view name) {
+  return get_param(params, name).value_or("");
+}
+
 bool has_duplicate(const Params& params, std::string_view name) {
   return std::count_if(params.begin(), params.end(),
                        [&](const auto& p) { return p.first == name && !p.second.empty(); }) > 1;

@@ -39,6 +39,8 @@ std::string encode_form(const Params& params);
 // The value of the first parameter `name` with a non-empty value, or nullopt. A parameter
 // sent without a value counts as omitted (RFC 6749 §3.1).
 std::optional<std::string> get_param(const Params& params, std::string_view name);
+// get_param, or "" when omitted.
+std::string param(const Params& params, std::string_view name);
 
 // True if `name` occurs more than once with a non-empty value.
 bool has_duplicate(const Params& params, std::string_view name);

@@ -22,8 +22,6 @@ constexpr int64_t kPostLogoutRedirectUri = 2;
 
 using Mode = Transaction::Mode;
 
-Error not_found(std::string what) { return make_error(ErrorCode::kNotFound, what + " not found"); }
-
 // Row readers: the SELECTs using them start with the matching k*Columns, which list the
 // columns in the struct's field order.
 constexpr std::string_view kAccountColumns =
@@ -52,10 +50,6 @@ Session read_session(const Statement& st) {
   return Session{st.column_text(0),  st.column_text(1), st.column_int64(2), st.column_int64(3),
                  st.column_text(4),  st.column_text(5), st.column_int64(6), st.column_int64(7),
                  st.column_int64(8), st.column_int64(9)};
-}
-
-std::string sql(std::string_view columns, std::string_view rest) {
-  return std::string(columns).append(rest);
 }
 
 // dump() throws on strings that are not valid UTF-8: the caller's bad input, not ours.
@@ -301,6 +295,13 @@ Result<User> SqliteStore::create_user(const User& user) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
+  auto created = insert_user_locked(user);
+  if (!created) return created.error();
+  if (Status s = tx->commit(); !s) return s.error();
+  return created;
+}
+
+Result<User> SqliteStore::insert_user_locked(const User& user) {
   // Both the role and the account are foreign keys and SQLite does not say which one failed,
   // so the role is checked first to tell the caller's two mistakes apart.
   auto role = Statement::prepare(db_, "SELECT 1 FROM roles WHERE name = ?1");
@@ -329,7 +330,6 @@ Result<User> SqliteStore::create_user(const User& user) {
   }
   User created = user;
   created.id = sqlite3_last_insert_rowid(db_);
-  if (Status s = tx->commit(); !s) return s.error();
   return created;
 }
 
@@ -1167,7 +1167,8 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
   for (const char* sql : {"DELETE FROM login_flows WHERE expires_at <= ?1",
                           "DELETE FROM sessions WHERE expires_at <= ?1",
                           "DELETE FROM auth_codes WHERE expires_at <= ?1",
-                          "DELETE FROM tokens WHERE expires_at <= ?1"}) {
+                          "DELETE FROM tokens WHERE expires_at <= ?1",
+                          "DELETE FROM enrollment_links WHERE expires_at <= ?1"}) {
     auto st = Statement::prepare(db_, sql);
     if (!st) return st.error();
     st->bind_int64(1, now);
@@ -1300,7 +1301,8 @@ Status SqliteStore::reset_two_factor(int64_t user_id, const std::vector<Outgoing
 
 Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
                                                  const std::string& mfa_settings_json,
-                                                 const std::vector<OutgoingMail>& mail) {
+                                                 const std::vector<OutgoingMail>& mail,
+                                                 const std::vector<EnrollmentLink>& links) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1310,6 +1312,9 @@ Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool enforc
   st->bind_bool(1, enforce_two_factor).bind_text(2, mfa_settings_json).bind_int64(3, account_id);
   if (Status s = st->run(); !s) return s;
   if (sqlite3_changes64(db_) == 0) return not_found("account " + std::to_string(account_id));
+  for (const auto& link : links) {
+    if (Status s = insert_enrollment_link_locked(link); !s) return s;
+  }
   for (const auto& message : mail) {
     if (auto queued = insert_mail_locked(message); !queued) return queued.error();
   }

@@ -54,6 +54,9 @@
 // - audit_events clamps limit to [1, 500]; before_id <= 0 means from the newest. The log
 //   has no foreign keys: events outlive the users and accounts they name.
 //
+// OnboardingStore (sqlite_onboarding_store.cc): purge_expired also deletes expired enrollment
+// links; invitations stay (accepted, revoked or expired) for the admin's list.
+//
 // MailStore (implemented in sqlite_mail_store.cc): methods that queue mail together with
 // another change call insert_mail_locked inside their transaction. mail_outbox has no
 // foreign keys, so a message outlives the user it was written to.
@@ -174,7 +177,20 @@ class SqliteStore final : public Store, public MailStore {
   Status reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) override;
   Status update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
                                       const std::string& mfa_settings_json,
-                                      const std::vector<OutgoingMail>& mail) override;
+                                      const std::vector<OutgoingMail>& mail,
+                                      const std::vector<EnrollmentLink>& links) override;
+
+  // OnboardingStore (implemented in sqlite_onboarding_store.cc)
+  Result<Invitation> create_invitation(const Invitation& invitation,
+                                       const std::vector<OutgoingMail>& mail) override;
+  Result<std::vector<Invitation>> invitations(int64_t account_id) override;
+  Result<Invitation> invitation_by_token(const std::string& token_hash) override;
+  Status revoke_invitation(int64_t account_id, int64_t invitation_id, int64_t now) override;
+  Result<User> accept_invitation(const std::string& token_hash, const User& user,
+                                 int64_t now) override;
+  Result<EnrollmentLink> enrollment_link(const std::string& token_hash) override;
+  Result<EnrollmentLink> use_enrollment_link(const std::string& token_hash,
+                                             int64_t now) override;
 
   // MailStore
   Status enqueue_mail(const OutgoingMail& mail) override;
@@ -196,6 +212,9 @@ class SqliteStore final : public Store, public MailStore {
                                bool confirmed);
   // Inserts a credential with version 0; on success returns its id.
   Result<int64_t> insert_credential_locked(const MfaCredential& credential);
+  // Inserts a user (see create_user); on success returns it with its id.
+  Result<User> insert_user_locked(const User& user);
+  Status insert_enrollment_link_locked(const EnrollmentLink& link);
   // Queues one message inside the caller's transaction (one statement, so without a
   // transaction it is atomic on its own). On success returns true, or false when its
   // dedupe_key is already queued (nothing changes); kInvalidArgument for an empty

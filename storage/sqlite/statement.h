@@ -22,6 +22,16 @@ namespace keystep::sqlite {
 // -> kInternal.
 Error sqlite_error(sqlite3* db, int rc);
 
+// kNotFound with "<what> not found".
+inline Error not_found(const std::string& what) {
+  return make_error(ErrorCode::kNotFound, what + " not found");
+}
+
+// A SELECT's column list (the k*Columns constants) followed by the rest of the statement.
+inline std::string sql(std::string_view columns, std::string_view rest) {
+  return std::string(columns).append(rest);
+}
+
 // Runs trusted SQL text without parameters, possibly several statements (pragmas,
 // migrations, transaction control). Never pass text containing caller-supplied values.
 Status exec_sql(sqlite3* db, const std::string& sql);

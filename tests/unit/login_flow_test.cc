@@ -35,13 +35,16 @@ TEST(LoginFlow, RefusesEventsOutOfOrder) {
 TEST(LoginFlow, RequestAndProgressRoundTripThroughJson) {
   AuthRequest request{"rp", "https://rp.example/cb", "openid email", "s", "n",
                       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "a@b.c", 300, true,
-                      {"urn:keystep:loa:2fa"}};
+                      {"urn:keystep:loa:2fa"}, "link-hash"};
   auto back = auth_request_from_json(to_json(request).dump());
   ASSERT_TRUE(back);
   EXPECT_EQ(back->redirect_uri, request.redirect_uri);
   EXPECT_EQ(back->max_age, 300);
   EXPECT_TRUE(back->prompt_login);
   EXPECT_EQ(back->acr_values, request.acr_values);
+  EXPECT_EQ(back->enrollment_link, "link-hash");
+  request.enrollment_link.clear();
+  EXPECT_FALSE(to_json(request).contains("enrollment_link"));
   FlowProgress progress{LoginStage::kSecondFactor, 7, 100, 0, {"pwd"}};
   auto again = flow_progress_from_json(to_json(progress).dump());
   ASSERT_TRUE(again);
