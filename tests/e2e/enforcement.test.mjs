@@ -28,9 +28,9 @@ import * as client from 'openid-client';
 
 import { AdminApi } from './lib/admin_api.mjs';
 import { readQrDataUri, totpCode, totpStep, waitForStepAfter } from './lib/authenticator.mjs';
-import { alertText, Browser, formByAction, pathOf, submitForm, submitSecondFactor } from './lib/browser.mjs';
+import { alertText, Browser, formByAction, pathOf, signIn, submitForm, submitSecondFactor } from './lib/browser.mjs';
 import { ACR_MFA, freePort, ISSUER_LABEL, Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
-import { enableTwoFactorOnProfile } from './lib/profile.mjs';
+import { enableTwoFactorOnProfile, startTwoFactorOnProfile } from './lib/profile.mjs';
 import { discover, signInWithPassword } from './lib/rp.mjs';
 import { parseMail, SmtpServer } from './lib/smtp.mjs';
 
@@ -90,6 +90,7 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
   let config;
   let api;
   let alice;              // enableTwoFactorOnProfile's result: she turned 2FA on herself
+  let carolPending;       // the secret of the enrollment carol started on her profile
   const emails = {};      // readSetupEmail() results by recipient
   let bobStep;            // the TOTP step of the code that completed bob's setup
 
@@ -123,6 +124,11 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
     assert.equal(members[USER.email].two_factor_enabled, true);
     assert.equal(members[ADMIN.email].has_second_factor, true);
     assert.equal(members[BOB.email].has_second_factor, false);
+  });
+
+  it('carol starts turning 2FA on from her profile but never confirms a code', async () => {
+    carolPending = (await startTwoFactorOnProfile(ks, CAROL)).secret;
+    assert.equal((await api.membersByEmail())[CAROL.email].has_second_factor, false);
   });
 
   it('without confirm: 428 with the summary counts, and nothing changes or is sent', async () => {
@@ -189,6 +195,7 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
       assert.match(mail.html, new RegExp(`<a\\b[^>]*href="${link}"`));
     }
     assert.notEqual(emails[BOB.email].textSecret, emails[CAROL.email].textSecret);
+    assert.equal(emails[CAROL.email].textSecret, carolPending, "carol's email carries her pending enrollment");
   });
 
   it("the members: everyone is challenged, nobody's own setting was turned on", async () => {
@@ -237,11 +244,11 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
     // The right code, but claiming an authenticator the member has not registered yet.
     const asTotp = await submitForm(browser, callback, page, '/login/second-factor',
                                     { method: 'totp', code: await totpCode(secret) });
-    assert.ok(asTotp.status >= 400, `method=totp answered ${asTotp.status}`);
+    assert.equal(asTotp.status, 401);
     noCode(asTotp, 'the code posted as method=totp');
     const asRecovery = await submitForm(browser, callback, page, '/login/second-factor',
                                         { method: 'recovery_code', code: 'ABCDE-FGHJK' });
-    assert.ok(asRecovery.status >= 400, `method=recovery_code answered ${asRecovery.status}`);
+    assert.equal(asRecovery.status, 401);
     noCode(asRecovery, 'a recovery code');
 
     const totpPage = await browser.get(`${ks.issuer}/login/second-factor?flow=${flow}&method=totp`);
@@ -271,12 +278,29 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
     assert.equal(info.email, BOB.email);
   });
 
+  it("carol follows the email's link: password, the setup step with her secret, then her profile", async () => {
+    const link = new URL(emails[CAROL.email].mail.text.match(/Sign in at (\S+)/)[1]);
+    const browser = new Browser();
+    const { callback } = await signIn(browser, link, CAROL);
+    assert.equal(pathOf(callback), `${ks.issuer}/login/second-factor`);
+    const page = await browser.get(callback);
+    assert.match(page.body, /<h1>Set up two-factor authentication<\/h1>/);
+    assert.match(page.body, new RegExp(`id="secret-key">${carolPending.match(/.{1,4}/g).join(' ')}<`));
+    const ok = await submitForm(browser, callback, page, '/login/second-factor', { code: await totpCode(carolPending) });
+    assert.equal(ok.status, 302, ok.body);
+    assert.equal(ok.location.href, link.href, 'back where the link pointed');
+    const profile = await browser.get(link);
+    assert.equal(profile.status, 200);
+    assert.ok(profile.body.includes(CAROL.email));
+    const members = await api.membersByEmail();
+    assert.deepEqual([members[CAROL.email].two_factor_enabled, members[CAROL.email].has_second_factor], [false, true]);
+  });
+
   it("bob's own setting stays off; he has a second factor now, enrolled for the account", async () => {
     const members = await api.membersByEmail();
     assert.equal(members[BOB.email].two_factor_enabled, false);
     assert.equal(members[BOB.email].has_second_factor, true);
     assert.equal(members[BOB.email].challenged, true);
-    assert.equal(members[CAROL.email].has_second_factor, false, "carol's state is her own");
     const audit = await api.auditEvents({ event: 'mfa.enrolled_for_account', user: members[BOB.email].id });
     assert.equal(audit.body.events.length, 1);
   });
