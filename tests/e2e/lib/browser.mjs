@@ -117,6 +117,11 @@ export class Browser {
   }
 }
 
+// A URL without its query: origin and path.
+export function pathOf(url) {
+  return url.origin + url.pathname;
+}
+
 // Reads the sign-in page: asserts nothing, returns what a user agent would submit.
 export function readLoginForm(html) {
   const form = parseForms(html).find((f) => f.inputs.some((i) => i.name === 'password'));

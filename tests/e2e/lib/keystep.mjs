@@ -2,11 +2,14 @@
 // a public and a confidential client, and `keystep serve` on a free loopback port.
 // The binary comes from KEYSTEP_BIN (set by run.sh).
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export const USER = { email: 'alice@example.com', password: 'correct horse battery' };
 export const PUBLIC_CLIENT_ID = 'rp';
@@ -74,12 +77,13 @@ export class Keystep {
   }
 
   // Initialises a data directory with one account, user and the two clients, then serves.
+  // `conf` members replace those of the keystep.conf `init` writes (e.g. { mail: {…} }).
   // Cleans the directory up itself when that fails.
-  static async start() {
+  static async start({ conf = {} } = {}) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'keystep-e2e-'));
     const ks = new Keystep({ dataDir, port: await freePort(), rpPort: await freePort() });
     try {
-      await ks.provision();
+      await ks.provision(conf);
       await ks.serve({ newPortOnConflict: true });
     } catch (err) {
       await ks.cleanup();
@@ -88,13 +92,14 @@ export class Keystep {
     return ks;
   }
 
-  async provision() {
+  async provision(confMembers = {}) {
     const { dataDir } = this;
     const d = ['--data-dir', dataDir];
     await cli(['init', ...d, '--issuer', this.issuer]);
     const confPath = path.join(dataDir, 'keystep.conf');
     const conf = JSON.parse(await readFile(confPath, 'utf8'));
     conf.argon2 = FAST_ARGON2;
+    Object.assign(conf, confMembers);
     await writeFile(confPath, JSON.stringify(conf, null, 2) + '\n');
     await cli(['account', 'create', ...d, '--name', 'acme', '--issuer-label', ISSUER_LABEL]);
     await cli(['user', 'create', ...d, '--account', 'acme', '--email', USER.email, '--password-stdin'],
@@ -105,10 +110,26 @@ export class Keystep {
               { input: CONFIDENTIAL_CLIENT_SECRET + '\n' });
   }
 
-  // Creates another user in the account with `keystep user create`.
-  addUser({ email, password }) {
-    return this.cli(['user', 'create', '--account', 'acme', '--email', email, '--password-stdin'],
+  // Creates another user in the account with `keystep user create`; `admin` gives the role
+  // admin instead of member.
+  addUser({ email, password, admin = false }) {
+    return this.cli(['user', 'create', '--account', 'acme', '--email', email, '--password-stdin',
+                     ...(admin ? ['--admin'] : [])],
                     { input: password + '\n' });
+  }
+
+  // An admin API token acting for `email`, made with `keystep token create`.
+  async apiToken(email) {
+    const { stdout } = await this.cli(['token', 'create', '--account', 'acme', '--user', email]);
+    return stdout.trimEnd().split('\n').at(-1);
+  }
+
+  // Runs one SQL statement on the server's database with the sqlite3 shell (WAL: safe while
+  // serving) and returns the rows as objects.
+  async sql(statement) {
+    const db = path.join(this.dataDir, 'keystep.db');
+    const { stdout } = await run('sqlite3', ['-json', '-cmd', '.timeout 5000', db, statement]);
+    return stdout.trim() === '' ? [] : JSON.parse(stdout);
   }
 
   // Runs a CLI command against this data directory (e.g. ['key', 'rotate']).
@@ -187,5 +208,12 @@ export class Keystep {
 
   async cleanup() {
     await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  // stop() then cleanup(); resolves with stop()'s result, for the caller to assert a clean exit.
+  async shutdown() {
+    const exit = await this.stop();
+    await this.cleanup();
+    return exit;
   }
 }

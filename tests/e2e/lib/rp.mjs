@@ -2,6 +2,8 @@
 
 import * as client from 'openid-client';
 
+import { signIn } from './browser.mjs';
+
 // Discovers the issuer and returns an openid-client Configuration. `auth` is an openid-client
 // ClientAuth (None() for the public client). Plain http is allowed: everything is on loopback.
 // `fetch` optionally replaces the RP's fetch, e.g. to record requests.
@@ -27,6 +29,13 @@ export async function startAuthorization(config, ks, extra = {}) {
     ...extra,
   });
   return { url, checks: { pkceCodeVerifier, expectedState: state, expectedNonce: nonce } };
+}
+
+// Starts an OIDC sign-in in `browser` and submits `user`'s password: signIn()'s result plus
+// the checks the RP keeps for the callback.
+export async function signInWithPassword(browser, config, ks, user, extra = {}) {
+  const auth = await startAuthorization(config, ks, extra);
+  return { ...(await signIn(browser, auth.url, user)), checks: auth.checks };
 }
 
 // Records every request the RP makes, for asserting how it authenticated.
