@@ -182,9 +182,10 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
                        "allowed_providers must be a non-empty array of provider ids");
     for (const auto& id : list) {
       if (!id.is_string() || std::find(known.begin(), known.end(), id) == known.end())
-        return api_error(400, "invalid_request",
-                         "allowed_providers: " + (id.is_string() ? id.get<std::string>() : id.dump()) +
-                             " is not a second factor of this server (see available_providers)");
+        return api_error(
+            400, "invalid_request",
+            "allowed_providers: " + (id.is_string() ? id.get<std::string>() : id.dump()) +
+                " is not a second factor of this server (see available_providers)");
       if (std::find(allowed.begin(), allowed.end(), id) == allowed.end())
         allowed.push_back(id.get<std::string>());
     }
@@ -226,17 +227,16 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
                                          [](const Member& m) { return !m.has_second_factor; });
       ApiOutcome out = api_error(428, "confirmation_required",
                                  "enforcing two-factor authentication needs \"confirm\": true");
-      out.body["summary"] = {{"members", members->size()},
-                             {"members_without_two_factor", without},
-                             {"emails_to_send", without},
-                             {"enrollment_email", enrollment_email_mode(all)},
-                             {"effect",
-                              std::string("members without two-factor authentication are "
-                                          "emailed ") +
-                                  (by_link ? "a single-use enrollment link"
-                                           : "a QR code and secret key") +
-                                  " and must set it up at their next sign-in; user-level "
-                                  "settings are not changed"}};
+      out.body["summary"] = {
+          {"members", members->size()},
+          {"members_without_two_factor", without},
+          {"emails_to_send", without},
+          {"enrollment_email", enrollment_email_mode(all)},
+          {"effect", std::string("members without two-factor authentication are "
+                                 "emailed ") +
+                         (by_link ? "a single-use enrollment link" : "a QR code and secret key") +
+                         " and must set it up at their next sign-in; user-level "
+                         "settings are not changed"}};
       return out;
     }
   }
@@ -255,9 +255,14 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
         mail.push_back(std::move(*message));
       }
     }
-    if (auto s = store_.update_account_mfa_with_mail(target->id, enforce, settings, mail, links);
-        !s)
+    if (auto s = store_.update_account_mfa_with_mail(target->id, target->enforce_two_factor,
+                                                     enforce, settings, mail, links);
+        !s) {
+      if (s.error().code == ErrorCode::kConflict)
+        return api_error(409, "conflict",
+                         "the setting was changed by another request; read it and try again");
       return api_error(503, "temporarily_unavailable", "please try again");
+    }
     if (!mail.empty() && on_mail_queued_) on_mail_queued_();
     if (enforce != target->enforce_two_factor)
       two_factor_.audit(
@@ -379,6 +384,14 @@ Result<OutgoingMail> AdminApi::outgoing(const std::string& dedupe_key, const Use
   return mail;
 }
 
+std::string AdminApi::enforcement_key(const Account& account, const User& member) {
+  // Unique per enforcement: turning enforcement off and on again, even within a second, is a
+  // new enforcement with new emails (the compare-and-set keeps a repeat from sending twice).
+  auto nonce = random_token(random_, 9);
+  return "enforce:" + std::to_string(account.id) + ":" + std::to_string(member.id) + ":" +
+         std::to_string(clock_.now()) + ":" + (nonce ? *nonce : std::string());
+}
+
 Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const User& member) {
   auto view = two_factor_.pending_totp_enrollment(member);
   if (!view && view.error().code == ErrorCode::kNotFound)
@@ -406,9 +419,7 @@ Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const Us
       html_escape(sign_in) + "\">" + html_escape(sign_in) +
       "</a></li><li>After your password, enter the code your app shows.</li></ol>";
   content.inline_images.push_back(InlineImage{"qr", *png});
-  return outgoing("enforce:" + std::to_string(account.id) + ":" + std::to_string(member.id) + ":" +
-                      std::to_string(clock_.now()),
-                  member, std::move(content));
+  return outgoing(enforcement_key(account, member), member, std::move(content));
 }
 
 Result<OutgoingMail> AdminApi::enrollment_link_mail(const Account& account, const User& member,
@@ -416,7 +427,8 @@ Result<OutgoingMail> AdminApi::enrollment_link_mail(const Account& account, cons
   auto token = random_token(random_, 32);
   if (!token) return token.error();
   const int64_t now = clock_.now();
-  links.push_back(EnrollmentLink{sha256_b64url(*token), member.id, now, now + kEnrollmentLinkTtl, 0});
+  links.push_back(
+      EnrollmentLink{sha256_b64url(*token), member.id, now, now + kEnrollmentLinkTtl, 0});
   const std::string link = config_.issuer + "/enroll?token=" + *token;
   const std::string hours = std::to_string(kEnrollmentLinkTtl / 3600);
   MailContent content;
@@ -438,9 +450,7 @@ Result<OutgoingMail> AdminApi::enrollment_link_mail(const Account& account, cons
       hours + " hours. Afterwards, sign in at <a href=\"" + html_escape(config_.issuer) +
       "/profile\">" + html_escape(config_.issuer) +
       "/profile</a> and you will be asked to set it up.</p>";
-  return outgoing("enforce:" + std::to_string(account.id) + ":" + std::to_string(member.id) + ":" +
-                      std::to_string(now),
-                  member, std::move(content));
+  return outgoing(enforcement_key(account, member), member, std::move(content));
 }
 
 Result<OutgoingMail> AdminApi::reset_mail(const Account& account, const User& member) {
@@ -550,12 +560,12 @@ ApiOutcome AdminApi::revoke_invitation(const Caller& caller, const std::string& 
       return api_error(404, "not_found", "no such open invitation");
     return api_error(503, "temporarily_unavailable", "please try again");
   }
-  two_factor_.audit(caller.user, "member.invitation_revoked", address, "invitation " + invitation_id);
+  two_factor_.audit(caller.user, "member.invitation_revoked", address,
+                    "invitation " + invitation_id);
   return ApiOutcome{200, {{"revoked", true}, {"id", std::stoll(invitation_id)}}, {}};
 }
 
-Result<OutgoingMail> AdminApi::invitation_mail(const Account& account,
-                                               const Invitation& invitation,
+Result<OutgoingMail> AdminApi::invitation_mail(const Account& account, const Invitation& invitation,
                                                const std::string& token) {
   const std::string link = config_.issuer + "/signup?invitation=" + token;
   const std::string days = std::to_string(kInvitationTtl / 86400);

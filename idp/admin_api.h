@@ -92,6 +92,7 @@ class AdminApi {
   // expires after kEnrollmentLinkTtl, never the secret. Appends the link to store to `links`.
   Result<OutgoingMail> enrollment_link_mail(const Account& account, const User& member,
                                             std::vector<EnrollmentLink>& links);
+  std::string enforcement_key(const Account& account, const User& member);
   Result<OutgoingMail> invitation_mail(const Account& account, const Invitation& invitation,
                                        const std::string& token);
   nlohmann::json invitation_json(const Invitation& invitation) const;

@@ -48,8 +48,11 @@ class AdminStore {
   virtual Status reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) = 0;
   // Sets the account-level setting and the per-provider settings, stores `links` (the
   // enrollment links the messages carry) and queues `mail`, in one transaction: the change
-  // and the messages it causes are stored together or not at all.
-  virtual Status update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
+  // and the messages it causes are stored together or not at all. Compare-and-set on the
+  // account-level setting: kConflict (nothing changes) unless it is still `was_enforced`, so
+  // two requests racing to enforce cannot both send the emails.
+  virtual Status update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
+                                              bool enforce_two_factor,
                                               const std::string& mfa_settings_json,
                                               const std::vector<OutgoingMail>& mail,
                                               const std::vector<EnrollmentLink>& links) = 0;

@@ -475,7 +475,23 @@ WebOutcome Provider::second_factor_page(const Params& query, const BrowserContex
   if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   auto status = two_factor_.status(*user);
   if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  if (!status->has_second_factor()) return setup_view(*flow, *user, "", 200);
+  if (!status->has_second_factor()) {
+    auto required = two_factor_.second_factor_required(*user);
+    if (!required)
+      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (!*required && progress->password_time > 0) {
+      // The account stopped enforcing 2FA during this sign-in and the user has no factor:
+      // nothing is left to ask, the password of this flow signs them in.
+      auto request = auth_request_from_json(flow->request_json);
+      if (!request) return error_page(500, "server_error", "The sign-in request is damaged.");
+      FlowProgress done = *progress;
+      done.stage = LoginStage::kDone;
+      if (auto s = store_.update_flow(flow->id, flow->version, to_json(done).dump()); !s)
+        return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+      return complete_flow(*flow, *request, done, browser);
+    }
+    return setup_view(*flow, *user, "", 200);
+  }
   std::string method = param(query, "method");
   if (method != kRecoveryProvider && !contains(status->methods, method))
     method = status->methods.front();
@@ -559,9 +575,9 @@ WebOutcome Provider::setup_view(const LoginFlow& flow, const User& user, const s
   if (!view && view.error().code == ErrorCode::kNotFound)
     view = two_factor_.begin_totp_enrollment(user);
   if (!view && view.error().code == ErrorCode::kDenied)
-    return error_page(403, "method_not_allowed",
-                      view.error().message +
-                          ", and no other method can be set up here. Ask your administrator.");
+    return error_page(
+        403, "method_not_allowed",
+        view.error().message + ", and no other method can be set up here. Ask your administrator.");
   if (!view) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   WebOutcome out = second_factor_view(flow, kSetupMethod, error, status);
   out.second.recovery_available = false;

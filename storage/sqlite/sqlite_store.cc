@@ -1222,7 +1222,8 @@ Result<ApiToken> SqliteStore::create_api_token(const ApiToken& token) {
 
 Result<ApiToken> SqliteStore::api_token_by_hash(const std::string& token_hash) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kApiTokenColumns, "WHERE token_hash = ?1 AND revoked_at = 0"));
+  auto st =
+      Statement::prepare(db_, sql(kApiTokenColumns, "WHERE token_hash = ?1 AND revoked_at = 0"));
   if (!st) return st.error();
   st->bind_text(1, token_hash);
   auto row = st->step();
@@ -1249,8 +1250,9 @@ Result<std::vector<ApiToken>> SqliteStore::api_tokens(int64_t account_id) {
 Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(
-      db_, "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND account_id = ?3 AND "
-           "revoked_at = 0");
+      db_,
+      "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND account_id = ?3 AND "
+      "revoked_at = 0");
   if (!st) return st.error();
   st->bind_int64(1, now).bind_int64(2, token_id).bind_int64(3, account_id);
   if (Status s = st->run(); !s) return s;
@@ -1261,10 +1263,11 @@ Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64
 Result<std::vector<Member>> SqliteStore::members(int64_t account_id) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(
-      db_, "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
-           "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
-           "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u "
-           "WHERE u.account_id = ?1 ORDER BY u.email");
+      db_,
+      "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
+      "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
+      "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u "
+      "WHERE u.account_id = ?1 ORDER BY u.email");
   if (!st) return st.error();
   st->bind_int64(1, account_id);
   std::vector<Member> out;
@@ -1299,7 +1302,8 @@ Status SqliteStore::reset_two_factor(int64_t user_id, const std::vector<Outgoing
   return tx->commit();
 }
 
-Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
+Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
+                                                 bool enforce_two_factor,
                                                  const std::string& mfa_settings_json,
                                                  const std::vector<OutgoingMail>& mail,
                                                  const std::vector<EnrollmentLink>& links) {
@@ -1307,11 +1311,24 @@ Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool enforc
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
   auto st = Statement::prepare(
-      db_, "UPDATE accounts SET enforce_two_factor = ?1, mfa_settings_json = ?2 WHERE id = ?3");
+      db_,
+      "UPDATE accounts SET enforce_two_factor = ?1, mfa_settings_json = ?2 WHERE id = ?3 "
+      "AND enforce_two_factor = ?4");
   if (!st) return st.error();
-  st->bind_bool(1, enforce_two_factor).bind_text(2, mfa_settings_json).bind_int64(3, account_id);
+  st->bind_bool(1, enforce_two_factor)
+      .bind_text(2, mfa_settings_json)
+      .bind_int64(3, account_id)
+      .bind_bool(4, was_enforced);
   if (Status s = st->run(); !s) return s;
-  if (sqlite3_changes64(db_) == 0) return not_found("account " + std::to_string(account_id));
+  if (sqlite3_changes64(db_) == 0) {
+    auto exists = Statement::prepare(db_, "SELECT 1 FROM accounts WHERE id = ?1");
+    if (!exists) return exists.error();
+    exists->bind_int64(1, account_id);
+    auto row = exists->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("account " + std::to_string(account_id));
+    return make_error(ErrorCode::kConflict, "the account's 2FA setting changed meanwhile");
+  }
   for (const auto& link : links) {
     if (Status s = insert_enrollment_link_locked(link); !s) return s;
   }

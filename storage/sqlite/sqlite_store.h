@@ -175,7 +175,8 @@ class SqliteStore final : public Store, public MailStore {
   Status revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) override;
   Result<std::vector<Member>> members(int64_t account_id) override;
   Status reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) override;
-  Status update_account_mfa_with_mail(int64_t account_id, bool enforce_two_factor,
+  Status update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
+                                      bool enforce_two_factor,
                                       const std::string& mfa_settings_json,
                                       const std::vector<OutgoingMail>& mail,
                                       const std::vector<EnrollmentLink>& links) override;

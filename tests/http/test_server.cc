@@ -73,15 +73,6 @@ std::string html_unescape(std::string s) {
 }
 
 // The value attribute of the <input name="name"> of a page ("" when absent).
-std::string input_value(const std::string& html, const std::string& name) {
-  const std::string marker = "name=\"" + name + "\" value=\"";
-  const auto at = html.find(marker);
-  if (at == std::string::npos) return "";
-  const auto begin = at + marker.size();
-  const auto end = html.find('"', begin);
-  if (end == std::string::npos) return "";
-  return html_unescape(html.substr(begin, end - begin));
-}
 
 // The path of an absolute URL ("/" when it has none).
 std::string path_of(const std::string& url) {
@@ -134,6 +125,16 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 }
 
 }  // namespace
+
+std::string input_value(const std::string& html, const std::string& name) {
+  const std::string marker = "name=\"" + name + "\" value=\"";
+  const auto at = html.find(marker);
+  if (at == std::string::npos) return "";
+  const auto begin = at + marker.size();
+  const auto end = html.find('"', begin);
+  if (end == std::string::npos) return "";
+  return html_unescape(html.substr(begin, end - begin));
+}
 
 Fields with(Fields fields, const std::string& name, const std::string& value) {
   for (auto& [n, v] : fields) {

@@ -52,6 +52,8 @@ Fields decode_fields(const std::string& text);
 Fields query_of(const std::string& url);
 // The URL without its query and fragment.
 std::string without_query(const std::string& url);
+// The value of the first HTML input named `name` (entities decoded; "" when absent).
+std::string input_value(const std::string& html, const std::string& name);
 
 // A clock the test moves by hand.
 class TestClock final : public Clock {
