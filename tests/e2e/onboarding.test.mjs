@@ -13,16 +13,19 @@
 //    again: 410. The invitation lists as accepted; inviting him again: 409 already_member.
 //    Inviting erin twice while pending: 201 then 200 with the same invitation and a single
 //    email; revoking it (then 404) turns her link into a 410. Dave's next sign-in through an
-//    OIDC client (openid-client, code + PKCE) is the normal TOTP challenge, with acr 2fa and
-//    amr pwd+otp+mfa, and userinfo answers his email.
-// 2. Link mode (enrollment_email "link"): the 428 summary and the settings say so; each member
-//    without 2FA is emailed a single-use /enroll link and no QR code, otpauth URI or secret
-//    (none exists yet). Following bob's link: his email prefilled on the sign-in page; a wrong
-//    password leaves the link unused and creates no secret; his password uses it up (audited
+//    OIDC client (openid-client, code + PKCE) is the normal TOTP challenge, which refuses the
+//    code spent on the setup and takes the next one, with acr 2fa and amr pwd+otp+mfa;
+//    userinfo answers his email. Carol, invited before enforcement (her email says nothing of
+//    2FA, and enforcement emails no pending invitee), gets the setup step at signup all the same.
+// 2. Link mode (enrollment_email "link"): frank, invited while nothing is enforced, signs up
+//    straight to his profile. The 428 summary and the settings say "link"; each member without
+//    2FA is emailed a single-use /enroll link and no QR code, otpauth URI or secret (none exists
+//    yet). Following bob's link: his email prefilled on the sign-in page; a wrong password
+//    leaves the link unused and creates no secret; his password uses it up (audited
 //    mfa.enrollment_link_used), and only then is a secret created and shown on the setup step;
 //    its code takes him to /profile. The link again: 410; an unknown one: 404.
 //
-// Real time: dave's sign-in waits for the TOTP step after his setup code (at most 30 s); about
+// Real time: dave's sign-in waits for the TOTP step after his setup code (at most 30 s); 10 to
 // 40 s in all. Alone:
 //   cd tests/e2e && KEYSTEP_BIN=$PWD/../../build/keystep node --test onboarding.test.mjs
 
@@ -42,8 +45,10 @@ import { eventually, sleep } from './lib/wait.mjs';
 
 const ADMIN = { email: 'admin@example.com', password: 'admin staple battery', admin: true };
 const BOB = { email: 'bob@example.com', password: 'bob staple battery' };
+const CAROL = { email: 'carol@example.com', password: 'carol staple battery' };
 const DAVE = { email: 'dave@example.com', password: 'dave staple battery' };
 const ERIN = { email: 'erin@example.com' };
+const FRANK = { email: 'frank@example.com', password: 'frank staple battery' };
 const ENFORCE = { enforce_two_factor: true, confirm: true };
 const INVITATION_SUBJECT = `You are invited to ${ISSUER_LABEL}`;
 const ENFORCEMENT_SUBJECT = `Set up two-factor authentication for ${ISSUER_LABEL}`;
@@ -73,6 +78,26 @@ function onlyLink(mail, pattern) {
   return new URL(inText[0]);
 }
 
+// Waits for the first message to `recipient`; asserts it is the only one and returns it parsed.
+async function onlyMailTo(smtp, recipient, subject) {
+  const messages = await eventually(async () => {
+    const m = await smtp.messagesTo(recipient);
+    return m.length > 0 && m;
+  }, `an email to ${recipient}`);
+  assert.equal(messages.length, 1, `one email to ${recipient}`);
+  return { message: messages[0], mail: await readMail(messages[0], recipient, subject) };
+}
+
+// Opens the invitation `link` in a new browser and signs up with `password`: returns
+// { browser, page (the signup page), response (to the good POST) }.
+async function signUp(link, password) {
+  const browser = new Browser();
+  const page = await browser.get(link);
+  assert.equal(page.status, 200, page.body);
+  const response = await submitForm(browser, link, page, '/signup', { password, password_confirm: password });
+  return { browser, page, response };
+}
+
 // Asserts `res` is keystep's error page with HTTP `status` and error code `error`.
 function assertErrorPage(res, status, error) {
   assert.equal(res.status, status, res.body);
@@ -93,6 +118,7 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
   let daveSecret;
   let erinInvitation;  // the 201 body of erin's invitation
   let erinRepeatedAt;  // Date.now() of the repeated invitation
+  let carolLink;       // the URL in carol's invitation email, sent before enforcement
 
   before(async () => {
     smtp = await SmtpServer.create();
@@ -111,12 +137,21 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 
-  it('the admin, with 2FA of their own, enforces it; alice (no 2FA) gets the enforcement email', async () => {
+  it('carol, invited before enforcement: her email says nothing of 2FA', async () => {
+    const res = await api.request('POST', '/invitations', { email: CAROL.email });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const { mail } = await onlyMailTo(smtp, CAROL.email, INVITATION_SUBJECT);
+    carolLink = onlyLink(mail, `${ks.issuer}/signup\\?invitation=${TOKEN}`);
+    assert.doesNotMatch(mail.text, /two-factor/);
+  });
+
+  it('the admin, with 2FA of their own, enforces it: alice gets the enforcement email, carol (invited) none', async () => {
     const res = await api.putSettings(ENFORCE);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.enforce_two_factor, true);
-    const [message] = await smtp.waitForMessages(1);
-    await readMail(message, USER.email, ENFORCEMENT_SUBJECT);
+    await onlyMailTo(smtp, USER.email, ENFORCEMENT_SUBJECT);
+    const audit = await api.auditEvents({ event: 'account.two_factor_enforced' });
+    assert.deepEqual(audit.body.events.map((e) => e.detail), ['1 emails queued']);
   });
 
   it('inviting dave: 201, a pending invitation for 7 days, audited', async () => {
@@ -131,21 +166,17 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
     assert.ok(invitation.created_at >= before && invitation.created_at <= now());
     assert.equal(invitation.expires_at - invitation.created_at, 7 * 86400);
     const audit = await api.auditEvents({ event: 'member.invited' });
-    assert.deepEqual(audit.body.events.map((e) => [e.user_id, e.detail]), [[adminId, `${DAVE.email} as member`]]);
+    assert.deepEqual(audit.body.events.map((e) => [e.user_id, e.detail]),
+                     [[adminId, `${DAVE.email} as member`], [adminId, `${CAROL.email} as member`]], 'newest first');
   });
 
   it('one invitation email over SMTP to dave, with one signup link in its text and HTML', async () => {
-    const messages = await eventually(async () => {
-      const m = await smtp.messagesTo(DAVE.email);
-      return m.length > 0 && m;
-    }, "dave's invitation email");
-    assert.equal(messages.length, 1);
-    const mail = await readMail(messages[0], DAVE.email, INVITATION_SUBJECT);
+    const { message, mail } = await onlyMailTo(smtp, DAVE.email, INVITATION_SUBJECT);
     signupLink = onlyLink(mail, `${ks.issuer}/signup\\?invitation=${TOKEN}`);
     assert.match(mail.text, /requires two-factor authentication/, 'the email says 2FA comes with signup');
     assert.match(mail.text, /expires in 7 days/);
     assert.equal(mail.attachments.length, 0);
-    assert.doesNotMatch(messages[0].raw.toString(), /otpauth/i);
+    assert.doesNotMatch(message.raw.toString(), /otpauth/i);
     assert.deepEqual(await ks.sql(`SELECT subject FROM mail_outbox WHERE recipient = '${DAVE.email}'`),
                      [{ subject: INVITATION_SUBJECT }]);
   });
@@ -271,9 +302,11 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
     assert.ok(dave.accepted_at >= invitation.created_at);
     assert.equal(dave.user_id, members[DAVE.email].id);
 
-    const res = await api.request('POST', '/invitations', { email: DAVE.email, role: 'member' });
-    assert.equal(res.status, 409);
-    assert.equal(res.body.error, 'already_member');
+    for (const email of [DAVE.email, DAVE.email.toUpperCase()]) {
+      const res = await api.request('POST', '/invitations', { email, role: 'member' });
+      assert.equal(res.status, 409, email);
+      assert.equal(res.body.error, 'already_member');
+    }
   });
 
   it('inviting erin twice while pending: 201, then 200 with the same invitation', async () => {
@@ -281,7 +314,7 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
     assert.equal(first.status, 201, JSON.stringify(first.body));
     assert.equal(first.body.role, 'member', 'member by default');
     erinInvitation = first.body;
-    await eventually(async () => (await smtp.messagesTo(ERIN.email)).length > 0, "erin's invitation email");
+    await onlyMailTo(smtp, ERIN.email, INVITATION_SUBJECT);
 
     const again = await api.request('POST', '/invitations', { email: ERIN.email, role: 'member' });
     erinRepeatedAt = Date.now();
@@ -293,10 +326,14 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
   });
 
   it("dave's OIDC sign-in: password, the TOTP challenge (not the setup), acr 2fa, amr otp+mfa", async () => {
-    await waitForStepAfter(daveStep);  // the setup code is spent; the app shows the next one
     const rp = new Browser();
     const { callback, checks } = await signInWithPassword(rp, config, ks, DAVE);
     assert.equal(pathOf(callback), `${ks.issuer}/login/second-factor`);
+    const replayed = await submitSecondFactor(rp, callback, await totpCode(daveSecret, daveStep * 30));
+    assert.equal(replayed.response.status, 401, 'the code that completed the setup is spent');
+    assert.equal(replayed.response.location, null);
+
+    await waitForStepAfter(daveStep);  // the app shows the next code
     const { page, response } = await submitSecondFactor(rp, callback, await totpCode(daveSecret));
     assert.match(page.body, /<h1>Two-factor authentication<\/h1>/);
     assert.doesNotMatch(page.body, SETUP_HEADING);
@@ -318,7 +355,7 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
     const messages = await smtp.messagesTo(ERIN.email);
     assert.equal(messages.length, 1, 'no second email');
     assert.equal((await ks.sql(`SELECT id FROM mail_outbox WHERE recipient = '${ERIN.email}'`)).length, 1);
-    assert.equal((await smtp.messages()).length, 3, 'alice, dave and erin: one email each');
+    assert.equal((await smtp.messages()).length, 4, 'carol, alice, dave and erin: one email each');
     const link = onlyLink(await readMail(messages[0], ERIN.email, INVITATION_SUBJECT),
                           `${ks.issuer}/signup\\?invitation=${TOKEN}`);
     assert.notEqual(link.href, signupLink.href);
@@ -329,6 +366,20 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
     const listed = (await api.request('GET', '/invitations')).body.invitations;
     assert.equal(listed.find((i) => i.id === erinInvitation.id).status, 'revoked');
     assertErrorPage(await new Browser().get(link), 410, 'invitation_expired');
+  });
+
+  it('carol, invited before enforcement, signs up after it: the setup step all the same', async () => {
+    const { browser, page, response } = await signUp(carolLink, CAROL.password);
+    assert.match(page.body, /requires two-factor authentication/, 'the page says what the email could not');
+    assert.equal(response.status, 302, response.body);
+    assert.equal(pathOf(response.location), `${ks.issuer}/login/second-factor`);
+    const setup = await browser.get(response.location);
+    const { secret } = await readSetupStep(setup);
+    const ok = await submitForm(browser, response.location, setup, '/login/second-factor',
+                                { code: await totpCode(secret) });
+    assert.equal(ok.status, 302, ok.body);
+    assert.equal(ok.location.href, `${ks.issuer}/profile`);
+    assert.equal((await api.membersByEmail())[CAROL.email].has_second_factor, true);
   });
 });
 
@@ -360,11 +411,27 @@ describe('link mode: the enforcement email carries a single-use enrollment link,
   const linkRows = () => ks.sql(
       'SELECT u.email, l.created_at, l.expires_at, l.used_at FROM enrollment_links l JOIN users u ON u.id = l.user_id ORDER BY u.email');
 
+  it('frank, invited while nothing is enforced, signs up straight to his profile', async () => {
+    const res = await api.request('POST', '/invitations', { email: FRANK.email });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const { mail } = await onlyMailTo(smtp, FRANK.email, INVITATION_SUBJECT);
+    const { browser, page, response } = await signUp(onlyLink(mail, `${ks.issuer}/signup\\?invitation=${TOKEN}`),
+                                                     FRANK.password);
+    assert.doesNotMatch(page.body, /two-factor/);
+    assert.equal(response.status, 302, response.body);
+    assert.equal(response.location.href, `${ks.issuer}/profile`);
+    assert.ok(browser.cookie('ks_session'), 'signed in');
+    const profile = await browser.get(response.location);
+    assert.equal(profile.status, 200);
+    assert.ok(profile.body.includes(FRANK.email));
+    assert.equal((await api.membersByEmail())[FRANK.email].has_second_factor, false);
+  });
+
   it('without confirm: 428 saying an enrollment link is emailed; nothing changes', async () => {
     const res = await api.putSettings({ enforce_two_factor: true, enrollment_email: 'link' });
     assert.equal(res.status, 428);
     assert.equal(res.body.summary.enrollment_email, 'link');
-    assert.equal(res.body.summary.emails_to_send, 2);
+    assert.equal(res.body.summary.emails_to_send, 3);
     assert.match(res.body.summary.effect, /single-use enrollment link/);
     const settings = (await api.settings()).body;
     assert.equal(settings.enforce_two_factor, false);
@@ -382,8 +449,10 @@ describe('link mode: the enforcement email carries a single-use enrollment link,
   });
 
   it('each member without 2FA gets one email with one /enroll link and no QR code or secret', async () => {
-    const messages = await smtp.waitForMessages(2);
-    assert.deepEqual(messages.map((m) => m.envelope.rcpt_tos[0]).sort(), [USER.email, BOB.email]);
+    await smtp.waitForMessages(4);  // frank's invitation, then the three enforcement emails
+    const messages = (await smtp.messages()).slice(1);
+    assert.equal(messages.length, 3);
+    assert.deepEqual(messages.map((m) => m.envelope.rcpt_tos[0]).sort(), [USER.email, BOB.email, FRANK.email]);
     for (const m of messages) {
       const recipient = m.envelope.rcpt_tos[0];
       const mail = await readMail(m, recipient, ENFORCEMENT_SUBJECT);
@@ -402,7 +471,7 @@ describe('link mode: the enforcement email carries a single-use enrollment link,
     assert.deepEqual(await credentialsOf(bobId), [], 'no secret exists yet');
     const rows = await linkRows();
     assert.deepEqual(rows.map((r) => [r.email, r.expires_at - r.created_at, r.used_at]),
-                     [[USER.email, 72 * 3600, 0], [BOB.email, 72 * 3600, 0]]);
+                     [[USER.email, 72 * 3600, 0], [BOB.email, 72 * 3600, 0], [FRANK.email, 72 * 3600, 0]]);
   });
 
   it('an unknown enrollment token: 404', async () => {
