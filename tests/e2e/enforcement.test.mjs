@@ -31,48 +31,26 @@ import * as client from 'openid-client';
 
 import { AdminApi } from './lib/admin_api.mjs';
 import { readQrDataUri, totpCode, totpStep, waitForStepAfter } from './lib/authenticator.mjs';
-import { alertText, Browser, formByAction, pathOf, signIn, submitForm, submitSecondFactor } from './lib/browser.mjs';
+import { Browser, pathOf, signIn, submitForm, submitSecondFactor } from './lib/browser.mjs';
 import { ACR_MFA, freePort, ISSUER_LABEL, Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
 import { enableTwoFactorOnProfile, startTwoFactorOnProfile } from './lib/profile.mjs';
 import { discover, signInWithPassword } from './lib/rp.mjs';
-import { parseMail, SmtpServer } from './lib/smtp.mjs';
+import { assertSetupCannotBeSkipped, readSetupStep, SETUP_HEADING } from './lib/setup_step.mjs';
+import { MAIL_FROM_ADDRESS, parseMail, smtpConf, SmtpServer } from './lib/smtp.mjs';
+import { eventually, sleep } from './lib/wait.mjs';
 
 const ADMIN = { email: 'admin@example.com', password: 'admin staple battery', admin: true };
 const BOB = { email: 'bob@example.com', password: 'bob staple battery' };
 const CAROL = { email: 'carol@example.com', password: 'carol staple battery' };
-const MAIL_FROM_ADDRESS = 'no-reply@id.keystep.test';
-const MAIL_FROM = `Keystep Test <${MAIL_FROM_ADDRESS}>`;
 const SUBJECT = `Set up two-factor authentication for ${ISSUER_LABEL}`;
 const ENFORCE = { enforce_two_factor: true, confirm: true };
 
 const now = () => Math.floor(Date.now() / 1000);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// keystep.conf's mail object for plain SMTP to the test server on loopback.
-function smtpConf(port) {
-  return { mail: { from: MAIL_FROM, smtp: { host: '127.0.0.1', port, security: 'none' } } };
-}
 
 function otpauthUri(email, secret) {
   const label = encodeURIComponent(ISSUER_LABEL);
   return `otpauth://totp/${label}:${encodeURIComponent(email)}?secret=${secret}` +
          `&issuer=${label}&algorithm=SHA1&digits=6&period=30`;
-}
-
-// A six-digit code that is not `code`.
-function otherCode(code) {
-  return String((Number(code) + 500000) % 1000000).padStart(6, '0');
-}
-
-// Polls until `check()` returns a truthy value, which it returns; throws `what` after timeoutMs.
-async function eventually(check, what, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 // Reads one received enforcement email: the parsed message, its envelope, the QR code's PNG
@@ -215,50 +193,11 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
     const browser = new Browser();
     const { callback, checks } = await signInWithPassword(browser, config, ks, BOB);
     assert.equal(pathOf(callback), `${ks.issuer}/login/second-factor`);
-    const flow = callback.searchParams.get('flow');
-    const noCode = (res, what) => {
-      assert.notEqual(res.location && pathOf(res.location), ks.redirectUri, `${what}: no authorization code`);
-      assert.equal(browser.cookie('ks_session'), undefined, `${what}: no session`);
-    };
-
     const page = await browser.get(callback);
-    assert.equal(page.status, 200);
-    assert.match(page.body, /<h1>Set up two-factor authentication<\/h1>/);
-    const form = formByAction(page.body, '/login/second-factor');
-    assert.ok(form.inputs.some((i) => i.type === 'hidden' && i.name === 'method' && i.value === 'setup'));
-    assert.doesNotMatch(page.body, /method=recovery_code/, 'no recovery-code way around it');
-    const img = page.body.match(/<img\b[^>]*class="qr"[^>]*src="(data:image\/png;base64,[^"]+)"/);
-    assert.ok(img, 'the step shows a QR code');
-    assert.equal(await readQrDataUri(img[1]), emails[BOB.email].qrUri, "the email's QR code");
-
-    const empty = await submitForm(browser, callback, page, '/login/second-factor', { code: '' });
-    assert.equal(empty.status, 401);
-    assert.equal(empty.location, null);
-    assert.match(alertText(empty.body), /not valid/);
-    assert.match(empty.body, /<h1>Set up two-factor authentication<\/h1>/);
-    noCode(empty, 'Continue without a code');
-
-    const wrong = await submitForm(browser, callback, page, '/login/second-factor',
-                                   { code: otherCode(await totpCode(secret)) });
-    assert.equal(wrong.status, 401);
-    noCode(wrong, 'a wrong code');
-
-    // The right code, but claiming an authenticator the member has not registered yet.
-    const asTotp = await submitForm(browser, callback, page, '/login/second-factor',
-                                    { method: 'totp', code: await totpCode(secret) });
-    assert.equal(asTotp.status, 401);
-    noCode(asTotp, 'the code posted as method=totp');
-    const asRecovery = await submitForm(browser, callback, page, '/login/second-factor',
-                                        { method: 'recovery_code', code: 'ABCDE-FGHJK' });
-    assert.equal(asRecovery.status, 401);
-    noCode(asRecovery, 'a recovery code');
-
-    const totpPage = await browser.get(`${ks.issuer}/login/second-factor?flow=${flow}&method=totp`);
-    assert.equal(totpPage.status, 200);
-    assert.match(totpPage.body, /<h1>Set up two-factor authentication<\/h1>/, '?method=totp shows the setup step');
-    const loginAgain = await browser.get(`${ks.issuer}/login?flow=${flow}`);
-    assert.equal(loginAgain.status, 302);
-    assert.equal(pathOf(loginAgain.location), `${ks.issuer}/login/second-factor`, '/login leads back to it');
+    const step = await readSetupStep(page);
+    assert.equal(step.qrUri, emails[BOB.email].qrUri, "the email's QR code");
+    assert.equal(step.shownSecret, secret);
+    await assertSetupCannotBeSkipped(browser, ks, callback, page, secret);
     const members = await api.membersByEmail();
     assert.equal(members[BOB.email].has_second_factor, false, 'nothing was registered');
 
@@ -286,7 +225,7 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
     const { callback } = await signIn(browser, link, CAROL);
     assert.equal(pathOf(callback), `${ks.issuer}/login/second-factor`);
     const page = await browser.get(callback);
-    assert.match(page.body, /<h1>Set up two-factor authentication<\/h1>/);
+    assert.match(page.body, SETUP_HEADING);
     assert.match(page.body, new RegExp(`id="secret-key">${carolPending.match(/.{1,4}/g).join(' ')}<`));
     const ok = await submitForm(browser, callback, page, '/login/second-factor',
                                 { code: await totpCode(carolPending) });

@@ -44,3 +44,8 @@ export async function waitForStepAfter(step) {
   if (delay > 0) await new Promise((r) => setTimeout(r, delay));
   return Math.floor(Date.now() / 1000);
 }
+
+// A six-digit code that is not `code`.
+export function otherCode(code) {
+  return String((Number(code) + 500000) % 1000000).padStart(6, '0');
+}

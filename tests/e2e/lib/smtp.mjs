@@ -10,12 +10,22 @@ import { fileURLToPath } from 'node:url';
 
 import { simpleParser } from 'mailparser';
 
+import { sleep } from './wait.mjs';
+
 const SERVER_SCRIPT = fileURLToPath(new URL('../../smtp/server.py', import.meta.url));
 // Debian's interpreter, where apt installs aiosmtpd (a python3 first on PATH may not see it);
 // the same convention as tests/unit/mailer_test.cc.
 const PYTHON = process.env.KEYSTEP_PYTHON ?? '/usr/bin/python3';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The sender keystep is configured with by smtpConf().
+export const MAIL_FROM_ADDRESS = 'no-reply@id.keystep.test';
+export const MAIL_FROM = `Keystep Test <${MAIL_FROM_ADDRESS}>`;
+
+// keystep.conf's mail object for plain SMTP to the test server on loopback `port`, for
+// Keystep.start({ conf }).
+export function smtpConf(port) {
+  return { mail: { from: MAIL_FROM, smtp: { host: '127.0.0.1', port, security: 'none' } } };
+}
 
 export class SmtpServer {
   constructor(dir) {
@@ -98,6 +108,11 @@ export class SmtpServer {
       envelope: JSON.parse(await readFile(path.join(this.dir, `${n}.json`), 'utf8')),
       raw: await readFile(path.join(this.dir, `${n}.eml`)),
     })));
+  }
+
+  // The accepted messages whose envelope is addressed to `recipient`, in the order received.
+  async messagesTo(recipient) {
+    return (await this.messages()).filter((m) => m.envelope.rcpt_tos.includes(recipient));
   }
 
   // Resolves with the messages once there are at least `count`; rejects after `timeoutMs`
