@@ -268,7 +268,8 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
       two_factor_.audit(
           caller.user,
           enforce ? "account.two_factor_enforced" : "account.two_factor_enforcement_off", address,
-          enforce ? std::to_string(mail.size()) + " emails queued" : "");
+          enforce ? std::to_string(mail.size()) + (mail.size() == 1 ? " email" : " emails") + " queued"
+                  : "");
   }
   auto updated = store_.account_by_id(target->id);
   if (!updated) return api_error(503, "temporarily_unavailable", "please try again");

@@ -77,8 +77,11 @@ WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& bro
   if (page.kind != WebOutcome::Kind::kSignupPage) return page;
   const std::string password = param(form, "password");
   auto retry = [&](std::string message) {
+    // The same CSRF token again, so an earlier copy of the form (Back button) still works.
     page.status = 400;
     page.signup.error_message = std::move(message);
+    page.signup.csrf_token = csrf;
+    page.cookies.clear();
     return page;
   };
   if (auto s = check_new_password(password); !s)

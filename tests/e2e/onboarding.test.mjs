@@ -151,7 +151,7 @@ describe('a member invited after enforcement sets up 2FA during signup', { timeo
     assert.equal(res.body.enforce_two_factor, true);
     await onlyMailTo(smtp, USER.email, ENFORCEMENT_SUBJECT);
     const audit = await api.auditEvents({ event: 'account.two_factor_enforced' });
-    assert.deepEqual(audit.body.events.map((e) => e.detail), ['1 emails queued']);
+    assert.deepEqual(audit.body.events.map((e) => e.detail), ['1 email queued']);
   });
 
   it('inviting dave: 201, a pending invitation for 7 days, audited', async () => {
