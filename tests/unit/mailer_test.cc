@@ -29,6 +29,7 @@
 #include "idp/mail.h"
 #include "idp/qr_png.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "tests/unit/test_util.h"
 
 extern char** environ;
 
@@ -37,15 +38,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using sqlite::SqliteStore;
+using testutil::Ok;
+using testutil::TempDir;
 
 constexpr int64_t kNow = 1'700'000'000;
-
-template <class T>
-testing::AssertionResult Ok(const Result<T>& result) {
-  if (result.ok()) return testing::AssertionSuccess();
-  return testing::AssertionFailure()
-         << error_code_name(result.error().code) << ": " << result.error().message;
-}
 
 class FakeClock final : public Clock {
  public:
@@ -81,19 +77,6 @@ class FakeTransport final : public MailTransport {
   std::atomic<int> calls_{0};
   std::mutex mu_;
   std::vector<std::string> delivered_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "keystep-mailer-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 std::string read_file(const fs::path& path) {

@@ -2,38 +2,24 @@
 // its persistence across restarts.
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "storage/sqlite/sqlite_store.h"
+#include "tests/unit/test_util.h"
 
 namespace keystep::sqlite {
 namespace {
 
+using testutil::Fails;
+using testutil::Ok;
+using testutil::TempDir;
+
 constexpr int64_t kNow = 1'700'000'000;
-
-template <class T>
-testing::AssertionResult Ok(const Result<T>& result) {
-  if (result.ok()) return testing::AssertionSuccess();
-  return testing::AssertionFailure()
-         << error_code_name(result.error().code) << ": " << result.error().message;
-}
-
-template <class T>
-testing::AssertionResult Fails(const Result<T>& result, ErrorCode code) {
-  if (result.ok())
-    return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
-  if (result.error().code == code) return testing::AssertionSuccess();
-  return testing::AssertionFailure()
-         << "failed with " << error_code_name(result.error().code) << " (" << result.error().message
-         << "); expected " << error_code_name(code);
-}
 
 OutgoingMail mail(const std::string& key, const std::string& to = "alice@example.com",
                   int64_t due = kNow) {
@@ -52,19 +38,6 @@ std::vector<std::string> keys(const std::vector<OutgoingMail>& mails) {
   for (const OutgoingMail& m : mails) out.push_back(m.dedupe_key);
   return out;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "keystep-mail-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class SqliteMailStoreTest : public testing::Test {
  protected:

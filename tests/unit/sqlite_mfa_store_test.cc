@@ -2,12 +2,9 @@
 // attempt counters and the audit log.
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,49 +14,18 @@
 
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
+#include "tests/unit/test_util.h"
 
 namespace keystep::sqlite {
 namespace {
 
+using testutil::Fails;
+using testutil::Ok;
+using testutil::TempDir;
+
 constexpr int64_t kNow = 1'700'000'000;
 constexpr const char* kTotp = "totp";
 constexpr const char* kRecovery = "recovery_codes";
-
-template <class T>
-testing::AssertionResult Ok(const Result<T>& result) {
-  if (result.ok()) return testing::AssertionSuccess();
-  return testing::AssertionFailure()
-         << error_code_name(result.error().code) << ": " << result.error().message;
-}
-
-template <class T>
-testing::AssertionResult Fails(const Result<T>& result, ErrorCode code) {
-  if (result.ok()) {
-    return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
-  }
-  if (result.error().code == code) return testing::AssertionSuccess();
-  return testing::AssertionFailure()
-         << "failed with " << error_code_name(result.error().code) << " (" << result.error().message
-         << "); expected " << error_code_name(code);
-}
-
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "keystep-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Runs trusted SQL on the database file through a connection of its own, bypassing the store:
 // for what the store cannot do (delete a user) or must never do (corrupt a row).

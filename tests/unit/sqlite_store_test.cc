@@ -1,10 +1,8 @@
 #include "storage/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -13,47 +11,16 @@
 #include <vector>
 
 #include "storage/sqlite/migrations.h"
+#include "tests/unit/test_util.h"
 
 namespace keystep::sqlite {
 namespace {
 
+using testutil::Fails;
+using testutil::Ok;
+using testutil::TempDir;
+
 constexpr int64_t kNow = 1'700'000'000;
-
-template <class T>
-testing::AssertionResult Ok(const Result<T>& result) {
-  if (result.ok()) return testing::AssertionSuccess();
-  return testing::AssertionFailure()
-         << error_code_name(result.error().code) << ": " << result.error().message;
-}
-
-template <class T>
-testing::AssertionResult Fails(const Result<T>& result, ErrorCode code) {
-  if (result.ok()) {
-    return testing::AssertionFailure() << "succeeded; expected " << error_code_name(code);
-  }
-  if (result.error().code == code) return testing::AssertionSuccess();
-  return testing::AssertionFailure()
-         << "failed with " << error_code_name(result.error().code) << " (" << result.error().message
-         << "); expected " << error_code_name(code);
-}
-
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "keystep-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::vector<Migration> with_extra(std::vector<Migration> extra) {
   std::vector<Migration> all = kMigrations;
