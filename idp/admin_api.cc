@@ -375,11 +375,13 @@ Result<OutgoingMail> AdminApi::outgoing(const std::string& dedupe_key, const Use
   const std::string subject = content.subject;
   auto mime = build_message(content);
   if (!mime) return mime.error();
+  auto sealed = seal_mime(two_factor_.box(), random_, *mime, dedupe_key);
+  if (!sealed) return sealed.error();
   OutgoingMail mail;
   mail.dedupe_key = dedupe_key;
   mail.to = to.email;
   mail.subject = subject;
-  mail.mime = std::move(*mime);
+  mail.mime = std::move(*sealed);
   mail.created_at = clock_.now();
   mail.next_attempt_at = clock_.now();
   return mail;

@@ -305,4 +305,29 @@ Result<std::string> build_message(const MailContent& content) {
   return message;
 }
 
+namespace {
+std::string mime_aad(std::string_view dedupe_key) {
+  return "keystep mail " + std::string(dedupe_key);
+}
+}  // namespace
+
+Result<std::string> seal_mime(const SecretBox& box, Random& random, std::string_view mime,
+                              std::string_view dedupe_key) {
+  auto sealed = box.seal(mime, mime_aad(dedupe_key), random);
+  if (!sealed) return sealed.error();
+  return std::string(kSealedMimePrefix) + base64_encode(*sealed);
+}
+
+Result<std::string> open_mime(const SecretBox& box, std::string_view stored,
+                              std::string_view dedupe_key) {
+  if (stored.substr(0, kSealedMimePrefix.size()) != kSealedMimePrefix) return std::string(stored);
+  auto sealed = base64_decode(stored.substr(kSealedMimePrefix.size()));
+  if (!sealed) return make_error(ErrorCode::kInternal, "the sealed message is damaged");
+  auto clear = box.open(*sealed, mime_aad(dedupe_key));
+  if (!clear)
+    return make_error(ErrorCode::kDenied,
+                      "cannot unseal the message (another master key?): " + clear.error().message);
+  return *clear;
+}
+
 }  // namespace keystep

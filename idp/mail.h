@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "idp/crypto/random.h"
+#include "idp/crypto/secret_box.h"
 #include "idp/result.h"
 
 namespace keystep {
@@ -56,6 +57,16 @@ Result<std::string> mailbox_address(std::string_view mailbox);
 // the header exceeds 78 characters; returns printable ASCII unchanged. `value` must be
 // valid UTF-8 without CR, LF or NUL (build_message checks; this asserts nothing).
 std::string encode_header_value(std::string_view value);
+
+// Messages are sealed at rest: a setup email carries the member's TOTP secret, so the outbox
+// keeps kSealedMimePrefix + base64(AES-256-GCM of the message), bound to its dedupe key.
+inline constexpr std::string_view kSealedMimePrefix = "sealed:v1:";
+Result<std::string> seal_mime(const SecretBox& box, Random& random, std::string_view mime,
+                              std::string_view dedupe_key);
+// The message to deliver: a sealed one opened (kDenied under another key or when it was
+// moved to another dedupe key), anything else as it is (messages queued unsealed).
+Result<std::string> open_mime(const SecretBox& box, std::string_view stored,
+                              std::string_view dedupe_key);
 
 // "<random@host>" with 16 random bytes, unique across processes and hosts.
 Result<std::string> new_message_id(Random& random, std::string_view host);

@@ -281,6 +281,15 @@ Mailer::Mailer(MailStore& store, MailTransport& transport, const Clock& clock,
 
 Mailer::~Mailer() { stop(); }
 
+namespace {
+// A Mailer without a SecretBox delivers unsealed messages only.
+Result<std::string> open_mime_without_key(const std::string& stored) {
+  if (stored.rfind(kSealedMimePrefix, 0) == 0)
+    return make_error(ErrorCode::kInternal, "the message is sealed and no master key was given");
+  return stored;
+}
+}  // namespace
+
 Result<int> Mailer::deliver_due() {
   int delivered = 0;
   for (;;) {
@@ -291,7 +300,16 @@ Result<int> Mailer::deliver_due() {
         std::lock_guard lock(mu_);
         if (stopping_) return delivered;
       }
-      const Status sent = transport_.deliver(mail);
+      Status sent;
+      if (auto clear = options_.box ? open_mime(*options_.box, mail.mime, mail.dedupe_key)
+                                    : open_mime_without_key(mail.mime);
+          clear) {
+        OutgoingMail opened = mail;
+        opened.mime = std::move(*clear);
+        sent = transport_.deliver(opened);
+      } else {
+        sent = clear.error();
+      }
       if (sent) {
         if (Status s = store_.mark_sent(mail.id, clock_.now()); !s) return s.error();
         ++delivered;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "idp/clock.h"
+#include "idp/crypto/secret_box.h"
 #include "idp/mail_store.h"
 #include "idp/result.h"
 
@@ -103,6 +104,9 @@ struct MailerOptions {
   int64_t max_backoff = 3600;            // cap of the delay between attempts
   int max_attempts = 20;                 // after this many failures the message is given up
   std::chrono::milliseconds poll{5000};  // background pass interval without notify()
+  // Opens sealed messages (idp/mail.h seal_mime) before delivery; without it a sealed message
+  // fails like an undeliverable one. Borrowed: must outlive the Mailer.
+  const SecretBox* box = nullptr;
   // Store errors of background passes (delivery errors go to OutgoingMail::last_error).
   // Default: written to stderr.
   std::function<void(const Error&)> on_error;
@@ -117,7 +121,7 @@ class Mailer {
   Mailer(const Mailer&) = delete;
   Mailer& operator=(const Mailer&) = delete;
 
-  // One pass: delivers every message due at clock.now(), in batches. A delivered message
+  // One pass: delivers every message due at clock.now(), in batches, opened (options.box). A delivered message
   // is marked sent; a failed one gets attempts + 1 and is retried after
   // min(base_backoff * 2^attempts, max_backoff) seconds (attempts counted before this
   // failure), or is given up (next_attempt_at = kMailNever, last_error says so) once it has

@@ -128,6 +128,9 @@ class TwoFactor final : public LoginPolicy {
                                                 const std::string& address,
                                                 StepRefusal& refusal);
 
+  // The box that seals secrets at rest (also the outbox's setup emails, idp/mail.h).
+  const SecretBox& box() const { return box_; }
+
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
 

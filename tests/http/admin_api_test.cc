@@ -231,7 +231,9 @@ TEST_F(AdminApiTest, EnforcementEmailsMembersWithoutTwoFactorOnceWithTheirQrAndS
   auto mail = server_->store().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
-  const std::string& mime = (*mail)[0].mime;
+  // Sealed at rest: the secret it carries is not readable in the database.
+  EXPECT_EQ((*mail)[0].mime.rfind(kSealedMimePrefix, 0), 0u);
+  const std::string mime = opened((*mail)[0]);
   EXPECT_NE(mime.find("Content-Type: image/png"), std::string::npos);
   EXPECT_NE(mime.find("Content-ID: <qr>"), std::string::npos);
   // The boss already has 2FA: no email.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "idp/crypto/encoding.h"
+#include "idp/mail.h"
 #include "tests/http/test_server.h"
 
 namespace keystep::httptest {
@@ -47,6 +48,12 @@ class AdminApiTest : public MfaHttpTest {
     ASSERT_EQ(confirm_enable(profile, code_now(secret)).status, 200);
   }
   Account acme() { return *server_->store().account_by_name("acme"); }
+  // The clear message of a queued one (the outbox keeps them sealed).
+  std::string opened(const OutgoingMail& mail) {
+    auto clear = open_mime(server_->two_factor().box(), mail.mime, mail.dedupe_key);
+    EXPECT_TRUE(clear.ok());
+    return clear ? *clear : "";
+  }
 
   std::string boss_token_;
   std::string member_token_;

@@ -35,7 +35,7 @@ class OnboardingTest : public AdminApiTest {
   std::string link_token(const std::string& to, const std::string& marker) {
     auto mail = server_->store().mail_for(to);
     if (!mail || mail->empty()) return "";
-    const std::string text = text_part(mail->back().mime);
+    const std::string text = text_part(opened(mail->back()));
     const auto at = text.find(marker);
     if (at == std::string::npos) return "";
     const auto begin = at + marker.size();
@@ -234,7 +234,7 @@ TEST_F(OnboardingTest, LinkModeEmailCarriesASingleUseLinkAndNoSecret) {
   auto mail = server_->store().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
-  const std::string& mime = (*mail)[0].mime;
+  const std::string mime = opened((*mail)[0]);
   EXPECT_EQ(mime.find("image/png"), std::string::npos);
   EXPECT_EQ(text_part(mime).find("otpauth"), std::string::npos);
   // No secret exists yet: it is created after the member's password.

@@ -64,7 +64,12 @@ class FakeTransport final : public MailTransport {
     }
     std::lock_guard lock(mu_);
     delivered_.push_back(mail.dedupe_key);
+    mimes_.push_back(mail.mime);
     return {};
+  }
+  std::vector<std::string> mimes() {
+    std::lock_guard lock(mu_);
+    return mimes_;
   }
   int calls() const { return calls_.load(); }
   std::vector<std::string> delivered() {
@@ -77,6 +82,7 @@ class FakeTransport final : public MailTransport {
   std::atomic<int> calls_{0};
   std::mutex mu_;
   std::vector<std::string> delivered_;
+  std::vector<std::string> mimes_;
 };
 
 std::string read_file(const fs::path& path) {
@@ -141,6 +147,47 @@ TEST_F(MailerTest, DeliversDueMailAndMarksItSent) {
   }
   EXPECT_EQ(*mailer.deliver_due(), 0);
   EXPECT_EQ(transport.calls(), 3) << "a sent message is never delivered again";
+}
+
+TEST_F(MailerTest, SealedMailIsOpenedForDeliveryOnlyWithItsKey) {
+  OsRandom random;
+  auto box = SecretBox::from_key(std::string(32, 'k'));
+  auto other = SecretBox::from_key(std::string(32, 'o'));
+  ASSERT_TRUE(Ok(box));
+  ASSERT_TRUE(Ok(other));
+  const std::string clear = "Subject: Set up 2FA\r\n\r\nsecret JBSW Y3DP\r\n";
+  for (const char* key : {"sealed", "moved"}) {
+    OutgoingMail m = mail(key);
+    auto sealed = seal_mime(*box, random, clear, "sealed");
+    ASSERT_TRUE(Ok(sealed));
+    EXPECT_EQ(sealed->find("JBSW"), std::string::npos);
+    m.mime = *sealed;  // "moved": sealed for another message
+    ASSERT_TRUE(Ok(store_->enqueue_mail(m)));
+  }
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("plain"))));
+
+  FakeTransport transport;
+  MailerOptions options;
+  options.box = &*box;
+  Mailer mailer(*store_, transport, clock_, options);
+  EXPECT_EQ(*mailer.deliver_due(), 2);
+  EXPECT_EQ(transport.delivered(), (std::vector<std::string>{"sealed", "plain"}));
+  EXPECT_EQ(transport.mimes()[0], clear);
+  auto all = store_->mail_for("alice@example.com");
+  ASSERT_TRUE(Ok(all));
+  EXPECT_EQ((*all)[1].sent_at, 0);  // "moved" is not delivered, and says why
+  EXPECT_NE((*all)[1].last_error.find("cannot unseal"), std::string::npos) << (*all)[1].last_error;
+
+  // Under another master key, or without one, nothing sealed goes out.
+  OutgoingMail again = mail("again");
+  again.mime = *seal_mime(*box, random, clear, "again");
+  ASSERT_TRUE(Ok(store_->enqueue_mail(again)));
+  MailerOptions wrong;
+  wrong.box = &*other;
+  FakeTransport none;
+  EXPECT_EQ(*Mailer(*store_, none, clock_, wrong).deliver_due(), 0);
+  EXPECT_EQ(*Mailer(*store_, none, clock_).deliver_due(), 0);
+  EXPECT_EQ(none.calls(), 0);
 }
 
 TEST_F(MailerTest, NotYetDueMailWaits) {

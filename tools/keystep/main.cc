@@ -240,7 +240,9 @@ int cmd_serve(const Args& args) {
   }
   TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
   Provider provider(r.config, *r.store, *r.keys, *r.hasher, two_factor, r.random, r.clock);
-  Mailer mailer(*r.store, *transport, r.clock);
+  MailerOptions mailer_options;
+  mailer_options.box = r.box.get();  // queued messages are sealed at rest
+  Mailer mailer(*r.store, *transport, r.clock, mailer_options);
   mailer.start();
   AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
   admin.set_on_mail_queued([&mailer] { mailer.notify(); });
