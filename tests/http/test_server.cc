@@ -73,15 +73,6 @@ std::string html_unescape(std::string s) {
 }
 
 // The value attribute of the <input name="name"> of a page ("" when absent).
-std::string input_value(const std::string& html, const std::string& name) {
-  const std::string marker = "name=\"" + name + "\" value=\"";
-  const auto at = html.find(marker);
-  if (at == std::string::npos) return "";
-  const auto begin = at + marker.size();
-  const auto end = html.find('"', begin);
-  if (end == std::string::npos) return "";
-  return html_unescape(html.substr(begin, end - begin));
-}
 
 // The path of an absolute URL ("/" when it has none).
 std::string path_of(const std::string& url) {
@@ -134,6 +125,16 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 }
 
 }  // namespace
+
+std::string input_value(const std::string& html, const std::string& name) {
+  const std::string marker = "name=\"" + name + "\" value=\"";
+  const auto at = html.find(marker);
+  if (at == std::string::npos) return "";
+  const auto begin = at + marker.size();
+  const auto end = html.find('"', begin);
+  if (end == std::string::npos) return "";
+  return html_unescape(html.substr(begin, end - begin));
+}
 
 Fields with(Fields fields, const std::string& name, const std::string& value) {
   for (auto& [n, v] : fields) {
@@ -551,6 +552,8 @@ Status TestServer::init(const TestServerOptions& options) {
                                         clock_);
     server_ = std::make_unique<http::Server>(*provider_, config_.issuer);
     server_->set_admin_api(admin_.get());
+    console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_);
+    server_->set_admin_console(console_.get());
     http::ServerOptions options;
     options.host = "127.0.0.1";
     options.port = *port;

@@ -20,12 +20,13 @@
 
 #include "http/server.h"
 #include "idp/admin_api.h"
+#include "idp/admin_console.h"
 #include "idp/clock.h"
 #include "idp/config.h"
-#include "idp/directory.h"
 #include "idp/crypto/password.h"
 #include "idp/crypto/random.h"
 #include "idp/crypto/secret_box.h"
+#include "idp/directory.h"
 #include "idp/provider.h"
 #include "idp/signing_keys.h"
 #include "idp/two_factor.h"
@@ -52,6 +53,8 @@ Fields decode_fields(const std::string& text);
 Fields query_of(const std::string& url);
 // The URL without its query and fragment.
 std::string without_query(const std::string& url);
+// The value of the first HTML input named `name` (entities decoded; "" when absent).
+std::string input_value(const std::string& html, const std::string& name);
 
 // A clock the test moves by hand.
 class TestClock final : public Clock {
@@ -217,6 +220,7 @@ class TestServer {
   std::unique_ptr<Provider> provider_;
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<AdminConsole> console_;
   std::unique_ptr<http::Server> server_;  // declared last: stopped before the rest goes
   uint16_t port_ = 0;
   int64_t alice_id_ = 0;
