@@ -76,7 +76,8 @@ std::string enforcement(const AuthenticationView& v) {
 
 std::string members(const AuthenticationView& v) {
   std::string out =
-      "<h2>Members</h2><table><thead><tr><th>Email</th><th>Role</th><th>Own setting</th>"
+      "<h2>Members</h2><table id=\"members\"><thead><tr><th>Email</th><th>Role</th><th>Own "
+      "setting</th>"
       "<th>Authenticator</th><th></th></tr></thead><tbody>";
   for (const auto& m : v.members) {
     out +=
@@ -107,7 +108,8 @@ std::string tokens(const AuthenticationView& v) {
     out += "<p><small>No API tokens yet.</small></p>";
   } else {
     out +=
-        "<table><thead><tr><th>Name</th><th>Acts for</th><th>Created</th><th>Status</th>"
+        "<table id=\"api-tokens\"><thead><tr><th>Name</th><th>Acts "
+        "for</th><th>Created</th><th>Status</th>"
         "<th></th></tr></thead><tbody>";
     for (const auto& t : v.tokens) {
       out +=
