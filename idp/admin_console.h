@@ -88,8 +88,10 @@ class AdminConsole {
   ConsoleOutcome page(const BrowserContext& browser);
   // POST /account/authentication with csrf_token (the session's; otherwise a 403 page) and
   // `action`:
-  //   enforce [confirm=yes]  slide the toggle on: the own-2FA prompt (409), the confirmation
-  //                          screen (428), or with confirm=yes the change (emails queued)
+  //   enforce [confirm=yes]  slide the toggle on. AdminApi::put_settings decides: its 409
+  //                          becomes the "protect your own login first" prompt (answered
+  //                          409 too), its 428 the confirmation screen (200), and with
+  //                          confirm=yes the change is made and the emails are queued
   //   stop                   turn enforcement off (no confirmation: it changes no user)
   //   reset, user_id         lost device: remove a member's 2FA, end their sessions, email
   //   create_token, name     a new API token for the admin, shown once

@@ -102,6 +102,21 @@ TEST_F(AdminPageTest, AdminsSeeTheNavigationLinkOnTheirProfile) {
   EXPECT_TRUE(contains(profile.body, "<a href=\"/account/authentication\">Account setup"));
 }
 
+TEST_F(AdminPageTest, ViewPermissionAloneShowsTheSettingsReadOnly) {
+  ASSERT_TRUE(server_->give_custom_role(server_->alice_id(), "auditor", {"auth_settings.view"}));
+  ProfilePage profile = sign_in_to_profile();
+  EXPECT_TRUE(contains(profile.response.body, "href=\"/account/authentication\">Account setup"));
+  open_page();
+  EXPECT_TRUE(contains(page_.body, "Read-only"));
+  EXPECT_TRUE(contains(page_.body, "aria-label=\"Enforce Two Factor Authentication\""));
+  EXPECT_FALSE(contains(page_.body, "<form"));
+  // The page has no forms; a hand-made one with the session's token is refused by the API.
+  HttpResponse posted = post(profile.csrf_token, {{"action", "enforce"}, {"confirm", "yes"}});
+  EXPECT_EQ(posted.status, 403);
+  EXPECT_TRUE(contains(posted.body, "this needs the auth_settings.edit permission"));
+  EXPECT_FALSE(acme().enforce_two_factor);
+}
+
 TEST_F(AdminPageTest, FormsWithoutTheSessionsCsrfTokenAre403) {
   protect_boss();
   HttpResponse none =

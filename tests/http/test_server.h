@@ -198,10 +198,17 @@ class TestServer {
   // "a confirmed credential but the user's own setting off" — the state the seed rule leaves
   // to account enforcement — can only be arranged this way.
   Status set_user_two_factor_flag(int64_t user_id, bool on);
+  // Creates the role `role` with `permissions` and gives it to the user, with SQL on a second
+  // connection: roles are seeded by migrations and nothing else creates them, so a role such
+  // as "view but not edit" can only be arranged this way.
+  Status give_custom_role(int64_t user_id, const std::string& role,
+                          const std::vector<std::string>& permissions);
 
  private:
   TestServer() = default;
   Status init(const TestServerOptions& options);
+  // Runs `sql` on a second connection to the database; the number of rows changed.
+  Result<int> run_sql(const std::string& sql);
 
   std::string dir_;
   TestClock clock_;
