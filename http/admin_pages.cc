@@ -1,5 +1,6 @@
 #include "http/admin_pages.h"
 
+#include <cctype>
 #include <ctime>
 
 #include "http/pages.h"
@@ -168,15 +169,17 @@ std::string confirm_page(const AuthenticationView& v) {
   const auto plural = [](int64_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };
+  // What happens is the API's own sentence (it knows what the email carries).
+  std::string effect = v.summary_effect;
+  if (!effect.empty()) effect[0] = static_cast<char>(std::toupper(effect[0]));
   std::string body =
       heading(v) +
-      "<h2>Enforce two-factor authentication?</h2><p class=\"warning\" "
-      "role=\"alert\" id=\"confirm-summary\">Enforce two-factor authentication for all " +
+      "<h2>Enforce two-factor authentication?</h2><p class=\"warning\" role=\"alert\" "
+      "id=\"confirm-summary\">Enforce two-factor authentication for all " +
       plural(v.summary_members, "member", "members") + "? " +
-      plural(v.summary_without_two_factor, "member without 2FA", "members without 2FA") +
-      " will be emailed a QR code (" + plural(v.summary_emails, "email", "emails") +
-      ") and must set it up at their next sign-in; user-level settings are not changed.</p>"
-      "<div class=\"actions\">" +
+      plural(v.summary_without_two_factor, "member has", "members have") + " no 2FA yet (" +
+      plural(v.summary_emails, "email", "emails") + " to send). " + html_escape(effect) +
+      ".</p><div class=\"actions\">" +
       action_form(v, "enforce", hidden("confirm", "yes"),
                   "<button type=\"submit\">Confirm</button>") +
       "<a class=\"link\" href=\"/account/authentication\">Cancel</a></div>";

@@ -127,6 +127,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
       out.view.summary_members = summary.value("members", int64_t{0});
       out.view.summary_without_two_factor = summary.value("members_without_two_factor", int64_t{0});
       out.view.summary_emails = summary.value("emails_to_send", int64_t{0});
+      out.view.summary_effect = summary.value("effect", "");
       return out;
     }
     ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
@@ -137,7 +138,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (without > 0)
       notice += " " + std::to_string(without) +
                 (without == 1 ? " member without it was" : " members without it were") +
-                " emailed a QR code and must set it up at the next sign-in.";
+                " emailed how to set it up; it is asked for at the next sign-in.";
     return with_message(std::move(out), api, notice);
   }
   if (action == "stop") {

@@ -63,6 +63,7 @@ struct AuthenticationView {
   int64_t summary_members = 0;
   int64_t summary_without_two_factor = 0;
   int64_t summary_emails = 0;
+  std::string summary_effect;  // what happens to members, in the API's words
   // kTokenCreated: the token itself (never stored, never shown again) and its name.
   std::string new_token;
   std::string new_token_name;

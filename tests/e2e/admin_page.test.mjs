@@ -136,9 +136,10 @@ describe('admin page: enforce two-factor authentication for the account', { time
   it('step 6: sliding the toggle on now asks for confirmation with the counts', async () => {
     await clickThrough(ENFORCE_SWITCH);
     assert.equal(await text('#confirm-summary'),
-                 'Enforce two-factor authentication for all 2 members? 1 member without 2FA will ' +
-                 'be emailed a QR code (1 email) and must set it up at their next sign-in; ' +
-                 'user-level settings are not changed.');
+                 'Enforce two-factor authentication for all 2 members? 1 member has no 2FA yet ' +
+                 '(1 email to send). Members without two-factor authentication are emailed a QR ' +
+                 'code and must set it up at their next sign-in; user-level settings are not ' +
+                 'changed.');
     assert.equal((await settings()).enforce_two_factor, false);
     await shoot('confirm-enforce');
   });

@@ -160,9 +160,9 @@ TEST_F(AdminPageTest, ToggleWithOwnTwoFactorAsksForConfirmationWithCountsAndChan
   HttpResponse confirm = post(csrf, {{"action", "enforce"}});
   ASSERT_EQ(confirm.status, 200) << confirm.body;
   EXPECT_EQ(element_text(confirm.body, "confirm-summary"),
-            "Enforce two-factor authentication for all 2 members? 1 member without 2FA will be "
-            "emailed a QR code (1 email) and must set it up at their next sign-in; user-level "
-            "settings are not changed.");
+            "Enforce two-factor authentication for all 2 members? 1 member has no 2FA yet (1 "
+            "email to send). Members without two-factor authentication are emailed a QR code "
+            "and must set it up at their next sign-in; user-level settings are not changed.");
   EXPECT_TRUE(contains(confirm.body, ">Confirm</button>"));
   EXPECT_EQ(input_value(confirm.body, "confirm"), "yes");
   EXPECT_FALSE(acme().enforce_two_factor);
@@ -174,7 +174,7 @@ TEST_F(AdminPageTest, ConfirmEnforcesQueuesEmailsAndShowsTheToggleOn) {
   HttpResponse done = post(csrf, {{"action", "enforce"}, {"confirm", "yes"}});
   ASSERT_EQ(done.status, 200) << done.body;
   EXPECT_TRUE(contains(done.body, "aria-checked=\"true\" aria-label=\"Enforce Two Factor"));
-  EXPECT_TRUE(contains(done.body, "1 member without it was emailed a QR code"));
+  EXPECT_TRUE(contains(done.body, "1 member without it was emailed how to set it up"));
   EXPECT_TRUE(acme().enforce_two_factor);
   HttpResponse api = api_get("/api/v1/accounts/acme/authentication-settings", boss_token_);
   EXPECT_EQ(api.json()["enforce_two_factor"], true);
