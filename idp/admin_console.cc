@@ -5,7 +5,7 @@
 namespace keystep {
 namespace {
 
-std::string param(const Params& form, std::string_view name) {
+std::string form_value(const Params& form, std::string_view name) {
   return get_param(form, name).value_or("");
 }
 
@@ -111,12 +111,12 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
   const std::string csrf = session_csrf_token(*browser.session_cookie);
   const std::string account = std::to_string(caller->user.account_id);
   const std::string& address = browser.client_address;
-  const std::string action = param(form, "action");
+  const std::string action = form_value(form, "action");
   using Screen = AuthenticationView::Screen;
 
   if (action == "enforce") {
     nlohmann::json change = {{"enforce_two_factor", true}};
-    if (param(form, "confirm") == "yes") change["confirm"] = true;
+    if (form_value(form, "confirm") == "yes") change["confirm"] = true;
     ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
     if (api.status == 409 && api.body.value("error", "") == "own_two_factor_required")
       return view(*caller, csrf, Screen::kOwnTwoFactorRequired, 409);
@@ -149,7 +149,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
                         "are unchanged: whoever turned it on keeps it.");
   }
   if (action == "reset") {
-    const std::string user_id = param(form, "user_id");
+    const std::string user_id = form_value(form, "user_id");
     ApiOutcome api = admin_.reset_member(*caller, account, user_id, address);
     ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
     std::string email;
@@ -162,7 +162,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
                             "they were signed out and emailed how to set it up again.");
   }
   if (action == "create_token") {
-    const std::string name = param(form, "name");
+    const std::string name = form_value(form, "name");
     ApiOutcome api =
         admin_.create_token(*caller, account, nlohmann::json{{"name", name}}.dump(), address);
     if (api.status != 201)
@@ -174,7 +174,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     return out;
   }
   if (action == "revoke_token") {
-    ApiOutcome api = admin_.revoke_token(*caller, account, param(form, "token_id"), address);
+    ApiOutcome api = admin_.revoke_token(*caller, account, form_value(form, "token_id"), address);
     return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
                         "The API token was revoked: requests with it are refused from now on.");
   }
