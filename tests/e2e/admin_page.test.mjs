@@ -135,11 +135,18 @@ describe('admin page: enforce two-factor authentication for the account', { time
 
   it('step 6: sliding the toggle on now asks for confirmation with the counts', async () => {
     await clickThrough(ENFORCE_SWITCH);
+    // The counts, then what happens in the API's own words (its 428 summary).
+    const res = await fetch(`${ks.issuer}/api/v1/accounts/acme/authentication-settings`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ enforce_two_factor: true }),
+    });
+    assert.equal(res.status, 428);
+    const { effect } = (await res.json()).summary;
+    assert.match(effect, /^members without two-factor authentication are emailed .+; user-level settings are not changed$/);
     assert.equal(await text('#confirm-summary'),
                  'Enforce two-factor authentication for all 2 members? 1 member has no 2FA yet ' +
-                 '(1 email to send). Members without two-factor authentication are emailed a QR ' +
-                 'code and must set it up at their next sign-in; user-level settings are not ' +
-                 'changed.');
+                 `(1 email to send). M${effect.slice(1)}.`);
     assert.equal((await settings()).enforce_two_factor, false);
     await shoot('confirm-enforce');
   });

@@ -159,10 +159,19 @@ TEST_F(AdminPageTest, ToggleWithOwnTwoFactorAsksForConfirmationWithCountsAndChan
   const std::string csrf = protect_boss();
   HttpResponse confirm = post(csrf, {{"action", "enforce"}});
   ASSERT_EQ(confirm.status, 200) << confirm.body;
+  // The counts, then what happens in the API's own words (its 428 summary).
+  HttpResponse api =
+      client_.request("PUT", url("/api/v1/accounts/acme/authentication-settings"),
+                      {"Authorization: Bearer " + boss_token_, "Content-Type: application/json"},
+                      std::string(R"({"enforce_two_factor":true})"));
+  ASSERT_EQ(api.status, 428) << api.body;
+  std::string effect = api.json()["summary"]["effect"];
+  effect[0] = 'M';
+  EXPECT_EQ(effect.rfind("Members without two-factor authentication are emailed ", 0), 0u);
   EXPECT_EQ(element_text(confirm.body, "confirm-summary"),
             "Enforce two-factor authentication for all 2 members? 1 member has no 2FA yet (1 "
-            "email to send). Members without two-factor authentication are emailed a QR code "
-            "and must set it up at their next sign-in; user-level settings are not changed.");
+            "email to send). " +
+                effect + ".");
   EXPECT_TRUE(contains(confirm.body, ">Confirm</button>"));
   EXPECT_EQ(input_value(confirm.body, "confirm"), "yes");
   EXPECT_FALSE(acme().enforce_two_factor);
