@@ -26,20 +26,48 @@ button.secondary{background:#eef0f3;color:#1d2330;border:1px solid #c5cad3}
 form{margin-bottom:1rem}
 .qr{display:block;margin:1rem auto;image-rendering:pixelated;width:220px;height:220px}
 a.link{color:#2256d6}small{color:#5b6475}
+main.wide{max-width:860px}
+.nav{display:flex;gap:1.2rem;font-size:.92rem;margin:-.4rem 0 1.2rem;padding-bottom:.6rem;border-bottom:1px solid #e3e6eb}
+.nav a{color:#2256d6;text-decoration:none}
+h2{font-size:1.05rem;margin:1.8rem 0 .4rem}
+table{width:100%;border-collapse:collapse;font-size:.93rem}
+th,td{text-align:left;padding:.5rem .4rem;border-top:1px solid #e3e6eb;vertical-align:middle}
+th{color:#5b6475;font-weight:600}
+td form,.inline{margin:0}
+td button,.inline button{margin:0;width:auto;padding:.3rem .7rem;font-size:.85rem}
+.inline{display:flex;gap:.6rem;align-items:center}.inline input{flex:1}
+.warning{background:#fff6e0;color:#6b4a00;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
+.token{font-family:ui-monospace,Menlo,monospace;background:#f4f5f7;padding:.6rem .7rem;border-radius:6px;word-break:break-all}
+.actions{display:flex;gap:1rem;align-items:center}.actions form{margin:0}.actions button{margin:0;width:auto;padding:.6rem 1.4rem}
+.off{color:#5b6475}.on{color:#1f8f4e;font-weight:600}
 </style>)";
 
-std::string page(std::string_view title, std::string_view body) {
+}  // namespace
+
+std::string render_page(std::string_view title, std::string_view body, bool wide) {
   std::string out =
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>";
   out += html_escape(title);
   out += " · Keystep</title>";
   out += kStyle;
-  out += "</head><body><main><div class=\"brand\">Keystep</div>";
+  out += wide ? "</head><body><main class=\"wide\">" : "</head><body><main>";
+  out += "<div class=\"brand\">Keystep</div>";
   out += body;
   out += "</main></body></html>\n";
   return out;
 }
+
+std::string render_nav(bool can_view_auth_settings) {
+  std::string out = "<nav class=\"nav\" aria-label=\"Keystep\"><a href=\"/profile\">Profile</a>";
+  if (can_view_auth_settings)
+    out += "<a href=\"/account/authentication\">Account setup › Authentication</a>";
+  return out + "</nav>";
+}
+
+namespace {
+
+std::string page(std::string_view title, std::string_view body) { return render_page(title, body); }
 
 }  // namespace
 
@@ -193,6 +221,12 @@ std::string messages(const ProfileView& v) {
   return out;
 }
 
+// Users who may open Account setup > Authentication get the navigation; the others' pages
+// stay as they were.
+std::string nav(const ProfileView& v) {
+  return v.can_view_auth_settings ? render_nav(true) : std::string();
+}
+
 std::string csrf_field(const ProfileView& v) {
   return "<input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) + "\">";
 }
@@ -201,7 +235,7 @@ std::string csrf_field(const ProfileView& v) {
 
 std::string render_profile_page(const ProfileView& v) {
   const bool on = v.two_factor.user_setting;
-  std::string body = "<h1>Profile</h1><p class=\"sub\">" + html_escape(v.email) +
+  std::string body = nav(v) + "<h1>Profile</h1><p class=\"sub\">" + html_escape(v.email) +
                      " · account <strong>" + html_escape(v.account_name) + "</strong></p>";
   body += messages(v);
   body += "<div class=\"row\"><div><strong>Two-Factor Authentication</strong><br><small>" +
@@ -251,11 +285,11 @@ std::string render_profile_page(const ProfileView& v) {
 
 std::string render_enable_two_factor_page(const ProfileView& v) {
   const auto& e = v.enrollment;
-  std::string body =
-      "<h1>Enable Two-Factor Authentication</h1><p class=\"sub\">Scan this QR "
-      "code with Google Authenticator or any authenticator app. It will show "
-      "<strong>" +
-      html_escape(e.issuer_label) + "</strong>.</p>";
+  std::string body = nav(v) +
+                     "<h1>Enable Two-Factor Authentication</h1><p class=\"sub\">Scan this QR "
+                     "code with Google Authenticator or any authenticator app. It will show "
+                     "<strong>" +
+                     html_escape(e.issuer_label) + "</strong>.</p>";
   body += messages(v);
   body += qr_and_secret(e);
   body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
@@ -268,7 +302,7 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
 }
 
 std::string render_recovery_codes_page(const ProfileView& v) {
-  std::string body = "<h1>Save your recovery codes</h1>";
+  std::string body = nav(v) + "<h1>Save your recovery codes</h1>";
   body += messages(v);
   body +=
       "<p class=\"sub\">If you lose your phone, each of these codes signs you in once in "
@@ -276,6 +310,10 @@ std::string render_recovery_codes_page(const ProfileView& v) {
       "now.</p><ul class=\"codes\">";
   for (const auto& code : v.recovery_codes) body += "<li>" + html_escape(code) + "</li>";
   body += "</ul><p><a class=\"link\" href=\"/profile\">Back to your profile</a></p>";
+  if (v.can_view_auth_settings)
+    body +=
+        "<p><a class=\"link\" href=\"/account/authentication\">Back to Authentication "
+        "settings</a></p>";
   return page("Recovery codes", body);
 }
 

@@ -11,6 +11,13 @@ namespace keystep::http {
 
 std::string html_escape(std::string_view text);
 
+// The chrome every page shares (head, style, brand) around `body`; `wide` for pages with
+// tables. `title` is escaped here.
+std::string render_page(std::string_view title, std::string_view body, bool wide = false);
+// The navigation of Keystep's signed-in pages: the profile, and Account setup >
+// Authentication for users allowed to see it.
+std::string render_nav(bool can_view_auth_settings);
+
 std::string render_login_page(const LoginView& view);
 std::string render_signup_page(const SignupView& view);
 std::string render_second_factor_page(const SecondFactorView& view);

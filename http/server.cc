@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "http/admin_pages.h"
 #include "http/pages.h"
 #include "idp/url.h"
 
@@ -113,6 +114,11 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
   }
 }
 
+void send_console(Ph::ResponseWriter& response, const ConsoleOutcome& out) {
+  if (!out.is_page) return send_web(response, out.web);
+  send_html(response, out.status, render_authentication_page(out.view));
+}
+
 void send_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
   send_json(response, out.status, out.body, true);
@@ -194,9 +200,13 @@ class Router : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Router)
 
-  Router(Provider* provider, AdminApi* const* admin, const std::string* issuer,
-         const std::vector<std::string>* trusted_proxies)
-      : provider_(provider), admin_(admin), issuer_(issuer), trusted_proxies_(trusted_proxies) {}
+  Router(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
+         const std::string* issuer, const std::vector<std::string>* trusted_proxies)
+      : provider_(provider),
+        admin_(admin),
+        console_(console),
+        issuer_(issuer),
+        trusted_proxies_(trusted_proxies) {}
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
@@ -362,6 +372,13 @@ class Router : public Ph::Handler {
       if (!params) return;
       return send_web(response, provider_->enrollment_link(*params, browser(request)));
     }
+    if (path == kAuthenticationPagePath && *console_ != nullptr) {
+      if (get) return send_console(response, (*console_)->page(browser(request)));
+      if (!post) return method_not_allowed("GET, POST");
+      auto form = form_body();
+      if (!form) return;
+      return send_console(response, (*console_)->submit(*form, browser(request)));
+    }
     if (path == "/token") {
       if (!post) return method_not_allowed("POST");
       auto form = form_body();
@@ -468,6 +485,21 @@ class Router : public Ph::Handler {
       if (caller) send_api(response, admin.revoke_invitation(*caller, parts[0], parts[2], address));
       return true;
     }
+    if (parts.size() == 2 && parts[1] == "tokens") {
+      if (!get && method != Ph::Method::Post) return not_allowed("GET, POST");
+      if (!get && !json_body()) return true;
+      auto caller = authenticated();
+      if (caller)
+        send_api(response, get ? admin.tokens(*caller, parts[0])
+                               : admin.create_token(*caller, parts[0], request.body(), address));
+      return true;
+    }
+    if (parts.size() == 3 && parts[1] == "tokens") {
+      if (method != Ph::Method::Delete) return not_allowed("DELETE");
+      auto caller = authenticated();
+      if (caller) send_api(response, admin.revoke_token(*caller, parts[0], parts[2], address));
+      return true;
+    }
     if (parts.size() == 2 && parts[1] == "audit-events") {
       if (!get) return not_allowed("GET");
       auto q = query_params(request, *raw_target_);
@@ -485,6 +517,7 @@ class Router : public Ph::Handler {
 
   Provider* provider_;
   AdminApi* const* admin_;
+  AdminConsole* const* console_;
   const std::string* issuer_;
   const std::vector<std::string>* trusted_proxies_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
@@ -512,9 +545,10 @@ class Guard : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Guard)
 
-  Guard(Provider* provider, AdminApi* const* admin, const std::string* issuer,
-        const std::vector<std::string>* trusted_proxies, size_t max_request_bytes)
-      : inner_(std::make_shared<Router>(provider, admin, issuer, trusted_proxies)),
+  Guard(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
+        const std::string* issuer, const std::vector<std::string>* trusted_proxies,
+        size_t max_request_bytes)
+      : inner_(std::make_shared<Router>(provider, admin, console, issuer, trusted_proxies)),
         max_request_bytes_(max_request_bytes) {}
   // Every transport thread gets its own clone, with its own inner handler.
   Guard(const Guard& other)
@@ -586,15 +620,18 @@ class Guard : public Ph::Handler {
 struct Server::Impl {
   Provider& provider;
   AdminApi* admin = nullptr;
+  AdminConsole* console = nullptr;
   std::string issuer;
   std::vector<std::string> trusted_proxies;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
 Server::Server(Provider& provider, std::string issuer)
-    : impl_(new Impl{provider, nullptr, std::move(issuer), {}, nullptr}) {}
+    : impl_(new Impl{provider, nullptr, nullptr, std::move(issuer), {}, nullptr}) {}
 
 void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
+
+void Server::set_admin_console(AdminConsole* console) { impl_->console = console; }
 
 Server::~Server() { shutdown(); }
 
@@ -613,9 +650,9 @@ Status Server::start(const ServerOptions& options) {
                     .headerTimeout(std::chrono::seconds(10))
                     .bodyTimeout(std::chrono::seconds(30));
     impl_->endpoint->init(opts);
-    impl_->endpoint->setHandler(
-        Pistache::Http::make_handler<Guard>(&impl_->provider, &impl_->admin, &impl_->issuer,
-                                            &impl_->trusted_proxies, options.max_request_bytes));
+    impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
+        &impl_->provider, &impl_->admin, &impl_->console, &impl_->issuer, &impl_->trusted_proxies,
+        options.max_request_bytes));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {

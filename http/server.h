@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "idp/admin_api.h"
+#include "idp/admin_console.h"
 #include "idp/provider.h"
 #include "idp/result.h"
 
@@ -39,6 +40,9 @@ class Server {
   Server(Provider& provider, std::string issuer);
   // Serves the admin API under /api/v1 (without it those paths are 404). Call before start().
   void set_admin_api(AdminApi* admin);
+  // Serves the admin page /account/authentication (without it that path is 404). Call before
+  // start().
+  void set_admin_console(AdminConsole* console);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -609,13 +609,93 @@ Result<std::string> AdminApi::create_token(const std::string& account, const std
       return make_error(ErrorCode::kNotFound, "no user " + *normalized + " in " + account);
     return user.error();
   }
+  auto issued = issue_token(*target, *user, name);
+  if (!issued) return issued.error();
+  two_factor_.audit(*user, "api_token.created", "cli", name);
+  return issued->first;
+}
+
+Result<std::pair<std::string, ApiToken>> AdminApi::issue_token(const Account& account,
+                                                               const User& user,
+                                                               const std::string& name) {
   auto token = random_token(random_, 32);
   if (!token) return token.error();
-  const std::string secret = "ks_" + *token;
-  ApiToken record{0, target->id, user->id, name, sha256_b64url(secret), clock_.now(), 0};
-  if (auto created = store_.create_api_token(record); !created) return created.error();
-  two_factor_.audit(*user, "api_token.created", "cli", name);
-  return secret;
+  std::string secret = "ks_" + *token;
+  ApiToken record{0, account.id, user.id, name, sha256_b64url(secret), clock_.now(), 0};
+  auto created = store_.create_api_token(record);
+  if (!created) return created.error();
+  return std::make_pair(std::move(secret), std::move(*created));
+}
+
+ApiOutcome AdminApi::tokens(const Caller& caller, const std::string& account) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  auto tokens = store_.api_tokens(target->id);
+  auto members = store_.members(target->id);
+  if (!tokens || !members) return api_error(503, "temporarily_unavailable", "please try again");
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& t : *tokens) {
+    const auto owner = std::find_if(members->begin(), members->end(),
+                                    [&](const Member& m) { return m.user.id == t.user_id; });
+    list.push_back({{"id", t.id},
+                    {"name", t.name},
+                    {"user_id", t.user_id},
+                    {"user_email", owner == members->end() ? "" : owner->user.email},
+                    {"created_at", t.created_at},
+                    {"revoked", t.revoked_at != 0},
+                    {"revoked_at", t.revoked_at}});
+  }
+  return ApiOutcome{200, {{"tokens", list}}, {}};
+}
+
+ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& account,
+                                  const std::string& body, const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto request = nlohmann::json::parse(body, nullptr, false);
+  if (!request.is_object())
+    return api_error(400, "invalid_request", "the body must be a JSON object");
+  for (const auto& [key, value] : request.items()) {
+    if (key != "name") return api_error(400, "invalid_request", "unknown member " + key);
+  }
+  const auto name_it = request.find("name");
+  if (name_it == request.end() || !name_it->is_string())
+    return api_error(400, "invalid_request", "name must be a string");
+  const std::string name = name_it->get<std::string>();
+  const bool printable =
+      std::all_of(name.begin(), name.end(), [](unsigned char c) { return c >= 0x20 && c != 0x7f; });
+  if (name.empty() || name.size() > 64 || !printable ||
+      name.find_first_not_of(' ') == std::string::npos)
+    return api_error(400, "invalid_request", "name must be 1-64 printable characters");
+  auto issued = issue_token(*target, caller.user, name);
+  if (!issued) return api_error(503, "temporarily_unavailable", "please try again");
+  two_factor_.audit(caller.user, "api_token.created", address, name);
+  const ApiToken& t = issued->second;
+  return ApiOutcome{201,
+                    {{"id", t.id},
+                     {"name", t.name},
+                     {"user_id", t.user_id},
+                     {"user_email", caller.user.email},
+                     {"created_at", t.created_at},
+                     {"token", issued->first}},
+                    {}};
+}
+
+ApiOutcome AdminApi::revoke_token(const Caller& caller, const std::string& account,
+                                  const std::string& token_id, const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  if (!all_digits(token_id)) return api_error(404, "not_found", "no such token");
+  if (auto s = store_.revoke_api_token(target->id, std::stoll(token_id), clock_.now()); !s) {
+    if (s.error().code == ErrorCode::kNotFound)
+      return api_error(404, "not_found", "no such token, or it is already revoked");
+    return api_error(503, "temporarily_unavailable", "please try again");
+  }
+  two_factor_.audit(caller.user, "api_token.revoked", address, "token " + token_id);
+  return ApiOutcome{200, {{"revoked", true}, {"id", std::stoll(token_id)}}, {}};
 }
 
 }  // namespace keystep

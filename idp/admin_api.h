@@ -72,6 +72,16 @@ class AdminApi {
   ApiOutcome revoke_invitation(const Caller& caller, const std::string& account,
                                const std::string& invitation_id, const std::string& address);
 
+  // The account's API tokens (never the tokens themselves), oldest first, revoked ones too.
+  ApiOutcome tokens(const Caller& caller, const std::string& account);
+  // `body` is {"name": "…"} (1-64 printable characters). The new token acts for the caller;
+  // the 201 answer carries it once ("token"), only its hash is stored.
+  ApiOutcome create_token(const Caller& caller, const std::string& account, const std::string& body,
+                          const std::string& address);
+  // 404 when the token is not the account's or already revoked.
+  ApiOutcome revoke_token(const Caller& caller, const std::string& account,
+                          const std::string& token_id, const std::string& address);
+
   // Called after a change queued mail (serve wakes its mail worker with it).
   void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
 
@@ -99,6 +109,9 @@ class AdminApi {
   Result<OutgoingMail> reset_mail(const Account& account, const User& member);
   Result<OutgoingMail> outgoing(const std::string& dedupe_key, const User& to, MailContent content);
   nlohmann::json settings_json(const Account& account) const;
+  // A new token for `user`: the token itself, shown once, and the stored record.
+  Result<std::pair<std::string, ApiToken>> issue_token(const Account& account, const User& user,
+                                                       const std::string& name);
 
   const IdpConfig& config_;
   Store& store_;

@@ -1,6 +1,7 @@
 #include "idp/provider.h"
 
 #include <algorithm>
+#include <cassert>
 #include <sstream>
 
 #include "idp/crypto/encoding.h"
@@ -995,20 +996,27 @@ Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind 
   out.profile.email = who.user.email;
   out.profile.account_name = account->name;
   out.profile.two_factor = *two_factor;
+  auto permissions = store_.role_permissions(who.user.role);
+  if (!permissions) return permissions.error();
+  out.profile.can_view_auth_settings = contains(*permissions, kPermViewAuthSettings);
   return out;
 }
 
 WebOutcome Provider::profile(const BrowserContext& browser) {
   auto who = signed_in(browser);
   if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  if (!*who) {
-    AuthRequest request;
-    request.redirect_uri = "/profile";
-    return start_flow(request, FlowProgress{});
-  }
+  if (!*who) return sign_in_then("/profile");
   auto out = profile_view(**who, WebOutcome::Kind::kProfilePage, 200);
   if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   return *out;
+}
+
+WebOutcome Provider::sign_in_then(const std::string& local_path) {
+  // complete_flow sends the browser to issuer + redirect_uri: only a path keeps it here.
+  assert(!local_path.empty() && local_path[0] == '/' && local_path.rfind("//", 0) != 0);
+  AuthRequest request;
+  request.redirect_uri = local_path;
+  return start_flow(request, FlowProgress{});
 }
 
 std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,

@@ -86,6 +86,8 @@ struct ProfileView {
   std::vector<std::string> recovery_codes;  // kRecoveryCodesPage: shown once
   std::string notice;
   std::string error_message;
+  // The user may open Account setup > Authentication (auth_settings.view): the pages link it.
+  bool can_view_auth_settings = false;
 };
 
 // Data for the signup page (an invitation's link).
@@ -161,6 +163,11 @@ class Provider {
   // Keystep's own pages for a signed-in user (the profile). Without a session they start a
   // sign-in that comes back to the page.
   WebOutcome profile(const BrowserContext& browser);
+  // Starts a sign-in to Keystep's own pages that comes back to `local_path` (e.g.
+  // "/account/authentication"; a path on this issuer, never a URL).
+  WebOutcome sign_in_then(const std::string& local_path);
+  // An error page with a safe description.
+  WebOutcome error_page(int status, std::string error, std::string description) const;
   // POST /profile/two-factor: the toggle. action=enable starts enrollment (a new secret and
   // the Enable page), action=disable turns it off given password or code.
   WebOutcome profile_two_factor(const Params& form, const BrowserContext& browser);
@@ -200,7 +207,6 @@ class Provider {
     User user;
     std::string csrf_token;
   };
-  WebOutcome error_page(int status, std::string error, std::string description) const;
   WebOutcome redirect_to(std::string location) const;
   Result<std::optional<SignedIn>> signed_in(const BrowserContext& browser);
   // The signed-in user for a profile POST, checking the session CSRF token; else `failure`.

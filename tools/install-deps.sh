@@ -10,7 +10,7 @@ PACKAGES=(
   liboath-dev libqrencode-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3 curl nodejs npm
-  oathtool zbar-tools
+  oathtool zbar-tools chromium
   python3 python3-aiosmtpd
 )
 

@@ -489,19 +489,37 @@ Result<std::unique_ptr<TestServer>> TestServer::start(const TestServerOptions& o
   return server;
 }
 
-Status TestServer::set_user_two_factor_flag(int64_t user_id, bool on) {
+Result<int> TestServer::run_sql(const std::string& sql) {
   sqlite3* db = nullptr;
   const std::string path = dir_ + "/keystep.db";
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 5000);
-  const std::string sql = "UPDATE users SET two_factor_enabled = " + std::string(on ? "1" : "0") +
-                          " WHERE id = " + std::to_string(user_id);
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
   const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
   const int changed = rc == SQLITE_OK ? sqlite3_changes(db) : 0;
   sqlite3_close(db);
-  if (rc != SQLITE_OK) return make_error(ErrorCode::kInternal, "setting the flag: " + message);
-  if (changed != 1) return make_error(ErrorCode::kNotFound, "no user " + std::to_string(user_id));
+  if (rc != SQLITE_OK) return make_error(ErrorCode::kInternal, "SQL: " + message);
+  return changed;
+}
+
+Status TestServer::set_user_two_factor_flag(int64_t user_id, bool on) {
+  auto changed = run_sql("UPDATE users SET two_factor_enabled = " + std::string(on ? "1" : "0") +
+                         " WHERE id = " + std::to_string(user_id));
+  if (!changed) return changed.error();
+  if (*changed != 1) return make_error(ErrorCode::kNotFound, "no user " + std::to_string(user_id));
+  return {};
+}
+
+Status TestServer::give_custom_role(int64_t user_id, const std::string& role,
+                                    const std::vector<std::string>& permissions) {
+  // Test-chosen names only: quoted, not bound.
+  std::string sql = "INSERT INTO roles (name) VALUES ('" + role + "');";
+  for (const auto& p : permissions)
+    sql += "INSERT INTO role_permissions (role, permission) VALUES ('" + role + "', '" + p + "');";
+  sql += "UPDATE users SET role = '" + role + "' WHERE id = " + std::to_string(user_id) + ";";
+  auto changed = run_sql(sql);
+  if (!changed) return changed.error();
+  if (*changed != 1) return make_error(ErrorCode::kNotFound, "no user " + std::to_string(user_id));
   return {};
 }
 
@@ -552,6 +570,8 @@ Status TestServer::init(const TestServerOptions& options) {
                                         clock_);
     server_ = std::make_unique<http::Server>(*provider_, config_.issuer);
     server_->set_admin_api(admin_.get());
+    console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_);
+    server_->set_admin_console(console_.get());
     http::ServerOptions options;
     options.host = "127.0.0.1";
     options.port = *port;

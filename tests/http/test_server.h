@@ -20,12 +20,13 @@
 
 #include "http/server.h"
 #include "idp/admin_api.h"
+#include "idp/admin_console.h"
 #include "idp/clock.h"
 #include "idp/config.h"
-#include "idp/directory.h"
 #include "idp/crypto/password.h"
 #include "idp/crypto/random.h"
 #include "idp/crypto/secret_box.h"
+#include "idp/directory.h"
 #include "idp/provider.h"
 #include "idp/signing_keys.h"
 #include "idp/two_factor.h"
@@ -197,10 +198,17 @@ class TestServer {
   // "a confirmed credential but the user's own setting off" — the state the seed rule leaves
   // to account enforcement — can only be arranged this way.
   Status set_user_two_factor_flag(int64_t user_id, bool on);
+  // Creates the role `role` with `permissions` and gives it to the user, with SQL on a second
+  // connection: roles are seeded by migrations and nothing else creates them, so a role such
+  // as "view but not edit" can only be arranged this way.
+  Status give_custom_role(int64_t user_id, const std::string& role,
+                          const std::vector<std::string>& permissions);
 
  private:
   TestServer() = default;
   Status init(const TestServerOptions& options);
+  // Runs `sql` on a second connection to the database; the number of rows changed.
+  Result<int> run_sql(const std::string& sql);
 
   std::string dir_;
   TestClock clock_;
@@ -219,6 +227,7 @@ class TestServer {
   std::unique_ptr<Provider> provider_;
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<AdminConsole> console_;
   std::unique_ptr<http::Server> server_;  // declared last: stopped before the rest goes
   uint16_t port_ = 0;
   int64_t alice_id_ = 0;

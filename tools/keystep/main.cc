@@ -16,11 +16,12 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "http/server.h"
 #include "idp/admin_api.h"
+#include "idp/admin_console.h"
 #include "idp/config.h"
 #include "idp/crypto/random.h"
 #include "idp/crypto/secret_box.h"
@@ -248,6 +249,8 @@ int cmd_serve(const Args& args) {
   admin.set_on_mail_queued([&mailer] { mailer.notify(); });
   http::Server server(provider, r.config.issuer);
   server.set_admin_api(&admin);
+  AdminConsole console(provider, admin, *r.directory);
+  server.set_admin_console(&console);
   http::ServerOptions options;
   options.host = listen->first;
   options.port = listen->second;

@@ -1,0 +1,219 @@
+#include "http/admin_pages.h"
+
+#include <cctype>
+#include <ctime>
+
+#include "http/pages.h"
+
+namespace keystep::http {
+namespace {
+
+using Screen = AuthenticationView::Screen;
+
+std::string csrf_field(const AuthenticationView& v) {
+  return "<input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) + "\">";
+}
+
+// A form posting `action` (and `extra` hidden fields) to the page, with one submit button.
+std::string action_form(const AuthenticationView& v, const std::string& action,
+                        const std::string& extra, const std::string& button) {
+  return "<form method=\"post\" action=\"/account/authentication\">" + csrf_field(v) +
+         "<input type=\"hidden\" name=\"action\" value=\"" + action + "\">" + extra + button +
+         "</form>";
+}
+
+std::string hidden(const std::string& name, const std::string& value) {
+  return "<input type=\"hidden\" name=\"" + name + "\" value=\"" + html_escape(value) + "\">";
+}
+
+std::string utc(int64_t at) {
+  const std::time_t t = static_cast<std::time_t>(at);
+  std::tm tm{};
+  char text[32] = "";
+  if (gmtime_r(&t, &tm)) std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm);
+  return text;
+}
+
+std::string messages(const AuthenticationView& v) {
+  std::string out;
+  if (!v.notice.empty())
+    out += "<p class=\"notice\" role=\"status\">" + html_escape(v.notice) + "</p>";
+  if (!v.error_message.empty())
+    out += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  return out;
+}
+
+std::string heading(const AuthenticationView& v) {
+  return render_nav(true) +
+         "<h1>Authentication: Configuration</h1><p class=\"sub\">Account setup " +
+         "› Authentication · account <strong>" + html_escape(v.account_name) + "</strong></p>";
+}
+
+std::string enforcement(const AuthenticationView& v) {
+  const bool on = v.enforce_two_factor;
+  std::string out =
+      "<div class=\"row\"><div><strong>Enforce Two Factor Authentication</strong><br><small>" +
+      std::string(on ? "On: every member is asked for a code from an authenticator app at "
+                       "sign-in, whatever their own setting."
+                     : "Off: members decide for themselves in their profile.") +
+      "</small></div>";
+  const std::string attributes = std::string(" role=\"switch\" aria-checked=\"") +
+                                 (on ? "true" : "false") +
+                                 "\" aria-label=\"Enforce Two Factor Authentication\"";
+  if (v.can_edit) {
+    out += action_form(v, on ? "stop" : "enforce", "",
+                       "<button class=\"switch\" type=\"submit\"" + attributes + ">" +
+                           (on ? "On" : "Off") + "</button>");
+  } else {
+    out += "<span class=\"" + std::string(on ? "badge" : "switch") + "\"" + attributes +
+           " aria-readonly=\"true\">" + (on ? "On" : "Off") + "</span>";
+  }
+  out += "</div><p><small>Authenticator apps: time-based codes (TOTP), " +
+         html_escape(v.totp_algorithm) + ", " + std::to_string(v.totp_digits) +
+         " digits, a new code every " + std::to_string(v.totp_period) +
+         " seconds. Members with their own setting on are always asked for a code.</small></p>";
+  return out;
+}
+
+std::string members(const AuthenticationView& v) {
+  std::string out =
+      "<h2>Members</h2><table id=\"members\"><thead><tr><th>Email</th><th>Role</th><th>Own "
+      "setting</th>"
+      "<th>Authenticator</th><th></th></tr></thead><tbody>";
+  for (const auto& m : v.members) {
+    out +=
+        "<tr><td>" + html_escape(m.email) + "</td><td>" + html_escape(m.role) + "</td><td>" +
+        (m.two_factor_enabled ? "<span class=\"on\">On</span>" : "<span class=\"off\">Off</span>") +
+        "</td><td>" +
+        (m.has_second_factor ? "<span class=\"on\">Set up</span>"
+                             : "<span class=\"off\">Not set up</span>") +
+        "</td><td>";
+    // Lost device: only someone with something to reset, and not yourself (it would end the
+    // session you are using; turn it off from your profile instead).
+    if (v.can_edit && (m.has_second_factor || m.two_factor_enabled) && m.email != v.email)
+      out += action_form(v, "reset", hidden("user_id", std::to_string(m.id)),
+                         "<button class=\"secondary\" type=\"submit\" aria-label=\"Reset 2FA of " +
+                             html_escape(m.email) + "\">Reset 2FA</button>");
+    out += "</td></tr>";
+  }
+  out +=
+      "</tbody></table><p><small>Reset 2FA is for a lost phone: it removes the member's "
+      "authenticator and recovery codes, turns their own setting off, signs them out and emails "
+      "them.</small></p>";
+  return out;
+}
+
+std::string tokens(const AuthenticationView& v) {
+  std::string out = "<h2>API tokens</h2>";
+  if (v.tokens.empty()) {
+    out += "<p><small>No API tokens yet.</small></p>";
+  } else {
+    out +=
+        "<table id=\"api-tokens\"><thead><tr><th>Name</th><th>Acts "
+        "for</th><th>Created</th><th>Status</th>"
+        "<th></th></tr></thead><tbody>";
+    for (const auto& t : v.tokens) {
+      out +=
+          "<tr><td>" + html_escape(t.name) + "</td><td>" + html_escape(t.user_email) + "</td><td>" +
+          utc(t.created_at) + "</td><td>" +
+          (t.revoked ? "<span class=\"off\">Revoked</span>" : "<span class=\"on\">Active</span>") +
+          "</td><td>";
+      if (v.can_edit && !t.revoked)
+        out += action_form(v, "revoke_token", hidden("token_id", std::to_string(t.id)),
+                           "<button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
+                               html_escape(t.name) + "\">Revoke</button>");
+      out += "</td></tr>";
+    }
+    out += "</tbody></table>";
+  }
+  if (v.can_edit)
+    out += "<form class=\"inline\" method=\"post\" action=\"/account/authentication\">" +
+           csrf_field(v) +
+           "<input type=\"hidden\" name=\"action\" value=\"create_token\">"
+           "<input type=\"text\" name=\"name\" aria-label=\"Token name\" placeholder=\"Token name, "
+           "e.g. deploy script\" maxlength=\"64\" autocomplete=\"off\" required>"
+           "<button type=\"submit\">Create token</button></form>"
+           "<p><small>A token acts for you in the admin API (<code>/api/v1</code>) with "
+           "<code>Authorization: Bearer</code>; it is shown once, when it is created.</small></p>";
+  return out;
+}
+
+std::string settings_page(const AuthenticationView& v) {
+  std::string body = heading(v) + messages(v);
+  if (!v.can_edit)
+    body +=
+        "<p class=\"warning\">Read-only: changing these settings needs the auth_settings.edit "
+        "permission.</p>";
+  body += "<h2>Two-factor authentication</h2>" + enforcement(v) + members(v) + tokens(v);
+  return render_page("Authentication: Configuration", body, true);
+}
+
+// The seed's prompt: protect your own login before enforcing it for everyone.
+std::string own_two_factor_page(const AuthenticationView& v) {
+  std::string body =
+      heading(v) +
+      "<p class=\"error\" role=\"alert\">Protect your own login first: set up two-factor "
+      "authentication for your own profile before you enforce it for every member, so that you "
+      "keep your ability to sign in.</p><p>Go to settings to see the QR code and the secret key "
+      "for your authenticator app. Then come back here through <strong>Account setup › "
+      "Authentication</strong>.</p><div class=\"actions\">"
+      "<form method=\"post\" action=\"/profile/two-factor\">" +
+      csrf_field(v) +
+      "<input type=\"hidden\" name=\"action\" value=\"enable\">"
+      "<button type=\"submit\">Go to settings</button></form>"
+      "<a class=\"link\" href=\"/account/authentication\">Cancel</a></div>";
+  return render_page("Authentication: Configuration", body, true);
+}
+
+std::string confirm_page(const AuthenticationView& v) {
+  const auto plural = [](int64_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  // What happens is the API's own sentence (it knows what the email carries).
+  std::string effect = v.summary_effect;
+  if (!effect.empty()) effect[0] = static_cast<char>(std::toupper(effect[0]));
+  std::string body =
+      heading(v) +
+      "<h2>Enforce two-factor authentication?</h2><p class=\"warning\" role=\"alert\" "
+      "id=\"confirm-summary\">Enforce two-factor authentication for all " +
+      plural(v.summary_members, "member", "members") + "? " +
+      plural(v.summary_without_two_factor, "member has", "members have") + " no 2FA yet (" +
+      plural(v.summary_emails, "email", "emails") + " to send). " + html_escape(effect) +
+      ".</p><div class=\"actions\">" +
+      action_form(v, "enforce", hidden("confirm", "yes"),
+                  "<button type=\"submit\">Confirm</button>") +
+      "<a class=\"link\" href=\"/account/authentication\">Cancel</a></div>";
+  return render_page("Authentication: Configuration", body, true);
+}
+
+std::string token_created_page(const AuthenticationView& v) {
+  std::string body =
+      heading(v) + "<h2>API token created</h2><p>Token <strong>" + html_escape(v.new_token_name) +
+      "</strong> acts for " + html_escape(v.email) +
+      ".</p><p class=\"warning\" role=\"alert\">Copy it now: it is shown only this once. Keystep "
+      "keeps only a hash of it; if you lose it, revoke it and create another.</p>"
+      "<p class=\"token\" id=\"new-token\">" +
+      html_escape(v.new_token) +
+      "</p><p><small>Send it as <code>Authorization: Bearer &lt;token&gt;</code> to the admin "
+      "API.</small></p><p><a class=\"link\" href=\"/account/authentication\">Back to "
+      "Authentication settings</a></p>";
+  return render_page("API token created", body, true);
+}
+
+}  // namespace
+
+std::string render_authentication_page(const AuthenticationView& v) {
+  switch (v.screen) {
+    case Screen::kOwnTwoFactorRequired:
+      return own_two_factor_page(v);
+    case Screen::kConfirmEnforce:
+      return confirm_page(v);
+    case Screen::kTokenCreated:
+      return token_created_page(v);
+    case Screen::kSettings:
+      break;
+  }
+  return settings_page(v);
+}
+
+}  // namespace keystep::http

@@ -1,0 +1,186 @@
+#include "idp/admin_console.h"
+
+#include <algorithm>
+
+namespace keystep {
+namespace {
+
+std::string form_value(const Params& form, std::string_view name) {
+  return get_param(form, name).value_or("");
+}
+
+std::string description(const ApiOutcome& api) {
+  const auto it = api.body.find("error_description");
+  return it != api.body.end() && it->is_string() ? it->get<std::string>()
+                                                 : std::string("Please try again in a moment.");
+}
+
+}  // namespace
+
+ConsoleOutcome AdminConsole::web(WebOutcome out) const {
+  ConsoleOutcome result;
+  result.status = out.status;
+  result.web = std::move(out);
+  return result;
+}
+
+ConsoleOutcome AdminConsole::page(const BrowserContext& browser) {
+  ApiOutcome failure;
+  auto caller =
+      admin_.authenticate(std::nullopt, browser.session_cookie, std::nullopt, false, failure);
+  if (!caller) {
+    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath));
+    return web(
+        provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
+  }
+  return view(*caller, session_csrf_token(*browser.session_cookie),
+              AuthenticationView::Screen::kSettings, 200);
+}
+
+ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_token,
+                                  AuthenticationView::Screen screen, int status) {
+  const std::string account = std::to_string(caller.user.account_id);
+  // Reading goes through the API too, so the page shows exactly what GET returns and refuses
+  // exactly whom the API refuses.
+  ApiOutcome settings = admin_.get_settings(caller, account);
+  if (settings.status == 403)
+    return web(provider_.error_page(
+        403, "forbidden",
+        "Account setup > Authentication needs the auth_settings.view permission. Ask an "
+        "administrator of your account."));
+  if (settings.status != 200)
+    return web(provider_.error_page(settings.status, settings.body.value("error", "error"),
+                                    description(settings)));
+  ApiOutcome members = admin_.members(caller, account);
+  ApiOutcome tokens = admin_.tokens(caller, account);
+  auto can_edit = directory_.user_has_permission(caller.user, kPermEditAuthSettings);
+  if (members.status != 200 || tokens.status != 200 || !can_edit)
+    return web(
+        provider_.error_page(503, "temporarily_unavailable", "Please try again in a moment."));
+
+  ConsoleOutcome out;
+  out.is_page = true;
+  out.status = status;
+  AuthenticationView& v = out.view;
+  v.screen = screen;
+  v.csrf_token = csrf_token;
+  v.email = caller.user.email;
+  v.account_name = settings.body["account"]["name"].get<std::string>();
+  v.can_edit = *can_edit;
+  v.enforce_two_factor = settings.body["enforce_two_factor"].get<bool>();
+  const nlohmann::json& totp = settings.body["totp"];
+  v.totp_algorithm = totp.value("algorithm", "SHA1");
+  v.totp_digits = totp.value("digits", 6);
+  v.totp_period = totp.value("period", 30);
+  for (const auto& m : members.body["members"])
+    v.members.push_back(MemberRow{m["id"].get<int64_t>(), m["email"].get<std::string>(),
+                                  m["role"].get<std::string>(), m["two_factor_enabled"].get<bool>(),
+                                  m["has_second_factor"].get<bool>()});
+  for (const auto& t : tokens.body["tokens"])
+    v.tokens.push_back(TokenRow{t["id"].get<int64_t>(), t["name"].get<std::string>(),
+                                t["user_email"].get<std::string>(), t["created_at"].get<int64_t>(),
+                                t["revoked"].get<bool>()});
+  return out;
+}
+
+ConsoleOutcome AdminConsole::with_message(ConsoleOutcome out, const ApiOutcome& api,
+                                          std::string notice) {
+  if (!out.is_page) return out;
+  if (api.status >= 200 && api.status < 300) {
+    out.view.notice = std::move(notice);
+  } else {
+    out.status = api.status;
+    out.view.error_message = description(api);
+  }
+  return out;
+}
+
+ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& browser) {
+  ApiOutcome failure;
+  auto caller = admin_.authenticate(std::nullopt, browser.session_cookie,
+                                    get_param(form, "csrf_token"), true, failure);
+  if (!caller) {
+    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath));
+    if (failure.status == 403)
+      return web(provider_.error_page(403, "invalid_csrf_token",
+                                      "The form was not sent by the Authentication page. Reload "
+                                      "it and try again."));
+    return web(
+        provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
+  }
+  const std::string csrf = session_csrf_token(*browser.session_cookie);
+  const std::string account = std::to_string(caller->user.account_id);
+  const std::string& address = browser.client_address;
+  const std::string action = form_value(form, "action");
+  using Screen = AuthenticationView::Screen;
+
+  if (action == "enforce") {
+    nlohmann::json change = {{"enforce_two_factor", true}};
+    if (form_value(form, "confirm") == "yes") change["confirm"] = true;
+    ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
+    if (api.status == 409 && api.body.value("error", "") == "own_two_factor_required")
+      return view(*caller, csrf, Screen::kOwnTwoFactorRequired, 409);
+    if (api.status == 428) {
+      ConsoleOutcome out = view(*caller, csrf, Screen::kConfirmEnforce, 200);
+      if (!out.is_page) return out;
+      const nlohmann::json& summary = api.body["summary"];
+      out.view.summary_members = summary.value("members", int64_t{0});
+      out.view.summary_without_two_factor = summary.value("members_without_two_factor", int64_t{0});
+      out.view.summary_emails = summary.value("emails_to_send", int64_t{0});
+      out.view.summary_effect = summary.value("effect", "");
+      return out;
+    }
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    if (!out.is_page || api.status != 200) return with_message(std::move(out), api, "");
+    const auto without = std::count_if(out.view.members.begin(), out.view.members.end(),
+                                       [](const MemberRow& m) { return !m.has_second_factor; });
+    std::string notice = "Two-factor authentication is enforced for every member of the account.";
+    if (without > 0)
+      notice += " " + std::to_string(without) +
+                (without == 1 ? " member without it was" : " members without it were") +
+                " emailed how to set it up; it is asked for at the next sign-in.";
+    return with_message(std::move(out), api, notice);
+  }
+  if (action == "stop") {
+    ApiOutcome api =
+        admin_.put_settings(*caller, account, R"({"enforce_two_factor":false})", address);
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        "Two-factor authentication is no longer enforced. Members' own settings "
+                        "are unchanged: whoever turned it on keeps it.");
+  }
+  if (action == "reset") {
+    const std::string user_id = form_value(form, "user_id");
+    ApiOutcome api = admin_.reset_member(*caller, account, user_id, address);
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    std::string email;
+    if (out.is_page)
+      for (const auto& m : out.view.members)
+        if (std::to_string(m.id) == user_id) email = m.email;
+    return with_message(std::move(out), api,
+                        "Two-factor authentication of " + email +
+                            " was reset: their authenticator and recovery codes no longer work, "
+                            "they were signed out and emailed how to set it up again.");
+  }
+  if (action == "create_token") {
+    const std::string name = form_value(form, "name");
+    ApiOutcome api =
+        admin_.create_token(*caller, account, nlohmann::json{{"name", name}}.dump(), address);
+    if (api.status != 201)
+      return with_message(view(*caller, csrf, Screen::kSettings, 200), api, "");
+    ConsoleOutcome out = view(*caller, csrf, Screen::kTokenCreated, 200);
+    if (!out.is_page) return out;
+    out.view.new_token = api.body["token"].get<std::string>();
+    out.view.new_token_name = name;
+    return out;
+  }
+  if (action == "revoke_token") {
+    ApiOutcome api = admin_.revoke_token(*caller, account, form_value(form, "token_id"), address);
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        "The API token was revoked: requests with it are refused from now on.");
+  }
+  ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 400);
+  if (out.is_page) out.view.error_message = "Unknown action.";
+  return out;
+}
+
+}  // namespace keystep
