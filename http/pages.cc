@@ -40,6 +40,11 @@ td button,.inline button{margin:0;width:auto;padding:.3rem .7rem;font-size:.85re
 .token{font-family:ui-monospace,Menlo,monospace;background:#f4f5f7;padding:.6rem .7rem;border-radius:6px;word-break:break-all}
 .actions{display:flex;gap:1rem;align-items:center}.actions form{margin:0}.actions button{margin:0;width:auto;padding:.6rem 1.4rem}
 .off{color:#5b6475}.on{color:#1f8f4e;font-weight:600}
+fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;padding:0;margin-bottom:.2rem}
+label.choice{display:flex;gap:.55rem;align-items:baseline;font-weight:400;margin:.4rem 0}
+select{padding:.45rem .6rem;border:1px solid #c5cad3;border-radius:6px;font-size:.95rem;background:#fff}
+.selects{display:flex;gap:1.4rem}.selects label{margin:.3rem 0}
+button.fit{width:auto;padding:.6rem 1.4rem}
 </style>)";
 
 }  // namespace
