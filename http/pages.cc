@@ -29,7 +29,7 @@ a.link{color:#2256d6}small{color:#5b6475}
 main.wide{max-width:860px}
 .nav{display:flex;gap:1.2rem;font-size:.92rem;margin:-.4rem 0 1.2rem;padding-bottom:.6rem;border-bottom:1px solid #e3e6eb}
 .nav a{color:#2256d6;text-decoration:none}
-h2{font-size:1.05rem;margin:1.8rem 0 .4rem}
+h2{font-size:1.05rem;margin:1.8rem 0 .4rem}h3{font-size:.98rem;margin:1.4rem 0 .5rem}
 table{width:100%;border-collapse:collapse;font-size:.93rem}
 th,td{text-align:left;padding:.5rem .4rem;border-top:1px solid #e3e6eb;vertical-align:middle}
 th{color:#5b6475;font-weight:600}
