@@ -138,13 +138,122 @@ std::string tokens(const AuthenticationView& v) {
   return out;
 }
 
+// One <option> of a select, selected when it is the current value.
+std::string option(const std::string& value, const std::string& label, const std::string& current) {
+  return "<option value=\"" + html_escape(value) + "\"" + (value == current ? " selected" : "") +
+         ">" + html_escape(label) + "</option>";
+}
+
+std::string provider_label(const ProviderChoice& p) {
+  return html_escape(p.display_name) + " <small><code>" + html_escape(p.id) + "</code></small>";
+}
+
+// What the enforcement email carries, the allowed providers and the TOTP parameters: one form
+// saved with one PUT of these members (enforcement keeps its own switch and prompts).
+std::string two_factor_settings(const AuthenticationView& v) {
+  const bool by_link = v.enrollment_email == kEnrollmentEmailLink;
+  const std::string hours = std::to_string(kEnrollmentLinkTtl / 3600);
+  std::string out = "<h2>Two-factor settings</h2>";
+  if (!v.can_edit) {
+    std::string allowed;
+    for (const auto& p : v.providers)
+      if (p.allowed) allowed += (allowed.empty() ? "" : ", ") + provider_label(p);
+    return out + "<table id=\"two-factor-settings\"><tbody><tr><th>Enforcement email</th><td>" +
+           (by_link ? "Single-use enrollment link, no secret in the email"
+                    : "QR code and secret key in the email") +
+           "</td></tr><tr><th>Allowed providers</th><td>" + allowed +
+           "</td></tr><tr><th>Authenticator codes</th><td>" + html_escape(v.totp_algorithm) + ", " +
+           std::to_string(v.totp_digits) + " digits, every " + std::to_string(v.totp_period) +
+           " seconds</td></tr></tbody></table>";
+  }
+  const auto radio = [&](const char* value, bool checked, const std::string& title,
+                         const std::string& explanation) {
+    return std::string(
+               "<label class=\"choice\"><input type=\"radio\" name=\"enrollment_email\" "
+               "value=\"") +
+           value + "\"" + (checked ? " checked" : "") + "><span>" + title + "<br><small>" +
+           explanation + "</small></span></label>";
+  };
+  out += "<form id=\"two-factor-settings\" method=\"post\" action=\"/account/authentication\">" +
+         csrf_field(v) + "<input type=\"hidden\" name=\"action\" value=\"save_settings\">" +
+         "<fieldset><legend>What the enforcement email carries</legend>" +
+         radio(kEnrollmentEmailQr, !by_link, "QR code and secret key in the email",
+               "Members scan the QR code or type the key; whoever reads the email can make "
+               "codes.") +
+         radio(kEnrollmentEmailLink, by_link, "Single-use enrollment link, no secret in the email",
+               "The link works once and expires after " + hours +
+                   " hours; members sign in with their password, then scan the QR code shown.") +
+         "</fieldset><fieldset><legend>Allowed providers</legend>";
+  for (const auto& p : v.providers)
+    out += "<label class=\"choice\"><input type=\"checkbox\" name=\"allowed_providers\" value=\"" +
+           html_escape(p.id) + "\"" + (p.allowed ? " checked" : "") + "><span>" +
+           provider_label(p) + "</span></label>";
+  out +=
+      "<small>Recovery codes stay available as the fallback of an allowed method. While 2FA is "
+      "enforced the authenticator app must stay allowed: the setup step at sign-in enrolls "
+      "one.</small></fieldset><fieldset><legend>Authenticator codes (TOTP)</legend>"
+      "<div class=\"selects\"><label>Algorithm <select name=\"totp_algorithm\">";
+  for (const char* algorithm : {"SHA1", "SHA256", "SHA512"})
+    out += option(algorithm, algorithm, v.totp_algorithm);
+  out += "</select></label><label>Digits <select name=\"totp_digits\">";
+  for (int digits : {6, 8})
+    out += option(std::to_string(digits), std::to_string(digits), std::to_string(v.totp_digits));
+  out += "</select></label><label>Period <select name=\"totp_period\">";
+  for (int period : {30, 60})
+    out += option(std::to_string(period), std::to_string(period) + " seconds",
+                  std::to_string(v.totp_period));
+  out +=
+      "</select></label></div><small>For authenticators set up from now on; ones already set up "
+      "keep theirs. Most apps support only SHA1, 6 digits, 30 seconds.</small></fieldset>"
+      "<button class=\"fit\" type=\"submit\">Save</button></form>";
+  return out;
+}
+
+// Invite a member, and the account's invitations with their status.
+std::string invitations(const AuthenticationView& v) {
+  std::string out;
+  if (v.can_edit)
+    out +=
+        "<h3>Invite a member</h3><form id=\"invite\" class=\"inline\" method=\"post\" "
+        "action=\"/account/authentication\">" +
+        csrf_field(v) +
+        "<input type=\"hidden\" name=\"action\" value=\"invite\">"
+        "<input type=\"email\" name=\"email\" aria-label=\"Email of the new member\" "
+        "placeholder=\"Email of the new member\" autocomplete=\"off\" required>"
+        "<select name=\"role\" aria-label=\"Role\"><option value=\"member\" selected>member"
+        "</option><option value=\"admin\">admin</option></select>"
+        "<button type=\"submit\">Invite</button></form><p><small>The invitation email has a "
+        "single-use signup link that expires after " +
+        std::to_string(kInvitationTtl / 86400) +
+        " days. If the account enforces 2FA, signup ends with setting it up.</small></p>";
+  if (v.invitations.empty()) return out + "<p><small>No invitations yet.</small></p>";
+  out +=
+      "<table id=\"invitations\"><thead><tr><th>Invited</th><th>Role</th><th>Status</th>"
+      "<th>Link expires</th><th></th></tr></thead><tbody>";
+  for (const auto& i : v.invitations) {
+    const bool pending = i.status == "pending";
+    out += "<tr><td>" + html_escape(i.email) + "</td><td>" + html_escape(i.role) +
+           "</td><td><span class=\"" + (pending ? "on" : "off") + "\">" + html_escape(i.status) +
+           "</span></td><td>" + (pending || i.status == "expired" ? utc(i.expires_at) : "") +
+           "</td><td>";
+    if (v.can_edit && pending)
+      out += action_form(v, "revoke_invitation", hidden("invitation_id", std::to_string(i.id)),
+                         "<button class=\"secondary\" type=\"submit\" aria-label=\"Revoke the "
+                         "invitation of " +
+                             html_escape(i.email) + "\">Revoke</button>");
+    out += "</td></tr>";
+  }
+  return out + "</tbody></table>";
+}
+
 std::string settings_page(const AuthenticationView& v) {
   std::string body = heading(v) + messages(v);
   if (!v.can_edit)
     body +=
         "<p class=\"warning\">Read-only: changing these settings needs the auth_settings.edit "
         "permission.</p>";
-  body += "<h2>Two-factor authentication</h2>" + enforcement(v) + members(v) + tokens(v);
+  body += "<h2>Two-factor authentication</h2>" + enforcement(v) + two_factor_settings(v) +
+          members(v) + invitations(v) + tokens(v);
   return render_page("Authentication: Configuration", body, true);
 }
 

@@ -29,7 +29,7 @@ a.link{color:#2256d6}small{color:#5b6475}
 main.wide{max-width:860px}
 .nav{display:flex;gap:1.2rem;font-size:.92rem;margin:-.4rem 0 1.2rem;padding-bottom:.6rem;border-bottom:1px solid #e3e6eb}
 .nav a{color:#2256d6;text-decoration:none}
-h2{font-size:1.05rem;margin:1.8rem 0 .4rem}
+h2{font-size:1.05rem;margin:1.8rem 0 .4rem}h3{font-size:.98rem;margin:1.4rem 0 .5rem}
 table{width:100%;border-collapse:collapse;font-size:.93rem}
 th,td{text-align:left;padding:.5rem .4rem;border-top:1px solid #e3e6eb;vertical-align:middle}
 th{color:#5b6475;font-weight:600}
@@ -40,6 +40,11 @@ td button,.inline button{margin:0;width:auto;padding:.3rem .7rem;font-size:.85re
 .token{font-family:ui-monospace,Menlo,monospace;background:#f4f5f7;padding:.6rem .7rem;border-radius:6px;word-break:break-all}
 .actions{display:flex;gap:1rem;align-items:center}.actions form{margin:0}.actions button{margin:0;width:auto;padding:.6rem 1.4rem}
 .off{color:#5b6475}.on{color:#1f8f4e;font-weight:600}
+fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;padding:0;margin-bottom:.2rem}
+label.choice{display:flex;gap:.55rem;align-items:baseline;font-weight:400;margin:.4rem 0}
+select{padding:.45rem .6rem;border:1px solid #c5cad3;border-radius:6px;font-size:.95rem;background:#fff}
+.selects{display:flex;gap:1.4rem}.selects label{margin:.3rem 0}
+button.fit{width:auto;padding:.6rem 1.4rem}
 </style>)";
 
 }  // namespace

@@ -1,12 +1,22 @@
 #include "idp/admin_console.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace keystep {
 namespace {
 
 std::string form_value(const Params& form, std::string_view name) {
   return get_param(form, name).value_or("");
+}
+
+// A form's number as a JSON number, anything else as the text itself, so that the API's own
+// validation answers for it (400 "totp.digits must be 6 or 8").
+nlohmann::json number_or_text(const std::string& value) {
+  const bool digits =
+      !value.empty() && value.size() <= 9 &&
+      std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); });
+  return digits ? nlohmann::json(std::stoi(value)) : nlohmann::json(value);
 }
 
 std::string description(const ApiOutcome& api) {
@@ -52,9 +62,10 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
     return web(provider_.error_page(settings.status, settings.body.value("error", "error"),
                                     description(settings)));
   ApiOutcome members = admin_.members(caller, account);
+  ApiOutcome invitations = admin_.invitations(caller, account);
   ApiOutcome tokens = admin_.tokens(caller, account);
   auto can_edit = directory_.user_has_permission(caller.user, kPermEditAuthSettings);
-  if (members.status != 200 || tokens.status != 200 || !can_edit)
+  if (members.status != 200 || invitations.status != 200 || tokens.status != 200 || !can_edit)
     return web(
         provider_.error_page(503, "temporarily_unavailable", "Please try again in a moment."));
 
@@ -72,10 +83,23 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   v.totp_algorithm = totp.value("algorithm", "SHA1");
   v.totp_digits = totp.value("digits", 6);
   v.totp_period = totp.value("period", 30);
+  v.enrollment_email = settings.body.value("enrollment_email", std::string(kEnrollmentEmailQr));
+  const nlohmann::json& allowed = settings.body["allowed_providers"];
+  for (const auto& id : settings.body["available_providers"]) {
+    const MfaProvider* second_factor = registry_.find(id.get<std::string>());
+    v.providers.push_back(
+        ProviderChoice{id.get<std::string>(),
+                       second_factor ? second_factor->info().display_name : id.get<std::string>(),
+                       std::find(allowed.begin(), allowed.end(), id) != allowed.end()});
+  }
   for (const auto& m : members.body["members"])
     v.members.push_back(MemberRow{m["id"].get<int64_t>(), m["email"].get<std::string>(),
                                   m["role"].get<std::string>(), m["two_factor_enabled"].get<bool>(),
                                   m["has_second_factor"].get<bool>()});
+  for (const auto& i : invitations.body["invitations"])
+    v.invitations.push_back(InvitationRow{
+        i["id"].get<int64_t>(), i["email"].get<std::string>(), i["role"].get<std::string>(),
+        i["status"].get<std::string>(), i["expires_at"].get<int64_t>()});
   for (const auto& t : tokens.body["tokens"])
     v.tokens.push_back(TokenRow{t["id"].get<int64_t>(), t["name"].get<std::string>(),
                                 t["user_email"].get<std::string>(), t["created_at"].get<int64_t>(),
@@ -160,6 +184,42 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
                         "Two-factor authentication of " + email +
                             " was reset: their authenticator and recovery codes no longer work, "
                             "they were signed out and emailed how to set it up again.");
+  }
+  if (action == "save_settings") {
+    // The members the form shows, and only those: enforcement has its own switch and prompts.
+    nlohmann::json change = {{kAllowedProvidersKey, nlohmann::json::array()}};
+    for (const auto& [name, value] : form)
+      if (name == kAllowedProvidersKey) change[kAllowedProvidersKey].push_back(value);
+    if (auto mode = get_param(form, kEnrollmentEmailKey)) change[kEnrollmentEmailKey] = *mode;
+    nlohmann::json totp = nlohmann::json::object();
+    if (auto algorithm = get_param(form, "totp_algorithm")) totp["algorithm"] = *algorithm;
+    if (auto digits = get_param(form, "totp_digits")) totp["digits"] = number_or_text(*digits);
+    if (auto period = get_param(form, "totp_period")) totp["period"] = number_or_text(*period);
+    if (!totp.empty()) change["totp"] = totp;
+    ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        "The two-factor settings were saved.");
+  }
+  if (action == "invite") {
+    nlohmann::json request = {{"email", form_value(form, "email")}};
+    if (auto role = get_param(form, "role")) request["role"] = *role;
+    ApiOutcome api = admin_.invite(*caller, account, request.dump(), address);
+    const std::string invited = api.body.value("email", "");
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        api.status == 201
+                            ? "Invitation sent to " + invited + "."
+                            : invited + " already has an open invitation; no new email was sent.");
+  }
+  if (action == "revoke_invitation") {
+    const std::string id = form_value(form, "invitation_id");
+    ApiOutcome api = admin_.revoke_invitation(*caller, account, id, address);
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    std::string email;
+    if (out.is_page)
+      for (const auto& i : out.view.invitations)
+        if (std::to_string(i.id) == id) email = i.email;
+    return with_message(std::move(out), api,
+                        "The invitation to " + email + " was revoked: its link no longer works.");
   }
   if (action == "create_token") {
     const std::string name = form_value(form, "name");

@@ -1,9 +1,10 @@
 #pragma once
 // The admin page ACCOUNT SETUP > Authentication ("Authentication: Configuration") for a
 // signed-in administrator: the Enforce Two Factor Authentication toggle with the seed's
-// prompts, the account's TOTP parameters, the members with their 2FA state and the lost-device
-// reset, and API tokens. http/ turns GET and POST /account/authentication into one call here
-// and renders the AuthenticationView.
+// prompts, the two-factor settings (what the enforcement email carries, the allowed providers,
+// the TOTP parameters), the members with their 2FA state and the lost-device reset,
+// invitations of new members, and API tokens. http/ turns GET and POST /account/authentication into
+// one call here and renders the AuthenticationView.
 //
 // Every decision goes through AdminApi with the browser session as the Caller, so the page
 // and the JSON API share one implementation of the permissions (auth_settings.view to see,
@@ -19,6 +20,7 @@
 #include "idp/admin_api.h"
 #include "idp/directory.h"
 #include "idp/provider.h"
+#include "plugin/registry.h"
 
 namespace keystep {
 
@@ -30,6 +32,21 @@ struct MemberRow {
   std::string role;
   bool two_factor_enabled = false;  // the member's own setting
   bool has_second_factor = false;   // an authenticator is set up
+};
+
+struct InvitationRow {
+  int64_t id = 0;
+  std::string email;
+  std::string role;
+  std::string status;  // pending, accepted, revoked or expired (the API's)
+  int64_t expires_at = 0;
+};
+
+// A second factor of the server, as a checkbox of the allowed providers.
+struct ProviderChoice {
+  std::string id;
+  std::string display_name;  // the provider's own, e.g. "Authenticator app"
+  bool allowed = false;
 };
 
 struct TokenRow {
@@ -57,7 +74,10 @@ struct AuthenticationView {
   std::string totp_algorithm;
   int totp_digits = 0;
   int totp_period = 0;
+  std::string enrollment_email;           // kEnrollmentEmailQr or kEnrollmentEmailLink
+  std::vector<ProviderChoice> providers;  // available_providers, in the API's order
   std::vector<MemberRow> members;
+  std::vector<InvitationRow> invitations;  // newest first
   std::vector<TokenRow> tokens;
   // kConfirmEnforce: what confirming does (AdminApi's 428 summary).
   int64_t summary_members = 0;
@@ -81,8 +101,10 @@ struct ConsoleOutcome {
 
 class AdminConsole {
  public:
-  AdminConsole(Provider& provider, AdminApi& admin, Directory& directory)
-      : provider_(provider), admin_(admin), directory_(directory) {}
+  // `registry` gives the providers' display names.
+  AdminConsole(Provider& provider, AdminApi& admin, Directory& directory,
+               const ProviderRegistry& registry)
+      : provider_(provider), admin_(admin), directory_(directory), registry_(registry) {}
 
   // GET /account/authentication. Without a session it starts a sign-in that comes back here;
   // without auth_settings.view it is a 403 error page.
@@ -95,6 +117,13 @@ class AdminConsole {
   //                          confirm=yes the change is made and the emails are queued
   //   stop                   turn enforcement off (no confirmation: it changes no user)
   //   reset, user_id         lost device: remove a member's 2FA, end their sessions, email
+  //   save_settings          one put_settings with enrollment_email, allowed_providers (the
+  //                          checked boxes, repeated) and totp {totp_algorithm, totp_digits,
+  //                          totp_period}; never enforce_two_factor. The API validates: its
+  //                          400 or 409 (totp_required) is shown with that status
+  //   invite, email, role    AdminApi::invite: a new invitation is emailed; a repeated one is
+  //                          the open invitation, emailed once only
+  //   revoke_invitation, invitation_id
   //   create_token, name     a new API token for the admin, shown once
   //   revoke_token, token_id
   // Bad input answers the page with an error message and a 4xx status.
@@ -110,6 +139,7 @@ class AdminConsole {
   Provider& provider_;
   AdminApi& admin_;
   Directory& directory_;
+  const ProviderRegistry& registry_;
 };
 
 }  // namespace keystep

@@ -3,7 +3,9 @@
 // binary. An admin without 2FA opens Account setup > Authentication, slides Enforce Two
 // Factor Authentication on, is told to protect their own login first, goes to settings,
 // enables 2FA with a code from oathtool, comes back through the navigation, slides the toggle
-// on again, confirms, and the toggle is On; the admin API and the outbox agree.
+// on again, confirms, and the toggle is On; the admin API and the outbox agree. Then the admin
+// invites a new member (one invitation email in the outbox) and switches the enforcement
+// email to the single-use enrollment link in the Two-factor settings form.
 //
 // Each step's screenshot goes to $KEYSTEP_SCREENSHOTS when set (the admin guide's images:
 // KEYSTEP_SCREENSHOTS=$PWD/docs/images tests/e2e/run.sh build/keystep), else to a temporary
@@ -29,6 +31,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 const ADMIN = { email: 'admin@example.com', password: 'admin staple battery horse' };
 const PAGE_PATH = '/account/authentication';
 const ENFORCE_SWITCH = 'button[role=switch][aria-label="Enforce Two Factor Authentication"]';
+const INVITEE = 'new.member@example.com';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,10 +73,32 @@ describe('admin page: enforce two-factor authentication for the account', { time
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 
-  async function shoot(name) {
+  // The whole page, or the part of it from the top of element `from` to the bottom of `to`.
+  async function shoot(name, from, to) {
     const file = path.join(shots, `admin-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    if (from) {
+      const main = await page.locator('main').boundingBox();
+      const top = (await page.locator(from).boundingBox()).y - 16;
+      const last = await page.locator(to).boundingBox();
+      await page.screenshot({ path: file, fullPage: true, clip: {
+        x: main.x, y: top, width: main.width, height: last.y + last.height + 16 - top } });
+    } else {
+      await page.screenshot({ path: file, fullPage: true });
+    }
     assert.ok((await stat(file)).size > 5000, `${file} looks empty`);
+  }
+
+  // The .eml files the mail worker wrote (no SMTP configured), once `ready` accepts them.
+  async function outbox(ready) {
+    const dir = path.join(ks.dataDir, 'outbox');
+    let mail = [];
+    for (let i = 0; i < 100; i++) {
+      const names = (await readdir(dir).catch(() => [])).filter((n) => n.endsWith('.eml'));
+      mail = await Promise.all(names.map((n) => readFile(path.join(dir, n), 'utf8')));
+      if (ready(mail)) break;
+      await sleep(50);
+    }
+    return mail;
   }
 
   // Clicks `selector` and waits for the page it leads to.
@@ -159,16 +184,50 @@ describe('admin page: enforce two-factor authentication for the account', { time
     assert.equal((await settings()).enforce_two_factor, true);
     await shoot('authentication-on');
     // The mail worker writes the enforcement email to the outbox (no SMTP configured).
-    const outbox = path.join(ks.dataDir, 'outbox');
-    let mail = [];
-    for (let i = 0; i < 100 && mail.length === 0; i++) {
-      const names = (await readdir(outbox).catch(() => [])).filter((n) => n.endsWith('.eml'));
-      mail = await Promise.all(names.map((n) => readFile(path.join(outbox, n), 'utf8')));
-      if (mail.length === 0) await sleep(50);
-    }
+    const mail = await outbox((m) => m.length > 0);
     assert.equal(mail.length, 1);
     assert.match(mail[0], new RegExp(`^To: ${USER.email.replace('.', '\\.')}`, 'm'));
     assert.match(mail[0], /^Subject: Set up two-factor authentication/m);
+  });
+
+  it('Invite a member: the invitation is listed as pending and emailed once', async () => {
+    await page.fill('#invite input[name=email]', INVITEE);
+    await page.selectOption('#invite select[name=role]', 'member');
+    await clickThrough('#invite button:has-text("Invite")');
+    assert.equal(new URL(page.url()).pathname, PAGE_PATH);
+    assert.equal(await text('[role=status]'), `Invitation sent to ${INVITEE}.`);
+    const row = page.locator('#invitations tbody tr', { hasText: INVITEE });
+    assert.equal(await row.count(), 1);
+    assert.deepEqual((await row.locator('td').allInnerTexts()).slice(0, 3),
+                     [INVITEE, 'member', 'pending']);
+    assert.equal(await row.locator('button:has-text("Revoke")').count(), 1);
+    await shoot('invite');
+    const res = await fetch(`${ks.issuer}/api/v1/accounts/acme/invitations`,
+                            { headers: { authorization: `Bearer ${apiToken}` } });
+    const { invitations } = await res.json();
+    assert.deepEqual(invitations.map((i) => [i.email, i.role, i.status]),
+                     [[INVITEE, 'member', 'pending']]);
+    const invited = (await outbox((m) => m.some((e) => e.includes(`To: ${INVITEE}`))))
+      .filter((e) => e.includes(`To: ${INVITEE}`));
+    assert.equal(invited.length, 1);
+    assert.match(invited[0], /^Subject: You are invited to /m);
+  });
+
+  it('Two-factor settings: the enforcement email becomes a single-use enrollment link', async () => {
+    assert.equal(await page.isChecked('input[name=enrollment_email][value=qr_code]'), true);
+    await page.check('input[name=enrollment_email][value=link]');
+    await clickThrough('#two-factor-settings button:has-text("Save")');
+    assert.equal(await text('[role=status]'), 'The two-factor settings were saved.');
+    assert.equal(await page.isChecked('input[name=enrollment_email][value=link]'), true);
+    assert.equal(await page.isChecked('input[name=allowed_providers][value=totp]'), true);
+    assert.equal(await page.inputValue('select[name=totp_digits]'), '6');
+    assert.equal(await switchState(), 'true');
+    await shoot('settings', '[role=status]', '#two-factor-settings');
+    const now = await settings();
+    assert.equal(now.enrollment_email, 'link');
+    assert.deepEqual(now.allowed_providers, ['totp']);
+    assert.deepEqual(now.totp, { algorithm: 'SHA1', digits: 6, period: 30 });
+    assert.equal(now.enforce_two_factor, true);
   });
 
   it('an API token created on the page is shown once and works as a Bearer token', async () => {

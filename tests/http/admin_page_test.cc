@@ -1,15 +1,15 @@
 // The admin page Account setup > Authentication over HTTP: who may see it, CSRF, the
 // Enforce Two Factor Authentication toggle with the seed's prompt and confirmation, turning
-// it off, the lost-device reset and API tokens (also through the JSON API).
+// it off, the two-factor settings form, inviting members and revoking invitations, the
+// lost-device reset and API tokens (also through the JSON API).
 #include <gtest/gtest.h>
 
-#include "tests/http/test_server.h"
+#include "tests/http/admin_fixture.h"
 
 namespace keystep::httptest {
 namespace {
 
-constexpr const char* kBoss = "boss@example.com";
-constexpr const char* kBossPassword = "boss horse battery";
+constexpr const char* kDave = "dave@example.com";
 constexpr const char* kPage = "/account/authentication";
 
 bool contains(const std::string& text, const std::string& part) {
@@ -24,16 +24,9 @@ std::string element_text(const std::string& html, const std::string& id) {
   return html.substr(begin, html.find('<', begin) - begin);
 }
 
-class AdminPageTest : public MfaHttpTest {
+// The admin fixture's accounts and tokens (boss's and alice's), seen through the page.
+class AdminPageTest : public AdminApiTest {
  protected:
-  void SetUp() override {
-    MfaHttpTest::SetUp();
-    ASSERT_TRUE(server_->directory().create_user("acme", kBoss, kBossPassword, true));
-    auto token = server_->admin_api().create_token("acme", kBoss, "test");
-    ASSERT_TRUE(token) << token.error().message;
-    boss_token_ = *token;
-  }
-
   // Signs the boss in (password only) and opens the page; returns its CSRF token.
   std::string sign_in_boss() {
     sign_in_to_profile(kBoss, kBossPassword);
@@ -60,9 +53,21 @@ class AdminPageTest : public MfaHttpTest {
   HttpResponse api_get(const std::string& path, const std::string& token) {
     return client_.get(url(path), nullptr, {"Authorization: Bearer " + token});
   }
-  Account acme() { return *server_->store().account_by_name("acme"); }
+  nlohmann::json settings() {
+    HttpResponse r = api("GET", settings_url(), boss_token_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json();
+  }
+  HttpResponse invite_by_api(const std::string& email) {
+    return api("POST", url("/api/v1/accounts/acme/invitations"), boss_token_,
+               nlohmann::json{{"email", email}}.dump());
+  }
+  nlohmann::json invitations() {
+    HttpResponse r = api("GET", url("/api/v1/accounts/acme/invitations"), boss_token_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json()["invitations"];
+  }
 
-  std::string boss_token_;
   HttpResponse page_;
 };
 
@@ -93,7 +98,7 @@ TEST_F(AdminPageTest, MemberWithoutThePermissionGets403AndNoNavigationLink) {
   EXPECT_TRUE(contains(page.body, "auth_settings.view"));
   HttpResponse posted = post(profile.csrf_token, {{"action", "create_token"}, {"name", "x"}});
   EXPECT_EQ(posted.status, 403);
-  EXPECT_TRUE(server_->store().api_tokens(acme().id)->size() == 1);  // the boss's only
+  EXPECT_EQ(server_->store().api_tokens(acme().id)->size(), 2u);  // the fixture's only
 }
 
 TEST_F(AdminPageTest, AdminsSeeTheNavigationLinkOnTheirProfile) {
@@ -243,7 +248,7 @@ TEST_F(AdminPageTest, TokenIsShownOnceWorksAsBearerAndRevokingMakesIt401) {
   EXPECT_FALSE(contains(page_.body, token));
   EXPECT_TRUE(contains(page_.body, "aria-label=\"Revoke deploy &lt;script&gt;\""));
   auto tokens = server_->store().api_tokens(acme().id);
-  ASSERT_EQ(tokens->size(), 2u);
+  ASSERT_EQ(tokens->size(), 3u);
   HttpResponse revoked =
       post(csrf, {{"action", "revoke_token"}, {"token_id", std::to_string(tokens->back().id)}});
   ASSERT_EQ(revoked.status, 200) << revoked.body;
@@ -267,7 +272,7 @@ TEST_F(AdminPageTest, TokensJsonApiCreatesOnceListsAndRevokes) {
   EXPECT_EQ(created.json()["user_email"], kBoss);
   HttpResponse list = api_get("/api/v1/accounts/acme/tokens", token);
   ASSERT_EQ(list.status, 200) << list.body;
-  EXPECT_EQ(list.json()["tokens"].size(), 2u);
+  EXPECT_EQ(list.json()["tokens"].size(), 3u);
   EXPECT_FALSE(contains(list.body, token));
   EXPECT_FALSE(contains(list.body, "token_hash"));
   EXPECT_EQ(client_.request("POST", tokens_url, auth, std::string(R"({"name":""})")).status, 400);
@@ -281,15 +286,235 @@ TEST_F(AdminPageTest, TokensJsonApiCreatesOnceListsAndRevokes) {
   EXPECT_EQ(client_.request("DELETE", one, {auth[0]}).status, 200);
   EXPECT_EQ(client_.request("DELETE", one, {auth[0]}).status, 404);
   EXPECT_EQ(api_get("/api/v1/accounts/acme/tokens", token).status, 401);
-  auto member = server_->admin_api().create_token("acme", TestServer::kAliceEmail, "m");
-  ASSERT_TRUE(member);
-  EXPECT_EQ(api_get("/api/v1/accounts/acme/tokens", *member).status, 403);
-  EXPECT_EQ(client_
-                .request("POST", tokens_url,
-                         {"Authorization: Bearer " + *member, "Content-Type: application/json"},
-                         std::string(R"({"name":"x"})"))
-                .status,
+  EXPECT_EQ(api_get("/api/v1/accounts/acme/tokens", member_token_).status, 403);
+  EXPECT_EQ(
+      client_
+          .request("POST", tokens_url,
+                   {"Authorization: Bearer " + member_token_, "Content-Type: application/json"},
+                   std::string(R"({"name":"x"})"))
+          .status,
+      403);
+}
+
+// The two-factor settings form as the browser sends it.
+Fields settings_form(const std::string& mode, const std::vector<std::string>& providers,
+                     const std::string& digits = "6") {
+  Fields form = {{"action", "save_settings"}, {"enrollment_email", mode}};
+  for (const auto& id : providers) form.emplace_back("allowed_providers", id);
+  form.emplace_back("totp_algorithm", "SHA1");
+  form.emplace_back("totp_digits", digits);
+  form.emplace_back("totp_period", "30");
+  return form;
+}
+
+TEST_F(AdminPageTest, InviteFromThePageCreatesTheInvitationAndQueuesOneEmail) {
+  const std::string csrf = sign_in_boss();
+  EXPECT_TRUE(contains(page_.body, "<form id=\"invite\""));
+  EXPECT_TRUE(contains(page_.body, "No invitations yet."));
+  HttpResponse sent =
+      post(csrf, {{"action", "invite"}, {"email", "Dave@Example.com"}, {"role", "member"}});
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  EXPECT_TRUE(contains(sent.body,
+                       "<p class=\"notice\" role=\"status\">Invitation sent to "
+                       "dave@example.com.</p>"));
+  const nlohmann::json list = invitations();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["email"], kDave);
+  EXPECT_EQ(list[0]["role"], "member");
+  EXPECT_EQ(list[0]["status"], "pending");
+  EXPECT_EQ(server_->store().mail_for(kDave)->size(), 1u);
+  EXPECT_TRUE(contains(sent.body, "<table id=\"invitations\">"));
+  EXPECT_TRUE(contains(sent.body,
+                       "<td>dave@example.com</td><td>member</td><td><span "
+                       "class=\"on\">pending</span>"));
+  EXPECT_TRUE(contains(sent.body, "aria-label=\"Revoke the invitation of dave@example.com\""));
+
+  // Again while it is open: the same invitation, no second email.
+  HttpResponse again = post(csrf, {{"action", "invite"}, {"email", kDave}, {"role", "member"}});
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(contains(again.body,
+                       "dave@example.com already has an open invitation; no new "
+                       "email was sent."));
+  EXPECT_EQ(invitations().size(), 1u);
+  EXPECT_EQ(server_->store().mail_for(kDave)->size(), 1u);
+  // Another role while it is open is the API's 409.
+  HttpResponse other = post(csrf, {{"action", "invite"}, {"email", kDave}, {"role", "admin"}});
+  EXPECT_EQ(other.status, 409);
+  EXPECT_TRUE(contains(other.body, "has an open invitation as member; revoke it to invite again"));
+  EXPECT_EQ(server_->store().mail_for(kDave)->size(), 1u);
+}
+
+TEST_F(AdminPageTest, InvitingAnExistingMemberShowsTheApisErrorWith409) {
+  const std::string csrf = sign_in_boss();
+  HttpResponse member =
+      post(csrf, {{"action", "invite"}, {"email", TestServer::kAliceEmail}, {"role", "member"}});
+  EXPECT_EQ(member.status, 409);
+  EXPECT_TRUE(contains(member.body,
+                       "<p class=\"error\" role=\"alert\">alice@example.com is "
+                       "already a member of the account</p>"));
+  EXPECT_TRUE(contains(member.body, "Authentication: Configuration"));
+  EXPECT_TRUE(invitations().empty());
+  EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
+  EXPECT_EQ(post(csrf, {{"action", "invite"}, {"email", "not an address"}}).status, 400);
+  EXPECT_EQ(post(csrf, {{"action", "invite"}, {"email", kDave}, {"role", "owner"}}).status, 400);
+  EXPECT_TRUE(invitations().empty());
+}
+
+TEST_F(AdminPageTest, RevokeTurnsTheInvitationRevokedAndItsButtonGoes) {
+  const std::string csrf = sign_in_boss();
+  ASSERT_EQ(post(csrf, {{"action", "invite"}, {"email", kDave}, {"role", "admin"}}).status, 200);
+  const std::string id = std::to_string(invitations()[0]["id"].get<int64_t>());
+  HttpResponse revoked = post(csrf, {{"action", "revoke_invitation"}, {"invitation_id", id}});
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_TRUE(contains(
+      revoked.body, "The invitation to dave@example.com was revoked: its link no longer works."));
+  EXPECT_EQ(invitations()[0]["status"], "revoked");
+  EXPECT_TRUE(contains(revoked.body,
+                       "<td>dave@example.com</td><td>admin</td><td><span "
+                       "class=\"off\">revoked</span>"));
+  EXPECT_FALSE(contains(revoked.body, "Revoke the invitation of dave@example.com"));
+  HttpResponse again = post(csrf, {{"action", "revoke_invitation"}, {"invitation_id", id}});
+  EXPECT_EQ(again.status, 404);
+  EXPECT_TRUE(contains(again.body, "no such open invitation"));
+}
+
+TEST_F(AdminPageTest, SettingsSavedOnThePageAreWhatTheApiReturns) {
+  const std::string csrf = sign_in_boss();
+  EXPECT_TRUE(contains(page_.body, "<form id=\"two-factor-settings\""));
+  EXPECT_TRUE(contains(page_.body, "name=\"enrollment_email\" value=\"qr_code\" checked"));
+  EXPECT_TRUE(contains(page_.body,
+                       "name=\"allowed_providers\" value=\"totp\" checked><span>"
+                       "Authenticator app <small><code>totp</code></small>"));
+  HttpResponse saved = post(csrf, {{"action", "save_settings"},
+                                   {"enrollment_email", "link"},
+                                   {"allowed_providers", "totp"},
+                                   {"totp_algorithm", "SHA256"},
+                                   {"totp_digits", "8"},
+                                   {"totp_period", "60"}});
+  ASSERT_EQ(saved.status, 200) << saved.body;
+  EXPECT_TRUE(contains(saved.body, "The two-factor settings were saved."));
+  const nlohmann::json now = settings();
+  EXPECT_EQ(now["enrollment_email"], "link");
+  EXPECT_EQ(now["allowed_providers"], nlohmann::json({"totp"}));
+  EXPECT_EQ(now["totp"], nlohmann::json({{"algorithm", "SHA256"}, {"digits", 8}, {"period", 60}}));
+  EXPECT_EQ(now["enforce_two_factor"], false);
+  EXPECT_TRUE(contains(saved.body, "name=\"enrollment_email\" value=\"link\" checked"));
+  EXPECT_TRUE(contains(saved.body, "<option value=\"SHA256\" selected>"));
+  EXPECT_TRUE(contains(saved.body, "<option value=\"8\" selected>"));
+  EXPECT_TRUE(contains(saved.body, "<option value=\"60\" selected>"));
+  EXPECT_TRUE(contains(saved.body, "SHA256, 8 digits, a new code every 60 seconds"));
+
+  // What the API refuses is shown with its status, and nothing changes.
+  HttpResponse digits = post(csrf, settings_form("qr_code", {"totp"}, "7"));
+  EXPECT_EQ(digits.status, 400);
+  EXPECT_TRUE(contains(digits.body,
+                       "<p class=\"error\" role=\"alert\">totp.digits must be 6 or "
+                       "8</p>"));
+  HttpResponse none = post(csrf, settings_form("qr_code", {}));
+  EXPECT_EQ(none.status, 400);
+  EXPECT_TRUE(contains(none.body, "allowed_providers must be a non-empty array"));
+  HttpResponse mode = post(csrf, settings_form("sms", {"totp"}));
+  EXPECT_EQ(mode.status, 400);
+  EXPECT_TRUE(contains(mode.body, "enrollment_email must be &quot;qr_code&quot; or &quot;link"));
+  EXPECT_EQ(settings(), now);
+}
+
+TEST_F(AdminPageTest, LinkModeThenEnforceFromThePageEmailsAnEnrollLinkAndNoSecret) {
+  const std::string csrf = protect_boss();
+  ASSERT_EQ(post(csrf, settings_form("link", {"totp"})).status, 200);
+  HttpResponse confirm = post(csrf, {{"action", "enforce"}});
+  ASSERT_EQ(confirm.status, 200) << confirm.body;
+  EXPECT_TRUE(contains(element_text(confirm.body, "confirm-summary"),
+                       "emailed a single-use enrollment link"));
+  ASSERT_EQ(post(csrf, {{"action", "enforce"}, {"confirm", "yes"}}).status, 200);
+  EXPECT_TRUE(acme().enforce_two_factor);
+  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  ASSERT_EQ(mail->size(), 1u);
+  const std::string text = text_part(opened((*mail)[0]));
+  EXPECT_TRUE(contains(text, url("/enroll?token="))) << text;
+  EXPECT_FALSE(contains(text, "otpauth"));
+  EXPECT_FALSE(contains(text, "secret key"));
+  // No secret exists yet: the link leads to a sign-in before one is made.
+  EXPECT_TRUE(server_->store().credentials_of_user(server_->alice_id())->empty());
+}
+
+TEST_F(AdminPageTest, ViewersSeeSettingsAndInvitationsButNoForms) {
+  ASSERT_EQ(invite_by_api(kDave).status, 201);
+  ASSERT_TRUE(server_->give_custom_role(server_->alice_id(), "auditor", {"auth_settings.view"}));
+  ProfilePage profile = sign_in_to_profile();
+  open_page();
+  EXPECT_FALSE(contains(page_.body, "<form"));
+  EXPECT_FALSE(contains(page_.body, "<input"));
+  EXPECT_TRUE(contains(page_.body, "<h2>Two-factor settings</h2>"));
+  EXPECT_TRUE(contains(page_.body,
+                       "<th>Enforcement email</th><td>QR code and secret key in the "
+                       "email</td>"));
+  EXPECT_TRUE(contains(page_.body, "<th>Allowed providers</th><td>Authenticator app"));
+  EXPECT_TRUE(contains(page_.body, "<td>dave@example.com</td><td>member</td>"));
+  EXPECT_FALSE(contains(page_.body, "Revoke the invitation"));
+  EXPECT_FALSE(contains(page_.body, "Invite a member"));
+  // Hand-made forms with the session's token are refused by the API.
+  const std::string id = std::to_string(invitations()[0]["id"].get<int64_t>());
+  EXPECT_EQ(post(profile.csrf_token, {{"action", "invite"}, {"email", "erin@example.com"}}).status,
             403);
+  EXPECT_EQ(post(profile.csrf_token, settings_form("link", {"totp"})).status, 403);
+  EXPECT_EQ(
+      post(profile.csrf_token, {{"action", "revoke_invitation"}, {"invitation_id", id}}).status,
+      403);
+  EXPECT_EQ(invitations().size(), 1u);
+  EXPECT_EQ(invitations()[0]["status"], "pending");
+  EXPECT_EQ(settings()["enrollment_email"], "qr_code");
+}
+
+TEST_F(AdminPageTest, NewFormsWithoutTheSessionsCsrfTokenAre403) {
+  ASSERT_EQ(invite_by_api(kDave).status, 201);
+  sign_in_boss();
+  const std::string id = std::to_string(invitations()[0]["id"].get<int64_t>());
+  for (const std::string token : {"", "not-the-token"}) {
+    EXPECT_EQ(post(token, {{"action", "invite"}, {"email", "erin@example.com"}}).status, 403);
+    EXPECT_EQ(post(token, settings_form("link", {"totp"})).status, 403);
+    EXPECT_EQ(post(token, {{"action", "revoke_invitation"}, {"invitation_id", id}}).status, 403);
+  }
+  EXPECT_EQ(invitations().size(), 1u);
+  EXPECT_EQ(invitations()[0]["status"], "pending");
+  EXPECT_TRUE(server_->store().mail_for("erin@example.com")->empty());
+  EXPECT_EQ(settings()["enrollment_email"], "qr_code");
+}
+
+// A server with a second factor besides the authenticator app (the test plugin's
+// "static_code", display name "Static test code").
+class AdminPagePluginTest : public AdminPageTest {
+ protected:
+  TestServerOptions server_options() const override {
+    return {{std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"}};
+  }
+};
+
+TEST_F(AdminPagePluginTest, DisallowingTheAuthenticatorAppWhileEnforcedShows409AndChangesNothing) {
+  const std::string csrf = protect_boss();
+  EXPECT_TRUE(contains(page_.body, "value=\"static_code\" checked><span>Static test code"));
+  EXPECT_TRUE(contains(page_.body, "value=\"totp\" checked><span>Authenticator app"));
+  // Allowing only the plugin is fine while nothing is enforced.
+  HttpResponse plugin_only = post(csrf, settings_form("qr_code", {"static_code"}));
+  ASSERT_EQ(plugin_only.status, 200) << plugin_only.body;
+  EXPECT_TRUE(contains(plugin_only.body, "value=\"totp\"><span>Authenticator app"));
+  ASSERT_EQ(post(csrf, settings_form("qr_code", {"static_code", "totp"})).status, 200);
+  ASSERT_EQ(post(csrf, {{"action", "enforce"}, {"confirm", "yes"}}).status, 200);
+  const nlohmann::json before = settings();
+  ASSERT_EQ(before["enforce_two_factor"], true);
+
+  HttpResponse refused = post(csrf, settings_form("link", {"static_code"}, "8"));
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_TRUE(contains(refused.body,
+                       "<p class=\"error\" role=\"alert\">the setup members are "
+                       "asked for at sign-in enrolls an authenticator app: keep "
+                       "totp in allowed_providers while two-factor authentication "
+                       "is enforced</p>"));
+  EXPECT_TRUE(contains(refused.body, "value=\"totp\" checked><span>Authenticator app"));
+  EXPECT_EQ(settings(), before);
+  EXPECT_EQ(before["allowed_providers"], nlohmann::json({"static_code", "totp"}));
+  EXPECT_EQ(before["enrollment_email"], "qr_code");
+  EXPECT_EQ(before["totp"]["digits"], 6);
 }
 
 }  // namespace

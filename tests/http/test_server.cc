@@ -570,7 +570,7 @@ Status TestServer::init(const TestServerOptions& options) {
                                         clock_);
     server_ = std::make_unique<http::Server>(*provider_, config_.issuer);
     server_->set_admin_api(admin_.get());
-    console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_);
+    console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_, registry_);
     server_->set_admin_console(console_.get());
     http::ServerOptions options;
     options.host = "127.0.0.1";

@@ -249,7 +249,7 @@ int cmd_serve(const Args& args) {
   admin.set_on_mail_queued([&mailer] { mailer.notify(); });
   http::Server server(provider, r.config.issuer);
   server.set_admin_api(&admin);
-  AdminConsole console(provider, admin, *r.directory);
+  AdminConsole console(provider, admin, *r.directory, registry);
   server.set_admin_console(&console);
   http::ServerOptions options;
   options.host = listen->first;
