@@ -503,11 +503,7 @@ Result<int> TestServer::run_sql(const std::string& sql) {
 }
 
 Status TestServer::set_user_two_factor_flag(int64_t user_id, bool on) {
-  auto changed = run_sql("UPDATE users SET two_factor_enabled = " + std::string(on ? "1" : "0") +
-                         " WHERE id = " + std::to_string(user_id));
-  if (!changed) return changed.error();
-  if (*changed != 1) return make_error(ErrorCode::kNotFound, "no user " + std::to_string(user_id));
-  return {};
+  return store_->set_two_factor_setting(user_id, on);
 }
 
 Status TestServer::give_custom_role(int64_t user_id, const std::string& role,

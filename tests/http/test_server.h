@@ -193,10 +193,9 @@ class TestServer {
   const ProviderRegistry& registry() const { return registry_; }
   const std::vector<PluginReport>& plugin_reports() const { return plugin_reports_; }
 
-  // Writes the user-level 2FA flag alone, with SQL on a second connection. The store writes
-  // it only together with credentials (enabling turns it on, disabling removes them), so
-  // "a confirmed credential but the user's own setting off" — the state the seed rule leaves
-  // to account enforcement — can only be arranged this way.
+  // Writes the user-level 2FA flag alone (MfaStore::set_two_factor_setting), e.g. to arrange
+  // "a confirmed credential but the user's own setting off", the state the seed rule leaves
+  // to account enforcement. kNotFound for an unknown user.
   Status set_user_two_factor_flag(int64_t user_id, bool on);
   // Creates the role `role` with `permissions` and gives it to the user, with SQL on a second
   // connection: roles are seeded by migrations and nothing else creates them, so a role such
