@@ -43,6 +43,12 @@ Result<Account> Directory::create_account(const std::string& name,
     return make_error(ErrorCode::kInvalidArgument,
                       "account name must be 1-63 characters of a-z, 0-9 and '-', starting with a "
                       "letter or digit");
+  // The admin API takes an account's id or its name in the same path segment, and reads
+  // digits as an id: a name of digits only could never be addressed by name.
+  if (std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "account name must not be digits only (the admin API reads digits as an "
+                      "account id)");
   const std::string label = issuer_label.empty() ? name : issuer_label;
   const bool label_ok =
       label.size() <= 64 && std::all_of(label.begin(), label.end(), [](unsigned char c) {

@@ -31,7 +31,7 @@ class Directory {
   Directory(Store& store, const PasswordHasher& hasher, Random& random, const Clock& clock)
       : store_(store), hasher_(hasher), random_(random), clock_(clock) {}
 
-  // name: 1-63 chars of [a-z0-9-], starting with a letter or digit. issuer_label defaults to
+  // name: 1-63 chars of [a-z0-9-], starting with a letter or digit, not digits only. issuer_label defaults to
   // the name; printable, at most 64 characters, no ':' (it prefixes otpauth labels).
   Result<Account> create_account(const std::string& name, const std::string& issuer_label);
   // Email is lower-cased; password 8-1024 bytes.
