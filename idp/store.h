@@ -122,6 +122,10 @@ class GrantStore {
   virtual Status revoke_grants_of_session(const std::string& sid) = 0;
 };
 
+// How long a delivered message stays in the outbox (for operators to look up) before
+// purge_expired deletes it: 30 days.
+inline constexpr int64_t kSentMailRetention = 30 * 86400;
+
 // Everything the IdP core needs from storage.
 class Store : public AccountStore,
               public UserStore,
@@ -134,7 +138,8 @@ class Store : public AccountStore,
               public AdminStore,
               public OnboardingStore {
  public:
-  // Deletes expired flows, sessions, codes and tokens; returns how many rows went.
+  // Deletes expired flows, sessions, codes, tokens and enrollment links, and messages sent
+  // more than kSentMailRetention ago; returns how many rows went.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;
 };
 

@@ -1164,14 +1164,17 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
   int64_t deleted = 0;
-  for (const char* sql : {"DELETE FROM login_flows WHERE expires_at <= ?1",
-                          "DELETE FROM sessions WHERE expires_at <= ?1",
-                          "DELETE FROM auth_codes WHERE expires_at <= ?1",
-                          "DELETE FROM tokens WHERE expires_at <= ?1",
-                          "DELETE FROM enrollment_links WHERE expires_at <= ?1"}) {
+  const std::pair<const char*, int64_t> purges[] = {
+      {"DELETE FROM login_flows WHERE expires_at <= ?1", now},
+      {"DELETE FROM sessions WHERE expires_at <= ?1", now},
+      {"DELETE FROM auth_codes WHERE expires_at <= ?1", now},
+      {"DELETE FROM tokens WHERE expires_at <= ?1", now},
+      {"DELETE FROM enrollment_links WHERE expires_at <= ?1", now},
+      {"DELETE FROM mail_outbox WHERE sent_at > 0 AND sent_at <= ?1", now - kSentMailRetention}};
+  for (const auto& [sql, cutoff] : purges) {
     auto st = Statement::prepare(db_, sql);
     if (!st) return st.error();
-    st->bind_int64(1, now);
+    st->bind_int64(1, cutoff);
     if (Status s = st->run(); !s) return s.error();
     deleted += sqlite3_changes64(db_);
   }

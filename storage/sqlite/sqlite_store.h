@@ -31,7 +31,8 @@
 //   (kInvalidArgument otherwise). Checks, in order: unknown refresh token -> kNotFound;
 //   already used -> revokes the grant and its tokens, kReplayed; token or grant revoked ->
 //   kDenied; expired -> kExpired.
-// - purge_expired deletes expired flows, sessions, codes (used or not) and tokens; grants
+// - purge_expired deletes expired flows, sessions, codes (used or not), tokens and enrollment
+//   links, and messages sent kSentMailRetention or longer ago (never pending ones); grants
 //   and their revocation state stay. MFA credentials, attempts and the audit log stay.
 // - Account::mfa_settings_json and MfaCredential params/state must be valid JSON text
 //   (kInvalidArgument otherwise, also for JSON holding invalid UTF-8).

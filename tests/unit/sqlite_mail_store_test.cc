@@ -211,5 +211,20 @@ TEST(SqliteMailStoreFile, RacingEnqueuesOfOneKeyQueueOneMessage) {
   EXPECT_EQ((*first)->mail_for("alice@example.com")->size(), 10u);
 }
 
+TEST_F(SqliteMailStoreTest, SentMailIsPurgedAfterTheRetentionPendingMailNever) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("sent"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("pending"))));
+  const auto all = store_->mail_for("alice@example.com");
+  ASSERT_TRUE(Ok(all));
+  ASSERT_TRUE(Ok(store_->mark_sent((*all)[0].id, kNow)));
+  ASSERT_TRUE(Ok(store_->purge_expired(kNow + kSentMailRetention - 1)));
+  EXPECT_EQ(store_->mail_for("alice@example.com")->size(), 2u);
+  ASSERT_TRUE(Ok(store_->purge_expired(kNow + kSentMailRetention)));
+  const auto left = store_->mail_for("alice@example.com");
+  ASSERT_TRUE(Ok(left));
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].dedupe_key, "pending");
+}
+
 }  // namespace
 }  // namespace keystep::sqlite
