@@ -4,8 +4,9 @@
 // Factor Authentication on, is told to protect their own login first, goes to settings,
 // enables 2FA with a code from oathtool, comes back through the navigation, slides the toggle
 // on again, confirms, and the toggle is On; the admin API and the outbox agree. Then the admin
-// invites a new member (one invitation email in the outbox) and switches the enforcement
-// email to the single-use enrollment link in the Two-factor settings form.
+// invites a new member (one invitation email in the outbox), who signs up from the email's link
+// in another browser and sets up 2FA during signup, and switches the enforcement email to the
+// single-use enrollment link in the Two-factor settings form.
 //
 // Each step's screenshot goes to $KEYSTEP_SCREENSHOTS when set (the admin guide's images:
 // KEYSTEP_SCREENSHOTS=$PWD/docs/images tests/e2e/run.sh build/keystep), else to a temporary
@@ -21,6 +22,7 @@ import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 import { Keystep, USER } from './lib/keystep.mjs';
+import { parseMail } from './lib/smtp.mjs';
 
 const run = promisify(execFile);
 
@@ -211,6 +213,42 @@ describe('admin page: enforce two-factor authentication for the account', { time
       .filter((e) => e.includes(`To: ${INVITEE}`));
     assert.equal(invited.length, 1);
     assert.match(invited[0], /^Subject: You are invited to /m);
+  });
+
+  it('the invitee signs up from the email and sets up 2FA during signup', async () => {
+    const [raw] = (await outbox((m) => m.some((e) => e.includes(`To: ${INVITEE}`))))
+      .filter((e) => e.includes(`To: ${INVITEE}`));
+    const mail = await parseMail(raw);
+    const link = mail.text.match(/https?:\/\/\S+\/signup\?invitation=[\w-]+/)?.[0];
+    assert.ok(link?.startsWith(ks.issuer), mail.text);
+    const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    try {
+      const invitee = await context.newPage();
+      await invitee.goto(link);
+      assert.match(await invitee.locator('h1').innerText(), /^Join /);
+      assert.match(await invitee.locator('p.sub').innerText(), /requires two-factor authentication/);
+      assert.ok((await invitee.content()).includes(INVITEE));
+      await invitee.screenshot({ path: path.join(shots, 'signup.png') });
+      await invitee.fill('#password', 'new member staple battery');
+      await invitee.fill('#password_confirm', 'new member staple battery');
+      await Promise.all([invitee.waitForNavigation(), invitee.click('button:has-text("Sign up")')]);
+      // The account enforces 2FA: the setup step comes before the profile.
+      assert.equal(new URL(invitee.url()).pathname, '/login/second-factor');
+      assert.equal(await invitee.locator('h1').innerText(), 'Set up two-factor authentication');
+      await invitee.screenshot({ path: path.join(shots, 'signup-setup.png'), fullPage: true });
+      const secret = (await invitee.locator('#secret-key').innerText()).trim();
+      await invitee.fill('#code', await totp(secret));
+      await Promise.all([invitee.waitForNavigation(), invitee.click('button:has-text("Continue")')]);
+      assert.equal(new URL(invitee.url()).pathname, '/profile');
+      assert.ok((await invitee.content()).includes(INVITEE));
+    } finally {
+      await context.close();
+    }
+    const res = await fetch(`${ks.issuer}/api/v1/accounts/acme/members`,
+                            { headers: { authorization: `Bearer ${apiToken}` } });
+    const member = (await res.json()).members.find((m) => m.email === INVITEE);
+    assert.deepEqual([member.role, member.has_second_factor, member.two_factor_enabled],
+                     ['member', true, false]);
   });
 
   it('Two-factor settings: the enforcement email becomes a single-use enrollment link', async () => {
