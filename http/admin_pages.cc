@@ -35,12 +35,7 @@ std::string utc(int64_t at) {
 }
 
 std::string messages(const AuthenticationView& v) {
-  std::string out;
-  if (!v.notice.empty())
-    out += "<p class=\"notice\" role=\"status\">" + html_escape(v.notice) + "</p>";
-  if (!v.error_message.empty())
-    out += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
-  return out;
+  return render_messages(v.notice, v.error_message);
 }
 
 std::string heading(const AuthenticationView& v) {

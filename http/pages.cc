@@ -78,21 +78,28 @@ std::string page(std::string_view title, std::string_view body) { return render_
 
 std::string html_escape(std::string_view text) { return keystep::html_escape(text); }
 
+std::string render_messages(std::string_view notice, std::string_view error) {
+  std::string out;
+  if (!notice.empty()) out += "<p class=\"notice\" role=\"status\">" + html_escape(notice) + "</p>";
+  if (!error.empty()) out += "<p class=\"error\" role=\"alert\">" + html_escape(error) + "</p>";
+  return out;
+}
+
 std::string render_signup_page(const SignupView& v) {
   std::string body = "<h1>Join " + html_escape(v.account_label) +
                      "</h1><p class=\"sub\">Choose the password for <strong>" +
                      html_escape(v.email) + "</strong>.";
   if (v.two_factor_required)
-    body += " The account requires two-factor authentication: next you scan a QR code with "
-            "Google Authenticator or any authenticator app.";
+    body +=
+        " The account requires two-factor authentication: next you scan a QR code with "
+        "Google Authenticator or any authenticator app.";
   body += "</p>";
-  if (!v.error_message.empty())
-    body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  body += render_messages("", v.error_message);
   body +=
       "<form method=\"post\" action=\"/signup\">"
       "<input type=\"hidden\" name=\"invitation\" value=\"" +
-      html_escape(v.invitation) +
-      "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+      html_escape(v.invitation) + "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" +
+      html_escape(v.csrf_token) +
       "\"><input type=\"email\" name=\"email\" autocomplete=\"username\" value=\"" +
       html_escape(v.email) +
       "\" hidden readonly>"
@@ -111,8 +118,7 @@ std::string render_login_page(const LoginView& v) {
       "<h1>Sign in</h1><p class=\"sub\">to continue to <strong>" +
       (v.client_id.empty() ? std::string("your Keystep profile") : html_escape(v.client_id)) +
       "</strong></p>";
-  if (!v.error_message.empty())
-    body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  body += render_messages("", v.error_message);
   body +=
       "<form method=\"post\" action=\"/login\">"
       "<input type=\"hidden\" name=\"flow\" value=\"" +
@@ -150,11 +156,10 @@ std::string render_setup_step(const SecondFactorView& v) {
   std::string body =
       "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a code "
       "from an authenticator app at every sign-in. Scan this QR code with Google Authenticator "
-      "or any authenticator app (if we emailed you a QR code, it is this same one). The app will show "
-      "<strong>" +
+      "or any authenticator app (if we emailed you a QR code, it is this same one). The app will "
+      "show <strong>" +
       html_escape(e.issuer_label) + "</strong>.</p>";
-  if (!v.error_message.empty())
-    body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  body += render_messages("", v.error_message);
   body += qr_and_secret(e);
   body +=
       "<form method=\"post\" action=\"/login/second-factor\">"
@@ -181,8 +186,7 @@ std::string render_second_factor_page(const SecondFactorView& v) {
                                 "authentication. Each code works once.</p>"
                               : "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the "
                                 "code from your authenticator app.</p>";
-  if (!v.error_message.empty())
-    body += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
+  body += render_messages("", v.error_message);
   body +=
       "<form method=\"post\" action=\"/login/second-factor\">"
       "<input type=\"hidden\" name=\"flow\" value=\"" +
@@ -217,14 +221,7 @@ std::string render_second_factor_page(const SecondFactorView& v) {
 
 namespace {
 
-std::string messages(const ProfileView& v) {
-  std::string out;
-  if (!v.notice.empty())
-    out += "<p class=\"notice\" role=\"status\">" + html_escape(v.notice) + "</p>";
-  if (!v.error_message.empty())
-    out += "<p class=\"error\" role=\"alert\">" + html_escape(v.error_message) + "</p>";
-  return out;
-}
+std::string messages(const ProfileView& v) { return render_messages(v.notice, v.error_message); }
 
 // Users who may open Account setup > Authentication get the navigation; the others' pages
 // stay as they were.

@@ -17,6 +17,8 @@ std::string render_page(std::string_view title, std::string_view body, bool wide
 // The navigation of Keystep's signed-in pages: the profile, and Account setup >
 // Authentication for users allowed to see it.
 std::string render_nav(bool can_view_auth_settings);
+// A page's notice (role=status) and error (role=alert) paragraphs; empty ones are left out.
+std::string render_messages(std::string_view notice, std::string_view error);
 
 std::string render_login_page(const LoginView& view);
 std::string render_signup_page(const SignupView& view);

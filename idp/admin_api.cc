@@ -15,6 +15,9 @@ ApiOutcome api_error(int status, std::string error, std::string description) {
       status, {{"error", std::move(error)}, {"error_description", std::move(description)}}, {}};
 }
 
+// The database is busy or gone: the client may retry.
+ApiOutcome unavailable() { return api_error(503, "temporarily_unavailable", "please try again"); }
+
 bool all_digits(std::string_view s) {
   return !s.empty() && s.size() <= 18 &&
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
@@ -82,7 +85,7 @@ std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& a
     if (!token) {
       if (token.error().code == ErrorCode::kNotFound)
         return unauthenticated("the API token is unknown or revoked");
-      failure = api_error(503, "temporarily_unavailable", "please try again");
+      failure = unavailable();
       return std::nullopt;
     }
     auto user = store_.user_by_id(token->user_id);
@@ -111,7 +114,7 @@ std::optional<Account> AdminApi::authorize(const Caller& caller, const std::stri
   // Another account's settings are invisible, exactly like a missing one.
   if (!target || target->id != caller.user.account_id) {
     if (!target && target.error().code != ErrorCode::kNotFound) {
-      failure = api_error(503, "temporarily_unavailable", "please try again");
+      failure = unavailable();
       return std::nullopt;
     }
     failure = api_error(404, "not_found", "no such account");
@@ -119,7 +122,7 @@ std::optional<Account> AdminApi::authorize(const Caller& caller, const std::stri
   }
   auto allowed = directory_.user_has_permission(caller.user, permission);
   if (!allowed) {
-    failure = api_error(503, "temporarily_unavailable", "please try again");
+    failure = unavailable();
     return std::nullopt;
   }
   if (!*allowed) {
@@ -213,7 +216,7 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     // The seed's preconditions, enforced here and not only by the page: protect your own
     // login first, then confirm knowing what will happen.
     auto own = two_factor_.status(caller.user);
-    if (!own) return api_error(503, "temporarily_unavailable", "please try again");
+    if (!own) return unavailable();
     if (!own->has_second_factor()) {
       ApiOutcome out = api_error(409, "own_two_factor_required",
                                  "set up two-factor authentication for your own profile first");
@@ -222,7 +225,7 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     }
     if (!request.value("confirm", false)) {
       auto members = store_.members(target->id);
-      if (!members) return api_error(503, "temporarily_unavailable", "please try again");
+      if (!members) return unavailable();
       const auto without = std::count_if(members->begin(), members->end(),
                                          [](const Member& m) { return !m.has_second_factor; });
       ApiOutcome out = api_error(428, "confirmation_required",
@@ -246,7 +249,7 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     std::vector<EnrollmentLink> links;
     if (enforce && !target->enforce_two_factor) {
       auto members = store_.members(target->id);
-      if (!members) return api_error(503, "temporarily_unavailable", "please try again");
+      if (!members) return unavailable();
       for (const auto& m : *members) {
         if (m.has_second_factor) continue;
         auto message = by_link ? enrollment_link_mail(*target, m.user, links)
@@ -261,18 +264,19 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
       if (s.error().code == ErrorCode::kConflict)
         return api_error(409, "conflict",
                          "the setting was changed by another request; read it and try again");
-      return api_error(503, "temporarily_unavailable", "please try again");
+      return unavailable();
     }
     if (!mail.empty() && on_mail_queued_) on_mail_queued_();
     if (enforce != target->enforce_two_factor)
       two_factor_.audit(
           caller.user,
           enforce ? "account.two_factor_enforced" : "account.two_factor_enforcement_off", address,
-          enforce ? std::to_string(mail.size()) + (mail.size() == 1 ? " email" : " emails") + " queued"
-                  : "");
+          enforce
+              ? std::to_string(mail.size()) + (mail.size() == 1 ? " email" : " emails") + " queued"
+              : "");
   }
   auto updated = store_.account_by_id(target->id);
-  if (!updated) return api_error(503, "temporarily_unavailable", "please try again");
+  if (!updated) return unavailable();
   return ApiOutcome{200, settings_json(*updated), {}};
 }
 
@@ -281,7 +285,7 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account) {
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
   auto members = store_.members(target->id);
-  if (!members) return api_error(503, "temporarily_unavailable", "please try again");
+  if (!members) return unavailable();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& m : *members) {
     list.push_back({{"id", m.user.id},
@@ -306,8 +310,7 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
     return api_error(404, "not_found", "no such member");
   auto message = reset_mail(*target, *member);
   if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
-  if (auto s = store_.reset_two_factor(member->id, {*message}); !s)
-    return api_error(503, "temporarily_unavailable", "please try again");
+  if (auto s = store_.reset_two_factor(member->id, {*message}); !s) return unavailable();
   if (on_mail_queued_) on_mail_queued_();
   two_factor_.audit(*member, "mfa.reset_by_admin", address,
                     "by user " + std::to_string(caller.user.id));
@@ -339,7 +342,7 @@ ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& accou
   // Filters apply after paging by id, so read pages until `limit` events match or none remain.
   while (static_cast<int>(list.size()) < limit) {
     auto page = store_.audit_events(target->id, before, 500);
-    if (!page) return api_error(503, "temporarily_unavailable", "please try again");
+    if (!page) return unavailable();
     if (page->empty()) break;
     for (const auto& e : *page) {
       before = e.id;
@@ -503,10 +506,10 @@ ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
   if (auto existing = store_.user_by_email(target->id, *email); existing)
     return api_error(409, "already_member", *email + " is already a member of the account");
   else if (existing.error().code != ErrorCode::kNotFound)
-    return api_error(503, "temporarily_unavailable", "please try again");
+    return unavailable();
   const int64_t now = clock_.now();
   auto all = store_.invitations(target->id);
-  if (!all) return api_error(503, "temporarily_unavailable", "please try again");
+  if (!all) return unavailable();
   for (const auto& open : *all) {
     // Repeating the request while the invitation is open changes nothing and sends nothing.
     if (open.email == *email && open.pending(now)) {
@@ -533,7 +536,7 @@ ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
   if (!created) {
     if (created.error().code == ErrorCode::kAlreadyExists)
       return api_error(409, "already_member", created.error().message);
-    return api_error(503, "temporarily_unavailable", "please try again");
+    return unavailable();
   }
   if (on_mail_queued_) on_mail_queued_();
   two_factor_.audit(caller.user, "member.invited", address, *email + " as " + role);
@@ -545,7 +548,7 @@ ApiOutcome AdminApi::invitations(const Caller& caller, const std::string& accoun
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
   auto all = store_.invitations(target->id);
-  if (!all) return api_error(503, "temporarily_unavailable", "please try again");
+  if (!all) return unavailable();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& invitation : *all) list.push_back(invitation_json(invitation));
   return ApiOutcome{200, {{"invitations", list}}, {}};
@@ -561,7 +564,7 @@ ApiOutcome AdminApi::revoke_invitation(const Caller& caller, const std::string& 
   if (auto s = store_.revoke_invitation(target->id, std::stoll(invitation_id), clock_.now()); !s) {
     if (s.error().code == ErrorCode::kNotFound)
       return api_error(404, "not_found", "no such open invitation");
-    return api_error(503, "temporarily_unavailable", "please try again");
+    return unavailable();
   }
   two_factor_.audit(caller.user, "member.invitation_revoked", address,
                     "invitation " + invitation_id);
@@ -633,7 +636,7 @@ ApiOutcome AdminApi::tokens(const Caller& caller, const std::string& account) {
   if (!target) return failure;
   auto tokens = store_.api_tokens(target->id);
   auto members = store_.members(target->id);
-  if (!tokens || !members) return api_error(503, "temporarily_unavailable", "please try again");
+  if (!tokens || !members) return unavailable();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& t : *tokens) {
     const auto owner = std::find_if(members->begin(), members->end(),
@@ -670,7 +673,7 @@ ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& accou
       name.find_first_not_of(' ') == std::string::npos)
     return api_error(400, "invalid_request", "name must be 1-64 printable characters");
   auto issued = issue_token(*target, caller.user, name);
-  if (!issued) return api_error(503, "temporarily_unavailable", "please try again");
+  if (!issued) return unavailable();
   two_factor_.audit(caller.user, "api_token.created", address, name);
   const ApiToken& t = issued->second;
   return ApiOutcome{201,
@@ -692,7 +695,7 @@ ApiOutcome AdminApi::revoke_token(const Caller& caller, const std::string& accou
   if (auto s = store_.revoke_api_token(target->id, std::stoll(token_id), clock_.now()); !s) {
     if (s.error().code == ErrorCode::kNotFound)
       return api_error(404, "not_found", "no such token, or it is already revoked");
-    return api_error(503, "temporarily_unavailable", "please try again");
+    return unavailable();
   }
   two_factor_.audit(caller.user, "api_token.revoked", address, "token " + token_id);
   return ApiOutcome{200, {{"revoked", true}, {"id", std::stoll(token_id)}}, {}};

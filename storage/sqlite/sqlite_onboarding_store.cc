@@ -40,6 +40,17 @@ Result<Invitation> invitation_locked(sqlite3* db, const std::string& token_hash)
   return read_invitation(*st);
 }
 
+// The enrollment link with this token hash, read inside the caller's lock.
+Result<EnrollmentLink> enrollment_link_locked(sqlite3* db, const std::string& token_hash) {
+  auto st = Statement::prepare(db, sql(kLinkColumns, "WHERE token_hash = ?1"));
+  if (!st) return st.error();
+  st->bind_text(1, token_hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("enrollment link");
+  return read_link(*st);
+}
+
 Result<bool> is_member_locked(sqlite3* db, int64_t account_id, const std::string& email) {
   auto st = Statement::prepare(db, "SELECT 1 FROM users WHERE account_id = ?1 AND email = ?2");
   if (!st) return st.error();
@@ -183,13 +194,7 @@ Status SqliteStore::insert_enrollment_link_locked(const EnrollmentLink& link) {
 
 Result<EnrollmentLink> SqliteStore::enrollment_link(const std::string& token_hash) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kLinkColumns, "WHERE token_hash = ?1"));
-  if (!st) return st.error();
-  st->bind_text(1, token_hash);
-  auto row = st->step();
-  if (!row) return row.error();
-  if (!*row) return not_found("enrollment link");
-  return read_link(*st);
+  return enrollment_link_locked(db_, token_hash);
 }
 
 Result<EnrollmentLink> SqliteStore::use_enrollment_link(const std::string& token_hash,
@@ -197,14 +202,9 @@ Result<EnrollmentLink> SqliteStore::use_enrollment_link(const std::string& token
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Transaction::Mode::kImmediate);
   if (!tx) return tx.error();
-  auto st = Statement::prepare(db_, sql(kLinkColumns, "WHERE token_hash = ?1"));
-  if (!st) return st.error();
-  st->bind_text(1, token_hash);
-  auto row = st->step();
-  if (!row) return row.error();
-  if (!*row) return not_found("enrollment link");
-  EnrollmentLink link = read_link(*st);
-  st->reset();
+  auto found = enrollment_link_locked(db_, token_hash);
+  if (!found) return found.error();
+  EnrollmentLink link = *found;
   if (link.used_at) return make_error(ErrorCode::kReplayed, "the link was already used");
   if (link.expires_at <= now) return make_error(ErrorCode::kExpired, "the link has expired");
   auto use = Statement::prepare(
