@@ -12,18 +12,8 @@ import * as client from 'openid-client';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// A port that was free a moment ago on loopback.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+// A port that was free a moment ago on loopback (the e2e tests' helper).
+export { freePort } from '../tests/e2e/lib/keystep.mjs';
 
 // HTTP/1.1 client over persistent loopback connections, written for a low CPU cost per request
 // (about a fifth of node:http's or fetch's), so the load driver takes as little as possible
