@@ -225,6 +225,9 @@ class Provider {
                             const std::string& description) const;
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
   WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress);
+  // The signup page of an invitation's token with `csrf` as its form's token, or the error
+  // page of an unknown, used, revoked or expired invitation.
+  WebOutcome signup_view(const std::string& token, const std::string& csrf);
   // Signs `user` in after a password they have just set or typed outside a flow (signup):
   // to the second step when the policy needs it, else straight to request.redirect_uri.
   WebOutcome sign_in_after_password(const User& user, const AuthRequest& request,

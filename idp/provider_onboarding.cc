@@ -32,9 +32,7 @@ WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest&
   return complete_flow(LoginFlow{}, request, progress, browser);
 }
 
-WebOutcome Provider::signup_page(const Params& query, const BrowserContext& browser) {
-  (void)browser;
-  const std::string token = param(query, "invitation");
+WebOutcome Provider::signup_view(const std::string& token, const std::string& csrf) {
   if (!plausible_token(token))
     return error_page(404, "invalid_invitation", "This invitation link is not valid.");
   auto invitation = store_.invitation_by_token(hash_token(token));
@@ -52,14 +50,22 @@ WebOutcome Provider::signup_page(const Params& query, const BrowserContext& brow
                       "This invitation has expired or was withdrawn. Ask your administrator "
                       "for a new one.");
   auto account = store_.account_by_id(invitation->account_id);
-  auto csrf = random_token(random_, 32);
-  if (!account || !csrf) return error_page(503, "temporarily_unavailable", kUnavailable);
+  if (!account) return error_page(503, "temporarily_unavailable", kUnavailable);
   WebOutcome out;
   out.kind = WebOutcome::Kind::kSignupPage;
   out.status = 200;
   out.signup = SignupView{
-      token, *csrf, invitation->email, account->issuer_label, account->enforce_two_factor, ""};
-  out.cookies.push_back(cookie(kSignupCookie, *csrf, "/signup", config_.flow_ttl));
+      token, csrf, invitation->email, account->issuer_label, account->enforce_two_factor, ""};
+  return out;
+}
+
+WebOutcome Provider::signup_page(const Params& query, const BrowserContext& browser) {
+  (void)browser;
+  auto csrf = random_token(random_, 32);
+  if (!csrf) return error_page(503, "temporarily_unavailable", kUnavailable);
+  WebOutcome out = signup_view(param(query, "invitation"), *csrf);
+  if (out.kind == WebOutcome::Kind::kSignupPage)
+    out.cookies.push_back(cookie(kSignupCookie, *csrf, "/signup", config_.flow_ttl));
   return out;
 }
 
@@ -72,16 +78,13 @@ WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& bro
   if (!browser.signup_cookie || csrf.empty() || !constant_time_equal(csrf, *browser.signup_cookie))
     return error_page(403, "invalid_csrf_token",
                       "The form was not sent by the signup page. Open the invitation link again.");
-  Params query = {{"invitation", token}};
-  WebOutcome page = signup_page(query, browser);
+  // The form again with the same CSRF token, so an earlier copy of it (Back button) still works.
+  WebOutcome page = signup_view(token, csrf);
   if (page.kind != WebOutcome::Kind::kSignupPage) return page;
   const std::string password = param(form, "password");
   auto retry = [&](std::string message) {
-    // The same CSRF token again, so an earlier copy of the form (Back button) still works.
     page.status = 400;
     page.signup.error_message = std::move(message);
-    page.signup.csrf_token = csrf;
-    page.cookies.clear();
     return page;
   };
   if (auto s = check_new_password(password); !s)
