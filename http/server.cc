@@ -111,6 +111,9 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
     case WebOutcome::Kind::kSignupPage:
       send_html(response, out.status, render_signup_page(out.signup));
       return;
+    case WebOutcome::Kind::kLogoutConfirmPage:
+      send_html(response, out.status, render_logout_confirm_page(out.logout));
+      return;
   }
 }
 

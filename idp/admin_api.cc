@@ -101,7 +101,23 @@ std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& a
         return std::nullopt;
       }
       auto user = store_.user_by_id(session->user_id);
-      if (user) return Caller{*user, true};
+      if (user) {
+        // Reading needs a session at the level the account demands; changing anything also
+        // a recent sign-in at that level (RFC 9470 names the answer).
+        auto allowed =
+            two_factor_.check_session(*session, *user, changes, config_.reauthentication_max_age);
+        if (allowed) return Caller{*user, true};
+        if (allowed.error().code != ErrorCode::kDenied) {
+          failure = unavailable();
+          return std::nullopt;
+        }
+        failure = api_error(401, "insufficient_user_authentication",
+                            allowed.error().message + "; sign in again");
+        failure.www_authenticate =
+            "Bearer realm=\"keystep\", error=\"insufficient_user_authentication\", max_age=" +
+            std::to_string(config_.reauthentication_max_age);
+        return std::nullopt;
+      }
     }
   }
   return unauthenticated("an API token or a signed-in session is required");

@@ -39,7 +39,7 @@ ConsoleOutcome AdminConsole::page(const BrowserContext& browser) {
   auto caller =
       admin_.authenticate(std::nullopt, browser.session_cookie, std::nullopt, false, failure);
   if (!caller) {
-    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath));
+    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
     return web(
         provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
   }
@@ -124,7 +124,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
   auto caller = admin_.authenticate(std::nullopt, browser.session_cookie,
                                     get_param(form, "csrf_token"), true, failure);
   if (!caller) {
-    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath));
+    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
     if (failure.status == 403)
       return web(provider_.error_page(403, "invalid_csrf_token",
                                       "The form was not sent by the Authentication page. Reload "

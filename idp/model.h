@@ -121,6 +121,9 @@ struct Token {
   bool revoked = false;
   int64_t created_at = 0;
   int64_t expires_at = 0;
+  // Access tokens of a refresh request that narrowed the scope (RFC 6749 §6): the narrower
+  // scope. Empty: the grant's.
+  std::string scope;
 };
 
 }  // namespace keystep

@@ -25,7 +25,7 @@ WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest&
   progress.amr = {"pwd"};
   if (*required) {
     progress.stage = LoginStage::kSecondFactor;
-    return start_flow(request, progress);
+    return start_flow(request, progress, browser);
   }
   progress.stage = LoginStage::kDone;
   // No step is left, so no flow is stored: complete_flow's deletion of it finds nothing.
@@ -151,7 +151,7 @@ WebOutcome Provider::enrollment_link(const Params& query, const BrowserContext& 
   request.redirect_uri = "/profile";
   request.login_hint = user->email;
   request.enrollment_link = link->token_hash;
-  return start_flow(request, FlowProgress{});
+  return start_flow(request, FlowProgress{}, browser);
 }
 
 }  // namespace keystep

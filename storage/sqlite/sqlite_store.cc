@@ -117,17 +117,19 @@ Grant read_grant(const Statement& st, int c) {
 }
 
 // Token columns from 0: token_hash, grant_id, kind, used, revoked, created_at, expires_at.
+// A row of kTokenWithGrant.
 Token read_token(const Statement& st) {
-  return Token{st.column_text(0), st.column_text(1), static_cast<TokenKind>(st.column_int64(2)),
-               st.column_bool(3), st.column_bool(4), st.column_int64(5),
-               st.column_int64(6)};
+  return Token{st.column_text(0),  st.column_text(1),  static_cast<TokenKind>(st.column_int64(2)),
+               st.column_bool(3),  st.column_bool(4),  st.column_int64(5),
+               st.column_int64(6), st.column_text(18)};
 }
 
-// A token with its grant by hash and kind: token columns from 0, grant columns from 7.
+// A token with its grant by hash and kind: token columns from 0, grant columns from 7, the
+// token's own scope last (18).
 constexpr const char* kTokenWithGrant =
     "SELECT t.token_hash, t.grant_id, t.kind, t.used, t.revoked, t.created_at, t.expires_at, "
     "g.id, g.client_id, g.user_id, g.sid, g.scope, g.nonce, g.auth_time, g.acr, g.amr, "
-    "g.revoked, g.created_at FROM tokens t JOIN grants g ON g.id = t.grant_id "
+    "g.revoked, g.created_at, t.scope FROM tokens t JOIN grants g ON g.id = t.grant_id "
     "WHERE t.token_hash = ?1 AND t.kind = ?2";
 
 }  // namespace
@@ -672,6 +674,35 @@ Status SqliteStore::delete_session(const std::string& sid) {
   return {};
 }
 
+Result<int64_t> SqliteStore::end_other_sessions(int64_t user_id, const std::string& keep_sid) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  constexpr const char* kOthers = "SELECT sid FROM sessions WHERE user_id = ?1 AND sid != ?2";
+  auto tokens = Statement::prepare(
+      db_, std::string("UPDATE tokens SET revoked = 1 WHERE grant_id IN "
+                       "(SELECT id FROM grants WHERE sid IN (") + kOthers + "))");
+  if (!tokens) return tokens.error();
+  tokens->bind_int64(1, user_id);
+  tokens->bind_text(2, keep_sid);
+  if (Status s = tokens->run(); !s) return s.error();
+  auto grants = Statement::prepare(
+      db_, std::string("UPDATE grants SET revoked = 1 WHERE sid IN (") + kOthers + ")");
+  if (!grants) return grants.error();
+  grants->bind_int64(1, user_id);
+  grants->bind_text(2, keep_sid);
+  if (Status s = grants->run(); !s) return s.error();
+  auto sessions =
+      Statement::prepare(db_, "DELETE FROM sessions WHERE user_id = ?1 AND sid != ?2");
+  if (!sessions) return sessions.error();
+  sessions->bind_int64(1, user_id);
+  sessions->bind_text(2, keep_sid);
+  if (Status s = sessions->run(); !s) return s.error();
+  const int64_t ended = sqlite3_changes64(db_);
+  if (Status s = tx->commit(); !s) return s.error();
+  return ended;
+}
+
 // ---- GrantStore
 
 Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& code) {
@@ -794,7 +825,8 @@ Status SqliteStore::add_token(const Token& token) {
   if (grant->column_bool(0)) return make_error(ErrorCode::kConflict, "grant is revoked");
   auto st = Statement::prepare(db_,
                                "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, "
-                               "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                               "created_at, expires_at, scope) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!st) return st.error();
   st->bind_text(1, token.token_hash)
       .bind_text(2, token.grant_id)
@@ -802,7 +834,8 @@ Status SqliteStore::add_token(const Token& token) {
       .bind_bool(4, token.used)
       .bind_bool(5, token.revoked)
       .bind_int64(6, token.created_at)
-      .bind_int64(7, token.expires_at);
+      .bind_int64(7, token.expires_at)
+      .bind_text(8, token.scope);
   if (Status s = st->run(); !s) return s;
   return tx->commit();
 }

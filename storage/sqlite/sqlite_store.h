@@ -134,6 +134,7 @@ class SqliteStore final : public Store, public MailStore {
   Result<Session> session_by_sid(const std::string& sid, int64_t now) override;
   Status update_session_auth(const Session& session) override;
   Status delete_session(const std::string& sid) override;
+  Result<int64_t> end_other_sessions(int64_t user_id, const std::string& keep_sid) override;
 
   // GrantStore
   Status create_grant_with_code(const Grant& grant, const AuthCode& code) override;
