@@ -12,8 +12,9 @@
 //   - no confirmed credential or counter is lost or rolled back: every enrollment the client
 //     saw confirmed is a confirmed TOTP credential with recovery codes, every credential's
 //     counter is at least the step of every code the client saw accepted, the latest accepted
-//     codes still in the window are refused as replays, and one recovery code of every
-//     enrollment confirmed during the run signs in;
+//     codes still in the window are refused as replays, the session of every user's latest
+//     confirmed sign-in still opens the profile, and one recovery code of every enrollment
+//     confirmed during the run signs in;
 //   - every sign-in either completed or can be restarted: every user with TOTP signs in afresh
 //     (an enrollment whose answer was lost is found either done or not started);
 //   - every queued email is delivered exactly once as the recipient sees it: one distinct
@@ -87,7 +88,7 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
   const failures = [];   // unexpected answers, each stops the run
   const figures = { kills: 0, signIns: 0, uncertainSignIns: 0, enrollments: 0,
                     uncertainEnrollments: 0, foundEnrolled: 0, replaysRefused: 0,
-                    enforcements: 0, resumedFlows: 0, restartMs: [] };
+                    enforcements: 0, resumedFlows: 0, sessionsKept: 0, restartMs: [] };
   let done = false;
   let up = Promise.resolve();  // resolves when the server answers again after a kill
   let markUp = () => {};
@@ -100,6 +101,7 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
     const n = users.length;
     const u = { email, password, secret: null, maxStep: -1, accepted: [], recoveryCodes: [],
                 enrolledDuringRun: false, maybeSecret: null, busy: false, replayedStep: -1,
+                session: null,  // the browser of the latest confirmed sign-in
                 // Each user has a client address of their own (behind the trusted loopback
                 // proxy), so the refused replays of one never throttle another's sign-ins.
                 headers: { 'x-forwarded-for': `10.9.${n >> 8}.${n & 255}` } };
@@ -174,6 +176,7 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
       throw new Error(`${u.email}'s code of step ${step} (last known ${u.accepted.at(-1)?.step}) ` +
                       `answered ${response.status} ${alertText(response.body) ?? response.body}`);
     u.accepted.push({ step, code });
+    u.session = browser;
     figures.signIns++;
   }
 
@@ -407,6 +410,13 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
       if (u.recoveryCodes.length > 0)
         assert.ok(rows.some((r) => r.email === u.email && r.provider_id === 'recovery_code' && r.confirmed === 1),
                   `${u.email}'s recovery codes are stored`);
+    }
+
+    // The session of every user's latest confirmed sign-in still opens the profile.
+    for (const u of users.filter((x) => x.session)) {
+      const page = await u.session.get(profileUrl);
+      assert.equal(page.status, 200, `${u.email}'s session after the kills: ${page.status} ${page.location ?? ''}`);
+      figures.sessionsKept++;
     }
 
     // Enrollments whose confirmation got no answer: either done (then with the secret the client
