@@ -38,7 +38,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { AdminApi } from './lib/admin_api.mjs';
 import { totpCode, totpStep, TOTP_PERIOD } from './lib/authenticator.mjs';
-import { alertText, Browser, pathOf, signIn, submitForm, submitSecondFactor } from './lib/browser.mjs';
+import { alertText, Browser, pathOf, signIn, submitForm } from './lib/browser.mjs';
 import { Keystep } from './lib/keystep.mjs';
 import { enableTwoFactorOnProfile } from './lib/profile.mjs';
 import { smtpConf, SmtpServer } from './lib/smtp.mjs';
@@ -214,7 +214,8 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
   // The latest code `u` saw accepted, refused as a replay by whatever process serves now;
   // false when that code is out of the TOTP window (a refusal would prove nothing) or was
   // replayed already (each refusal counts as a failure against the user until a success).
-  const replayable = (u) => u.accepted.at(-1)?.step >= currentStep() && u.accepted.at(-1).step > u.replayedStep;
+  const replayable = (u) =>
+    u.accepted.at(-1)?.step >= currentStep() && u.accepted.at(-1).step > u.replayedStep;
   async function replayRefused(u) {
     if (!replayable(u)) return false;
     const last = u.accepted.at(-1);
