@@ -194,6 +194,30 @@ TEST_F(MailerTest, AMessageWhoseMarkingFailedIsMarkedLaterNotDeliveredAgain) {
   for (const OutgoingMail& m : *all) EXPECT_GT(m.sent_at, 0) << m.dedupe_key;
 }
 
+TEST_F(MailerTest, AfterACrashBeforeMarkingTheSameMessageIsDeliveredAgain) {
+  OsRandom random;
+  auto box = SecretBox::from_key(std::string(32, 'k'));
+  ASSERT_TRUE(Ok(box));
+  OutgoingMail m = mail("enforce:1:2");
+  m.mime = *seal_mime(*box, random,
+                      "Message-ID: <once@id.example.com>\r\nSubject: x\r\n\r\nsecret\r\n",
+                      m.dedupe_key);
+  ASSERT_TRUE(Ok(store_->enqueue_mail(m)));
+  MailerOptions options;
+  options.box = &*box;
+  FakeTransport transport;
+  {
+    // The first process delivers, then dies before recording it.
+    FlakyMarkStore dying(*store_);
+    EXPECT_FALSE(Mailer(dying, transport, clock_, options).deliver_due().ok());
+  }
+  EXPECT_EQ(*Mailer(*store_, transport, clock_, options).deliver_due(), 1);
+  ASSERT_EQ(transport.mimes().size(), 2u);
+  EXPECT_EQ(transport.mimes()[0], transport.mimes()[1])
+      << "the same bytes, so the same Message-ID: the recipient can tell it is a copy";
+  EXPECT_GT(only_mail().sent_at, 0);
+}
+
 TEST_F(MailerTest, SealedMailIsOpenedForDeliveryOnlyWithItsKey) {
   OsRandom random;
   auto box = SecretBox::from_key(std::string(32, 'k'));
