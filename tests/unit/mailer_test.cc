@@ -199,9 +199,9 @@ TEST_F(MailerTest, AfterACrashBeforeMarkingTheSameMessageIsDeliveredAgain) {
   auto box = SecretBox::from_key(std::string(32, 'k'));
   ASSERT_TRUE(Ok(box));
   OutgoingMail m = mail("enforce:1:2");
-  m.mime = *seal_mime(*box, random,
-                      "Message-ID: <once@id.example.com>\r\nSubject: x\r\n\r\nsecret\r\n",
-                      m.dedupe_key);
+  m.mime =
+      *seal_mime(*box, random, "Message-ID: <once@id.example.com>\r\nSubject: x\r\n\r\nsecret\r\n",
+                 m.dedupe_key);
   ASSERT_TRUE(Ok(store_->enqueue_mail(m)));
   MailerOptions options;
   options.box = &*box;
