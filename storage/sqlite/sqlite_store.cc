@@ -1,9 +1,14 @@
 #include "storage/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <utility>
@@ -132,6 +137,23 @@ constexpr const char* kTokenWithGrant =
     "g.revoked, g.created_at, t.scope FROM tokens t JOIN grants g ON g.id = t.grant_id "
     "WHERE t.token_hash = ?1 AND t.kind = ?2";
 
+// SQLite would create the database with mode 0644 less the umask, and its -wal and -shm
+// take the database's mode: creating the file first, owner-only, keeps all three private
+// (they hold password hashes, sealed secrets and the outbox). An empty file is an empty
+// database to SQLite. An existing file keeps its mode.
+Status create_private_database_file(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return {};
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return {};
+    return make_error(ErrorCode::kInternal, "creating " + path + ": " + std::strerror(errno));
+  }
+  const bool ok = ::fchmod(fd, 0600) == 0;  // the umask may have cleared owner bits
+  ::close(fd);
+  if (!ok) return make_error(ErrorCode::kInternal, "chmod " + path + ": " + std::strerror(errno));
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
@@ -145,6 +167,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       return make_error(ErrorCode::kInternal, "migrations are not in increasing version order");
     }
   }
+  if (Status s = create_private_database_file(path); !s) return s.error();
   sqlite3* db = nullptr;
   // Our own mutex serialises the connection, so SQLite's per-connection mutex is redundant.
   int rc = sqlite3_open_v2(

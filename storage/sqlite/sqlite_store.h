@@ -78,8 +78,9 @@ namespace keystep::sqlite {
 
 class SqliteStore final : public Store, public MailStore {
  public:
-  // Opens or creates the database at path (":memory:" for a private in-memory database),
-  // sets WAL (file databases), foreign_keys=ON, synchronous=NORMAL and the busy timeout, and
+  // Opens or creates the database at path (":memory:" for a private in-memory database; a
+  // new file is created with mode 0600, and SQLite gives its -wal and -shm the same), sets
+  // WAL (file databases), foreign_keys=ON, synchronous=NORMAL and the busy timeout, and
   // applies every migration newer than the recorded schema version, each in its own
   // transaction, recording it in schema_migrations.
   // On success returns the ready store. On failure returns kInternal when a database's

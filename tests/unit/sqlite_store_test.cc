@@ -1,6 +1,7 @@
 #include "storage/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <filesystem>
@@ -180,6 +181,32 @@ TEST(SqliteStoreMigrations, FileDatabaseUsesWriteAheadLog) {
   ASSERT_TRUE(Ok(store));
   ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
   EXPECT_TRUE(std::filesystem::exists(path + "-wal"));
+}
+
+TEST(SqliteStoreMigrations, NewDatabaseAndItsWalAndShmAreOwnerOnlyWhateverTheUmask) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  const mode_t old_umask = ::umask(022);
+  auto store = SqliteStore::open(path);
+  ::umask(old_umask);
+  ASSERT_TRUE(Ok(store));
+  ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+  }
+}
+
+TEST(SqliteStoreMigrations, ExistingDatabaseKeepsItsMode) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  ASSERT_TRUE(Ok(SqliteStore::open(path)));
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  ASSERT_TRUE(Ok(SqliteStore::open(path)));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
 }
 
 // ---- Accounts and users

@@ -1,6 +1,7 @@
 // keystep: the IdP server and its administration commands. This is the one place that wires
 // concrete pieces (SQLite store, OpenSSL randomness, Pistache server) together.
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -146,6 +148,26 @@ Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen)
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
 }
 
+// Creates `path` with mode 0600 whatever the umask (keystep.conf may come to hold the SMTP
+// password), holding `text`; fails if it exists.
+Status write_private_file(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return make_error(ErrorCode::kInternal, "cannot create " + path + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (std::string_view rest = text; ok && !rest.empty();) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) rest.remove_prefix(static_cast<size_t>(n));
+  }
+  const int saved = errno;
+  if (::close(fd) != 0) ok = false;
+  if (ok) return {};
+  ::unlink(path.c_str());
+  return make_error(ErrorCode::kInternal, "cannot write " + path + ": " + std::strerror(saved));
+}
+
 int cmd_init(const Args& args) {
   auto data_dir = args.required("--data-dir");
   if (!data_dir) return fail(data_dir.error());
@@ -165,9 +187,8 @@ int cmd_init(const Args& args) {
   }
   const std::string conf_path = *data_dir + "/" + kConfigFile;
   if (!fs::exists(conf_path)) {
-    std::ofstream out(conf_path);
-    out << config_to_json(config).dump(2) << "\n";
-    if (!out) return fail("cannot write " + conf_path);
+    if (auto s = write_private_file(conf_path, config_to_json(config).dump(2) + "\n"); !s)
+      return fail(s.error());
   }
   auto master = load_master_key(*data_dir);
   if (!master) return fail(master.error());
@@ -263,7 +284,7 @@ int cmd_serve(const Args& args) {
             << server.port() << std::endl;
 
   // The main thread waits for SIGTERM/SIGINT and, every few minutes meanwhile, deletes
-  // expired flows, sessions, codes and tokens.
+  // expired flows, sessions, codes and tokens, and old .eml files.
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
@@ -274,6 +295,8 @@ int cmd_serve(const Args& args) {
     if (signal_number < 0 && errno == EAGAIN) {
       if (auto purged = r.store->purge_expired(r.clock.now()); !purged)
         std::cerr << "keystep: purging expired rows failed: " << purged.error().message << "\n";
+      if (auto purged = transport->purge(r.clock.now()); !purged)
+        std::cerr << "keystep: mail: purging the outbox failed: " << purged.error().message << "\n";
     } else if (signal_number < 0 && errno != EINTR) {
       return fail(std::string("waiting for signals failed: ") + std::strerror(errno));
     }
