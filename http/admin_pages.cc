@@ -45,8 +45,9 @@ std::string pager(const ListPage& page, const std::string& param, const std::str
   };
   std::string out = "<nav class=\"pager\" aria-label=\"Pages of " + what + "\"><small>";
   if (page.number > 1) out += link(page.number - 1, "Previous") + " · ";
-  out += "page " + std::to_string(page.number) + " of " + std::to_string(std::max<int64_t>(pages, 1)) +
-         " (" + std::to_string(page.total) + " " + what + ")";
+  out += "page " + std::to_string(page.number) + " of " +
+         std::to_string(std::max<int64_t>(pages, 1)) + " (" + std::to_string(page.total) + " " +
+         what + ")";
   if (page.has_next) out += " · " + link(page.number + 1, "Next");
   return out + "</small></nav>";
 }
@@ -130,9 +131,9 @@ std::string tokens(const AuthenticationView& v) {
       out += "<tr><td>" + html_escape(t.name) + "</td><td>" + html_escape(t.user_email) +
              "</td><td>" + utc(t.created_at) + "</td><td>" +
              (t.expires_at ? utc(t.expires_at) : std::string("Never")) + "</td><td>" +
-             (t.status == "active"    ? "<span class=\"on\">Active</span>"
-              : revoked               ? "<span class=\"off\">Revoked</span>"
-                                      : "<span class=\"off\">Expired</span>") +
+             (t.status == "active" ? "<span class=\"on\">Active</span>"
+              : revoked            ? "<span class=\"off\">Revoked</span>"
+                                   : "<span class=\"off\">Expired</span>") +
              "</td><td>";
       if (v.can_edit && !revoked)
         out += action_form(v, "revoke_token", hidden("token_id", std::to_string(t.id)),

@@ -86,10 +86,8 @@ template <class T>
 nlohmann::json page_json(const char* name, nlohmann::json items, const PageRequest& request,
                          const Page<T>& page) {
   const int64_t number = request.offset / request.limit + 1;
-  nlohmann::json body = {{name, std::move(items)},
-                         {"page", number},
-                         {"limit", request.limit},
-                         {"total", page.total}};
+  nlohmann::json body = {
+      {name, std::move(items)}, {"page", number}, {"limit", request.limit}, {"total", page.total}};
   if (request.offset + static_cast<int64_t>(page.items.size()) < page.total)
     body["next_page"] = number + 1;
   return body;
@@ -348,7 +346,8 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     if (enforce != target->enforce_two_factor) {
       std::string detail;
       if (enforce) {
-        detail = std::to_string(mail.size()) + (mail.size() == 1 ? " email" : " emails") + " queued";
+        detail =
+            std::to_string(mail.size()) + (mail.size() == 1 ? " email" : " emails") + " queued";
         if (!recipients.skipped.empty())
           detail += "; skipped (invalid address): " + skipped_text(recipients.skipped);
       }
@@ -792,8 +791,7 @@ Result<std::pair<std::string, ApiToken>> AdminApi::issue_token(const Account& ac
   return std::make_pair(std::move(secret), std::move(*created));
 }
 
-ApiOutcome AdminApi::tokens(const Caller& caller, const std::string& account,
-                            const Params& query) {
+ApiOutcome AdminApi::tokens(const Caller& caller, const std::string& account, const Params& query) {
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;

@@ -141,8 +141,7 @@ class AdminApi {
   nlohmann::json settings_json(const Account& account) const;
   // A new token for `user`: the token itself, shown once, and the stored record.
   Result<std::pair<std::string, ApiToken>> issue_token(const Account& account, const User& user,
-                                                       const std::string& name,
-                                                       int64_t expires_at);
+                                                       const std::string& name, int64_t expires_at);
 
   const IdpConfig& config_;
   Store& store_;

@@ -187,13 +187,20 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     }
     ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
     if (!out.is_page || api.status != 200) return with_message(std::move(out), api, "");
-    const auto without = std::count_if(out.view.members.begin(), out.view.members.end(),
-                                       [](const MemberRow& m) { return !m.has_second_factor; });
+    // The API's own counts: the page shows one page of members only.
+    const int64_t emailed = api.body.value("emails_queued", int64_t{0});
     std::string notice = "Two-factor authentication is enforced for every member of the account.";
-    if (without > 0)
-      notice += " " + std::to_string(without) +
-                (without == 1 ? " member without it was" : " members without it were") +
+    if (emailed > 0)
+      notice += " " + std::to_string(emailed) +
+                (emailed == 1 ? " member without it was" : " members without it were") +
                 " emailed how to set it up; it is asked for at the next sign-in.";
+    std::string skipped;
+    if (api.body.contains("skipped_recipients"))
+      for (const auto& r : api.body["skipped_recipients"])
+        skipped += (skipped.empty() ? "" : ", ") + r.value("email", "");
+    if (!skipped.empty())
+      notice += " Not emailed, because their address cannot receive email: " + skipped +
+                " (they are asked to set it up at their next sign-in).";
     return with_message(std::move(out), api, notice);
   }
   if (action == "stop") {

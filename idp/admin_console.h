@@ -91,8 +91,8 @@ struct AuthenticationView {
   std::string totp_algorithm;
   int totp_digits = 0;
   int totp_period = 0;
-  std::string enrollment_email;           // kEnrollmentEmailQr or kEnrollmentEmailLink
-  std::vector<ProviderChoice> providers;  // available_providers, in the API's order
+  std::string enrollment_email;            // kEnrollmentEmailQr or kEnrollmentEmailLink
+  std::vector<ProviderChoice> providers;   // available_providers, in the API's order
   std::vector<MemberRow> members;          // one page of each list
   std::vector<InvitationRow> invitations;  // newest first
   std::vector<TokenRow> tokens;

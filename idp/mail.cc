@@ -92,8 +92,7 @@ bool ldh_label(std::string_view label) {
   if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
     return false;
   return std::all_of(label.begin(), label.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
   });
 }
 
@@ -230,7 +229,8 @@ Status check_email_address(std::string_view address) {
                   [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
     return invalid(
         "an email address must be ASCII (internationalized addresses cannot be delivered)");
-  if (local.size() > 64) return invalid("the local part of an email address must be 1-64 characters");
+  if (local.size() > 64)
+    return invalid("the local part of an email address must be 1-64 characters");
   if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos ||
       !std::all_of(local.begin(), local.end(), [](char c) { return c != '@' && id_char(c); }))
     return invalid(

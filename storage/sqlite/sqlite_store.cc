@@ -1191,9 +1191,8 @@ constexpr std::string_view kApiTokenColumns =
     "api_tokens ";
 
 ApiToken read_api_token(const Statement& st) {
-  return ApiToken{st.column_int64(0), st.column_int64(1), st.column_int64(2),
-                  st.column_text(3),  st.column_text(4),  st.column_int64(5),
-                  st.column_int64(6), st.column_int64(7)};
+  return ApiToken{st.column_int64(0), st.column_int64(1), st.column_int64(2), st.column_text(3),
+                  st.column_text(4),  st.column_int64(5), st.column_int64(6), st.column_int64(7)};
 }
 
 constexpr std::string_view kMemberColumns =
@@ -1223,10 +1222,6 @@ Result<int64_t> SqliteStore::count_locked(std::string_view count_sql, int64_t id
   if (!row) return row.error();
   return *row ? st->column_int64(0) : 0;
 }
-
-namespace {
-
-}  // namespace
 
 Result<ApiToken> SqliteStore::create_api_token(const ApiToken& token) {
   std::lock_guard lock(mu_);
@@ -1308,11 +1303,13 @@ Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64
 
 Result<std::vector<Member>> SqliteStore::members(int64_t account_id) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id"));
+  auto st = Statement::prepare(
+      db_, sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id"));
   if (!st) return st.error();
   st->bind_int64(1, account_id);
-  return read_all<Member>(
-      *st, [](const Statement& row) { return Member{read_user(row), row.column_bool(7)}; });
+  return read_all<Member>(*st, [](const Statement& row) {
+    return Member{read_user(row), row.column_bool(7)};
+  });
 }
 
 Result<Page<Member>> SqliteStore::members_page(int64_t account_id, PageRequest page) {
@@ -1320,11 +1317,13 @@ Result<Page<Member>> SqliteStore::members_page(int64_t account_id, PageRequest p
   auto tx = Transaction::begin(db_, Mode::kDeferred);
   if (!tx) return tx.error();
   auto st = Statement::prepare(
-      db_, sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id LIMIT ?2 OFFSET ?3"));
+      db_,
+      sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id LIMIT ?2 OFFSET ?3"));
   if (!st) return st.error();
   st->bind_int64(1, account_id).bind_int64(2, page.limit).bind_int64(3, page.offset);
-  auto items = read_all<Member>(
-      *st, [](const Statement& row) { return Member{read_user(row), row.column_bool(7)}; });
+  auto items = read_all<Member>(*st, [](const Statement& row) {
+    return Member{read_user(row), row.column_bool(7)};
+  });
   if (!items) return items.error();
   auto total = count_locked("SELECT COUNT(*) FROM users WHERE account_id = ?1", account_id);
   if (!total) return total.error();

@@ -301,11 +301,10 @@ TEST_F(AdminApiTest, ResetRevokesTheMembersApiTokensAndListsThemInTheAnswer) {
   EXPECT_EQ(api("GET", url("/api/v1/accounts/acme/members"), member_token_).status, 401);
   // The admin's own token is not the member's: it still works.
   EXPECT_EQ(api("GET", url("/api/v1/accounts/acme/members"), boss_token_).status, 200);
-  HttpResponse audit = api(
-      "GET", url("/api/v1/accounts/acme/audit-events?event=mfa.reset_by_admin"), boss_token_);
+  HttpResponse audit =
+      api("GET", url("/api/v1/accounts/acme/audit-events?event=mfa.reset_by_admin"), boss_token_);
   ASSERT_EQ(audit.json()["events"].size(), 1u);
-  EXPECT_NE(audit.json()["events"][0]["detail"].get<std::string>().find("test"),
-            std::string::npos);
+  EXPECT_NE(audit.json()["events"][0]["detail"].get<std::string>().find("test"), std::string::npos);
 }
 
 TEST_F(AdminApiTest, ApiTokensCanExpire) {
@@ -333,10 +332,9 @@ TEST_F(AdminApiTest, ApiTokensCanExpire) {
   EXPECT_EQ(std::to_string(by_date.json()["expires_at"].get<int64_t>()), at);
   for (const std::string& bad : std::vector<std::string>{
            R"({"name":"x","expires_in":0})", R"({"name":"x","expires_in":-5})",
-        R"({"name":"x","expires_in":"3600"})", R"({"name":"x","expires_in":1.5})",
-        R"({"name":"x","expires_in":999999999999})",
-        R"({"name":"x","expires_at":1})",
-        R"({"name":"x","expires_in":60,"expires_at":)" + at + "}"}) {
+           R"({"name":"x","expires_in":"3600"})", R"({"name":"x","expires_in":1.5})",
+           R"({"name":"x","expires_in":999999999999})", R"({"name":"x","expires_at":1})",
+           R"({"name":"x","expires_in":60,"expires_at":)" + at + "}"}) {
     HttpResponse r = api("POST", tokens_url, boss_token_, bad);
     EXPECT_EQ(r.status, 400) << bad << " " << r.body;
   }
@@ -384,9 +382,9 @@ TEST_F(AdminApiTest, OneBadRecipientDoesNotBlockEnforcementForTheOthers) {
   ASSERT_EQ(on.json()["skipped_recipients"].size(), 1u);
   EXPECT_EQ(on.json()["skipped_recipients"][0]["user_id"], stored->id);
   EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
-  HttpResponse audit = api(
-      "GET", url("/api/v1/accounts/acme/audit-events?event=account.two_factor_enforced"),
-      boss_token_);
+  HttpResponse audit =
+      api("GET", url("/api/v1/accounts/acme/audit-events?event=account.two_factor_enforced"),
+          boss_token_);
   ASSERT_EQ(audit.json()["events"].size(), 1u);
   EXPECT_NE(audit.json()["events"][0]["detail"].get<std::string>().find("skipped"),
             std::string::npos);
@@ -424,9 +422,9 @@ TEST_F(AdminApiTest, MembersInvitationsAndTokensArePaged) {
   EXPECT_EQ(invitations.json()["invitations"][0]["email"], "c@example.com");  // newest first
   EXPECT_EQ(invitations.json()["total"], 3);
   for (const char* query : {"limit=0", "limit=501", "limit=x", "page=0", "page=-1", "page=y"})
-    EXPECT_EQ(api("GET", url(std::string("/api/v1/accounts/acme/members?") + query), boss_token_)
-                  .status,
-              400)
+    EXPECT_EQ(
+        api("GET", url(std::string("/api/v1/accounts/acme/members?") + query), boss_token_).status,
+        400)
         << query;
 }
 
@@ -443,10 +441,10 @@ TEST_F(AdminApiTest, DuplicateKeysInABodyAre400) {
                 R"({"email":"a@example.com","email":"b@example.com"})")
                 .status,
             400);
-  EXPECT_EQ(api("POST", url("/api/v1/accounts/acme/tokens"), boss_token_,
-                R"({"name":"a","name":"b"})")
-                .status,
-            400);
+  EXPECT_EQ(
+      api("POST", url("/api/v1/accounts/acme/tokens"), boss_token_, R"({"name":"a","name":"b"})")
+          .status,
+      400);
   // The same key in two different objects is no duplicate.
   EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"totp":{"digits":6}})").status, 200);
 }

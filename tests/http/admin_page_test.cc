@@ -540,8 +540,8 @@ size_t table_rows(const std::string& html, const std::string& id) {
 
 TEST_F(AdminPageTest, MembersAndTokensArePagedWithNextAndPreviousLinks) {
   for (int i = 0; i < 60; ++i) {
-    User user{0, acme().id, "m" + std::to_string(100 + i) + "@example.com", "x", kRoleMember,
-              clock().now()};
+    User user{0,   acme().id,   "m" + std::to_string(100 + i) + "@example.com",
+              "x", kRoleMember, clock().now()};
     ASSERT_TRUE(server_->store().create_user(user));
   }
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(server_->admin_api().create_token("acme", kBoss, "t"));
@@ -559,6 +559,18 @@ TEST_F(AdminPageTest, MembersAndTokensArePagedWithNextAndPreviousLinks) {
   EXPECT_FALSE(contains(second.body, "members_page=3"));
   HttpResponse past = client_.get(url(std::string(kPage) + "?members_page=x"), &browser_);
   EXPECT_EQ(past.status, 400);
+}
+
+TEST_F(AdminPageTest, EnforcingNamesTheMembersWhoseAddressCannotBeEmailed) {
+  User bad{0, acme().id, "jos\xc3\xa9@example.com", "x", kRoleMember, clock().now()};
+  ASSERT_TRUE(server_->store().create_user(bad));
+  const std::string csrf = protect_boss();
+  HttpResponse done = post(csrf, {{"action", "enforce"}, {"confirm", "yes"}});
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_TRUE(contains(done.body, "1 member without it was emailed how to set it up"));
+  EXPECT_TRUE(contains(done.body, "Not emailed, because their address cannot receive email: "
+                                  "jos\xc3\xa9@example.com"))
+      << done.body;
 }
 
 TEST_F(AdminPageTest, ResetNamesTheApiTokensItRevoked) {

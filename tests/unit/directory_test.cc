@@ -82,8 +82,9 @@ TEST_F(DirectoryTest, EmailAddressesAreAsciiAddrSpecsWithinTheSmtpLimits) {
 
 TEST_F(DirectoryTest, UserCreateRefusesANonAsciiAddress) {
   ASSERT_TRUE(Ok(directory_->create_account("acme", "")));
-  EXPECT_TRUE(Fails(directory_->create_user("acme", "jos\xc3\xa9@example.com", "long enough", false),
-                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(
+      Fails(directory_->create_user("acme", "jos\xc3\xa9@example.com", "long enough", false),
+            ErrorCode::kInvalidArgument));
 }
 
 }  // namespace
