@@ -88,7 +88,8 @@ class SqliteStoreTest : public testing::Test {
                  .grant_id = grant_id,
                  .kind = kind,
                  .created_at = kNow,
-                 .expires_at = expires_at};
+                 .expires_at = expires_at,
+                 .scope = ""};
   }
 
   std::unique_ptr<SqliteStore> store_;
