@@ -25,6 +25,10 @@ struct IdpConfig {
   int64_t session_ttl = 12 * 3600;
   int64_t flow_ttl = 15 * 60;                    // a login page stays usable this long
   int threads = 0;                               // HTTP worker threads; 0 = one per core
+  // Threads hashing passwords apart from the HTTP workers; 0 = half the cores, at least 1.
+  int password_threads = 0;
+  // Password requests that may wait for those threads (then 503); 0 = 32 per thread.
+  int password_queue = 0;
   std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
   // Addresses of reverse proxies whose X-Forwarded-For names the real client.
   std::vector<std::string> trusted_proxies;
