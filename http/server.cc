@@ -6,9 +6,12 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 
 #include "http/admin_pages.h"
 #include "http/pages.h"
+#include "http/password_pool.h"
 #include "idp/url.h"
 
 namespace keystep::http {
@@ -94,6 +97,7 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
       send_html(response, out.status, render_second_factor_page(out.second));
       return;
     case WebOutcome::Kind::kProfilePage:
+      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
       send_html(response, out.status, render_profile_page(out.profile));
       return;
     case WebOutcome::Kind::kEnableTwoFactorPage:
@@ -204,12 +208,14 @@ class Router : public Ph::Handler {
   HTTP_PROTOTYPE(Router)
 
   Router(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
-         const std::string* issuer, const std::vector<std::string>* trusted_proxies)
+         const std::string* issuer, const std::vector<std::string>* trusted_proxies,
+         PasswordPool* password_pool)
       : provider_(provider),
         admin_(admin),
         console_(console),
         issuer_(issuer),
-        trusted_proxies_(trusted_proxies) {}
+        trusted_proxies_(trusted_proxies),
+        password_pool_(password_pool) {}
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
@@ -241,6 +247,25 @@ class Router : public Ph::Handler {
       response.headers().remove<Ph::Header::Connection>();
       response.headers().add<Ph::Header::Connection>(Ph::ConnectionControl::KeepAlive);
     }
+  }
+
+  // Runs `call`, a handler that hashes a password, on the password pool and sends its outcome
+  // from there, so this worker's other connections are not kept waiting; when the pool's
+  // queue is full, answers 503 with Retry-After at once. Takes over the response.
+  void on_password_pool(Ph::ResponseWriter& response, std::function<WebOutcome()> call) {
+    auto writer = std::make_shared<Ph::ResponseWriter>(std::move(response));
+    const bool queued = password_pool_->try_submit([writer, call = std::move(call)] {
+      try {
+        send_web(*writer, call());
+      } catch (const std::exception&) {
+        send_json(*writer, 500, {{"error", "server_error"}}, true);
+      }
+    });
+    if (queued) return;
+    add_raw(*writer, "Retry-After", "1");
+    send_html(*writer, 503,
+              render_error_page({"temporarily_unavailable",
+                                 "Too many sign-ins at this moment. Try again in a moment."}));
   }
 
   BrowserContext browser(const Ph::Request& request) const {
@@ -322,7 +347,9 @@ class Router : public Ph::Handler {
       if (!post) return method_not_allowed("GET, POST");
       auto form = form_body();
       if (!form) return;
-      return send_web(response, provider_->login_submit(*form, browser(request)));
+      return on_password_pool(response, [this, form = std::move(*form), b = browser(request)] {
+        return provider_->login_submit(form, b);
+      });
     }
     if (path == "/login/second-factor") {
       if (get) {
@@ -343,7 +370,9 @@ class Router : public Ph::Handler {
       if (!post) return method_not_allowed("POST");
       auto form = form_body();
       if (!form) return;
-      return send_web(response, provider_->profile_two_factor(*form, browser(request)));
+      return on_password_pool(response, [this, form = std::move(*form), b = browser(request)] {
+        return provider_->profile_two_factor(form, b);
+      });
     }
     if (path == "/profile/two-factor/enable") {
       if (get) return send_web(response, provider_->profile_enable_page(browser(request)));
@@ -367,7 +396,9 @@ class Router : public Ph::Handler {
       if (!post) return method_not_allowed("GET, POST");
       auto form = form_body();
       if (!form) return;
-      return send_web(response, provider_->signup_submit(*form, browser(request)));
+      return on_password_pool(response, [this, form = std::move(*form), b = browser(request)] {
+        return provider_->signup_submit(form, b);
+      });
     }
     if (path == "/enroll") {
       if (!get) return method_not_allowed("GET");
@@ -539,6 +570,7 @@ class Router : public Ph::Handler {
   AdminConsole* const* console_;
   const std::string* issuer_;
   const std::vector<std::string>* trusted_proxies_;
+  PasswordPool* password_pool_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
 };
 
@@ -566,8 +598,9 @@ class Guard : public Ph::Handler {
 
   Guard(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
         const std::string* issuer, const std::vector<std::string>* trusted_proxies,
-        size_t max_request_bytes)
-      : inner_(std::make_shared<Router>(provider, admin, console, issuer, trusted_proxies)),
+        PasswordPool* password_pool, size_t max_request_bytes)
+      : inner_(std::make_shared<Router>(provider, admin, console, issuer, trusted_proxies,
+                                        password_pool)),
         max_request_bytes_(max_request_bytes) {}
   // Every transport thread gets its own clone, with its own inner handler.
   Guard(const Guard& other)
@@ -642,11 +675,12 @@ struct Server::Impl {
   AdminConsole* console = nullptr;
   std::string issuer;
   std::vector<std::string> trusted_proxies;
+  std::unique_ptr<PasswordPool> password_pool;  // outlives the endpoint's handlers' use of it
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
 Server::Server(Provider& provider, std::string issuer)
-    : impl_(new Impl{provider, nullptr, nullptr, std::move(issuer), {}, nullptr}) {}
+    : impl_(new Impl{provider, nullptr, nullptr, std::move(issuer), {}, nullptr, nullptr}) {}
 
 void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
 
@@ -657,6 +691,8 @@ Server::~Server() { shutdown(); }
 Status Server::start(const ServerOptions& options) {
   try {
     impl_->trusted_proxies = options.trusted_proxies;
+    impl_->password_pool =
+        std::make_unique<PasswordPool>(options.password_threads, options.password_queue);
     Pistache::Address address(options.host, Pistache::Port(options.port));
     impl_->endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
     auto opts = Pistache::Http::Endpoint::options()
@@ -671,7 +707,7 @@ Status Server::start(const ServerOptions& options) {
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
         &impl_->provider, &impl_->admin, &impl_->console, &impl_->issuer, &impl_->trusted_proxies,
-        options.max_request_bytes));
+        impl_->password_pool.get(), options.max_request_bytes));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {
@@ -686,7 +722,11 @@ uint16_t Server::port() const {
   return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0;
 }
 
+PasswordPool* Server::password_pool() { return impl_->password_pool.get(); }
+
 void Server::shutdown() {
+  // The pool first: its queued sign-ins answer through the endpoint's transports.
+  if (impl_ && impl_->password_pool) impl_->password_pool->shutdown();
   if (impl_ && impl_->endpoint) {
     impl_->endpoint->shutdown();
     impl_->endpoint.reset();

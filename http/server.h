@@ -19,6 +19,8 @@
 
 namespace keystep::http {
 
+class PasswordPool;
+
 struct ServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;  // 0 picks a free port (tests)
@@ -28,6 +30,11 @@ struct ServerOptions {
   // is attributed to the nearest untrusted address in X-Forwarded-For (used for per-address
   // brute-force limits and the audit log); from anyone else the header is ignored.
   std::vector<std::string> trusted_proxies;
+  // The pool that runs the handlers hashing passwords (POST /login, /signup,
+  // /profile/two-factor) apart from the HTTP workers (http/password_pool.h): its threads, and
+  // how many such requests may wait for one before the next is answered 503 with Retry-After.
+  size_t password_threads = 1;
+  size_t password_queue = 32;
 };
 
 // The client's address: `peer`, or, when `peer` is a trusted proxy, the nearest hop of
@@ -53,6 +60,8 @@ class Server {
   Status start(const ServerOptions& options);
   // The bound port (useful after binding port 0).
   uint16_t port() const;
+  // The password pool (tests and monitoring); null before start().
+  PasswordPool* password_pool();
   // Stops accepting, finishes in-flight requests, joins the threads. Idempotent.
   void shutdown();
 

@@ -26,8 +26,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "argon2",           "code_ttl",       "access_token_ttl",
                                        "id_token_ttl",     "refresh_token_ttl", "session_ttl",
                                        "flow_ttl",         "threads",        "plugin_dir",
-                                       "trusted_proxies",  "mail",
-                                       "reauthentication_max_age"};
+                                       "trusted_proxies",  "mail",           "password_threads",
+                                       "password_queue",   "reauthentication_max_age"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -46,6 +46,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "reauthentication_max_age", config.reauthentication_max_age)))
     return s;
   if (!(s = read_field(json, "threads", config.threads))) return s;
+  if (!(s = read_field(json, "password_threads", config.password_threads))) return s;
+  if (!(s = read_field(json, "password_queue", config.password_queue))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
   if (const auto it = json.find("mail"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
@@ -92,6 +94,10 @@ Status validate_config(const IdpConfig& config) {
   }
   if (config.threads < 0 || config.threads > 256)
     return make_error(ErrorCode::kInvalidArgument, "threads must be between 0 and 256");
+  if (config.password_threads < 0 || config.password_threads > 256)
+    return make_error(ErrorCode::kInvalidArgument, "password_threads must be between 0 and 256");
+  if (config.password_queue < 0 || config.password_queue > 65536)
+    return make_error(ErrorCode::kInvalidArgument, "password_queue must be between 0 and 65536");
   if (auto s = validate_argon2_params(config.argon2); !s)
     return make_error(ErrorCode::kInvalidArgument, "argon2: " + s.error().message);
   return {};
@@ -113,6 +119,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"flow_ttl", config.flow_ttl},
           {"reauthentication_max_age", config.reauthentication_max_age},
           {"threads", config.threads},
+          {"password_threads", config.password_threads},
+          {"password_queue", config.password_queue},
           {"plugin_dir", config.plugin_dir},
           {"trusted_proxies", config.trusted_proxies},
           {"mail", config.mail}};

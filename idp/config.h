@@ -28,6 +28,10 @@ struct IdpConfig {
   // settings) needs an authentication at the demanded level at most this old, seconds.
   int64_t reauthentication_max_age = 15 * 60;
   int threads = 0;                               // HTTP worker threads; 0 = one per core
+  // Threads hashing passwords apart from the HTTP workers; 0 = half the cores, at least 1.
+  int password_threads = 0;
+  // Password requests that may wait for those threads (then 503); 0 = 32 per thread.
+  int password_queue = 0;
   std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
   // Addresses of reverse proxies whose X-Forwarded-For names the real client.
   std::vector<std::string> trusted_proxies;

@@ -68,6 +68,11 @@ class MfaStore {
   virtual Result<AttemptState> attempts(const std::string& key) = 0;
   // Atomically counts one more failure at `now`; returns the new state.
   virtual Result<AttemptState> record_failure(const std::string& key, int64_t now) = 0;
+  // Compare-and-set: counts one more failure at `now` only if the key's state still equals
+  // `expected` (both fields; a key with no failures is AttemptState{}). True when counted,
+  // false when another request changed the state first (nothing is changed then).
+  virtual Result<bool> record_failure_if(const std::string& key, const AttemptState& expected,
+                                         int64_t now) = 0;
   virtual Status reset_attempts(const std::string& key) = 0;
 
   virtual Status append_audit(const AuditEvent& event) = 0;

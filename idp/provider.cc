@@ -410,23 +410,23 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   auto normalized = normalize_email(email);
   // Failed passwords are throttled per email (existing or not, so the wait reveals nothing),
   // before any hashing is spent on the attempt. Not per address: behind a reverse proxy every
-  // user shares one address, and one attacker could then lock everybody out.
-  const std::vector<std::string> keys = {"pwd:" +
-                                         (normalized ? *normalized : email.substr(0, 254))};
-  auto wait = throttle_.wait(keys);
-  if (!wait) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  if (*wait > 0) {
+  // user shares one address, and one attacker could then lock everybody out. The attempt is
+  // counted before the slow check (Throttle::reserve), so concurrent guesses cannot all pass
+  // on the same old count.
+  const std::string key = "pwd:" + (normalized ? *normalized : email.substr(0, 254));
+  auto reserved = throttle_.reserve(key);
+  if (!reserved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (reserved->wait > 0) {
     retry.status = 429;
-    retry.retry_after = *wait;
+    retry.retry_after = reserved->wait;
     retry.login.error_message =
-        "Too many failed sign-ins. Wait " + seconds_text(*wait) + ", then try again.";
+        "Too many failed sign-ins. Wait " + seconds_text(reserved->wait) + ", then try again.";
     return retry;
   }
   const auto refuse = [&]() {
-    auto delay = throttle_.failed(keys);
-    if (delay && *delay > 0)
-      retry.login.error_message +=
-          " Too many failed sign-ins: wait " + seconds_text(*delay) + " before the next try.";
+    if (reserved->delay > 0)
+      retry.login.error_message += " Too many failed sign-ins: wait " +
+                                   seconds_text(reserved->delay) + " before the next try.";
     return retry;
   };
   if (!normalized || password.empty() || password.size() > 1024) {
@@ -445,7 +445,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   }
   if (candidates->empty()) hasher_.burn(password);
   if (!user) return refuse();
-  throttle_.succeeded(keys);
+  throttle_.succeeded({key});
   if (!request->enrollment_link.empty()) {
     // Started by an enrollment link: its user signing in uses it up (single use); another
     // user signing in here leaves it alone.
@@ -1164,8 +1164,25 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
   }
   if (action != "disable") return error_page(400, "invalid_request", "Unknown action.");
   const std::string password = param(form, "password");
-  const bool password_ok = !password.empty() && password.size() <= 1024 &&
-                           hasher_.verify(who->user.password_hash, password);
+  bool password_ok = false;
+  if (!password.empty()) {
+    // The same per-email throttle as the sign-in page: a session must not turn this form
+    // into an unlimited password oracle.
+    const std::string key = "pwd:" + who->user.email;
+    auto reserved = throttle_.reserve(key);
+    if (!reserved)
+      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (reserved->wait > 0) {
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 429);
+      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      out->retry_after = reserved->wait;
+      out->profile.error_message = "Too many incorrect passwords. Wait " +
+                                   seconds_text(reserved->wait) + ", then try again.";
+      return *out;
+    }
+    password_ok = password.size() <= 1024 && hasher_.verify(who->user.password_hash, password);
+    if (password_ok) throttle_.succeeded({key});
+  }
   auto disabled =
       two_factor_.disable(who->user, password_ok, param(form, "code"), browser.client_address);
   const int status = disabled ? 200 : disabled.error().code == ErrorCode::kConflict ? 409 : 401;

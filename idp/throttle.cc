@@ -38,6 +38,24 @@ Result<int64_t> Throttle::failed(const std::vector<std::string>& keys) {
   return longest;
 }
 
+Result<Throttle::Reservation> Throttle::reserve(const std::string& key) {
+  // Every failed compare-and-set means another attempt was counted meanwhile; after
+  // kFreeFailures of them a wait is in force and the loop ends with it. The bound only guards
+  // against a store that never lets the swap succeed.
+  for (int round = 0; round < 64; ++round) {
+    auto state = store_.attempts(key);
+    if (!state) return state.error();
+    const int64_t now = clock_.now();
+    const int64_t delay = LockoutPolicy::delay_after(state->failures);
+    if (delay > 0 && now < state->last_failure_at + delay)
+      return Reservation{state->last_failure_at + delay - now, 0};
+    auto counted = store_.record_failure_if(key, *state, now);
+    if (!counted) return counted.error();
+    if (*counted) return Reservation{0, LockoutPolicy::delay_after(state->failures + 1)};
+  }
+  return make_error(ErrorCode::kUnavailable, "the attempt counter of " + key + " stays contended");
+}
+
 void Throttle::succeeded(const std::vector<std::string>& keys) {
   for (const auto& key : keys) (void)store_.reset_attempts(key);
 }

@@ -5,6 +5,13 @@
 // further attempt must wait 2^(failures - kFreeFailures) seconds after the last failure,
 // capped at kMaxDelaySeconds. A success resets the keys. Counters survive restarts.
 //
+// Two ways to use it. wait() before the check and failed() after it suit a check that is fast
+// and single-use by itself (a TOTP code is stored with compare-and-set). For a slow check that
+// can be repeated (a password: Argon2id takes tens of milliseconds), concurrent attempts would
+// all read the same old count during that time; reserve() instead counts the attempt before
+// the check, atomically with the test of the wait, so at most the allowed number of attempts
+// is ever checked, however many arrive at once.
+//
 // Thread-safety: every method may be called concurrently (the store increments atomically).
 
 #include <cstdint>
@@ -35,6 +42,17 @@ class Throttle {
   Result<int64_t> wait(const std::vector<std::string>& keys);
   // Counts a failure on every key; returns the wait now in force after it.
   Result<int64_t> failed(const std::vector<std::string>& keys);
+  // Reserves one attempt on `key` before it is checked: if no wait is in force, counts it as a
+  // failure at once (compare-and-set on the key's state, retried while concurrent
+  // reservations win) and returns wait 0 with `delay`, the wait that is in force after it
+  // should it fail. Otherwise returns the seconds to wait and counts nothing. A caller whose
+  // attempt then succeeds calls succeeded({key}); a failed one needs nothing more. An error
+  // (kUnavailable from the store, or when the key stays contended) means: do not check.
+  struct Reservation {
+    int64_t wait = 0;
+    int64_t delay = 0;
+  };
+  Result<Reservation> reserve(const std::string& key);
   // Clears the keys' counters (best effort: a failure here only keeps a stricter count).
   void succeeded(const std::vector<std::string>& keys);
 

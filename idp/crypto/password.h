@@ -12,9 +12,11 @@
 
 namespace keystep {
 
+// The defaults are OWASP's Password Storage Cheat Sheet recommendation for Argon2id
+// (19 MiB, 2 passes, 1 lane); docs/security.md#password-hashing says why.
 struct Argon2Params {
-  uint32_t t_cost = 3;          // passes over memory
-  uint32_t m_cost_kib = 65536;  // memory per hash, KiB
+  uint32_t t_cost = 2;          // passes over memory
+  uint32_t m_cost_kib = 19456;  // memory per hash, KiB (19 MiB)
   uint32_t parallelism = 1;     // lanes (and threads) per hash
 };
 

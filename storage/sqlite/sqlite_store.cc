@@ -1167,6 +1167,26 @@ Result<AttemptState> SqliteStore::record_failure(const std::string& key, int64_t
   return state;
 }
 
+Result<bool> SqliteStore::record_failure_if(const std::string& key, const AttemptState& expected,
+                                            int64_t now) {
+  std::lock_guard lock(mu_);
+  // One statement either way, so the comparison and the count are atomic across connections.
+  // A key without failures has no row (reset_attempts deletes it).
+  auto st = Statement::prepare(
+      db_, expected.failures == 0
+               ? "INSERT INTO attempts (key, failures, last_failure_at) VALUES (?1, 1, ?4) "
+                 "ON CONFLICT (key) DO NOTHING"
+               : "UPDATE attempts SET failures = failures + 1, last_failure_at = ?4 "
+                 "WHERE key = ?1 AND failures = ?2 AND last_failure_at = ?3");
+  if (!st) return st.error();
+  st->bind_text(1, key);
+  if (expected.failures != 0)
+    st->bind_int64(2, expected.failures).bind_int64(3, expected.last_failure_at);
+  st->bind_int64(4, now);
+  if (Status s = st->run(); !s) return s.error();
+  return sqlite3_changes64(db_) == 1;
+}
+
 Status SqliteStore::reset_attempts(const std::string& key) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(db_, "DELETE FROM attempts WHERE key = ?1");

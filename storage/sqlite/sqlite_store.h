@@ -51,7 +51,8 @@
 //   on any error nothing changes.
 // - replace_credentials inserts `replacement` with version 0; kNotFound for an unknown user.
 // - disable_two_factor and update_account_mfa: kNotFound for an unknown user / account.
-// - record_failure sets last_failure_at to `now`; reset_attempts of an absent key succeeds.
+// - record_failure and record_failure_if set last_failure_at to `now`; reset_attempts of an
+//   absent key succeeds.
 // - audit_events clamps limit to [1, 500]; before_id <= 0 means from the newest. The log
 //   has no foreign keys: events outlive the users and accounts they name.
 //
@@ -163,6 +164,8 @@ class SqliteStore final : public Store, public MailStore {
                             const std::string& mfa_settings_json) override;
   Result<AttemptState> attempts(const std::string& key) override;
   Result<AttemptState> record_failure(const std::string& key, int64_t now) override;
+  Result<bool> record_failure_if(const std::string& key, const AttemptState& expected,
+                                 int64_t now) override;
   Status reset_attempts(const std::string& key) override;
   Status append_audit(const AuditEvent& event) override;
   Result<std::vector<AuditEvent>> audit_events(int64_t account_id, int64_t before_id,

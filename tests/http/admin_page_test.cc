@@ -486,7 +486,9 @@ TEST_F(AdminPageTest, NewFormsWithoutTheSessionsCsrfTokenAre403) {
 class AdminPagePluginTest : public AdminPageTest {
  protected:
   TestServerOptions server_options() const override {
-    return {{std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"}};
+    TestServerOptions options;
+    options.plugins = {std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"};
+    return options;
   }
 };
 

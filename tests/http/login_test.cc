@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+#include <vector>
+
 #include "tests/http/test_server.h"
 
 namespace keystep::httptest {
@@ -406,6 +410,56 @@ TEST_F(Login, ThrottlingOneEmailDoesNotSlowAnotherUserFromTheSameAddress) {
     (void)submit_login(page, "mallory@example.com", "wrong password!");
   HttpResponse ok = submit_login(page, TestServer::kAliceEmail, TestServer::kAlicePassword);
   EXPECT_EQ(ok.status, 302) << ok.body;
+}
+
+}  // namespace
+}  // namespace keystep::httptest
+
+namespace keystep::httptest {
+namespace {
+
+// Enough server threads and a hash slow enough that concurrent guesses overlap while each
+// password is being checked.
+class ConcurrentLogin : public Login {
+ protected:
+  TestServerOptions server_options() const override {
+    TestServerOptions options;
+    options.threads = 8;
+    options.password_threads = 8;
+    options.argon2 = Argon2Params{1, 8 * 1024, 1};
+    return options;
+  }
+};
+
+TEST_F(ConcurrentLogin, ConcurrentWrongPasswordsAreCheckedNoMoreOftenThanThePolicyAllows) {
+  LoginPage page = start_login(spa_request(pkce_));
+  ASSERT_FALSE(page.flow.empty());
+  const std::string flow_cookie = browser_.get("ks_flow").value_or("");
+  constexpr int kGuesses = 32;
+  std::vector<long> statuses(kGuesses);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kGuesses; ++i) {
+    threads.emplace_back([&, i] {
+      HttpClient client;
+      CookieJar jar;
+      jar.set("ks_flow", flow_cookie, "/login");
+      statuses[static_cast<size_t>(i)] =
+          client
+              .post_form(url("/login"),
+                         {{"flow", page.flow},
+                          {"csrf_token", page.csrf_token},
+                          {"email", TestServer::kAliceEmail},
+                          {"password", "guess " + std::to_string(i)}},
+                         &jar)
+              .status;
+    });
+  }
+  for (auto& t : threads) t.join();
+  // The test clock stands still, so once the free failures are spent every further guess has
+  // to wait: it is refused (429) without its password being checked (401).
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 401L), LockoutPolicy::kFreeFailures);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429L),
+            kGuesses - LockoutPolicy::kFreeFailures);
 }
 
 }  // namespace

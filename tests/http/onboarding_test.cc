@@ -299,7 +299,9 @@ TEST_F(OnboardingTest, EnforcingTwiceWithinASecondEmailsEachTime) {
 class AllowedProvidersTest : public OnboardingTest {
  protected:
   TestServerOptions server_options() const override {
-    return {{std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"}};
+    TestServerOptions options;
+    options.plugins = {std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"};
+    return options;
   }
 };
 

@@ -17,7 +17,9 @@ constexpr const char* kPluginCode = "424242";
 class PluginLogin : public MfaHttpTest {
  protected:
   TestServerOptions server_options() const override {
-    return {{std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"}};
+    TestServerOptions options;
+    options.plugins = {std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"};
+    return options;
   }
 
   // Enrolls alice with the plugin as the enrollment would: begin, then confirm with a code.

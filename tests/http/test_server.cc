@@ -539,7 +539,7 @@ Status TestServer::init(const TestServerOptions& options) {
   box_ = std::make_unique<SecretBox>(*box);
   keys_ = std::make_unique<SigningKeys>(*store_, *box_, clock_);
   if (auto jwks = keys_->jwks(); !jwks) return jwks.error();  // the seed key unseals
-  config_.argon2 = kArgon2;
+  config_.argon2 = options.argon2.value_or(kArgon2);
   hasher_ = std::make_unique<PasswordHasher>(config_.argon2, random_);
   if (auto s = register_builtin_providers(registry_, random_); !s) return s;
   const KeystepPluginHost host{&random_};
@@ -551,7 +551,7 @@ Status TestServer::init(const TestServerOptions& options) {
   }
   two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_);
 
-  config_.threads = 2;
+  config_.threads = options.threads;
   Error last{ErrorCode::kUnavailable, "no attempt"};
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto port = free_port();
@@ -568,11 +568,13 @@ Status TestServer::init(const TestServerOptions& options) {
     server_->set_admin_api(admin_.get());
     console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_, registry_);
     server_->set_admin_console(console_.get());
-    http::ServerOptions options;
-    options.host = "127.0.0.1";
-    options.port = *port;
-    options.threads = config_.threads;
-    auto started = server_->start(options);
+    http::ServerOptions server_options;
+    server_options.host = "127.0.0.1";
+    server_options.port = *port;
+    server_options.threads = config_.threads;
+    server_options.password_threads = options.password_threads;
+    server_options.password_queue = options.password_queue;
+    auto started = server_->start(server_options);
     if (started) {
       port_ = server_->port();
       if (port_ != *port) return make_error(ErrorCode::kInternal, "server reports another port");

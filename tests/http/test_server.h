@@ -151,6 +151,13 @@ struct TestServerOptions {
   // Paths of MFA provider shared libraries, loaded into the registry after the built-ins and
   // before the TwoFactor policy and the Provider are built. start() fails if one is refused.
   std::vector<std::string> plugins;
+  // Pistache worker threads.
+  int threads = 2;
+  // Password hashing cost; unset: TestServer::kArgon2 (cheap).
+  std::optional<Argon2Params> argon2;
+  // The password pool (http::ServerOptions).
+  size_t password_threads = 2;
+  size_t password_queue = 32;
 };
 
 // RFC 4648 base32 without padding, as the enable page shows a secret; spaces are skipped.
@@ -187,6 +194,7 @@ class TestServer {
   // The objects the server uses, for arranging state the HTTP API does not reach (account
   // enforcement, enrollment with a plugin) and for checking what a request changed.
   sqlite::SqliteStore& store() { return *store_; }
+  http::Server& server() { return *server_; }
   TwoFactor& two_factor() { return *two_factor_; }
   Directory& directory() { return *directory_; }
   AdminApi& admin_api() { return *admin_; }

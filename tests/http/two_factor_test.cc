@@ -435,6 +435,30 @@ TEST_F(TwoFactorDisable, WithoutCsrfTokenIs403) {
   EXPECT_TRUE(stored_user(server_->alice_id()).two_factor_enabled);
 }
 
+TEST_F(TwoFactorDisable, WrongPasswordsShareTheSignInThrottleWithRetryAfter) {
+  for (int i = 0; i < LockoutPolicy::kFreeFailures; ++i) {
+    HttpResponse r = disable({{"password", "not the password"}});
+    ASSERT_EQ(r.status, 401) << i << r.body;
+  }
+  // Past the free failures even the right password waits: the form is no password oracle.
+  HttpResponse locked = disable({{"password", TestServer::kAlicePassword}});
+  EXPECT_EQ(locked.status, 429) << locked.body;
+  EXPECT_EQ(locked.header("Retry-After").value_or(""), "1");
+  EXPECT_TRUE(has(locked.body, "Too many incorrect passwords. Wait 1 second")) << locked.body;
+  EXPECT_TRUE(stored_user(server_->alice_id()).two_factor_enabled);
+  // The same count guards the sign-in page: it waits too.
+  const CookieJar signed_in = browser_;
+  new_browser();
+  HttpResponse login = sign_in(spa_request(make_pkce()));
+  EXPECT_EQ(login.status, 429) << login.body;
+  browser_ = signed_in;
+
+  clock().advance(1);
+  HttpResponse r = disable({{"password", TestServer::kAlicePassword}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(stored_user(server_->alice_id()).two_factor_enabled);
+}
+
 TEST_F(TwoFactorDisable, RefusedWith409WhileTheAccountEnforcesIt) {
   const User alice = stored_user(server_->alice_id());
   ASSERT_TRUE(server_->store().update_account_mfa(alice.account_id, true, "{}"));

@@ -54,10 +54,30 @@ TEST(Config, RoundTripsThroughJson) {
   IdpConfig config;
   config.issuer = "https://id.example.com";
   config.threads = 3;
+  config.password_threads = 2;
+  config.password_queue = 40;
   IdpConfig back;
   ASSERT_TRUE(apply_config_json(config_to_json(config), back));
   EXPECT_EQ(back.issuer, config.issuer);
   EXPECT_EQ(back.threads, 3);
+  EXPECT_EQ(back.password_threads, 2);
+  EXPECT_EQ(back.password_queue, 40);
+}
+
+TEST(Config, PasswordPoolSizesAreBounded) {
+  IdpConfig config;
+  config.password_threads = -1;
+  EXPECT_FALSE(validate_config(config));
+  config = IdpConfig{};
+  config.password_threads = 257;
+  EXPECT_FALSE(validate_config(config));
+  config = IdpConfig{};
+  config.password_queue = 65537;
+  EXPECT_FALSE(validate_config(config));
+  config = IdpConfig{};
+  config.password_threads = 4;
+  config.password_queue = 128;
+  EXPECT_TRUE(validate_config(config));
 }
 
 }  // namespace

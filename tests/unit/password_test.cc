@@ -114,6 +114,14 @@ TEST(PasswordHasher, BurnAcceptsAnyPassword) {
 
 TEST(Argon2Params, DefaultsAreValid) { EXPECT_TRUE(validate_argon2_params({}).ok()); }
 
+// OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB, 2 passes, 1 lane (docs/security.md).
+TEST(Argon2Params, DefaultsAreOwaspsRecommendation) {
+  const Argon2Params defaults;
+  EXPECT_EQ(defaults.m_cost_kib, 19u * 1024);
+  EXPECT_EQ(defaults.t_cost, 2u);
+  EXPECT_EQ(defaults.parallelism, 1u);
+}
+
 TEST(Argon2Params, RejectsOutOfRangeValues) {
   const Argon2Params bad[] = {
       {.t_cost = 0, .m_cost_kib = 1024, .parallelism = 1},

@@ -577,6 +577,34 @@ TEST_F(SqliteMfaStoreTest, AttemptsCountFromZeroPerKeyAndReset) {
   EXPECT_EQ(store_->record_failure("user:1", kNow + 9)->failures, 1);
 }
 
+TEST_F(SqliteMfaStoreTest, RecordFailureIfCountsOnlyWhenTheStateIsStillTheExpectedOne) {
+  // A key without failures: counted once from the empty state, not twice.
+  auto first = store_->record_failure_if("pwd:a", AttemptState{}, kNow);
+  ASSERT_TRUE(Ok(first));
+  EXPECT_TRUE(*first);
+  auto again = store_->record_failure_if("pwd:a", AttemptState{}, kNow);
+  ASSERT_TRUE(Ok(again));
+  EXPECT_FALSE(*again);
+  // An existing key: counted from its current state only.
+  const AttemptState one{1, kNow};
+  auto stale = store_->record_failure_if("pwd:a", AttemptState{1, kNow - 1}, kNow + 3);
+  ASSERT_TRUE(Ok(stale));
+  EXPECT_FALSE(*stale);
+  auto second = store_->record_failure_if("pwd:a", one, kNow + 3);
+  ASSERT_TRUE(Ok(second));
+  EXPECT_TRUE(*second);
+  auto read = store_->attempts("pwd:a");
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->failures, 2);
+  EXPECT_EQ(read->last_failure_at, kNow + 3);
+  // After a reset the old state no longer matches.
+  ASSERT_TRUE(Ok(store_->reset_attempts("pwd:a")));
+  auto after_reset = store_->record_failure_if("pwd:a", AttemptState{2, kNow + 3}, kNow + 4);
+  ASSERT_TRUE(Ok(after_reset));
+  EXPECT_FALSE(*after_reset);
+  EXPECT_EQ(store_->attempts("pwd:a")->failures, 0);
+}
+
 TEST_F(SqliteMfaStoreFileTest, AttemptsPersistAcrossReopen) {
   ASSERT_TRUE(Ok(store_->record_failure("user:1", kNow)));
   ASSERT_TRUE(Ok(store_->record_failure("user:1", kNow + 1)));

@@ -279,6 +279,14 @@ int cmd_serve(const Args& args) {
   options.threads = r.config.threads > 0
                         ? r.config.threads
                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Half the cores for Argon2id at most, so a burst of sign-ins leaves the other half to
+  // everything else (docs/security.md#password-hashing).
+  options.password_threads = r.config.password_threads > 0
+                                 ? static_cast<size_t>(r.config.password_threads)
+                                 : std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
+  options.password_queue = r.config.password_queue > 0
+                               ? static_cast<size_t>(r.config.password_queue)
+                               : 32 * options.password_threads;
   if (auto s = server.start(options); !s) return fail(s.error());
   std::cout << "keystep serving " << r.config.issuer << " on " << listen->first << ":"
             << server.port() << std::endl;
