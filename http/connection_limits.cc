@@ -41,8 +41,7 @@ size_t default_max_connections() {
 }
 
 ConnectionCounter::ConnectionCounter(size_t max_connections)
-    : max_(std::max<size_t>(1, max_connections)),
-      open_(std::make_shared<std::atomic<size_t>>(0)) {}
+    : max_(std::max<size_t>(1, max_connections)), open_(std::make_shared<std::atomic<size_t>>(0)) {}
 
 std::shared_ptr<void> ConnectionCounter::admit() {
   if (open_->fetch_add(1) >= max_) {

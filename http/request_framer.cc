@@ -25,9 +25,12 @@ std::optional<uint64_t> parse_size(std::string_view digits, int base) {
   uint64_t value = 0;
   for (char c : digits) {
     int d = -1;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (base == 16 && c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (base == 16 && c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
     if (d < 0) return std::nullopt;
     value = value * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
   }
@@ -40,7 +43,8 @@ std::optional<std::string> cookie_value(std::string_view header, std::string_vie
   while (!header.empty()) {
     const size_t semicolon = header.find(';');
     const std::string_view pair = header.substr(0, semicolon);
-    header = semicolon == std::string_view::npos ? std::string_view() : header.substr(semicolon + 1);
+    header =
+        semicolon == std::string_view::npos ? std::string_view() : header.substr(semicolon + 1);
     const size_t eq = pair.find('=');
     if (eq == std::string_view::npos) continue;
     const std::string_view key = trim(pair.substr(0, eq));
@@ -86,7 +90,8 @@ RequestFramer::Verdict RequestFramer::feed(std::string_view input, std::vector<P
     std::string line = std::move(line_);
     line_.clear();
     line.pop_back();  // LF
-    if (line.empty() && state_ == State::kRequestLine) continue;  // a bare LF between requests
+    // A bare LF between requests is skipped like an empty line.
+    if (line.empty() && state_ == State::kRequestLine) continue;
     if (line.empty() || line.back() != '\r') return fail(Verdict::kBadRequest);
     line.pop_back();  // CR
     if (!on_line(line, out)) return fail(Verdict::kBadRequest);

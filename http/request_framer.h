@@ -77,7 +77,7 @@ class RequestFramer {
   size_t max_request_bytes_;
   State state_ = State::kRequestLine;
   Verdict failure_ = Verdict::kMore;
-  std::string line_;       // a line being received
+  std::string line_;  // a line being received
   size_t request_bytes_ = 0;
   RequestHead head_;
   std::optional<uint64_t> content_length_;

@@ -50,10 +50,10 @@ struct PeerState {
       : framer(max_request_bytes), transport(transport) {}
   RequestFramer framer;
   Pistache::Tcp::Transport* transport;  // the connection's thread (Peer keeps it private)
-  RequestHead request;         // the request being received or answered
-  std::shared_ptr<void> slot;  // this connection's place under the connection cap
-  bool answered = false;       // Router::onRequest ran for the last complete request
-  bool refused = false;        // answered and closing: whatever else arrives is ignored
+  RequestHead request;                  // the request being received or answered
+  std::shared_ptr<void> slot;           // this connection's place under the connection cap
+  bool answered = false;                // Router::onRequest ran for the last complete request
+  bool refused = false;                 // answered and closing: whatever else arrives is ignored
 };
 constexpr const char* kPeerState = "keystep.peer";
 
@@ -64,7 +64,8 @@ std::shared_ptr<PeerState> peer_state(const std::shared_ptr<Pistache::Tcp::Peer>
 // The status line and headers Pistache would write, with the Content-Length of `length`
 // bytes, and no body: the answer to HEAD (RFC 9110 §9.3.2). Pistache 0.0.5 always writes the
 // body after the headers it is given.
-void send_headers_only(Ph::ResponseWriter& response, const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+void send_headers_only(Ph::ResponseWriter& response,
+                       const std::shared_ptr<Pistache::Tcp::Peer>& peer,
                        Pistache::Tcp::Transport& transport, int status,
                        const std::string& content_type, size_t length) {
   std::ostringstream head;
@@ -91,8 +92,7 @@ void send_payload(Ph::ResponseWriter& response, int status, const std::string& c
   }
   const int fd = peer ? peer->fd() : -1;
   auto synchronous = std::make_shared<bool>(true);
-  response
-      .send(static_cast<Ph::Code>(status), body, Ph::Mime::MediaType::fromString(content_type))
+  response.send(static_cast<Ph::Code>(status), body, Ph::Mime::MediaType::fromString(content_type))
       .then([](ssize_t) {},
             [fd, synchronous](std::exception_ptr) {
               // Refused before anything was written (headers over the margin): close rather
@@ -314,10 +314,9 @@ class Router : public Ph::Handler {
     const Ph::Method method = request.method();
     // HEAD is answered (headers only, see send_text) where GET only reads; elsewhere it is
     // 405, since GET there has effects (a flow, a CSRF token, the end of a session).
-    const bool head_allowed = path == "/.well-known/openid-configuration" ||
-                              path == "/jwks.json" || path == "/healthz" || path == "/";
-    const bool get =
-        method == Ph::Method::Get || (method == Ph::Method::Head && head_allowed);
+    const bool head_allowed = path == "/.well-known/openid-configuration" || path == "/jwks.json" ||
+                              path == "/healthz" || path == "/";
+    const bool get = method == Ph::Method::Get || (method == Ph::Method::Head && head_allowed);
     const bool post = method == Ph::Method::Post;
     auto method_not_allowed = [&](const char* allow) {
       add_raw(response, "Allow", allow);
@@ -651,8 +650,8 @@ class Guard : public Ph::Handler {
     for (const auto& piece : pieces) {
       state->request = piece.head;
       if (piece.starts) state->answered = false;
-      static_cast<Pistache::Tcp::Handler&>(*inner_).onInput(piece.bytes.data(),
-                                                            piece.bytes.size(), peer);
+      static_cast<Pistache::Tcp::Handler&>(*inner_).onInput(piece.bytes.data(), piece.bytes.size(),
+                                                            peer);
       if (piece.completes && !state->answered) {
         // Pistache's parser refused the request (and answered 4xx/5xx) or disagrees about
         // where it ends: nothing more on this connection can be trusted.

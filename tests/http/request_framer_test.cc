@@ -108,7 +108,8 @@ TEST(RequestFramer, RefusesWhatCannotBeFramed) {
            std::string("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
            std::string("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
            std::string("POST / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n"),
-           std::string("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+           std::string(
+               "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
            std::string("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
            std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
            std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n"),
@@ -123,8 +124,8 @@ TEST(RequestFramer, RefusesARequestOverTheLimitAndStaysRefused) {
   EXPECT_EQ(frame("POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 0, 4096).verdict,
             Verdict::kTooLarge);
   EXPECT_EQ(frame("GET /" + std::string(5000, 'a'), 0, 4096).verdict, Verdict::kTooLarge);
-  EXPECT_EQ(frame("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                      std::string(2, 'f') + "00\r\n",
+  EXPECT_EQ(frame("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(2, 'f') +
+                      "00\r\n",
                   0, 4096)
                 .verdict,
             Verdict::kTooLarge);

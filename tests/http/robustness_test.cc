@@ -2,9 +2,9 @@
 // unknown paths, and races on single-use things.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -247,8 +247,8 @@ TEST_F(Robustness, InvalidUtf8InAuthorizationParametersIsInvalidRequest) {
   const Pkce pkce = make_pkce();
   for (const char* name : {"state", "nonce", "scope", "login_hint"}) {
     // The parameter replaces the valid one: a repeated parameter is refused for that alone.
-    const std::string target = authorize_url(without(spa_request(pkce), name)) + "&" + name +
-                               "=%FF";
+    const std::string target =
+        authorize_url(without(spa_request(pkce), name)) + "&" + name + "=%FF";
     HttpResponse r = client_.get(target, &browser_);
     EXPECT_EQ(r.status, 400) << name << ": " << r.body.substr(0, 300);
     EXPECT_NE(r.body.find("invalid_request"), std::string::npos) << name;
@@ -260,9 +260,9 @@ TEST_F(Robustness, InvalidUtf8InAuthorizationParametersIsInvalidRequest) {
 }
 
 TEST_F(Robustness, InvalidUtf8InATokenRequestIsInvalidRequest) {
-  HttpResponse r = client_.request(
-      "POST", url("/token"), {"Content-Type: application/x-www-form-urlencoded"},
-      std::string("grant_type=authorization_code&client_id=spa&code=%FF%FE"));
+  HttpResponse r =
+      client_.request("POST", url("/token"), {"Content-Type: application/x-www-form-urlencoded"},
+                      std::string("grant_type=authorization_code&client_id=spa&code=%FF%FE"));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(r.json().value("error", ""), "invalid_request") << r.body;
 }
@@ -348,7 +348,8 @@ TEST_F(Robustness, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_TRUE(raw.send_all(request_line("GET", "/healthz") + "\r\n" +
                            request_line("POST", "/token") +
                            "Content-Type: application/x-www-form-urlencoded\r\n"
-                           "Content-Length: " + std::to_string(form.size()) + "\r\n\r\n" + form +
+                           "Content-Length: " +
+                           std::to_string(form.size()) + "\r\n\r\n" + form +
                            request_line("GET", "/.well-known/openid-configuration") + "\r\n"));
   const std::string first = raw.read_response();
   EXPECT_EQ(first.rfind("HTTP/1.1 200", 0), 0u) << first;
@@ -447,9 +448,9 @@ TEST_F(Robustness, HeadIsAnsweredWithHeadersOnly) {
 
 TEST_F(Robustness, HeadOnRoutesWithEffectsIs405AndRunsNothing) {
   ASSERT_FALSE(sign_in_for_code(spa_request(make_pkce())).empty());
-  for (const char* path : {"/logout", "/authorize", "/login", "/profile", "/signup", "/enroll",
-                           "/account/authentication", "/token", "/userinfo",
-                           "/api/v1/accounts/acme/members"}) {
+  for (const char* path :
+       {"/logout", "/authorize", "/login", "/profile", "/signup", "/enroll",
+        "/account/authentication", "/token", "/userinfo", "/api/v1/accounts/acme/members"}) {
     HttpResponse r = client_.request("HEAD", url(path), {}, std::nullopt, &browser_);
     EXPECT_EQ(r.status, 405) << path;
     EXPECT_TRUE(r.header("Allow").has_value()) << path;
