@@ -32,6 +32,8 @@ struct IdpConfig {
   int password_threads = 0;
   // Password requests that may wait for those threads (then 503); 0 = 32 per thread.
   int password_queue = 0;
+  int64_t max_connections = 0;                   // open at once; 0 = from RLIMIT_NOFILE
+  int64_t idle_timeout = 60;                     // close an idle keep-alive connection, s
   std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
   // Addresses of reverse proxies whose X-Forwarded-For names the real client.
   std::vector<std::string> trusted_proxies;

@@ -425,7 +425,7 @@ class ConcurrentLogin : public Login {
   TestServerOptions server_options() const override {
     TestServerOptions options;
     options.threads = 8;
-    options.password_threads = 8;
+    options.http.password_threads = 8;
     options.argon2 = Argon2Params{1, 8 * 1024, 1};
     return options;
   }

@@ -96,8 +96,8 @@ class PasswordPoolHttp : public KeystepHttpTest {
   TestServerOptions server_options() const override {
     TestServerOptions options;
     options.threads = 1;
-    options.password_threads = 1;
-    options.password_queue = 1;
+    options.http.password_threads = 1;
+    options.http.password_queue = 1;
     return options;
   }
   PasswordPool& pool() { return *server_->server().password_pool(); }

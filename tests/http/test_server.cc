@@ -568,13 +568,11 @@ Status TestServer::init(const TestServerOptions& options) {
     server_->set_admin_api(admin_.get());
     console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_, registry_);
     server_->set_admin_console(console_.get());
-    http::ServerOptions server_options;
-    server_options.host = "127.0.0.1";
-    server_options.port = *port;
-    server_options.threads = config_.threads;
-    server_options.password_threads = options.password_threads;
-    server_options.password_queue = options.password_queue;
-    auto started = server_->start(server_options);
+    http::ServerOptions http_options = options.http;
+    http_options.host = "127.0.0.1";
+    http_options.port = *port;
+    http_options.threads = config_.threads;
+    auto started = server_->start(http_options);
     if (started) {
       port_ = server_->port();
       if (port_ != *port) return make_error(ErrorCode::kInternal, "server reports another port");

@@ -155,9 +155,13 @@ struct TestServerOptions {
   int threads = 2;
   // Password hashing cost; unset: TestServer::kArgon2 (cheap).
   std::optional<Argon2Params> argon2;
-  // The password pool (http::ServerOptions).
-  size_t password_threads = 2;
-  size_t password_queue = 32;
+  // The HTTP server's limits, timeouts and password pool; host, port and threads are set by
+  // start().
+  http::ServerOptions http = [] {
+    http::ServerOptions o;
+    o.password_threads = 2;
+    return o;
+  }();
 };
 
 // RFC 4648 base32 without padding, as the enable page shows a secret; spaces are skipped.
