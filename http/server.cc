@@ -9,6 +9,7 @@
 
 #include "http/admin_pages.h"
 #include "http/pages.h"
+#include "http/request_log.h"
 #include "idp/url.h"
 
 namespace keystep::http {
@@ -119,6 +120,14 @@ void send_console(Ph::ResponseWriter& response, const ConsoleOutcome& out) {
   send_html(response, out.status, render_authentication_page(out.view));
 }
 
+void send_metrics(Ph::ResponseWriter& response, const MetricsAnswer& out) {
+  if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
+  add_raw(response, "Cache-Control", "no-store");
+  send_text(response, out.status,
+            out.is_metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+            out.body);
+}
+
 void send_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
   send_json(response, out.status, out.body, true);
@@ -201,15 +210,20 @@ class Router : public Ph::Handler {
   HTTP_PROTOTYPE(Router)
 
   Router(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
-         const std::string* issuer, const std::vector<std::string>* trusted_proxies)
+         MetricsEndpoint* const* metrics, const std::string* issuer,
+         const std::vector<std::string>* trusted_proxies)
       : provider_(provider),
         admin_(admin),
         console_(console),
+        metrics_(metrics),
         issuer_(issuer),
         trusted_proxies_(trusted_proxies) {}
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
+    RequestLog log(Ph::methodString(request.method()), request.resource(),
+                   client_address(request));
+    add_raw(response, "X-Request-Id", log.id());
     std::string raw_target;
     if (auto peer = response.getPeer()) {
       if (auto state = std::static_pointer_cast<PeerState>(peer->tryGetData(kPeerState))) {
@@ -226,6 +240,7 @@ class Router : public Ph::Handler {
       // Nothing below should throw; if a library does, answer 500 and keep serving.
       send_json(response, 500, {{"error", "server_error"}}, true);
     }
+    log.finish(static_cast<int>(response.getResponseCode()));
   }
 
  private:
@@ -397,6 +412,12 @@ class Router : public Ph::Handler {
       if (!params) return;
       return send_web(response, provider_->end_session(*params, browser(request)));
     }
+    if (path == "/metrics" && *metrics_ != nullptr) {
+      if (!get) return method_not_allowed("GET");
+      return send_metrics(response, (*metrics_)->scrape(client_address(request),
+                                                        untrusted_forwarding(request),
+                                                        header(request, "Authorization")));
+    }
     if (path == "/healthz") {
       if (!get) return method_not_allowed("GET");
       return send_text(response, 200, "text/plain", "ok\n");
@@ -406,6 +427,15 @@ class Router : public Ph::Handler {
       return send_html(response, 200, render_home_page(*issuer_));
     }
     send_json(response, 404, {{"error", "not_found"}}, false);
+  }
+
+  // True when the request names a forwarded client but its peer is no trusted proxy.
+  bool untrusted_forwarding(const Ph::Request& request) const {
+    const auto& proxies = *trusted_proxies_;
+    if (std::find(proxies.begin(), proxies.end(), request.address().host()) != proxies.end())
+      return false;
+    return header(request, "X-Forwarded-For") || header(request, "Forwarded") ||
+           header(request, "X-Real-IP");
   }
 
   // /api/v1/accounts/{account}/… ; false when the path is not an admin API path.
@@ -518,6 +548,7 @@ class Router : public Ph::Handler {
   Provider* provider_;
   AdminApi* const* admin_;
   AdminConsole* const* console_;
+  MetricsEndpoint* const* metrics_;
   const std::string* issuer_;
   const std::vector<std::string>* trusted_proxies_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
@@ -546,9 +577,10 @@ class Guard : public Ph::Handler {
   HTTP_PROTOTYPE(Guard)
 
   Guard(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
-        const std::string* issuer, const std::vector<std::string>* trusted_proxies,
-        size_t max_request_bytes)
-      : inner_(std::make_shared<Router>(provider, admin, console, issuer, trusted_proxies)),
+        MetricsEndpoint* const* metrics, const std::string* issuer,
+        const std::vector<std::string>* trusted_proxies, size_t max_request_bytes)
+      : inner_(std::make_shared<Router>(provider, admin, console, metrics, issuer,
+                                        trusted_proxies)),
         max_request_bytes_(max_request_bytes) {}
   // Every transport thread gets its own clone, with its own inner handler.
   Guard(const Guard& other)
@@ -621,17 +653,20 @@ struct Server::Impl {
   Provider& provider;
   AdminApi* admin = nullptr;
   AdminConsole* console = nullptr;
+  MetricsEndpoint* metrics = nullptr;
   std::string issuer;
   std::vector<std::string> trusted_proxies;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
 Server::Server(Provider& provider, std::string issuer)
-    : impl_(new Impl{provider, nullptr, nullptr, std::move(issuer), {}, nullptr}) {}
+    : impl_(new Impl{provider, nullptr, nullptr, nullptr, std::move(issuer), {}, nullptr}) {}
 
 void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
 
 void Server::set_admin_console(AdminConsole* console) { impl_->console = console; }
+
+void Server::set_metrics(MetricsEndpoint* metrics) { impl_->metrics = metrics; }
 
 Server::~Server() { shutdown(); }
 
@@ -651,8 +686,8 @@ Status Server::start(const ServerOptions& options) {
                     .bodyTimeout(std::chrono::seconds(30));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
-        &impl_->provider, &impl_->admin, &impl_->console, &impl_->issuer, &impl_->trusted_proxies,
-        options.max_request_bytes));
+        &impl_->provider, &impl_->admin, &impl_->console, &impl_->metrics, &impl_->issuer,
+        &impl_->trusted_proxies, options.max_request_bytes));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {

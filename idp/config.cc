@@ -26,7 +26,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "argon2",           "code_ttl",       "access_token_ttl",
                                        "id_token_ttl",     "refresh_token_ttl", "session_ttl",
                                        "flow_ttl",         "threads",        "plugin_dir",
-                                       "trusted_proxies",  "mail"};
+                                       "trusted_proxies",  "mail",           "metrics",
+                                       "log_file"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -44,6 +45,27 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
   if (!(s = read_field(json, "threads", config.threads))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
+  if (!(s = read_field(json, "log_file", config.log_file))) return s;
+  if (const auto it = json.find("metrics"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "metrics must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "allow" && key != "token")
+        return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: metrics." + key);
+    }
+    if (!(s = read_field(*it, "token", config.metrics_token)))
+      return make_error(ErrorCode::kInvalidArgument, "metrics.token must be a string");
+    if (const auto allow = it->find("allow"); allow != it->end()) {
+      if (!allow->is_array())
+        return make_error(ErrorCode::kInvalidArgument, "metrics.allow must be an array of addresses");
+      config.metrics_allow.clear();
+      for (const auto& address : *allow) {
+        if (!address.is_string() || address.get<std::string>().empty())
+          return make_error(ErrorCode::kInvalidArgument,
+                            "metrics.allow must be an array of addresses");
+        config.metrics_allow.push_back(address.get<std::string>());
+      }
+    }
+  }
   if (const auto it = json.find("mail"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
     config.mail = *it;
@@ -88,6 +110,9 @@ Status validate_config(const IdpConfig& config) {
   }
   if (config.threads < 0 || config.threads > 256)
     return make_error(ErrorCode::kInvalidArgument, "threads must be between 0 and 256");
+  // A bearer token anyone may try from any address: short ones could be guessed.
+  if (!config.metrics_token.empty() && config.metrics_token.size() < 16)
+    return make_error(ErrorCode::kInvalidArgument, "metrics.token must be at least 16 characters");
   if (auto s = validate_argon2_params(config.argon2); !s)
     return make_error(ErrorCode::kInvalidArgument, "argon2: " + s.error().message);
   return {};
@@ -110,6 +135,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"threads", config.threads},
           {"plugin_dir", config.plugin_dir},
           {"trusted_proxies", config.trusted_proxies},
+          {"metrics", {{"allow", config.metrics_allow}, {"token", config.metrics_token}}},
+          {"log_file", config.log_file},
           {"mail", config.mail}};
 }
 

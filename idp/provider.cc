@@ -7,6 +7,7 @@
 #include "idp/crypto/encoding.h"
 #include "idp/crypto/hash.h"
 #include "idp/directory.h"
+#include "idp/observability.h"
 #include "idp/pkce.h"
 #include "idp/redirect_uri.h"
 
@@ -388,6 +389,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   auto wait = throttle_.wait(keys);
   if (!wait) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   if (*wait > 0) {
+    obs::sign_in(obs::kSignInThrottled, 0, 0, browser.client_address);
     retry.status = 429;
     retry.retry_after = *wait;
     retry.login.error_message =
@@ -395,6 +397,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
     return retry;
   }
   const auto refuse = [&]() {
+    obs::sign_in(obs::kSignInWrongPassword, 0, 0, browser.client_address);
     auto delay = throttle_.failed(keys);
     if (delay && *delay > 0)
       retry.login.error_message +=
@@ -443,6 +446,8 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
       *policy || (contains(request->acr_values, kAcrMfa) && status->has_second_factor());
   auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
   if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  obs::sign_in(needs_second ? obs::kSignInSecondFactor : obs::kSignInOk, user->id,
+               user->account_id, browser.client_address);
   FlowProgress next = *progress;
   next.stage = *stage;
   next.user_id = user->id;
@@ -878,6 +883,8 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first) {
       return s.error();
     body["refresh_token"] = *refresh;
   }
+  obs::tokens_issued(first ? "authorization_code" : "refresh_token", grant.client_id,
+                     grant.user_id);
   return body;
 }
 

@@ -151,6 +151,10 @@ struct TestServerOptions {
   // Paths of MFA provider shared libraries, loaded into the registry after the built-ins and
   // before the TwoFactor policy and the Provider are built. start() fails if one is refused.
   std::vector<std::string> plugins;
+  // IdpConfig's metrics access (the defaults when unset) and trusted proxies.
+  std::optional<std::vector<std::string>> metrics_allow = std::nullopt;
+  std::string metrics_token = "";
+  std::vector<std::string> trusted_proxies = {};
 };
 
 // RFC 4648 base32 without padding, as the enable page shows a secret; spaces are skipped.
@@ -227,6 +231,7 @@ class TestServer {
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<AdminConsole> console_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<http::Server> server_;  // declared last: stopped before the rest goes
   uint16_t port_ = 0;
   int64_t alice_id_ = 0;
