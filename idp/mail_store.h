@@ -39,9 +39,9 @@ struct OutgoingMail {
   std::string last_error;       // of the latest failed attempt
 };
 
-// Counts over the outbox (for metrics).
+// What the outbox holds now (for metrics). Delivered messages stay kSentMailRetention.
 struct OutboxSummary {
-  int64_t queued = 0;    // every message ever queued (delivered ones are purged, not this)
+  int64_t sent = 0;      // delivered, not yet purged
   int64_t pending = 0;   // neither delivered nor given up
   int64_t given_up = 0;  // failed MailerOptions::max_attempts times
   int64_t oldest_pending_created_at = 0;  // created_at of the oldest pending message; 0: none

@@ -120,7 +120,7 @@ std::string Registry::render(const std::vector<GaugeSample>& gauges) const {
     if (std::find(done.begin(), done.end(), first.name) != done.end()) continue;
     done.push_back(first.name);
     assert(valid_name(first.name));
-    header(out, first.name, first.help, first.type.c_str());
+    header(out, first.name, first.help, "gauge");
     for (const auto& sample : gauges) {
       if (sample.name != first.name) continue;
       std::vector<std::string> names;

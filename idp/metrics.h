@@ -6,15 +6,16 @@
 // Label values are bounded by the callers (route patterns, provider ids, fixed result names),
 // never raw input: each distinct label set lives until the process ends.
 //
-// Thread-safety: every method may be called concurrently. Incrementing a counter or
-// observing a histogram once the label set exists is lock-free (atomics); the first use of a
-// label set takes the family's mutex.
+// Thread-safety: every method may be called concurrently. Finding a label set's series takes
+// the family's lock shared (exclusive only the first time the set is used); incrementing and
+// observing are atomics.
 
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,7 +70,7 @@ class Family {
   std::string name_;
   std::string help_;
   std::vector<std::string> label_names_;
-  mutable std::mutex mu_;
+  mutable std::shared_mutex mu_;
   std::map<Labels, std::unique_ptr<Series>> series_;
 };
 
@@ -99,7 +100,6 @@ struct GaugeSample {
   std::string help;
   std::vector<std::pair<std::string, std::string>> labels;  // name, value
   double value = 0;
-  std::string type = "gauge";  // or "counter", for a total kept elsewhere (never decreasing)
 };
 
 class Registry {
@@ -111,8 +111,7 @@ class Registry {
   HistogramFamily& histogram(std::string name, std::string help,
                              std::vector<std::string> label_names, std::vector<double> bounds);
 
-  // Every family, then `gauges` (samples of one name are grouped under one HELP/TYPE, the
-  // first sample's), in
+  // Every family, then `gauges` (samples of one name are grouped under one HELP/TYPE), in
   // the text exposition format, ending with a newline.
   std::string render(const std::vector<GaugeSample>& gauges = {}) const;
 
@@ -132,6 +131,10 @@ std::string format_value(double value);
 template <class Series>
 template <class... Args>
 Series& Family<Series>::series(const Labels& labels, Args&&... args) {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = series_.find(labels); it != series_.end()) return *it->second;
+  }
   std::lock_guard lock(mu_);
   auto& slot = series_[labels];
   if (!slot) slot = std::make_unique<Series>(std::forward<Args>(args)...);
@@ -140,7 +143,7 @@ Series& Family<Series>::series(const Labels& labels, Args&&... args) {
 
 template <class Series>
 std::vector<std::pair<Labels, const Series*>> Family<Series>::snapshot() const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   std::vector<std::pair<Labels, const Series*>> out;
   for (const auto& [labels, s] : series_) out.emplace_back(labels, s.get());
   return out;

@@ -103,18 +103,21 @@ std::string render_metrics(MailStore& outbox, int64_t now) {
                     {},
                     summary ? 1.0 : 0.0});
   if (summary) {
-    const auto count = [&](const char* name, const char* help, int64_t value) {
-      gauges.push_back({name, help, {}, static_cast<double>(value)});
-    };
-    gauges.push_back({"keystep_emails_queued_total", "Emails ever queued in the outbox.", {},
-                      static_cast<double>(summary->queued), "counter"});
-    count("keystep_emails_pending", "Emails waiting for delivery (including retries).",
-          summary->pending);
-    count("keystep_emails_failed", "Emails given up after the last retry.", summary->given_up);
-    count("keystep_email_oldest_pending_age_seconds",
-          "Age of the oldest email waiting for delivery; 0 when none waits.",
-          summary->pending > 0 ? std::max<int64_t>(0, now - summary->oldest_pending_created_at)
-                               : 0);
+    const char* help =
+        "Emails in the outbox by state: pending (queued, waiting for delivery or a retry), "
+        "sent (delivered in the last 30 days), failed (given up).";
+    for (const auto& [state, value] : {std::pair{"pending", summary->pending},
+                                       std::pair{"sent", summary->sent},
+                                       std::pair{"failed", summary->given_up}})
+      gauges.push_back({"keystep_outbox_emails", help, {{"state", state}},
+                        static_cast<double>(value)});
+    gauges.push_back({"keystep_email_oldest_pending_age_seconds",
+                      "Age of the oldest email waiting for delivery; 0 when none waits.",
+                      {},
+                      static_cast<double>(summary->pending > 0
+                                              ? std::max<int64_t>(
+                                                    0, now - summary->oldest_pending_created_at)
+                                              : 0)});
   }
   return keystep_metrics().registry.render(gauges);
 }

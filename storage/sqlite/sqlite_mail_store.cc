@@ -129,12 +129,9 @@ Result<std::vector<OutgoingMail>> SqliteStore::mail_for(const std::string& to) {
 
 Result<OutboxSummary> SqliteStore::outbox_summary() {
   std::lock_guard lock(mu_);
-  // AUTOINCREMENT's sequence is the highest id ever used: ids start at 1 and a message never
-  // gives its id back, so it counts every message queued, also after sent ones are purged.
   auto st = Statement::prepare(
       db_,
-      "SELECT IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'mail_outbox'), 0), "
-      "IFNULL(SUM(sent_at = 0 AND next_attempt_at < ?1), 0), "
+      "SELECT IFNULL(SUM(sent_at <> 0), 0), IFNULL(SUM(sent_at = 0 AND next_attempt_at < ?1), 0), "
       "IFNULL(SUM(sent_at = 0 AND next_attempt_at >= ?1), 0), "
       "IFNULL(MIN(CASE WHEN sent_at = 0 AND next_attempt_at < ?1 THEN created_at END), 0) "
       "FROM mail_outbox");

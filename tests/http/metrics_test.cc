@@ -333,9 +333,9 @@ TEST_F(Metrics, TheOutboxGaugesReadTheQueue) {
   ASSERT_TRUE(server_->store().enqueue_mail(mail));
   clock().advance(90);
   const auto samples = scrape();
-  EXPECT_EQ(value_of(samples, "keystep_emails_queued_total"), 1);
-  EXPECT_EQ(value_of(samples, "keystep_emails_pending"), 1);
-  EXPECT_EQ(value_of(samples, "keystep_emails_failed"), 0);
+  EXPECT_EQ(value_of(samples, "keystep_outbox_emails", {{"state", "pending"}}), 1);
+  EXPECT_EQ(value_of(samples, "keystep_outbox_emails", {{"state", "sent"}}), 0);
+  EXPECT_EQ(value_of(samples, "keystep_outbox_emails", {{"state", "failed"}}), 0);
   EXPECT_EQ(value_of(samples, "keystep_email_oldest_pending_age_seconds"), 90);
 }
 

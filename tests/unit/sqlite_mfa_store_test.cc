@@ -68,7 +68,8 @@ AuditEvent event(int64_t account_id, const std::string& name, int64_t user_id = 
                     .user_id = user_id,
                     .event = name,
                     .address = "127.0.0.1",
-                    .detail = "totp"};
+                    .detail = "totp",
+                    .request_id = ""};
 }
 
 std::vector<std::string> names(const std::vector<AuditEvent>& events) {
