@@ -10,25 +10,24 @@
 namespace keystep::http {
 namespace {
 
-constexpr std::array<std::string_view, 18> kFixedRoutes = {
-    "/",
-    "/.well-known/openid-configuration",
-    "/jwks.json",
-    "/authorize",
-    "/login",
-    "/login/second-factor",
-    "/profile",
-    "/profile/two-factor",
-    "/profile/two-factor/enable",
-    "/profile/recovery-codes",
-    "/signup",
-    "/enroll",
-    kAuthenticationPagePath,
-    "/token",
-    "/userinfo",
-    "/logout",
-    "/healthz",
-    "/metrics"};
+constexpr std::array<std::string_view, 18> kFixedRoutes = {"/",
+                                                           "/.well-known/openid-configuration",
+                                                           "/jwks.json",
+                                                           "/authorize",
+                                                           "/login",
+                                                           "/login/second-factor",
+                                                           "/profile",
+                                                           "/profile/two-factor",
+                                                           "/profile/two-factor/enable",
+                                                           "/profile/recovery-codes",
+                                                           "/signup",
+                                                           "/enroll",
+                                                           kAuthenticationPagePath,
+                                                           "/token",
+                                                           "/userinfo",
+                                                           "/logout",
+                                                           "/healthz",
+                                                           "/metrics"};
 
 // The admin API's routes (http/server.cc route_admin), after /api/v1/accounts/{account}/.
 std::string admin_route(std::string_view rest) {
@@ -39,14 +38,13 @@ std::string admin_route(std::string_view rest) {
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   }
   const std::string base = "/api/v1/accounts/{account}/";
-  if (parts.size() == 2 && (parts[1] == "authentication-settings" || parts[1] == "members" ||
-                            parts[1] == "invitations" || parts[1] == "tokens" ||
-                            parts[1] == "audit-events"))
+  if (parts.size() == 2 &&
+      (parts[1] == "authentication-settings" || parts[1] == "members" ||
+       parts[1] == "invitations" || parts[1] == "tokens" || parts[1] == "audit-events"))
     return base + std::string(parts[1]);
   if (parts.size() == 3 && parts[1] == "invitations") return base + "invitations/{invitation}";
   if (parts.size() == 3 && parts[1] == "tokens") return base + "tokens/{token}";
-  if (parts.size() == 5 && parts[1] == "members" && parts[3] == "two-factor" &&
-      parts[4] == "reset")
+  if (parts.size() == 5 && parts[1] == "members" && parts[3] == "two-factor" && parts[4] == "reset")
     return base + "members/{member}/two-factor/reset";
   return "unmatched";
 }

@@ -18,8 +18,7 @@ namespace {
   return true;
 }
 
-void header(std::string& out, const std::string& name, const std::string& help,
-            const char* type) {
+void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
   out += "# HELP " + name + " " + escape_help(help) + "\n";
   out += "# TYPE " + name + " " + type + "\n";
 }
@@ -68,8 +67,8 @@ std::vector<uint64_t> Histogram::cumulative() const {
 void CounterFamily::render(std::string& out) const {
   header(out, name(), help(), "counter");
   for (const auto& [labels, counter] : snapshot())
-    out += name() + label_text(label_names(), labels) + " " + std::to_string(counter->value()) +
-           "\n";
+    out +=
+        name() + label_text(label_names(), labels) + " " + std::to_string(counter->value()) + "\n";
 }
 
 void HistogramFamily::render(std::string& out) const {
@@ -138,10 +137,14 @@ std::string Registry::render(const std::vector<GaugeSample>& gauges) const {
 std::string escape_label_value(std::string_view value) {
   std::string out;
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -149,9 +152,12 @@ std::string escape_label_value(std::string_view value) {
 std::string escape_help(std::string_view help) {
   std::string out;
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

@@ -11,9 +11,9 @@ namespace {
 
 MetricsAnswer refuse(int status, const char* error, const char* description,
                      std::string www_authenticate = "") {
-  return MetricsAnswer{
-      status, nlohmann::json{{"error", error}, {"error_description", description}}.dump(), false,
-      std::move(www_authenticate)};
+  return MetricsAnswer{status,
+                       nlohmann::json{{"error", error}, {"error_description", description}}.dump(),
+                       false, std::move(www_authenticate)};
 }
 
 }  // namespace
@@ -22,9 +22,11 @@ MetricsAnswer MetricsEndpoint::scrape(const std::string& client, bool untrusted_
                                       const std::optional<std::string>& authorization) const {
   constexpr std::string_view kBearer = "bearer ";  // the scheme is case-insensitive
   if (authorization) {
-    const bool bearer = authorization->size() > kBearer.size() &&
-                        std::equal(kBearer.begin(), kBearer.end(), authorization->begin(),
-                                   [](char want, char got) { return want == std::tolower(static_cast<unsigned char>(got)); });
+    const bool bearer =
+        authorization->size() > kBearer.size() &&
+        std::equal(kBearer.begin(), kBearer.end(), authorization->begin(), [](char want, char got) {
+          return want == std::tolower(static_cast<unsigned char>(got));
+        });
     // Digests compared, so the time taken reveals nothing, not even the token's length.
     if (!bearer || token_.empty() ||
         !constant_time_equal(sha256(authorization->substr(kBearer.size())), sha256(token_)))

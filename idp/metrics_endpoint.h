@@ -12,11 +12,10 @@
 //
 // Thread-safety: scrape() may be called concurrently.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "idp/clock.h"
 #include "idp/mail_store.h"

@@ -61,14 +61,13 @@ void write_to(FILE* file, std::string_view line) {
 }  // namespace
 
 KeystepMetrics::KeystepMetrics()
-    : sign_ins(registry.counter("keystep_sign_ins_total",
-                                "Password sign-in attempts by result.", {"result"})),
+    : sign_ins(registry.counter("keystep_sign_ins_total", "Password sign-in attempts by result.",
+                                {"result"})),
       second_factor_checks(registry.counter("keystep_second_factor_checks_total",
                                             "Second-factor login checks by provider and result.",
                                             {"provider", "result"})),
       lockouts(registry.counter("keystep_lockouts_total",
-                                "Attempts refused because of a lockout wait, by step.",
-                                {"step"})),
+                                "Attempts refused because of a lockout wait, by step.", {"step"})),
       replays_refused(registry.counter("keystep_replays_refused_total",
                                        "Second-factor codes refused as already used.",
                                        {"provider"})),
@@ -94,30 +93,32 @@ std::string_view build_commit() { return KEYSTEP_GIT_COMMIT; }
 
 std::string render_metrics(MailStore& outbox, int64_t now) {
   std::vector<metrics::GaugeSample> gauges;
-  gauges.push_back({"keystep_build_info", "The version and git commit of this binary (always 1).",
-                    {{"version", std::string(build_version())},
-                     {"commit", std::string(build_commit())}},
-                    1});
+  gauges.push_back(
+      {"keystep_build_info",
+       "The version and git commit of this binary (always 1).",
+       {{"version", std::string(build_version())}, {"commit", std::string(build_commit())}},
+       1});
   auto summary = outbox.outbox_summary();
-  gauges.push_back({"keystep_metrics_outbox_up", "1 when the outbox could be read for this scrape.",
+  gauges.push_back({"keystep_metrics_outbox_up",
+                    "1 when the outbox could be read for this scrape.",
                     {},
                     summary ? 1.0 : 0.0});
   if (summary) {
     const char* help =
         "Emails in the outbox by state: pending (queued, waiting for delivery or a retry), "
         "sent (delivered in the last 30 days), failed (given up).";
-    for (const auto& [state, value] : {std::pair{"pending", summary->pending},
-                                       std::pair{"sent", summary->sent},
-                                       std::pair{"failed", summary->given_up}})
-      gauges.push_back({"keystep_outbox_emails", help, {{"state", state}},
-                        static_cast<double>(value)});
-    gauges.push_back({"keystep_email_oldest_pending_age_seconds",
-                      "Age of the oldest email waiting for delivery; 0 when none waits.",
-                      {},
-                      static_cast<double>(summary->pending > 0
-                                              ? std::max<int64_t>(
-                                                    0, now - summary->oldest_pending_created_at)
-                                              : 0)});
+    for (const auto& [state, value] :
+         {std::pair{"pending", summary->pending}, std::pair{"sent", summary->sent},
+          std::pair{"failed", summary->given_up}})
+      gauges.push_back(
+          {"keystep_outbox_emails", help, {{"state", state}}, static_cast<double>(value)});
+    gauges.push_back(
+        {"keystep_email_oldest_pending_age_seconds",
+         "Age of the oldest email waiting for delivery; 0 when none waits.",
+         {},
+         static_cast<double>(summary->pending > 0
+                                 ? std::max<int64_t>(0, now - summary->oldest_pending_created_at)
+                                 : 0)});
   }
   return keystep_metrics().registry.render(gauges);
 }

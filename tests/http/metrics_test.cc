@@ -198,8 +198,8 @@ TEST_F(MetricsWithToken, TheTokenIsNeededAndEnough) {
 
 TEST_F(Metrics, ARequestForwardedByAnUntrustedProxyIsNotTakenForLoopback) {
   // A reverse proxy on the same host makes every client look like 127.0.0.1.
-  for (const char* h : {"X-Forwarded-For: 203.0.113.9", "Forwarded: for=203.0.113.9",
-                        "X-Real-IP: 203.0.113.9"}) {
+  for (const char* h :
+       {"X-Forwarded-For: 203.0.113.9", "Forwarded: for=203.0.113.9", "X-Real-IP: 203.0.113.9"}) {
     HttpResponse r = client_.get(url("/metrics"), nullptr, {h});
     EXPECT_EQ(r.status, 403) << h << ": " << r.body;
   }
@@ -350,9 +350,8 @@ TEST_F(Metrics, EachAnswerHasARequestIdThatTheLogLineAndAuditRowsCarry) {
   // Enrolling writes an audit row ("mfa.enabled") under the request that confirmed it.
   const std::string secret = enable_two_factor();
   ASSERT_FALSE(secret.empty());
-  auto events = server_->store().audit_events(server_->store().user_by_id(server_->alice_id())
-                                                  ->account_id,
-                                              0, 10);
+  auto events = server_->store().audit_events(
+      server_->store().user_by_id(server_->alice_id())->account_id, 0, 10);
   ASSERT_TRUE(events);
   ASSERT_FALSE(events->empty());
   const AuditEvent& enabled = events->front();

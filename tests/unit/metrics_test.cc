@@ -32,9 +32,9 @@ TEST(Metrics, HistogramBucketsAreCumulativeAndInclusiveOfTheirBound) {
   Registry registry;
   auto& h = registry.histogram("d_seconds", "D.", {"route"}, {0.1, 1});
   auto& series = h.with({"/x"});
-  series.observe(0.1);   // le 0.1 (bounds are inclusive)
-  series.observe(0.5);   // le 1
-  series.observe(30);    // +Inf only
+  series.observe(0.1);  // le 0.1 (bounds are inclusive)
+  series.observe(0.5);  // le 1
+  series.observe(30);   // +Inf only
   EXPECT_EQ(registry.render(),
             "# HELP d_seconds D.\n"
             "# TYPE d_seconds histogram\n"
@@ -47,9 +47,8 @@ TEST(Metrics, HistogramBucketsAreCumulativeAndInclusiveOfTheirBound) {
 
 TEST(Metrics, GaugesOfOneNameShareOneHeader) {
   Registry registry;
-  const std::string text = registry.render({{"g", "G.", {{"k", "1"}}, 2},
-                                            {"h", "H.", {}, 0.25},
-                                            {"g", "G.", {{"k", "2"}}, 3}});
+  const std::string text = registry.render(
+      {{"g", "G.", {{"k", "1"}}, 2}, {"h", "H.", {}, 0.25}, {"g", "G.", {{"k", "2"}}, 3}});
   EXPECT_EQ(text,
             "# HELP g G.\n# TYPE g gauge\ng{k=\"1\"} 2\ng{k=\"2\"} 3\n"
             "# HELP h H.\n# TYPE h gauge\nh 0.25\n");
