@@ -160,9 +160,12 @@ void log_line(std::string_view level, nlohmann::json fields) {
     std::lock_guard lock(state.mu);
     if (!state.output) return;
   }
-  nlohmann::json line = {{"time", rfc3339_now()}, {"level", level}};
-  if (!t_request_id.empty()) line["request_id"] = t_request_id;
-  for (auto& [key, value] : fields.items()) line[key] = std::move(value);
+  // Fixed fields first, in this order, so the lines read well without a JSON viewer.
+  nlohmann::ordered_json line = {{"time", rfc3339_now()}, {"level", level}};
+  if (!t_request_id.empty() && !fields.contains("request_id")) line["request_id"] = t_request_id;
+  if (fields.contains("msg")) line["msg"] = fields["msg"];
+  for (auto& [key, value] : fields.items())
+    if (key != "msg") line[key] = std::move(value);
   const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // One lock for the whole line: lines from concurrent requests never interleave.
   std::lock_guard lock(state.mu);
