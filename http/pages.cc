@@ -331,6 +331,20 @@ std::string render_logged_out_page() {
               "window.</p>");
 }
 
+std::string render_logout_confirm_page(const LogoutConfirmView& v) {
+  std::string hidden = "<input type=\"hidden\" name=\"csrf_token\" value=\"" +
+                       html_escape(v.csrf_token) +
+                       "\"><input type=\"hidden\" name=\"confirm\" value=\"yes\">";
+  for (const auto& [name, value] : v.carried)
+    hidden += "<input type=\"hidden\" name=\"" + html_escape(name) + "\" value=\"" +
+              html_escape(value) + "\">";
+  return page("Sign out?",
+              "<h1>Sign out of Keystep?</h1><p class=\"sub\">An application asked to sign you "
+              "out. You stay signed in unless you confirm.</p>"
+              "<form method=\"post\" action=\"/logout\">" +
+                  hidden + "<button type=\"submit\" autofocus>Sign out</button></form>");
+}
+
 std::string render_home_page(const std::string& issuer) {
   return page(
       "Keystep",

@@ -28,6 +28,7 @@ std::string render_enable_two_factor_page(const ProfileView& view);
 std::string render_recovery_codes_page(const ProfileView& view);
 std::string render_error_page(const ErrorView& view);
 std::string render_logged_out_page();
+std::string render_logout_confirm_page(const LogoutConfirmView& view);
 std::string render_home_page(const std::string& issuer);
 
 }  // namespace keystep::http

@@ -27,7 +27,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "id_token_ttl",     "refresh_token_ttl", "session_ttl",
                                        "flow_ttl",         "threads",        "plugin_dir",
                                        "trusted_proxies",  "mail",           "metrics",
-                                       "log_file"};
+                                       "log_file",         "reauthentication_max_age"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -43,6 +43,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "refresh_token_ttl", config.refresh_token_ttl))) return s;
   if (!(s = read_field(json, "session_ttl", config.session_ttl))) return s;
   if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
+  if (!(s = read_field(json, "reauthentication_max_age", config.reauthentication_max_age)))
+    return s;
   if (!(s = read_field(json, "threads", config.threads))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
   if (!(s = read_field(json, "log_file", config.log_file))) return s;
@@ -105,7 +107,8 @@ Status validate_config(const IdpConfig& config) {
   if (config.signing_alg != "RS256" && config.signing_alg != "ES256")
     return make_error(ErrorCode::kInvalidArgument, "signing_alg must be RS256 or ES256");
   for (int64_t ttl : {config.code_ttl, config.access_token_ttl, config.id_token_ttl,
-                      config.refresh_token_ttl, config.session_ttl, config.flow_ttl}) {
+                      config.refresh_token_ttl, config.session_ttl, config.flow_ttl,
+                      config.reauthentication_max_age}) {
     if (ttl <= 0) return make_error(ErrorCode::kInvalidArgument, "lifetimes must be positive");
   }
   if (config.threads < 0 || config.threads > 256)
@@ -132,6 +135,7 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"refresh_token_ttl", config.refresh_token_ttl},
           {"session_ttl", config.session_ttl},
           {"flow_ttl", config.flow_ttl},
+          {"reauthentication_max_age", config.reauthentication_max_age},
           {"threads", config.threads},
           {"plugin_dir", config.plugin_dir},
           {"trusted_proxies", config.trusted_proxies},

@@ -24,6 +24,9 @@ struct IdpConfig {
   int64_t refresh_token_ttl = 30 * 24 * 3600;
   int64_t session_ttl = 12 * 3600;
   int64_t flow_ttl = 15 * 60;                    // a login page stays usable this long
+  // A sensitive action (recovery codes, factors, turning 2FA off, API tokens, account
+  // settings) needs an authentication at the demanded level at most this old, seconds.
+  int64_t reauthentication_max_age = 15 * 60;
   int threads = 0;                               // HTTP worker threads; 0 = one per core
   std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
   // Addresses of reverse proxies whose X-Forwarded-For names the real client.

@@ -88,6 +88,14 @@ bool plausible_addr_spec(std::string_view s) {
   return true;
 }
 
+bool ldh_label(std::string_view label) {
+  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+    return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -111,8 +119,8 @@ Result<Mailbox> parse_mailbox(std::string_view mailbox, const char* field) {
   } else {
     m.addr = text;
   }
-  if (!plausible_addr_spec(m.addr)) {
-    return invalid(std::string(field) + ": not an email address: " + std::string(m.addr));
+  if (Status s = check_email_address(m.addr); !s) {
+    return invalid(std::string(field) + ": " + s.error().message);
   }
   return m;
 }
@@ -207,6 +215,37 @@ std::string encode_header_value(std::string_view value) {
     i = end;
   }
   return out;
+}
+
+Status check_email_address(std::string_view address) {
+  if (address.empty() || address.size() > 254)
+    return invalid("an email address must be 1-254 characters");
+  const size_t at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size())
+    return invalid("an email address must be local-part@domain");
+  const std::string_view local = address.substr(0, at);
+  const std::string_view domain = address.substr(at + 1);
+  if (std::any_of(address.begin(), address.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+    return invalid(
+        "an email address must be ASCII (internationalized addresses cannot be delivered)");
+  if (local.size() > 64)
+    return invalid("the local part of an email address must be 1-64 characters");
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos ||
+      !std::all_of(local.begin(), local.end(), [](char c) { return c != '@' && id_char(c); }))
+    return invalid(
+        "the local part of an email address must be letters, digits, dots (not first, last or "
+        "doubled) and !#$%&'*+-/=?^_`{|}~");
+  for (size_t start = 0;;) {
+    const size_t dot = domain.find('.', start);
+    if (!ldh_label(domain.substr(start, dot == std::string_view::npos ? dot : dot - start)))
+      return invalid(
+          "the domain of an email address must be labels of 1-63 letters, digits and '-' (not "
+          "first or last), separated by dots");
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return {};
 }
 
 Result<std::string> mailbox_address(std::string_view mailbox) {

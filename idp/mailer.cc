@@ -173,6 +173,30 @@ Status FileTransport::deliver(const OutgoingMail& mail) {
   return fsync_dir(dir_);
 }
 
+Result<int> FileTransport::purge(int64_t now) {
+  constexpr int64_t kAbandonedTemp = 3600;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir_, ec);
+  if (ec == std::errc::no_such_file_or_directory) return 0;
+  if (ec) return make_error(ErrorCode::kInternal, "listing " + dir_ + ": " + ec.message());
+  int deleted = 0;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return make_error(ErrorCode::kInternal, "listing " + dir_ + ": " + ec.message());
+    const auto& entry = *it;
+    const std::string name = entry.path().filename().string();
+    const bool temp = name.front() == '.' && name.find(".eml.") != std::string::npos;
+    const bool eml = name.front() != '.' && name.ends_with(".eml");
+    if (!temp && !(eml && retention_ > 0)) continue;
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (st.st_mtime > now - (temp ? kAbandonedTemp : retention_)) continue;
+    if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT)
+      return errno_error("deleting " + entry.path().string());
+    ++deleted;
+  }
+  return deleted;
+}
+
 // ---- SmtpTransport
 
 SmtpTransport::SmtpTransport(SmtpConfig config) : config_(std::move(config)) { init_curl_once(); }
@@ -224,11 +248,18 @@ Status SmtpTransport::deliver(const OutgoingMail& mail) {
 // ---- configuration
 
 Status apply_mail_config_json(const nlohmann::json& json, MailConfig& config) {
-  if (Status s = check_keys(json, "", {"from", "outbox_dir", "smtp"}); !s) return s;
+  if (Status s = check_keys(json, "", {"from", "outbox_dir", "outbox_retention_days", "smtp"});
+      !s) {
+    return s;
+  }
   if (Status s = read_string(json, "", "from", config.from); !s) return s;
   auto from = mailbox_address(config.from);
   if (!from) return bad_key("from", "is not an email address: " + from.error().message);
   if (Status s = read_string(json, "", "outbox_dir", config.outbox_dir); !s) return s;
+  if (Status s = read_int(json, "", "outbox_retention_days", 0, 3650, config.outbox_retention_days);
+      !s) {
+    return s;
+  }
   config.smtp.from = *from;
   const auto smtp = json.find("smtp");
   if (smtp == json.end()) return {};
@@ -265,8 +296,9 @@ Status apply_mail_config_json(const nlohmann::json& json, MailConfig& config) {
 std::unique_ptr<MailTransport> make_mail_transport(const MailConfig& config,
                                                    const std::string& data_dir) {
   if (config.use_smtp) return std::make_unique<SmtpTransport>(config.smtp);
-  return std::make_unique<FileTransport>(config.outbox_dir.empty() ? data_dir + "/outbox"
-                                                                   : config.outbox_dir);
+  return std::make_unique<FileTransport>(
+      config.outbox_dir.empty() ? data_dir + "/outbox" : config.outbox_dir,
+      config.outbox_retention_days * 24 * 3600);
 }
 
 // ---- Mailer
@@ -292,6 +324,15 @@ Result<std::string> open_mime_without_key(const std::string& stored) {
 }  // namespace
 
 Result<int> Mailer::deliver_due() {
+  // Delivered earlier but not recorded (the store failed): record them before anything else,
+  // so a passing store error never sends a message twice.
+  for (auto it = unmarked_.begin(); it != unmarked_.end();) {
+    if (Status s = store_.mark_sent(*it, clock_.now());
+        !s && s.error().code != ErrorCode::kNotFound) {
+      return s.error();
+    }
+    it = unmarked_.erase(it);
+  }
   int delivered = 0;
   for (;;) {
     auto due = store_.due_mail(clock_.now(), options_.batch);
@@ -313,7 +354,10 @@ Result<int> Mailer::deliver_due() {
       }
       obs::email_delivery(static_cast<bool>(sent));
       if (sent) {
-        if (Status s = store_.mark_sent(mail.id, clock_.now()); !s) return s.error();
+        if (Status s = store_.mark_sent(mail.id, clock_.now()); !s) {
+          unmarked_.insert(mail.id);
+          return s.error();
+        }
         ++delivered;
         continue;
       }

@@ -4,9 +4,12 @@
 // a worker that delivers due messages with retries and exponential backoff.
 //
 // At least once: a message is marked sent right after its transport accepted it, so a crash
-// in between delivers it again on restart (FileTransport then rewrites the same file);
-// nothing else delivers a message twice, and nothing that fails is dropped before
-// MailerOptions::max_attempts attempts.
+// in between delivers it again on restart (FileTransport then rewrites the same file); the
+// message is then the same bytes with the same Message-ID, built when it was queued, so the
+// recipient's systems can tell it is a copy. Nothing else delivers a message twice (when
+// marking fails, the Mailer remembers the message and marks it at its next pass instead of
+// delivering it again), and nothing that fails is dropped before MailerOptions::max_attempts
+// attempts.
 
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -33,22 +37,38 @@ class MailTransport {
   // now, kInternal otherwise, with the receiver's text; the Mailer retries either way.
   // Called by one thread at a time.
   virtual Status deliver(const OutgoingMail& mail) = 0;
+  // Deletes what the transport keeps of messages delivered before now - its retention, and
+  // what a crash in the middle of a delivery left behind. Returns how many it deleted.
+  // May run concurrently with deliver(). Default: the transport keeps nothing.
+  virtual Result<int> purge(int64_t /*now*/) { return 0; }
 };
+
+// How long FileTransport keeps a delivered .eml file by default: a week, ample for whatever
+// picks the files up, short enough that TOTP secrets and links do not pile up in clear.
+inline constexpr int64_t kDefaultOutboxRetention = 7 * 24 * 3600;
 
 // Writes each message to <dir>/<id>-<dedupe key, sanitised>.eml, readable by the owner only
 // (setup emails carry TOTP secrets). Atomic: the file appears complete or not at all
 // (written to a temporary name, fsynced, renamed, directory fsynced). Delivering the same
 // message again replaces its file, so a redelivery leaves one file. Creates dir (mode 0700)
 // when missing.
+//
+// The files are in clear (whatever picks them up must read them), so they are not kept for
+// ever: purge() deletes .eml files last written `retention` seconds or more before now
+// (retention 0: never), and temporary files a crash left half-written, an hour after they
+// were last written (a delivery never takes that long). Nothing else in dir is touched.
 class FileTransport final : public MailTransport {
  public:
-  explicit FileTransport(std::string dir) : dir_(std::move(dir)) {}
+  explicit FileTransport(std::string dir, int64_t retention = kDefaultOutboxRetention)
+      : dir_(std::move(dir)), retention_(retention) {}
   Status deliver(const OutgoingMail& mail) override;
+  Result<int> purge(int64_t now) override;
   // The file name a message is delivered to (without the directory).
   static std::string file_name(const OutgoingMail& mail);
 
  private:
   std::string dir_;
+  int64_t retention_;
 };
 
 struct SmtpConfig {
@@ -77,6 +97,7 @@ class SmtpTransport final : public MailTransport {
 // Mail settings, the "mail" object of keystep.conf:
 //   {"from": "Keystep <no-reply@id.example.com>",   // From header and envelope sender
 //    "outbox_dir": "/var/lib/keystep/outbox",       // file transport; default DATA_DIR/outbox
+//    "outbox_retention_days": 7,                    // file transport; 0 keeps files for ever
 //    "smtp": {"host": "smtp.example.com", "port": 587, "security": "starttls",
 //             "username": "keystep", "password": "…",
 //             "connect_timeout_ms": 5000, "timeout_ms": 30000}}
@@ -84,13 +105,15 @@ class SmtpTransport final : public MailTransport {
 struct MailConfig {
   std::string from = "Keystep <keystep@localhost>";
   std::string outbox_dir;  // empty: <data dir>/outbox
+  int64_t outbox_retention_days = kDefaultOutboxRetention / (24 * 3600);  // 0: keep
   bool use_smtp = false;
   SmtpConfig smtp;  // smtp.from is the address of `from`
 };
 
 // Applies the members present in `json` (the "mail" object) on top of `config`. Unknown
 // keys, wrong types, a from that is not an address, security other than none/starttls/tls,
-// a port outside 1..65535, non-positive timeouts or smtp without a host are refused with
+// a port outside 1..65535, non-positive timeouts, a retention outside 0..3650 days or smtp
+// without a host are refused with
 // kInvalidArgument naming the key.
 Status apply_mail_config_json(const nlohmann::json& json, MailConfig& config);
 
@@ -121,12 +144,13 @@ class Mailer {
   Mailer(const Mailer&) = delete;
   Mailer& operator=(const Mailer&) = delete;
 
-  // One pass: delivers every message due at clock.now(), in batches, opened (options.box). A delivered message
-  // is marked sent; a failed one gets attempts + 1 and is retried after
+  // One pass: first marks sent the messages an earlier pass delivered but could not mark;
+  // then delivers every message due at clock.now(), in batches, opened (options.box). A
+  // delivered message is marked sent; a failed one gets attempts + 1 and is retried after
   // min(base_backoff * 2^attempts, max_backoff) seconds (attempts counted before this
   // failure), or is given up (next_attempt_at = kMailNever, last_error says so) once it has
   // failed max_attempts times. On success returns how many were delivered; on a store error
-  // stops and returns it (messages already delivered stay marked).
+  // stops and returns it (messages already delivered stay marked, or are marked next pass).
   // Not to be called concurrently with itself or with a started worker.
   Result<int> deliver_due();
 
@@ -146,6 +170,7 @@ class Mailer {
   const Clock& clock_;
   MailerOptions options_;
 
+  std::set<int64_t> unmarked_;  // delivered, mark_sent failed; only deliver_due() uses it
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_

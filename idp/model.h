@@ -121,6 +121,21 @@ struct Token {
   bool revoked = false;
   int64_t created_at = 0;
   int64_t expires_at = 0;
+  // Access tokens of a refresh request that narrowed the scope (RFC 6749 §6): the narrower
+  // scope. Empty: the grant's.
+  std::string scope;
+};
+
+// One page of a list: at most `limit` rows after skipping `offset`, and how many rows the
+// whole list has.
+struct PageRequest {
+  int64_t offset = 0;
+  int64_t limit = 50;
+};
+template <class T>
+struct Page {
+  std::vector<T> items;
+  int64_t total = 0;
 };
 
 }  // namespace keystep

@@ -60,6 +60,28 @@ std::optional<std::string> bearer_token(const std::optional<std::string>& author
   return authorization->substr(kScheme.size());
 }
 
+// The session remembers when each factor was last passed; amr and acr describe what is
+// currently fresh, and auth_time is the latest interactive authentication.
+void record_factors(const FlowProgress& progress, Session& session) {
+  if (progress.password_time) session.password_time = progress.password_time;
+  if (progress.mfa_time)
+    session.mfa_time = progress.mfa_time;
+  else if (progress.password_time)
+    session.mfa_time = 0;
+  std::vector<std::string> second;  // what the second factor proved
+  for (const auto& value : progress.mfa_time ? progress.amr : split_spaces(session.amr)) {
+    if (value != "pwd" && value != "mfa" && !contains(second, value)) second.push_back(value);
+  }
+  if (!session.mfa_time) second.clear();
+  std::vector<std::string> amr;
+  if (session.password_time) amr.push_back("pwd");
+  amr.insert(amr.end(), second.begin(), second.end());
+  if (session.password_time && !second.empty()) amr.push_back("mfa");
+  session.amr = join_spaces(amr);
+  session.acr = session.mfa_time ? kAcrMfa : kAcrPassword;
+  session.auth_time = std::max(session.password_time, session.mfa_time);
+}
+
 }  // namespace
 
 Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
@@ -257,15 +279,20 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
       progress.stage = LoginStage::kSecondFactor;
       progress.user_id = current.user_id;
     }
-    return start_flow(request, progress);
+    return start_flow(request, progress, browser);
   }
   if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
-  return start_flow(request, FlowProgress{});
+  return start_flow(request, FlowProgress{}, browser);
 }
 
-WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& progress) {
+WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& progress,
+                                const BrowserContext& browser) {
   auto id = random_token(random_, 24);
-  auto binding = random_token(random_, 32);
+  // One binding secret per browser, not per flow: a second sign-in in another tab reuses it,
+  // so the first tab's flow stays bound to this browser and keeps working.
+  Result<std::string> binding = browser.flow_cookie && is_random_token(*browser.flow_cookie, 32)
+                                    ? Result<std::string>(*browser.flow_cookie)
+                                    : random_token(random_, 32);
   auto csrf = random_token(random_, 32);
   if (!id || !binding || !csrf) return error_page(500, "server_error", "Randomness failed.");
   const int64_t now = clock_.now();
@@ -282,7 +309,8 @@ WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& 
   const std::string page =
       progress.stage == LoginStage::kSecondFactor ? "/login/second-factor" : "/login";
   WebOutcome out = redirect_to(append_query(config_.issuer + page, {{"flow", flow.id}}));
-  out.cookies.push_back(cookie(kFlowCookie, *binding, "/login", config_.flow_ttl));
+  // Path=/: /authorize must see it to reuse it for a sign-in in another tab.
+  out.cookies.push_back(cookie(kFlowCookie, *binding, "/", config_.flow_ttl));
   return out;
 }
 
@@ -623,30 +651,11 @@ WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& req
     session.expires_at = now + config_.session_ttl;
     cookies.push_back(cookie(kSessionCookie, *cookie_value, "/", config_.session_ttl));
   }
-  // The session remembers when each factor was last passed; amr and acr describe what is
-  // currently fresh, and auth_time is the latest interactive authentication.
-  if (progress.password_time) session.password_time = progress.password_time;
-  if (progress.mfa_time)
-    session.mfa_time = progress.mfa_time;
-  else if (progress.password_time)
-    session.mfa_time = 0;
-  std::vector<std::string> second;  // what the second factor proved
-  for (const auto& value : progress.mfa_time ? progress.amr : split_spaces(session.amr)) {
-    if (value != "pwd" && value != "mfa" && !contains(second, value)) second.push_back(value);
-  }
-  if (!session.mfa_time) second.clear();
-  std::vector<std::string> amr;
-  if (session.password_time) amr.push_back("pwd");
-  amr.insert(amr.end(), second.begin(), second.end());
-  if (session.password_time && !second.empty()) amr.push_back("mfa");
-  session.amr = join_spaces(amr);
-  session.acr = session.mfa_time ? kAcrMfa : kAcrPassword;
-  session.auth_time = std::max(session.password_time, session.mfa_time);
+  record_factors(progress, session);
   const Status saved =
       same_user ? store_.update_session_auth(session) : store_.create_session(session);
   if (!saved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   (void)store_.delete_flow(flow.id);
-  cookies.push_back(cookie(kFlowCookie, "", "/login", 0));
   WebOutcome out;
   if (request.client_id.empty()) {
     out = redirect_to(config_.issuer + request.redirect_uri);
@@ -795,7 +804,7 @@ ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
   } else if (verifier) {
     return oauth_error(400, "invalid_grant", "code_verifier sent but no code_challenge was");
   }
-  auto body = mint_tokens(grant, true);
+  auto body = mint_tokens(grant, true, grant.scope);
   if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
   return ApiOutcome{200, *body, {}};
 }
@@ -812,12 +821,19 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
     return oauth_error(503, "temporarily_unavailable", "please try again");
   if (active && active->grant.client_id != client.client_id)
     return oauth_error(400, "invalid_grant", "the refresh token was issued to another client");
-  if (auto scope = get_param(form, "scope"); scope && active) {
+  // RFC 6749 §6: a narrower scope applies to what this response issues (the access token, the
+  // id_token's claims); the refresh token keeps the grant's whole scope.
+  std::string scope = active ? active->grant.scope : "";
+  if (auto requested = get_param(form, "scope"); requested && active) {
     const auto granted = split_spaces(active->grant.scope);
-    for (const auto& s : split_spaces(*scope)) {
+    std::vector<std::string> narrowed;
+    for (const auto& s : split_spaces(*requested)) {
       if (!contains(granted, s))
         return oauth_error(400, "invalid_scope", "scope " + s + " was not granted");
+      if (!contains(narrowed, s)) narrowed.push_back(s);
     }
+    if (narrowed.empty()) return oauth_error(400, "invalid_scope", "scope is empty");
+    scope = join_spaces(narrowed);
   }
   auto next = random_token(random_, 32);
   if (!next) return oauth_error(500, "server_error", "randomness failed");
@@ -827,7 +843,8 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
                     false,
                     false,
                     now,
-                    now + config_.refresh_token_ttl};
+                    now + config_.refresh_token_ttl,
+                    ""};
   if (!active) {
     // A used (rotated-away) token presented again means it was stolen or replayed: the store
     // revokes the whole grant when asked to rotate it. Nothing is issued.
@@ -837,18 +854,21 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
   }
   if (auto s = store_.rotate_refresh_token(old_hash, replacement, now); !s)
     return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
-  auto body = mint_tokens(active->grant, false);
+  auto body = mint_tokens(active->grant, false, scope);
   if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
   (*body)["refresh_token"] = *next;
   return ApiOutcome{200, *body, {}};
 }
 
-Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first) {
+Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
+                                             const std::string& scope) {
   const int64_t now = clock_.now();
   auto access = random_token(random_, 32);
   if (!access) return access.error();
+  const std::vector<std::string> scopes = split_spaces(scope);
   if (auto s = store_.add_token(Token{hash_token(*access), grant.id, TokenKind::kAccess, false,
-                                      false, now, now + config_.access_token_ttl});
+                                      false, now, now + config_.access_token_ttl,
+                                      scope == grant.scope ? "" : scope});
       !s)
     return s.error();
   nlohmann::json claims = {{"iss", config_.issuer},
@@ -861,7 +881,7 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first) {
                            {"acr", grant.acr},
                            {"amr", split_spaces(grant.amr)}};
   if (first && !grant.nonce.empty()) claims["nonce"] = grant.nonce;
-  if (contains(split_spaces(grant.scope), "email")) {
+  if (contains(scopes, "email")) {
     auto user = store_.user_by_id(grant.user_id);
     if (!user) return user.error();
     claims["email"] = user->email;
@@ -872,13 +892,14 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first) {
   nlohmann::json body = {{"access_token", *access},
                          {"token_type", "Bearer"},
                          {"expires_in", config_.access_token_ttl},
-                         {"id_token", *id_token},
-                         {"scope", grant.scope}};
+                         {"scope", scope}};
+  // An id_token only while openid is in the scope (a refresh may narrow it away).
+  if (contains(scopes, "openid")) body["id_token"] = *id_token;
   if (first) {
     auto refresh = random_token(random_, 32);
     if (!refresh) return refresh.error();
     if (auto s = store_.add_token(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false,
-                                        false, now, now + config_.refresh_token_ttl});
+                                        false, now, now + config_.refresh_token_ttl, ""});
         !s)
       return s.error();
     body["refresh_token"] = *refresh;
@@ -911,7 +932,13 @@ ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
   auto user = store_.user_by_id(active->grant.user_id);
   if (!user) return invalid("the access token's user no longer exists");
   nlohmann::json body = {{"sub", std::to_string(user->id)}};
-  if (contains(split_spaces(active->grant.scope), "email")) {
+  const std::string& scope = active->token.scope.empty() ? active->grant.scope : active->token.scope;
+  if (!contains(split_spaces(scope), "openid")) {
+    ApiOutcome out = oauth_error(403, "insufficient_scope", "the access token lacks openid");
+    out.www_authenticate = "Bearer error=\"insufficient_scope\", scope=\"openid\"";
+    return out;
+  }
+  if (contains(split_spaces(scope), "email")) {
     body["email"] = user->email;
     body["email_verified"] = false;
   }
@@ -949,7 +976,24 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
     redirect = append_query(*uri, extra);
   }
   auto session = current_session(browser);
-  if (session && *session) {
+  if (!session) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (*session) {
+    // OpenID RP-Initiated Logout §2: a request that does not prove it comes from an RP of this
+    // very session (any page may link to /logout) asks the user before signing them out.
+    const std::string csrf = session_csrf_token(*browser.session_cookie);
+    const bool hinted_this = hinted_sid && *hinted_sid == (*session)->sid;
+    const bool confirmed = param(params, "confirm") == "yes" &&
+                           constant_time_equal(param(params, "csrf_token"), csrf);
+    if (!hinted_this && !confirmed) {
+      WebOutcome ask;
+      ask.kind = WebOutcome::Kind::kLogoutConfirmPage;
+      ask.status = 200;
+      ask.logout.csrf_token = csrf;
+      if (client_id) ask.logout.carried.emplace_back("client_id", *client_id);
+      for (const char* name : {"post_logout_redirect_uri", "state"})
+        if (auto value = get_param(params, name)) ask.logout.carried.emplace_back(name, *value);
+      return ask;
+    }
     (void)store_.revoke_grants_of_session((*session)->sid);
     (void)store_.delete_session((*session)->sid);
   } else if (hinted_sid) {
@@ -1012,18 +1056,54 @@ Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind 
 WebOutcome Provider::profile(const BrowserContext& browser) {
   auto who = signed_in(browser);
   if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  if (!*who) return sign_in_then("/profile");
+  if (!*who) return sign_in_then("/profile", browser);
   auto out = profile_view(**who, WebOutcome::Kind::kProfilePage, 200);
   if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   return *out;
 }
 
-WebOutcome Provider::sign_in_then(const std::string& local_path) {
+WebOutcome Provider::sign_in_then(const std::string& local_path, const BrowserContext& browser,
+                                  const std::string& login_hint) {
   // complete_flow sends the browser to issuer + redirect_uri: only a path keeps it here.
   assert(!local_path.empty() && local_path[0] == '/' && local_path.rfind("//", 0) != 0);
   AuthRequest request;
   request.redirect_uri = local_path;
-  return start_flow(request, FlowProgress{});
+  request.login_hint = login_hint;
+  return start_flow(request, FlowProgress{}, browser);
+}
+
+Result<std::optional<WebOutcome>> Provider::step_up_needed(const Session& session,
+                                                           const User& user, bool recent,
+                                                           const std::string& local_path,
+                                                           const BrowserContext& browser) {
+  auto allowed = two_factor_.check_session(session, user, recent, config_.reauthentication_max_age);
+  if (allowed) return std::optional<WebOutcome>();
+  if (allowed.error().code != ErrorCode::kDenied) return allowed.error();
+  two_factor_.audit(user, "session.reauthentication_required", browser.client_address,
+                    allowed.error().message);
+  // A full sign-in (password, then the second factor the policy asks for) that comes back to
+  // the page; the action itself is not replayed, the user repeats it.
+  return std::optional<WebOutcome>(sign_in_then(local_path, browser, user.email));
+}
+
+Status Provider::after_two_factor_on(const SignedIn& who, bool proved_second_factor,
+                                     const std::string& address) {
+  Session session = who.session;
+  if (proved_second_factor) {
+    // The code that just confirmed the authenticator is a second factor passed now.
+    FlowProgress progress;
+    progress.mfa_time = clock_.now();
+    progress.amr = {"otp"};
+    record_factors(progress, session);
+    if (Status s = store_.update_session_auth(session); !s) return s;
+  }
+  // Sessions signed in before 2FA was on ended: none of them may keep acting on a password.
+  auto ended = store_.end_other_sessions(who.user.id, session.sid);
+  if (!ended) return ended.error();
+  if (*ended > 0)
+    two_factor_.audit(who.user, "session.others_ended", address,
+                      std::to_string(*ended) + " other session(s) ended: 2FA turned on");
+  return {};
 }
 
 std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,
@@ -1041,6 +1121,12 @@ std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,
   if (!constant_time_equal(param(form, "csrf_token"), (*who)->csrf_token)) {
     failure = error_page(403, "invalid_csrf_token",
                          "The form was not sent by your profile page. Reload it and try again.");
+    return std::nullopt;
+  }
+  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
+  if (!step_up || *step_up) {
+    failure = step_up ? **step_up
+                      : error_page(503, "temporarily_unavailable", "Please try again in a moment.");
     return std::nullopt;
   }
   return **who;
@@ -1062,6 +1148,8 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
       if (auto s = store_.set_two_factor_setting(who->user.id, true); !s)
         return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
       two_factor_.audit(who->user, "mfa.enabled", browser.client_address, "own setting");
+      if (auto s = after_two_factor_on(*who, false, browser.client_address); !s)
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
       auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 200);
       if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
       out->profile.notice = "Two-factor authentication is on.";
@@ -1101,6 +1189,11 @@ WebOutcome Provider::profile_enable_page(const BrowserContext& browser) {
   auto who = signed_in(browser);
   if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   if (!*who) return redirect_to(config_.issuer + "/profile");
+  // The page shows a secret (possibly the one an enforcement email carries): only to a session
+  // that may act on the factors.
+  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
+  if (!step_up) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (*step_up) return **step_up;
   auto view = two_factor_.pending_totp_enrollment((*who)->user);
   if (!view) {
     if (view.error().code == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
@@ -1133,6 +1226,8 @@ WebOutcome Provider::profile_enable_submit(const Params& form, const BrowserCont
         "That code is not valid. Enter the current code from your authenticator app.";
     return *out;
   }
+  if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage, 200);
   if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   out->profile.recovery_codes = *codes;

@@ -106,6 +106,13 @@ struct ErrorView {
   std::string description;  // safe to show
 };
 
+// Data for the sign-out question (RP-initiated logout that cannot prove it speaks for this
+// browser's session): a form posting back to /logout with the carried parameters.
+struct LogoutConfirmView {
+  std::string csrf_token;
+  Params carried;  // client_id, post_logout_redirect_uri, state: only those present
+};
+
 // The outcome of a browser-facing call: a redirect or a page, plus cookies.
 struct WebOutcome {
   enum class Kind {
@@ -118,6 +125,7 @@ struct WebOutcome {
     kEnableTwoFactorPage,
     kRecoveryCodesPage,
     kSignupPage,
+    kLogoutConfirmPage,
   };
   Kind kind = Kind::kErrorPage;
   int status = 400;
@@ -127,6 +135,7 @@ struct WebOutcome {
   ErrorView error;          // kErrorPage
   ProfileView profile;      // kProfilePage, kEnableTwoFactorPage, kRecoveryCodesPage
   SignupView signup;        // kSignupPage
+  LogoutConfirmView logout; // kLogoutConfirmPage
   int64_t retry_after = 0;  // seconds, on 429
   std::vector<CookieToSet> cookies;
 };
@@ -165,7 +174,8 @@ class Provider {
   WebOutcome profile(const BrowserContext& browser);
   // Starts a sign-in to Keystep's own pages that comes back to `local_path` (e.g.
   // "/account/authentication"; a path on this issuer, never a URL).
-  WebOutcome sign_in_then(const std::string& local_path);
+  WebOutcome sign_in_then(const std::string& local_path, const BrowserContext& browser,
+                          const std::string& login_hint = "");
   // An error page with a safe description.
   WebOutcome error_page(int status, std::string error, std::string description) const;
   // POST /profile/two-factor: the toggle. action=enable starts enrollment (a new secret and
@@ -191,7 +201,10 @@ class Provider {
   ApiOutcome token(const Params& form, const std::optional<std::string>& authorization);
   // GET or POST /userinfo.
   ApiOutcome userinfo(const std::optional<std::string>& authorization);
-  // GET or POST /logout (RP-initiated logout).
+  // GET or POST /logout (RP-initiated logout). The browser's session ends at once when an
+  // id_token_hint names it, or on the confirmation form's POST (confirm=yes with the session's
+  // CSRF token); otherwise the user is asked first (kLogoutConfirmPage). Without a session, a
+  // hint's session ends (the RP logs out from a context without our cookie).
   WebOutcome end_session(const Params& params, const BrowserContext& browser);
 
  private:
@@ -213,6 +226,15 @@ class Provider {
   std::optional<SignedIn> profile_post(const Params& form, const BrowserContext& browser,
                                        WebOutcome& failure);
   Result<WebOutcome> profile_view(const SignedIn& who, WebOutcome::Kind kind, int status);
+  // The step-up gate of sensitive actions (TwoFactor::check_session): nullopt when `session`
+  // may act; else a sign-in for `user` at the demanded level that comes back to `local_path`.
+  Result<std::optional<WebOutcome>> step_up_needed(const Session& session, const User& user,
+                                                   bool recent, const std::string& local_path,
+                                                   const BrowserContext& browser);
+  // 2FA was just turned on for who.user: ends their other sessions (with their tokens) and,
+  // when a code was just typed, records it as this session's second factor.
+  Status after_two_factor_on(const SignedIn& who, bool proved_second_factor,
+                             const std::string& address);
   WebOutcome second_factor_view(const LoginFlow& flow, const std::string& method,
                                 const std::string& error, int status);
   // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
@@ -224,7 +246,8 @@ class Provider {
   WebOutcome redirect_error(const AuthRequest& request, const std::string& error,
                             const std::string& description) const;
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
-  WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress);
+  WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress,
+                        const BrowserContext& browser);
   // The signup page of an invitation's token with `csrf` as its form's token, or the error
   // page of an unknown, used, revoked or expired invitation.
   WebOutcome signup_view(const std::string& token, const std::string& csrf);
@@ -244,7 +267,9 @@ class Provider {
                                      ApiOutcome& failure);
   ApiOutcome code_grant(const Client& client, const Params& form);
   ApiOutcome refresh_grant(const Client& client, const Params& form);
-  Result<nlohmann::json> mint_tokens(const Grant& grant, bool with_nonce);
+  // Access token (with `scope`, the grant's or narrower), id_token, and with `first` the
+  // nonce and a refresh token.
+  Result<nlohmann::json> mint_tokens(const Grant& grant, bool first, const std::string& scope);
   CookieToSet cookie(std::string name, std::string value, std::string path, int64_t max_age) const;
   std::string hash_token(std::string_view token) const;
 

@@ -3,6 +3,7 @@
 
 #include "idp/crypto/hash.h"
 #include "idp/directory.h"
+#include "idp/mail.h"
 #include "idp/provider.h"
 
 namespace keystep {
@@ -25,7 +26,7 @@ WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest&
   progress.amr = {"pwd"};
   if (*required) {
     progress.stage = LoginStage::kSecondFactor;
-    return start_flow(request, progress);
+    return start_flow(request, progress, browser);
   }
   progress.stage = LoginStage::kDone;
   // No step is left, so no flow is stored: complete_flow's deletion of it finds nothing.
@@ -49,6 +50,12 @@ WebOutcome Provider::signup_view(const std::string& token, const std::string& cs
     return error_page(410, "invitation_expired",
                       "This invitation has expired or was withdrawn. Ask your administrator "
                       "for a new one.");
+  // An invitation stored before addresses were checked would make a member whom no message
+  // reaches (enforcement, reset): no signup with it.
+  if (!check_email_address(invitation->email))
+    return error_page(400, "invalid_invitation",
+                      "This invitation's email address cannot receive email. Ask your "
+                      "administrator for a new invitation.");
   auto account = store_.account_by_id(invitation->account_id);
   if (!account) return error_page(503, "temporarily_unavailable", kUnavailable);
   WebOutcome out;
@@ -151,7 +158,7 @@ WebOutcome Provider::enrollment_link(const Params& query, const BrowserContext& 
   request.redirect_uri = "/profile";
   request.login_hint = user->email;
   request.enrollment_link = link->token_hash;
-  return start_flow(request, FlowProgress{});
+  return start_flow(request, FlowProgress{}, browser);
 }
 
 }  // namespace keystep

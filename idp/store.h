@@ -88,6 +88,10 @@ class SessionStore {
   // acr, amr, password_time and mfa_time of `session`, found by its id_hash.
   virtual Status update_session_auth(const Session& session) = 0;
   virtual Status delete_session(const std::string& sid) = 0;
+  // Ends every session of `user_id` except the one whose sid is `keep_sid` (may be empty):
+  // revokes the grants made under them (and so their tokens) and deletes them, in one
+  // transaction. Returns how many sessions ended (0 is a success).
+  virtual Result<int64_t> end_other_sessions(int64_t user_id, const std::string& keep_sid) = 0;
 };
 
 class GrantStore {

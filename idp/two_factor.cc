@@ -60,6 +60,21 @@ Result<bool> TwoFactor::second_factor_required(const User& user) {
   return two_factor_challenge_required(fresh->two_factor_enabled, account->enforce_two_factor);
 }
 
+Status TwoFactor::check_session(const Session& session, const User& user, bool recent,
+                                int64_t max_age) {
+  auto required = second_factor_required(user);
+  if (!required) return required.error();
+  if (*required && (session.mfa_time == 0 || session.password_time == 0))
+    return make_error(ErrorCode::kDenied,
+                      "this needs a sign-in with two-factor authentication");
+  // At the 2FA level the second factor is the one that must be fresh: it was passed after
+  // the session's password (a password-only sign-in resets mfa_time to 0).
+  const int64_t at = *required ? session.mfa_time : session.auth_time;
+  if (recent && clock_.now() - at > max_age)
+    return make_error(ErrorCode::kDenied, "this needs a recent sign-in");
+  return {};
+}
+
 void TwoFactor::audit(const User& user, const std::string& event, const std::string& address,
                       const std::string& detail) {
   // An audit write failure must not turn a login into an error; it is rare (database gone)

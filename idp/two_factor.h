@@ -128,6 +128,16 @@ class TwoFactor final : public LoginPolicy {
                                                 const std::string& address,
                                                 StepRefusal& refusal);
 
+  // Whether a browser session may take a sensitive action (recovery codes, factors, turning
+  // 2FA off, API tokens, account settings; NIST SP 800-63B §6.1.2.1, OWASP ASVS V3.3):
+  // - its level: both factors passed whenever second_factor_required(user), so a
+  //   password-only session from before the user turned 2FA on, or before the account
+  //   enforced it, is not enough;
+  // - with `recent`, the authentication at that level at most `max_age` seconds old.
+  // kDenied (the user must sign in again at that level) with a message safe to show;
+  // kUnavailable and the like when the store fails.
+  Status check_session(const Session& session, const User& user, bool recent, int64_t max_age);
+
   // The box that seals secrets at rest (also the outbox's setup emails, idp/mail.h).
   const SecretBox& box() const { return box_; }
 

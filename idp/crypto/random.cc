@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 
 #include "idp/crypto/encoding.h"
@@ -35,6 +36,13 @@ Result<std::string> random_token(Random& random, size_t n_bytes) {
   Result<std::string> bytes = random_bytes(random, n_bytes);
   if (!bytes) return bytes.error();
   return base64url_encode(*bytes);
+}
+
+bool is_random_token(std::string_view text, size_t n_bytes) {
+  if (text.size() != (n_bytes * 4 + 2) / 3) return false;
+  return std::all_of(text.begin(), text.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_';
+  });
 }
 
 }  // namespace keystep

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "idp/result.h"
 
@@ -29,5 +30,9 @@ Result<std::string> random_bytes(Random& random, size_t n);
 // On success returns n_bytes random bytes encoded as unpadded base64url, suitable for
 // tokens, codes and identifiers in URLs. On failure returns the Random's error.
 Result<std::string> random_token(Random& random, size_t n_bytes = 32);
+
+// True when `text` has the shape of a random_token of n_bytes (length and alphabet), e.g. to
+// reuse a value a browser sent back only if it is one we could have issued.
+bool is_random_token(std::string_view text, size_t n_bytes = 32);
 
 }  // namespace keystep

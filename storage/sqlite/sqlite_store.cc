@@ -1,9 +1,14 @@
 #include "storage/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <utility>
@@ -117,18 +122,37 @@ Grant read_grant(const Statement& st, int c) {
 }
 
 // Token columns from 0: token_hash, grant_id, kind, used, revoked, created_at, expires_at.
+// A row of kTokenWithGrant.
 Token read_token(const Statement& st) {
-  return Token{st.column_text(0), st.column_text(1), static_cast<TokenKind>(st.column_int64(2)),
-               st.column_bool(3), st.column_bool(4), st.column_int64(5),
-               st.column_int64(6)};
+  return Token{st.column_text(0),  st.column_text(1),  static_cast<TokenKind>(st.column_int64(2)),
+               st.column_bool(3),  st.column_bool(4),  st.column_int64(5),
+               st.column_int64(6), st.column_text(18)};
 }
 
-// A token with its grant by hash and kind: token columns from 0, grant columns from 7.
+// A token with its grant by hash and kind: token columns from 0, grant columns from 7, the
+// token's own scope last (18).
 constexpr const char* kTokenWithGrant =
     "SELECT t.token_hash, t.grant_id, t.kind, t.used, t.revoked, t.created_at, t.expires_at, "
     "g.id, g.client_id, g.user_id, g.sid, g.scope, g.nonce, g.auth_time, g.acr, g.amr, "
-    "g.revoked, g.created_at FROM tokens t JOIN grants g ON g.id = t.grant_id "
+    "g.revoked, g.created_at, t.scope FROM tokens t JOIN grants g ON g.id = t.grant_id "
     "WHERE t.token_hash = ?1 AND t.kind = ?2";
+
+// SQLite would create the database with mode 0644 less the umask, and its -wal and -shm
+// take the database's mode: creating the file first, owner-only, keeps all three private
+// (they hold password hashes, sealed secrets and the outbox). An empty file is an empty
+// database to SQLite. An existing file keeps its mode.
+Status create_private_database_file(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return {};
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return {};
+    return make_error(ErrorCode::kInternal, "creating " + path + ": " + std::strerror(errno));
+  }
+  const bool ok = ::fchmod(fd, 0600) == 0;  // the umask may have cleared owner bits
+  ::close(fd);
+  if (!ok) return make_error(ErrorCode::kInternal, "chmod " + path + ": " + std::strerror(errno));
+  return {};
+}
 
 }  // namespace
 
@@ -143,6 +167,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       return make_error(ErrorCode::kInternal, "migrations are not in increasing version order");
     }
   }
+  if (Status s = create_private_database_file(path); !s) return s.error();
   sqlite3* db = nullptr;
   // Our own mutex serialises the connection, so SQLite's per-connection mutex is redundant.
   int rc = sqlite3_open_v2(
@@ -672,6 +697,35 @@ Status SqliteStore::delete_session(const std::string& sid) {
   return {};
 }
 
+Result<int64_t> SqliteStore::end_other_sessions(int64_t user_id, const std::string& keep_sid) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  constexpr const char* kOthers = "SELECT sid FROM sessions WHERE user_id = ?1 AND sid != ?2";
+  auto tokens = Statement::prepare(
+      db_, std::string("UPDATE tokens SET revoked = 1 WHERE grant_id IN "
+                       "(SELECT id FROM grants WHERE sid IN (") + kOthers + "))");
+  if (!tokens) return tokens.error();
+  tokens->bind_int64(1, user_id);
+  tokens->bind_text(2, keep_sid);
+  if (Status s = tokens->run(); !s) return s.error();
+  auto grants = Statement::prepare(
+      db_, std::string("UPDATE grants SET revoked = 1 WHERE sid IN (") + kOthers + ")");
+  if (!grants) return grants.error();
+  grants->bind_int64(1, user_id);
+  grants->bind_text(2, keep_sid);
+  if (Status s = grants->run(); !s) return s.error();
+  auto sessions =
+      Statement::prepare(db_, "DELETE FROM sessions WHERE user_id = ?1 AND sid != ?2");
+  if (!sessions) return sessions.error();
+  sessions->bind_int64(1, user_id);
+  sessions->bind_text(2, keep_sid);
+  if (Status s = sessions->run(); !s) return s.error();
+  const int64_t ended = sqlite3_changes64(db_);
+  if (Status s = tx->commit(); !s) return s.error();
+  return ended;
+}
+
 // ---- GrantStore
 
 Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& code) {
@@ -794,7 +848,8 @@ Status SqliteStore::add_token(const Token& token) {
   if (grant->column_bool(0)) return make_error(ErrorCode::kConflict, "grant is revoked");
   auto st = Statement::prepare(db_,
                                "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, "
-                               "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                               "created_at, expires_at, scope) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!st) return st.error();
   st->bind_text(1, token.token_hash)
       .bind_text(2, token.grant_id)
@@ -802,7 +857,8 @@ Status SqliteStore::add_token(const Token& token) {
       .bind_bool(4, token.used)
       .bind_bool(5, token.revoked)
       .bind_int64(6, token.created_at)
-      .bind_int64(7, token.expires_at);
+      .bind_int64(7, token.expires_at)
+      .bind_text(8, token.scope);
   if (Status s = st->run(); !s) return s;
   return tx->commit();
 }
@@ -1188,14 +1244,41 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
 namespace {
 
 constexpr std::string_view kApiTokenColumns =
-    "SELECT id, account_id, user_id, name, token_hash, created_at, revoked_at FROM api_tokens ";
+    "SELECT id, account_id, user_id, name, token_hash, created_at, revoked_at, expires_at FROM "
+    "api_tokens ";
 
 ApiToken read_api_token(const Statement& st) {
   return ApiToken{st.column_int64(0), st.column_int64(1), st.column_int64(2), st.column_text(3),
-                  st.column_text(4),  st.column_int64(5), st.column_int64(6)};
+                  st.column_text(4),  st.column_int64(5), st.column_int64(6), st.column_int64(7)};
+}
+
+constexpr std::string_view kMemberColumns =
+    "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
+    "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
+    "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u ";
+
+// Every row of `st` (bound already) read with `read`.
+template <class T, class Read>
+Result<std::vector<T>> read_all(Statement& st, Read read) {
+  std::vector<T> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(read(st));
+  }
 }
 
 }  // namespace
+
+Result<int64_t> SqliteStore::count_locked(std::string_view count_sql, int64_t id) {
+  auto st = Statement::prepare(db_, std::string(count_sql));
+  if (!st) return st.error();
+  st->bind_int64(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row ? st->column_int64(0) : 0;
+}
 
 Result<ApiToken> SqliteStore::create_api_token(const ApiToken& token) {
   std::lock_guard lock(mu_);
@@ -1209,13 +1292,15 @@ Result<ApiToken> SqliteStore::create_api_token(const ApiToken& token) {
   if (!*row) return not_found("user " + std::to_string(token.user_id) + " in the account");
   auto st = Statement::prepare(db_,
                                "INSERT INTO api_tokens (account_id, user_id, name, token_hash, "
-                               "created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+                               "created_at, revoked_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                               "0, ?6)");
   if (!st) return st.error();
   st->bind_int64(1, token.account_id)
       .bind_int64(2, token.user_id)
       .bind_text(3, token.name)
       .bind_text(4, token.token_hash)
-      .bind_int64(5, token.created_at);
+      .bind_int64(5, token.created_at)
+      .bind_int64(6, token.expires_at);
   if (Status s = st->run(); !s) return s.error();
   ApiToken created = token;
   created.id = sqlite3_last_insert_rowid(db_);
@@ -1241,14 +1326,23 @@ Result<std::vector<ApiToken>> SqliteStore::api_tokens(int64_t account_id) {
   auto st = Statement::prepare(db_, sql(kApiTokenColumns, "WHERE account_id = ?1 ORDER BY id"));
   if (!st) return st.error();
   st->bind_int64(1, account_id);
-  std::vector<ApiToken> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(read_api_token(*st));
-  }
-  return out;
+  return read_all<ApiToken>(*st, read_api_token);
+}
+
+Result<Page<ApiToken>> SqliteStore::api_tokens_page(int64_t account_id, PageRequest page) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(
+      db_, sql(kApiTokenColumns, "WHERE account_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3"));
+  if (!st) return st.error();
+  st->bind_int64(1, account_id).bind_int64(2, page.limit).bind_int64(3, page.offset);
+  auto items = read_all<ApiToken>(*st, read_api_token);
+  if (!items) return items.error();
+  auto total = count_locked("SELECT COUNT(*) FROM api_tokens WHERE account_id = ?1", account_id);
+  if (!total) return total.error();
+  if (Status s = tx->commit(); !s) return s.error();
+  return Page<ApiToken>{std::move(*items), *total};
 }
 
 Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) {
@@ -1267,43 +1361,77 @@ Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64
 Result<std::vector<Member>> SqliteStore::members(int64_t account_id) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(
-      db_,
-      "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
-      "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
-      "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u "
-      "WHERE u.account_id = ?1 ORDER BY u.email");
+      db_, sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id"));
   if (!st) return st.error();
   st->bind_int64(1, account_id);
-  std::vector<Member> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(Member{read_user(*st), st->column_bool(7)});
-  }
-  return out;
+  return read_all<Member>(*st, [](const Statement& row) {
+    return Member{read_user(row), row.column_bool(7)};
+  });
 }
 
-Status SqliteStore::reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) {
+Result<Page<Member>> SqliteStore::members_page(int64_t account_id, PageRequest page) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(
+      db_,
+      sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id LIMIT ?2 OFFSET ?3"));
+  if (!st) return st.error();
+  st->bind_int64(1, account_id).bind_int64(2, page.limit).bind_int64(3, page.offset);
+  auto items = read_all<Member>(*st, [](const Statement& row) {
+    return Member{read_user(row), row.column_bool(7)};
+  });
+  if (!items) return items.error();
+  auto total = count_locked("SELECT COUNT(*) FROM users WHERE account_id = ?1", account_id);
+  if (!total) return total.error();
+  if (Status s = tx->commit(); !s) return s.error();
+  return Page<Member>{std::move(*items), *total};
+}
+
+Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t now,
+                                                     const std::vector<OutgoingMail>& mail) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
-  for (const char* statement :
-       {"DELETE FROM mfa_credentials WHERE user_id = ?1",
-        "UPDATE tokens SET revoked = 1 WHERE grant_id IN (SELECT g.id FROM grants g JOIN sessions "
-        "s ON s.sid = g.sid WHERE s.user_id = ?1)",
-        "UPDATE grants SET revoked = 1 WHERE sid IN (SELECT sid FROM sessions WHERE user_id = ?1)",
-        "DELETE FROM sessions WHERE user_id = ?1"}) {
+  auto exists = Statement::prepare(db_, "SELECT 1 FROM users WHERE id = ?1");
+  if (!exists) return exists.error();
+  exists->bind_int64(1, user_id);
+  auto row = exists->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("user " + std::to_string(user_id));
+  auto revoked_tokens = Statement::prepare(
+      db_, sql(kApiTokenColumns, "WHERE user_id = ?1 AND revoked_at = 0 ORDER BY id"));
+  if (!revoked_tokens) return revoked_tokens.error();
+  revoked_tokens->bind_int64(1, user_id);
+  auto api_tokens = read_all<ApiToken>(*revoked_tokens, read_api_token);
+  if (!api_tokens) return api_tokens.error();
+  TwoFactorReset reset;
+  // By user, not through sessions: a grant (and its 30-day refresh token) outlives the
+  // session it was made in, which expires after 12 hours and is then purged.
+  const std::pair<const char*, int64_t*> statements[] = {
+      {"DELETE FROM mfa_credentials WHERE user_id = ?1", nullptr},
+      {"UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND grant_id IN (SELECT id FROM grants "
+       "WHERE user_id = ?1)",
+       nullptr},
+      {"UPDATE grants SET revoked = 1 WHERE user_id = ?1 AND revoked = 0", &reset.grants_revoked},
+      {"DELETE FROM sessions WHERE user_id = ?1", &reset.sessions_ended},
+      {"UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at = 0", nullptr}};
+  for (const auto& [statement, changes] : statements) {
     auto st = Statement::prepare(db_, statement);
     if (!st) return st.error();
     st->bind_int64(1, user_id);
-    if (Status s = st->run(); !s) return s;
+    if (std::string_view(statement).find("?2") != std::string_view::npos) st->bind_int64(2, now);
+    if (Status s = st->run(); !s) return s.error();
+    if (changes) *changes = sqlite3_changes64(db_);
   }
-  if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
+  if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s.error();
   for (const auto& message : mail) {
     if (auto queued = insert_mail_locked(message); !queued) return queued.error();
   }
-  return tx->commit();
+  if (Status s = tx->commit(); !s) return s.error();
+  for (auto& token : *api_tokens) token.revoked_at = now;
+  reset.api_tokens = std::move(*api_tokens);
+  return reset;
 }
 
 Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool was_enforced,

@@ -53,7 +53,7 @@ describe('public client with PKCE', { timeout: 60000 }, () => {
     assert.ok(flowId, 'the login redirect carries a flow id');
     const flowCookie = authorizeResponse.setCookies.find((c) => c.name === 'ks_flow');
     assert.ok(flowCookie?.value, 'the login redirect sets ks_flow');
-    assert.equal(flowCookie.attrs.path, '/login');
+    assert.equal(flowCookie.attrs.path, '/');
     assert.equal(flowCookie.attrs.httponly, true);
 
     assert.ok(loginPage, 'the login page was shown');

@@ -191,7 +191,7 @@ TEST_F(Authorize, SuccessRedirectsToTheLoginPageWithAFlowCookie) {
   EXPECT_TRUE(cookie->has("httponly"));
   EXPECT_EQ(cookie->attribute("samesite"), "Lax");
   EXPECT_FALSE(cookie->has("secure")) << "the issuer is http://, a Secure cookie would be lost";
-  EXPECT_EQ(cookie->attribute("path"), "/login");
+  EXPECT_EQ(cookie->attribute("path"), "/");
   EXPECT_FALSE(r.set_cookie("ks_session").has_value());
 }
 

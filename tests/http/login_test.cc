@@ -175,10 +175,32 @@ TEST_F(Login, SuccessRedirectsToTheClientWithCodeStateIssAndSetsTheSession) {
   EXPECT_EQ(session->attribute("samesite"), "Lax");
   EXPECT_FALSE(session->has("secure"));
   EXPECT_EQ(session->attribute("path"), "/");
-  // The flow cookie is cleared.
-  auto flow_cookie = r.set_cookie("ks_flow");
-  ASSERT_TRUE(flow_cookie.has_value());
-  EXPECT_EQ(flow_cookie->attribute("max-age"), "0");
+  // The flow cookie binds this browser's other sign-ins (another tab) too: it is kept.
+  EXPECT_FALSE(r.set_cookie("ks_flow").has_value());
+}
+
+// A second sign-in started in another tab must not break the first one (issue 9, item 6).
+TEST_F(Login, TwoTabsSignInIndependently) {
+  LoginPage first = start_login(spa_request(pkce_));
+  const Pkce other = make_pkce();
+  LoginPage second = start_login(spa_request(other));
+  ASSERT_NE(first.flow, second.flow);
+  HttpResponse r1 = submit_login(first, TestServer::kAliceEmail, TestServer::kAlicePassword);
+  EXPECT_EQ(r1.status, 302) << r1.body;
+  EXPECT_TRUE(field(query_of(r1.location()), "code").has_value()) << r1.location();
+  HttpResponse r2 = submit_login(second, TestServer::kAliceEmail, TestServer::kAlicePassword);
+  EXPECT_EQ(r2.status, 302) << r2.body;
+  EXPECT_TRUE(field(query_of(r2.location()), "code").has_value()) << r2.location();
+}
+
+// The binding is reused only when it has the shape of one we issued.
+TEST_F(Login, ForeignFlowCookieValueIsReplaced) {
+  browser_.set("ks_flow", "attacker-chosen", "/login");
+  HttpResponse r = authorize(spa_request(pkce_));
+  auto set = r.set_cookie("ks_flow");
+  ASSERT_TRUE(set.has_value());
+  EXPECT_NE(set->value, "attacker-chosen");
+  EXPECT_EQ(set->value.size(), 43u);
 }
 
 TEST_F(Login, EmailIsCaseInsensitive) {

@@ -116,21 +116,17 @@ TEST_F(StepUp, PasswordOnlyUserAskingForAcr2faGetsAcr1fa) {
   EXPECT_EQ(reused.value("acr", ""), kAcr1fa);
 }
 
-TEST_F(StepUp, PasswordSessionOfUserWhoJustEnabledTwoFactorAsksOnlyTheSecondFactor) {
-  // The profile sign-in made a password-only session; enabling added a factor to the user.
+// The code that confirmed the authenticator app is the session's second factor: the session
+// that turned 2FA on is at the 2FA level (issue 9: it no longer stays password-only).
+TEST_F(StepUp, SessionThatJustEnabledTwoFactorIsAtTheTwoFactorLevel) {
   secret_ = enable_two_factor();
   ASSERT_FALSE(secret_.empty());
+  const int64_t at = clock().now();
   clock().advance(kStep);
   const Pkce pkce = make_pkce();
   HttpResponse r = authorize(spa_request(pkce));
   EXPECT_EQ(r.status, 302);
-  ASSERT_EQ(without_query(r.location()), url("/login/second-factor")) << r.location();
-
-  SecondFactorPage page = open_second_factor_page(r.location());
-  const int64_t at = clock().now();
-  HttpResponse done = submit_second_factor(page, code_now(secret_));
-  EXPECT_FALSE(done.set_cookie("ks_session").has_value());  // the same session, stepped up
-  const nlohmann::json claims = id_token_claims(code_of(done), pkce);
+  const nlohmann::json claims = id_token_claims(code_of(r), pkce);
   ASSERT_TRUE(claims.is_object());
   EXPECT_EQ(claims["acr"], kAcr2fa);
   EXPECT_EQ(claims["amr"], nlohmann::json({"pwd", "otp", "mfa"}));
@@ -167,8 +163,9 @@ TEST_F(StepUp, Acr2faStepsUpAPasswordOnlySessionOfUserWithAFactor) {
 }
 
 TEST_F(StepUp, PromptNoneWithAMissingSecondFactorIsLoginRequired) {
-  secret_ = enable_two_factor();
-  ASSERT_FALSE(secret_.empty());
+  password_only_session_of_user_with_a_factor();
+  if (HasFatalFailure()) return;
+  enforce(true);
   const Pkce pkce = make_pkce();
   HttpResponse r = authorize(with(spa_request(pkce), "prompt", "none"));
   EXPECT_EQ(r.status, 302);
@@ -180,13 +177,19 @@ TEST_F(StepUp, PromptNoneWithAMissingSecondFactorIsLoginRequired) {
 // Once that session is gone, finishing the flow must not sign anyone in on the second factor
 // alone.
 TEST_F(StepUp, SecondFactorAloneSignsNoOneInAfterTheSessionEnded) {
-  secret_ = enable_two_factor();
-  ASSERT_FALSE(secret_.empty());
+  password_only_session_of_user_with_a_factor();
+  if (HasFatalFailure()) return;
+  enforce(true);
   const Pkce pkce = make_pkce();
   HttpResponse r = authorize(spa_request(pkce));
   ASSERT_EQ(without_query(r.location()), url("/login/second-factor")) << r.location();
   SecondFactorPage page = open_second_factor_page(r.location());
-  ASSERT_EQ(client_.get(url("/logout"), &browser_).status, 200);
+  const std::string session = browser_.get("ks_session").value_or("");
+  ASSERT_EQ(client_.post_form(url("/logout"),
+                              {{"confirm", "yes"}, {"csrf_token", session_csrf_token(session)}},
+                              &browser_)
+                .status,
+            200);
   ASSERT_FALSE(browser_.get("ks_session").has_value());
 
   HttpResponse done = submit_second_factor(page, next_code(secret_));

@@ -374,5 +374,37 @@ TEST_F(Refresh, WiderScopeIsInvalidScope) {
   expect_oauth_error(r, 400, "invalid_scope");
 }
 
+// RFC 6749 §6: a narrower scope is applied to what the refresh issues, not only validated.
+TEST_F(Refresh, NarrowerScopeAppliesToTheNewAccessTokenAndIdToken) {
+  const auto tokens = spa_tokens();  // openid email
+  HttpResponse r = token_post({{"grant_type", "refresh_token"},
+                               {"refresh_token", tokens.value("refresh_token", "")},
+                               {"client_id", "spa"},
+                               {"scope", "openid"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto body = r.json();
+  EXPECT_EQ(body.value("scope", ""), "openid");
+  EXPECT_FALSE(verify_id_token(body.value("id_token", "")).contains("email"));
+  HttpResponse info = userinfo(body.value("access_token", ""));
+  ASSERT_EQ(info.status, 200);
+  EXPECT_FALSE(info.json().contains("email")) << info.body;
+  // The rotated refresh token keeps the whole grant.
+  HttpResponse wide = refresh_spa(body.value("refresh_token", ""));
+  ASSERT_EQ(wide.status, 200);
+  EXPECT_EQ(wide.json().value("scope", ""), "openid email");
+  EXPECT_TRUE(userinfo(wide.json().value("access_token", "")).json().contains("email"));
+}
+
+TEST_F(Refresh, ScopeWithoutOpenidGetsNoIdTokenAndNoUserinfo) {
+  const auto tokens = spa_tokens();
+  HttpResponse r = token_post({{"grant_type", "refresh_token"},
+                               {"refresh_token", tokens.value("refresh_token", "")},
+                               {"client_id", "spa"},
+                               {"scope", "email"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.json().contains("id_token"));
+  EXPECT_EQ(userinfo(r.json().value("access_token", "")).status, 403);
+}
+
 }  // namespace
 }  // namespace keystep::httptest

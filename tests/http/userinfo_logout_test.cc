@@ -96,6 +96,12 @@ class Logout : public KeystepHttpTest {
   HttpResponse logout(const Fields& params) {
     return client_.get(url("/logout?" + encode_fields(params)), &browser_);
   }
+  // The sign-out question's form, submitted.
+  HttpResponse confirm_logout(Fields params) {
+    params.emplace_back("confirm", "yes");
+    params.emplace_back("csrf_token", session_csrf_token(session_cookie_));
+    return client_.post_form(url("/logout"), params, &browser_);
+  }
 
   nlohmann::json tokens_;
   std::string session_cookie_;
@@ -127,11 +133,46 @@ TEST_F(Logout, WithHintAndRegisteredUriRedirectsWithStateAndEndsEverything) {
   EXPECT_EQ(userinfo(tokens_.value("access_token", "")).status, 401);
 }
 
-TEST_F(Logout, WithClientIdAndRegisteredUriRedirects) {
-  HttpResponse r =
-      logout({{"client_id", "spa"}, {"post_logout_redirect_uri", TestServer::kSpaLogoutRedirect}});
-  ASSERT_EQ(r.status, 302) << r.body;
-  EXPECT_EQ(r.location(), TestServer::kSpaLogoutRedirect);
+TEST_F(Logout, WithClientIdAsksFirstThenRedirects) {
+  HttpResponse r = logout({{"client_id", "spa"},
+                           {"post_logout_redirect_uri", TestServer::kSpaLogoutRedirect},
+                           {"state", "s1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("Sign out of Keystep?"), std::string::npos);
+  EXPECT_FALSE(r.set_cookie("ks_session").has_value());
+  // The form carries what the RP asked for; confirming signs out and goes back to it.
+  HttpResponse done = confirm_logout({{"client_id", "spa"},
+                                      {"post_logout_redirect_uri", TestServer::kSpaLogoutRedirect},
+                                      {"state", "s1"}});
+  ASSERT_EQ(done.status, 302) << done.body;
+  EXPECT_EQ(done.location(), std::string(TestServer::kSpaLogoutRedirect) + "?state=s1");
+  EXPECT_FALSE(browser_.get("ks_session").has_value());
+}
+
+// Any page can link to /logout: without a hint naming this session, nothing ends unasked
+// (OpenID RP-Initiated Logout §2).
+TEST_F(Logout, WithoutHintTheSessionSurvivesUntilConfirmed) {
+  HttpResponse r = logout({});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("name=\"confirm\" value=\"yes\""), std::string::npos);
+  HttpResponse silent = authorize(with(spa_request(make_pkce()), "prompt", "none"));
+  EXPECT_TRUE(field(query_of(silent.location()), "code").has_value()) << silent.location();
+  // A forged confirmation (no or a wrong CSRF token) only asks again.
+  HttpResponse forged = client_.post_form(url("/logout"), {{"confirm", "yes"}}, &browser_);
+  EXPECT_EQ(forged.status, 200);
+  EXPECT_NE(forged.body.find("Sign out of Keystep?"), std::string::npos);
+  EXPECT_TRUE(browser_.get("ks_session").has_value());
+}
+
+TEST_F(Logout, HintOfAnotherSessionAsksFirst) {
+  const std::string old_hint = tokens_.value("id_token", "");
+  // This browser signs in again as someone else's session would: a new session, new sid.
+  browser_ = CookieJar();
+  ASSERT_TRUE(spa_tokens().is_object());
+  HttpResponse r = logout({{"id_token_hint", old_hint}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("Sign out of Keystep?"), std::string::npos);
+  EXPECT_TRUE(browser_.get("ks_session").has_value());
 }
 
 TEST_F(Logout, HintWithoutCookieEndsTheHintedSession) {
@@ -187,8 +228,8 @@ TEST_F(Logout, HintForAnotherClientIdGets400) {
   EXPECT_EQ(r.status, 400) << r.body;
 }
 
-TEST_F(Logout, NoParametersShowsTheSignedOutPageAndEndsTheSession) {
-  HttpResponse r = logout({});
+TEST_F(Logout, ConfirmedWithoutParametersShowsTheSignedOutPageAndEndsTheSession) {
+  HttpResponse r = confirm_logout({});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.header("Content-Type").value_or("").rfind("text/html", 0), 0u);
   EXPECT_NE(r.body.find("signed out"), std::string::npos) << r.body;

@@ -149,6 +149,75 @@ TEST_F(MailerTest, DeliversDueMailAndMarksItSent) {
   EXPECT_EQ(transport.calls(), 3) << "a sent message is never delivered again";
 }
 
+// The outbox of `inner`, whose mark_sent fails (kUnavailable, as a locked database does)
+// while `failing` is set.
+class FlakyMarkStore final : public MailStore {
+ public:
+  explicit FlakyMarkStore(MailStore& inner) : inner_(inner) {}
+  bool failing = true;
+  Status enqueue_mail(const OutgoingMail& m) override { return inner_.enqueue_mail(m); }
+  Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) override {
+    return inner_.due_mail(now, limit);
+  }
+  Status mark_sent(int64_t id, int64_t now) override {
+    if (failing) return make_error(ErrorCode::kUnavailable, "database is locked");
+    return inner_.mark_sent(id, now);
+  }
+  Status mark_failed(int64_t id, int64_t next, const std::string& error) override {
+    return inner_.mark_failed(id, next, error);
+  }
+  Result<std::vector<OutgoingMail>> mail_for(const std::string& to) override {
+    return inner_.mail_for(to);
+  }
+
+ private:
+  MailStore& inner_;
+};
+
+TEST_F(MailerTest, AMessageWhoseMarkingFailedIsMarkedLaterNotDeliveredAgain) {
+  FlakyMarkStore flaky(*store_);
+  FakeTransport transport;
+  Mailer mailer(flaky, transport, clock_);
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("a"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("b"))));
+  EXPECT_FALSE(mailer.deliver_due().ok()) << "the store error is reported";
+  EXPECT_EQ(transport.delivered(), (std::vector<std::string>{"a"}));
+  clock_.advance(5);
+  EXPECT_FALSE(mailer.deliver_due().ok()) << "still failing: nothing is delivered meanwhile";
+  flaky.failing = false;
+  clock_.advance(5);
+  EXPECT_EQ(*mailer.deliver_due(), 1);
+  EXPECT_EQ(transport.delivered(), (std::vector<std::string>{"a", "b"}))
+      << "a was delivered once, then only marked";
+  auto all = store_->mail_for("alice@example.com");
+  ASSERT_TRUE(Ok(all));
+  for (const OutgoingMail& m : *all) EXPECT_GT(m.sent_at, 0) << m.dedupe_key;
+}
+
+TEST_F(MailerTest, AfterACrashBeforeMarkingTheSameMessageIsDeliveredAgain) {
+  OsRandom random;
+  auto box = SecretBox::from_key(std::string(32, 'k'));
+  ASSERT_TRUE(Ok(box));
+  OutgoingMail m = mail("enforce:1:2");
+  m.mime =
+      *seal_mime(*box, random, "Message-ID: <once@id.example.com>\r\nSubject: x\r\n\r\nsecret\r\n",
+                 m.dedupe_key);
+  ASSERT_TRUE(Ok(store_->enqueue_mail(m)));
+  MailerOptions options;
+  options.box = &*box;
+  FakeTransport transport;
+  {
+    // The first process delivers, then dies before recording it.
+    FlakyMarkStore dying(*store_);
+    EXPECT_FALSE(Mailer(dying, transport, clock_, options).deliver_due().ok());
+  }
+  EXPECT_EQ(*Mailer(*store_, transport, clock_, options).deliver_due(), 1);
+  ASSERT_EQ(transport.mimes().size(), 2u);
+  EXPECT_EQ(transport.mimes()[0], transport.mimes()[1])
+      << "the same bytes, so the same Message-ID: the recipient can tell it is a copy";
+  EXPECT_GT(only_mail().sent_at, 0);
+}
+
 TEST_F(MailerTest, SealedMailIsOpenedForDeliveryOnlyWithItsKey) {
   OsRandom random;
   auto box = SecretBox::from_key(std::string(32, 'k'));
@@ -377,6 +446,61 @@ TEST(FileTransport, UnwritableDirectoryIsAnError) {
   EXPECT_FALSE(transport.deliver(m).ok());
 }
 
+// Sets a file's modification time to `when` (Unix seconds).
+void set_mtime(const fs::path& path, int64_t when) {
+  const timespec times[2] = {{when, 0}, {when, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+TEST(FileTransport, PurgeDeletesDeliveredFilesPastTheRetentionOnly) {
+  TempDir tmp;
+  FileTransport transport(tmp.path(), 7 * 86400);
+  for (int id : {1, 2}) {
+    OutgoingMail m = mail("k" + std::to_string(id));
+    m.id = id;
+    ASSERT_TRUE(Ok(transport.deliver(m)));
+  }
+  set_mtime(tmp.path() + "/1-k1.eml", kNow - 7 * 86400);
+  set_mtime(tmp.path() + "/2-k2.eml", kNow - 7 * 86400 + 1);
+  std::ofstream(tmp.path() + "/notes.txt") << "not ours";
+  set_mtime(tmp.path() + "/notes.txt", kNow - 365 * 86400);
+  auto deleted = transport.purge(kNow);
+  ASSERT_TRUE(Ok(deleted));
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_FALSE(fs::exists(tmp.path() + "/1-k1.eml"));
+  EXPECT_TRUE(fs::exists(tmp.path() + "/2-k2.eml"));
+  EXPECT_TRUE(fs::exists(tmp.path() + "/notes.txt"));
+}
+
+TEST(FileTransport, PurgeDeletesWhatACrashLeftHalfWrittenAfterAnHour) {
+  TempDir tmp;
+  FileTransport keep_forever(tmp.path(), 0);
+  OutgoingMail m = mail("k");
+  m.id = 1;
+  ASSERT_TRUE(Ok(keep_forever.deliver(m)));
+  set_mtime(tmp.path() + "/1-k.eml", kNow - 3650 * 86400);
+  // What deliver() leaves when the process dies between creating and renaming its file.
+  const std::string old_temp = tmp.path() + "/.2-k2.eml.a1B2c3";
+  const std::string new_temp = tmp.path() + "/.3-k3.eml.d4E5f6";
+  std::ofstream(old_temp) << "From: half a message with a TOTP secret";
+  std::ofstream(new_temp) << "From: a delivery still in progress";
+  set_mtime(old_temp, kNow - 3600);
+  set_mtime(new_temp, kNow - 3599);
+  auto deleted = keep_forever.purge(kNow);
+  ASSERT_TRUE(Ok(deleted));
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_FALSE(fs::exists(old_temp));
+  EXPECT_TRUE(fs::exists(new_temp));
+  EXPECT_TRUE(fs::exists(tmp.path() + "/1-k.eml")) << "retention 0 keeps delivered files";
+}
+
+TEST(FileTransport, PurgeOfAMissingDirectoryDeletesNothing) {
+  TempDir tmp;
+  auto deleted = FileTransport(tmp.path() + "/outbox").purge(kNow);
+  ASSERT_TRUE(Ok(deleted));
+  EXPECT_EQ(*deleted, 0);
+}
+
 // ---- configuration
 
 TEST(MailConfig, DefaultsToFilesInTheDataDirectory) {
@@ -385,12 +509,30 @@ TEST(MailConfig, DefaultsToFilesInTheDataDirectory) {
   EXPECT_FALSE(config.use_smtp);
   EXPECT_EQ(config.smtp.from, "keystep@localhost");
   TempDir tmp;
+  EXPECT_EQ(config.outbox_retention_days, 7);
   auto transport = make_mail_transport(config, tmp.path());
   ASSERT_TRUE(dynamic_cast<FileTransport*>(transport.get()) != nullptr);
   OutgoingMail m = mail("k");
   m.id = 1;
   ASSERT_TRUE(Ok(transport->deliver(m)));
-  EXPECT_EQ(files_with_extension(tmp.path() + "/outbox", ".eml").size(), 1u);
+  const auto files = files_with_extension(tmp.path() + "/outbox", ".eml");
+  ASSERT_EQ(files.size(), 1u);
+  set_mtime(files[0], kNow - 7 * 86400);
+  EXPECT_EQ(*transport->purge(kNow), 1) << "kept a week";
+}
+
+TEST(MailConfig, OutboxRetentionIsConfigurable) {
+  MailConfig config;
+  ASSERT_TRUE(
+      Ok(apply_mail_config_json(nlohmann::json::parse(R"({"outbox_retention_days": 0})"), config)));
+  EXPECT_EQ(config.outbox_retention_days, 0);
+  TempDir tmp;
+  auto transport = make_mail_transport(config, tmp.path());
+  OutgoingMail m = mail("k");
+  m.id = 1;
+  ASSERT_TRUE(Ok(transport->deliver(m)));
+  set_mtime(files_with_extension(tmp.path() + "/outbox", ".eml")[0], 0);
+  EXPECT_EQ(*transport->purge(kNow), 0) << "0 keeps files for ever";
 }
 
 TEST(MailConfig, ReadsSmtpSettings) {
@@ -427,6 +569,8 @@ TEST(MailConfig, RefusesMistakesNamingTheKey) {
       {R"({"smtp": {"host": "h", "pasword": "x"}})", "mail.smtp.pasword"},
       {R"({"smtp": {"host": "h", "timeout_ms": 0}})", "mail.smtp.timeout_ms"},
       {R"({"smtp": "h"})", "mail.smtp"},
+      {R"({"outbox_retention_days": -1})", "mail.outbox_retention_days"},
+      {R"({"outbox_retention_days": "7"})", "mail.outbox_retention_days"},
       {R"([])", "mail"},
   };
   for (const auto& [text, key] : cases) {

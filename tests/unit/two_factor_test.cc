@@ -299,3 +299,61 @@ TEST_F(TwoFactorTest, SecurityEventsAreAudited) {
 
 }  // namespace
 }  // namespace keystep
+
+namespace keystep {
+namespace {
+
+class CheckSessionTest : public TwoFactorTest {
+ protected:
+  static constexpr int64_t kMaxAge = 900;
+  Session session(int64_t password_time, int64_t mfa_time) const {
+    Session s;
+    s.user_id = user_.id;
+    s.password_time = password_time;
+    s.mfa_time = mfa_time;
+    s.auth_time = std::max(password_time, mfa_time);
+    return s;
+  }
+};
+
+TEST_F(CheckSessionTest, PasswordSessionIsEnoughWhenNoSecondFactorIsRequired) {
+  const int64_t now = clock_.now();
+  EXPECT_TRUE(two_factor_->check_session(session(now, 0), user_, true, kMaxAge));
+}
+
+TEST_F(CheckSessionTest, PasswordOnlySessionIsRefusedOnceTheUserTurnedTwoFactorOn) {
+  const int64_t before = clock_.now();
+  const Session old = session(before, 0);
+  enable();
+  auto refused = two_factor_->check_session(old, user_, false, kMaxAge);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kDenied);
+  EXPECT_TRUE(two_factor_->check_session(session(before, clock_.now()), user_, true, kMaxAge));
+}
+
+TEST_F(CheckSessionTest, PasswordOnlySessionIsRefusedOnceTheAccountEnforces) {
+  const Session old = session(clock_.now(), 0);
+  ASSERT_TRUE(store_->update_account_mfa(account_.id, true, "{}"));
+  auto refused = two_factor_->check_session(old, user_, false, kMaxAge);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kDenied);
+}
+
+TEST_F(CheckSessionTest, RecentActionsNeedTheDemandedFactorWithinMaxAge) {
+  enable();
+  const int64_t now = clock_.now();
+  // The second factor is the one that must be fresh at the 2FA level.
+  const Session s = session(now, now - kMaxAge - 1);
+  EXPECT_FALSE(two_factor_->check_session(s, user_, true, kMaxAge));
+  EXPECT_TRUE(two_factor_->check_session(s, user_, false, kMaxAge));
+  EXPECT_TRUE(two_factor_->check_session(session(now - 10, now - kMaxAge), user_, true, kMaxAge));
+}
+
+TEST_F(CheckSessionTest, RecentActionsAtThePasswordLevelNeedARecentSignIn) {
+  const int64_t now = clock_.now();
+  EXPECT_FALSE(two_factor_->check_session(session(now - kMaxAge - 1, 0), user_, true, kMaxAge));
+  EXPECT_TRUE(two_factor_->check_session(session(now - kMaxAge - 1, 0), user_, false, kMaxAge));
+}
+
+}  // namespace
+}  // namespace keystep

@@ -1,6 +1,7 @@
 // keystep: the IdP server and its administration commands. This is the one place that wires
 // concrete pieces (SQLite store, OpenSSL randomness, Pistache server) together.
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -148,6 +150,26 @@ Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen)
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
 }
 
+// Creates `path` with mode 0600 whatever the umask (keystep.conf may come to hold the SMTP
+// password), holding `text`; fails if it exists.
+Status write_private_file(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return make_error(ErrorCode::kInternal, "cannot create " + path + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (std::string_view rest = text; ok && !rest.empty();) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) rest.remove_prefix(static_cast<size_t>(n));
+  }
+  const int saved = errno;
+  if (::close(fd) != 0) ok = false;
+  if (ok) return {};
+  ::unlink(path.c_str());
+  return make_error(ErrorCode::kInternal, "cannot write " + path + ": " + std::strerror(saved));
+}
+
 int cmd_init(const Args& args) {
   auto data_dir = args.required("--data-dir");
   if (!data_dir) return fail(data_dir.error());
@@ -167,9 +189,8 @@ int cmd_init(const Args& args) {
   }
   const std::string conf_path = *data_dir + "/" + kConfigFile;
   if (!fs::exists(conf_path)) {
-    std::ofstream out(conf_path);
-    out << config_to_json(config).dump(2) << "\n";
-    if (!out) return fail("cannot write " + conf_path);
+    if (auto s = write_private_file(conf_path, config_to_json(config).dump(2) + "\n"); !s)
+      return fail(s.error());
   }
   auto master = load_master_key(*data_dir);
   if (!master) return fail(master.error());
@@ -273,7 +294,7 @@ int cmd_serve(const Args& args) {
             << server.port() << std::endl;
 
   // The main thread waits for SIGTERM/SIGINT and, every few minutes meanwhile, deletes
-  // expired flows, sessions, codes and tokens.
+  // expired flows, sessions, codes and tokens, and old .eml files.
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
@@ -284,6 +305,9 @@ int cmd_serve(const Args& args) {
     if (signal_number < 0 && errno == EAGAIN) {
       if (auto purged = r.store->purge_expired(r.clock.now()); !purged)
         obs::log_line("error", {{"msg", "purge"}, {"error", purged.error().message}});
+      if (auto purged = transport->purge(r.clock.now()); !purged)
+        obs::log_line("error", {{"msg", "mail"}, {"error", "purging the outbox failed: " +
+                                                                purged.error().message}});
     } else if (signal_number < 0 && errno != EINTR) {
       return fail(std::string("waiting for signals failed: ") + std::strerror(errno));
     }
@@ -348,6 +372,13 @@ int cmd_token_create(const Args& args) {
   if (!account) return fail(account.error());
   auto email = args.required("--user");
   if (!email) return fail(email.error());
+  std::optional<int64_t> expires_in;
+  if (auto seconds = args.get("--expires-in")) {
+    if (seconds->empty() || seconds->size() > 12 ||
+        seconds->find_first_not_of("0123456789") != std::string::npos)
+      return fail(ErrorCode::kInvalidArgument, "--expires-in must be a number of seconds");
+    expires_in = std::stoll(*seconds);
+  }
   auto rt = open_runtime(args);
   if (!rt) return fail(rt.error());
   Runtime& r = **rt;
@@ -355,7 +386,8 @@ int cmd_token_create(const Args& args) {
   if (auto s = register_builtin_providers(registry, r.random); !s) return fail(s.error());
   TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
   AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
-  auto token = admin.create_token(*account, *email, args.get("--name").value_or("cli"));
+  auto token =
+      admin.create_token(*account, *email, args.get("--name").value_or("cli"), expires_in);
   if (!token) return fail(token.error());
   // The token alone on the last line, so scripts can take it with `tail -n 1`.
   std::cout << "API token for " << *email << " in " << *account
@@ -391,9 +423,11 @@ int cmd_token_list(const Args& args) {
   if (!target) return fail("no account named '" + *account + "'");
   auto tokens = (*rt)->store->api_tokens(target->id);
   if (!tokens) return fail(tokens.error());
+  const int64_t now = (*rt)->clock.now();
   for (const auto& t : *tokens)
     std::cout << t.id << "  user " << t.user_id << "  " << t.name << "  "
-              << (t.revoked_at ? "revoked" : "valid") << "\n";
+              << (t.revoked_at ? "revoked" : t.expired(now) ? "expired" : "valid")
+              << (t.expires_at ? "  expires " + std::to_string(t.expires_at) : "") << "\n";
   return 0;
 }
 
@@ -474,9 +508,10 @@ const std::map<std::string, Command>& commands() {
                     {"--redirect-uri", "--post-logout-redirect-uri"}),
         cmd_client_create}},
       {"token create",
-       {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL]",
+       {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL] "
+        "[--expires-in SECONDS]",
         "Create an admin API token for a user; prints the token alone on the last line.",
-        state_flags({"--account", "--user", "--name"}), cmd_token_create}},
+        state_flags({"--account", "--user", "--name", "--expires-in"}), cmd_token_create}},
       {"token list",
        {"keystep token list --data-dir DIR --account NAME", "List an account's API tokens.",
         state_flags({"--account"}), cmd_token_list}},

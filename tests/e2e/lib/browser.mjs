@@ -60,8 +60,11 @@ function pathMatches(cookiePath, requestPath) {
 }
 
 export class Browser {
-  constructor() {
+  // `headers` go with every request (e.g. X-Forwarded-For, to stand for another client
+  // address behind a trusted proxy).
+  constructor({ headers = {} } = {}) {
     this.cookies = new Map();  // "name path" -> cookie
+    this.headers = headers;
   }
 
   cookie(name) {
@@ -83,7 +86,7 @@ export class Browser {
 
   // Returns { status, location (absolute URL or null), headers, setCookies, body }.
   async request(url, { method = 'GET', form } = {}) {
-    const headers = {};
+    const headers = { ...this.headers };
     const cookie = this.cookieHeader(url);
     if (cookie) headers.cookie = cookie;
     let body;

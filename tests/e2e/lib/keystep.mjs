@@ -204,6 +204,16 @@ export class Keystep {
     return result;
   }
 
+  // SIGKILL, as a crash or the OOM killer would: no shutdown code runs. Resolves with
+  // { code, signal } once the process is gone (null if not running).
+  async kill() {
+    const child = this.process;
+    if (!child) return null;
+    this.process = null;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    return this.exited;
+  }
+
   async restart() {
     const result = await this.stop();
     await this.serve();
