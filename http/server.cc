@@ -16,6 +16,7 @@
 #include "http/pages.h"
 #include "http/password_pool.h"
 #include "http/request_framer.h"
+#include "http/request_log.h"
 #include "idp/url.h"
 
 namespace keystep::http {
@@ -196,6 +197,14 @@ void send_console(Ph::ResponseWriter& response, const ConsoleOutcome& out) {
   send_html(response, out.status, render_authentication_page(out.view));
 }
 
+void send_metrics(Ph::ResponseWriter& response, const MetricsAnswer& out) {
+  if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
+  add_raw(response, "Cache-Control", "no-store");
+  send_text(response, out.status,
+            out.is_metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+            out.body);
+}
+
 void send_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
   send_json(response, out.status, out.body, true);
@@ -271,29 +280,35 @@ class Router : public Ph::Handler {
   HTTP_PROTOTYPE(Router)
 
   Router(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
-         const std::string* issuer, const std::vector<std::string>* trusted_proxies,
-         PasswordPool* password_pool)
+         MetricsEndpoint* const* metrics, const std::string* issuer,
+         const std::vector<std::string>* trusted_proxies, PasswordPool* password_pool)
       : provider_(provider),
         admin_(admin),
         console_(console),
+        metrics_(metrics),
         issuer_(issuer),
         trusted_proxies_(trusted_proxies),
         password_pool_(password_pool) {}
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
+    RequestLog log(Ph::methodString(request.method()), request.resource(),
+                   client_address(request));
+    add_raw(response, "X-Request-Id", log.id());
     std::string raw_target;
     if (auto state = peer_state(response.getPeer())) {
       state->answered = true;
       raw_target = state->request.target;
     }
     raw_target_ = &raw_target;
+    log_ = &log;
     try {
       route(request, response);
     } catch (const std::exception&) {
       // Nothing below should throw; if a library does, answer 500 and keep serving.
       send_json(response, 500, {{"error", "server_error"}}, true);
     }
+    log.finish(static_cast<int>(response.getResponseCode()));
   }
 
  private:
@@ -313,18 +328,24 @@ class Router : public Ph::Handler {
   // queue is full, answers 503 with Retry-After at once. Takes over the response.
   void on_password_pool(Ph::ResponseWriter& response, std::function<WebOutcome()> call) {
     auto writer = std::make_shared<Ph::ResponseWriter>(std::move(response));
-    const bool queued = password_pool_->try_submit([writer, call = std::move(call)] {
+    // The answer is logged where it is sent, and the handler's security events and audit rows
+    // carry this request's id on the pool thread too.
+    const RequestRecord record = log_->hand_off();
+    const bool queued = password_pool_->try_submit([writer, record, call = std::move(call)] {
+      obs::RequestScope scope(record.id);
       try {
         send_web(*writer, call());
       } catch (const std::exception&) {
         send_json(*writer, 500, {{"error", "server_error"}}, true);
       }
+      record.finish(static_cast<int>(writer->getResponseCode()));
     });
     if (queued) return;
     add_raw(*writer, "Retry-After", "1");
     send_html(*writer, 503,
               render_error_page({"temporarily_unavailable",
                                  "Too many sign-ins at this moment. Try again in a moment."}));
+    record.finish(503);
   }
 
   BrowserContext browser(const Ph::Request& request) const {
@@ -498,6 +519,12 @@ class Router : public Ph::Handler {
       if (!params) return;
       return send_web(response, provider_->end_session(*params, browser(request)));
     }
+    if (path == "/metrics" && *metrics_ != nullptr) {
+      if (!get) return method_not_allowed("GET");
+      return send_metrics(response, (*metrics_)->scrape(client_address(request),
+                                                        untrusted_forwarding(request),
+                                                        header(request, "Authorization")));
+    }
     if (path == "/healthz") {
       if (!get) return method_not_allowed("GET");
       return send_text(response, 200, "text/plain", "ok\n");
@@ -507,6 +534,15 @@ class Router : public Ph::Handler {
       return send_html(response, 200, render_home_page(*issuer_));
     }
     send_json(response, 404, {{"error", "not_found"}}, false);
+  }
+
+  // True when the request names a forwarded client but its peer is no trusted proxy.
+  bool untrusted_forwarding(const Ph::Request& request) const {
+    const auto& proxies = *trusted_proxies_;
+    if (std::find(proxies.begin(), proxies.end(), request.address().host()) != proxies.end())
+      return false;
+    return header(request, "X-Forwarded-For") || header(request, "Forwarded") ||
+           header(request, "X-Real-IP");
   }
 
   // /api/v1/accounts/{account}/… ; false when the path is not an admin API path.
@@ -631,10 +667,12 @@ class Router : public Ph::Handler {
   Provider* provider_;
   AdminApi* const* admin_;
   AdminConsole* const* console_;
+  MetricsEndpoint* const* metrics_;
   const std::string* issuer_;
   const std::vector<std::string>* trusted_proxies_;
   PasswordPool* password_pool_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
+  RequestLog* log_ = nullptr;                 // valid during onRequest only
 };
 
 
@@ -662,11 +700,11 @@ class Guard : public Ph::Handler {
   HTTP_PROTOTYPE(Guard)
 
   Guard(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
-        const std::string* issuer, const std::vector<std::string>* trusted_proxies,
-        PasswordPool* password_pool, size_t max_request_bytes,
-        std::shared_ptr<ConnectionCounter> connections)
-      : inner_(std::make_shared<Router>(provider, admin, console, issuer, trusted_proxies,
-                                        password_pool)),
+        MetricsEndpoint* const* metrics, const std::string* issuer,
+        const std::vector<std::string>* trusted_proxies, PasswordPool* password_pool,
+        size_t max_request_bytes, std::shared_ptr<ConnectionCounter> connections)
+      : inner_(std::make_shared<Router>(provider, admin, console, metrics, issuer,
+                                        trusted_proxies, password_pool)),
         max_request_bytes_(max_request_bytes),
         connections_(std::move(connections)) {}
   // Every transport thread gets its own clone, with its own inner handler.
@@ -762,6 +800,7 @@ struct Server::Impl {
   Provider& provider;
   AdminApi* admin = nullptr;
   AdminConsole* console = nullptr;
+  MetricsEndpoint* metrics = nullptr;
   std::string issuer;
   std::vector<std::string> trusted_proxies;
   std::unique_ptr<PasswordPool> password_pool;  // outlives the endpoint's handlers' use of it
@@ -769,11 +808,14 @@ struct Server::Impl {
 };
 
 Server::Server(Provider& provider, std::string issuer)
-    : impl_(new Impl{provider, nullptr, nullptr, std::move(issuer), {}, nullptr, nullptr}) {}
+    : impl_(new Impl{provider, nullptr, nullptr, nullptr, std::move(issuer), {}, nullptr,
+                     nullptr}) {}
 
 void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
 
 void Server::set_admin_console(AdminConsole* console) { impl_->console = console; }
+
+void Server::set_metrics(MetricsEndpoint* metrics) { impl_->metrics = metrics; }
 
 Server::~Server() { shutdown(); }
 
@@ -804,8 +846,9 @@ Status Server::start(const ServerOptions& options) {
     auto connections = std::make_shared<ConnectionCounter>(
         options.max_connections > 0 ? options.max_connections : default_max_connections());
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
-        &impl_->provider, &impl_->admin, &impl_->console, &impl_->issuer, &impl_->trusted_proxies,
-        impl_->password_pool.get(), options.max_request_bytes, connections));
+        &impl_->provider, &impl_->admin, &impl_->console, &impl_->metrics, &impl_->issuer,
+        &impl_->trusted_proxies, impl_->password_pool.get(), options.max_request_bytes,
+        connections));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {

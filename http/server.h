@@ -16,6 +16,7 @@
 
 #include "idp/admin_api.h"
 #include "idp/admin_console.h"
+#include "idp/metrics_endpoint.h"
 #include "idp/provider.h"
 #include "idp/result.h"
 
@@ -60,6 +61,8 @@ class Server {
   // Serves the admin page /account/authentication (without it that path is 404). Call before
   // start().
   void set_admin_console(AdminConsole* console);
+  // Serves GET /metrics (without it that path is 404). Call before start().
+  void set_metrics(MetricsEndpoint* metrics);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -501,7 +501,8 @@ ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& accou
                       {"user_id", e.user_id},
                       {"event", e.event},
                       {"address", e.address},
-                      {"detail", e.detail}});
+                      {"detail", e.detail},
+                      {"request_id", e.request_id}});
       next = e.id;
       if (static_cast<int>(list.size()) == limit) break;
     }

@@ -28,7 +28,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "flow_ttl",         "threads",        "plugin_dir",
                                        "trusted_proxies",  "mail",           "password_threads",
                                        "password_queue",   "reauthentication_max_age",
-                                       "max_connections",  "idle_timeout"};
+                                       "max_connections",  "idle_timeout",   "metrics",
+                                       "log_file"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -52,6 +53,27 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "max_connections", config.max_connections))) return s;
   if (!(s = read_field(json, "idle_timeout", config.idle_timeout))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
+  if (!(s = read_field(json, "log_file", config.log_file))) return s;
+  if (const auto it = json.find("metrics"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "metrics must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "allow" && key != "token")
+        return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: metrics." + key);
+    }
+    if (!(s = read_field(*it, "token", config.metrics_token)))
+      return make_error(ErrorCode::kInvalidArgument, "metrics.token must be a string");
+    if (const auto allow = it->find("allow"); allow != it->end()) {
+      if (!allow->is_array())
+        return make_error(ErrorCode::kInvalidArgument, "metrics.allow must be an array of addresses");
+      config.metrics_allow.clear();
+      for (const auto& address : *allow) {
+        if (!address.is_string() || address.get<std::string>().empty())
+          return make_error(ErrorCode::kInvalidArgument,
+                            "metrics.allow must be an array of addresses");
+        config.metrics_allow.push_back(address.get<std::string>());
+      }
+    }
+  }
   if (const auto it = json.find("mail"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
     config.mail = *it;
@@ -106,6 +128,9 @@ Status validate_config(const IdpConfig& config) {
                       "max_connections must be between 0 and 10000000 (0: from the file limit)");
   if (config.idle_timeout < 1 || config.idle_timeout > 86400)
     return make_error(ErrorCode::kInvalidArgument, "idle_timeout must be between 1 and 86400");
+  // A bearer token anyone may try from any address: short ones could be guessed.
+  if (!config.metrics_token.empty() && config.metrics_token.size() < 16)
+    return make_error(ErrorCode::kInvalidArgument, "metrics.token must be at least 16 characters");
   if (auto s = validate_argon2_params(config.argon2); !s)
     return make_error(ErrorCode::kInvalidArgument, "argon2: " + s.error().message);
   return {};
@@ -133,6 +158,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"idle_timeout", config.idle_timeout},
           {"plugin_dir", config.plugin_dir},
           {"trusted_proxies", config.trusted_proxies},
+          {"metrics", {{"allow", config.metrics_allow}, {"token", config.metrics_token}}},
+          {"log_file", config.log_file},
           {"mail", config.mail}};
 }
 

@@ -39,6 +39,14 @@ struct OutgoingMail {
   std::string last_error;       // of the latest failed attempt
 };
 
+// What the outbox holds now (for metrics). Delivered messages stay kSentMailRetention.
+struct OutboxSummary {
+  int64_t sent = 0;      // delivered, not yet purged
+  int64_t pending = 0;   // neither delivered nor given up
+  int64_t given_up = 0;  // failed MailerOptions::max_attempts times
+  int64_t oldest_pending_created_at = 0;  // created_at of the oldest pending message; 0: none
+};
+
 class MailStore {
  public:
   virtual ~MailStore() = default;
@@ -58,6 +66,8 @@ class MailStore {
   virtual Status mark_failed(int64_t id, int64_t next_attempt_at, const std::string& error) = 0;
   // Every message ever queued for `to`, sent or not, oldest first (tests and operators).
   virtual Result<std::vector<OutgoingMail>> mail_for(const std::string& to) = 0;
+  // The outbox's counts, read in one statement (a consistent snapshot).
+  virtual Result<OutboxSummary> outbox_summary() = 0;
 };
 
 }  // namespace keystep

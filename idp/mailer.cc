@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "idp/mail.h"
+#include "idp/observability.h"
 
 namespace keystep {
 namespace {
@@ -351,6 +352,7 @@ Result<int> Mailer::deliver_due() {
       } else {
         sent = clear.error();
       }
+      obs::email_delivery(static_cast<bool>(sent));
       if (sent) {
         if (Status s = store_.mark_sent(mail.id, clock_.now()); !s) {
           unmarked_.insert(mail.id);

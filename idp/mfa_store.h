@@ -30,6 +30,7 @@ struct AuditEvent {
   std::string event;    // e.g. "mfa.enabled", "mfa.code_refused", "mfa.locked_out"
   std::string address;  // client address
   std::string detail;   // short, never a secret
+  std::string request_id;  // of the HTTP request that caused it ("" for the CLI, workers)
 };
 
 class MfaStore {

@@ -7,6 +7,7 @@
 #include "idp/crypto/encoding.h"
 #include "idp/crypto/hash.h"
 #include "idp/directory.h"
+#include "idp/observability.h"
 #include "idp/pkce.h"
 #include "idp/redirect_uri.h"
 
@@ -417,6 +418,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   auto reserved = throttle_.reserve(key);
   if (!reserved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
   if (reserved->wait > 0) {
+    obs::sign_in(obs::kSignInThrottled, 0, 0, browser.client_address);
     retry.status = 429;
     retry.retry_after = reserved->wait;
     retry.login.error_message =
@@ -424,6 +426,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
     return retry;
   }
   const auto refuse = [&]() {
+    obs::sign_in(obs::kSignInWrongPassword, 0, 0, browser.client_address);
     if (reserved->delay > 0)
       retry.login.error_message += " Too many failed sign-ins: wait " +
                                    seconds_text(reserved->delay) + " before the next try.";
@@ -471,6 +474,8 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
       *policy || (contains(request->acr_values, kAcrMfa) && status->has_second_factor());
   auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
   if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  obs::sign_in(needs_second ? obs::kSignInSecondFactor : obs::kSignInOk, user->id,
+               user->account_id, browser.client_address);
   FlowProgress next = *progress;
   next.stage = *stage;
   next.user_id = user->id;
@@ -899,6 +904,8 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
       return s.error();
     body["refresh_token"] = *refresh;
   }
+  obs::tokens_issued(first ? "authorization_code" : "refresh_token", grant.client_id,
+                     grant.user_id);
   return body;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "idp/crypto/encoding.h"
+#include "idp/observability.h"
 #include "idp/qr_png.h"
 
 namespace keystep {
@@ -78,8 +79,10 @@ void TwoFactor::audit(const User& user, const std::string& event, const std::str
                       const std::string& detail) {
   // An audit write failure must not turn a login into an error; it is rare (database gone)
   // and the same failure will surface on the next store call.
-  (void)mfa_.append_audit(
-      AuditEvent{0, clock_.now(), user.account_id, user.id, event, address, detail});
+  const AuditEvent row{0,     clock_.now(), user.account_id, user.id,
+                       event, address,      detail,          obs::current_request_id()};
+  obs::security_event(row);
+  (void)mfa_.append_audit(row);
 }
 
 Result<MfaCredential> TwoFactor::unsealed(const MfaCredential& stored) const {
@@ -331,6 +334,7 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
                *wait};
     audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
+    obs::second_factor_check(provider_id, obs::kFactorLocked);
     return make_error(ErrorCode::kLocked, refusal.message);
   }
   // Authenticator apps show codes as "123 456"; spaces are not part of any code.
@@ -341,6 +345,7 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
     throttle_.succeeded(keys);
     audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
           address, provider_id);
+    obs::second_factor_check(provider_id, obs::kFactorAccepted);
     auto* provider = registry_.find(provider_id);
     return provider->info().amr;
   }
@@ -357,6 +362,7 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                    : "That code was already used. Wait for the next code in your app.",
                0};
     audit(user, "mfa.replay_refused", address, provider_id);
+    obs::second_factor_check(provider_id, obs::kFactorReplayed);
   } else {
     refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument
                                                         : ErrorCode::kDenied,
@@ -365,6 +371,7 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                                                   "authenticator app and try again.",
                0};
     audit(user, "mfa.code_refused", address, provider_id);
+    obs::second_factor_check(provider_id, obs::kFactorDenied);
   }
   if (*delay > 0)
     refusal.message += " Too many incorrect codes: wait " + seconds_text(*delay) +

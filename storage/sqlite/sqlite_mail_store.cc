@@ -127,4 +127,20 @@ Result<std::vector<OutgoingMail>> SqliteStore::mail_for(const std::string& to) {
   return read_all(*st);
 }
 
+Result<OutboxSummary> SqliteStore::outbox_summary() {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_,
+      "SELECT IFNULL(SUM(sent_at <> 0), 0), IFNULL(SUM(sent_at = 0 AND next_attempt_at < ?1), 0), "
+      "IFNULL(SUM(sent_at = 0 AND next_attempt_at >= ?1), 0), "
+      "IFNULL(MIN(CASE WHEN sent_at = 0 AND next_attempt_at < ?1 THEN created_at END), 0) "
+      "FROM mail_outbox");
+  if (!st) return st.error();
+  st->bind_int64(1, kMailNever);
+  auto row = st->step();
+  if (!row) return row.error();
+  return OutboxSummary{st->column_int64(0), st->column_int64(1), st->column_int64(2),
+                       st->column_int64(3)};
+}
+
 }  // namespace keystep::sqlite

@@ -1199,14 +1199,15 @@ Status SqliteStore::append_audit(const AuditEvent& event) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(db_,
                                "INSERT INTO audit_log (at, account_id, user_id, event, address, "
-                               "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                               "detail, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!st) return st.error();
   st->bind_int64(1, event.at)
       .bind_int64(2, event.account_id)
       .bind_int64(3, event.user_id)
       .bind_text(4, event.event)
       .bind_text(5, event.address)
-      .bind_text(6, event.detail);
+      .bind_text(6, event.detail)
+      .bind_text(7, event.request_id);
   return st->run();
 }
 
@@ -1214,8 +1215,8 @@ Result<std::vector<AuditEvent>> SqliteStore::audit_events(int64_t account_id, in
                                                           int limit) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(db_,
-                               "SELECT id, at, account_id, user_id, event, address, detail "
-                               "FROM audit_log WHERE account_id = ?1 AND id < ?2 "
+                               "SELECT id, at, account_id, user_id, event, address, detail, "
+                               "request_id FROM audit_log WHERE account_id = ?1 AND id < ?2 "
                                "ORDER BY id DESC LIMIT ?3");
   if (!st) return st.error();
   st->bind_int64(1, account_id)
@@ -1228,7 +1229,7 @@ Result<std::vector<AuditEvent>> SqliteStore::audit_events(int64_t account_id, in
     if (!*row) break;
     events.push_back(AuditEvent{st->column_int64(0), st->column_int64(1), st->column_int64(2),
                                 st->column_int64(3), st->column_text(4), st->column_text(5),
-                                st->column_text(6)});
+                                st->column_text(6), st->column_text(7)});
   }
   return events;
 }

@@ -209,6 +209,7 @@ class SqliteStore final : public Store, public MailStore {
   Status mark_sent(int64_t id, int64_t now) override;
   Status mark_failed(int64_t id, int64_t next_attempt_at, const std::string& error) override;
   Result<std::vector<OutgoingMail>> mail_for(const std::string& to) override;
+  Result<OutboxSummary> outbox_summary() override;
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}

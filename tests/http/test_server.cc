@@ -552,6 +552,11 @@ Status TestServer::init(const TestServerOptions& options) {
   two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_);
 
   config_.threads = options.threads;
+  if (options.metrics_allow) config_.metrics_allow = *options.metrics_allow;
+  config_.metrics_token = options.metrics_token;
+  config_.trusted_proxies = options.trusted_proxies;
+  metrics_ = std::make_unique<MetricsEndpoint>(config_.metrics_allow, config_.metrics_token,
+                                               *store_, clock_);
   Error last{ErrorCode::kUnavailable, "no attempt"};
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto port = free_port();
@@ -568,8 +573,10 @@ Status TestServer::init(const TestServerOptions& options) {
     server_->set_admin_api(admin_.get());
     console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_, registry_);
     server_->set_admin_console(console_.get());
+    server_->set_metrics(metrics_.get());
     http::ServerOptions http_options = options.http;
     http_options.host = "127.0.0.1";
+    http_options.trusted_proxies = config_.trusted_proxies;
     http_options.port = *port;
     http_options.threads = config_.threads;
     auto started = server_->start(http_options);

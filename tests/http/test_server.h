@@ -162,6 +162,10 @@ struct TestServerOptions {
     o.password_threads = 2;
     return o;
   }();
+  // IdpConfig's metrics access (the defaults when unset) and trusted proxies.
+  std::optional<std::vector<std::string>> metrics_allow = std::nullopt;
+  std::string metrics_token = "";
+  std::vector<std::string> trusted_proxies = {};
 };
 
 // RFC 4648 base32 without padding, as the enable page shows a secret; spaces are skipped.
@@ -239,6 +243,7 @@ class TestServer {
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<AdminConsole> console_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<http::Server> server_;  // declared last: stopped before the rest goes
   uint16_t port_ = 0;
   int64_t alice_id_ = 0;

@@ -119,3 +119,43 @@ TEST(Config, TrustedProxiesAreAListOfAddresses) {
 
 }  // namespace
 }  // namespace keystep
+
+namespace keystep {
+namespace {
+
+TEST(Config, MetricsAreForLoopbackOnlyByDefault) {
+  const IdpConfig config;
+  EXPECT_EQ(config.metrics_allow, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_TRUE(config.metrics_token.empty());
+  EXPECT_TRUE(config.log_file.empty());
+}
+
+TEST(Config, MetricsAccessAndLogFileAreRead) {
+  IdpConfig config;
+  ASSERT_TRUE(apply_config_json(
+      nlohmann::json::parse(R"({"metrics":{"allow":["10.0.0.9"],"token":"0123456789abcdef"},)"
+                            R"("log_file":"/var/log/keystep.log"})"),
+      config));
+  EXPECT_EQ(config.metrics_allow, std::vector<std::string>{"10.0.0.9"});
+  EXPECT_EQ(config.metrics_token, "0123456789abcdef");
+  EXPECT_EQ(config.log_file, "/var/log/keystep.log");
+  EXPECT_TRUE(validate_config(config));
+  IdpConfig back;
+  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
+  EXPECT_EQ(back.metrics_allow, config.metrics_allow);
+  EXPECT_EQ(back.metrics_token, config.metrics_token);
+  EXPECT_EQ(back.log_file, config.log_file);
+}
+
+TEST(Config, RefusesBadMetricsSettings) {
+  IdpConfig config;
+  for (const char* bad : {R"({"metrics":[]})", R"({"metrics":{"allow":"127.0.0.1"}})",
+                          R"({"metrics":{"allow":[""]}})", R"({"metrics":{"token":7}})",
+                          R"({"metrics":{"tokens":"x"}})", R"({"log_file":1})"})
+    EXPECT_FALSE(apply_config_json(nlohmann::json::parse(bad), config)) << bad;
+  ASSERT_TRUE(apply_config_json(nlohmann::json::parse(R"({"metrics":{"token":"short"}})"), config));
+  EXPECT_FALSE(validate_config(config));  // a guessable token
+}
+
+}  // namespace
+}  // namespace keystep

@@ -226,5 +226,35 @@ TEST_F(SqliteMailStoreTest, SentMailIsPurgedAfterTheRetentionPendingMailNever) {
   EXPECT_EQ((*left)[0].dedupe_key, "pending");
 }
 
+TEST_F(SqliteMailStoreTest, OutboxSummaryCountsMessagesByState) {
+  auto empty = store_->outbox_summary();
+  ASSERT_TRUE(Ok(empty));
+  EXPECT_EQ(empty->sent + empty->pending + empty->given_up, 0);
+  EXPECT_EQ(empty->oldest_pending_created_at, 0);
+  OutgoingMail older = mail("older");
+  older.created_at = kNow - 50;
+  ASSERT_TRUE(Ok(store_->enqueue_mail(older)));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("pending"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("sent"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("given up"))));
+  const auto all = store_->mail_for("alice@example.com");
+  ASSERT_TRUE(Ok(all));
+  ASSERT_TRUE(Ok(store_->mark_sent((*all)[2].id, kNow)));
+  ASSERT_TRUE(Ok(store_->mark_failed((*all)[3].id, kMailNever, "gave up")));
+  ASSERT_TRUE(Ok(store_->mark_failed((*all)[0].id, kNow + 60, "retry later")));
+  auto summary = store_->outbox_summary();
+  ASSERT_TRUE(Ok(summary));
+  EXPECT_EQ(summary->sent, 1);
+  EXPECT_EQ(summary->pending, 2);  // a message waiting for its retry is pending
+  EXPECT_EQ(summary->given_up, 1);
+  EXPECT_EQ(summary->oldest_pending_created_at, kNow - 50);
+  ASSERT_TRUE(Ok(store_->purge_expired(kNow + kSentMailRetention)));
+  summary = store_->outbox_summary();
+  ASSERT_TRUE(Ok(summary));
+  EXPECT_EQ(summary->sent, 0);
+  EXPECT_EQ(summary->pending, 2);
+  EXPECT_EQ(summary->given_up, 1);
+}
+
 }  // namespace
 }  // namespace keystep::sqlite

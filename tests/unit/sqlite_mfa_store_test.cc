@@ -68,7 +68,8 @@ AuditEvent event(int64_t account_id, const std::string& name, int64_t user_id = 
                     .user_id = user_id,
                     .event = name,
                     .address = "127.0.0.1",
-                    .detail = "totp"};
+                    .detail = "totp",
+                    .request_id = ""};
 }
 
 std::vector<std::string> names(const std::vector<AuditEvent>& events) {
@@ -665,6 +666,17 @@ TEST_F(SqliteMfaStoreTest, AuditEventsRoundTripNewestFirst) {
   EXPECT_EQ(e.address, "127.0.0.1");
   EXPECT_EQ(e.detail, "totp");
   EXPECT_EQ((*events)[0].user_id, 0);
+  EXPECT_EQ(e.request_id, "");
+}
+
+TEST_F(SqliteMfaStoreTest, AuditEventsKeepTheRequestId) {
+  AuditEvent with_id = event(account_.id, "mfa.enabled", alice_.id);
+  with_id.request_id = "Vq3xJ2mUe7Rk0Jd3sQk9xA";
+  ASSERT_TRUE(Ok(store_->append_audit(with_id)));
+  auto events = store_->audit_events(account_.id, 0, 10);
+  ASSERT_TRUE(Ok(events));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].request_id, "Vq3xJ2mUe7Rk0Jd3sQk9xA");
 }
 
 TEST_F(SqliteMfaStoreTest, AuditEventsPageByBeforeId) {

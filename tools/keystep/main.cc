@@ -30,6 +30,8 @@
 #include "idp/directory.h"
 #include "idp/login_flow.h"
 #include "idp/mailer.h"
+#include "idp/metrics_endpoint.h"
+#include "idp/observability.h"
 #include "idp/provider.h"
 #include "idp/signing_keys.h"
 #include "idp/two_factor.h"
@@ -249,6 +251,8 @@ int cmd_serve(const Args& args) {
   // Queued mail (enforcement, resets) goes out from here: SMTP when configured, else .eml
   // files in the outbox directory. The worker retries with backoff and survives restarts.
   auto transport = make_mail_transport(mail_config, r.data_dir);
+  // From here on, requests, security events and mail errors are JSON lines (stderr or a file).
+  if (auto s = obs::log_to_file(r.config.log_file); !s) return fail(s.error());
 
   // Declared before the registry: the registry's plugin providers must be destroyed before
   // their libraries are unloaded.
@@ -258,12 +262,16 @@ int cmd_serve(const Args& args) {
   if (!r.config.plugin_dir.empty()) {
     KeystepPluginHost host{&r.random};
     for (const auto& report : plugins.load_directory(r.config.plugin_dir, host, registry))
-      std::cerr << "keystep: plugin " << report.path << ": " << report.message << "\n";
+      obs::log_line(report.loaded ? "info" : "warn",
+                    {{"msg", "plugin"}, {"path", report.path}, {"result", report.message}});
   }
   TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
   Provider provider(r.config, *r.store, *r.keys, *r.hasher, two_factor, r.random, r.clock);
   MailerOptions mailer_options;
   mailer_options.box = r.box.get();  // queued messages are sealed at rest
+  mailer_options.on_error = [](const Error& e) {
+    obs::log_line("error", {{"msg", "mail"}, {"error", e.message}});
+  };
   Mailer mailer(*r.store, *transport, r.clock, mailer_options);
   mailer.start();
   AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
@@ -272,6 +280,8 @@ int cmd_serve(const Args& args) {
   server.set_admin_api(&admin);
   AdminConsole console(provider, admin, *r.directory, registry);
   server.set_admin_console(&console);
+  MetricsEndpoint metrics(r.config.metrics_allow, r.config.metrics_token, *r.store, r.clock);
+  server.set_metrics(&metrics);
   http::ServerOptions options;
   options.host = listen->first;
   options.port = listen->second;
@@ -304,9 +314,10 @@ int cmd_serve(const Args& args) {
     signal_number = sigtimedwait(&signals, nullptr, &interval);
     if (signal_number < 0 && errno == EAGAIN) {
       if (auto purged = r.store->purge_expired(r.clock.now()); !purged)
-        std::cerr << "keystep: purging expired rows failed: " << purged.error().message << "\n";
+        obs::log_line("error", {{"msg", "purge"}, {"error", purged.error().message}});
       if (auto purged = transport->purge(r.clock.now()); !purged)
-        std::cerr << "keystep: mail: purging the outbox failed: " << purged.error().message << "\n";
+        obs::log_line("error", {{"msg", "mail"}, {"error", "purging the outbox failed: " +
+                                                                purged.error().message}});
     } else if (signal_number < 0 && errno != EINTR) {
       return fail(std::string("waiting for signals failed: ") + std::strerror(errno));
     }

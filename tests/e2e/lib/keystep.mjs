@@ -73,7 +73,8 @@ export class Keystep {
     this.redirectUri = `${this.rpOrigin}/cb`;
     this.postLogoutRedirectUri = `${this.rpOrigin}/bye`;
     this.process = null;
-    this.output = '';
+    this.output = '';  // standard output and error of every `serve`, interleaved
+    this.stderr = '';  // standard error alone: the JSON log lines
   }
 
   // Initialises a data directory with one account, user and the two clients, then serves.
@@ -162,7 +163,10 @@ export class Keystep {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
     const outputStart = this.output.length;
     child.stdout.on('data', (d) => (this.output += d));
-    child.stderr.on('data', (d) => (this.output += d));
+    child.stderr.on('data', (d) => {
+      this.output += d;
+      this.stderr += d;
+    });
     let exit = null;
     this.exited.then((e) => (exit = e));
     // The banner is printed once the port is bound, so /healthz is known to be ours.
