@@ -169,6 +169,7 @@ class FlakyMarkStore final : public MailStore {
   Result<std::vector<OutgoingMail>> mail_for(const std::string& to) override {
     return inner_.mail_for(to);
   }
+  Result<OutboxSummary> outbox_summary() override { return inner_.outbox_summary(); }
 
  private:
   MailStore& inner_;
