@@ -5,7 +5,8 @@
 //  - url_decode succeeds iff every '%' starts a two-hex-digit escape, and then
 //    url_decode(url_encode(d)) == d; url_decode(url_encode(input)) == input for any bytes;
 //  - url_encode's output is well-formed URI text made of unreserved characters and escapes;
-//  - parse_form succeeds iff the escapes are well formed, and then
+//  - parse_form fails on bad escapes and succeeds on good ones when every decoded name and
+//    value is UTF-8 (it may refuse other bytes); on success
 //    parse_form(encode_form(params)) == params (order and repeats kept);
 //  - get_param returns the first non-empty value, has_duplicate counts non-empty values;
 //  - append_query keeps the URL's fragment after the parameters it adds.
@@ -48,6 +49,23 @@ bool only_unreserved_and_escapes(std::string_view text) {
   return true;
 }
 
+// Whether every decoded name and value of a well-formed form body is UTF-8.
+bool all_segments_utf8(std::string_view body) {
+  while (!body.empty()) {
+    const size_t amp = body.find('&');
+    std::string_view segment = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    const size_t eq = segment.find('=');
+    for (auto part : {segment.substr(0, eq), eq == std::string_view::npos
+                                                 ? std::string_view()
+                                                 : segment.substr(eq + 1)}) {
+      auto decoded = keystep::url_decode(part, true);
+      if (!decoded || !keystep::fuzz::is_utf8(*decoded)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -73,8 +91,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   auto params = keystep::parse_form(input);
-  FUZZ_CHECK(params.ok() == well_formed);
-  if (!params) return 0;
+  if (!params) {
+    // Bad escapes, or (where parse_form insists on text) a name or value that is not UTF-8.
+    FUZZ_CHECK(!well_formed || !all_segments_utf8(input));
+    return 0;
+  }
+  FUZZ_CHECK(well_formed);
   auto round_trip = keystep::parse_form(keystep::encode_form(*params));
   FUZZ_CHECK(round_trip && *round_trip == *params);
 
