@@ -42,15 +42,18 @@ struct MailContent {
 //   HTML, no images:      multipart/alternative(text/plain, text/html)
 //   HTML and images:      multipart/alternative(text/plain,
 //                             multipart/related(text/html, image/png…))
-// Images carry Content-ID <content_id> and Content-Disposition: inline.
+// Images carry Content-ID <content_id> and Content-Disposition: inline. Display names that
+// are not printable ASCII or longer than 300 characters become encoded-words, so no line
+// exceeds RFC 5322's 998 characters.
 // On failure returns kInvalidArgument naming the field: a CR, LF or NUL in any header field
-// (header injection), a malformed address, message id or content id, inline images without
-// an HTML body, a duplicate content id, or invalid UTF-8 in the subject or a body.
+// (header injection), a malformed address (or one over 254 characters, RFC 5321), message
+// id or content id, inline images without an HTML body, a duplicate content id, or invalid
+// UTF-8 in the subject or a body.
 Result<std::string> build_message(const MailContent& content);
 
 // The address part of "Name <addr@host>" or "addr@host" (the SMTP envelope needs it bare).
 // kInvalidArgument if it is not a single plausible address (one '@', no spaces, no
-// control or special characters).
+// control or special characters, at most 254 characters).
 Result<std::string> mailbox_address(std::string_view mailbox);
 
 // Encodes a header value as RFC 2047 encoded-words (UTF-8, base64), folded so no line of

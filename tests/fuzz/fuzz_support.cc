@@ -81,13 +81,13 @@ void property_failed(const char* file, int line, const char* text) {
   std::abort();
 }
 
-std::vector<std::string> split_fields(std::string_view text, size_t count) {
+std::vector<std::string> split_fields(std::string_view text, size_t count, char separator) {
   std::vector<std::string> fields;
   while (fields.size() + 1 < count) {
-    const size_t newline = text.find('\n');
-    if (newline == std::string_view::npos) break;
-    fields.emplace_back(text.substr(0, newline));
-    text.remove_prefix(newline + 1);
+    const size_t end = text.find(separator);
+    if (end == std::string_view::npos) break;
+    fields.emplace_back(text.substr(0, end));
+    text.remove_prefix(end + 1);
   }
   fields.emplace_back(text);
   fields.resize(count);

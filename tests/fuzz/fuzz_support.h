@@ -41,9 +41,11 @@ inline std::string_view as_text(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-// The first `count - 1` '\n'-terminated lines of text, then the rest as the last field
-// (which may contain '\n'). Missing fields are empty. Seeds stay readable this way.
-std::vector<std::string> split_fields(std::string_view text, size_t count);
+// The first `count - 1` fields of text terminated by `separator`, then the rest as the last
+// field (which may contain the separator). Missing fields are empty. With '\n' seeds stay
+// readable; kFieldSeparator (ASCII RS) leaves CR, LF and NUL to the fields themselves.
+inline constexpr char kFieldSeparator = '\x1e';
+std::vector<std::string> split_fields(std::string_view text, size_t count, char separator = '\n');
 
 // True iff text is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool is_utf8(std::string_view text);

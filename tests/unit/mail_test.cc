@@ -297,6 +297,38 @@ TEST(BuildMessage, RefusesMalformedInput) {
   EXPECT_TRUE(refused(c));
 }
 
+// Found by tests/fuzz/mail_fuzz: an address or a printable display name of any length went
+// into From/To as is, past RFC 5322's 998-character line limit.
+TEST(BuildMessage, RefusesAddressesLongerThanSmtpAllows) {
+  const std::string local(242, 'x');  // + "@example.com" = 254 characters
+  EXPECT_TRUE(mailbox_address(local + "@example.com").ok());
+  EXPECT_FALSE(mailbox_address(local + "y@example.com").ok());
+  MailContent c = setup_email("png");
+  c.to = std::string(1200, 'x') + "@example.com";
+  auto message = build_message(c);
+  ASSERT_FALSE(message.ok());
+  EXPECT_EQ(message.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(BuildMessage, FoldsLongDisplayNamesWithinTheLineLimit) {
+  MailContent c = setup_email("png");
+  std::string name;  // 780 characters: under the 900 a Subject may keep, too long here
+  for (int i = 0; i < 130; ++i) name += "Name, ";
+  const std::string address = std::string(242, 'x') + "@example.com";  // 254, the longest
+  c.from = name + "<" + address + ">";
+  auto message = build_message(c);
+  ASSERT_TRUE(message.ok()) << message.error().message;
+  for (size_t pos = 0; pos < message->size();) {
+    const size_t eol = message->find("\r\n", pos);
+    ASSERT_NE(eol, std::string::npos);
+    EXPECT_LE(eol - pos, 998u);
+    pos = eol + 2;
+  }
+  const std::string from = parse_entity(*message).headers.at("from");
+  EXPECT_EQ(decode_encoded_words(from), name.substr(0, name.size() - 1));
+  EXPECT_NE(from.find(" <" + address + ">"), std::string::npos);
+}
+
 TEST(MailboxAddress, ExtractsTheBareAddress) {
   EXPECT_EQ(*mailbox_address("Keystep <no-reply@id.example.com>"), "no-reply@id.example.com");
   EXPECT_EQ(*mailbox_address("  bob@example.com "), "bob@example.com");
