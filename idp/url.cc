@@ -100,9 +100,46 @@ Result<Params> parse_form(std::string_view body) {
                                     ? Result<std::string>(std::string())
                                     : url_decode(segment.substr(eq + 1), /*plus_as_space=*/true);
     if (!value) return value.error();
+    if (!is_utf8(*name) || !is_utf8(*value)) {
+      return make_error(ErrorCode::kInvalidArgument, "parameter is not valid UTF-8");
+    }
     params.emplace_back(std::move(*name), std::move(*value));
   }
   return params;
+}
+
+bool is_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    // Lead byte: the sequence length and the allowed range of the second byte (RFC 3629 §4).
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      length = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      length = 3;
+      if (b == 0xE0) low = 0xA0;   // overlong
+      if (b == 0xED) high = 0x9F;  // surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      length = 4;
+      if (b == 0xF0) low = 0x90;   // overlong
+      if (b == 0xF4) high = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if (c < (k == 1 ? low : 0x80) || c > (k == 1 ? high : 0xBF)) return false;
+    }
+    i += length;
+  }
+  return true;
 }
 
 std::string encode_form(const Params& params) {

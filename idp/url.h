@@ -23,15 +23,20 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 std::string url_encode(std::string_view text);
 
 // On success returns text with %XX sequences decoded and, if plus_as_space, '+' as a space
-// (form bodies and queries; not paths). On failure (a '%' not followed by two hex digits)
-// returns kInvalidArgument.
+// (form bodies and queries; not paths). Any byte may result (see parse_form for text). On
+// failure (a '%' not followed by two hex digits) returns kInvalidArgument.
 Result<std::string> url_decode(std::string_view text, bool plus_as_space);
 
 // On success returns the pairs of an application/x-www-form-urlencoded body or a query
 // string (without the '?'), decoded, '+' as space. Empty segments ("a=1&&b=2") are skipped;
-// a segment without '=' is a name with an empty value. On failure (bad percent-encoding)
-// returns kInvalidArgument.
+// a segment without '=' is a name with an empty value. On failure (bad percent-encoding, or a
+// decoded name or value that is not well-formed UTF-8) returns kInvalidArgument, so every
+// parameter a caller sees is text that JSON, HTML and the database take as is.
 Result<Params> parse_form(std::string_view body);
+
+// True iff text is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+// above U+10FFFF, no truncated sequence.
+bool is_utf8(std::string_view text);
 
 // The inverse of parse_form: name=value pairs joined by '&', each url_encode()d.
 std::string encode_form(const Params& params);

@@ -65,6 +65,30 @@ TEST(ParseForm, RejectsBadEscapes) {
   EXPECT_FALSE(parse_form("%=1").ok());
 }
 
+TEST(ParseForm, RejectsInvalidUtf8InNamesAndValues) {
+  for (std::string_view bad : {"state=%FF", "nonce=%C3", "a=1&b=%C3%28", "%FF=1", "x=%ED%A0%80",
+                               "x=%C0%AF", "x=%F4%90%80%80", "x=\xff"}) {
+    Result<Params> p = parse_form(bad);
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  Result<Params> p = parse_form("name=Jos%C3%A9&emoji=%F0%9F%94%91&raw=\xc3\xa9");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(*p, (Params{{"name", "Jos\xc3\xa9"}, {"emoji", "\xf0\x9f\x94\x91"}, {"raw", "\xc3\xa9"}}));
+}
+
+TEST(IsUtf8, AcceptsWellFormedAndRejectsEveryIllFormedKind) {
+  EXPECT_TRUE(is_utf8(""));
+  EXPECT_TRUE(is_utf8("plain ASCII"));
+  EXPECT_TRUE(is_utf8("\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbd\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"));
+  EXPECT_TRUE(is_utf8(std::string_view("\0", 1)));
+  for (std::string_view bad : {"\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xc3", "\xe0\x9f\xbf",
+                               "\xed\xa0\x80", "\xef\xbf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80",
+                               "\xf5\x80\x80\x80", "\xff", "a\xc3(b"}) {
+    EXPECT_FALSE(is_utf8(bad)) << testing::PrintToString(std::string(bad));
+  }
+}
+
 TEST(GetParam, ReturnsFirstNonEmptyValue) {
   const Params p = {{"a", "1"}, {"b", ""}, {"c", ""}, {"c", "3"}};
   EXPECT_EQ(get_param(p, "a"), "1");
