@@ -5,8 +5,8 @@
 //  - url_decode succeeds iff every '%' starts a two-hex-digit escape, and then
 //    url_decode(url_encode(d)) == d; url_decode(url_encode(input)) == input for any bytes;
 //  - url_encode's output is well-formed URI text made of unreserved characters and escapes;
-//  - parse_form fails on bad escapes and succeeds on good ones when every decoded name and
-//    value is UTF-8 (it may refuse other bytes); on success
+//  - parse_form succeeds iff the escapes are well formed and every decoded name and value
+//    is UTF-8 (so no parameter can carry bytes JSON or HTML would choke on); then
 //    parse_form(encode_form(params)) == params (order and repeats kept);
 //  - get_param returns the first non-empty value, has_duplicate counts non-empty values;
 //  - append_query keeps the URL's fragment after the parameters it adds.
@@ -91,12 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   auto params = keystep::parse_form(input);
-  if (!params) {
-    // Bad escapes, or (where parse_form insists on text) a name or value that is not UTF-8.
-    FUZZ_CHECK(!well_formed || !all_segments_utf8(input));
-    return 0;
-  }
-  FUZZ_CHECK(well_formed);
+  FUZZ_CHECK(params.ok() == (well_formed && all_segments_utf8(input)));
+  if (!params) return 0;
   auto round_trip = keystep::parse_form(keystep::encode_form(*params));
   FUZZ_CHECK(round_trip && *round_trip == *params);
 
