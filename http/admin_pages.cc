@@ -1,5 +1,6 @@
 #include "http/admin_pages.h"
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -32,6 +33,22 @@ std::string utc(int64_t at) {
   char text[32] = "";
   if (gmtime_r(&t, &tm)) std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm);
   return text;
+}
+
+// "Previous" and "Next" links of a list shown a page at a time; nothing when it fits one.
+std::string pager(const ListPage& page, const std::string& param, const std::string& what) {
+  if (page.number <= 1 && !page.has_next) return "";
+  const int64_t pages = (page.total + kConsolePageSize - 1) / kConsolePageSize;
+  const auto link = [&](int64_t number, const char* label) {
+    return "<a class=\"link\" href=\"" + std::string(kAuthenticationPagePath) + "?" + param + "=" +
+           std::to_string(number) + "\">" + label + "</a>";
+  };
+  std::string out = "<nav class=\"pager\" aria-label=\"Pages of " + what + "\"><small>";
+  if (page.number > 1) out += link(page.number - 1, "Previous") + " · ";
+  out += "page " + std::to_string(page.number) + " of " + std::to_string(std::max<int64_t>(pages, 1)) +
+         " (" + std::to_string(page.total) + " " + what + ")";
+  if (page.has_next) out += " · " + link(page.number + 1, "Next");
+  return out + "</small></nav>";
 }
 
 std::string messages(const AuthenticationView& v) {
@@ -91,10 +108,11 @@ std::string members(const AuthenticationView& v) {
                              html_escape(m.email) + "\">Reset 2FA</button>");
     out += "</td></tr>";
   }
-  out +=
-      "</tbody></table><p><small>Reset 2FA is for a lost phone: it removes the member's "
-      "authenticator and recovery codes, turns their own setting off, signs them out and emails "
-      "them.</small></p>";
+  out += "</tbody></table>" + pager(v.members_page, "members_page", "members") +
+         "<p><small>Reset 2FA is for a lost phone: it removes the member's authenticator and "
+         "recovery codes, turns their own setting off, signs them out everywhere (every "
+         "session and every app's access and refresh tokens), revokes their API tokens and "
+         "emails them.</small></p>";
   return out;
 }
 
@@ -105,21 +123,24 @@ std::string tokens(const AuthenticationView& v) {
   } else {
     out +=
         "<table id=\"api-tokens\"><thead><tr><th>Name</th><th>Acts "
-        "for</th><th>Created</th><th>Status</th>"
+        "for</th><th>Created</th><th>Expires</th><th>Status</th>"
         "<th></th></tr></thead><tbody>";
     for (const auto& t : v.tokens) {
-      out +=
-          "<tr><td>" + html_escape(t.name) + "</td><td>" + html_escape(t.user_email) + "</td><td>" +
-          utc(t.created_at) + "</td><td>" +
-          (t.revoked ? "<span class=\"off\">Revoked</span>" : "<span class=\"on\">Active</span>") +
-          "</td><td>";
-      if (v.can_edit && !t.revoked)
+      const bool revoked = t.status == "revoked";
+      out += "<tr><td>" + html_escape(t.name) + "</td><td>" + html_escape(t.user_email) +
+             "</td><td>" + utc(t.created_at) + "</td><td>" +
+             (t.expires_at ? utc(t.expires_at) : std::string("Never")) + "</td><td>" +
+             (t.status == "active"    ? "<span class=\"on\">Active</span>"
+              : revoked               ? "<span class=\"off\">Revoked</span>"
+                                      : "<span class=\"off\">Expired</span>") +
+             "</td><td>";
+      if (v.can_edit && !revoked)
         out += action_form(v, "revoke_token", hidden("token_id", std::to_string(t.id)),
                            "<button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
                                html_escape(t.name) + "\">Revoke</button>");
       out += "</td></tr>";
     }
-    out += "</tbody></table>";
+    out += "</tbody></table>" + pager(v.tokens_page, "tokens_page", "tokens");
   }
   if (v.can_edit)
     out += "<form class=\"inline\" method=\"post\" action=\"/account/authentication\">" +
@@ -127,6 +148,10 @@ std::string tokens(const AuthenticationView& v) {
            "<input type=\"hidden\" name=\"action\" value=\"create_token\">"
            "<input type=\"text\" name=\"name\" aria-label=\"Token name\" placeholder=\"Token name, "
            "e.g. deploy script\" maxlength=\"64\" autocomplete=\"off\" required>"
+           "<select name=\"expires_in\" aria-label=\"Expires\"><option value=\"\" selected>Never "
+           "expires</option><option value=\"2592000\">Expires in 30 days</option><option "
+           "value=\"7776000\">Expires in 90 days</option><option value=\"31536000\">Expires "
+           "in 1 year</option></select>"
            "<button type=\"submit\">Create token</button></form>"
            "<p><small>A token acts for you in the admin API (<code>/api/v1</code>) with "
            "<code>Authorization: Bearer</code>; it is shown once, when it is created.</small></p>";
@@ -238,7 +263,7 @@ std::string invitations(const AuthenticationView& v) {
                              html_escape(i.email) + "\">Revoke</button>");
     out += "</td></tr>";
   }
-  return out + "</tbody></table>";
+  return out + "</tbody></table>" + pager(v.invitations_page, "invitations_page", "invitations");
 }
 
 std::string settings_page(const AuthenticationView& v) {

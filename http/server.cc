@@ -373,7 +373,11 @@ class Router : public Ph::Handler {
       return send_web(response, provider_->enrollment_link(*params, browser(request)));
     }
     if (path == kAuthenticationPagePath && *console_ != nullptr) {
-      if (get) return send_console(response, (*console_)->page(browser(request)));
+      if (get) {
+        auto params = query();
+        if (!params) return;
+        return send_console(response, (*console_)->page(*params, browser(request)));
+      }
       if (!post) return method_not_allowed("GET, POST");
       auto form = form_body();
       if (!form) return;
@@ -448,6 +452,15 @@ class Router : public Ph::Handler {
       return false;
     };
     const std::string address = client_address(request);
+    // The query of a GET (lists page with it); nullopt after answering 400 when malformed.
+    auto query = [&]() -> std::optional<Params> {
+      auto q = query_params(request, *raw_target_);
+      if (!q) {
+        send_json(response, 400, {{"error", "invalid_request"}}, true);
+        return std::nullopt;
+      }
+      return std::move(*q);
+    };
     if (parts.size() == 2 && parts[1] == "authentication-settings") {
       if (!get && method != Ph::Method::Put) return not_allowed("GET, PUT");
       if (!get && !json_body()) return true;
@@ -459,8 +472,10 @@ class Router : public Ph::Handler {
     }
     if (parts.size() == 2 && parts[1] == "members") {
       if (!get) return not_allowed("GET");
+      auto q = query();
+      if (!q) return true;
       auto caller = authenticated();
-      if (caller) send_api(response, admin.members(*caller, parts[0]));
+      if (caller) send_api(response, admin.members(*caller, parts[0], *q));
       return true;
     }
     if (parts.size() == 5 && parts[1] == "members" && parts[3] == "two-factor" &&
@@ -473,9 +488,11 @@ class Router : public Ph::Handler {
     if (parts.size() == 2 && parts[1] == "invitations") {
       if (!get && method != Ph::Method::Post) return not_allowed("GET, POST");
       if (!get && !json_body()) return true;
+      auto q = query();
+      if (!q) return true;
       auto caller = authenticated();
       if (!caller) return true;
-      send_api(response, get ? admin.invitations(*caller, parts[0])
+      send_api(response, get ? admin.invitations(*caller, parts[0], *q)
                              : admin.invite(*caller, parts[0], request.body(), address));
       return true;
     }
@@ -488,9 +505,11 @@ class Router : public Ph::Handler {
     if (parts.size() == 2 && parts[1] == "tokens") {
       if (!get && method != Ph::Method::Post) return not_allowed("GET, POST");
       if (!get && !json_body()) return true;
+      auto q = query();
+      if (!q) return true;
       auto caller = authenticated();
       if (caller)
-        send_api(response, get ? admin.tokens(*caller, parts[0])
+        send_api(response, get ? admin.tokens(*caller, parts[0], *q)
                                : admin.create_token(*caller, parts[0], request.body(), address));
       return true;
     }
@@ -502,11 +521,8 @@ class Router : public Ph::Handler {
     }
     if (parts.size() == 2 && parts[1] == "audit-events") {
       if (!get) return not_allowed("GET");
-      auto q = query_params(request, *raw_target_);
-      if (!q) {
-        send_json(response, 400, {{"error", "invalid_request"}}, true);
-        return true;
-      }
+      auto q = query();
+      if (!q) return true;
       auto caller = authenticated();
       if (caller) send_api(response, admin.audit_events(*caller, parts[0], *q));
       return true;

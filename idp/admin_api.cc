@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 #include "idp/crypto/hash.h"
 #include "idp/html.h"
+#include "idp/json_body.h"
 #include "idp/qr_png.h"
 
 namespace keystep {
@@ -57,6 +59,77 @@ std::string enrollment_email_mode(const nlohmann::json& all) {
   return kEnrollmentEmailQr;
 }
 
+// The page a list request asks for: `page` (1-based, default 1) and `limit` (1-kMaxPageSize,
+// default kDefaultPageSize).
+Result<PageRequest> page_request(const Params& query) {
+  PageRequest page;
+  page.limit = kDefaultPageSize;
+  int64_t number = 1;
+  if (auto l = get_param(query, "limit")) {
+    if (!all_digits(*l) || std::stoll(*l) < 1 || std::stoll(*l) > kMaxPageSize)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "limit must be 1-" + std::to_string(kMaxPageSize));
+    page.limit = std::stoll(*l);
+  }
+  if (auto p = get_param(query, "page")) {
+    if (!all_digits(*p) || std::stoll(*p) < 1 || std::stoll(*p) > kMaxPageNumber)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "page must be 1-" + std::to_string(kMaxPageNumber));
+    number = std::stoll(*p);
+  }
+  page.offset = (number - 1) * page.limit;
+  return page;
+}
+
+// A list answer: the page's items under `name`, then where it is in the whole list.
+template <class T>
+nlohmann::json page_json(const char* name, nlohmann::json items, const PageRequest& request,
+                         const Page<T>& page) {
+  const int64_t number = request.offset / request.limit + 1;
+  nlohmann::json body = {{name, std::move(items)},
+                         {"page", number},
+                         {"limit", request.limit},
+                         {"total", page.total}};
+  if (request.offset + static_cast<int64_t>(page.items.size()) < page.total)
+    body["next_page"] = number + 1;
+  return body;
+}
+
+// The members without a second factor whom an enforcement emails, and those it cannot: an
+// address stored before addresses were checked (check_email_address) is skipped and
+// reported, never a failure for everyone.
+struct Recipients {
+  std::vector<User> to;
+  nlohmann::json skipped = nlohmann::json::array();
+};
+
+Recipients enforcement_recipients(const std::vector<Member>& members) {
+  Recipients out;
+  for (const auto& m : members) {
+    if (m.has_second_factor) continue;
+    if (Status s = check_email_address(m.user.email); !s)
+      out.skipped.push_back(
+          {{"user_id", m.user.id}, {"email", m.user.email}, {"reason", s.error().message}});
+    else
+      out.to.push_back(m.user);
+  }
+  return out;
+}
+
+std::string skipped_text(const nlohmann::json& skipped) {
+  std::string text;
+  for (const auto& s : skipped)
+    text += (text.empty() ? "" : ", ") + s["email"].get<std::string>() + " (user " +
+            std::to_string(s["user_id"].get<int64_t>()) + ")";
+  return text;
+}
+
+std::string token_status(const ApiToken& token, int64_t now) {
+  if (token.revoked_at) return "revoked";
+  if (token.expired(now)) return "expired";
+  return "active";
+}
+
 std::string invitation_status(const Invitation& invitation, int64_t now) {
   if (invitation.accepted_at) return "accepted";
   if (invitation.revoked_at) return "revoked";
@@ -88,6 +161,7 @@ std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& a
       failure = unavailable();
       return std::nullopt;
     }
+    if (token->expired(clock_.now())) return unauthenticated("the API token has expired");
     auto user = store_.user_by_id(token->user_id);
     if (!user) return unauthenticated("the API token's user no longer exists");
     return Caller{*user, false};
@@ -155,9 +229,9 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  auto request = nlohmann::json::parse(body, nullptr, false);
-  if (!request.is_object())
-    return api_error(400, "invalid_request", "the body must be a JSON object");
+  auto parsed = parse_json_object(body);
+  if (!parsed) return api_error(400, "invalid_request", parsed.error().message);
+  nlohmann::json& request = *parsed;
   for (const auto& [key, value] : request.items()) {
     if (key != "enforce_two_factor" && key != "totp" && key != "confirm" &&
         key != kAllowedProvidersKey && key != kEnrollmentEmailKey)
@@ -228,12 +302,14 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
       if (!members) return unavailable();
       const auto without = std::count_if(members->begin(), members->end(),
                                          [](const Member& m) { return !m.has_second_factor; });
+      const Recipients recipients = enforcement_recipients(*members);
       ApiOutcome out = api_error(428, "confirmation_required",
                                  "enforcing two-factor authentication needs \"confirm\": true");
       out.body["summary"] = {
           {"members", members->size()},
           {"members_without_two_factor", without},
-          {"emails_to_send", without},
+          {"emails_to_send", recipients.to.size()},
+          {"skipped_recipients", recipients.skipped},
           {"enrollment_email", enrollment_email_mode(all)},
           {"effect", std::string("members without two-factor authentication are "
                                  "emailed ") +
@@ -244,16 +320,18 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     }
   }
   const std::string settings = all.dump();
+  const bool turned_on = enforce && !target->enforce_two_factor;
+  std::vector<OutgoingMail> mail;
+  Recipients recipients;
   if (enforce != target->enforce_two_factor || settings != target->mfa_settings_json) {
-    std::vector<OutgoingMail> mail;
     std::vector<EnrollmentLink> links;
-    if (enforce && !target->enforce_two_factor) {
+    if (turned_on) {
       auto members = store_.members(target->id);
       if (!members) return unavailable();
-      for (const auto& m : *members) {
-        if (m.has_second_factor) continue;
-        auto message = by_link ? enrollment_link_mail(*target, m.user, links)
-                               : enforcement_mail(*target, m.user);
+      recipients = enforcement_recipients(*members);
+      for (const auto& member : recipients.to) {
+        auto message = by_link ? enrollment_link_mail(*target, member, links)
+                               : enforcement_mail(*target, member);
         if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
         mail.push_back(std::move(*message));
       }
@@ -267,27 +345,40 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
       return unavailable();
     }
     if (!mail.empty() && on_mail_queued_) on_mail_queued_();
-    if (enforce != target->enforce_two_factor)
+    if (enforce != target->enforce_two_factor) {
+      std::string detail;
+      if (enforce) {
+        detail = std::to_string(mail.size()) + (mail.size() == 1 ? " email" : " emails") + " queued";
+        if (!recipients.skipped.empty())
+          detail += "; skipped (invalid address): " + skipped_text(recipients.skipped);
+      }
       two_factor_.audit(
           caller.user,
           enforce ? "account.two_factor_enforced" : "account.two_factor_enforcement_off", address,
-          enforce
-              ? std::to_string(mail.size()) + (mail.size() == 1 ? " email" : " emails") + " queued"
-              : "");
+          detail);
+    }
   }
   auto updated = store_.account_by_id(target->id);
   if (!updated) return unavailable();
-  return ApiOutcome{200, settings_json(*updated), {}};
+  nlohmann::json answer = settings_json(*updated);
+  if (turned_on) {
+    answer["emails_queued"] = mail.size();
+    answer["skipped_recipients"] = recipients.skipped;
+  }
+  return ApiOutcome{200, answer, {}};
 }
 
-ApiOutcome AdminApi::members(const Caller& caller, const std::string& account) {
+ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
+                             const Params& query) {
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
-  auto members = store_.members(target->id);
+  auto request = page_request(query);
+  if (!request) return api_error(400, "invalid_request", request.error().message);
+  auto members = store_.members_page(target->id, *request);
   if (!members) return unavailable();
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& m : *members) {
+  for (const auto& m : members->items) {
     list.push_back({{"id", m.user.id},
                     {"email", m.user.email},
                     {"role", m.user.role},
@@ -296,7 +387,19 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account) {
                     {"challenged", two_factor_challenge_required(m.user.two_factor_enabled,
                                                                  target->enforce_two_factor)}});
   }
-  return ApiOutcome{200, {{"members", list}}, {}};
+  return ApiOutcome{200, page_json("members", std::move(list), *request, *members), {}};
+}
+
+nlohmann::json AdminApi::token_json(const ApiToken& token, const std::string& user_email) const {
+  return {{"id", token.id},
+          {"name", token.name},
+          {"user_id", token.user_id},
+          {"user_email", user_email},
+          {"created_at", token.created_at},
+          {"expires_at", token.expires_at},
+          {"status", token_status(token, clock_.now())},
+          {"revoked", token.revoked_at != 0},
+          {"revoked_at", token.revoked_at}};
 }
 
 ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& account,
@@ -308,13 +411,43 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
   auto member = store_.user_by_id(std::stoll(user_id));
   if (!member || member->account_id != target->id)
     return api_error(404, "not_found", "no such member");
-  auto message = reset_mail(*target, *member);
-  if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
-  if (auto s = store_.reset_two_factor(member->id, {*message}); !s) return unavailable();
-  if (on_mail_queued_) on_mail_queued_();
+  // The reset is what protects the account; an address no message can reach (stored before
+  // addresses were checked) costs only the notice, reported in the answer.
+  std::vector<OutgoingMail> mail;
+  if (check_email_address(member->email)) {
+    auto message = reset_mail(*target, *member);
+    if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
+    mail.push_back(std::move(*message));
+  }
+  auto reset = store_.reset_two_factor(member->id, clock_.now(), mail);
+  if (!reset) {
+    if (reset.error().code == ErrorCode::kNotFound)
+      return api_error(404, "not_found", "no such member");
+    return unavailable();
+  }
+  if (!mail.empty() && on_mail_queued_) on_mail_queued_();
+  nlohmann::json tokens = nlohmann::json::array();
+  std::string names;
+  for (const auto& t : reset->api_tokens) {
+    tokens.push_back(token_json(t, member->email));
+    names += (names.empty() ? "" : ", ") + t.name + " (" + std::to_string(t.id) + ")";
+  }
   two_factor_.audit(*member, "mfa.reset_by_admin", address,
-                    "by user " + std::to_string(caller.user.id));
-  return ApiOutcome{200, {{"reset", true}, {"user_id", member->id}}, {}};
+                    "by user " + std::to_string(caller.user.id) + "; " +
+                        std::to_string(reset->sessions_ended) + " sessions ended, " +
+                        std::to_string(reset->grants_revoked) + " grants revoked, " +
+                        std::to_string(reset->api_tokens.size()) + " API tokens revoked" +
+                        (names.empty() ? "" : ": " + names) +
+                        (mail.empty() ? "; no email (invalid address)" : ""));
+  return ApiOutcome{200,
+                    {{"reset", true},
+                     {"user_id", member->id},
+                     {"email", member->email},
+                     {"sessions_ended", reset->sessions_ended},
+                     {"grants_revoked", reset->grants_revoked},
+                     {"api_tokens_revoked", tokens},
+                     {"email_queued", !mail.empty()}},
+                    {}};
 }
 
 ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& account,
@@ -489,16 +622,16 @@ ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  auto request = nlohmann::json::parse(body, nullptr, false);
-  if (!request.is_object())
-    return api_error(400, "invalid_request", "the body must be a JSON object");
+  auto parsed = parse_json_object(body);
+  if (!parsed) return api_error(400, "invalid_request", parsed.error().message);
+  nlohmann::json& request = *parsed;
   for (const auto& [key, value] : request.items()) {
     if (key != "email" && key != "role")
       return api_error(400, "invalid_request", "unknown member " + key);
   }
   if (!request.contains("email") || !request["email"].is_string())
     return api_error(400, "invalid_request", "email is required");
-  auto email = normalize_email(request["email"].get<std::string>());
+  auto email = normalize_new_email(request["email"].get<std::string>());
   if (!email) return api_error(400, "invalid_request", email.error().message);
   const auto role = request.value("role", std::string(kRoleMember));
   if (role != kRoleMember && role != kRoleAdmin)
@@ -543,15 +676,18 @@ ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
   return ApiOutcome{201, invitation_json(*created), {}};
 }
 
-ApiOutcome AdminApi::invitations(const Caller& caller, const std::string& account) {
+ApiOutcome AdminApi::invitations(const Caller& caller, const std::string& account,
+                                 const Params& query) {
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
-  auto all = store_.invitations(target->id);
-  if (!all) return unavailable();
+  auto request = page_request(query);
+  if (!request) return api_error(400, "invalid_request", request.error().message);
+  auto page = store_.invitations_page(target->id, *request);
+  if (!page) return unavailable();
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& invitation : *all) list.push_back(invitation_json(invitation));
-  return ApiOutcome{200, {{"invitations", list}}, {}};
+  for (const auto& invitation : page->items) list.push_back(invitation_json(invitation));
+  return ApiOutcome{200, page_json("invitations", std::move(list), *request, *page), {}};
 }
 
 ApiOutcome AdminApi::revoke_invitation(const Caller& caller, const std::string& account,
@@ -596,14 +732,39 @@ Result<OutgoingMail> AdminApi::invitation_mail(const Account& account, const Inv
   return outgoing("invite:" + invitation.token_hash, to, std::move(content));
 }
 
+Result<int64_t> api_token_expiry(int64_t now, std::optional<int64_t> expires_in,
+                                 std::optional<int64_t> expires_at) {
+  if (expires_in && expires_at)
+    return make_error(ErrorCode::kInvalidArgument, "give expires_in or expires_at, not both");
+  if (expires_in) {
+    if (*expires_in < kMinApiTokenLifetime || *expires_in > kMaxApiTokenLifetime)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "expires_in must be " + std::to_string(kMinApiTokenLifetime) + "-" +
+                            std::to_string(kMaxApiTokenLifetime) + " seconds");
+    return now + *expires_in;
+  }
+  if (expires_at) {
+    if (*expires_at < now + kMinApiTokenLifetime || *expires_at > now + kMaxApiTokenLifetime)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "expires_at must be a Unix time " + std::to_string(kMinApiTokenLifetime) +
+                            " seconds to " + std::to_string(kMaxApiTokenLifetime / 86400) +
+                            " days from now");
+    return *expires_at;
+  }
+  return 0;
+}
+
 Result<std::string> AdminApi::create_token(const std::string& account, const std::string& email,
-                                           const std::string& name) {
+                                           const std::string& name,
+                                           std::optional<int64_t> expires_in) {
   auto target = store_.account_by_name(account);
   if (!target) {
     if (target.error().code == ErrorCode::kNotFound)
       return make_error(ErrorCode::kNotFound, "no account named '" + account + "'");
     return target.error();
   }
+  auto expires_at = api_token_expiry(clock_.now(), expires_in, std::nullopt);
+  if (!expires_at) return expires_at.error();
   auto normalized = normalize_email(email);
   if (!normalized) return normalized.error();
   auto user = store_.user_by_email(target->id, *normalized);
@@ -612,7 +773,7 @@ Result<std::string> AdminApi::create_token(const std::string& account, const std
       return make_error(ErrorCode::kNotFound, "no user " + *normalized + " in " + account);
     return user.error();
   }
-  auto issued = issue_token(*target, *user, name);
+  auto issued = issue_token(*target, *user, name, *expires_at);
   if (!issued) return issued.error();
   two_factor_.audit(*user, "api_token.created", "cli", name);
   return issued->first;
@@ -620,36 +781,38 @@ Result<std::string> AdminApi::create_token(const std::string& account, const std
 
 Result<std::pair<std::string, ApiToken>> AdminApi::issue_token(const Account& account,
                                                                const User& user,
-                                                               const std::string& name) {
+                                                               const std::string& name,
+                                                               int64_t expires_at) {
   auto token = random_token(random_, 32);
   if (!token) return token.error();
   std::string secret = "ks_" + *token;
-  ApiToken record{0, account.id, user.id, name, sha256_b64url(secret), clock_.now(), 0};
+  ApiToken record{0, account.id, user.id, name, sha256_b64url(secret), clock_.now(), 0, expires_at};
   auto created = store_.create_api_token(record);
   if (!created) return created.error();
   return std::make_pair(std::move(secret), std::move(*created));
 }
 
-ApiOutcome AdminApi::tokens(const Caller& caller, const std::string& account) {
+ApiOutcome AdminApi::tokens(const Caller& caller, const std::string& account,
+                            const Params& query) {
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
-  auto tokens = store_.api_tokens(target->id);
-  auto members = store_.members(target->id);
-  if (!tokens || !members) return unavailable();
+  auto request = page_request(query);
+  if (!request) return api_error(400, "invalid_request", request.error().message);
+  auto page = store_.api_tokens_page(target->id, *request);
+  if (!page) return unavailable();
+  std::map<int64_t, std::string> emails;  // of the page's token owners
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& t : *tokens) {
-    const auto owner = std::find_if(members->begin(), members->end(),
-                                    [&](const Member& m) { return m.user.id == t.user_id; });
-    list.push_back({{"id", t.id},
-                    {"name", t.name},
-                    {"user_id", t.user_id},
-                    {"user_email", owner == members->end() ? "" : owner->user.email},
-                    {"created_at", t.created_at},
-                    {"revoked", t.revoked_at != 0},
-                    {"revoked_at", t.revoked_at}});
+  for (const auto& t : page->items) {
+    auto known = emails.find(t.user_id);
+    if (known == emails.end()) {
+      auto owner = store_.user_by_id(t.user_id);
+      if (!owner && owner.error().code != ErrorCode::kNotFound) return unavailable();
+      known = emails.emplace(t.user_id, owner ? owner->email : "").first;
+    }
+    list.push_back(token_json(t, known->second));
   }
-  return ApiOutcome{200, {{"tokens", list}}, {}};
+  return ApiOutcome{200, page_json("tokens", std::move(list), *request, *page), {}};
 }
 
 ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& account,
@@ -657,11 +820,12 @@ ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& accou
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  auto request = nlohmann::json::parse(body, nullptr, false);
-  if (!request.is_object())
-    return api_error(400, "invalid_request", "the body must be a JSON object");
+  auto parsed = parse_json_object(body);
+  if (!parsed) return api_error(400, "invalid_request", parsed.error().message);
+  nlohmann::json& request = *parsed;
   for (const auto& [key, value] : request.items()) {
-    if (key != "name") return api_error(400, "invalid_request", "unknown member " + key);
+    if (key != "name" && key != "expires_in" && key != "expires_at")
+      return api_error(400, "invalid_request", "unknown member " + key);
   }
   const auto name_it = request.find("name");
   if (name_it == request.end() || !name_it->is_string())
@@ -672,18 +836,24 @@ ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& accou
   if (name.empty() || name.size() > 64 || !printable ||
       name.find_first_not_of(' ') == std::string::npos)
     return api_error(400, "invalid_request", "name must be 1-64 printable characters");
-  auto issued = issue_token(*target, caller.user, name);
+  std::optional<int64_t> expiry[2];
+  const char* const expiry_keys[2] = {"expires_in", "expires_at"};
+  for (int i = 0; i < 2; ++i) {
+    const auto it = request.find(expiry_keys[i]);
+    if (it == request.end()) continue;
+    if (!it->is_number_integer())
+      return api_error(400, "invalid_request",
+                       std::string(expiry_keys[i]) + " must be a whole number of seconds");
+    expiry[i] = it->get<int64_t>();
+  }
+  auto expires_at = api_token_expiry(clock_.now(), expiry[0], expiry[1]);
+  if (!expires_at) return api_error(400, "invalid_request", expires_at.error().message);
+  auto issued = issue_token(*target, caller.user, name, *expires_at);
   if (!issued) return unavailable();
   two_factor_.audit(caller.user, "api_token.created", address, name);
-  const ApiToken& t = issued->second;
-  return ApiOutcome{201,
-                    {{"id", t.id},
-                     {"name", t.name},
-                     {"user_id", t.user_id},
-                     {"user_email", caller.user.email},
-                     {"created_at", t.created_at},
-                     {"token", issued->first}},
-                    {}};
+  nlohmann::json answer = token_json(issued->second, caller.user.email);
+  answer["token"] = issued->first;
+  return ApiOutcome{201, answer, {}};
 }
 
 ApiOutcome AdminApi::revoke_token(const Caller& caller, const std::string& account,

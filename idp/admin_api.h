@@ -28,6 +28,21 @@ namespace keystep {
 inline constexpr int64_t kEnrollmentLinkTtl = 72 * 3600;
 inline constexpr int64_t kInvitationTtl = 7 * 86400;
 
+// Lists (members, invitations, API tokens) come in pages: `limit` rows (default
+// kDefaultPageSize, at most kMaxPageSize) of page `page` (1-based, at most kMaxPageNumber).
+inline constexpr int64_t kDefaultPageSize = 50;
+inline constexpr int64_t kMaxPageSize = 500;
+inline constexpr int64_t kMaxPageNumber = 1'000'000;
+
+// An API token lives forever unless created with an expiry, from kMinApiTokenLifetime to
+// kMaxApiTokenLifetime seconds ahead.
+inline constexpr int64_t kMinApiTokenLifetime = 60;
+inline constexpr int64_t kMaxApiTokenLifetime = 730 * 86400;
+// The expiry (Unix seconds, 0 for never) of a token created at `now` with at most one of
+// `expires_in` (seconds) and `expires_at` (Unix seconds); kInvalidArgument outside the limits.
+Result<int64_t> api_token_expiry(int64_t now, std::optional<int64_t> expires_in,
+                                 std::optional<int64_t> expires_at);
+
 // Who is calling, once authenticated.
 struct Caller {
   User user;
@@ -56,7 +71,14 @@ class AdminApi {
   // `body` is the raw request body (JSON).
   ApiOutcome put_settings(const Caller& caller, const std::string& account, const std::string& body,
                           const std::string& address);
-  ApiOutcome members(const Caller& caller, const std::string& account);
+  // One page of the account's members by email; `query` has `page` and `limit`. 400 for a bad
+  // page or limit.
+  ApiOutcome members(const Caller& caller, const std::string& account, const Params& query);
+  // Lost device: removes the member's second factors, turns their own setting off, revokes
+  // every grant of theirs (with its access and refresh tokens) and every API token of theirs,
+  // ends their sessions and emails them, all at once. The 200 answer says what it ended
+  // (sessions_ended, grants_revoked, api_tokens_revoked: the tokens, as the list shows them)
+  // and email_queued (false when their stored address can receive no email).
   ApiOutcome reset_member(const Caller& caller, const std::string& account,
                           const std::string& user_id, const std::string& address);
   // Newest first; `before` (an event id) pages back, `limit` 1-500 (default 50), `event` and
@@ -68,14 +90,18 @@ class AdminApi {
   // signup link, expiring after kInvitationTtl.
   ApiOutcome invite(const Caller& caller, const std::string& account, const std::string& body,
                     const std::string& address);
-  ApiOutcome invitations(const Caller& caller, const std::string& account);
+  // One page of the invitations, newest first; `query` as for members.
+  ApiOutcome invitations(const Caller& caller, const std::string& account, const Params& query);
   ApiOutcome revoke_invitation(const Caller& caller, const std::string& account,
                                const std::string& invitation_id, const std::string& address);
 
-  // The account's API tokens (never the tokens themselves), oldest first, revoked ones too.
-  ApiOutcome tokens(const Caller& caller, const std::string& account);
-  // `body` is {"name": "…"} (1-64 printable characters). The new token acts for the caller;
-  // the 201 answer carries it once ("token"), only its hash is stored.
+  // One page of the account's API tokens (never the tokens themselves), oldest first, revoked
+  // and expired ones too, each with its status (active, expired or revoked); `query` as for
+  // members.
+  ApiOutcome tokens(const Caller& caller, const std::string& account, const Params& query);
+  // `body` is {"name": "…"} (1-64 printable characters), optionally with "expires_in"
+  // (seconds) or "expires_at" (Unix seconds) within api_token_expiry's limits. The new token
+  // acts for the caller; the 201 answer carries it once ("token"), only its hash is stored.
   ApiOutcome create_token(const Caller& caller, const std::string& account, const std::string& body,
                           const std::string& address);
   // 404 when the token is not the account's or already revoked.
@@ -85,10 +111,12 @@ class AdminApi {
   // Called after a change queued mail (serve wakes its mail worker with it).
   void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
 
-  // For `keystep token create`: a new token for the account's user; the token itself is
-  // returned once and only its hash is stored.
+  // For `keystep token create`: a new token for the account's user, expiring after
+  // `expires_in` seconds when given; the token itself is returned once and only its hash is
+  // stored.
   Result<std::string> create_token(const std::string& account, const std::string& email,
-                                   const std::string& name);
+                                   const std::string& name,
+                                   std::optional<int64_t> expires_in = std::nullopt);
 
  private:
   // The target account if the caller may act on it with `permission`, else the 404/403.
@@ -106,12 +134,15 @@ class AdminApi {
   Result<OutgoingMail> invitation_mail(const Account& account, const Invitation& invitation,
                                        const std::string& token);
   nlohmann::json invitation_json(const Invitation& invitation) const;
+  // A token as the list and the reset summary show it (never its hash).
+  nlohmann::json token_json(const ApiToken& token, const std::string& user_email) const;
   Result<OutgoingMail> reset_mail(const Account& account, const User& member);
   Result<OutgoingMail> outgoing(const std::string& dedupe_key, const User& to, MailContent content);
   nlohmann::json settings_json(const Account& account) const;
   // A new token for `user`: the token itself, shown once, and the stored record.
   Result<std::pair<std::string, ApiToken>> issue_token(const Account& account, const User& user,
-                                                       const std::string& name);
+                                                       const std::string& name,
+                                                       int64_t expires_at);
 
   const IdpConfig& config_;
   Store& store_;

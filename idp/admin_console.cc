@@ -19,6 +19,16 @@ nlohmann::json number_or_text(const std::string& value) {
   return digits ? nlohmann::json(std::stoi(value)) : nlohmann::json(value);
 }
 
+// The API's query for page `number` of a list on the admin page.
+Params page_query(int64_t number) {
+  return {{"page", std::to_string(number)}, {"limit", std::to_string(kConsolePageSize)}};
+}
+
+ListPage list_page(const nlohmann::json& body) {
+  return ListPage{body.value("page", int64_t{1}), body.value("total", int64_t{0}),
+                  body.contains("next_page")};
+}
+
 std::string description(const ApiOutcome& api) {
   const auto it = api.body.find("error_description");
   return it != api.body.end() && it->is_string() ? it->get<std::string>()
@@ -34,7 +44,7 @@ ConsoleOutcome AdminConsole::web(WebOutcome out) const {
   return result;
 }
 
-ConsoleOutcome AdminConsole::page(const BrowserContext& browser) {
+ConsoleOutcome AdminConsole::page(const Params& query, const BrowserContext& browser) {
   ApiOutcome failure;
   auto caller =
       admin_.authenticate(std::nullopt, browser.session_cookie, std::nullopt, false, failure);
@@ -43,12 +53,30 @@ ConsoleOutcome AdminConsole::page(const BrowserContext& browser) {
     return web(
         provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
   }
-  return view(*caller, session_csrf_token(*browser.session_cookie),
-              AuthenticationView::Screen::kSettings, 200);
+  const std::string csrf = session_csrf_token(*browser.session_cookie);
+  ConsolePages pages;
+  for (const auto& [name, number] : {std::pair{"members_page", &pages.members},
+                                     std::pair{"invitations_page", &pages.invitations},
+                                     std::pair{"tokens_page", &pages.tokens}}) {
+    const auto value = get_param(query, name);
+    if (!value) continue;
+    const bool ok = !value->empty() && value->size() <= 7 &&
+                    std::all_of(value->begin(), value->end(),
+                                [](unsigned char c) { return std::isdigit(c); }) &&
+                    std::stoll(*value) >= 1;
+    if (!ok) {
+      ConsoleOutcome out = view(*caller, csrf, AuthenticationView::Screen::kSettings, 400);
+      if (out.is_page) out.view.error_message = "No such page of the list.";
+      return out;
+    }
+    *number = std::stoll(*value);
+  }
+  return view(*caller, csrf, AuthenticationView::Screen::kSettings, 200, pages);
 }
 
 ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_token,
-                                  AuthenticationView::Screen screen, int status) {
+                                  AuthenticationView::Screen screen, int status,
+                                  const ConsolePages& pages) {
   const std::string account = std::to_string(caller.user.account_id);
   // Reading goes through the API too, so the page shows exactly what GET returns and refuses
   // exactly whom the API refuses.
@@ -61,9 +89,9 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   if (settings.status != 200)
     return web(provider_.error_page(settings.status, settings.body.value("error", "error"),
                                     description(settings)));
-  ApiOutcome members = admin_.members(caller, account);
-  ApiOutcome invitations = admin_.invitations(caller, account);
-  ApiOutcome tokens = admin_.tokens(caller, account);
+  ApiOutcome members = admin_.members(caller, account, page_query(pages.members));
+  ApiOutcome invitations = admin_.invitations(caller, account, page_query(pages.invitations));
+  ApiOutcome tokens = admin_.tokens(caller, account, page_query(pages.tokens));
   auto can_edit = directory_.user_has_permission(caller.user, kPermEditAuthSettings);
   if (members.status != 200 || invitations.status != 200 || tokens.status != 200 || !can_edit)
     return web(
@@ -103,7 +131,10 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   for (const auto& t : tokens.body["tokens"])
     v.tokens.push_back(TokenRow{t["id"].get<int64_t>(), t["name"].get<std::string>(),
                                 t["user_email"].get<std::string>(), t["created_at"].get<int64_t>(),
-                                t["revoked"].get<bool>()});
+                                t["expires_at"].get<int64_t>(), t["status"].get<std::string>()});
+  v.members_page = list_page(members.body);
+  v.invitations_page = list_page(invitations.body);
+  v.tokens_page = list_page(tokens.body);
   return out;
 }
 
@@ -176,14 +207,18 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     const std::string user_id = form_value(form, "user_id");
     ApiOutcome api = admin_.reset_member(*caller, account, user_id, address);
     ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
-    std::string email;
-    if (out.is_page)
-      for (const auto& m : out.view.members)
-        if (std::to_string(m.id) == user_id) email = m.email;
-    return with_message(std::move(out), api,
-                        "Two-factor authentication of " + email +
-                            " was reset: their authenticator and recovery codes no longer work, "
-                            "they were signed out and emailed how to set it up again.");
+    std::string notice = "Two-factor authentication of " + api.body.value("email", "") +
+                         " was reset: their authenticator and recovery codes no longer work and "
+                         "they were signed out everywhere";
+    notice += api.body.value("email_queued", false)
+                  ? "; they were emailed how to set it up again."
+                  : ". No email was sent: their address cannot receive email.";
+    std::string names;
+    if (api.body.contains("api_tokens_revoked"))
+      for (const auto& t : api.body["api_tokens_revoked"])
+        names += (names.empty() ? "" : ", ") + t.value("name", "");
+    if (!names.empty()) notice += " API tokens revoked: " + names + ".";
+    return with_message(std::move(out), api, notice);
   }
   if (action == "save_settings") {
     // The members the form shows, and only those: enforcement has its own switch and prompts.
@@ -218,13 +253,17 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (out.is_page)
       for (const auto& i : out.view.invitations)
         if (std::to_string(i.id) == id) email = i.email;
+    // The first page may not show it.
     return with_message(std::move(out), api,
-                        "The invitation to " + email + " was revoked: its link no longer works.");
+                        (email.empty() ? "The invitation" : "The invitation to " + email) +
+                            " was revoked: its link no longer works.");
   }
   if (action == "create_token") {
     const std::string name = form_value(form, "name");
-    ApiOutcome api =
-        admin_.create_token(*caller, account, nlohmann::json{{"name", name}}.dump(), address);
+    nlohmann::json request = {{"name", name}};
+    if (const std::string expires_in = form_value(form, "expires_in"); !expires_in.empty())
+      request["expires_in"] = number_or_text(expires_in);
+    ApiOutcome api = admin_.create_token(*caller, account, request.dump(), address);
     if (api.status != 201)
       return with_message(view(*caller, csrf, Screen::kSettings, 200), api, "");
     ConsoleOutcome out = view(*caller, csrf, Screen::kTokenCreated, 200);

@@ -54,7 +54,24 @@ struct TokenRow {
   std::string name;
   std::string user_email;  // whom the token acts for
   int64_t created_at = 0;
-  bool revoked = false;
+  int64_t expires_at = 0;  // 0: never
+  std::string status;      // active, expired or revoked (the API's)
+};
+
+// Where a list's shown page is: its number (1-based), and whether pages come before or after.
+struct ListPage {
+  int64_t number = 1;
+  int64_t total = 0;  // rows in the whole list
+  bool has_next = false;
+};
+
+// The page numbers the admin page shows, from its query (members_page, invitations_page,
+// tokens_page); each list has kConsolePageSize rows a page.
+inline constexpr int64_t kConsolePageSize = 50;
+struct ConsolePages {
+  int64_t members = 1;
+  int64_t invitations = 1;
+  int64_t tokens = 1;
 };
 
 // Data for the page and its screens.
@@ -76,9 +93,12 @@ struct AuthenticationView {
   int totp_period = 0;
   std::string enrollment_email;           // kEnrollmentEmailQr or kEnrollmentEmailLink
   std::vector<ProviderChoice> providers;  // available_providers, in the API's order
-  std::vector<MemberRow> members;
+  std::vector<MemberRow> members;          // one page of each list
   std::vector<InvitationRow> invitations;  // newest first
   std::vector<TokenRow> tokens;
+  ListPage members_page;
+  ListPage invitations_page;
+  ListPage tokens_page;
   // kConfirmEnforce: what confirming does (AdminApi's 428 summary).
   int64_t summary_members = 0;
   int64_t summary_without_two_factor = 0;
@@ -107,8 +127,9 @@ class AdminConsole {
       : provider_(provider), admin_(admin), directory_(directory), registry_(registry) {}
 
   // GET /account/authentication. Without a session it starts a sign-in that comes back here;
-  // without auth_settings.view it is a 403 error page.
-  ConsoleOutcome page(const BrowserContext& browser);
+  // without auth_settings.view it is a 403 error page. `query` may name the page of each
+  // list (members_page, invitations_page, tokens_page: 1-based; anything else is a 400).
+  ConsoleOutcome page(const Params& query, const BrowserContext& browser);
   // POST /account/authentication with csrf_token (the session's; otherwise a 403 page) and
   // `action`:
   //   enforce [confirm=yes]  slide the toggle on. AdminApi::put_settings decides: its 409
@@ -116,7 +137,8 @@ class AdminConsole {
   //                          409 too), its 428 the confirmation screen (200), and with
   //                          confirm=yes the change is made and the emails are queued
   //   stop                   turn enforcement off (no confirmation: it changes no user)
-  //   reset, user_id         lost device: remove a member's 2FA, end their sessions, email
+  //   reset, user_id         lost device: remove a member's 2FA, end their sessions, revoke
+  //                          their grants and API tokens (named in the notice), email
   //   save_settings          one put_settings with enrollment_email, allowed_providers (the
   //                          checked boxes, repeated) and totp {totp_algorithm, totp_digits,
   //                          totp_period}; never enforce_two_factor. The API validates: its
@@ -124,15 +146,18 @@ class AdminConsole {
   //   invite, email, role    AdminApi::invite: a new invitation is emailed; a repeated one is
   //                          the open invitation, emailed once only
   //   revoke_invitation, invitation_id
-  //   create_token, name     a new API token for the admin, shown once
+  //   create_token, name [expires_in]  a new API token for the admin, shown once; expires_in
+  //                          (seconds, empty for never) is the API's
   //   revoke_token, token_id
   // Bad input answers the page with an error message and a 4xx status.
   ConsoleOutcome submit(const Params& form, const BrowserContext& browser);
 
  private:
-  // The page's data for `caller` on `screen`; `status` is the answer's status.
+  // The page's data for `caller` on `screen` with `pages` of the lists; `status` is the
+  // answer's status.
   ConsoleOutcome view(const Caller& caller, const std::string& csrf_token,
-                      AuthenticationView::Screen screen, int status);
+                      AuthenticationView::Screen screen, int status,
+                      const ConsolePages& pages = {});
   ConsoleOutcome with_message(ConsoleOutcome out, const ApiOutcome& api, std::string notice);
   ConsoleOutcome web(WebOutcome out) const;
 

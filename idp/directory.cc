@@ -5,6 +5,7 @@
 
 #include "idp/crypto/encoding.h"
 #include "idp/crypto/hash.h"
+#include "idp/mail.h"
 #include "idp/redirect_uri.h"
 
 namespace keystep {
@@ -30,6 +31,13 @@ Result<std::string> normalize_email(std::string_view email) {
     out.push_back(static_cast<char>(std::tolower(c)));
   }
   return out;
+}
+
+Result<std::string> normalize_new_email(std::string_view email) {
+  auto normalized = normalize_email(email);
+  if (!normalized) return normalized.error();
+  if (Status s = check_email_address(*normalized); !s) return s.error();
+  return normalized;
 }
 
 Result<Account> Directory::create_account(const std::string& name,
@@ -66,7 +74,7 @@ Result<Account> Directory::create_account(const std::string& name,
 
 Result<User> Directory::create_user(const std::string& account_name, const std::string& email,
                                     const std::string& password, bool admin) {
-  auto normalized = normalize_email(email);
+  auto normalized = normalize_new_email(email);
   if (!normalized) return normalized.error();
   if (auto s = check_new_password(password); !s) return s.error();
   auto account = store_.account_by_name(account_name);

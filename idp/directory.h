@@ -53,8 +53,13 @@ inline constexpr size_t kMinPasswordLength = 8;
 inline constexpr size_t kMaxPasswordLength = 1024;
 Status check_new_password(std::string_view password);
 
-// Lower-cases and checks an email address (one '@', no spaces or controls, <= 254 bytes).
+// Lower-cases an email address to look it up (login, `keystep token create`), with the
+// checks addresses always had (one '@', no spaces or controls, <= 254 bytes), so that a
+// member stored before addresses were checked as below can still sign in.
 Result<std::string> normalize_email(std::string_view email);
+// A new address, before it is stored (user create, invitations): normalize_email, then
+// check_email_address (idp/mail.h), the check every recipient of a message passes too.
+Result<std::string> normalize_new_email(std::string_view email);
 
 // "sha256$<salt>$<digest>" (base64url) of a client secret, and its constant-time check.
 Result<std::string> hash_client_secret(std::string_view secret, Random& random);

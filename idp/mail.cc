@@ -17,7 +17,7 @@ constexpr size_t kMaxRawHeaderValue = 900;  // RFC 5322 caps a line at 998 chara
 // "From: " + a quoted name (each character may double) + " <" + an address + ">" stays
 // within 998 characters; a longer name is written as folded encoded-words.
 constexpr size_t kMaxRawDisplayName = 300;
-constexpr size_t kMaxAddressLength = 254;  // RFC 5321 §4.5.3.1.3: a path of 256 with <>
+constexpr size_t kMaxIdLength = 254;  // a message id's local@host, as long as an address
 // 39 bytes -> 52 base64 characters -> a 64-character encoded-word, which fits a 78-column
 // line after the longest header name we write ("Subject: ").
 constexpr size_t kEncodedWordBytes = 39;
@@ -81,9 +81,10 @@ bool id_char(char c) {
   return std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
 }
 
-// local@domain, both non-empty atext-and-dots, at most kMaxAddressLength characters.
+// local@domain, both non-empty atext-and-dots, at most kMaxIdLength characters: the shape
+// of a message id (addresses have check_email_address).
 bool plausible_addr_spec(std::string_view s) {
-  if (s.size() > kMaxAddressLength) return false;
+  if (s.size() > kMaxIdLength) return false;
   const size_t at = s.find('@');
   if (at == 0 || at == std::string_view::npos || at + 1 == s.size()) return false;
   if (s.find('@', at + 1) != std::string_view::npos) return false;
@@ -91,6 +92,15 @@ bool plausible_addr_spec(std::string_view s) {
     if (c != '@' && !id_char(c)) return false;
   }
   return true;
+}
+
+bool ldh_label(std::string_view label) {
+  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+    return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-';
+  });
 }
 
 std::string_view trim(std::string_view s) {
@@ -116,8 +126,8 @@ Result<Mailbox> parse_mailbox(std::string_view mailbox, const char* field) {
   } else {
     m.addr = text;
   }
-  if (!plausible_addr_spec(m.addr)) {
-    return invalid(std::string(field) + ": not an email address: " + std::string(m.addr));
+  if (Status s = check_email_address(m.addr); !s) {
+    return invalid(std::string(field) + ": " + s.error().message);
   }
   return m;
 }
@@ -220,6 +230,35 @@ std::string encode_header_value(std::string_view value) {
   return encoded_words(value);
 }
 
+Status check_email_address(std::string_view address) {
+  if (address.empty() || address.size() > 254)
+    return invalid("an email address must be 1-254 characters");
+  const size_t at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size())
+    return invalid("an email address must be local-part@domain");
+  const std::string_view local = address.substr(0, at);
+  const std::string_view domain = address.substr(at + 1);
+  if (std::any_of(address.begin(), address.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+    return invalid(
+        "an email address must be ASCII (internationalized addresses cannot be delivered)");
+  if (local.size() > 64) return invalid("the local part of an email address must be 1-64 characters");
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos ||
+      !std::all_of(local.begin(), local.end(), [](char c) { return c != '@' && id_char(c); }))
+    return invalid(
+        "the local part of an email address must be letters, digits, dots (not first, last or "
+        "doubled) and !#$%&'*+-/=?^_`{|}~");
+  for (size_t start = 0;;) {
+    const size_t dot = domain.find('.', start);
+    if (!ldh_label(domain.substr(start, dot == std::string_view::npos ? dot : dot - start)))
+      return invalid(
+          "the domain of an email address must be labels of 1-63 letters, digits and '-' (not "
+          "first or last), separated by dots");
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return {};
+}
 
 Result<std::string> mailbox_address(std::string_view mailbox) {
   auto m = parse_mailbox(mailbox, "address");

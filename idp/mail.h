@@ -46,14 +46,23 @@ struct MailContent {
 // are not printable ASCII or longer than 300 characters become encoded-words, so no line
 // exceeds RFC 5322's 998 characters.
 // On failure returns kInvalidArgument naming the field: a CR, LF or NUL in any header field
-// (header injection), a malformed address (or one over 254 characters, RFC 5321), message
-// id or content id, inline images without an HTML body, a duplicate content id, or invalid
-// UTF-8 in the subject or a body.
+// (header injection), an address check_email_address refuses, a malformed message id or
+// content id, inline images without an HTML body, a duplicate content id, or invalid UTF-8
+// in the subject or a body.
 Result<std::string> build_message(const MailContent& content);
 
+// The one check of an email address, wherever one comes in (user create, invitations,
+// signup, login, every recipient of a message): an ASCII addr-spec, local@domain, where
+// - the local part is a dot-atom (RFC 5322 atext separated by single dots) of 1-64 octets,
+// - the domain is dot-separated labels of letters, digits and '-' (not first or last), each
+//   1-63 octets, no trailing dot,
+// - the whole is at most 254 octets (RFC 5321 §4.5.3.1: a path of 256 with its "<>").
+// No quoted local parts, domain literals, comments or internationalized (UTF-8) addresses:
+// SMTP without SMTPUTF8 cannot carry them. kInvalidArgument with a sentence saying why.
+Status check_email_address(std::string_view address);
+
 // The address part of "Name <addr@host>" or "addr@host" (the SMTP envelope needs it bare).
-// kInvalidArgument if it is not a single plausible address (one '@', no spaces, no
-// control or special characters, at most 254 characters).
+// kInvalidArgument if the address fails check_email_address.
 Result<std::string> mailbox_address(std::string_view mailbox);
 
 // Encodes a header value as RFC 2047 encoded-words (UTF-8, base64), folded so no line of

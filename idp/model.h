@@ -123,4 +123,16 @@ struct Token {
   int64_t expires_at = 0;
 };
 
+// One page of a list: at most `limit` rows after skipping `offset`, and how many rows the
+// whole list has.
+struct PageRequest {
+  int64_t offset = 0;
+  int64_t limit = 50;
+};
+template <class T>
+struct Page {
+  std::vector<T> items;
+  int64_t total = 0;
+};
+
 }  // namespace keystep

@@ -54,6 +54,7 @@ class OnboardingStore {
                                                const std::vector<OutgoingMail>& mail) = 0;
   // The account's invitations, newest first.
   virtual Result<std::vector<Invitation>> invitations(int64_t account_id) = 0;
+  virtual Result<Page<Invitation>> invitations_page(int64_t account_id, PageRequest page) = 0;
   // kNotFound for an unknown token.
   virtual Result<Invitation> invitation_by_token(const std::string& token_hash) = 0;
   // kNotFound when it is not in the account, or already accepted or revoked.

@@ -3,6 +3,7 @@
 
 #include "idp/crypto/hash.h"
 #include "idp/directory.h"
+#include "idp/mail.h"
 #include "idp/provider.h"
 
 namespace keystep {
@@ -49,6 +50,12 @@ WebOutcome Provider::signup_view(const std::string& token, const std::string& cs
     return error_page(410, "invitation_expired",
                       "This invitation has expired or was withdrawn. Ask your administrator "
                       "for a new one.");
+  // An invitation stored before addresses were checked would make a member whom no message
+  // reaches (enforcement, reset): no signup with it.
+  if (!check_email_address(invitation->email))
+    return error_page(400, "invalid_invitation",
+                      "This invitation's email address cannot receive email. Ask your "
+                      "administrator for a new invitation.");
   auto account = store_.account_by_id(invitation->account_id);
   if (!account) return error_page(503, "temporarily_unavailable", kUnavailable);
   WebOutcome out;

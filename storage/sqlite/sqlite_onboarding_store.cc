@@ -128,6 +128,28 @@ Result<std::vector<Invitation>> SqliteStore::invitations(int64_t account_id) {
   }
 }
 
+Result<Page<Invitation>> SqliteStore::invitations_page(int64_t account_id, PageRequest page) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Transaction::Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(
+      db_, sql(kInvitationColumns, "WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"));
+  if (!st) return st.error();
+  st->bind_int64(1, account_id).bind_int64(2, page.limit).bind_int64(3, page.offset);
+  Page<Invitation> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.items.push_back(read_invitation(*st));
+  }
+  auto total = count_locked("SELECT COUNT(*) FROM invitations WHERE account_id = ?1", account_id);
+  if (!total) return total.error();
+  out.total = *total;
+  if (Status s = tx->commit(); !s) return s.error();
+  return out;
+}
+
 Result<Invitation> SqliteStore::invitation_by_token(const std::string& token_hash) {
   std::lock_guard lock(mu_);
   return invitation_locked(db_, token_hash);

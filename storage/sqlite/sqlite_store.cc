@@ -1187,12 +1187,44 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
 namespace {
 
 constexpr std::string_view kApiTokenColumns =
-    "SELECT id, account_id, user_id, name, token_hash, created_at, revoked_at FROM api_tokens ";
+    "SELECT id, account_id, user_id, name, token_hash, created_at, revoked_at, expires_at FROM "
+    "api_tokens ";
 
 ApiToken read_api_token(const Statement& st) {
-  return ApiToken{st.column_int64(0), st.column_int64(1), st.column_int64(2), st.column_text(3),
-                  st.column_text(4),  st.column_int64(5), st.column_int64(6)};
+  return ApiToken{st.column_int64(0), st.column_int64(1), st.column_int64(2),
+                  st.column_text(3),  st.column_text(4),  st.column_int64(5),
+                  st.column_int64(6), st.column_int64(7)};
 }
+
+constexpr std::string_view kMemberColumns =
+    "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
+    "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
+    "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u ";
+
+// Every row of `st` (bound already) read with `read`.
+template <class T, class Read>
+Result<std::vector<T>> read_all(Statement& st, Read read) {
+  std::vector<T> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(read(st));
+  }
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::count_locked(std::string_view count_sql, int64_t id) {
+  auto st = Statement::prepare(db_, std::string(count_sql));
+  if (!st) return st.error();
+  st->bind_int64(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row ? st->column_int64(0) : 0;
+}
+
+namespace {
 
 }  // namespace
 
@@ -1208,13 +1240,15 @@ Result<ApiToken> SqliteStore::create_api_token(const ApiToken& token) {
   if (!*row) return not_found("user " + std::to_string(token.user_id) + " in the account");
   auto st = Statement::prepare(db_,
                                "INSERT INTO api_tokens (account_id, user_id, name, token_hash, "
-                               "created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+                               "created_at, revoked_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                               "0, ?6)");
   if (!st) return st.error();
   st->bind_int64(1, token.account_id)
       .bind_int64(2, token.user_id)
       .bind_text(3, token.name)
       .bind_text(4, token.token_hash)
-      .bind_int64(5, token.created_at);
+      .bind_int64(5, token.created_at)
+      .bind_int64(6, token.expires_at);
   if (Status s = st->run(); !s) return s.error();
   ApiToken created = token;
   created.id = sqlite3_last_insert_rowid(db_);
@@ -1240,14 +1274,23 @@ Result<std::vector<ApiToken>> SqliteStore::api_tokens(int64_t account_id) {
   auto st = Statement::prepare(db_, sql(kApiTokenColumns, "WHERE account_id = ?1 ORDER BY id"));
   if (!st) return st.error();
   st->bind_int64(1, account_id);
-  std::vector<ApiToken> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(read_api_token(*st));
-  }
-  return out;
+  return read_all<ApiToken>(*st, read_api_token);
+}
+
+Result<Page<ApiToken>> SqliteStore::api_tokens_page(int64_t account_id, PageRequest page) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(
+      db_, sql(kApiTokenColumns, "WHERE account_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3"));
+  if (!st) return st.error();
+  st->bind_int64(1, account_id).bind_int64(2, page.limit).bind_int64(3, page.offset);
+  auto items = read_all<ApiToken>(*st, read_api_token);
+  if (!items) return items.error();
+  auto total = count_locked("SELECT COUNT(*) FROM api_tokens WHERE account_id = ?1", account_id);
+  if (!total) return total.error();
+  if (Status s = tx->commit(); !s) return s.error();
+  return Page<ApiToken>{std::move(*items), *total};
 }
 
 Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) {
@@ -1265,44 +1308,74 @@ Status SqliteStore::revoke_api_token(int64_t account_id, int64_t token_id, int64
 
 Result<std::vector<Member>> SqliteStore::members(int64_t account_id) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(
-      db_,
-      "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
-      "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
-      "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u "
-      "WHERE u.account_id = ?1 ORDER BY u.email");
+  auto st = Statement::prepare(db_, sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id"));
   if (!st) return st.error();
   st->bind_int64(1, account_id);
-  std::vector<Member> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(Member{read_user(*st), st->column_bool(7)});
-  }
-  return out;
+  return read_all<Member>(
+      *st, [](const Statement& row) { return Member{read_user(row), row.column_bool(7)}; });
 }
 
-Status SqliteStore::reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) {
+Result<Page<Member>> SqliteStore::members_page(int64_t account_id, PageRequest page) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(
+      db_, sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id LIMIT ?2 OFFSET ?3"));
+  if (!st) return st.error();
+  st->bind_int64(1, account_id).bind_int64(2, page.limit).bind_int64(3, page.offset);
+  auto items = read_all<Member>(
+      *st, [](const Statement& row) { return Member{read_user(row), row.column_bool(7)}; });
+  if (!items) return items.error();
+  auto total = count_locked("SELECT COUNT(*) FROM users WHERE account_id = ?1", account_id);
+  if (!total) return total.error();
+  if (Status s = tx->commit(); !s) return s.error();
+  return Page<Member>{std::move(*items), *total};
+}
+
+Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t now,
+                                                     const std::vector<OutgoingMail>& mail) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
-  for (const char* statement :
-       {"DELETE FROM mfa_credentials WHERE user_id = ?1",
-        "UPDATE tokens SET revoked = 1 WHERE grant_id IN (SELECT g.id FROM grants g JOIN sessions "
-        "s ON s.sid = g.sid WHERE s.user_id = ?1)",
-        "UPDATE grants SET revoked = 1 WHERE sid IN (SELECT sid FROM sessions WHERE user_id = ?1)",
-        "DELETE FROM sessions WHERE user_id = ?1"}) {
+  auto exists = Statement::prepare(db_, "SELECT 1 FROM users WHERE id = ?1");
+  if (!exists) return exists.error();
+  exists->bind_int64(1, user_id);
+  auto row = exists->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("user " + std::to_string(user_id));
+  auto revoked_tokens = Statement::prepare(
+      db_, sql(kApiTokenColumns, "WHERE user_id = ?1 AND revoked_at = 0 ORDER BY id"));
+  if (!revoked_tokens) return revoked_tokens.error();
+  revoked_tokens->bind_int64(1, user_id);
+  auto api_tokens = read_all<ApiToken>(*revoked_tokens, read_api_token);
+  if (!api_tokens) return api_tokens.error();
+  TwoFactorReset reset;
+  // By user, not through sessions: a grant (and its 30-day refresh token) outlives the
+  // session it was made in, which expires after 12 hours and is then purged.
+  const std::pair<const char*, int64_t*> statements[] = {
+      {"DELETE FROM mfa_credentials WHERE user_id = ?1", nullptr},
+      {"UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND grant_id IN (SELECT id FROM grants "
+       "WHERE user_id = ?1)",
+       nullptr},
+      {"UPDATE grants SET revoked = 1 WHERE user_id = ?1 AND revoked = 0", &reset.grants_revoked},
+      {"DELETE FROM sessions WHERE user_id = ?1", &reset.sessions_ended},
+      {"UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at = 0", nullptr}};
+  for (const auto& [statement, changes] : statements) {
     auto st = Statement::prepare(db_, statement);
     if (!st) return st.error();
     st->bind_int64(1, user_id);
-    if (Status s = st->run(); !s) return s;
+    if (std::string_view(statement).find("?2") != std::string_view::npos) st->bind_int64(2, now);
+    if (Status s = st->run(); !s) return s.error();
+    if (changes) *changes = sqlite3_changes64(db_);
   }
-  if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
+  if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s.error();
   for (const auto& message : mail) {
     if (auto queued = insert_mail_locked(message); !queued) return queued.error();
   }
-  return tx->commit();
+  if (Status s = tx->commit(); !s) return s.error();
+  for (auto& token : *api_tokens) token.revoked_at = now;
+  reset.api_tokens = std::move(*api_tokens);
+  return reset;
 }
 
 Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool was_enforced,

@@ -173,9 +173,12 @@ class SqliteStore final : public Store, public MailStore {
   Result<ApiToken> create_api_token(const ApiToken& token) override;
   Result<ApiToken> api_token_by_hash(const std::string& token_hash) override;
   Result<std::vector<ApiToken>> api_tokens(int64_t account_id) override;
+  Result<Page<ApiToken>> api_tokens_page(int64_t account_id, PageRequest page) override;
   Status revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) override;
   Result<std::vector<Member>> members(int64_t account_id) override;
-  Status reset_two_factor(int64_t user_id, const std::vector<OutgoingMail>& mail) override;
+  Result<Page<Member>> members_page(int64_t account_id, PageRequest page) override;
+  Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
+                                          const std::vector<OutgoingMail>& mail) override;
   Status update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
                                       bool enforce_two_factor,
                                       const std::string& mfa_settings_json,
@@ -186,6 +189,7 @@ class SqliteStore final : public Store, public MailStore {
   Result<Invitation> create_invitation(const Invitation& invitation,
                                        const std::vector<OutgoingMail>& mail) override;
   Result<std::vector<Invitation>> invitations(int64_t account_id) override;
+  Result<Page<Invitation>> invitations_page(int64_t account_id, PageRequest page) override;
   Result<Invitation> invitation_by_token(const std::string& token_hash) override;
   Status revoke_invitation(int64_t account_id, int64_t invitation_id, int64_t now) override;
   Result<User> accept_invitation(const std::string& token_hash, const User& user,
@@ -209,6 +213,8 @@ class SqliteStore final : public Store, public MailStore {
   Status migrate(const std::vector<Migration>& migrations);
   Result<int> schema_version_locked();
   Result<int64_t> revoke_grant_locked(const std::string& grant_id);
+  // The single number `count_sql` (with ?1 bound to `id`) selects.
+  Result<int64_t> count_locked(std::string_view count_sql, int64_t id);
   // Compare-and-set of one credential (see update_credential); `confirmed` is what is stored.
   Status cas_credential_locked(const MfaCredential& updated, int64_t expected_version,
                                bool confirmed);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "idp/crypto/encoding.h"
+#include "idp/crypto/hash.h"
 #include "tests/http/admin_fixture.h"
 
 namespace keystep::httptest {
@@ -261,6 +262,193 @@ TEST_F(AdminApiTest, ResetEmailsTheMember) {
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
   EXPECT_EQ((*mail)[0].subject, "Your two-factor authentication was reset");
+}
+
+}  // namespace
+}  // namespace keystep::httptest
+
+// Issue 9 (hardening): the lost-device reset revokes by user, API tokens may expire,
+// addresses are checked once and one bad recipient blocks nobody, lists are paged, and a
+// body with a duplicate key is refused.
+namespace keystep::httptest {
+namespace {
+
+std::string reset_url(int64_t user_id) {
+  return "/api/v1/accounts/acme/members/" + std::to_string(user_id) + "/two-factor/reset";
+}
+
+TEST_F(AdminApiTest, ResetRevokesRefreshTokensWhoseSessionExpiredAndWasPurged) {
+  const auto tokens = spa_tokens();  // alice signs in and gets a refresh token
+  const std::string refresh = tokens.value("refresh_token", "");
+  ASSERT_FALSE(refresh.empty());
+  // Her session (12 h) ends and is purged; the refresh token (30 days) lives on.
+  clock().advance(13 * 3600);
+  ASSERT_TRUE(server_->store().purge_expired(clock().now()));
+  HttpResponse r = api("POST", url(reset_url(server_->alice_id())), boss_token_, "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  HttpResponse refreshed = refresh_spa(refresh);
+  EXPECT_EQ(refreshed.status, 400) << refreshed.body;
+  EXPECT_EQ(refreshed.json().value("error", ""), "invalid_grant");
+  EXPECT_EQ(r.json().value("grants_revoked", 0), 1) << r.body;
+}
+
+TEST_F(AdminApiTest, ResetRevokesTheMembersApiTokensAndListsThemInTheAnswer) {
+  HttpResponse r = api("POST", url(reset_url(server_->alice_id())), boss_token_, "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const nlohmann::json revoked = r.json()["api_tokens_revoked"];
+  ASSERT_EQ(revoked.size(), 1u) << r.body;
+  EXPECT_EQ(revoked[0]["name"], "test");
+  EXPECT_EQ(api("GET", url("/api/v1/accounts/acme/members"), member_token_).status, 401);
+  // The admin's own token is not the member's: it still works.
+  EXPECT_EQ(api("GET", url("/api/v1/accounts/acme/members"), boss_token_).status, 200);
+  HttpResponse audit = api(
+      "GET", url("/api/v1/accounts/acme/audit-events?event=mfa.reset_by_admin"), boss_token_);
+  ASSERT_EQ(audit.json()["events"].size(), 1u);
+  EXPECT_NE(audit.json()["events"][0]["detail"].get<std::string>().find("test"),
+            std::string::npos);
+}
+
+TEST_F(AdminApiTest, ApiTokensCanExpire) {
+  const std::string tokens_url = url("/api/v1/accounts/acme/tokens");
+  HttpResponse created = api("POST", tokens_url, boss_token_, R"({"name":"ci","expires_in":3600})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.json()["expires_at"], clock().now() + 3600);
+  const std::string token = created.json()["token"];
+  EXPECT_EQ(api("GET", settings_url(), token).status, 200);
+  HttpResponse list = api("GET", tokens_url, boss_token_);
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(list.json()["tokens"].back()["expires_at"], clock().now() + 3600);
+  EXPECT_EQ(list.json()["tokens"].back()["status"], "active");
+  EXPECT_EQ(list.json()["tokens"].front()["expires_at"], 0);  // the fixture's never expire
+  clock().advance(3600);
+  HttpResponse expired = api("GET", settings_url(), token);
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_NE(expired.body.find("expired"), std::string::npos) << expired.body;
+  EXPECT_EQ(api("GET", tokens_url, boss_token_).json()["tokens"].back()["status"], "expired");
+  // expires_at (Unix seconds) works too.
+  const std::string at = std::to_string(clock().now() + 86400);
+  HttpResponse by_date =
+      api("POST", tokens_url, boss_token_, R"({"name":"ci2","expires_at":)" + at + "}");
+  ASSERT_EQ(by_date.status, 201) << by_date.body;
+  EXPECT_EQ(std::to_string(by_date.json()["expires_at"].get<int64_t>()), at);
+  for (const std::string& bad : std::vector<std::string>{
+           R"({"name":"x","expires_in":0})", R"({"name":"x","expires_in":-5})",
+        R"({"name":"x","expires_in":"3600"})", R"({"name":"x","expires_in":1.5})",
+        R"({"name":"x","expires_in":999999999999})",
+        R"({"name":"x","expires_at":1})",
+        R"({"name":"x","expires_in":60,"expires_at":)" + at + "}"}) {
+    HttpResponse r = api("POST", tokens_url, boss_token_, bad);
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+  }
+}
+
+TEST_F(AdminApiTest, NonAsciiAddressesAreRefusedWhenInvited) {
+  HttpResponse r = api("POST", url("/api/v1/accounts/acme/invitations"), boss_token_,
+                       R"({"email":"jos\u00e9@example.com"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json()["error"], "invalid_request");
+  auto created = server_->directory().create_user("acme", "jos\xc3\xa9@example.com",
+                                                  "long enough password", false);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(AdminApiTest, AnInvitationStoredWithABadAddressSignsNobodyUp) {
+  Invitation invitation;
+  invitation.account_id = acme().id;
+  invitation.email = "jos\xc3\xa9@example.com";
+  invitation.role = kRoleMember;
+  invitation.token_hash = sha256_b64url("legacy-invitation-token");
+  invitation.created_at = clock().now();
+  invitation.expires_at = clock().now() + 3600;
+  ASSERT_TRUE(server_->store().create_invitation(invitation, {}));
+  HttpResponse page = client_.get(url("/signup?invitation=legacy-invitation-token"));
+  EXPECT_EQ(page.status, 400) << page.body;
+}
+
+TEST_F(AdminApiTest, OneBadRecipientDoesNotBlockEnforcementForTheOthers) {
+  // An address stored before addresses were checked (straight into the store).
+  User bad{0, acme().id, "jos\xc3\xa9@example.com", "x", kRoleMember, clock().now()};
+  auto stored = server_->store().create_user(bad);
+  ASSERT_TRUE(stored);
+  protect_boss();
+  HttpResponse ask = api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true})");
+  ASSERT_EQ(ask.status, 428) << ask.body;
+  EXPECT_EQ(ask.json()["summary"]["emails_to_send"], 1);
+  EXPECT_EQ(ask.json()["summary"]["skipped_recipients"].size(), 1u);
+  HttpResponse on =
+      api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
+  ASSERT_EQ(on.status, 200) << on.body;
+  EXPECT_TRUE(acme().enforce_two_factor);
+  EXPECT_EQ(on.json()["emails_queued"], 1);
+  ASSERT_EQ(on.json()["skipped_recipients"].size(), 1u);
+  EXPECT_EQ(on.json()["skipped_recipients"][0]["user_id"], stored->id);
+  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+  HttpResponse audit = api(
+      "GET", url("/api/v1/accounts/acme/audit-events?event=account.two_factor_enforced"),
+      boss_token_);
+  ASSERT_EQ(audit.json()["events"].size(), 1u);
+  EXPECT_NE(audit.json()["events"][0]["detail"].get<std::string>().find("skipped"),
+            std::string::npos);
+  // Resetting that member works too: the reset is done, only its email is skipped.
+  HttpResponse reset = api("POST", url(reset_url(stored->id)), boss_token_, "");
+  ASSERT_EQ(reset.status, 200) << reset.body;
+  EXPECT_EQ(reset.json()["email_queued"], false);
+}
+
+TEST_F(AdminApiTest, MembersInvitationsAndTokensArePaged) {
+  HttpResponse first = api("GET", url("/api/v1/accounts/acme/members?limit=1"), boss_token_);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.json()["members"].size(), 1u);
+  EXPECT_EQ(first.json()["members"][0]["email"], TestServer::kAliceEmail);
+  EXPECT_EQ(first.json()["total"], 2);
+  EXPECT_EQ(first.json()["next_page"], 2);
+  HttpResponse second =
+      api("GET", url("/api/v1/accounts/acme/members?limit=1&page=2"), boss_token_);
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(second.json()["members"][0]["email"], kBoss);
+  EXPECT_FALSE(second.json().contains("next_page"));
+  HttpResponse tokens = api("GET", url("/api/v1/accounts/acme/tokens?limit=1&page=2"), boss_token_);
+  ASSERT_EQ(tokens.status, 200) << tokens.body;
+  EXPECT_EQ(tokens.json()["tokens"].size(), 1u);
+  EXPECT_EQ(tokens.json()["total"], 2);
+  for (const char* email : {"a@example.com", "b@example.com", "c@example.com"})
+    ASSERT_EQ(api("POST", url("/api/v1/accounts/acme/invitations"), boss_token_,
+                  nlohmann::json{{"email", email}}.dump())
+                  .status,
+              201);
+  HttpResponse invitations =
+      api("GET", url("/api/v1/accounts/acme/invitations?limit=2"), boss_token_);
+  ASSERT_EQ(invitations.status, 200) << invitations.body;
+  EXPECT_EQ(invitations.json()["invitations"].size(), 2u);
+  EXPECT_EQ(invitations.json()["invitations"][0]["email"], "c@example.com");  // newest first
+  EXPECT_EQ(invitations.json()["total"], 3);
+  for (const char* query : {"limit=0", "limit=501", "limit=x", "page=0", "page=-1", "page=y"})
+    EXPECT_EQ(api("GET", url(std::string("/api/v1/accounts/acme/members?") + query), boss_token_)
+                  .status,
+              400)
+        << query;
+}
+
+TEST_F(AdminApiTest, DuplicateKeysInABodyAre400) {
+  protect_boss();
+  HttpResponse r = api("PUT", settings_url(), boss_token_,
+                       R"({"enforce_two_factor":true,"confirm":false,"confirm":true})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json()["error"], "invalid_request");
+  EXPECT_FALSE(acme().enforce_two_factor);
+  EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"totp":{"digits":6,"digits":8}})").status,
+            400);
+  EXPECT_EQ(api("POST", url("/api/v1/accounts/acme/invitations"), boss_token_,
+                R"({"email":"a@example.com","email":"b@example.com"})")
+                .status,
+            400);
+  EXPECT_EQ(api("POST", url("/api/v1/accounts/acme/tokens"), boss_token_,
+                R"({"name":"a","name":"b"})")
+                .status,
+            400);
+  // The same key in two different objects is no duplicate.
+  EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"totp":{"digits":6}})").status, 200);
 }
 
 }  // namespace

@@ -519,3 +519,76 @@ TEST_F(AdminPagePluginTest, DisallowingTheAuthenticatorAppWhileEnforcedShows409A
 
 }  // namespace
 }  // namespace keystep::httptest
+
+// Issue 9 (hardening): lists are paged, the reset names the API tokens it revoked, and tokens
+// created on the page may expire.
+namespace keystep::httptest {
+namespace {
+
+// The rows of the table with id `id`.
+size_t table_rows(const std::string& html, const std::string& id) {
+  const auto begin = html.find("<table id=\"" + id + "\">");
+  if (begin == std::string::npos) return 0;
+  const auto body = html.find("<tbody>", begin);
+  const auto end = html.find("</table>", begin);
+  size_t rows = 0;
+  for (auto at = html.find("<tr>", body); at != std::string::npos && at < end;
+       at = html.find("<tr>", at + 1))
+    ++rows;
+  return rows;
+}
+
+TEST_F(AdminPageTest, MembersAndTokensArePagedWithNextAndPreviousLinks) {
+  for (int i = 0; i < 60; ++i) {
+    User user{0, acme().id, "m" + std::to_string(100 + i) + "@example.com", "x", kRoleMember,
+              clock().now()};
+    ASSERT_TRUE(server_->store().create_user(user));
+  }
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(server_->admin_api().create_token("acme", kBoss, "t"));
+  sign_in_boss();
+  EXPECT_EQ(table_rows(page_.body, "members"), 50u);
+  EXPECT_EQ(table_rows(page_.body, "api-tokens"), 50u);
+  EXPECT_TRUE(contains(page_.body, "href=\"/account/authentication?members_page=2\""))
+      << page_.body;
+  EXPECT_TRUE(contains(page_.body, "href=\"/account/authentication?tokens_page=2\""));
+  EXPECT_FALSE(contains(page_.body, "members_page=0"));
+  HttpResponse second = client_.get(url(std::string(kPage) + "?members_page=2"), &browser_);
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(table_rows(second.body, "members"), 12u);  // 62 members in all
+  EXPECT_TRUE(contains(second.body, "href=\"/account/authentication?members_page=1\""));
+  EXPECT_FALSE(contains(second.body, "members_page=3"));
+  HttpResponse past = client_.get(url(std::string(kPage) + "?members_page=x"), &browser_);
+  EXPECT_EQ(past.status, 400);
+}
+
+TEST_F(AdminPageTest, ResetNamesTheApiTokensItRevoked) {
+  enable_two_factor();  // alice, who has the fixture's token "test"
+  new_browser();
+  const std::string csrf = sign_in_boss();
+  HttpResponse reset =
+      post(csrf, {{"action", "reset"}, {"user_id", std::to_string(server_->alice_id())}});
+  ASSERT_EQ(reset.status, 200) << reset.body;
+  EXPECT_TRUE(contains(reset.body, "API tokens revoked: test")) << reset.body;
+  EXPECT_EQ(api_get("/api/v1/accounts/acme/members", member_token_).status, 401);
+}
+
+TEST_F(AdminPageTest, TokenCreatedWithAnExpiryShowsItAndStopsWorkingThen) {
+  const std::string csrf = sign_in_boss();
+  EXPECT_TRUE(contains(page_.body, "name=\"expires_in\""));
+  HttpResponse created =
+      post(csrf, {{"action", "create_token"}, {"name", "ci"}, {"expires_in", "2592000"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string token = element_text(created.body, "new-token");
+  open_page();
+  EXPECT_TRUE(contains(page_.body, "2025-07-15 15:06 UTC")) << page_.body;  // kStart + 30 days
+  EXPECT_EQ(post(csrf, {{"action", "create_token"}, {"name", "x"}, {"expires_in", "soon"}}).status,
+            400);
+  clock().advance(2592000);
+  EXPECT_EQ(api_get("/api/v1/accounts/acme/members", token).status, 401);
+  new_browser();  // the boss's session ended meanwhile
+  sign_in_boss();
+  EXPECT_TRUE(contains(page_.body, "<span class=\"off\">Expired</span>"));
+}
+
+}  // namespace
+}  // namespace keystep::httptest

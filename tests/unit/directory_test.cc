@@ -54,5 +54,37 @@ TEST_F(DirectoryTest, NewPasswordsAre8To1024Bytes) {
   EXPECT_TRUE(Ok(store_->user_by_email(store_->account_by_name("acme")->id, "a@example.com")));
 }
 
+TEST_F(DirectoryTest, EmailAddressesAreAsciiAddrSpecsWithinTheSmtpLimits) {
+  EXPECT_EQ(*normalize_new_email("Alice.B+tag@Example.COM"), "alice.b+tag@example.com");
+  for (const char* good : {"a@b", "o'neil@example.com", "x_y-z@sub-1.example.co.uk",
+                           "a@localhost", "!#$%&'*+/=?^_`{|}~-@example.com"})
+    EXPECT_TRUE(Ok(normalize_new_email(good))) << good;
+  for (const char* bad :
+       {"", "jos\xc3\xa9@example.com", "alice@exampl\xc3\xa9.com", "a b@example.com",
+        "a@b@example.com", "@example.com", "alice@", "alice", ".alice@example.com",
+        "alice.@example.com", "al..ice@example.com", "alice@-example.com", "alice@example-.com",
+        "alice@example..com", "alice@.example.com", "alice@example.com.", "\"a\"@example.com",
+        "a(b)@example.com", "a,b@example.com", "alice@[127.0.0.1]", "alice@exa_mple.com",
+        "a\x7f@example.com"})
+    EXPECT_TRUE(Fails(normalize_new_email(bad), ErrorCode::kInvalidArgument)) << bad;
+  // RFC 5321 §4.5.3.1: a local part of 64 octets, a label of 63, a path of 256 (an address of
+  // 254).
+  const std::string label(63, 'd');
+  EXPECT_TRUE(Ok(normalize_new_email(std::string(64, 'l') + "@example.com")));
+  EXPECT_TRUE(Fails(normalize_new_email(std::string(65, 'l') + "@example.com"),
+                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Ok(normalize_new_email("a@" + label + ".com")));
+  EXPECT_TRUE(Fails(normalize_new_email("a@" + label + "d.com"), ErrorCode::kInvalidArgument));
+  const std::string long_domain = label + "." + label + "." + label + "." + std::string(59, 'e');
+  EXPECT_TRUE(Ok(normalize_new_email("ab@" + long_domain)));  // 254 characters
+  EXPECT_TRUE(Fails(normalize_new_email("abc@" + long_domain), ErrorCode::kInvalidArgument));
+}
+
+TEST_F(DirectoryTest, UserCreateRefusesANonAsciiAddress) {
+  ASSERT_TRUE(Ok(directory_->create_account("acme", "")));
+  EXPECT_TRUE(Fails(directory_->create_user("acme", "jos\xc3\xa9@example.com", "long enough", false),
+                    ErrorCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace keystep

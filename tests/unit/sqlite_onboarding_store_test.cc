@@ -188,5 +188,19 @@ TEST_F(SqliteOnboardingStoreTest, EnrollmentLinksExpireAndArePurged) {
   EXPECT_TRUE(Fails(store_->enrollment_link("link1"), ErrorCode::kNotFound));
 }
 
+TEST_F(SqliteOnboardingStoreTest, InvitationsComeInPagesNewestFirst) {
+  for (const char* email : {"a@example.com", "b@example.com", "c@example.com"})
+    ASSERT_TRUE(Ok(store_->create_invitation(invitation(email, email), {})));
+  auto first = store_->invitations_page(account_.id, {.offset = 0, .limit = 2});
+  ASSERT_TRUE(Ok(first));
+  EXPECT_EQ(first->total, 3);
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_EQ(first->items[0].email, "c@example.com");
+  auto rest = store_->invitations_page(account_.id, {.offset = 2, .limit = 2});
+  ASSERT_TRUE(Ok(rest));
+  ASSERT_EQ(rest->items.size(), 1u);
+  EXPECT_EQ(rest->items[0].email, "a@example.com");
+}
+
 }  // namespace
 }  // namespace keystep::sqlite

@@ -812,5 +812,104 @@ TEST_F(SqliteStoreFileTest, ConcurrentRedeemThroughSeparateConnectionsHasExactly
   EXPECT_TRUE(g->revoked);
 }
 
+// ---- AdminStore
+
+TEST_F(SqliteStoreTest, ResetRevokesEveryGrantOfTheUserEvenWithoutItsSession) {
+  auto bob = store_->create_user({.account_id = account_.id,
+                                  .email = "bob@example.com",
+                                  .password_hash = "$argon2id$bob",
+                                  .role = kRoleMember,
+                                  .created_at = kNow});
+  ASSERT_TRUE(Ok(bob));
+  // g1's session is gone (expired and purged); g2's is alive; bob's grant is his.
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1", "sid-purged"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_session(session("h2", "sid-2", user_.id))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2", "sid-2"), code("c2", "g2"))));
+  Grant bobs = grant("g3", "sid-3");
+  bobs.user_id = bob->id;
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(bobs, code("c3", "g3"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("rt1", "g1", TokenKind::kRefresh, kNow + 30 * 86400))));
+  ASSERT_TRUE(Ok(store_->add_token(token("at2", "g2", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_token(token("rt3", "g3", TokenKind::kRefresh))));
+  auto mine = store_->create_api_token({.account_id = account_.id,
+                                        .user_id = user_.id,
+                                        .name = "laptop",
+                                        .token_hash = "api-1",
+                                        .created_at = kNow});
+  ASSERT_TRUE(Ok(mine));
+  ASSERT_TRUE(Ok(store_->create_api_token({.account_id = account_.id,
+                                           .user_id = bob->id,
+                                           .name = "bob's",
+                                           .token_hash = "api-2",
+                                           .created_at = kNow})));
+
+  auto reset = store_->reset_two_factor(user_.id, kNow + 5, {});
+  ASSERT_TRUE(Ok(reset));
+  EXPECT_EQ(reset->grants_revoked, 2);
+  EXPECT_EQ(reset->sessions_ended, 1);
+  ASSERT_EQ(reset->api_tokens.size(), 1u);
+  EXPECT_EQ(reset->api_tokens[0].name, "laptop");
+  EXPECT_EQ(reset->api_tokens[0].revoked_at, kNow + 5);
+  EXPECT_TRUE(Fails(store_->active_token("rt1", TokenKind::kRefresh, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Fails(store_->active_token("at2", TokenKind::kAccess, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Fails(store_->session_by_id_hash("h2", kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->api_token_by_hash("api-1"), ErrorCode::kNotFound));
+  // Another user's grants and tokens are untouched.
+  EXPECT_TRUE(Ok(store_->active_token("rt3", TokenKind::kRefresh, kNow)));
+  EXPECT_TRUE(Ok(store_->api_token_by_hash("api-2")));
+  // A repeat finds nothing left to end; an unknown user changes nothing.
+  auto again = store_->reset_two_factor(user_.id, kNow + 6, {});
+  ASSERT_TRUE(Ok(again));
+  EXPECT_EQ(again->grants_revoked, 0);
+  EXPECT_TRUE(again->api_tokens.empty());
+  EXPECT_TRUE(Fails(store_->reset_two_factor(999999, kNow, {}), ErrorCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, ApiTokenExpiryRoundTrips) {
+  auto created = store_->create_api_token({.account_id = account_.id,
+                                           .user_id = user_.id,
+                                           .name = "ci",
+                                           .token_hash = "api-1",
+                                           .created_at = kNow,
+                                           .expires_at = kNow + 60});
+  ASSERT_TRUE(Ok(created));
+  auto found = store_->api_token_by_hash("api-1");
+  ASSERT_TRUE(Ok(found));
+  EXPECT_EQ(found->expires_at, kNow + 60);
+  EXPECT_FALSE(found->expired(kNow + 59));
+  EXPECT_TRUE(found->expired(kNow + 60));
+  EXPECT_EQ(store_->api_tokens(account_.id)->front().expires_at, kNow + 60);
+}
+
+TEST_F(SqliteStoreTest, ListsComeInPagesWithTheirTotal) {
+  for (const char* email : {"c@example.com", "b@example.com", "d@example.com"})
+    ASSERT_TRUE(Ok(store_->create_user({.account_id = account_.id,
+                                        .email = email,
+                                        .password_hash = "x",
+                                        .role = kRoleMember,
+                                        .created_at = kNow})));
+  auto first = store_->members_page(account_.id, {.offset = 0, .limit = 2});
+  ASSERT_TRUE(Ok(first));
+  EXPECT_EQ(first->total, 4);
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_EQ(first->items[0].user.email, "alice@example.com");
+  EXPECT_EQ(first->items[1].user.email, "b@example.com");
+  auto last = store_->members_page(account_.id, {.offset = 2, .limit = 2});
+  ASSERT_EQ(last->items.size(), 2u);
+  EXPECT_EQ(last->items[1].user.email, "d@example.com");
+  EXPECT_TRUE(store_->members_page(account_.id, {.offset = 4, .limit = 2})->items.empty());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(Ok(store_->create_api_token({.account_id = account_.id,
+                                             .user_id = user_.id,
+                                             .name = "t" + std::to_string(i),
+                                             .token_hash = "h" + std::to_string(i),
+                                             .created_at = kNow})));
+  auto tokens = store_->api_tokens_page(account_.id, {.offset = 1, .limit = 5});
+  ASSERT_TRUE(Ok(tokens));
+  EXPECT_EQ(tokens->total, 3);
+  ASSERT_EQ(tokens->items.size(), 2u);
+  EXPECT_EQ(tokens->items[0].name, "t1");
+}
+
 }  // namespace
 }  // namespace keystep::sqlite

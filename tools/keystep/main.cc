@@ -338,6 +338,13 @@ int cmd_token_create(const Args& args) {
   if (!account) return fail(account.error());
   auto email = args.required("--user");
   if (!email) return fail(email.error());
+  std::optional<int64_t> expires_in;
+  if (auto seconds = args.get("--expires-in")) {
+    if (seconds->empty() || seconds->size() > 12 ||
+        seconds->find_first_not_of("0123456789") != std::string::npos)
+      return fail(ErrorCode::kInvalidArgument, "--expires-in must be a number of seconds");
+    expires_in = std::stoll(*seconds);
+  }
   auto rt = open_runtime(args);
   if (!rt) return fail(rt.error());
   Runtime& r = **rt;
@@ -345,7 +352,8 @@ int cmd_token_create(const Args& args) {
   if (auto s = register_builtin_providers(registry, r.random); !s) return fail(s.error());
   TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
   AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
-  auto token = admin.create_token(*account, *email, args.get("--name").value_or("cli"));
+  auto token =
+      admin.create_token(*account, *email, args.get("--name").value_or("cli"), expires_in);
   if (!token) return fail(token.error());
   // The token alone on the last line, so scripts can take it with `tail -n 1`.
   std::cout << "API token for " << *email << " in " << *account
@@ -381,9 +389,11 @@ int cmd_token_list(const Args& args) {
   if (!target) return fail("no account named '" + *account + "'");
   auto tokens = (*rt)->store->api_tokens(target->id);
   if (!tokens) return fail(tokens.error());
+  const int64_t now = (*rt)->clock.now();
   for (const auto& t : *tokens)
     std::cout << t.id << "  user " << t.user_id << "  " << t.name << "  "
-              << (t.revoked_at ? "revoked" : "valid") << "\n";
+              << (t.revoked_at ? "revoked" : t.expired(now) ? "expired" : "valid")
+              << (t.expires_at ? "  expires " + std::to_string(t.expires_at) : "") << "\n";
   return 0;
 }
 
@@ -464,9 +474,10 @@ const std::map<std::string, Command>& commands() {
                     {"--redirect-uri", "--post-logout-redirect-uri"}),
         cmd_client_create}},
       {"token create",
-       {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL]",
+       {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL] "
+        "[--expires-in SECONDS]",
         "Create an admin API token for a user; prints the token alone on the last line.",
-        state_flags({"--account", "--user", "--name"}), cmd_token_create}},
+        state_flags({"--account", "--user", "--name", "--expires-in"}), cmd_token_create}},
       {"token list",
        {"keystep token list --data-dir DIR --account NAME", "List an account's API tokens.",
         state_flags({"--account"}), cmd_token_list}},
