@@ -45,10 +45,10 @@ std::unique_ptr<World> build_world() {
 
   must(w->directory->create_account("acme", "Acme"), "account");
   must(w->directory->create_account("globex", "Globex"), "account");
-  w->admin = must(w->directory->create_user("acme", World::kAdminEmail, World::kPassword, true),
-                  "admin");
-  w->member = must(
-      w->directory->create_user("acme", World::kMemberEmail, World::kPassword, false), "member");
+  w->admin =
+      must(w->directory->create_user("acme", World::kAdminEmail, World::kPassword, true), "admin");
+  w->member = must(w->directory->create_user("acme", World::kMemberEmail, World::kPassword, false),
+                   "member");
   must(w->directory->create_user("globex", World::kMemberEmail, World::kPassword, false),
        "other member");
   must(w->directory->create_client(

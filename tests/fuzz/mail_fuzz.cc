@@ -129,8 +129,8 @@ void check_message(const keystep::MailContent& content, const std::string& messa
     if (name == "Subject" && line.find("=?UTF-8?B?") != std::string::npos)
       FUZZ_CHECK(line.size() <= 78);
   }
-  for (const char* expected : {"Date", "Message-ID", "From", "To", "Subject", "MIME-Version",
-                               "Content-Type"}) {
+  for (const char* expected :
+       {"Date", "Message-ID", "From", "To", "Subject", "MIME-Version", "Content-Type"}) {
     FUZZ_CHECK(count[expected] == 1);
   }
   count.erase("Content-Transfer-Encoding");

@@ -79,9 +79,8 @@ void check_validation(const std::string& uri) {
                scheme != "vbscript" && scheme != "blob");
     if (uri.compare(colon + 1, 2, "//") == 0) {
       const size_t end = uri.find_first_of("/?", colon + 3);
-      const std::string authority = uri.substr(colon + 3, end == std::string::npos
-                                                              ? std::string::npos
-                                                              : end - colon - 3);
+      const std::string authority =
+          uri.substr(colon + 3, end == std::string::npos ? std::string::npos : end - colon - 3);
       FUZZ_CHECK(authority.find('@') == std::string::npos);
     }
   }
@@ -109,12 +108,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   check_parse_url(requested);
   check_validation(requested);
-  const bool listed = std::find(registered.begin(), registered.end(), requested) != registered.end();
+  const bool listed =
+      std::find(registered.begin(), registered.end(), requested) != registered.end();
   FUZZ_CHECK(keystep::redirect_uri_registered(registered, requested) == listed);
   // Near misses of a registered URI are never accepted.
   for (const auto& uri : registered) {
-    for (const std::string& variant : {uri + "/", uri + "?", uri + "#", uri + "x", lower(uri),
-                                       uri.substr(0, uri.size() - 1)}) {
+    for (const std::string& variant :
+         {uri + "/", uri + "?", uri + "#", uri + "x", lower(uri), uri.substr(0, uri.size() - 1)}) {
       if (std::find(registered.begin(), registered.end(), variant) == registered.end())
         FUZZ_CHECK(!keystep::redirect_uri_registered(registered, variant));
     }

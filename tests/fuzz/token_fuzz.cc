@@ -81,16 +81,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string json = out.body.dump();  // throws on invalid UTF-8: a 500 at the server
   FUZZ_CHECK(!json.empty());
 
-  static const std::set<std::string> kErrors = {"invalid_request", "invalid_client",
-                                                "invalid_grant", "unauthorized_client",
+  static const std::set<std::string> kErrors = {"invalid_request",        "invalid_client",
+                                                "invalid_grant",          "unauthorized_client",
                                                 "unsupported_grant_type", "invalid_scope"};
   const std::string error = out.body["error"];
   FUZZ_CHECK(kErrors.count(error) == 1);
   FUZZ_CHECK((out.status == 401) == (error == "invalid_client"));
   if (!out.www_authenticate.empty()) {
     FUZZ_CHECK(out.status == 401);
-    FUZZ_CHECK(authorization && (authorization->rfind("Basic ", 0) == 0 ||
-                                 authorization->rfind("basic ", 0) == 0));
+    FUZZ_CHECK(authorization &&
+               (authorization->rfind("Basic ", 0) == 0 || authorization->rfind("basic ", 0) == 0));
   }
   if (error == "invalid_grant" || error == "unsupported_grant_type" || error == "invalid_scope")
     FUZZ_CHECK(!expected_client(*form, authorization).empty());

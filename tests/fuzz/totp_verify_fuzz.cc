@@ -68,9 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string algorithm = credential.params["algorithm"];
     const unsigned digits = credential.params["digits"];
     const unsigned period = credential.params["period"];
-    for (const auto& [word, delta] : {std::pair<std::string_view, int64_t>{"CUR", 0},
-                                      {"PREV", -1},
-                                      {"NEXT", 1}}) {
+    for (const auto& [word, delta] :
+         {std::pair<std::string_view, int64_t>{"CUR", 0}, {"PREV", -1}, {"NEXT", 1}}) {
       if (response.rfind(word, 0) != 0) continue;
       const int64_t at = now + delta * static_cast<int64_t>(period);
       if (at < 0) break;
@@ -90,9 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const unsigned digits = credential.params["digits"];
   const unsigned period = credential.params["period"];
-  const bool shape = response.size() == digits &&
-                     std::all_of(response.begin(), response.end(),
-                                 [](char c) { return c >= '0' && c <= '9'; });
+  const bool shape =
+      response.size() == digits &&
+      std::all_of(response.begin(), response.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!shape) FUZZ_CHECK(!result && result.error().code == ErrorCode::kInvalidArgument);
   if (shape && substituted_step >= 0 && response.size() == digits &&
       substituted_step > credential.counter && substituted_step == now / period) {

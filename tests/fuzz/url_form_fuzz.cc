@@ -56,9 +56,8 @@ bool all_segments_utf8(std::string_view body) {
     std::string_view segment = body.substr(0, amp);
     body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
     const size_t eq = segment.find('=');
-    for (auto part : {segment.substr(0, eq), eq == std::string_view::npos
-                                                 ? std::string_view()
-                                                 : segment.substr(eq + 1)}) {
+    for (auto part : {segment.substr(0, eq),
+                      eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1)}) {
       auto decoded = keystep::url_decode(part, true);
       if (!decoded || !keystep::fuzz::is_utf8(*decoded)) return false;
     }
