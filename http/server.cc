@@ -6,9 +6,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <iostream>
+#include <sstream>
 
 #include "http/admin_pages.h"
+#include "http/connection_limits.h"
 #include "http/pages.h"
+#include "http/request_framer.h"
 #include "idp/url.h"
 
 namespace keystep::http {
@@ -40,10 +44,76 @@ void add_raw(Ph::ResponseWriter& response, const std::string& name, const std::s
   response.headers().add(std::make_shared<AnyHeader>(name, value));
 }
 
+// What the handler remembers about one connection (Pistache peer data).
+struct PeerState {
+  PeerState(size_t max_request_bytes, Pistache::Tcp::Transport* transport)
+      : framer(max_request_bytes), transport(transport) {}
+  RequestFramer framer;
+  Pistache::Tcp::Transport* transport;  // the connection's thread (Peer keeps it private)
+  RequestHead request;         // the request being received or answered
+  std::shared_ptr<void> slot;  // this connection's place under the connection cap
+  bool answered = false;       // Router::onRequest ran for the last complete request
+  bool refused = false;        // answered and closing: whatever else arrives is ignored
+};
+constexpr const char* kPeerState = "keystep.peer";
+
+std::shared_ptr<PeerState> peer_state(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  return peer ? std::static_pointer_cast<PeerState>(peer->tryGetData(kPeerState)) : nullptr;
+}
+
+// The status line and headers Pistache would write, with the Content-Length of `length`
+// bytes, and no body: the answer to HEAD (RFC 9110 §9.3.2). Pistache 0.0.5 always writes the
+// body after the headers it is given.
+void send_headers_only(Ph::ResponseWriter& response, const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                       Pistache::Tcp::Transport& transport, int status,
+                       const std::string& content_type, size_t length) {
+  std::ostringstream head;
+  head << "HTTP/1.1 " << status << ' ' << Ph::codeString(static_cast<Ph::Code>(status)) << "\r\n";
+  for (const auto& h : response.headers().list()) {
+    head << h->name() << ": ";
+    h->write(head);
+    head << "\r\n";
+  }
+  for (const auto& c : response.cookies()) head << "Set-Cookie: " << c << "\r\n";
+  head << "Content-Type: " << content_type << "\r\nContent-Length: " << length << "\r\n\r\n";
+  peer->setIdle(true);  // as ResponseWriter::send does: the keep-alive timeout applies again
+  const std::string text = head.str();
+  transport.asyncWrite(peer->fd(), Pistache::RawBuffer(text, text.size()));
+}
+
+// Sends the response, or for HEAD its headers only.
+void send_payload(Ph::ResponseWriter& response, int status, const std::string& content_type,
+                  const std::string& body) {
+  const auto peer = response.getPeer();
+  const auto state = peer_state(peer);
+  if (state && state->request.method == "HEAD") {
+    return send_headers_only(response, peer, *state->transport, status, content_type, body.size());
+  }
+  const int fd = peer ? peer->fd() : -1;
+  auto synchronous = std::make_shared<bool>(true);
+  response
+      .send(static_cast<Ph::Code>(status), body, Ph::Mime::MediaType::fromString(content_type))
+      .then([](ssize_t) {},
+            [fd, synchronous](std::exception_ptr) {
+              // Refused before anything was written (headers over the margin): close rather
+              // than leave the client waiting. Later failures are the peer's disconnection.
+              if (*synchronous && fd >= 0) ::shutdown(fd, SHUT_RDWR);
+            });
+  *synchronous = false;
+}
+
 void send_text(Ph::ResponseWriter& response, int status, const std::string& content_type,
                const std::string& body) {
-  response.send(static_cast<Ph::Code>(status), body,
-                Ph::Mime::MediaType::fromString(content_type));
+  // Pistache refuses a response larger than its buffer by writing nothing at all, which
+  // leaves the client waiting. Headers are a few hundred bytes; keep a margin for them.
+  const size_t limit = response.rdbuf()->maxSize();
+  if (body.size() + std::min<size_t>(16 * 1024, limit / 4) > limit) {
+    std::cerr << "keystep: a response of " << body.size()
+              << " bytes exceeds max_response_bytes; answering 500\n";
+    return send_payload(response, 500, "application/json",
+                        R"({"error":"server_error","error_description":"response too large"})");
+  }
+  send_payload(response, status, content_type, body);
 }
 
 void send_json(Ph::ResponseWriter& response, int status, const nlohmann::json& body,
@@ -130,23 +200,16 @@ std::optional<std::string> header(const Ph::Request& request, const std::string&
   return raw->value();
 }
 
+// The Cookie header reaches us renamed by the RequestFramer, unparsed: Pistache's own parser
+// throws on a pair without '='.
 std::optional<std::string> cookie(const Ph::Request& request, const std::string& name) {
-  if (!request.cookies().has(name)) return std::nullopt;
-  return request.cookies().get(name).value;
+  auto raw = header(request, kCookieHeader);
+  if (!raw) return std::nullopt;
+  return cookie_value(*raw, name);
 }
 
-// What the handler remembers about one connection (Pistache peer data).
-struct PeerState {
-  size_t pending = 0;         // bytes received since the last complete request
-  bool refused = false;       // an oversized request was refused: ignore the rest
-  bool expect_line = true;    // the next bytes start a request line
-  std::string line;           // the request line being received
-  std::string target;         // the request target of the request being received
-};
-constexpr const char* kPeerState = "keystep.peer";
-
 // Pistache keeps query values in an unordered map, losing order and repeated names, which
-// OAuth requires us to refuse. The raw request target captured in onInput is used instead
+// OAuth requires us to refuse. The raw request target the RequestFramer saw is used instead
 // when it belongs to this request; otherwise Pistache's rebuilt query is the fallback.
 Result<Params> query_params(const Ph::Request& request, const std::string& raw_target) {
   std::string query;
@@ -211,13 +274,9 @@ class Router : public Ph::Handler {
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
     std::string raw_target;
-    if (auto peer = response.getPeer()) {
-      if (auto state = std::static_pointer_cast<PeerState>(peer->tryGetData(kPeerState))) {
-        raw_target = std::move(state->target);
-        state->target.clear();
-        state->pending = 0;
-        state->expect_line = true;
-      }
+    if (auto state = peer_state(response.getPeer())) {
+      state->answered = true;
+      raw_target = state->request.target;
     }
     raw_target_ = &raw_target;
     try {
@@ -253,7 +312,12 @@ class Router : public Ph::Handler {
   void route(const Ph::Request& request, Ph::ResponseWriter& response) {
     const std::string& path = request.resource();
     const Ph::Method method = request.method();
-    const bool get = method == Ph::Method::Get || method == Ph::Method::Head;
+    // HEAD is answered (headers only, see send_text) where GET only reads; elsewhere it is
+    // 405, since GET there has effects (a flow, a CSRF token, the end of a session).
+    const bool head_allowed = path == "/.well-known/openid-configuration" ||
+                              path == "/jwks.json" || path == "/healthz" || path == "/";
+    const bool get =
+        method == Ph::Method::Get || (method == Ph::Method::Head && head_allowed);
     const bool post = method == Ph::Method::Post;
     auto method_not_allowed = [&](const char* allow) {
       add_raw(response, "Allow", allow);
@@ -553,28 +617,41 @@ template struct TransportMemberAccess<&Pistache::Tcp::Handler::transport_>;
 
 // The handler Pistache sees. Pistache 0.0.5, on a request over its size limit, answers 413,
 // resets its parser and then parses the rest of the oversized body as new requests (request
-// smuggling); and its Http::Handler::onInput is private, so it cannot be extended by
-// overriding. Guard therefore wraps the routing Handler: it enforces the size limit first
-// (past it the connection answers 413, ignores everything that follows and is shut down),
-// records each raw request line (for the query string), and passes the bytes on.
+// smuggling); it drops a pipelined request that arrives in the same read as the one before;
+// and its Http::Handler::onInput is private, so it cannot be extended by overriding. Guard
+// therefore wraps the routing Handler: it admits the connection under the connection cap
+// (over it: 503 and close), and a RequestFramer hands Pistache's parser one request at a
+// time, enforcing the size limit first (past it the connection answers 413, ignores
+// everything that follows and is shut down) and recording each raw request line.
 class Guard : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Guard)
 
   Guard(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
         const std::string* issuer, const std::vector<std::string>* trusted_proxies,
-        size_t max_request_bytes)
+        size_t max_request_bytes, std::shared_ptr<ConnectionCounter> connections)
       : inner_(std::make_shared<Router>(provider, admin, console, issuer, trusted_proxies)),
-        max_request_bytes_(max_request_bytes) {}
+        max_request_bytes_(max_request_bytes),
+        connections_(std::move(connections)) {}
   // Every transport thread gets its own clone, with its own inner handler.
   Guard(const Guard& other)
       : Ph::Handler(other),
         inner_(std::static_pointer_cast<Router>(other.inner_->clone())),
-        max_request_bytes_(other.max_request_bytes_) {}
+        max_request_bytes_(other.max_request_bytes_),
+        connections_(other.connections_) {}
 
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     attach();
     static_cast<Pistache::Tcp::Handler&>(*inner_).onConnection(peer);
+    auto state = std::make_shared<PeerState>(max_request_bytes_, transport());
+    peer->putData(kPeerState, state);
+    // The slot is peer data, so it is freed however Pistache drops the connection (its idle
+    // timeout closes without calling onDisconnection).
+    state->slot = connections_->admit();
+    if (!state->slot) {
+      refuse(peer, *state, Ph::Code::Service_Unavailable,
+             R"({"error":"temporarily_unavailable","error_description":"too many connections"})");
+    }
   }
   void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     static_cast<Pistache::Tcp::Handler&>(*inner_).onDisconnection(peer);
@@ -583,39 +660,29 @@ class Guard : public Ph::Handler {
 
   void onInput(const char* buffer, size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer)
       override {
-    auto state = std::static_pointer_cast<PeerState>(peer->tryGetData(kPeerState));
-    if (!state) {
-      state = std::make_shared<PeerState>();
-      peer->putData(kPeerState, state);
-    }
-    if (state->refused) return;
-    state->pending += len;
-    if (state->pending > max_request_bytes_) {
-      state->refused = true;
-      Ph::ResponseWriter response(Ph::Version::Http11, transport(), this, peer);
-      response.headers().add<Ph::Header::Connection>(Ph::ConnectionControl::Close);
-      const int fd = peer->fd();
-      response
-          .send(Ph::Code::Request_Entity_Too_Large, R"({"error":"request_too_large"})",
-                Ph::Mime::MediaType::fromString("application/json"))
-          .then([fd](ssize_t) { ::shutdown(fd, SHUT_RDWR); }, Pistache::Async::IgnoreException);
-      return;
-    }
-    if (state->expect_line) {
-      const std::string_view chunk(buffer, len);
-      const auto end = chunk.find("\r\n");
-      state->line.append(chunk.substr(0, std::min(end, size_t{8192})));
-      if (end != std::string_view::npos || state->line.size() >= 8192) {
-        const auto first = state->line.find(' ');
-        const auto second = state->line.find(' ', first + 1);
-        state->target = first == std::string::npos
-                            ? std::string()
-                            : state->line.substr(first + 1, second - first - 1);
-        state->line.clear();
-        state->expect_line = false;
+    auto state = peer_state(peer);
+    if (!state || state->refused) return;
+    std::vector<RequestFramer::Piece> pieces;
+    const auto verdict = state->framer.feed(std::string_view(buffer, len), pieces);
+    for (const auto& piece : pieces) {
+      state->request = piece.head;
+      if (piece.starts) state->answered = false;
+      static_cast<Pistache::Tcp::Handler&>(*inner_).onInput(piece.bytes.data(),
+                                                            piece.bytes.size(), peer);
+      if (piece.completes && !state->answered) {
+        // Pistache's parser refused the request (and answered 4xx/5xx) or disagrees about
+        // where it ends: nothing more on this connection can be trusted.
+        state->refused = true;
+        close_after_pending_writes(peer);
+        return;
       }
     }
-    static_cast<Pistache::Tcp::Handler&>(*inner_).onInput(buffer, len, peer);
+    if (verdict == RequestFramer::Verdict::kTooLarge) {
+      refuse(peer, *state, Ph::Code::Request_Entity_Too_Large, R"({"error":"request_too_large"})");
+    } else if (verdict == RequestFramer::Verdict::kBadRequest) {
+      refuse(peer, *state, Ph::Code::Bad_Request,
+             R"({"error":"invalid_request","error_description":"malformed HTTP framing"})");
+    }
   }
 
  private:
@@ -629,8 +696,30 @@ class Guard : public Ph::Handler {
     inner_->setBodyTimeout(getBodyTimeout());
   }
 
+  // Answers `code` with `body` and Connection: close, ignores everything that follows and
+  // shuts the connection down once the answer is written.
+  void refuse(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state, Ph::Code code,
+              const char* body) {
+    state.refused = true;
+    Ph::ResponseWriter response(Ph::Version::Http11, transport(), this, peer);
+    response.headers().add<Ph::Header::Connection>(Ph::ConnectionControl::Close);
+    if (code == Ph::Code::Service_Unavailable) add_raw(response, "Retry-After", "1");
+    const int fd = peer->fd();
+    response.send(code, body, Ph::Mime::MediaType::fromString("application/json"))
+        .then([fd](ssize_t) { ::shutdown(fd, SHUT_RDWR); }, Pistache::Async::IgnoreException);
+  }
+
+  // Shuts the connection down after the writes already queued (Pistache's own error answer).
+  void close_after_pending_writes(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+    const int fd = peer->fd();
+    transport()
+        ->asyncWrite(fd, Pistache::RawBuffer(std::string(), 0))
+        .then([fd](ssize_t) { ::shutdown(fd, SHUT_RDWR); }, Pistache::Async::IgnoreException);
+  }
+
   std::shared_ptr<Router> inner_;
   size_t max_request_bytes_;
+  std::shared_ptr<ConnectionCounter> connections_;
 };
 
 struct Server::Impl {
@@ -656,19 +745,28 @@ Status Server::start(const ServerOptions& options) {
     impl_->trusted_proxies = options.trusted_proxies;
     Pistache::Address address(options.host, Pistache::Port(options.port));
     impl_->endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
+    const int threads = std::max(1, options.threads);
+    const auto flags = Pistache::Flags<Pistache::Tcp::Options>(Pistache::Tcp::Options::ReuseAddr);
     auto opts = Pistache::Http::Endpoint::options()
-                    .threads(std::max(1, options.threads))
-                    .flags(Pistache::Tcp::Options::ReuseAddr)
-                    // Handler::onInput enforces max_request_bytes itself; Pistache's own
-                    // limit stays above it (see onInput for why).
+                    .threads(threads)
+                    .flags(flags)
+                    // Guard enforces max_request_bytes itself; Pistache's own limit stays
+                    // above it (see Guard for why).
                     .maxRequestSize(options.max_request_bytes * 2)
-                    .maxResponseSize(1024 * 1024)
+                    .maxResponseSize(options.max_response_bytes)
                     .headerTimeout(std::chrono::seconds(10))
-                    .bodyTimeout(std::chrono::seconds(30));
+                    .bodyTimeout(std::chrono::seconds(30))
+                    .keepaliveTimeout(options.idle_timeout);
     impl_->endpoint->init(opts);
+    // Endpoint::init gives the Listener no logger, and the Listener reports a failed accept()
+    // only to its logger: initialise the Listener again, the same way plus AcceptBackoff.
+    impl_->endpoint->initArgs(static_cast<size_t>(threads), flags, std::string(),
+                              Pistache::Const::MaxBacklog, std::make_shared<AcceptBackoff>());
+    auto connections = std::make_shared<ConnectionCounter>(
+        options.max_connections > 0 ? options.max_connections : default_max_connections());
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
         &impl_->provider, &impl_->admin, &impl_->console, &impl_->issuer, &impl_->trusted_proxies,
-        options.max_request_bytes));
+        options.max_request_bytes, connections));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {

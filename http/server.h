@@ -6,6 +6,8 @@
 // request limit above 4096 bytes, PISTACHE_USE_SSL=1 set by CMake, and signals blocked by
 // the caller before start().
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,6 +26,14 @@ struct ServerOptions {
   uint16_t port = 8080;  // 0 picks a free port (tests)
   int threads = 2;
   size_t max_request_bytes = 64 * 1024;
+  // The largest response (status line, headers and body) sent. A larger one is replaced by
+  // 500 {"error":"server_error"}, so no response is ever left unsent.
+  size_t max_response_bytes = 16 * 1024 * 1024;
+  // Connections open at once. Past it a new connection is answered 503 with Retry-After and
+  // closed. 0: default_max_connections() (http/connection_limits.h), below RLIMIT_NOFILE.
+  size_t max_connections = 0;
+  // A keep-alive connection without a request for this long is closed.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   // Reverse proxies whose X-Forwarded-For is believed. A request from one of these addresses
   // is attributed to the nearest untrusted address in X-Forwarded-For (used for per-address
   // brute-force limits and the audit log); from anyone else the header is ignored.

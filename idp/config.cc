@@ -26,7 +26,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "argon2",           "code_ttl",       "access_token_ttl",
                                        "id_token_ttl",     "refresh_token_ttl", "session_ttl",
                                        "flow_ttl",         "threads",        "plugin_dir",
-                                       "trusted_proxies",  "mail"};
+                                       "trusted_proxies",  "mail",           "max_connections",
+                                       "idle_timeout"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -43,6 +44,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "session_ttl", config.session_ttl))) return s;
   if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
   if (!(s = read_field(json, "threads", config.threads))) return s;
+  if (!(s = read_field(json, "max_connections", config.max_connections))) return s;
+  if (!(s = read_field(json, "idle_timeout", config.idle_timeout))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
   if (const auto it = json.find("mail"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
@@ -88,6 +91,11 @@ Status validate_config(const IdpConfig& config) {
   }
   if (config.threads < 0 || config.threads > 256)
     return make_error(ErrorCode::kInvalidArgument, "threads must be between 0 and 256");
+  if (config.max_connections < 0 || config.max_connections > 10'000'000)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "max_connections must be between 0 and 10000000 (0: from the file limit)");
+  if (config.idle_timeout < 1 || config.idle_timeout > 86400)
+    return make_error(ErrorCode::kInvalidArgument, "idle_timeout must be between 1 and 86400");
   if (auto s = validate_argon2_params(config.argon2); !s)
     return make_error(ErrorCode::kInvalidArgument, "argon2: " + s.error().message);
   return {};
@@ -108,6 +116,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"session_ttl", config.session_ttl},
           {"flow_ttl", config.flow_ttl},
           {"threads", config.threads},
+          {"max_connections", config.max_connections},
+          {"idle_timeout", config.idle_timeout},
           {"plugin_dir", config.plugin_dir},
           {"trusted_proxies", config.trusted_proxies},
           {"mail", config.mail}};

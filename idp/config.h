@@ -25,6 +25,8 @@ struct IdpConfig {
   int64_t session_ttl = 12 * 3600;
   int64_t flow_ttl = 15 * 60;                    // a login page stays usable this long
   int threads = 0;                               // HTTP worker threads; 0 = one per core
+  int64_t max_connections = 0;                   // open at once; 0 = from RLIMIT_NOFILE
+  int64_t idle_timeout = 60;                     // close an idle keep-alive connection, s
   std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
   // Addresses of reverse proxies whose X-Forwarded-For names the real client.
   std::vector<std::string> trusted_proxies;

@@ -568,11 +568,11 @@ Status TestServer::init(const TestServerOptions& options) {
     server_->set_admin_api(admin_.get());
     console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_, registry_);
     server_->set_admin_console(console_.get());
-    http::ServerOptions options;
-    options.host = "127.0.0.1";
-    options.port = *port;
-    options.threads = config_.threads;
-    auto started = server_->start(options);
+    http::ServerOptions http_options = options.http;
+    http_options.host = "127.0.0.1";
+    http_options.port = *port;
+    http_options.threads = config_.threads;
+    auto started = server_->start(http_options);
     if (started) {
       port_ = server_->port();
       if (port_ != *port) return make_error(ErrorCode::kInternal, "server reports another port");

@@ -151,6 +151,8 @@ struct TestServerOptions {
   // Paths of MFA provider shared libraries, loaded into the registry after the built-ins and
   // before the TwoFactor policy and the Provider are built. start() fails if one is refused.
   std::vector<std::string> plugins;
+  // The HTTP server's limits and timeouts; host, port and threads are set by start().
+  http::ServerOptions http{};
 };
 
 // RFC 4648 base32 without padding, as the enable page shows a secret; spaces are skipped.

@@ -66,6 +66,27 @@ TEST(Config, RoundTripsThroughJson) {
 namespace keystep {
 namespace {
 
+TEST(Config, ConnectionLimitsAreReadValidatedAndWritten) {
+  IdpConfig config;
+  EXPECT_EQ(config.max_connections, 0);
+  EXPECT_EQ(config.idle_timeout, 60);
+  ASSERT_TRUE(apply_config_json({{"max_connections", 500}, {"idle_timeout", 15}}, config));
+  EXPECT_EQ(config.max_connections, 500);
+  EXPECT_EQ(config.idle_timeout, 15);
+  EXPECT_TRUE(validate_config(config));
+  IdpConfig back;
+  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
+  EXPECT_EQ(back.max_connections, 500);
+  EXPECT_EQ(back.idle_timeout, 15);
+  EXPECT_FALSE(apply_config_json({{"idle_timeout", "60"}}, config));
+  for (auto [connections, idle] : {std::pair<int64_t, int64_t>{-1, 60}, {0, 0}, {0, 86401}}) {
+    IdpConfig bad;
+    bad.max_connections = connections;
+    bad.idle_timeout = idle;
+    EXPECT_FALSE(validate_config(bad)) << connections << " " << idle;
+  }
+}
+
 TEST(Config, TrustedProxiesAreAListOfAddresses) {
   IdpConfig config;
   ASSERT_TRUE(apply_config_json(nlohmann::json::parse(R"({"trusted_proxies":["10.0.0.2"]})"),

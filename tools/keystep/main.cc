@@ -255,6 +255,8 @@ int cmd_serve(const Args& args) {
   options.host = listen->first;
   options.port = listen->second;
   options.trusted_proxies = r.config.trusted_proxies;
+  options.max_connections = static_cast<size_t>(r.config.max_connections);
+  options.idle_timeout = std::chrono::seconds(r.config.idle_timeout);
   options.threads = r.config.threads > 0
                         ? r.config.threads
                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
