@@ -4,7 +4,9 @@
 # Fails on the first harness that crashes, leaks, times out or breaks a property; the input
 # is then in build-fuzz/fuzz/artifacts/<name>/ (rerun: build-fuzz/fuzz/<name> <file>).
 #   tools/fuzz.sh [SECONDS] [HARNESS...]     e.g. tools/fuzz.sh 10, tools/fuzz.sh 300 mail_fuzz
-# CI (tools/test.sh) runs tools/fuzz.sh 10. FUZZ_JOBS sets the build's parallelism.
+# CI (tools/test.sh) runs tools/fuzz.sh 10. FUZZ_JOBS sets the build's parallelism, FUZZ_RUNS
+# a number of executions instead of SECONDS (the long run: FUZZ_RUNS=10000000 nice -n 10
+# tools/fuzz.sh), FUZZ_MAX_LEN the longest input (default 4096).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
@@ -24,14 +26,16 @@ if ((${#harnesses[@]} == 0)); then
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+limit=(-max_total_time="$SECONDS_EACH")
+[[ -n "${FUZZ_RUNS:-}" ]] && limit=(-runs="$FUZZ_RUNS")
 for name in "${harnesses[@]}"; do
   seeds=tests/fuzz/corpus/$name
   work=build-fuzz/fuzz/corpus/$name      # grows; the committed seeds stay as they are
   artifacts=build-fuzz/fuzz/artifacts/$name
   mkdir -p "$work" "$artifacts"
-  echo "== $name: ${SECONDS_EACH}s"
-  if ! build-fuzz/fuzz/"$name" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
-      -max_len=4096 -print_final_stats=1 -artifact_prefix="$artifacts/" \
+  echo "== $name: ${limit[*]}"
+  if ! build-fuzz/fuzz/"$name" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
+      -max_len="${FUZZ_MAX_LEN:-4096}" -print_final_stats=1 -artifact_prefix="$artifacts/" \
       "$work" "$seeds" 2>build-fuzz/fuzz/"$name".log; then
     tail -n 60 build-fuzz/fuzz/"$name".log
     echo "FAIL: $name (log: build-fuzz/fuzz/$name.log, input: $artifacts/)"
