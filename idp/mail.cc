@@ -14,6 +14,10 @@ namespace {
 constexpr const char* kAlternativeBoundary = "=_keystep_alternative";
 constexpr const char* kRelatedBoundary = "=_keystep_related";
 constexpr size_t kMaxRawHeaderValue = 900;  // RFC 5322 caps a line at 998 characters
+// "From: " + a quoted name (each character may double) + " <" + an address + ">" stays
+// within 998 characters; a longer name is written as folded encoded-words.
+constexpr size_t kMaxRawDisplayName = 300;
+constexpr size_t kMaxIdLength = 254;  // a message id's local@host, as long as an address
 // 39 bytes -> 52 base64 characters -> a 64-character encoded-word, which fits a 78-column
 // line after the longest header name we write ("Subject: ").
 constexpr size_t kEncodedWordBytes = 39;
@@ -77,8 +81,10 @@ bool id_char(char c) {
   return std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
 }
 
-// local@domain, both non-empty atext-and-dots.
+// local@domain, both non-empty atext-and-dots, at most kMaxIdLength characters: the shape
+// of a message id (addresses have check_email_address).
 bool plausible_addr_spec(std::string_view s) {
+  if (s.size() > kMaxIdLength) return false;
   const size_t at = s.find('@');
   if (at == 0 || at == std::string_view::npos || at + 1 == s.size()) return false;
   if (s.find('@', at + 1) != std::string_view::npos) return false;
@@ -125,11 +131,30 @@ Result<Mailbox> parse_mailbox(std::string_view mailbox, const char* field) {
   return m;
 }
 
+// encode_header_value without its plain-ASCII shortcut: always folded encoded-words.
+std::string encoded_words(std::string_view value) {
+  std::string out;
+  size_t i = 0;
+  while (i < value.size()) {
+    size_t end = std::min(value.size(), i + kEncodedWordBytes);
+    // Never split a UTF-8 sequence: back up to the start of the character at `end`.
+    while (end < value.size() && end > i + 1 &&
+           (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) {
+      --end;
+    }
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + base64_encode(value.substr(i, end - i)) + "?=";
+    i = end;
+  }
+  return out;
+}
+
 std::string format_mailbox(const Mailbox& m) {
   if (m.name.empty()) return std::string(m.addr);
   std::string name;
-  if (!printable_ascii(m.name) || m.name.find("=?") != std::string_view::npos) {
-    name = encode_header_value(m.name);
+  if (!printable_ascii(m.name) || m.name.size() > kMaxRawDisplayName ||
+      m.name.find("=?") != std::string_view::npos) {
+    name = encoded_words(m.name);
   } else if (m.name.find_first_of("()<>[]:;@\\,.\"") != std::string_view::npos) {
     name = "\"";
     for (char c : m.name) {
@@ -201,20 +226,7 @@ std::string encode_header_value(std::string_view value) {
       value.find("=?") == std::string_view::npos) {
     return std::string(value);
   }
-  std::string out;
-  size_t i = 0;
-  while (i < value.size()) {
-    size_t end = std::min(value.size(), i + kEncodedWordBytes);
-    // Never split a UTF-8 sequence: back up to the start of the character at `end`.
-    while (end < value.size() && end > i + 1 &&
-           (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) {
-      --end;
-    }
-    if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + base64_encode(value.substr(i, end - i)) + "?=";
-    i = end;
-  }
-  return out;
+  return encoded_words(value);
 }
 
 Status check_email_address(std::string_view address) {

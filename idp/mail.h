@@ -42,10 +42,13 @@ struct MailContent {
 //   HTML, no images:      multipart/alternative(text/plain, text/html)
 //   HTML and images:      multipart/alternative(text/plain,
 //                             multipart/related(text/html, image/png…))
-// Images carry Content-ID <content_id> and Content-Disposition: inline.
+// Images carry Content-ID <content_id> and Content-Disposition: inline. Display names that
+// are not printable ASCII or longer than 300 characters become encoded-words, so no line
+// exceeds RFC 5322's 998 characters.
 // On failure returns kInvalidArgument naming the field: a CR, LF or NUL in any header field
-// (header injection), a malformed address, message id or content id, inline images without
-// an HTML body, a duplicate content id, or invalid UTF-8 in the subject or a body.
+// (header injection), an address check_email_address refuses, a malformed message id or
+// content id, inline images without an HTML body, a duplicate content id, or invalid UTF-8
+// in the subject or a body.
 Result<std::string> build_message(const MailContent& content);
 
 // The one check of an email address, wherever one comes in (user create, invitations,

@@ -9,6 +9,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   liboath-dev libqrencode-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   sqlite3 curl nodejs npm
   oathtool zbar-tools chromium
   python3 python3-aiosmtpd

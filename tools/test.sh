@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README quick start, second command: install, build and run every test suite:
-# unit and HTTP tests (ctest), the same under ASan+UBSan, and the end-to-end tests with real
-# clients (tests/e2e/run.sh).
+# unit and HTTP tests (ctest), the same under ASan+UBSan, the end-to-end tests with real
+# clients (tests/e2e/run.sh), and a short run of every fuzzing harness (tools/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -21,3 +21,6 @@ cmake --build build-asan -j"$JOBS"
 
 echo "== end-to-end tests"
 tests/e2e/run.sh build/keystep
+
+echo "== fuzzing smoke: every libFuzzer harness for 10 s (clang, ASan+UBSan; tools/fuzz.sh)"
+tools/fuzz.sh 10

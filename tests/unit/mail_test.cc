@@ -297,6 +297,46 @@ TEST(BuildMessage, RefusesMalformedInput) {
   EXPECT_TRUE(refused(c));
 }
 
+// Found by tests/fuzz/mail_fuzz: an address or a printable display name of any length went
+// into From/To as is, past RFC 5322's 998-character line limit.
+TEST(BuildMessage, RefusesAddressesAndIdsLongerThanSmtpAllows) {
+  // 64 + 1 + 189 = 254 characters, the longest address.
+  const std::string longest = std::string(64, 'x') + "@" + std::string(63, 'a') + "." +
+                              std::string(63, 'b') + "." + std::string(61, 'c');
+  EXPECT_TRUE(mailbox_address(longest).ok());
+  EXPECT_FALSE(mailbox_address(longest + "c").ok());
+  MailContent c = setup_email("png");
+  c.to = std::string(1200, 'x') + "@example.com";
+  auto message = build_message(c);
+  ASSERT_FALSE(message.ok());
+  EXPECT_EQ(message.error().code, ErrorCode::kInvalidArgument);
+  c = setup_email("png");
+  c.message_id = "<" + std::string(1200, 'x') + "@example.com>";
+  message = build_message(c);
+  ASSERT_FALSE(message.ok());
+  EXPECT_EQ(message.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(BuildMessage, FoldsLongDisplayNamesWithinTheLineLimit) {
+  MailContent c = setup_email("png");
+  std::string name;  // 780 characters: under the 900 a Subject may keep, too long here
+  for (int i = 0; i < 130; ++i) name += "Name, ";
+  const std::string address = std::string(64, 'x') + "@" + std::string(63, 'a') + "." +
+                              std::string(63, 'b') + "." + std::string(61, 'c');  // 254
+  c.from = name + "<" + address + ">";
+  auto message = build_message(c);
+  ASSERT_TRUE(message.ok()) << message.error().message;
+  for (size_t pos = 0; pos < message->size();) {
+    const size_t eol = message->find("\r\n", pos);
+    ASSERT_NE(eol, std::string::npos);
+    EXPECT_LE(eol - pos, 998u);
+    pos = eol + 2;
+  }
+  const std::string from = parse_entity(*message).headers.at("from");
+  EXPECT_EQ(decode_encoded_words(from), name.substr(0, name.size() - 1));
+  EXPECT_NE(from.find(" <" + address + ">"), std::string::npos);
+}
+
 TEST(MailboxAddress, ExtractsTheBareAddress) {
   EXPECT_EQ(*mailbox_address("Keystep <no-reply@id.example.com>"), "no-reply@id.example.com");
   EXPECT_EQ(*mailbox_address("  bob@example.com "), "bob@example.com");
