@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <thread>
+
+#include "idp/observability.h"
 
 namespace keystep::http {
 namespace {
@@ -70,8 +71,9 @@ void AcceptBackoff::log(Pistache::Log::Level level, const std::string& message) 
   if (last_report_ == std::chrono::steady_clock::time_point{} ||
       now - last_report_ >= std::chrono::minutes(1)) {
     last_report_ = now;
-    std::cerr << "keystep: cannot accept connections (" << message.substr(14)
-              << "); retrying every " << pause_.count() << " ms\n";
+    obs::log_line("error", {{"msg", "cannot accept connections; retrying"},
+                            {"error", message.substr(14)},
+                            {"retry_ms", pause_.count()}});
   }
   std::this_thread::sleep_for(pause_);
 }

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
-#include <iostream>
 #include <sstream>
 
 #include "http/admin_pages.h"
@@ -112,8 +111,8 @@ void send_text(Ph::ResponseWriter& response, int status, const std::string& cont
   // leaves the client waiting. Headers are a few hundred bytes; keep a margin for them.
   const size_t limit = response.rdbuf()->maxSize();
   if (body.size() + std::min<size_t>(16 * 1024, limit / 4) > limit) {
-    std::cerr << "keystep: a response of " << body.size()
-              << " bytes exceeds max_response_bytes; answering 500\n";
+    obs::log_line("error", {{"msg", "response exceeds max_response_bytes; answering 500"},
+                            {"bytes", body.size()}});
     return send_payload(response, 500, "application/json",
                         R"({"error":"server_error","error_description":"response too large"})");
   }
