@@ -6,6 +6,7 @@
 #include <set>
 
 #include "idp/crypto/encoding.h"
+#include "idp/url.h"
 
 namespace keystep {
 namespace {
@@ -24,38 +25,6 @@ constexpr size_t kEncodedWordBytes = 39;
 
 Error invalid(std::string what) { return make_error(ErrorCode::kInvalidArgument, what); }
 
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i < n + 1) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF.
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 bool has_line_break_or_nul(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
@@ -64,7 +33,7 @@ Status check_header_text(std::string_view value, const char* field) {
   if (has_line_break_or_nul(value)) {
     return invalid(std::string(field) + " must not contain CR, LF or NUL");
   }
-  if (!valid_utf8(value)) return invalid(std::string(field) + " is not valid UTF-8");
+  if (!is_utf8(value)) return invalid(std::string(field) + " is not valid UTF-8");
   return {};
 }
 
@@ -304,8 +273,8 @@ Result<std::string> build_message(const MailContent& content) {
       !plausible_addr_spec(id.substr(1, id.size() - 2))) {
     return invalid("message_id must look like <local@host>");
   }
-  if (!valid_utf8(content.text_body)) return invalid("text_body is not valid UTF-8");
-  if (content.html_body && !valid_utf8(*content.html_body)) {
+  if (!is_utf8(content.text_body)) return invalid("text_body is not valid UTF-8");
+  if (content.html_body && !is_utf8(*content.html_body)) {
     return invalid("html_body is not valid UTF-8");
   }
   if (!content.inline_images.empty() && !content.html_body) {

@@ -40,7 +40,7 @@ import { AdminApi } from './lib/admin_api.mjs';
 import { totpCode, totpStep, TOTP_PERIOD } from './lib/authenticator.mjs';
 import { alertText, Browser, pathOf, signIn, submitForm } from './lib/browser.mjs';
 import { Keystep } from './lib/keystep.mjs';
-import { enableTwoFactorOnProfile } from './lib/profile.mjs';
+import { enableTwoFactorOnProfile, toggleOnAndReadSecret } from './lib/profile.mjs';
 import { smtpConf, SmtpServer } from './lib/smtp.mjs';
 import { eventually, sleep } from './lib/wait.mjs';
 
@@ -243,20 +243,14 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
     }
     if (callback.href !== profileUrl.href) throw new Error(`signing ${u.email} in led to ${callback}`);
     if (u.maybeSecret) u.maybeSecret = null;  // that confirmation did not commit
-    const profile = await browser.get(profileUrl);
-    const toggled = await submitForm(browser, profileUrl, profile, '/profile/two-factor');
-    if (toggled.status !== 302) throw new Error(`the toggle answered ${toggled.status}:\n${toggled.body}`);
-    const enablePage = await browser.get(toggled.location);
-    const shown = enablePage.body.match(/<p class="secret" id="secret-key">([A-Z2-7 ]+)<\/p>/);
-    if (!shown) throw new Error(`no secret key on the enable page:\n${enablePage.body}`);
-    const secret = shown[1].replaceAll(' ', '');
+    const { secret, enableUrl, enablePage } = await toggleOnAndReadSecret(browser, profileUrl);
     const step = Math.max(u.maxStep + 1, currentStep());
     const code = await codeAt(secret, step);
     u.maybeSecret = secret;
     u.maxStep = step;
     let res;
     try {
-      res = await submitForm(browser, toggled.location, enablePage, '/profile/two-factor/enable', { code });
+      res = await submitForm(browser, enableUrl, enablePage, '/profile/two-factor/enable', { code });
     } catch (err) {
       if (isNetworkError(err)) figures.uncertainEnrollments++;
       throw err;

@@ -14,13 +14,20 @@ export async function startTwoFactorOnProfile(ks, user) {
   const { callback } = await signIn(browser, profileUrl, user);
   if (callback.href !== profileUrl.href) throw new Error(`signing in to /profile led to ${callback}`);
 
+  return { browser, ...(await toggleOnAndReadSecret(browser, profileUrl)) };
+}
+
+// On a signed-in browser: selects the Two-Factor Authentication switch of the profile and
+// reads the secret key the enable page shows. Throws showing the page when a step answers
+// unexpectedly.
+export async function toggleOnAndReadSecret(browser, profileUrl) {
   const profile = await browser.get(profileUrl);
   const toggled = await submitForm(browser, profileUrl, profile, '/profile/two-factor');
   if (toggled.status !== 302) throw new Error(`the toggle answered ${toggled.status}:\n${toggled.body}`);
   const enablePage = await browser.get(toggled.location);
   const shown = enablePage.body.match(/<p class="secret" id="secret-key">([A-Z2-7 ]+)<\/p>/);
   if (!shown) throw new Error(`no secret key on the enable page:\n${enablePage.body}`);
-  return { browser, secret: shown[1].replaceAll(' ', ''), enableUrl: toggled.location, enablePage };
+  return { secret: shown[1].replaceAll(' ', ''), enableUrl: toggled.location, enablePage };
 }
 
 // startTwoFactorOnProfile(), then confirms with the current code. Returns { browser (signed in
