@@ -57,6 +57,7 @@ struct PeerState {
   std::shared_ptr<void> slot;           // this connection's place under the connection cap
   bool answered = false;                // Router::onRequest ran for the last complete request
   bool refused = false;                 // answered and closing: whatever else arrives is ignored
+  int head_status = 0;  // the status of the last HEAD answer (not sent by ResponseWriter::send)
 };
 constexpr const char* kPeerState = "keystep.peer";
 
@@ -91,6 +92,7 @@ void send_payload(Ph::ResponseWriter& response, int status, const std::string& c
   const auto peer = response.getPeer();
   const auto state = peer_state(peer);
   if (state && state->request.method == "HEAD") {
+    state->head_status = status;
     return send_headers_only(response, peer, *state->transport, status, content_type, body.size());
   }
   const int fd = peer ? peer->fd() : -1;
@@ -307,7 +309,10 @@ class Router : public Ph::Handler {
       // Nothing below should throw; if a library does, answer 500 and keep serving.
       send_json(response, 500, {{"error", "server_error"}}, true);
     }
-    log.finish(static_cast<int>(response.getResponseCode()));
+    int status = static_cast<int>(response.getResponseCode());
+    if (auto state = peer_state(response.getPeer()); state && state->request.method == "HEAD")
+      status = state->head_status;
+    log.finish(status);
   }
 
  private:

@@ -407,3 +407,41 @@ TEST_F(MetricsAdmin, TheAuditEventsListingGivesTheRequestIdOfEachEvent) {
 
 }  // namespace
 }  // namespace keystep::httptest
+
+namespace keystep::httptest {
+namespace {
+
+// Answers sent outside ResponseWriter::send (HEAD) or from the password pool's thread are
+// logged with their real status, and a pooled sign-in's security event keeps the request id.
+TEST_F(Metrics, HeadAndPasswordPoolAnswersAreLoggedWithTheirStatusAndRequestId) {
+  LogCapture log;
+  HttpResponse head = client_.request("HEAD", url("/healthz"));
+  ASSERT_EQ(head.status, 200);
+  const std::string head_id = head.header("X-Request-Id").value_or("");
+
+  HttpResponse login = authorize(spa_request(make_pkce()));
+  LoginPage page = open_login_page(login.location());
+  HttpResponse wrong = submit_login(page, TestServer::kAliceEmail, "not the password");
+  ASSERT_EQ(wrong.status, 401);
+  const std::string login_id = wrong.header("X-Request-Id").value_or("");
+  ASSERT_FALSE(login_id.empty());
+
+  int head_status = 0;
+  int login_status = 0;
+  bool login_event = false;
+  for (const auto& text : log.lines()) {
+    const auto line = nlohmann::json::parse(text, nullptr, false);
+    if (line.is_discarded()) continue;
+    const std::string id = line.value("request_id", "");
+    if (id == head_id && line.value("msg", "") == "request") head_status = line.value("status", 0);
+    if (id == login_id && line.value("msg", "") == "request")
+      login_status = line.value("status", 0);
+    if (id == login_id && line.value("event", "") == "signin.password_failed") login_event = true;
+  }
+  EXPECT_EQ(head_status, 200);
+  EXPECT_EQ(login_status, 401);
+  EXPECT_TRUE(login_event) << "the pooled sign-in's event carries its request id";
+}
+
+}  // namespace
+}  // namespace keystep::httptest
