@@ -337,12 +337,16 @@ class Router : public Ph::Handler {
     const RequestRecord record = log_->hand_off();
     const bool queued = password_pool_->try_submit([writer, record, call = std::move(call)] {
       obs::RequestScope scope(record.id);
+      std::optional<WebOutcome> out;
       try {
-        send_web(*writer, call());
+        out = call();
       } catch (const std::exception&) {
-        send_json(*writer, 500, {{"error", "server_error"}}, true);
+        // Nothing below should throw; if a library does, answer 500 and keep serving.
       }
-      record.finish(static_cast<int>(writer->getResponseCode()));
+      // Logged before the answer leaves: a client holding the answer finds the line written.
+      record.finish(out ? out->status : 500);
+      if (out) return send_web(*writer, *out);
+      send_json(*writer, 500, {{"error", "server_error"}}, true);
     });
     if (queued) return;
     add_raw(*writer, "Retry-After", "1");
