@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "idp/crypto/hash.h"
+#include "base/crypto/hash.h"
 #include "providers/totp/totp_provider.h"
 
 namespace keystep {

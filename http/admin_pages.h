@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "idp/admin_console.h"
+#include "idp/admin/admin_console.h"
 
 namespace keystep::http {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <thread>
 
-#include "idp/observability.h"
+#include "idp/observability/observability.h"
 
 namespace keystep::http {
 namespace {

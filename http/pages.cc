@@ -1,6 +1,6 @@
 #include "http/pages.h"
 
-#include "idp/html.h"
+#include "base/html.h"
 
 namespace keystep::http {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "idp/provider.h"
+#include "idp/oidc/provider.h"
 
 namespace keystep::http {
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "idp/admin_console.h"
-#include "idp/crypto/random.h"
+#include "idp/admin/admin_console.h"
+#include "base/crypto/random.h"
 
 namespace keystep::http {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "idp/observability.h"
+#include "idp/observability/observability.h"
 
 namespace keystep::http {
 

@@ -16,7 +16,7 @@
 #include "http/password_pool.h"
 #include "http/request_framer.h"
 #include "http/request_log.h"
-#include "idp/url.h"
+#include "base/url.h"
 
 namespace keystep::http {
 namespace {

@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "idp/admin_api.h"
-#include "idp/admin_console.h"
-#include "idp/metrics_endpoint.h"
-#include "idp/provider.h"
-#include "idp/result.h"
+#include "idp/admin/admin_api.h"
+#include "idp/admin/admin_console.h"
+#include "idp/observability/metrics_endpoint.h"
+#include "idp/oidc/provider.h"
+#include "base/result.h"
 
 namespace keystep::http {
 

@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "idp/result.h"
+#include "base/result.h"
 
 namespace keystep {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "idp/result.h"
+#include "base/result.h"
 #include "plugin/mfa_provider.h"
 
 namespace keystep {

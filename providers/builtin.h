@@ -1,7 +1,7 @@
 #pragma once
 // The one place where built-in MFA providers are registered.
 
-#include "idp/crypto/random.h"
+#include "base/crypto/random.h"
 #include "plugin/registry.h"
 
 namespace keystep {

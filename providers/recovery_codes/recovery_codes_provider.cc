@@ -4,8 +4,8 @@
 #include <utility>
 #include <vector>
 
-#include "idp/crypto/encoding.h"
-#include "idp/crypto/hash.h"
+#include "base/crypto/encoding.h"
+#include "base/crypto/hash.h"
 
 namespace keystep {
 namespace {

@@ -7,8 +7,8 @@
 #include <mutex>
 #include <utility>
 
-#include "idp/crypto/hash.h"
-#include "idp/url.h"
+#include "base/crypto/hash.h"
+#include "base/url.h"
 
 namespace keystep {
 namespace {

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "idp/crypto/random.h"
+#include "base/crypto/random.h"
 #include "plugin/mfa_provider.h"
 
 namespace keystep {

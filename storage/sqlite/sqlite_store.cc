@@ -13,7 +13,7 @@
 #include <string_view>
 #include <utility>
 
-#include "idp/clock.h"
+#include "base/clock.h"
 #include "storage/sqlite/statement.h"
 
 namespace keystep::sqlite {

@@ -69,8 +69,8 @@
 #include <string>
 #include <vector>
 
-#include "idp/mail_store.h"
-#include "idp/store.h"
+#include "idp/store/mail_store.h"
+#include "idp/store/store.h"
 #include "storage/sqlite/migrations.h"
 
 struct sqlite3;

@@ -16,8 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "idp/directory.h"
-#include "idp/json_body.h"
+#include "idp/directory/directory.h"
+#include "base/json_body.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

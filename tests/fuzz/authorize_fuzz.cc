@@ -15,7 +15,7 @@
 #include <map>
 #include <vector>
 
-#include "idp/url.h"
+#include "base/url.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

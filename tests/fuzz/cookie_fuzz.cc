@@ -13,7 +13,7 @@
 #include <string>
 
 #include "http/request_framer.h"
-#include "idp/provider.h"
+#include "idp/oidc/provider.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "idp/crypto/hash.h"
+#include "base/crypto/hash.h"
 #include "providers/builtin.h"
 
 namespace keystep::fuzz {

@@ -14,16 +14,16 @@
 #include <string_view>
 #include <vector>
 
-#include "idp/admin_api.h"
-#include "idp/clock.h"
-#include "idp/config.h"
-#include "idp/crypto/password.h"
-#include "idp/crypto/random.h"
-#include "idp/crypto/secret_box.h"
-#include "idp/directory.h"
-#include "idp/provider.h"
-#include "idp/signing_keys.h"
-#include "idp/two_factor.h"
+#include "idp/admin/admin_api.h"
+#include "base/clock.h"
+#include "idp/config/config.h"
+#include "base/crypto/password.h"
+#include "base/crypto/random.h"
+#include "base/crypto/secret_box.h"
+#include "idp/directory/directory.h"
+#include "idp/oidc/provider.h"
+#include "idp/oidc/signing_keys.h"
+#include "idp/login/two_factor.h"
 #include "plugin/registry.h"
 #include "storage/sqlite/sqlite_store.h"
 

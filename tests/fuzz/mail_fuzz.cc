@@ -16,8 +16,8 @@
 #include <map>
 #include <string>
 
-#include "idp/crypto/encoding.h"
-#include "idp/mail.h"
+#include "base/crypto/encoding.h"
+#include "idp/mail/mail.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

@@ -14,7 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "idp/url.h"
+#include "base/url.h"
 #include "providers/totp/totp_provider.h"
 #include "tests/fuzz/fuzz_support.h"
 

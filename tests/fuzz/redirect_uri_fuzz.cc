@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "idp/redirect_uri.h"
-#include "idp/url.h"
+#include "idp/directory/redirect_uri.h"
+#include "base/url.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

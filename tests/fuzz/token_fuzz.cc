@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <set>
 
-#include "idp/crypto/encoding.h"
-#include "idp/url.h"
+#include "base/crypto/encoding.h"
+#include "base/url.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

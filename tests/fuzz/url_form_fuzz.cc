@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "idp/url.h"
+#include "base/url.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

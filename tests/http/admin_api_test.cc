@@ -3,8 +3,8 @@
 // the lost-device reset and the audit log.
 #include <gtest/gtest.h>
 
-#include "idp/crypto/encoding.h"
-#include "idp/crypto/hash.h"
+#include "base/crypto/encoding.h"
+#include "base/crypto/hash.h"
 #include "tests/http/admin_fixture.h"
 
 namespace keystep::httptest {

@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "idp/crypto/encoding.h"
-#include "idp/mail.h"
+#include "base/crypto/encoding.h"
+#include "idp/mail/mail.h"
 #include "tests/http/test_server.h"
 
 namespace keystep::httptest {

@@ -10,7 +10,7 @@
 #include <regex>
 #include <set>
 
-#include "idp/observability.h"
+#include "idp/observability/observability.h"
 #include "tests/http/admin_fixture.h"
 #include "tests/http/test_server.h"
 

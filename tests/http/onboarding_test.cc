@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "idp/crypto/hash.h"
+#include "base/crypto/hash.h"
 #include "tests/http/admin_fixture.h"
 
 namespace keystep::httptest {

@@ -17,9 +17,9 @@
 #include <filesystem>
 #include <mutex>
 
-#include "idp/crypto/hash.h"
-#include "idp/crypto/jws.h"
-#include "idp/directory.h"
+#include "base/crypto/hash.h"
+#include "base/crypto/jws.h"
+#include "idp/directory/directory.h"
 #include "providers/builtin.h"
 #include "providers/totp/totp_provider.h"
 

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "idp/crypto/encoding.h"
+#include "base/crypto/encoding.h"
 #include "tests/http/test_server.h"
 
 namespace keystep::httptest {

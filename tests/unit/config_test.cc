@@ -1,4 +1,4 @@
-#include "idp/config.h"
+#include "idp/config/config.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // Directory: the validation that keeps bad account, user and password input out of the store.
 
-#include "idp/directory.h"
+#include "idp/directory/directory.h"
 
 #include <gtest/gtest.h>
 
-#include "idp/clock.h"
+#include "base/clock.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/unit/test_util.h"
 

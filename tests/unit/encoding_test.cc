@@ -1,4 +1,4 @@
-#include "idp/crypto/encoding.h"
+#include "base/crypto/encoding.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
-#include "idp/crypto/hash.h"
+#include "base/crypto/hash.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "idp/crypto/encoding.h"
+#include "base/crypto/encoding.h"
 
 namespace keystep {
 namespace {

@@ -1,6 +1,6 @@
 // parse_json_object: the admin API's body parser refuses duplicate member names at any depth.
 
-#include "idp/json_body.h"
+#include "base/json_body.h"
 
 #include <gtest/gtest.h>
 

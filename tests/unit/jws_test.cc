@@ -1,4 +1,4 @@
-#include "idp/crypto/jws.h"
+#include "base/crypto/jws.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "idp/crypto/encoding.h"
-#include "idp/crypto/hash.h"
+#include "base/crypto/encoding.h"
+#include "base/crypto/hash.h"
 
 namespace keystep {
 namespace {

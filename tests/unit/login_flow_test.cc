@@ -1,4 +1,4 @@
-#include "idp/login_flow.h"
+#include "idp/login/login_flow.h"
 
 #include <gtest/gtest.h>
 

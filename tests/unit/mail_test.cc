@@ -1,6 +1,6 @@
 // The MIME builder: messages are parsed back part by part and compared with what went in.
 
-#include "idp/mail.h"
+#include "idp/mail/mail.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "idp/crypto/encoding.h"
-#include "idp/qr_png.h"
+#include "base/crypto/encoding.h"
+#include "base/qr_png.h"
 
 namespace keystep {
 namespace {

@@ -2,7 +2,7 @@
 // .eml files, the mail configuration, and SmtpTransport end to end against a real SMTP
 // server on loopback (tests/smtp/server.py, Debian's python3-aiosmtpd; never skipped).
 
-#include "idp/mailer.h"
+#include "idp/mail/mailer.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "idp/mail.h"
-#include "idp/qr_png.h"
+#include "idp/mail/mail.h"
+#include "base/qr_png.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/unit/test_util.h"
 

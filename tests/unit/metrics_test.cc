@@ -1,4 +1,4 @@
-#include "idp/metrics.h"
+#include "idp/observability/metrics.h"
 
 #include <gtest/gtest.h>
 

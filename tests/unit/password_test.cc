@@ -1,4 +1,4 @@
-#include "idp/crypto/password.h"
+#include "base/crypto/password.h"
 
 #include <argon2.h>
 #include <gtest/gtest.h>

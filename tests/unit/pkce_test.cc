@@ -1,10 +1,10 @@
-#include "idp/pkce.h"
+#include "idp/oidc/pkce.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "idp/crypto/hash.h"
+#include "base/crypto/hash.h"
 
 namespace keystep {
 namespace {

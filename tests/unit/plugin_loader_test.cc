@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "idp/crypto/random.h"
+#include "base/crypto/random.h"
 #include "providers/builtin.h"
 
 namespace keystep {

@@ -1,4 +1,4 @@
-#include "idp/qr_png.h"
+#include "base/qr_png.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <utility>
 
-#include "idp/crypto/encoding.h"
+#include "base/crypto/encoding.h"
 
 namespace keystep {
 namespace {

@@ -1,10 +1,10 @@
-#include "idp/crypto/random.h"
+#include "base/crypto/random.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "idp/crypto/encoding.h"
+#include "base/crypto/encoding.h"
 
 namespace keystep {
 namespace {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "idp/crypto/encoding.h"
-#include "idp/crypto/hash.h"
+#include "base/crypto/encoding.h"
+#include "base/crypto/hash.h"
 
 namespace keystep {
 namespace {

@@ -1,4 +1,4 @@
-#include "idp/redirect_uri.h"
+#include "idp/directory/redirect_uri.h"
 
 #include <gtest/gtest.h>
 

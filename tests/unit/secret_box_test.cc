@@ -1,4 +1,4 @@
-#include "idp/crypto/secret_box.h"
+#include "base/crypto/secret_box.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "idp/crypto/encoding.h"
+#include "base/crypto/encoding.h"
 
 namespace keystep {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <system_error>
 
-#include "idp/result.h"
+#include "base/result.h"
 
 namespace keystep::testutil {
 

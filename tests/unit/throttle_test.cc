@@ -1,6 +1,6 @@
 // Throttle (idp/throttle.h) over the real SQLite store: reserving attempts before a slow check.
 
-#include "idp/throttle.h"
+#include "idp/login/throttle.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The seed's challenge rule and the lockout schedule, as tables.
 #include <gtest/gtest.h>
 
-#include "idp/two_factor.h"
+#include "idp/login/two_factor.h"
 
 namespace keystep {
 namespace {

@@ -1,5 +1,5 @@
 // TwoFactor over the real SQLite store and the real built-in providers.
-#include "idp/two_factor.h"
+#include "idp/login/two_factor.h"
 
 #include <gtest/gtest.h>
 #include <liboath/oath.h>

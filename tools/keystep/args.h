@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "idp/result.h"
+#include "base/result.h"
 
 namespace keystep::cli {
 

@@ -1,0 +1,155 @@
+#pragma once
+// The admin API (docs/admin-api.md, docs/openapi.yaml): an account's authentication
+// settings, its members' 2FA state, the lost-device reset and the audit log, plus API
+// tokens. http/ parses a request into one call here and sends the ApiOutcome.
+//
+// Authentication: an API token (Authorization: Bearer) or the admin's browser session, with
+// the profile's CSRF token in X-CSRF-Token for changes. Authorization: reading needs
+// auth_settings.view, changing needs auth_settings.edit; another account is invisible (404).
+//
+// Thread-safety: every method may be called concurrently.
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "base/clock.h"
+#include "base/crypto/random.h"
+#include "idp/directory/directory.h"
+#include "idp/mail/mail.h"
+#include "idp/oidc/provider.h"
+#include "idp/store/store.h"
+#include "idp/login/two_factor.h"
+
+namespace keystep {
+
+// How long the links in emails work.
+inline constexpr int64_t kEnrollmentLinkTtl = 72 * 3600;
+inline constexpr int64_t kInvitationTtl = 7 * 86400;
+
+// Lists (members, invitations, API tokens) come in pages: `limit` rows (default
+// kDefaultPageSize, at most kMaxPageSize) of page `page` (1-based, at most kMaxPageNumber).
+inline constexpr int64_t kDefaultPageSize = 50;
+inline constexpr int64_t kMaxPageSize = 500;
+inline constexpr int64_t kMaxPageNumber = 1'000'000;
+
+// An API token lives forever unless created with an expiry, from kMinApiTokenLifetime to
+// kMaxApiTokenLifetime seconds ahead.
+inline constexpr int64_t kMinApiTokenLifetime = 60;
+inline constexpr int64_t kMaxApiTokenLifetime = 730 * 86400;
+// The expiry (Unix seconds, 0 for never) of a token created at `now` with at most one of
+// `expires_in` (seconds) and `expires_at` (Unix seconds); kInvalidArgument outside the limits.
+Result<int64_t> api_token_expiry(int64_t now, std::optional<int64_t> expires_in,
+                                 std::optional<int64_t> expires_at);
+
+// Who is calling, once authenticated.
+struct Caller {
+  User user;
+  bool by_session = false;  // the browser session (changes then need the CSRF token)
+};
+
+class AdminApi {
+ public:
+  AdminApi(const IdpConfig& config, Store& store, Directory& directory, TwoFactor& two_factor,
+           Random& random, const Clock& clock)
+      : config_(config),
+        store_(store),
+        directory_(directory),
+        two_factor_(two_factor),
+        random_(random),
+        clock_(clock) {}
+
+  // From the Authorization header, or else the session cookie; `csrf` is X-CSRF-Token.
+  // On failure `failure` is the 401 (or 403 for a bad CSRF token on a change) to send.
+  std::optional<Caller> authenticate(const std::optional<std::string>& authorization,
+                                     const std::optional<std::string>& session_cookie,
+                                     const std::optional<std::string>& csrf, bool changes,
+                                     ApiOutcome& failure);
+
+  ApiOutcome get_settings(const Caller& caller, const std::string& account);
+  // `body` is the raw request body (JSON).
+  ApiOutcome put_settings(const Caller& caller, const std::string& account, const std::string& body,
+                          const std::string& address);
+  // One page of the account's members by email; `query` has `page` and `limit`. 400 for a bad
+  // page or limit.
+  ApiOutcome members(const Caller& caller, const std::string& account, const Params& query);
+  // Lost device: removes the member's second factors, turns their own setting off, revokes
+  // every grant of theirs (with its access and refresh tokens) and every API token of theirs,
+  // ends their sessions and emails them, all at once. The 200 answer says what it ended
+  // (sessions_ended, grants_revoked, api_tokens_revoked: the tokens, as the list shows them)
+  // and email_queued (false when their stored address can receive no email).
+  ApiOutcome reset_member(const Caller& caller, const std::string& account,
+                          const std::string& user_id, const std::string& address);
+  // Newest first; `before` (an event id) pages back, `limit` 1-500 (default 50), `event` and
+  // `user` filter.
+  ApiOutcome audit_events(const Caller& caller, const std::string& account, const Params& query);
+
+  // POST …/invitations {"email", "role"?}: invites an email address (201; 200 with the open
+  // invitation when repeated; 409 already_member). The invitation email carries a single-use
+  // signup link, expiring after kInvitationTtl.
+  ApiOutcome invite(const Caller& caller, const std::string& account, const std::string& body,
+                    const std::string& address);
+  // One page of the invitations, newest first; `query` as for members.
+  ApiOutcome invitations(const Caller& caller, const std::string& account, const Params& query);
+  ApiOutcome revoke_invitation(const Caller& caller, const std::string& account,
+                               const std::string& invitation_id, const std::string& address);
+
+  // One page of the account's API tokens (never the tokens themselves), oldest first, revoked
+  // and expired ones too, each with its status (active, expired or revoked); `query` as for
+  // members.
+  ApiOutcome tokens(const Caller& caller, const std::string& account, const Params& query);
+  // `body` is {"name": "…"} (1-64 printable characters), optionally with "expires_in"
+  // (seconds) or "expires_at" (Unix seconds) within api_token_expiry's limits. The new token
+  // acts for the caller; the 201 answer carries it once ("token"), only its hash is stored.
+  ApiOutcome create_token(const Caller& caller, const std::string& account, const std::string& body,
+                          const std::string& address);
+  // 404 when the token is not the account's or already revoked.
+  ApiOutcome revoke_token(const Caller& caller, const std::string& account,
+                          const std::string& token_id, const std::string& address);
+
+  // Called after a change queued mail (serve wakes its mail worker with it).
+  void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
+
+  // For `keystep token create`: a new token for the account's user, expiring after
+  // `expires_in` seconds when given; the token itself is returned once and only its hash is
+  // stored.
+  Result<std::string> create_token(const std::string& account, const std::string& email,
+                                   const std::string& name,
+                                   std::optional<int64_t> expires_in = std::nullopt);
+
+ private:
+  // The target account if the caller may act on it with `permission`, else the 404/403.
+  std::optional<Account> authorize(const Caller& caller, const std::string& account,
+                                   const char* permission, ApiOutcome& failure);
+  // The seed's email to a member without 2FA when enforcement starts: the QR code as an
+  // inline PNG, the secret key as text and a link to sign in. The secret is the member's
+  // pending enrollment, which the forced setup at sign-in shows again.
+  Result<OutgoingMail> enforcement_mail(const Account& account, const User& member);
+  // The safer enforcement email (enrollment_email "link"): a single-use enrollment link that
+  // expires after kEnrollmentLinkTtl, never the secret. Appends the link to store to `links`.
+  Result<OutgoingMail> enrollment_link_mail(const Account& account, const User& member,
+                                            std::vector<EnrollmentLink>& links);
+  std::string enforcement_key(const Account& account, const User& member);
+  Result<OutgoingMail> invitation_mail(const Account& account, const Invitation& invitation,
+                                       const std::string& token);
+  nlohmann::json invitation_json(const Invitation& invitation) const;
+  // A token as the list and the reset summary show it (never its hash).
+  nlohmann::json token_json(const ApiToken& token, const std::string& user_email) const;
+  Result<OutgoingMail> reset_mail(const Account& account, const User& member);
+  Result<OutgoingMail> outgoing(const std::string& dedupe_key, const User& to, MailContent content);
+  nlohmann::json settings_json(const Account& account) const;
+  // A new token for `user`: the token itself, shown once, and the stored record.
+  Result<std::pair<std::string, ApiToken>> issue_token(const Account& account, const User& user,
+                                                       const std::string& name, int64_t expires_at);
+
+  const IdpConfig& config_;
+  Store& store_;
+  Directory& directory_;
+  TwoFactor& two_factor_;
+  Random& random_;
+  const Clock& clock_;
+  std::function<void()> on_mail_queued_;
+};
+
+}  // namespace keystep

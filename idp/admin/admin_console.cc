@@ -1,0 +1,292 @@
+#include "idp/admin/admin_console.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace keystep {
+namespace {
+
+std::string form_value(const Params& form, std::string_view name) {
+  return get_param(form, name).value_or("");
+}
+
+// A form's number as a JSON number, anything else as the text itself, so that the API's own
+// validation answers for it (400 "totp.digits must be 6 or 8").
+nlohmann::json number_or_text(const std::string& value) {
+  const bool digits =
+      !value.empty() && value.size() <= 9 &&
+      std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); });
+  return digits ? nlohmann::json(std::stoi(value)) : nlohmann::json(value);
+}
+
+// The API's query for page `number` of a list on the admin page.
+Params page_query(int64_t number) {
+  return {{"page", std::to_string(number)}, {"limit", std::to_string(kConsolePageSize)}};
+}
+
+ListPage list_page(const nlohmann::json& body) {
+  return ListPage{body.value("page", int64_t{1}), body.value("total", int64_t{0}),
+                  body.contains("next_page")};
+}
+
+std::string description(const ApiOutcome& api) {
+  const auto it = api.body.find("error_description");
+  return it != api.body.end() && it->is_string() ? it->get<std::string>()
+                                                 : std::string("Please try again in a moment.");
+}
+
+}  // namespace
+
+ConsoleOutcome AdminConsole::web(WebOutcome out) const {
+  ConsoleOutcome result;
+  result.status = out.status;
+  result.web = std::move(out);
+  return result;
+}
+
+ConsoleOutcome AdminConsole::page(const Params& query, const BrowserContext& browser) {
+  ApiOutcome failure;
+  auto caller =
+      admin_.authenticate(std::nullopt, browser.session_cookie, std::nullopt, false, failure);
+  if (!caller) {
+    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
+    return web(
+        provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
+  }
+  const std::string csrf = session_csrf_token(*browser.session_cookie);
+  ConsolePages pages;
+  for (const auto& [name, number] : {std::pair{"members_page", &pages.members},
+                                     std::pair{"invitations_page", &pages.invitations},
+                                     std::pair{"tokens_page", &pages.tokens}}) {
+    const auto value = get_param(query, name);
+    if (!value) continue;
+    const bool ok = !value->empty() && value->size() <= 7 &&
+                    std::all_of(value->begin(), value->end(),
+                                [](unsigned char c) { return std::isdigit(c); }) &&
+                    std::stoll(*value) >= 1;
+    if (!ok) {
+      ConsoleOutcome out = view(*caller, csrf, AuthenticationView::Screen::kSettings, 400);
+      if (out.is_page) out.view.error_message = "No such page of the list.";
+      return out;
+    }
+    *number = std::stoll(*value);
+  }
+  return view(*caller, csrf, AuthenticationView::Screen::kSettings, 200, pages);
+}
+
+ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_token,
+                                  AuthenticationView::Screen screen, int status,
+                                  const ConsolePages& pages) {
+  const std::string account = std::to_string(caller.user.account_id);
+  // Reading goes through the API too, so the page shows exactly what GET returns and refuses
+  // exactly whom the API refuses.
+  ApiOutcome settings = admin_.get_settings(caller, account);
+  if (settings.status == 403)
+    return web(provider_.error_page(
+        403, "forbidden",
+        "Account setup > Authentication needs the auth_settings.view permission. Ask an "
+        "administrator of your account."));
+  if (settings.status != 200)
+    return web(provider_.error_page(settings.status, settings.body.value("error", "error"),
+                                    description(settings)));
+  ApiOutcome members = admin_.members(caller, account, page_query(pages.members));
+  ApiOutcome invitations = admin_.invitations(caller, account, page_query(pages.invitations));
+  ApiOutcome tokens = admin_.tokens(caller, account, page_query(pages.tokens));
+  auto can_edit = directory_.user_has_permission(caller.user, kPermEditAuthSettings);
+  if (members.status != 200 || invitations.status != 200 || tokens.status != 200 || !can_edit)
+    return web(
+        provider_.error_page(503, "temporarily_unavailable", "Please try again in a moment."));
+
+  ConsoleOutcome out;
+  out.is_page = true;
+  out.status = status;
+  AuthenticationView& v = out.view;
+  v.screen = screen;
+  v.csrf_token = csrf_token;
+  v.email = caller.user.email;
+  v.account_name = settings.body["account"]["name"].get<std::string>();
+  v.can_edit = *can_edit;
+  v.enforce_two_factor = settings.body["enforce_two_factor"].get<bool>();
+  const nlohmann::json& totp = settings.body["totp"];
+  v.totp_algorithm = totp.value("algorithm", "SHA1");
+  v.totp_digits = totp.value("digits", 6);
+  v.totp_period = totp.value("period", 30);
+  v.enrollment_email = settings.body.value("enrollment_email", std::string(kEnrollmentEmailQr));
+  const nlohmann::json& allowed = settings.body["allowed_providers"];
+  for (const auto& id : settings.body["available_providers"]) {
+    const MfaProvider* second_factor = registry_.find(id.get<std::string>());
+    v.providers.push_back(
+        ProviderChoice{id.get<std::string>(),
+                       second_factor ? second_factor->info().display_name : id.get<std::string>(),
+                       std::find(allowed.begin(), allowed.end(), id) != allowed.end()});
+  }
+  for (const auto& m : members.body["members"])
+    v.members.push_back(MemberRow{m["id"].get<int64_t>(), m["email"].get<std::string>(),
+                                  m["role"].get<std::string>(), m["two_factor_enabled"].get<bool>(),
+                                  m["has_second_factor"].get<bool>()});
+  for (const auto& i : invitations.body["invitations"])
+    v.invitations.push_back(InvitationRow{
+        i["id"].get<int64_t>(), i["email"].get<std::string>(), i["role"].get<std::string>(),
+        i["status"].get<std::string>(), i["expires_at"].get<int64_t>()});
+  for (const auto& t : tokens.body["tokens"])
+    v.tokens.push_back(TokenRow{t["id"].get<int64_t>(), t["name"].get<std::string>(),
+                                t["user_email"].get<std::string>(), t["created_at"].get<int64_t>(),
+                                t["expires_at"].get<int64_t>(), t["status"].get<std::string>()});
+  v.members_page = list_page(members.body);
+  v.invitations_page = list_page(invitations.body);
+  v.tokens_page = list_page(tokens.body);
+  return out;
+}
+
+ConsoleOutcome AdminConsole::with_message(ConsoleOutcome out, const ApiOutcome& api,
+                                          std::string notice) {
+  if (!out.is_page) return out;
+  if (api.status >= 200 && api.status < 300) {
+    out.view.notice = std::move(notice);
+  } else {
+    out.status = api.status;
+    out.view.error_message = description(api);
+  }
+  return out;
+}
+
+ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& browser) {
+  ApiOutcome failure;
+  auto caller = admin_.authenticate(std::nullopt, browser.session_cookie,
+                                    get_param(form, "csrf_token"), true, failure);
+  if (!caller) {
+    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
+    if (failure.status == 403)
+      return web(provider_.error_page(403, "invalid_csrf_token",
+                                      "The form was not sent by the Authentication page. Reload "
+                                      "it and try again."));
+    return web(
+        provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
+  }
+  const std::string csrf = session_csrf_token(*browser.session_cookie);
+  const std::string account = std::to_string(caller->user.account_id);
+  const std::string& address = browser.client_address;
+  const std::string action = form_value(form, "action");
+  using Screen = AuthenticationView::Screen;
+
+  if (action == "enforce") {
+    nlohmann::json change = {{"enforce_two_factor", true}};
+    if (form_value(form, "confirm") == "yes") change["confirm"] = true;
+    ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
+    if (api.status == 409 && api.body.value("error", "") == "own_two_factor_required")
+      return view(*caller, csrf, Screen::kOwnTwoFactorRequired, 409);
+    if (api.status == 428) {
+      ConsoleOutcome out = view(*caller, csrf, Screen::kConfirmEnforce, 200);
+      if (!out.is_page) return out;
+      const nlohmann::json& summary = api.body["summary"];
+      out.view.summary_members = summary.value("members", int64_t{0});
+      out.view.summary_without_two_factor = summary.value("members_without_two_factor", int64_t{0});
+      out.view.summary_emails = summary.value("emails_to_send", int64_t{0});
+      out.view.summary_effect = summary.value("effect", "");
+      return out;
+    }
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    if (!out.is_page || api.status != 200) return with_message(std::move(out), api, "");
+    // The API's own counts: the page shows one page of members only.
+    const int64_t emailed = api.body.value("emails_queued", int64_t{0});
+    std::string notice = "Two-factor authentication is enforced for every member of the account.";
+    if (emailed > 0)
+      notice += " " + std::to_string(emailed) +
+                (emailed == 1 ? " member without it was" : " members without it were") +
+                " emailed how to set it up; it is asked for at the next sign-in.";
+    std::string skipped;
+    if (api.body.contains("skipped_recipients"))
+      for (const auto& r : api.body["skipped_recipients"])
+        skipped += (skipped.empty() ? "" : ", ") + r.value("email", "");
+    if (!skipped.empty())
+      notice += " Not emailed, because their address cannot receive email: " + skipped +
+                " (they are asked to set it up at their next sign-in).";
+    return with_message(std::move(out), api, notice);
+  }
+  if (action == "stop") {
+    ApiOutcome api =
+        admin_.put_settings(*caller, account, R"({"enforce_two_factor":false})", address);
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        "Two-factor authentication is no longer enforced. Members' own settings "
+                        "are unchanged: whoever turned it on keeps it.");
+  }
+  if (action == "reset") {
+    const std::string user_id = form_value(form, "user_id");
+    ApiOutcome api = admin_.reset_member(*caller, account, user_id, address);
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    std::string notice = "Two-factor authentication of " + api.body.value("email", "") +
+                         " was reset: their authenticator and recovery codes no longer work and "
+                         "they were signed out everywhere";
+    notice += api.body.value("email_queued", false)
+                  ? "; they were emailed how to set it up again."
+                  : ". No email was sent: their address cannot receive email.";
+    std::string names;
+    if (api.body.contains("api_tokens_revoked"))
+      for (const auto& t : api.body["api_tokens_revoked"])
+        names += (names.empty() ? "" : ", ") + t.value("name", "");
+    if (!names.empty()) notice += " API tokens revoked: " + names + ".";
+    return with_message(std::move(out), api, notice);
+  }
+  if (action == "save_settings") {
+    // The members the form shows, and only those: enforcement has its own switch and prompts.
+    nlohmann::json change = {{kAllowedProvidersKey, nlohmann::json::array()}};
+    for (const auto& [name, value] : form)
+      if (name == kAllowedProvidersKey) change[kAllowedProvidersKey].push_back(value);
+    if (auto mode = get_param(form, kEnrollmentEmailKey)) change[kEnrollmentEmailKey] = *mode;
+    nlohmann::json totp = nlohmann::json::object();
+    if (auto algorithm = get_param(form, "totp_algorithm")) totp["algorithm"] = *algorithm;
+    if (auto digits = get_param(form, "totp_digits")) totp["digits"] = number_or_text(*digits);
+    if (auto period = get_param(form, "totp_period")) totp["period"] = number_or_text(*period);
+    if (!totp.empty()) change["totp"] = totp;
+    ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        "The two-factor settings were saved.");
+  }
+  if (action == "invite") {
+    nlohmann::json request = {{"email", form_value(form, "email")}};
+    if (auto role = get_param(form, "role")) request["role"] = *role;
+    ApiOutcome api = admin_.invite(*caller, account, request.dump(), address);
+    const std::string invited = api.body.value("email", "");
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        api.status == 201
+                            ? "Invitation sent to " + invited + "."
+                            : invited + " already has an open invitation; no new email was sent.");
+  }
+  if (action == "revoke_invitation") {
+    const std::string id = form_value(form, "invitation_id");
+    ApiOutcome api = admin_.revoke_invitation(*caller, account, id, address);
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    std::string email;
+    if (out.is_page)
+      for (const auto& i : out.view.invitations)
+        if (std::to_string(i.id) == id) email = i.email;
+    // The first page may not show it.
+    return with_message(std::move(out), api,
+                        (email.empty() ? "The invitation" : "The invitation to " + email) +
+                            " was revoked: its link no longer works.");
+  }
+  if (action == "create_token") {
+    const std::string name = form_value(form, "name");
+    nlohmann::json request = {{"name", name}};
+    if (const std::string expires_in = form_value(form, "expires_in"); !expires_in.empty())
+      request["expires_in"] = number_or_text(expires_in);
+    ApiOutcome api = admin_.create_token(*caller, account, request.dump(), address);
+    if (api.status != 201)
+      return with_message(view(*caller, csrf, Screen::kSettings, 200), api, "");
+    ConsoleOutcome out = view(*caller, csrf, Screen::kTokenCreated, 200);
+    if (!out.is_page) return out;
+    out.view.new_token = api.body["token"].get<std::string>();
+    out.view.new_token_name = name;
+    return out;
+  }
+  if (action == "revoke_token") {
+    ApiOutcome api = admin_.revoke_token(*caller, account, form_value(form, "token_id"), address);
+    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+                        "The API token was revoked: requests with it are refused from now on.");
+  }
+  ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 400);
+  if (out.is_page) out.view.error_message = "Unknown action.";
+  return out;
+}
+
+}  // namespace keystep

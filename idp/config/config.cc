@@ -1,0 +1,166 @@
+#include "idp/config/config.h"
+
+#include "base/url.h"
+
+namespace keystep {
+namespace {
+
+template <class T>
+Status read_field(const nlohmann::json& json, const char* key, T& out) {
+  const auto it = json.find(key);
+  if (it == json.end()) return {};
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return make_error(ErrorCode::kInvalidArgument, std::string(key) + " must be a string");
+  } else {
+    if (!it->is_number_integer()) return make_error(ErrorCode::kInvalidArgument, std::string(key) + " must be an integer");
+  }
+  out = it->get<T>();
+  return {};
+}
+
+}  // namespace
+
+Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
+  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "configuration must be a JSON object");
+  static const char* const kKnown[] = {"issuer",           "listen",         "signing_alg",
+                                       "argon2",           "code_ttl",       "access_token_ttl",
+                                       "id_token_ttl",     "refresh_token_ttl", "session_ttl",
+                                       "flow_ttl",         "threads",        "plugin_dir",
+                                       "trusted_proxies",  "mail",           "password_threads",
+                                       "password_queue",   "reauthentication_max_age",
+                                       "max_connections",  "idle_timeout",   "metrics",
+                                       "log_file"};
+  for (const auto& [key, value] : json.items()) {
+    bool known = false;
+    for (const char* k : kKnown) known = known || key == k;
+    if (!known) return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: " + key);
+  }
+  Status s;
+  if (!(s = read_field(json, "issuer", config.issuer))) return s;
+  if (!(s = read_field(json, "listen", config.listen))) return s;
+  if (!(s = read_field(json, "signing_alg", config.signing_alg))) return s;
+  if (!(s = read_field(json, "code_ttl", config.code_ttl))) return s;
+  if (!(s = read_field(json, "access_token_ttl", config.access_token_ttl))) return s;
+  if (!(s = read_field(json, "id_token_ttl", config.id_token_ttl))) return s;
+  if (!(s = read_field(json, "refresh_token_ttl", config.refresh_token_ttl))) return s;
+  if (!(s = read_field(json, "session_ttl", config.session_ttl))) return s;
+  if (!(s = read_field(json, "flow_ttl", config.flow_ttl))) return s;
+  if (!(s = read_field(json, "reauthentication_max_age", config.reauthentication_max_age)))
+    return s;
+  if (!(s = read_field(json, "threads", config.threads))) return s;
+  if (!(s = read_field(json, "password_threads", config.password_threads))) return s;
+  if (!(s = read_field(json, "password_queue", config.password_queue))) return s;
+  if (!(s = read_field(json, "max_connections", config.max_connections))) return s;
+  if (!(s = read_field(json, "idle_timeout", config.idle_timeout))) return s;
+  if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
+  if (!(s = read_field(json, "log_file", config.log_file))) return s;
+  if (const auto it = json.find("metrics"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "metrics must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "allow" && key != "token")
+        return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: metrics." + key);
+    }
+    if (!(s = read_field(*it, "token", config.metrics_token)))
+      return make_error(ErrorCode::kInvalidArgument, "metrics.token must be a string");
+    if (const auto allow = it->find("allow"); allow != it->end()) {
+      if (!allow->is_array())
+        return make_error(ErrorCode::kInvalidArgument, "metrics.allow must be an array of addresses");
+      config.metrics_allow.clear();
+      for (const auto& address : *allow) {
+        if (!address.is_string() || address.get<std::string>().empty())
+          return make_error(ErrorCode::kInvalidArgument,
+                            "metrics.allow must be an array of addresses");
+        config.metrics_allow.push_back(address.get<std::string>());
+      }
+    }
+  }
+  if (const auto it = json.find("mail"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
+    config.mail = *it;
+  }
+  if (const auto it = json.find("trusted_proxies"); it != json.end()) {
+    if (!it->is_array())
+      return make_error(ErrorCode::kInvalidArgument, "trusted_proxies must be an array of addresses");
+    config.trusted_proxies.clear();
+    for (const auto& address : *it) {
+      if (!address.is_string() || address.get<std::string>().empty())
+        return make_error(ErrorCode::kInvalidArgument, "trusted_proxies must be an array of addresses");
+      config.trusted_proxies.push_back(address.get<std::string>());
+    }
+  }
+  if (const auto it = json.find("argon2"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "argon2 must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "t_cost" && key != "m_cost_kib" && key != "parallelism")
+        return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: argon2." + key);
+      if (!value.is_number_unsigned())
+        return make_error(ErrorCode::kInvalidArgument, "argon2." + key + " must be a positive integer");
+    }
+    config.argon2.t_cost = it->value("t_cost", config.argon2.t_cost);
+    config.argon2.m_cost_kib = it->value("m_cost_kib", config.argon2.m_cost_kib);
+    config.argon2.parallelism = it->value("parallelism", config.argon2.parallelism);
+  }
+  return {};
+}
+
+Status validate_config(const IdpConfig& config) {
+  auto url = parse_url(config.issuer);
+  // Keystep serves its endpoints at the root of its origin, so the issuer has no path.
+  if (!url || url->query || url->fragment || !url->path.empty())
+    return make_error(ErrorCode::kInvalidArgument,
+                      "issuer must be an absolute http(s) URL with no path, query or fragment "
+                      "(e.g. https://id.example.com): " + config.issuer);
+  if (config.signing_alg != "RS256" && config.signing_alg != "ES256")
+    return make_error(ErrorCode::kInvalidArgument, "signing_alg must be RS256 or ES256");
+  for (int64_t ttl : {config.code_ttl, config.access_token_ttl, config.id_token_ttl,
+                      config.refresh_token_ttl, config.session_ttl, config.flow_ttl,
+                      config.reauthentication_max_age}) {
+    if (ttl <= 0) return make_error(ErrorCode::kInvalidArgument, "lifetimes must be positive");
+  }
+  if (config.threads < 0 || config.threads > 256)
+    return make_error(ErrorCode::kInvalidArgument, "threads must be between 0 and 256");
+  if (config.password_threads < 0 || config.password_threads > 256)
+    return make_error(ErrorCode::kInvalidArgument, "password_threads must be between 0 and 256");
+  if (config.password_queue < 0 || config.password_queue > 65536)
+    return make_error(ErrorCode::kInvalidArgument, "password_queue must be between 0 and 65536");
+  if (config.max_connections < 0 || config.max_connections > 10'000'000)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "max_connections must be between 0 and 10000000 (0: from the file limit)");
+  if (config.idle_timeout < 1 || config.idle_timeout > 86400)
+    return make_error(ErrorCode::kInvalidArgument, "idle_timeout must be between 1 and 86400");
+  // A bearer token anyone may try from any address: short ones could be guessed.
+  if (!config.metrics_token.empty() && config.metrics_token.size() < 16)
+    return make_error(ErrorCode::kInvalidArgument, "metrics.token must be at least 16 characters");
+  if (auto s = validate_argon2_params(config.argon2); !s)
+    return make_error(ErrorCode::kInvalidArgument, "argon2: " + s.error().message);
+  return {};
+}
+
+nlohmann::json config_to_json(const IdpConfig& config) {
+  return {{"issuer", config.issuer},
+          {"listen", config.listen},
+          {"signing_alg", config.signing_alg},
+          {"argon2",
+           {{"t_cost", config.argon2.t_cost},
+            {"m_cost_kib", config.argon2.m_cost_kib},
+            {"parallelism", config.argon2.parallelism}}},
+          {"code_ttl", config.code_ttl},
+          {"access_token_ttl", config.access_token_ttl},
+          {"id_token_ttl", config.id_token_ttl},
+          {"refresh_token_ttl", config.refresh_token_ttl},
+          {"session_ttl", config.session_ttl},
+          {"flow_ttl", config.flow_ttl},
+          {"reauthentication_max_age", config.reauthentication_max_age},
+          {"threads", config.threads},
+          {"password_threads", config.password_threads},
+          {"password_queue", config.password_queue},
+          {"max_connections", config.max_connections},
+          {"idle_timeout", config.idle_timeout},
+          {"plugin_dir", config.plugin_dir},
+          {"trusted_proxies", config.trusted_proxies},
+          {"metrics", {{"allow", config.metrics_allow}, {"token", config.metrics_token}}},
+          {"log_file", config.log_file},
+          {"mail", config.mail}};
+}
+
+}  // namespace keystep

@@ -1,0 +1,60 @@
+#pragma once
+// Settings of the IdP core. Loaded by tools/keystep from the data directory's keystep.conf
+// (JSON) and command-line flags; flags win. Every field has a production default.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/crypto/password.h"
+#include "base/result.h"
+
+namespace keystep {
+
+struct IdpConfig {
+  std::string issuer = "http://localhost:8080";  // no trailing slash
+  std::string listen = "0.0.0.0:8080";
+  std::string signing_alg = "RS256";             // algorithm of newly generated keys
+  Argon2Params argon2;                           // user password hashing cost
+  int64_t code_ttl = 60;                         // authorization code lifetime, seconds
+  int64_t access_token_ttl = 600;
+  int64_t id_token_ttl = 600;
+  int64_t refresh_token_ttl = 30 * 24 * 3600;
+  int64_t session_ttl = 12 * 3600;
+  int64_t flow_ttl = 15 * 60;                    // a login page stays usable this long
+  // A sensitive action (recovery codes, factors, turning 2FA off, API tokens, account
+  // settings) needs an authentication at the demanded level at most this old, seconds.
+  int64_t reauthentication_max_age = 15 * 60;
+  int threads = 0;                               // HTTP worker threads; 0 = one per core
+  // Threads hashing passwords apart from the HTTP workers; 0 = half the cores, at least 1.
+  int password_threads = 0;
+  // Password requests that may wait for those threads (then 503); 0 = 32 per thread.
+  int password_queue = 0;
+  int64_t max_connections = 0;                   // open at once; 0 = from RLIMIT_NOFILE
+  int64_t idle_timeout = 60;                     // close an idle keep-alive connection, s
+  std::string plugin_dir;                        // MFA provider plugins (*.so); empty: none
+  // Addresses of reverse proxies whose X-Forwarded-For names the real client.
+  std::vector<std::string> trusted_proxies;
+  // GET /metrics (the "metrics" object: "allow", "token"): client addresses allowed without a
+  // token (loopback by default), and a bearer token accepted from any address ("": none).
+  std::vector<std::string> metrics_allow = {"127.0.0.1", "::1"};
+  std::string metrics_token;
+  // Where the JSON log lines go (idp/observability.h): a file appended to, "" for stderr.
+  std::string log_file;
+  // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
+  nlohmann::json mail = nlohmann::json::object();
+};
+
+// Applies the members present in `json` on top of `config`. Unknown keys and wrong types
+// are refused with kInvalidArgument naming the key, so a typo never goes unnoticed.
+Status apply_config_json(const nlohmann::json& json, IdpConfig& config);
+
+// Checks cross-field invariants (issuer is an absolute http(s) URL without query or
+// fragment, positive lifetimes, a supported algorithm, sane Argon2 costs).
+Status validate_config(const IdpConfig& config);
+
+nlohmann::json config_to_json(const IdpConfig& config);
+
+}  // namespace keystep

@@ -1,0 +1,162 @@
+#include "idp/directory/directory.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "base/crypto/encoding.h"
+#include "base/crypto/hash.h"
+#include "idp/mail/mail.h"
+#include "idp/directory/redirect_uri.h"
+
+namespace keystep {
+
+Status check_new_password(std::string_view password) {
+  if (password.size() < kMinPasswordLength || password.size() > kMaxPasswordLength)
+    return make_error(ErrorCode::kInvalidArgument, "password must be 8-1024 bytes");
+  return {};
+}
+
+Result<std::string> normalize_email(std::string_view email) {
+  if (email.empty() || email.size() > 254)
+    return make_error(ErrorCode::kInvalidArgument, "email must be 1-254 characters");
+  const auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == email.size() ||
+      email.find('@', at + 1) != std::string_view::npos)
+    return make_error(ErrorCode::kInvalidArgument, "email must contain one '@' between a local part and a domain");
+  std::string out;
+  out.reserve(email.size());
+  for (unsigned char c : email) {
+    if (c <= 0x20 || c == 0x7f)
+      return make_error(ErrorCode::kInvalidArgument, "email must not contain spaces or control characters");
+    out.push_back(static_cast<char>(std::tolower(c)));
+  }
+  return out;
+}
+
+Result<std::string> normalize_new_email(std::string_view email) {
+  auto normalized = normalize_email(email);
+  if (!normalized) return normalized.error();
+  if (Status s = check_email_address(*normalized); !s) return s.error();
+  return normalized;
+}
+
+Result<Account> Directory::create_account(const std::string& name,
+                                          const std::string& issuer_label) {
+  const bool name_ok =
+      !name.empty() && name.size() <= 63 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+      std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return (std::islower(c) || std::isdigit(c) || c == '-');
+      });
+  if (!name_ok)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "account name must be 1-63 characters of a-z, 0-9 and '-', starting with a "
+                      "letter or digit");
+  // The admin API takes an account's id or its name in the same path segment, and reads
+  // digits as an id: a name of digits only could never be addressed by name.
+  if (std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "account name must not be digits only (the admin API reads digits as an "
+                      "account id)");
+  const std::string label = issuer_label.empty() ? name : issuer_label;
+  const bool label_ok =
+      label.size() <= 64 && std::all_of(label.begin(), label.end(), [](unsigned char c) {
+        return c >= 0x20 && c != 0x7f && c != ':';
+      });
+  if (!label_ok)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "issuer label must be at most 64 printable characters without ':'");
+  Account account{0, name, label, clock_.now()};
+  auto created = store_.create_account(account);
+  if (!created && created.error().code == ErrorCode::kAlreadyExists)
+    return make_error(ErrorCode::kAlreadyExists, "an account named '" + name + "' already exists");
+  return created;
+}
+
+Result<User> Directory::create_user(const std::string& account_name, const std::string& email,
+                                    const std::string& password, bool admin) {
+  auto normalized = normalize_new_email(email);
+  if (!normalized) return normalized.error();
+  if (auto s = check_new_password(password); !s) return s.error();
+  auto account = store_.account_by_name(account_name);
+  if (!account) {
+    if (account.error().code == ErrorCode::kNotFound)
+      return make_error(ErrorCode::kNotFound, "no account named '" + account_name + "'");
+    return account.error();
+  }
+  auto hash = hasher_.hash(password);
+  if (!hash) return hash.error();
+  User user{0, account->id, *normalized, *hash, admin ? kRoleAdmin : kRoleMember, clock_.now()};
+  auto created = store_.create_user(user);
+  if (!created && created.error().code == ErrorCode::kAlreadyExists)
+    return make_error(ErrorCode::kAlreadyExists,
+                      "a user with email " + *normalized + " already exists in " + account_name);
+  return created;
+}
+
+Status Directory::create_client(const NewClient& client) {
+  const bool id_ok =
+      !client.client_id.empty() && client.client_id.size() <= 128 &&
+      std::all_of(client.client_id.begin(), client.client_id.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+      });
+  if (!id_ok)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "client id must be 1-128 characters of A-Z, a-z, 0-9, '-', '_' and '.'");
+  if (client.redirect_uris.empty())
+    return make_error(ErrorCode::kInvalidArgument, "at least one redirect URI is required");
+  for (const auto* list : {&client.redirect_uris, &client.post_logout_redirect_uris}) {
+    for (const auto& uri : *list) {
+      if (auto s = validate_redirect_uri(uri); !s)
+        return make_error(ErrorCode::kInvalidArgument, uri + ": " + s.error().message);
+    }
+  }
+  Client record;
+  record.client_id = client.client_id;
+  record.is_public = !client.secret.has_value();
+  record.redirect_uris = client.redirect_uris;
+  record.post_logout_redirect_uris = client.post_logout_redirect_uris;
+  record.created_at = clock_.now();
+  if (client.secret) {
+    if (client.secret->size() < kMinClientSecretLength || client.secret->size() > 512)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "client secret must be 32-512 characters (e.g. openssl rand -base64 32)");
+    auto hash = hash_client_secret(*client.secret, random_);
+    if (!hash) return hash.error();
+    record.secret_hash = *hash;
+  }
+  auto created = store_.create_client(record);
+  if (!created && created.error().code == ErrorCode::kAlreadyExists)
+    return make_error(ErrorCode::kAlreadyExists,
+                      "a client with id '" + client.client_id + "' already exists");
+  return created;
+}
+
+Result<bool> Directory::user_has_permission(const User& user, const std::string& permission) {
+  auto permissions = store_.role_permissions(user.role);
+  if (!permissions) return permissions.error();
+  return std::find(permissions->begin(), permissions->end(), permission) != permissions->end();
+}
+
+Result<std::string> hash_client_secret(std::string_view secret, Random& random) {
+  auto salt = random_bytes(random, 16);
+  if (!salt) return salt.error();
+  std::string input = *salt;
+  input.append(secret);
+  return "sha256$" + base64url_encode(*salt) + "$" + base64url_encode(sha256(input));
+}
+
+bool verify_client_secret(std::string_view stored, std::string_view secret) {
+  constexpr std::string_view kPrefix = "sha256$";
+  if (stored.substr(0, kPrefix.size()) != kPrefix) return false;
+  stored.remove_prefix(kPrefix.size());
+  const auto dollar = stored.find('$');
+  if (dollar == std::string_view::npos) return false;
+  auto salt = base64url_decode(stored.substr(0, dollar));
+  auto digest = base64url_decode(stored.substr(dollar + 1));
+  if (!salt || !digest) return false;
+  std::string input = *salt;
+  input.append(secret);
+  return constant_time_equal(sha256(input), *digest);
+}
+
+}  // namespace keystep

@@ -1,0 +1,73 @@
+#include "idp/login/login_flow.h"
+
+namespace keystep {
+
+Result<LoginStage> next_stage(LoginStage stage, LoginEvent event, bool second_factor_required) {
+  if (stage == LoginStage::kPassword && event == LoginEvent::kPasswordVerified)
+    return second_factor_required ? LoginStage::kSecondFactor : LoginStage::kDone;
+  if (stage == LoginStage::kSecondFactor && event == LoginEvent::kSecondFactorVerified)
+    return LoginStage::kDone;
+  return make_error(ErrorCode::kConflict, "this step is not expected now");
+}
+
+nlohmann::json to_json(const AuthRequest& r) {
+  nlohmann::json j = {{"client_id", r.client_id},   {"redirect_uri", r.redirect_uri},
+                      {"scope", r.scope},           {"state", r.state},
+                      {"nonce", r.nonce},           {"code_challenge", r.code_challenge},
+                      {"login_hint", r.login_hint}, {"prompt_login", r.prompt_login},
+                      {"acr_values", r.acr_values}};
+  if (r.max_age) j["max_age"] = *r.max_age;
+  if (!r.enrollment_link.empty()) j["enrollment_link"] = r.enrollment_link;
+  return j;
+}
+
+Result<AuthRequest> auth_request_from_json(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return make_error(ErrorCode::kInternal, "stored authorization request is corrupt");
+  try {
+    AuthRequest r;
+    r.client_id = j.at("client_id").get<std::string>();
+    r.redirect_uri = j.at("redirect_uri").get<std::string>();
+    r.scope = j.at("scope").get<std::string>();
+    r.state = j.at("state").get<std::string>();
+    r.nonce = j.at("nonce").get<std::string>();
+    r.code_challenge = j.at("code_challenge").get<std::string>();
+    r.login_hint = j.at("login_hint").get<std::string>();
+    r.prompt_login = j.at("prompt_login").get<bool>();
+    r.acr_values = j.at("acr_values").get<std::vector<std::string>>();
+    if (j.contains("max_age")) r.max_age = j.at("max_age").get<int64_t>();
+    if (j.contains("enrollment_link")) r.enrollment_link = j.at("enrollment_link").get<std::string>();
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::kInternal, std::string("stored authorization request is corrupt: ") + e.what());
+  }
+}
+
+nlohmann::json to_json(const FlowProgress& p) {
+  return {{"stage", static_cast<int>(p.stage)},
+          {"user_id", p.user_id},
+          {"password_time", p.password_time},
+          {"mfa_time", p.mfa_time},
+          {"amr", p.amr}};
+}
+
+Result<FlowProgress> flow_progress_from_json(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return make_error(ErrorCode::kInternal, "stored flow progress is corrupt");
+  try {
+    FlowProgress p;
+    const int stage = j.at("stage").get<int>();
+    if (stage < 0 || stage > static_cast<int>(LoginStage::kDone))
+      return make_error(ErrorCode::kInternal, "stored flow stage is out of range");
+    p.stage = static_cast<LoginStage>(stage);
+    p.user_id = j.at("user_id").get<int64_t>();
+    p.password_time = j.at("password_time").get<int64_t>();
+    p.mfa_time = j.at("mfa_time").get<int64_t>();
+    p.amr = j.at("amr").get<std::vector<std::string>>();
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::kInternal, std::string("stored flow progress is corrupt: ") + e.what());
+  }
+}
+
+}  // namespace keystep

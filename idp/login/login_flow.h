@@ -1,0 +1,70 @@
+#pragma once
+// The login flow: a small explicit state machine that a browser walks through between the
+// authorization request and the authorization code.
+//
+//   kPassword ──password ok, policy needs no 2nd factor──▶ kDone
+//   kPassword ──password ok, policy needs a 2nd factor───▶ kSecondFactor
+//   kSecondFactor ──factor ok────────────────────────────▶ kDone
+//
+// Any other (stage, event) pair is refused. The second-factor stage is where the MFA
+// framework (plugin/) plugs in; the policy that decides it lives in idp/ (LoginPolicy).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "idp/store/model.h"
+#include "base/result.h"
+
+namespace keystep {
+
+enum class LoginStage { kPassword, kSecondFactor, kDone };
+enum class LoginEvent { kPasswordVerified, kSecondFactorVerified };
+
+// On success the stage after `event`; kConflict when the event is not allowed in `stage`.
+Result<LoginStage> next_stage(LoginStage stage, LoginEvent event, bool second_factor_required);
+
+// The validated authorization request a flow carries (stored as LoginFlow::request_json).
+// A sign-in to Keystep's own pages has an empty client_id and a local path in redirect_uri.
+struct AuthRequest {
+  std::string client_id;
+  std::string redirect_uri;
+  std::string scope;
+  std::string state;
+  std::string nonce;
+  std::string code_challenge;  // S256 only; empty when the (confidential) client sent none
+  std::string login_hint;
+  std::optional<int64_t> max_age;
+  bool prompt_login = false;
+  std::vector<std::string> acr_values;
+  // A sign-in started by an enrollment link (the safer enforcement email): the link's token
+  // hash, used up when its user signs in. Empty otherwise.
+  std::string enrollment_link;
+};
+
+// How far the browser got (stored as LoginFlow::progress_json).
+struct FlowProgress {
+  LoginStage stage = LoginStage::kPassword;
+  int64_t user_id = 0;
+  int64_t password_time = 0;  // when the password was verified in this flow (0: not asked)
+  int64_t mfa_time = 0;       // when a second factor was verified in this flow
+  std::vector<std::string> amr;  // RFC 8176 values proven in this flow
+};
+
+nlohmann::json to_json(const AuthRequest& request);
+Result<AuthRequest> auth_request_from_json(const std::string& text);
+nlohmann::json to_json(const FlowProgress& progress);
+Result<FlowProgress> flow_progress_from_json(const std::string& text);
+
+// Decides which factors a login needs beyond the password.
+class LoginPolicy {
+ public:
+  virtual ~LoginPolicy() = default;
+  // True when `user` must pass a second factor before the flow completes. Thread-safe.
+  virtual Result<bool> second_factor_required(const User& user) = 0;
+};
+
+}  // namespace keystep

@@ -1,0 +1,421 @@
+#include "idp/login/two_factor.h"
+
+#include <algorithm>
+
+#include "base/crypto/encoding.h"
+#include "idp/observability/observability.h"
+#include "base/qr_png.h"
+
+namespace keystep {
+namespace {
+
+// Binds a sealed credential secret to its owner and provider, so rows cannot be swapped.
+std::string secret_aad(int64_t user_id, const std::string& provider_id) {
+  return "keystep mfa secret " + std::to_string(user_id) + " " + provider_id;
+}
+
+std::string view_aad(int64_t user_id, const std::string& provider_id) {
+  return "keystep mfa enrollment view " + std::to_string(user_id) + " " + provider_id;
+}
+
+std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
+std::string address_key(const std::string& address) { return "addr:" + address; }
+
+}  // namespace
+
+std::vector<std::string> TwoFactor::second_factor_ids() const {
+  std::vector<std::string> ids;
+  for (const auto* provider : registry_.all()) {
+    if (!provider->info().is_fallback) ids.push_back(provider->info().id);
+  }
+  return ids;
+}
+
+std::vector<std::string> TwoFactor::allowed_providers(const Account& account) const {
+  auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
+  auto registered = second_factor_ids();
+  if (!all.is_object() || !all.contains(kAllowedProvidersKey) ||
+      !all[kAllowedProvidersKey].is_array())
+    return registered;
+  std::vector<std::string> allowed;
+  for (const auto& id : all[kAllowedProvidersKey]) {
+    if (id.is_string() && std::find(registered.begin(), registered.end(), id) != registered.end())
+      allowed.push_back(id.get<std::string>());
+  }
+  return allowed;
+}
+
+Result<bool> TwoFactor::provider_allowed(const User& user, const std::string& provider_id) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  const auto allowed = allowed_providers(*account);
+  return std::find(allowed.begin(), allowed.end(), provider_id) != allowed.end();
+}
+
+Result<bool> TwoFactor::second_factor_required(const User& user) {
+  auto fresh = store_.user_by_id(user.id);
+  if (!fresh) return fresh.error();
+  auto account = store_.account_by_id(fresh->account_id);
+  if (!account) return account.error();
+  return two_factor_challenge_required(fresh->two_factor_enabled, account->enforce_two_factor);
+}
+
+Status TwoFactor::check_session(const Session& session, const User& user, bool recent,
+                                int64_t max_age) {
+  auto required = second_factor_required(user);
+  if (!required) return required.error();
+  if (*required && (session.mfa_time == 0 || session.password_time == 0))
+    return make_error(ErrorCode::kDenied,
+                      "this needs a sign-in with two-factor authentication");
+  // At the 2FA level the second factor is the one that must be fresh: it was passed after
+  // the session's password (a password-only sign-in resets mfa_time to 0).
+  const int64_t at = *required ? session.mfa_time : session.auth_time;
+  if (recent && clock_.now() - at > max_age)
+    return make_error(ErrorCode::kDenied, "this needs a recent sign-in");
+  return {};
+}
+
+void TwoFactor::audit(const User& user, const std::string& event, const std::string& address,
+                      const std::string& detail) {
+  // An audit write failure must not turn a login into an error; it is rare (database gone)
+  // and the same failure will surface on the next store call.
+  const AuditEvent row{0,     clock_.now(), user.account_id, user.id,
+                       event, address,      detail,          obs::current_request_id()};
+  obs::security_event(row);
+  (void)mfa_.append_audit(row);
+}
+
+Result<MfaCredential> TwoFactor::unsealed(const MfaCredential& stored) const {
+  MfaCredential clear = stored;
+  auto secret = box_.open(stored.secret, secret_aad(stored.user_id, stored.provider_id));
+  if (!secret)
+    return make_error(ErrorCode::kInternal,
+                      "cannot unseal an MFA secret (wrong master key?): " + secret.error().message);
+  clear.secret = std::move(*secret);
+  return clear;
+}
+
+Result<MfaCredential> TwoFactor::sealed(const MfaCredential& clear) {
+  MfaCredential out = clear;
+  auto secret = box_.seal(clear.secret, secret_aad(clear.user_id, clear.provider_id), random_);
+  if (!secret) return secret.error();
+  out.secret = std::move(*secret);
+  return out;
+}
+
+Result<UserRef> TwoFactor::user_ref(const User& user) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  return UserRef{user.id, user.account_id, user.email, account->issuer_label};
+}
+
+Result<ProviderSettings> TwoFactor::provider_settings(const User& user,
+                                                      const std::string& provider_id) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  auto all = nlohmann::json::parse(account->mfa_settings_json, nullptr, false);
+  if (!all.is_object())
+    return make_error(ErrorCode::kInternal, "the account's MFA settings are corrupt");
+  auto it = all.find(provider_id);
+  return it == all.end() ? ProviderSettings::object() : *it;
+}
+
+Result<TwoFactorStatus> TwoFactor::status(const User& user) {
+  auto fresh = store_.user_by_id(user.id);
+  if (!fresh) return fresh.error();
+  auto account = store_.account_by_id(fresh->account_id);
+  if (!account) return account.error();
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  TwoFactorStatus status;
+  status.user_setting = fresh->two_factor_enabled;
+  status.account_setting = account->enforce_two_factor;
+  const auto allowed = allowed_providers(*account);
+  for (const auto& c : *credentials) {
+    if (!c.confirmed) continue;
+    const auto* provider = registry_.find(c.provider_id);
+    if (provider && !provider->info().is_fallback &&
+        std::find(allowed.begin(), allowed.end(), c.provider_id) == allowed.end())
+      continue;  // a method the account does not allow
+    if (c.provider_id == kTotpProvider) status.has_totp = true;
+    if (provider && !provider->info().is_fallback &&
+        std::find(status.methods.begin(), status.methods.end(), c.provider_id) ==
+            status.methods.end())
+      status.methods.push_back(c.provider_id);
+    if (c.provider_id == kRecoveryProvider && c.state.contains("codes")) {
+      for (const auto& code : c.state["codes"])
+        status.recovery_codes_left += code.value("used", true) ? 0 : 1;
+    }
+  }
+  return status;
+}
+
+Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredential& pending) {
+  // The URI is derived from the pending credential so that showing the page again shows the
+  // same QR code; the provider owns its format.
+  auto* provider = registry_.find(kTotpProvider);
+  if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
+  auto sealed_view = base64_decode(pending.state.value("sealed_view", ""));
+  if (!sealed_view) return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
+  auto text = box_.open(*sealed_view, view_aad(user.id, pending.provider_id));
+  if (!text) return make_error(ErrorCode::kInternal, "cannot unseal the pending enrollment");
+  auto json = nlohmann::json::parse(*text, nullptr, false);
+  if (!json.is_object()) return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
+  TotpEnrollmentView view;
+  view.otpauth_uri = json.value("otpauth_uri", "");
+  view.display_secret = json.value("display_secret", "");
+  view.issuer_label = json.value("issuer_label", "");
+  auto png = qr_png(view.otpauth_uri);
+  if (!png) return png.error();
+  view.qr_png_data_uri = png_data_uri(*png);
+  return view;
+}
+
+Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::string& provider_id) {
+  auto* provider = registry_.find(provider_id);
+  if (!provider || provider->info().is_fallback)
+    return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
+  auto allowed = provider_allowed(user, provider_id);
+  if (!allowed) return allowed.error();
+  if (!*allowed)
+    return make_error(ErrorCode::kDenied,
+                      provider->info().display_name + " is not allowed in your account");
+  auto ref = user_ref(user);
+  if (!ref) return ref.error();
+  auto settings = provider_settings(user, provider_id);
+  if (!settings) return settings.error();
+  auto enrollment = provider->begin_enrollment(*ref, *settings);
+  if (!enrollment) return enrollment.error();
+  MfaCredential& pending = enrollment->pending;
+  pending.user_id = user.id;
+  pending.provider_id = provider_id;
+  pending.confirmed = false;
+  pending.created_at = clock_.now();
+  // What the enrollment page shows is kept with the pending credential, so that showing the
+  // page again shows the same QR code. It contains the secret, so it is sealed like the
+  // secret, and it is dropped on confirmation.
+  const nlohmann::json view = {{"otpauth_uri", enrollment->otpauth_uri},
+                               {"display_secret", enrollment->display_secret},
+                               {"issuer_label", ref->issuer_label}};
+  auto sealed_view = box_.seal(view.dump(), view_aad(user.id, provider_id), random_);
+  if (!sealed_view) return sealed_view.error();
+  pending.state["sealed_view"] = base64_encode(*sealed_view);
+  auto to_store = sealed(pending);
+  if (!to_store) return to_store.error();
+  auto stored = mfa_.put_pending_credential(*to_store);
+  if (!stored) return stored.error();
+  return *enrollment;
+}
+
+Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {
+  auto enrollment = begin_enrollment(user, kTotpProvider);
+  if (!enrollment) return enrollment.error();
+  return view_of(user, enrollment->pending);
+}
+
+Result<TotpEnrollmentView> TwoFactor::pending_totp_enrollment(const User& user) {
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  for (const auto& c : *credentials) {
+    if (c.provider_id == kTotpProvider && !c.confirmed) return view_of(user, c);
+  }
+  return make_error(ErrorCode::kNotFound, "no pending authenticator app enrollment");
+}
+
+Result<MfaCredential> TwoFactor::new_recovery_codes(const User& user,
+                                                    std::vector<std::string>& shown) {
+  auto* provider = registry_.find(kRecoveryProvider);
+  if (!provider)
+    return make_error(ErrorCode::kUnavailable, "the recovery code provider is not available");
+  auto ref = user_ref(user);
+  if (!ref) return ref.error();
+  auto enrollment = provider->begin_enrollment(*ref, ProviderSettings::object());
+  if (!enrollment) return enrollment.error();
+  auto confirmed = provider->finish_enrollment(enrollment->pending, "", clock_.now());
+  if (!confirmed) return confirmed.error();
+  confirmed->user_id = user.id;
+  confirmed->provider_id = kRecoveryProvider;
+  confirmed->created_at = clock_.now();
+  shown = enrollment->shown_codes;
+  return sealed(*confirmed);
+}
+
+Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
+                                                               const std::string& provider_id,
+                                                               std::string_view code,
+                                                               const std::string& address,
+                                                               bool user_setting_on) {
+  auto* provider = registry_.find(provider_id);
+  if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
+  auto allowed = provider_allowed(user, provider_id);
+  if (!allowed) return allowed.error();
+  if (!*allowed)
+    return make_error(ErrorCode::kDenied,
+                      provider->info().display_name + " is not allowed in your account");
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  auto pending_it = std::find_if(credentials->begin(), credentials->end(), [&](const auto& c) {
+    return c.provider_id == provider_id && !c.confirmed;
+  });
+  if (pending_it == credentials->end())
+    return make_error(ErrorCode::kNotFound, "Start again: nothing is waiting for confirmation.");
+  auto clear = unsealed(*pending_it);
+  if (!clear) return clear.error();
+  std::string typed(code);
+  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  auto confirmed = provider->finish_enrollment(*clear, typed, clock_.now());
+  if (!confirmed) {
+    audit(user, "mfa.enable_refused", address, error_code_name(confirmed.error().code).data());
+    return confirmed.error();
+  }
+  confirmed->state.erase("sealed_view");
+  confirmed->secret = pending_it->secret;  // still sealed; the provider does not change it
+  std::vector<std::string> shown;
+  auto recovery = new_recovery_codes(user, shown);
+  if (!recovery) return recovery.error();
+  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery,
+                                      user_setting_on);
+      !s)
+    return s.error();
+  audit(user, user_setting_on ? "mfa.enabled" : "mfa.enrolled_for_account", address,
+        provider_id);
+  return shown;
+}
+
+Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
+                                            std::string_view code) {
+  auto* provider = registry_.find(provider_id);
+  if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method");
+  if (!provider->info().is_fallback) {
+    auto allowed = provider_allowed(user, provider_id);
+    if (!allowed) return allowed.error();
+    if (!*allowed) return make_error(ErrorCode::kNotFound, "this method is not allowed");
+  }
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  std::optional<Error> last_error;
+  for (const auto& stored : *credentials) {
+    if (stored.provider_id != provider_id || !stored.confirmed) continue;
+    auto clear = unsealed(stored);
+    if (!clear) return clear.error();
+    auto challenge = provider->begin_challenge(*clear);
+    if (!challenge) return challenge.error();
+    auto updated = provider->verify(*clear, *challenge, code, clock_.now());
+    if (!updated) {
+      last_error = updated.error();
+      continue;
+    }
+    MfaCredential to_store = *updated;
+    to_store.secret = stored.secret;
+    to_store.last_used_at = clock_.now();
+    // Compare-and-set: of two requests racing with the same code, only one stores its
+    // update; the other sees kConflict, which is a replay.
+    if (auto s = mfa_.update_credential(to_store, stored.version); !s) {
+      if (s.error().code == ErrorCode::kConflict)
+        return make_error(ErrorCode::kReplayed, "this code was just used");
+      return s.error();
+    }
+    return *updated;
+  }
+  if (last_error) return *last_error;
+  return make_error(ErrorCode::kNotFound, "no credential for this method");
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
+                                                         const std::string& provider_id,
+                                                         std::string_view code,
+                                                         const std::string& address,
+                                                         StepRefusal& refusal) {
+  const std::vector<std::string> keys = {user_key(user), address_key(address)};
+  auto wait = throttle_.wait(keys);
+  if (!wait) return wait.error();
+  if (*wait > 0) {
+    refusal = {ErrorCode::kLocked,
+               "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
+               *wait};
+    audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
+    obs::second_factor_check(provider_id, obs::kFactorLocked);
+    return make_error(ErrorCode::kLocked, refusal.message);
+  }
+  // Authenticator apps show codes as "123 456"; spaces are not part of any code.
+  std::string typed(code);
+  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  auto checked = check_code(user, provider_id, typed);
+  if (checked) {
+    throttle_.succeeded(keys);
+    audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
+          address, provider_id);
+    obs::second_factor_check(provider_id, obs::kFactorAccepted);
+    auto* provider = registry_.find(provider_id);
+    return provider->info().amr;
+  }
+  const ErrorCode code_kind = checked.error().code;
+  if (code_kind != ErrorCode::kDenied && code_kind != ErrorCode::kReplayed &&
+      code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound)
+    return checked.error();
+  auto delay = throttle_.failed(keys);
+  if (!delay) return delay.error();
+  if (code_kind == ErrorCode::kReplayed) {
+    refusal = {ErrorCode::kReplayed,
+               provider_id == kRecoveryProvider
+                   ? "That recovery code was already used. Each code works once."
+                   : "That code was already used. Wait for the next code in your app.",
+               0};
+    audit(user, "mfa.replay_refused", address, provider_id);
+    obs::second_factor_check(provider_id, obs::kFactorReplayed);
+  } else {
+    refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument
+                                                        : ErrorCode::kDenied,
+               provider_id == kRecoveryProvider ? "That recovery code is not valid."
+                                                : "That code is not valid. Check your "
+                                                  "authenticator app and try again.",
+               0};
+    audit(user, "mfa.code_refused", address, provider_id);
+    obs::second_factor_check(provider_id, obs::kFactorDenied);
+  }
+  if (*delay > 0)
+    refusal.message += " Too many incorrect codes: wait " + seconds_text(*delay) +
+                       " before the next try.";
+  return make_error(refusal.code, refusal.message);
+}
+
+Status TwoFactor::disable(const User& user, bool password_ok, std::string_view code,
+                          const std::string& address) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  // Removing the only factor of a member of an enforcing account would lock them out.
+  if (account->enforce_two_factor)
+    return make_error(ErrorCode::kConflict,
+                      "Your account requires two-factor authentication for every member, so "
+                      "it cannot be turned off here.");
+  if (!password_ok) {
+    // A mistyped password is not a failed code: only an entered code counts toward lockout.
+    if (code.empty())
+      return make_error(ErrorCode::kDenied,
+                        "Enter your password or a current code from your authenticator app.");
+    auto current = status(user);
+    if (!current) return current.error();
+    if (!current->has_second_factor())
+      return make_error(ErrorCode::kDenied, "Enter your password.");
+    StepRefusal refusal;
+    auto checked = verify_login(user, current->methods.front(), code, address, refusal);
+    if (!checked)
+      return make_error(ErrorCode::kDenied,
+                        "Enter your password or a current code from your authenticator app.");
+  }
+  if (auto s = mfa_.disable_two_factor(user.id); !s) return s;
+  audit(user, "mfa.disabled", address);
+  return {};
+}
+
+Result<std::vector<std::string>> TwoFactor::regenerate_recovery_codes(const User& user,
+                                                                      const std::string& address) {
+  std::vector<std::string> shown;
+  auto recovery = new_recovery_codes(user, shown);
+  if (!recovery) return recovery.error();
+  if (auto s = mfa_.replace_credentials(*recovery); !s) return s.error();
+  audit(user, "mfa.recovery_codes_regenerated", address);
+  return shown;
+}
+
+}  // namespace keystep

@@ -1,0 +1,167 @@
+#pragma once
+// Two-factor authentication in the IdP core: the seed's challenge rule, enrollment from the
+// profile page, the second login step with replay and brute-force protection, and the audit
+// trail. Providers (plugin/) do the factor arithmetic; this class decides, persists through
+// MfaStore with compare-and-set, and seals secrets.
+//
+// Brute-force protection (idp/throttle.h): wrong codes are counted per user and per client
+// address, persisted; past LockoutPolicy's free failures each attempt must wait, doubling up
+// to 15 minutes. A success resets the user's and the address's count.
+//
+// Thread-safety: every method may be called concurrently.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/crypto/random.h"
+#include "base/crypto/secret_box.h"
+#include "idp/login/login_flow.h"
+#include "idp/store/mfa_store.h"
+#include "idp/store/store.h"
+#include "idp/login/throttle.h"
+#include "plugin/registry.h"
+
+namespace keystep {
+
+inline constexpr const char* kTotpProvider = "totp";
+inline constexpr const char* kRecoveryProvider = "recovery_code";
+
+// The seed's rule: a login is challenged when the user-level setting or the account-level
+// setting is on, and not when both are off.
+constexpr bool two_factor_challenge_required(bool user_setting, bool account_setting) {
+  return user_setting || account_setting;
+}
+
+// Account-level keys of Account::mfa_settings_json beside the per-provider objects (so no
+// provider may take these ids):
+// - "allowed_providers": the second factors (non-fallback provider ids) members may use;
+//   absent means every registered one. Recovery codes stay available as the fallback of an
+//   allowed method.
+// - "enrollment_email": how enforcement emails help members enroll: "qr_code" (the seed's
+//   email with the QR code and secret key; the default) or "link" (a single-use, expiring
+//   enrollment link and never the secret).
+inline constexpr const char* kAllowedProvidersKey = "allowed_providers";
+inline constexpr const char* kEnrollmentEmailKey = "enrollment_email";
+inline constexpr const char* kEnrollmentEmailQr = "qr_code";
+inline constexpr const char* kEnrollmentEmailLink = "link";
+
+struct TotpEnrollmentView {
+  std::string otpauth_uri;
+  std::string qr_png_data_uri;  // data:image/png;base64,…
+  std::string display_secret;   // grouped base32, for typing by hand
+  std::string issuer_label;
+};
+
+struct TwoFactorStatus {
+  bool user_setting = false;      // the user's own toggle
+  bool account_setting = false;   // enforced by the account
+  bool has_totp = false;          // a confirmed authenticator app
+  std::vector<std::string> methods;  // providers with a confirmed credential, fallbacks excluded
+  int recovery_codes_left = 0;
+  bool has_second_factor() const { return !methods.empty(); }
+};
+
+// The result of a second-step attempt that was not accepted.
+struct StepRefusal {
+  ErrorCode code = ErrorCode::kDenied;  // kDenied, kReplayed, kInvalidArgument, kLocked
+  std::string message;                  // shown to the user
+  int64_t retry_after = 0;              // seconds, with kLocked
+};
+
+class TwoFactor final : public LoginPolicy {
+ public:
+  TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry, const SecretBox& box,
+            Random& random, const Clock& clock)
+      : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random),
+        clock_(clock), throttle_(mfa, clock) {}
+
+  // LoginPolicy: the seed's rule, reading both settings fresh from the store.
+  Result<bool> second_factor_required(const User& user) override;
+
+  // Only methods the account allows count (a credential of a method the account no longer
+  // allows is ignored, so the user is asked to set up an allowed one).
+  Result<TwoFactorStatus> status(const User& user);
+
+  // Every registered second factor (non-fallback provider), by id.
+  std::vector<std::string> second_factor_ids() const;
+  // The second factors the account allows (its "allowed_providers", or every registered one).
+  std::vector<std::string> allowed_providers(const Account& account) const;
+  Result<bool> provider_allowed(const User& user, const std::string& provider_id);
+
+  // Begins enrollment with any registered provider the account allows (kDenied otherwise):
+  // stores the pending credential (sealed),
+  // replacing an older pending one of that provider, and returns what the user must see.
+  Result<Enrollment> begin_enrollment(const User& user, const std::string& provider_id);
+  // Confirms the user's pending credential of provider_id with `response`: turns the
+  // user-level setting on and returns fresh recovery codes (shown once). A wrong response
+  // enables nothing (kDenied).
+  // With user_setting_on false (the setup an enforcing account forces at sign-in), the
+  // credential is confirmed but the user's own setting is left as it is.
+  Result<std::vector<std::string>> confirm_enrollment(const User& user,
+                                                      const std::string& provider_id,
+                                                      std::string_view response,
+                                                      const std::string& address,
+                                                      bool user_setting_on = true);
+  // Creates a new pending authenticator-app secret (replacing an older pending one).
+  Result<TotpEnrollmentView> begin_totp_enrollment(const User& user);
+  // Shows the pending secret again (same QR), or kNotFound when there is none.
+  Result<TotpEnrollmentView> pending_totp_enrollment(const User& user);
+  // confirm_enrollment for the authenticator app.
+  Result<std::vector<std::string>> confirm_totp_enrollment(const User& user,
+                                                           std::string_view code,
+                                                           const std::string& address) {
+    return confirm_enrollment(user, kTotpProvider, code, address);
+  }
+  // Turns the user-level setting off and removes the user's credentials, after checking the
+  // password (via `password_ok`) or a current code of the user's first method.
+  Status disable(const User& user, bool password_ok, std::string_view code,
+                 const std::string& address);
+  Result<std::vector<std::string>> regenerate_recovery_codes(const User& user,
+                                                             const std::string& address);
+
+  // The second login step: checks `code` with the user's credential of `provider_id`. On
+  // success returns the RFC 8176 amr values proven (plus "mfa" is added by the caller).
+  Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
+                                                std::string_view code,
+                                                const std::string& address,
+                                                StepRefusal& refusal);
+
+  // Whether a browser session may take a sensitive action (recovery codes, factors, turning
+  // 2FA off, API tokens, account settings; NIST SP 800-63B §6.1.2.1, OWASP ASVS V3.3):
+  // - its level: both factors passed whenever second_factor_required(user), so a
+  //   password-only session from before the user turned 2FA on, or before the account
+  //   enforced it, is not enough;
+  // - with `recent`, the authentication at that level at most `max_age` seconds old.
+  // kDenied (the user must sign in again at that level) with a message safe to show;
+  // kUnavailable and the like when the store fails.
+  Status check_session(const Session& session, const User& user, bool recent, int64_t max_age);
+
+  // The box that seals secrets at rest (also the outbox's setup emails, idp/mail.h).
+  const SecretBox& box() const { return box_; }
+
+  void audit(const User& user, const std::string& event, const std::string& address,
+             const std::string& detail = "");
+
+ private:
+  Result<MfaCredential> unsealed(const MfaCredential& stored) const;
+  Result<MfaCredential> sealed(const MfaCredential& clear);
+  Result<MfaCredential> new_recovery_codes(const User& user, std::vector<std::string>& shown);
+  Result<TotpEnrollmentView> view_of(const User& user, const MfaCredential& pending);
+  Result<UserRef> user_ref(const User& user);
+  Result<ProviderSettings> provider_settings(const User& user, const std::string& provider_id);
+  // Checks a code against the user's confirmed credential of provider_id with CAS.
+  Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
+                                   std::string_view code);
+
+  Store& store_;
+  MfaStore& mfa_;
+  const ProviderRegistry& registry_;
+  const SecretBox& box_;
+  Random& random_;
+  const Clock& clock_;
+  Throttle throttle_;
+};
+
+}  // namespace keystep

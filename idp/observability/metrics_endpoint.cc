@@ -1,0 +1,45 @@
+#include "idp/observability/metrics_endpoint.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "base/crypto/hash.h"
+#include "idp/observability/observability.h"
+
+namespace keystep {
+namespace {
+
+MetricsAnswer refuse(int status, const char* error, const char* description,
+                     std::string www_authenticate = "") {
+  return MetricsAnswer{status,
+                       nlohmann::json{{"error", error}, {"error_description", description}}.dump(),
+                       false, std::move(www_authenticate)};
+}
+
+}  // namespace
+
+MetricsAnswer MetricsEndpoint::scrape(const std::string& client, bool untrusted_forwarding,
+                                      const std::optional<std::string>& authorization) const {
+  constexpr std::string_view kBearer = "bearer ";  // the scheme is case-insensitive
+  if (authorization) {
+    const bool bearer =
+        authorization->size() > kBearer.size() &&
+        std::equal(kBearer.begin(), kBearer.end(), authorization->begin(), [](char want, char got) {
+          return want == std::tolower(static_cast<unsigned char>(got));
+        });
+    // Digests compared, so the time taken reveals nothing, not even the token's length.
+    if (!bearer || token_.empty() ||
+        !constant_time_equal(sha256(authorization->substr(kBearer.size())), sha256(token_)))
+      return refuse(401, "invalid_token", "the metrics token is not valid",
+                    "Bearer realm=\"keystep metrics\", error=\"invalid_token\"");
+  } else if (untrusted_forwarding ||
+             std::find(allow_.begin(), allow_.end(), client) == allow_.end()) {
+    if (!token_.empty())
+      return refuse(401, "unauthorized", "metrics need a bearer token from this address",
+                    "Bearer realm=\"keystep metrics\"");
+    return refuse(403, "forbidden", "metrics are served to the configured addresses only");
+  }
+  return MetricsAnswer{200, obs::render_metrics(outbox_, clock_.now()), true, {}};
+}
+
+}  // namespace keystep

@@ -1,0 +1,51 @@
+#pragma once
+// GET /metrics: who may scrape, and what they get (idp/observability.h render_metrics).
+//
+// Access (IdpConfig metrics_allow / metrics_token):
+// - a request with "Authorization: Bearer T" is served iff a token is configured and T is it
+//   (401 invalid_token otherwise, whatever the address);
+// - without one, a request whose client address is in `allow` is served, unless it came
+//   through a forwarding proxy Keystep does not trust (see scrape()): behind such a proxy
+//   every client looks like the proxy, often 127.0.0.1;
+// - anyone else gets 401 when a token is configured (so the scraper knows to send it), else
+//   403.
+//
+// Thread-safety: scrape() may be called concurrently.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "idp/store/mail_store.h"
+
+namespace keystep {
+
+struct MetricsAnswer {
+  int status = 200;
+  std::string body;         // the exposition text on 200, else JSON {"error", "error_description"}
+  bool is_metrics = false;  // body is text/plain; version=0.0.4
+  std::string www_authenticate;  // set on 401
+};
+
+class MetricsEndpoint {
+ public:
+  MetricsEndpoint(std::vector<std::string> allow, std::string token, MailStore& outbox,
+                  const Clock& clock)
+      : allow_(std::move(allow)), token_(std::move(token)), outbox_(outbox), clock_(clock) {}
+
+  // `client`: the request's client address (http::client_address); `untrusted_forwarding`:
+  // the request carries a forwarding header (X-Forwarded-For, Forwarded, X-Real-IP) from a
+  // peer that is not a trusted proxy, so `client` is the proxy, not the scraper.
+  MetricsAnswer scrape(const std::string& client, bool untrusted_forwarding,
+                       const std::optional<std::string>& authorization) const;
+
+ private:
+  std::vector<std::string> allow_;
+  std::string token_;
+  MailStore& outbox_;
+  const Clock& clock_;
+};
+
+}  // namespace keystep

@@ -1,0 +1,1272 @@
+#include "idp/oidc/provider.h"
+
+#include <algorithm>
+#include <cassert>
+#include <sstream>
+
+#include "base/crypto/encoding.h"
+#include "base/crypto/hash.h"
+#include "idp/directory/directory.h"
+#include "idp/observability/observability.h"
+#include "idp/oidc/pkce.h"
+#include "idp/directory/redirect_uri.h"
+
+namespace keystep {
+
+namespace {
+
+std::vector<std::string> split_spaces(std::string_view s) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(s)};
+  for (std::string word; in >> word;) out.push_back(word);
+  return out;
+}
+
+std::string join_spaces(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += ' ';
+    out += w;
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& words, std::string_view word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+// OAuth forbids repeating a parameter (RFC 6749 §3.1); returns the first repeated one.
+std::optional<std::string> repeated_param(const Params& params) {
+  for (const auto& [name, value] : params) {
+    if (has_duplicate(params, name)) return name;
+  }
+  return std::nullopt;
+}
+
+ApiOutcome oauth_error(int status, std::string error, std::string description) {
+  ApiOutcome out;
+  out.status = status;
+  out.body = {{"error", std::move(error)}, {"error_description", std::move(description)}};
+  return out;
+}
+
+std::optional<std::string> bearer_token(const std::optional<std::string>& authorization) {
+  if (!authorization) return std::nullopt;
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization->size() <= kScheme.size()) return std::nullopt;
+  std::string scheme = authorization->substr(0, kScheme.size());
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ::tolower);
+  if (scheme != kScheme) return std::nullopt;
+  return authorization->substr(kScheme.size());
+}
+
+// The session remembers when each factor was last passed; amr and acr describe what is
+// currently fresh, and auth_time is the latest interactive authentication.
+void record_factors(const FlowProgress& progress, Session& session) {
+  if (progress.password_time) session.password_time = progress.password_time;
+  if (progress.mfa_time)
+    session.mfa_time = progress.mfa_time;
+  else if (progress.password_time)
+    session.mfa_time = 0;
+  std::vector<std::string> second;  // what the second factor proved
+  for (const auto& value : progress.mfa_time ? progress.amr : split_spaces(session.amr)) {
+    if (value != "pwd" && value != "mfa" && !contains(second, value)) second.push_back(value);
+  }
+  if (!session.mfa_time) second.clear();
+  std::vector<std::string> amr;
+  if (session.password_time) amr.push_back("pwd");
+  amr.insert(amr.end(), second.begin(), second.end());
+  if (session.password_time && !second.empty()) amr.push_back("mfa");
+  session.amr = join_spaces(amr);
+  session.acr = session.mfa_time ? kAcrMfa : kAcrPassword;
+  session.auth_time = std::max(session.password_time, session.mfa_time);
+}
+
+}  // namespace
+
+Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
+                   const PasswordHasher& hasher, TwoFactor& two_factor, Random& random,
+                   const Clock& clock)
+    : config_(config),
+      store_(store),
+      keys_(keys),
+      hasher_(hasher),
+      two_factor_(two_factor),
+      throttle_(store, clock),
+      random_(random),
+      clock_(clock),
+      secure_cookies_(config.issuer.rfind("https://", 0) == 0),
+      discovery_document_(discovery().dump()) {}
+
+nlohmann::json Provider::discovery() const {
+  const std::string& iss = config_.issuer;
+  return {
+      {"issuer", iss},
+      {"authorization_endpoint", iss + "/authorize"},
+      {"token_endpoint", iss + "/token"},
+      {"userinfo_endpoint", iss + "/userinfo"},
+      {"jwks_uri", iss + "/jwks.json"},
+      {"end_session_endpoint", iss + "/logout"},
+      {"scopes_supported", {"openid", "email", "offline_access"}},
+      {"response_types_supported", {"code"}},
+      {"response_modes_supported", {"query"}},
+      {"grant_types_supported", {"authorization_code", "refresh_token"}},
+      {"subject_types_supported", {"public"}},
+      {"id_token_signing_alg_values_supported", {"RS256", "ES256"}},
+      {"token_endpoint_auth_methods_supported",
+       {"client_secret_basic", "client_secret_post", "none"}},
+      {"code_challenge_methods_supported", {"S256"}},
+      {"claims_supported",
+       {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "email",
+        "email_verified"}},
+      {"acr_values_supported", {kAcrPassword, kAcrMfa}},
+      {"prompt_values_supported", {"none", "login"}},
+      {"claims_parameter_supported", false},
+      {"request_parameter_supported", false},
+      {"request_uri_parameter_supported", false},
+      {"authorization_response_iss_parameter_supported", true},
+  };
+}
+
+std::string Provider::hash_token(std::string_view token) const { return sha256_b64url(token); }
+
+CookieToSet Provider::cookie(std::string name, std::string value, std::string path,
+                             int64_t max_age) const {
+  return CookieToSet{std::move(name), std::move(value), std::move(path), max_age, secure_cookies_};
+}
+
+WebOutcome Provider::error_page(int status, std::string error, std::string description) const {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kErrorPage;
+  out.status = status;
+  out.error = ErrorView{std::move(error), std::move(description)};
+  return out;
+}
+
+WebOutcome Provider::redirect_error(const AuthRequest& request, const std::string& error,
+                                    const std::string& description) const {
+  Params params = {{"error", error}, {"error_description", description}};
+  if (!request.state.empty()) params.emplace_back("state", request.state);
+  params.emplace_back("iss", config_.issuer);
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kRedirect;
+  out.status = 302;
+  out.location = append_query(request.redirect_uri, params);
+  return out;
+}
+
+Result<std::optional<Session>> Provider::current_session(const BrowserContext& browser) {
+  if (!browser.session_cookie || browser.session_cookie->empty()) return std::optional<Session>();
+  auto session = store_.session_by_id_hash(hash_token(*browser.session_cookie), clock_.now());
+  if (!session) {
+    if (session.error().code == ErrorCode::kNotFound) return std::optional<Session>();
+    return session.error();
+  }
+  return std::optional<Session>(*session);
+}
+
+WebOutcome Provider::authorize(const Params& query, const BrowserContext& browser) {
+  // Until client and redirect URI are known to be valid, errors go to an error page: sending
+  // the browser to an unverified URI would make us an open redirector (RFC 6749 §4.1.2.1).
+  const auto client_id = get_param(query, "client_id");
+  if (!client_id || client_id->empty())
+    return error_page(400, "invalid_request", "The request has no client_id.");
+  if (has_duplicate(query, "client_id") || has_duplicate(query, "redirect_uri"))
+    return error_page(400, "invalid_request", "client_id and redirect_uri must be given once.");
+  auto client = store_.client_by_id(*client_id);
+  if (!client) {
+    if (client.error().code == ErrorCode::kNotFound)
+      return error_page(400, "invalid_client", "The application is not registered here.");
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  }
+  const auto redirect_uri = get_param(query, "redirect_uri");
+  if (!redirect_uri) return error_page(400, "invalid_request", "The request has no redirect_uri.");
+  if (!redirect_uri_registered(client->redirect_uris, *redirect_uri))
+    return error_page(400, "invalid_request",
+                      "The redirect_uri is not registered for this application.");
+
+  AuthRequest request;
+  request.client_id = client->client_id;
+  request.redirect_uri = *redirect_uri;
+  request.state = param(query, "state");
+  if (auto repeated = repeated_param(query))
+    return redirect_error(request, "invalid_request", *repeated + " is repeated");
+  if (request.state.size() > 2048)
+    return error_page(400, "invalid_request", "state is longer than 2048 characters.");
+  if (get_param(query, "request") || get_param(query, "request_uri"))
+    return redirect_error(request, "request_not_supported", "request objects are not supported");
+  const std::string response_type = param(query, "response_type");
+  if (response_type != "code")
+    return redirect_error(request, "unsupported_response_type",
+                          "only response_type=code is supported");
+  if (auto mode = get_param(query, "response_mode"); mode && *mode != "query")
+    return redirect_error(request, "invalid_request", "only response_mode=query is supported");
+  const auto scopes = split_spaces(param(query, "scope"));
+  if (!contains(scopes, "openid"))
+    return redirect_error(request, "invalid_scope", "the openid scope is required");
+  std::vector<std::string> granted;
+  for (const auto& s : scopes) {
+    if ((s == "openid" || s == "email" || s == "offline_access") && !contains(granted, s))
+      granted.push_back(s);
+  }
+  request.scope = join_spaces(granted);
+  request.nonce = param(query, "nonce");
+  request.login_hint = param(query, "login_hint");
+  if (request.nonce.size() > 512 || request.login_hint.size() > 254)
+    return redirect_error(request, "invalid_request", "nonce or login_hint is too long");
+
+  const auto challenge = get_param(query, "code_challenge");
+  const auto method = get_param(query, "code_challenge_method");
+  if (challenge) {
+    if (method.value_or("plain") != "S256")
+      return redirect_error(request, "invalid_request",
+                            "code_challenge_method must be S256 (plain is refused)");
+    if (!is_valid_code_challenge(*challenge))
+      return redirect_error(request, "invalid_request", "code_challenge is malformed");
+    request.code_challenge = *challenge;
+  } else if (method) {
+    return redirect_error(request, "invalid_request",
+                          "code_challenge_method without code_challenge");
+  } else if (client->is_public) {
+    return redirect_error(request, "invalid_request", "PKCE (S256) is required for public clients");
+  }
+
+  if (auto max_age = get_param(query, "max_age")) {
+    const bool digits = !max_age->empty() && max_age->size() <= 10 &&
+                        std::all_of(max_age->begin(), max_age->end(), ::isdigit);
+    if (!digits)
+      return redirect_error(request, "invalid_request", "max_age must be a non-negative integer");
+    request.max_age = std::stoll(*max_age);
+  }
+  const auto prompts = split_spaces(param(query, "prompt"));
+  for (const auto& p : prompts) {
+    if (p != "none" && p != "login" && p != "consent" && p != "select_account")
+      return redirect_error(request, "invalid_request", "unknown prompt value " + p);
+  }
+  const bool prompt_none = contains(prompts, "none");
+  if (prompt_none && prompts.size() > 1)
+    return redirect_error(request, "invalid_request", "prompt=none cannot be combined");
+  request.prompt_login = contains(prompts, "login");
+  request.acr_values = split_spaces(param(query, "acr_values"));
+
+  auto session = current_session(browser);
+  if (!session) return redirect_error(request, "temporarily_unavailable", "please try again");
+  const int64_t now = clock_.now();
+  if (*session) {
+    // Step-up: decide which factors of the existing session are missing or stale, and ask
+    // for those only.
+    const Session& current = **session;
+    auto user = store_.user_by_id(current.user_id);
+    if (!user) return redirect_error(request, "temporarily_unavailable", "please try again");
+    // max_age=0 means the same as prompt=login (OIDC Core errata 2): whole seconds cannot
+    // tell "just now" from "a moment ago".
+    const auto stale = [&](int64_t at) {
+      return at == 0 || request.prompt_login || (request.max_age && *request.max_age == 0) ||
+             (request.max_age && now - at > *request.max_age);
+    };
+    auto policy = two_factor_.second_factor_required(*user);
+    auto status = two_factor_.status(*user);
+    if (!policy || !status)
+      return redirect_error(request, "temporarily_unavailable", "please try again");
+    const bool can_mfa = status->has_second_factor();
+    const bool mfa_wanted = *policy || (contains(request.acr_values, kAcrMfa) && can_mfa);
+    const bool password_stale = stale(current.password_time);
+    const bool mfa_stale = mfa_wanted && stale(current.mfa_time);
+    if (!password_stale && !mfa_stale) return issue_code(request, current);
+    if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
+    FlowProgress progress;
+    if (!password_stale) {
+      progress.stage = LoginStage::kSecondFactor;
+      progress.user_id = current.user_id;
+    }
+    return start_flow(request, progress, browser);
+  }
+  if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
+  return start_flow(request, FlowProgress{}, browser);
+}
+
+WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& progress,
+                                const BrowserContext& browser) {
+  auto id = random_token(random_, 24);
+  // One binding secret per browser, not per flow: a second sign-in in another tab reuses it,
+  // so the first tab's flow stays bound to this browser and keeps working.
+  Result<std::string> binding = browser.flow_cookie && is_random_token(*browser.flow_cookie, 32)
+                                    ? Result<std::string>(*browser.flow_cookie)
+                                    : random_token(random_, 32);
+  auto csrf = random_token(random_, 32);
+  if (!id || !binding || !csrf) return error_page(500, "server_error", "Randomness failed.");
+  const int64_t now = clock_.now();
+  LoginFlow flow;
+  flow.id = *id;
+  flow.browser_binding_hash = hash_token(*binding);
+  flow.csrf_token = *csrf;
+  flow.request_json = to_json(request).dump();
+  flow.progress_json = to_json(progress).dump();
+  flow.created_at = now;
+  flow.expires_at = now + config_.flow_ttl;
+  if (auto s = store_.create_flow(flow); !s)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  const std::string page =
+      progress.stage == LoginStage::kSecondFactor ? "/login/second-factor" : "/login";
+  WebOutcome out = redirect_to(append_query(config_.issuer + page, {{"flow", flow.id}}));
+  // Path=/: /authorize must see it to reuse it for a sign-in in another tab.
+  out.cookies.push_back(cookie(kFlowCookie, *binding, "/", config_.flow_ttl));
+  return out;
+}
+
+WebOutcome Provider::redirect_to(std::string location) const {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kRedirect;
+  out.status = 302;
+  out.location = std::move(location);
+  return out;
+}
+
+Result<LoginFlow> Provider::checked_flow(const Params& params, const BrowserContext& browser,
+                                         WebOutcome& failure) {
+  const auto id = get_param(params, "flow");
+  if (!id || id->empty() || id->size() > 128) {
+    failure = error_page(400, "invalid_request", "The sign-in link is incomplete.");
+    return make_error(ErrorCode::kInvalidArgument, "no flow");
+  }
+  auto flow = store_.flow_by_id(*id, clock_.now());
+  if (!flow) {
+    if (flow.error().code == ErrorCode::kNotFound || flow.error().code == ErrorCode::kExpired)
+      failure = error_page(400, "expired_login",
+                           "This sign-in page has expired. Go back to the application and "
+                           "sign in again.");
+    else
+      failure = error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    return flow.error();
+  }
+  // The flow must belong to this browser: this defeats login CSRF, where an attacker sends a
+  // victim the attacker's own sign-in page.
+  if (!browser.flow_cookie ||
+      !constant_time_equal(hash_token(*browser.flow_cookie), flow->browser_binding_hash)) {
+    failure = error_page(403, "invalid_session",
+                         "This sign-in page was opened in another browser or its cookie is "
+                         "missing. Go back to the application and sign in again.");
+    return make_error(ErrorCode::kDenied, "flow cookie mismatch");
+  }
+  return flow;
+}
+
+WebOutcome Provider::login_page(const Params& query, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto flow = checked_flow(query, browser, failure);
+  if (!flow) return failure;
+  auto request = auth_request_from_json(flow->request_json);
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!request || !progress)
+    return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (progress->stage == LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kLoginPage;
+  out.status = 200;
+  out.login = LoginView{flow->id, flow->csrf_token, request->login_hint, request->client_id, ""};
+  return out;
+}
+
+std::optional<Provider::PostedFlow> Provider::posted_flow(const Params& form,
+                                                          const BrowserContext& browser,
+                                                          LoginStage expected,
+                                                          WebOutcome& failure) {
+  auto flow = checked_flow(form, browser, failure);
+  if (!flow) return std::nullopt;
+  if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token)) {
+    failure = error_page(403, "invalid_csrf_token",
+                         "The form was not sent by this sign-in page. Reload it and try again.");
+    return std::nullopt;
+  }
+  auto request = auth_request_from_json(flow->request_json);
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!request || !progress) {
+    failure = error_page(500, "server_error", "The sign-in request is damaged.");
+    return std::nullopt;
+  }
+  if (progress->stage != expected) {
+    failure = error_page(409, "invalid_state", "This step of the sign-in is not expected now.");
+    return std::nullopt;
+  }
+  return PostedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
+}
+
+WebOutcome Provider::login_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto posted = posted_flow(form, browser, LoginStage::kPassword, failure);
+  if (!posted) return failure;
+  const LoginFlow* flow = &posted->flow;
+  const AuthRequest* request = &posted->request;
+  const FlowProgress* progress = &posted->progress;
+
+  const std::string email = param(form, "email");
+  const std::string password = param(form, "password");
+  WebOutcome retry;
+  retry.kind = WebOutcome::Kind::kLoginPage;
+  retry.status = 401;
+  // One message for every failure, so the page does not tell whether an email exists.
+  retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), request->client_id,
+                          "Incorrect email or password."};
+  auto normalized = normalize_email(email);
+  // Failed passwords are throttled per email (existing or not, so the wait reveals nothing),
+  // before any hashing is spent on the attempt. Not per address: behind a reverse proxy every
+  // user shares one address, and one attacker could then lock everybody out. The attempt is
+  // counted before the slow check (Throttle::reserve), so concurrent guesses cannot all pass
+  // on the same old count.
+  const std::string key = "pwd:" + (normalized ? *normalized : email.substr(0, 254));
+  auto reserved = throttle_.reserve(key);
+  if (!reserved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (reserved->wait > 0) {
+    obs::sign_in(obs::kSignInThrottled, 0, 0, browser.client_address);
+    retry.status = 429;
+    retry.retry_after = reserved->wait;
+    retry.login.error_message =
+        "Too many failed sign-ins. Wait " + seconds_text(reserved->wait) + ", then try again.";
+    return retry;
+  }
+  const auto refuse = [&]() {
+    obs::sign_in(obs::kSignInWrongPassword, 0, 0, browser.client_address);
+    if (reserved->delay > 0)
+      retry.login.error_message += " Too many failed sign-ins: wait " +
+                                   seconds_text(reserved->delay) + " before the next try.";
+    return retry;
+  };
+  if (!normalized || password.empty() || password.size() > 1024) {
+    hasher_.burn(password);
+    return refuse();
+  }
+  auto candidates = store_.users_by_email(*normalized);
+  if (!candidates)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  std::optional<User> user;
+  for (const auto& candidate : *candidates) {
+    if (hasher_.verify(candidate.password_hash, password)) {
+      user = candidate;
+      break;
+    }
+  }
+  if (candidates->empty()) hasher_.burn(password);
+  if (!user) return refuse();
+  throttle_.succeeded({key});
+  if (!request->enrollment_link.empty()) {
+    // Started by an enrollment link: its user signing in uses it up (single use); another
+    // user signing in here leaves it alone.
+    auto link = store_.enrollment_link(request->enrollment_link);
+    if (link && link->user_id == user->id) {
+      auto used = store_.use_enrollment_link(request->enrollment_link, clock_.now());
+      if (!used) {
+        if (used.error().code != ErrorCode::kReplayed && used.error().code != ErrorCode::kExpired)
+          return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+        return error_page(410, "link_used",
+                          "This enrollment link was already used or has expired. Sign in at " +
+                              config_.issuer + "/profile instead.");
+      }
+      two_factor_.audit(*user, "mfa.enrollment_link_used", browser.client_address);
+    }
+  }
+
+  auto policy = two_factor_.second_factor_required(*user);
+  auto status = two_factor_.status(*user);
+  if (!policy || !status)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  const bool needs_second =
+      *policy || (contains(request->acr_values, kAcrMfa) && status->has_second_factor());
+  auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
+  if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  obs::sign_in(needs_second ? obs::kSignInSecondFactor : obs::kSignInOk, user->id,
+               user->account_id, browser.client_address);
+  FlowProgress next = *progress;
+  next.stage = *stage;
+  next.user_id = user->id;
+  next.password_time = clock_.now();
+  next.amr = {"pwd"};
+  if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
+    return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+  if (next.stage == LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
+  return complete_flow(*flow, *request, next, browser);
+}
+
+WebOutcome Provider::second_factor_view(const LoginFlow& flow, const std::string& method,
+                                        const std::string& error, int status) {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kSecondFactorPage;
+  out.status = status;
+  out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error, {}};
+  return out;
+}
+
+WebOutcome Provider::second_factor_page(const Params& query, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto flow = checked_flow(query, browser, failure);
+  if (!flow) return failure;
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!progress) return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (progress->stage != LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login", {{"flow", flow->id}}));
+  auto user = store_.user_by_id(progress->user_id);
+  if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  auto status = two_factor_.status(*user);
+  if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!status->has_second_factor()) {
+    auto required = two_factor_.second_factor_required(*user);
+    if (!required)
+      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (!*required && progress->password_time > 0) {
+      // The account stopped enforcing 2FA during this sign-in and the user has no factor:
+      // nothing is left to ask, the password of this flow signs them in.
+      auto request = auth_request_from_json(flow->request_json);
+      if (!request) return error_page(500, "server_error", "The sign-in request is damaged.");
+      FlowProgress done = *progress;
+      done.stage = LoginStage::kDone;
+      if (auto s = store_.update_flow(flow->id, flow->version, to_json(done).dump()); !s)
+        return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+      return complete_flow(*flow, *request, done, browser);
+    }
+    return setup_view(*flow, *user, "", 200);
+  }
+  std::string method = param(query, "method");
+  if (method != kRecoveryProvider && !contains(status->methods, method))
+    method = status->methods.front();
+  WebOutcome out = second_factor_view(*flow, method, "", 200);
+  out.second.recovery_available = status->recovery_codes_left > 0;
+  return out;
+}
+
+WebOutcome Provider::second_factor_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto posted = posted_flow(form, browser, LoginStage::kSecondFactor, failure);
+  if (!posted) return failure;
+  const LoginFlow* flow = &posted->flow;
+  const FlowProgress* progress = &posted->progress;
+  auto user = store_.user_by_id(progress->user_id);
+  if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  const std::string method = param(form, "method");
+  std::string code = param(form, "code");
+  if (code.size() > 64) code.resize(64);
+  if (method == kSetupMethod) {
+    // The setup an enforcing account forces: only for a user who has no factor yet.
+    auto status = two_factor_.status(*user);
+    if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (status->has_second_factor())
+      return error_page(409, "invalid_state", "Two-factor authentication is already set up.");
+    auto enrolled =
+        two_factor_.confirm_enrollment(*user, kTotpProvider, code, browser.client_address, false);
+    if (!enrolled) {
+      const ErrorCode kind = enrolled.error().code;
+      if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
+          kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound)
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      return setup_view(*flow, *user,
+                        "That code is not valid. Enter the current code from your "
+                        "authenticator app.",
+                        401);
+    }
+    return finish_second_factor(*posted, {"otp"}, browser);
+  }
+  StepRefusal refusal;
+  auto amr = two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
+  if (!amr) {
+    switch (amr.error().code) {
+      case ErrorCode::kLocked: {
+        WebOutcome out = second_factor_view(*flow, method, refusal.message, 429);
+        out.retry_after = refusal.retry_after;
+        return out;
+      }
+      case ErrorCode::kDenied:
+      case ErrorCode::kReplayed:
+      case ErrorCode::kInvalidArgument:
+      case ErrorCode::kNotFound:
+        return second_factor_view(*flow, method, refusal.message, 401);
+      default:
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    }
+  }
+  return finish_second_factor(*posted, *amr, browser);
+}
+
+WebOutcome Provider::finish_second_factor(const PostedFlow& posted,
+                                          const std::vector<std::string>& amr,
+                                          const BrowserContext& browser) {
+  auto stage = next_stage(posted.progress.stage, LoginEvent::kSecondFactorVerified, true);
+  if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  FlowProgress next = posted.progress;
+  next.stage = *stage;
+  next.mfa_time = clock_.now();
+  for (const auto& value : amr) {
+    if (!contains(next.amr, value)) next.amr.push_back(value);
+  }
+  if (auto s = store_.update_flow(posted.flow.id, posted.flow.version, to_json(next).dump()); !s)
+    return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+  return complete_flow(posted.flow, posted.request, next, browser);
+}
+
+WebOutcome Provider::setup_view(const LoginFlow& flow, const User& user, const std::string& error,
+                                int status) {
+  // The pending secret is kept, so the QR code from an email or an earlier visit still works.
+  auto view = two_factor_.pending_totp_enrollment(user);
+  if (!view && view.error().code == ErrorCode::kNotFound)
+    view = two_factor_.begin_totp_enrollment(user);
+  if (!view && view.error().code == ErrorCode::kDenied)
+    return error_page(
+        403, "method_not_allowed",
+        view.error().message + ", and no other method can be set up here. Ask your administrator.");
+  if (!view) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  WebOutcome out = second_factor_view(flow, kSetupMethod, error, status);
+  out.second.recovery_available = false;
+  out.second.setup = *view;
+  return out;
+}
+
+WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& request,
+                                   const FlowProgress& progress, const BrowserContext& browser) {
+  const int64_t now = clock_.now();
+  std::vector<CookieToSet> cookies;
+  Session session;
+  auto existing = current_session(browser);
+  const bool same_user = existing && *existing && (*existing)->user_id == progress.user_id;
+  // A flow that asked only for the missing second factor stands on the password of the
+  // session it started from; if that session is gone (signed out, expired, or another user
+  // signed in meanwhile) the second factor alone signs no one in.
+  if (progress.password_time == 0 && !same_user)
+    return error_page(401, "login_required",
+                      "Your session ended while you were signing in. Go back to the "
+                      "application and sign in again.");
+  if (existing && *existing && !same_user) {
+    // Another user signs in on this browser: the previous user's session ends here.
+    (void)store_.revoke_grants_of_session((*existing)->sid);
+    (void)store_.delete_session((*existing)->sid);
+  }
+  if (same_user) {
+    session = **existing;
+  } else {
+    auto cookie_value = random_token(random_, 32);
+    auto sid = random_token(random_, 16);
+    if (!cookie_value || !sid) return error_page(500, "server_error", "Randomness failed.");
+    session.id_hash = hash_token(*cookie_value);
+    session.sid = *sid;
+    session.user_id = progress.user_id;
+    session.created_at = now;
+    session.expires_at = now + config_.session_ttl;
+    cookies.push_back(cookie(kSessionCookie, *cookie_value, "/", config_.session_ttl));
+  }
+  record_factors(progress, session);
+  const Status saved =
+      same_user ? store_.update_session_auth(session) : store_.create_session(session);
+  if (!saved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  (void)store_.delete_flow(flow.id);
+  WebOutcome out;
+  if (request.client_id.empty()) {
+    out = redirect_to(config_.issuer + request.redirect_uri);
+  } else {
+    out = issue_code(request, session);
+  }
+  for (auto& c : cookies) out.cookies.push_back(std::move(c));
+  return out;
+}
+
+WebOutcome Provider::issue_code(const AuthRequest& request, const Session& session) {
+  auto grant_id = random_token(random_, 16);
+  auto code = random_token(random_, 32);
+  if (!grant_id || !code) return redirect_error(request, "server_error", "randomness failed");
+  const int64_t now = clock_.now();
+  Grant grant{*grant_id,
+              request.client_id,
+              session.user_id,
+              session.sid,
+              request.scope,
+              request.nonce,
+              session.auth_time,
+              session.acr,
+              session.amr,
+              false,
+              now};
+  AuthCode auth_code{hash_token(*code),      *grant_id, request.redirect_uri,
+                     request.code_challenge, false,     now + config_.code_ttl};
+  if (auto s = store_.create_grant_with_code(grant, auth_code); !s)
+    return redirect_error(request, "temporarily_unavailable", "please try again");
+  Params params = {{"code", *code}};
+  if (!request.state.empty()) params.emplace_back("state", request.state);
+  params.emplace_back("iss", config_.issuer);
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kRedirect;
+  out.status = 302;
+  out.location = append_query(request.redirect_uri, params);
+  return out;
+}
+
+Result<Client> Provider::authenticate_client(const Params& form,
+                                             const std::optional<std::string>& authorization,
+                                             ApiOutcome& failure) {
+  std::optional<std::string> id;
+  std::optional<std::string> secret;
+  const bool basic =
+      authorization && authorization->size() > 6 &&
+      (authorization->rfind("Basic ", 0) == 0 || authorization->rfind("basic ", 0) == 0);
+  if (basic) {
+    auto decoded = base64_decode(authorization->substr(6));
+    const auto colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos) {
+      failure = oauth_error(401, "invalid_client", "malformed Basic credentials");
+      failure.www_authenticate = "Basic realm=\"keystep\"";
+      return make_error(ErrorCode::kUnauthenticated, "bad basic");
+    }
+    // RFC 6749 §2.3.1: both halves are form-urlencoded before Base64.
+    auto user = url_decode(decoded->substr(0, colon), true);
+    auto pass = url_decode(decoded->substr(colon + 1), true);
+    if (!user || !pass) {
+      failure = oauth_error(401, "invalid_client", "malformed Basic credentials");
+      failure.www_authenticate = "Basic realm=\"keystep\"";
+      return make_error(ErrorCode::kUnauthenticated, "bad basic");
+    }
+    id = *user;
+    secret = *pass;
+    if (get_param(form, "client_secret")) {
+      failure = oauth_error(400, "invalid_request", "use one client authentication method");
+      return make_error(ErrorCode::kInvalidArgument, "two methods");
+    }
+    if (auto form_id = get_param(form, "client_id"); form_id && *form_id != *id) {
+      failure = oauth_error(400, "invalid_request", "client_id does not match the credentials");
+      return make_error(ErrorCode::kInvalidArgument, "id mismatch");
+    }
+  } else {
+    id = get_param(form, "client_id");
+    secret = get_param(form, "client_secret");
+  }
+  auto unauthenticated = [&](const char* why) {
+    failure = oauth_error(401, "invalid_client", why);
+    if (basic) failure.www_authenticate = "Basic realm=\"keystep\"";
+    return make_error(ErrorCode::kUnauthenticated, why);
+  };
+  if (!id || id->empty()) return unauthenticated("client authentication is required");
+  auto client = store_.client_by_id(*id);
+  if (!client) {
+    if (client.error().code == ErrorCode::kNotFound)
+      return unauthenticated("client authentication failed");
+    failure = oauth_error(503, "temporarily_unavailable", "please try again");
+    return client.error();
+  }
+  if (client->is_public) {
+    if (secret) return unauthenticated("client authentication failed");
+    return client;
+  }
+  if (!secret || !verify_client_secret(client->secret_hash, *secret))
+    return unauthenticated("client authentication failed");
+  return client;
+}
+
+ApiOutcome Provider::token(const Params& form, const std::optional<std::string>& authorization) {
+  if (auto repeated = repeated_param(form))
+    return oauth_error(400, "invalid_request", *repeated + " is repeated");
+  ApiOutcome failure;
+  auto client = authenticate_client(form, authorization, failure);
+  if (!client) return failure;
+  const std::string grant_type = param(form, "grant_type");
+  if (grant_type == "authorization_code") return code_grant(*client, form);
+  if (grant_type == "refresh_token") return refresh_grant(*client, form);
+  if (grant_type.empty()) return oauth_error(400, "invalid_request", "grant_type is required");
+  return oauth_error(400, "unsupported_grant_type",
+                     "grant_type " + grant_type + " is not supported");
+}
+
+ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
+  const auto code = get_param(form, "code");
+  if (!code || code->empty()) return oauth_error(400, "invalid_request", "code is required");
+  const int64_t now = clock_.now();
+  auto redeemed = store_.redeem_code(hash_token(*code), now);
+  if (!redeemed) {
+    switch (redeemed.error().code) {
+      case ErrorCode::kReplayed:
+        return oauth_error(400, "invalid_grant",
+                           "the code was already used; the tokens it issued are revoked");
+      case ErrorCode::kNotFound:
+      case ErrorCode::kExpired:
+        return oauth_error(400, "invalid_grant", "the code is invalid or expired");
+      default:
+        return oauth_error(503, "temporarily_unavailable", "please try again");
+    }
+  }
+  const auto& [auth_code, grant] = *redeemed;
+  if (grant.client_id != client.client_id) {
+    (void)store_.revoke_grant(grant.id);
+    return oauth_error(400, "invalid_grant", "the code was issued to another client");
+  }
+  if (param(form, "redirect_uri") != auth_code.redirect_uri)
+    return oauth_error(400, "invalid_grant",
+                       "redirect_uri does not match the authorization request");
+  const auto verifier = get_param(form, "code_verifier");
+  if (!auth_code.code_challenge.empty()) {
+    if (!verifier || !is_valid_code_verifier(*verifier))
+      return oauth_error(400, "invalid_grant", "a valid code_verifier is required");
+    if (!pkce_s256_matches(*verifier, auth_code.code_challenge))
+      return oauth_error(400, "invalid_grant", "code_verifier does not match the code_challenge");
+  } else if (verifier) {
+    return oauth_error(400, "invalid_grant", "code_verifier sent but no code_challenge was");
+  }
+  auto body = mint_tokens(grant, true, grant.scope);
+  if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
+  return ApiOutcome{200, *body, {}};
+}
+
+ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
+  const auto refresh = get_param(form, "refresh_token");
+  if (!refresh || refresh->empty())
+    return oauth_error(400, "invalid_request", "refresh_token is required");
+  const int64_t now = clock_.now();
+  const std::string old_hash = hash_token(*refresh);
+  auto active = store_.active_token(old_hash, TokenKind::kRefresh, now);
+  if (!active && (active.error().code == ErrorCode::kUnavailable ||
+                  active.error().code == ErrorCode::kInternal))
+    return oauth_error(503, "temporarily_unavailable", "please try again");
+  if (active && active->grant.client_id != client.client_id)
+    return oauth_error(400, "invalid_grant", "the refresh token was issued to another client");
+  // RFC 6749 §6: a narrower scope applies to what this response issues (the access token, the
+  // id_token's claims); the refresh token keeps the grant's whole scope.
+  std::string scope = active ? active->grant.scope : "";
+  if (auto requested = get_param(form, "scope"); requested && active) {
+    const auto granted = split_spaces(active->grant.scope);
+    std::vector<std::string> narrowed;
+    for (const auto& s : split_spaces(*requested)) {
+      if (!contains(granted, s))
+        return oauth_error(400, "invalid_scope", "scope " + s + " was not granted");
+      if (!contains(narrowed, s)) narrowed.push_back(s);
+    }
+    if (narrowed.empty()) return oauth_error(400, "invalid_scope", "scope is empty");
+    scope = join_spaces(narrowed);
+  }
+  auto next = random_token(random_, 32);
+  if (!next) return oauth_error(500, "server_error", "randomness failed");
+  Token replacement{hash_token(*next),
+                    active ? active->grant.id : "",
+                    TokenKind::kRefresh,
+                    false,
+                    false,
+                    now,
+                    now + config_.refresh_token_ttl,
+                    ""};
+  if (!active) {
+    // A used (rotated-away) token presented again means it was stolen or replayed: the store
+    // revokes the whole grant when asked to rotate it. Nothing is issued.
+    if (active.error().code == ErrorCode::kReplayed)
+      (void)store_.rotate_refresh_token(old_hash, replacement, now);
+    return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
+  }
+  if (auto s = store_.rotate_refresh_token(old_hash, replacement, now); !s)
+    return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
+  auto body = mint_tokens(active->grant, false, scope);
+  if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
+  (*body)["refresh_token"] = *next;
+  return ApiOutcome{200, *body, {}};
+}
+
+Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
+                                             const std::string& scope) {
+  const int64_t now = clock_.now();
+  auto access = random_token(random_, 32);
+  if (!access) return access.error();
+  const std::vector<std::string> scopes = split_spaces(scope);
+  if (auto s = store_.add_token(Token{hash_token(*access), grant.id, TokenKind::kAccess, false,
+                                      false, now, now + config_.access_token_ttl,
+                                      scope == grant.scope ? "" : scope});
+      !s)
+    return s.error();
+  nlohmann::json claims = {{"iss", config_.issuer},
+                           {"sub", std::to_string(grant.user_id)},
+                           {"aud", grant.client_id},
+                           {"exp", now + config_.id_token_ttl},
+                           {"iat", now},
+                           {"auth_time", grant.auth_time},
+                           {"sid", grant.sid},
+                           {"acr", grant.acr},
+                           {"amr", split_spaces(grant.amr)}};
+  if (first && !grant.nonce.empty()) claims["nonce"] = grant.nonce;
+  if (contains(scopes, "email")) {
+    auto user = store_.user_by_id(grant.user_id);
+    if (!user) return user.error();
+    claims["email"] = user->email;
+    claims["email_verified"] = false;
+  }
+  auto id_token = keys_.sign(claims);
+  if (!id_token) return id_token.error();
+  nlohmann::json body = {{"access_token", *access},
+                         {"token_type", "Bearer"},
+                         {"expires_in", config_.access_token_ttl},
+                         {"scope", scope}};
+  // An id_token only while openid is in the scope (a refresh may narrow it away).
+  if (contains(scopes, "openid")) body["id_token"] = *id_token;
+  if (first) {
+    auto refresh = random_token(random_, 32);
+    if (!refresh) return refresh.error();
+    if (auto s = store_.add_token(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false,
+                                        false, now, now + config_.refresh_token_ttl, ""});
+        !s)
+      return s.error();
+    body["refresh_token"] = *refresh;
+  }
+  obs::tokens_issued(first ? "authorization_code" : "refresh_token", grant.client_id,
+                     grant.user_id);
+  return body;
+}
+
+ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
+  auto invalid = [](const char* description) {
+    ApiOutcome out = oauth_error(401, "invalid_token", description);
+    out.www_authenticate =
+        std::string("Bearer error=\"invalid_token\", error_description=\"") + description + "\"";
+    return out;
+  };
+  const auto token = bearer_token(authorization);
+  if (!token) {
+    ApiOutcome out = oauth_error(401, "invalid_request", "a Bearer access token is required");
+    out.www_authenticate = "Bearer realm=\"keystep\"";
+    return out;
+  }
+  auto active = store_.active_token(hash_token(*token), TokenKind::kAccess, clock_.now());
+  if (!active) {
+    if (active.error().code == ErrorCode::kUnavailable ||
+        active.error().code == ErrorCode::kInternal)
+      return oauth_error(503, "temporarily_unavailable", "please try again");
+    return invalid("the access token is invalid, expired or revoked");
+  }
+  auto user = store_.user_by_id(active->grant.user_id);
+  if (!user) return invalid("the access token's user no longer exists");
+  nlohmann::json body = {{"sub", std::to_string(user->id)}};
+  const std::string& scope = active->token.scope.empty() ? active->grant.scope : active->token.scope;
+  if (!contains(split_spaces(scope), "openid")) {
+    ApiOutcome out = oauth_error(403, "insufficient_scope", "the access token lacks openid");
+    out.www_authenticate = "Bearer error=\"insufficient_scope\", scope=\"openid\"";
+    return out;
+  }
+  if (contains(split_spaces(scope), "email")) {
+    body["email"] = user->email;
+    body["email_verified"] = false;
+  }
+  return ApiOutcome{200, body, {}};
+}
+
+WebOutcome Provider::end_session(const Params& params, const BrowserContext& browser) {
+  if (auto repeated = repeated_param(params))
+    return error_page(400, "invalid_request", *repeated + " is repeated.");
+  std::optional<std::string> client_id = get_param(params, "client_id");
+  std::optional<std::string> hinted_sid;
+  if (auto hint = get_param(params, "id_token_hint")) {
+    // The hint may be expired (the user comes back later to log out); only the signature and
+    // issuer matter.
+    auto claims = keys_.verify(*hint);
+    if (!claims || !claims->is_object() || claims->value("iss", "") != config_.issuer)
+      return error_page(400, "invalid_request", "The id_token_hint is not valid.");
+    const auto aud = claims->value("aud", "");
+    if (client_id && *client_id != aud)
+      return error_page(400, "invalid_request", "client_id does not match the id_token_hint.");
+    client_id = aud;
+    if (claims->contains("sid") && (*claims)["sid"].is_string()) hinted_sid = (*claims)["sid"];
+  }
+  std::optional<std::string> redirect;
+  if (auto uri = get_param(params, "post_logout_redirect_uri")) {
+    if (!client_id)
+      return error_page(400, "invalid_request",
+                        "post_logout_redirect_uri needs an id_token_hint or client_id.");
+    auto client = store_.client_by_id(*client_id);
+    if (!client || !redirect_uri_registered(client->post_logout_redirect_uris, *uri))
+      return error_page(400, "invalid_request",
+                        "The post_logout_redirect_uri is not registered for this application.");
+    Params extra;
+    if (auto state = get_param(params, "state")) extra.emplace_back("state", *state);
+    redirect = append_query(*uri, extra);
+  }
+  auto session = current_session(browser);
+  if (!session) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (*session) {
+    // OpenID RP-Initiated Logout §2: a request that does not prove it comes from an RP of this
+    // very session (any page may link to /logout) asks the user before signing them out.
+    const std::string csrf = session_csrf_token(*browser.session_cookie);
+    const bool hinted_this = hinted_sid && *hinted_sid == (*session)->sid;
+    const bool confirmed = param(params, "confirm") == "yes" &&
+                           constant_time_equal(param(params, "csrf_token"), csrf);
+    if (!hinted_this && !confirmed) {
+      WebOutcome ask;
+      ask.kind = WebOutcome::Kind::kLogoutConfirmPage;
+      ask.status = 200;
+      ask.logout.csrf_token = csrf;
+      if (client_id) ask.logout.carried.emplace_back("client_id", *client_id);
+      for (const char* name : {"post_logout_redirect_uri", "state"})
+        if (auto value = get_param(params, name)) ask.logout.carried.emplace_back(name, *value);
+      return ask;
+    }
+    (void)store_.revoke_grants_of_session((*session)->sid);
+    (void)store_.delete_session((*session)->sid);
+  } else if (hinted_sid) {
+    // No cookie (e.g. the RP logs out from another browser tab context): end the hinted session.
+    (void)store_.revoke_grants_of_session(*hinted_sid);
+    (void)store_.delete_session(*hinted_sid);
+  }
+  WebOutcome out;
+  out.cookies.push_back(cookie(kSessionCookie, "", "/", 0));
+  if (redirect) {
+    out.kind = WebOutcome::Kind::kRedirect;
+    out.status = 302;
+    out.location = *redirect;
+  } else {
+    out.kind = WebOutcome::Kind::kLoggedOutPage;
+    out.status = 200;
+  }
+  return out;
+}
+
+}  // namespace keystep
+
+namespace keystep {
+
+std::string session_csrf_token(std::string_view session_cookie) {
+  return base64url_encode(hmac_sha256(session_cookie, "keystep profile csrf"));
+}
+
+Result<std::optional<Provider::SignedIn>> Provider::signed_in(const BrowserContext& browser) {
+  auto session = current_session(browser);
+  if (!session) return session.error();
+  if (!*session) return std::optional<SignedIn>();
+  auto user = store_.user_by_id((*session)->user_id);
+  if (!user) {
+    if (user.error().code == ErrorCode::kNotFound) return std::optional<SignedIn>();
+    return user.error();
+  }
+  const std::string csrf = session_csrf_token(*browser.session_cookie);
+  return std::optional<SignedIn>(SignedIn{**session, *user, csrf});
+}
+
+Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind kind, int status) {
+  auto two_factor = two_factor_.status(who.user);
+  if (!two_factor) return two_factor.error();
+  auto account = store_.account_by_id(who.user.account_id);
+  if (!account) return account.error();
+  WebOutcome out;
+  out.kind = kind;
+  out.status = status;
+  out.profile.csrf_token = who.csrf_token;
+  out.profile.email = who.user.email;
+  out.profile.account_name = account->name;
+  out.profile.two_factor = *two_factor;
+  auto permissions = store_.role_permissions(who.user.role);
+  if (!permissions) return permissions.error();
+  out.profile.can_view_auth_settings = contains(*permissions, kPermViewAuthSettings);
+  return out;
+}
+
+WebOutcome Provider::profile(const BrowserContext& browser) {
+  auto who = signed_in(browser);
+  if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!*who) return sign_in_then("/profile", browser);
+  auto out = profile_view(**who, WebOutcome::Kind::kProfilePage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  return *out;
+}
+
+WebOutcome Provider::sign_in_then(const std::string& local_path, const BrowserContext& browser,
+                                  const std::string& login_hint) {
+  // complete_flow sends the browser to issuer + redirect_uri: only a path keeps it here.
+  assert(!local_path.empty() && local_path[0] == '/' && local_path.rfind("//", 0) != 0);
+  AuthRequest request;
+  request.redirect_uri = local_path;
+  request.login_hint = login_hint;
+  return start_flow(request, FlowProgress{}, browser);
+}
+
+Result<std::optional<WebOutcome>> Provider::step_up_needed(const Session& session,
+                                                           const User& user, bool recent,
+                                                           const std::string& local_path,
+                                                           const BrowserContext& browser) {
+  auto allowed = two_factor_.check_session(session, user, recent, config_.reauthentication_max_age);
+  if (allowed) return std::optional<WebOutcome>();
+  if (allowed.error().code != ErrorCode::kDenied) return allowed.error();
+  two_factor_.audit(user, "session.reauthentication_required", browser.client_address,
+                    allowed.error().message);
+  // A full sign-in (password, then the second factor the policy asks for) that comes back to
+  // the page; the action itself is not replayed, the user repeats it.
+  return std::optional<WebOutcome>(sign_in_then(local_path, browser, user.email));
+}
+
+Status Provider::after_two_factor_on(const SignedIn& who, bool proved_second_factor,
+                                     const std::string& address) {
+  Session session = who.session;
+  if (proved_second_factor) {
+    // The code that just confirmed the authenticator is a second factor passed now.
+    FlowProgress progress;
+    progress.mfa_time = clock_.now();
+    progress.amr = {"otp"};
+    record_factors(progress, session);
+    if (Status s = store_.update_session_auth(session); !s) return s;
+  }
+  // Sessions signed in before 2FA was on ended: none of them may keep acting on a password.
+  auto ended = store_.end_other_sessions(who.user.id, session.sid);
+  if (!ended) return ended.error();
+  if (*ended > 0)
+    two_factor_.audit(who.user, "session.others_ended", address,
+                      std::to_string(*ended) + " other session(s) ended: 2FA turned on");
+  return {};
+}
+
+std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,
+                                                         const BrowserContext& browser,
+                                                         WebOutcome& failure) {
+  auto who = signed_in(browser);
+  if (!who) {
+    failure = error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    return std::nullopt;
+  }
+  if (!*who) {
+    failure = redirect_to(config_.issuer + "/profile");
+    return std::nullopt;
+  }
+  if (!constant_time_equal(param(form, "csrf_token"), (*who)->csrf_token)) {
+    failure = error_page(403, "invalid_csrf_token",
+                         "The form was not sent by your profile page. Reload it and try again.");
+    return std::nullopt;
+  }
+  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
+  if (!step_up || *step_up) {
+    failure = step_up ? **step_up
+                      : error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    return std::nullopt;
+  }
+  return **who;
+}
+
+WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  const std::string action = param(form, "action");
+  if (action == "enable") {
+    // Replacing a working authenticator must not be possible with a session alone: turn it
+    // off first (which asks for the password or a current code).
+    auto status = two_factor_.status(who->user);
+    if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (status->has_totp && !status->user_setting) {
+      // Set up already (the account required it): turning the own setting on needs nothing
+      // more, and keeps asking for the code even if the account stops requiring it.
+      if (auto s = store_.set_two_factor_setting(who->user.id, true); !s)
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      two_factor_.audit(who->user, "mfa.enabled", browser.client_address, "own setting");
+      if (auto s = after_two_factor_on(*who, false, browser.client_address); !s)
+        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 200);
+      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      out->profile.notice = "Two-factor authentication is on.";
+      return *out;
+    }
+    if (status->has_totp) {
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 409);
+      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      out->profile.error_message = "Two-factor authentication is already on.";
+      return *out;
+    }
+    auto view = two_factor_.begin_totp_enrollment(who->user);
+    if (!view) {
+      if (view.error().code == ErrorCode::kDenied)
+        return error_page(403, "method_not_allowed", view.error().message + ".");
+      return error_page(503, "temporarily_unavailable", view.error().message);
+    }
+    return redirect_to(config_.issuer + "/profile/two-factor/enable");
+  }
+  if (action != "disable") return error_page(400, "invalid_request", "Unknown action.");
+  const std::string password = param(form, "password");
+  bool password_ok = false;
+  if (!password.empty()) {
+    // The same per-email throttle as the sign-in page: a session must not turn this form
+    // into an unlimited password oracle.
+    const std::string key = "pwd:" + who->user.email;
+    auto reserved = throttle_.reserve(key);
+    if (!reserved)
+      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (reserved->wait > 0) {
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 429);
+      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      out->retry_after = reserved->wait;
+      out->profile.error_message = "Too many incorrect passwords. Wait " +
+                                   seconds_text(reserved->wait) + ", then try again.";
+      return *out;
+    }
+    password_ok = password.size() <= 1024 && hasher_.verify(who->user.password_hash, password);
+    if (password_ok) throttle_.succeeded({key});
+  }
+  auto disabled =
+      two_factor_.disable(who->user, password_ok, param(form, "code"), browser.client_address);
+  const int status = disabled ? 200 : disabled.error().code == ErrorCode::kConflict ? 409 : 401;
+  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, status);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (disabled)
+    out->profile.notice = "Two-factor authentication is off.";
+  else
+    out->profile.error_message = disabled.error().message;
+  return *out;
+}
+
+WebOutcome Provider::profile_enable_page(const BrowserContext& browser) {
+  auto who = signed_in(browser);
+  if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!*who) return redirect_to(config_.issuer + "/profile");
+  // The page shows a secret (possibly the one an enforcement email carries): only to a session
+  // that may act on the factors.
+  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
+  if (!step_up) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (*step_up) return **step_up;
+  auto view = two_factor_.pending_totp_enrollment((*who)->user);
+  if (!view) {
+    if (view.error().code == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
+    return error_page(503, "temporarily_unavailable", view.error().message);
+  }
+  auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  out->profile.enrollment = *view;
+  return *out;
+}
+
+WebOutcome Provider::profile_enable_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  std::string code = param(form, "code");
+  if (code.size() > 64) code.resize(64);
+  auto codes = two_factor_.confirm_totp_enrollment(who->user, code, browser.client_address);
+  if (!codes) {
+    const ErrorCode kind = codes.error().code;
+    if (kind == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
+    if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
+        kind != ErrorCode::kReplayed)
+      return error_page(503, "temporarily_unavailable", codes.error().message);
+    auto view = two_factor_.pending_totp_enrollment(who->user);
+    auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, 401);
+    if (!view || !out) return error_page(503, "temporarily_unavailable", "Please try again.");
+    out->profile.enrollment = *view;
+    out->profile.error_message =
+        "That code is not valid. Enter the current code from your authenticator app.";
+    return *out;
+  }
+  if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
+    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  out->profile.recovery_codes = *codes;
+  out->profile.notice = "Two-factor authentication is on.";
+  return *out;
+}
+
+WebOutcome Provider::profile_recovery_codes(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  auto status = two_factor_.status(who->user);
+  if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!status->has_second_factor())
+    return error_page(409, "two_factor_off", "Turn on two-factor authentication first.");
+  auto codes = two_factor_.regenerate_recovery_codes(who->user, browser.client_address);
+  if (!codes) return error_page(503, "temporarily_unavailable", codes.error().message);
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage, 200);
+  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  out->profile.recovery_codes = *codes;
+  out->profile.notice = "New recovery codes. The old ones no longer work.";
+  return *out;
+}
+
+}  // namespace keystep

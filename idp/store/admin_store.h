@@ -1,0 +1,77 @@
+#pragma once
+// Storage for account administration: API tokens, the member list with each member's 2FA
+// state, and the admin's "lost device" reset. Same contract as idp/store.h: thread-safe, each
+// method atomic, kNotFound / kAlreadyExists / kUnavailable / kInternal.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "idp/store/mail_store.h"
+#include "idp/store/model.h"
+#include "idp/store/onboarding_store.h"
+#include "base/result.h"
+
+namespace keystep {
+
+// An API token acts for its user within its account. Only the hash is stored.
+struct ApiToken {
+  int64_t id = 0;
+  int64_t account_id = 0;
+  int64_t user_id = 0;
+  std::string name;
+  std::string token_hash;  // SHA-256 (base64url) of the token
+  int64_t created_at = 0;
+  int64_t revoked_at = 0;  // 0 while not revoked
+  int64_t expires_at = 0;  // 0: never expires; else refused from this time on
+
+  bool expired(int64_t now) const { return expires_at != 0 && expires_at <= now; }
+};
+
+struct Member {
+  User user;
+  bool has_second_factor = false;  // a confirmed credential other than recovery codes
+};
+
+// What a lost-device reset ended, for the admin's summary.
+struct TwoFactorReset {
+  int64_t sessions_ended = 0;
+  int64_t grants_revoked = 0;        // OIDC grants, with every access and refresh token
+  std::vector<ApiToken> api_tokens;  // the member's API tokens it revoked (revoked_at set)
+};
+
+class AdminStore {
+ public:
+  virtual ~AdminStore() = default;
+  // kNotFound when the user is not in the account. On success returns the token with its id.
+  virtual Result<ApiToken> create_api_token(const ApiToken& token) = 0;
+  // kNotFound when absent or revoked.
+  virtual Result<ApiToken> api_token_by_hash(const std::string& token_hash) = 0;
+  // The account's tokens, oldest first, revoked and expired ones too.
+  virtual Result<std::vector<ApiToken>> api_tokens(int64_t account_id) = 0;
+  virtual Result<Page<ApiToken>> api_tokens_page(int64_t account_id, PageRequest page) = 0;
+  // kNotFound when the token is not in the account or already revoked.
+  virtual Status revoke_api_token(int64_t account_id, int64_t token_id, int64_t now) = 0;
+  // The account's users, by email (then id).
+  virtual Result<std::vector<Member>> members(int64_t account_id) = 0;
+  virtual Result<Page<Member>> members_page(int64_t account_id, PageRequest page) = 0;
+  // Lost device, in one transaction: removes every credential of the user, turns the
+  // user-level setting off, revokes every grant of the user with all its access and refresh
+  // tokens (by user, not through sessions: a grant outlives its session), ends every session
+  // of the user, revokes the user's API tokens at `now` and queues `mail` (outbox dedupe keys
+  // make a repeat queue nothing). kNotFound for an unknown user (nothing changes).
+  virtual Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
+                                                  const std::vector<OutgoingMail>& mail) = 0;
+  // Sets the account-level setting and the per-provider settings, stores `links` (the
+  // enrollment links the messages carry) and queues `mail`, in one transaction: the change
+  // and the messages it causes are stored together or not at all. Compare-and-set on the
+  // account-level setting: kConflict (nothing changes) unless it is still `was_enforced`, so
+  // two requests racing to enforce cannot both send the emails.
+  virtual Status update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
+                                              bool enforce_two_factor,
+                                              const std::string& mfa_settings_json,
+                                              const std::vector<OutgoingMail>& mail,
+                                              const std::vector<EnrollmentLink>& links) = 0;
+};
+
+}  // namespace keystep

@@ -1,0 +1,85 @@
+#pragma once
+// Storage the second login step needs: MFA credentials, the user-level 2FA flag, failed
+// attempt counters (lockout) and the security audit log. Same contract as idp/store.h:
+// thread-safe, each method atomic, kNotFound / kAlreadyExists / kConflict / kUnavailable.
+//
+// MfaCredential::secret is stored exactly as given: callers pass it sealed (SecretBox) and
+// unseal it after reading; the store never sees key material in clear.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "idp/store/model.h"
+#include "base/result.h"
+#include "plugin/mfa_provider.h"
+
+namespace keystep {
+
+struct AttemptState {
+  int64_t failures = 0;
+  int64_t last_failure_at = 0;
+};
+
+struct AuditEvent {
+  int64_t id = 0;
+  int64_t at = 0;
+  int64_t account_id = 0;
+  int64_t user_id = 0;  // 0 when no user is known
+  std::string event;    // e.g. "mfa.enabled", "mfa.code_refused", "mfa.locked_out"
+  std::string address;  // client address
+  std::string detail;   // short, never a secret
+  std::string request_id;  // of the HTTP request that caused it ("" for the CLI, workers)
+};
+
+class MfaStore {
+ public:
+  virtual ~MfaStore() = default;
+
+  // Confirmed and pending credentials of a user, oldest first.
+  virtual Result<std::vector<MfaCredential>> credentials_of_user(int64_t user_id) = 0;
+  // Replaces the user's unconfirmed credentials of the same provider with `pending`.
+  // On success returns it with its id and version.
+  virtual Result<MfaCredential> put_pending_credential(const MfaCredential& pending) = 0;
+  // Compare-and-set: stores counter, state, confirmed and last_used_at of `updated` with
+  // version expected_version + 1, only if the stored version is expected_version; else
+  // kConflict (another request used the credential first). kNotFound if it is gone.
+  virtual Status update_credential(const MfaCredential& updated, int64_t expected_version) = 0;
+  // In one transaction: CAS-confirms `confirmed` (see update_credential), removes the user's
+  // other credentials of the same provider and of recovery_codes.provider_id, adds
+  // recovery_codes, and turns the user-level flag on unless `user_setting_on` is false (a
+  // setup forced by the account's setting must not flip the user's own, as the seed says).
+  virtual Status enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
+                                   const MfaCredential& recovery_codes,
+                                   bool user_setting_on = true) = 0;
+  // Replaces the user's credentials of replacement.provider_id with `replacement` (e.g.
+  // regenerated recovery codes).
+  virtual Status replace_credentials(const MfaCredential& replacement) = 0;
+  // Turns the user-level setting on or off alone, for a user whose credential already exists
+  // (set up because the account required it). kNotFound for an unknown user.
+  virtual Status set_two_factor_setting(int64_t user_id, bool on) = 0;
+  // In one transaction: removes every credential of the user and turns the flag off.
+  virtual Status disable_two_factor(int64_t user_id) = 0;
+  // Sets the account-level setting and the per-provider settings.
+  virtual Status update_account_mfa(int64_t account_id, bool enforce_two_factor,
+                                    const std::string& mfa_settings_json) = 0;
+
+  // Failed second-step attempts, keyed by e.g. "user:42" or "addr:127.0.0.1".
+  virtual Result<AttemptState> attempts(const std::string& key) = 0;
+  // Atomically counts one more failure at `now`; returns the new state.
+  virtual Result<AttemptState> record_failure(const std::string& key, int64_t now) = 0;
+  // Compare-and-set: counts one more failure at `now` only if the key's state still equals
+  // `expected` (both fields; a key with no failures is AttemptState{}). True when counted,
+  // false when another request changed the state first (nothing is changed then).
+  virtual Result<bool> record_failure_if(const std::string& key, const AttemptState& expected,
+                                         int64_t now) = 0;
+  virtual Status reset_attempts(const std::string& key) = 0;
+
+  virtual Status append_audit(const AuditEvent& event) = 0;
+  // Newest first; at most `limit` events with id < before_id (0: from the newest).
+  virtual Result<std::vector<AuditEvent>> audit_events(int64_t account_id, int64_t before_id,
+                                                       int limit) = 0;
+};
+
+}  // namespace keystep

@@ -1,0 +1,150 @@
+#pragma once
+// Store interfaces the IdP core needs. storage/sqlite implements them; a PostgreSQL
+// implementation is meant to follow and pass the same conformance tests
+// (tests/unit/sqlite_store_test.cc, tests/unit/sqlite_mfa_store_test.cc).
+//
+// Contract common to every method:
+// - Thread-safe: a store may be called from any number of threads at once.
+// - Each method is atomic: it fully happens or not at all.
+// - kNotFound when a named row is absent, kAlreadyExists on a uniqueness violation,
+//   kUnavailable when the database is busy past its timeout, kInternal otherwise.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "idp/store/admin_store.h"
+#include "idp/store/mfa_store.h"
+#include "idp/store/model.h"
+#include "idp/store/onboarding_store.h"
+#include "base/result.h"
+
+namespace keystep {
+
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+  // On success returns the account with its new id.
+  virtual Result<Account> create_account(const Account& account) = 0;
+  virtual Result<Account> account_by_name(const std::string& name) = 0;
+  virtual Result<Account> account_by_id(int64_t id) = 0;
+};
+// (The account-level 2FA setting is written through MfaStore::update_account_mfa.)
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+  // kNotFound if the account does not exist; kInvalidArgument for an unknown role.
+  virtual Result<User> create_user(const User& user) = 0;
+  virtual Result<User> user_by_id(int64_t id) = 0;
+  virtual Result<User> user_by_email(int64_t account_id, const std::string& email) = 0;
+  // Every user with this email, across accounts (login by email), ordered by id.
+  virtual Result<std::vector<User>> users_by_email(const std::string& email) = 0;
+  virtual Status update_password_hash(int64_t user_id, const std::string& password_hash) = 0;
+  // (The user-level 2FA flag is written only through MfaStore, together with credentials.)
+  // Permission names granted by a role (empty for an unknown role).
+  virtual Result<std::vector<std::string>> role_permissions(const std::string& role) = 0;
+};
+
+class ClientStore {
+ public:
+  virtual ~ClientStore() = default;
+  virtual Status create_client(const Client& client) = 0;
+  virtual Result<Client> client_by_id(const std::string& client_id) = 0;
+};
+
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+  // Adds a key. When key.active, it becomes the only active key in the same transaction.
+  virtual Status add_signing_key(const SigningKey& key) = 0;
+  // All keys that are published in the JWKS, active first, then newest first.
+  virtual Result<std::vector<SigningKey>> signing_keys() = 0;
+  // Removes a non-active key from the JWKS. kConflict if it is the active key.
+  virtual Status retire_signing_key(const std::string& kid) = 0;
+};
+
+class FlowStore {
+ public:
+  virtual ~FlowStore() = default;
+  virtual Status create_flow(const LoginFlow& flow) = 0;
+  // kNotFound when absent; an expired flow (expires_at <= now) is kExpired.
+  virtual Result<LoginFlow> flow_by_id(const std::string& id, int64_t now) = 0;
+  // Compare-and-set: stores flow.progress_json with version expected_version + 1 only if
+  // the stored version is still expected_version; otherwise kConflict.
+  virtual Status update_flow(const std::string& id, int64_t expected_version,
+                             const std::string& progress_json) = 0;
+  virtual Status delete_flow(const std::string& id) = 0;
+};
+
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+  virtual Status create_session(const Session& session) = 0;
+  // kNotFound when absent or expired at now.
+  virtual Result<Session> session_by_id_hash(const std::string& id_hash, int64_t now) = 0;
+  virtual Result<Session> session_by_sid(const std::string& sid, int64_t now) = 0;
+  // Records a fresh interactive authentication on an existing session: stores auth_time,
+  // acr, amr, password_time and mfa_time of `session`, found by its id_hash.
+  virtual Status update_session_auth(const Session& session) = 0;
+  virtual Status delete_session(const std::string& sid) = 0;
+  // Ends every session of `user_id` except the one whose sid is `keep_sid` (may be empty):
+  // revokes the grants made under them (and so their tokens) and deletes them, in one
+  // transaction. Returns how many sessions ended (0 is a success).
+  virtual Result<int64_t> end_other_sessions(int64_t user_id, const std::string& keep_sid) = 0;
+};
+
+class GrantStore {
+ public:
+  virtual ~GrantStore() = default;
+  // Stores a grant and its code in one transaction.
+  virtual Status create_grant_with_code(const Grant& grant, const AuthCode& code) = 0;
+  // Single use. On the first call with an unexpired, unused code: marks it used and returns
+  // {code, grant}. A second use revokes the grant and every token issued from it, then
+  // returns kReplayed. kExpired past expires_at, kNotFound for an unknown code.
+  struct Redeemed {
+    AuthCode code;
+    Grant grant;
+  };
+  virtual Result<Redeemed> redeem_code(const std::string& code_hash, int64_t now) = 0;
+  virtual Result<Grant> grant_by_id(const std::string& id) = 0;
+  virtual Status add_token(const Token& token) = 0;
+  // Token and its grant, only if neither is revoked and the token is unexpired and unused.
+  struct ActiveToken {
+    Token token;
+    Grant grant;
+  };
+  virtual Result<ActiveToken> active_token(const std::string& token_hash, TokenKind kind,
+                                           int64_t now) = 0;
+  // Refresh rotation, compare-and-set: marks old_hash used and adds replacement in one
+  // transaction. If old_hash was already used (a stolen token replayed), revokes the grant
+  // and returns kReplayed.
+  virtual Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
+                                      int64_t now) = 0;
+  virtual Status revoke_grant(const std::string& grant_id) = 0;
+  // Revokes every grant made under a session (logout).
+  virtual Status revoke_grants_of_session(const std::string& sid) = 0;
+};
+
+// How long a delivered message stays in the outbox (for operators to look up) before
+// purge_expired deletes it: 30 days.
+inline constexpr int64_t kSentMailRetention = 30 * 86400;
+
+// Everything the IdP core needs from storage.
+class Store : public AccountStore,
+              public UserStore,
+              public ClientStore,
+              public KeyStore,
+              public FlowStore,
+              public SessionStore,
+              public GrantStore,
+              public MfaStore,
+              public AdminStore,
+              public OnboardingStore {
+ public:
+  // Deletes expired flows, sessions, codes, tokens and enrollment links, and messages sent
+  // more than kSentMailRetention ago; returns how many rows went.
+  virtual Result<int64_t> purge_expired(int64_t now) = 0;
+};
+
+}  // namespace keystep
