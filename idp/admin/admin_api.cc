@@ -334,6 +334,10 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     }
   }
   const std::string settings = all.dump();
+  // The account as this request leaves it: the emails carry secrets made with its settings.
+  Account changed = *target;
+  changed.enforce_two_factor = enforce;
+  changed.mfa_settings_json = settings;
   const bool turned_on = enforce && !target->enforce_two_factor;
   AccountMfaChange change;
   change.account_id = target->id;
@@ -348,8 +352,8 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
       if (!members) return unavailable();
       recipients = enforcement_recipients(*members);
       for (const auto& member : recipients.to) {
-        auto message = by_link ? enrollment_link_mail(*target, member, change.links)
-                               : enforcement_mail(*target, member, change.pending_credentials);
+        auto message = by_link ? enrollment_link_mail(changed, member, change.links)
+                               : enforcement_mail(changed, member, change.pending_credentials);
         if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
         mail.push_back(std::move(*message));
       }
