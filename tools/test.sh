@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# README quick start, second command: install, build and run every test suite:
-# unit and HTTP tests (ctest), the same under ASan+UBSan, the end-to-end tests with real
-# clients (tests/e2e/run.sh), and a short run of every fuzzing harness (tools/fuzz.sh).
+# README quick start, second command: install, build and run every test suite: the arrow check
+# and the scripts' tests (tools/check_arrows.sh, tests/tools/), unit and HTTP tests (ctest), the
+# same under ASan+UBSan, the end-to-end tests with real clients (tests/e2e/run.sh), and a short
+# run of every fuzzing harness (tools/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 JOBS=$(nproc)
+
+echo "== arrows (tools/check_arrows.sh) and the scripts' tests (tests/tools/)"
+tools/check_arrows.sh
+for t in tests/tools/*_test.sh; do "$t"; done
 
 echo "== build (RelWithDebInfo)"
 # KEYSTEP_BUILD_TESTS=ON explicitly: the quick start's first command configures the same build
