@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "tests/http/test_server.h"
+#include "tests/http/mfa_steps.h"
 #include "tests/support/account_mfa.h"
 
 namespace keystep::httptest {

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "providers/totp/totp_provider.h"
-#include "tests/http/test_server.h"
+#include "tests/http/mfa_steps.h"
 #include "tests/support/account_mfa.h"
 
 namespace keystep::httptest {
