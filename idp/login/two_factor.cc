@@ -175,8 +175,8 @@ Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account
     return make_error(ErrorCode::kInternal, "the account's MFA settings are corrupt");
   auto settings = all.find(provider_id);
   const UserRef ref{user.id, user.account_id, user.email, account.issuer_label};
-  auto enrollment =
-      provider->begin_enrollment(ref, settings == all.end() ? ProviderSettings::object() : *settings);
+  auto enrollment = provider->begin_enrollment(
+      ref, settings == all.end() ? ProviderSettings::object() : *settings);
   if (!enrollment) return enrollment.error();
   MfaCredential& pending = enrollment->pending;
   pending.user_id = user.id;

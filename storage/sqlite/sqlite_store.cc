@@ -1449,7 +1449,8 @@ Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t no
 Status SqliteStore::update_account_mfa(const AccountMfaChange& change) {
   for (const auto& pending : change.pending_credentials) {
     if (pending.confirmed)
-      return make_error(ErrorCode::kInvalidArgument, "a pending MFA credential must be unconfirmed");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a pending MFA credential must be unconfirmed");
   }
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);

@@ -109,8 +109,8 @@ TEST_F(SqliteAccountMfaStoreTest, UpdatesTheSettingAndTheSettingsButNoUsersOwnFl
 }
 
 TEST_F(SqliteAccountMfaStoreTest, UnknownAccountOrSettingsThatAreNotJsonAreRefused) {
-  EXPECT_TRUE(Fails(store_->update_account_mfa(change(acme_.id + 100, false, true)),
-                    ErrorCode::kNotFound));
+  EXPECT_TRUE(
+      Fails(store_->update_account_mfa(change(acme_.id + 100, false, true)), ErrorCode::kNotFound));
   EXPECT_TRUE(Fails(store_->update_account_mfa(change(acme_.id, false, true, "{\"totp\":")),
                     ErrorCode::kInvalidArgument));
   EXPECT_FALSE(acme().enforce_two_factor);
