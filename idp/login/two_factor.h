@@ -18,9 +18,10 @@
 #include "base/crypto/random.h"
 #include "base/crypto/secret_box.h"
 #include "idp/login/login_flow.h"
+#include "idp/login/throttle.h"
+#include "idp/outcome/outcome.h"
 #include "idp/store/mfa_store.h"
 #include "idp/store/store.h"
-#include "idp/login/throttle.h"
 #include "plugin/registry.h"
 
 namespace keystep {
@@ -46,22 +47,6 @@ inline constexpr const char* kAllowedProvidersKey = "allowed_providers";
 inline constexpr const char* kEnrollmentEmailKey = "enrollment_email";
 inline constexpr const char* kEnrollmentEmailQr = "qr_code";
 inline constexpr const char* kEnrollmentEmailLink = "link";
-
-struct TotpEnrollmentView {
-  std::string otpauth_uri;
-  std::string qr_png_data_uri;  // data:image/png;base64,…
-  std::string display_secret;   // grouped base32, for typing by hand
-  std::string issuer_label;
-};
-
-struct TwoFactorStatus {
-  bool user_setting = false;      // the user's own toggle
-  bool account_setting = false;   // enforced by the account
-  bool has_totp = false;          // a confirmed authenticator app
-  std::vector<std::string> methods;  // providers with a confirmed credential, fallbacks excluded
-  int recovery_codes_left = 0;
-  bool has_second_factor() const { return !methods.empty(); }
-};
 
 // The result of a second-step attempt that was not accepted.
 struct StepRefusal {
