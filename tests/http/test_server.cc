@@ -20,7 +20,6 @@
 #include "base/crypto/hash.h"
 #include "base/crypto/jws.h"
 #include "idp/directory/directory.h"
-#include "providers/builtin.h"
 #include "providers/totp/totp_provider.h"
 
 namespace keystep::httptest {
@@ -421,11 +420,13 @@ Status build_seed(SeedData& seed) {
   if (!box) return box.error();
   auto store = sqlite::SqliteStore::open(seed.dir + "/keystep.db");
   if (!store) return store.error();
-  SigningKeys keys(**store, *box, clock);
-  if (auto kid = keys.rotate("RS256", random); !kid) return kid.error();
+  IdpConfig config;
+  config.argon2 = TestServer::kArgon2;
+  auto wired = wire_server(config, **store, **store, *box, random, clock);
+  if (!wired) return wired.error();
+  if (auto kid = (*wired)->signing_keys().rotate("RS256", random); !kid) return kid.error();
 
-  const PasswordHasher hasher(TestServer::kArgon2, random);
-  Directory directory(**store, hasher, random, clock);
+  Directory& directory = (*wired)->directory();
   if (auto a = directory.create_account("acme", "Acme"); !a) return a.error();
   if (auto a = directory.create_account("globex", "Globex"); !a) return a.error();
   auto alice =
@@ -537,26 +538,13 @@ Status TestServer::init(const TestServerOptions& options) {
   auto box = SecretBox::from_key((*seed)->master_key);
   if (!box) return box.error();
   box_ = std::make_unique<SecretBox>(*box);
-  keys_ = std::make_unique<SigningKeys>(*store_, *box_, clock_);
-  if (auto jwks = keys_->jwks(); !jwks) return jwks.error();  // the seed key unseals
   config_.argon2 = options.argon2.value_or(kArgon2);
-  hasher_ = std::make_unique<PasswordHasher>(config_.argon2, random_);
-  if (auto s = register_builtin_providers(registry_, random_); !s) return s;
-  const KeystepPluginHost host{&random_};
-  for (const auto& path : options.plugins) {
-    plugin_reports_.push_back(plugin_loader_.load(path, host, registry_));
-    if (!plugin_reports_.back().loaded)
-      return make_error(ErrorCode::kInternal,
-                        "plugin " + path + " refused: " + plugin_reports_.back().message);
-  }
-  two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_);
-
   config_.threads = options.threads;
   if (options.metrics_allow) config_.metrics_allow = *options.metrics_allow;
   config_.metrics_token = options.metrics_token;
   config_.trusted_proxies = options.trusted_proxies;
-  metrics_ = std::make_unique<MetricsEndpoint>(config_.metrics_allow, config_.metrics_token,
-                                               *store_, clock_);
+  WiringOptions wiring;
+  wiring.plugins = options.plugins;
   Error last{ErrorCode::kUnavailable, "no attempt"};
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto port = free_port();
@@ -564,40 +552,29 @@ Status TestServer::init(const TestServerOptions& options) {
     config_.issuer = "http://127.0.0.1:" + std::to_string(*port);
     config_.listen = "127.0.0.1:" + std::to_string(*port);
     if (auto s = validate_config(config_); !s) return s;
-    provider_ = std::make_unique<Provider>(config_, *store_, *keys_, *hasher_, *two_factor_,
-                                           random_, clock_);
-    directory_ = std::make_unique<Directory>(*store_, *hasher_, random_, clock_);
-    admin_ = std::make_unique<AdminApi>(config_, *store_, *directory_, *two_factor_, random_,
-                                        clock_);
-    server_ = std::make_unique<http::Server>(*provider_, config_.issuer);
-    server_->set_admin_api(admin_.get());
-    console_ = std::make_unique<AdminConsole>(*provider_, *admin_, *directory_, registry_);
-    server_->set_admin_console(console_.get());
-    server_->set_metrics(metrics_.get());
+    auto wired = wire_server(config_, *store_, *store_, *box_, random_, clock_, wiring);
+    if (!wired) return wired.error();
+    wired_ = std::move(*wired);
+    if (auto jwks = wired_->signing_keys().jwks(); !jwks) return jwks.error();  // the seed key unseals
     http::ServerOptions http_options = options.http;
     http_options.host = "127.0.0.1";
     http_options.trusted_proxies = config_.trusted_proxies;
     http_options.port = *port;
     http_options.threads = config_.threads;
-    auto started = server_->start(http_options);
+    auto started = wired_->start(http_options);
     if (started) {
-      port_ = server_->port();
+      port_ = wired_->server().port();
       if (port_ != *port) return make_error(ErrorCode::kInternal, "server reports another port");
       return {};
     }
     last = started.error();
-    server_.reset();
-    provider_.reset();
+    wired_.reset();
   }
   return last;
 }
 
 TestServer::~TestServer() {
-  if (server_) server_->shutdown();
-  server_.reset();
-  provider_.reset();
-  two_factor_.reset();
-  keys_.reset();
+  wired_.reset();
   store_.reset();
   if (!dir_.empty()) {
     std::error_code ec;

@@ -18,21 +18,14 @@
 #include <utility>
 #include <vector>
 
-#include "http/server.h"
-#include "idp/admin/admin_api.h"
-#include "idp/admin/admin_console.h"
 #include "base/clock.h"
-#include "idp/config/config.h"
 #include "base/crypto/password.h"
 #include "base/crypto/random.h"
 #include "base/crypto/secret_box.h"
-#include "idp/directory/directory.h"
-#include "idp/oidc/provider.h"
-#include "idp/oidc/signing_keys.h"
-#include "idp/login/two_factor.h"
-#include "plugin/loader.h"
-#include "plugin/registry.h"
+#include "http/server.h"
+#include "idp/config/config.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "tools/keystep/wiring.h"
 
 namespace keystep::httptest {
 
@@ -202,12 +195,12 @@ class TestServer {
   // The objects the server uses, for arranging state the HTTP API does not reach (account
   // enforcement, enrollment with a plugin) and for checking what a request changed.
   sqlite::SqliteStore& store() { return *store_; }
-  http::Server& server() { return *server_; }
-  TwoFactor& two_factor() { return *two_factor_; }
-  Directory& directory() { return *directory_; }
-  AdminApi& admin_api() { return *admin_; }
-  const ProviderRegistry& registry() const { return registry_; }
-  const std::vector<PluginReport>& plugin_reports() const { return plugin_reports_; }
+  http::Server& server() { return wired_->server(); }
+  TwoFactor& two_factor() { return wired_->two_factor(); }
+  Directory& directory() { return wired_->directory(); }
+  AdminApi& admin_api() { return wired_->admin_api(); }
+  const ProviderRegistry& registry() const { return wired_->registry(); }
+  const std::vector<PluginReport>& plugin_reports() const { return wired_->plugin_reports(); }
 
   // Writes the user-level 2FA flag alone (MfaStore::set_two_factor_setting), e.g. to arrange
   // "a confirmed credential but the user's own setting off", the state the seed rule leaves
@@ -231,20 +224,9 @@ class TestServer {
   IdpConfig config_;
   std::unique_ptr<sqlite::SqliteStore> store_;
   std::unique_ptr<SecretBox> box_;
-  std::unique_ptr<SigningKeys> keys_;
-  std::unique_ptr<PasswordHasher> hasher_;
-  PluginLoader plugin_loader_;  // declared before registry_: unloads after its providers go
-  std::vector<PluginReport> plugin_reports_;
-  ProviderRegistry registry_;
   // The seed turns two-factor on for no user or account, so logins are password-only until
   // a test enables it.
-  std::unique_ptr<TwoFactor> two_factor_;
-  std::unique_ptr<Provider> provider_;
-  std::unique_ptr<Directory> directory_;
-  std::unique_ptr<AdminApi> admin_;
-  std::unique_ptr<AdminConsole> console_;
-  std::unique_ptr<MetricsEndpoint> metrics_;
-  std::unique_ptr<http::Server> server_;  // declared last: stopped before the rest goes
+  std::unique_ptr<WiredServer> wired_;  // declared last: stopped before the rest goes
   uint16_t port_ = 0;
   int64_t alice_id_ = 0;
   int64_t other_alice_id_ = 0;
