@@ -93,10 +93,16 @@ struct Recipients {
   nlohmann::json skipped = nlohmann::json::array();
 };
 
-Recipients enforcement_recipients(const std::vector<Member>& members) {
+// Whether `member` has set up 2FA, by TwoFactor's one definition, under `account`'s settings.
+bool set_up(const TwoFactor& two_factor, const Account& account, const Member& member) {
+  return !two_factor.second_factors(account, member.confirmed_providers).empty();
+}
+
+Recipients enforcement_recipients(const TwoFactor& two_factor, const Account& account,
+                                  const std::vector<Member>& members) {
   Recipients out;
   for (const auto& m : members) {
-    if (m.has_second_factor) continue;
+    if (set_up(two_factor, account, m)) continue;
     if (Status s = check_email_address(m.user.email); !s)
       out.skipped.push_back(
           {{"user_id", m.user.id}, {"email", m.user.email}, {"reason", s.error().message}});
@@ -281,9 +287,11 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     all[kEnrollmentEmailKey] = mode;
   }
   const bool enforce = request.value("enforce_two_factor", target->enforce_two_factor);
+  // The account as this change leaves it: who has set up 2FA is judged by its settings, as
+  // the sign-in after the change judges it.
+  Account proposed = *target;
+  proposed.mfa_settings_json = all.dump();
   {
-    Account proposed = *target;
-    proposed.mfa_settings_json = all.dump();
     const auto allowed = two_factor_.allowed_providers(proposed);
     if (enforce && std::find(allowed.begin(), allowed.end(), kTotpProvider) == allowed.end())
       return api_error(Fault::kTotpRequired,
@@ -306,9 +314,10 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     if (!request.value("confirm", false)) {
       auto members = store_.members(target->id);
       if (!members) return api_unavailable();
-      const auto without = std::count_if(members->begin(), members->end(),
-                                         [](const Member& m) { return !m.has_second_factor; });
-      const Recipients recipients = enforcement_recipients(*members);
+      const auto without = std::count_if(members->begin(), members->end(), [&](const Member& m) {
+        return !set_up(two_factor_, proposed, m);
+      });
+      const Recipients recipients = enforcement_recipients(two_factor_, proposed, *members);
       ApiOutcome out = api_error(Fault::kConfirmationRequired,
                                  "enforcing two-factor authentication needs \"confirm\": true");
       out.body["summary"] = {
@@ -334,7 +343,7 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     if (turned_on) {
       auto members = store_.members(target->id);
       if (!members) return api_unavailable();
-      recipients = enforcement_recipients(*members);
+      recipients = enforcement_recipients(two_factor_, proposed, *members);
       for (const auto& member : recipients.to) {
         auto message = by_link ? enrollment_link_mail(*target, member, links)
                                : enforcement_mail(*target, member);
@@ -390,7 +399,7 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
                     {"email", m.user.email},
                     {"role", m.user.role},
                     {"two_factor_enabled", m.user.two_factor_enabled},
-                    {"has_second_factor", m.has_second_factor},
+                    {"has_second_factor", set_up(two_factor_, *target, m)},
                     {"challenged", two_factor_challenge_required(m.user.two_factor_enabled,
                                                                  target->enforce_two_factor)}});
   }

@@ -65,8 +65,16 @@ class TwoFactor final : public LoginPolicy {
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
 
-  // Only methods the account allows count (a credential of a method the account no longer
-  // allows is ignored, so the user is asked to set up an allowed one).
+  // "Has this member set up 2FA?", the one answer the sign-in, the member list and the
+  // enforcement email share: of `confirmed_providers` (the providers of a member's confirmed
+  // credentials), the second factors that count for a member of `account`: registered on this
+  // server, not a fallback, allowed by the account. A credential of a provider the server no
+  // longer has, or of a method the account no longer allows, is ignored, so the member is
+  // asked to set up an allowed one. In the order given, each once; empty: not set up.
+  std::vector<std::string> second_factors(
+      const Account& account, const std::vector<std::string>& confirmed_providers) const;
+
+  // The user's state; its methods are second_factors() of the user's confirmed credentials.
   Result<TwoFactorStatus> status(const User& user);
 
   // Every registered second factor (non-fallback provider), by id.
