@@ -48,6 +48,13 @@ inline constexpr const char* kEnrollmentEmailKey = "enrollment_email";
 inline constexpr const char* kEnrollmentEmailQr = "qr_code";
 inline constexpr const char* kEnrollmentEmailLink = "link";
 
+// A pending authenticator-app secret not yet stored: the credential ready for the store
+// (secret and view sealed) and what the user sees.
+struct PendingTotp {
+  MfaCredential credential;
+  TotpEnrollmentView view;
+};
+
 // The result of a second-step attempt that was not accepted.
 struct StepRefusal {
   ErrorCode code = ErrorCode::kDenied;  // kDenied, kReplayed, kInvalidArgument, kLocked
@@ -101,6 +108,13 @@ class TwoFactor final : public LoginPolicy {
                                                       std::string_view response,
                                                       const std::string& address,
                                                       bool user_setting_on = true);
+  // The authenticator-app secret an enforcement email sends `user`, made with `account`'s
+  // settings, which may be the ones a request is about to store (kDenied when they do not
+  // allow the app). Stores nothing: the caller stores the credential together with the change
+  // that sends it (AdminStore::update_account_mfa), so the email, the stored secret and the
+  // settings agree. The user's pending secret is kept when it was made with the same
+  // settings, so an app it was already scanned into keeps working.
+  Result<PendingTotp> totp_enrollment_for(const User& user, const Account& account);
   // Creates a new pending authenticator-app secret (replacing an older pending one).
   Result<TotpEnrollmentView> begin_totp_enrollment(const User& user);
   // Shows the pending secret again (same QR), or kNotFound when there is none.
@@ -147,7 +161,10 @@ class TwoFactor final : public LoginPolicy {
   Result<MfaCredential> new_recovery_codes(const User& user, std::vector<std::string>& shown);
   Result<TotpEnrollmentView> view_of(const User& user, const MfaCredential& pending);
   Result<UserRef> user_ref(const User& user);
-  Result<ProviderSettings> provider_settings(const User& user, const std::string& provider_id);
+  // The provider's enrollment under `account`'s settings, its pending credential sealed for
+  // the store (`to_store`). Stores nothing.
+  Result<Enrollment> prepare_enrollment(const User& user, const Account& account,
+                                        const std::string& provider_id, MfaCredential& to_store);
   // Checks a code against the user's confirmed credential of provider_id with CAS.
   Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
                                    std::string_view code);

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "tests/http/test_server.h"
+#include "tests/http/mfa_steps.h"
 
 namespace keystep::httptest {
 namespace {
