@@ -21,6 +21,10 @@
 
 namespace keystep {
 
+// Authentication context classes (the id_token's acr, and what acr_values may ask for).
+inline constexpr const char* kAcrPassword = "urn:keystep:loa:1fa";
+inline constexpr const char* kAcrMfa = "urn:keystep:loa:2fa";
+
 enum class LoginStage { kPassword, kSecondFactor, kDone };
 enum class LoginEvent { kPasswordVerified, kSecondFactorVerified };
 

@@ -122,6 +122,16 @@ std::vector<std::string> TwoFactor::second_factors(
   return out;
 }
 
+Result<bool> TwoFactor::second_factor_needed(const User& user, const AuthRequest& request) {
+  auto required = second_factor_required(user);
+  if (!required) return required.error();
+  const auto& acr = request.acr_values;
+  if (*required || std::find(acr.begin(), acr.end(), kAcrMfa) == acr.end()) return *required;
+  auto current = status(user);
+  if (!current) return current.error();
+  return current->has_second_factor();
+}
+
 Result<TwoFactorStatus> TwoFactor::status(const User& user) {
   auto fresh = store_.user_by_id(user.id);
   if (!fresh) return fresh.error();

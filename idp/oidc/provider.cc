@@ -147,44 +147,70 @@ Result<std::optional<Session>> Provider::current_session(const BrowserContext& b
 }
 
 WebOutcome Provider::authorize(const Params& query, const BrowserContext& browser) {
-  // Until client and redirect URI are known to be valid, errors go to an error page: sending
-  // the browser to an unverified URI would make us an open redirector (RFC 6749 §4.1.2.1).
-  const auto client_id = get_param(query, "client_id");
-  if (!client_id || client_id->empty())
-    return error_page(Fault::kInvalidRequest, "The request has no client_id.");
-  if (has_duplicate(query, "client_id") || has_duplicate(query, "redirect_uri"))
-    return error_page(Fault::kInvalidRequest, "client_id and redirect_uri must be given once.");
-  auto client = store_.client_by_id(*client_id);
-  if (!client) {
-    if (client.error().code == ErrorCode::kNotFound)
-      return error_page(Fault::kUnknownClient, "The application is not registered here.");
-    return unavailable_page();
-  }
-  const auto redirect_uri = get_param(query, "redirect_uri");
-  if (!redirect_uri) return error_page(Fault::kInvalidRequest, "The request has no redirect_uri.");
-  if (!redirect_uri_registered(client->redirect_uris, *redirect_uri))
-    return error_page(Fault::kInvalidRequest,
-                      "The redirect_uri is not registered for this application.");
-
   AuthRequest request;
-  request.client_id = client->client_id;
-  request.redirect_uri = *redirect_uri;
-  request.state = param(query, "state");
+  WebOutcome refused;
+  auto client = verified_client(query, request, refused);
+  if (!client) return refused;
   if (auto repeated = repeated_param(query))
     return redirect_error(request, "invalid_request", *repeated + " is repeated");
   if (request.state.size() > 2048)
     return error_page(Fault::kInvalidRequest, "state is longer than 2048 characters.");
+  bool prompt_none = false;
+  if (auto refusal = read_request(query, *client, request, prompt_none))
+    return redirect_error(request, refusal->error, refusal->description);
+  auto session = current_session(browser);
+  if (!session) return redirect_error(request, "temporarily_unavailable", "please try again");
+  if (*session) return reuse_session(request, prompt_none, **session, browser);
+  if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
+  return start_flow(request, FlowProgress{}, browser);
+}
+
+std::optional<Client> Provider::verified_client(const Params& query, AuthRequest& request,
+                                                WebOutcome& refused) {
+  // Until client and redirect URI are known to be valid, errors go to an error page: sending
+  // the browser to an unverified URI would make us an open redirector (RFC 6749 §4.1.2.1).
+  const auto client_id = get_param(query, "client_id");
+  if (!client_id || client_id->empty()) {
+    refused = error_page(Fault::kInvalidRequest, "The request has no client_id.");
+    return std::nullopt;
+  }
+  if (has_duplicate(query, "client_id") || has_duplicate(query, "redirect_uri")) {
+    refused = error_page(Fault::kInvalidRequest, "client_id and redirect_uri must be given once.");
+    return std::nullopt;
+  }
+  auto client = store_.client_by_id(*client_id);
+  if (!client) {
+    refused = client.error().code == ErrorCode::kNotFound
+                  ? error_page(Fault::kUnknownClient, "The application is not registered here.")
+                  : unavailable_page();
+    return std::nullopt;
+  }
+  const auto redirect_uri = get_param(query, "redirect_uri");
+  if (!redirect_uri) {
+    refused = error_page(Fault::kInvalidRequest, "The request has no redirect_uri.");
+    return std::nullopt;
+  }
+  if (!redirect_uri_registered(client->redirect_uris, *redirect_uri)) {
+    refused = error_page(Fault::kInvalidRequest,
+                         "The redirect_uri is not registered for this application.");
+    return std::nullopt;
+  }
+  request.client_id = client->client_id;
+  request.redirect_uri = *redirect_uri;
+  request.state = param(query, "state");
+  return *client;
+}
+
+std::optional<Provider::Refusal> Provider::read_request(const Params& query, const Client& client,
+                                                        AuthRequest& request, bool& prompt_none) {
   if (get_param(query, "request") || get_param(query, "request_uri"))
-    return redirect_error(request, "request_not_supported", "request objects are not supported");
-  const std::string response_type = param(query, "response_type");
-  if (response_type != "code")
-    return redirect_error(request, "unsupported_response_type",
-                          "only response_type=code is supported");
+    return Refusal{"request_not_supported", "request objects are not supported"};
+  if (param(query, "response_type") != "code")
+    return Refusal{"unsupported_response_type", "only response_type=code is supported"};
   if (auto mode = get_param(query, "response_mode"); mode && *mode != "query")
-    return redirect_error(request, "invalid_request", "only response_mode=query is supported");
+    return Refusal{"invalid_request", "only response_mode=query is supported"};
   const auto scopes = split_spaces(param(query, "scope"));
-  if (!contains(scopes, "openid"))
-    return redirect_error(request, "invalid_scope", "the openid scope is required");
+  if (!contains(scopes, "openid")) return Refusal{"invalid_scope", "the openid scope is required"};
   std::vector<std::string> granted;
   for (const auto& s : scopes) {
     if ((s == "openid" || s == "email" || s == "offline_access") && !contains(granted, s))
@@ -194,76 +220,75 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
   request.nonce = param(query, "nonce");
   request.login_hint = param(query, "login_hint");
   if (request.nonce.size() > 512 || request.login_hint.size() > 254)
-    return redirect_error(request, "invalid_request", "nonce or login_hint is too long");
+    return Refusal{"invalid_request", "nonce or login_hint is too long"};
+  if (auto refusal = read_pkce(query, client, request)) return refusal;
+  return read_prompt(query, request, prompt_none);
+}
 
+std::optional<Provider::Refusal> Provider::read_pkce(const Params& query, const Client& client,
+                                                     AuthRequest& request) {
   const auto challenge = get_param(query, "code_challenge");
   const auto method = get_param(query, "code_challenge_method");
   if (challenge) {
     if (method.value_or("plain") != "S256")
-      return redirect_error(request, "invalid_request",
-                            "code_challenge_method must be S256 (plain is refused)");
+      return Refusal{"invalid_request", "code_challenge_method must be S256 (plain is refused)"};
     if (!is_valid_code_challenge(*challenge))
-      return redirect_error(request, "invalid_request", "code_challenge is malformed");
+      return Refusal{"invalid_request", "code_challenge is malformed"};
     request.code_challenge = *challenge;
-  } else if (method) {
-    return redirect_error(request, "invalid_request",
-                          "code_challenge_method without code_challenge");
-  } else if (client->is_public) {
-    return redirect_error(request, "invalid_request", "PKCE (S256) is required for public clients");
+    return std::nullopt;
   }
+  if (method) return Refusal{"invalid_request", "code_challenge_method without code_challenge"};
+  if (client.is_public)
+    return Refusal{"invalid_request", "PKCE (S256) is required for public clients"};
+  return std::nullopt;
+}
 
+std::optional<Provider::Refusal> Provider::read_prompt(const Params& query, AuthRequest& request,
+                                                       bool& prompt_none) {
   if (auto max_age = get_param(query, "max_age")) {
     const bool digits = !max_age->empty() && max_age->size() <= 10 &&
                         std::all_of(max_age->begin(), max_age->end(), ::isdigit);
-    if (!digits)
-      return redirect_error(request, "invalid_request", "max_age must be a non-negative integer");
+    if (!digits) return Refusal{"invalid_request", "max_age must be a non-negative integer"};
     request.max_age = std::stoll(*max_age);
   }
   const auto prompts = split_spaces(param(query, "prompt"));
   for (const auto& p : prompts) {
     if (p != "none" && p != "login" && p != "consent" && p != "select_account")
-      return redirect_error(request, "invalid_request", "unknown prompt value " + p);
+      return Refusal{"invalid_request", "unknown prompt value " + p};
   }
-  const bool prompt_none = contains(prompts, "none");
+  prompt_none = contains(prompts, "none");
   if (prompt_none && prompts.size() > 1)
-    return redirect_error(request, "invalid_request", "prompt=none cannot be combined");
+    return Refusal{"invalid_request", "prompt=none cannot be combined"};
   request.prompt_login = contains(prompts, "login");
   request.acr_values = split_spaces(param(query, "acr_values"));
+  return std::nullopt;
+}
 
-  auto session = current_session(browser);
-  if (!session) return redirect_error(request, "temporarily_unavailable", "please try again");
+WebOutcome Provider::reuse_session(const AuthRequest& request, bool prompt_none,
+                                   const Session& current, const BrowserContext& browser) {
+  // Step-up: decide which factors of the existing session are missing or stale, and ask for
+  // those only.
+  auto user = store_.user_by_id(current.user_id);
+  if (!user) return redirect_error(request, "temporarily_unavailable", "please try again");
   const int64_t now = clock_.now();
-  if (*session) {
-    // Step-up: decide which factors of the existing session are missing or stale, and ask
-    // for those only.
-    const Session& current = **session;
-    auto user = store_.user_by_id(current.user_id);
-    if (!user) return redirect_error(request, "temporarily_unavailable", "please try again");
-    // max_age=0 means the same as prompt=login (OIDC Core errata 2): whole seconds cannot
-    // tell "just now" from "a moment ago".
-    const auto stale = [&](int64_t at) {
-      return at == 0 || request.prompt_login || (request.max_age && *request.max_age == 0) ||
-             (request.max_age && now - at > *request.max_age);
-    };
-    auto policy = two_factor_.second_factor_required(*user);
-    auto status = two_factor_.status(*user);
-    if (!policy || !status)
-      return redirect_error(request, "temporarily_unavailable", "please try again");
-    const bool can_mfa = status->has_second_factor();
-    const bool mfa_wanted = *policy || (contains(request.acr_values, kAcrMfa) && can_mfa);
-    const bool password_stale = stale(current.password_time);
-    const bool mfa_stale = mfa_wanted && stale(current.mfa_time);
-    if (!password_stale && !mfa_stale) return issue_code(request, current);
-    if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
-    FlowProgress progress;
-    if (!password_stale) {
-      progress.stage = LoginStage::kSecondFactor;
-      progress.user_id = current.user_id;
-    }
-    return start_flow(request, progress, browser);
-  }
+  // max_age=0 means the same as prompt=login (OIDC Core errata 2): whole seconds cannot tell
+  // "just now" from "a moment ago".
+  const auto stale = [&](int64_t at) {
+    return at == 0 || request.prompt_login || (request.max_age && *request.max_age == 0) ||
+           (request.max_age && now - at > *request.max_age);
+  };
+  auto mfa_wanted = two_factor_.second_factor_needed(*user, request);
+  if (!mfa_wanted) return redirect_error(request, "temporarily_unavailable", "please try again");
+  const bool password_stale = stale(current.password_time);
+  const bool mfa_stale = *mfa_wanted && stale(current.mfa_time);
+  if (!password_stale && !mfa_stale) return issue_code(request, current);
   if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
-  return start_flow(request, FlowProgress{}, browser);
+  FlowProgress progress;
+  if (!password_stale) {
+    progress.stage = LoginStage::kSecondFactor;
+    progress.user_id = current.user_id;
+  }
+  return start_flow(request, progress, browser);
 }
 
 WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& progress,
@@ -294,12 +319,14 @@ WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& 
   return out;
 }
 
-Result<LoginFlow> Provider::checked_flow(const Params& params, const BrowserContext& browser,
-                                         WebOutcome& failure) {
+std::optional<Provider::LoadedFlow> Provider::load_flow(const Params& params,
+                                                        const BrowserContext& browser,
+                                                        std::optional<LoginStage> posted_at,
+                                                        WebOutcome& failure) {
   const auto id = get_param(params, "flow");
   if (!id || id->empty() || id->size() > 128) {
     failure = error_page(Fault::kInvalidRequest, "The sign-in link is incomplete.");
-    return make_error(ErrorCode::kInvalidArgument, "no flow");
+    return std::nullopt;
   }
   auto flow = store_.flow_by_id(*id, clock_.now());
   if (!flow) {
@@ -309,7 +336,7 @@ Result<LoginFlow> Provider::checked_flow(const Params& params, const BrowserCont
                            "sign in again.");
     else
       failure = unavailable_page();
-    return flow.error();
+    return std::nullopt;
   }
   // The flow must belong to this browser: this defeats login CSRF, where an attacker sends a
   // victim the attacker's own sign-in page.
@@ -318,34 +345,9 @@ Result<LoginFlow> Provider::checked_flow(const Params& params, const BrowserCont
     failure = error_page(Fault::kInvalidSession,
                          "This sign-in page was opened in another browser or its cookie is "
                          "missing. Go back to the application and sign in again.");
-    return make_error(ErrorCode::kDenied, "flow cookie mismatch");
+    return std::nullopt;
   }
-  return flow;
-}
-
-WebOutcome Provider::login_page(const Params& query, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto flow = checked_flow(query, browser, failure);
-  if (!flow) return failure;
-  auto request = auth_request_from_json(flow->request_json);
-  auto progress = flow_progress_from_json(flow->progress_json);
-  if (!request || !progress)
-    return error_page(Fault::kServerError, "The sign-in request is damaged.");
-  if (progress->stage == LoginStage::kSecondFactor)
-    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
-  WebOutcome out;
-  out.kind = WebOutcome::Kind::kLoginPage;
-  out.login = LoginView{flow->id, flow->csrf_token, request->login_hint, request->client_id, ""};
-  return out;
-}
-
-std::optional<Provider::PostedFlow> Provider::posted_flow(const Params& form,
-                                                          const BrowserContext& browser,
-                                                          LoginStage expected,
-                                                          WebOutcome& failure) {
-  auto flow = checked_flow(form, browser, failure);
-  if (!flow) return std::nullopt;
-  if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token)) {
+  if (posted_at && !constant_time_equal(param(params, "csrf_token"), flow->csrf_token)) {
     failure = error_page(Fault::kInvalidCsrfToken,
                          "The form was not sent by this sign-in page. Reload it and try again.");
     return std::nullopt;
@@ -356,16 +358,30 @@ std::optional<Provider::PostedFlow> Provider::posted_flow(const Params& form,
     failure = error_page(Fault::kServerError, "The sign-in request is damaged.");
     return std::nullopt;
   }
-  if (progress->stage != expected) {
+  if (posted_at && progress->stage != *posted_at) {
     failure = error_page(Fault::kInvalidState, "This step of the sign-in is not expected now.");
     return std::nullopt;
   }
-  return PostedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
+  return LoadedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
+}
+
+WebOutcome Provider::login_page(const Params& query, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto loaded = load_flow(query, browser, std::nullopt, failure);
+  if (!loaded) return failure;
+  const LoginFlow& flow = loaded->flow;
+  if (loaded->progress.stage == LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow.id}}));
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kLoginPage;
+  out.login = LoginView{flow.id, flow.csrf_token, loaded->request.login_hint,
+                        loaded->request.client_id, ""};
+  return out;
 }
 
 WebOutcome Provider::login_submit(const Params& form, const BrowserContext& browser) {
   WebOutcome failure;
-  auto posted = posted_flow(form, browser, LoginStage::kPassword, failure);
+  auto posted = load_flow(form, browser, LoginStage::kPassword, failure);
   if (!posted) return failure;
   const LoginFlow* flow = &posted->flow;
   const AuthRequest* request = &posted->request;
@@ -436,11 +452,9 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
     }
   }
 
-  auto policy = two_factor_.second_factor_required(*user);
-  auto status = two_factor_.status(*user);
-  if (!policy || !status) return unavailable_page();
-  const bool needs_second =
-      *policy || (contains(request->acr_values, kAcrMfa) && status->has_second_factor());
+  auto second = two_factor_.second_factor_needed(*user, *request);
+  if (!second) return unavailable_page();
+  const bool needs_second = *second;
   auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
   if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
   obs::sign_in(needs_second ? obs::kSignInSecondFactor : obs::kSignInOk, user->id,
@@ -468,10 +482,10 @@ WebOutcome Provider::second_factor_view(const LoginFlow& flow, const std::string
 
 WebOutcome Provider::second_factor_page(const Params& query, const BrowserContext& browser) {
   WebOutcome failure;
-  auto flow = checked_flow(query, browser, failure);
-  if (!flow) return failure;
-  auto progress = flow_progress_from_json(flow->progress_json);
-  if (!progress) return error_page(Fault::kServerError, "The sign-in request is damaged.");
+  auto loaded = load_flow(query, browser, std::nullopt, failure);
+  if (!loaded) return failure;
+  const LoginFlow* flow = &loaded->flow;
+  const FlowProgress* progress = &loaded->progress;
   if (progress->stage != LoginStage::kSecondFactor)
     return redirect_to(append_query(config_.issuer + "/login", {{"flow", flow->id}}));
   auto user = store_.user_by_id(progress->user_id);
@@ -484,13 +498,11 @@ WebOutcome Provider::second_factor_page(const Params& query, const BrowserContex
     if (!*required && progress->password_time > 0) {
       // The account stopped enforcing 2FA during this sign-in and the user has no factor:
       // nothing is left to ask, the password of this flow signs them in.
-      auto request = auth_request_from_json(flow->request_json);
-      if (!request) return error_page(Fault::kServerError, "The sign-in request is damaged.");
       FlowProgress done = *progress;
       done.stage = LoginStage::kDone;
       if (auto s = store_.update_flow(flow->id, flow->version, to_json(done).dump()); !s)
         return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
-      return complete_flow(*flow, *request, done, browser);
+      return complete_flow(*flow, loaded->request, done, browser);
     }
     return setup_view(*flow, *user, "", std::nullopt);
   }
@@ -504,7 +516,7 @@ WebOutcome Provider::second_factor_page(const Params& query, const BrowserContex
 
 WebOutcome Provider::second_factor_submit(const Params& form, const BrowserContext& browser) {
   WebOutcome failure;
-  auto posted = posted_flow(form, browser, LoginStage::kSecondFactor, failure);
+  auto posted = load_flow(form, browser, LoginStage::kSecondFactor, failure);
   if (!posted) return failure;
   const LoginFlow* flow = &posted->flow;
   const FlowProgress* progress = &posted->progress;
@@ -555,7 +567,7 @@ WebOutcome Provider::second_factor_submit(const Params& form, const BrowserConte
   return finish_second_factor(*posted, *amr, browser);
 }
 
-WebOutcome Provider::finish_second_factor(const PostedFlow& posted,
+WebOutcome Provider::finish_second_factor(const LoadedFlow& posted,
                                           const std::vector<std::string>& amr,
                                           const BrowserContext& browser) {
   auto stage = next_stage(posted.progress.stage, LoginEvent::kSecondFactorVerified, true);

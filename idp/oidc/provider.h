@@ -29,10 +29,6 @@ inline constexpr const char* kFlowCookie = "ks_flow";
 // The signup form's CSRF cookie (double submit, path /signup).
 inline constexpr const char* kSignupCookie = "ks_signup";
 
-// Authentication context classes (the id_token's acr, and what acr_values may ask for).
-inline constexpr const char* kAcrPassword = "urn:keystep:loa:1fa";
-inline constexpr const char* kAcrMfa = "urn:keystep:loa:2fa";
-
 // The CSRF token of forms (and admin API changes) made with a browser session: derived from
 // the session cookie, so it needs no storage and changes with every new session.
 std::string session_csrf_token(std::string_view session_cookie);
@@ -100,9 +96,8 @@ class Provider {
   WebOutcome end_session(const Params& params, const BrowserContext& browser);
 
  private:
-  // A flow posted by one of its forms: bound to this browser, CSRF token checked, at the
-  // expected stage. Otherwise nullopt with the page to show in `failure`.
-  struct PostedFlow {
+  // A sign-in flow with its request and progress, loaded by load_flow.
+  struct LoadedFlow {
     LoginFlow flow;
     AuthRequest request;
     FlowProgress progress;
@@ -133,10 +128,32 @@ class Provider {
   WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
                         std::optional<Fault> fault);
   // Records a passed second factor in the flow and completes it.
-  WebOutcome finish_second_factor(const PostedFlow& posted, const std::vector<std::string>& amr,
+  WebOutcome finish_second_factor(const LoadedFlow& posted, const std::vector<std::string>& amr,
                                   const BrowserContext& browser);
   WebOutcome redirect_error(const AuthRequest& request, const std::string& error,
                             const std::string& description) const;
+  // An authorization request refused with a redirect to the client (RFC 6749 §4.1.2.1): the
+  // protocol's `error` and a description.
+  struct Refusal {
+    std::string error;
+    std::string description;
+  };
+  // authorize's steps. The client and redirect_uri (with state) into `request`; else the
+  // error page to show in `refused`, never a redirect to an unverified URI.
+  std::optional<Client> verified_client(const Params& query, AuthRequest& request,
+                                        WebOutcome& refused);
+  // The rest of the request into `request`: response type and mode, scope, nonce, login_hint,
+  // PKCE (read_pkce), max_age, prompt and acr_values (read_prompt).
+  std::optional<Refusal> read_request(const Params& query, const Client& client,
+                                      AuthRequest& request, bool& prompt_none);
+  std::optional<Refusal> read_pkce(const Params& query, const Client& client,
+                                   AuthRequest& request);
+  std::optional<Refusal> read_prompt(const Params& query, AuthRequest& request,
+                                     bool& prompt_none);
+  // A browser with a session: a code at once when its factors are fresh enough for
+  // `request`, else a sign-in asking only for the stale ones.
+  WebOutcome reuse_session(const AuthRequest& request, bool prompt_none, const Session& current,
+                           const BrowserContext& browser);
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
   WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress,
                         const BrowserContext& browser);
@@ -149,10 +166,12 @@ class Provider {
                                     const BrowserContext& browser);
   WebOutcome complete_flow(const LoginFlow& flow, const AuthRequest& request,
                            const FlowProgress& progress, const BrowserContext& browser);
-  Result<LoginFlow> checked_flow(const Params& form, const BrowserContext& browser,
-                                 WebOutcome& failure);
-  std::optional<PostedFlow> posted_flow(const Params& form, const BrowserContext& browser,
-                                        LoginStage expected, WebOutcome& failure);
+  // The one load-and-check of a flow: the flow `params` names ("flow"), bound to this
+  // browser, its request and progress readable; with `posted_at` (a form's POST) also the
+  // form's CSRF token and the flow at that stage. Otherwise nullopt with the page to show in
+  // `failure`.
+  std::optional<LoadedFlow> load_flow(const Params& params, const BrowserContext& browser,
+                                      std::optional<LoginStage> posted_at, WebOutcome& failure);
   Result<std::optional<Session>> current_session(const BrowserContext& browser);
   Result<Client> authenticate_client(const Params& form,
                                      const std::optional<std::string>& authorization,

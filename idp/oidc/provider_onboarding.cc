@@ -16,7 +16,7 @@ bool plausible_token(const std::string& token) { return !token.empty() && token.
 
 WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest& request,
                                             const BrowserContext& browser) {
-  auto required = two_factor_.second_factor_required(user);
+  auto required = two_factor_.second_factor_needed(user, request);
   if (!required) return unavailable_page();
   FlowProgress progress;
   progress.user_id = user.id;

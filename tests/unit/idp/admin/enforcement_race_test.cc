@@ -143,7 +143,7 @@ TEST_F(EnforcementRaceTest, TheLoserLeavesNoPendingCredentialAndNoEmail) {
   ApiOutcome winner;
   random_.before_next_use([&] { winner = put(kEnforceByLink); });
   ApiOutcome loser = put(kEnforceByQr);
-  ASSERT_FALSE(winner.fault.has_value()) << winner.body.dump();
+  ASSERT_FALSE(winner.fault) << winner.body.dump();
   EXPECT_EQ(loser.fault, Fault::kConflict) << loser.body.dump();
   EXPECT_TRUE(alice_credentials().empty()) << "the loser's pending secret was stored";
   ASSERT_EQ(alice_mail().size(), 1u);
@@ -154,7 +154,7 @@ TEST_F(EnforcementRaceTest, TheEmailOfTheWinnerCarriesTheSecretThatIsStored) {
   ApiOutcome winner;
   random_.before_next_use([&] { winner = put(kEnforceByQr); });
   ApiOutcome loser = put(kEnforceByQr);
-  ASSERT_FALSE(winner.fault.has_value()) << winner.body.dump();
+  ASSERT_FALSE(winner.fault) << winner.body.dump();
   EXPECT_EQ(loser.fault, Fault::kConflict) << loser.body.dump();
   ASSERT_EQ(alice_mail().size(), 1u);
   auto pending = two_factor_->pending_totp_enrollment(alice_);
