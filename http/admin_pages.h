@@ -1,5 +1,5 @@
 #pragma once
-// The admin page Account setup > Authentication and its screens (idp/admin_console.h), as
+// The admin page Account setup > Authentication and its screens (idp/admin/admin_console.h), as
 // server-rendered HTML: every value escaped, every form a POST carrying the session's CSRF
 // token, no JavaScript needed.
 

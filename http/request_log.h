@@ -1,7 +1,7 @@
 #pragma once
 // Per-request observability for http/server.cc: RequestLog, which gives each request an id
 // (also the X-Request-Id answer header and the request_id of audit rows written meanwhile,
-// idp/observability.h RequestScope), and when the answer is sent writes its JSON log line
+// idp/observability/observability.h RequestScope), and when the answer is sent writes its JSON log line
 // and its metrics (keystep_http_requests_total, keystep_http_request_duration_seconds).
 //
 // Never logged: the path's variable parts, the query, headers, cookies or the body (they

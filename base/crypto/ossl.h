@@ -1,6 +1,6 @@
 #pragma once
-// Internal to idp/crypto: RAII owners for OpenSSL objects and conversion of OpenSSL's error
-// queue into an Error. Not for use outside idp/crypto.
+// Internal to base/crypto: RAII owners for OpenSSL objects and conversion of OpenSSL's error
+// queue into an Error. Not for use outside base/crypto.
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>

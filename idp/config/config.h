@@ -41,7 +41,7 @@ struct IdpConfig {
   // token (loopback by default), and a bearer token accepted from any address ("": none).
   std::vector<std::string> metrics_allow = {"127.0.0.1", "::1"};
   std::string metrics_token;
-  // Where the JSON log lines go (idp/observability.h): a file appended to, "" for stderr.
+  // Where the JSON log lines go (idp/observability/observability.h): a file appended to, "" for stderr.
   std::string log_file;
   // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
   nlohmann::json mail = nlohmann::json::object();

@@ -58,7 +58,7 @@ Status check_new_password(std::string_view password);
 // member stored before addresses were checked as below can still sign in.
 Result<std::string> normalize_email(std::string_view email);
 // A new address, before it is stored (user create, invitations): normalize_email, then
-// check_email_address (idp/mail.h), the check every recipient of a message passes too.
+// check_email_address (idp/mail/mail.h), the check every recipient of a message passes too.
 Result<std::string> normalize_new_email(std::string_view email);
 
 // "sha256$<salt>$<digest>" (base64url) of a client secret, and its constant-time check.

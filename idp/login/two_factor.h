@@ -149,7 +149,7 @@ class TwoFactor final : public LoginPolicy {
   // kUnavailable and the like when the store fails.
   Status check_session(const Session& session, const User& user, bool recent, int64_t max_age);
 
-  // The box that seals secrets at rest (also the outbox's setup emails, idp/mail.h).
+  // The box that seals secrets at rest (also the outbox's setup emails, idp/mail/mail.h).
   const SecretBox& box() const { return box_; }
 
   void audit(const User& user, const std::string& event, const std::string& address,

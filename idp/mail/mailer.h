@@ -1,5 +1,5 @@
 #pragma once
-// Delivery of the outbox (idp/mail_store.h): transports that hand one message to the world
+// Delivery of the outbox (idp/store/mail_store.h): transports that hand one message to the world
 // (an .eml file in the data directory, or an SMTP server through libcurl), and the Mailer,
 // a worker that delivers due messages with retries and exponential backoff.
 //
@@ -127,7 +127,7 @@ struct MailerOptions {
   int64_t max_backoff = 3600;            // cap of the delay between attempts
   int max_attempts = 20;                 // after this many failures the message is given up
   std::chrono::milliseconds poll{5000};  // background pass interval without notify()
-  // Opens sealed messages (idp/mail.h seal_mime) before delivery; without it a sealed message
+  // Opens sealed messages (idp/mail/mail.h seal_mime) before delivery; without it a sealed message
   // fails like an undeliverable one. Borrowed: must outlive the Mailer.
   const SecretBox* box = nullptr;
   // Store errors of background passes (delivery errors go to OutgoingMail::last_error).

@@ -1,5 +1,5 @@
 #pragma once
-// GET /metrics: who may scrape, and what they get (idp/observability.h render_metrics).
+// GET /metrics: who may scrape, and what they get (idp/observability/observability.h render_metrics).
 //
 // Access (IdpConfig metrics_allow / metrics_token):
 // - a request with "Authorization: Bearer T" is served iff a token is configured and T is it

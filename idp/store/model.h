@@ -1,7 +1,7 @@
 #pragma once
 // Plain records of the IdP's domain, as the store keeps them. No behaviour here.
 // Secrets never appear in clear: passwords, client secrets and tokens are hashes; private keys
-// and MFA secrets are sealed (AES-256-GCM, idp/crypto/secret_box.h) before they reach a store.
+// and MFA secrets are sealed (AES-256-GCM, base/crypto/secret_box.h) before they reach a store.
 
 #include <cstdint>
 #include <string>

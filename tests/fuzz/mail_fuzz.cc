@@ -1,4 +1,4 @@
-// MIME building (idp/mail.h) from user-supplied names and addresses: members' and invited
+// MIME building (idp/mail/mail.h) from user-supplied names and addresses: members' and invited
 // addresses, account labels and display names end up in From, To and Subject.
 //
 // Input: fields separated by ASCII RS (0x1E): from, to, subject, message id, content id of

@@ -1,4 +1,4 @@
-// Redirect-URI validation (idp/redirect_uri.h) and the URL parser under it (idp/url.h
+// Redirect-URI validation (idp/directory/redirect_uri.h) and the URL parser under it (base/url.h
 // parse_url): what a client may register and what an authorization request must match.
 //
 // Input: lines; every line but the last is a candidate for registration, the last one is

@@ -1,4 +1,4 @@
-// Form and query decoding (idp/url.h): url_decode, parse_form and their inverses, as every
+// Form and query decoding (base/url.h): url_decode, parse_form and their inverses, as every
 // query string and form body the server receives goes through them.
 //
 // Input: a query string or form body, as sent. Properties:

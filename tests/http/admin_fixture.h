@@ -59,7 +59,7 @@ class AdminApiTest : public MfaHttpTest {
   std::string member_token_;
 };
 
-// The decoded text/plain part of a message built by idp/mail.h (base64 body).
+// The decoded text/plain part of a message built by idp/mail/mail.h (base64 body).
 inline std::string text_part(const std::string& mime) {
   const auto type = mime.find("Content-Type: text/plain");
   if (type == std::string::npos) return "";

@@ -10,7 +10,7 @@
 namespace keystep::httptest {
 namespace {
 
-// The decoded body of the inline image `content_id` of a message built by idp/mail.h.
+// The decoded body of the inline image `content_id` of a message built by idp/mail/mail.h.
 std::string image_part(const std::string& mime, const std::string& content_id) {
   const auto id = mime.find("Content-ID: <" + content_id + ">");
   if (id == std::string::npos) return "";

@@ -1,4 +1,4 @@
--- Email waiting for delivery (idp/mail_store.h). A row is inserted in the same transaction
+-- Email waiting for delivery (idp/store/mail_store.h). A row is inserted in the same transaction
 -- as the change that causes the message and is never deleted by delivery: sent_at records
 -- it, so a restart never sends it again, and dedupe_key stays taken, so repeating the
 -- request that caused it queues nothing. next_attempt_at is INT64_MAX once given up.

@@ -1,4 +1,4 @@
--- API tokens for the admin API (idp/admin_store.h). Only the SHA-256 of a token is stored;
+-- API tokens for the admin API (idp/store/admin_store.h). Only the SHA-256 of a token is stored;
 -- revoked tokens stay, with revoked_at set, so the audit trail can name them.
 CREATE TABLE api_tokens (
   id         INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,4 +1,4 @@
--- Invitations and enrollment links (idp/onboarding_store.h). Only SHA-256 hashes of the
+-- Invitations and enrollment links (idp/store/onboarding_store.h). Only SHA-256 hashes of the
 -- link tokens are stored. Rows stay after use, so the admin can list what happened.
 CREATE TABLE invitations (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
