@@ -64,7 +64,8 @@ class MailStore {
   // Records a failed attempt: attempts + 1, next_attempt_at, last_error. kConflict if the
   // message was sent meanwhile (nothing changes); kNotFound for an unknown id.
   virtual Status mark_failed(int64_t id, int64_t next_attempt_at, const std::string& error) = 0;
-  // Every message ever queued for `to`, sent or not, oldest first (tests and operators).
+  // Every message ever queued for `to`, sent or not, oldest first (tests and operators). A
+  // message outlives the user it was written to.
   virtual Result<std::vector<OutgoingMail>> mail_for(const std::string& to) = 0;
   // The outbox's counts, read in one statement (a consistent snapshot).
   virtual Result<OutboxSummary> outbox_summary() = 0;

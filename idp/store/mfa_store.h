@@ -37,44 +37,57 @@ class MfaStore {
  public:
   virtual ~MfaStore() = default;
 
-  // Confirmed and pending credentials of a user, oldest first.
+  // Confirmed and pending credentials of a user, ordered by created_at then id; empty for a
+  // user without credentials (also an unknown user). kInternal when a stored params or state
+  // no longer parses.
   virtual Result<std::vector<MfaCredential>> credentials_of_user(int64_t user_id) = 0;
   // Replaces the user's unconfirmed credentials of the same provider with `pending`.
-  // On success returns it with its id and version.
+  // kInvalidArgument if `pending` is confirmed; kNotFound for an unknown user. On success
+  // returns it with its new id and version 0. Credential ids are never reused, so a stale
+  // (id, version) can never match a replacement credential.
   virtual Result<MfaCredential> put_pending_credential(const MfaCredential& pending) = 0;
-  // Compare-and-set: stores counter, state, confirmed and last_used_at of `updated` with
-  // version expected_version + 1, only if the stored version is expected_version; else
-  // kConflict (another request used the credential first). kNotFound if it is gone.
+  // Compare-and-set: stores counter, state, params, confirmed and last_used_at of `updated`
+  // with version expected_version + 1, only if the stored version is expected_version; else
+  // kConflict (another request used the credential first). The credential is found by id
+  // and user_id: kNotFound if it is gone or another user's. secret, provider_id and
+  // created_at never change.
   virtual Status update_credential(const MfaCredential& updated, int64_t expected_version) = 0;
   // In one transaction: CAS-confirms `confirmed` (see update_credential), removes the user's
   // other credentials of the same provider and of recovery_codes.provider_id, adds
   // recovery_codes, and turns the user-level flag on unless `user_setting_on` is false (a
   // setup forced by the account's setting must not flip the user's own, as the seed says).
+  // `confirmed` is stored confirmed whatever its `confirmed` says; both credentials must
+  // name the same user and different providers (kInvalidArgument). On any error nothing
+  // changes.
   virtual Status enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
                                    const MfaCredential& recovery_codes,
                                    bool user_setting_on = true) = 0;
   // Replaces the user's credentials of replacement.provider_id with `replacement` (e.g.
-  // regenerated recovery codes).
+  // regenerated recovery codes), inserted with version 0. kNotFound for an unknown user.
   virtual Status replace_credentials(const MfaCredential& replacement) = 0;
   // Turns the user-level setting on or off alone, for a user whose credential already exists
   // (set up because the account required it). kNotFound for an unknown user.
   virtual Status set_two_factor_setting(int64_t user_id, bool on) = 0;
   // In one transaction: removes every credential of the user and turns the flag off.
+  // kNotFound for an unknown user.
   virtual Status disable_two_factor(int64_t user_id) = 0;
 
   // Failed second-step attempts, keyed by e.g. "user:42" or "addr:127.0.0.1".
   virtual Result<AttemptState> attempts(const std::string& key) = 0;
-  // Atomically counts one more failure at `now`; returns the new state.
+  // Atomically counts one more failure, last_failure_at = now; returns the new state.
   virtual Result<AttemptState> record_failure(const std::string& key, int64_t now) = 0;
-  // Compare-and-set: counts one more failure at `now` only if the key's state still equals
-  // `expected` (both fields; a key with no failures is AttemptState{}). True when counted,
+  // Compare-and-set: counts one more failure (last_failure_at = now) only if the key's
+  // state still equals `expected` (both fields; a key with no failures is AttemptState{}). True when counted,
   // false when another request changed the state first (nothing is changed then).
   virtual Result<bool> record_failure_if(const std::string& key, const AttemptState& expected,
                                          int64_t now) = 0;
+  // Clears the key's failures; succeeds for a key that has none.
   virtual Status reset_attempts(const std::string& key) = 0;
 
+  // Events outlive the users and accounts they name.
   virtual Status append_audit(const AuditEvent& event) = 0;
-  // Newest first; at most `limit` events with id < before_id (0: from the newest).
+  // Newest first; at most `limit` (clamped to [1, 500]) events with id < before_id
+  // (before_id <= 0: from the newest).
   virtual Result<std::vector<AuditEvent>> audit_events(int64_t account_id, int64_t before_id,
                                                        int limit) = 0;
 };

@@ -3,11 +3,17 @@
 // implementation is meant to follow and pass the same conformance suite
 // (tests/unit/idp/store/, run on every backend of store_backend.h).
 //
-// Contract common to every method:
-// - Thread-safe: a store may be called from any number of threads at once.
-// - Each method is atomic: it fully happens or not at all.
-// - kNotFound when a named row is absent, kAlreadyExists on a uniqueness violation,
-//   kUnavailable when the database is busy past its timeout, kInternal otherwise.
+// Contract common to every method of every store interface (idp/store/*.h), whatever the
+// backend; the conformance suite checks it:
+// - Thread-safe: a store may be called from any number of threads at once, and several
+//   stores (processes) may share one database.
+// - Each method is atomic: it fully happens or not at all. Nothing throws.
+// - kNotFound when a named row is absent (also when a field names an absent row, e.g. a
+//   user's account), kAlreadyExists on a uniqueness violation, kUnavailable when the
+//   database is busy past its timeout, kInternal otherwise (with the database's message).
+// - "Expired" means expires_at <= now, everywhere.
+// - Account::mfa_settings_json and MfaCredential params/state must be valid JSON text:
+//   kInvalidArgument otherwise (also for JSON holding invalid UTF-8).
 
 #include <optional>
 #include <string>
@@ -34,12 +40,14 @@ class AccountStore {
 class UserStore {
  public:
   virtual ~UserStore() = default;
-  // kNotFound if the account does not exist; kInvalidArgument for an unknown role.
+  // Checks the role first: kInvalidArgument for an unknown role, then kNotFound if the
+  // account does not exist.
   virtual Result<User> create_user(const User& user) = 0;
   virtual Result<User> user_by_id(int64_t id) = 0;
   virtual Result<User> user_by_email(int64_t account_id, const std::string& email) = 0;
   // Every user with this email, across accounts (login by email), ordered by id.
   virtual Result<std::vector<User>> users_by_email(const std::string& email) = 0;
+  // kNotFound for an unknown user.
   virtual Status update_password_hash(int64_t user_id, const std::string& password_hash) = 0;
   // (The user-level 2FA flag is written only through MfaStore, together with credentials.)
   // Permission names granted by a role (empty for an unknown role).
@@ -71,9 +79,10 @@ class FlowStore {
   // kNotFound when absent; an expired flow (expires_at <= now) is kExpired.
   virtual Result<LoginFlow> flow_by_id(const std::string& id, int64_t now) = 0;
   // Compare-and-set: stores flow.progress_json with version expected_version + 1 only if
-  // the stored version is still expected_version; otherwise kConflict.
+  // the stored version is still expected_version; otherwise kConflict. kNotFound when absent.
   virtual Status update_flow(const std::string& id, int64_t expected_version,
                              const std::string& progress_json) = 0;
+  // kNotFound when absent.
   virtual Status delete_flow(const std::string& id) = 0;
 };
 
@@ -85,8 +94,10 @@ class SessionStore {
   virtual Result<Session> session_by_id_hash(const std::string& id_hash, int64_t now) = 0;
   virtual Result<Session> session_by_sid(const std::string& sid, int64_t now) = 0;
   // Records a fresh interactive authentication on an existing session: stores auth_time,
-  // acr, amr, password_time and mfa_time of `session`, found by its id_hash.
+  // acr, amr, password_time and mfa_time of `session`, found by its id_hash. kNotFound when
+  // absent.
   virtual Status update_session_auth(const Session& session) = 0;
+  // kNotFound when absent.
   virtual Status delete_session(const std::string& sid) = 0;
   // Ends every session of `user_id` except the one whose sid is `keep_sid` (may be empty):
   // revokes the grants made under them (and so their tokens) and deletes them, in one
@@ -97,19 +108,27 @@ class SessionStore {
 class GrantStore {
  public:
   virtual ~GrantStore() = default;
-  // Stores a grant and its code in one transaction.
+  // Stores a grant and its code in one transaction; the code is stored under grant.id, so
+  // code.grant_id must be empty or grant.id (kInvalidArgument otherwise). kNotFound for an
+  // unknown client or user.
   virtual Status create_grant_with_code(const Grant& grant, const AuthCode& code) = 0;
   // Single use. On the first call with an unexpired, unused code: marks it used and returns
-  // {code, grant}. A second use revokes the grant and every token issued from it, then
-  // returns kReplayed. kExpired past expires_at, kNotFound for an unknown code.
+  // {code, grant}. Checks, in order: unknown code -> kNotFound; already used -> revokes the
+  // grant and every token issued from it, kReplayed; grant revoked -> kReplayed; expired ->
+  // kExpired.
   struct Redeemed {
     AuthCode code;
     Grant grant;
   };
   virtual Result<Redeemed> redeem_code(const std::string& code_hash, int64_t now) = 0;
   virtual Result<Grant> grant_by_id(const std::string& id) = 0;
+  // kNotFound for an unknown grant, kConflict if the grant is revoked (so a token is never
+  // minted for a grant a replay has just revoked).
   virtual Status add_token(const Token& token) = 0;
-  // Token and its grant, only if neither is revoked and the token is unexpired and unused.
+  // Token and its grant, only if neither is revoked and the token is unexpired and unused:
+  // kNotFound when absent or of the other kind; kDenied when the token or its grant is
+  // revoked; kReplayed when the token was already used (rotated away; nothing changes here,
+  // rotate_refresh_token revokes); kExpired past expires_at.
   struct ActiveToken {
     Token token;
     Grant grant;
@@ -117,12 +136,15 @@ class GrantStore {
   virtual Result<ActiveToken> active_token(const std::string& token_hash, TokenKind kind,
                                            int64_t now) = 0;
   // Refresh rotation, compare-and-set: marks old_hash used and adds replacement in one
-  // transaction. If old_hash was already used (a stolen token replayed), revokes the grant
-  // and returns kReplayed.
+  // transaction. replacement must be a refresh token of the same grant (kInvalidArgument
+  // otherwise). Checks, in order: unknown refresh token -> kNotFound; already used (a stolen
+  // token replayed) -> revokes the grant and its tokens, kReplayed; token or grant revoked
+  // -> kDenied; expired -> kExpired.
   virtual Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
                                       int64_t now) = 0;
+  // kNotFound for an unknown grant.
   virtual Status revoke_grant(const std::string& grant_id) = 0;
-  // Revokes every grant made under a session (logout).
+  // Revokes every grant made under a session (logout); succeeds when it made none.
   virtual Status revoke_grants_of_session(const std::string& sid) = 0;
 };
 
@@ -142,8 +164,10 @@ class Store : public AccountStore,
               public AdminStore,
               public OnboardingStore {
  public:
-  // Deletes expired flows, sessions, codes, tokens and enrollment links, and messages sent
-  // more than kSentMailRetention ago; returns how many rows went.
+  // Deletes expired flows, sessions, codes (used or not), tokens and enrollment links, and
+  // messages sent kSentMailRetention or longer before now (never pending ones); returns how
+  // many rows went. Grants and their revocation state stay, as do invitations (for the
+  // admin's list), MFA credentials, attempt counters and the audit log.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;
 };
 

@@ -1,67 +1,18 @@
 #pragma once
-// SqliteStore: the Store of idp/store/store.h on one SQLite database file.
+// SqliteStore: the store interfaces of idp/store/ (Store and MailStore) on one SQLite
+// database file. Their whole contract is written in those headers and checked by the
+// conformance suite (tests/unit/idp/store/); this header says only what is SQLite's.
 //
-// Thread-safety: every method may be called from any number of threads. The store owns one
-// connection and serialises all calls on it with a mutex, so ":memory:" databases are shared
-// by all threads. Several stores (or processes) may open the same file: read-modify-write
-// methods run inside BEGIN IMMEDIATE, and a lock held by another connection longer than the
-// busy timeout (5 s) yields kUnavailable.
+// Thread-safety: the store owns one connection and serialises all calls on it with a mutex,
+// so a ":memory:" database is shared by all threads. Several stores (or processes) may open
+// the same file: read-modify-write methods run inside BEGIN IMMEDIATE, and a lock held by
+// another connection longer than the busy timeout (5 s) yields kUnavailable. kInternal
+// carries SQLite's message.
 //
-// Errors follow idp/store/store.h: kNotFound for an absent row (also for a foreign key naming an
-// absent row), kAlreadyExists on a uniqueness violation, kUnavailable when busy, kInternal
-// otherwise with SQLite's message. Nothing throws.
-//
-// Semantics that idp/store/store.h leaves open, fixed here:
-// - "Expired" means expires_at <= now everywhere.
-// - update_password_hash, update_flow, delete_flow, update_session_auth, delete_session and
-//   revoke_grant return kNotFound when the named row is absent; revoke_grants_of_session
-//   succeeds when the session made no grant.
-// - create_user checks the role before the account: an unknown role is kInvalidArgument,
-//   then an unknown account is kNotFound.
-// - create_grant_with_code: code.grant_id must be empty or grant.id (kInvalidArgument
-//   otherwise); the code is stored under grant.id. kNotFound for an unknown client or user.
-// - redeem_code checks, in order: unknown -> kNotFound; already used -> revokes the grant
-//   and its tokens, kReplayed; grant revoked -> kReplayed; expired -> kExpired.
-// - add_token: kNotFound for an unknown grant, kConflict if the grant is revoked (so a
-//   token is never minted for a grant a replay has just revoked).
-// - active_token: kNotFound when absent or of the other kind; kDenied when the token or its
-//   grant is revoked; kReplayed when the token was already used (rotated away; no side
-//   effect here, rotate_refresh_token revokes); kExpired past expires_at.
-// - rotate_refresh_token: replacement must be a refresh token of the same grant
-//   (kInvalidArgument otherwise). Checks, in order: unknown refresh token -> kNotFound;
-//   already used -> revokes the grant and its tokens, kReplayed; token or grant revoked ->
-//   kDenied; expired -> kExpired.
-// - purge_expired deletes expired flows, sessions, codes (used or not), tokens and enrollment
-//   links, and messages sent kSentMailRetention or longer ago (never pending ones); grants
-//   and their revocation state stay. MFA credentials, attempts and the audit log stay.
-// - Account::mfa_settings_json and MfaCredential params/state must be valid JSON text
-//   (kInvalidArgument otherwise, also for JSON holding invalid UTF-8).
-//
-// MfaStore:
-// - credentials_of_user is empty for a user without credentials (also an unknown user),
-//   ordered by created_at then id. A stored params/state that no longer parses is kInternal.
-// - put_pending_credential: kInvalidArgument if `pending` is confirmed; kNotFound for an
-//   unknown user. Returns it with its new id and version 0. Credential ids are never
-//   reused, so a stale (id, version) can never match a replacement credential.
-// - update_credential and the CAS step of enable_two_factor find the credential by id and
-//   user_id (a credential of another user is kNotFound), and write counter, state, params,
-//   confirmed and last_used_at; secret, provider_id and created_at never change.
-//   enable_two_factor stores the credential confirmed whatever `confirmed.confirmed` says;
-//   both credentials must name the same user and different providers (kInvalidArgument);
-//   on any error nothing changes.
-// - replace_credentials inserts `replacement` with version 0; kNotFound for an unknown user.
-// - disable_two_factor: kNotFound for an unknown user.
-// - record_failure and record_failure_if set last_failure_at to `now`; reset_attempts of an
-//   absent key succeeds.
-// - audit_events clamps limit to [1, 500]; before_id <= 0 means from the newest. The log
-//   has no foreign keys: events outlive the users and accounts they name.
-//
-// OnboardingStore (sqlite_onboarding_store.cc): purge_expired also deletes expired enrollment
-// links; invitations stay (accepted, revoked or expired) for the admin's list.
-//
-// MailStore (implemented in sqlite_mail_store.cc): methods that queue mail together with
-// another change call insert_mail_locked inside their transaction. mail_outbox has no
-// foreign keys, so a message outlives the user it was written to.
+// Layout: the OnboardingStore methods are in sqlite_onboarding_store.cc, the MailStore ones
+// in sqlite_mail_store.cc. Methods that queue mail together with another change call
+// insert_mail_locked inside their transaction. mail_outbox and the audit log have no foreign
+// keys, so their rows outlive the users and accounts they name.
 
 #include <cstdint>
 #include <memory>
