@@ -143,8 +143,8 @@ TEST_F(EnforcementRaceTest, TheLoserLeavesNoPendingCredentialAndNoEmail) {
   ApiOutcome winner;
   random_.before_next_use([&] { winner = put(kEnforceByLink); });
   ApiOutcome loser = put(kEnforceByQr);
-  ASSERT_EQ(winner.status, 200) << winner.body.dump();
-  EXPECT_EQ(loser.status, 409) << loser.body.dump();
+  ASSERT_FALSE(winner.fault) << winner.body.dump();
+  EXPECT_EQ(loser.fault, Fault::kConflict) << loser.body.dump();
   EXPECT_TRUE(alice_credentials().empty()) << "the loser's pending secret was stored";
   ASSERT_EQ(alice_mail().size(), 1u);
   EXPECT_NE(text_of(alice_mail()[0]).find("/enroll?token="), std::string::npos);
@@ -154,8 +154,8 @@ TEST_F(EnforcementRaceTest, TheEmailOfTheWinnerCarriesTheSecretThatIsStored) {
   ApiOutcome winner;
   random_.before_next_use([&] { winner = put(kEnforceByQr); });
   ApiOutcome loser = put(kEnforceByQr);
-  ASSERT_EQ(winner.status, 200) << winner.body.dump();
-  EXPECT_EQ(loser.status, 409) << loser.body.dump();
+  ASSERT_FALSE(winner.fault) << winner.body.dump();
+  EXPECT_EQ(loser.fault, Fault::kConflict) << loser.body.dump();
   ASSERT_EQ(alice_mail().size(), 1u);
   auto pending = two_factor_->pending_totp_enrollment(alice_);
   ASSERT_TRUE(Ok(pending));
