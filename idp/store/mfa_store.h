@@ -42,7 +42,8 @@ class MfaStore {
   // Replaces the user's unconfirmed credentials of the same provider with `pending`.
   // On success returns it with its id and version.
   virtual Result<MfaCredential> put_pending_credential(const MfaCredential& pending) = 0;
-  // Compare-and-set: stores counter, state, confirmed and last_used_at of `updated` with
+  // Compare-and-set: stores counter, params, state, confirmed, last_used_at, label and
+  // lookup_key of `updated` with
   // version expected_version + 1, only if the stored version is expected_version; else
   // kConflict (another request used the credential first). kNotFound if it is gone.
   virtual Status update_credential(const MfaCredential& updated, int64_t expected_version) = 0;

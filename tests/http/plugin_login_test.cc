@@ -79,5 +79,37 @@ TEST_F(PluginLogin, WrongPluginCodeIs401) {
   EXPECT_FALSE(code_of(submit_second_factor(page, kPluginCode)).empty());
 }
 
+// A server given a plugin built for ABI version 1 and one built for version 2: the first is
+// refused with its reason, the second serves a whole login.
+class PluginLoginAcrossAbiVersions : public PluginLogin {
+ protected:
+  TestServerOptions server_options() const override {
+    TestServerOptions options;
+    options.plugins = {std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/bad_abi.so",
+                       std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"};
+    options.refused_plugins_are_reported = true;
+    return options;
+  }
+};
+
+TEST_F(PluginLoginAcrossAbiVersions, Abi1PluginRefusedAbi2PluginWorks) {
+  const auto& reports = server_->plugin_reports();
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_FALSE(reports[0].loaded);
+  EXPECT_NE(reports[0].message.find("ABI version 1, this server speaks version 2"),
+            std::string::npos)
+      << reports[0].message;
+  EXPECT_TRUE(reports[1].loaded) << reports[1].message;
+
+  ASSERT_TRUE(enroll(kPluginCode));
+  const Pkce pkce = make_pkce();
+  SecondFactorPage page = sign_in_to_second_factor(spa_request(pkce));
+  EXPECT_EQ(page.method, kPluginId);
+  const nlohmann::json claims = id_token_claims(code_of(submit_second_factor(page, kPluginCode)),
+                                                pkce);
+  ASSERT_TRUE(claims.is_object());
+  EXPECT_EQ(claims["amr"], nlohmann::json({"pwd", "otp", "mfa"}));
+}
+
 }  // namespace
 }  // namespace keystep::httptest

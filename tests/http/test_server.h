@@ -149,8 +149,11 @@ std::string s256_challenge(const std::string& verifier);
 // How a TestServer is wired beyond the defaults.
 struct TestServerOptions {
   // Paths of MFA provider shared libraries, loaded into the registry after the built-ins and
-  // before the TwoFactor policy and the Provider are built. start() fails if one is refused.
+  // before the TwoFactor policy and the Provider are built. start() fails if one is refused,
+  // unless refused_plugins_are_reported (then only plugin_reports() tells, as keystep serve
+  // only logs it).
   std::vector<std::string> plugins;
+  bool refused_plugins_are_reported = false;
   // Pistache worker threads.
   int threads = 2;
   // Password hashing cost; unset: TestServer::kArgon2 (cheap).

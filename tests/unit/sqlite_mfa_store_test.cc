@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/sqlite/migrations.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
 #include "tests/unit/test_util.h"
@@ -393,6 +394,83 @@ TEST_F(SqliteMfaStoreTest, EnableConfirmsTheCredentialAndAddsRecoveryCodes) {
   EXPECT_TRUE(loaded[1].confirmed);
   EXPECT_EQ(loaded[1].version, 0);
   EXPECT_EQ(loaded[1].state, recovery_codes(alice_.id, "r1").state);
+}
+
+TEST_F(SqliteMfaStoreTest, LabelAndLookupKeyAreStoredAtInsertAndByCompareAndSet) {
+  MfaCredential pending = credential(alice_.id, "yubikey_hotp");
+  pending.label = "YubiKey";
+  pending.lookup_key = "cccc";
+  auto stored = store_->put_pending_credential(pending);
+  ASSERT_TRUE(Ok(stored));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].label, "YubiKey");
+  EXPECT_EQ(loaded[0].lookup_key, "cccc");
+
+  // Enrollment learns the token ID from the first code and names the key after it.
+  MfaCredential confirmed = confirmed_from(*stored, 1);
+  confirmed.label = "YubiKey 12345678";
+  confirmed.lookup_key = "vvcijgklnrbf";
+  ASSERT_TRUE(
+      Ok(store_->enable_two_factor(confirmed, stored->version, recovery_codes(alice_.id, "r1"))));
+  loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].label, "YubiKey 12345678");
+  EXPECT_EQ(loaded[0].lookup_key, "vvcijgklnrbf");
+  EXPECT_EQ(loaded[1].label, "");
+  EXPECT_EQ(loaded[1].lookup_key, "");
+}
+
+// A database made by the schema before migration 008 (the interface version 1 store): its
+// credentials keep working, with no label and no lookup key.
+TEST(SqliteMfaStoreMigration, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndLookupKey) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  std::vector<Migration> before;
+  for (const Migration& m : kMigrations) {
+    if (m.version < 8) before.push_back(m);
+  }
+  ASSERT_EQ(before.size(), 7u);
+  int64_t user_id = 0;
+  {
+    auto old = SqliteStore::open(path, before);
+    ASSERT_TRUE(Ok(old));
+    auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
+    ASSERT_TRUE(Ok(account));
+    auto user = (*old)->create_user({.account_id = account->id,
+                                     .email = "alice@example.com",
+                                     .password_hash = "h",
+                                     .role = kRoleMember,
+                                     .created_at = kNow});
+    ASSERT_TRUE(Ok(user));
+    user_id = user->id;
+  }
+  ASSERT_NO_FATAL_FAILURE(raw_sql(
+      path, "INSERT INTO mfa_credentials (user_id, provider_id, secret, params, state, counter, "
+            "version, confirmed, created_at, last_used_at) VALUES (" +
+                std::to_string(user_id) +
+                ", 'totp', X'00', '{\"algorithm\":\"SHA1\",\"digits\":6,\"period\":30}', "
+                "'{}', 56666666, 3, 1, 1700000000, 1700000000)"));
+
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  auto version = (*store)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, kMigrations.back().version);
+  auto credentials = (*store)->credentials_of_user(user_id);
+  ASSERT_TRUE(Ok(credentials));
+  ASSERT_EQ(credentials->size(), 1u);
+  const MfaCredential& c = credentials->front();
+  EXPECT_EQ(c.provider_id, "totp");
+  EXPECT_EQ(c.counter, 56666666);
+  EXPECT_EQ(c.version, 3);
+  EXPECT_TRUE(c.confirmed);
+  EXPECT_EQ(c.label, "");
+  EXPECT_EQ(c.lookup_key, "");
+  // And it takes compare-and-set updates as before.
+  MfaCredential used = c;
+  used.counter = 56666667;
+  EXPECT_TRUE(Ok((*store)->update_credential(used, 3)));
 }
 
 TEST_F(SqliteMfaStoreTest, EnableWithStaleVersionChangesNothing) {
