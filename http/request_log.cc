@@ -1,65 +1,10 @@
 #include "http/request_log.h"
 
-#include <array>
 #include <cmath>
-#include <vector>
 
-#include "idp/admin/admin_console.h"
 #include "base/crypto/random.h"
 
 namespace keystep::http {
-namespace {
-
-constexpr std::array<std::string_view, 18> kFixedRoutes = {"/",
-                                                           "/.well-known/openid-configuration",
-                                                           "/jwks.json",
-                                                           "/authorize",
-                                                           "/login",
-                                                           "/login/second-factor",
-                                                           "/profile",
-                                                           "/profile/two-factor",
-                                                           "/profile/two-factor/enable",
-                                                           "/profile/recovery-codes",
-                                                           "/signup",
-                                                           "/enroll",
-                                                           kAuthenticationPagePath,
-                                                           "/token",
-                                                           "/userinfo",
-                                                           "/logout",
-                                                           "/healthz",
-                                                           "/metrics"};
-
-// The admin API's routes (http/server.cc route_admin), after /api/v1/accounts/{account}/.
-std::string admin_route(std::string_view rest) {
-  std::vector<std::string_view> parts;
-  while (!rest.empty()) {
-    const auto slash = rest.find('/');
-    parts.push_back(rest.substr(0, slash));
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-  }
-  const std::string base = "/api/v1/accounts/{account}/";
-  if (parts.size() == 2 &&
-      (parts[1] == "authentication-settings" || parts[1] == "members" ||
-       parts[1] == "invitations" || parts[1] == "tokens" || parts[1] == "audit-events"))
-    return base + std::string(parts[1]);
-  if (parts.size() == 3 && parts[1] == "invitations") return base + "invitations/{invitation}";
-  if (parts.size() == 3 && parts[1] == "tokens") return base + "tokens/{token}";
-  if (parts.size() == 5 && parts[1] == "members" && parts[3] == "two-factor" && parts[4] == "reset")
-    return base + "members/{member}/two-factor/reset";
-  return "unmatched";
-}
-
-}  // namespace
-
-std::string route_pattern(std::string_view path) {
-  for (const auto route : kFixedRoutes)
-    if (path == route) return std::string(route);
-  constexpr std::string_view kAdminPrefix = "/api/v1/accounts/";
-  if (path.substr(0, kAdminPrefix.size()) == kAdminPrefix)
-    return admin_route(path.substr(kAdminPrefix.size()));
-  return "unmatched";
-}
-
 std::string method_label(std::string_view method) {
   for (const char* known : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
     if (method == known) return known;
@@ -73,8 +18,8 @@ std::string new_request_id() {
   return id ? *id : std::string("-");
 }
 
-RequestLog::RequestLog(std::string_view method, std::string_view path, std::string client)
-    : record_{new_request_id(), route_pattern(path), method_label(method), std::move(client),
+RequestLog::RequestLog(std::string_view method, std::string route, std::string client)
+    : record_{new_request_id(), std::move(route), method_label(method), std::move(client),
               std::chrono::steady_clock::now()},
       scope_(record_.id) {}
 

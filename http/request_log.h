@@ -1,9 +1,8 @@
 #pragma once
-// Per-request observability for http/server.cc: the route label of a path, and RequestLog,
-// which gives each request an id (also the X-Request-Id answer header and the request_id of
-// audit rows written meanwhile, idp/observability.h RequestScope), and when the answer is
-// sent writes its JSON log line and its metrics (keystep_http_requests_total,
-// keystep_http_request_duration_seconds).
+// Per-request observability for http/server.cc: RequestLog, which gives each request an id
+// (also the X-Request-Id answer header and the request_id of audit rows written meanwhile,
+// idp/observability.h RequestScope), and when the answer is sent writes its JSON log line
+// and its metrics (keystep_http_requests_total, keystep_http_request_duration_seconds).
 //
 // Never logged: the path's variable parts, the query, headers, cookies or the body (they
 // carry codes, tokens and state); only the route pattern.
@@ -16,11 +15,6 @@
 
 namespace keystep::http {
 
-// The route pattern serving `path`: the path itself for fixed routes
-// ("/login/second-factor"), the admin API's pattern with its variables named
-// ("/api/v1/accounts/{account}/tokens/{token}"), or "unmatched" (a 404), so the number of
-// label values is bounded whatever clients send.
-std::string route_pattern(std::string_view path);
 // "GET", "POST", … for the usual methods, "OTHER" for the rest.
 std::string method_label(std::string_view method);
 // 16 random bytes, base64url: unguessable and unique enough to find one request's lines.
@@ -41,7 +35,11 @@ struct RequestRecord {
 // One per request, on the thread that handles it, from the parsed request to the answer.
 class RequestLog {
  public:
-  RequestLog(std::string_view method, std::string_view path, std::string client);
+  // `route`: the pattern of the route serving the request (http/route_table.h), the path
+  // itself for fixed routes ("/login/second-factor"), the variables named for the others
+  // ("/api/v1/accounts/{account}/tokens/{token}"), or "unmatched" (a 404), so the number of
+  // label values is bounded whatever clients send.
+  RequestLog(std::string_view method, std::string route, std::string client);
   const std::string& id() const { return record_.id; }
   // For an answer sent elsewhere: the record to finish there (inside an obs::RequestScope of
   // its id); finish() here then writes nothing.

@@ -16,6 +16,7 @@
 #include "http/password_pool.h"
 #include "http/request_framer.h"
 #include "http/request_log.h"
+#include "http/route_table.h"
 #include "base/url.h"
 
 namespace keystep::http {
@@ -275,25 +276,55 @@ std::string client_address(const std::string& peer, const std::optional<std::str
   return address;
 }
 
-// Routes each parsed request to the Provider and renders the outcome.
+class Router;
+
+// One request being answered by a route: what its handler reads and where it answers.
+struct Call {
+  const Ph::Request& request;
+  Ph::ResponseWriter& response;
+  Method method;
+  const std::vector<std::string>& variables;  // the values of the pattern's {…}, in order
+};
+using Handler = void (*)(Router&, Call&);
+
+// Where the admin API lives: with one configured, every path under it is answered by its table
+// (JSON, no-store, also 404 and 405).
+constexpr std::string_view kAdminPrefix = "/api/v1/accounts/";
+
+// The routes of one Server, fixed at start() and shared by the Routers of all its threads.
+struct Routes {
+  RouteTable<Handler> user;
+  std::optional<RouteTable<Handler>> admin;  // under kAdminPrefix, when there is an admin API
+};
+
+// Routes each parsed request through the route tables to the Provider and renders the outcome.
 class Router : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Router)
 
-  Router(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
-         MetricsEndpoint* const* metrics, const std::string* issuer,
-         const std::vector<std::string>* trusted_proxies, PasswordPool* password_pool)
+  Router(Provider* provider, AdminApi* admin, AdminConsole* console, MetricsEndpoint* metrics,
+         const std::string* issuer, const std::vector<std::string>* trusted_proxies,
+         PasswordPool* password_pool, std::shared_ptr<const Routes> routes)
       : provider_(provider),
         admin_(admin),
         console_(console),
         metrics_(metrics),
         issuer_(issuer),
         trusted_proxies_(trusted_proxies),
-        password_pool_(password_pool) {}
+        password_pool_(password_pool),
+        routes_(std::move(routes)) {}
+
+  // The route tables for a server with these optional parts (routes of an absent part are 404).
+  static Routes make_routes(bool admin, bool console, bool metrics);
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
-    RequestLog log(Ph::methodString(request.method()), request.resource(),
+    const std::string& path = request.resource();
+    const Method method = method_from_name(Ph::methodString(request.method()));
+    const bool admin_path = routes_->admin && path.rfind(kAdminPrefix, 0) == 0;
+    const auto found = (admin_path ? *routes_->admin : routes_->user).find(method, path);
+    RequestLog log(Ph::methodString(request.method()),
+                   found.pattern.empty() ? "unmatched" : std::string(found.pattern),
                    client_address(request));
     add_raw(response, "X-Request-Id", log.id());
     std::string raw_target;
@@ -304,7 +335,16 @@ class Router : public Ph::Handler {
     raw_target_ = &raw_target;
     log_ = &log;
     try {
-      route(request, response);
+      using Kind = decltype(found.kind);
+      if (found.kind == Kind::kServed) {
+        Call call{request, response, method, found.variables};
+        (*found.handler)(*this, call);
+      } else if (found.kind == Kind::kWrongMethod) {
+        add_raw(response, "Allow", found.allow);
+        send_json(response, 405, {{"error", "method_not_allowed"}}, admin_path);
+      } else {
+        send_json(response, 404, {{"error", "not_found"}}, admin_path);
+      }
     } catch (const std::exception&) {
       // Nothing below should throw; if a library does, answer 500 and keep serving.
       send_json(response, 500, {{"error", "server_error"}}, true);
@@ -356,192 +396,14 @@ class Router : public Ph::Handler {
     record.finish(503);
   }
 
-  BrowserContext browser(const Ph::Request& request) const {
-    return BrowserContext{cookie(request, kSessionCookie), cookie(request, kFlowCookie),
-                          client_address(request), cookie(request, kSignupCookie)};
+  BrowserContext browser(const Call& c) const {
+    return BrowserContext{cookie(c.request, kSessionCookie), cookie(c.request, kFlowCookie),
+                          client_address(c.request), cookie(c.request, kSignupCookie)};
   }
 
   std::string client_address(const Ph::Request& request) const {
     return keystep::http::client_address(request.address().host(),
                                          header(request, "X-Forwarded-For"), *trusted_proxies_);
-  }
-
-  void route(const Ph::Request& request, Ph::ResponseWriter& response) {
-    const std::string& path = request.resource();
-    const Ph::Method method = request.method();
-    // HEAD is answered (headers only, see send_text) where GET only reads; elsewhere it is
-    // 405, since GET there has effects (a flow, a CSRF token, the end of a session).
-    const bool head_allowed = path == "/.well-known/openid-configuration" || path == "/jwks.json" ||
-                              path == "/healthz" || path == "/";
-    const bool get = method == Ph::Method::Get || (method == Ph::Method::Head && head_allowed);
-    const bool post = method == Ph::Method::Post;
-    auto method_not_allowed = [&](const char* allow) {
-      add_raw(response, "Allow", allow);
-      send_json(response, 405, {{"error", "method_not_allowed"}}, false);
-    };
-    auto bad_form = [&](const std::string& why) {
-      send_json(response, 400, {{"error", "invalid_request"}, {"error_description", why}}, true);
-    };
-    // The body of a POST endpoint, or an error already sent.
-    auto form_body = [&]() -> std::optional<Params> {
-      if (!is_form(request)) {
-        bad_form("the body must be application/x-www-form-urlencoded");
-        return std::nullopt;
-      }
-      auto form = parse_form(request.body());
-      if (!form) {
-        bad_form(form.error().message);
-        return std::nullopt;
-      }
-      return *form;
-    };
-    auto query = [&]() -> std::optional<Params> {
-      auto q = query_params(request, *raw_target_);
-      if (!q) {
-        send_html(response, 400, render_error_page({"invalid_request", q.error().message}));
-        return std::nullopt;
-      }
-      return *q;
-    };
-
-    if (route_admin(request, response)) return;
-    if (path == "/.well-known/openid-configuration") {
-      if (!get) return method_not_allowed("GET");
-      add_raw(response, "Cache-Control", "public, max-age=300");
-      return send_text(response, 200, "application/json", provider_->discovery_document());
-    }
-    if (path == "/jwks.json") {
-      if (!get) return method_not_allowed("GET");
-      auto jwks = provider_->jwks_document();
-      if (!jwks) {
-        return send_json(response, 503,
-                         {{"error", "temporarily_unavailable"},
-                          {"error_description", jwks.error().message}},
-                         true);
-      }
-      add_raw(response, "Cache-Control", "public, max-age=60");
-      return send_text(response, 200, "application/json", **jwks);
-    }
-    if (path == "/authorize") {
-      std::optional<Params> params;
-      if (get) params = query();
-      else if (post) params = form_body();
-      else return method_not_allowed("GET, POST");
-      if (!params) return;
-      return send_web(response, provider_->authorize(*params, browser(request)));
-    }
-    if (path == "/login") {
-      if (get) {
-        auto params = query();
-        if (!params) return;
-        return send_web(response, provider_->login_page(*params, browser(request)));
-      }
-      if (!post) return method_not_allowed("GET, POST");
-      auto form = form_body();
-      if (!form) return;
-      return on_password_pool(response, [this, form = std::move(*form), b = browser(request)] {
-        return provider_->login_submit(form, b);
-      });
-    }
-    if (path == "/login/second-factor") {
-      if (get) {
-        auto params = query();
-        if (!params) return;
-        return send_web(response, provider_->second_factor_page(*params, browser(request)));
-      }
-      if (!post) return method_not_allowed("GET, POST");
-      auto form = form_body();
-      if (!form) return;
-      return send_web(response, provider_->second_factor_submit(*form, browser(request)));
-    }
-    if (path == "/profile") {
-      if (!get) return method_not_allowed("GET");
-      return send_web(response, provider_->profile(browser(request)));
-    }
-    if (path == "/profile/two-factor") {
-      if (!post) return method_not_allowed("POST");
-      auto form = form_body();
-      if (!form) return;
-      return on_password_pool(response, [this, form = std::move(*form), b = browser(request)] {
-        return provider_->profile_two_factor(form, b);
-      });
-    }
-    if (path == "/profile/two-factor/enable") {
-      if (get) return send_web(response, provider_->profile_enable_page(browser(request)));
-      if (!post) return method_not_allowed("GET, POST");
-      auto form = form_body();
-      if (!form) return;
-      return send_web(response, provider_->profile_enable_submit(*form, browser(request)));
-    }
-    if (path == "/profile/recovery-codes") {
-      if (!post) return method_not_allowed("POST");
-      auto form = form_body();
-      if (!form) return;
-      return send_web(response, provider_->profile_recovery_codes(*form, browser(request)));
-    }
-    if (path == "/signup") {
-      if (get) {
-        auto params = query();
-        if (!params) return;
-        return send_web(response, provider_->signup_page(*params, browser(request)));
-      }
-      if (!post) return method_not_allowed("GET, POST");
-      auto form = form_body();
-      if (!form) return;
-      return on_password_pool(response, [this, form = std::move(*form), b = browser(request)] {
-        return provider_->signup_submit(form, b);
-      });
-    }
-    if (path == "/enroll") {
-      if (!get) return method_not_allowed("GET");
-      auto params = query();
-      if (!params) return;
-      return send_web(response, provider_->enrollment_link(*params, browser(request)));
-    }
-    if (path == kAuthenticationPagePath && *console_ != nullptr) {
-      if (get) {
-        auto params = query();
-        if (!params) return;
-        return send_console(response, (*console_)->page(*params, browser(request)));
-      }
-      if (!post) return method_not_allowed("GET, POST");
-      auto form = form_body();
-      if (!form) return;
-      return send_console(response, (*console_)->submit(*form, browser(request)));
-    }
-    if (path == "/token") {
-      if (!post) return method_not_allowed("POST");
-      auto form = form_body();
-      if (!form) return;
-      return send_api(response, provider_->token(*form, header(request, "Authorization")));
-    }
-    if (path == "/userinfo") {
-      if (!get && !post) return method_not_allowed("GET, POST");
-      return send_api(response, provider_->userinfo(header(request, "Authorization")));
-    }
-    if (path == "/logout") {
-      std::optional<Params> params;
-      if (get) params = query();
-      else if (post) params = form_body();
-      else return method_not_allowed("GET, POST");
-      if (!params) return;
-      return send_web(response, provider_->end_session(*params, browser(request)));
-    }
-    if (path == "/metrics" && *metrics_ != nullptr) {
-      if (!get) return method_not_allowed("GET");
-      return send_metrics(response, (*metrics_)->scrape(client_address(request),
-                                                        untrusted_forwarding(request),
-                                                        header(request, "Authorization")));
-    }
-    if (path == "/healthz") {
-      if (!get) return method_not_allowed("GET");
-      return send_text(response, 200, "text/plain", "ok\n");
-    }
-    if (path == "/") {
-      if (!get) return method_not_allowed("GET");
-      return send_html(response, 200, render_home_page(*issuer_));
-    }
-    send_json(response, 404, {{"error", "not_found"}}, false);
   }
 
   // True when the request names a forwarded client but its peer is no trusted proxy.
@@ -553,136 +415,264 @@ class Router : public Ph::Handler {
            header(request, "X-Real-IP");
   }
 
-  // /api/v1/accounts/{account}/… ; false when the path is not an admin API path.
-  bool route_admin(const Ph::Request& request, Ph::ResponseWriter& response) {
-    constexpr std::string_view kPrefix = "/api/v1/accounts/";
-    const std::string& path = request.resource();
-    if (*admin_ == nullptr || path.rfind(kPrefix, 0) != 0) return false;
-    std::vector<std::string> parts;
-    std::string_view rest = std::string_view(path).substr(kPrefix.size());
-    while (!rest.empty()) {
-      const auto slash = rest.find('/');
-      parts.emplace_back(rest.substr(0, slash));
-      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  // The query of a page; nullopt after answering 400 (an HTML page) when malformed.
+  std::optional<Params> page_query(Call& c) const {
+    auto q = query_params(c.request, *raw_target_);
+    if (!q) {
+      send_html(c.response, 400, render_error_page({"invalid_request", q.error().message}));
+      return std::nullopt;
     }
-    AdminApi& admin = **admin_;
-    const Ph::Method method = request.method();
-    const bool get = method == Ph::Method::Get;
-    const bool changes = method != Ph::Method::Get && method != Ph::Method::Head;
-    auto authenticated = [&]() -> std::optional<Caller> {
-      ApiOutcome failure;
-      auto caller = admin.authenticate(header(request, "Authorization"),
-                                       cookie(request, kSessionCookie),
-                                       header(request, "X-CSRF-Token"), changes, failure);
-      if (!caller) send_api(response, failure);
-      return caller;
+    return *q;
+  }
+
+  // The form body of a POST; nullopt after answering 400 when it is not one.
+  std::optional<Params> form(Call& c) const {
+    auto bad_form = [&](const std::string& why) {
+      send_json(c.response, 400, {{"error", "invalid_request"}, {"error_description", why}}, true);
     };
-    auto not_allowed = [&](const char* allow) {
-      add_raw(response, "Allow", allow);
-      send_json(response, 405, {{"error", "method_not_allowed"}}, true);
-      return true;
-    };
-    // True when the body is declared JSON; else answers 415.
-    auto json_body = [&]() {
-      auto type = header(request, "Content-Type").value_or("");
-      std::transform(type.begin(), type.end(), type.begin(), ::tolower);
-      if (type.rfind("application/json", 0) == 0) return true;
-      send_json(response, 415, {{"error", "invalid_request"},
-                                {"error_description", "the body must be application/json"}},
-                true);
-      return false;
-    };
-    const std::string address = client_address(request);
-    // The query of a GET (lists page with it); nullopt after answering 400 when malformed.
-    auto query = [&]() -> std::optional<Params> {
-      auto q = query_params(request, *raw_target_);
-      if (!q) {
-        send_json(response, 400, {{"error", "invalid_request"}}, true);
-        return std::nullopt;
-      }
-      return std::move(*q);
-    };
-    if (parts.size() == 2 && parts[1] == "authentication-settings") {
-      if (!get && method != Ph::Method::Put) return not_allowed("GET, PUT");
-      if (!get && !json_body()) return true;
-      auto caller = authenticated();
-      if (!caller) return true;
-      send_api(response, get ? admin.get_settings(*caller, parts[0])
-                             : admin.put_settings(*caller, parts[0], request.body(), address));
-      return true;
+    if (!is_form(c.request)) {
+      bad_form("the body must be application/x-www-form-urlencoded");
+      return std::nullopt;
     }
-    if (parts.size() == 2 && parts[1] == "members") {
-      if (!get) return not_allowed("GET");
-      auto q = query();
-      if (!q) return true;
-      auto caller = authenticated();
-      if (caller) send_api(response, admin.members(*caller, parts[0], *q));
-      return true;
+    auto form = parse_form(c.request.body());
+    if (!form) {
+      bad_form(form.error().message);
+      return std::nullopt;
     }
-    if (parts.size() == 5 && parts[1] == "members" && parts[3] == "two-factor" &&
-        parts[4] == "reset") {
-      if (method != Ph::Method::Post) return not_allowed("POST");
-      auto caller = authenticated();
-      if (caller) send_api(response, admin.reset_member(*caller, parts[0], parts[2], address));
-      return true;
+    return *form;
+  }
+
+  // The parameters of an OAuth endpoint: the query of a GET, the form body of a POST.
+  std::optional<Params> params(Call& c) const {
+    return c.method == Method::kPost ? form(c) : page_query(c);
+  }
+
+  // The admin API's caller; nullopt after answering 401/403.
+  std::optional<Caller> caller(Call& c) const {
+    ApiOutcome failure;
+    const bool changes = c.method != Method::kGet && c.method != Method::kHead;
+    auto caller =
+        admin_->authenticate(header(c.request, "Authorization"), cookie(c.request, kSessionCookie),
+                             header(c.request, "X-CSRF-Token"), changes, failure);
+    if (!caller) send_api(c.response, failure);
+    return caller;
+  }
+
+  // True when the body is declared JSON; else answers 415.
+  static bool json_body(Call& c) {
+    auto type = header(c.request, "Content-Type").value_or("");
+    std::transform(type.begin(), type.end(), type.begin(), ::tolower);
+    if (type.rfind("application/json", 0) == 0) return true;
+    send_json(
+        c.response, 415,
+        {{"error", "invalid_request"}, {"error_description", "the body must be application/json"}},
+        true);
+    return false;
+  }
+
+  // The query of an admin API request (lists page with it); nullopt after answering 400.
+  std::optional<Params> api_query(Call& c) const {
+    auto q = query_params(c.request, *raw_target_);
+    if (!q) {
+      send_json(c.response, 400, {{"error", "invalid_request"}}, true);
+      return std::nullopt;
     }
-    if (parts.size() == 2 && parts[1] == "invitations") {
-      if (!get && method != Ph::Method::Post) return not_allowed("GET, POST");
-      if (!get && !json_body()) return true;
-      auto q = query();
-      if (!q) return true;
-      auto caller = authenticated();
-      if (!caller) return true;
-      send_api(response, get ? admin.invitations(*caller, parts[0], *q)
-                             : admin.invite(*caller, parts[0], request.body(), address));
-      return true;
-    }
-    if (parts.size() == 3 && parts[1] == "invitations") {
-      if (method != Ph::Method::Delete) return not_allowed("DELETE");
-      auto caller = authenticated();
-      if (caller) send_api(response, admin.revoke_invitation(*caller, parts[0], parts[2], address));
-      return true;
-    }
-    if (parts.size() == 2 && parts[1] == "tokens") {
-      if (!get && method != Ph::Method::Post) return not_allowed("GET, POST");
-      if (!get && !json_body()) return true;
-      auto q = query();
-      if (!q) return true;
-      auto caller = authenticated();
-      if (caller)
-        send_api(response, get ? admin.tokens(*caller, parts[0], *q)
-                               : admin.create_token(*caller, parts[0], request.body(), address));
-      return true;
-    }
-    if (parts.size() == 3 && parts[1] == "tokens") {
-      if (method != Ph::Method::Delete) return not_allowed("DELETE");
-      auto caller = authenticated();
-      if (caller) send_api(response, admin.revoke_token(*caller, parts[0], parts[2], address));
-      return true;
-    }
-    if (parts.size() == 2 && parts[1] == "audit-events") {
-      if (!get) return not_allowed("GET");
-      auto q = query();
-      if (!q) return true;
-      auto caller = authenticated();
-      if (caller) send_api(response, admin.audit_events(*caller, parts[0], *q));
-      return true;
-    }
-    send_json(response, 404, {{"error", "not_found"}}, true);
-    return true;
+    return std::move(*q);
   }
 
   Provider* provider_;
-  AdminApi* const* admin_;
-  AdminConsole* const* console_;
-  MetricsEndpoint* const* metrics_;
+  AdminApi* admin_;
+  AdminConsole* console_;
+  MetricsEndpoint* metrics_;
   const std::string* issuer_;
   const std::vector<std::string>* trusted_proxies_;
   PasswordPool* password_pool_;
+  std::shared_ptr<const Routes> routes_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
-  RequestLog* log_ = nullptr;                 // valid during onRequest only
+  RequestLog* log_ = nullptr;                // valid during onRequest only
 };
 
+Routes Router::make_routes(bool admin, bool console, bool metrics) {
+  using M = Method;
+  Routes routes;
+  auto& user = routes.user;
+  // HEAD is answered (headers only, see send_payload) where GET only reads; elsewhere it is
+  // 405, since GET there has effects (a flow, a CSRF token, the end of a session).
+  user.add({M::kGet, M::kHead}, "/.well-known/openid-configuration", [](Router& r, Call& c) {
+    add_raw(c.response, "Cache-Control", "public, max-age=300");
+    send_text(c.response, 200, "application/json", r.provider_->discovery_document());
+  });
+  user.add({M::kGet, M::kHead}, "/jwks.json", [](Router& r, Call& c) {
+    auto jwks = r.provider_->jwks_document();
+    if (!jwks) {
+      return send_json(
+          c.response, 503,
+          {{"error", "temporarily_unavailable"}, {"error_description", jwks.error().message}},
+          true);
+    }
+    add_raw(c.response, "Cache-Control", "public, max-age=60");
+    send_text(c.response, 200, "application/json", **jwks);
+  });
+  user.add({M::kGet, M::kPost}, "/authorize", [](Router& r, Call& c) {
+    if (auto p = r.params(c)) send_web(c.response, r.provider_->authorize(*p, r.browser(c)));
+  });
+  user.add({M::kGet}, "/login", [](Router& r, Call& c) {
+    if (auto p = r.page_query(c)) send_web(c.response, r.provider_->login_page(*p, r.browser(c)));
+  });
+  user.add({M::kPost}, "/login", [](Router& r, Call& c) {
+    auto form = r.form(c);
+    if (!form) return;
+    r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
+      return p->login_submit(form, b);
+    });
+  });
+  user.add({M::kGet}, "/login/second-factor", [](Router& r, Call& c) {
+    auto p = r.page_query(c);
+    if (p) send_web(c.response, r.provider_->second_factor_page(*p, r.browser(c)));
+  });
+  user.add({M::kPost}, "/login/second-factor", [](Router& r, Call& c) {
+    auto form = r.form(c);
+    if (form) send_web(c.response, r.provider_->second_factor_submit(*form, r.browser(c)));
+  });
+  user.add({M::kGet}, "/profile",
+           [](Router& r, Call& c) { send_web(c.response, r.provider_->profile(r.browser(c))); });
+  user.add({M::kPost}, "/profile/two-factor", [](Router& r, Call& c) {
+    auto form = r.form(c);
+    if (!form) return;
+    r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
+      return p->profile_two_factor(form, b);
+    });
+  });
+  user.add({M::kGet}, "/profile/two-factor/enable", [](Router& r, Call& c) {
+    send_web(c.response, r.provider_->profile_enable_page(r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/two-factor/enable", [](Router& r, Call& c) {
+    auto form = r.form(c);
+    if (form) send_web(c.response, r.provider_->profile_enable_submit(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/recovery-codes", [](Router& r, Call& c) {
+    auto form = r.form(c);
+    if (form) send_web(c.response, r.provider_->profile_recovery_codes(*form, r.browser(c)));
+  });
+  user.add({M::kGet}, "/signup", [](Router& r, Call& c) {
+    if (auto p = r.page_query(c)) send_web(c.response, r.provider_->signup_page(*p, r.browser(c)));
+  });
+  user.add({M::kPost}, "/signup", [](Router& r, Call& c) {
+    auto form = r.form(c);
+    if (!form) return;
+    r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
+      return p->signup_submit(form, b);
+    });
+  });
+  user.add({M::kGet}, "/enroll", [](Router& r, Call& c) {
+    auto p = r.page_query(c);
+    if (p) send_web(c.response, r.provider_->enrollment_link(*p, r.browser(c)));
+  });
+  if (console) {
+    user.add({M::kGet}, kAuthenticationPagePath, [](Router& r, Call& c) {
+      if (auto p = r.page_query(c)) send_console(c.response, r.console_->page(*p, r.browser(c)));
+    });
+    user.add({M::kPost}, kAuthenticationPagePath, [](Router& r, Call& c) {
+      if (auto form = r.form(c)) send_console(c.response, r.console_->submit(*form, r.browser(c)));
+    });
+  }
+  user.add({M::kPost}, "/token", [](Router& r, Call& c) {
+    auto form = r.form(c);
+    if (form) send_api(c.response, r.provider_->token(*form, header(c.request, "Authorization")));
+  });
+  user.add({M::kGet, M::kPost}, "/userinfo", [](Router& r, Call& c) {
+    send_api(c.response, r.provider_->userinfo(header(c.request, "Authorization")));
+  });
+  user.add({M::kGet, M::kPost}, "/logout", [](Router& r, Call& c) {
+    if (auto p = r.params(c)) send_web(c.response, r.provider_->end_session(*p, r.browser(c)));
+  });
+  if (metrics) {
+    user.add({M::kGet}, "/metrics", [](Router& r, Call& c) {
+      send_metrics(c.response, r.metrics_->scrape(r.client_address(c.request),
+                                                  r.untrusted_forwarding(c.request),
+                                                  header(c.request, "Authorization")));
+    });
+  }
+  user.add({M::kGet, M::kHead}, "/healthz",
+           [](Router&, Call& c) { send_text(c.response, 200, "text/plain", "ok\n"); });
+  user.add({M::kGet, M::kHead}, "/",
+           [](Router& r, Call& c) { send_html(c.response, 200, render_home_page(*r.issuer_)); });
+  if (!admin) return routes;
+
+  // The admin API: JSON in and out. Checks in this order: the method (405), a JSON body
+  // (415), the query (400), the caller (401/403).
+  const std::string account = std::string(kAdminPrefix) + "{account}";
+  auto& api = routes.admin.emplace(/*ignore_trailing_slash=*/true);
+  api.add({M::kGet}, account + "/authentication-settings", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->get_settings(*caller, c.variables[0]));
+  });
+  api.add({M::kPut}, account + "/authentication-settings", [](Router& r, Call& c) {
+    if (!json_body(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->put_settings(*caller, c.variables[0], c.request.body(),
+                                                  r.client_address(c.request)));
+    }
+  });
+  api.add({M::kGet}, account + "/members", [](Router& r, Call& c) {
+    auto q = r.api_query(c);
+    if (!q) return;
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->members(*caller, c.variables[0], *q));
+  });
+  api.add({M::kPost}, account + "/members/{member}/two-factor/reset", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->reset_member(*caller, c.variables[0], c.variables[1],
+                                                  r.client_address(c.request)));
+    }
+  });
+  api.add({M::kGet}, account + "/invitations", [](Router& r, Call& c) {
+    auto q = r.api_query(c);
+    if (!q) return;
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->invitations(*caller, c.variables[0], *q));
+  });
+  // A POST's query is checked too, although it is not used (as the list's).
+  api.add({M::kPost}, account + "/invitations", [](Router& r, Call& c) {
+    if (!json_body(c) || !r.api_query(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->invite(*caller, c.variables[0], c.request.body(),
+                                            r.client_address(c.request)));
+    }
+  });
+  api.add({M::kDelete}, account + "/invitations/{invitation}", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->revoke_invitation(*caller, c.variables[0], c.variables[1],
+                                                       r.client_address(c.request)));
+    }
+  });
+  api.add({M::kGet}, account + "/tokens", [](Router& r, Call& c) {
+    auto q = r.api_query(c);
+    if (!q) return;
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->tokens(*caller, c.variables[0], *q));
+  });
+  api.add({M::kPost}, account + "/tokens", [](Router& r, Call& c) {
+    if (!json_body(c) || !r.api_query(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->create_token(*caller, c.variables[0], c.request.body(),
+                                                  r.client_address(c.request)));
+    }
+  });
+  api.add({M::kDelete}, account + "/tokens/{token}", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->revoke_token(*caller, c.variables[0], c.variables[1],
+                                                  r.client_address(c.request)));
+    }
+  });
+  api.add({M::kGet}, account + "/audit-events", [](Router& r, Call& c) {
+    auto q = r.api_query(c);
+    if (!q) return;
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->audit_events(*caller, c.variables[0], *q));
+  });
+  return routes;
+}
 
 // Grants access to Tcp::Handler::transport_, which only Pistache's Transport may set, so that
 // Guard can hand its transport to the Handler it wraps. (Explicit instantiation may name
@@ -707,12 +697,9 @@ class Guard : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Guard)
 
-  Guard(Provider* provider, AdminApi* const* admin, AdminConsole* const* console,
-        MetricsEndpoint* const* metrics, const std::string* issuer,
-        const std::vector<std::string>* trusted_proxies, PasswordPool* password_pool,
-        size_t max_request_bytes, std::shared_ptr<ConnectionCounter> connections)
-      : inner_(std::make_shared<Router>(provider, admin, console, metrics, issuer,
-                                        trusted_proxies, password_pool)),
+  Guard(std::shared_ptr<Router> inner, size_t max_request_bytes,
+        std::shared_ptr<ConnectionCounter> connections)
+      : inner_(std::move(inner)),
         max_request_bytes_(max_request_bytes),
         connections_(std::move(connections)) {}
   // Every transport thread gets its own clone, with its own inner handler.
@@ -812,12 +799,13 @@ struct Server::Impl {
   std::string issuer;
   std::vector<std::string> trusted_proxies;
   std::unique_ptr<PasswordPool> password_pool;  // outlives the endpoint's handlers' use of it
+  std::shared_ptr<const Routes> routes;          // set by start()
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
 Server::Server(Provider& provider, std::string issuer)
     : impl_(new Impl{provider, nullptr, nullptr, nullptr, std::move(issuer), {}, nullptr,
-                     nullptr}) {}
+                     nullptr, nullptr}) {}
 
 void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
 
@@ -853,10 +841,14 @@ Status Server::start(const ServerOptions& options) {
                               Pistache::Const::MaxBacklog, std::make_shared<AcceptBackoff>());
     auto connections = std::make_shared<ConnectionCounter>(
         options.max_connections > 0 ? options.max_connections : default_max_connections());
+    impl_->routes = std::make_shared<const Routes>(
+        Router::make_routes(impl_->admin != nullptr, impl_->console != nullptr,
+                            impl_->metrics != nullptr));
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
-        &impl_->provider, &impl_->admin, &impl_->console, &impl_->metrics, &impl_->issuer,
-        &impl_->trusted_proxies, impl_->password_pool.get(), options.max_request_bytes,
-        connections));
+        std::make_shared<Router>(&impl_->provider, impl_->admin, impl_->console, impl_->metrics,
+                                 &impl_->issuer, &impl_->trusted_proxies,
+                                 impl_->password_pool.get(), impl_->routes),
+        options.max_request_bytes, connections));
     impl_->endpoint->serveThreaded();
     return {};
   } catch (const std::exception& e) {
@@ -872,6 +864,13 @@ uint16_t Server::port() const {
 }
 
 PasswordPool* Server::password_pool() { return impl_->password_pool.get(); }
+
+std::vector<RouteInfo> Server::routes() const {
+  if (!impl_->routes) return {};
+  auto routes = impl_->routes->admin ? impl_->routes->admin->routes() : std::vector<RouteInfo>();
+  for (auto& route : impl_->routes->user.routes()) routes.push_back(std::move(route));
+  return routes;
+}
 
 void Server::shutdown() {
   // The pool first: its queued sign-ins answer through the endpoint's transports.

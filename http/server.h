@@ -1,6 +1,7 @@
 #pragma once
-// The HTTP front of the IdP, on Pistache 0.0.5. Routes requests to idp::Provider and renders
-// its outcomes. Handlers are thin: parse, one call into idp/, map the result.
+// The HTTP front of the IdP, on Pistache 0.0.5. Routes requests through a route table per
+// router (http/route_table.h; user pages and OAuth endpoints, the admin API) to idp::Provider
+// and renders its outcomes. Handlers are thin: parse, one call into idp/, map the result.
 //
 // Pistache 0.0.5 traps handled here (see server.cc): HTTP/1.1 keep-alive by default, a
 // request limit above 4096 bytes, PISTACHE_USE_SSL=1 set by CMake, and signals blocked by
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "http/route_table.h"
 #include "idp/admin/admin_api.h"
 #include "idp/admin/admin_console.h"
 #include "idp/observability/metrics_endpoint.h"
@@ -75,6 +77,10 @@ class Server {
   uint16_t port() const;
   // The password pool (tests and monitoring); null before start().
   PasswordPool* password_pool();
+  // The routes served, in lookup order (the admin API's first), fixed by start() from the
+  // parts set before it; empty before start(). A path matching no route is answered 404, a
+  // route asked with a method it lacks 405 with an Allow header.
+  std::vector<RouteInfo> routes() const;
   // Stops accepting, finishes in-flight requests, joins the threads. Idempotent.
   void shutdown();
 

@@ -334,25 +334,31 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     }
   }
   const std::string settings = all.dump();
+  // The account as this request leaves it: the emails carry secrets made with its settings.
+  Account changed = *target;
+  changed.enforce_two_factor = enforce;
+  changed.mfa_settings_json = settings;
   const bool turned_on = enforce && !target->enforce_two_factor;
-  std::vector<OutgoingMail> mail;
+  AccountMfaChange change;
+  change.account_id = target->id;
+  change.was_enforced = target->enforce_two_factor;
+  change.enforce_two_factor = enforce;
+  change.mfa_settings_json = settings;
+  std::vector<OutgoingMail>& mail = change.mail;
   Recipients recipients;
   if (enforce != target->enforce_two_factor || settings != target->mfa_settings_json) {
-    std::vector<EnrollmentLink> links;
     if (turned_on) {
       auto members = store_.members(target->id);
       if (!members) return unavailable();
       recipients = enforcement_recipients(*members);
       for (const auto& member : recipients.to) {
-        auto message = by_link ? enrollment_link_mail(*target, member, links)
-                               : enforcement_mail(*target, member);
+        auto message = by_link ? enrollment_link_mail(changed, member, change.links)
+                               : enforcement_mail(changed, member, change.pending_credentials);
         if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
         mail.push_back(std::move(*message));
       }
     }
-    if (auto s = store_.update_account_mfa_with_mail(target->id, target->enforce_two_factor,
-                                                     enforce, settings, mail, links);
-        !s) {
+    if (auto s = store_.update_account_mfa(change); !s) {
       if (s.error().code == ErrorCode::kConflict)
         return api_error(409, "conflict",
                          "the setting was changed by another request; read it and try again");
@@ -547,12 +553,13 @@ std::string AdminApi::enforcement_key(const Account& account, const User& member
          std::to_string(clock_.now()) + ":" + (nonce ? *nonce : std::string());
 }
 
-Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const User& member) {
-  auto view = two_factor_.pending_totp_enrollment(member);
-  if (!view && view.error().code == ErrorCode::kNotFound)
-    view = two_factor_.begin_totp_enrollment(member);
-  if (!view) return view.error();
-  auto png = qr_png(view->otpauth_uri);
+Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const User& member,
+                                                std::vector<MfaCredential>& pending) {
+  auto enrollment = two_factor_.totp_enrollment_for(member, account);
+  if (!enrollment) return enrollment.error();
+  pending.push_back(std::move(enrollment->credential));
+  const TotpEnrollmentView& view = enrollment->view;
+  auto png = qr_png(view.otpauth_uri);
   if (!png) return png.error();
   const std::string sign_in = config_.issuer + "/profile";
   MailContent content;
@@ -562,7 +569,7 @@ Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const Us
       account.issuer_label +
       ".\n\n1. Open Google Authenticator or any authenticator app and add an account with the "
       "attached QR code, or type this secret key (time-based):\n\n    " +
-      view->display_secret + "\n\n2. Sign in at " + sign_in +
+      view.display_secret + "\n\n2. Sign in at " + sign_in +
       "\n3. After your password, enter the code your app shows.\n";
   content.html_body =
       "<p>Your administrator now requires two-factor authentication for every member of <b>" +
@@ -570,7 +577,7 @@ Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const Us
       "</b>.</p><ol><li>Scan this QR code with Google Authenticator or any authenticator "
       "app:<br><img src=\"cid:qr\" alt=\"QR code\" width=\"200\" height=\"200\"><br>or type "
       "this secret key (time-based): <code>" +
-      html_escape(view->display_secret) + "</code></li><li>Sign in at <a href=\"" +
+      html_escape(view.display_secret) + "</code></li><li>Sign in at <a href=\"" +
       html_escape(sign_in) + "\">" + html_escape(sign_in) +
       "</a></li><li>After your password, enter the code your app shows.</li></ol>";
   content.inline_images.push_back(InlineImage{"qr", *png});

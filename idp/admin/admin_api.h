@@ -123,9 +123,12 @@ class AdminApi {
   std::optional<Account> authorize(const Caller& caller, const std::string& account,
                                    const char* permission, ApiOutcome& failure);
   // The seed's email to a member without 2FA when enforcement starts: the QR code as an
-  // inline PNG, the secret key as text and a link to sign in. The secret is the member's
-  // pending enrollment, which the forced setup at sign-in shows again.
-  Result<OutgoingMail> enforcement_mail(const Account& account, const User& member);
+  // inline PNG, the secret key as text and a link to sign in. The secret is made with the
+  // settings of `account` as the change will store them; it becomes the member's pending
+  // enrollment, which the forced setup at sign-in shows again. Appends the pending credential
+  // to store to `pending`.
+  Result<OutgoingMail> enforcement_mail(const Account& account, const User& member,
+                                        std::vector<MfaCredential>& pending);
   // The safer enforcement email (enrollment_email "link"): a single-use enrollment link that
   // expires after kEnrollmentLinkTtl, never the secret. Appends the link to store to `links`.
   Result<OutgoingMail> enrollment_link_mail(const Account& account, const User& member,

@@ -115,17 +115,6 @@ Result<UserRef> TwoFactor::user_ref(const User& user) {
   return UserRef{user.id, user.account_id, user.email, account->issuer_label};
 }
 
-Result<ProviderSettings> TwoFactor::provider_settings(const User& user,
-                                                      const std::string& provider_id) {
-  auto account = store_.account_by_id(user.account_id);
-  if (!account) return account.error();
-  auto all = nlohmann::json::parse(account->mfa_settings_json, nullptr, false);
-  if (!all.is_object())
-    return make_error(ErrorCode::kInternal, "the account's MFA settings are corrupt");
-  auto it = all.find(provider_id);
-  return it == all.end() ? ProviderSettings::object() : *it;
-}
-
 Result<TwoFactorStatus> TwoFactor::status(const User& user) {
   auto fresh = store_.user_by_id(user.id);
   if (!fresh) return fresh.error();
@@ -188,20 +177,23 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
   return view;
 }
 
-Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::string& provider_id) {
+Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account& account,
+                                                 const std::string& provider_id,
+                                                 MfaCredential& to_store) {
   auto* provider = registry_.find(provider_id);
   if (!provider || provider->info().is_fallback)
     return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
-  auto allowed = provider_allowed(user, provider_id);
-  if (!allowed) return allowed.error();
-  if (!*allowed)
+  const auto allowed = allowed_providers(account);
+  if (std::find(allowed.begin(), allowed.end(), provider_id) == allowed.end())
     return make_error(ErrorCode::kDenied,
                       provider->info().display_name + " is not allowed in your account");
-  auto ref = user_ref(user);
-  if (!ref) return ref.error();
-  auto settings = provider_settings(user, provider_id);
-  if (!settings) return settings.error();
-  auto enrollment = provider->begin_enrollment(*ref, *settings);
+  auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
+  if (!all.is_object())
+    return make_error(ErrorCode::kInternal, "the account's MFA settings are corrupt");
+  auto settings = all.find(provider_id);
+  const UserRef ref{user.id, user.account_id, user.email, account.issuer_label};
+  auto enrollment =
+      provider->begin_enrollment(ref, settings == all.end() ? ProviderSettings::object() : *settings);
   if (!enrollment) return enrollment.error();
   MfaCredential& pending = enrollment->pending;
   pending.user_id = user.id;
@@ -212,7 +204,7 @@ Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::stri
   // page again shows the same QR code, and dropped on confirmation. When it reveals the
   // secret it is sealed like the secret.
   const nlohmann::json view = {{"client_options", enrollment->client_options},
-                               {"issuer_label", ref->issuer_label}};
+                               {"issuer_label", ref.issuer_label}};
   if (enrollment->holds_secret) {
     auto sealed_view = box_.seal(view.dump(), view_aad(user.id, provider_id), random_);
     if (!sealed_view) return sealed_view.error();
@@ -220,11 +212,43 @@ Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::stri
   } else {
     pending.state["view"] = view;
   }
-  auto to_store = sealed(pending);
-  if (!to_store) return to_store.error();
-  auto stored = mfa_.put_pending_credential(*to_store);
+  auto sealed_pending = sealed(pending);
+  if (!sealed_pending) return sealed_pending.error();
+  to_store = std::move(*sealed_pending);
+  return enrollment;
+}
+
+Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::string& provider_id) {
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  MfaCredential to_store;
+  auto enrollment = prepare_enrollment(user, *account, provider_id, to_store);
+  if (!enrollment) return enrollment.error();
+  auto stored = mfa_.put_pending_credential(to_store);
   if (!stored) return stored.error();
-  return *enrollment;
+  return enrollment;
+}
+
+Result<PendingTotp> TwoFactor::totp_enrollment_for(const User& user, const Account& account) {
+  PendingTotp out;
+  auto enrollment = prepare_enrollment(user, account, kTotpProvider, out.credential);
+  if (!enrollment) return enrollment.error();
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  for (const auto& c : *credentials) {
+    if (c.provider_id != kTotpProvider || c.confirmed || c.params != out.credential.params)
+      continue;
+    auto view = view_of(user, c);
+    if (!view) return view.error();
+    if (view->issuer_label != account.issuer_label) continue;
+    out.credential = c;
+    out.view = std::move(*view);
+    return out;
+  }
+  auto view = view_of(user, enrollment->pending);
+  if (!view) return view.error();
+  out.view = std::move(*view);
+  return out;
 }
 
 Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {

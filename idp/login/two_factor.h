@@ -63,6 +63,13 @@ struct TwoFactorStatus {
   bool has_second_factor() const { return !methods.empty(); }
 };
 
+// A pending authenticator-app secret not yet stored: the credential ready for the store
+// (secret and view sealed) and what the user sees.
+struct PendingTotp {
+  MfaCredential credential;
+  TotpEnrollmentView view;
+};
+
 // The result of a second-step attempt that was not accepted.
 struct StepRefusal {
   ErrorCode code = ErrorCode::kDenied;  // kDenied, kReplayed, kInvalidArgument, kLocked
@@ -104,6 +111,13 @@ class TwoFactor final : public LoginPolicy {
                                                       std::string_view response,
                                                       const std::string& address,
                                                       bool user_setting_on = true);
+  // The authenticator-app secret an enforcement email sends `user`, made with `account`'s
+  // settings, which may be the ones a request is about to store (kDenied when they do not
+  // allow the app). Stores nothing: the caller stores the credential together with the change
+  // that sends it (AdminStore::update_account_mfa), so the email, the stored secret and the
+  // settings agree. The user's pending secret is kept when it was made with the same
+  // settings, so an app it was already scanned into keeps working.
+  Result<PendingTotp> totp_enrollment_for(const User& user, const Account& account);
   // Creates a new pending authenticator-app secret (replacing an older pending one).
   Result<TotpEnrollmentView> begin_totp_enrollment(const User& user);
   // Shows the pending secret again (same QR), or kNotFound when there is none.
@@ -153,7 +167,10 @@ class TwoFactor final : public LoginPolicy {
   // stays empty until a provider needs it: the FIDO2 issue gives TwoFactor the issuer.
   ChallengeContext challenge_context() const;
   Result<UserRef> user_ref(const User& user);
-  Result<ProviderSettings> provider_settings(const User& user, const std::string& provider_id);
+  // The provider's enrollment under `account`'s settings, its pending credential sealed for
+  // the store (`to_store`). Stores nothing.
+  Result<Enrollment> prepare_enrollment(const User& user, const Account& account,
+                                        const std::string& provider_id, MfaCredential& to_store);
   // Checks a code against the user's confirmed credentials of provider_id: only the one the
   // provider's lookup_key(code) names, when it names one, else each in turn. Stores the
   // accepted one's update with CAS.

@@ -1,7 +1,8 @@
 #pragma once
 // Storage for account administration: API tokens, the member list with each member's 2FA
-// state, and the admin's "lost device" reset. Same contract as idp/store.h: thread-safe, each
-// method atomic, kNotFound / kAlreadyExists / kUnavailable / kInternal.
+// state, the admin's "lost device" reset and the account's 2FA settings. Same contract as
+// idp/store/store.h: thread-safe, each method atomic, kNotFound / kAlreadyExists / kConflict /
+// kUnavailable / kInternal.
 
 #include <cstdint>
 #include <string>
@@ -11,6 +12,7 @@
 #include "idp/store/model.h"
 #include "idp/store/onboarding_store.h"
 #include "base/result.h"
+#include "plugin/mfa_provider.h"
 
 namespace keystep {
 
@@ -40,6 +42,19 @@ struct TwoFactorReset {
   std::vector<ApiToken> api_tokens;  // the member's API tokens it revoked (revoked_at set)
 };
 
+// A change of an account's 2FA settings (idp/admin/admin_api.h) with what it causes: when it
+// turns enforcement on, the emails to members without a second factor and the pending secrets
+// or enrollment links those emails carry.
+struct AccountMfaChange {
+  int64_t account_id = 0;
+  bool was_enforced = false;  // the account-level setting the change was decided on
+  bool enforce_two_factor = false;
+  std::string mfa_settings_json;  // the per-provider settings, as Account::mfa_settings_json
+  std::vector<MfaCredential> pending_credentials;  // secrets sealed, as MfaStore takes them
+  std::vector<EnrollmentLink> links;
+  std::vector<OutgoingMail> mail;
+};
+
 class AdminStore {
  public:
   virtual ~AdminStore() = default;
@@ -62,16 +77,20 @@ class AdminStore {
   // make a repeat queue nothing). kNotFound for an unknown user (nothing changes).
   virtual Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
                                                   const std::vector<OutgoingMail>& mail) = 0;
-  // Sets the account-level setting and the per-provider settings, stores `links` (the
-  // enrollment links the messages carry) and queues `mail`, in one transaction: the change
-  // and the messages it causes are stored together or not at all. Compare-and-set on the
-  // account-level setting: kConflict (nothing changes) unless it is still `was_enforced`, so
-  // two requests racing to enforce cannot both send the emails.
-  virtual Status update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
-                                              bool enforce_two_factor,
-                                              const std::string& mfa_settings_json,
-                                              const std::vector<OutgoingMail>& mail,
-                                              const std::vector<EnrollmentLink>& links) = 0;
+  // Sets the account-level setting and the per-provider settings of change.account_id and
+  // stores what the change causes, in one transaction: the change and the messages it causes,
+  // with the secrets and links they carry, are stored together or not at all.
+  // - Compare-and-set on the account-level setting: kConflict (nothing changes) unless it is
+  //   still change.was_enforced, so two requests racing to enforce cannot both send emails,
+  //   and the one that loses leaves no secret, link or message behind.
+  // - Each of change.pending_credentials replaces its user's unconfirmed credentials of its
+  //   provider (as MfaStore::put_pending_credential does); it must be unconfirmed and belong
+  //   to a user of the account (kInvalidArgument otherwise).
+  // - change.links are stored, change.mail is queued (a message whose dedupe_key was ever
+  //   queued is skipped, see idp/store/mail_store.h).
+  // kNotFound for an unknown account; kInvalidArgument when mfa_settings_json, a credential's
+  // params or state is not JSON text. On any error nothing changes.
+  virtual Status update_account_mfa(const AccountMfaChange& change) = 0;
 };
 
 }  // namespace keystep

@@ -1,10 +1,10 @@
 #pragma once
 // The outbox: email waiting to be delivered, kept in the same database as the change that
 // causes it, so a message is queued if and only if its cause commits. The Mailer
-// (idp/mailer.h) delivers it at least once; a delivered message is marked sent and never
+// (idp/mail/mailer.h) delivers it at least once; a delivered message is marked sent and never
 // delivered again, also across restarts.
 //
-// Same contract as idp/store.h: thread-safe, each method atomic, kNotFound when a named
+// Same contract as idp/store/store.h: thread-safe, each method atomic, kNotFound when a named
 // row is absent, kAlreadyExists on a uniqueness violation, kUnavailable when busy,
 // kInternal otherwise.
 //
@@ -31,7 +31,7 @@ struct OutgoingMail {
   std::string dedupe_key;  // unique, e.g. "enforce:<account>:<user>:<epoch>"
   std::string to;          // the envelope recipient, a bare address
   std::string subject;     // for operators and listings; the message has its own
-  std::string mime;        // the complete RFC 5322 message (idp/mail.h build_message)
+  std::string mime;        // the complete RFC 5322 message (idp/mail/mail.h build_message)
   int64_t created_at = 0;
   int64_t attempts = 0;         // failed delivery attempts so far
   int64_t next_attempt_at = 0;  // due when <= now; kMailNever once given up

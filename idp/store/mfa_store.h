@@ -1,6 +1,6 @@
 #pragma once
 // Storage the second login step needs: MFA credentials, the user-level 2FA flag, failed
-// attempt counters (lockout) and the security audit log. Same contract as idp/store.h:
+// attempt counters (lockout) and the security audit log. Same contract as idp/store/store.h:
 // thread-safe, each method atomic, kNotFound / kAlreadyExists / kConflict / kUnavailable.
 //
 // MfaCredential::secret is stored exactly as given: callers pass it sealed (SecretBox) and
@@ -62,9 +62,6 @@ class MfaStore {
   virtual Status set_two_factor_setting(int64_t user_id, bool on) = 0;
   // In one transaction: removes every credential of the user and turns the flag off.
   virtual Status disable_two_factor(int64_t user_id) = 0;
-  // Sets the account-level setting and the per-provider settings.
-  virtual Status update_account_mfa(int64_t account_id, bool enforce_two_factor,
-                                    const std::string& mfa_settings_json) = 0;
 
   // Failed second-step attempts, keyed by e.g. "user:42" or "addr:127.0.0.1".
   virtual Result<AttemptState> attempts(const std::string& key) = 0;

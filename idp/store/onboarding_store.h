@@ -2,8 +2,9 @@
 // Storage for bringing members in and getting them enrolled: invitations (an admin invites an
 // email address; the invitation link leads to signup) and enrollment links (the safer
 // enforcement email: a single-use, expiring link instead of the TOTP secret). Same contract
-// as idp/store.h: thread-safe, each method atomic, kNotFound / kAlreadyExists / kUnavailable /
-// kInternal. Only SHA-256 hashes of the link tokens are stored.
+// as idp/store/store.h: thread-safe, each method atomic, kNotFound / kAlreadyExists /
+// kUnavailable / kInternal. Only SHA-256 hashes of the link tokens are stored. Enrollment
+// links are stored by AdminStore::update_account_mfa, with the change that sends them.
 
 #include <cstdint>
 #include <string>

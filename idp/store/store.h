@@ -29,7 +29,7 @@ class AccountStore {
   virtual Result<Account> account_by_name(const std::string& name) = 0;
   virtual Result<Account> account_by_id(int64_t id) = 0;
 };
-// (The account-level 2FA setting is written through MfaStore::update_account_mfa.)
+// (The account-level 2FA settings are written through AdminStore::update_account_mfa.)
 
 class UserStore {
  public:

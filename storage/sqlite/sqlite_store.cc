@@ -1024,6 +1024,15 @@ Result<int64_t> SqliteStore::insert_credential_locked(const MfaCredential& crede
   return sqlite3_last_insert_rowid(db_);
 }
 
+Result<int64_t> SqliteStore::put_pending_locked(const MfaCredential& pending) {
+  auto drop = Statement::prepare(
+      db_, "DELETE FROM mfa_credentials WHERE user_id = ?1 AND provider_id = ?2 AND confirmed = 0");
+  if (!drop) return drop.error();
+  drop->bind_int64(1, pending.user_id).bind_text(2, pending.provider_id);
+  if (Status s = drop->run(); !s) return s.error();
+  return insert_credential_locked(pending);
+}
+
 Result<std::vector<MfaCredential>> SqliteStore::credentials_of_user(int64_t user_id) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(
@@ -1049,12 +1058,7 @@ Result<MfaCredential> SqliteStore::put_pending_credential(const MfaCredential& p
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
-  auto drop = Statement::prepare(
-      db_, "DELETE FROM mfa_credentials WHERE user_id = ?1 AND provider_id = ?2 AND confirmed = 0");
-  if (!drop) return drop.error();
-  drop->bind_int64(1, pending.user_id).bind_text(2, pending.provider_id);
-  if (Status s = drop->run(); !s) return s.error();
-  auto id = insert_credential_locked(pending);
+  auto id = put_pending_locked(pending);
   if (!id) return id.error();
   if (Status s = tx->commit(); !s) return s.error();
   MfaCredential stored = pending;
@@ -1129,18 +1133,6 @@ Status SqliteStore::disable_two_factor(int64_t user_id) {
   if (Status s = st->run(); !s) return s;
   if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
   return tx->commit();
-}
-
-Status SqliteStore::update_account_mfa(int64_t account_id, bool enforce_two_factor,
-                                       const std::string& mfa_settings_json) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(
-      db_, "UPDATE accounts SET enforce_two_factor = ?1, mfa_settings_json = ?2 WHERE id = ?3");
-  if (!st) return st.error();
-  st->bind_bool(1, enforce_two_factor).bind_text(2, mfa_settings_json).bind_int64(3, account_id);
-  if (Status s = st->run(); !s) return s;
-  if (sqlite3_changes64(db_) == 0) return not_found("account " + std::to_string(account_id));
-  return {};
 }
 
 Result<AttemptState> SqliteStore::attempts(const std::string& key) {
@@ -1462,11 +1454,11 @@ Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t no
   return reset;
 }
 
-Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
-                                                 bool enforce_two_factor,
-                                                 const std::string& mfa_settings_json,
-                                                 const std::vector<OutgoingMail>& mail,
-                                                 const std::vector<EnrollmentLink>& links) {
+Status SqliteStore::update_account_mfa(const AccountMfaChange& change) {
+  for (const auto& pending : change.pending_credentials) {
+    if (pending.confirmed)
+      return make_error(ErrorCode::kInvalidArgument, "a pending MFA credential must be unconfirmed");
+  }
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1475,24 +1467,35 @@ Status SqliteStore::update_account_mfa_with_mail(int64_t account_id, bool was_en
       "UPDATE accounts SET enforce_two_factor = ?1, mfa_settings_json = ?2 WHERE id = ?3 "
       "AND enforce_two_factor = ?4");
   if (!st) return st.error();
-  st->bind_bool(1, enforce_two_factor)
-      .bind_text(2, mfa_settings_json)
-      .bind_int64(3, account_id)
-      .bind_bool(4, was_enforced);
+  st->bind_bool(1, change.enforce_two_factor)
+      .bind_text(2, change.mfa_settings_json)
+      .bind_int64(3, change.account_id)
+      .bind_bool(4, change.was_enforced);
   if (Status s = st->run(); !s) return s;
   if (sqlite3_changes64(db_) == 0) {
     auto exists = Statement::prepare(db_, "SELECT 1 FROM accounts WHERE id = ?1");
     if (!exists) return exists.error();
-    exists->bind_int64(1, account_id);
+    exists->bind_int64(1, change.account_id);
     auto row = exists->step();
     if (!row) return row.error();
-    if (!*row) return not_found("account " + std::to_string(account_id));
+    if (!*row) return not_found("account " + std::to_string(change.account_id));
     return make_error(ErrorCode::kConflict, "the account's 2FA setting changed meanwhile");
   }
-  for (const auto& link : links) {
+  for (const auto& pending : change.pending_credentials) {
+    auto member = Statement::prepare(db_, "SELECT 1 FROM users WHERE id = ?1 AND account_id = ?2");
+    if (!member) return member.error();
+    member->bind_int64(1, pending.user_id).bind_int64(2, change.account_id);
+    auto row = member->step();
+    if (!row) return row.error();
+    if (!*row)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "user " + std::to_string(pending.user_id) + " is not in the account");
+    if (auto id = put_pending_locked(pending); !id) return id.error();
+  }
+  for (const auto& link : change.links) {
     if (Status s = insert_enrollment_link_locked(link); !s) return s;
   }
-  for (const auto& message : mail) {
+  for (const auto& message : change.mail) {
     if (auto queued = insert_mail_locked(message); !queued) return queued.error();
   }
   return tx->commit();

@@ -1,5 +1,5 @@
 #pragma once
-// SqliteStore: the Store of idp/store.h on one SQLite database file.
+// SqliteStore: the Store of idp/store/store.h on one SQLite database file.
 //
 // Thread-safety: every method may be called from any number of threads. The store owns one
 // connection and serialises all calls on it with a mutex, so ":memory:" databases are shared
@@ -7,11 +7,11 @@
 // methods run inside BEGIN IMMEDIATE, and a lock held by another connection longer than the
 // busy timeout (5 s) yields kUnavailable.
 //
-// Errors follow idp/store.h: kNotFound for an absent row (also for a foreign key naming an
+// Errors follow idp/store/store.h: kNotFound for an absent row (also for a foreign key naming an
 // absent row), kAlreadyExists on a uniqueness violation, kUnavailable when busy, kInternal
 // otherwise with SQLite's message. Nothing throws.
 //
-// Semantics that idp/store.h leaves open, fixed here:
+// Semantics that idp/store/store.h leaves open, fixed here:
 // - "Expired" means expires_at <= now everywhere.
 // - update_password_hash, update_flow, delete_flow, update_session_auth, delete_session and
 //   revoke_grant return kNotFound when the named row is absent; revoke_grants_of_session
@@ -50,7 +50,7 @@
 //   both credentials must name the same user and different providers (kInvalidArgument);
 //   on any error nothing changes.
 // - replace_credentials inserts `replacement` with version 0; kNotFound for an unknown user.
-// - disable_two_factor and update_account_mfa: kNotFound for an unknown user / account.
+// - disable_two_factor: kNotFound for an unknown user.
 // - record_failure and record_failure_if set last_failure_at to `now`; reset_attempts of an
 //   absent key succeeds.
 // - audit_events clamps limit to [1, 500]; before_id <= 0 means from the newest. The log
@@ -160,8 +160,6 @@ class SqliteStore final : public Store, public MailStore {
   Status replace_credentials(const MfaCredential& replacement) override;
   Status set_two_factor_setting(int64_t user_id, bool on) override;
   Status disable_two_factor(int64_t user_id) override;
-  Status update_account_mfa(int64_t account_id, bool enforce_two_factor,
-                            const std::string& mfa_settings_json) override;
   Result<AttemptState> attempts(const std::string& key) override;
   Result<AttemptState> record_failure(const std::string& key, int64_t now) override;
   Result<bool> record_failure_if(const std::string& key, const AttemptState& expected,
@@ -184,11 +182,7 @@ class SqliteStore final : public Store, public MailStore {
   Result<Page<Member>> members_page(int64_t account_id, PageRequest page) override;
   Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
                                           const std::vector<OutgoingMail>& mail) override;
-  Status update_account_mfa_with_mail(int64_t account_id, bool was_enforced,
-                                      bool enforce_two_factor,
-                                      const std::string& mfa_settings_json,
-                                      const std::vector<OutgoingMail>& mail,
-                                      const std::vector<EnrollmentLink>& links) override;
+  Status update_account_mfa(const AccountMfaChange& change) override;
 
   // OnboardingStore (implemented in sqlite_onboarding_store.cc)
   Result<Invitation> create_invitation(const Invitation& invitation,
@@ -226,6 +220,9 @@ class SqliteStore final : public Store, public MailStore {
                                bool confirmed);
   // Inserts a credential with version 0; on success returns its id.
   Result<int64_t> insert_credential_locked(const MfaCredential& credential);
+  // Replaces the user's unconfirmed credentials of pending.provider_id with `pending` (see
+  // put_pending_credential); on success returns its id.
+  Result<int64_t> put_pending_locked(const MfaCredential& pending);
   // Inserts a user (see create_user); on success returns it with its id.
   Result<User> insert_user_locked(const User& user);
   Status insert_enrollment_link_locked(const EnrollmentLink& link);

@@ -4,7 +4,6 @@
 #include <cstdlib>
 
 #include "base/crypto/hash.h"
-#include "providers/builtin.h"
 
 namespace keystep::fuzz {
 namespace {
@@ -32,29 +31,24 @@ std::unique_ptr<World> build_world() {
   w->store = must(sqlite::SqliteStore::open(":memory:"), "store");
   w->box = std::make_unique<SecretBox>(
       must(SecretBox::from_key(std::string(SecretBox::kKeySize, 'k')), "secret box"));
-  w->keys = std::make_unique<SigningKeys>(*w->store, *w->box, w->clock);
-  w->hasher = std::make_unique<PasswordHasher>(w->config.argon2, w->random);
-  must(register_builtin_providers(w->registry, w->random), "providers");
-  w->two_factor =
-      std::make_unique<TwoFactor>(*w->store, *w->store, w->registry, *w->box, w->random, w->clock);
-  w->provider = std::make_unique<Provider>(w->config, *w->store, *w->keys, *w->hasher,
-                                           *w->two_factor, w->random, w->clock);
-  w->directory = std::make_unique<Directory>(*w->store, *w->hasher, w->random, w->clock);
-  w->admin_api = std::make_unique<AdminApi>(w->config, *w->store, *w->directory, *w->two_factor,
-                                            w->random, w->clock);
+  w->server = must(wire_server(w->config, *w->store, *w->store, *w->box, w->random, w->clock),
+                   "wiring");
+  w->provider = &w->server->provider();
+  w->admin_api = &w->server->admin_api();
+  Directory* directory = &w->server->directory();
 
-  must(w->directory->create_account("acme", "Acme"), "account");
-  must(w->directory->create_account("globex", "Globex"), "account");
+  must(directory->create_account("acme", "Acme"), "account");
+  must(directory->create_account("globex", "Globex"), "account");
   w->admin =
-      must(w->directory->create_user("acme", World::kAdminEmail, World::kPassword, true), "admin");
-  w->member = must(w->directory->create_user("acme", World::kMemberEmail, World::kPassword, false),
+      must(directory->create_user("acme", World::kAdminEmail, World::kPassword, true), "admin");
+  w->member = must(directory->create_user("acme", World::kMemberEmail, World::kPassword, false),
                    "member");
-  must(w->directory->create_user("globex", World::kMemberEmail, World::kPassword, false),
+  must(directory->create_user("globex", World::kMemberEmail, World::kPassword, false),
        "other member");
-  must(w->directory->create_client(
+  must(directory->create_client(
            {"spa", {World::kSpaRedirect, World::kNativeRedirect}, {}, std::nullopt}),
        "client spa");
-  must(w->directory->create_client(
+  must(directory->create_client(
            {"web", {World::kWebRedirect}, {}, std::string(World::kWebSecret)}),
        "client web");
 

@@ -1,8 +1,8 @@
 #pragma once
 // What the libFuzzer harnesses of tests/fuzz share: a property check that aborts (so
 // libFuzzer records the input as a crash, whatever NDEBUG says), splitting an input into
-// text fields, and a complete IdP (Provider, AdminApi, the built-in MFA providers) over an
-// in-memory SQLite store, built once per process and rebuilt from scratch every
+// text fields, and a complete IdP wired as `keystep serve` wires it (tools/keystep/wiring.h)
+// over an in-memory SQLite store, built once per process and rebuilt from scratch every
 // World::kRunsPerWorld uses so the state a long run accumulates stays small.
 //
 // Not thread-safe: libFuzzer calls a harness from one thread.
@@ -14,18 +14,14 @@
 #include <string_view>
 #include <vector>
 
-#include "idp/admin/admin_api.h"
 #include "base/clock.h"
-#include "idp/config/config.h"
-#include "base/crypto/password.h"
 #include "base/crypto/random.h"
 #include "base/crypto/secret_box.h"
-#include "idp/directory/directory.h"
+#include "idp/admin/admin_api.h"
+#include "idp/config/config.h"
 #include "idp/oidc/provider.h"
-#include "idp/oidc/signing_keys.h"
-#include "idp/login/two_factor.h"
-#include "plugin/registry.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "tools/keystep/wiring.h"
 
 namespace keystep::fuzz {
 
@@ -77,13 +73,9 @@ struct World {
   OsRandom random;
   std::unique_ptr<sqlite::SqliteStore> store;
   std::unique_ptr<SecretBox> box;
-  std::unique_ptr<SigningKeys> keys;
-  std::unique_ptr<PasswordHasher> hasher;
-  ProviderRegistry registry;
-  std::unique_ptr<TwoFactor> two_factor;
-  std::unique_ptr<Provider> provider;
-  std::unique_ptr<Directory> directory;
-  std::unique_ptr<AdminApi> admin_api;
+  std::unique_ptr<WiredServer> server;  // wired as `keystep serve` is, never started
+  Provider* provider = nullptr;         // server's
+  AdminApi* admin_api = nullptr;        // server's
   User admin;                  // of "acme", with every admin permission
   User member;                 // of "acme", no permission
   std::string session_cookie;  // a live password-only session of the member

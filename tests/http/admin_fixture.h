@@ -10,7 +10,7 @@
 
 #include "base/crypto/encoding.h"
 #include "idp/mail/mail.h"
-#include "tests/http/test_server.h"
+#include "tests/http/mfa_steps.h"
 
 namespace keystep::httptest {
 

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/http/test_server.h"
+#include "tests/http/oidc_steps.h"
 
 namespace keystep::httptest {
 namespace {

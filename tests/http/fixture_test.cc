@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "providers/totp/totp_provider.h"
+#include "tests/http/html_scrape.h"
+#include "tests/http/http_client.h"
+#include "tests/http/oidc_steps.h"
 #include "tests/http/test_server.h"
 
 namespace keystep::httptest {

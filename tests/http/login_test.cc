@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/http/test_server.h"
+#include "tests/http/oidc_steps.h"
 
 namespace keystep::httptest {
 namespace {

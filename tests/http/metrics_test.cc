@@ -12,7 +12,6 @@
 
 #include "idp/observability/observability.h"
 #include "tests/http/admin_fixture.h"
-#include "tests/http/test_server.h"
 
 namespace keystep::httptest {
 namespace {

@@ -13,7 +13,7 @@
 #include <memory>
 #include <thread>
 
-#include "tests/http/test_server.h"
+#include "tests/http/oidc_steps.h"
 
 namespace keystep::httptest {
 namespace {

@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
+#include <unistd.h>
 
-#include "tests/http/test_server.h"
+#include <algorithm>
+#include <filesystem>
+
+#include "tests/http/mfa_steps.h"
 
 namespace keystep::httptest {
 namespace {
@@ -79,15 +82,30 @@ TEST_F(PluginLogin, WrongPluginCodeIs401) {
   EXPECT_FALSE(code_of(submit_second_factor(page, kPluginCode)).empty());
 }
 
-// A server given a plugin built for ABI version 1 and one built for version 2: the first is
-// refused with its reason, the second serves a whole login.
+// A server whose plugin directory holds a plugin built for ABI version 1 and one built for
+// version 2, loaded as keystep serve loads it: the first is refused with its reason, the
+// second serves a whole login.
 class PluginLoginAcrossAbiVersions : public PluginLogin {
  protected:
+  // The directory, made once per process: bad_abi.so (version 1) and good.so (version 2).
+  static std::string plugin_dir() {
+    static const std::string dir = [] {
+      namespace fs = std::filesystem;
+      const fs::path d =
+          fs::temp_directory_path() / ("keystep-abi-plugins-" + std::to_string(::getpid()));
+      fs::remove_all(d);
+      fs::create_directories(d);
+      for (const char* name : {"bad_abi.so", "good.so"})
+        fs::create_symlink(fs::path(KEYSTEP_TEST_PLUGIN_DIR) / name, d / name);
+      return d.string();
+    }();
+    return dir;
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(plugin_dir()); }
+
   TestServerOptions server_options() const override {
     TestServerOptions options;
-    options.plugins = {std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/bad_abi.so",
-                       std::string(KEYSTEP_TEST_PLUGIN_DIR) + "/good.so"};
-    options.refused_plugins_are_reported = true;
+    options.plugin_dir = plugin_dir();
     return options;
   }
 };

@@ -6,7 +6,8 @@
 
 #include <algorithm>
 
-#include "tests/http/test_server.h"
+#include "tests/http/mfa_steps.h"
+#include "tests/support/account_mfa.h"
 
 namespace keystep::httptest {
 namespace {
@@ -23,7 +24,7 @@ class StepUp : public MfaHttpTest {
  protected:
   void enforce(bool on) {
     const User alice = stored_user(server_->alice_id());
-    auto s = server_->store().update_account_mfa(alice.account_id, on, "{}");
+    auto s = testsupport::set_account_mfa(server_->store(), alice.account_id, on, "{}");
     ASSERT_TRUE(s) << s.error().message;
   }
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "base/crypto/encoding.h"
-#include "tests/http/test_server.h"
+#include "tests/http/oidc_steps.h"
 
 namespace keystep::httptest {
 namespace {

@@ -7,7 +7,8 @@
 #include <set>
 
 #include "providers/totp/totp_provider.h"
-#include "tests/http/test_server.h"
+#include "tests/http/mfa_steps.h"
+#include "tests/support/account_mfa.h"
 
 namespace keystep::httptest {
 namespace {
@@ -461,7 +462,7 @@ TEST_F(TwoFactorDisable, WrongPasswordsShareTheSignInThrottleWithRetryAfter) {
 
 TEST_F(TwoFactorDisable, RefusedWith409WhileTheAccountEnforcesIt) {
   const User alice = stored_user(server_->alice_id());
-  ASSERT_TRUE(server_->store().update_account_mfa(alice.account_id, true, "{}"));
+  ASSERT_TRUE(testsupport::set_account_mfa(server_->store(), alice.account_id, true, "{}"));
   HttpResponse r = disable({{"password", TestServer::kAlicePassword}});
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_TRUE(has(r.body, "requires two-factor authentication")) << r.body;
@@ -476,7 +477,7 @@ class TwoFactorEnforcement : public MfaHttpTest {
  protected:
   void enforce(bool on) {
     const User alice = stored_user(server_->alice_id());
-    auto s = server_->store().update_account_mfa(alice.account_id, on, "{}");
+    auto s = testsupport::set_account_mfa(server_->store(), alice.account_id, on, "{}");
     ASSERT_TRUE(s) << s.error().message;
   }
   bool user_flag() { return stored_user(server_->alice_id()).two_factor_enabled; }
@@ -581,7 +582,7 @@ class ForcedSetupProfile : public MfaHttpTest {};
 
 TEST_F(ForcedSetupProfile, AfterTheForcedSetupTheProfileOffersRecoveryCodesAndTheOwnToggle) {
   auto acme = *server_->store().account_by_name("acme");
-  ASSERT_TRUE(server_->store().update_account_mfa(acme.id, true, "{}"));
+  ASSERT_TRUE(testsupport::set_account_mfa(server_->store(), acme.id, true, "{}"));
   // Forced setup during an OIDC sign-in.
   const Pkce pkce = make_pkce();
   HttpResponse done = sign_in(spa_request(pkce));
@@ -603,7 +604,7 @@ TEST_F(ForcedSetupProfile, AfterTheForcedSetupTheProfileOffersRecoveryCodesAndTh
   EXPECT_TRUE(has(on.body, "role=\"switch\" aria-checked=\"true\"")) << on.body;
   EXPECT_TRUE(server_->store().user_by_id(server_->alice_id())->two_factor_enabled);
   // Now the account may stop requiring it: her own setting keeps the challenge.
-  ASSERT_TRUE(server_->store().update_account_mfa(acme.id, false, "{}"));
+  ASSERT_TRUE(testsupport::set_account_mfa(server_->store(), acme.id, false, "{}"));
   EXPECT_TRUE(*server_->two_factor().second_factor_required(
       *server_->store().user_by_id(server_->alice_id())));
 }

@@ -596,36 +596,6 @@ TEST_F(SqliteMfaStoreFileTest, DeletingAUserDeletesItsCredentialsButNotItsAuditE
   EXPECT_EQ((*events)[0].user_id, alice_.id);
 }
 
-// ---- Account setting
-
-TEST_F(SqliteMfaStoreTest, AccountMfaSettingsUpdateBothColumns) {
-  const std::string settings = R"({"totp":{"digits":8}})";
-  ASSERT_TRUE(Ok(store_->update_account_mfa(account_.id, true, settings)));
-  auto loaded = store_->account_by_id(account_.id);
-  ASSERT_TRUE(Ok(loaded));
-  EXPECT_TRUE(loaded->enforce_two_factor);
-  EXPECT_EQ(loaded->mfa_settings_json, settings);
-
-  ASSERT_TRUE(Ok(store_->update_account_mfa(account_.id, false, "{}")));
-  loaded = store_->account_by_name("acme");
-  ASSERT_TRUE(Ok(loaded));
-  EXPECT_FALSE(loaded->enforce_two_factor);
-  EXPECT_EQ(loaded->mfa_settings_json, "{}");
-  // The account setting never touches a user's own flag.
-  EXPECT_FALSE(two_factor_enabled(alice_.id));
-}
-
-TEST_F(SqliteMfaStoreTest, AccountMfaSettingsOfUnknownAccountOrNotJsonAreRefused) {
-  EXPECT_TRUE(
-      Fails(store_->update_account_mfa(account_.id + 100, true, "{}"), ErrorCode::kNotFound));
-  EXPECT_TRUE(Fails(store_->update_account_mfa(account_.id, true, "{\"totp\":"),
-                    ErrorCode::kInvalidArgument));
-  auto loaded = store_->account_by_id(account_.id);
-  ASSERT_TRUE(Ok(loaded));
-  EXPECT_FALSE(loaded->enforce_two_factor);
-  EXPECT_EQ(loaded->mfa_settings_json, "{}");
-}
-
 // ---- Attempts
 
 TEST_F(SqliteMfaStoreTest, AttemptsCountFromZeroPerKeyAndReset) {

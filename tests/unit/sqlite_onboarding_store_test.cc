@@ -53,6 +53,18 @@ class SqliteOnboardingStoreTest : public testing::Test {
     m.created_at = kNow;
     return m;
   }
+  // Turns enforcement on (it was `was_enforced`), storing `links` and queueing `mail`.
+  Status enforce(bool was_enforced, std::vector<OutgoingMail> mail,
+                 std::vector<EnrollmentLink> links, int64_t account_id = 0) {
+    AccountMfaChange change;
+    change.account_id = account_id ? account_id : account_.id;
+    change.was_enforced = was_enforced;
+    change.enforce_two_factor = true;
+    change.mfa_settings_json = "{}";
+    change.mail = std::move(mail);
+    change.links = std::move(links);
+    return store_->update_account_mfa(change);
+  }
   User new_member() const {
     User u;
     u.password_hash = "argon2-hash";
@@ -154,18 +166,14 @@ TEST_F(SqliteOnboardingStoreTest, EnforcementStoresLinksAndMailOnlyOnItsCompareA
   auto dave = store_->create_user(User{0, account_.id, "dave@example.com", "h", "member", kNow});
   ASSERT_TRUE(Ok(dave));
   const EnrollmentLink link{"link1", dave->id, kNow, kNow + 50, 0};
-  ASSERT_TRUE(Ok(store_->update_account_mfa_with_mail(account_.id, false, true, "{}",
-                                                      {mail("enforce:1")}, {link})));
+  ASSERT_TRUE(Ok(enforce(false, {mail("enforce:1")}, {link})));
   EXPECT_TRUE(store_->account_by_id(account_.id)->enforce_two_factor);
   // A second request that also saw "off" loses the race: nothing of it is stored.
-  EXPECT_TRUE(Fails(
-      store_->update_account_mfa_with_mail(account_.id, false, true, "{}", {mail("enforce:2")},
-                                           {{"link2", dave->id, kNow, kNow + 50, 0}}),
-      ErrorCode::kConflict));
+  EXPECT_TRUE(Fails(enforce(false, {mail("enforce:2")}, {{"link2", dave->id, kNow, kNow + 50, 0}}),
+                    ErrorCode::kConflict));
   EXPECT_EQ(store_->mail_for("dave@example.com")->size(), 1u);
   EXPECT_TRUE(Fails(store_->enrollment_link("link2"), ErrorCode::kNotFound));
-  EXPECT_TRUE(Fails(store_->update_account_mfa_with_mail(999, true, false, "{}", {}, {}),
-                    ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(enforce(true, {}, {}, 999), ErrorCode::kNotFound));
 
   auto read = store_->enrollment_link("link1");
   ASSERT_TRUE(Ok(read));
@@ -181,8 +189,7 @@ TEST_F(SqliteOnboardingStoreTest, EnforcementStoresLinksAndMailOnlyOnItsCompareA
 TEST_F(SqliteOnboardingStoreTest, EnrollmentLinksExpireAndArePurged) {
   auto dave = store_->create_user(User{0, account_.id, "dave@example.com", "h", "member", kNow});
   ASSERT_TRUE(Ok(dave));
-  ASSERT_TRUE(Ok(store_->update_account_mfa_with_mail(account_.id, false, true, "{}", {},
-                                                      {{"link1", dave->id, kNow, kNow + 50, 0}})));
+  ASSERT_TRUE(Ok(enforce(false, {}, {{"link1", dave->id, kNow, kNow + 50, 0}})));
   EXPECT_TRUE(Fails(store_->use_enrollment_link("link1", kNow + 50), ErrorCode::kExpired));
   ASSERT_TRUE(Ok(store_->purge_expired(kNow + 50)));
   EXPECT_TRUE(Fails(store_->enrollment_link("link1"), ErrorCode::kNotFound));

@@ -12,6 +12,7 @@
 
 #include "providers/builtin.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "tests/support/account_mfa.h"
 
 namespace keystep {
 namespace {
@@ -150,10 +151,10 @@ TEST_F(TwoFactorTest, ConfirmTurnsUserSettingOnAndIssuesTenRecoveryCodes) {
 
 TEST_F(TwoFactorTest, AccountSettingChallengesWithoutFlippingUserSetting) {
   EXPECT_FALSE(*two_factor_->second_factor_required(user_));
-  ASSERT_TRUE(store_->update_account_mfa(account_.id, true, "{}"));
+  ASSERT_TRUE(testsupport::set_account_mfa(*store_, account_.id, true, "{}"));
   EXPECT_TRUE(*two_factor_->second_factor_required(user_));
   EXPECT_FALSE(flag());
-  ASSERT_TRUE(store_->update_account_mfa(account_.id, false, "{}"));
+  ASSERT_TRUE(testsupport::set_account_mfa(*store_, account_.id, false, "{}"));
   EXPECT_FALSE(*two_factor_->second_factor_required(user_));
   EXPECT_FALSE(flag());
 }
@@ -270,7 +271,7 @@ TEST_F(TwoFactorTest, CodesTypedWithASpaceAreAccepted) {
 
 TEST_F(TwoFactorTest, MemberOfEnforcingAccountCannotRemoveTheirFactor) {
   enable();
-  ASSERT_TRUE(store_->update_account_mfa(account_.id, true, "{}"));
+  ASSERT_TRUE(testsupport::set_account_mfa(*store_, account_.id, true, "{}"));
   auto refused = two_factor_->disable(user_, true, "", "ip");
   EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
   EXPECT_TRUE(flag());
@@ -335,7 +336,7 @@ TEST_F(CheckSessionTest, PasswordOnlySessionIsRefusedOnceTheUserTurnedTwoFactorO
 
 TEST_F(CheckSessionTest, PasswordOnlySessionIsRefusedOnceTheAccountEnforces) {
   const Session old = session(clock_.now(), 0);
-  ASSERT_TRUE(store_->update_account_mfa(account_.id, true, "{}"));
+  ASSERT_TRUE(testsupport::set_account_mfa(*store_, account_.id, true, "{}"));
   auto refused = two_factor_->check_session(old, user_, false, kMaxAge);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kDenied);

@@ -18,27 +18,16 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
-#include "http/server.h"
-#include "idp/admin/admin_api.h"
-#include "idp/admin/admin_console.h"
-#include "idp/config/config.h"
 #include "base/crypto/random.h"
 #include "base/crypto/secret_box.h"
-#include "idp/directory/directory.h"
-#include "idp/login/login_flow.h"
+#include "idp/config/config.h"
 #include "idp/mail/mailer.h"
-#include "idp/observability/metrics_endpoint.h"
 #include "idp/observability/observability.h"
-#include "idp/oidc/provider.h"
-#include "idp/oidc/signing_keys.h"
-#include "idp/login/two_factor.h"
-#include "plugin/loader.h"
-#include "providers/builtin.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tools/keystep/args.h"
+#include "tools/keystep/wiring.h"
 
 namespace keystep::cli {
 namespace {
@@ -77,9 +66,7 @@ struct Runtime {
   SystemClock clock;
   std::unique_ptr<sqlite::SqliteStore> store;
   std::unique_ptr<SecretBox> box;
-  std::unique_ptr<PasswordHasher> hasher;
-  std::unique_ptr<SigningKeys> keys;
-  std::unique_ptr<Directory> directory;
+  std::unique_ptr<WiredServer> server;  // set by wire()
 };
 
 Status load_config(const Args& args, const std::string& data_dir, IdpConfig& config) {
@@ -122,10 +109,21 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Args& args) {
   auto store = sqlite::SqliteStore::open(db);
   if (!store) return store.error();
   rt->store = std::move(*store);
-  rt->hasher = std::make_unique<PasswordHasher>(rt->config.argon2, rt->random);
-  rt->keys = std::make_unique<SigningKeys>(*rt->store, *rt->box, rt->clock);
-  rt->directory =
-      std::make_unique<Directory>(*rt->store, *rt->hasher, rt->random, rt->clock);
+  return rt;
+}
+
+Status wire(Runtime& r, const WiringOptions& options = {}) {
+  auto server = wire_server(r.config, *r.store, *r.store, *r.box, r.random, r.clock, options);
+  if (!server) return server.error();
+  r.server = std::move(*server);
+  return {};
+}
+
+// open_runtime and wire() for the commands that administer data: no plugins, no mail worker.
+Result<std::unique_ptr<Runtime>> open_wired(const Args& args) {
+  auto rt = open_runtime(args);
+  if (!rt) return rt.error();
+  if (auto s = wire(**rt); !s) return s.error();
   return rt;
 }
 
@@ -135,19 +133,6 @@ Result<std::string> read_stdin_secret(const char* what) {
     return make_error(ErrorCode::kInvalidArgument, std::string("no ") + what + " on standard input");
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
-}
-
-Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return make_error(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT, got " + listen);
-  const std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535)
-    return make_error(ErrorCode::kInvalidArgument, "invalid port in --listen " + listen);
-  // IPv6 hosts keep their brackets: Pistache's address parser needs them.
-  std::string host = listen.substr(0, colon);
-  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
 }
 
 // Creates `path` with mode 0600 whatever the umask (keystep.conf may come to hold the SMTP
@@ -198,15 +183,15 @@ int cmd_init(const Args& args) {
   if (!box) return fail(box.error());
   auto store = sqlite::SqliteStore::open(db);
   if (!store) return fail(store.error());
-  SigningKeys keys(**store, *box, clock);
-  auto kid = keys.rotate(config.signing_alg, random);
+  auto server = wire_server(config, **store, **store, *box, random, clock);
+  if (!server) return fail(server.error());
+  auto kid = (*server)->signing_keys().rotate(config.signing_alg, random);
   if (!kid) return fail(kid.error());
   std::cout << "Initialised " << *data_dir << " (issuer " << config.issuer << ", signing key "
             << *kid << ")\n";
   if (!args.has("--demo")) return 0;
 
-  PasswordHasher hasher(config.argon2, random);
-  Directory directory(**store, hasher, random, clock);
+  Directory& directory = (*server)->directory();
   auto account = directory.create_account("demo", "Keystep Demo");
   if (!account) return fail(account.error());
   auto password = random_token(random, 12);
@@ -242,9 +227,8 @@ int cmd_serve(const Args& args) {
       return fail(ErrorCode::kInvalidArgument, "--threads must be a number");
     r.config.threads = std::stoi(*threads);
   }
-  auto listen = parse_listen(r.config.listen);
-  if (!listen) return fail(listen.error());
-  if (auto jwks = r.keys->jwks(); !jwks) return fail(jwks.error());
+  auto options = serve_options(r.config);
+  if (!options) return fail(options.error());
   MailConfig mail_config;
   if (auto s = apply_mail_config_json(r.config.mail, mail_config); !s)
     return fail(ErrorCode::kInvalidArgument, "keystep.conf: mail: " + s.error().message);
@@ -254,54 +238,17 @@ int cmd_serve(const Args& args) {
   // From here on, requests, security events and mail errors are JSON lines (stderr or a file).
   if (auto s = obs::log_to_file(r.config.log_file); !s) return fail(s.error());
 
-  // Declared before the registry: the registry's plugin providers must be destroyed before
-  // their libraries are unloaded.
-  PluginLoader plugins;
-  ProviderRegistry registry;
-  if (auto s = register_builtin_providers(registry, r.random); !s) return fail(s.error());
-  if (!r.config.plugin_dir.empty()) {
-    KeystepPluginHost host{&r.random};
-    for (const auto& report : plugins.load_directory(r.config.plugin_dir, host, registry))
-      obs::log_line(report.loaded ? "info" : "warn",
-                    {{"msg", "plugin"}, {"path", report.path}, {"result", report.message}});
-  }
-  TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
-  Provider provider(r.config, *r.store, *r.keys, *r.hasher, two_factor, r.random, r.clock);
-  MailerOptions mailer_options;
-  mailer_options.box = r.box.get();  // queued messages are sealed at rest
-  mailer_options.on_error = [](const Error& e) {
-    obs::log_line("error", {{"msg", "mail"}, {"error", e.message}});
-  };
-  Mailer mailer(*r.store, *transport, r.clock, mailer_options);
-  mailer.start();
-  AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
-  admin.set_on_mail_queued([&mailer] { mailer.notify(); });
-  http::Server server(provider, r.config.issuer);
-  server.set_admin_api(&admin);
-  AdminConsole console(provider, admin, *r.directory, registry);
-  server.set_admin_console(&console);
-  MetricsEndpoint metrics(r.config.metrics_allow, r.config.metrics_token, *r.store, r.clock);
-  server.set_metrics(&metrics);
-  http::ServerOptions options;
-  options.host = listen->first;
-  options.port = listen->second;
-  options.trusted_proxies = r.config.trusted_proxies;
-  options.max_connections = static_cast<size_t>(r.config.max_connections);
-  options.idle_timeout = std::chrono::seconds(r.config.idle_timeout);
-  options.threads = r.config.threads > 0
-                        ? r.config.threads
-                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  // Half the cores for Argon2id at most, so a burst of sign-ins leaves the other half to
-  // everything else (docs/security.md#password-hashing).
-  options.password_threads = r.config.password_threads > 0
-                                 ? static_cast<size_t>(r.config.password_threads)
-                                 : std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
-  options.password_queue = r.config.password_queue > 0
-                               ? static_cast<size_t>(r.config.password_queue)
-                               : 32 * options.password_threads;
-  if (auto s = server.start(options); !s) return fail(s.error());
-  std::cout << "keystep serving " << r.config.issuer << " on " << listen->first << ":"
-            << server.port() << std::endl;
+  WiringOptions wiring;
+  wiring.transport = transport.get();
+  wiring.load_plugin_dir = true;
+  if (auto s = wire(r, wiring); !s) return fail(s.error());
+  if (auto jwks = r.server->signing_keys().jwks(); !jwks) return fail(jwks.error());
+  for (const auto& report : r.server->plugin_reports())
+    obs::log_line(report.loaded ? "info" : "warn",
+                  {{"msg", "plugin"}, {"path", report.path}, {"result", report.message}});
+  if (auto s = r.server->start(*options); !s) return fail(s.error());
+  std::cout << "keystep serving " << r.config.issuer << " on " << options->host << ":"
+            << r.server->server().port() << std::endl;
 
   // The main thread waits for SIGTERM/SIGINT and, every few minutes meanwhile, deletes
   // expired flows, sessions, codes and tokens, and old .eml files.
@@ -323,17 +270,16 @@ int cmd_serve(const Args& args) {
     }
   }
   std::cout << "keystep: " << strsignal(signal_number) << ", shutting down" << std::endl;
-  server.shutdown();
-  mailer.stop();
+  r.server->stop();
   return 0;
 }
 
 int cmd_account_create(const Args& args) {
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   auto name = args.required("--name");
   if (!name) return fail(name.error());
-  auto account = (*rt)->directory->create_account(*name, args.get("--issuer-label").value_or(""));
+  auto account = (*rt)->server->directory().create_account(*name, args.get("--issuer-label").value_or(""));
   if (!account) return fail(account.error());
   std::cout << "Created account " << account->name << " (id " << account->id
             << ", issuer label \"" << account->issuer_label << "\")\n";
@@ -347,11 +293,11 @@ int cmd_user_create(const Args& args) {
   if (!email) return fail(email.error());
   if (!args.has("--password-stdin"))
     return fail(ErrorCode::kInvalidArgument, "--password-stdin is required (passwords are never taken on the command line)");
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   auto password = read_stdin_secret("password");
   if (!password) return fail(password.error());
-  auto user = (*rt)->directory->create_user(*account, *email, *password, args.has("--admin"));
+  auto user = (*rt)->server->directory().create_user(*account, *email, *password, args.has("--admin"));
   if (!user) return fail(user.error());
   std::cout << "Created user " << user->email << " (id " << user->id << ", role " << user->role
             << ") in account " << *account << "\n";
@@ -363,7 +309,7 @@ int cmd_client_create(const Args& args) {
   if (!id) return fail(id.error());
   if (args.has("--public") == args.has("--secret-stdin"))
     return fail(ErrorCode::kInvalidArgument, "give exactly one of --public and --secret-stdin");
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {}};
   if (args.has("--secret-stdin")) {
@@ -371,7 +317,7 @@ int cmd_client_create(const Args& args) {
     if (!secret) return fail(secret.error());
     client.secret = *secret;
   }
-  if (auto s = (*rt)->directory->create_client(client); !s) return fail(s.error());
+  if (auto s = (*rt)->server->directory().create_client(client); !s) return fail(s.error());
   std::cout << "Created " << (client.secret ? "confidential" : "public") << " client " << *id
             << "\n";
   return 0;
@@ -389,15 +335,9 @@ int cmd_token_create(const Args& args) {
       return fail(ErrorCode::kInvalidArgument, "--expires-in must be a number of seconds");
     expires_in = std::stoll(*seconds);
   }
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
-  Runtime& r = **rt;
-  ProviderRegistry registry;
-  if (auto s = register_builtin_providers(registry, r.random); !s) return fail(s.error());
-  TwoFactor two_factor(*r.store, *r.store, registry, *r.box, r.random, r.clock);
-  AdminApi admin(r.config, *r.store, *r.directory, two_factor, r.random, r.clock);
-  auto token =
-      admin.create_token(*account, *email, args.get("--name").value_or("cli"), expires_in);
+  auto token = (*rt)->server->admin_api().create_token(*account, *email, args.get("--name").value_or("cli"), expires_in);
   if (!token) return fail(token.error());
   // The token alone on the last line, so scripts can take it with `tail -n 1`.
   std::cout << "API token for " << *email << " in " << *account
@@ -413,7 +353,7 @@ int cmd_token_revoke(const Args& args) {
   if (!id) return fail(id.error());
   if (id->find_first_not_of("0123456789") != std::string::npos || id->size() > 18)
     return fail(ErrorCode::kInvalidArgument, "--id must be a token id");
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   auto target = (*rt)->store->account_by_name(*account);
   if (!target) return fail("no account named '" + *account + "'");
@@ -427,7 +367,7 @@ int cmd_token_revoke(const Args& args) {
 int cmd_token_list(const Args& args) {
   auto account = args.required("--account");
   if (!account) return fail(account.error());
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   auto target = (*rt)->store->account_by_name(*account);
   if (!target) return fail("no account named '" + *account + "'");
@@ -442,11 +382,11 @@ int cmd_token_list(const Args& args) {
 }
 
 int cmd_key_rotate(const Args& args) {
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   const std::string alg = args.get("--alg").value_or((*rt)->config.signing_alg);
   if (alg != "RS256" && alg != "ES256") return fail(ErrorCode::kInvalidArgument, "--alg must be RS256 or ES256");
-  auto kid = (*rt)->keys->rotate(alg, (*rt)->random);
+  auto kid = (*rt)->server->signing_keys().rotate(alg, (*rt)->random);
   if (!kid) return fail(kid.error());
   std::cout << "New active signing key " << *kid << " (" << alg
             << "); older keys stay published until retired\n";
@@ -454,7 +394,7 @@ int cmd_key_rotate(const Args& args) {
 }
 
 int cmd_key_list(const Args& args) {
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   auto keys = (*rt)->store->signing_keys();
   if (!keys) return fail(keys.error());
@@ -467,7 +407,7 @@ int cmd_key_list(const Args& args) {
 int cmd_key_retire(const Args& args) {
   auto kid = args.required("--kid");
   if (!kid) return fail(kid.error());
-  auto rt = open_runtime(args);
+  auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
   if (auto s = (*rt)->store->retire_signing_key(*kid); !s) {
     if (s.error().code == ErrorCode::kConflict)

@@ -1,0 +1,95 @@
+#include "tools/keystep/wiring.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "idp/observability/observability.h"
+#include "providers/builtin.h"
+
+namespace keystep {
+
+Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store& store,
+                                                 MailStore& outbox, const SecretBox& box,
+                                                 Random& random, const Clock& clock,
+                                                 const WiringOptions& options) {
+  std::unique_ptr<WiredServer> w(new WiredServer(config));
+  const IdpConfig& c = w->config_;
+  if (auto s = register_builtin_providers(w->registry_, random); !s) return s.error();
+  const KeystepPluginHost host{&random};
+  if (options.load_plugin_dir && !c.plugin_dir.empty())
+    w->plugin_reports_ = w->plugin_loader_.load_directory(c.plugin_dir, host, w->registry_);
+  for (const auto& path : options.plugins) {
+    w->plugin_reports_.push_back(w->plugin_loader_.load(path, host, w->registry_));
+    if (!w->plugin_reports_.back().loaded)
+      return make_error(ErrorCode::kInternal,
+                        "plugin " + path + " refused: " + w->plugin_reports_.back().message);
+  }
+  w->keys_ = std::make_unique<SigningKeys>(store, box, clock);
+  w->hasher_ = std::make_unique<PasswordHasher>(c.argon2, random);
+  w->two_factor_ = std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock);
+  w->provider_ = std::make_unique<Provider>(c, store, *w->keys_, *w->hasher_, *w->two_factor_,
+                                            random, clock);
+  w->directory_ = std::make_unique<Directory>(store, *w->hasher_, random, clock);
+  w->admin_ = std::make_unique<AdminApi>(c, store, *w->directory_, *w->two_factor_, random, clock);
+  w->console_ =
+      std::make_unique<AdminConsole>(*w->provider_, *w->admin_, *w->directory_, w->registry_);
+  w->metrics_ = std::make_unique<MetricsEndpoint>(c.metrics_allow, c.metrics_token, outbox, clock);
+  if (options.transport) {
+    MailerOptions mailer_options;
+    mailer_options.box = &box;  // queued messages are sealed at rest
+    mailer_options.on_error = [](const Error& e) {
+      obs::log_line("error", {{"msg", "mail"}, {"error", e.message}});
+    };
+    w->mailer_ = std::make_unique<Mailer>(outbox, *options.transport, clock, mailer_options);
+    w->admin_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
+  }
+  w->server_ = std::make_unique<http::Server>(*w->provider_, c.issuer);
+  w->server_->set_admin_api(w->admin_.get());
+  w->server_->set_admin_console(w->console_.get());
+  w->server_->set_metrics(w->metrics_.get());
+  return w;
+}
+
+WiredServer::~WiredServer() { stop(); }
+
+Status WiredServer::start(const http::ServerOptions& options) {
+  if (mailer_) mailer_->start();
+  return server_->start(options);
+}
+
+void WiredServer::stop() {
+  if (server_) server_->shutdown();  // null when wire_server failed half-way
+  if (mailer_) mailer_->stop();
+}
+
+Result<http::ServerOptions> serve_options(const IdpConfig& config) {
+  const std::string& listen = config.listen;
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return make_error(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT, got " + listen);
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    return make_error(ErrorCode::kInvalidArgument, "invalid port in --listen " + listen);
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  http::ServerOptions options;
+  // IPv6 hosts keep their brackets: Pistache's address parser needs them.
+  options.host = listen.substr(0, colon);
+  options.port = static_cast<uint16_t>(std::stoi(port));
+  options.trusted_proxies = config.trusted_proxies;
+  options.max_connections = static_cast<size_t>(config.max_connections);
+  options.idle_timeout = std::chrono::seconds(config.idle_timeout);
+  options.threads = config.threads > 0 ? config.threads : static_cast<int>(cores);
+  // Half the cores for Argon2id at most, so a burst of sign-ins leaves the other half to
+  // everything else (docs/security.md#password-hashing).
+  options.password_threads = config.password_threads > 0
+                                 ? static_cast<size_t>(config.password_threads)
+                                 : std::max<size_t>(1, cores / 2);
+  options.password_queue = config.password_queue > 0 ? static_cast<size_t>(config.password_queue)
+                                                     : 32 * options.password_threads;
+  return options;
+}
+
+}  // namespace keystep
