@@ -1,6 +1,7 @@
 #include "http/pages.h"
 
 #include "base/html.h"
+#include "http/error_table.h"
 
 namespace keystep::http {
 namespace {
@@ -319,10 +320,10 @@ std::string render_recovery_codes_page(const ProfileView& v) {
   return page("Recovery codes", body);
 }
 
-std::string render_error_page(const ErrorView& v) {
+std::string render_error_page(Fault fault, const ErrorView& v) {
   return page("Error", "<h1>Something went wrong</h1><p class=\"error\" role=\"alert\">" +
                            html_escape(v.description) + "</p><p class=\"sub\">Error code: <code>" +
-                           html_escape(v.error) + "</code></p>");
+                           html_escape(error_answer(fault).error) + "</code></p>");
 }
 
 std::string render_logged_out_page() {

@@ -26,7 +26,8 @@ std::string render_second_factor_page(const SecondFactorView& view);
 std::string render_profile_page(const ProfileView& view);
 std::string render_enable_two_factor_page(const ProfileView& view);
 std::string render_recovery_codes_page(const ProfileView& view);
-std::string render_error_page(const ErrorView& view);
+// The error page of `fault`, showing its `error` code (http/error_table.h).
+std::string render_error_page(Fault fault, const ErrorView& view);
 std::string render_logged_out_page();
 std::string render_logout_confirm_page(const LogoutConfirmView& view);
 std::string render_home_page(const std::string& issuer);

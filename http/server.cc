@@ -10,8 +10,10 @@
 #include <memory>
 #include <sstream>
 
+#include "base/url.h"
 #include "http/admin_pages.h"
 #include "http/connection_limits.h"
+#include "http/error_table.h"
 #include "http/pages.h"
 #include "http/password_pool.h"
 #include "http/request_framer.h"
@@ -159,57 +161,59 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
     case WebOutcome::Kind::kRedirect:
       add_raw(response, "Location", out.location);
       add_raw(response, "Cache-Control", "no-store");
-      response.send(static_cast<Ph::Code>(out.status));
+      response.send(static_cast<Ph::Code>(status_of(out)));
       return;
     case WebOutcome::Kind::kLoginPage:
       if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
-      send_html(response, out.status, render_login_page(out.login));
+      send_html(response, status_of(out), render_login_page(out.login));
       return;
     case WebOutcome::Kind::kSecondFactorPage:
       if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
-      send_html(response, out.status, render_second_factor_page(out.second));
+      send_html(response, status_of(out), render_second_factor_page(out.second));
       return;
     case WebOutcome::Kind::kProfilePage:
       if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
-      send_html(response, out.status, render_profile_page(out.profile));
+      send_html(response, status_of(out), render_profile_page(out.profile));
       return;
     case WebOutcome::Kind::kEnableTwoFactorPage:
-      send_html(response, out.status, render_enable_two_factor_page(out.profile));
+      send_html(response, status_of(out), render_enable_two_factor_page(out.profile));
       return;
     case WebOutcome::Kind::kRecoveryCodesPage:
-      send_html(response, out.status, render_recovery_codes_page(out.profile));
+      send_html(response, status_of(out), render_recovery_codes_page(out.profile));
       return;
     case WebOutcome::Kind::kErrorPage:
-      send_html(response, out.status, render_error_page(out.error));
+      send_html(response, status_of(out), render_error_page(*out.fault, out.error));
       return;
     case WebOutcome::Kind::kLoggedOutPage:
-      send_html(response, out.status, render_logged_out_page());
+      send_html(response, status_of(out), render_logged_out_page());
       return;
     case WebOutcome::Kind::kSignupPage:
-      send_html(response, out.status, render_signup_page(out.signup));
+      send_html(response, status_of(out), render_signup_page(out.signup));
       return;
     case WebOutcome::Kind::kLogoutConfirmPage:
-      send_html(response, out.status, render_logout_confirm_page(out.logout));
+      send_html(response, status_of(out), render_logout_confirm_page(out.logout));
       return;
   }
 }
 
 void send_console(Ph::ResponseWriter& response, const ConsoleOutcome& out) {
   if (!out.is_page) return send_web(response, out.web);
-  send_html(response, out.status, render_authentication_page(out.view));
+  send_html(response, status_of(out), render_authentication_page(out.view));
 }
 
 void send_metrics(Ph::ResponseWriter& response, const MetricsAnswer& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
   add_raw(response, "Cache-Control", "no-store");
-  send_text(response, out.status,
-            out.is_metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
-            out.body);
+  if (out.fault)
+    return send_json(response, status_of(out),
+                     {{"error", error_answer(*out.fault).error}, {"error_description", out.body}},
+                     false);
+  send_text(response, 200, "text/plain; version=0.0.4; charset=utf-8", out.body);
 }
 
 void send_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
-  send_json(response, out.status, out.body, true);
+  send_json(response, status_of(out), body_of(out), true);
 }
 
 std::optional<std::string> header(const Ph::Request& request, const std::string& name) {
@@ -384,15 +388,13 @@ class Router : public Ph::Handler {
         // Nothing below should throw; if a library does, answer 500 and keep serving.
       }
       // Logged before the answer leaves: a client holding the answer finds the line written.
-      record.finish(out ? out->status : 500);
+      record.finish(out ? status_of(*out) : 500);
       if (out) return send_web(*writer, *out);
       send_json(*writer, 500, {{"error", "server_error"}}, true);
     });
     if (queued) return;
     add_raw(*writer, "Retry-After", "1");
-    send_html(*writer, 503,
-              render_error_page({"temporarily_unavailable",
-                                 "Too many sign-ins at this moment. Try again in a moment."}));
+    send_web(*writer, unavailable_page("Too many sign-ins at this moment. Try again in a moment."));
     record.finish(503);
   }
 
@@ -419,7 +421,7 @@ class Router : public Ph::Handler {
   std::optional<Params> page_query(Call& c) const {
     auto q = query_params(c.request, *raw_target_);
     if (!q) {
-      send_html(c.response, 400, render_error_page({"invalid_request", q.error().message}));
+      send_web(c.response, error_page(Fault::kInvalidRequest, q.error().message));
       return std::nullopt;
     }
     return *q;
@@ -505,10 +507,7 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
   user.add({M::kGet, M::kHead}, "/jwks.json", [](Router& r, Call& c) {
     auto jwks = r.provider_->jwks_document();
     if (!jwks) {
-      return send_json(
-          c.response, 503,
-          {{"error", "temporarily_unavailable"}, {"error_description", jwks.error().message}},
-          true);
+      return send_api(c.response, api_unavailable(jwks.error().message));
     }
     add_raw(c.response, "Cache-Control", "public, max-age=60");
     send_text(c.response, 200, "application/json", **jwks);

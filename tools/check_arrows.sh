@@ -24,6 +24,7 @@ FOLDERS = {
     "plugin": ("keystep_plugin", False),
     "providers": ("keystep_providers", True),
     "idp/store": ("keystep_store_api", False),
+    "idp/outcome": ("keystep_outcome", False),
     "idp/observability": ("keystep_observability", False),
     "idp/config": ("keystep_config", False),
     "idp/mail": ("keystep_mail", False),

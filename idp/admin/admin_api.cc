@@ -12,14 +12,6 @@
 namespace keystep {
 namespace {
 
-ApiOutcome api_error(int status, std::string error, std::string description) {
-  return ApiOutcome{
-      status, {{"error", std::move(error)}, {"error_description", std::move(description)}}, {}};
-}
-
-// The database is busy or gone: the client may retry.
-ApiOutcome unavailable() { return api_error(503, "temporarily_unavailable", "please try again"); }
-
 bool all_digits(std::string_view s) {
   return !s.empty() && s.size() <= 18 &&
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
@@ -101,10 +93,16 @@ struct Recipients {
   nlohmann::json skipped = nlohmann::json::array();
 };
 
-Recipients enforcement_recipients(const std::vector<Member>& members) {
+// Whether `member` has set up 2FA, by TwoFactor's one definition, under `account`'s settings.
+bool set_up(const TwoFactor& two_factor, const Account& account, const Member& member) {
+  return !two_factor.second_factors(account, member.confirmed_providers).empty();
+}
+
+Recipients enforcement_recipients(const TwoFactor& two_factor, const Account& account,
+                                  const std::vector<Member>& members) {
   Recipients out;
   for (const auto& m : members) {
-    if (m.has_second_factor) continue;
+    if (set_up(two_factor, account, m)) continue;
     if (Status s = check_email_address(m.user.email); !s)
       out.skipped.push_back(
           {{"user_id", m.user.id}, {"email", m.user.email}, {"reason", s.error().message}});
@@ -142,7 +140,7 @@ std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& a
                                              const std::optional<std::string>& csrf, bool changes,
                                              ApiOutcome& failure) {
   auto unauthenticated = [&](const char* why) {
-    failure = api_error(401, "invalid_token", why);
+    failure = api_error(Fault::kInvalidToken, why);
     failure.www_authenticate = std::string("Bearer realm=\"keystep\", error=\"invalid_token\"");
     return std::nullopt;
   };
@@ -156,7 +154,7 @@ std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& a
     if (!token) {
       if (token.error().code == ErrorCode::kNotFound)
         return unauthenticated("the API token is unknown or revoked");
-      failure = unavailable();
+      failure = api_unavailable();
       return std::nullopt;
     }
     if (token->expired(clock_.now())) return unauthenticated("the API token has expired");
@@ -168,7 +166,7 @@ std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& a
     auto session = store_.session_by_id_hash(sha256_b64url(*session_cookie), clock_.now());
     if (session) {
       if (changes && (!csrf || !constant_time_equal(*csrf, session_csrf_token(*session_cookie)))) {
-        failure = api_error(403, "invalid_csrf_token",
+        failure = api_error(Fault::kInvalidCsrfToken,
                             "changes made with a browser session need the X-CSRF-Token header");
         return std::nullopt;
       }
@@ -180,10 +178,10 @@ std::optional<Caller> AdminApi::authenticate(const std::optional<std::string>& a
             two_factor_.check_session(*session, *user, changes, config_.reauthentication_max_age);
         if (allowed) return Caller{*user, true};
         if (allowed.error().code != ErrorCode::kDenied) {
-          failure = unavailable();
+          failure = api_unavailable();
           return std::nullopt;
         }
-        failure = api_error(401, "insufficient_user_authentication",
+        failure = api_error(Fault::kInsufficientUserAuthentication,
                             allowed.error().message + "; sign in again");
         failure.www_authenticate =
             "Bearer realm=\"keystep\", error=\"insufficient_user_authentication\", max_age=" +
@@ -202,20 +200,20 @@ std::optional<Account> AdminApi::authorize(const Caller& caller, const std::stri
   // Another account's settings are invisible, exactly like a missing one.
   if (!target || target->id != caller.user.account_id) {
     if (!target && target.error().code != ErrorCode::kNotFound) {
-      failure = unavailable();
+      failure = api_unavailable();
       return std::nullopt;
     }
-    failure = api_error(404, "not_found", "no such account");
+    failure = api_error(Fault::kNotFound, "no such account");
     return std::nullopt;
   }
   auto allowed = directory_.user_has_permission(caller.user, permission);
   if (!allowed) {
-    failure = unavailable();
+    failure = api_unavailable();
     return std::nullopt;
   }
   if (!*allowed) {
     failure =
-        api_error(403, "forbidden", std::string("this needs the ") + permission + " permission");
+        api_error(Fault::kForbidden, std::string("this needs the ") + permission + " permission");
     return std::nullopt;
   }
   return *target;
@@ -235,7 +233,7 @@ ApiOutcome AdminApi::get_settings(const Caller& caller, const std::string& accou
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
-  return ApiOutcome{200, settings_json(*target), {}};
+  return api_ok(settings_json(*target));
 }
 
 ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& account,
@@ -244,22 +242,22 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
   auto parsed = parse_json_object(body);
-  if (!parsed) return api_error(400, "invalid_request", parsed.error().message);
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
   nlohmann::json& request = *parsed;
   for (const auto& [key, value] : request.items()) {
     if (key != "enforce_two_factor" && key != "totp" && key != "confirm" &&
         key != kAllowedProvidersKey && key != kEnrollmentEmailKey)
-      return api_error(400, "invalid_request", "unknown member " + key);
+      return api_error(Fault::kInvalidRequest, "unknown member " + key);
   }
   if (request.contains("enforce_two_factor") && !request["enforce_two_factor"].is_boolean())
-    return api_error(400, "invalid_request", "enforce_two_factor must be true or false");
+    return api_error(Fault::kInvalidRequest, "enforce_two_factor must be true or false");
   if (request.contains("confirm") && !request["confirm"].is_boolean())
-    return api_error(400, "invalid_request", "confirm must be true or false");
+    return api_error(Fault::kInvalidRequest, "confirm must be true or false");
   auto all = nlohmann::json::parse(target->mfa_settings_json, nullptr, false);
   if (!all.is_object()) all = nlohmann::json::object();
   if (request.contains("totp")) {
     if (auto s = validate_totp(request["totp"]); !s)
-      return api_error(400, "invalid_request", s.error().message);
+      return api_error(Fault::kInvalidRequest, s.error().message);
     nlohmann::json totp = totp_settings(all);
     for (const auto& [key, value] : request["totp"].items()) totp[key] = value;
     all["totp"] = totp;
@@ -269,12 +267,12 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     const auto known = two_factor_.second_factor_ids();
     std::vector<std::string> allowed;
     if (!list.is_array() || list.empty())
-      return api_error(400, "invalid_request",
+      return api_error(Fault::kInvalidRequest,
                        "allowed_providers must be a non-empty array of provider ids");
     for (const auto& id : list) {
       if (!id.is_string() || std::find(known.begin(), known.end(), id) == known.end())
         return api_error(
-            400, "invalid_request",
+            Fault::kInvalidRequest,
             "allowed_providers: " + (id.is_string() ? id.get<std::string>() : id.dump()) +
                 " is not a second factor of this server (see available_providers)");
       if (std::find(allowed.begin(), allowed.end(), id) == allowed.end())
@@ -285,16 +283,18 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
   if (request.contains(kEnrollmentEmailKey)) {
     const auto& mode = request[kEnrollmentEmailKey];
     if (!mode.is_string() || (mode != kEnrollmentEmailQr && mode != kEnrollmentEmailLink))
-      return api_error(400, "invalid_request", "enrollment_email must be \"qr_code\" or \"link\"");
+      return api_error(Fault::kInvalidRequest, "enrollment_email must be \"qr_code\" or \"link\"");
     all[kEnrollmentEmailKey] = mode;
   }
   const bool enforce = request.value("enforce_two_factor", target->enforce_two_factor);
+  // The account as this change leaves it: who has set up 2FA is judged by its settings, as
+  // the sign-in after the change judges it.
+  Account proposed = *target;
+  proposed.mfa_settings_json = all.dump();
   {
-    Account proposed = *target;
-    proposed.mfa_settings_json = all.dump();
     const auto allowed = two_factor_.allowed_providers(proposed);
     if (enforce && std::find(allowed.begin(), allowed.end(), kTotpProvider) == allowed.end())
-      return api_error(409, "totp_required",
+      return api_error(Fault::kTotpRequired,
                        "the setup members are asked for at sign-in enrolls an authenticator app: "
                        "keep totp in allowed_providers while two-factor authentication is "
                        "enforced");
@@ -304,20 +304,21 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     // The seed's preconditions, enforced here and not only by the page: protect your own
     // login first, then confirm knowing what will happen.
     auto own = two_factor_.status(caller.user);
-    if (!own) return unavailable();
+    if (!own) return api_unavailable();
     if (!own->has_second_factor()) {
-      ApiOutcome out = api_error(409, "own_two_factor_required",
+      ApiOutcome out = api_error(Fault::kOwnTwoFactorRequired,
                                  "set up two-factor authentication for your own profile first");
       out.body["settings_url"] = config_.issuer + "/profile";
       return out;
     }
     if (!request.value("confirm", false)) {
       auto members = store_.members(target->id);
-      if (!members) return unavailable();
-      const auto without = std::count_if(members->begin(), members->end(),
-                                         [](const Member& m) { return !m.has_second_factor; });
-      const Recipients recipients = enforcement_recipients(*members);
-      ApiOutcome out = api_error(428, "confirmation_required",
+      if (!members) return api_unavailable();
+      const auto without = std::count_if(members->begin(), members->end(), [&](const Member& m) {
+        return !set_up(two_factor_, proposed, m);
+      });
+      const Recipients recipients = enforcement_recipients(two_factor_, proposed, *members);
+      ApiOutcome out = api_error(Fault::kConfirmationRequired,
                                  "enforcing two-factor authentication needs \"confirm\": true");
       out.body["summary"] = {
           {"members", members->size()},
@@ -334,10 +335,8 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     }
   }
   const std::string settings = all.dump();
-  // The account as this request leaves it: the emails carry secrets made with its settings.
-  Account changed = *target;
-  changed.enforce_two_factor = enforce;
-  changed.mfa_settings_json = settings;
+  // The emails carry secrets made with the settings this request leaves.
+  proposed.enforce_two_factor = enforce;
   const bool turned_on = enforce && !target->enforce_two_factor;
   AccountMfaChange change;
   change.account_id = target->id;
@@ -349,20 +348,20 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
   if (enforce != target->enforce_two_factor || settings != target->mfa_settings_json) {
     if (turned_on) {
       auto members = store_.members(target->id);
-      if (!members) return unavailable();
-      recipients = enforcement_recipients(*members);
+      if (!members) return api_unavailable();
+      recipients = enforcement_recipients(two_factor_, proposed, *members);
       for (const auto& member : recipients.to) {
-        auto message = by_link ? enrollment_link_mail(changed, member, change.links)
-                               : enforcement_mail(changed, member, change.pending_credentials);
-        if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
+        auto message = by_link ? enrollment_link_mail(proposed, member, change.links)
+                               : enforcement_mail(proposed, member, change.pending_credentials);
+        if (!message) return api_unavailable(message.error().message);
         mail.push_back(std::move(*message));
       }
     }
     if (auto s = store_.update_account_mfa(change); !s) {
       if (s.error().code == ErrorCode::kConflict)
-        return api_error(409, "conflict",
+        return api_error(Fault::kConflict,
                          "the setting was changed by another request; read it and try again");
-      return unavailable();
+      return api_unavailable();
     }
     if (!mail.empty() && on_mail_queued_) on_mail_queued_();
     if (enforce != target->enforce_two_factor) {
@@ -380,13 +379,13 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     }
   }
   auto updated = store_.account_by_id(target->id);
-  if (!updated) return unavailable();
+  if (!updated) return api_unavailable();
   nlohmann::json answer = settings_json(*updated);
   if (turned_on) {
     answer["emails_queued"] = mail.size();
     answer["skipped_recipients"] = recipients.skipped;
   }
-  return ApiOutcome{200, answer, {}};
+  return api_ok(answer);
 }
 
 ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
@@ -395,20 +394,20 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
   auto request = page_request(query);
-  if (!request) return api_error(400, "invalid_request", request.error().message);
+  if (!request) return api_error(Fault::kInvalidRequest, request.error().message);
   auto members = store_.members_page(target->id, *request);
-  if (!members) return unavailable();
+  if (!members) return api_unavailable();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& m : members->items) {
     list.push_back({{"id", m.user.id},
                     {"email", m.user.email},
                     {"role", m.user.role},
                     {"two_factor_enabled", m.user.two_factor_enabled},
-                    {"has_second_factor", m.has_second_factor},
+                    {"has_second_factor", set_up(two_factor_, *target, m)},
                     {"challenged", two_factor_challenge_required(m.user.two_factor_enabled,
                                                                  target->enforce_two_factor)}});
   }
-  return ApiOutcome{200, page_json("members", std::move(list), *request, *members), {}};
+  return api_ok(page_json("members", std::move(list), *request, *members));
 }
 
 nlohmann::json AdminApi::token_json(const ApiToken& token, const std::string& user_email) const {
@@ -428,23 +427,23 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  if (!all_digits(user_id)) return api_error(404, "not_found", "no such member");
+  if (!all_digits(user_id)) return api_error(Fault::kNotFound, "no such member");
   auto member = store_.user_by_id(std::stoll(user_id));
   if (!member || member->account_id != target->id)
-    return api_error(404, "not_found", "no such member");
+    return api_error(Fault::kNotFound, "no such member");
   // The reset is what protects the account; an address no message can reach (stored before
   // addresses were checked) costs only the notice, reported in the answer.
   std::vector<OutgoingMail> mail;
   if (check_email_address(member->email)) {
     auto message = reset_mail(*target, *member);
-    if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
+    if (!message) return api_unavailable(message.error().message);
     mail.push_back(std::move(*message));
   }
   auto reset = store_.reset_two_factor(member->id, clock_.now(), mail);
   if (!reset) {
     if (reset.error().code == ErrorCode::kNotFound)
-      return api_error(404, "not_found", "no such member");
-    return unavailable();
+      return api_error(Fault::kNotFound, "no such member");
+    return api_unavailable();
   }
   if (!mail.empty() && on_mail_queued_) on_mail_queued_();
   nlohmann::json tokens = nlohmann::json::array();
@@ -460,15 +459,13 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
                         std::to_string(reset->api_tokens.size()) + " API tokens revoked" +
                         (names.empty() ? "" : ": " + names) +
                         (mail.empty() ? "; no email (invalid address)" : ""));
-  return ApiOutcome{200,
-                    {{"reset", true},
-                     {"user_id", member->id},
-                     {"email", member->email},
-                     {"sessions_ended", reset->sessions_ended},
-                     {"grants_revoked", reset->grants_revoked},
-                     {"api_tokens_revoked", tokens},
-                     {"email_queued", !mail.empty()}},
-                    {}};
+  return api_ok({{"reset", true},
+                 {"user_id", member->id},
+                 {"email", member->email},
+                 {"sessions_ended", reset->sessions_ended},
+                 {"grants_revoked", reset->grants_revoked},
+                 {"api_tokens_revoked", tokens},
+                 {"email_queued", !mail.empty()}});
 }
 
 ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& account,
@@ -479,24 +476,24 @@ ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& accou
   int64_t before = 0;
   int limit = 50;
   if (auto b = get_param(query, "before")) {
-    if (!all_digits(*b)) return api_error(400, "invalid_request", "before must be an event id");
+    if (!all_digits(*b)) return api_error(Fault::kInvalidRequest, "before must be an event id");
     before = std::stoll(*b);
   }
   if (auto l = get_param(query, "limit")) {
     if (!all_digits(*l) || std::stoll(*l) < 1 || std::stoll(*l) > 500)
-      return api_error(400, "invalid_request", "limit must be 1-500");
+      return api_error(Fault::kInvalidRequest, "limit must be 1-500");
     limit = static_cast<int>(std::stoll(*l));
   }
   const auto event_filter = get_param(query, "event");
   const auto user_filter = get_param(query, "user");
   if (user_filter && !all_digits(*user_filter))
-    return api_error(400, "invalid_request", "user must be a user id");
+    return api_error(Fault::kInvalidRequest, "user must be a user id");
   nlohmann::json list = nlohmann::json::array();
   int64_t next = 0;
   // Filters apply after paging by id, so read pages until `limit` events match or none remain.
   while (static_cast<int>(list.size()) < limit) {
     auto page = store_.audit_events(target->id, before, 500);
-    if (!page) return unavailable();
+    if (!page) return api_unavailable();
     if (page->empty()) break;
     for (const auto& e : *page) {
       before = e.id;
@@ -515,7 +512,7 @@ ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& accou
   }
   nlohmann::json body = {{"events", list}};
   if (static_cast<int>(list.size()) == limit) body["next_before"] = next;
-  return ApiOutcome{200, body, {}};
+  return api_ok(body);
 }
 
 Result<OutgoingMail> AdminApi::outgoing(const std::string& dedupe_key, const User& to,
@@ -646,38 +643,38 @@ ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
   auto parsed = parse_json_object(body);
-  if (!parsed) return api_error(400, "invalid_request", parsed.error().message);
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
   nlohmann::json& request = *parsed;
   for (const auto& [key, value] : request.items()) {
     if (key != "email" && key != "role")
-      return api_error(400, "invalid_request", "unknown member " + key);
+      return api_error(Fault::kInvalidRequest, "unknown member " + key);
   }
   if (!request.contains("email") || !request["email"].is_string())
-    return api_error(400, "invalid_request", "email is required");
+    return api_error(Fault::kInvalidRequest, "email is required");
   auto email = normalize_new_email(request["email"].get<std::string>());
-  if (!email) return api_error(400, "invalid_request", email.error().message);
+  if (!email) return api_error(Fault::kInvalidRequest, email.error().message);
   const auto role = request.value("role", std::string(kRoleMember));
   if (role != kRoleMember && role != kRoleAdmin)
-    return api_error(400, "invalid_request", "role must be \"member\" or \"admin\"");
+    return api_error(Fault::kInvalidRequest, "role must be \"member\" or \"admin\"");
   if (auto existing = store_.user_by_email(target->id, *email); existing)
-    return api_error(409, "already_member", *email + " is already a member of the account");
+    return api_error(Fault::kAlreadyMember, *email + " is already a member of the account");
   else if (existing.error().code != ErrorCode::kNotFound)
-    return unavailable();
+    return api_unavailable();
   const int64_t now = clock_.now();
   auto all = store_.invitations(target->id);
-  if (!all) return unavailable();
+  if (!all) return api_unavailable();
   for (const auto& open : *all) {
     // Repeating the request while the invitation is open changes nothing and sends nothing.
     if (open.email == *email && open.pending(now)) {
       if (open.role != role)
-        return api_error(409, "invitation_pending",
+        return api_error(Fault::kInvitationPending,
                          *email + " has an open invitation as " + open.role +
                              "; revoke it to invite again with another role");
-      return ApiOutcome{200, invitation_json(open), {}};
+      return api_ok(invitation_json(open));
     }
   }
   auto token = random_token(random_, 32);
-  if (!token) return api_error(500, "server_error", "randomness failed");
+  if (!token) return api_error(Fault::kServerError, "randomness failed");
   Invitation invitation;
   invitation.account_id = target->id;
   invitation.email = *email;
@@ -687,16 +684,16 @@ ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
   invitation.created_at = now;
   invitation.expires_at = now + kInvitationTtl;
   auto message = invitation_mail(*target, invitation, *token);
-  if (!message) return api_error(503, "temporarily_unavailable", message.error().message);
+  if (!message) return api_unavailable(message.error().message);
   auto created = store_.create_invitation(invitation, {*message});
   if (!created) {
     if (created.error().code == ErrorCode::kAlreadyExists)
-      return api_error(409, "already_member", created.error().message);
-    return unavailable();
+      return api_error(Fault::kAlreadyMember, created.error().message);
+    return api_unavailable();
   }
   if (on_mail_queued_) on_mail_queued_();
   two_factor_.audit(caller.user, "member.invited", address, *email + " as " + role);
-  return ApiOutcome{201, invitation_json(*created), {}};
+  return api_created(invitation_json(*created));
 }
 
 ApiOutcome AdminApi::invitations(const Caller& caller, const std::string& account,
@@ -705,12 +702,12 @@ ApiOutcome AdminApi::invitations(const Caller& caller, const std::string& accoun
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
   auto request = page_request(query);
-  if (!request) return api_error(400, "invalid_request", request.error().message);
+  if (!request) return api_error(Fault::kInvalidRequest, request.error().message);
   auto page = store_.invitations_page(target->id, *request);
-  if (!page) return unavailable();
+  if (!page) return api_unavailable();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& invitation : page->items) list.push_back(invitation_json(invitation));
-  return ApiOutcome{200, page_json("invitations", std::move(list), *request, *page), {}};
+  return api_ok(page_json("invitations", std::move(list), *request, *page));
 }
 
 ApiOutcome AdminApi::revoke_invitation(const Caller& caller, const std::string& account,
@@ -719,15 +716,15 @@ ApiOutcome AdminApi::revoke_invitation(const Caller& caller, const std::string& 
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  if (!all_digits(invitation_id)) return api_error(404, "not_found", "no such open invitation");
+  if (!all_digits(invitation_id)) return api_error(Fault::kNotFound, "no such open invitation");
   if (auto s = store_.revoke_invitation(target->id, std::stoll(invitation_id), clock_.now()); !s) {
     if (s.error().code == ErrorCode::kNotFound)
-      return api_error(404, "not_found", "no such open invitation");
-    return unavailable();
+      return api_error(Fault::kNotFound, "no such open invitation");
+    return api_unavailable();
   }
   two_factor_.audit(caller.user, "member.invitation_revoked", address,
                     "invitation " + invitation_id);
-  return ApiOutcome{200, {{"revoked", true}, {"id", std::stoll(invitation_id)}}, {}};
+  return api_ok({{"revoked", true}, {"id", std::stoll(invitation_id)}});
 }
 
 Result<OutgoingMail> AdminApi::invitation_mail(const Account& account, const Invitation& invitation,
@@ -820,21 +817,21 @@ ApiOutcome AdminApi::tokens(const Caller& caller, const std::string& account, co
   auto target = authorize(caller, account, kPermViewAuthSettings, failure);
   if (!target) return failure;
   auto request = page_request(query);
-  if (!request) return api_error(400, "invalid_request", request.error().message);
+  if (!request) return api_error(Fault::kInvalidRequest, request.error().message);
   auto page = store_.api_tokens_page(target->id, *request);
-  if (!page) return unavailable();
+  if (!page) return api_unavailable();
   std::map<int64_t, std::string> emails;  // of the page's token owners
   nlohmann::json list = nlohmann::json::array();
   for (const auto& t : page->items) {
     auto known = emails.find(t.user_id);
     if (known == emails.end()) {
       auto owner = store_.user_by_id(t.user_id);
-      if (!owner && owner.error().code != ErrorCode::kNotFound) return unavailable();
+      if (!owner && owner.error().code != ErrorCode::kNotFound) return api_unavailable();
       known = emails.emplace(t.user_id, owner ? owner->email : "").first;
     }
     list.push_back(token_json(t, known->second));
   }
-  return ApiOutcome{200, page_json("tokens", std::move(list), *request, *page), {}};
+  return api_ok(page_json("tokens", std::move(list), *request, *page));
 }
 
 ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& account,
@@ -843,39 +840,39 @@ ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& accou
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
   auto parsed = parse_json_object(body);
-  if (!parsed) return api_error(400, "invalid_request", parsed.error().message);
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
   nlohmann::json& request = *parsed;
   for (const auto& [key, value] : request.items()) {
     if (key != "name" && key != "expires_in" && key != "expires_at")
-      return api_error(400, "invalid_request", "unknown member " + key);
+      return api_error(Fault::kInvalidRequest, "unknown member " + key);
   }
   const auto name_it = request.find("name");
   if (name_it == request.end() || !name_it->is_string())
-    return api_error(400, "invalid_request", "name must be a string");
+    return api_error(Fault::kInvalidRequest, "name must be a string");
   const std::string name = name_it->get<std::string>();
   const bool printable =
       std::all_of(name.begin(), name.end(), [](unsigned char c) { return c >= 0x20 && c != 0x7f; });
   if (name.empty() || name.size() > 64 || !printable ||
       name.find_first_not_of(' ') == std::string::npos)
-    return api_error(400, "invalid_request", "name must be 1-64 printable characters");
+    return api_error(Fault::kInvalidRequest, "name must be 1-64 printable characters");
   std::optional<int64_t> expiry[2];
   const char* const expiry_keys[2] = {"expires_in", "expires_at"};
   for (int i = 0; i < 2; ++i) {
     const auto it = request.find(expiry_keys[i]);
     if (it == request.end()) continue;
     if (!it->is_number_integer())
-      return api_error(400, "invalid_request",
+      return api_error(Fault::kInvalidRequest,
                        std::string(expiry_keys[i]) + " must be a whole number of seconds");
     expiry[i] = it->get<int64_t>();
   }
   auto expires_at = api_token_expiry(clock_.now(), expiry[0], expiry[1]);
-  if (!expires_at) return api_error(400, "invalid_request", expires_at.error().message);
+  if (!expires_at) return api_error(Fault::kInvalidRequest, expires_at.error().message);
   auto issued = issue_token(*target, caller.user, name, *expires_at);
-  if (!issued) return unavailable();
+  if (!issued) return api_unavailable();
   two_factor_.audit(caller.user, "api_token.created", address, name);
   nlohmann::json answer = token_json(issued->second, caller.user.email);
   answer["token"] = issued->first;
-  return ApiOutcome{201, answer, {}};
+  return api_created(answer);
 }
 
 ApiOutcome AdminApi::revoke_token(const Caller& caller, const std::string& account,
@@ -883,14 +880,14 @@ ApiOutcome AdminApi::revoke_token(const Caller& caller, const std::string& accou
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  if (!all_digits(token_id)) return api_error(404, "not_found", "no such token");
+  if (!all_digits(token_id)) return api_error(Fault::kNotFound, "no such token");
   if (auto s = store_.revoke_api_token(target->id, std::stoll(token_id), clock_.now()); !s) {
     if (s.error().code == ErrorCode::kNotFound)
-      return api_error(404, "not_found", "no such token, or it is already revoked");
-    return unavailable();
+      return api_error(Fault::kNotFound, "no such token, or it is already revoked");
+    return api_unavailable();
   }
   two_factor_.audit(caller.user, "api_token.revoked", address, "token " + token_id);
-  return ApiOutcome{200, {{"revoked", true}, {"id", std::stoll(token_id)}}, {}};
+  return api_ok({{"revoked", true}, {"id", std::stoll(token_id)}});
 }
 
 }  // namespace keystep

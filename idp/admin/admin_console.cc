@@ -32,14 +32,19 @@ ListPage list_page(const nlohmann::json& body) {
 std::string description(const ApiOutcome& api) {
   const auto it = api.body.find("error_description");
   return it != api.body.end() && it->is_string() ? it->get<std::string>()
-                                                 : std::string("Please try again in a moment.");
+                                                 : std::string(kTryAgainText);
+}
+
+// The session cannot act here (none, or below the level the account demands): sign in.
+bool sign_in_needed(const ApiOutcome& failure) {
+  return failure.fault == Fault::kInvalidToken ||
+         failure.fault == Fault::kInsufficientUserAuthentication;
 }
 
 }  // namespace
 
 ConsoleOutcome AdminConsole::web(WebOutcome out) const {
   ConsoleOutcome result;
-  result.status = out.status;
   result.web = std::move(out);
   return result;
 }
@@ -49,9 +54,9 @@ ConsoleOutcome AdminConsole::page(const Params& query, const BrowserContext& bro
   auto caller =
       admin_.authenticate(std::nullopt, browser.session_cookie, std::nullopt, false, failure);
   if (!caller) {
-    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
-    return web(
-        provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
+    if (sign_in_needed(failure))
+      return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
+    return web(unavailable_page(description(failure)));
   }
   const std::string csrf = session_csrf_token(*browser.session_cookie);
   ConsolePages pages;
@@ -65,41 +70,38 @@ ConsoleOutcome AdminConsole::page(const Params& query, const BrowserContext& bro
                                 [](unsigned char c) { return std::isdigit(c); }) &&
                     std::stoll(*value) >= 1;
     if (!ok) {
-      ConsoleOutcome out = view(*caller, csrf, AuthenticationView::Screen::kSettings, 400);
+      ConsoleOutcome out =
+          view(*caller, csrf, AuthenticationView::Screen::kSettings, Fault::kInvalidRequest);
       if (out.is_page) out.view.error_message = "No such page of the list.";
       return out;
     }
     *number = std::stoll(*value);
   }
-  return view(*caller, csrf, AuthenticationView::Screen::kSettings, 200, pages);
+  return view(*caller, csrf, AuthenticationView::Screen::kSettings, std::nullopt, pages);
 }
 
 ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_token,
-                                  AuthenticationView::Screen screen, int status,
+                                  AuthenticationView::Screen screen, std::optional<Fault> fault,
                                   const ConsolePages& pages) {
   const std::string account = std::to_string(caller.user.account_id);
   // Reading goes through the API too, so the page shows exactly what GET returns and refuses
   // exactly whom the API refuses.
   ApiOutcome settings = admin_.get_settings(caller, account);
-  if (settings.status == 403)
-    return web(provider_.error_page(
-        403, "forbidden",
-        "Account setup > Authentication needs the auth_settings.view permission. Ask an "
-        "administrator of your account."));
-  if (settings.status != 200)
-    return web(provider_.error_page(settings.status, settings.body.value("error", "error"),
-                                    description(settings)));
+  if (settings.fault == Fault::kForbidden)
+    return web(error_page(Fault::kForbidden,
+                          "Account setup > Authentication needs the auth_settings.view "
+                          "permission. Ask an administrator of your account."));
+  if (settings.fault) return web(error_page(*settings.fault, description(settings)));
   ApiOutcome members = admin_.members(caller, account, page_query(pages.members));
   ApiOutcome invitations = admin_.invitations(caller, account, page_query(pages.invitations));
   ApiOutcome tokens = admin_.tokens(caller, account, page_query(pages.tokens));
   auto can_edit = directory_.user_has_permission(caller.user, kPermEditAuthSettings);
-  if (members.status != 200 || invitations.status != 200 || tokens.status != 200 || !can_edit)
-    return web(
-        provider_.error_page(503, "temporarily_unavailable", "Please try again in a moment."));
+  if (members.fault || invitations.fault || tokens.fault || !can_edit)
+    return web(unavailable_page());
 
   ConsoleOutcome out;
   out.is_page = true;
-  out.status = status;
+  out.fault = fault;
   AuthenticationView& v = out.view;
   v.screen = screen;
   v.csrf_token = csrf_token;
@@ -141,10 +143,10 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
 ConsoleOutcome AdminConsole::with_message(ConsoleOutcome out, const ApiOutcome& api,
                                           std::string notice) {
   if (!out.is_page) return out;
-  if (api.status >= 200 && api.status < 300) {
+  if (!api.fault) {
     out.view.notice = std::move(notice);
   } else {
-    out.status = api.status;
+    out.fault = api.fault;
     out.view.error_message = description(api);
   }
   return out;
@@ -155,13 +157,13 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
   auto caller = admin_.authenticate(std::nullopt, browser.session_cookie,
                                     get_param(form, "csrf_token"), true, failure);
   if (!caller) {
-    if (failure.status == 401) return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
-    if (failure.status == 403)
-      return web(provider_.error_page(403, "invalid_csrf_token",
-                                      "The form was not sent by the Authentication page. Reload "
-                                      "it and try again."));
-    return web(
-        provider_.error_page(failure.status, "temporarily_unavailable", description(failure)));
+    if (sign_in_needed(failure))
+      return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
+    if (failure.fault == Fault::kInvalidCsrfToken)
+      return web(error_page(Fault::kInvalidCsrfToken,
+                            "The form was not sent by the Authentication page. Reload it and try "
+                            "again."));
+    return web(unavailable_page(description(failure)));
   }
   const std::string csrf = session_csrf_token(*browser.session_cookie);
   const std::string account = std::to_string(caller->user.account_id);
@@ -173,10 +175,10 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     nlohmann::json change = {{"enforce_two_factor", true}};
     if (form_value(form, "confirm") == "yes") change["confirm"] = true;
     ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
-    if (api.status == 409 && api.body.value("error", "") == "own_two_factor_required")
-      return view(*caller, csrf, Screen::kOwnTwoFactorRequired, 409);
-    if (api.status == 428) {
-      ConsoleOutcome out = view(*caller, csrf, Screen::kConfirmEnforce, 200);
+    if (api.fault == Fault::kOwnTwoFactorRequired)
+      return view(*caller, csrf, Screen::kOwnTwoFactorRequired, Fault::kOwnTwoFactorRequired);
+    if (api.fault == Fault::kConfirmationRequired) {
+      ConsoleOutcome out = view(*caller, csrf, Screen::kConfirmEnforce, std::nullopt);
       if (!out.is_page) return out;
       const nlohmann::json& summary = api.body["summary"];
       out.view.summary_members = summary.value("members", int64_t{0});
@@ -185,8 +187,8 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
       out.view.summary_effect = summary.value("effect", "");
       return out;
     }
-    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
-    if (!out.is_page || api.status != 200) return with_message(std::move(out), api, "");
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, std::nullopt);
+    if (!out.is_page || api.fault) return with_message(std::move(out), api, "");
     // The API's own counts: the page shows one page of members only.
     const int64_t emailed = api.body.value("emails_queued", int64_t{0});
     std::string notice = "Two-factor authentication is enforced for every member of the account.";
@@ -206,14 +208,14 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
   if (action == "stop") {
     ApiOutcome api =
         admin_.put_settings(*caller, account, R"({"enforce_two_factor":false})", address);
-    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
                         "Two-factor authentication is no longer enforced. Members' own settings "
                         "are unchanged: whoever turned it on keeps it.");
   }
   if (action == "reset") {
     const std::string user_id = form_value(form, "user_id");
     ApiOutcome api = admin_.reset_member(*caller, account, user_id, address);
-    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, std::nullopt);
     std::string notice = "Two-factor authentication of " + api.body.value("email", "") +
                          " was reset: their authenticator and recovery codes no longer work and "
                          "they were signed out everywhere";
@@ -239,7 +241,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (auto period = get_param(form, "totp_period")) totp["period"] = number_or_text(*period);
     if (!totp.empty()) change["totp"] = totp;
     ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
-    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
                         "The two-factor settings were saved.");
   }
   if (action == "invite") {
@@ -247,15 +249,15 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (auto role = get_param(form, "role")) request["role"] = *role;
     ApiOutcome api = admin_.invite(*caller, account, request.dump(), address);
     const std::string invited = api.body.value("email", "");
-    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
-                        api.status == 201
+    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
+                        api.created
                             ? "Invitation sent to " + invited + "."
                             : invited + " already has an open invitation; no new email was sent.");
   }
   if (action == "revoke_invitation") {
     const std::string id = form_value(form, "invitation_id");
     ApiOutcome api = admin_.revoke_invitation(*caller, account, id, address);
-    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 200);
+    ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, std::nullopt);
     std::string email;
     if (out.is_page)
       for (const auto& i : out.view.invitations)
@@ -271,9 +273,9 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (const std::string expires_in = form_value(form, "expires_in"); !expires_in.empty())
       request["expires_in"] = number_or_text(expires_in);
     ApiOutcome api = admin_.create_token(*caller, account, request.dump(), address);
-    if (api.status != 201)
-      return with_message(view(*caller, csrf, Screen::kSettings, 200), api, "");
-    ConsoleOutcome out = view(*caller, csrf, Screen::kTokenCreated, 200);
+    if (!api.created)
+      return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, "");
+    ConsoleOutcome out = view(*caller, csrf, Screen::kTokenCreated, std::nullopt);
     if (!out.is_page) return out;
     out.view.new_token = api.body["token"].get<std::string>();
     out.view.new_token_name = name;
@@ -281,10 +283,10 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
   }
   if (action == "revoke_token") {
     ApiOutcome api = admin_.revoke_token(*caller, account, form_value(form, "token_id"), address);
-    return with_message(view(*caller, csrf, Screen::kSettings, 200), api,
+    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
                         "The API token was revoked: requests with it are refused from now on.");
   }
-  ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, 400);
+  ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, Fault::kInvalidRequest);
   if (out.is_page) out.view.error_message = "Unknown action.";
   return out;
 }

@@ -114,7 +114,7 @@ struct AuthenticationView {
 // A page to render, or (`web` set) a redirect or error page of the Provider.
 struct ConsoleOutcome {
   bool is_page = false;
-  int status = 200;
+  std::optional<Fault> fault;  // is_page: the page shown with an error (its status)
   AuthenticationView view;  // is_page
   WebOutcome web;           // !is_page
 };
@@ -153,10 +153,9 @@ class AdminConsole {
   ConsoleOutcome submit(const Params& form, const BrowserContext& browser);
 
  private:
-  // The page's data for `caller` on `screen` with `pages` of the lists; `status` is the
-  // answer's status.
+  // The page's data for `caller` on `screen` with `pages` of the lists, shown with `fault`.
   ConsoleOutcome view(const Caller& caller, const std::string& csrf_token,
-                      AuthenticationView::Screen screen, int status,
+                      AuthenticationView::Screen screen, std::optional<Fault> fault,
                       const ConsolePages& pages = {});
   ConsoleOutcome with_message(ConsoleOutcome out, const ApiOutcome& api, std::string notice);
   ConsoleOutcome web(WebOutcome out) const;

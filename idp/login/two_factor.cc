@@ -115,6 +115,19 @@ Result<UserRef> TwoFactor::user_ref(const User& user) {
   return UserRef{user.id, user.account_id, user.email, account->issuer_label};
 }
 
+std::vector<std::string> TwoFactor::second_factors(
+    const Account& account, const std::vector<std::string>& confirmed_providers) const {
+  const auto allowed = allowed_providers(account);
+  std::vector<std::string> out;
+  for (const auto& id : confirmed_providers) {
+    const MfaProvider* provider = registry_.find(id);
+    if (!provider || provider->info().is_fallback) continue;
+    if (std::find(allowed.begin(), allowed.end(), id) == allowed.end()) continue;
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  }
+  return out;
+}
+
 Result<TwoFactorStatus> TwoFactor::status(const User& user) {
   auto fresh = store_.user_by_id(user.id);
   if (!fresh) return fresh.error();
@@ -125,19 +138,14 @@ Result<TwoFactorStatus> TwoFactor::status(const User& user) {
   TwoFactorStatus status;
   status.user_setting = fresh->two_factor_enabled;
   status.account_setting = account->enforce_two_factor;
-  const auto allowed = allowed_providers(*account);
+  std::vector<std::string> confirmed;
+  for (const auto& c : *credentials)
+    if (c.confirmed) confirmed.push_back(c.provider_id);
+  status.methods = second_factors(*account, confirmed);
+  status.has_totp = std::find(status.methods.begin(), status.methods.end(), kTotpProvider) !=
+                    status.methods.end();
   for (const auto& c : *credentials) {
-    if (!c.confirmed) continue;
-    const auto* provider = registry_.find(c.provider_id);
-    if (provider && !provider->info().is_fallback &&
-        std::find(allowed.begin(), allowed.end(), c.provider_id) == allowed.end())
-      continue;  // a method the account does not allow
-    if (c.provider_id == kTotpProvider) status.has_totp = true;
-    if (provider && !provider->info().is_fallback &&
-        std::find(status.methods.begin(), status.methods.end(), c.provider_id) ==
-            status.methods.end())
-      status.methods.push_back(c.provider_id);
-    if (c.provider_id == kRecoveryProvider && c.state.contains("codes")) {
+    if (c.confirmed && c.provider_id == kRecoveryProvider && c.state.contains("codes")) {
       for (const auto& code : c.state["codes"])
         status.recovery_codes_left += code.value("used", true) ? 0 : 1;
     }
@@ -192,8 +200,8 @@ Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account
     return make_error(ErrorCode::kInternal, "the account's MFA settings are corrupt");
   auto settings = all.find(provider_id);
   const UserRef ref{user.id, user.account_id, user.email, account.issuer_label};
-  auto enrollment =
-      provider->begin_enrollment(ref, settings == all.end() ? ProviderSettings::object() : *settings);
+  auto enrollment = provider->begin_enrollment(
+      ref, settings == all.end() ? ProviderSettings::object() : *settings);
   if (!enrollment) return enrollment.error();
   MfaCredential& pending = enrollment->pending;
   pending.user_id = user.id;

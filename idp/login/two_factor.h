@@ -18,9 +18,10 @@
 #include "base/crypto/random.h"
 #include "base/crypto/secret_box.h"
 #include "idp/login/login_flow.h"
+#include "idp/login/throttle.h"
+#include "idp/outcome/outcome.h"
 #include "idp/store/mfa_store.h"
 #include "idp/store/store.h"
-#include "idp/login/throttle.h"
 #include "plugin/registry.h"
 
 namespace keystep {
@@ -47,22 +48,6 @@ inline constexpr const char* kEnrollmentEmailKey = "enrollment_email";
 inline constexpr const char* kEnrollmentEmailQr = "qr_code";
 inline constexpr const char* kEnrollmentEmailLink = "link";
 
-struct TotpEnrollmentView {
-  std::string otpauth_uri;
-  std::string qr_png_data_uri;  // data:image/png;base64,…
-  std::string display_secret;   // grouped base32, for typing by hand
-  std::string issuer_label;
-};
-
-struct TwoFactorStatus {
-  bool user_setting = false;      // the user's own toggle
-  bool account_setting = false;   // enforced by the account
-  bool has_totp = false;          // a confirmed authenticator app
-  std::vector<std::string> methods;  // providers with a confirmed credential, fallbacks excluded
-  int recovery_codes_left = 0;
-  bool has_second_factor() const { return !methods.empty(); }
-};
-
 // A pending authenticator-app secret not yet stored: the credential ready for the store
 // (secret and view sealed) and what the user sees.
 struct PendingTotp {
@@ -87,8 +72,16 @@ class TwoFactor final : public LoginPolicy {
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
 
-  // Only methods the account allows count (a credential of a method the account no longer
-  // allows is ignored, so the user is asked to set up an allowed one).
+  // "Has this member set up 2FA?", the one answer the sign-in, the member list and the
+  // enforcement email share: of `confirmed_providers` (the providers of a member's confirmed
+  // credentials), the second factors that count for a member of `account`: registered on this
+  // server, not a fallback, allowed by the account. A credential of a provider the server no
+  // longer has, or of a method the account no longer allows, is ignored, so the member is
+  // asked to set up an allowed one. In the order given, each once; empty: not set up.
+  std::vector<std::string> second_factors(
+      const Account& account, const std::vector<std::string>& confirmed_providers) const;
+
+  // The user's state; its methods are second_factors() of the user's confirmed credentials.
   Result<TwoFactorStatus> status(const User& user);
 
   // Every registered second factor (non-fallback provider), by id.

@@ -9,11 +9,8 @@
 namespace keystep {
 namespace {
 
-MetricsAnswer refuse(int status, const char* error, const char* description,
-                     std::string www_authenticate = "") {
-  return MetricsAnswer{status,
-                       nlohmann::json{{"error", error}, {"error_description", description}}.dump(),
-                       false, std::move(www_authenticate)};
+MetricsAnswer refuse(Fault fault, const char* description, std::string www_authenticate = "") {
+  return MetricsAnswer{fault, description, std::move(www_authenticate)};
 }
 
 }  // namespace
@@ -30,16 +27,16 @@ MetricsAnswer MetricsEndpoint::scrape(const std::string& client, bool untrusted_
     // Digests compared, so the time taken reveals nothing, not even the token's length.
     if (!bearer || token_.empty() ||
         !constant_time_equal(sha256(authorization->substr(kBearer.size())), sha256(token_)))
-      return refuse(401, "invalid_token", "the metrics token is not valid",
+      return refuse(Fault::kInvalidToken, "the metrics token is not valid",
                     "Bearer realm=\"keystep metrics\", error=\"invalid_token\"");
   } else if (untrusted_forwarding ||
              std::find(allow_.begin(), allow_.end(), client) == allow_.end()) {
     if (!token_.empty())
-      return refuse(401, "unauthorized", "metrics need a bearer token from this address",
+      return refuse(Fault::kMetricsTokenRequired, "metrics need a bearer token from this address",
                     "Bearer realm=\"keystep metrics\"");
-    return refuse(403, "forbidden", "metrics are served to the configured addresses only");
+    return refuse(Fault::kForbidden, "metrics are served to the configured addresses only");
   }
-  return MetricsAnswer{200, obs::render_metrics(outbox_, clock_.now()), true, {}};
+  return MetricsAnswer{std::nullopt, obs::render_metrics(outbox_, clock_.now()), {}};
 }
 
 }  // namespace keystep

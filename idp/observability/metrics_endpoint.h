@@ -3,30 +3,29 @@
 //
 // Access (IdpConfig metrics_allow / metrics_token):
 // - a request with "Authorization: Bearer T" is served iff a token is configured and T is it
-//   (401 invalid_token otherwise, whatever the address);
+//   (kInvalidToken otherwise, whatever the address);
 // - without one, a request whose client address is in `allow` is served, unless it came
 //   through a forwarding proxy Keystep does not trust (see scrape()): behind such a proxy
 //   every client looks like the proxy, often 127.0.0.1;
-// - anyone else gets 401 when a token is configured (so the scraper knows to send it), else
-//   403.
+// - anyone else gets kMetricsTokenRequired when a token is configured (so the scraper knows
+//   to send it), else kForbidden.
 //
 // Thread-safety: scrape() may be called concurrently.
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
+#include "idp/outcome/fault.h"
 #include "idp/store/mail_store.h"
 
 namespace keystep {
 
 struct MetricsAnswer {
-  int status = 200;
-  std::string body;         // the exposition text on 200, else JSON {"error", "error_description"}
-  bool is_metrics = false;  // body is text/plain; version=0.0.4
-  std::string www_authenticate;  // set on 401
+  std::optional<Fault> fault;  // none: served
+  std::string body;  // the exposition text (text/plain; version=0.0.4), else the error_description
+  std::string www_authenticate;  // set on kInvalidToken and kMetricsTokenRequired
 };
 
 class MetricsEndpoint {

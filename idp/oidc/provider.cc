@@ -43,13 +43,6 @@ std::optional<std::string> repeated_param(const Params& params) {
   return std::nullopt;
 }
 
-ApiOutcome oauth_error(int status, std::string error, std::string description) {
-  ApiOutcome out;
-  out.status = status;
-  out.body = {{"error", std::move(error)}, {"error_description", std::move(description)}};
-  return out;
-}
-
 std::optional<std::string> bearer_token(const std::optional<std::string>& authorization) {
   if (!authorization) return std::nullopt;
   constexpr std::string_view kScheme = "bearer ";
@@ -135,24 +128,12 @@ CookieToSet Provider::cookie(std::string name, std::string value, std::string pa
   return CookieToSet{std::move(name), std::move(value), std::move(path), max_age, secure_cookies_};
 }
 
-WebOutcome Provider::error_page(int status, std::string error, std::string description) const {
-  WebOutcome out;
-  out.kind = WebOutcome::Kind::kErrorPage;
-  out.status = status;
-  out.error = ErrorView{std::move(error), std::move(description)};
-  return out;
-}
-
 WebOutcome Provider::redirect_error(const AuthRequest& request, const std::string& error,
                                     const std::string& description) const {
   Params params = {{"error", error}, {"error_description", description}};
   if (!request.state.empty()) params.emplace_back("state", request.state);
   params.emplace_back("iss", config_.issuer);
-  WebOutcome out;
-  out.kind = WebOutcome::Kind::kRedirect;
-  out.status = 302;
-  out.location = append_query(request.redirect_uri, params);
-  return out;
+  return redirect_to(append_query(request.redirect_uri, params));
 }
 
 Result<std::optional<Session>> Provider::current_session(const BrowserContext& browser) {
@@ -170,19 +151,19 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
   // the browser to an unverified URI would make us an open redirector (RFC 6749 §4.1.2.1).
   const auto client_id = get_param(query, "client_id");
   if (!client_id || client_id->empty())
-    return error_page(400, "invalid_request", "The request has no client_id.");
+    return error_page(Fault::kInvalidRequest, "The request has no client_id.");
   if (has_duplicate(query, "client_id") || has_duplicate(query, "redirect_uri"))
-    return error_page(400, "invalid_request", "client_id and redirect_uri must be given once.");
+    return error_page(Fault::kInvalidRequest, "client_id and redirect_uri must be given once.");
   auto client = store_.client_by_id(*client_id);
   if (!client) {
     if (client.error().code == ErrorCode::kNotFound)
-      return error_page(400, "invalid_client", "The application is not registered here.");
-    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      return error_page(Fault::kUnknownClient, "The application is not registered here.");
+    return unavailable_page();
   }
   const auto redirect_uri = get_param(query, "redirect_uri");
-  if (!redirect_uri) return error_page(400, "invalid_request", "The request has no redirect_uri.");
+  if (!redirect_uri) return error_page(Fault::kInvalidRequest, "The request has no redirect_uri.");
   if (!redirect_uri_registered(client->redirect_uris, *redirect_uri))
-    return error_page(400, "invalid_request",
+    return error_page(Fault::kInvalidRequest,
                       "The redirect_uri is not registered for this application.");
 
   AuthRequest request;
@@ -192,7 +173,7 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
   if (auto repeated = repeated_param(query))
     return redirect_error(request, "invalid_request", *repeated + " is repeated");
   if (request.state.size() > 2048)
-    return error_page(400, "invalid_request", "state is longer than 2048 characters.");
+    return error_page(Fault::kInvalidRequest, "state is longer than 2048 characters.");
   if (get_param(query, "request") || get_param(query, "request_uri"))
     return redirect_error(request, "request_not_supported", "request objects are not supported");
   const std::string response_type = param(query, "response_type");
@@ -294,7 +275,7 @@ WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& 
                                     ? Result<std::string>(*browser.flow_cookie)
                                     : random_token(random_, 32);
   auto csrf = random_token(random_, 32);
-  if (!id || !binding || !csrf) return error_page(500, "server_error", "Randomness failed.");
+  if (!id || !binding || !csrf) return error_page(Fault::kServerError, "Randomness failed.");
   const int64_t now = clock_.now();
   LoginFlow flow;
   flow.id = *id;
@@ -304,8 +285,7 @@ WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& 
   flow.progress_json = to_json(progress).dump();
   flow.created_at = now;
   flow.expires_at = now + config_.flow_ttl;
-  if (auto s = store_.create_flow(flow); !s)
-    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (auto s = store_.create_flow(flow); !s) return unavailable_page();
   const std::string page =
       progress.stage == LoginStage::kSecondFactor ? "/login/second-factor" : "/login";
   WebOutcome out = redirect_to(append_query(config_.issuer + page, {{"flow", flow.id}}));
@@ -314,36 +294,28 @@ WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& 
   return out;
 }
 
-WebOutcome Provider::redirect_to(std::string location) const {
-  WebOutcome out;
-  out.kind = WebOutcome::Kind::kRedirect;
-  out.status = 302;
-  out.location = std::move(location);
-  return out;
-}
-
 Result<LoginFlow> Provider::checked_flow(const Params& params, const BrowserContext& browser,
                                          WebOutcome& failure) {
   const auto id = get_param(params, "flow");
   if (!id || id->empty() || id->size() > 128) {
-    failure = error_page(400, "invalid_request", "The sign-in link is incomplete.");
+    failure = error_page(Fault::kInvalidRequest, "The sign-in link is incomplete.");
     return make_error(ErrorCode::kInvalidArgument, "no flow");
   }
   auto flow = store_.flow_by_id(*id, clock_.now());
   if (!flow) {
     if (flow.error().code == ErrorCode::kNotFound || flow.error().code == ErrorCode::kExpired)
-      failure = error_page(400, "expired_login",
+      failure = error_page(Fault::kExpiredLogin,
                            "This sign-in page has expired. Go back to the application and "
                            "sign in again.");
     else
-      failure = error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      failure = unavailable_page();
     return flow.error();
   }
   // The flow must belong to this browser: this defeats login CSRF, where an attacker sends a
   // victim the attacker's own sign-in page.
   if (!browser.flow_cookie ||
       !constant_time_equal(hash_token(*browser.flow_cookie), flow->browser_binding_hash)) {
-    failure = error_page(403, "invalid_session",
+    failure = error_page(Fault::kInvalidSession,
                          "This sign-in page was opened in another browser or its cookie is "
                          "missing. Go back to the application and sign in again.");
     return make_error(ErrorCode::kDenied, "flow cookie mismatch");
@@ -358,12 +330,11 @@ WebOutcome Provider::login_page(const Params& query, const BrowserContext& brows
   auto request = auth_request_from_json(flow->request_json);
   auto progress = flow_progress_from_json(flow->progress_json);
   if (!request || !progress)
-    return error_page(500, "server_error", "The sign-in request is damaged.");
+    return error_page(Fault::kServerError, "The sign-in request is damaged.");
   if (progress->stage == LoginStage::kSecondFactor)
     return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
   WebOutcome out;
   out.kind = WebOutcome::Kind::kLoginPage;
-  out.status = 200;
   out.login = LoginView{flow->id, flow->csrf_token, request->login_hint, request->client_id, ""};
   return out;
 }
@@ -375,18 +346,18 @@ std::optional<Provider::PostedFlow> Provider::posted_flow(const Params& form,
   auto flow = checked_flow(form, browser, failure);
   if (!flow) return std::nullopt;
   if (!constant_time_equal(param(form, "csrf_token"), flow->csrf_token)) {
-    failure = error_page(403, "invalid_csrf_token",
+    failure = error_page(Fault::kInvalidCsrfToken,
                          "The form was not sent by this sign-in page. Reload it and try again.");
     return std::nullopt;
   }
   auto request = auth_request_from_json(flow->request_json);
   auto progress = flow_progress_from_json(flow->progress_json);
   if (!request || !progress) {
-    failure = error_page(500, "server_error", "The sign-in request is damaged.");
+    failure = error_page(Fault::kServerError, "The sign-in request is damaged.");
     return std::nullopt;
   }
   if (progress->stage != expected) {
-    failure = error_page(409, "invalid_state", "This step of the sign-in is not expected now.");
+    failure = error_page(Fault::kInvalidState, "This step of the sign-in is not expected now.");
     return std::nullopt;
   }
   return PostedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
@@ -404,7 +375,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   const std::string password = param(form, "password");
   WebOutcome retry;
   retry.kind = WebOutcome::Kind::kLoginPage;
-  retry.status = 401;
+  retry.fault = Fault::kWrongCredentials;
   // One message for every failure, so the page does not tell whether an email exists.
   retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), request->client_id,
                           "Incorrect email or password."};
@@ -416,10 +387,10 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   // on the same old count.
   const std::string key = "pwd:" + (normalized ? *normalized : email.substr(0, 254));
   auto reserved = throttle_.reserve(key);
-  if (!reserved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!reserved) return unavailable_page();
   if (reserved->wait > 0) {
     obs::sign_in(obs::kSignInThrottled, 0, 0, browser.client_address);
-    retry.status = 429;
+    retry.fault = Fault::kTooManyAttempts;
     retry.retry_after = reserved->wait;
     retry.login.error_message =
         "Too many failed sign-ins. Wait " + seconds_text(reserved->wait) + ", then try again.";
@@ -437,8 +408,7 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
     return refuse();
   }
   auto candidates = store_.users_by_email(*normalized);
-  if (!candidates)
-    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!candidates) return unavailable_page();
   std::optional<User> user;
   for (const auto& candidate : *candidates) {
     if (hasher_.verify(candidate.password_hash, password)) {
@@ -457,8 +427,8 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
       auto used = store_.use_enrollment_link(request->enrollment_link, clock_.now());
       if (!used) {
         if (used.error().code != ErrorCode::kReplayed && used.error().code != ErrorCode::kExpired)
-          return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-        return error_page(410, "link_used",
+          return unavailable_page();
+        return error_page(Fault::kLinkUsed,
                           "This enrollment link was already used or has expired. Sign in at " +
                               config_.issuer + "/profile instead.");
       }
@@ -468,12 +438,11 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
 
   auto policy = two_factor_.second_factor_required(*user);
   auto status = two_factor_.status(*user);
-  if (!policy || !status)
-    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!policy || !status) return unavailable_page();
   const bool needs_second =
       *policy || (contains(request->acr_values, kAcrMfa) && status->has_second_factor());
   auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
-  if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
   obs::sign_in(needs_second ? obs::kSignInSecondFactor : obs::kSignInOk, user->id,
                user->account_id, browser.client_address);
   FlowProgress next = *progress;
@@ -482,17 +451,17 @@ WebOutcome Provider::login_submit(const Params& form, const BrowserContext& brow
   next.password_time = clock_.now();
   next.amr = {"pwd"};
   if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
-    return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
   if (next.stage == LoginStage::kSecondFactor)
     return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
   return complete_flow(*flow, *request, next, browser);
 }
 
 WebOutcome Provider::second_factor_view(const LoginFlow& flow, const std::string& method,
-                                        const std::string& error, int status) {
+                                        const std::string& error, std::optional<Fault> fault) {
   WebOutcome out;
   out.kind = WebOutcome::Kind::kSecondFactorPage;
-  out.status = status;
+  out.fault = fault;
   out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error, {}};
   return out;
 }
@@ -502,34 +471,33 @@ WebOutcome Provider::second_factor_page(const Params& query, const BrowserContex
   auto flow = checked_flow(query, browser, failure);
   if (!flow) return failure;
   auto progress = flow_progress_from_json(flow->progress_json);
-  if (!progress) return error_page(500, "server_error", "The sign-in request is damaged.");
+  if (!progress) return error_page(Fault::kServerError, "The sign-in request is damaged.");
   if (progress->stage != LoginStage::kSecondFactor)
     return redirect_to(append_query(config_.issuer + "/login", {{"flow", flow->id}}));
   auto user = store_.user_by_id(progress->user_id);
-  if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!user) return unavailable_page();
   auto status = two_factor_.status(*user);
-  if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!status) return unavailable_page();
   if (!status->has_second_factor()) {
     auto required = two_factor_.second_factor_required(*user);
-    if (!required)
-      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (!required) return unavailable_page();
     if (!*required && progress->password_time > 0) {
       // The account stopped enforcing 2FA during this sign-in and the user has no factor:
       // nothing is left to ask, the password of this flow signs them in.
       auto request = auth_request_from_json(flow->request_json);
-      if (!request) return error_page(500, "server_error", "The sign-in request is damaged.");
+      if (!request) return error_page(Fault::kServerError, "The sign-in request is damaged.");
       FlowProgress done = *progress;
       done.stage = LoginStage::kDone;
       if (auto s = store_.update_flow(flow->id, flow->version, to_json(done).dump()); !s)
-        return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+        return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
       return complete_flow(*flow, *request, done, browser);
     }
-    return setup_view(*flow, *user, "", 200);
+    return setup_view(*flow, *user, "", std::nullopt);
   }
   std::string method = param(query, "method");
   if (method != kRecoveryProvider && !contains(status->methods, method))
     method = status->methods.front();
-  WebOutcome out = second_factor_view(*flow, method, "", 200);
+  WebOutcome out = second_factor_view(*flow, method, "", std::nullopt);
   out.second.recovery_available = status->recovery_codes_left > 0;
   return out;
 }
@@ -541,27 +509,27 @@ WebOutcome Provider::second_factor_submit(const Params& form, const BrowserConte
   const LoginFlow* flow = &posted->flow;
   const FlowProgress* progress = &posted->progress;
   auto user = store_.user_by_id(progress->user_id);
-  if (!user) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!user) return unavailable_page();
   const std::string method = param(form, "method");
   std::string code = param(form, "code");
   if (code.size() > 64) code.resize(64);
   if (method == kSetupMethod) {
     // The setup an enforcing account forces: only for a user who has no factor yet.
     auto status = two_factor_.status(*user);
-    if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (!status) return unavailable_page();
     if (status->has_second_factor())
-      return error_page(409, "invalid_state", "Two-factor authentication is already set up.");
+      return error_page(Fault::kInvalidState, "Two-factor authentication is already set up.");
     auto enrolled =
         two_factor_.confirm_enrollment(*user, kTotpProvider, code, browser.client_address, false);
     if (!enrolled) {
       const ErrorCode kind = enrolled.error().code;
       if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
           kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound)
-        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+        return unavailable_page();
       return setup_view(*flow, *user,
                         "That code is not valid. Enter the current code from your "
                         "authenticator app.",
-                        401);
+                        Fault::kWrongCredentials);
     }
     return finish_second_factor(*posted, {"otp"}, browser);
   }
@@ -570,7 +538,8 @@ WebOutcome Provider::second_factor_submit(const Params& form, const BrowserConte
   if (!amr) {
     switch (amr.error().code) {
       case ErrorCode::kLocked: {
-        WebOutcome out = second_factor_view(*flow, method, refusal.message, 429);
+        WebOutcome out =
+            second_factor_view(*flow, method, refusal.message, Fault::kTooManyAttempts);
         out.retry_after = refusal.retry_after;
         return out;
       }
@@ -578,9 +547,9 @@ WebOutcome Provider::second_factor_submit(const Params& form, const BrowserConte
       case ErrorCode::kReplayed:
       case ErrorCode::kInvalidArgument:
       case ErrorCode::kNotFound:
-        return second_factor_view(*flow, method, refusal.message, 401);
+        return second_factor_view(*flow, method, refusal.message, Fault::kWrongCredentials);
       default:
-        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+        return unavailable_page();
     }
   }
   return finish_second_factor(*posted, *amr, browser);
@@ -590,7 +559,7 @@ WebOutcome Provider::finish_second_factor(const PostedFlow& posted,
                                           const std::vector<std::string>& amr,
                                           const BrowserContext& browser) {
   auto stage = next_stage(posted.progress.stage, LoginEvent::kSecondFactorVerified, true);
-  if (!stage) return error_page(409, "invalid_state", stage.error().message);
+  if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
   FlowProgress next = posted.progress;
   next.stage = *stage;
   next.mfa_time = clock_.now();
@@ -598,22 +567,22 @@ WebOutcome Provider::finish_second_factor(const PostedFlow& posted,
     if (!contains(next.amr, value)) next.amr.push_back(value);
   }
   if (auto s = store_.update_flow(posted.flow.id, posted.flow.version, to_json(next).dump()); !s)
-    return error_page(409, "invalid_state", "This sign-in was continued elsewhere.");
+    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
   return complete_flow(posted.flow, posted.request, next, browser);
 }
 
 WebOutcome Provider::setup_view(const LoginFlow& flow, const User& user, const std::string& error,
-                                int status) {
+                                std::optional<Fault> fault) {
   // The pending secret is kept, so the QR code from an email or an earlier visit still works.
   auto view = two_factor_.pending_totp_enrollment(user);
   if (!view && view.error().code == ErrorCode::kNotFound)
     view = two_factor_.begin_totp_enrollment(user);
   if (!view && view.error().code == ErrorCode::kDenied)
     return error_page(
-        403, "method_not_allowed",
+        Fault::kFactorNotAllowed,
         view.error().message + ", and no other method can be set up here. Ask your administrator.");
-  if (!view) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  WebOutcome out = second_factor_view(flow, kSetupMethod, error, status);
+  if (!view) return unavailable_page();
+  WebOutcome out = second_factor_view(flow, kSetupMethod, error, fault);
   out.second.recovery_available = false;
   out.second.setup = *view;
   return out;
@@ -630,7 +599,7 @@ WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& req
   // session it started from; if that session is gone (signed out, expired, or another user
   // signed in meanwhile) the second factor alone signs no one in.
   if (progress.password_time == 0 && !same_user)
-    return error_page(401, "login_required",
+    return error_page(Fault::kLoginRequired,
                       "Your session ended while you were signing in. Go back to the "
                       "application and sign in again.");
   if (existing && *existing && !same_user) {
@@ -643,7 +612,7 @@ WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& req
   } else {
     auto cookie_value = random_token(random_, 32);
     auto sid = random_token(random_, 16);
-    if (!cookie_value || !sid) return error_page(500, "server_error", "Randomness failed.");
+    if (!cookie_value || !sid) return error_page(Fault::kServerError, "Randomness failed.");
     session.id_hash = hash_token(*cookie_value);
     session.sid = *sid;
     session.user_id = progress.user_id;
@@ -654,7 +623,7 @@ WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& req
   record_factors(progress, session);
   const Status saved =
       same_user ? store_.update_session_auth(session) : store_.create_session(session);
-  if (!saved) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!saved) return unavailable_page();
   (void)store_.delete_flow(flow.id);
   WebOutcome out;
   if (request.client_id.empty()) {
@@ -689,11 +658,7 @@ WebOutcome Provider::issue_code(const AuthRequest& request, const Session& sessi
   Params params = {{"code", *code}};
   if (!request.state.empty()) params.emplace_back("state", request.state);
   params.emplace_back("iss", config_.issuer);
-  WebOutcome out;
-  out.kind = WebOutcome::Kind::kRedirect;
-  out.status = 302;
-  out.location = append_query(request.redirect_uri, params);
-  return out;
+  return redirect_to(append_query(request.redirect_uri, params));
 }
 
 Result<Client> Provider::authenticate_client(const Params& form,
@@ -708,7 +673,7 @@ Result<Client> Provider::authenticate_client(const Params& form,
     auto decoded = base64_decode(authorization->substr(6));
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) {
-      failure = oauth_error(401, "invalid_client", "malformed Basic credentials");
+      failure = api_error(Fault::kInvalidClient, "malformed Basic credentials");
       failure.www_authenticate = "Basic realm=\"keystep\"";
       return make_error(ErrorCode::kUnauthenticated, "bad basic");
     }
@@ -716,18 +681,18 @@ Result<Client> Provider::authenticate_client(const Params& form,
     auto user = url_decode(decoded->substr(0, colon), true);
     auto pass = url_decode(decoded->substr(colon + 1), true);
     if (!user || !pass) {
-      failure = oauth_error(401, "invalid_client", "malformed Basic credentials");
+      failure = api_error(Fault::kInvalidClient, "malformed Basic credentials");
       failure.www_authenticate = "Basic realm=\"keystep\"";
       return make_error(ErrorCode::kUnauthenticated, "bad basic");
     }
     id = *user;
     secret = *pass;
     if (get_param(form, "client_secret")) {
-      failure = oauth_error(400, "invalid_request", "use one client authentication method");
+      failure = api_error(Fault::kInvalidRequest, "use one client authentication method");
       return make_error(ErrorCode::kInvalidArgument, "two methods");
     }
     if (auto form_id = get_param(form, "client_id"); form_id && *form_id != *id) {
-      failure = oauth_error(400, "invalid_request", "client_id does not match the credentials");
+      failure = api_error(Fault::kInvalidRequest, "client_id does not match the credentials");
       return make_error(ErrorCode::kInvalidArgument, "id mismatch");
     }
   } else {
@@ -735,7 +700,7 @@ Result<Client> Provider::authenticate_client(const Params& form,
     secret = get_param(form, "client_secret");
   }
   auto unauthenticated = [&](const char* why) {
-    failure = oauth_error(401, "invalid_client", why);
+    failure = api_error(Fault::kInvalidClient, why);
     if (basic) failure.www_authenticate = "Basic realm=\"keystep\"";
     return make_error(ErrorCode::kUnauthenticated, why);
   };
@@ -744,7 +709,7 @@ Result<Client> Provider::authenticate_client(const Params& form,
   if (!client) {
     if (client.error().code == ErrorCode::kNotFound)
       return unauthenticated("client authentication failed");
-    failure = oauth_error(503, "temporarily_unavailable", "please try again");
+    failure = api_unavailable();
     return client.error();
   }
   if (client->is_public) {
@@ -758,69 +723,67 @@ Result<Client> Provider::authenticate_client(const Params& form,
 
 ApiOutcome Provider::token(const Params& form, const std::optional<std::string>& authorization) {
   if (auto repeated = repeated_param(form))
-    return oauth_error(400, "invalid_request", *repeated + " is repeated");
+    return api_error(Fault::kInvalidRequest, *repeated + " is repeated");
   ApiOutcome failure;
   auto client = authenticate_client(form, authorization, failure);
   if (!client) return failure;
   const std::string grant_type = param(form, "grant_type");
   if (grant_type == "authorization_code") return code_grant(*client, form);
   if (grant_type == "refresh_token") return refresh_grant(*client, form);
-  if (grant_type.empty()) return oauth_error(400, "invalid_request", "grant_type is required");
-  return oauth_error(400, "unsupported_grant_type",
-                     "grant_type " + grant_type + " is not supported");
+  if (grant_type.empty()) return api_error(Fault::kInvalidRequest, "grant_type is required");
+  return api_error(Fault::kUnsupportedGrantType, "grant_type " + grant_type + " is not supported");
 }
 
 ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
   const auto code = get_param(form, "code");
-  if (!code || code->empty()) return oauth_error(400, "invalid_request", "code is required");
+  if (!code || code->empty()) return api_error(Fault::kInvalidRequest, "code is required");
   const int64_t now = clock_.now();
   auto redeemed = store_.redeem_code(hash_token(*code), now);
   if (!redeemed) {
     switch (redeemed.error().code) {
       case ErrorCode::kReplayed:
-        return oauth_error(400, "invalid_grant",
-                           "the code was already used; the tokens it issued are revoked");
+        return api_error(Fault::kInvalidGrant,
+                         "the code was already used; the tokens it issued are revoked");
       case ErrorCode::kNotFound:
       case ErrorCode::kExpired:
-        return oauth_error(400, "invalid_grant", "the code is invalid or expired");
+        return api_error(Fault::kInvalidGrant, "the code is invalid or expired");
       default:
-        return oauth_error(503, "temporarily_unavailable", "please try again");
+        return api_unavailable();
     }
   }
   const auto& [auth_code, grant] = *redeemed;
   if (grant.client_id != client.client_id) {
     (void)store_.revoke_grant(grant.id);
-    return oauth_error(400, "invalid_grant", "the code was issued to another client");
+    return api_error(Fault::kInvalidGrant, "the code was issued to another client");
   }
   if (param(form, "redirect_uri") != auth_code.redirect_uri)
-    return oauth_error(400, "invalid_grant",
-                       "redirect_uri does not match the authorization request");
+    return api_error(Fault::kInvalidGrant, "redirect_uri does not match the authorization request");
   const auto verifier = get_param(form, "code_verifier");
   if (!auth_code.code_challenge.empty()) {
     if (!verifier || !is_valid_code_verifier(*verifier))
-      return oauth_error(400, "invalid_grant", "a valid code_verifier is required");
+      return api_error(Fault::kInvalidGrant, "a valid code_verifier is required");
     if (!pkce_s256_matches(*verifier, auth_code.code_challenge))
-      return oauth_error(400, "invalid_grant", "code_verifier does not match the code_challenge");
+      return api_error(Fault::kInvalidGrant, "code_verifier does not match the code_challenge");
   } else if (verifier) {
-    return oauth_error(400, "invalid_grant", "code_verifier sent but no code_challenge was");
+    return api_error(Fault::kInvalidGrant, "code_verifier sent but no code_challenge was");
   }
   auto body = mint_tokens(grant, true, grant.scope);
-  if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
-  return ApiOutcome{200, *body, {}};
+  if (!body) return api_unavailable(body.error().message);
+  return api_ok(*body);
 }
 
 ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
   const auto refresh = get_param(form, "refresh_token");
   if (!refresh || refresh->empty())
-    return oauth_error(400, "invalid_request", "refresh_token is required");
+    return api_error(Fault::kInvalidRequest, "refresh_token is required");
   const int64_t now = clock_.now();
   const std::string old_hash = hash_token(*refresh);
   auto active = store_.active_token(old_hash, TokenKind::kRefresh, now);
   if (!active && (active.error().code == ErrorCode::kUnavailable ||
                   active.error().code == ErrorCode::kInternal))
-    return oauth_error(503, "temporarily_unavailable", "please try again");
+    return api_unavailable();
   if (active && active->grant.client_id != client.client_id)
-    return oauth_error(400, "invalid_grant", "the refresh token was issued to another client");
+    return api_error(Fault::kInvalidGrant, "the refresh token was issued to another client");
   // RFC 6749 §6: a narrower scope applies to what this response issues (the access token, the
   // id_token's claims); the refresh token keeps the grant's whole scope.
   std::string scope = active ? active->grant.scope : "";
@@ -829,14 +792,14 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
     std::vector<std::string> narrowed;
     for (const auto& s : split_spaces(*requested)) {
       if (!contains(granted, s))
-        return oauth_error(400, "invalid_scope", "scope " + s + " was not granted");
+        return api_error(Fault::kInvalidScope, "scope " + s + " was not granted");
       if (!contains(narrowed, s)) narrowed.push_back(s);
     }
-    if (narrowed.empty()) return oauth_error(400, "invalid_scope", "scope is empty");
+    if (narrowed.empty()) return api_error(Fault::kInvalidScope, "scope is empty");
     scope = join_spaces(narrowed);
   }
   auto next = random_token(random_, 32);
-  if (!next) return oauth_error(500, "server_error", "randomness failed");
+  if (!next) return api_error(Fault::kServerError, "randomness failed");
   Token replacement{hash_token(*next),
                     active ? active->grant.id : "",
                     TokenKind::kRefresh,
@@ -850,14 +813,14 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
     // revokes the whole grant when asked to rotate it. Nothing is issued.
     if (active.error().code == ErrorCode::kReplayed)
       (void)store_.rotate_refresh_token(old_hash, replacement, now);
-    return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
+    return api_error(Fault::kInvalidGrant, "the refresh token is invalid, expired or revoked");
   }
   if (auto s = store_.rotate_refresh_token(old_hash, replacement, now); !s)
-    return oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
+    return api_error(Fault::kInvalidGrant, "the refresh token is invalid, expired or revoked");
   auto body = mint_tokens(active->grant, false, scope);
-  if (!body) return oauth_error(503, "temporarily_unavailable", body.error().message);
+  if (!body) return api_unavailable(body.error().message);
   (*body)["refresh_token"] = *next;
-  return ApiOutcome{200, *body, {}};
+  return api_ok(*body);
 }
 
 Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
@@ -911,14 +874,14 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
 
 ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
   auto invalid = [](const char* description) {
-    ApiOutcome out = oauth_error(401, "invalid_token", description);
+    ApiOutcome out = api_error(Fault::kInvalidToken, description);
     out.www_authenticate =
         std::string("Bearer error=\"invalid_token\", error_description=\"") + description + "\"";
     return out;
   };
   const auto token = bearer_token(authorization);
   if (!token) {
-    ApiOutcome out = oauth_error(401, "invalid_request", "a Bearer access token is required");
+    ApiOutcome out = api_error(Fault::kBearerTokenMissing, "a Bearer access token is required");
     out.www_authenticate = "Bearer realm=\"keystep\"";
     return out;
   }
@@ -926,7 +889,7 @@ ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
   if (!active) {
     if (active.error().code == ErrorCode::kUnavailable ||
         active.error().code == ErrorCode::kInternal)
-      return oauth_error(503, "temporarily_unavailable", "please try again");
+      return api_unavailable();
     return invalid("the access token is invalid, expired or revoked");
   }
   auto user = store_.user_by_id(active->grant.user_id);
@@ -934,7 +897,7 @@ ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
   nlohmann::json body = {{"sub", std::to_string(user->id)}};
   const std::string& scope = active->token.scope.empty() ? active->grant.scope : active->token.scope;
   if (!contains(split_spaces(scope), "openid")) {
-    ApiOutcome out = oauth_error(403, "insufficient_scope", "the access token lacks openid");
+    ApiOutcome out = api_error(Fault::kInsufficientScope, "the access token lacks openid");
     out.www_authenticate = "Bearer error=\"insufficient_scope\", scope=\"openid\"";
     return out;
   }
@@ -942,12 +905,12 @@ ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
     body["email"] = user->email;
     body["email_verified"] = false;
   }
-  return ApiOutcome{200, body, {}};
+  return api_ok(body);
 }
 
 WebOutcome Provider::end_session(const Params& params, const BrowserContext& browser) {
   if (auto repeated = repeated_param(params))
-    return error_page(400, "invalid_request", *repeated + " is repeated.");
+    return error_page(Fault::kInvalidRequest, *repeated + " is repeated.");
   std::optional<std::string> client_id = get_param(params, "client_id");
   std::optional<std::string> hinted_sid;
   if (auto hint = get_param(params, "id_token_hint")) {
@@ -955,28 +918,28 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
     // issuer matter.
     auto claims = keys_.verify(*hint);
     if (!claims || !claims->is_object() || claims->value("iss", "") != config_.issuer)
-      return error_page(400, "invalid_request", "The id_token_hint is not valid.");
+      return error_page(Fault::kInvalidRequest, "The id_token_hint is not valid.");
     const auto aud = claims->value("aud", "");
     if (client_id && *client_id != aud)
-      return error_page(400, "invalid_request", "client_id does not match the id_token_hint.");
+      return error_page(Fault::kInvalidRequest, "client_id does not match the id_token_hint.");
     client_id = aud;
     if (claims->contains("sid") && (*claims)["sid"].is_string()) hinted_sid = (*claims)["sid"];
   }
   std::optional<std::string> redirect;
   if (auto uri = get_param(params, "post_logout_redirect_uri")) {
     if (!client_id)
-      return error_page(400, "invalid_request",
+      return error_page(Fault::kInvalidRequest,
                         "post_logout_redirect_uri needs an id_token_hint or client_id.");
     auto client = store_.client_by_id(*client_id);
     if (!client || !redirect_uri_registered(client->post_logout_redirect_uris, *uri))
-      return error_page(400, "invalid_request",
+      return error_page(Fault::kInvalidRequest,
                         "The post_logout_redirect_uri is not registered for this application.");
     Params extra;
     if (auto state = get_param(params, "state")) extra.emplace_back("state", *state);
     redirect = append_query(*uri, extra);
   }
   auto session = current_session(browser);
-  if (!session) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!session) return unavailable_page();
   if (*session) {
     // OpenID RP-Initiated Logout §2: a request that does not prove it comes from an RP of this
     // very session (any page may link to /logout) asks the user before signing them out.
@@ -987,7 +950,6 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
     if (!hinted_this && !confirmed) {
       WebOutcome ask;
       ask.kind = WebOutcome::Kind::kLogoutConfirmPage;
-      ask.status = 200;
       ask.logout.csrf_token = csrf;
       if (client_id) ask.logout.carried.emplace_back("client_id", *client_id);
       for (const char* name : {"post_logout_redirect_uri", "state"})
@@ -1005,11 +967,9 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
   out.cookies.push_back(cookie(kSessionCookie, "", "/", 0));
   if (redirect) {
     out.kind = WebOutcome::Kind::kRedirect;
-    out.status = 302;
     out.location = *redirect;
   } else {
     out.kind = WebOutcome::Kind::kLoggedOutPage;
-    out.status = 200;
   }
   return out;
 }
@@ -1035,14 +995,15 @@ Result<std::optional<Provider::SignedIn>> Provider::signed_in(const BrowserConte
   return std::optional<SignedIn>(SignedIn{**session, *user, csrf});
 }
 
-Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind kind, int status) {
+Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind kind,
+                                          std::optional<Fault> fault) {
   auto two_factor = two_factor_.status(who.user);
   if (!two_factor) return two_factor.error();
   auto account = store_.account_by_id(who.user.account_id);
   if (!account) return account.error();
   WebOutcome out;
   out.kind = kind;
-  out.status = status;
+  out.fault = fault;
   out.profile.csrf_token = who.csrf_token;
   out.profile.email = who.user.email;
   out.profile.account_name = account->name;
@@ -1055,10 +1016,10 @@ Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind 
 
 WebOutcome Provider::profile(const BrowserContext& browser) {
   auto who = signed_in(browser);
-  if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!who) return unavailable_page();
   if (!*who) return sign_in_then("/profile", browser);
-  auto out = profile_view(**who, WebOutcome::Kind::kProfilePage, 200);
-  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  auto out = profile_view(**who, WebOutcome::Kind::kProfilePage);
+  if (!out) return unavailable_page();
   return *out;
 }
 
@@ -1111,7 +1072,7 @@ std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,
                                                          WebOutcome& failure) {
   auto who = signed_in(browser);
   if (!who) {
-    failure = error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    failure = unavailable_page();
     return std::nullopt;
   }
   if (!*who) {
@@ -1119,14 +1080,13 @@ std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,
     return std::nullopt;
   }
   if (!constant_time_equal(param(form, "csrf_token"), (*who)->csrf_token)) {
-    failure = error_page(403, "invalid_csrf_token",
+    failure = error_page(Fault::kInvalidCsrfToken,
                          "The form was not sent by your profile page. Reload it and try again.");
     return std::nullopt;
   }
   auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
   if (!step_up || *step_up) {
-    failure = step_up ? **step_up
-                      : error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    failure = step_up ? **step_up : unavailable_page();
     return std::nullopt;
   }
   return **who;
@@ -1141,35 +1101,34 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
     // Replacing a working authenticator must not be possible with a session alone: turn it
     // off first (which asks for the password or a current code).
     auto status = two_factor_.status(who->user);
-    if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (!status) return unavailable_page();
     if (status->has_totp && !status->user_setting) {
       // Set up already (the account required it): turning the own setting on needs nothing
       // more, and keeps asking for the code even if the account stops requiring it.
-      if (auto s = store_.set_two_factor_setting(who->user.id, true); !s)
-        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      if (auto s = store_.set_two_factor_setting(who->user.id, true); !s) return unavailable_page();
       two_factor_.audit(who->user, "mfa.enabled", browser.client_address, "own setting");
       if (auto s = after_two_factor_on(*who, false, browser.client_address); !s)
-        return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 200);
-      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+        return unavailable_page();
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage);
+      if (!out) return unavailable_page();
       out->profile.notice = "Two-factor authentication is on.";
       return *out;
     }
     if (status->has_totp) {
-      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 409);
-      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, Fault::kTwoFactorAlreadyOn);
+      if (!out) return unavailable_page();
       out->profile.error_message = "Two-factor authentication is already on.";
       return *out;
     }
     auto view = two_factor_.begin_totp_enrollment(who->user);
     if (!view) {
       if (view.error().code == ErrorCode::kDenied)
-        return error_page(403, "method_not_allowed", view.error().message + ".");
-      return error_page(503, "temporarily_unavailable", view.error().message);
+        return error_page(Fault::kFactorNotAllowed, view.error().message + ".");
+      return unavailable_page(view.error().message);
     }
     return redirect_to(config_.issuer + "/profile/two-factor/enable");
   }
-  if (action != "disable") return error_page(400, "invalid_request", "Unknown action.");
+  if (action != "disable") return error_page(Fault::kInvalidRequest, "Unknown action.");
   const std::string password = param(form, "password");
   bool password_ok = false;
   if (!password.empty()) {
@@ -1177,11 +1136,10 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
     // into an unlimited password oracle.
     const std::string key = "pwd:" + who->user.email;
     auto reserved = throttle_.reserve(key);
-    if (!reserved)
-      return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    if (!reserved) return unavailable_page();
     if (reserved->wait > 0) {
-      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, 429);
-      if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, Fault::kTooManyAttempts);
+      if (!out) return unavailable_page();
       out->retry_after = reserved->wait;
       out->profile.error_message = "Too many incorrect passwords. Wait " +
                                    seconds_text(reserved->wait) + ", then try again.";
@@ -1192,9 +1150,12 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
   }
   auto disabled =
       two_factor_.disable(who->user, password_ok, param(form, "code"), browser.client_address);
-  const int status = disabled ? 200 : disabled.error().code == ErrorCode::kConflict ? 409 : 401;
-  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, status);
-  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  std::optional<Fault> fault;
+  if (!disabled)
+    fault = disabled.error().code == ErrorCode::kConflict ? Fault::kTwoFactorEnforced
+                                                          : Fault::kWrongCredentials;
+  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, fault);
+  if (!out) return unavailable_page();
   if (disabled)
     out->profile.notice = "Two-factor authentication is off.";
   else
@@ -1204,20 +1165,20 @@ WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext
 
 WebOutcome Provider::profile_enable_page(const BrowserContext& browser) {
   auto who = signed_in(browser);
-  if (!who) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!who) return unavailable_page();
   if (!*who) return redirect_to(config_.issuer + "/profile");
   // The page shows a secret (possibly the one an enforcement email carries): only to a session
   // that may act on the factors.
   auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
-  if (!step_up) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!step_up) return unavailable_page();
   if (*step_up) return **step_up;
   auto view = two_factor_.pending_totp_enrollment((*who)->user);
   if (!view) {
     if (view.error().code == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
-    return error_page(503, "temporarily_unavailable", view.error().message);
+    return unavailable_page(view.error().message);
   }
-  auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage, 200);
-  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage);
+  if (!out) return unavailable_page();
   out->profile.enrollment = *view;
   return *out;
 }
@@ -1234,19 +1195,19 @@ WebOutcome Provider::profile_enable_submit(const Params& form, const BrowserCont
     if (kind == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
     if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
         kind != ErrorCode::kReplayed)
-      return error_page(503, "temporarily_unavailable", codes.error().message);
+      return unavailable_page(codes.error().message);
     auto view = two_factor_.pending_totp_enrollment(who->user);
-    auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, 401);
-    if (!view || !out) return error_page(503, "temporarily_unavailable", "Please try again.");
+    auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, Fault::kWrongCredentials);
+    if (!view || !out) return unavailable_page("Please try again.");
     out->profile.enrollment = *view;
     out->profile.error_message =
         "That code is not valid. Enter the current code from your authenticator app.";
     return *out;
   }
   if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
-    return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
-  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage, 200);
-  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+    return unavailable_page();
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage);
+  if (!out) return unavailable_page();
   out->profile.recovery_codes = *codes;
   out->profile.notice = "Two-factor authentication is on.";
   return *out;
@@ -1257,13 +1218,13 @@ WebOutcome Provider::profile_recovery_codes(const Params& form, const BrowserCon
   auto who = profile_post(form, browser, failure);
   if (!who) return failure;
   auto status = two_factor_.status(who->user);
-  if (!status) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!status) return unavailable_page();
   if (!status->has_second_factor())
-    return error_page(409, "two_factor_off", "Turn on two-factor authentication first.");
+    return error_page(Fault::kTwoFactorOff, "Turn on two-factor authentication first.");
   auto codes = two_factor_.regenerate_recovery_codes(who->user, browser.client_address);
-  if (!codes) return error_page(503, "temporarily_unavailable", codes.error().message);
-  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage, 200);
-  if (!out) return error_page(503, "temporarily_unavailable", "Please try again in a moment.");
+  if (!codes) return unavailable_page(codes.error().message);
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage);
+  if (!out) return unavailable_page();
   out->profile.recovery_codes = *codes;
   out->profile.notice = "New recovery codes. The old ones no longer work.";
   return *out;

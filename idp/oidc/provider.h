@@ -11,15 +11,16 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "idp/config/config.h"
 #include "base/crypto/password.h"
 #include "base/crypto/random.h"
+#include "base/url.h"
+#include "idp/config/config.h"
 #include "idp/login/login_flow.h"
-#include "idp/oidc/signing_keys.h"
-#include "idp/store/store.h"
 #include "idp/login/throttle.h"
 #include "idp/login/two_factor.h"
-#include "base/url.h"
+#include "idp/oidc/signing_keys.h"
+#include "idp/outcome/outcome.h"
+#include "idp/store/store.h"
 
 namespace keystep {
 
@@ -36,116 +37,9 @@ inline constexpr const char* kAcrMfa = "urn:keystep:loa:2fa";
 // the session cookie, so it needs no storage and changes with every new session.
 std::string session_csrf_token(std::string_view session_cookie);
 
-// What the browser sent that matters to the IdP.
-struct BrowserContext {
-  std::optional<std::string> session_cookie;
-  std::optional<std::string> flow_cookie;
-  std::string client_address;
-  std::optional<std::string> signup_cookie;
-};
-
-struct CookieToSet {
-  std::string name;
-  std::string value;
-  std::string path = "/";
-  int64_t max_age = -1;  // -1: session cookie; 0: delete
-  bool secure = false;
-  // Always HttpOnly and SameSite=Lax.
-};
-
-// Data for the login page.
-struct LoginView {
-  std::string flow_id;
-  std::string csrf_token;
-  std::string email;          // prefilled from login_hint or the previous attempt
-  std::string client_id;      // empty when signing in to Keystep's own pages
-  std::string error_message;  // empty when there is nothing to say
-};
-
-// Data for the second login step.
-struct SecondFactorView {
-  std::string flow_id;
-  std::string csrf_token;
-  std::string method;  // a provider id, or kSetupMethod for the forced setup
-  bool recovery_available = false;
-  std::string error_message;
-  TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
-};
-
 // The second step's method when the account requires 2FA and the user has no factor yet:
 // set up an authenticator app now (it cannot be skipped), then continue.
 inline constexpr const char* kSetupMethod = "setup";
-
-// Data for the profile page and its two-factor screens.
-struct ProfileView {
-  std::string csrf_token;
-  std::string email;
-  std::string account_name;
-  TwoFactorStatus two_factor;
-  TotpEnrollmentView enrollment;            // kEnableTwoFactorPage
-  std::vector<std::string> recovery_codes;  // kRecoveryCodesPage: shown once
-  std::string notice;
-  std::string error_message;
-  // The user may open Account setup > Authentication (auth_settings.view): the pages link it.
-  bool can_view_auth_settings = false;
-};
-
-// Data for the signup page (an invitation's link).
-struct SignupView {
-  std::string invitation;  // the invitation token from the link, posted back with the form
-  std::string csrf_token;
-  std::string email;
-  std::string account_label;
-  bool two_factor_required = false;  // the account enforces 2FA: setup follows the password
-  std::string error_message;
-};
-
-// Data for the error page, shown when the browser cannot be sent back to the client.
-struct ErrorView {
-  std::string error;        // OAuth error code or our own short code
-  std::string description;  // safe to show
-};
-
-// Data for the sign-out question (RP-initiated logout that cannot prove it speaks for this
-// browser's session): a form posting back to /logout with the carried parameters.
-struct LogoutConfirmView {
-  std::string csrf_token;
-  Params carried;  // client_id, post_logout_redirect_uri, state: only those present
-};
-
-// The outcome of a browser-facing call: a redirect or a page, plus cookies.
-struct WebOutcome {
-  enum class Kind {
-    kRedirect,
-    kLoginPage,
-    kSecondFactorPage,
-    kErrorPage,
-    kLoggedOutPage,
-    kProfilePage,
-    kEnableTwoFactorPage,
-    kRecoveryCodesPage,
-    kSignupPage,
-    kLogoutConfirmPage,
-  };
-  Kind kind = Kind::kErrorPage;
-  int status = 400;
-  std::string location;     // kRedirect
-  LoginView login;          // kLoginPage
-  SecondFactorView second;  // kSecondFactorPage
-  ErrorView error;          // kErrorPage
-  ProfileView profile;      // kProfilePage, kEnableTwoFactorPage, kRecoveryCodesPage
-  SignupView signup;        // kSignupPage
-  LogoutConfirmView logout; // kLogoutConfirmPage
-  int64_t retry_after = 0;  // seconds, on 429
-  std::vector<CookieToSet> cookies;
-};
-
-// The outcome of an API call (token, userinfo): a JSON body with a status.
-struct ApiOutcome {
-  int status = 200;
-  nlohmann::json body;
-  std::string www_authenticate;  // set on 401
-};
 
 class Provider {
  public:
@@ -176,8 +70,6 @@ class Provider {
   // "/account/authentication"; a path on this issuer, never a URL).
   WebOutcome sign_in_then(const std::string& local_path, const BrowserContext& browser,
                           const std::string& login_hint = "");
-  // An error page with a safe description.
-  WebOutcome error_page(int status, std::string error, std::string description) const;
   // POST /profile/two-factor: the toggle. action=enable starts enrollment (a new secret and
   // the Enable page), action=disable turns it off given password or code.
   WebOutcome profile_two_factor(const Params& form, const BrowserContext& browser);
@@ -220,12 +112,12 @@ class Provider {
     User user;
     std::string csrf_token;
   };
-  WebOutcome redirect_to(std::string location) const;
   Result<std::optional<SignedIn>> signed_in(const BrowserContext& browser);
   // The signed-in user for a profile POST, checking the session CSRF token; else `failure`.
   std::optional<SignedIn> profile_post(const Params& form, const BrowserContext& browser,
                                        WebOutcome& failure);
-  Result<WebOutcome> profile_view(const SignedIn& who, WebOutcome::Kind kind, int status);
+  Result<WebOutcome> profile_view(const SignedIn& who, WebOutcome::Kind kind,
+                                  std::optional<Fault> fault = std::nullopt);
   // The step-up gate of sensitive actions (TwoFactor::check_session): nullopt when `session`
   // may act; else a sign-in for `user` at the demanded level that comes back to `local_path`.
   Result<std::optional<WebOutcome>> step_up_needed(const Session& session, const User& user,
@@ -236,10 +128,10 @@ class Provider {
   Status after_two_factor_on(const SignedIn& who, bool proved_second_factor,
                              const std::string& address);
   WebOutcome second_factor_view(const LoginFlow& flow, const std::string& method,
-                                const std::string& error, int status);
+                                const std::string& error, std::optional<Fault> fault);
   // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
   WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
-                        int status);
+                        std::optional<Fault> fault);
   // Records a passed second factor in the flow and completes it.
   WebOutcome finish_second_factor(const PostedFlow& posted, const std::vector<std::string>& amr,
                                   const BrowserContext& browser);

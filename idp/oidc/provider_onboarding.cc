@@ -9,8 +9,6 @@
 namespace keystep {
 namespace {
 
-constexpr const char* kUnavailable = "Please try again in a moment.";
-
 // Invitation and link tokens are 43 base64url characters; anything much longer is not ours.
 bool plausible_token(const std::string& token) { return !token.empty() && token.size() <= 128; }
 
@@ -19,7 +17,7 @@ bool plausible_token(const std::string& token) { return !token.empty() && token.
 WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest& request,
                                             const BrowserContext& browser) {
   auto required = two_factor_.second_factor_required(user);
-  if (!required) return error_page(503, "temporarily_unavailable", kUnavailable);
+  if (!required) return unavailable_page();
   FlowProgress progress;
   progress.user_id = user.id;
   progress.password_time = clock_.now();
@@ -35,32 +33,31 @@ WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest&
 
 WebOutcome Provider::signup_view(const std::string& token, const std::string& csrf) {
   if (!plausible_token(token))
-    return error_page(404, "invalid_invitation", "This invitation link is not valid.");
+    return error_page(Fault::kInvitationNotFound, "This invitation link is not valid.");
   auto invitation = store_.invitation_by_token(hash_token(token));
   if (!invitation) {
     if (invitation.error().code == ErrorCode::kNotFound)
-      return error_page(404, "invalid_invitation", "This invitation link is not valid.");
-    return error_page(503, "temporarily_unavailable", kUnavailable);
+      return error_page(Fault::kInvitationNotFound, "This invitation link is not valid.");
+    return unavailable_page();
   }
   if (invitation->accepted_at)
-    return error_page(410, "invitation_used",
-                      "This invitation was already used. Sign in at " + config_.issuer +
-                          "/profile with the password you chose.");
+    return error_page(Fault::kInvitationUsed, "This invitation was already used. Sign in at " +
+                                                  config_.issuer +
+                                                  "/profile with the password you chose.");
   if (!invitation->pending(clock_.now()))
-    return error_page(410, "invitation_expired",
+    return error_page(Fault::kInvitationExpired,
                       "This invitation has expired or was withdrawn. Ask your administrator "
                       "for a new one.");
   // An invitation stored before addresses were checked would make a member whom no message
   // reaches (enforcement, reset): no signup with it.
   if (!check_email_address(invitation->email))
-    return error_page(400, "invalid_invitation",
+    return error_page(Fault::kInvitationUndeliverable,
                       "This invitation's email address cannot receive email. Ask your "
                       "administrator for a new invitation.");
   auto account = store_.account_by_id(invitation->account_id);
-  if (!account) return error_page(503, "temporarily_unavailable", kUnavailable);
+  if (!account) return unavailable_page();
   WebOutcome out;
   out.kind = WebOutcome::Kind::kSignupPage;
-  out.status = 200;
   out.signup = SignupView{
       token, csrf, invitation->email, account->issuer_label, account->enforce_two_factor, ""};
   return out;
@@ -69,7 +66,7 @@ WebOutcome Provider::signup_view(const std::string& token, const std::string& cs
 WebOutcome Provider::signup_page(const Params& query, const BrowserContext& browser) {
   (void)browser;
   auto csrf = random_token(random_, 32);
-  if (!csrf) return error_page(503, "temporarily_unavailable", kUnavailable);
+  if (!csrf) return unavailable_page();
   WebOutcome out = signup_view(param(query, "invitation"), *csrf);
   if (out.kind == WebOutcome::Kind::kSignupPage)
     out.cookies.push_back(cookie(kSignupCookie, *csrf, "/signup", config_.flow_ttl));
@@ -83,14 +80,14 @@ WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& bro
   // browser up (and in) to an account of its choosing.
   const std::string csrf = param(form, "csrf_token");
   if (!browser.signup_cookie || csrf.empty() || !constant_time_equal(csrf, *browser.signup_cookie))
-    return error_page(403, "invalid_csrf_token",
+    return error_page(Fault::kInvalidCsrfToken,
                       "The form was not sent by the signup page. Open the invitation link again.");
   // The form again with the same CSRF token, so an earlier copy of it (Back button) still works.
   WebOutcome page = signup_view(token, csrf);
   if (page.kind != WebOutcome::Kind::kSignupPage) return page;
   const std::string password = param(form, "password");
   auto retry = [&](std::string message) {
-    page.status = 400;
+    page.fault = Fault::kInvalidRequest;
     page.signup.error_message = std::move(message);
     return page;
   };
@@ -99,7 +96,7 @@ WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& bro
   if (password != param(form, "password_confirm"))
     return retry("The two passwords differ. Type the same password twice.");
   auto hash = hasher_.hash(password);
-  if (!hash) return error_page(503, "temporarily_unavailable", kUnavailable);
+  if (!hash) return unavailable_page();
   User user;
   user.password_hash = *hash;
   user.created_at = clock_.now();
@@ -108,18 +105,17 @@ WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& bro
     switch (created.error().code) {
       case ErrorCode::kReplayed:
       case ErrorCode::kAlreadyExists:
-        return error_page(
-            410, "invitation_used",
-            "This invitation was already used. Sign in at " + config_.issuer + "/profile.");
+        return error_page(Fault::kInvitationUsed, "This invitation was already used. Sign in at " +
+                                                      config_.issuer + "/profile.");
       case ErrorCode::kExpired:
       case ErrorCode::kDenied:
-        return error_page(410, "invitation_expired",
+        return error_page(Fault::kInvitationExpired,
                           "This invitation has expired or was withdrawn. Ask your administrator "
                           "for a new one.");
       case ErrorCode::kNotFound:
-        return error_page(404, "invalid_invitation", "This invitation link is not valid.");
+        return error_page(Fault::kInvitationNotFound, "This invitation link is not valid.");
       default:
-        return error_page(503, "temporarily_unavailable", kUnavailable);
+        return unavailable_page();
     }
   }
   two_factor_.audit(*created, "member.signed_up", browser.client_address, created->role);
@@ -138,20 +134,20 @@ WebOutcome Provider::enrollment_link(const Params& query, const BrowserContext& 
       "/profile instead: if your account requires two-factor authentication and you have not "
       "set it up yet, you are asked to set it up right after your password.";
   if (!plausible_token(token))
-    return error_page(404, "invalid_link", "This enrollment link is not valid.");
+    return error_page(Fault::kLinkNotFound, "This enrollment link is not valid.");
   auto link = store_.enrollment_link(hash_token(token));
   if (!link) {
     if (link.error().code == ErrorCode::kNotFound)
-      return error_page(404, "invalid_link", "This enrollment link is not valid.");
-    return error_page(503, "temporarily_unavailable", kUnavailable);
+      return error_page(Fault::kLinkNotFound, "This enrollment link is not valid.");
+    return unavailable_page();
   }
   if (link->used_at)
-    return error_page(410, "link_used",
+    return error_page(Fault::kLinkUsed,
                       "This enrollment link was already used. " + used_or_expired);
   if (link->expires_at <= clock_.now())
-    return error_page(410, "link_expired", "This enrollment link has expired. " + used_or_expired);
+    return error_page(Fault::kLinkExpired, "This enrollment link has expired. " + used_or_expired);
   auto user = store_.user_by_id(link->user_id);
-  if (!user) return error_page(503, "temporarily_unavailable", kUnavailable);
+  if (!user) return unavailable_page();
   // The link proves only that its holder can read the member's email: the member still signs
   // in with their password before any secret is created and shown.
   AuthRequest request;

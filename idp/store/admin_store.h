@@ -32,7 +32,9 @@ struct ApiToken {
 
 struct Member {
   User user;
-  bool has_second_factor = false;  // a confirmed credential other than recovery codes
+  // The providers of the member's confirmed credentials (fallbacks too), each once, whether or
+  // not the server still has them: TwoFactor::second_factors decides which count.
+  std::vector<std::string> confirmed_providers;
 };
 
 // What a lost-device reset ended, for the admin's summary.

@@ -1,7 +1,7 @@
 #pragma once
 // Store interfaces the IdP core needs. storage/sqlite implements them; a PostgreSQL
-// implementation is meant to follow and pass the same conformance tests
-// (tests/unit/sqlite_store_test.cc, tests/unit/sqlite_mfa_store_test.cc).
+// implementation is meant to follow and pass the same conformance suite
+// (tests/unit/idp/store/, run on every backend of store_backend.h).
 //
 // Contract common to every method:
 // - Thread-safe: a store may be called from any number of threads at once.

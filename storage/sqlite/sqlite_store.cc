@@ -1272,10 +1272,25 @@ ApiToken read_api_token(const Statement& st) {
                   st.column_text(4),  st.column_int64(5), st.column_int64(6), st.column_int64(7)};
 }
 
+// The member's confirmed providers as one text joined with kProviderSeparator.
 constexpr std::string_view kMemberColumns =
     "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
-    "u.two_factor_enabled, EXISTS (SELECT 1 FROM mfa_credentials c WHERE c.user_id = u.id "
-    "AND c.confirmed = 1 AND c.provider_id <> 'recovery_code') FROM users u ";
+    "u.two_factor_enabled, (SELECT group_concat(p, char(31)) FROM (SELECT DISTINCT "
+    "c.provider_id AS p FROM mfa_credentials c WHERE c.user_id = u.id AND c.confirmed = 1)) "
+    "FROM users u ";
+constexpr char kProviderSeparator = '\x1f';
+
+Member read_member(const Statement& row) {
+  Member member{read_user(row), {}};
+  const std::string joined = row.column_text(7);
+  for (size_t start = 0; start < joined.size();) {
+    size_t end = joined.find(kProviderSeparator, start);
+    if (end == std::string::npos) end = joined.size();
+    member.confirmed_providers.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return member;
+}
 
 // Every row of `st` (bound already) read with `read`.
 template <class T, class Read>
@@ -1384,9 +1399,7 @@ Result<std::vector<Member>> SqliteStore::members(int64_t account_id) {
       db_, sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id"));
   if (!st) return st.error();
   st->bind_int64(1, account_id);
-  return read_all<Member>(*st, [](const Statement& row) {
-    return Member{read_user(row), row.column_bool(7)};
-  });
+  return read_all<Member>(*st, read_member);
 }
 
 Result<Page<Member>> SqliteStore::members_page(int64_t account_id, PageRequest page) {
@@ -1398,9 +1411,7 @@ Result<Page<Member>> SqliteStore::members_page(int64_t account_id, PageRequest p
       sql(kMemberColumns, "WHERE u.account_id = ?1 ORDER BY u.email, u.id LIMIT ?2 OFFSET ?3"));
   if (!st) return st.error();
   st->bind_int64(1, account_id).bind_int64(2, page.limit).bind_int64(3, page.offset);
-  auto items = read_all<Member>(*st, [](const Statement& row) {
-    return Member{read_user(row), row.column_bool(7)};
-  });
+  auto items = read_all<Member>(*st, read_member);
   if (!items) return items.error();
   auto total = count_locked("SELECT COUNT(*) FROM users WHERE account_id = ?1", account_id);
   if (!total) return total.error();
@@ -1457,7 +1468,8 @@ Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t no
 Status SqliteStore::update_account_mfa(const AccountMfaChange& change) {
   for (const auto& pending : change.pending_credentials) {
     if (pending.confirmed)
-      return make_error(ErrorCode::kInvalidArgument, "a pending MFA credential must be unconfirmed");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a pending MFA credential must be unconfirmed");
   }
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);

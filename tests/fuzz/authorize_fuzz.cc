@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/url.h"
+#include "http/error_table.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
@@ -46,12 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const WebOutcome out = w.provider->authorize(*query, browser);
   if (out.kind == WebOutcome::Kind::kErrorPage) {
-    FUZZ_CHECK(out.status == 400);
-    FUZZ_CHECK(!out.error.error.empty());
+    FUZZ_CHECK(out.fault && keystep::http::status_of(out) == 400);
+    FUZZ_CHECK(!out.error.description.empty());
     FUZZ_CHECK(out.cookies.empty());
     return 0;
   }
-  FUZZ_CHECK(out.kind == WebOutcome::Kind::kRedirect && out.status == 302);
+  FUZZ_CHECK(out.kind == WebOutcome::Kind::kRedirect && keystep::http::status_of(out) == 302);
   const std::string& location = out.location;
   const std::string issuer = World::kIssuer;
   if (starts_with(location, issuer + "/login?flow=") ||

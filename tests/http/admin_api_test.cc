@@ -139,6 +139,41 @@ TEST_F(AdminApiTest, MembersListShowsTwoFactorState) {
   EXPECT_EQ(members[1]["two_factor_enabled"], true);
 }
 
+TEST_F(AdminApiTest, ACredentialOfAProviderTheServerNoLongerHasIsNotTwoFactor) {
+  // Alice confirmed a key of a provider this server no longer registers (its plugin was
+  // removed): straight into the store, as the server that had the plugin left it.
+  MfaCredential gone;
+  gone.user_id = server_->alice_id();
+  gone.provider_id = "retired_key";
+  gone.secret = "key material";
+  gone.created_at = clock().now();
+  auto pending = server_->store().put_pending_credential(gone);
+  ASSERT_TRUE(pending) << pending.error().message;
+  MfaCredential confirmed = *pending;
+  confirmed.confirmed = true;
+  ASSERT_TRUE(server_->store().update_credential(confirmed, pending->version));
+  auto alice = server_->store().user_by_id(server_->alice_id());
+  ASSERT_TRUE(alice);
+  auto status = server_->two_factor().status(*alice);
+  ASSERT_TRUE(status);
+  ASSERT_FALSE(status->has_second_factor());  // the sign-in forces her into the setup
+
+  // The member list and the enforcement email answer the same.
+  protect_boss();
+  HttpResponse list = api("GET", url("/api/v1/accounts/acme/members"), boss_token_);
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(list.json()["members"][0]["email"], TestServer::kAliceEmail);
+  EXPECT_EQ(list.json()["members"][0]["has_second_factor"], false);
+  HttpResponse ask = api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true})");
+  ASSERT_EQ(ask.status, 428) << ask.body;
+  EXPECT_EQ(ask.json()["summary"]["members_without_two_factor"], 1);
+  HttpResponse on =
+      api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
+  ASSERT_EQ(on.status, 200) << on.body;
+  EXPECT_EQ(on.json()["emails_queued"], 1);
+  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+}
+
 TEST_F(AdminApiTest, ResetRemovesCredentialsEndsSessionsAndIsAudited) {
   enable_two_factor();  // alice, signed in on browser_
   const std::string alice = std::to_string(server_->alice_id());

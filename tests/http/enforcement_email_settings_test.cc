@@ -56,8 +56,7 @@ class EnforcementEmailSettings : public AdminApiTest {
     auto png = qr_png(uri);
     ASSERT_TRUE(png);
     EXPECT_TRUE(image_part(mime, "qr") == *png) << "the email's QR code is another otpauth URI";
-    EXPECT_NE(text_part(mime).find(pending->display_secret), std::string::npos)
-        << text_part(mime);
+    EXPECT_NE(text_part(mime).find(pending->display_secret), std::string::npos) << text_part(mime);
     // The stored credential checks codes with the same settings.
     auto credentials = server_->store().credentials_of_user(alice.id);
     ASSERT_TRUE(credentials);

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "http/route_table.h"
-#include "tests/http/test_server.h"
+#include "tests/http/oidc_steps.h"
 
 namespace keystep::httptest {
 namespace {

@@ -74,7 +74,8 @@ TEST_F(SessionGateTest, PasswordOnlySessionFromBeforeEnforcementCannotRegenerate
   ASSERT_TRUE(server_->set_user_two_factor_flag(server_->alice_id(), false));
   Browser old = password_only_browser(TestServer::kAliceEmail, TestServer::kAlicePassword);
   // Now acme enforces 2FA again.
-  ASSERT_TRUE(testsupport::set_account_mfa(server_->store(), acme().id, true, acme().mfa_settings_json));
+  ASSERT_TRUE(
+      testsupport::set_account_mfa(server_->store(), acme().id, true, acme().mfa_settings_json));
 
   HttpResponse refused = regenerate_codes(old);
   EXPECT_TRUE(is_sign_in(refused)) << refused.status << " " << refused.location();
@@ -89,7 +90,8 @@ TEST_F(SessionGateTest, PasswordOnlySessionFromBeforeEnforcementCannotRegenerate
 // an old password-only session must not learn it.
 TEST_F(SessionGateTest, PasswordOnlySessionCannotSeeThePendingSecretOnceTheAccountEnforces) {
   Browser old = password_only_browser(TestServer::kAliceEmail, TestServer::kAlicePassword);
-  ASSERT_TRUE(testsupport::set_account_mfa(server_->store(), acme().id, true, acme().mfa_settings_json));
+  ASSERT_TRUE(
+      testsupport::set_account_mfa(server_->store(), acme().id, true, acme().mfa_settings_json));
   ASSERT_TRUE(server_->two_factor().begin_totp_enrollment(stored_user(server_->alice_id())));
   HttpResponse page = client_.get(url("/profile/two-factor/enable"), &old.jar);
   EXPECT_TRUE(is_sign_in(page)) << page.status;
@@ -100,7 +102,8 @@ TEST_F(SessionGateTest, PasswordOnlyAdminSessionCannotMintTokensOnceTheAccountEn
   Browser old = password_only_browser(kBoss, kBossPassword);
   ASSERT_EQ(create_token_by_session(old).status, 201);
   // Another administrator makes acme enforce 2FA.
-  ASSERT_TRUE(testsupport::set_account_mfa(server_->store(), acme().id, true, acme().mfa_settings_json));
+  ASSERT_TRUE(
+      testsupport::set_account_mfa(server_->store(), acme().id, true, acme().mfa_settings_json));
 
   HttpResponse refused = create_token_by_session(old);
   EXPECT_EQ(refused.status, 401);

@@ -1,46 +1,33 @@
-#include "storage/sqlite/sqlite_store.h"
+// Store conformance (idp/store/store.h, admin_store.h), on every backend: accounts, users,
+// clients, signing keys, login flows, sessions, codes, grants and tokens, purging, the admin
+// store's lists and resets, and their atomicity under concurrent callers.
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "storage/sqlite/migrations.h"
+#include "tests/unit/idp/store/store_backend.h"
 #include "tests/unit/test_util.h"
 
-namespace keystep::sqlite {
+namespace keystep::storetest {
 namespace {
 
 using testutil::Fails;
 using testutil::Ok;
-using testutil::TempDir;
 
 constexpr int64_t kNow = 1'700'000'000;
 
-std::vector<Migration> with_extra(std::vector<Migration> extra) {
-  std::vector<Migration> all = kMigrations;
-  all.insert(all.end(), extra.begin(), extra.end());
-  return all;
-}
-
-int latest_version() { return kMigrations.back().version; }
-
 // A store holding one account, one member user and one client, with helpers for the
 // records that hang off them.
-class SqliteStoreTest : public testing::Test {
+class StoreTest : public StoreConformanceTest {
  protected:
-  void SetUp() override { open_and_seed(":memory:"); }
-
-  void open_and_seed(const std::string& path) {
-    auto opened = SqliteStore::open(path);
-    ASSERT_TRUE(Ok(opened));
-    store_ = std::move(opened).value();
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StoreConformanceTest::SetUp());
     auto account =
         store_->create_account({.name = "acme", .issuer_label = "Acme", .created_at = kNow});
     ASSERT_TRUE(Ok(account));
@@ -92,127 +79,13 @@ class SqliteStoreTest : public testing::Test {
                  .scope = ""};
   }
 
-  std::unique_ptr<SqliteStore> store_;
   Account account_;
   User user_;
 };
 
-// ---- Migrations
-
-TEST(SqliteStoreMigrations, MemoryDatabaseIsAtLatestSchemaVersion) {
-  auto store = SqliteStore::open(":memory:");
-  ASSERT_TRUE(Ok(store));
-  auto version = (*store)->schema_version();
-  ASSERT_TRUE(Ok(version));
-  EXPECT_EQ(*version, latest_version());
-}
-
-TEST(SqliteStoreMigrations, MigrationsApplyOnceAndReopenKeepsData) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  {
-    auto store = SqliteStore::open(path);
-    ASSERT_TRUE(Ok(store));
-    ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
-  }
-  // Re-running 001 would fail on CREATE TABLE of existing tables, so a clean reopen proves
-  // it was skipped.
-  auto reopened = SqliteStore::open(path);
-  ASSERT_TRUE(Ok(reopened));
-  auto version = (*reopened)->schema_version();
-  ASSERT_TRUE(Ok(version));
-  EXPECT_EQ(*version, latest_version());
-  EXPECT_TRUE(Ok((*reopened)->account_by_name("acme")));
-}
-
-TEST(SqliteStoreMigrations, AppliesOnlyPendingMigrations) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  ASSERT_TRUE(Ok(SqliteStore::open(path)));
-  const int next = latest_version() + 1;
-  auto upgraded = SqliteStore::open(
-      path, with_extra({{next, "next_add_column", "ALTER TABLE accounts ADD COLUMN note TEXT;"}}));
-  ASSERT_TRUE(Ok(upgraded));
-  auto version = (*upgraded)->schema_version();
-  ASSERT_TRUE(Ok(version));
-  EXPECT_EQ(*version, next);
-}
-
-TEST(SqliteStoreMigrations, RefusesDatabaseWithNewerSchema) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  const int future = latest_version() + 1;
-  ASSERT_TRUE(Ok(SqliteStore::open(
-      path, with_extra({{future, "future", "CREATE TABLE future (x INTEGER);"}}))));
-
-  auto older_binary = SqliteStore::open(path);
-  ASSERT_TRUE(Fails(older_binary, ErrorCode::kInternal));
-  EXPECT_NE(older_binary.error().message.find("newer"), std::string::npos)
-      << older_binary.error().message;
-}
-
-TEST(SqliteStoreMigrations, FailedMigrationIsRolledBack) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  const int next = latest_version() + 1;
-  auto broken = SqliteStore::open(
-      path,
-      with_extra({{next, "broken", "CREATE TABLE half (x INTEGER); SELECT * FROM nowhere;"}}));
-  ASSERT_TRUE(Fails(broken, ErrorCode::kInternal));
-  EXPECT_NE(broken.error().message.find("broken"), std::string::npos);
-
-  // The table from the failed migration must not exist, or this would fail.
-  auto fixed =
-      SqliteStore::open(path, with_extra({{next, "fixed", "CREATE TABLE half (x INTEGER);"}}));
-  ASSERT_TRUE(Ok(fixed));
-  auto version = (*fixed)->schema_version();
-  ASSERT_TRUE(Ok(version));
-  EXPECT_EQ(*version, next);
-}
-
-TEST(SqliteStoreMigrations, RejectsMigrationsOutOfOrder) {
-  auto store = SqliteStore::open(":memory:", {{2, "two", ""}, {1, "one", ""}});
-  EXPECT_TRUE(Fails(store, ErrorCode::kInternal));
-}
-
-TEST(SqliteStoreMigrations, FileDatabaseUsesWriteAheadLog) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  auto store = SqliteStore::open(path);
-  ASSERT_TRUE(Ok(store));
-  ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
-  EXPECT_TRUE(std::filesystem::exists(path + "-wal"));
-}
-
-TEST(SqliteStoreMigrations, NewDatabaseAndItsWalAndShmAreOwnerOnlyWhateverTheUmask) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  const mode_t old_umask = ::umask(022);
-  auto store = SqliteStore::open(path);
-  ::umask(old_umask);
-  ASSERT_TRUE(Ok(store));
-  ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
-  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
-    struct stat st {};
-    ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
-    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
-  }
-}
-
-TEST(SqliteStoreMigrations, ExistingDatabaseKeepsItsMode) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  ASSERT_TRUE(Ok(SqliteStore::open(path)));
-  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
-  ASSERT_TRUE(Ok(SqliteStore::open(path)));
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0640u);
-}
-
 // ---- Accounts and users
 
-TEST_F(SqliteStoreTest, AccountRoundTripsByNameAndId) {
+TEST_P(StoreTest, AccountRoundTripsByNameAndId) {
   auto by_name = store_->account_by_name("acme");
   ASSERT_TRUE(Ok(by_name));
   EXPECT_EQ(by_name->id, account_.id);
@@ -227,7 +100,7 @@ TEST_F(SqliteStoreTest, AccountRoundTripsByNameAndId) {
   EXPECT_TRUE(Fails(store_->account_by_id(account_.id + 100), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, AccountTwoFactorSettingsRoundTrip) {
+TEST_P(StoreTest, AccountTwoFactorSettingsRoundTrip) {
   const std::string settings = R"({"totp":{"digits":8,"period":60}})";
   auto created = store_->create_account({.name = "globex",
                                          .issuer_label = "Globex",
@@ -242,19 +115,19 @@ TEST_F(SqliteStoreTest, AccountTwoFactorSettingsRoundTrip) {
   }
 }
 
-TEST_F(SqliteStoreTest, AccountSettingsThatAreNotJsonAreInvalidArgument) {
+TEST_P(StoreTest, AccountSettingsThatAreNotJsonAreInvalidArgument) {
   EXPECT_TRUE(Fails(store_->create_account(
                         {.name = "globex", .issuer_label = "Globex", .mfa_settings_json = "{"}),
                     ErrorCode::kInvalidArgument));
   EXPECT_TRUE(Fails(store_->account_by_name("globex"), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, DuplicateAccountNameIsAlreadyExists) {
+TEST_P(StoreTest, DuplicateAccountNameIsAlreadyExists) {
   EXPECT_TRUE(Fails(store_->create_account({.name = "acme", .issuer_label = "Other"}),
                     ErrorCode::kAlreadyExists));
 }
 
-TEST_F(SqliteStoreTest, ValuesAreBoundNotSpliced) {
+TEST_P(StoreTest, ValuesAreBoundNotSpliced) {
   const std::string name = "x'); DROP TABLE accounts; --";
   auto created = store_->create_account({.name = name, .issuer_label = "\"quoted\" ?1"});
   ASSERT_TRUE(Ok(created));
@@ -264,7 +137,7 @@ TEST_F(SqliteStoreTest, ValuesAreBoundNotSpliced) {
   EXPECT_TRUE(Ok(store_->account_by_name("acme")));
 }
 
-TEST_F(SqliteStoreTest, EmailIsUniquePerAccountButNotAcrossAccounts) {
+TEST_P(StoreTest, EmailIsUniquePerAccountButNotAcrossAccounts) {
   User dup = user_;
   dup.id = 0;
   EXPECT_TRUE(Fails(store_->create_user(dup), ErrorCode::kAlreadyExists));
@@ -283,7 +156,7 @@ TEST_F(SqliteStoreTest, EmailIsUniquePerAccountButNotAcrossAccounts) {
   EXPECT_EQ((*all)[1].account_id, other->id);
 }
 
-TEST_F(SqliteStoreTest, UserRoundTripsByIdAndEmail) {
+TEST_P(StoreTest, UserRoundTripsByIdAndEmail) {
   auto by_id = store_->user_by_id(user_.id);
   ASSERT_TRUE(Ok(by_id));
   EXPECT_EQ(by_id->email, "alice@example.com");
@@ -300,7 +173,7 @@ TEST_F(SqliteStoreTest, UserRoundTripsByIdAndEmail) {
   EXPECT_TRUE(none->empty());
 }
 
-TEST_F(SqliteStoreTest, UserTwoFactorFlagRoundTripsThroughEveryLookup) {
+TEST_P(StoreTest, UserTwoFactorFlagRoundTripsThroughEveryLookup) {
   auto bob = store_->create_user({.account_id = account_.id,
                                   .email = "bob@example.com",
                                   .password_hash = "h",
@@ -321,7 +194,7 @@ TEST_F(SqliteStoreTest, UserTwoFactorFlagRoundTripsThroughEveryLookup) {
   EXPECT_TRUE((*all)[0].two_factor_enabled);
 }
 
-TEST_F(SqliteStoreTest, UnknownRoleIsInvalidArgument) {
+TEST_P(StoreTest, UnknownRoleIsInvalidArgument) {
   EXPECT_TRUE(Fails(store_->create_user({.account_id = account_.id,
                                          .email = "bob@example.com",
                                          .password_hash = "h",
@@ -329,7 +202,7 @@ TEST_F(SqliteStoreTest, UnknownRoleIsInvalidArgument) {
                     ErrorCode::kInvalidArgument));
 }
 
-TEST_F(SqliteStoreTest, UserForUnknownAccountIsNotFound) {
+TEST_P(StoreTest, UserForUnknownAccountIsNotFound) {
   EXPECT_TRUE(Fails(store_->create_user({.account_id = account_.id + 100,
                                          .email = "bob@example.com",
                                          .password_hash = "h",
@@ -337,7 +210,7 @@ TEST_F(SqliteStoreTest, UserForUnknownAccountIsNotFound) {
                     ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, UpdatePasswordHashChangesOnlyThatUser) {
+TEST_P(StoreTest, UpdatePasswordHashChangesOnlyThatUser) {
   ASSERT_TRUE(Ok(store_->update_password_hash(user_.id, "$argon2id$new")));
   auto user = store_->user_by_id(user_.id);
   ASSERT_TRUE(Ok(user));
@@ -345,7 +218,7 @@ TEST_F(SqliteStoreTest, UpdatePasswordHashChangesOnlyThatUser) {
   EXPECT_TRUE(Fails(store_->update_password_hash(user_.id + 100, "x"), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, AdminRoleHasTheAuthSettingsPermissionsAndMemberNone) {
+TEST_P(StoreTest, AdminRoleHasTheAuthSettingsPermissionsAndMemberNone) {
   auto admin = store_->role_permissions(kRoleAdmin);
   ASSERT_TRUE(Ok(admin));
   EXPECT_EQ(*admin, (std::vector<std::string>{kPermDeleteAuthSettings, kPermEditAuthSettings,
@@ -360,7 +233,7 @@ TEST_F(SqliteStoreTest, AdminRoleHasTheAuthSettingsPermissionsAndMemberNone) {
 
 // ---- Clients
 
-TEST_F(SqliteStoreTest, ClientRoundTripsWithRedirectUriListsInOrder) {
+TEST_P(StoreTest, ClientRoundTripsWithRedirectUriListsInOrder) {
   Client client{
       .client_id = "confidential",
       .is_public = false,
@@ -385,7 +258,7 @@ TEST_F(SqliteStoreTest, ClientRoundTripsWithRedirectUriListsInOrder) {
   EXPECT_TRUE(public_client->post_logout_redirect_uris.empty());
 }
 
-TEST_F(SqliteStoreTest, DuplicateClientIsAlreadyExistsAndUnknownIsNotFound) {
+TEST_P(StoreTest, DuplicateClientIsAlreadyExistsAndUnknownIsNotFound) {
   Client duplicate;
   duplicate.client_id = "app";
   EXPECT_TRUE(Fails(store_->create_client(duplicate), ErrorCode::kAlreadyExists));
@@ -409,7 +282,7 @@ std::vector<std::string> kids(const std::vector<SigningKey>& keys) {
   return out;
 }
 
-TEST_F(SqliteStoreTest, AddingActiveKeyDeactivatesThePreviousOne) {
+TEST_P(StoreTest, AddingActiveKeyDeactivatesThePreviousOne) {
   ASSERT_TRUE(Ok(store_->add_signing_key(key("k1", true, kNow))));
   ASSERT_TRUE(Ok(store_->add_signing_key(key("k2", false, kNow + 10))));
   ASSERT_TRUE(Ok(store_->add_signing_key(key("k3", true, kNow + 5))));
@@ -422,7 +295,7 @@ TEST_F(SqliteStoreTest, AddingActiveKeyDeactivatesThePreviousOne) {
   EXPECT_FALSE((*keys)[2].active);
 }
 
-TEST_F(SqliteStoreTest, FailedAddOfActiveKeyKeepsThePreviousActiveKey) {
+TEST_P(StoreTest, FailedAddOfActiveKeyKeepsThePreviousActiveKey) {
   ASSERT_TRUE(Ok(store_->add_signing_key(key("k1", true, kNow))));
   EXPECT_TRUE(Fails(store_->add_signing_key(key("k1", true, kNow + 1)), ErrorCode::kAlreadyExists));
   auto keys = store_->signing_keys();
@@ -431,7 +304,7 @@ TEST_F(SqliteStoreTest, FailedAddOfActiveKeyKeepsThePreviousActiveKey) {
   EXPECT_TRUE((*keys)[0].active);
 }
 
-TEST_F(SqliteStoreTest, RetiringTheActiveKeyIsConflictAndRetiredKeysLeaveTheList) {
+TEST_P(StoreTest, RetiringTheActiveKeyIsConflictAndRetiredKeysLeaveTheList) {
   ASSERT_TRUE(Ok(store_->add_signing_key(key("old", false, kNow))));
   ASSERT_TRUE(Ok(store_->add_signing_key(key("cur", true, kNow + 1))));
   EXPECT_TRUE(Fails(store_->retire_signing_key("cur"), ErrorCode::kConflict));
@@ -442,7 +315,7 @@ TEST_F(SqliteStoreTest, RetiringTheActiveKeyIsConflictAndRetiredKeysLeaveTheList
   EXPECT_EQ(kids(*keys), std::vector<std::string>{"cur"});
 }
 
-TEST_F(SqliteStoreTest, SealedPrivateKeyWithNulBytesRoundTrips) {
+TEST_P(StoreTest, SealedPrivateKeyWithNulBytesRoundTrips) {
   SigningKey k = key("bin", true, kNow);
   k.sealed_private_key = std::string("\x00\x01\xff\x00sealed\x00", 11);
   ASSERT_TRUE(Ok(store_->add_signing_key(k)));
@@ -468,7 +341,7 @@ LoginFlow flow(const std::string& id, int64_t expires_at = kNow + 600) {
                    .expires_at = expires_at};
 }
 
-TEST_F(SqliteStoreTest, FlowUpdateIsCompareAndSetOnVersion) {
+TEST_P(StoreTest, FlowUpdateIsCompareAndSetOnVersion) {
   ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
   ASSERT_TRUE(Ok(store_->update_flow("f1", 0, R"({"user":1})")));
   // A second writer that read version 0 too must lose.
@@ -483,14 +356,14 @@ TEST_F(SqliteStoreTest, FlowUpdateIsCompareAndSetOnVersion) {
   EXPECT_TRUE(Fails(store_->update_flow("nope", 0, "{}"), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, FlowIsExpiredAtItsExpiryTime) {
+TEST_P(StoreTest, FlowIsExpiredAtItsExpiryTime) {
   ASSERT_TRUE(Ok(store_->create_flow(flow("f1", kNow + 10))));
   EXPECT_TRUE(Ok(store_->flow_by_id("f1", kNow + 9)));
   EXPECT_TRUE(Fails(store_->flow_by_id("f1", kNow + 10), ErrorCode::kExpired));
   EXPECT_TRUE(Fails(store_->flow_by_id("nope", kNow), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, DeletedFlowIsGone) {
+TEST_P(StoreTest, DeletedFlowIsGone) {
   ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
   EXPECT_TRUE(Fails(store_->create_flow(flow("f1")), ErrorCode::kAlreadyExists));
   ASSERT_TRUE(Ok(store_->delete_flow("f1")));
@@ -512,7 +385,7 @@ Session session(const std::string& id_hash, const std::string& sid, int64_t user
                  .expires_at = expires_at};
 }
 
-TEST_F(SqliteStoreTest, SessionIsNotFoundOnceExpired) {
+TEST_P(StoreTest, SessionIsNotFoundOnceExpired) {
   ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id, kNow + 100))));
   auto by_hash = store_->session_by_id_hash("h1", kNow + 99);
   ASSERT_TRUE(Ok(by_hash));
@@ -524,7 +397,7 @@ TEST_F(SqliteStoreTest, SessionIsNotFoundOnceExpired) {
   EXPECT_TRUE(Fails(store_->session_by_sid("sid-1", kNow + 100), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, SessionFactorTimesRoundTrip) {
+TEST_P(StoreTest, SessionFactorTimesRoundTrip) {
   Session created = session("h1", "sid-1", user_.id);
   created.password_time = kNow - 5;
   created.mfa_time = kNow - 2;
@@ -542,7 +415,7 @@ TEST_F(SqliteStoreTest, SessionFactorTimesRoundTrip) {
   EXPECT_EQ(fresh->mfa_time, 0);
 }
 
-TEST_F(SqliteStoreTest, SessionAuthUpdateAndDelete) {
+TEST_P(StoreTest, SessionAuthUpdateAndDelete) {
   ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
   Session reauth = session("h1", "ignored-sid", user_.id + 100, kNow + 1);
   reauth.auth_time = kNow + 50;
@@ -568,7 +441,7 @@ TEST_F(SqliteStoreTest, SessionAuthUpdateAndDelete) {
   EXPECT_TRUE(Fails(store_->delete_session("sid-1"), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, SessionNeedsKnownUserAndUniqueSid) {
+TEST_P(StoreTest, SessionNeedsKnownUserAndUniqueSid) {
   EXPECT_TRUE(
       Fails(store_->create_session(session("h1", "sid-1", user_.id + 100)), ErrorCode::kNotFound));
   ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
@@ -578,7 +451,7 @@ TEST_F(SqliteStoreTest, SessionNeedsKnownUserAndUniqueSid) {
 
 // ---- Codes, grants and tokens
 
-TEST_F(SqliteStoreTest, FirstRedeemReturnsCodeAndGrant) {
+TEST_P(StoreTest, FirstRedeemReturnsCodeAndGrant) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   auto redeemed = store_->redeem_code("c1", kNow);
   ASSERT_TRUE(Ok(redeemed));
@@ -595,7 +468,7 @@ TEST_F(SqliteStoreTest, FirstRedeemReturnsCodeAndGrant) {
   EXPECT_FALSE(redeemed->grant.revoked);
 }
 
-TEST_F(SqliteStoreTest, SecondRedeemOfCodeRevokesGrantAndItsTokens) {
+TEST_P(StoreTest, SecondRedeemOfCodeRevokesGrantAndItsTokens) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->redeem_code("c1", kNow)));
   ASSERT_TRUE(Ok(store_->add_token(token("at", "g1", TokenKind::kAccess))));
@@ -611,7 +484,7 @@ TEST_F(SqliteStoreTest, SecondRedeemOfCodeRevokesGrantAndItsTokens) {
   EXPECT_TRUE(Fails(store_->redeem_code("c1", kNow), ErrorCode::kReplayed));
 }
 
-TEST_F(SqliteStoreTest, ExpiredUnknownAndRevokedCodesAreRefused) {
+TEST_P(StoreTest, ExpiredUnknownAndRevokedCodesAreRefused) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1", kNow + 60))));
   EXPECT_TRUE(Fails(store_->redeem_code("c1", kNow + 60), ErrorCode::kExpired));
   EXPECT_TRUE(Fails(store_->redeem_code("nope", kNow), ErrorCode::kNotFound));
@@ -621,7 +494,7 @@ TEST_F(SqliteStoreTest, ExpiredUnknownAndRevokedCodesAreRefused) {
   EXPECT_TRUE(Fails(store_->redeem_code("c2", kNow), ErrorCode::kReplayed));
 }
 
-TEST_F(SqliteStoreTest, GrantNeedsKnownClientAndUserAndMatchingCode) {
+TEST_P(StoreTest, GrantNeedsKnownClientAndUserAndMatchingCode) {
   Grant bad_client = grant("g1");
   bad_client.client_id = "nope";
   EXPECT_TRUE(
@@ -641,7 +514,7 @@ TEST_F(SqliteStoreTest, GrantNeedsKnownClientAndUserAndMatchingCode) {
   EXPECT_EQ(redeemed->code.grant_id, "g1");
 }
 
-TEST_F(SqliteStoreTest, ActiveTokenChecksKindExpiryAndRevocation) {
+TEST_P(StoreTest, ActiveTokenChecksKindExpiryAndRevocation) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_token(token("at", "g1", TokenKind::kAccess, kNow + 10))));
   auto active = store_->active_token("at", TokenKind::kAccess, kNow + 9);
@@ -658,7 +531,7 @@ TEST_F(SqliteStoreTest, ActiveTokenChecksKindExpiryAndRevocation) {
   EXPECT_TRUE(Fails(store_->revoke_grant("nope"), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, TokenForRevokedOrUnknownGrantIsRefused) {
+TEST_P(StoreTest, TokenForRevokedOrUnknownGrantIsRefused) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_token(token("t1", "g1", TokenKind::kAccess))));
   EXPECT_TRUE(
@@ -670,7 +543,7 @@ TEST_F(SqliteStoreTest, TokenForRevokedOrUnknownGrantIsRefused) {
       Fails(store_->add_token(token("t3", "g1", TokenKind::kAccess)), ErrorCode::kConflict));
 }
 
-TEST_F(SqliteStoreTest, RefreshRotationReplacesTheToken) {
+TEST_P(StoreTest, RefreshRotationReplacesTheToken) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
   ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), kNow)));
@@ -681,7 +554,7 @@ TEST_F(SqliteStoreTest, RefreshRotationReplacesTheToken) {
   EXPECT_FALSE(r2->token.used);
 }
 
-TEST_F(SqliteStoreTest, ReusedRefreshTokenRevokesGrant) {
+TEST_P(StoreTest, ReusedRefreshTokenRevokesGrant) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
   ASSERT_TRUE(Ok(store_->add_token(token("a1", "g1", TokenKind::kAccess))));
@@ -702,7 +575,7 @@ TEST_F(SqliteStoreTest, ReusedRefreshTokenRevokesGrant) {
             ErrorCode::kDenied));
 }
 
-TEST_F(SqliteStoreTest, RefreshRotationRefusesUnknownExpiredAndMismatchedTokens) {
+TEST_P(StoreTest, RefreshRotationRefusesUnknownExpiredAndMismatchedTokens) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2"), code("c2", "g2"))));
   ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh, kNow + 10))));
@@ -720,7 +593,7 @@ TEST_F(SqliteStoreTest, RefreshRotationRefusesUnknownExpiredAndMismatchedTokens)
   EXPECT_TRUE(Ok(store_->rotate_refresh_token("r1", next, kNow)));
 }
 
-TEST_F(SqliteStoreTest, RevokingSessionGrantsLeavesOtherSessionsAlone) {
+TEST_P(StoreTest, RevokingSessionGrantsLeavesOtherSessionsAlone) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1", "sid-1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2", "sid-1"), code("c2", "g2"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g3", "sid-2"), code("c3", "g3"))));
@@ -735,7 +608,7 @@ TEST_F(SqliteStoreTest, RevokingSessionGrantsLeavesOtherSessionsAlone) {
   EXPECT_TRUE(Ok(store_->active_token("t3", TokenKind::kAccess, kNow)));
 }
 
-TEST_F(SqliteStoreTest, PurgeDeletesOnlyExpiredRows) {
+TEST_P(StoreTest, PurgeDeletesOnlyExpiredRows) {
   ASSERT_TRUE(Ok(store_->create_flow(flow("f-old", kNow))));
   ASSERT_TRUE(Ok(store_->create_flow(flow("f-new", kNow + 1))));
   ASSERT_TRUE(Ok(store_->create_session(session("h-old", "sid-old", user_.id, kNow))));
@@ -796,7 +669,7 @@ void expect_exactly_one_redeem(Pick redeem_with) {
   EXPECT_EQ(other.load(), 0);
 }
 
-TEST_F(SqliteStoreTest, MemoryDatabaseIsSharedByAllThreads) {
+TEST_P(StoreTest, OneConnectionServesManyThreadsAtOnce) {
   constexpr int kThreads = 8;
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
@@ -815,26 +688,19 @@ TEST_F(SqliteStoreTest, MemoryDatabaseIsSharedByAllThreads) {
   }
 }
 
-class SqliteStoreFileTest : public SqliteStoreTest {
- protected:
-  void SetUp() override { open_and_seed(dir_.file("keystep.db")); }
-  TempDir dir_;
-};
-
-TEST_F(SqliteStoreFileTest, ConcurrentRedeemThroughOneStoreHasExactlyOneWinner) {
+TEST_P(StoreTest, ConcurrentRedeemThroughOneStoreHasExactlyOneWinner) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  expect_exactly_one_redeem([&](int) -> SqliteStore& { return *store_; });
+  expect_exactly_one_redeem([&](int) -> Store& { return *store_; });
 }
 
-TEST_F(SqliteStoreFileTest, ConcurrentRedeemThroughSeparateConnectionsHasExactlyOneWinner) {
+TEST_P(StoreTest, ConcurrentRedeemThroughSeparateConnectionsHasExactlyOneWinner) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  std::vector<std::unique_ptr<SqliteStore>> stores;
+  std::vector<std::unique_ptr<StoreConnection>> stores;
   for (int i = 0; i < 8; ++i) {
-    auto opened = SqliteStore::open(dir_.file("keystep.db"));
-    ASSERT_TRUE(Ok(opened));
-    stores.push_back(std::move(opened).value());
+    stores.push_back(connect());
+    ASSERT_NE(stores.back(), nullptr);
   }
-  expect_exactly_one_redeem([&](int i) -> SqliteStore& { return *stores[i]; });
+  expect_exactly_one_redeem([&](int i) -> Store& { return stores[i]->store(); });
   auto g = store_->grant_by_id("g1");
   ASSERT_TRUE(Ok(g));
   EXPECT_TRUE(g->revoked);
@@ -842,7 +708,7 @@ TEST_F(SqliteStoreFileTest, ConcurrentRedeemThroughSeparateConnectionsHasExactly
 
 // ---- AdminStore
 
-TEST_F(SqliteStoreTest, ResetRevokesEveryGrantOfTheUserEvenWithoutItsSession) {
+TEST_P(StoreTest, ResetRevokesEveryGrantOfTheUserEvenWithoutItsSession) {
   auto bob = store_->create_user({.account_id = account_.id,
                                   .email = "bob@example.com",
                                   .password_hash = "$argon2id$bob",
@@ -893,7 +759,7 @@ TEST_F(SqliteStoreTest, ResetRevokesEveryGrantOfTheUserEvenWithoutItsSession) {
   EXPECT_TRUE(Fails(store_->reset_two_factor(999999, kNow, {}), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteStoreTest, ApiTokenExpiryRoundTrips) {
+TEST_P(StoreTest, ApiTokenExpiryRoundTrips) {
   auto created = store_->create_api_token({.account_id = account_.id,
                                            .user_id = user_.id,
                                            .name = "ci",
@@ -909,7 +775,7 @@ TEST_F(SqliteStoreTest, ApiTokenExpiryRoundTrips) {
   EXPECT_EQ(store_->api_tokens(account_.id)->front().expires_at, kNow + 60);
 }
 
-TEST_F(SqliteStoreTest, ListsComeInPagesWithTheirTotal) {
+TEST_P(StoreTest, ListsComeInPagesWithTheirTotal) {
   for (const char* email : {"c@example.com", "b@example.com", "d@example.com"})
     ASSERT_TRUE(Ok(store_->create_user({.account_id = account_.id,
                                         .email = email,
@@ -939,5 +805,7 @@ TEST_F(SqliteStoreTest, ListsComeInPagesWithTheirTotal) {
   EXPECT_EQ(tokens->items[0].name, "t1");
 }
 
+STORE_CONFORMANCE_SUITE(StoreTest);
+
 }  // namespace
-}  // namespace keystep::sqlite
+}  // namespace keystep::storetest

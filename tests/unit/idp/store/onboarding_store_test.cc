@@ -1,6 +1,7 @@
-// SqliteStore as an OnboardingStore: invitations (one open per email, single-use acceptance
-// that creates the member atomically) and enrollment links (single use, expiry), plus the
-// compare-and-set of enforcement with its links and mail.
+// OnboardingStore conformance (idp/store/onboarding_store.h), on every backend: invitations
+// (one open per email, single-use acceptance that creates the member atomically) and
+// enrollment links (single use, expiry), plus the compare-and-set of enforcement with its
+// links and mail.
 
 #include <gtest/gtest.h>
 
@@ -8,10 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include "storage/sqlite/sqlite_store.h"
+#include "tests/unit/idp/store/store_backend.h"
 #include "tests/unit/test_util.h"
 
-namespace keystep::sqlite {
+namespace keystep::storetest {
 namespace {
 
 using testutil::Fails;
@@ -19,12 +20,10 @@ using testutil::Ok;
 
 constexpr int64_t kNow = 1'700'000'000;
 
-class SqliteOnboardingStoreTest : public testing::Test {
+class OnboardingStoreTest : public StoreConformanceTest {
  protected:
   void SetUp() override {
-    auto opened = SqliteStore::open(":memory:");
-    ASSERT_TRUE(Ok(opened));
-    store_ = std::move(*opened);
+    ASSERT_NO_FATAL_FAILURE(StoreConformanceTest::SetUp());
     auto account = store_->create_account(Account{0, "acme", "Acme", kNow, false, "{}"});
     ASSERT_TRUE(Ok(account));
     account_ = *account;
@@ -72,18 +71,17 @@ class SqliteOnboardingStoreTest : public testing::Test {
     return u;
   }
 
-  std::unique_ptr<SqliteStore> store_;
   Account account_;
   User boss_;
 };
 
-TEST_F(SqliteOnboardingStoreTest, InvitationIsStoredWithItsMailInOneTransaction) {
+TEST_P(OnboardingStoreTest, InvitationIsStoredWithItsMailInOneTransaction) {
   auto created =
       store_->create_invitation(invitation("dave@example.com", "h1"), {mail("invite:h1")});
   ASSERT_TRUE(Ok(created));
   EXPECT_GT(created->id, 0);
   EXPECT_TRUE(created->pending(kNow));
-  EXPECT_EQ(store_->mail_for("dave@example.com")->size(), 1u);
+  EXPECT_EQ(mail_->mail_for("dave@example.com")->size(), 1u);
   auto read = store_->invitation_by_token("h1");
   ASSERT_TRUE(Ok(read));
   EXPECT_EQ(read->email, "dave@example.com");
@@ -98,11 +96,11 @@ TEST_F(SqliteOnboardingStoreTest, InvitationIsStoredWithItsMailInOneTransaction)
   Invitation bad_account = invitation("erin@example.com", "h4");
   bad_account.account_id = 999;
   EXPECT_TRUE(Fails(store_->create_invitation(bad_account, {mail("m4")}), ErrorCode::kNotFound));
-  EXPECT_EQ(store_->mail_for("dave@example.com")->size(), 1u);
+  EXPECT_EQ(mail_->mail_for("dave@example.com")->size(), 1u);
   EXPECT_TRUE(Fails(store_->invitation_by_token("nope"), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteOnboardingStoreTest, ANewInvitationReplacesTheOpenOne) {
+TEST_P(OnboardingStoreTest, ANewInvitationReplacesTheOpenOne) {
   ASSERT_TRUE(Ok(store_->create_invitation(invitation("dave@example.com", "old"), {})));
   ASSERT_TRUE(Ok(store_->create_invitation(invitation("dave@example.com", "new"), {})));
   EXPECT_GT(store_->invitation_by_token("old")->revoked_at, 0);
@@ -114,7 +112,7 @@ TEST_F(SqliteOnboardingStoreTest, ANewInvitationReplacesTheOpenOne) {
   EXPECT_TRUE(Fails(store_->accept_invitation("old", new_member(), kNow), ErrorCode::kDenied));
 }
 
-TEST_F(SqliteOnboardingStoreTest, AcceptingCreatesTheMemberOnce) {
+TEST_P(OnboardingStoreTest, AcceptingCreatesTheMemberOnce) {
   ASSERT_TRUE(Ok(store_->create_invitation(invitation("dave@example.com", "h1"), {})));
   User member = new_member();
   member.email = "ignored@example.com";  // the invitation's email, role and account win
@@ -135,7 +133,7 @@ TEST_F(SqliteOnboardingStoreTest, AcceptingCreatesTheMemberOnce) {
       Fails(store_->revoke_invitation(account_.id, accepted->id, kNow), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteOnboardingStoreTest, ConcurrentAcceptanceCreatesOneMember) {
+TEST_P(OnboardingStoreTest, ConcurrentAcceptanceCreatesOneMember) {
   ASSERT_TRUE(Ok(store_->create_invitation(invitation("dave@example.com", "h1"), {})));
   std::atomic<int> accepted{0};
   std::vector<std::thread> threads;
@@ -149,7 +147,7 @@ TEST_F(SqliteOnboardingStoreTest, ConcurrentAcceptanceCreatesOneMember) {
   EXPECT_EQ(store_->members(account_.id)->size(), 2u);
 }
 
-TEST_F(SqliteOnboardingStoreTest, ExpiredOrRevokedInvitationsCreateNobody) {
+TEST_P(OnboardingStoreTest, ExpiredOrRevokedInvitationsCreateNobody) {
   auto created = store_->create_invitation(invitation("dave@example.com", "h1"), {});
   ASSERT_TRUE(Ok(created));
   EXPECT_TRUE(
@@ -162,7 +160,7 @@ TEST_F(SqliteOnboardingStoreTest, ExpiredOrRevokedInvitationsCreateNobody) {
   EXPECT_EQ(store_->members(account_.id)->size(), 1u);
 }
 
-TEST_F(SqliteOnboardingStoreTest, EnforcementStoresLinksAndMailOnlyOnItsCompareAndSet) {
+TEST_P(OnboardingStoreTest, EnforcementStoresLinksAndMailOnlyOnItsCompareAndSet) {
   auto dave = store_->create_user(User{0, account_.id, "dave@example.com", "h", "member", kNow});
   ASSERT_TRUE(Ok(dave));
   const EnrollmentLink link{"link1", dave->id, kNow, kNow + 50, 0};
@@ -171,7 +169,7 @@ TEST_F(SqliteOnboardingStoreTest, EnforcementStoresLinksAndMailOnlyOnItsCompareA
   // A second request that also saw "off" loses the race: nothing of it is stored.
   EXPECT_TRUE(Fails(enforce(false, {mail("enforce:2")}, {{"link2", dave->id, kNow, kNow + 50, 0}}),
                     ErrorCode::kConflict));
-  EXPECT_EQ(store_->mail_for("dave@example.com")->size(), 1u);
+  EXPECT_EQ(mail_->mail_for("dave@example.com")->size(), 1u);
   EXPECT_TRUE(Fails(store_->enrollment_link("link2"), ErrorCode::kNotFound));
   EXPECT_TRUE(Fails(enforce(true, {}, {}, 999), ErrorCode::kNotFound));
 
@@ -186,7 +184,7 @@ TEST_F(SqliteOnboardingStoreTest, EnforcementStoresLinksAndMailOnlyOnItsCompareA
   EXPECT_TRUE(Fails(store_->use_enrollment_link("nope", kNow), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteOnboardingStoreTest, EnrollmentLinksExpireAndArePurged) {
+TEST_P(OnboardingStoreTest, EnrollmentLinksExpireAndArePurged) {
   auto dave = store_->create_user(User{0, account_.id, "dave@example.com", "h", "member", kNow});
   ASSERT_TRUE(Ok(dave));
   ASSERT_TRUE(Ok(enforce(false, {}, {{"link1", dave->id, kNow, kNow + 50, 0}})));
@@ -195,7 +193,7 @@ TEST_F(SqliteOnboardingStoreTest, EnrollmentLinksExpireAndArePurged) {
   EXPECT_TRUE(Fails(store_->enrollment_link("link1"), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteOnboardingStoreTest, InvitationsComeInPagesNewestFirst) {
+TEST_P(OnboardingStoreTest, InvitationsComeInPagesNewestFirst) {
   for (const char* email : {"a@example.com", "b@example.com", "c@example.com"})
     ASSERT_TRUE(Ok(store_->create_invitation(invitation(email, email), {})));
   auto first = store_->invitations_page(account_.id, {.offset = 0, .limit = 2});
@@ -209,5 +207,7 @@ TEST_F(SqliteOnboardingStoreTest, InvitationsComeInPagesNewestFirst) {
   EXPECT_EQ(rest->items[0].email, "a@example.com");
 }
 
+STORE_CONFORMANCE_SUITE(OnboardingStoreTest);
+
 }  // namespace
-}  // namespace keystep::sqlite
+}  // namespace keystep::storetest

@@ -1,6 +1,6 @@
-// SqliteStore's AdminStore::update_account_mfa: the account's 2FA settings, changed by
-// compare-and-set together with the pending credentials, enrollment links and emails the
-// change causes, all in one transaction or not at all.
+// AdminStore::update_account_mfa conformance (idp/store/admin_store.h), on every backend: the
+// account's 2FA settings, changed by compare-and-set together with the pending credentials,
+// enrollment links and emails the change causes, all in one transaction or not at all.
 
 #include <gtest/gtest.h>
 
@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "storage/sqlite/sqlite_store.h"
+#include "tests/unit/idp/store/store_backend.h"
 #include "tests/unit/test_util.h"
 
-namespace keystep::sqlite {
+namespace keystep::storetest {
 namespace {
 
 using testutil::Fails;
@@ -19,12 +19,10 @@ using testutil::Ok;
 
 constexpr int64_t kNow = 1'700'000'000;
 
-class SqliteAccountMfaStoreTest : public testing::Test {
+class AccountMfaStoreTest : public StoreConformanceTest {
  protected:
   void SetUp() override {
-    auto opened = SqliteStore::open(":memory:");
-    ASSERT_TRUE(Ok(opened));
-    store_ = std::move(*opened);
+    ASSERT_NO_FATAL_FAILURE(StoreConformanceTest::SetUp());
     for (auto [name, account] : {std::pair{"acme", &acme_}, std::pair{"globex", &globex_}}) {
       auto created = store_->create_account(Account{0, name, name, kNow, false, "{}"});
       ASSERT_TRUE(Ok(created));
@@ -84,17 +82,16 @@ class SqliteAccountMfaStoreTest : public testing::Test {
     EXPECT_EQ(acme().mfa_settings_json, "{}");
     EXPECT_TRUE(credentials_of(alice_).empty());
     EXPECT_TRUE(Fails(store_->enrollment_link("link-hash"), ErrorCode::kNotFound));
-    EXPECT_TRUE(store_->mail_for(alice_.email)->empty());
+    EXPECT_TRUE(mail_->mail_for(alice_.email)->empty());
   }
 
-  std::unique_ptr<SqliteStore> store_;
   Account acme_;
   Account globex_;
   User alice_;
   User gina_;
 };
 
-TEST_F(SqliteAccountMfaStoreTest, UpdatesTheSettingAndTheSettingsButNoUsersOwnFlag) {
+TEST_P(AccountMfaStoreTest, UpdatesTheSettingAndTheSettingsButNoUsersOwnFlag) {
   const std::string settings = R"({"totp":{"digits":8}})";
   ASSERT_TRUE(Ok(store_->update_account_mfa(change(acme_.id, false, true, settings))));
   EXPECT_TRUE(acme().enforce_two_factor);
@@ -108,7 +105,7 @@ TEST_F(SqliteAccountMfaStoreTest, UpdatesTheSettingAndTheSettingsButNoUsersOwnFl
   EXPECT_EQ(acme().mfa_settings_json, settings);
 }
 
-TEST_F(SqliteAccountMfaStoreTest, UnknownAccountOrSettingsThatAreNotJsonAreRefused) {
+TEST_P(AccountMfaStoreTest, UnknownAccountOrSettingsThatAreNotJsonAreRefused) {
   EXPECT_TRUE(Fails(store_->update_account_mfa(change(acme_.id + 100, false, true)),
                     ErrorCode::kNotFound));
   EXPECT_TRUE(Fails(store_->update_account_mfa(change(acme_.id, false, true, "{\"totp\":")),
@@ -117,7 +114,7 @@ TEST_F(SqliteAccountMfaStoreTest, UnknownAccountOrSettingsThatAreNotJsonAreRefus
   EXPECT_EQ(acme().mfa_settings_json, "{}");
 }
 
-TEST_F(SqliteAccountMfaStoreTest, StoresThePendingSecretsLinksAndEmailsWithTheChange) {
+TEST_P(AccountMfaStoreTest, StoresThePendingSecretsLinksAndEmailsWithTheChange) {
   MfaCredential older = pending(alice_.id, "sealed-old");
   older.params["digits"] = 6;
   ASSERT_TRUE(Ok(store_->put_pending_credential(older)));
@@ -130,10 +127,10 @@ TEST_F(SqliteAccountMfaStoreTest, StoresThePendingSecretsLinksAndEmailsWithTheCh
   EXPECT_EQ(credentials[0].params["digits"], 8);
   EXPECT_FALSE(credentials[0].confirmed);
   EXPECT_TRUE(Ok(store_->enrollment_link("link-hash")));
-  EXPECT_EQ(store_->mail_for(alice_.email)->size(), 1u);
+  EXPECT_EQ(mail_->mail_for(alice_.email)->size(), 1u);
 }
 
-TEST_F(SqliteAccountMfaStoreTest, TheLoserOfTheCompareAndSetStoresNothing) {
+TEST_P(AccountMfaStoreTest, TheLoserOfTheCompareAndSetStoresNothing) {
   // Another request turned enforcement on and off again meanwhile: this one saw "on".
   EXPECT_TRUE(Fails(store_->update_account_mfa(enforcement(true)), ErrorCode::kConflict));
   expect_nothing_of_the_enforcement();
@@ -148,10 +145,10 @@ TEST_F(SqliteAccountMfaStoreTest, TheLoserOfTheCompareAndSetStoresNothing) {
   ASSERT_EQ(credentials.size(), 1u);
   EXPECT_EQ(credentials[0].secret, "sealed-new");
   EXPECT_TRUE(Fails(store_->enrollment_link("link-hash-2"), ErrorCode::kNotFound));
-  EXPECT_EQ(store_->mail_for(alice_.email)->size(), 1u);
+  EXPECT_EQ(mail_->mail_for(alice_.email)->size(), 1u);
 }
 
-TEST_F(SqliteAccountMfaStoreTest, APendingSecretThatIsConfirmedOrOfAnotherAccountChangesNothing) {
+TEST_P(AccountMfaStoreTest, APendingSecretThatIsConfirmedOrOfAnotherAccountChangesNothing) {
   AccountMfaChange confirmed = enforcement(false);
   confirmed.pending_credentials[0].confirmed = true;
   EXPECT_TRUE(Fails(store_->update_account_mfa(confirmed), ErrorCode::kInvalidArgument));
@@ -163,12 +160,14 @@ TEST_F(SqliteAccountMfaStoreTest, APendingSecretThatIsConfirmedOrOfAnotherAccoun
   EXPECT_TRUE(credentials_of(gina_).empty());
 }
 
-TEST_F(SqliteAccountMfaStoreTest, AnEmailThatCannotBeQueuedChangesNothing) {
+TEST_P(AccountMfaStoreTest, AnEmailThatCannotBeQueuedChangesNothing) {
   AccountMfaChange broken = enforcement(false);
   broken.mail[0].to = "";
   EXPECT_TRUE(Fails(store_->update_account_mfa(broken), ErrorCode::kInvalidArgument));
   expect_nothing_of_the_enforcement();
 }
 
+STORE_CONFORMANCE_SUITE(AccountMfaStoreTest);
+
 }  // namespace
-}  // namespace keystep::sqlite
+}  // namespace keystep::storetest

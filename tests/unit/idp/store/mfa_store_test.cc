@@ -1,5 +1,5 @@
-// SqliteStore as an MfaStore: credentials with compare-and-set, the user-level 2FA flag,
-// attempt counters and the audit log.
+// MfaStore conformance (idp/store/mfa_store.h), on every backend: credentials with
+// compare-and-set, the user-level 2FA flag, attempt counters and the audit log.
 
 #include <gtest/gtest.h>
 
@@ -12,31 +12,18 @@
 #include <utility>
 #include <vector>
 
-#include "storage/sqlite/migrations.h"
-#include "storage/sqlite/sqlite_store.h"
-#include "storage/sqlite/statement.h"
+#include "tests/unit/idp/store/store_backend.h"
 #include "tests/unit/test_util.h"
 
-namespace keystep::sqlite {
+namespace keystep::storetest {
 namespace {
 
 using testutil::Fails;
 using testutil::Ok;
-using testutil::TempDir;
 
 constexpr int64_t kNow = 1'700'000'000;
 constexpr const char* kTotp = "totp";
 constexpr const char* kRecovery = "recovery_codes";
-
-// Runs trusted SQL on the database file through a connection of its own, bypassing the store:
-// for what the store cannot do (delete a user) or must never do (corrupt a row).
-void raw_sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  Status status = exec_sql(db, sql);
-  sqlite3_close(db);
-  ASSERT_TRUE(Ok(status));
-}
 
 MfaCredential credential(int64_t user_id, const std::string& provider_id,
                          int64_t created_at = kNow) {
@@ -79,15 +66,11 @@ std::vector<std::string> names(const std::vector<AuditEvent>& events) {
   return out;
 }
 
-// One account with two member users, alice and bob, on the database at path_ (":memory:"
-// unless a subclass picks a file).
-class SqliteMfaStoreTest : public testing::Test {
+// One account with two member users, alice and bob.
+class MfaStoreTest : public StoreConformanceTest {
  protected:
-  void SetUp() override { open_and_seed(":memory:"); }
-
-  void open_and_seed(const std::string& path) {
-    path_ = path;
-    ASSERT_NO_FATAL_FAILURE(reopen());
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StoreConformanceTest::SetUp());
     auto account =
         store_->create_account({.name = "acme", .issuer_label = "Acme", .created_at = kNow});
     ASSERT_TRUE(Ok(account));
@@ -102,13 +85,6 @@ class SqliteMfaStoreTest : public testing::Test {
       ASSERT_TRUE(Ok(created));
       *user = *created;
     }
-  }
-
-  void reopen() {
-    store_.reset();
-    auto opened = SqliteStore::open(path_);
-    ASSERT_TRUE(Ok(opened));
-    store_ = std::move(opened).value();
   }
 
   std::vector<MfaCredential> credentials_of(int64_t user_id) {
@@ -140,22 +116,14 @@ class SqliteMfaStoreTest : public testing::Test {
     return pending;
   }
 
-  std::string path_;
-  std::unique_ptr<SqliteStore> store_;
   Account account_;
   User alice_;
   User bob_;
 };
 
-class SqliteMfaStoreFileTest : public SqliteMfaStoreTest {
- protected:
-  void SetUp() override { open_and_seed(dir_.file("keystep.db")); }
-  TempDir dir_;
-};
-
 // ---- Credentials
 
-TEST_F(SqliteMfaStoreTest, PendingCredentialRoundTripsWithIdVersionAndParsedJson) {
+TEST_P(MfaStoreTest, PendingCredentialRoundTripsWithIdVersionAndParsedJson) {
   MfaCredential pending = credential(alice_.id, kTotp);
   pending.state = {{"otpauth_uri", "otpauth://totp/Acme:alice"}};
   pending.counter = 7;
@@ -182,7 +150,7 @@ TEST_F(SqliteMfaStoreTest, PendingCredentialRoundTripsWithIdVersionAndParsedJson
   EXPECT_TRUE(credentials_of(bob_.id).empty());
 }
 
-TEST_F(SqliteMfaStoreTest, SecretWithNulBytesRoundTrips) {
+TEST_P(MfaStoreTest, SecretWithNulBytesRoundTrips) {
   MfaCredential pending = credential(alice_.id, kTotp);
   pending.secret = std::string("\x00\x01\xff\x00sealed\x00", 11);
   ASSERT_TRUE(Ok(store_->put_pending_credential(pending)));
@@ -192,7 +160,7 @@ TEST_F(SqliteMfaStoreTest, SecretWithNulBytesRoundTrips) {
   EXPECT_EQ(loaded[0].secret, pending.secret);
 }
 
-TEST_F(SqliteMfaStoreTest, CredentialsOfUserAreOldestFirst) {
+TEST_P(MfaStoreTest, CredentialsOfUserAreOldestFirst) {
   // Created out of insertion order: created_at decides, the id breaks ties.
   ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, "fido2", kNow + 20))));
   ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, kTotp, kNow + 10))));
@@ -204,7 +172,7 @@ TEST_F(SqliteMfaStoreTest, CredentialsOfUserAreOldestFirst) {
   EXPECT_EQ(loaded[2].provider_id, "fido2");
 }
 
-TEST_F(SqliteMfaStoreTest, NewPendingCredentialReplacesOnlyUnconfirmedOfTheSameProvider) {
+TEST_P(MfaStoreTest, NewPendingCredentialReplacesOnlyUnconfirmedOfTheSameProvider) {
   MfaCredential first = pending_totp();
   ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(first, 1), first.version,
                                            recovery_codes(alice_.id, "r1"))));
@@ -230,7 +198,7 @@ TEST_F(SqliteMfaStoreTest, NewPendingCredentialReplacesOnlyUnconfirmedOfTheSameP
   EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
 }
 
-TEST_F(SqliteMfaStoreTest, PendingCredentialMustBeUnconfirmedAndOfAKnownUser) {
+TEST_P(MfaStoreTest, PendingCredentialMustBeUnconfirmedAndOfAKnownUser) {
   MfaCredential confirmed = credential(alice_.id, kTotp);
   confirmed.confirmed = true;
   EXPECT_TRUE(Fails(store_->put_pending_credential(confirmed), ErrorCode::kInvalidArgument));
@@ -239,7 +207,7 @@ TEST_F(SqliteMfaStoreTest, PendingCredentialMustBeUnconfirmedAndOfAKnownUser) {
   EXPECT_TRUE(credentials_of(alice_.id).empty());
 }
 
-TEST_F(SqliteMfaStoreTest, CredentialJsonThatCannotBeSerialisedIsInvalidArgument) {
+TEST_P(MfaStoreTest, CredentialJsonThatCannotBeSerialisedIsInvalidArgument) {
   MfaCredential bad = credential(alice_.id, kTotp);
   bad.state = {{"label", std::string("\xff\xfe", 2)}};  // not UTF-8
   EXPECT_TRUE(Fails(store_->put_pending_credential(bad), ErrorCode::kInvalidArgument));
@@ -247,7 +215,7 @@ TEST_F(SqliteMfaStoreTest, CredentialJsonThatCannotBeSerialisedIsInvalidArgument
   EXPECT_TRUE(credentials_of(alice_.id).empty());
 }
 
-TEST_F(SqliteMfaStoreTest, CredentialUpdateIsCompareAndSetOnVersion) {
+TEST_P(MfaStoreTest, CredentialUpdateIsCompareAndSetOnVersion) {
   MfaCredential stored = pending_totp();
   MfaCredential used = stored;
   used.secret = "must-not-be-written";
@@ -286,7 +254,7 @@ TEST_F(SqliteMfaStoreTest, CredentialUpdateIsCompareAndSetOnVersion) {
   EXPECT_EQ(credentials_of(alice_.id)[0].version, 2);
 }
 
-TEST_F(SqliteMfaStoreTest, UpdateOfAbsentOrForeignCredentialIsNotFound) {
+TEST_P(MfaStoreTest, UpdateOfAbsentOrForeignCredentialIsNotFound) {
   MfaCredential stored = pending_totp();
   MfaCredential gone = stored;
   gone.id = stored.id + 100;
@@ -297,7 +265,7 @@ TEST_F(SqliteMfaStoreTest, UpdateOfAbsentOrForeignCredentialIsNotFound) {
   EXPECT_EQ(credentials_of(alice_.id)[0].version, 0);
 }
 
-TEST_F(SqliteMfaStoreTest, StaleUpdateOfAReplacedPendingCredentialDoesNotLandOnItsReplacement) {
+TEST_P(MfaStoreTest, StaleUpdateOfAReplacedPendingCredentialDoesNotLandOnItsReplacement) {
   MfaCredential old_pending = pending_totp();
   MfaCredential new_pending = pending_totp();  // enrollment restarted in another tab
   MfaCredential stale = confirmed_from(old_pending, 3);
@@ -313,11 +281,11 @@ TEST_F(SqliteMfaStoreTest, StaleUpdateOfAReplacedPendingCredentialDoesNotLandOnI
   EXPECT_FALSE(two_factor_enabled(alice_.id));
 }
 
-TEST_F(SqliteMfaStoreFileTest, ConcurrentUpdatesWithTheSameVersionHaveExactlyOneWinner) {
+TEST_P(MfaStoreTest, ConcurrentUpdatesWithTheSameVersionHaveExactlyOneWinner) {
   MfaCredential stored = pending_totp();
-  auto second = SqliteStore::open(dir_.file("keystep.db"));
-  ASSERT_TRUE(Ok(second));
-  SqliteStore* connections[2] = {store_.get(), second->get()};
+  auto second = connect();
+  ASSERT_NE(second, nullptr);
+  Store* connections[2] = {store_, &second->store()};
   constexpr int kRounds = 50;
   for (int round = 0; round < kRounds; ++round) {
     std::atomic<int> ready{0};
@@ -351,20 +319,16 @@ TEST_F(SqliteMfaStoreFileTest, ConcurrentUpdatesWithTheSameVersionHaveExactlyOne
   EXPECT_EQ(loaded[0].version, kRounds);
 }
 
-TEST_F(SqliteMfaStoreFileTest, CorruptCredentialJsonIsInternalNotACrash) {
+TEST_P(MfaStoreTest, CorruptCredentialJsonIsInternalNotACrash) {
   MfaCredential stored = pending_totp();
-  // The schema's CHECK refuses such a row; only a connection that ignores it can write one.
-  ASSERT_NO_FATAL_FAILURE(raw_sql(path_,
-                                  "PRAGMA ignore_check_constraints = ON; "
-                                  "UPDATE mfa_credentials SET state = '{\"trunc' WHERE id = " +
-                                      std::to_string(stored.id)));
+  ASSERT_TRUE(Ok(backend_->corrupt_credential_state(stored.id)));
   EXPECT_TRUE(Fails(store_->credentials_of_user(alice_.id), ErrorCode::kInternal));
   EXPECT_TRUE(Ok(store_->credentials_of_user(bob_.id)));
 }
 
 // ---- Enabling and disabling two-factor
 
-TEST_F(SqliteMfaStoreTest, UserFlagIsOffByDefaultAndFollowsEnableAndDisable) {
+TEST_P(MfaStoreTest, UserFlagIsOffByDefaultAndFollowsEnableAndDisable) {
   EXPECT_FALSE(two_factor_enabled(alice_.id));
   MfaCredential pending = pending_totp();
   EXPECT_FALSE(two_factor_enabled(alice_.id));
@@ -376,7 +340,7 @@ TEST_F(SqliteMfaStoreTest, UserFlagIsOffByDefaultAndFollowsEnableAndDisable) {
   EXPECT_FALSE(two_factor_enabled(alice_.id));
 }
 
-TEST_F(SqliteMfaStoreTest, EnableConfirmsTheCredentialAndAddsRecoveryCodes) {
+TEST_P(MfaStoreTest, EnableConfirmsTheCredentialAndAddsRecoveryCodes) {
   MfaCredential pending = pending_totp();
   MfaCredential confirmed = confirmed_from(pending, 42);
   confirmed.confirmed = false;  // the store confirms whatever the flag says
@@ -396,7 +360,7 @@ TEST_F(SqliteMfaStoreTest, EnableConfirmsTheCredentialAndAddsRecoveryCodes) {
   EXPECT_EQ(loaded[1].state, recovery_codes(alice_.id, "r1").state);
 }
 
-TEST_F(SqliteMfaStoreTest, LabelAndLookupKeyAreStoredAtInsertAndByCompareAndSet) {
+TEST_P(MfaStoreTest, LabelAndLookupKeyAreStoredAtInsertAndByCompareAndSet) {
   MfaCredential pending = credential(alice_.id, "yubikey_hotp");
   pending.label = "YubiKey";
   pending.lookup_key = "cccc";
@@ -421,59 +385,7 @@ TEST_F(SqliteMfaStoreTest, LabelAndLookupKeyAreStoredAtInsertAndByCompareAndSet)
   EXPECT_EQ(loaded[1].lookup_key, "");
 }
 
-// A database made by the schema before migration 008 (the interface version 1 store): its
-// credentials keep working, with no label and no lookup key.
-TEST(SqliteMfaStoreMigration, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndLookupKey) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  std::vector<Migration> before;
-  for (const Migration& m : kMigrations) {
-    if (m.version < 8) before.push_back(m);
-  }
-  ASSERT_EQ(before.size(), 7u);
-  int64_t user_id = 0;
-  {
-    auto old = SqliteStore::open(path, before);
-    ASSERT_TRUE(Ok(old));
-    auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
-    ASSERT_TRUE(Ok(account));
-    auto user = (*old)->create_user({.account_id = account->id,
-                                     .email = "alice@example.com",
-                                     .password_hash = "h",
-                                     .role = kRoleMember,
-                                     .created_at = kNow});
-    ASSERT_TRUE(Ok(user));
-    user_id = user->id;
-  }
-  ASSERT_NO_FATAL_FAILURE(raw_sql(
-      path, "INSERT INTO mfa_credentials (user_id, provider_id, secret, params, state, counter, "
-            "version, confirmed, created_at, last_used_at) VALUES (" +
-                std::to_string(user_id) +
-                ", 'totp', X'00', '{\"algorithm\":\"SHA1\",\"digits\":6,\"period\":30}', "
-                "'{}', 56666666, 3, 1, 1700000000, 1700000000)"));
-
-  auto store = SqliteStore::open(path);
-  ASSERT_TRUE(Ok(store));
-  auto version = (*store)->schema_version();
-  ASSERT_TRUE(Ok(version));
-  EXPECT_EQ(*version, kMigrations.back().version);
-  auto credentials = (*store)->credentials_of_user(user_id);
-  ASSERT_TRUE(Ok(credentials));
-  ASSERT_EQ(credentials->size(), 1u);
-  const MfaCredential& c = credentials->front();
-  EXPECT_EQ(c.provider_id, "totp");
-  EXPECT_EQ(c.counter, 56666666);
-  EXPECT_EQ(c.version, 3);
-  EXPECT_TRUE(c.confirmed);
-  EXPECT_EQ(c.label, "");
-  EXPECT_EQ(c.lookup_key, "");
-  // And it takes compare-and-set updates as before.
-  MfaCredential used = c;
-  used.counter = 56666667;
-  EXPECT_TRUE(Ok((*store)->update_credential(used, 3)));
-}
-
-TEST_F(SqliteMfaStoreTest, EnableWithStaleVersionChangesNothing) {
+TEST_P(MfaStoreTest, EnableWithStaleVersionChangesNothing) {
   MfaCredential pending = pending_totp();
   // Another request confirmed the same pending credential first.
   MfaCredential other = pending;
@@ -492,7 +404,7 @@ TEST_F(SqliteMfaStoreTest, EnableWithStaleVersionChangesNothing) {
   EXPECT_EQ(loaded[0].version, 1);
 }
 
-TEST_F(SqliteMfaStoreTest, EnableOfAbsentCredentialIsNotFoundAndChangesNothing) {
+TEST_P(MfaStoreTest, EnableOfAbsentCredentialIsNotFoundAndChangesNothing) {
   MfaCredential pending = pending_totp();
   MfaCredential gone = confirmed_from(pending, 1);
   gone.id = pending.id + 100;
@@ -502,7 +414,7 @@ TEST_F(SqliteMfaStoreTest, EnableOfAbsentCredentialIsNotFoundAndChangesNothing) 
   EXPECT_EQ(ids(credentials_of(alice_.id)), std::vector<int64_t>{pending.id});
 }
 
-TEST_F(SqliteMfaStoreTest, EnableRefusesRecoveryCodesOfAnotherUserOrTheSameProvider) {
+TEST_P(MfaStoreTest, EnableRefusesRecoveryCodesOfAnotherUserOrTheSameProvider) {
   MfaCredential pending = pending_totp();
   EXPECT_TRUE(Fails(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
                                               recovery_codes(bob_.id, "r1")),
@@ -514,7 +426,7 @@ TEST_F(SqliteMfaStoreTest, EnableRefusesRecoveryCodesOfAnotherUserOrTheSameProvi
   EXPECT_EQ(credentials_of(alice_.id)[0].version, 0);
 }
 
-TEST_F(SqliteMfaStoreTest, EnableRemovesPreviousTotpCredentialAndRecoveryCodes) {
+TEST_P(MfaStoreTest, EnableRemovesPreviousTotpCredentialAndRecoveryCodes) {
   MfaCredential first = pending_totp();
   ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(first, 1), first.version,
                                            recovery_codes(alice_.id, "r1"))));
@@ -546,7 +458,7 @@ TEST_F(SqliteMfaStoreTest, EnableRemovesPreviousTotpCredentialAndRecoveryCodes) 
   EXPECT_TRUE(two_factor_enabled(alice_.id));
 }
 
-TEST_F(SqliteMfaStoreTest, DisableRemovesEveryCredentialOfOnlyThatUser) {
+TEST_P(MfaStoreTest, DisableRemovesEveryCredentialOfOnlyThatUser) {
   MfaCredential pending = pending_totp();
   ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
                                            recovery_codes(alice_.id, "r1"))));
@@ -562,7 +474,7 @@ TEST_F(SqliteMfaStoreTest, DisableRemovesEveryCredentialOfOnlyThatUser) {
   EXPECT_TRUE(Fails(store_->disable_two_factor(bob_.id + 100), ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteMfaStoreTest, ReplaceCredentialsSwapsOnlyThatProvider) {
+TEST_P(MfaStoreTest, ReplaceCredentialsSwapsOnlyThatProvider) {
   MfaCredential pending = pending_totp();
   ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
                                            recovery_codes(alice_.id, "r1"))));
@@ -579,15 +491,14 @@ TEST_F(SqliteMfaStoreTest, ReplaceCredentialsSwapsOnlyThatProvider) {
                     ErrorCode::kNotFound));
 }
 
-TEST_F(SqliteMfaStoreFileTest, DeletingAUserDeletesItsCredentialsButNotItsAuditEvents) {
+TEST_P(MfaStoreTest, DeletingAUserDeletesItsCredentialsButNotItsAuditEvents) {
   ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, kTotp))));
   ASSERT_TRUE(Ok(store_->replace_credentials(recovery_codes(alice_.id, "r1"))));
   auto bobs = store_->put_pending_credential(credential(bob_.id, kTotp));
   ASSERT_TRUE(Ok(bobs));
   ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "mfa.enabled", alice_.id))));
 
-  ASSERT_NO_FATAL_FAILURE(raw_sql(path_, "PRAGMA foreign_keys = ON; DELETE FROM users WHERE id = " +
-                                             std::to_string(alice_.id)));
+  ASSERT_TRUE(Ok(backend_->delete_user(alice_.id)));
   EXPECT_TRUE(credentials_of(alice_.id).empty());
   EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
   auto events = store_->audit_events(account_.id, 0, 10);
@@ -598,7 +509,7 @@ TEST_F(SqliteMfaStoreFileTest, DeletingAUserDeletesItsCredentialsButNotItsAuditE
 
 // ---- Attempts
 
-TEST_F(SqliteMfaStoreTest, AttemptsCountFromZeroPerKeyAndReset) {
+TEST_P(MfaStoreTest, AttemptsCountFromZeroPerKeyAndReset) {
   auto none = store_->attempts("user:1");
   ASSERT_TRUE(Ok(none));
   EXPECT_EQ(none->failures, 0);
@@ -626,7 +537,7 @@ TEST_F(SqliteMfaStoreTest, AttemptsCountFromZeroPerKeyAndReset) {
   EXPECT_EQ(store_->record_failure("user:1", kNow + 9)->failures, 1);
 }
 
-TEST_F(SqliteMfaStoreTest, RecordFailureIfCountsOnlyWhenTheStateIsStillTheExpectedOne) {
+TEST_P(MfaStoreTest, RecordFailureIfCountsOnlyWhenTheStateIsStillTheExpectedOne) {
   // A key without failures: counted once from the empty state, not twice.
   auto first = store_->record_failure_if("pwd:a", AttemptState{}, kNow);
   ASSERT_TRUE(Ok(first));
@@ -654,26 +565,25 @@ TEST_F(SqliteMfaStoreTest, RecordFailureIfCountsOnlyWhenTheStateIsStillTheExpect
   EXPECT_EQ(store_->attempts("pwd:a")->failures, 0);
 }
 
-TEST_F(SqliteMfaStoreFileTest, AttemptsPersistAcrossReopen) {
+TEST_P(MfaStoreTest, AttemptsPersistAcrossReopen) {
   ASSERT_TRUE(Ok(store_->record_failure("user:1", kNow)));
   ASSERT_TRUE(Ok(store_->record_failure("user:1", kNow + 1)));
-  ASSERT_NO_FATAL_FAILURE(reopen());
+  ASSERT_NO_FATAL_FAILURE(reconnect());
   auto read = store_->attempts("user:1");
   ASSERT_TRUE(Ok(read));
   EXPECT_EQ(read->failures, 2);
   EXPECT_EQ(read->last_failure_at, kNow + 1);
   ASSERT_TRUE(Ok(store_->reset_attempts("user:1")));
-  ASSERT_NO_FATAL_FAILURE(reopen());
+  ASSERT_NO_FATAL_FAILURE(reconnect());
   EXPECT_EQ(store_->attempts("user:1")->failures, 0);
 }
 
-TEST_F(SqliteMfaStoreFileTest, ConcurrentFailuresThroughSeparateConnectionsAreAllCounted) {
+TEST_P(MfaStoreTest, ConcurrentFailuresThroughSeparateConnectionsAreAllCounted) {
   constexpr int kThreads = 8;
-  std::vector<std::unique_ptr<SqliteStore>> stores;
+  std::vector<std::unique_ptr<StoreConnection>> stores;
   for (int i = 0; i < kThreads; ++i) {
-    auto opened = SqliteStore::open(path_);
-    ASSERT_TRUE(Ok(opened));
-    stores.push_back(std::move(opened).value());
+    stores.push_back(connect());
+    ASSERT_NE(stores.back(), nullptr);
   }
   std::atomic<int> ready{0};
   std::vector<int64_t> seen(kThreads, -1);
@@ -682,7 +592,7 @@ TEST_F(SqliteMfaStoreFileTest, ConcurrentFailuresThroughSeparateConnectionsAreAl
     threads.emplace_back([&, i] {
       ++ready;
       while (ready.load() < kThreads) std::this_thread::yield();
-      auto state = stores[i]->record_failure("user:1", kNow + i);
+      auto state = stores[i]->store().record_failure("user:1", kNow + i);
       if (state.ok()) seen[i] = state->failures;
     });
   }
@@ -699,7 +609,7 @@ TEST_F(SqliteMfaStoreFileTest, ConcurrentFailuresThroughSeparateConnectionsAreAl
 
 // ---- Audit log
 
-TEST_F(SqliteMfaStoreTest, AuditEventsRoundTripNewestFirst) {
+TEST_P(MfaStoreTest, AuditEventsRoundTripNewestFirst) {
   ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "mfa.enabled", alice_.id))));
   ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "mfa.code_refused"))));
   auto events = store_->audit_events(account_.id, 0, 10);
@@ -717,7 +627,7 @@ TEST_F(SqliteMfaStoreTest, AuditEventsRoundTripNewestFirst) {
   EXPECT_EQ(e.request_id, "");
 }
 
-TEST_F(SqliteMfaStoreTest, AuditEventsKeepTheRequestId) {
+TEST_P(MfaStoreTest, AuditEventsKeepTheRequestId) {
   AuditEvent with_id = event(account_.id, "mfa.enabled", alice_.id);
   with_id.request_id = "Vq3xJ2mUe7Rk0Jd3sQk9xA";
   ASSERT_TRUE(Ok(store_->append_audit(with_id)));
@@ -727,7 +637,7 @@ TEST_F(SqliteMfaStoreTest, AuditEventsKeepTheRequestId) {
   EXPECT_EQ((*events)[0].request_id, "Vq3xJ2mUe7Rk0Jd3sQk9xA");
 }
 
-TEST_F(SqliteMfaStoreTest, AuditEventsPageByBeforeId) {
+TEST_P(MfaStoreTest, AuditEventsPageByBeforeId) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "e" + std::to_string(i)))));
   }
@@ -745,7 +655,7 @@ TEST_F(SqliteMfaStoreTest, AuditEventsPageByBeforeId) {
   EXPECT_TRUE(beyond->empty());
 }
 
-TEST_F(SqliteMfaStoreTest, AuditEventsAreIsolatedByAccount) {
+TEST_P(MfaStoreTest, AuditEventsAreIsolatedByAccount) {
   auto other = store_->create_account({.name = "globex", .issuer_label = "Globex"});
   ASSERT_TRUE(Ok(other));
   ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "acme.1"))));
@@ -766,7 +676,7 @@ TEST_F(SqliteMfaStoreTest, AuditEventsAreIsolatedByAccount) {
   EXPECT_TRUE(none->empty());
 }
 
-TEST_F(SqliteMfaStoreTest, AuditPageSizeIsClampedToOneThroughFiveHundred) {
+TEST_P(MfaStoreTest, AuditPageSizeIsClampedToOneThroughFiveHundred) {
   for (int i = 0; i < 501; ++i) {
     ASSERT_TRUE(Ok(store_->append_audit(event(account_.id, "e" + std::to_string(i)))));
   }
@@ -781,5 +691,7 @@ TEST_F(SqliteMfaStoreTest, AuditPageSizeIsClampedToOneThroughFiveHundred) {
   EXPECT_EQ(most->back().event, "e1");
 }
 
+STORE_CONFORMANCE_SUITE(MfaStoreTest);
+
 }  // namespace
-}  // namespace keystep::sqlite
+}  // namespace keystep::storetest

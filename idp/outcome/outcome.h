@@ -1,0 +1,189 @@
+#pragma once
+// What the IdP core is given by http/ and what it answers: the request types (BrowserContext,
+// Params), the data of each page (the views), and the outcomes (WebOutcome for the browser,
+// ApiOutcome for JSON APIs). An outcome names its error (Fault), never an HTTP status: http/
+// turns it into status and body with its error table (http/error_table.h).
+//
+// Header only, and below every core folder: the OIDC endpoints, the login flow, the profile
+// pages and the administration all build these.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/url.h"
+#include "idp/outcome/fault.h"
+
+namespace keystep {
+
+// What the browser sent that matters to the IdP.
+struct BrowserContext {
+  std::optional<std::string> session_cookie;
+  std::optional<std::string> flow_cookie;
+  std::string client_address;
+  std::optional<std::string> signup_cookie;
+};
+
+struct CookieToSet {
+  std::string name;
+  std::string value;
+  std::string path = "/";
+  int64_t max_age = -1;  // -1: session cookie; 0: delete
+  bool secure = false;
+  // Always HttpOnly and SameSite=Lax.
+};
+
+// An authenticator-app enrollment as the user sees it.
+struct TotpEnrollmentView {
+  std::string otpauth_uri;
+  std::string qr_png_data_uri;  // data:image/png;base64,…
+  std::string display_secret;   // grouped base32, for typing by hand
+  std::string issuer_label;
+};
+
+// A user's two-factor state (TwoFactor::status).
+struct TwoFactorStatus {
+  bool user_setting = false;         // the user's own toggle
+  bool account_setting = false;      // enforced by the account
+  bool has_totp = false;             // a confirmed authenticator app
+  std::vector<std::string> methods;  // providers with a confirmed credential, fallbacks excluded
+  int recovery_codes_left = 0;
+  bool has_second_factor() const { return !methods.empty(); }
+};
+
+// Data for the login page.
+struct LoginView {
+  std::string flow_id;
+  std::string csrf_token;
+  std::string email;          // prefilled from login_hint or the previous attempt
+  std::string client_id;      // empty when signing in to Keystep's own pages
+  std::string error_message;  // empty when there is nothing to say
+};
+
+// Data for the second login step.
+struct SecondFactorView {
+  std::string flow_id;
+  std::string csrf_token;
+  std::string method;  // a provider id, or kSetupMethod (idp/login/) for the forced setup
+  bool recovery_available = false;
+  std::string error_message;
+  TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
+};
+
+// Data for the profile page and its two-factor screens.
+struct ProfileView {
+  std::string csrf_token;
+  std::string email;
+  std::string account_name;
+  TwoFactorStatus two_factor;
+  TotpEnrollmentView enrollment;            // kEnableTwoFactorPage
+  std::vector<std::string> recovery_codes;  // kRecoveryCodesPage: shown once
+  std::string notice;
+  std::string error_message;
+  // The user may open Account setup > Authentication (auth_settings.view): the pages link it.
+  bool can_view_auth_settings = false;
+};
+
+// Data for the signup page (an invitation's link).
+struct SignupView {
+  std::string invitation;  // the invitation token from the link, posted back with the form
+  std::string csrf_token;
+  std::string email;
+  std::string account_label;
+  bool two_factor_required = false;  // the account enforces 2FA: setup follows the password
+  std::string error_message;
+};
+
+// Data for the error page, shown when the browser cannot be sent back to the client. The
+// error's code is the outcome's fault.
+struct ErrorView {
+  std::string description;  // safe to show
+};
+
+// Data for the sign-out question (RP-initiated logout that cannot prove it speaks for this
+// browser's session): a form posting back to /logout with the carried parameters.
+struct LogoutConfirmView {
+  std::string csrf_token;
+  Params carried;  // client_id, post_logout_redirect_uri, state: only those present
+};
+
+// The outcome of a browser-facing call: a redirect or a page, plus cookies.
+struct WebOutcome {
+  enum class Kind {
+    kRedirect,
+    kLoginPage,
+    kSecondFactorPage,
+    kErrorPage,
+    kLoggedOutPage,
+    kProfilePage,
+    kEnableTwoFactorPage,
+    kRecoveryCodesPage,
+    kSignupPage,
+    kLogoutConfirmPage,
+  };
+  Kind kind = Kind::kErrorPage;
+  // What went wrong; set on every kErrorPage, and on a page shown again with its error
+  // message. None: the redirect or page of a success.
+  std::optional<Fault> fault;
+  std::string location;      // kRedirect
+  LoginView login;           // kLoginPage
+  SecondFactorView second;   // kSecondFactorPage
+  ErrorView error;           // kErrorPage
+  ProfileView profile;       // kProfilePage, kEnableTwoFactorPage, kRecoveryCodesPage
+  SignupView signup;         // kSignupPage
+  LogoutConfirmView logout;  // kLogoutConfirmPage
+  int64_t retry_after = 0;   // seconds, with kTooManyAttempts
+  std::vector<CookieToSet> cookies;
+};
+
+// The text of kTemporarilyUnavailable pages when there is nothing more precise to say.
+inline constexpr const char* kTryAgainText = "Please try again in a moment.";
+
+inline WebOutcome error_page(Fault fault, std::string description) {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kErrorPage;
+  out.fault = fault;
+  out.error = ErrorView{std::move(description)};
+  return out;
+}
+
+// The page of a store (or other dependency) that failed: the user may retry.
+inline WebOutcome unavailable_page(std::string description = kTryAgainText) {
+  return error_page(Fault::kTemporarilyUnavailable, std::move(description));
+}
+
+inline WebOutcome redirect_to(std::string location) {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kRedirect;
+  out.location = std::move(location);
+  return out;
+}
+
+// The outcome of an API call (token, userinfo, admin API): a JSON body, or an error.
+struct ApiOutcome {
+  std::optional<Fault> fault;  // none: success
+  bool created = false;        // a success that created something (the resource is the body)
+  // On success the answer. With a fault its error_description and any details; http/ adds
+  // the fault's "error".
+  nlohmann::json body;
+  std::string www_authenticate;  // set on some faults (RFC 6750 §3, RFC 7617)
+};
+
+inline ApiOutcome api_ok(nlohmann::json body) {
+  return ApiOutcome{std::nullopt, false, std::move(body), {}};
+}
+inline ApiOutcome api_created(nlohmann::json body) {
+  return ApiOutcome{std::nullopt, true, std::move(body), {}};
+}
+inline ApiOutcome api_error(Fault fault, std::string description) {
+  return ApiOutcome{fault, false, {{"error_description", std::move(description)}}, {}};
+}
+// The store failed: the client may retry.
+inline ApiOutcome api_unavailable(std::string description = "please try again") {
+  return api_error(Fault::kTemporarilyUnavailable, std::move(description));
+}
+
+}  // namespace keystep

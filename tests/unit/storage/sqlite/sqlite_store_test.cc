@@ -1,0 +1,212 @@
+// What SqliteStore adds to the store contract (storage/sqlite/sqlite_store.h): migrations
+// applied once and in order, refusing a newer schema, rolling back a failed migration, WAL,
+// and the file modes of a new database. The contract itself is checked on every backend by
+// the conformance suite (tests/unit/idp/store/).
+
+#include "storage/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "storage/sqlite/migrations.h"
+#include "tests/unit/test_util.h"
+
+namespace keystep::sqlite {
+namespace {
+
+using testutil::Fails;
+using testutil::Ok;
+using testutil::TempDir;
+
+std::vector<Migration> with_extra(std::vector<Migration> extra) {
+  std::vector<Migration> all = kMigrations;
+  all.insert(all.end(), extra.begin(), extra.end());
+  return all;
+}
+
+int latest_version() { return kMigrations.back().version; }
+
+// Runs SQL on the database file through a connection of its own, bypassing the store: to
+// write rows the way an older binary did.
+void raw_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+// ---- Migrations
+
+TEST(SqliteStoreMigrations, MemoryDatabaseIsAtLatestSchemaVersion) {
+  auto store = SqliteStore::open(":memory:");
+  ASSERT_TRUE(Ok(store));
+  auto version = (*store)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, latest_version());
+}
+
+TEST(SqliteStoreMigrations, MigrationsApplyOnceAndReopenKeepsData) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  {
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(Ok(store));
+    ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
+  }
+  // Re-running 001 would fail on CREATE TABLE of existing tables, so a clean reopen proves
+  // it was skipped.
+  auto reopened = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(reopened));
+  auto version = (*reopened)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, latest_version());
+  EXPECT_TRUE(Ok((*reopened)->account_by_name("acme")));
+}
+
+TEST(SqliteStoreMigrations, AppliesOnlyPendingMigrations) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  ASSERT_TRUE(Ok(SqliteStore::open(path)));
+  const int next = latest_version() + 1;
+  auto upgraded = SqliteStore::open(
+      path, with_extra({{next, "next_add_column", "ALTER TABLE accounts ADD COLUMN note TEXT;"}}));
+  ASSERT_TRUE(Ok(upgraded));
+  auto version = (*upgraded)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, next);
+}
+
+TEST(SqliteStoreMigrations, RefusesDatabaseWithNewerSchema) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  const int future = latest_version() + 1;
+  ASSERT_TRUE(Ok(SqliteStore::open(
+      path, with_extra({{future, "future", "CREATE TABLE future (x INTEGER);"}}))));
+
+  auto older_binary = SqliteStore::open(path);
+  ASSERT_TRUE(Fails(older_binary, ErrorCode::kInternal));
+  EXPECT_NE(older_binary.error().message.find("newer"), std::string::npos)
+      << older_binary.error().message;
+}
+
+TEST(SqliteStoreMigrations, FailedMigrationIsRolledBack) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  const int next = latest_version() + 1;
+  auto broken = SqliteStore::open(
+      path,
+      with_extra({{next, "broken", "CREATE TABLE half (x INTEGER); SELECT * FROM nowhere;"}}));
+  ASSERT_TRUE(Fails(broken, ErrorCode::kInternal));
+  EXPECT_NE(broken.error().message.find("broken"), std::string::npos);
+
+  // The table from the failed migration must not exist, or this would fail.
+  auto fixed =
+      SqliteStore::open(path, with_extra({{next, "fixed", "CREATE TABLE half (x INTEGER);"}}));
+  ASSERT_TRUE(Ok(fixed));
+  auto version = (*fixed)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, next);
+}
+
+TEST(SqliteStoreMigrations, RejectsMigrationsOutOfOrder) {
+  auto store = SqliteStore::open(":memory:", {{2, "two", ""}, {1, "one", ""}});
+  EXPECT_TRUE(Fails(store, ErrorCode::kInternal));
+}
+
+TEST(SqliteStoreMigrations, FileDatabaseUsesWriteAheadLog) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
+  EXPECT_TRUE(std::filesystem::exists(path + "-wal"));
+}
+
+TEST(SqliteStoreMigrations, NewDatabaseAndItsWalAndShmAreOwnerOnlyWhateverTheUmask) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  const mode_t old_umask = ::umask(022);
+  auto store = SqliteStore::open(path);
+  ::umask(old_umask);
+  ASSERT_TRUE(Ok(store));
+  ASSERT_TRUE(Ok((*store)->create_account({.name = "acme", .issuer_label = "Acme"})));
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+  }
+}
+
+TEST(SqliteStoreMigrations, ExistingDatabaseKeepsItsMode) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  ASSERT_TRUE(Ok(SqliteStore::open(path)));
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  ASSERT_TRUE(Ok(SqliteStore::open(path)));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+// A database made by the schema before migration 008 (the interface version 1 store): its
+// credentials keep working, with no label and no lookup key.
+TEST(SqliteStoreMigrations, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndLookupKey) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  std::vector<Migration> before;
+  for (const Migration& m : kMigrations) {
+    if (m.version < 8) before.push_back(m);
+  }
+  ASSERT_EQ(before.size(), 7u);
+  int64_t user_id = 0;
+  {
+    auto old = SqliteStore::open(path, before);
+    ASSERT_TRUE(Ok(old));
+    auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
+    ASSERT_TRUE(Ok(account));
+    auto user = (*old)->create_user({.account_id = account->id,
+                                     .email = "alice@example.com",
+                                     .password_hash = "h",
+                                     .role = kRoleMember,
+                                     .created_at = 1'700'000'000});
+    ASSERT_TRUE(Ok(user));
+    user_id = user->id;
+  }
+  ASSERT_NO_FATAL_FAILURE(raw_sql(path, "INSERT INTO mfa_credentials (user_id, provider_id, secret, params, state, counter, "
+            "version, confirmed, created_at, last_used_at) VALUES (" +
+                std::to_string(user_id) +
+                ", 'totp', X'00', '{\"algorithm\":\"SHA1\",\"digits\":6,\"period\":30}', "
+                "'{}', 56666666, 3, 1, 1700000000, 1700000000)"));
+
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  auto version = (*store)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, latest_version());
+  auto credentials = (*store)->credentials_of_user(user_id);
+  ASSERT_TRUE(Ok(credentials));
+  ASSERT_EQ(credentials->size(), 1u);
+  const MfaCredential& c = credentials->front();
+  EXPECT_EQ(c.provider_id, "totp");
+  EXPECT_EQ(c.counter, 56666666);
+  EXPECT_EQ(c.version, 3);
+  EXPECT_TRUE(c.confirmed);
+  EXPECT_EQ(c.label, "");
+  EXPECT_EQ(c.lookup_key, "");
+  // And it takes compare-and-set updates as before.
+  MfaCredential used = c;
+  used.counter = 56666667;
+  EXPECT_TRUE(Ok((*store)->update_credential(used, 3)));
+}
+
+}  // namespace
+}  // namespace keystep::sqlite
