@@ -11,6 +11,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kDenied: return "denied";
     case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kReplayed: return "replayed";
+    case ErrorCode::kCloned: return "cloned";
     case ErrorCode::kLocked: return "locked";
     case ErrorCode::kExpired: return "expired";
     case ErrorCode::kUnavailable: return "unavailable";

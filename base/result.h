@@ -19,6 +19,7 @@ enum class ErrorCode {
   kDenied,            // authenticated but not allowed / a wrong code
   kConflict,          // the state forbids the change (precondition failed)
   kReplayed,          // a single-use thing was used again
+  kCloned,            // an authenticator looks copied (its signature counter went backwards)
   kLocked,            // too many failures; retry later
   kExpired,           // the thing was valid once but is not any more
   kUnavailable,       // a dependency (database busy, SMTP down) cannot serve now

@@ -60,8 +60,9 @@ void BM_ProviderVerify(benchmark::State& state, bool valid) {
   TotpProvider provider(random);
   const MfaCredential credential = bench_credential();
   const std::string code = valid ? valid_code(credential) : wrong_code(credential);
+  const ChallengeContext context{kNow, "", ""};
   for (auto _ : state) {
-    Result<MfaCredential> r = provider.verify(credential, Challenge{}, code, kNow);
+    Result<MfaCredential> r = provider.verify(credential, Challenge{}, code, context);
     if (r.ok() != valid) state.SkipWithError("unexpected outcome");
     benchmark::DoNotOptimize(r);
   }

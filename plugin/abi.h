@@ -3,6 +3,12 @@
 // `keystep_mfa_plugin`, returning a static descriptor. The loader refuses a library whose
 // abi_version differs from KEYSTEP_MFA_ABI_VERSION (the C++ types in mfa_provider.h cross
 // the boundary, so plugins must be built against the same headers and compiler ABI).
+//
+// The version is bumped whenever a type in mfa_provider.h or here changes shape:
+//   1  the first interface: one credential per challenge, TOTP-shaped enrollment
+//   2  challenges over several credentials with a context, kept server state and expiry;
+//      enrollment client options; lookup keys; resync; kCloned; provider-owned settings;
+//      the second step's input kind
 
 #include <cstdint>
 
@@ -12,7 +18,7 @@ class Random;
 class Clock;
 }  // namespace keystep
 
-#define KEYSTEP_MFA_ABI_VERSION 1u
+#define KEYSTEP_MFA_ABI_VERSION 2u
 #define KEYSTEP_MFA_ENTRY_POINT "keystep_mfa_plugin"
 
 extern "C" {

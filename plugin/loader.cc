@@ -33,7 +33,9 @@ PluginReport PluginLoader::load(const std::string& path, const KeystepPluginHost
   if (!descriptor) return refuse("entry point returned no descriptor");
   if (descriptor->abi_version != KEYSTEP_MFA_ABI_VERSION)
     return refuse("built for plugin ABI version " + std::to_string(descriptor->abi_version) +
-                  ", this server speaks version " + std::to_string(KEYSTEP_MFA_ABI_VERSION));
+                  ", this server speaks version " + std::to_string(KEYSTEP_MFA_ABI_VERSION) +
+                  ": rebuild the plugin against the version " +
+                  std::to_string(KEYSTEP_MFA_ABI_VERSION) + " headers (plugin/mfa_provider.h)");
   if (!descriptor->create || !descriptor->destroy)
     return refuse("descriptor lacks create or destroy");
   MfaProvider* raw = descriptor->create(&host);

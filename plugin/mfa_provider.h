@@ -1,16 +1,31 @@
 #pragma once
-// The MFA provider interface: the contract between the login flow (idp/) and one second
-// factor (providers/<name>/). Modelled on Keycloak's Authenticator SPI: enrollment, the login
-// step and forced enrollment are separate calls; a wrong code is an outcome (kDenied), never
-// an exception. Designed for every provider we will ship: a time-based code (TOTP), a
-// counter-based code with a token-ID prefix (YubiKey OATH-HOTP), single-use codes (recovery
-// codes) and a challenge-response key (FIDO2).
+// The MFA provider interface, version 2 (KEYSTEP_MFA_ABI_VERSION in plugin/abi.h): the
+// contract between the login flow (idp/) and one kind of second factor (providers/<name>/).
+// Modelled on Keycloak's Authenticator SPI: enrollment, the login step and forced enrollment
+// are separate calls; a wrong code is an outcome (kDenied), never an exception. Designed for
+// every provider we ship or plan: a time-based code (TOTP), a counter-based code with a
+// token-ID prefix (YubiKey OATH-HOTP), single-use codes (recovery codes) and a
+// challenge-response key (FIDO2/WebAuthn).
+//
+// A sign-in's second step, as the core runs it:
+//   1. begin_challenge(the user's credentials of this provider, context): what the browser
+//      needs (client_options), what the flow keeps (server_state), until when (expires_at),
+//      and what the page asks for (input);
+//   2. the user answers; lookup_key(response) names the credential it belongs to, if the
+//      provider can tell, and only that credential is checked; otherwise each in turn;
+//   3. verify(credential, the kept challenge, response, context): the updated credential,
+//      which the core stores with compare-and-set before it accepts the sign-in.
 //
 // Providers never persist anything: they get a credential, return an updated one, and the
 // caller stores it with compare-and-set (MfaCredential::version), so two racing logins
 // cannot both use the same code. Providers never see the database or HTTP.
+//
+// Thread-safety: the core calls one provider object from many threads at once; every member
+// must be safe for that (the built-ins hold no mutable state).
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,13 +36,11 @@
 
 namespace keystep {
 
-class Random;
-
 enum class ProviderKind { kSoft, kHardware };
 
 struct ProviderInfo {
   std::string id;                // stable, e.g. "totp"; stored with each credential
-  std::string display_name;      // e.g. "Authenticator app"
+  std::string display_name;      // e.g. "Authenticator app"; the default credential label
   std::vector<std::string> amr;  // RFC 8176 values it proves, e.g. {"otp"}
   ProviderKind kind = ProviderKind::kSoft;
   bool is_fallback = false;      // recovery codes: usable only in place of another factor
@@ -41,8 +54,8 @@ struct UserRef {
   std::string issuer_label;  // the account's label, e.g. "Harness-Inc"
 };
 
-// A user's credential for one provider. `secret` is held in clear only in memory: the
-// caller seals it (AES-256-GCM) before it reaches a store.
+// A user's credential of one provider. `secret` is held in clear only in memory: the
+// caller seals it (AES-256-GCM) before it reaches a store. Every field is stored.
 struct MfaCredential {
   int64_t id = 0;
   int64_t user_id = 0;
@@ -55,22 +68,92 @@ struct MfaCredential {
   bool confirmed = false;    // false while enrollment awaits its first valid response
   int64_t created_at = 0;
   int64_t last_used_at = 0;
+  std::string label{};       // shown to the user ("Authenticator app", "YubiKey 12345678");
+                             // set by the provider at enrollment, "" means info().display_name
+  std::string lookup_key{};  // matches lookup_key(response) of this credential's responses
+                             // (a token ID, a credential ID); "" when the provider has none
 };
 
-// What the user sees to enroll, plus the pending credential the caller keeps until confirmed.
+// What the page asks of the user to answer a challenge or confirm an enrollment.
+enum class InputKind {
+  kTypedCode,         // a text field; the core drops spaces before the provider sees it
+  kBrowserCeremony,   // a same-origin script talks to an authenticator (WebAuthn)
+  kNone,              // nothing to enter: the user only confirms (recovery codes shown once)
+};
+
+struct ResponseInput {
+  InputKind kind = InputKind::kTypedCode;
+  // kTypedCode: the accepted length range (after spaces are dropped), the characters a code
+  // may hold (the page's pattern; the provider still checks) and the HTML inputmode
+  // ("numeric" shows a digit keypad, "text" a keyboard).
+  int min_length = 0;
+  int max_length = 0;
+  std::string characters;
+  std::string inputmode = "numeric";
+  // kBrowserCeremony: the path of the one script that runs the ceremony, served from the
+  // server's own origin (CSP script-src 'self'; no inline script), e.g. "/assets/webauthn.js".
+  // It reads the challenge's client_options and posts the response as the form's code.
+  std::string script;
+};
+
+// What the core tells a provider about the sign-in it takes part in.
+struct ChallengeContext {
+  int64_t now = 0;      // unix seconds; providers never read a clock of their own
+  std::string rp_id;    // the relying-party id: the issuer's host, e.g. "id.example.com"
+  std::string origin;   // the issuer's origin, e.g. "https://id.example.com"
+};
+
+// A login challenge over a user's credentials of one provider.
+struct Challenge {
+  // Kept by the login flow on the server and given back to verify(); never sent to the
+  // client. Empty for typed codes; a FIDO2 challenge's random bytes.
+  std::string server_state;
+  // Sent to the client's script (kBrowserCeremony), e.g. WebAuthn
+  // PublicKeyCredentialRequestOptions with allowCredentials. Null for typed codes.
+  nlohmann::json client_options;
+  // Unix seconds after which verify() answers kExpired; 0 when it never expires.
+  int64_t expires_at = 0;
+  ResponseInput input;
+};
+
+// Well-known members of Enrollment::client_options, the ones the core renders:
+//   "qr_uri"      string: a URI the user scans, shown as a QR code (otpauth://…)
+//   "manual_key"  string: a key to type or program by hand, grouped for reading
+//   "codes"       array of strings: single-use codes, shown once
+//   "ceremony"    object: options for the ceremony script, e.g. WebAuthn
+//                 PublicKeyCredentialCreationOptions
+// A provider may add other members for its own script; the core passes them on unread.
+inline constexpr const char* kOptionQrUri = "qr_uri";
+inline constexpr const char* kOptionManualKey = "manual_key";
+inline constexpr const char* kOptionCodes = "codes";
+inline constexpr const char* kOptionCeremony = "ceremony";
+
+// What the user needs to enroll, plus the pending credential the caller keeps until confirmed.
 struct Enrollment {
   MfaCredential pending;
-  std::string otpauth_uri;               // typed-code providers: for the QR code
-  std::string display_secret;            // the secret grouped for typing by hand
-  std::vector<std::string> shown_codes;  // single-use codes shown once (recovery codes)
+  nlohmann::json client_options = nlohmann::json::object();  // see the members above
+  // True when client_options reveal key material (a TOTP secret, recovery codes): the core
+  // seals them at rest and shows them only to the enrolling user.
+  bool holds_secret = false;
+  ResponseInput input;  // what confirming the enrollment asks for
 };
 
-// Provider settings chosen per account (e.g. {"algorithm":"SHA256","digits":8,"period":60}).
+// Provider settings chosen per account, an object (e.g. {"algorithm":"SHA256","digits":8}).
 using ProviderSettings = nlohmann::json;
 
-// A login challenge: empty for typed codes; a server nonce and options for FIDO2.
-struct Challenge {
-  std::string data;
+// One setting as the admin page renders it: a choice among listed values.
+struct SettingChoice {
+  nlohmann::json value;  // as stored in the settings object, e.g. 8
+  std::string label;     // as shown, e.g. "8 digits"
+};
+struct SettingField {
+  std::string key;    // the member of the settings object, e.g. "digits"
+  std::string label;  // e.g. "Digits"
+  std::vector<SettingChoice> choices;  // in display order
+};
+struct SettingsDescription {
+  std::vector<SettingField> fields;  // empty: the provider takes no settings
+  std::string help;                  // one sentence for the admin, may be empty
 };
 
 class MfaProvider {
@@ -78,19 +161,70 @@ class MfaProvider {
   virtual ~MfaProvider() = default;
   virtual const ProviderInfo& info() const = 0;
 
-  // Begins enrollment with fresh key material. kInvalidArgument for bad settings.
+  // ---- Settings (per account; the admin API, console and admin page go through these)
+
+  // The settings an account has before an admin chooses any, normalized (every member
+  // present). Equal to *validate_settings(ProviderSettings::object()).
+  virtual ProviderSettings default_settings() const { return ProviderSettings::object(); }
+  // Checks settings an admin proposes: null or an object whose members the provider knows.
+  // On success returns them normalized (defaults filled in). kInvalidArgument with a message
+  // naming the member as "<provider id>.<member>" otherwise, safe to show to the admin.
+  virtual Result<ProviderSettings> validate_settings(const ProviderSettings& settings) const {
+    if (settings.is_null() || (settings.is_object() && settings.empty())) {
+      return ProviderSettings::object();
+    }
+    return make_error(ErrorCode::kInvalidArgument, info().id + " takes no settings");
+  }
+  // The settings as the admin page shows and edits them.
+  virtual SettingsDescription describe_settings() const { return {}; }
+
+  // ---- Enrollment
+
+  // Begins enrollment with fresh key material, under the account's `settings` (as stored:
+  // validate them again). On success returns the pending (unconfirmed) credential and what
+  // the client needs; persists nothing. kInvalidArgument for bad settings or user.
   virtual Result<Enrollment> begin_enrollment(const UserRef& user,
                                               const ProviderSettings& settings) = 0;
   // Checks the user's first response against the pending credential. On success returns the
-  // credential, confirmed, with its replay guard set; kDenied on a wrong response.
+  // credential confirmed, with its replay guard, label and lookup_key set; kDenied on a
+  // wrong response, kConflict if it is already confirmed.
   virtual Result<MfaCredential> finish_enrollment(const MfaCredential& pending,
-                                                  std::string_view response, int64_t now) = 0;
-  virtual Result<Challenge> begin_challenge(const MfaCredential& credential) = 0;
-  // Checks a login response. kDenied on a wrong response, kReplayed on a reused one,
-  // kInvalidArgument when it is malformed. On success returns the updated credential, which
-  // the caller must store with compare-and-set before accepting the login.
+                                                  std::string_view response,
+                                                  const ChallengeContext& context) = 0;
+
+  // ---- Sign-in
+
+  // Starts a challenge over `credentials`, all confirmed and of this provider (a WebAuthn
+  // allowCredentials list; typed codes ignore them). On success returns what the flow keeps
+  // and what the client needs; the Random's failure and the like otherwise.
+  virtual Result<Challenge> begin_challenge(std::span<const MfaCredential> credentials,
+                                            const ChallengeContext& context) = 0;
+  // The lookup key of the credential `response` belongs to, read from the response itself
+  // (a YubiKey code's token ID, a WebAuthn credential ID), or nullopt when the provider
+  // cannot tell: then the core checks each credential in turn. Never fails: a response too
+  // malformed to carry a key yields nullopt and verify() refuses it.
+  virtual std::optional<std::string> lookup_key(std::string_view response) const {
+    (void)response;
+    return std::nullopt;
+  }
+  // Checks a login response against one credential and the challenge begin_challenge
+  // returned. kDenied on a wrong response, kReplayed on a reused one, kInvalidArgument when
+  // it is malformed, kExpired past challenge.expires_at, kCloned when the authenticator
+  // looks copied (its signature counter went backwards). On success returns the updated
+  // credential, which the caller must store with compare-and-set before accepting the login.
   virtual Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
-                                       std::string_view response, int64_t now) = 0;
+                                       std::string_view response,
+                                       const ChallengeContext& context) = 0;
+  // Resynchronises a counter-based token from two consecutive responses typed now (the
+  // token's counter ran ahead of the server's look-ahead window). On success returns the
+  // credential with its counter past `second`; kDenied when the two are not consecutive
+  // codes of the credential. Providers without a counter keep the default: kInvalidArgument.
+  virtual Result<MfaCredential> resync(const MfaCredential& credential, std::string_view first,
+                                       std::string_view second, const ChallengeContext& context) {
+    (void)credential, (void)first, (void)second, (void)context;
+    return make_error(ErrorCode::kInvalidArgument,
+                      info().display_name + " has nothing to resynchronise");
+  }
 };
 
 }  // namespace keystep

@@ -103,6 +103,12 @@ Result<MfaCredential> TwoFactor::sealed(const MfaCredential& clear) {
   return out;
 }
 
+ChallengeContext TwoFactor::challenge_context() const {
+  ChallengeContext context;
+  context.now = clock_.now();
+  return context;
+}
+
 Result<UserRef> TwoFactor::user_ref(const User& user) {
   auto account = store_.account_by_id(user.account_id);
   if (!account) return account.error();
@@ -162,15 +168,26 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
   // same QR code; the provider owns its format.
   auto* provider = registry_.find(kTotpProvider);
   if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
-  auto sealed_view = base64_decode(pending.state.value("sealed_view", ""));
-  if (!sealed_view) return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
-  auto text = box_.open(*sealed_view, view_aad(user.id, pending.provider_id));
-  if (!text) return make_error(ErrorCode::kInternal, "cannot unseal the pending enrollment");
-  auto json = nlohmann::json::parse(*text, nullptr, false);
+  nlohmann::json json = pending.state.value("view", nlohmann::json());
+  if (json.is_null()) {
+    auto sealed_view = base64_decode(pending.state.value("sealed_view", ""));
+    if (!sealed_view) return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
+    auto text = box_.open(*sealed_view, view_aad(user.id, pending.provider_id));
+    if (!text) return make_error(ErrorCode::kInternal, "cannot unseal the pending enrollment");
+    json = nlohmann::json::parse(*text, nullptr, false);
+  }
   if (!json.is_object()) return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
+  // Enrollments begun before provider interface version 2 kept the TOTP fields themselves.
+  const nlohmann::json options =
+      json.contains("client_options")
+          ? json["client_options"]
+          : nlohmann::json{{kOptionQrUri, json.value("otpauth_uri", "")},
+                           {kOptionManualKey, json.value("display_secret", "")}};
+  if (!options.is_object())
+    return make_error(ErrorCode::kInternal, "the pending enrollment is damaged");
   TotpEnrollmentView view;
-  view.otpauth_uri = json.value("otpauth_uri", "");
-  view.display_secret = json.value("display_secret", "");
+  view.otpauth_uri = options.value(kOptionQrUri, "");
+  view.display_secret = options.value(kOptionManualKey, "");
   view.issuer_label = json.value("issuer_label", "");
   auto png = qr_png(view.otpauth_uri);
   if (!png) return png.error();
@@ -202,14 +219,17 @@ Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account
   pending.confirmed = false;
   pending.created_at = clock_.now();
   // What the enrollment page shows is kept with the pending credential, so that showing the
-  // page again shows the same QR code. It contains the secret, so it is sealed like the
-  // secret, and it is dropped on confirmation.
-  const nlohmann::json view = {{"otpauth_uri", enrollment->otpauth_uri},
-                               {"display_secret", enrollment->display_secret},
+  // page again shows the same QR code, and dropped on confirmation. When it reveals the
+  // secret it is sealed like the secret.
+  const nlohmann::json view = {{"client_options", enrollment->client_options},
                                {"issuer_label", ref.issuer_label}};
-  auto sealed_view = box_.seal(view.dump(), view_aad(user.id, provider_id), random_);
-  if (!sealed_view) return sealed_view.error();
-  pending.state["sealed_view"] = base64_encode(*sealed_view);
+  if (enrollment->holds_secret) {
+    auto sealed_view = box_.seal(view.dump(), view_aad(user.id, provider_id), random_);
+    if (!sealed_view) return sealed_view.error();
+    pending.state["sealed_view"] = base64_encode(*sealed_view);
+  } else {
+    pending.state["view"] = view;
+  }
   auto sealed_pending = sealed(pending);
   if (!sealed_pending) return sealed_pending.error();
   to_store = std::move(*sealed_pending);
@@ -273,12 +293,20 @@ Result<MfaCredential> TwoFactor::new_recovery_codes(const User& user,
   if (!ref) return ref.error();
   auto enrollment = provider->begin_enrollment(*ref, ProviderSettings::object());
   if (!enrollment) return enrollment.error();
-  auto confirmed = provider->finish_enrollment(enrollment->pending, "", clock_.now());
+  auto confirmed = provider->finish_enrollment(enrollment->pending, "", challenge_context());
   if (!confirmed) return confirmed.error();
   confirmed->user_id = user.id;
   confirmed->provider_id = kRecoveryProvider;
   confirmed->created_at = clock_.now();
-  shown = enrollment->shown_codes;
+  const auto codes = enrollment->client_options.find(kOptionCodes);
+  if (codes == enrollment->client_options.end() || !codes->is_array())
+    return make_error(ErrorCode::kInternal, "the recovery code provider showed no codes");
+  shown.clear();
+  for (const auto& code : *codes) {
+    if (!code.is_string())
+      return make_error(ErrorCode::kInternal, "the recovery code provider showed no codes");
+    shown.push_back(code.get<std::string>());
+  }
   return sealed(*confirmed);
 }
 
@@ -305,12 +333,13 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   if (!clear) return clear.error();
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
-  auto confirmed = provider->finish_enrollment(*clear, typed, clock_.now());
+  auto confirmed = provider->finish_enrollment(*clear, typed, challenge_context());
   if (!confirmed) {
     audit(user, "mfa.enable_refused", address, error_code_name(confirmed.error().code).data());
     return confirmed.error();
   }
   confirmed->state.erase("sealed_view");
+  confirmed->state.erase("view");
   confirmed->secret = pending_it->secret;  // still sealed; the provider does not change it
   std::vector<std::string> shown;
   auto recovery = new_recovery_codes(user, shown);
@@ -335,14 +364,30 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
   }
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
-  std::optional<Error> last_error;
+  // A response that names its credential is checked against that one only, so holding
+  // several credentials does not multiply a guesser's odds.
+  const std::optional<std::string> key = provider->lookup_key(code);
+  std::vector<MfaCredential> stored_ones;
+  std::vector<MfaCredential> clear_ones;
   for (const auto& stored : *credentials) {
     if (stored.provider_id != provider_id || !stored.confirmed) continue;
+    if (key && stored.lookup_key != *key) continue;
     auto clear = unsealed(stored);
     if (!clear) return clear.error();
-    auto challenge = provider->begin_challenge(*clear);
-    if (!challenge) return challenge.error();
-    auto updated = provider->verify(*clear, *challenge, code, clock_.now());
+    stored_ones.push_back(stored);
+    clear_ones.push_back(std::move(*clear));
+  }
+  if (clear_ones.empty()) {
+    if (key) return make_error(ErrorCode::kDenied, "the response names none of your credentials");
+    return make_error(ErrorCode::kNotFound, "no credential for this method");
+  }
+  const ChallengeContext context = challenge_context();
+  auto challenge = provider->begin_challenge(clear_ones, context);
+  if (!challenge) return challenge.error();
+  std::optional<Error> last_error;
+  for (size_t i = 0; i < clear_ones.size(); ++i) {
+    const MfaCredential& stored = stored_ones[i];
+    auto updated = provider->verify(clear_ones[i], *challenge, code, context);
     if (!updated) {
       last_error = updated.error();
       continue;
@@ -359,8 +404,7 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     }
     return *updated;
   }
-  if (last_error) return *last_error;
-  return make_error(ErrorCode::kNotFound, "no credential for this method");
+  return *last_error;  // every credential refused the code
 }
 
 Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
@@ -393,7 +437,8 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
   }
   const ErrorCode code_kind = checked.error().code;
   if (code_kind != ErrorCode::kDenied && code_kind != ErrorCode::kReplayed &&
-      code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound)
+      code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound &&
+      code_kind != ErrorCode::kCloned)
     return checked.error();
   auto delay = throttle_.failed(keys);
   if (!delay) return delay.error();
@@ -405,6 +450,13 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                0};
     audit(user, "mfa.replay_refused", address, provider_id);
     obs::second_factor_check(provider_id, obs::kFactorReplayed);
+  } else if (code_kind == ErrorCode::kCloned) {
+    refusal = {ErrorCode::kDenied,
+               "This key may have been copied, so it was refused. Use another method and tell "
+               "your administrator.",
+               0};
+    audit(user, "mfa.clone_refused", address, provider_id);
+    obs::second_factor_check(provider_id, obs::kFactorDenied);
   } else {
     refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument
                                                         : ErrorCode::kDenied,

@@ -160,12 +160,17 @@ class TwoFactor final : public LoginPolicy {
   Result<MfaCredential> sealed(const MfaCredential& clear);
   Result<MfaCredential> new_recovery_codes(const User& user, std::vector<std::string>& shown);
   Result<TotpEnrollmentView> view_of(const User& user, const MfaCredential& pending);
+  // What providers are told about a challenge: the time. The relying party (rp_id, origin)
+  // stays empty until a provider needs it: the FIDO2 issue gives TwoFactor the issuer.
+  ChallengeContext challenge_context() const;
   Result<UserRef> user_ref(const User& user);
   // The provider's enrollment under `account`'s settings, its pending credential sealed for
   // the store (`to_store`). Stores nothing.
   Result<Enrollment> prepare_enrollment(const User& user, const Account& account,
                                         const std::string& provider_id, MfaCredential& to_store);
-  // Checks a code against the user's confirmed credential of provider_id with CAS.
+  // Checks a code against the user's confirmed credentials of provider_id: only the one the
+  // provider's lookup_key(code) names, when it names one, else each in turn. Stores the
+  // accepted one's update with CAS.
   Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
                                    std::string_view code);
 

@@ -46,11 +46,11 @@ class MfaStore {
   // returns it with its new id and version 0. Credential ids are never reused, so a stale
   // (id, version) can never match a replacement credential.
   virtual Result<MfaCredential> put_pending_credential(const MfaCredential& pending) = 0;
-  // Compare-and-set: stores counter, state, params, confirmed and last_used_at of `updated`
-  // with version expected_version + 1, only if the stored version is expected_version; else
-  // kConflict (another request used the credential first). The credential is found by id
-  // and user_id: kNotFound if it is gone or another user's. secret, provider_id and
-  // created_at never change.
+  // Compare-and-set: stores counter, state, params, confirmed, last_used_at, label and
+  // lookup_key of `updated` with version expected_version + 1, only if the stored version is
+  // expected_version; else kConflict (another request used the credential first). The
+  // credential is found by id and user_id: kNotFound if it is gone or another user's.
+  // secret, provider_id and created_at never change.
   virtual Status update_credential(const MfaCredential& updated, int64_t expected_version) = 0;
   // In one transaction: CAS-confirms `confirmed` (see update_credential), removes the user's
   // other credentials of the same provider and of recovery_codes.provider_id, adds

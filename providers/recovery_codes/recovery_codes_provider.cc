@@ -84,8 +84,8 @@ const ProviderInfo& RecoveryCodesProvider::info() const { return info_; }
 
 Result<Enrollment> RecoveryCodesProvider::begin_enrollment(const UserRef& user,
                                                            const ProviderSettings& settings) {
-  if (!settings.is_null() && !(settings.is_object() && settings.empty())) {
-    return make_error(ErrorCode::kInvalidArgument, "recovery codes take no settings");
+  if (Result<ProviderSettings> checked = validate_settings(settings); !checked) {
+    return checked.error();
   }
   Result<std::string> key = random_bytes(random_, kKeyBytes);
   if (!key) return key.error();
@@ -109,19 +109,24 @@ Result<Enrollment> RecoveryCodesProvider::begin_enrollment(const UserRef& user,
   pending.provider_id = std::string(kProviderId);
   pending.params = nlohmann::json::object();
   nlohmann::json entries = nlohmann::json::array();
+  nlohmann::json shown = nlohmann::json::array();
   for (const std::string& code : codes) {
     entries.push_back({{"h", code_hash(*key, code)}, {"used", false}});
-    enrollment.shown_codes.push_back(code.substr(0, 5) + "-" + code.substr(5));
+    shown.push_back(code.substr(0, 5) + "-" + code.substr(5));
   }
   pending.state = {{"codes", std::move(entries)}};
   pending.secret = std::move(*key);
   pending.counter = -1;
   pending.confirmed = false;
+  enrollment.client_options = {{kOptionCodes, std::move(shown)}};
+  enrollment.holds_secret = true;
+  enrollment.input.kind = InputKind::kNone;
   return enrollment;
 }
 
 Result<MfaCredential> RecoveryCodesProvider::finish_enrollment(const MfaCredential& pending,
-                                                               std::string_view, int64_t) {
+                                                               std::string_view,
+                                                               const ChallengeContext&) {
   if (!well_formed(pending)) {
     return make_error(ErrorCode::kInternal, "not a well-formed recovery-code credential");
   }
@@ -130,13 +135,20 @@ Result<MfaCredential> RecoveryCodesProvider::finish_enrollment(const MfaCredenti
   return confirmed;
 }
 
-Result<Challenge> RecoveryCodesProvider::begin_challenge(const MfaCredential&) {
-  return Challenge{};
+Result<Challenge> RecoveryCodesProvider::begin_challenge(std::span<const MfaCredential>,
+                                                         const ChallengeContext&) {
+  Challenge challenge;
+  challenge.input.kind = InputKind::kTypedCode;
+  challenge.input.min_length = static_cast<int>(kCodeLength);
+  challenge.input.max_length = static_cast<int>(kCodeLength) + 1;  // "ABCDE-23456"
+  challenge.input.characters = std::string(kAlphabet) + "abcdefghjkmnpqrstuvwxyz-";
+  challenge.input.inputmode = "text";
+  return challenge;
 }
 
 Result<MfaCredential> RecoveryCodesProvider::verify(const MfaCredential& credential,
                                                     const Challenge&, std::string_view response,
-                                                    int64_t now) {
+                                                    const ChallengeContext& context) {
   if (!well_formed(credential)) {
     return make_error(ErrorCode::kInternal, "not a well-formed recovery-code credential");
   }
@@ -158,7 +170,7 @@ Result<MfaCredential> RecoveryCodesProvider::verify(const MfaCredential& credent
   }
   MfaCredential updated = credential;
   updated.state["codes"][match]["used"] = true;
-  updated.last_used_at = now;
+  updated.last_used_at = context.now;
   return updated;
 }
 

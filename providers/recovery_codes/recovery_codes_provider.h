@@ -35,27 +35,36 @@ class RecoveryCodesProvider final : public MfaProvider {
   // id "recovery_code", display name "Recovery code", amr {"otp"}, kSoft, is_fallback.
   const ProviderInfo& info() const override;
 
-  // settings: null or an empty object (there is nothing to choose), else kInvalidArgument.
-  // On success returns ten distinct fresh codes as "XXXXX-XXXXX" in shown_codes and the
-  // credential holding their hashes (confirmed = false until finish_enrollment). The
-  // Random's failure is returned.
+  // Settings: none (the defaults of MfaProvider: null or an empty object, else
+  // kInvalidArgument).
+
+  // settings as validate_settings checks them. On success returns ten distinct fresh codes
+  // as "XXXXX-XXXXX" in client_options["codes"] (holds_secret; input kNone: the user only
+  // confirms having kept them) and the credential holding their hashes (confirmed = false
+  // until finish_enrollment). The Random's failure is returned.
   Result<Enrollment> begin_enrollment(const UserRef& user,
                                       const ProviderSettings& settings) override;
 
-  // The user has seen the codes; nothing to check. Returns `pending` confirmed. kInternal
-  // for a credential of another provider.
+  // The user has seen the codes; nothing to check. Returns `pending` confirmed, label left
+  // empty (the display name). kInternal for a credential of another provider.
   Result<MfaCredential> finish_enrollment(const MfaCredential& pending, std::string_view response,
-                                          int64_t now) override;
+                                          const ChallengeContext& context) override;
 
-  // Always an empty challenge.
-  Result<Challenge> begin_challenge(const MfaCredential& credential) override;
+  // No server state, no client options, no expiry. The input is a typed code of 10 or 11
+  // characters (the alphabet in either case and '-'), inputmode "text".
+  Result<Challenge> begin_challenge(std::span<const MfaCredential> credentials,
+                                    const ChallengeContext& context) override;
+
+  // lookup_key: none (the codes are hashed; a user holds one recovery-code credential).
 
   // `response` is normalized (spaces and '-' dropped, upper-cased); anything but 10 alphabet
   // characters then is kInvalidArgument. Every stored hash is compared in constant time. A
   // code already used is kReplayed, an unknown one kDenied. On success returns a copy with
-  // that code marked used and last_used_at = now. A malformed credential is kInternal.
+  // that code marked used and last_used_at = context.now. A malformed credential is
+  // kInternal.
   Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
-                               std::string_view response, int64_t now) override;
+                               std::string_view response,
+                               const ChallengeContext& context) override;
 
  private:
   Random& random_;

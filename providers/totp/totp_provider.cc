@@ -2,6 +2,7 @@
 
 #include <liboath/oath.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
@@ -77,27 +78,43 @@ Result<TotpParams> parse_settings(const ProviderSettings& settings) {
   TotpParams params;
   if (settings.is_null()) return params;
   if (!settings.is_object()) {
-    return make_error(ErrorCode::kInvalidArgument, "TOTP settings must be a JSON object");
+    return make_error(ErrorCode::kInvalidArgument, "totp must be an object");
   }
   for (auto it = settings.begin(); it != settings.end(); ++it) {
     if (it.key() == "algorithm") {
       if (!read_algorithm(*it, params.flags)) {
         return make_error(ErrorCode::kInvalidArgument,
-                          "TOTP setting algorithm must be \"SHA1\", \"SHA256\" or \"SHA512\"");
+                          "totp.algorithm must be SHA1, SHA256 or SHA512");
       }
     } else if (it.key() == "digits") {
       if (!read_choice(*it, 6, 8, params.digits)) {
-        return make_error(ErrorCode::kInvalidArgument, "TOTP setting digits must be 6 or 8");
+        return make_error(ErrorCode::kInvalidArgument, "totp.digits must be 6 or 8");
       }
     } else if (it.key() == "period") {
       if (!read_choice(*it, 30, 60, params.period)) {
-        return make_error(ErrorCode::kInvalidArgument, "TOTP setting period must be 30 or 60");
+        return make_error(ErrorCode::kInvalidArgument, "totp.period must be 30 or 60");
       }
     } else {
-      return make_error(ErrorCode::kInvalidArgument, "unknown TOTP setting '" + it.key() + "'");
+      return make_error(ErrorCode::kInvalidArgument, "unknown member totp." + it.key());
     }
   }
   return params;
+}
+
+nlohmann::json settings_json(const TotpParams& params) {
+  return {{"algorithm", algorithm_name(params.flags)},
+          {"digits", params.digits},
+          {"period", params.period}};
+}
+
+ResponseInput code_input(unsigned min_digits, unsigned max_digits) {
+  ResponseInput input;
+  input.kind = InputKind::kTypedCode;
+  input.min_length = static_cast<int>(min_digits);
+  input.max_length = static_cast<int>(max_digits);
+  input.characters = "0123456789";
+  input.inputmode = "numeric";
+  return input;
 }
 
 // A stored credential carries exactly the three parameters; anything else is a broken
@@ -224,47 +241,86 @@ Result<Enrollment> TotpProvider::begin_enrollment(const UserRef& user,
   pending.user_id = user.user_id;
   pending.provider_id = std::string(kProviderId);
   pending.secret = std::move(*secret);
-  pending.params = {{"algorithm", algorithm_name(params->flags)},
-                    {"digits", params->digits},
-                    {"period", params->period}};
+  pending.params = settings_json(*params);
   pending.counter = -1;
   pending.confirmed = false;
 
   const std::string issuer = url_encode(user.issuer_label);
-  enrollment.otpauth_uri =
-      "otpauth://totp/" + issuer + ":" + url_encode(user.email) + "?secret=" + base32 +
-      "&issuer=" + issuer + "&algorithm=" + algorithm_name(params->flags) +
-      "&digits=" + std::to_string(params->digits) + "&period=" + std::to_string(params->period);
+  std::string grouped;
   for (size_t i = 0; i < base32.size(); i += 4) {
-    if (i > 0) enrollment.display_secret += ' ';
-    enrollment.display_secret.append(base32, i, 4);
+    if (i > 0) grouped += ' ';
+    grouped.append(base32, i, 4);
   }
+  enrollment.client_options = {
+      {kOptionQrUri, "otpauth://totp/" + issuer + ":" + url_encode(user.email) +
+                         "?secret=" + base32 + "&issuer=" + issuer +
+                         "&algorithm=" + algorithm_name(params->flags) +
+                         "&digits=" + std::to_string(params->digits) +
+                         "&period=" + std::to_string(params->period)},
+      {kOptionManualKey, std::move(grouped)}};
+  enrollment.holds_secret = true;
+  enrollment.input = code_input(params->digits, params->digits);
   return enrollment;
 }
 
+ProviderSettings TotpProvider::default_settings() const { return settings_json(TotpParams{}); }
+
+Result<ProviderSettings> TotpProvider::validate_settings(const ProviderSettings& settings) const {
+  Result<TotpParams> params = parse_settings(settings);
+  if (!params) return params.error();
+  return settings_json(*params);
+}
+
+SettingsDescription TotpProvider::describe_settings() const {
+  return {{{"algorithm", "Algorithm", {{"SHA1", "SHA1"}, {"SHA256", "SHA256"}, {"SHA512", "SHA512"}}},
+           {"digits", "Digits", {{6, "6"}, {8, "8"}}},
+           {"period", "Period", {{30, "30 seconds"}, {60, "60 seconds"}}}},
+          "For authenticators set up from now on; ones already set up keep theirs. Most apps "
+          "support only SHA1, 6 digits, 30 seconds."};
+}
+
 Result<MfaCredential> TotpProvider::finish_enrollment(const MfaCredential& pending,
-                                                      std::string_view response, int64_t now) {
+                                                      std::string_view response,
+                                                      const ChallengeContext& context) {
   if (pending.confirmed) {
     return make_error(ErrorCode::kConflict, "the TOTP credential is already confirmed");
   }
-  Result<MfaCredential> checked = verify(pending, Challenge{}, response, now);
+  Result<MfaCredential> checked = verify(pending, Challenge{}, response, context);
   if (!checked) return checked.error();
   checked->confirmed = true;
+  checked->label = info_.display_name;
   return checked;
 }
 
-Result<Challenge> TotpProvider::begin_challenge(const MfaCredential&) { return Challenge{}; }
+Result<Challenge> TotpProvider::begin_challenge(std::span<const MfaCredential> credentials,
+                                                const ChallengeContext&) {
+  // Without credentials the field takes any length a TOTP code can have.
+  unsigned min_digits = credentials.empty() ? 6 : 8;
+  unsigned max_digits = credentials.empty() ? 8 : 6;
+  for (const MfaCredential& credential : credentials) {
+    TotpParams params;
+    if (!parse_credential(credential, params)) {
+      return make_error(ErrorCode::kInternal, "not a well-formed TOTP credential");
+    }
+    min_digits = std::min(min_digits, params.digits);
+    max_digits = std::max(max_digits, params.digits);
+  }
+  Challenge challenge;
+  challenge.input = code_input(min_digits, max_digits);
+  return challenge;
+}
 
 Result<MfaCredential> TotpProvider::verify(const MfaCredential& credential, const Challenge&,
-                                           std::string_view response, int64_t now) {
-  Result<int64_t> step = match_step(credential, response, now);
+                                           std::string_view response,
+                                           const ChallengeContext& context) {
+  Result<int64_t> step = match_step(credential, response, context.now);
   if (!step) return step.error();
   if (*step <= credential.counter) {
     return make_error(ErrorCode::kReplayed, "this code was already used");
   }
   MfaCredential updated = credential;
   updated.counter = *step;
-  updated.last_used_at = now;
+  updated.last_used_at = context.now;
   return updated;
 }
 

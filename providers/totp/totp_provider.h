@@ -28,31 +28,49 @@ class TotpProvider final : public MfaProvider {
   // id "totp", display name "Authenticator app", amr {"otp"}, kSoft.
   const ProviderInfo& info() const override;
 
-  // settings: null or an object with optional "algorithm" ("SHA1", "SHA256", "SHA512";
-  // default SHA1), "digits" (6 or 8; default 6) and "period" (30 or 60 seconds; default 30).
-  // An unknown key, a wrong type or another value is kInvalidArgument, as is an empty
+  // Settings: {"algorithm": "SHA1"|"SHA256"|"SHA512", "digits": 6|8, "period": 30|60},
+  // defaults SHA1, 6, 30. validate_settings accepts null or an object with any of the three
+  // and returns all three; an unknown member, a wrong type or another value is
+  // kInvalidArgument with the admin API's message ("totp.digits must be 6 or 8").
+  ProviderSettings default_settings() const override;
+  Result<ProviderSettings> validate_settings(const ProviderSettings& settings) const override;
+  // The three settings as choices, with a note that they apply to new enrollments only.
+  SettingsDescription describe_settings() const override;
+
+  // `settings` as validate_settings checks them (kInvalidArgument otherwise), as is an empty
   // user.email or user.issuer_label. On success returns a pending (unconfirmed) credential
-  // with a fresh 20-byte secret, the otpauth:// URI
-  //   otpauth://totp/ISSUER:EMAIL?secret=BASE32&issuer=ISSUER&algorithm=..&digits=..&period=..
-  // (label and issuer percent-encoded per RFC 3986, BASE32 unpadded RFC 4648) and the
-  // base32 secret in groups of four for typing by hand. The Random's failure is returned.
+  // with a fresh 20-byte secret and params = the normalized settings; client_options hold
+  //   qr_uri      otpauth://totp/ISSUER:EMAIL?secret=BASE32&issuer=ISSUER&algorithm=..&digits=..&period=..
+  //               (label and issuer percent-encoded per RFC 3986, BASE32 unpadded RFC 4648)
+  //   manual_key  the base32 secret in groups of four, for typing by hand
+  // and holds_secret is true; the input is a numeric code of params.digits. The Random's
+  // failure is returned.
   Result<Enrollment> begin_enrollment(const UserRef& user,
                                       const ProviderSettings& settings) override;
 
-  // Checks `response` as verify() does. On success returns `pending` confirmed, with counter
-  // set to the accepted step and last_used_at = now. kConflict if it is already confirmed.
+  // Checks `response` as verify() does. On success returns `pending` confirmed, labelled
+  // "Authenticator app", with counter set to the accepted step and last_used_at =
+  // context.now. kConflict if it is already confirmed.
   Result<MfaCredential> finish_enrollment(const MfaCredential& pending, std::string_view response,
-                                          int64_t now) override;
+                                          const ChallengeContext& context) override;
 
-  // Always an empty challenge: the code is typed by the user.
-  Result<Challenge> begin_challenge(const MfaCredential& credential) override;
+  // No server state, no client options, no expiry: the code is typed. The input is a
+  // numeric code whose length range spans the credentials' digits (6..8 without any).
+  // kInternal for a credential that is not a well-formed TOTP credential.
+  Result<Challenge> begin_challenge(std::span<const MfaCredential> credentials,
+                                    const ChallengeContext& context) override;
+
+  // lookup_key: none (a TOTP code names no credential); resync: unsupported (time is the
+  // counter).
 
   // `response` must be exactly params.digits ASCII digits, else kInvalidArgument. kDenied if
-  // it matches none of the steps now-1..now+1, kReplayed if the matching step is not after
-  // credential.counter. On success returns a copy with counter = the matched step and
-  // last_used_at = now. A credential that is not a well-formed TOTP credential is kInternal.
+  // it matches none of the steps now-1..now+1 (now = context.now), kReplayed if the
+  // matching step is not after credential.counter. On success returns a copy with counter =
+  // the matched step and last_used_at = now. A credential that is not a well-formed TOTP
+  // credential is kInternal.
   Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
-                               std::string_view response, int64_t now) override;
+                               std::string_view response,
+                               const ChallengeContext& context) override;
 
  private:
   Random& random_;

@@ -68,7 +68,7 @@ Result<std::string> json_text(const nlohmann::json& value, std::string_view what
 
 constexpr std::string_view kCredentialColumns =
     "SELECT id, user_id, provider_id, secret, params, state, counter, version, confirmed, "
-    "created_at, last_used_at FROM mfa_credentials ";
+    "created_at, last_used_at, label, lookup_key FROM mfa_credentials ";
 
 // A stored params/state that does not parse means the database was changed behind our back.
 Result<MfaCredential> read_credential(const Statement& st) {
@@ -88,6 +88,8 @@ Result<MfaCredential> read_credential(const Statement& st) {
   c.confirmed = st.column_bool(8);
   c.created_at = st.column_int64(9);
   c.last_used_at = st.column_int64(10);
+  c.label = st.column_text(11);
+  c.lookup_key = st.column_text(12);
   return c;
 }
 
@@ -965,7 +967,8 @@ Status SqliteStore::cas_credential_locked(const MfaCredential& updated, int64_t 
   if (!state) return state.error();
   auto st = Statement::prepare(db_,
                                "UPDATE mfa_credentials SET counter = ?1, state = ?2, params = ?3, "
-                               "confirmed = ?4, last_used_at = ?5, version = version + 1 "
+                               "confirmed = ?4, last_used_at = ?5, label = ?9, lookup_key = ?10, "
+                               "version = version + 1 "
                                "WHERE id = ?6 AND user_id = ?7 AND version = ?8");
   if (!st) return st.error();
   st->bind_int64(1, updated.counter)
@@ -975,7 +978,9 @@ Status SqliteStore::cas_credential_locked(const MfaCredential& updated, int64_t 
       .bind_int64(5, updated.last_used_at)
       .bind_int64(6, updated.id)
       .bind_int64(7, updated.user_id)
-      .bind_int64(8, expected_version);
+      .bind_int64(8, expected_version)
+      .bind_text(9, updated.label)
+      .bind_text(10, updated.lookup_key);
   if (Status s = st->run(); !s) return s;
   if (sqlite3_changes64(db_) > 0) return {};
   auto exists =
@@ -995,8 +1000,9 @@ Result<int64_t> SqliteStore::insert_credential_locked(const MfaCredential& crede
   if (!state) return state.error();
   auto st = Statement::prepare(db_,
                                "INSERT INTO mfa_credentials (user_id, provider_id, secret, params, "
-                               "state, counter, version, confirmed, created_at, last_used_at) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9)");
+                               "state, counter, version, confirmed, created_at, last_used_at, "
+                               "label, lookup_key) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11)");
   if (!st) return st.error();
   st->bind_int64(1, credential.user_id)
       .bind_text(2, credential.provider_id)
@@ -1006,7 +1012,9 @@ Result<int64_t> SqliteStore::insert_credential_locked(const MfaCredential& crede
       .bind_int64(6, credential.counter)
       .bind_bool(7, credential.confirmed)
       .bind_int64(8, credential.created_at)
-      .bind_int64(9, credential.last_used_at);
+      .bind_int64(9, credential.last_used_at)
+      .bind_text(10, credential.label)
+      .bind_text(11, credential.lookup_key);
   if (Status s = st->run(); !s) {
     if (s.error().code == ErrorCode::kNotFound) {
       return not_found("user " + std::to_string(credential.user_id));

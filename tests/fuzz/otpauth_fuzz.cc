@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(pending.provider_id == "totp" && !pending.confirmed);
   FUZZ_CHECK(pending.secret.size() == 20);
 
-  const std::string& uri = enrollment->otpauth_uri;
+  const std::string uri = enrollment->client_options.value(keystep::kOptionQrUri, "");
   FUZZ_CHECK(keystep::is_well_formed_uri_text(uri));
   const std::string prefix = "otpauth://totp/";
   FUZZ_CHECK(uri.rfind(prefix, 0) == 0);
@@ -83,6 +83,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (i > 0) grouped += ' ';
     grouped += secret.substr(i, 4);
   }
-  FUZZ_CHECK(enrollment->display_secret == grouped);
+  FUZZ_CHECK(enrollment->client_options.value(keystep::kOptionManualKey, "") == grouped);
   return 0;
 }

@@ -39,9 +39,10 @@ const Enrolled& enrolled(keystep::RecoveryCodesProvider& provider) {
   static const Enrolled e = [&] {
     auto enrollment = provider.begin_enrollment({1, 1, "alice@example.com", "Acme"}, nullptr);
     FUZZ_CHECK(enrollment.ok());
-    auto confirmed = provider.finish_enrollment(enrollment->pending, "", 0);
+    auto confirmed = provider.finish_enrollment(enrollment->pending, "", {0, "", ""});
     FUZZ_CHECK(confirmed.ok());
-    return Enrolled{*confirmed, enrollment->shown_codes};
+    return Enrolled{*confirmed,
+                   enrollment->client_options[keystep::kOptionCodes].get<std::vector<std::string>>()};
   }();
   return e;
 }
@@ -65,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const keystep::Challenge challenge;
-  auto result = provider.verify(credential, challenge, response, 42);
+  auto result = provider.verify(credential, challenge, response, {42, "", ""});
   const std::string code = normalize(response);
   const bool shape = code.size() == 10 && code.find_first_not_of(kAlphabet) == std::string::npos;
   if (!result) {
@@ -99,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (before[i]["used"].get<bool>()) FUZZ_CHECK(after[i]["used"].get<bool>());
   }
   FUZZ_CHECK(newly_used == 1);
-  auto again = provider.verify(*result, challenge, response, 43);
+  auto again = provider.verify(*result, challenge, response, {43, "", ""});
   FUZZ_CHECK(!again && again.error().code == ErrorCode::kReplayed);
   return 0;
 }

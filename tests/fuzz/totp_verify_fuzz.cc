@@ -82,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const keystep::Challenge challenge;
-  auto result = provider.verify(credential, challenge, response, now);
+  const keystep::ChallengeContext context{now, "", ""};
+  auto result = provider.verify(credential, challenge, response, context);
   if (!good_params) {
     FUZZ_CHECK(!result && result.error().code == ErrorCode::kInternal);
     return 0;
@@ -110,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                      digits, period, step * period);
   FUZZ_CHECK(expected && *expected == response);
   FUZZ_CHECK(result->last_used_at == now);
-  auto again = provider.verify(*result, challenge, response, now);
+  auto again = provider.verify(*result, challenge, response, context);
   FUZZ_CHECK(!again && again.error().code == ErrorCode::kReplayed);
   return 0;
 }

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 
 #include "tests/http/mfa_steps.h"
 
@@ -77,6 +80,53 @@ TEST_F(PluginLogin, WrongPluginCodeIs401) {
   EXPECT_EQ(r.status, 401) << r.body;
   EXPECT_FALSE(r.set_cookie("ks_session").has_value());
   EXPECT_FALSE(code_of(submit_second_factor(page, kPluginCode)).empty());
+}
+
+// A server whose plugin directory holds a plugin built for ABI version 1 and one built for
+// version 2, loaded as keystep serve loads it: the first is refused with its reason, the
+// second serves a whole login.
+class PluginLoginAcrossAbiVersions : public PluginLogin {
+ protected:
+  // The directory, made once per process: bad_abi.so (version 1) and good.so (version 2).
+  static std::string plugin_dir() {
+    static const std::string dir = [] {
+      namespace fs = std::filesystem;
+      const fs::path d =
+          fs::temp_directory_path() / ("keystep-abi-plugins-" + std::to_string(::getpid()));
+      fs::remove_all(d);
+      fs::create_directories(d);
+      for (const char* name : {"bad_abi.so", "good.so"})
+        fs::create_symlink(fs::path(KEYSTEP_TEST_PLUGIN_DIR) / name, d / name);
+      return d.string();
+    }();
+    return dir;
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(plugin_dir()); }
+
+  TestServerOptions server_options() const override {
+    TestServerOptions options;
+    options.plugin_dir = plugin_dir();
+    return options;
+  }
+};
+
+TEST_F(PluginLoginAcrossAbiVersions, Abi1PluginRefusedAbi2PluginWorks) {
+  const auto& reports = server_->plugin_reports();
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_FALSE(reports[0].loaded);
+  EXPECT_NE(reports[0].message.find("ABI version 1, this server speaks version 2"),
+            std::string::npos)
+      << reports[0].message;
+  EXPECT_TRUE(reports[1].loaded) << reports[1].message;
+
+  ASSERT_TRUE(enroll(kPluginCode));
+  const Pkce pkce = make_pkce();
+  SecondFactorPage page = sign_in_to_second_factor(spa_request(pkce));
+  EXPECT_EQ(page.method, kPluginId);
+  const nlohmann::json claims = id_token_claims(code_of(submit_second_factor(page, kPluginCode)),
+                                                pkce);
+  ASSERT_TRUE(claims.is_object());
+  EXPECT_EQ(claims["amr"], nlohmann::json({"pwd", "otp", "mfa"}));
 }
 
 }  // namespace

@@ -177,6 +177,8 @@ Status TestServer::init(const TestServerOptions& options) {
   config_.trusted_proxies = options.trusted_proxies;
   WiringOptions wiring;
   wiring.plugins = options.plugins;
+  config_.plugin_dir = options.plugin_dir;
+  wiring.load_plugin_dir = !options.plugin_dir.empty();
   Error last{ErrorCode::kUnavailable, "no attempt"};
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto port = free_port();

@@ -38,6 +38,9 @@ class TestClock final : public Clock {
 
 // How a TestServer is wired beyond the defaults.
 struct TestServerOptions {
+  // A directory of MFA provider shared libraries, loaded as keystep serve loads its
+  // plugin_dir: a refused library is only reported in plugin_reports(). "": none.
+  std::string plugin_dir;
   // Paths of MFA provider shared libraries, loaded into the registry after the built-ins and
   // before the TwoFactor policy and the Provider are built. start() fails if one is refused.
   std::vector<std::string> plugins;

@@ -30,15 +30,36 @@ TEST_F(PluginLoaderTest, LoadsProviderFromSharedLibrary) {
   ASSERT_NE(provider, nullptr);
   EXPECT_EQ(provider->info().display_name, "Static test code");
   MfaCredential credential;
-  EXPECT_TRUE(provider->verify(credential, {}, "424242", 1));
-  EXPECT_EQ(provider->verify(credential, {}, "000000", 1).error().code, ErrorCode::kDenied);
+  const ChallengeContext context{1, "localhost", "http://localhost"};
+  auto challenge = provider->begin_challenge({&credential, 1}, context);
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->input.max_length, 6);
+  EXPECT_TRUE(provider->verify(credential, *challenge, "424242", context));
+  EXPECT_EQ(provider->verify(credential, *challenge, "000000", context).error().code,
+            ErrorCode::kDenied);
+  // The interface's defaults reach the plugin's provider through the vtable.
+  EXPECT_EQ(provider->lookup_key("424242"), std::nullopt);
+  EXPECT_EQ(provider->resync(credential, "1", "2", context).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(provider->default_settings(), nlohmann::json::object());
 }
 
-TEST_F(PluginLoaderTest, RefusesOtherAbiVersion) {
+TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion2) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 2u); }
+
+TEST_F(PluginLoaderTest, RefusesAbiVersion1PluginAndSaysToRebuild) {
   auto report = loader_.load(kDir + "/bad_abi.so", host_, registry_);
   EXPECT_FALSE(report.loaded);
-  EXPECT_NE(report.message.find("ABI version 999"), std::string::npos) << report.message;
+  EXPECT_EQ(report.message,
+            "built for plugin ABI version 1, this server speaks version 2: rebuild the plugin "
+            "against the version 2 headers (plugin/mfa_provider.h)");
   EXPECT_EQ(registry_.find("static_code"), nullptr);
+}
+
+TEST_F(PluginLoaderTest, Abi2PluginLoadsAfterAnAbi1PluginWasRefused) {
+  EXPECT_FALSE(loader_.load(kDir + "/bad_abi.so", host_, registry_).loaded);
+  auto report = loader_.load(kDir + "/good.so", host_, registry_);
+  EXPECT_TRUE(report.loaded) << report.message;
+  EXPECT_NE(registry_.find("static_code"), nullptr);
 }
 
 TEST_F(PluginLoaderTest, RefusesLibraryWithoutEntryPoint) {

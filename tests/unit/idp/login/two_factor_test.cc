@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <liboath/oath.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "providers/builtin.h"
@@ -354,6 +356,143 @@ TEST_F(CheckSessionTest, RecentActionsAtThePasswordLevelNeedARecentSignIn) {
   const int64_t now = clock_.now();
   EXPECT_FALSE(two_factor_->check_session(session(now - kMaxAge - 1, 0), user_, true, kMaxAge));
   EXPECT_TRUE(two_factor_->check_session(session(now - kMaxAge - 1, 0), user_, false, kMaxAge));
+}
+
+// A provider whose responses name their credential, like a YubiKey's token ID: "KEY-WORD",
+// where KEY is the lookup key. WORD "ok" is accepted, "clone" reports a copied authenticator,
+// anything else is wrong. It records which credentials verify() was asked about.
+class KeyedProvider final : public MfaProvider {
+ public:
+  const ProviderInfo& info() const override { return info_; }
+  Result<Enrollment> begin_enrollment(const UserRef& user, const ProviderSettings&) override {
+    Enrollment enrollment;
+    enrollment.pending.user_id = user.user_id;
+    enrollment.pending.provider_id = info_.id;
+    enrollment.pending.secret = "key material";
+    enrollment.client_options = {{kOptionManualKey, "program this"}};
+    return enrollment;
+  }
+  Result<MfaCredential> finish_enrollment(const MfaCredential& pending, std::string_view response,
+                                          const ChallengeContext& context) override {
+    auto checked = verify(pending, {}, response, context);
+    if (!checked) return checked;
+    checked->confirmed = true;
+    checked->lookup_key = std::string(response.substr(0, 4));
+    checked->label = "Key " + checked->lookup_key;
+    return checked;
+  }
+  Result<Challenge> begin_challenge(std::span<const MfaCredential> credentials,
+                                    const ChallengeContext&) override {
+    challenged = credentials.size();
+    return Challenge{};
+  }
+  std::optional<std::string> lookup_key(std::string_view response) const override {
+    if (response.size() < 5 || response[4] != '-') return std::nullopt;
+    return std::string(response.substr(0, 4));
+  }
+  Result<MfaCredential> verify(const MfaCredential& credential, const Challenge&,
+                               std::string_view response, const ChallengeContext& context) override {
+    verified.push_back(credential.lookup_key);
+    const std::string_view word = response.size() > 5 ? response.substr(5) : "";
+    if (word == "clone") return make_error(ErrorCode::kCloned, "signature counter went back");
+    if (word != "ok") return make_error(ErrorCode::kDenied, "wrong");
+    MfaCredential updated = credential;
+    updated.last_used_at = context.now;
+    return updated;
+  }
+
+  // Single-threaded tests only.
+  std::vector<std::string> verified;
+  size_t challenged = 0;
+
+ private:
+  ProviderInfo info_{"keyed", "Keyed token", {"hwk"}, ProviderKind::kHardware, false};
+};
+
+class TwoFactorLookupKeyTest : public TwoFactorTest {
+ protected:
+  void SetUp() override {
+    TwoFactorTest::SetUp();
+    keyed_ = std::make_shared<KeyedProvider>();
+    ASSERT_TRUE(registry_.add(keyed_));
+    // The first key through the core's enrollment, the second as a copy of its stored row
+    // with another lookup key (the core keeps one credential per provider so far).
+    ASSERT_TRUE(two_factor_->begin_enrollment(user_, "keyed"));
+    auto codes = two_factor_->confirm_enrollment(user_, "keyed", "aaaa-ok", "ip");
+    ASSERT_TRUE(codes) << codes.error().message;
+    auto stored = store_->credentials_of_user(user_.id);
+    ASSERT_TRUE(stored);
+    auto first = std::find_if(stored->begin(), stored->end(),
+                              [](const MfaCredential& c) { return c.provider_id == "keyed"; });
+    ASSERT_NE(first, stored->end());
+    EXPECT_EQ(first->lookup_key, "aaaa");
+    EXPECT_EQ(first->label, "Key aaaa");
+    MfaCredential second = *first;
+    second.confirmed = false;
+    second.lookup_key = "bbbb";
+    auto pending = store_->put_pending_credential(second);
+    ASSERT_TRUE(pending);
+    pending->confirmed = true;
+    ASSERT_TRUE(store_->update_credential(*pending, pending->version));
+    keyed_->verified.clear();
+  }
+
+  Result<std::vector<std::string>> sign_in(const std::string& response, StepRefusal& refusal) {
+    return two_factor_->verify_login(user_, "keyed", response, "ip", refusal);
+  }
+
+  std::shared_ptr<KeyedProvider> keyed_;
+};
+
+TEST_F(TwoFactorLookupKeyTest, OnlyTheCredentialTheResponseNamesIsChecked) {
+  StepRefusal refusal;
+  auto amr = sign_in("bbbb-ok", refusal);
+  ASSERT_TRUE(amr) << amr.error().message;
+  EXPECT_EQ(*amr, std::vector<std::string>{"hwk"});
+  EXPECT_EQ(keyed_->verified, std::vector<std::string>{"bbbb"});
+  EXPECT_EQ(keyed_->challenged, 1u);
+
+  keyed_->verified.clear();
+  EXPECT_FALSE(sign_in("aaaa-wrong", refusal));
+  EXPECT_EQ(keyed_->verified, std::vector<std::string>{"aaaa"});
+}
+
+TEST_F(TwoFactorLookupKeyTest, AResponseNamingNoCredentialOfTheUserIsRefusedUnchecked) {
+  StepRefusal refusal;
+  auto refused = sign_in("cccc-ok", refusal);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refusal.code, ErrorCode::kDenied);
+  EXPECT_TRUE(keyed_->verified.empty());
+}
+
+TEST_F(TwoFactorLookupKeyTest, ResponseWithoutAKeyIsCheckedAgainstEachCredential) {
+  StepRefusal refusal;
+  EXPECT_FALSE(sign_in("no key", refusal));
+  EXPECT_EQ(keyed_->verified, (std::vector<std::string>{"aaaa", "bbbb"}));
+  EXPECT_EQ(keyed_->challenged, 2u);
+}
+
+TEST_F(TwoFactorLookupKeyTest, ACopiedAuthenticatorIsRefusedAndAudited) {
+  StepRefusal refusal;
+  auto refused = sign_in("aaaa-clone", refusal);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refusal.code, ErrorCode::kDenied);
+  EXPECT_NE(refusal.message.find("copied"), std::string::npos) << refusal.message;
+  auto events = store_->audit_events(account_.id, 0, 5);
+  ASSERT_TRUE(events);
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->front().event, "mfa.clone_refused");
+}
+
+TEST_F(TwoFactorLookupKeyTest, EnrollmentViewWithoutASecretIsKeptUnsealed) {
+  ASSERT_TRUE(two_factor_->begin_enrollment(user_, "keyed"));
+  auto stored = store_->credentials_of_user(user_.id);
+  ASSERT_TRUE(stored);
+  auto pending = std::find_if(stored->begin(), stored->end(),
+                              [](const MfaCredential& c) { return !c.confirmed; });
+  ASSERT_NE(pending, stored->end());
+  EXPECT_FALSE(pending->state.contains("sealed_view"));
+  EXPECT_EQ(pending->state["view"]["client_options"][kOptionManualKey], "program this");
 }
 
 }  // namespace

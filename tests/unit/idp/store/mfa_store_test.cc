@@ -360,6 +360,31 @@ TEST_P(MfaStoreTest, EnableConfirmsTheCredentialAndAddsRecoveryCodes) {
   EXPECT_EQ(loaded[1].state, recovery_codes(alice_.id, "r1").state);
 }
 
+TEST_P(MfaStoreTest, LabelAndLookupKeyAreStoredAtInsertAndByCompareAndSet) {
+  MfaCredential pending = credential(alice_.id, "yubikey_hotp");
+  pending.label = "YubiKey";
+  pending.lookup_key = "cccc";
+  auto stored = store_->put_pending_credential(pending);
+  ASSERT_TRUE(Ok(stored));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].label, "YubiKey");
+  EXPECT_EQ(loaded[0].lookup_key, "cccc");
+
+  // Enrollment learns the token ID from the first code and names the key after it.
+  MfaCredential confirmed = confirmed_from(*stored, 1);
+  confirmed.label = "YubiKey 12345678";
+  confirmed.lookup_key = "vvcijgklnrbf";
+  ASSERT_TRUE(
+      Ok(store_->enable_two_factor(confirmed, stored->version, recovery_codes(alice_.id, "r1"))));
+  loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].label, "YubiKey 12345678");
+  EXPECT_EQ(loaded[0].lookup_key, "vvcijgklnrbf");
+  EXPECT_EQ(loaded[1].label, "");
+  EXPECT_EQ(loaded[1].lookup_key, "");
+}
+
 TEST_P(MfaStoreTest, EnableWithStaleVersionChangesNothing) {
   MfaCredential pending = pending_totp();
   // Another request confirmed the same pending credential first.

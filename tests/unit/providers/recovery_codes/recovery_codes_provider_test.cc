@@ -43,6 +43,14 @@ class StuckRandom final : public Random {
   uint32_t state_ = 1;
 };
 
+// The codes an enrollment shows, from its client options.
+std::vector<std::string> shown_codes(const Enrollment& e) {
+  return e.client_options.value(kOptionCodes, std::vector<std::string>{});
+}
+
+// A challenge context at unix time `now`.
+ChallengeContext at(int64_t now) { return ChallengeContext{now, "", ""}; }
+
 ErrorCode code_of(const Result<MfaCredential>& r) {
   EXPECT_FALSE(r.ok());
   return r.ok() ? ErrorCode::kInternal : r.error().code;
@@ -54,19 +62,21 @@ class RecoveryCodesTest : public ::testing::Test {
     Result<Enrollment> e = provider_.begin_enrollment(user_, nullptr);
     ASSERT_TRUE(e.ok()) << e.error().message;
     enrollment_ = std::move(*e);
-    Result<MfaCredential> c = provider_.finish_enrollment(enrollment_.pending, "", 100);
+    codes_ = shown_codes(enrollment_);
+    Result<MfaCredential> c = provider_.finish_enrollment(enrollment_.pending, "", at(100));
     ASSERT_TRUE(c.ok());
     credential_ = std::move(*c);
   }
 
   Result<MfaCredential> verify(const MfaCredential& c, const std::string& code) {
-    return provider_.verify(c, Challenge{}, code, 1000);
+    return provider_.verify(c, Challenge{}, code, at(1000));
   }
 
   OsRandom random_;
   RecoveryCodesProvider provider_{random_};
   UserRef user_{42, 1, "alice@example.com", "Acme"};
   Enrollment enrollment_;
+  std::vector<std::string> codes_;  // as the enrollment shows them
   MfaCredential credential_;
 };
 
@@ -81,10 +91,10 @@ TEST(RecoveryCodesProvider, InfoMarksAFallbackFactor) {
 }
 
 TEST_F(RecoveryCodesTest, EnrollmentShowsTenDistinctFormattedCodes) {
-  ASSERT_EQ(enrollment_.shown_codes.size(), 10u);
-  std::set<std::string> distinct(enrollment_.shown_codes.begin(), enrollment_.shown_codes.end());
+  ASSERT_EQ(codes_.size(), 10u);
+  std::set<std::string> distinct(codes_.begin(), codes_.end());
   EXPECT_EQ(distinct.size(), 10u);
-  for (const std::string& code : enrollment_.shown_codes) {
+  for (const std::string& code : codes_) {
     ASSERT_EQ(code.size(), 11u) << code;
     EXPECT_EQ(code[5], '-') << code;
     for (size_t i = 0; i < code.size(); ++i) {
@@ -93,7 +103,9 @@ TEST_F(RecoveryCodesTest, EnrollmentShowsTenDistinctFormattedCodes) {
           << code;
     }
   }
-  EXPECT_TRUE(enrollment_.otpauth_uri.empty());
+  EXPECT_TRUE(enrollment_.holds_secret);
+  EXPECT_EQ(enrollment_.client_options.size(), 1u);
+  EXPECT_EQ(enrollment_.input.kind, InputKind::kNone);
 }
 
 TEST_F(RecoveryCodesTest, StoresOnlyKeyedHashesOfTheCodes) {
@@ -105,7 +117,7 @@ TEST_F(RecoveryCodesTest, StoresOnlyKeyedHashesOfTheCodes) {
   ASSERT_TRUE(p.state["codes"].is_array());
   ASSERT_EQ(p.state["codes"].size(), 10u);
   for (size_t i = 0; i < 10; ++i) {
-    std::string normalized = enrollment_.shown_codes[i];
+    std::string normalized = codes_[i];
     normalized.erase(5, 1);
     EXPECT_EQ(p.state["codes"][i],
               (nlohmann::json{{"h", base64url_encode(hmac_sha256(p.secret, normalized))},
@@ -123,34 +135,34 @@ TEST_F(RecoveryCodesTest, FinishEnrollmentConfirmsWhateverTheResponse) {
 
 TEST_F(RecoveryCodesTest, AcceptsEachCodeOnce) {
   MfaCredential c = credential_;
-  for (size_t i = 0; i < enrollment_.shown_codes.size(); ++i) {
-    Result<MfaCredential> r = verify(c, enrollment_.shown_codes[i]);
+  for (size_t i = 0; i < codes_.size(); ++i) {
+    Result<MfaCredential> r = verify(c, codes_[i]);
     ASSERT_TRUE(r.ok()) << i << ": " << r.error().message;
     EXPECT_EQ(r->last_used_at, 1000);
     EXPECT_TRUE(r->state["codes"][i]["used"].get<bool>());
     EXPECT_EQ(remaining_codes(*r), static_cast<int>(9 - i));
     c = std::move(*r);
   }
-  for (const std::string& code : enrollment_.shown_codes) {
+  for (const std::string& code : codes_) {
     EXPECT_EQ(code_of(verify(c, code)), ErrorCode::kReplayed) << code;
   }
 }
 
 TEST_F(RecoveryCodesTest, RejectsReusedCode) {
-  const std::string code = enrollment_.shown_codes[3];
+  const std::string code = codes_[3];
   Result<MfaCredential> first = verify(credential_, code);
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(code_of(verify(*first, code)), ErrorCode::kReplayed);
-  EXPECT_TRUE(verify(*first, enrollment_.shown_codes[4]).ok());
+  EXPECT_TRUE(verify(*first, codes_[4]).ok());
 }
 
 TEST_F(RecoveryCodesTest, RefusesWrongCode) {
-  std::string wrong = enrollment_.shown_codes[0];
+  std::string wrong = codes_[0];
   // Change one character to another alphabet character not making it another valid code.
   for (char c : std::string("23456789ABCDEFGHJKMNPQRSTUVWXYZ")) {
     wrong[0] = c;
-    if (std::find(enrollment_.shown_codes.begin(), enrollment_.shown_codes.end(), wrong) ==
-        enrollment_.shown_codes.end()) {
+    if (std::find(codes_.begin(), codes_.end(), wrong) ==
+        codes_.end()) {
       break;
     }
   }
@@ -159,7 +171,7 @@ TEST_F(RecoveryCodesTest, RefusesWrongCode) {
 }
 
 TEST_F(RecoveryCodesTest, IgnoresCaseSpacesAndDashes) {
-  std::string code = enrollment_.shown_codes[2];
+  std::string code = codes_[2];
   std::string plain = code.substr(0, 5) + code.substr(6);
   std::string lower = code;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -175,7 +187,7 @@ TEST_F(RecoveryCodesTest, IgnoresCaseSpacesAndDashes) {
 }
 
 TEST_F(RecoveryCodesTest, RejectsMalformedInputAsInvalidArgument) {
-  const std::string code = enrollment_.shown_codes[0];
+  const std::string code = codes_[0];
   const std::string bad[] = {"",
                              "-----",
                              code.substr(0, 10),
@@ -194,7 +206,7 @@ TEST_F(RecoveryCodesTest, RejectsMalformedInputAsInvalidArgument) {
 }
 
 TEST_F(RecoveryCodesTest, TreatsMalformedCredentialAsInternalError) {
-  const std::string code = enrollment_.shown_codes[0];
+  const std::string code = codes_[0];
   MfaCredential other = credential_;
   other.provider_id = "totp";
   MfaCredential short_key = credential_;
@@ -215,9 +227,9 @@ TEST_F(RecoveryCodesTest, AnotherUsersCodesDoNotWork) {
   Result<Enrollment> other = provider_.begin_enrollment(user_, nullptr);
   ASSERT_TRUE(other.ok());
   EXPECT_NE(other->pending.secret, enrollment_.pending.secret);
-  for (const std::string& code : other->shown_codes) {
-    if (std::find(enrollment_.shown_codes.begin(), enrollment_.shown_codes.end(), code) !=
-        enrollment_.shown_codes.end()) {
+  for (const std::string& code : shown_codes(*other)) {
+    if (std::find(codes_.begin(), codes_.end(), code) !=
+        codes_.end()) {
       continue;
     }
     EXPECT_EQ(code_of(verify(credential_, code)), ErrorCode::kDenied);
@@ -237,12 +249,40 @@ TEST(RecoveryCodesProvider, RejectsSettings) {
   }
 }
 
+TEST_F(RecoveryCodesTest, ChallengeIsATypedTextCodeWithOrWithoutTheDash) {
+  Result<Challenge> ch = provider_.begin_challenge({&credential_, 1}, at(1000));
+  ASSERT_TRUE(ch.ok());
+  EXPECT_TRUE(ch->server_state.empty());
+  EXPECT_EQ(ch->input.kind, InputKind::kTypedCode);
+  EXPECT_EQ(ch->input.min_length, 10);
+  EXPECT_EQ(ch->input.max_length, 11);
+  EXPECT_EQ(ch->input.inputmode, "text");
+  // Every character of a shown code, in either case, is one the field allows.
+  for (const std::string& code : codes_) {
+    for (char c : code) {
+      EXPECT_NE(ch->input.characters.find(c), std::string::npos) << c;
+      const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      EXPECT_NE(ch->input.characters.find(lower), std::string::npos) << lower;
+    }
+  }
+}
+
+TEST(RecoveryCodesProvider, TakesNoSettings) {
+  OsRandom random;
+  RecoveryCodesProvider provider(random);
+  EXPECT_EQ(provider.default_settings(), nlohmann::json::object());
+  EXPECT_TRUE(provider.describe_settings().fields.empty());
+  EXPECT_EQ(provider.validate_settings({{"count", 12}}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(provider.lookup_key("ABCDE-23456"), std::nullopt);
+}
+
 TEST(RecoveryCodesProvider, DrawsAgainUntilTheCodesAreDistinct) {
   StuckRandom random(5);
   RecoveryCodesProvider provider(random);
   Result<Enrollment> e = provider.begin_enrollment(UserRef{1, 1, "a@example.com", "Acme"}, nullptr);
   ASSERT_TRUE(e.ok());
-  std::set<std::string> distinct(e->shown_codes.begin(), e->shown_codes.end());
+  const std::vector<std::string> codes = shown_codes(*e);
+  std::set<std::string> distinct(codes.begin(), codes.end());
   EXPECT_EQ(distinct.size(), 10u);
 }
 
@@ -270,7 +310,7 @@ TEST(RecoveryCodesProvider, CodesUseTheWholeAlphabet) {
     Result<Enrollment> e =
         provider.begin_enrollment(UserRef{1, 1, "a@example.com", "Acme"}, nullptr);
     ASSERT_TRUE(e.ok());
-    for (const std::string& code : e->shown_codes) {
+    for (const std::string& code : shown_codes(*e)) {
       for (char c : code) {
         if (c != '-') seen.insert(c);
       }

@@ -63,6 +63,13 @@ std::string code_at(const MfaCredential& c, int64_t t) {
   return code.ok() ? *code : std::string();
 }
 
+// What an enrollment shows, from its client options.
+std::string qr_uri(const Enrollment& e) { return e.client_options.value(kOptionQrUri, ""); }
+std::string manual_key(const Enrollment& e) { return e.client_options.value(kOptionManualKey, ""); }
+
+// A challenge context at unix time `now`.
+ChallengeContext at(int64_t now) { return ChallengeContext{now, "", ""}; }
+
 ErrorCode code_of(const Result<MfaCredential>& r) {
   EXPECT_FALSE(r.ok());
   return r.ok() ? ErrorCode::kInternal : r.error().code;
@@ -88,7 +95,7 @@ const Vector kRfc6238[] = {
 void expect_accepts(const MfaCredential& c, const std::string& code, int64_t t) {
   PatternRandom random("x");
   TotpProvider provider(random);
-  Result<MfaCredential> r = provider.verify(c, Challenge{}, code, t);
+  Result<MfaCredential> r = provider.verify(c, Challenge{}, code, at(t));
   ASSERT_TRUE(r.ok()) << c.params.dump() << " t=" << t << " code=" << code << ": "
                       << r.error().message;
   EXPECT_EQ(r->counter, t / 30);
@@ -135,7 +142,7 @@ TEST(TotpProvider, AcceptsCodesOfTheAdjacentSteps) {
   const MfaCredential c = credential(kSeed20);
   const int64_t step = kNow / 30;
   for (int64_t delta : {-1, 0, 1}) {
-    Result<MfaCredential> r = provider.verify(c, Challenge{}, code_at(c, kNow + 30 * delta), kNow);
+    Result<MfaCredential> r = provider.verify(c, Challenge{}, code_at(c, kNow + 30 * delta), at(kNow));
     ASSERT_TRUE(r.ok()) << "delta " << delta;
     EXPECT_EQ(r->counter, step + delta);
   }
@@ -146,7 +153,7 @@ TEST(TotpProvider, RefusesCodesTwoStepsAway) {
   TotpProvider provider(random);
   const MfaCredential c = credential(kSeed20);
   for (int64_t delta : {-2, 2}) {
-    EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code_at(c, kNow + 30 * delta), kNow)),
+    EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code_at(c, kNow + 30 * delta), at(kNow))),
               ErrorCode::kDenied)
         << "delta " << delta;
   }
@@ -156,11 +163,11 @@ TEST(TotpProvider, WindowFollowsThePeriod) {
   PatternRandom random("x");
   TotpProvider provider(random);
   const MfaCredential c = credential(kSeed32, "SHA256", 8, 60);
-  ASSERT_TRUE(provider.verify(c, Challenge{}, code_at(c, kNow - 60), kNow).ok());
-  ASSERT_TRUE(provider.verify(c, Challenge{}, code_at(c, kNow + 60), kNow).ok());
-  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code_at(c, kNow + 120), kNow)),
+  ASSERT_TRUE(provider.verify(c, Challenge{}, code_at(c, kNow - 60), at(kNow)).ok());
+  ASSERT_TRUE(provider.verify(c, Challenge{}, code_at(c, kNow + 60), at(kNow)).ok());
+  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code_at(c, kNow + 120), at(kNow))),
             ErrorCode::kDenied);
-  Result<MfaCredential> r = provider.verify(c, Challenge{}, code_at(c, kNow), kNow);
+  Result<MfaCredential> r = provider.verify(c, Challenge{}, code_at(c, kNow), at(kNow));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->counter, kNow / 60);
 }
@@ -171,7 +178,7 @@ TEST(TotpProvider, RefusesWrongCode) {
   const MfaCredential c = credential(kSeed20);
   std::string wrong = code_at(c, kNow);
   wrong[5] = wrong[5] == '9' ? '0' : static_cast<char>(wrong[5] + 1);
-  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, wrong, kNow)), ErrorCode::kDenied);
+  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, wrong, at(kNow))), ErrorCode::kDenied);
 }
 
 TEST(TotpProvider, RejectsMalformedCodesAsInvalidArgument) {
@@ -189,7 +196,7 @@ TEST(TotpProvider, RejectsMalformedCodesAsInvalidArgument) {
                                    "-12345",
                                    "\xef\xbc\x91\xef\xbc\x92"};  // "１２" in full-width digits
   for (const std::string& bad : bad_codes) {
-    EXPECT_EQ(code_of(provider.verify(c, Challenge{}, bad, kNow)), ErrorCode::kInvalidArgument)
+    EXPECT_EQ(code_of(provider.verify(c, Challenge{}, bad, at(kNow))), ErrorCode::kInvalidArgument)
         << "'" << bad << "'";
   }
 }
@@ -199,10 +206,10 @@ TEST(TotpProvider, RefusesAnEightDigitCodeForASixDigitCredential) {
   TotpProvider provider(random);
   const MfaCredential six = credential(kSeed20, "SHA1", 6);
   const std::string eight = code_at(credential(kSeed20, "SHA1", 8), kNow);
-  EXPECT_EQ(code_of(provider.verify(six, Challenge{}, eight, kNow)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of(provider.verify(six, Challenge{}, eight, at(kNow))), ErrorCode::kInvalidArgument);
   // and a six-digit code for an eight-digit credential
   const MfaCredential eight_digit = credential(kSeed20, "SHA1", 8);
-  EXPECT_EQ(code_of(provider.verify(eight_digit, Challenge{}, code_at(six, kNow), kNow)),
+  EXPECT_EQ(code_of(provider.verify(eight_digit, Challenge{}, code_at(six, kNow), at(kNow))),
             ErrorCode::kInvalidArgument);
 }
 
@@ -211,24 +218,24 @@ TEST(TotpProvider, RejectsReplayedCode) {
   TotpProvider provider(random);
   const MfaCredential c = credential(kSeed20);
   const std::string code = code_at(c, kNow);
-  Result<MfaCredential> first = provider.verify(c, Challenge{}, code, kNow);
+  Result<MfaCredential> first = provider.verify(c, Challenge{}, code, at(kNow));
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(code_of(provider.verify(*first, Challenge{}, code, kNow)), ErrorCode::kReplayed);
-  EXPECT_EQ(code_of(provider.verify(*first, Challenge{}, code, kNow + 30)), ErrorCode::kReplayed);
+  EXPECT_EQ(code_of(provider.verify(*first, Challenge{}, code, at(kNow))), ErrorCode::kReplayed);
+  EXPECT_EQ(code_of(provider.verify(*first, Challenge{}, code, at(kNow + 30))), ErrorCode::kReplayed);
 }
 
 TEST(TotpProvider, RejectsOlderStepAfterNewerOne) {
   PatternRandom random("x");
   TotpProvider provider(random);
   const MfaCredential c = credential(kSeed20);
-  Result<MfaCredential> newer = provider.verify(c, Challenge{}, code_at(c, kNow + 30), kNow);
+  Result<MfaCredential> newer = provider.verify(c, Challenge{}, code_at(c, kNow + 30), at(kNow));
   ASSERT_TRUE(newer.ok());
-  EXPECT_EQ(code_of(provider.verify(*newer, Challenge{}, code_at(c, kNow), kNow)),
+  EXPECT_EQ(code_of(provider.verify(*newer, Challenge{}, code_at(c, kNow), at(kNow))),
             ErrorCode::kReplayed);
-  EXPECT_EQ(code_of(provider.verify(*newer, Challenge{}, code_at(c, kNow - 30), kNow)),
+  EXPECT_EQ(code_of(provider.verify(*newer, Challenge{}, code_at(c, kNow - 30), at(kNow))),
             ErrorCode::kReplayed);
   Result<MfaCredential> next =
-      provider.verify(*newer, Challenge{}, code_at(c, kNow + 60), kNow + 30);
+      provider.verify(*newer, Challenge{}, code_at(c, kNow + 60), at(kNow + 30));
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->counter, kNow / 30 + 2);
 }
@@ -249,7 +256,7 @@ TEST(TotpProvider, ExactlyOneOfConcurrentUsesOfACodeIsStored) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
       while (!go.load()) std::this_thread::yield();
-      Result<MfaCredential> r = provider.verify(read, Challenge{}, code, kNow);
+      Result<MfaCredential> r = provider.verify(read, Challenge{}, code, at(kNow));
       if (!r.ok()) return;
       ++verified;
       std::lock_guard<std::mutex> lock(store_mutex);
@@ -265,7 +272,7 @@ TEST(TotpProvider, ExactlyOneOfConcurrentUsesOfACodeIsStored) {
   EXPECT_EQ(wins.load(), 1);
   EXPECT_EQ(stored.version, 8);
   EXPECT_EQ(stored.counter, kNow / 30);
-  EXPECT_EQ(code_of(provider.verify(stored, Challenge{}, code, kNow)), ErrorCode::kReplayed);
+  EXPECT_EQ(code_of(provider.verify(stored, Challenge{}, code, at(kNow))), ErrorCode::kReplayed);
 }
 
 TEST(TotpProvider, TreatsMalformedCredentialAsInternalError) {
@@ -286,7 +293,7 @@ TEST(TotpProvider, TreatsMalformedCredentialAsInternalError) {
   MfaCredential not_object = good;
   not_object.params = nullptr;
   for (const MfaCredential& c : {other, no_secret, missing, extra, wrong_type, not_object}) {
-    EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code, kNow)), ErrorCode::kInternal)
+    EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code, at(kNow))), ErrorCode::kInternal)
         << c.params.dump();
   }
 }
@@ -295,7 +302,7 @@ TEST(TotpProvider, AcceptsCodesInTheFirstStepAfterTheEpoch) {
   PatternRandom random("x");
   TotpProvider provider(random);
   const MfaCredential c = credential(kSeed20);
-  Result<MfaCredential> r = provider.verify(c, Challenge{}, code_at(c, 10), 10);
+  Result<MfaCredential> r = provider.verify(c, Challenge{}, code_at(c, 10), at(10));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->counter, 0);
 }
@@ -311,14 +318,14 @@ TEST(TotpProvider, RefusesTheWrappedStepBeforeTheEpoch) {
             OATH_OK);
   ASSERT_NE(wrapped, code_at(c, 0));
   ASSERT_NE(wrapped, code_at(c, 30));
-  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, wrapped, 10)), ErrorCode::kDenied);
+  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, wrapped, at(10))), ErrorCode::kDenied);
 }
 
 TEST(TotpProvider, RejectsTimeBeforeTheEpoch) {
   PatternRandom random("x");
   TotpProvider provider(random);
   const MfaCredential c = credential(kSeed20);
-  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code_at(c, 10), -1)),
+  EXPECT_EQ(code_of(provider.verify(c, Challenge{}, code_at(c, 10), at(-1))),
             ErrorCode::kInvalidArgument);
 }
 
@@ -328,12 +335,17 @@ TEST(TotpProvider, BeginEnrollmentBuildsOtpauthUri) {
   UserRef user{1, 2, "alice@example.com", "Harness-Inc"};
   Result<Enrollment> e = provider.begin_enrollment(user, nullptr);
   ASSERT_TRUE(e.ok()) << e.error().message;
-  EXPECT_EQ(e->otpauth_uri,
+  EXPECT_EQ(qr_uri(*e),
             "otpauth://totp/Harness-Inc:alice%40example.com?"
             "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Harness-Inc"
             "&algorithm=SHA1&digits=6&period=30");
-  EXPECT_EQ(e->display_secret, "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ");
-  EXPECT_TRUE(e->shown_codes.empty());
+  EXPECT_EQ(manual_key(*e), "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ");
+  EXPECT_EQ(e->client_options.size(), 2u);  // qr_uri and manual_key, no codes
+  EXPECT_TRUE(e->holds_secret);
+  EXPECT_EQ(e->input.kind, InputKind::kTypedCode);
+  EXPECT_EQ(e->input.min_length, 6);
+  EXPECT_EQ(e->input.max_length, 6);
+  EXPECT_EQ(e->input.inputmode, "numeric");
   const MfaCredential& p = e->pending;
   EXPECT_EQ(p.provider_id, "totp");
   EXPECT_EQ(p.user_id, 1);
@@ -349,7 +361,7 @@ TEST(TotpProvider, PercentEncodesIssuerAndEmailInUri) {
   UserRef user{1, 2, "bob+mfa@example.com", "Acme Inc"};
   Result<Enrollment> e = provider.begin_enrollment(user, nlohmann::json::object());
   ASSERT_TRUE(e.ok());
-  EXPECT_EQ(e->otpauth_uri,
+  EXPECT_EQ(qr_uri(*e),
             "otpauth://totp/Acme%20Inc:bob%2Bmfa%40example.com?"
             "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Inc"
             "&algorithm=SHA1&digits=6&period=30");
@@ -357,7 +369,7 @@ TEST(TotpProvider, PercentEncodesIssuerAndEmailInUri) {
   UserRef odd{1, 2, "x&y=z?@example.com", "A:B/C#D%"};
   e = provider.begin_enrollment(odd, nullptr);
   ASSERT_TRUE(e.ok());
-  EXPECT_EQ(e->otpauth_uri,
+  EXPECT_EQ(qr_uri(*e),
             "otpauth://totp/A%3AB%2FC%23D%25:x%26y%3Dz%3F%40example.com?"
             "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=A%3AB%2FC%23D%25"
             "&algorithm=SHA1&digits=6&period=30");
@@ -372,7 +384,7 @@ TEST(TotpProvider, SettingsChooseAlgorithmDigitsAndPeriod) {
   ASSERT_TRUE(e.ok()) << e.error().message;
   EXPECT_EQ(e->pending.params,
             (nlohmann::json{{"algorithm", "SHA512"}, {"digits", 8}, {"period", 60}}));
-  EXPECT_NE(e->otpauth_uri.find("&algorithm=SHA512&digits=8&period=60"), std::string::npos);
+  EXPECT_NE(qr_uri(*e).find("&algorithm=SHA512&digits=8&period=60"), std::string::npos);
   e = provider.begin_enrollment(user, {{"algorithm", "SHA256"}});
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->pending.params,
@@ -435,9 +447,9 @@ TEST(TotpProvider, GeneratesA160BitSecretWithUnpaddedBase32) {
   const std::string base32 = totp_base32(a->pending.secret);
   EXPECT_EQ(base32.size(), 32u);
   EXPECT_EQ(base32.find('='), std::string::npos);
-  EXPECT_EQ(a->otpauth_uri.find('='), a->otpauth_uri.find("secret=") + 6);
-  EXPECT_NE(a->otpauth_uri.find("secret=" + base32 + "&"), std::string::npos);
-  EXPECT_EQ(a->display_secret.size(), 39u);
+  EXPECT_EQ(qr_uri(*a).find('='), qr_uri(*a).find("secret=") + 6);
+  EXPECT_NE(qr_uri(*a).find("secret=" + base32 + "&"), std::string::npos);
+  EXPECT_EQ(manual_key(*a).size(), 39u);
 }
 
 TEST(TotpBase32, IsRfc4648WithoutPadding) {
@@ -456,27 +468,141 @@ TEST(TotpProvider, FinishEnrollmentConfirmsWithTheAcceptedStep) {
   Result<Enrollment> e = provider.begin_enrollment(UserRef{1, 2, "a@example.com", "Acme"}, nullptr);
   ASSERT_TRUE(e.ok());
   const MfaCredential& pending = e->pending;
-  EXPECT_EQ(code_of(provider.finish_enrollment(pending, "000000", kNow)), ErrorCode::kDenied);
-  EXPECT_EQ(code_of(provider.finish_enrollment(pending, "12", kNow)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of(provider.finish_enrollment(pending, "000000", at(kNow))), ErrorCode::kDenied);
+  EXPECT_EQ(code_of(provider.finish_enrollment(pending, "12", at(kNow))), ErrorCode::kInvalidArgument);
   Result<MfaCredential> done =
-      provider.finish_enrollment(pending, code_at(pending, kNow - 30), kNow);
+      provider.finish_enrollment(pending, code_at(pending, kNow - 30), at(kNow));
   ASSERT_TRUE(done.ok()) << done.error().message;
   EXPECT_TRUE(done->confirmed);
   EXPECT_EQ(done->counter, kNow / 30 - 1);
   EXPECT_EQ(done->secret, pending.secret);
-  EXPECT_EQ(code_of(provider.finish_enrollment(*done, code_at(pending, kNow), kNow)),
+  EXPECT_EQ(code_of(provider.finish_enrollment(*done, code_at(pending, kNow), at(kNow))),
             ErrorCode::kConflict);
-  EXPECT_EQ(code_of(provider.verify(*done, Challenge{}, code_at(pending, kNow - 30), kNow)),
+  EXPECT_EQ(code_of(provider.verify(*done, Challenge{}, code_at(pending, kNow - 30), at(kNow))),
             ErrorCode::kReplayed);
-  EXPECT_TRUE(provider.verify(*done, Challenge{}, code_at(pending, kNow), kNow).ok());
+  EXPECT_TRUE(provider.verify(*done, Challenge{}, code_at(pending, kNow), at(kNow)).ok());
 }
 
-TEST(TotpProvider, BeginChallengeIsEmpty) {
+TEST(TotpProvider, ChallengeIsATypedCodeSpanningTheCredentialsDigits) {
   PatternRandom random("x");
   TotpProvider provider(random);
-  Result<Challenge> ch = provider.begin_challenge(credential(kSeed20));
+  const std::vector<MfaCredential> six = {credential(kSeed20)};
+  Result<Challenge> ch = provider.begin_challenge(six, at(kNow));
   ASSERT_TRUE(ch.ok());
-  EXPECT_TRUE(ch->data.empty());
+  EXPECT_TRUE(ch->server_state.empty());
+  EXPECT_TRUE(ch->client_options.is_null());
+  EXPECT_EQ(ch->expires_at, 0);
+  EXPECT_EQ(ch->input.kind, InputKind::kTypedCode);
+  EXPECT_EQ(ch->input.min_length, 6);
+  EXPECT_EQ(ch->input.max_length, 6);
+  EXPECT_EQ(ch->input.characters, "0123456789");
+  EXPECT_EQ(ch->input.inputmode, "numeric");
+
+  const std::vector<MfaCredential> both = {credential(kSeed20, "SHA1", 8), credential(kSeed20)};
+  ch = provider.begin_challenge(both, at(kNow));
+  ASSERT_TRUE(ch.ok());
+  EXPECT_EQ(ch->input.min_length, 6);
+  EXPECT_EQ(ch->input.max_length, 8);
+
+  ch = provider.begin_challenge({}, at(kNow));
+  ASSERT_TRUE(ch.ok());
+  EXPECT_EQ(ch->input.min_length, 6);
+  EXPECT_EQ(ch->input.max_length, 8);
+
+  MfaCredential broken = credential(kSeed20);
+  broken.params = nlohmann::json::object();
+  EXPECT_EQ(provider.begin_challenge({&broken, 1}, at(kNow)).error().code, ErrorCode::kInternal);
+}
+
+TEST(TotpProvider, NamesNoCredentialAndHasNoResync) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  const MfaCredential c = credential(kSeed20);
+  EXPECT_EQ(provider.lookup_key(code_at(c, kNow)), std::nullopt);
+  EXPECT_EQ(provider.resync(c, code_at(c, kNow), code_at(c, kNow + 30), at(kNow)).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+TEST(TotpProvider, FinishEnrollmentLabelsTheCredential) {
+  PatternRandom random(kSeed20);
+  TotpProvider provider(random);
+  Result<Enrollment> e = provider.begin_enrollment(UserRef{1, 2, "a@example.com", "Acme"}, nullptr);
+  ASSERT_TRUE(e.ok());
+  Result<MfaCredential> done = provider.finish_enrollment(e->pending, code_at(e->pending, kNow), at(kNow));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->label, "Authenticator app");
+  EXPECT_EQ(done->lookup_key, "");
+}
+
+TEST(TotpProvider, DefaultSettingsAreSha1SixDigitsThirtySeconds) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  const nlohmann::json defaults = {{"algorithm", "SHA1"}, {"digits", 6}, {"period", 30}};
+  EXPECT_EQ(provider.default_settings(), defaults);
+  Result<ProviderSettings> normalized = provider.validate_settings(nlohmann::json::object());
+  ASSERT_TRUE(normalized.ok());
+  EXPECT_EQ(*normalized, defaults);
+  normalized = provider.validate_settings(nullptr);
+  ASSERT_TRUE(normalized.ok());
+  EXPECT_EQ(*normalized, defaults);
+}
+
+TEST(TotpProvider, ValidateSettingsFillsDefaultsAndKeepsChoices) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  Result<ProviderSettings> normalized = provider.validate_settings({{"digits", 8}});
+  ASSERT_TRUE(normalized.ok());
+  EXPECT_EQ(*normalized, (nlohmann::json{{"algorithm", "SHA1"}, {"digits", 8}, {"period", 30}}));
+  normalized =
+      provider.validate_settings({{"algorithm", "SHA512"}, {"digits", 8}, {"period", 60}});
+  ASSERT_TRUE(normalized.ok());
+  EXPECT_EQ(*normalized, (nlohmann::json{{"algorithm", "SHA512"}, {"digits", 8}, {"period", 60}}));
+}
+
+// The messages are the admin API's (400 invalid_request with this description).
+TEST(TotpProvider, ValidateSettingsNamesTheBadMember) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  const std::pair<nlohmann::json, std::string> cases[] = {
+      {{{"algorithm", "MD5"}}, "totp.algorithm must be SHA1, SHA256 or SHA512"},
+      {{{"algorithm", "sha1"}}, "totp.algorithm must be SHA1, SHA256 or SHA512"},
+      {{{"digits", 7}}, "totp.digits must be 6 or 8"},
+      {{{"digits", "6"}}, "totp.digits must be 6 or 8"},
+      {{{"digits", 6.0}}, "totp.digits must be 6 or 8"},
+      {{{"period", 45}}, "totp.period must be 30 or 60"},
+      {{{"window", 2}}, "unknown member totp.window"},
+      {nlohmann::json::array(), "totp must be an object"},
+      {"SHA1", "totp must be an object"},
+  };
+  for (const auto& [settings, message] : cases) {
+    Result<ProviderSettings> r = provider.validate_settings(settings);
+    ASSERT_FALSE(r.ok()) << settings.dump();
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << settings.dump();
+    EXPECT_EQ(r.error().message, message) << settings.dump();
+  }
+}
+
+TEST(TotpProvider, DescribesItsSettingsAsTheChoicesItAccepts) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  const SettingsDescription d = provider.describe_settings();
+  ASSERT_EQ(d.fields.size(), 3u);
+  EXPECT_FALSE(d.help.empty());
+  // Every choice offered is accepted, and each field's first choice is the default.
+  for (const SettingField& field : d.fields) {
+    ASSERT_FALSE(field.choices.empty()) << field.key;
+    EXPECT_FALSE(field.label.empty()) << field.key;
+    EXPECT_EQ(field.choices.front().value, provider.default_settings()[field.key]) << field.key;
+    for (const SettingChoice& choice : field.choices) {
+      Result<ProviderSettings> r = provider.validate_settings({{field.key, choice.value}});
+      EXPECT_TRUE(r.ok()) << field.key << "=" << choice.value.dump();
+    }
+  }
+  EXPECT_EQ(d.fields[0].key, "algorithm");
+  EXPECT_EQ(d.fields[1].key, "digits");
+  EXPECT_EQ(d.fields[2].key, "period");
+  EXPECT_EQ(d.fields[2].choices.size(), 2u);
+  EXPECT_EQ(d.fields[2].choices[1].label, "60 seconds");
 }
 
 // Runs oathtool (OATH Toolkit's command-line program, which CI installs) and returns its
@@ -518,7 +644,7 @@ TEST(TotpProvider, AgreesWithOathtool) {
       const std::string theirs = oathtool(c.flags + " -b " + base32 + " -N @" + std::to_string(t));
       ASSERT_FALSE(theirs.empty());
       EXPECT_EQ(code_at(e->pending, t), theirs) << c.flags << " t=" << t;
-      Result<MfaCredential> r = provider.verify(e->pending, Challenge{}, theirs, t);
+      Result<MfaCredential> r = provider.verify(e->pending, Challenge{}, theirs, at(t));
       EXPECT_TRUE(r.ok()) << c.flags << " t=" << t;
     }
   }

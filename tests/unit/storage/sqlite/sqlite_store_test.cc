@@ -6,6 +6,7 @@
 #include "storage/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -29,6 +30,19 @@ std::vector<Migration> with_extra(std::vector<Migration> extra) {
 }
 
 int latest_version() { return kMigrations.back().version; }
+
+// Runs SQL on the database file through a connection of its own, bypassing the store: to
+// write rows the way an older binary did.
+void raw_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
 
 // ---- Migrations
 
@@ -141,6 +155,57 @@ TEST(SqliteStoreMigrations, ExistingDatabaseKeepsItsMode) {
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+// A database made by the schema before migration 008 (the interface version 1 store): its
+// credentials keep working, with no label and no lookup key.
+TEST(SqliteStoreMigrations, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndLookupKey) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  std::vector<Migration> before;
+  for (const Migration& m : kMigrations) {
+    if (m.version < 8) before.push_back(m);
+  }
+  ASSERT_EQ(before.size(), 7u);
+  int64_t user_id = 0;
+  {
+    auto old = SqliteStore::open(path, before);
+    ASSERT_TRUE(Ok(old));
+    auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
+    ASSERT_TRUE(Ok(account));
+    auto user = (*old)->create_user({.account_id = account->id,
+                                     .email = "alice@example.com",
+                                     .password_hash = "h",
+                                     .role = kRoleMember,
+                                     .created_at = 1'700'000'000});
+    ASSERT_TRUE(Ok(user));
+    user_id = user->id;
+  }
+  ASSERT_NO_FATAL_FAILURE(raw_sql(path, "INSERT INTO mfa_credentials (user_id, provider_id, secret, params, state, counter, "
+            "version, confirmed, created_at, last_used_at) VALUES (" +
+                std::to_string(user_id) +
+                ", 'totp', X'00', '{\"algorithm\":\"SHA1\",\"digits\":6,\"period\":30}', "
+                "'{}', 56666666, 3, 1, 1700000000, 1700000000)"));
+
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  auto version = (*store)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, latest_version());
+  auto credentials = (*store)->credentials_of_user(user_id);
+  ASSERT_TRUE(Ok(credentials));
+  ASSERT_EQ(credentials->size(), 1u);
+  const MfaCredential& c = credentials->front();
+  EXPECT_EQ(c.provider_id, "totp");
+  EXPECT_EQ(c.counter, 56666666);
+  EXPECT_EQ(c.version, 3);
+  EXPECT_TRUE(c.confirmed);
+  EXPECT_EQ(c.label, "");
+  EXPECT_EQ(c.lookup_key, "");
+  // And it takes compare-and-set updates as before.
+  MfaCredential used = c;
+  used.counter = 56666667;
+  EXPECT_TRUE(Ok((*store)->update_credential(used, 3)));
 }
 
 }  // namespace
