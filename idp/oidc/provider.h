@@ -1,7 +1,8 @@
 #pragma once
 // The OpenID Connect provider: authorization (code flow with PKCE), the login flow, token,
-// userinfo, RP-initiated logout, discovery and JWKS. http/ turns each request into one call
-// here and renders the outcome; nothing here knows about HTTP servers or HTML.
+// userinfo, RP-initiated logout, discovery and JWKS (the profile pages are ProfilePages, in
+// idp/profile/). http/ turns each request into one call here and renders the outcome; nothing
+// here knows about HTTP servers or HTML.
 //
 // Thread-safety: every method may be called concurrently.
 
@@ -16,6 +17,7 @@
 #include "base/url.h"
 #include "idp/config/config.h"
 #include "idp/login/login_flow.h"
+#include "idp/login/session_auth.h"
 #include "idp/login/throttle.h"
 #include "idp/login/two_factor.h"
 #include "idp/oidc/signing_keys.h"
@@ -29,15 +31,11 @@ inline constexpr const char* kFlowCookie = "ks_flow";
 // The signup form's CSRF cookie (double submit, path /signup).
 inline constexpr const char* kSignupCookie = "ks_signup";
 
-// The CSRF token of forms (and admin API changes) made with a browser session: derived from
-// the session cookie, so it needs no storage and changes with every new session.
-std::string session_csrf_token(std::string_view session_cookie);
-
 // The second step's method when the account requires 2FA and the user has no factor yet:
 // set up an authenticator app now (it cannot be skipped), then continue.
 inline constexpr const char* kSetupMethod = "setup";
 
-class Provider {
+class Provider : public SignInStarter {
  public:
   Provider(const IdpConfig& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
            TwoFactor& two_factor, Random& random, const Clock& clock);
@@ -59,22 +57,10 @@ class Provider {
   // POST /login/second-factor with flow, csrf_token, method, code.
   WebOutcome second_factor_submit(const Params& form, const BrowserContext& browser);
 
-  // Keystep's own pages for a signed-in user (the profile). Without a session they start a
-  // sign-in that comes back to the page.
-  WebOutcome profile(const BrowserContext& browser);
   // Starts a sign-in to Keystep's own pages that comes back to `local_path` (e.g.
   // "/account/authentication"; a path on this issuer, never a URL).
   WebOutcome sign_in_then(const std::string& local_path, const BrowserContext& browser,
-                          const std::string& login_hint = "");
-  // POST /profile/two-factor: the toggle. action=enable starts enrollment (a new secret and
-  // the Enable page), action=disable turns it off given password or code.
-  WebOutcome profile_two_factor(const Params& form, const BrowserContext& browser);
-  // GET /profile/two-factor/enable: the pending secret's QR code and key again.
-  WebOutcome profile_enable_page(const BrowserContext& browser);
-  // POST /profile/two-factor/enable with code: confirms, shows the recovery codes once.
-  WebOutcome profile_enable_submit(const Params& form, const BrowserContext& browser);
-  // POST /profile/recovery-codes: new codes, shown once.
-  WebOutcome profile_recovery_codes(const Params& form, const BrowserContext& browser);
+                          const std::string& login_hint = "") override;
   // GET /signup?invitation=…: the form of an invitation's link (email fixed, new password).
   WebOutcome signup_page(const Params& query, const BrowserContext& browser);
   // POST /signup with invitation, csrf_token, password, password_confirm: creates the member
@@ -102,26 +88,6 @@ class Provider {
     AuthRequest request;
     FlowProgress progress;
   };
-  struct SignedIn {
-    Session session;
-    User user;
-    std::string csrf_token;
-  };
-  Result<std::optional<SignedIn>> signed_in(const BrowserContext& browser);
-  // The signed-in user for a profile POST, checking the session CSRF token; else `failure`.
-  std::optional<SignedIn> profile_post(const Params& form, const BrowserContext& browser,
-                                       WebOutcome& failure);
-  Result<WebOutcome> profile_view(const SignedIn& who, WebOutcome::Kind kind,
-                                  std::optional<Fault> fault = std::nullopt);
-  // The step-up gate of sensitive actions (TwoFactor::check_session): nullopt when `session`
-  // may act; else a sign-in for `user` at the demanded level that comes back to `local_path`.
-  Result<std::optional<WebOutcome>> step_up_needed(const Session& session, const User& user,
-                                                   bool recent, const std::string& local_path,
-                                                   const BrowserContext& browser);
-  // 2FA was just turned on for who.user: ends their other sessions (with their tokens) and,
-  // when a code was just typed, records it as this session's second factor.
-  Status after_two_factor_on(const SignedIn& who, bool proved_second_factor,
-                             const std::string& address);
   WebOutcome second_factor_view(const LoginFlow& flow, const std::string& method,
                                 const std::string& error, std::optional<Fault> fault);
   // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
@@ -172,7 +138,6 @@ class Provider {
   // `failure`.
   std::optional<LoadedFlow> load_flow(const Params& params, const BrowserContext& browser,
                                       std::optional<LoginStage> posted_at, WebOutcome& failure);
-  Result<std::optional<Session>> current_session(const BrowserContext& browser);
   Result<Client> authenticate_client(const Params& form,
                                      const std::optional<std::string>& authorization,
                                      ApiOutcome& failure);
