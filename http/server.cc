@@ -518,22 +518,23 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     if (auto p = r.params(c)) send_web(c.response, r.provider_->authorize(*p, r.browser(c)));
   });
   user.add({M::kGet}, "/login", [](Router& r, Call& c) {
-    if (auto p = r.page_query(c)) send_web(c.response, r.provider_->login_page(*p, r.browser(c)));
+    auto p = r.page_query(c);
+    if (p) send_web(c.response, r.provider_->login().login_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/login", [](Router& r, Call& c) {
     auto form = r.form(c);
     if (!form) return;
     r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
-      return p->login_submit(form, b);
+      return p->login().login_submit(form, b);
     });
   });
   user.add({M::kGet}, "/login/second-factor", [](Router& r, Call& c) {
     auto p = r.page_query(c);
-    if (p) send_web(c.response, r.provider_->second_factor_page(*p, r.browser(c)));
+    if (p) send_web(c.response, r.provider_->login().second_factor_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/login/second-factor", [](Router& r, Call& c) {
     auto form = r.form(c);
-    if (form) send_web(c.response, r.provider_->second_factor_submit(*form, r.browser(c)));
+    if (form) send_web(c.response, r.provider_->login().second_factor_submit(*form, r.browser(c)));
   });
   user.add({M::kGet}, "/profile",
            [](Router& r, Call& c) { send_web(c.response, r.profile_->profile(r.browser(c))); });

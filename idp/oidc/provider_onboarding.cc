@@ -24,11 +24,11 @@ WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest&
   progress.amr = {"pwd"};
   if (*required) {
     progress.stage = LoginStage::kSecondFactor;
-    return start_flow(request, progress, browser);
+    return login_.start_flow(request, progress, browser);
   }
   progress.stage = LoginStage::kDone;
   // No step is left, so no flow is stored: complete_flow's deletion of it finds nothing.
-  return complete_flow(LoginFlow{}, request, progress, browser);
+  return login_.complete_flow(LoginFlow{}, request, progress, browser);
 }
 
 WebOutcome Provider::signup_view(const std::string& token, const std::string& csrf) {
@@ -69,7 +69,7 @@ WebOutcome Provider::signup_page(const Params& query, const BrowserContext& brow
   if (!csrf) return unavailable_page();
   WebOutcome out = signup_view(param(query, "invitation"), *csrf);
   if (out.kind == WebOutcome::Kind::kSignupPage)
-    out.cookies.push_back(cookie(kSignupCookie, *csrf, "/signup", config_.flow_ttl));
+    out.cookies.push_back(login_.cookie(kSignupCookie, *csrf, "/signup", config_.flow_ttl));
   return out;
 }
 
@@ -122,7 +122,7 @@ WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& bro
   AuthRequest request;
   request.redirect_uri = "/profile";
   WebOutcome out = sign_in_after_password(*created, request, browser);
-  out.cookies.push_back(cookie(kSignupCookie, "", "/signup", 0));
+  out.cookies.push_back(login_.cookie(kSignupCookie, "", "/signup", 0));
   return out;
 }
 
@@ -154,7 +154,7 @@ WebOutcome Provider::enrollment_link(const Params& query, const BrowserContext& 
   request.redirect_uri = "/profile";
   request.login_hint = user->email;
   request.enrollment_link = link->token_hash;
-  return start_flow(request, FlowProgress{}, browser);
+  return login_.start_flow(request, FlowProgress{}, browser);
 }
 
 }  // namespace keystep

@@ -25,7 +25,8 @@ ProfilePages::ProfilePages(const IdpConfig& config, Store& store, const Password
       throttle_(store, clock),
       clock_(clock) {}
 
-Result<std::optional<ProfilePages::SignedIn>> ProfilePages::signed_in(const BrowserContext& browser) {
+Result<std::optional<ProfilePages::SignedIn>> ProfilePages::signed_in(
+    const BrowserContext& browser) {
   auto session = current_session(store_, clock_, browser);
   if (!session) return session.error();
   if (!*session) return std::optional<SignedIn>();
@@ -39,7 +40,7 @@ Result<std::optional<ProfilePages::SignedIn>> ProfilePages::signed_in(const Brow
 }
 
 Result<WebOutcome> ProfilePages::profile_view(const SignedIn& who, WebOutcome::Kind kind,
-                                          std::optional<Fault> fault) {
+                                              std::optional<Fault> fault) {
   auto two_factor = two_factor_.status(who.user);
   if (!two_factor) return two_factor.error();
   auto account = store_.account_by_id(who.user.account_id);
@@ -66,11 +67,10 @@ WebOutcome ProfilePages::profile(const BrowserContext& browser) {
   return *out;
 }
 
-
 Result<std::optional<WebOutcome>> ProfilePages::step_up_needed(const Session& session,
-                                                           const User& user, bool recent,
-                                                           const std::string& local_path,
-                                                           const BrowserContext& browser) {
+                                                               const User& user, bool recent,
+                                                               const std::string& local_path,
+                                                               const BrowserContext& browser) {
   auto allowed = two_factor_.check_session(session, user, recent, config_.reauthentication_max_age);
   if (allowed) return std::optional<WebOutcome>();
   if (allowed.error().code != ErrorCode::kDenied) return allowed.error();
@@ -82,7 +82,7 @@ Result<std::optional<WebOutcome>> ProfilePages::step_up_needed(const Session& se
 }
 
 Status ProfilePages::after_two_factor_on(const SignedIn& who, bool proved_second_factor,
-                                     const std::string& address) {
+                                         const std::string& address) {
   Session session = who.session;
   if (proved_second_factor) {
     // The code that just confirmed the authenticator is a second factor passed now.
@@ -102,8 +102,8 @@ Status ProfilePages::after_two_factor_on(const SignedIn& who, bool proved_second
 }
 
 std::optional<ProfilePages::SignedIn> ProfilePages::profile_post(const Params& form,
-                                                         const BrowserContext& browser,
-                                                         WebOutcome& failure) {
+                                                                 const BrowserContext& browser,
+                                                                 WebOutcome& failure) {
   auto who = signed_in(browser);
   if (!who) {
     failure = unavailable_page();
