@@ -306,11 +306,13 @@ class Router : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Router)
 
-  Router(Provider* provider, ProfilePages* profile, AdminApi* admin, AdminConsole* console, MetricsEndpoint* metrics,
+  Router(Provider* provider, ProfilePages* profile, OnboardingPages* onboarding, AdminApi* admin,
+         AdminConsole* console, MetricsEndpoint* metrics,
          const std::string* issuer, const std::vector<std::string>* trusted_proxies,
          PasswordPool* password_pool, std::shared_ptr<const Routes> routes)
       : provider_(provider),
         profile_(profile),
+        onboarding_(onboarding),
         admin_(admin),
         console_(console),
         metrics_(metrics),
@@ -485,6 +487,7 @@ class Router : public Ph::Handler {
 
   Provider* provider_;
   ProfilePages* profile_;
+  OnboardingPages* onboarding_;
   AdminApi* admin_;
   AdminConsole* console_;
   MetricsEndpoint* metrics_;
@@ -557,18 +560,18 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     if (form) send_web(c.response, r.profile_->profile_recovery_codes(*form, r.browser(c)));
   });
   user.add({M::kGet}, "/signup", [](Router& r, Call& c) {
-    if (auto p = r.page_query(c)) send_web(c.response, r.provider_->signup_page(*p, r.browser(c)));
+    if (auto p = r.page_query(c)) send_web(c.response, r.onboarding_->signup_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/signup", [](Router& r, Call& c) {
     auto form = r.form(c);
     if (!form) return;
-    r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
+    r.on_password_pool(c.response, [p = r.onboarding_, form = std::move(*form), b = r.browser(c)] {
       return p->signup_submit(form, b);
     });
   });
   user.add({M::kGet}, "/enroll", [](Router& r, Call& c) {
     auto p = r.page_query(c);
-    if (p) send_web(c.response, r.provider_->enrollment_link(*p, r.browser(c)));
+    if (p) send_web(c.response, r.onboarding_->enrollment_link(*p, r.browser(c)));
   });
   if (console) {
     user.add({M::kGet}, kAuthenticationPagePath, [](Router& r, Call& c) {
@@ -796,6 +799,7 @@ class Guard : public Ph::Handler {
 struct Server::Impl {
   Provider& provider;
   ProfilePages& profile;
+  OnboardingPages& onboarding;
   AdminApi* admin = nullptr;
   AdminConsole* console = nullptr;
   MetricsEndpoint* metrics = nullptr;
@@ -806,8 +810,9 @@ struct Server::Impl {
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
-Server::Server(Provider& provider, ProfilePages& profile, std::string issuer)
-    : impl_(new Impl{provider, profile, nullptr, nullptr, nullptr, std::move(issuer), {}, nullptr,
+Server::Server(Provider& provider, ProfilePages& profile, OnboardingPages& onboarding,
+               std::string issuer)
+    : impl_(new Impl{provider, profile, onboarding, nullptr, nullptr, nullptr, std::move(issuer), {}, nullptr,
                      nullptr, nullptr}) {}
 
 void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
@@ -848,8 +853,8 @@ Status Server::start(const ServerOptions& options) {
         Router::make_routes(impl_->admin != nullptr, impl_->console != nullptr,
                             impl_->metrics != nullptr));
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
-        std::make_shared<Router>(&impl_->provider, &impl_->profile, impl_->admin, impl_->console,
-                                 impl_->metrics, &impl_->issuer, &impl_->trusted_proxies,
+        std::make_shared<Router>(&impl_->provider, &impl_->profile, &impl_->onboarding,
+                                 impl_->admin, impl_->console, impl_->metrics, &impl_->issuer, &impl_->trusted_proxies,
                                  impl_->password_pool.get(), impl_->routes),
         options.max_request_bytes, connections));
     impl_->endpoint->serveThreaded();

@@ -1,9 +1,9 @@
 #pragma once
 // The OpenID Connect provider: authorization (code flow with PKCE), token, userinfo,
-// RP-initiated logout, discovery and JWKS, and the signup and enrollment-link pages. The login
-// flow is LoginController (idp/login/), owned here; the profile pages are ProfilePages
-// (idp/profile/). http/ turns each request into one call here and renders the outcome; nothing
-// here knows about HTTP servers or HTML.
+// RP-initiated logout, discovery and JWKS. The login flow is LoginController (idp/login/),
+// owned here; the profile pages are ProfilePages (idp/profile/), signup and enrollment links
+// OnboardingPages (idp/admin/). http/ turns each request into one call here and renders the
+// outcome; nothing here knows about HTTP servers or HTML.
 //
 // Thread-safety: every method may be called concurrently.
 
@@ -28,9 +28,6 @@
 
 namespace keystep {
 
-// The signup form's CSRF cookie (double submit, path /signup).
-inline constexpr const char* kSignupCookie = "ks_signup";
-
 class Provider : public FlowCompletion {
  public:
   Provider(const IdpConfig& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
@@ -46,16 +43,6 @@ class Provider : public FlowCompletion {
   WebOutcome authorize(const Params& query, const BrowserContext& browser);
   // The login flow's pages (idp/login/), whose client flows complete here.
   LoginController& login() { return login_; }
-
-  // GET /signup?invitation=…: the form of an invitation's link (email fixed, new password).
-  WebOutcome signup_page(const Params& query, const BrowserContext& browser);
-  // POST /signup with invitation, csrf_token, password, password_confirm: creates the member
-  // and signs them in; when the account enforces 2FA the setup step follows, then /profile.
-  WebOutcome signup_submit(const Params& form, const BrowserContext& browser);
-  // GET /enroll?token=…: an enrollment link from the safer enforcement email. Starts a
-  // sign-in for the link's user (the link is used up when that user signs in), which then
-  // goes to the setup step. Used or expired links get a page saying what to do instead.
-  WebOutcome enrollment_link(const Params& query, const BrowserContext& browser);
 
   // POST /token. `authorization` is the Authorization header, if any.
   ApiOutcome token(const Params& form, const std::optional<std::string>& authorization);
@@ -95,13 +82,6 @@ class Provider : public FlowCompletion {
   WebOutcome reuse_session(const AuthRequest& request, bool prompt_none, const Session& current,
                            const BrowserContext& browser);
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
-  // The signup page of an invitation's token with `csrf` as its form's token, or the error
-  // page of an unknown, used, revoked or expired invitation.
-  WebOutcome signup_view(const std::string& token, const std::string& csrf);
-  // Signs `user` in after a password they have just set or typed outside a flow (signup):
-  // to the second step when the policy needs it, else straight to request.redirect_uri.
-  WebOutcome sign_in_after_password(const User& user, const AuthRequest& request,
-                                    const BrowserContext& browser);
   Result<Client> authenticate_client(const Params& form,
                                      const std::optional<std::string>& authorization,
                                      ApiOutcome& failure);
@@ -115,7 +95,6 @@ class Provider : public FlowCompletion {
   const IdpConfig& config_;
   Store& store_;
   SigningKeys& keys_;
-  const PasswordHasher& hasher_;
   TwoFactor& two_factor_;
   Random& random_;
   const Clock& clock_;
