@@ -301,15 +301,18 @@ struct Routes {
   std::optional<RouteTable<Handler>> admin;  // under kAdminPrefix, when there is an admin API
 };
 
-// Routes each parsed request through the route tables to the Provider and renders the outcome.
+// Routes each parsed request through the route tables to idp/ and renders the outcome.
 class Router : public Ph::Handler {
  public:
   HTTP_PROTOTYPE(Router)
 
-  Router(Provider* provider, AdminApi* admin, AdminConsole* console, MetricsEndpoint* metrics,
+  Router(Provider* provider, ProfilePages* profile, OnboardingPages* onboarding, AdminApi* admin,
+         AdminConsole* console, MetricsEndpoint* metrics,
          const std::string* issuer, const std::vector<std::string>* trusted_proxies,
          PasswordPool* password_pool, std::shared_ptr<const Routes> routes)
       : provider_(provider),
+        profile_(profile),
+        onboarding_(onboarding),
         admin_(admin),
         console_(console),
         metrics_(metrics),
@@ -483,6 +486,8 @@ class Router : public Ph::Handler {
   }
 
   Provider* provider_;
+  ProfilePages* profile_;
+  OnboardingPages* onboarding_;
   AdminApi* admin_;
   AdminConsole* console_;
   MetricsEndpoint* metrics_;
@@ -516,56 +521,57 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     if (auto p = r.params(c)) send_web(c.response, r.provider_->authorize(*p, r.browser(c)));
   });
   user.add({M::kGet}, "/login", [](Router& r, Call& c) {
-    if (auto p = r.page_query(c)) send_web(c.response, r.provider_->login_page(*p, r.browser(c)));
+    auto p = r.page_query(c);
+    if (p) send_web(c.response, r.provider_->login().login_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/login", [](Router& r, Call& c) {
     auto form = r.form(c);
     if (!form) return;
     r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
-      return p->login_submit(form, b);
+      return p->login().login_submit(form, b);
     });
   });
   user.add({M::kGet}, "/login/second-factor", [](Router& r, Call& c) {
     auto p = r.page_query(c);
-    if (p) send_web(c.response, r.provider_->second_factor_page(*p, r.browser(c)));
+    if (p) send_web(c.response, r.provider_->login().second_factor_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/login/second-factor", [](Router& r, Call& c) {
     auto form = r.form(c);
-    if (form) send_web(c.response, r.provider_->second_factor_submit(*form, r.browser(c)));
+    if (form) send_web(c.response, r.provider_->login().second_factor_submit(*form, r.browser(c)));
   });
   user.add({M::kGet}, "/profile",
-           [](Router& r, Call& c) { send_web(c.response, r.provider_->profile(r.browser(c))); });
+           [](Router& r, Call& c) { send_web(c.response, r.profile_->profile(r.browser(c))); });
   user.add({M::kPost}, "/profile/two-factor", [](Router& r, Call& c) {
     auto form = r.form(c);
     if (!form) return;
-    r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
+    r.on_password_pool(c.response, [p = r.profile_, form = std::move(*form), b = r.browser(c)] {
       return p->profile_two_factor(form, b);
     });
   });
   user.add({M::kGet}, "/profile/two-factor/enable", [](Router& r, Call& c) {
-    send_web(c.response, r.provider_->profile_enable_page(r.browser(c)));
+    send_web(c.response, r.profile_->profile_enable_page(r.browser(c)));
   });
   user.add({M::kPost}, "/profile/two-factor/enable", [](Router& r, Call& c) {
     auto form = r.form(c);
-    if (form) send_web(c.response, r.provider_->profile_enable_submit(*form, r.browser(c)));
+    if (form) send_web(c.response, r.profile_->profile_enable_submit(*form, r.browser(c)));
   });
   user.add({M::kPost}, "/profile/recovery-codes", [](Router& r, Call& c) {
     auto form = r.form(c);
-    if (form) send_web(c.response, r.provider_->profile_recovery_codes(*form, r.browser(c)));
+    if (form) send_web(c.response, r.profile_->profile_recovery_codes(*form, r.browser(c)));
   });
   user.add({M::kGet}, "/signup", [](Router& r, Call& c) {
-    if (auto p = r.page_query(c)) send_web(c.response, r.provider_->signup_page(*p, r.browser(c)));
+    if (auto p = r.page_query(c)) send_web(c.response, r.onboarding_->signup_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/signup", [](Router& r, Call& c) {
     auto form = r.form(c);
     if (!form) return;
-    r.on_password_pool(c.response, [p = r.provider_, form = std::move(*form), b = r.browser(c)] {
+    r.on_password_pool(c.response, [p = r.onboarding_, form = std::move(*form), b = r.browser(c)] {
       return p->signup_submit(form, b);
     });
   });
   user.add({M::kGet}, "/enroll", [](Router& r, Call& c) {
     auto p = r.page_query(c);
-    if (p) send_web(c.response, r.provider_->enrollment_link(*p, r.browser(c)));
+    if (p) send_web(c.response, r.onboarding_->enrollment_link(*p, r.browser(c)));
   });
   if (console) {
     user.add({M::kGet}, kAuthenticationPagePath, [](Router& r, Call& c) {
@@ -792,6 +798,8 @@ class Guard : public Ph::Handler {
 
 struct Server::Impl {
   Provider& provider;
+  ProfilePages& profile;
+  OnboardingPages& onboarding;
   AdminApi* admin = nullptr;
   AdminConsole* console = nullptr;
   MetricsEndpoint* metrics = nullptr;
@@ -802,8 +810,9 @@ struct Server::Impl {
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
 };
 
-Server::Server(Provider& provider, std::string issuer)
-    : impl_(new Impl{provider, nullptr, nullptr, nullptr, std::move(issuer), {}, nullptr,
+Server::Server(Provider& provider, ProfilePages& profile, OnboardingPages& onboarding,
+               std::string issuer)
+    : impl_(new Impl{provider, profile, onboarding, nullptr, nullptr, nullptr, std::move(issuer), {}, nullptr,
                      nullptr, nullptr}) {}
 
 void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
@@ -844,8 +853,8 @@ Status Server::start(const ServerOptions& options) {
         Router::make_routes(impl_->admin != nullptr, impl_->console != nullptr,
                             impl_->metrics != nullptr));
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
-        std::make_shared<Router>(&impl_->provider, impl_->admin, impl_->console, impl_->metrics,
-                                 &impl_->issuer, &impl_->trusted_proxies,
+        std::make_shared<Router>(&impl_->provider, &impl_->profile, &impl_->onboarding,
+                                 impl_->admin, impl_->console, impl_->metrics, &impl_->issuer, &impl_->trusted_proxies,
                                  impl_->password_pool.get(), impl_->routes),
         options.max_request_bytes, connections));
     impl_->endpoint->serveThreaded();

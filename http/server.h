@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP front of the IdP, on Pistache 0.0.5. Routes requests through a route table per
-// router (http/route_table.h; user pages and OAuth endpoints, the admin API) to idp::Provider
-// and renders its outcomes. Handlers are thin: parse, one call into idp/, map the result.
+// router (http/route_table.h; user pages and OAuth endpoints, the admin API) to idp/
+// (Provider, ProfilePages, OnboardingPages, AdminApi) and renders their outcomes. Handlers are thin: parse, one call into idp/, map the result.
 //
 // Pistache 0.0.5 traps handled here (see server.cc): HTTP/1.1 keep-alive by default, a
 // request limit above 4096 bytes, PISTACHE_USE_SSL=1 set by CMake, and signals blocked by
@@ -18,8 +18,10 @@
 #include "http/route_table.h"
 #include "idp/admin/admin_api.h"
 #include "idp/admin/admin_console.h"
+#include "idp/admin/onboarding_pages.h"
 #include "idp/observability/metrics_endpoint.h"
 #include "idp/oidc/provider.h"
+#include "idp/profile/profile_pages.h"
 #include "base/result.h"
 
 namespace keystep::http {
@@ -57,7 +59,8 @@ std::string client_address(const std::string& peer, const std::optional<std::str
 
 class Server {
  public:
-  Server(Provider& provider, std::string issuer);
+  Server(Provider& provider, ProfilePages& profile, OnboardingPages& onboarding,
+         std::string issuer);
   // Serves the admin API under /api/v1 (without it those paths are 404). Call before start().
   void set_admin_api(AdminApi* admin);
   // Serves the admin page /account/authentication (without it that path is 404). Call before

@@ -31,6 +31,7 @@ FOLDERS = {
     "idp/directory": ("keystep_directory", False),
     "idp/login": ("keystep_login", False),
     "idp/oidc": ("keystep_oidc", False),
+    "idp/profile": ("keystep_profile", False),
     "idp/admin": ("keystep_admin", False),
     "storage/sqlite": ("keystep_storage", False),
     "http": ("keystep_http", False),

@@ -55,7 +55,7 @@ ConsoleOutcome AdminConsole::page(const Params& query, const BrowserContext& bro
       admin_.authenticate(std::nullopt, browser.session_cookie, std::nullopt, false, failure);
   if (!caller) {
     if (sign_in_needed(failure))
-      return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
+      return web(sign_in_.sign_in_then(kAuthenticationPagePath, browser));
     return web(unavailable_page(description(failure)));
   }
   const std::string csrf = session_csrf_token(*browser.session_cookie);
@@ -158,7 +158,7 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
                                     get_param(form, "csrf_token"), true, failure);
   if (!caller) {
     if (sign_in_needed(failure))
-      return web(provider_.sign_in_then(kAuthenticationPagePath, browser));
+      return web(sign_in_.sign_in_then(kAuthenticationPagePath, browser));
     if (failure.fault == Fault::kInvalidCsrfToken)
       return web(error_page(Fault::kInvalidCsrfToken,
                             "The form was not sent by the Authentication page. Reload it and try "

@@ -19,7 +19,7 @@
 
 #include "idp/admin/admin_api.h"
 #include "idp/directory/directory.h"
-#include "idp/oidc/provider.h"
+#include "idp/login/session_auth.h"
 #include "plugin/registry.h"
 
 namespace keystep {
@@ -111,7 +111,7 @@ struct AuthenticationView {
   std::string error_message;
 };
 
-// A page to render, or (`web` set) a redirect or error page of the Provider.
+// A page to render, or (`web` set) a redirect or error page of the login flow.
 struct ConsoleOutcome {
   bool is_page = false;
   std::optional<Fault> fault;  // is_page: the page shown with an error (its status)
@@ -122,9 +122,10 @@ struct ConsoleOutcome {
 class AdminConsole {
  public:
   // `registry` gives the providers' display names.
-  AdminConsole(Provider& provider, AdminApi& admin, Directory& directory,
+  // `sign_in` starts the sign-ins that come back to the console's pages.
+  AdminConsole(SignInStarter& sign_in, AdminApi& admin, Directory& directory,
                const ProviderRegistry& registry)
-      : provider_(provider), admin_(admin), directory_(directory), registry_(registry) {}
+      : sign_in_(sign_in), admin_(admin), directory_(directory), registry_(registry) {}
 
   // GET /account/authentication. Without a session it starts a sign-in that comes back here;
   // without auth_settings.view it is a 403 error page. `query` may name the page of each
@@ -160,7 +161,7 @@ class AdminConsole {
   ConsoleOutcome with_message(ConsoleOutcome out, const ApiOutcome& api, std::string notice);
   ConsoleOutcome web(WebOutcome out) const;
 
-  Provider& provider_;
+  SignInStarter& sign_in_;
   AdminApi& admin_;
   Directory& directory_;
   const ProviderRegistry& registry_;

@@ -53,28 +53,6 @@ std::optional<std::string> bearer_token(const std::optional<std::string>& author
   return authorization->substr(kScheme.size());
 }
 
-// The session remembers when each factor was last passed; amr and acr describe what is
-// currently fresh, and auth_time is the latest interactive authentication.
-void record_factors(const FlowProgress& progress, Session& session) {
-  if (progress.password_time) session.password_time = progress.password_time;
-  if (progress.mfa_time)
-    session.mfa_time = progress.mfa_time;
-  else if (progress.password_time)
-    session.mfa_time = 0;
-  std::vector<std::string> second;  // what the second factor proved
-  for (const auto& value : progress.mfa_time ? progress.amr : split_spaces(session.amr)) {
-    if (value != "pwd" && value != "mfa" && !contains(second, value)) second.push_back(value);
-  }
-  if (!session.mfa_time) second.clear();
-  std::vector<std::string> amr;
-  if (session.password_time) amr.push_back("pwd");
-  amr.insert(amr.end(), second.begin(), second.end());
-  if (session.password_time && !second.empty()) amr.push_back("mfa");
-  session.amr = join_spaces(amr);
-  session.acr = session.mfa_time ? kAcrMfa : kAcrPassword;
-  session.auth_time = std::max(session.password_time, session.mfa_time);
-}
-
 }  // namespace
 
 Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
@@ -83,13 +61,11 @@ Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
     : config_(config),
       store_(store),
       keys_(keys),
-      hasher_(hasher),
       two_factor_(two_factor),
-      throttle_(store, clock),
       random_(random),
       clock_(clock),
-      secure_cookies_(config.issuer.rfind("https://", 0) == 0),
-      discovery_document_(discovery().dump()) {}
+      discovery_document_(discovery().dump()),
+      login_(config, store, hasher, two_factor, *this, random, clock) {}
 
 nlohmann::json Provider::discovery() const {
   const std::string& iss = config_.issuer;
@@ -123,27 +99,12 @@ nlohmann::json Provider::discovery() const {
 
 std::string Provider::hash_token(std::string_view token) const { return sha256_b64url(token); }
 
-CookieToSet Provider::cookie(std::string name, std::string value, std::string path,
-                             int64_t max_age) const {
-  return CookieToSet{std::move(name), std::move(value), std::move(path), max_age, secure_cookies_};
-}
-
 WebOutcome Provider::redirect_error(const AuthRequest& request, const std::string& error,
                                     const std::string& description) const {
   Params params = {{"error", error}, {"error_description", description}};
   if (!request.state.empty()) params.emplace_back("state", request.state);
   params.emplace_back("iss", config_.issuer);
   return redirect_to(append_query(request.redirect_uri, params));
-}
-
-Result<std::optional<Session>> Provider::current_session(const BrowserContext& browser) {
-  if (!browser.session_cookie || browser.session_cookie->empty()) return std::optional<Session>();
-  auto session = store_.session_by_id_hash(hash_token(*browser.session_cookie), clock_.now());
-  if (!session) {
-    if (session.error().code == ErrorCode::kNotFound) return std::optional<Session>();
-    return session.error();
-  }
-  return std::optional<Session>(*session);
 }
 
 WebOutcome Provider::authorize(const Params& query, const BrowserContext& browser) {
@@ -158,11 +119,11 @@ WebOutcome Provider::authorize(const Params& query, const BrowserContext& browse
   bool prompt_none = false;
   if (auto refusal = read_request(query, *client, request, prompt_none))
     return redirect_error(request, refusal->error, refusal->description);
-  auto session = current_session(browser);
+  auto session = current_session(store_, clock_, browser);
   if (!session) return redirect_error(request, "temporarily_unavailable", "please try again");
   if (*session) return reuse_session(request, prompt_none, **session, browser);
   if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
-  return start_flow(request, FlowProgress{}, browser);
+  return login_.start_flow(request, FlowProgress{}, browser);
 }
 
 std::optional<Client> Provider::verified_client(const Params& query, AuthRequest& request,
@@ -288,363 +249,11 @@ WebOutcome Provider::reuse_session(const AuthRequest& request, bool prompt_none,
     progress.stage = LoginStage::kSecondFactor;
     progress.user_id = current.user_id;
   }
-  return start_flow(request, progress, browser);
+  return login_.start_flow(request, progress, browser);
 }
 
-WebOutcome Provider::start_flow(const AuthRequest& request, const FlowProgress& progress,
-                                const BrowserContext& browser) {
-  auto id = random_token(random_, 24);
-  // One binding secret per browser, not per flow: a second sign-in in another tab reuses it,
-  // so the first tab's flow stays bound to this browser and keeps working.
-  Result<std::string> binding = browser.flow_cookie && is_random_token(*browser.flow_cookie, 32)
-                                    ? Result<std::string>(*browser.flow_cookie)
-                                    : random_token(random_, 32);
-  auto csrf = random_token(random_, 32);
-  if (!id || !binding || !csrf) return error_page(Fault::kServerError, "Randomness failed.");
-  const int64_t now = clock_.now();
-  LoginFlow flow;
-  flow.id = *id;
-  flow.browser_binding_hash = hash_token(*binding);
-  flow.csrf_token = *csrf;
-  flow.request_json = to_json(request).dump();
-  flow.progress_json = to_json(progress).dump();
-  flow.created_at = now;
-  flow.expires_at = now + config_.flow_ttl;
-  if (auto s = store_.create_flow(flow); !s) return unavailable_page();
-  const std::string page =
-      progress.stage == LoginStage::kSecondFactor ? "/login/second-factor" : "/login";
-  WebOutcome out = redirect_to(append_query(config_.issuer + page, {{"flow", flow.id}}));
-  // Path=/: /authorize must see it to reuse it for a sign-in in another tab.
-  out.cookies.push_back(cookie(kFlowCookie, *binding, "/", config_.flow_ttl));
-  return out;
-}
-
-std::optional<Provider::LoadedFlow> Provider::load_flow(const Params& params,
-                                                        const BrowserContext& browser,
-                                                        std::optional<LoginStage> posted_at,
-                                                        WebOutcome& failure) {
-  const auto id = get_param(params, "flow");
-  if (!id || id->empty() || id->size() > 128) {
-    failure = error_page(Fault::kInvalidRequest, "The sign-in link is incomplete.");
-    return std::nullopt;
-  }
-  auto flow = store_.flow_by_id(*id, clock_.now());
-  if (!flow) {
-    if (flow.error().code == ErrorCode::kNotFound || flow.error().code == ErrorCode::kExpired)
-      failure = error_page(Fault::kExpiredLogin,
-                           "This sign-in page has expired. Go back to the application and "
-                           "sign in again.");
-    else
-      failure = unavailable_page();
-    return std::nullopt;
-  }
-  // The flow must belong to this browser: this defeats login CSRF, where an attacker sends a
-  // victim the attacker's own sign-in page.
-  if (!browser.flow_cookie ||
-      !constant_time_equal(hash_token(*browser.flow_cookie), flow->browser_binding_hash)) {
-    failure = error_page(Fault::kInvalidSession,
-                         "This sign-in page was opened in another browser or its cookie is "
-                         "missing. Go back to the application and sign in again.");
-    return std::nullopt;
-  }
-  if (posted_at && !constant_time_equal(param(params, "csrf_token"), flow->csrf_token)) {
-    failure = error_page(Fault::kInvalidCsrfToken,
-                         "The form was not sent by this sign-in page. Reload it and try again.");
-    return std::nullopt;
-  }
-  auto request = auth_request_from_json(flow->request_json);
-  auto progress = flow_progress_from_json(flow->progress_json);
-  if (!request || !progress) {
-    failure = error_page(Fault::kServerError, "The sign-in request is damaged.");
-    return std::nullopt;
-  }
-  if (posted_at && progress->stage != *posted_at) {
-    failure = error_page(Fault::kInvalidState, "This step of the sign-in is not expected now.");
-    return std::nullopt;
-  }
-  return LoadedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
-}
-
-WebOutcome Provider::login_page(const Params& query, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto loaded = load_flow(query, browser, std::nullopt, failure);
-  if (!loaded) return failure;
-  const LoginFlow& flow = loaded->flow;
-  if (loaded->progress.stage == LoginStage::kSecondFactor)
-    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow.id}}));
-  WebOutcome out;
-  out.kind = WebOutcome::Kind::kLoginPage;
-  out.login = LoginView{flow.id, flow.csrf_token, loaded->request.login_hint,
-                        loaded->request.client_id, ""};
-  return out;
-}
-
-WebOutcome Provider::login_submit(const Params& form, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto posted = load_flow(form, browser, LoginStage::kPassword, failure);
-  if (!posted) return failure;
-  const LoginFlow* flow = &posted->flow;
-  const AuthRequest* request = &posted->request;
-  const FlowProgress* progress = &posted->progress;
-
-  const std::string email = param(form, "email");
-  const std::string password = param(form, "password");
-  WebOutcome retry;
-  retry.kind = WebOutcome::Kind::kLoginPage;
-  retry.fault = Fault::kWrongCredentials;
-  // One message for every failure, so the page does not tell whether an email exists.
-  retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), request->client_id,
-                          "Incorrect email or password."};
-  auto normalized = normalize_email(email);
-  // Failed passwords are throttled per email (existing or not, so the wait reveals nothing),
-  // before any hashing is spent on the attempt. Not per address: behind a reverse proxy every
-  // user shares one address, and one attacker could then lock everybody out. The attempt is
-  // counted before the slow check (Throttle::reserve), so concurrent guesses cannot all pass
-  // on the same old count.
-  const std::string key = "pwd:" + (normalized ? *normalized : email.substr(0, 254));
-  auto reserved = throttle_.reserve(key);
-  if (!reserved) return unavailable_page();
-  if (reserved->wait > 0) {
-    obs::sign_in(obs::kSignInThrottled, 0, 0, browser.client_address);
-    retry.fault = Fault::kTooManyAttempts;
-    retry.retry_after = reserved->wait;
-    retry.login.error_message =
-        "Too many failed sign-ins. Wait " + seconds_text(reserved->wait) + ", then try again.";
-    return retry;
-  }
-  const auto refuse = [&]() {
-    obs::sign_in(obs::kSignInWrongPassword, 0, 0, browser.client_address);
-    if (reserved->delay > 0)
-      retry.login.error_message += " Too many failed sign-ins: wait " +
-                                   seconds_text(reserved->delay) + " before the next try.";
-    return retry;
-  };
-  if (!normalized || password.empty() || password.size() > 1024) {
-    hasher_.burn(password);
-    return refuse();
-  }
-  auto candidates = store_.users_by_email(*normalized);
-  if (!candidates) return unavailable_page();
-  std::optional<User> user;
-  for (const auto& candidate : *candidates) {
-    if (hasher_.verify(candidate.password_hash, password)) {
-      user = candidate;
-      break;
-    }
-  }
-  if (candidates->empty()) hasher_.burn(password);
-  if (!user) return refuse();
-  throttle_.succeeded({key});
-  if (!request->enrollment_link.empty()) {
-    // Started by an enrollment link: its user signing in uses it up (single use); another
-    // user signing in here leaves it alone.
-    auto link = store_.enrollment_link(request->enrollment_link);
-    if (link && link->user_id == user->id) {
-      auto used = store_.use_enrollment_link(request->enrollment_link, clock_.now());
-      if (!used) {
-        if (used.error().code != ErrorCode::kReplayed && used.error().code != ErrorCode::kExpired)
-          return unavailable_page();
-        return error_page(Fault::kLinkUsed,
-                          "This enrollment link was already used or has expired. Sign in at " +
-                              config_.issuer + "/profile instead.");
-      }
-      two_factor_.audit(*user, "mfa.enrollment_link_used", browser.client_address);
-    }
-  }
-
-  auto second = two_factor_.second_factor_needed(*user, *request);
-  if (!second) return unavailable_page();
-  const bool needs_second = *second;
-  auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
-  if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
-  obs::sign_in(needs_second ? obs::kSignInSecondFactor : obs::kSignInOk, user->id,
-               user->account_id, browser.client_address);
-  FlowProgress next = *progress;
-  next.stage = *stage;
-  next.user_id = user->id;
-  next.password_time = clock_.now();
-  next.amr = {"pwd"};
-  if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
-    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
-  if (next.stage == LoginStage::kSecondFactor)
-    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
-  return complete_flow(*flow, *request, next, browser);
-}
-
-WebOutcome Provider::second_factor_view(const LoginFlow& flow, const std::string& method,
-                                        const std::string& error, std::optional<Fault> fault) {
-  WebOutcome out;
-  out.kind = WebOutcome::Kind::kSecondFactorPage;
-  out.fault = fault;
-  out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error, {}};
-  return out;
-}
-
-WebOutcome Provider::second_factor_page(const Params& query, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto loaded = load_flow(query, browser, std::nullopt, failure);
-  if (!loaded) return failure;
-  const LoginFlow* flow = &loaded->flow;
-  const FlowProgress* progress = &loaded->progress;
-  if (progress->stage != LoginStage::kSecondFactor)
-    return redirect_to(append_query(config_.issuer + "/login", {{"flow", flow->id}}));
-  auto user = store_.user_by_id(progress->user_id);
-  if (!user) return unavailable_page();
-  auto status = two_factor_.status(*user);
-  if (!status) return unavailable_page();
-  if (!status->has_second_factor()) {
-    auto required = two_factor_.second_factor_required(*user);
-    if (!required) return unavailable_page();
-    if (!*required && progress->password_time > 0) {
-      // The account stopped enforcing 2FA during this sign-in and the user has no factor:
-      // nothing is left to ask, the password of this flow signs them in.
-      FlowProgress done = *progress;
-      done.stage = LoginStage::kDone;
-      if (auto s = store_.update_flow(flow->id, flow->version, to_json(done).dump()); !s)
-        return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
-      return complete_flow(*flow, loaded->request, done, browser);
-    }
-    return setup_view(*flow, *user, "", std::nullopt);
-  }
-  std::string method = param(query, "method");
-  if (method != kRecoveryProvider && !contains(status->methods, method))
-    method = status->methods.front();
-  WebOutcome out = second_factor_view(*flow, method, "", std::nullopt);
-  out.second.recovery_available = status->recovery_codes_left > 0;
-  return out;
-}
-
-WebOutcome Provider::second_factor_submit(const Params& form, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto posted = load_flow(form, browser, LoginStage::kSecondFactor, failure);
-  if (!posted) return failure;
-  const LoginFlow* flow = &posted->flow;
-  const FlowProgress* progress = &posted->progress;
-  auto user = store_.user_by_id(progress->user_id);
-  if (!user) return unavailable_page();
-  const std::string method = param(form, "method");
-  std::string code = param(form, "code");
-  if (code.size() > 64) code.resize(64);
-  if (method == kSetupMethod) {
-    // The setup an enforcing account forces: only for a user who has no factor yet.
-    auto status = two_factor_.status(*user);
-    if (!status) return unavailable_page();
-    if (status->has_second_factor())
-      return error_page(Fault::kInvalidState, "Two-factor authentication is already set up.");
-    auto enrolled =
-        two_factor_.confirm_enrollment(*user, kTotpProvider, code, browser.client_address, false);
-    if (!enrolled) {
-      const ErrorCode kind = enrolled.error().code;
-      if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
-          kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound)
-        return unavailable_page();
-      return setup_view(*flow, *user,
-                        "That code is not valid. Enter the current code from your "
-                        "authenticator app.",
-                        Fault::kWrongCredentials);
-    }
-    return finish_second_factor(*posted, {"otp"}, browser);
-  }
-  StepRefusal refusal;
-  auto amr = two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
-  if (!amr) {
-    switch (amr.error().code) {
-      case ErrorCode::kLocked: {
-        WebOutcome out =
-            second_factor_view(*flow, method, refusal.message, Fault::kTooManyAttempts);
-        out.retry_after = refusal.retry_after;
-        return out;
-      }
-      case ErrorCode::kDenied:
-      case ErrorCode::kReplayed:
-      case ErrorCode::kInvalidArgument:
-      case ErrorCode::kNotFound:
-        return second_factor_view(*flow, method, refusal.message, Fault::kWrongCredentials);
-      default:
-        return unavailable_page();
-    }
-  }
-  return finish_second_factor(*posted, *amr, browser);
-}
-
-WebOutcome Provider::finish_second_factor(const LoadedFlow& posted,
-                                          const std::vector<std::string>& amr,
-                                          const BrowserContext& browser) {
-  auto stage = next_stage(posted.progress.stage, LoginEvent::kSecondFactorVerified, true);
-  if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
-  FlowProgress next = posted.progress;
-  next.stage = *stage;
-  next.mfa_time = clock_.now();
-  for (const auto& value : amr) {
-    if (!contains(next.amr, value)) next.amr.push_back(value);
-  }
-  if (auto s = store_.update_flow(posted.flow.id, posted.flow.version, to_json(next).dump()); !s)
-    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
-  return complete_flow(posted.flow, posted.request, next, browser);
-}
-
-WebOutcome Provider::setup_view(const LoginFlow& flow, const User& user, const std::string& error,
-                                std::optional<Fault> fault) {
-  // The pending secret is kept, so the QR code from an email or an earlier visit still works.
-  auto view = two_factor_.pending_totp_enrollment(user);
-  if (!view && view.error().code == ErrorCode::kNotFound)
-    view = two_factor_.begin_totp_enrollment(user);
-  if (!view && view.error().code == ErrorCode::kDenied)
-    return error_page(
-        Fault::kFactorNotAllowed,
-        view.error().message + ", and no other method can be set up here. Ask your administrator.");
-  if (!view) return unavailable_page();
-  WebOutcome out = second_factor_view(flow, kSetupMethod, error, fault);
-  out.second.recovery_available = false;
-  out.second.setup = *view;
-  return out;
-}
-
-WebOutcome Provider::complete_flow(const LoginFlow& flow, const AuthRequest& request,
-                                   const FlowProgress& progress, const BrowserContext& browser) {
-  const int64_t now = clock_.now();
-  std::vector<CookieToSet> cookies;
-  Session session;
-  auto existing = current_session(browser);
-  const bool same_user = existing && *existing && (*existing)->user_id == progress.user_id;
-  // A flow that asked only for the missing second factor stands on the password of the
-  // session it started from; if that session is gone (signed out, expired, or another user
-  // signed in meanwhile) the second factor alone signs no one in.
-  if (progress.password_time == 0 && !same_user)
-    return error_page(Fault::kLoginRequired,
-                      "Your session ended while you were signing in. Go back to the "
-                      "application and sign in again.");
-  if (existing && *existing && !same_user) {
-    // Another user signs in on this browser: the previous user's session ends here.
-    (void)store_.revoke_grants_of_session((*existing)->sid);
-    (void)store_.delete_session((*existing)->sid);
-  }
-  if (same_user) {
-    session = **existing;
-  } else {
-    auto cookie_value = random_token(random_, 32);
-    auto sid = random_token(random_, 16);
-    if (!cookie_value || !sid) return error_page(Fault::kServerError, "Randomness failed.");
-    session.id_hash = hash_token(*cookie_value);
-    session.sid = *sid;
-    session.user_id = progress.user_id;
-    session.created_at = now;
-    session.expires_at = now + config_.session_ttl;
-    cookies.push_back(cookie(kSessionCookie, *cookie_value, "/", config_.session_ttl));
-  }
-  record_factors(progress, session);
-  const Status saved =
-      same_user ? store_.update_session_auth(session) : store_.create_session(session);
-  if (!saved) return unavailable_page();
-  (void)store_.delete_flow(flow.id);
-  WebOutcome out;
-  if (request.client_id.empty()) {
-    out = redirect_to(config_.issuer + request.redirect_uri);
-  } else {
-    out = issue_code(request, session);
-  }
-  for (auto& c : cookies) out.cookies.push_back(std::move(c));
-  return out;
+WebOutcome Provider::flow_completed(const AuthRequest& request, const Session& session) {
+  return issue_code(request, session);
 }
 
 WebOutcome Provider::issue_code(const AuthRequest& request, const Session& session) {
@@ -950,7 +559,7 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
     if (auto state = get_param(params, "state")) extra.emplace_back("state", *state);
     redirect = append_query(*uri, extra);
   }
-  auto session = current_session(browser);
+  auto session = current_session(store_, clock_, browser);
   if (!session) return unavailable_page();
   if (*session) {
     // OpenID RP-Initiated Logout §2: a request that does not prove it comes from an RP of this
@@ -976,7 +585,7 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
     (void)store_.delete_session(*hinted_sid);
   }
   WebOutcome out;
-  out.cookies.push_back(cookie(kSessionCookie, "", "/", 0));
+  out.cookies.push_back(login_.cookie(kSessionCookie, "", "/", 0));
   if (redirect) {
     out.kind = WebOutcome::Kind::kRedirect;
     out.location = *redirect;
@@ -984,262 +593,6 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
     out.kind = WebOutcome::Kind::kLoggedOutPage;
   }
   return out;
-}
-
-}  // namespace keystep
-
-namespace keystep {
-
-std::string session_csrf_token(std::string_view session_cookie) {
-  return base64url_encode(hmac_sha256(session_cookie, "keystep profile csrf"));
-}
-
-Result<std::optional<Provider::SignedIn>> Provider::signed_in(const BrowserContext& browser) {
-  auto session = current_session(browser);
-  if (!session) return session.error();
-  if (!*session) return std::optional<SignedIn>();
-  auto user = store_.user_by_id((*session)->user_id);
-  if (!user) {
-    if (user.error().code == ErrorCode::kNotFound) return std::optional<SignedIn>();
-    return user.error();
-  }
-  const std::string csrf = session_csrf_token(*browser.session_cookie);
-  return std::optional<SignedIn>(SignedIn{**session, *user, csrf});
-}
-
-Result<WebOutcome> Provider::profile_view(const SignedIn& who, WebOutcome::Kind kind,
-                                          std::optional<Fault> fault) {
-  auto two_factor = two_factor_.status(who.user);
-  if (!two_factor) return two_factor.error();
-  auto account = store_.account_by_id(who.user.account_id);
-  if (!account) return account.error();
-  WebOutcome out;
-  out.kind = kind;
-  out.fault = fault;
-  out.profile.csrf_token = who.csrf_token;
-  out.profile.email = who.user.email;
-  out.profile.account_name = account->name;
-  out.profile.two_factor = *two_factor;
-  auto permissions = store_.role_permissions(who.user.role);
-  if (!permissions) return permissions.error();
-  out.profile.can_view_auth_settings = contains(*permissions, kPermViewAuthSettings);
-  return out;
-}
-
-WebOutcome Provider::profile(const BrowserContext& browser) {
-  auto who = signed_in(browser);
-  if (!who) return unavailable_page();
-  if (!*who) return sign_in_then("/profile", browser);
-  auto out = profile_view(**who, WebOutcome::Kind::kProfilePage);
-  if (!out) return unavailable_page();
-  return *out;
-}
-
-WebOutcome Provider::sign_in_then(const std::string& local_path, const BrowserContext& browser,
-                                  const std::string& login_hint) {
-  // complete_flow sends the browser to issuer + redirect_uri: only a path keeps it here.
-  assert(!local_path.empty() && local_path[0] == '/' && local_path.rfind("//", 0) != 0);
-  AuthRequest request;
-  request.redirect_uri = local_path;
-  request.login_hint = login_hint;
-  return start_flow(request, FlowProgress{}, browser);
-}
-
-Result<std::optional<WebOutcome>> Provider::step_up_needed(const Session& session,
-                                                           const User& user, bool recent,
-                                                           const std::string& local_path,
-                                                           const BrowserContext& browser) {
-  auto allowed = two_factor_.check_session(session, user, recent, config_.reauthentication_max_age);
-  if (allowed) return std::optional<WebOutcome>();
-  if (allowed.error().code != ErrorCode::kDenied) return allowed.error();
-  two_factor_.audit(user, "session.reauthentication_required", browser.client_address,
-                    allowed.error().message);
-  // A full sign-in (password, then the second factor the policy asks for) that comes back to
-  // the page; the action itself is not replayed, the user repeats it.
-  return std::optional<WebOutcome>(sign_in_then(local_path, browser, user.email));
-}
-
-Status Provider::after_two_factor_on(const SignedIn& who, bool proved_second_factor,
-                                     const std::string& address) {
-  Session session = who.session;
-  if (proved_second_factor) {
-    // The code that just confirmed the authenticator is a second factor passed now.
-    FlowProgress progress;
-    progress.mfa_time = clock_.now();
-    progress.amr = {"otp"};
-    record_factors(progress, session);
-    if (Status s = store_.update_session_auth(session); !s) return s;
-  }
-  // Sessions signed in before 2FA was on ended: none of them may keep acting on a password.
-  auto ended = store_.end_other_sessions(who.user.id, session.sid);
-  if (!ended) return ended.error();
-  if (*ended > 0)
-    two_factor_.audit(who.user, "session.others_ended", address,
-                      std::to_string(*ended) + " other session(s) ended: 2FA turned on");
-  return {};
-}
-
-std::optional<Provider::SignedIn> Provider::profile_post(const Params& form,
-                                                         const BrowserContext& browser,
-                                                         WebOutcome& failure) {
-  auto who = signed_in(browser);
-  if (!who) {
-    failure = unavailable_page();
-    return std::nullopt;
-  }
-  if (!*who) {
-    failure = redirect_to(config_.issuer + "/profile");
-    return std::nullopt;
-  }
-  if (!constant_time_equal(param(form, "csrf_token"), (*who)->csrf_token)) {
-    failure = error_page(Fault::kInvalidCsrfToken,
-                         "The form was not sent by your profile page. Reload it and try again.");
-    return std::nullopt;
-  }
-  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
-  if (!step_up || *step_up) {
-    failure = step_up ? **step_up : unavailable_page();
-    return std::nullopt;
-  }
-  return **who;
-}
-
-WebOutcome Provider::profile_two_factor(const Params& form, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto who = profile_post(form, browser, failure);
-  if (!who) return failure;
-  const std::string action = param(form, "action");
-  if (action == "enable") {
-    // Replacing a working authenticator must not be possible with a session alone: turn it
-    // off first (which asks for the password or a current code).
-    auto status = two_factor_.status(who->user);
-    if (!status) return unavailable_page();
-    if (status->has_totp && !status->user_setting) {
-      // Set up already (the account required it): turning the own setting on needs nothing
-      // more, and keeps asking for the code even if the account stops requiring it.
-      if (auto s = store_.set_two_factor_setting(who->user.id, true); !s) return unavailable_page();
-      two_factor_.audit(who->user, "mfa.enabled", browser.client_address, "own setting");
-      if (auto s = after_two_factor_on(*who, false, browser.client_address); !s)
-        return unavailable_page();
-      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage);
-      if (!out) return unavailable_page();
-      out->profile.notice = "Two-factor authentication is on.";
-      return *out;
-    }
-    if (status->has_totp) {
-      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, Fault::kTwoFactorAlreadyOn);
-      if (!out) return unavailable_page();
-      out->profile.error_message = "Two-factor authentication is already on.";
-      return *out;
-    }
-    auto view = two_factor_.begin_totp_enrollment(who->user);
-    if (!view) {
-      if (view.error().code == ErrorCode::kDenied)
-        return error_page(Fault::kFactorNotAllowed, view.error().message + ".");
-      return unavailable_page(view.error().message);
-    }
-    return redirect_to(config_.issuer + "/profile/two-factor/enable");
-  }
-  if (action != "disable") return error_page(Fault::kInvalidRequest, "Unknown action.");
-  const std::string password = param(form, "password");
-  bool password_ok = false;
-  if (!password.empty()) {
-    // The same per-email throttle as the sign-in page: a session must not turn this form
-    // into an unlimited password oracle.
-    const std::string key = "pwd:" + who->user.email;
-    auto reserved = throttle_.reserve(key);
-    if (!reserved) return unavailable_page();
-    if (reserved->wait > 0) {
-      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, Fault::kTooManyAttempts);
-      if (!out) return unavailable_page();
-      out->retry_after = reserved->wait;
-      out->profile.error_message = "Too many incorrect passwords. Wait " +
-                                   seconds_text(reserved->wait) + ", then try again.";
-      return *out;
-    }
-    password_ok = password.size() <= 1024 && hasher_.verify(who->user.password_hash, password);
-    if (password_ok) throttle_.succeeded({key});
-  }
-  auto disabled =
-      two_factor_.disable(who->user, password_ok, param(form, "code"), browser.client_address);
-  std::optional<Fault> fault;
-  if (!disabled)
-    fault = disabled.error().code == ErrorCode::kConflict ? Fault::kTwoFactorEnforced
-                                                          : Fault::kWrongCredentials;
-  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, fault);
-  if (!out) return unavailable_page();
-  if (disabled)
-    out->profile.notice = "Two-factor authentication is off.";
-  else
-    out->profile.error_message = disabled.error().message;
-  return *out;
-}
-
-WebOutcome Provider::profile_enable_page(const BrowserContext& browser) {
-  auto who = signed_in(browser);
-  if (!who) return unavailable_page();
-  if (!*who) return redirect_to(config_.issuer + "/profile");
-  // The page shows a secret (possibly the one an enforcement email carries): only to a session
-  // that may act on the factors.
-  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
-  if (!step_up) return unavailable_page();
-  if (*step_up) return **step_up;
-  auto view = two_factor_.pending_totp_enrollment((*who)->user);
-  if (!view) {
-    if (view.error().code == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
-    return unavailable_page(view.error().message);
-  }
-  auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage);
-  if (!out) return unavailable_page();
-  out->profile.enrollment = *view;
-  return *out;
-}
-
-WebOutcome Provider::profile_enable_submit(const Params& form, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto who = profile_post(form, browser, failure);
-  if (!who) return failure;
-  std::string code = param(form, "code");
-  if (code.size() > 64) code.resize(64);
-  auto codes = two_factor_.confirm_totp_enrollment(who->user, code, browser.client_address);
-  if (!codes) {
-    const ErrorCode kind = codes.error().code;
-    if (kind == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
-    if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
-        kind != ErrorCode::kReplayed)
-      return unavailable_page(codes.error().message);
-    auto view = two_factor_.pending_totp_enrollment(who->user);
-    auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, Fault::kWrongCredentials);
-    if (!view || !out) return unavailable_page("Please try again.");
-    out->profile.enrollment = *view;
-    out->profile.error_message =
-        "That code is not valid. Enter the current code from your authenticator app.";
-    return *out;
-  }
-  if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
-    return unavailable_page();
-  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage);
-  if (!out) return unavailable_page();
-  out->profile.recovery_codes = *codes;
-  out->profile.notice = "Two-factor authentication is on.";
-  return *out;
-}
-
-WebOutcome Provider::profile_recovery_codes(const Params& form, const BrowserContext& browser) {
-  WebOutcome failure;
-  auto who = profile_post(form, browser, failure);
-  if (!who) return failure;
-  auto status = two_factor_.status(who->user);
-  if (!status) return unavailable_page();
-  if (!status->has_second_factor())
-    return error_page(Fault::kTwoFactorOff, "Turn on two-factor authentication first.");
-  auto codes = two_factor_.regenerate_recovery_codes(who->user, browser.client_address);
-  if (!codes) return unavailable_page(codes.error().message);
-  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage);
-  if (!out) return unavailable_page();
-  out->profile.recovery_codes = *codes;
-  out->profile.notice = "New recovery codes. The old ones no longer work.";
-  return *out;
 }
 
 }  // namespace keystep

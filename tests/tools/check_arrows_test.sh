@@ -68,9 +68,9 @@ plant "the core wires the built-in providers" idp/admin/admin_api.cc '"providers
   "idp/admin/ -> "
 
 copy_tree
-mkdir "$WORK/tree/idp/profile"
-echo '#include "base/result.h"' >"$WORK/tree/idp/profile/profile.h"
-expect_failure "a folder missing from the table" "folder idp/profile/ is not in the arrow table"
+mkdir "$WORK/tree/idp/unlisted"
+echo '#include "base/result.h"' >"$WORK/tree/idp/unlisted/unlisted.h"
+expect_failure "a folder missing from the table" "folder idp/unlisted/ is not in the arrow table"
 
 # The arrows are CMakeLists.txt's links: without admin -> oidc, admin's include of oidc fails.
 copy_tree

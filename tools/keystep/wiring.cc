@@ -31,10 +31,14 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   w->two_factor_ = std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock);
   w->provider_ = std::make_unique<Provider>(c, store, *w->keys_, *w->hasher_, *w->two_factor_,
                                             random, clock);
+  w->profile_ = std::make_unique<ProfilePages>(c, store, *w->hasher_, *w->two_factor_,
+                                               w->provider_->login(), clock);
+  w->onboarding_ = std::make_unique<OnboardingPages>(c, store, *w->hasher_, *w->two_factor_,
+                                                     w->provider_->login(), random, clock);
   w->directory_ = std::make_unique<Directory>(store, *w->hasher_, random, clock);
   w->admin_ = std::make_unique<AdminApi>(c, store, *w->directory_, *w->two_factor_, random, clock);
-  w->console_ =
-      std::make_unique<AdminConsole>(*w->provider_, *w->admin_, *w->directory_, w->registry_);
+  w->console_ = std::make_unique<AdminConsole>(w->provider_->login(), *w->admin_, *w->directory_,
+                                               w->registry_);
   w->metrics_ = std::make_unique<MetricsEndpoint>(c.metrics_allow, c.metrics_token, outbox, clock);
   if (options.transport) {
     MailerOptions mailer_options;
@@ -45,7 +49,8 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
     w->mailer_ = std::make_unique<Mailer>(outbox, *options.transport, clock, mailer_options);
     w->admin_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
   }
-  w->server_ = std::make_unique<http::Server>(*w->provider_, c.issuer);
+  w->server_ = std::make_unique<http::Server>(*w->provider_, *w->profile_, *w->onboarding_,
+                                               c.issuer);
   w->server_->set_admin_api(w->admin_.get());
   w->server_->set_admin_console(w->console_.get());
   w->server_->set_metrics(w->metrics_.get());

@@ -1,9 +1,10 @@
 #pragma once
 // The one place that builds a Keystep server from its configuration and a store: the signing
 // keys, the password hasher, the MFA providers (built-ins, then plugins), the second-factor
-// policy, the OIDC provider, the directory, the admin API and console, the metrics endpoint,
-// the outbox worker and the HTTP server. `keystep` (every command) and the HTTP test fixture
-// build through wire_server, so the server under test is the server that ships.
+// policy, the OIDC provider, the profile and onboarding pages, the directory, the admin API
+// and console, the metrics endpoint, the outbox worker and the HTTP server. `keystep` (every
+// command) and the HTTP test fixture build through wire_server, so the server under test is
+// the server that ships.
 
 #include <cstdint>
 #include <memory>
@@ -18,12 +19,14 @@
 #include "http/server.h"
 #include "idp/admin/admin_api.h"
 #include "idp/admin/admin_console.h"
+#include "idp/admin/onboarding_pages.h"
 #include "idp/config/config.h"
 #include "idp/directory/directory.h"
 #include "idp/login/two_factor.h"
 #include "idp/mail/mailer.h"
 #include "idp/observability/metrics_endpoint.h"
 #include "idp/oidc/provider.h"
+#include "idp/profile/profile_pages.h"
 #include "idp/oidc/signing_keys.h"
 #include "idp/store/mail_store.h"
 #include "idp/store/store.h"
@@ -88,6 +91,8 @@ class WiredServer {
   std::unique_ptr<PasswordHasher> hasher_;
   std::unique_ptr<TwoFactor> two_factor_;
   std::unique_ptr<Provider> provider_;
+  std::unique_ptr<ProfilePages> profile_;  // starts its sign-ins through provider_
+  std::unique_ptr<OnboardingPages> onboarding_;  // signs members in through provider_
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<AdminConsole> console_;

@@ -1,10 +1,8 @@
-// Provider: the ways into an account besides the login page: signup from an invitation's
-// link, and the enrollment link of the safer enforcement email (idp/admin_api.h).
+#include "idp/admin/onboarding_pages.h"
 
 #include "base/crypto/hash.h"
 #include "idp/directory/directory.h"
 #include "idp/mail/mail.h"
-#include "idp/oidc/provider.h"
 
 namespace keystep {
 namespace {
@@ -12,10 +10,23 @@ namespace {
 // Invitation and link tokens are 43 base64url characters; anything much longer is not ours.
 bool plausible_token(const std::string& token) { return !token.empty() && token.size() <= 128; }
 
+std::string hash_token(std::string_view token) { return sha256_b64url(token); }
+
 }  // namespace
 
-WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest& request,
-                                            const BrowserContext& browser) {
+OnboardingPages::OnboardingPages(const IdpConfig& config, Store& store,
+                                 const PasswordHasher& hasher, TwoFactor& two_factor,
+                                 LoginController& login, Random& random, const Clock& clock)
+    : config_(config),
+      store_(store),
+      hasher_(hasher),
+      two_factor_(two_factor),
+      login_(login),
+      random_(random),
+      clock_(clock) {}
+
+WebOutcome OnboardingPages::sign_in_after_password(const User& user, const AuthRequest& request,
+                                                   const BrowserContext& browser) {
   auto required = two_factor_.second_factor_needed(user, request);
   if (!required) return unavailable_page();
   FlowProgress progress;
@@ -24,14 +35,14 @@ WebOutcome Provider::sign_in_after_password(const User& user, const AuthRequest&
   progress.amr = {"pwd"};
   if (*required) {
     progress.stage = LoginStage::kSecondFactor;
-    return start_flow(request, progress, browser);
+    return login_.start_flow(request, progress, browser);
   }
   progress.stage = LoginStage::kDone;
   // No step is left, so no flow is stored: complete_flow's deletion of it finds nothing.
-  return complete_flow(LoginFlow{}, request, progress, browser);
+  return login_.complete_flow(LoginFlow{}, request, progress, browser);
 }
 
-WebOutcome Provider::signup_view(const std::string& token, const std::string& csrf) {
+WebOutcome OnboardingPages::signup_view(const std::string& token, const std::string& csrf) {
   if (!plausible_token(token))
     return error_page(Fault::kInvitationNotFound, "This invitation link is not valid.");
   auto invitation = store_.invitation_by_token(hash_token(token));
@@ -63,17 +74,17 @@ WebOutcome Provider::signup_view(const std::string& token, const std::string& cs
   return out;
 }
 
-WebOutcome Provider::signup_page(const Params& query, const BrowserContext& browser) {
+WebOutcome OnboardingPages::signup_page(const Params& query, const BrowserContext& browser) {
   (void)browser;
   auto csrf = random_token(random_, 32);
   if (!csrf) return unavailable_page();
   WebOutcome out = signup_view(param(query, "invitation"), *csrf);
   if (out.kind == WebOutcome::Kind::kSignupPage)
-    out.cookies.push_back(cookie(kSignupCookie, *csrf, "/signup", config_.flow_ttl));
+    out.cookies.push_back(login_.cookie(kSignupCookie, *csrf, "/signup", config_.flow_ttl));
   return out;
 }
 
-WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& browser) {
+WebOutcome OnboardingPages::signup_submit(const Params& form, const BrowserContext& browser) {
   const std::string token = param(form, "invitation");
   // Double-submit CSRF check: the form's token must equal the cookie set with the form.
   // SameSite=Lax keeps the cookie off cross-site POSTs, so another site cannot sign a
@@ -122,11 +133,11 @@ WebOutcome Provider::signup_submit(const Params& form, const BrowserContext& bro
   AuthRequest request;
   request.redirect_uri = "/profile";
   WebOutcome out = sign_in_after_password(*created, request, browser);
-  out.cookies.push_back(cookie(kSignupCookie, "", "/signup", 0));
+  out.cookies.push_back(login_.cookie(kSignupCookie, "", "/signup", 0));
   return out;
 }
 
-WebOutcome Provider::enrollment_link(const Params& query, const BrowserContext& browser) {
+WebOutcome OnboardingPages::enrollment_link(const Params& query, const BrowserContext& browser) {
   (void)browser;
   const std::string token = param(query, "token");
   const std::string used_or_expired =
@@ -154,7 +165,7 @@ WebOutcome Provider::enrollment_link(const Params& query, const BrowserContext& 
   request.redirect_uri = "/profile";
   request.login_hint = user->email;
   request.enrollment_link = link->token_hash;
-  return start_flow(request, FlowProgress{}, browser);
+  return login_.start_flow(request, FlowProgress{}, browser);
 }
 
 }  // namespace keystep

@@ -1,0 +1,407 @@
+#include "idp/login/login_controller.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "base/crypto/hash.h"
+#include "idp/directory/directory.h"
+#include "idp/observability/observability.h"
+
+namespace keystep {
+
+namespace {
+
+bool contains(const std::vector<std::string>& words, std::string_view word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+}  // namespace
+
+LoginController::LoginController(const IdpConfig& config, Store& store,
+                                 const PasswordHasher& hasher, TwoFactor& two_factor,
+                                 FlowCompletion& completion, Random& random, const Clock& clock)
+    : config_(config),
+      store_(store),
+      hasher_(hasher),
+      two_factor_(two_factor),
+      completion_(completion),
+      throttle_(store, clock),
+      random_(random),
+      clock_(clock),
+      secure_cookies_(config.issuer.rfind("https://", 0) == 0) {}
+
+CookieToSet LoginController::cookie(std::string name, std::string value, std::string path,
+                                    int64_t max_age) const {
+  return CookieToSet{std::move(name), std::move(value), std::move(path), max_age, secure_cookies_};
+}
+
+WebOutcome LoginController::start_flow(const AuthRequest& request, const FlowProgress& progress,
+                                       const BrowserContext& browser) {
+  auto id = random_token(random_, 24);
+  // One binding secret per browser, not per flow: a second sign-in in another tab reuses it,
+  // so the first tab's flow stays bound to this browser and keeps working.
+  Result<std::string> binding = browser.flow_cookie && is_random_token(*browser.flow_cookie, 32)
+                                    ? Result<std::string>(*browser.flow_cookie)
+                                    : random_token(random_, 32);
+  auto csrf = random_token(random_, 32);
+  if (!id || !binding || !csrf) return error_page(Fault::kServerError, "Randomness failed.");
+  const int64_t now = clock_.now();
+  LoginFlow flow;
+  flow.id = *id;
+  flow.browser_binding_hash = sha256_b64url(*binding);
+  flow.csrf_token = *csrf;
+  flow.request_json = to_json(request).dump();
+  flow.progress_json = to_json(progress).dump();
+  flow.created_at = now;
+  flow.expires_at = now + config_.flow_ttl;
+  if (auto s = store_.create_flow(flow); !s) return unavailable_page();
+  const std::string page =
+      progress.stage == LoginStage::kSecondFactor ? "/login/second-factor" : "/login";
+  WebOutcome out = redirect_to(append_query(config_.issuer + page, {{"flow", flow.id}}));
+  // Path=/: /authorize must see it to reuse it for a sign-in in another tab.
+  out.cookies.push_back(cookie(kFlowCookie, *binding, "/", config_.flow_ttl));
+  return out;
+}
+
+std::optional<LoginController::LoadedFlow> LoginController::load_flow(
+    const Params& params, const BrowserContext& browser, std::optional<LoginStage> posted_at,
+    WebOutcome& failure) {
+  const auto id = get_param(params, "flow");
+  if (!id || id->empty() || id->size() > 128) {
+    failure = error_page(Fault::kInvalidRequest, "The sign-in link is incomplete.");
+    return std::nullopt;
+  }
+  auto flow = store_.flow_by_id(*id, clock_.now());
+  if (!flow) {
+    if (flow.error().code == ErrorCode::kNotFound || flow.error().code == ErrorCode::kExpired)
+      failure = error_page(Fault::kExpiredLogin,
+                           "This sign-in page has expired. Go back to the application and "
+                           "sign in again.");
+    else
+      failure = unavailable_page();
+    return std::nullopt;
+  }
+  // The flow must belong to this browser: this defeats login CSRF, where an attacker sends a
+  // victim the attacker's own sign-in page.
+  if (!browser.flow_cookie ||
+      !constant_time_equal(sha256_b64url(*browser.flow_cookie), flow->browser_binding_hash)) {
+    failure = error_page(Fault::kInvalidSession,
+                         "This sign-in page was opened in another browser or its cookie is "
+                         "missing. Go back to the application and sign in again.");
+    return std::nullopt;
+  }
+  if (posted_at && !constant_time_equal(param(params, "csrf_token"), flow->csrf_token)) {
+    failure = error_page(Fault::kInvalidCsrfToken,
+                         "The form was not sent by this sign-in page. Reload it and try again.");
+    return std::nullopt;
+  }
+  auto request = auth_request_from_json(flow->request_json);
+  auto progress = flow_progress_from_json(flow->progress_json);
+  if (!request || !progress) {
+    failure = error_page(Fault::kServerError, "The sign-in request is damaged.");
+    return std::nullopt;
+  }
+  if (posted_at && progress->stage != *posted_at) {
+    failure = error_page(Fault::kInvalidState, "This step of the sign-in is not expected now.");
+    return std::nullopt;
+  }
+  return LoadedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
+}
+
+WebOutcome LoginController::login_page(const Params& query, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto loaded = load_flow(query, browser, std::nullopt, failure);
+  if (!loaded) return failure;
+  const LoginFlow& flow = loaded->flow;
+  if (loaded->progress.stage == LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow.id}}));
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kLoginPage;
+  out.login = LoginView{flow.id, flow.csrf_token, loaded->request.login_hint,
+                        loaded->request.client_id, ""};
+  return out;
+}
+
+WebOutcome LoginController::login_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto posted = load_flow(form, browser, LoginStage::kPassword, failure);
+  if (!posted) return failure;
+  const LoginFlow* flow = &posted->flow;
+  const AuthRequest* request = &posted->request;
+  const FlowProgress* progress = &posted->progress;
+
+  const std::string email = param(form, "email");
+  const std::string password = param(form, "password");
+  WebOutcome retry;
+  retry.kind = WebOutcome::Kind::kLoginPage;
+  retry.fault = Fault::kWrongCredentials;
+  // One message for every failure, so the page does not tell whether an email exists.
+  retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), request->client_id,
+                          "Incorrect email or password."};
+  auto normalized = normalize_email(email);
+  // Failed passwords are throttled per email (existing or not, so the wait reveals nothing),
+  // before any hashing is spent on the attempt. Not per address: behind a reverse proxy every
+  // user shares one address, and one attacker could then lock everybody out. The attempt is
+  // counted before the slow check (Throttle::reserve), so concurrent guesses cannot all pass
+  // on the same old count.
+  const std::string key = "pwd:" + (normalized ? *normalized : email.substr(0, 254));
+  auto reserved = throttle_.reserve(key);
+  if (!reserved) return unavailable_page();
+  if (reserved->wait > 0) {
+    obs::sign_in(obs::kSignInThrottled, 0, 0, browser.client_address);
+    retry.fault = Fault::kTooManyAttempts;
+    retry.retry_after = reserved->wait;
+    retry.login.error_message =
+        "Too many failed sign-ins. Wait " + seconds_text(reserved->wait) + ", then try again.";
+    return retry;
+  }
+  const auto refuse = [&]() {
+    obs::sign_in(obs::kSignInWrongPassword, 0, 0, browser.client_address);
+    if (reserved->delay > 0)
+      retry.login.error_message += " Too many failed sign-ins: wait " +
+                                   seconds_text(reserved->delay) + " before the next try.";
+    return retry;
+  };
+  if (!normalized || password.empty() || password.size() > 1024) {
+    hasher_.burn(password);
+    return refuse();
+  }
+  auto candidates = store_.users_by_email(*normalized);
+  if (!candidates) return unavailable_page();
+  std::optional<User> user;
+  for (const auto& candidate : *candidates) {
+    if (hasher_.verify(candidate.password_hash, password)) {
+      user = candidate;
+      break;
+    }
+  }
+  if (candidates->empty()) hasher_.burn(password);
+  if (!user) return refuse();
+  throttle_.succeeded({key});
+  if (!request->enrollment_link.empty()) {
+    // Started by an enrollment link: its user signing in uses it up (single use); another
+    // user signing in here leaves it alone.
+    auto link = store_.enrollment_link(request->enrollment_link);
+    if (link && link->user_id == user->id) {
+      auto used = store_.use_enrollment_link(request->enrollment_link, clock_.now());
+      if (!used) {
+        if (used.error().code != ErrorCode::kReplayed && used.error().code != ErrorCode::kExpired)
+          return unavailable_page();
+        return error_page(Fault::kLinkUsed,
+                          "This enrollment link was already used or has expired. Sign in at " +
+                              config_.issuer + "/profile instead.");
+      }
+      two_factor_.audit(*user, "mfa.enrollment_link_used", browser.client_address);
+    }
+  }
+
+  auto second = two_factor_.second_factor_needed(*user, *request);
+  if (!second) return unavailable_page();
+  const bool needs_second = *second;
+  auto stage = next_stage(progress->stage, LoginEvent::kPasswordVerified, needs_second);
+  if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
+  obs::sign_in(needs_second ? obs::kSignInSecondFactor : obs::kSignInOk, user->id, user->account_id,
+               browser.client_address);
+  FlowProgress next = *progress;
+  next.stage = *stage;
+  next.user_id = user->id;
+  next.password_time = clock_.now();
+  next.amr = {"pwd"};
+  if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
+    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+  if (next.stage == LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
+  return complete_flow(*flow, *request, next, browser);
+}
+
+WebOutcome LoginController::second_factor_view(const LoginFlow& flow, const std::string& method,
+                                               const std::string& error,
+                                               std::optional<Fault> fault) {
+  WebOutcome out;
+  out.kind = WebOutcome::Kind::kSecondFactorPage;
+  out.fault = fault;
+  out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error, {}};
+  return out;
+}
+
+WebOutcome LoginController::second_factor_page(const Params& query, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto loaded = load_flow(query, browser, std::nullopt, failure);
+  if (!loaded) return failure;
+  const LoginFlow* flow = &loaded->flow;
+  const FlowProgress* progress = &loaded->progress;
+  if (progress->stage != LoginStage::kSecondFactor)
+    return redirect_to(append_query(config_.issuer + "/login", {{"flow", flow->id}}));
+  auto user = store_.user_by_id(progress->user_id);
+  if (!user) return unavailable_page();
+  auto status = two_factor_.status(*user);
+  if (!status) return unavailable_page();
+  if (!status->has_second_factor()) {
+    auto required = two_factor_.second_factor_required(*user);
+    if (!required) return unavailable_page();
+    if (!*required && progress->password_time > 0) {
+      // The account stopped enforcing 2FA during this sign-in and the user has no factor:
+      // nothing is left to ask, the password of this flow signs them in.
+      FlowProgress done = *progress;
+      done.stage = LoginStage::kDone;
+      if (auto s = store_.update_flow(flow->id, flow->version, to_json(done).dump()); !s)
+        return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+      return complete_flow(*flow, loaded->request, done, browser);
+    }
+    return setup_view(*flow, *user, "", std::nullopt);
+  }
+  std::string method = param(query, "method");
+  if (method != kRecoveryProvider && !contains(status->methods, method))
+    method = status->methods.front();
+  WebOutcome out = second_factor_view(*flow, method, "", std::nullopt);
+  out.second.recovery_available = status->recovery_codes_left > 0;
+  return out;
+}
+
+WebOutcome LoginController::second_factor_submit(const Params& form,
+                                                 const BrowserContext& browser) {
+  WebOutcome failure;
+  auto posted = load_flow(form, browser, LoginStage::kSecondFactor, failure);
+  if (!posted) return failure;
+  const LoginFlow* flow = &posted->flow;
+  const FlowProgress* progress = &posted->progress;
+  auto user = store_.user_by_id(progress->user_id);
+  if (!user) return unavailable_page();
+  const std::string method = param(form, "method");
+  std::string code = param(form, "code");
+  if (code.size() > 64) code.resize(64);
+  if (method == kSetupMethod) {
+    // The setup an enforcing account forces: only for a user who has no factor yet.
+    auto status = two_factor_.status(*user);
+    if (!status) return unavailable_page();
+    if (status->has_second_factor())
+      return error_page(Fault::kInvalidState, "Two-factor authentication is already set up.");
+    auto enrolled =
+        two_factor_.confirm_enrollment(*user, kTotpProvider, code, browser.client_address, false);
+    if (!enrolled) {
+      const ErrorCode kind = enrolled.error().code;
+      if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
+          kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound)
+        return unavailable_page();
+      return setup_view(*flow, *user,
+                        "That code is not valid. Enter the current code from your "
+                        "authenticator app.",
+                        Fault::kWrongCredentials);
+    }
+    return finish_second_factor(*posted, {"otp"}, browser);
+  }
+  StepRefusal refusal;
+  auto amr = two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
+  if (!amr) {
+    switch (amr.error().code) {
+      case ErrorCode::kLocked: {
+        WebOutcome out =
+            second_factor_view(*flow, method, refusal.message, Fault::kTooManyAttempts);
+        out.retry_after = refusal.retry_after;
+        return out;
+      }
+      case ErrorCode::kDenied:
+      case ErrorCode::kReplayed:
+      case ErrorCode::kInvalidArgument:
+      case ErrorCode::kNotFound:
+        return second_factor_view(*flow, method, refusal.message, Fault::kWrongCredentials);
+      default:
+        return unavailable_page();
+    }
+  }
+  return finish_second_factor(*posted, *amr, browser);
+}
+
+WebOutcome LoginController::finish_second_factor(const LoadedFlow& posted,
+                                                 const std::vector<std::string>& amr,
+                                                 const BrowserContext& browser) {
+  auto stage = next_stage(posted.progress.stage, LoginEvent::kSecondFactorVerified, true);
+  if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
+  FlowProgress next = posted.progress;
+  next.stage = *stage;
+  next.mfa_time = clock_.now();
+  for (const auto& value : amr) {
+    if (!contains(next.amr, value)) next.amr.push_back(value);
+  }
+  if (auto s = store_.update_flow(posted.flow.id, posted.flow.version, to_json(next).dump()); !s)
+    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+  return complete_flow(posted.flow, posted.request, next, browser);
+}
+
+WebOutcome LoginController::setup_view(const LoginFlow& flow, const User& user,
+                                       const std::string& error, std::optional<Fault> fault) {
+  // The pending secret is kept, so the QR code from an email or an earlier visit still works.
+  auto view = two_factor_.pending_totp_enrollment(user);
+  if (!view && view.error().code == ErrorCode::kNotFound)
+    view = two_factor_.begin_totp_enrollment(user);
+  if (!view && view.error().code == ErrorCode::kDenied)
+    return error_page(
+        Fault::kFactorNotAllowed,
+        view.error().message + ", and no other method can be set up here. Ask your administrator.");
+  if (!view) return unavailable_page();
+  WebOutcome out = second_factor_view(flow, kSetupMethod, error, fault);
+  out.second.recovery_available = false;
+  out.second.setup = *view;
+  return out;
+}
+
+WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthRequest& request,
+                                          const FlowProgress& progress,
+                                          const BrowserContext& browser) {
+  const int64_t now = clock_.now();
+  std::vector<CookieToSet> cookies;
+  Session session;
+  auto existing = current_session(store_, clock_, browser);
+  const bool same_user = existing && *existing && (*existing)->user_id == progress.user_id;
+  // A flow that asked only for the missing second factor stands on the password of the
+  // session it started from; if that session is gone (signed out, expired, or another user
+  // signed in meanwhile) the second factor alone signs no one in.
+  if (progress.password_time == 0 && !same_user)
+    return error_page(Fault::kLoginRequired,
+                      "Your session ended while you were signing in. Go back to the "
+                      "application and sign in again.");
+  if (existing && *existing && !same_user) {
+    // Another user signs in on this browser: the previous user's session ends here.
+    (void)store_.revoke_grants_of_session((*existing)->sid);
+    (void)store_.delete_session((*existing)->sid);
+  }
+  if (same_user) {
+    session = **existing;
+  } else {
+    auto cookie_value = random_token(random_, 32);
+    auto sid = random_token(random_, 16);
+    if (!cookie_value || !sid) return error_page(Fault::kServerError, "Randomness failed.");
+    session.id_hash = sha256_b64url(*cookie_value);
+    session.sid = *sid;
+    session.user_id = progress.user_id;
+    session.created_at = now;
+    session.expires_at = now + config_.session_ttl;
+    cookies.push_back(cookie(kSessionCookie, *cookie_value, "/", config_.session_ttl));
+  }
+  record_factors(progress, session);
+  const Status saved =
+      same_user ? store_.update_session_auth(session) : store_.create_session(session);
+  if (!saved) return unavailable_page();
+  (void)store_.delete_flow(flow.id);
+  WebOutcome out;
+  if (request.client_id.empty()) {
+    out = redirect_to(config_.issuer + request.redirect_uri);
+  } else {
+    out = completion_.flow_completed(request, session);
+  }
+  for (auto& c : cookies) out.cookies.push_back(std::move(c));
+  return out;
+}
+
+WebOutcome LoginController::sign_in_then(const std::string& local_path,
+                                         const BrowserContext& browser,
+                                         const std::string& login_hint) {
+  // complete_flow sends the browser to issuer + redirect_uri: only a path keeps it here.
+  assert(!local_path.empty() && local_path[0] == '/' && local_path.rfind("//", 0) != 0);
+  AuthRequest request;
+  request.redirect_uri = local_path;
+  request.login_hint = login_hint;
+  return start_flow(request, FlowProgress{}, browser);
+}
+
+}  // namespace keystep

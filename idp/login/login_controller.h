@@ -1,0 +1,108 @@
+#pragma once
+// The login flow's pages: the password step, the second step (a factor, or the forced setup
+// of an authenticator app), and the flows behind them: started for an authorization request
+// or for one of Keystep's own pages, loaded and checked once per request, completed into a
+// session. Completing a client's flow issues an authorization code, which is OIDC's job: it
+// is handed to FlowCompletion (implemented in idp/oidc/), so the links stay oidc -> login.
+//
+// Thread-safety: every method may be called concurrently.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/crypto/password.h"
+#include "base/crypto/random.h"
+#include "idp/config/config.h"
+#include "idp/login/login_flow.h"
+#include "idp/login/session_auth.h"
+#include "idp/login/throttle.h"
+#include "idp/login/two_factor.h"
+#include "idp/outcome/outcome.h"
+#include "idp/store/store.h"
+
+namespace keystep {
+
+inline constexpr const char* kSessionCookie = "ks_session";
+inline constexpr const char* kFlowCookie = "ks_flow";
+
+// The second step's method when the account requires 2FA and the user has no factor yet:
+// set up an authenticator app now (it cannot be skipped), then continue.
+inline constexpr const char* kSetupMethod = "setup";
+
+// What happens when a flow for a client (request.client_id set) has signed the user in.
+class FlowCompletion {
+ public:
+  virtual ~FlowCompletion() = default;
+  // The browser's answer for `request` now that `session` (stored) is signed in: a redirect
+  // to the client with an authorization code, or with an error. Thread-safe.
+  virtual WebOutcome flow_completed(const AuthRequest& request, const Session& session) = 0;
+};
+
+class LoginController : public SignInStarter {
+ public:
+  // `completion` answers completed flows of clients.
+  LoginController(const IdpConfig& config, Store& store, const PasswordHasher& hasher,
+                  TwoFactor& two_factor, FlowCompletion& completion, Random& random,
+                  const Clock& clock);
+
+  // GET /login?flow=…
+  WebOutcome login_page(const Params& query, const BrowserContext& browser);
+  // POST /login with flow, csrf_token, email, password.
+  WebOutcome login_submit(const Params& form, const BrowserContext& browser);
+  // GET /login/second-factor?flow=…[&method=recovery_code]
+  WebOutcome second_factor_page(const Params& query, const BrowserContext& browser);
+  // POST /login/second-factor with flow, csrf_token, method, code.
+  WebOutcome second_factor_submit(const Params& form, const BrowserContext& browser);
+  // Starts a sign-in to Keystep's own pages that comes back to `local_path` (e.g.
+  // "/account/authentication"; a path on this issuer, never a URL).
+  WebOutcome sign_in_then(const std::string& local_path, const BrowserContext& browser,
+                          const std::string& login_hint = "") override;
+
+  // Stores a new flow for `request` at `progress` and sends the browser to its page (the
+  // password step, or the second step when progress is there), with the flow cookie.
+  WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress,
+                        const BrowserContext& browser);
+  // Signs the browser in as progress.user_id with the factors of `progress` (a new session,
+  // or the browser's session of that user updated), deletes `flow`, and answers: back to
+  // the issuer's request.redirect_uri, or FlowCompletion for a client's request.
+  WebOutcome complete_flow(const LoginFlow& flow, const AuthRequest& request,
+                           const FlowProgress& progress, const BrowserContext& browser);
+  // A cookie of this issuer (Secure when the issuer is https).
+  CookieToSet cookie(std::string name, std::string value, std::string path, int64_t max_age) const;
+
+ private:
+  // A sign-in flow with its request and progress, loaded by load_flow.
+  struct LoadedFlow {
+    LoginFlow flow;
+    AuthRequest request;
+    FlowProgress progress;
+  };
+  // The one load-and-check of a flow: the flow `params` names ("flow"), bound to this
+  // browser, its request and progress readable; with `posted_at` (a form's POST) also the
+  // form's CSRF token and the flow at that stage. Otherwise nullopt with the page to show in
+  // `failure`.
+  std::optional<LoadedFlow> load_flow(const Params& params, const BrowserContext& browser,
+                                      std::optional<LoginStage> posted_at, WebOutcome& failure);
+  WebOutcome second_factor_view(const LoginFlow& flow, const std::string& method,
+                                const std::string& error, std::optional<Fault> fault);
+  // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
+  WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
+                        std::optional<Fault> fault);
+  // Records a passed second factor in the flow and completes it.
+  WebOutcome finish_second_factor(const LoadedFlow& posted, const std::vector<std::string>& amr,
+                                  const BrowserContext& browser);
+
+  const IdpConfig& config_;
+  Store& store_;
+  const PasswordHasher& hasher_;
+  TwoFactor& two_factor_;
+  FlowCompletion& completion_;
+  Throttle throttle_;  // failed passwords, per email
+  Random& random_;
+  const Clock& clock_;
+  bool secure_cookies_;
+};
+
+}  // namespace keystep

@@ -1,0 +1,267 @@
+#include "idp/profile/profile_pages.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "base/crypto/hash.h"
+
+namespace keystep {
+
+namespace {
+
+bool contains(const std::vector<std::string>& words, std::string_view word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+}  // namespace
+
+ProfilePages::ProfilePages(const IdpConfig& config, Store& store, const PasswordHasher& hasher,
+                           TwoFactor& two_factor, SignInStarter& sign_in, const Clock& clock)
+    : config_(config),
+      store_(store),
+      hasher_(hasher),
+      two_factor_(two_factor),
+      sign_in_(sign_in),
+      throttle_(store, clock),
+      clock_(clock) {}
+
+Result<std::optional<ProfilePages::SignedIn>> ProfilePages::signed_in(
+    const BrowserContext& browser) {
+  auto session = current_session(store_, clock_, browser);
+  if (!session) return session.error();
+  if (!*session) return std::optional<SignedIn>();
+  auto user = store_.user_by_id((*session)->user_id);
+  if (!user) {
+    if (user.error().code == ErrorCode::kNotFound) return std::optional<SignedIn>();
+    return user.error();
+  }
+  const std::string csrf = session_csrf_token(*browser.session_cookie);
+  return std::optional<SignedIn>(SignedIn{**session, *user, csrf});
+}
+
+Result<WebOutcome> ProfilePages::profile_view(const SignedIn& who, WebOutcome::Kind kind,
+                                              std::optional<Fault> fault) {
+  auto two_factor = two_factor_.status(who.user);
+  if (!two_factor) return two_factor.error();
+  auto account = store_.account_by_id(who.user.account_id);
+  if (!account) return account.error();
+  WebOutcome out;
+  out.kind = kind;
+  out.fault = fault;
+  out.profile.csrf_token = who.csrf_token;
+  out.profile.email = who.user.email;
+  out.profile.account_name = account->name;
+  out.profile.two_factor = *two_factor;
+  auto permissions = store_.role_permissions(who.user.role);
+  if (!permissions) return permissions.error();
+  out.profile.can_view_auth_settings = contains(*permissions, kPermViewAuthSettings);
+  return out;
+}
+
+WebOutcome ProfilePages::profile(const BrowserContext& browser) {
+  auto who = signed_in(browser);
+  if (!who) return unavailable_page();
+  if (!*who) return sign_in_.sign_in_then("/profile", browser);
+  auto out = profile_view(**who, WebOutcome::Kind::kProfilePage);
+  if (!out) return unavailable_page();
+  return *out;
+}
+
+Result<std::optional<WebOutcome>> ProfilePages::step_up_needed(const Session& session,
+                                                               const User& user, bool recent,
+                                                               const std::string& local_path,
+                                                               const BrowserContext& browser) {
+  auto allowed = two_factor_.check_session(session, user, recent, config_.reauthentication_max_age);
+  if (allowed) return std::optional<WebOutcome>();
+  if (allowed.error().code != ErrorCode::kDenied) return allowed.error();
+  two_factor_.audit(user, "session.reauthentication_required", browser.client_address,
+                    allowed.error().message);
+  // A full sign-in (password, then the second factor the policy asks for) that comes back to
+  // the page; the action itself is not replayed, the user repeats it.
+  return std::optional<WebOutcome>(sign_in_.sign_in_then(local_path, browser, user.email));
+}
+
+Status ProfilePages::after_two_factor_on(const SignedIn& who, bool proved_second_factor,
+                                         const std::string& address) {
+  Session session = who.session;
+  if (proved_second_factor) {
+    // The code that just confirmed the authenticator is a second factor passed now.
+    FlowProgress progress;
+    progress.mfa_time = clock_.now();
+    progress.amr = {"otp"};
+    record_factors(progress, session);
+    if (Status s = store_.update_session_auth(session); !s) return s;
+  }
+  // Sessions signed in before 2FA was on ended: none of them may keep acting on a password.
+  auto ended = store_.end_other_sessions(who.user.id, session.sid);
+  if (!ended) return ended.error();
+  if (*ended > 0)
+    two_factor_.audit(who.user, "session.others_ended", address,
+                      std::to_string(*ended) + " other session(s) ended: 2FA turned on");
+  return {};
+}
+
+std::optional<ProfilePages::SignedIn> ProfilePages::profile_post(const Params& form,
+                                                                 const BrowserContext& browser,
+                                                                 WebOutcome& failure) {
+  auto who = signed_in(browser);
+  if (!who) {
+    failure = unavailable_page();
+    return std::nullopt;
+  }
+  if (!*who) {
+    failure = redirect_to(config_.issuer + "/profile");
+    return std::nullopt;
+  }
+  if (!constant_time_equal(param(form, "csrf_token"), (*who)->csrf_token)) {
+    failure = error_page(Fault::kInvalidCsrfToken,
+                         "The form was not sent by your profile page. Reload it and try again.");
+    return std::nullopt;
+  }
+  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
+  if (!step_up || *step_up) {
+    failure = step_up ? **step_up : unavailable_page();
+    return std::nullopt;
+  }
+  return **who;
+}
+
+WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  const std::string action = param(form, "action");
+  if (action == "enable") {
+    // Replacing a working authenticator must not be possible with a session alone: turn it
+    // off first (which asks for the password or a current code).
+    auto status = two_factor_.status(who->user);
+    if (!status) return unavailable_page();
+    if (status->has_totp && !status->user_setting) {
+      // Set up already (the account required it): turning the own setting on needs nothing
+      // more, and keeps asking for the code even if the account stops requiring it.
+      if (auto s = store_.set_two_factor_setting(who->user.id, true); !s) return unavailable_page();
+      two_factor_.audit(who->user, "mfa.enabled", browser.client_address, "own setting");
+      if (auto s = after_two_factor_on(*who, false, browser.client_address); !s)
+        return unavailable_page();
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage);
+      if (!out) return unavailable_page();
+      out->profile.notice = "Two-factor authentication is on.";
+      return *out;
+    }
+    if (status->has_totp) {
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, Fault::kTwoFactorAlreadyOn);
+      if (!out) return unavailable_page();
+      out->profile.error_message = "Two-factor authentication is already on.";
+      return *out;
+    }
+    auto view = two_factor_.begin_totp_enrollment(who->user);
+    if (!view) {
+      if (view.error().code == ErrorCode::kDenied)
+        return error_page(Fault::kFactorNotAllowed, view.error().message + ".");
+      return unavailable_page(view.error().message);
+    }
+    return redirect_to(config_.issuer + "/profile/two-factor/enable");
+  }
+  if (action != "disable") return error_page(Fault::kInvalidRequest, "Unknown action.");
+  const std::string password = param(form, "password");
+  bool password_ok = false;
+  if (!password.empty()) {
+    // The same per-email throttle as the sign-in page: a session must not turn this form
+    // into an unlimited password oracle.
+    const std::string key = "pwd:" + who->user.email;
+    auto reserved = throttle_.reserve(key);
+    if (!reserved) return unavailable_page();
+    if (reserved->wait > 0) {
+      auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, Fault::kTooManyAttempts);
+      if (!out) return unavailable_page();
+      out->retry_after = reserved->wait;
+      out->profile.error_message = "Too many incorrect passwords. Wait " +
+                                   seconds_text(reserved->wait) + ", then try again.";
+      return *out;
+    }
+    password_ok = password.size() <= 1024 && hasher_.verify(who->user.password_hash, password);
+    if (password_ok) throttle_.succeeded({key});
+  }
+  auto disabled =
+      two_factor_.disable(who->user, password_ok, param(form, "code"), browser.client_address);
+  std::optional<Fault> fault;
+  if (!disabled)
+    fault = disabled.error().code == ErrorCode::kConflict ? Fault::kTwoFactorEnforced
+                                                          : Fault::kWrongCredentials;
+  auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, fault);
+  if (!out) return unavailable_page();
+  if (disabled)
+    out->profile.notice = "Two-factor authentication is off.";
+  else
+    out->profile.error_message = disabled.error().message;
+  return *out;
+}
+
+WebOutcome ProfilePages::profile_enable_page(const BrowserContext& browser) {
+  auto who = signed_in(browser);
+  if (!who) return unavailable_page();
+  if (!*who) return redirect_to(config_.issuer + "/profile");
+  // The page shows a secret (possibly the one an enforcement email carries): only to a session
+  // that may act on the factors.
+  auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
+  if (!step_up) return unavailable_page();
+  if (*step_up) return **step_up;
+  auto view = two_factor_.pending_totp_enrollment((*who)->user);
+  if (!view) {
+    if (view.error().code == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
+    return unavailable_page(view.error().message);
+  }
+  auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage);
+  if (!out) return unavailable_page();
+  out->profile.enrollment = *view;
+  return *out;
+}
+
+WebOutcome ProfilePages::profile_enable_submit(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  std::string code = param(form, "code");
+  if (code.size() > 64) code.resize(64);
+  auto codes = two_factor_.confirm_totp_enrollment(who->user, code, browser.client_address);
+  if (!codes) {
+    const ErrorCode kind = codes.error().code;
+    if (kind == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
+    if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
+        kind != ErrorCode::kReplayed)
+      return unavailable_page(codes.error().message);
+    auto view = two_factor_.pending_totp_enrollment(who->user);
+    auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, Fault::kWrongCredentials);
+    if (!view || !out) return unavailable_page("Please try again.");
+    out->profile.enrollment = *view;
+    out->profile.error_message =
+        "That code is not valid. Enter the current code from your authenticator app.";
+    return *out;
+  }
+  if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
+    return unavailable_page();
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage);
+  if (!out) return unavailable_page();
+  out->profile.recovery_codes = *codes;
+  out->profile.notice = "Two-factor authentication is on.";
+  return *out;
+}
+
+WebOutcome ProfilePages::profile_recovery_codes(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure);
+  if (!who) return failure;
+  auto status = two_factor_.status(who->user);
+  if (!status) return unavailable_page();
+  if (!status->has_second_factor())
+    return error_page(Fault::kTwoFactorOff, "Turn on two-factor authentication first.");
+  auto codes = two_factor_.regenerate_recovery_codes(who->user, browser.client_address);
+  if (!codes) return unavailable_page(codes.error().message);
+  auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage);
+  if (!out) return unavailable_page();
+  out->profile.recovery_codes = *codes;
+  out->profile.notice = "New recovery codes. The old ones no longer work.";
+  return *out;
+}
+
+}  // namespace keystep
