@@ -4,18 +4,11 @@
 #include <cassert>
 
 #include "base/crypto/hash.h"
+#include "base/words.h"
 #include "idp/directory/directory.h"
 #include "idp/observability/observability.h"
 
 namespace keystep {
-
-namespace {
-
-bool contains(const std::vector<std::string>& words, std::string_view word) {
-  return std::find(words.begin(), words.end(), word) != words.end();
-}
-
-}  // namespace
 
 LoginController::LoginController(const IdpConfig& config, Store& store,
                                  const PasswordHasher& hasher, TwoFactor& two_factor,

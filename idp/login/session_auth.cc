@@ -6,32 +6,9 @@
 
 #include "base/crypto/encoding.h"
 #include "base/crypto/hash.h"
+#include "base/words.h"
 
 namespace keystep {
-
-namespace {
-
-std::vector<std::string> split_spaces(std::string_view s) {
-  std::vector<std::string> out;
-  std::istringstream in{std::string(s)};
-  for (std::string word; in >> word;) out.push_back(word);
-  return out;
-}
-
-std::string join_spaces(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) out += ' ';
-    out += w;
-  }
-  return out;
-}
-
-bool contains(const std::vector<std::string>& words, std::string_view word) {
-  return std::find(words.begin(), words.end(), word) != words.end();
-}
-
-}  // namespace
 
 std::string session_csrf_token(std::string_view session_cookie) {
   return base64url_encode(hmac_sha256(session_cookie, "keystep profile csrf"));

@@ -6,6 +6,7 @@
 
 #include "base/crypto/encoding.h"
 #include "base/crypto/hash.h"
+#include "base/words.h"
 #include "idp/directory/directory.h"
 #include "idp/observability/observability.h"
 #include "idp/oidc/pkce.h"
@@ -14,26 +15,6 @@
 namespace keystep {
 
 namespace {
-
-std::vector<std::string> split_spaces(std::string_view s) {
-  std::vector<std::string> out;
-  std::istringstream in{std::string(s)};
-  for (std::string word; in >> word;) out.push_back(word);
-  return out;
-}
-
-std::string join_spaces(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) out += ' ';
-    out += w;
-  }
-  return out;
-}
-
-bool contains(const std::vector<std::string>& words, std::string_view word) {
-  return std::find(words.begin(), words.end(), word) != words.end();
-}
 
 // OAuth forbids repeating a parameter (RFC 6749 §3.1); returns the first repeated one.
 std::optional<std::string> repeated_param(const Params& params) {

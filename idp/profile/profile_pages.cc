@@ -4,16 +4,9 @@
 #include <vector>
 
 #include "base/crypto/hash.h"
+#include "base/words.h"
 
 namespace keystep {
-
-namespace {
-
-bool contains(const std::vector<std::string>& words, std::string_view word) {
-  return std::find(words.begin(), words.end(), word) != words.end();
-}
-
-}  // namespace
 
 ProfilePages::ProfilePages(const IdpConfig& config, Store& store, const PasswordHasher& hasher,
                            TwoFactor& two_factor, SignInStarter& sign_in, const Clock& clock)
