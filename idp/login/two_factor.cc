@@ -11,6 +11,9 @@
 namespace keystep {
 namespace {
 
+// Confirmed credentials a user may hold per provider, until IdpConfig carries the caps.
+constexpr int kCredentialsPerProvider = 5;
+
 // Binds a sealed credential secret to its owner and provider, so rows cannot be swapped.
 std::string secret_aad(int64_t user_id, const std::string& provider_id) {
   return "keystep mfa secret " + std::to_string(user_id) + " " + provider_id;
@@ -367,7 +370,7 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   auto recovery = new_recovery_codes(user, shown);
   if (!recovery) return recovery.error();
   if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery,
-                                      user_setting_on);
+                                      user_setting_on, kCredentialsPerProvider);
       !s)
     return s.error();
   audit(user, user_setting_on ? "mfa.enabled" : "mfa.enrolled_for_account", address,
