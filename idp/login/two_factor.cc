@@ -1,10 +1,12 @@
 #include "idp/login/two_factor.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "base/crypto/encoding.h"
 #include "idp/observability/observability.h"
 #include "base/qr_png.h"
+#include "base/url.h"
 
 namespace keystep {
 namespace {
@@ -24,7 +26,29 @@ std::string view_aad(int64_t user_id, const std::string& provider_id) {
 std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
+// The origin of an issuer URL (RFC 6454 §6.2: scheme, host, and the port unless it is the
+// scheme's default); "" for a URL that does not parse.
+std::string origin_of(const ParsedUrl& url) {
+  const bool default_port = !url.port || (url.scheme == "http" && *url.port == 80) ||
+                            (url.scheme == "https" && *url.port == 443);
+  return url.scheme + "://" + url.host + (default_port ? "" : ":" + std::to_string(*url.port));
+}
+
 }  // namespace
+
+TwoFactor::TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry,
+                     const SecretBox& box, Random& random, const Clock& clock,
+                     const std::string& issuer)
+    : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random), clock_(clock),
+      throttle_(mfa, clock) {
+  if (issuer.empty()) return;
+  // The issuer was checked when the configuration was read.
+  auto url = parse_url(issuer);
+  assert(url);
+  if (!url) return;
+  rp_id_ = url->host;
+  origin_ = origin_of(*url);
+}
 
 std::vector<std::string> TwoFactor::second_factor_ids() const {
   std::vector<std::string> ids;
@@ -107,9 +131,7 @@ Result<MfaCredential> TwoFactor::sealed(const MfaCredential& clear) {
 }
 
 ChallengeContext TwoFactor::challenge_context() const {
-  ChallengeContext context;
-  context.now = clock_.now();
-  return context;
+  return ChallengeContext{clock_.now(), rp_id_, origin_};
 }
 
 Result<UserRef> TwoFactor::user_ref(const User& user) {
@@ -356,41 +378,85 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   return shown;
 }
 
-Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
-                                            std::string_view code) {
-  auto* provider = registry_.find(provider_id);
-  if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method");
-  if (!provider->info().is_fallback) {
+Result<SecondStepChoices> TwoFactor::second_step_choices(const User& user) {
+  auto current = status(user);
+  if (!current) return current.error();
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  const auto last_used = [&](const std::string& provider_id) {
+    int64_t at = 0;
+    for (const auto& c : *credentials)
+      if (c.confirmed && c.provider_id == provider_id) at = std::max(at, c.last_used_at);
+    return at;
+  };
+  SecondStepChoices choices{current->methods, current->recovery_codes_left > 0};
+  std::stable_sort(choices.methods.begin(), choices.methods.end(),
+                   [&](const std::string& a, const std::string& b) {
+                     return last_used(a) > last_used(b);
+                   });
+  return choices;
+}
+
+std::string TwoFactor::method_name(const std::string& provider_id) const {
+  const MfaProvider* provider = registry_.find(provider_id);
+  return provider ? provider->info().display_name : std::string();
+}
+
+Result<TwoFactor::CredentialsOf> TwoFactor::credentials_of(const User& user,
+                                                          const std::string& provider_id) {
+  CredentialsOf out;
+  out.provider = registry_.find(provider_id);
+  if (!out.provider) return make_error(ErrorCode::kInvalidArgument, "unknown method");
+  if (!out.provider->info().is_fallback) {
     auto allowed = provider_allowed(user, provider_id);
     if (!allowed) return allowed.error();
     if (!*allowed) return make_error(ErrorCode::kNotFound, "this method is not allowed");
   }
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
-  // A response that names its credential is checked against that one only, so holding
-  // several credentials does not multiply a guesser's odds.
-  const std::optional<std::string> key = provider->lookup_key(code);
-  std::vector<MfaCredential> stored_ones;
-  std::vector<MfaCredential> clear_ones;
   for (const auto& stored : *credentials) {
     if (stored.provider_id != provider_id || !stored.confirmed) continue;
-    if (key && stored.lookup_key != *key) continue;
     auto clear = unsealed(stored);
     if (!clear) return clear.error();
-    stored_ones.push_back(stored);
-    clear_ones.push_back(std::move(*clear));
+    out.stored.push_back(stored);
+    out.clear.push_back(std::move(*clear));
   }
-  if (clear_ones.empty()) {
-    if (key) return make_error(ErrorCode::kDenied, "the response names none of your credentials");
-    return make_error(ErrorCode::kNotFound, "no credential for this method");
-  }
+  if (out.clear.empty()) return make_error(ErrorCode::kNotFound, "no credential for this method");
+  return out;
+}
+
+Result<Challenge> TwoFactor::begin_login_challenge(const User& user,
+                                                   const std::string& provider_id) {
+  auto of = credentials_of(user, provider_id);
+  if (!of) return of.error();
+  return of->provider->begin_challenge(of->clear, challenge_context());
+}
+
+Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
+                                            std::string_view code, const Challenge* challenge) {
+  auto of = credentials_of(user, provider_id);
+  if (!of) return of.error();
+  MfaProvider& provider = *of->provider;
   const ChallengeContext context = challenge_context();
-  auto challenge = provider->begin_challenge(clear_ones, context);
-  if (!challenge) return challenge.error();
+  Challenge begun;
+  if (!challenge) {
+    auto fresh = provider.begin_challenge(of->clear, context);
+    if (!fresh) return fresh.error();
+    if (!fresh->server_state.empty())
+      return make_error(ErrorCode::kExpired, "this method needs the sign-in page's challenge");
+    begun = std::move(*fresh);
+    challenge = &begun;
+  } else if (challenge->expires_at != 0 && context.now > challenge->expires_at) {
+    return make_error(ErrorCode::kExpired, "the challenge has expired");
+  }
+  // A response that names its credential is checked against that one only, so holding
+  // several credentials does not multiply a guesser's odds.
+  const std::optional<std::string> key = provider.lookup_key(code);
   std::optional<Error> last_error;
-  for (size_t i = 0; i < clear_ones.size(); ++i) {
-    const MfaCredential& stored = stored_ones[i];
-    auto updated = provider->verify(clear_ones[i], *challenge, code, context);
+  for (size_t i = 0; i < of->clear.size(); ++i) {
+    const MfaCredential& stored = of->stored[i];
+    if (key && stored.lookup_key != *key) continue;
+    auto updated = provider.verify(of->clear[i], *challenge, code, context);
     if (!updated) {
       last_error = updated.error();
       continue;
@@ -407,6 +473,8 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     }
     return *updated;
   }
+  if (!last_error)  // the key named none of them
+    return make_error(ErrorCode::kDenied, "the response names none of your credentials");
   return *last_error;  // every credential refused the code
 }
 
@@ -414,7 +482,25 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                                                          const std::string& provider_id,
                                                          std::string_view code,
                                                          const std::string& address,
+                                                         StepRefusal& refusal,
+                                                         const Challenge& challenge) {
+  return verify_step(user, provider_id, code, address, refusal, &challenge);
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
+                                                         const std::string& provider_id,
+                                                         std::string_view code,
+                                                         const std::string& address,
                                                          StepRefusal& refusal) {
+  return verify_step(user, provider_id, code, address, refusal, nullptr);
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
+                                                        const std::string& provider_id,
+                                                        std::string_view code,
+                                                        const std::string& address,
+                                                        StepRefusal& refusal,
+                                                        const Challenge* challenge) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
   auto wait = throttle_.wait(keys);
   if (!wait) return wait.error();
@@ -429,7 +515,7 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
   // Authenticator apps show codes as "123 456"; spaces are not part of any code.
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
-  auto checked = check_code(user, provider_id, typed);
+  auto checked = check_code(user, provider_id, typed, challenge);
   if (checked) {
     throttle_.succeeded(keys);
     audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
@@ -439,10 +525,16 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
     return provider->info().amr;
   }
   const ErrorCode code_kind = checked.error().code;
+  if (code_kind == ErrorCode::kExpired) {
+    // Nothing was checked, so it is no guess: not counted.
+    refusal = {ErrorCode::kExpired, "The sign-in request timed out. Try again.", 0};
+    return make_error(ErrorCode::kExpired, refusal.message);
+  }
   if (code_kind != ErrorCode::kDenied && code_kind != ErrorCode::kReplayed &&
       code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound &&
       code_kind != ErrorCode::kCloned)
     return checked.error();
+  // One attempt, one count, however many credentials it was checked against.
   auto delay = throttle_.failed(keys);
   if (!delay) return delay.error();
   if (code_kind == ErrorCode::kReplayed) {

@@ -28,7 +28,8 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   }
   w->keys_ = std::make_unique<SigningKeys>(store, box, clock);
   w->hasher_ = std::make_unique<PasswordHasher>(c.argon2, random);
-  w->two_factor_ = std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock);
+  w->two_factor_ =
+      std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock, c.issuer);
   w->provider_ = std::make_unique<Provider>(c, store, *w->keys_, *w->hasher_, *w->two_factor_,
                                             random, clock);
   w->profile_ = std::make_unique<ProfilePages>(c, store, *w->hasher_, *w->two_factor_,
