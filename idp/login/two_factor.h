@@ -185,13 +185,17 @@ class TwoFactor final : public LoginPolicy {
 
   // The box that seals secrets at rest (also the outbox's setup emails, idp/mail/mail.h).
   const SecretBox& box() const { return box_; }
+  // `clear` as a store keeps it: its secret sealed and bound to its user and provider (a
+  // credential an administrator registers, idp/admin).
+  Result<MfaCredential> sealed(const MfaCredential& clear);
+  // The server's providers (their settings and admin registration, idp/admin).
+  const ProviderRegistry& registry() const { return registry_; }
 
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
 
  private:
   Result<MfaCredential> unsealed(const MfaCredential& stored) const;
-  Result<MfaCredential> sealed(const MfaCredential& clear);
   Result<MfaCredential> new_recovery_codes(const User& user, std::vector<std::string>& shown);
   Result<TotpEnrollmentView> view_of(const User& user, const MfaCredential& pending);
   // What providers are told about a challenge: the time and the relying party.

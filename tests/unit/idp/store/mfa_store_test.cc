@@ -795,6 +795,81 @@ TEST_P(MfaStoreTest, RemovingWhatIsNotAFactorIsNeverTheLast) {
   EXPECT_TRUE(two_factor_enabled(alice_.id));
 }
 
+// Runs first(store_) and second(another connection) at the same moment; returns their
+// results in that order.
+template <class First, class Second>
+std::pair<Status, Status> race(Store& a, Store& b, First first, Second second) {
+  std::atomic<int> ready{0};
+  Status results[2];
+  std::thread one([&] {
+    ++ready;
+    while (ready.load() < 2) std::this_thread::yield();
+    results[0] = first(a);
+  });
+  std::thread two([&] {
+    ++ready;
+    while (ready.load() < 2) std::this_thread::yield();
+    results[1] = second(b);
+  });
+  one.join();
+  two.join();
+  return {results[0], results[1]};
+}
+
+// Two requests each removing one of the user's two factors under enforcement: each alone
+// is allowed, both together would leave none, so exactly one wins.
+TEST_P(MfaStoreTest, RacingRemovalsOfTheLastTwoFactorsLeaveOne) {
+  auto second = connect();
+  ASSERT_NE(second, nullptr);
+  for (int round = 0; round < 20; ++round) {
+    MfaCredential phone = confirmed_totp(kNow + round);
+    MfaCredential tablet = confirmed_totp(kNow + round);
+    auto remove = [&](const MfaCredential& c) {
+      return [&, c](Store& store) {
+        return store.remove_credential(alice_.id, c.id, c.version, kFactors,
+                                       MfaStore::LastFactor::kRefuse);
+      };
+    };
+    auto [a, b] = race(*store_, second->store(), remove(phone), remove(tablet));
+    ASSERT_NE(a.ok(), b.ok()) << "round " << round;
+    const Status& lost = a.ok() ? b : a;
+    ASSERT_EQ(lost.error().code, ErrorCode::kConflict) << lost.error().message;
+    ASSERT_EQ(credentials_of(alice_.id).size(), 1u) << "round " << round;
+    ASSERT_TRUE(Ok(store_->disable_two_factor(alice_.id)));
+  }
+}
+
+// A confirmation and an administrator's registration at once, with one place left under
+// the cap: exactly one gets it.
+TEST_P(MfaStoreTest, RacingAdditionsAtTheCapLetOneIn) {
+  auto second = connect();
+  ASSERT_NE(second, nullptr);
+  for (int round = 0; round < 20; ++round) {
+    confirmed_totp(kNow);  // one held, cap 2
+    MfaCredential pending = pending_totp(kNow + 1);
+    auto [a, b] = race(
+        *store_, second->store(),
+        [&](Store& store) {
+          return store.enable_two_factor(confirmed_from(pending, 1), pending.version,
+                                         std::nullopt, true, 2);
+        },
+        [&](Store& store) -> Status {
+          auto added = store.add_credential(confirmed_from(credential(alice_.id, kTotp), 1), 2);
+          if (!added) return added.error();
+          return {};
+        });
+    ASSERT_NE(a.ok(), b.ok()) << "round " << round;
+    const Status& lost = a.ok() ? b : a;
+    ASSERT_EQ(lost.error().code, ErrorCode::kDenied) << lost.error().message;
+    int confirmed_totps = 0;
+    for (const auto& c : credentials_of(alice_.id)) {
+      confirmed_totps += c.provider_id == kTotp && c.confirmed;
+    }
+    ASSERT_EQ(confirmed_totps, 2) << "round " << round;
+    ASSERT_TRUE(Ok(store_->disable_two_factor(alice_.id)));
+  }
+}
+
 TEST_P(MfaStoreTest, DisableRemovesEveryCredentialOfOnlyThatUser) {
   MfaCredential pending = pending_totp();
   ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
