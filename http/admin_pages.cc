@@ -62,6 +62,24 @@ std::string heading(const AuthenticationView& v) {
          "› Authentication · account <strong>" + html_escape(v.account_name) + "</strong></p>";
 }
 
+// The label of the choice `value` is, or the value itself when no choice has it.
+std::string choice_label(const SettingField& field, const nlohmann::json& value) {
+  for (const SettingChoice& choice : field.choices)
+    if (choice.value == value) return choice.label;
+  return setting_form_text(value);
+}
+
+// A provider's settings in its own words, e.g. "SHA1, 6 digits, 30 seconds".
+std::string settings_summary(const ProviderSettingsView& p) {
+  std::string out;
+  for (const SettingField& field : p.description.fields) {
+    const auto value = p.values.find(field.key);
+    if (value == p.values.end()) continue;
+    out += (out.empty() ? "" : ", ") + choice_label(field, *value);
+  }
+  return html_escape(out);
+}
+
 std::string enforcement(const AuthenticationView& v) {
   const bool on = v.enforce_two_factor;
   std::string out =
@@ -81,10 +99,10 @@ std::string enforcement(const AuthenticationView& v) {
     out += "<span class=\"" + std::string(on ? "badge" : "switch") + "\"" + attributes +
            " aria-readonly=\"true\">" + (on ? "On" : "Off") + "</span>";
   }
-  out += "</div><p><small>Authenticator apps: time-based codes (TOTP), " +
-         html_escape(v.totp_algorithm) + ", " + std::to_string(v.totp_digits) +
-         " digits, a new code every " + std::to_string(v.totp_period) +
-         " seconds. Members with their own setting on are always asked for a code.</small></p>";
+  out += "</div><p><small>";
+  for (const auto& p : v.settings)
+    out += html_escape(p.display_name) + ": " + settings_summary(p) + ". ";
+  out += "Members with their own setting on are always asked for a code.</small></p>";
   return out;
 }
 
@@ -169,8 +187,8 @@ std::string provider_label(const ProviderChoice& p) {
   return html_escape(p.display_name) + " <small><code>" + html_escape(p.id) + "</code></small>";
 }
 
-// What the enforcement email carries, the allowed providers and the TOTP parameters: one form
-// saved with one PUT of these members (enforcement keeps its own switch and prompts).
+// What the enforcement email carries, the allowed providers and each provider's settings: one
+// form saved with one PUT of these members (enforcement keeps its own switch and prompts).
 std::string two_factor_settings(const AuthenticationView& v) {
   const bool by_link = v.enrollment_email == kEnrollmentEmailLink;
   const std::string hours = std::to_string(kEnrollmentLinkTtl / 3600);
@@ -179,13 +197,14 @@ std::string two_factor_settings(const AuthenticationView& v) {
     std::string allowed;
     for (const auto& p : v.providers)
       if (p.allowed) allowed += (allowed.empty() ? "" : ", ") + provider_label(p);
-    return out + "<table id=\"two-factor-settings\"><tbody><tr><th>Enforcement email</th><td>" +
-           (by_link ? "Single-use enrollment link, no secret in the email"
-                    : "QR code and secret key in the email") +
-           "</td></tr><tr><th>Allowed providers</th><td>" + allowed +
-           "</td></tr><tr><th>Authenticator codes</th><td>" + html_escape(v.totp_algorithm) + ", " +
-           std::to_string(v.totp_digits) + " digits, every " + std::to_string(v.totp_period) +
-           " seconds</td></tr></tbody></table>";
+    out += "<table id=\"two-factor-settings\"><tbody><tr><th>Enforcement email</th><td>";
+    out += by_link ? "Single-use enrollment link, no secret in the email"
+                   : "QR code and secret key in the email";
+    out += "</td></tr><tr><th>Allowed providers</th><td>" + allowed + "</td></tr>";
+    for (const auto& p : v.settings)
+      out += "<tr><th>" + html_escape(p.display_name) + "</th><td>" + settings_summary(p) +
+             "</td></tr>";
+    return out + "</tbody></table>";
   }
   const auto radio = [&](const char* value, bool checked, const std::string& title,
                          const std::string& explanation) {
@@ -212,22 +231,25 @@ std::string two_factor_settings(const AuthenticationView& v) {
   out +=
       "<small>Recovery codes stay available as the fallback of an allowed method. While 2FA is "
       "enforced the authenticator app must stay allowed: the setup step at sign-in enrolls "
-      "one.</small></fieldset><fieldset><legend>Authenticator codes (TOTP)</legend>"
-      "<div class=\"selects\"><label>Algorithm <select name=\"totp_algorithm\">";
-  for (const char* algorithm : {"SHA1", "SHA256", "SHA512"})
-    out += option(algorithm, algorithm, v.totp_algorithm);
-  out += "</select></label><label>Digits <select name=\"totp_digits\">";
-  for (int digits : {6, 8})
-    out += option(std::to_string(digits), std::to_string(digits), std::to_string(v.totp_digits));
-  out += "</select></label><label>Period <select name=\"totp_period\">";
-  for (int period : {30, 60})
-    out += option(std::to_string(period), std::to_string(period) + " seconds",
-                  std::to_string(v.totp_period));
-  out +=
-      "</select></label></div><small>For authenticators set up from now on; ones already set up "
-      "keep theirs. Most apps support only SHA1, 6 digits, 30 seconds.</small></fieldset>"
-      "<button class=\"fit\" type=\"submit\">Save</button></form>";
-  return out;
+      "one.</small></fieldset>";
+  // Each provider's own settings, as it describes them.
+  for (const auto& p : v.settings) {
+    out += "<fieldset><legend>" + html_escape(p.display_name) +
+           "</legend><div class=\"selects\">";
+    for (const SettingField& field : p.description.fields) {
+      const auto current = p.values.find(field.key);
+      const std::string chosen = current == p.values.end() ? "" : setting_form_text(*current);
+      out += "<label>" + html_escape(field.label) + " <select name=\"" +
+             html_escape(setting_field_name(p.id, field)) + "\">";
+      for (const SettingChoice& choice : field.choices)
+        out += option(setting_form_text(choice.value), choice.label, chosen);
+      out += "</select></label>";
+    }
+    out += "</div>";
+    if (!p.description.help.empty()) out += "<small>" + html_escape(p.description.help) + "</small>";
+    out += "</fieldset>";
+  }
+  return out + "<button class=\"fit\" type=\"submit\">Save</button></form>";
 }
 
 // Invite a member, and the account's invitations with their status.

@@ -1,8 +1,10 @@
 #include "http/pages.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "base/html.h"
+#include "base/url.h"
 #include "http/error_table.h"
 
 namespace keystep::http {
@@ -24,6 +26,7 @@ button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:6px;bac
 .secret{font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;letter-spacing:.04em;word-spacing:.3em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:normal;overflow-wrap:normal}
 .codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;list-style:none;padding:0;margin:1rem 0}
 .codes li{padding:.15rem 0}
+ul.methods{list-style:none;padding:0;margin:.2rem 0}ul.methods li{padding:.15rem 0}
 .badge{display:inline-block;padding:.35rem .9rem;border-radius:999px;background:#1f8f4e;color:#fff;font-weight:600}
 button.secondary{background:#eef0f3;color:#1d2330;border:1px solid #c5cad3}
 form{margin-bottom:1rem}
@@ -181,43 +184,107 @@ std::string render_setup_step(const SecondFactorView& v) {
 
 }  // namespace
 
+namespace {
+
+// The characters of a code as an HTML pattern's character class. Browsers compile patterns
+// with the "v" flag (older ones "u"), where a class must escape these and may escape nothing
+// else; letters, digits and the other ASCII punctuation stand for themselves. "" when a
+// character cannot be put in a pattern safely (control, non-ASCII): then there is none.
+std::string pattern_class(std::string_view characters) {
+  static constexpr std::string_view kEscaped = "^$\\.*+?()[]{}|/-";
+  std::string out;
+  for (size_t i = 0; i < characters.size(); ++i) {
+    const char c = characters[i];
+    if (c < 0x21 || c > 0x7e) return "";
+    if (characters.substr(0, i).find(c) != std::string_view::npos) continue;  // "v" refuses "&&"
+    if (kEscaped.find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The attributes of a typed code's field. Spaces may be typed anywhere (apps show "123 456"
+// and the core drops them), so the length attributes leave room for them and the pattern
+// counts only the code's characters.
+std::string typed_code_attributes(const ResponseField& f) {
+  std::string out = " inputmode=\"" + html_escape(f.inputmode.empty() ? "text" : f.inputmode) +
+                    "\" autocomplete=\"" + (f.one_time_code ? "one-time-code" : "off") +
+                    "\" autocapitalize=\"off\" spellcheck=\"false\"";
+  if (f.min_length > 0) out += " minlength=\"" + std::to_string(f.min_length) + "\"";
+  if (f.max_length > 0) out += " maxlength=\"" + std::to_string(f.max_length + f.max_length / 3) + "\"";
+  const std::string cls = pattern_class(f.characters);
+  if (!cls.empty()) {
+    const std::string count =
+        f.max_length > 0 ? "{" + std::to_string(std::max(f.min_length, 1)) + "," +
+                               std::to_string(f.max_length) + "}"
+                         : "+";
+    out += " pattern=\"" + html_escape(" *(?:[" + cls + "] *)" + count) + "\"";
+  }
+  return out;
+}
+
+// A script path the page may load: a path on this server (CSP script-src 'self').
+bool same_origin_path(std::string_view path) {
+  return path.size() > 1 && path[0] == '/' && path[1] != '/' &&
+         path.find_first_of("\\\"'<> ") == std::string_view::npos;
+}
+
+std::string method_link(const SecondFactorView& v, const MethodChoice& m) {
+  return "<li><a class=\"link\" href=\"" +
+         html_escape("/login/second-factor?" +
+                     encode_form({{"flow", v.flow_id}, {"method", m.id}})) +
+         "\">" + html_escape(m.name.empty() ? m.id : m.name) + "</a></li>";
+}
+
+}  // namespace
+
 std::string render_second_factor_page(const SecondFactorView& v) {
   if (v.method == "setup") return render_setup_step(v);
   const bool recovery = v.method == "recovery_code";
-  std::string body = recovery ? "<h1>Enter a recovery code</h1><p class=\"sub\">Use one of the "
-                                "recovery codes you saved when you turned on two-factor "
-                                "authentication. Each code works once.</p>"
-                              : "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the "
-                                "code from your authenticator app.</p>";
-  body += render_messages("", v.error_message);
-  body +=
-      "<form method=\"post\" action=\"/login/second-factor\">"
-      "<input type=\"hidden\" name=\"flow\" value=\"" +
-      html_escape(v.flow_id) +
-      "\">"
-      "<input type=\"hidden\" name=\"csrf_token\" value=\"" +
-      html_escape(v.csrf_token) + "\"><input type=\"hidden\" name=\"method\" value=\"" +
-      html_escape(v.method) + "\">";
+  const ResponseField& f = v.input;
+  const std::string name = html_escape(v.method_name.empty() ? v.method : v.method_name);
+  std::string body;
   if (recovery) {
-    body +=
-        "<label for=\"code\">Recovery code</label><input id=\"code\" type=\"text\" "
-        "name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" "
-        "required autofocus>";
+    body =
+        "<h1>Enter a recovery code</h1><p class=\"sub\">Use one of the recovery codes you saved "
+        "when you turned on two-factor authentication. Each code works once.</p>";
+  } else if (v.method == "totp") {
+    body =
+        "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the code from your "
+        "authenticator app.</p>";
+  } else if (f.ceremony) {
+    body = "<h1>Two-factor authentication</h1><p class=\"sub\">Use your <strong>" + name +
+           "</strong> and follow your browser's prompts.</p>";
   } else {
-    body +=
-        "<label for=\"code\">Authentication code</label><input id=\"code\" type=\"text\" "
-        "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
-        "maxlength=\"9\" required autofocus>";
+    body = "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the code from your <strong>" +
+           name + "</strong>.</p>";
   }
-  body += "<button type=\"submit\">Verify</button></form>";
-  if (recovery) {
+  body += render_messages("", v.error_message);
+  body += "<form method=\"post\" action=\"/login/second-factor\"";
+  // A ceremony's script reads the challenge's options from the form: no inline script.
+  if (f.ceremony) body += " id=\"ceremony\" data-options=\"" + html_escape(f.client_options) + "\"";
+  body +=
+      "><input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) +
+      "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+      "\"><input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) + "\">";
+  if (f.ceremony) {
     body +=
-        "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" + html_escape(v.flow_id) +
-        "\">Use your authenticator app instead</a></small></p>";
-  } else if (v.recovery_available) {
-    body +=
-        "<p><small><a class=\"link\" href=\"/login/second-factor?flow=" + html_escape(v.flow_id) +
-        "&amp;method=recovery_code\">Use a recovery code instead</a></small></p>";
+        "<input type=\"hidden\" name=\"code\" id=\"code\"><noscript><p class=\"error\">This "
+        "method needs JavaScript. Turn it on, or use another method below.</p></noscript>"
+        "<button type=\"submit\">Continue</button></form>";
+    if (same_origin_path(f.script))
+      body += "<script src=\"" + html_escape(f.script) + "\" defer></script>";
+  } else {
+    body += "<label for=\"code\">" +
+            std::string(recovery ? "Recovery code" : "Authentication code") +
+            "</label><input id=\"code\" type=\"text\" name=\"code\"" +
+            typed_code_attributes(f) +
+            " required autofocus><button type=\"submit\">Verify</button></form>";
+  }
+  if (!v.other_methods.empty()) {
+    body += "<p><small>Use another method:</small></p><ul class=\"methods\">";
+    for (const auto& m : v.other_methods) body += method_link(v, m);
+    body += "</ul>";
   }
   return page("Two-factor authentication", body);
 }

@@ -22,6 +22,11 @@ std::string render_messages(std::string_view notice, std::string_view error);
 
 std::string render_login_page(const LoginView& view);
 std::string render_signup_page(const SignupView& view);
+// The second step: the method's field as its provider asks (a typed code: inputmode, length,
+// a pattern of its characters, autocomplete; a ceremony: its options in the form's
+// data-options and one same-origin <script src>, never inline script), and "Use another
+// method" as plain links, so typed codes work without JavaScript. The forced setup with
+// kSetupMethod.
 std::string render_second_factor_page(const SecondFactorView& view);
 std::string render_profile_page(const ProfileView& view);
 std::string render_enable_two_factor_page(const ProfileView& view);

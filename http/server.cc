@@ -572,6 +572,10 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     if (auto form = r.form(c))
       send_web(c.response, r.profile_->profile_rename_factor(*form, r.browser(c)));
   });
+  user.add({M::kPost}, "/profile/two-factor/remove", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_web(c.response, r.profile_->profile_remove_factor(*form, r.browser(c)));
+  });
   user.add({M::kPost}, "/profile/confirm", [](Router& r, Call& c) {
     if (auto form = r.form(c)) send_web(c.response, r.profile_->profile_confirm(*form, r.browser(c)));
   });

@@ -225,6 +225,26 @@ class MfaProvider {
     return make_error(ErrorCode::kInvalidArgument,
                       info().display_name + " has nothing to resynchronise");
   }
+
+  // ---- Registration by an administrator (the admin API's POST …/credentials)
+
+  // Makes a credential for `user` from what an administrator sends on the user's behalf:
+  // `body` is the request's JSON object without its "provider" member, and the provider
+  // decides what it holds (an imported secret, a token's ID). `settings` are the account's,
+  // as stored: validate them again. On success returns the credential confirmed, with its
+  // secret in clear (the caller seals it), params, label and lookup_key set and counter at
+  // its replay guard; the caller stores it and issues no recovery codes for it.
+  // kInvalidArgument with a message safe to show the administrator, naming a member as
+  // "<provider id>.<member>", for a body the provider refuses. Providers whose credentials
+  // only their user can make (a key that signs a ceremony in the user's browser) keep the
+  // default.
+  virtual Result<MfaCredential> register_for(const UserRef& user, const nlohmann::json& body,
+                                             const ProviderSettings& settings,
+                                             const ChallengeContext& context) {
+    (void)user, (void)body, (void)settings, (void)context;
+    return make_error(ErrorCode::kInvalidArgument,
+                      info().display_name + " cannot be registered by an administrator");
+  }
 };
 
 }  // namespace keystep

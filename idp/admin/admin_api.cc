@@ -17,33 +17,20 @@ bool all_digits(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
-// The account's TOTP settings with the defaults filled in.
-nlohmann::json totp_settings(const nlohmann::json& all) {
-  nlohmann::json totp = {{"algorithm", "SHA1"}, {"digits", 6}, {"period", 30}};
-  if (all.is_object() && all.contains("totp") && all["totp"].is_object())
-    for (const auto& [key, value] : all["totp"].items()) totp[key] = value;
-  return totp;
-}
-
-Status validate_totp(const nlohmann::json& totp) {
-  if (!totp.is_object()) return make_error(ErrorCode::kInvalidArgument, "totp must be an object");
-  for (const auto& [key, value] : totp.items()) {
-    if (key == "algorithm") {
-      if (!value.is_string() || (value != "SHA1" && value != "SHA256" && value != "SHA512"))
-        return make_error(ErrorCode::kInvalidArgument,
-                          "totp.algorithm must be SHA1, SHA256 or SHA512");
-    } else if (key == "digits") {
-      if (!value.is_number_integer() || (value != 6 && value != 8))
-        return make_error(ErrorCode::kInvalidArgument, "totp.digits must be 6 or 8");
-    } else if (key == "period") {
-      if (!value.is_number_integer() || (value != 30 && value != 60))
-        return make_error(ErrorCode::kInvalidArgument, "totp.period must be 30 or 60");
-    } else {
-      return make_error(ErrorCode::kInvalidArgument, "unknown member totp." + key);
+// A provider's settings of an account: the stored ones normalized, or its defaults when
+// none are stored (or what is stored no longer validates).
+ProviderSettings provider_settings(const MfaProvider& provider, const nlohmann::json& all) {
+  if (all.is_object()) {
+    const auto stored = all.find(provider.info().id);
+    if (stored != all.end()) {
+      if (auto normalized = provider.validate_settings(*stored)) return *normalized;
     }
   }
-  return {};
+  return provider.default_settings();
 }
+
+// The providers that take settings: the ones the API shows and changes by their id.
+bool takes_settings(const MfaProvider& provider) { return !provider.default_settings().empty(); }
 
 std::string enrollment_email_mode(const nlohmann::json& all) {
   if (all.is_object() && all.contains(kEnrollmentEmailKey) && all[kEnrollmentEmailKey].is_string())
@@ -221,12 +208,14 @@ std::optional<Account> AdminApi::authorize(const Caller& caller, const std::stri
 
 nlohmann::json AdminApi::settings_json(const Account& account) const {
   auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
-  return {{"account", {{"id", account.id}, {"name", account.name}}},
-          {"enforce_two_factor", account.enforce_two_factor},
-          {"totp", totp_settings(all)},
-          {"allowed_providers", two_factor_.allowed_providers(account)},
-          {"available_providers", two_factor_.second_factor_ids()},
-          {"enrollment_email", enrollment_email_mode(all)}};
+  nlohmann::json body = {{"account", {{"id", account.id}, {"name", account.name}}},
+                         {"enforce_two_factor", account.enforce_two_factor},
+                         {"allowed_providers", two_factor_.allowed_providers(account)},
+                         {"available_providers", two_factor_.second_factor_ids()},
+                         {"enrollment_email", enrollment_email_mode(all)}};
+  for (const MfaProvider* provider : two_factor_.registry().all())
+    if (takes_settings(*provider)) body[provider->info().id] = provider_settings(*provider, all);
+  return body;
 }
 
 ApiOutcome AdminApi::get_settings(const Caller& caller, const std::string& account) {
@@ -244,10 +233,15 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
   auto parsed = parse_json_object(body);
   if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
   nlohmann::json& request = *parsed;
+  // Members beside the account-level ones are providers' settings, by provider id.
+  std::vector<const MfaProvider*> providers;
   for (const auto& [key, value] : request.items()) {
-    if (key != "enforce_two_factor" && key != "totp" && key != "confirm" &&
-        key != kAllowedProvidersKey && key != kEnrollmentEmailKey)
-      return api_error(Fault::kInvalidRequest, "unknown member " + key);
+    if (key == "enforce_two_factor" || key == "confirm" || key == kAllowedProvidersKey ||
+        key == kEnrollmentEmailKey)
+      continue;
+    const MfaProvider* provider = two_factor_.registry().find(key);
+    if (!provider) return api_error(Fault::kInvalidRequest, "unknown member " + key);
+    providers.push_back(provider);
   }
   if (request.contains("enforce_two_factor") && !request["enforce_two_factor"].is_boolean())
     return api_error(Fault::kInvalidRequest, "enforce_two_factor must be true or false");
@@ -255,12 +249,19 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     return api_error(Fault::kInvalidRequest, "confirm must be true or false");
   auto all = nlohmann::json::parse(target->mfa_settings_json, nullptr, false);
   if (!all.is_object()) all = nlohmann::json::object();
-  if (request.contains("totp")) {
-    if (auto s = validate_totp(request["totp"]); !s)
-      return api_error(Fault::kInvalidRequest, s.error().message);
-    nlohmann::json totp = totp_settings(all);
-    for (const auto& [key, value] : request["totp"].items()) totp[key] = value;
-    all["totp"] = totp;
+  for (const MfaProvider* provider : providers) {
+    // A change names the members it changes; the others keep their stored values. Null is
+    // refused here although validate_settings takes it (as "no settings"): it changes nothing.
+    const std::string& id = provider->info().id;
+    const nlohmann::json& change = request[id];
+    if (!change.is_object()) return api_error(Fault::kInvalidRequest, id + " must be an object");
+    if (auto checked = provider->validate_settings(change); !checked)
+      return api_error(Fault::kInvalidRequest, checked.error().message);
+    nlohmann::json merged = provider_settings(*provider, all);
+    for (const auto& [key, value] : change.items()) merged[key] = value;
+    auto normalized = provider->validate_settings(merged);
+    if (!normalized) return api_error(Fault::kInvalidRequest, normalized.error().message);
+    all[id] = std::move(*normalized);
   }
   if (request.contains(kAllowedProvidersKey)) {
     const auto& list = request[kAllowedProvidersKey];

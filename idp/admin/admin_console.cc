@@ -19,6 +19,14 @@ nlohmann::json number_or_text(const std::string& value) {
   return digits ? nlohmann::json(std::stoi(value)) : nlohmann::json(value);
 }
 
+// The value of a provider setting's form field: the choice the text names, else the text for
+// the API to refuse.
+nlohmann::json setting_value(const SettingField& field, const std::string& text) {
+  for (const SettingChoice& choice : field.choices)
+    if (setting_form_text(choice.value) == text) return choice.value;
+  return number_or_text(text);
+}
+
 // The API's query for page `number` of a list on the admin page.
 Params page_query(int64_t number) {
   return {{"page", std::to_string(number)}, {"limit", std::to_string(kConsolePageSize)}};
@@ -42,6 +50,14 @@ bool sign_in_needed(const ApiOutcome& failure) {
 }
 
 }  // namespace
+
+std::string setting_field_name(const std::string& provider_id, const SettingField& field) {
+  return provider_id + "_" + field.key;
+}
+
+std::string setting_form_text(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
 
 ConsoleOutcome AdminConsole::web(WebOutcome out) const {
   ConsoleOutcome result;
@@ -109,10 +125,14 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   v.account_name = settings.body["account"]["name"].get<std::string>();
   v.can_edit = *can_edit;
   v.enforce_two_factor = settings.body["enforce_two_factor"].get<bool>();
-  const nlohmann::json& totp = settings.body["totp"];
-  v.totp_algorithm = totp.value("algorithm", "SHA1");
-  v.totp_digits = totp.value("digits", 6);
-  v.totp_period = totp.value("period", 30);
+  for (const MfaProvider* provider : registry_.all()) {
+    SettingsDescription description = provider->describe_settings();
+    if (description.fields.empty()) continue;
+    const std::string& id = provider->info().id;
+    v.settings.push_back(ProviderSettingsView{
+        id, provider->info().display_name, std::move(description),
+        settings.body.contains(id) ? settings.body[id] : provider->default_settings()});
+  }
   v.enrollment_email = settings.body.value("enrollment_email", std::string(kEnrollmentEmailQr));
   const nlohmann::json& allowed = settings.body["allowed_providers"];
   for (const auto& id : settings.body["available_providers"]) {
@@ -235,11 +255,13 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     for (const auto& [name, value] : form)
       if (name == kAllowedProvidersKey) change[kAllowedProvidersKey].push_back(value);
     if (auto mode = get_param(form, kEnrollmentEmailKey)) change[kEnrollmentEmailKey] = *mode;
-    nlohmann::json totp = nlohmann::json::object();
-    if (auto algorithm = get_param(form, "totp_algorithm")) totp["algorithm"] = *algorithm;
-    if (auto digits = get_param(form, "totp_digits")) totp["digits"] = number_or_text(*digits);
-    if (auto period = get_param(form, "totp_period")) totp["period"] = number_or_text(*period);
-    if (!totp.empty()) change["totp"] = totp;
+    for (const MfaProvider* provider : registry_.all()) {
+      nlohmann::json chosen = nlohmann::json::object();
+      for (const SettingField& field : provider->describe_settings().fields)
+        if (auto text = get_param(form, setting_field_name(provider->info().id, field)))
+          chosen[field.key] = setting_value(field, *text);
+      if (!chosen.empty()) change[provider->info().id] = chosen;
+    }
     ApiOutcome api = admin_.put_settings(*caller, account, change.dump(), address);
     return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
                         "The two-factor settings were saved.");

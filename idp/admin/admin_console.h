@@ -2,7 +2,7 @@
 // The admin page ACCOUNT SETUP > Authentication ("Authentication: Configuration") for a
 // signed-in administrator: the Enforce Two Factor Authentication toggle with the seed's
 // prompts, the two-factor settings (what the enforcement email carries, the allowed providers,
-// the TOTP parameters), the members with their 2FA state and the lost-device reset,
+// each provider's settings), the members with their 2FA state and the lost-device reset,
 // invitations of new members, and API tokens. http/ turns GET and POST /account/authentication into
 // one call here and renders the AuthenticationView.
 //
@@ -49,6 +49,20 @@ struct ProviderChoice {
   bool allowed = false;
 };
 
+// The form field of a provider's setting: "<provider id>_<key>", e.g. "totp_digits".
+std::string setting_field_name(const std::string& provider_id, const SettingField& field);
+// A setting's value as its form field carries it: a string as itself, anything else as JSON
+// text (8 -> "8").
+std::string setting_form_text(const nlohmann::json& value);
+
+// A provider's settings for the account, as the page shows and edits them.
+struct ProviderSettingsView {
+  std::string id;
+  std::string display_name;
+  SettingsDescription description;  // the provider's describe_settings()
+  nlohmann::json values;            // the account's, as the API's GET answers them
+};
+
 struct TokenRow {
   int64_t id = 0;
   std::string name;
@@ -88,9 +102,7 @@ struct AuthenticationView {
   std::string account_name;
   bool can_edit = false;  // auth_settings.edit; without it the page is read-only
   bool enforce_two_factor = false;
-  std::string totp_algorithm;
-  int totp_digits = 0;
-  int totp_period = 0;
+  std::vector<ProviderSettingsView> settings;  // the providers with settings to choose
   std::string enrollment_email;            // kEnrollmentEmailQr or kEnrollmentEmailLink
   std::vector<ProviderChoice> providers;   // available_providers, in the API's order
   std::vector<MemberRow> members;          // one page of each list
@@ -121,7 +133,7 @@ struct ConsoleOutcome {
 
 class AdminConsole {
  public:
-  // `registry` gives the providers' display names.
+  // `registry` gives the providers' display names and their settings' descriptions.
   // `sign_in` starts the sign-ins that come back to the console's pages.
   AdminConsole(SignInStarter& sign_in, AdminApi& admin, Directory& directory,
                const ProviderRegistry& registry)
@@ -141,9 +153,10 @@ class AdminConsole {
   //   reset, user_id         lost device: remove a member's 2FA, end their sessions, revoke
   //                          their grants and API tokens (named in the notice), email
   //   save_settings          one put_settings with enrollment_email, allowed_providers (the
-  //                          checked boxes, repeated) and totp {totp_algorithm, totp_digits,
-  //                          totp_period}; never enforce_two_factor. The API validates: its
-  //                          400 or 409 (totp_required) is shown with that status
+  //                          checked boxes, repeated) and each provider's settings from its
+  //                          fields <id>_<key> (e.g. totp_digits); never enforce_two_factor.
+  //                          The API validates: its 400 or 409 (totp_required) is shown with
+  //                          that status
   //   invite, email, role    AdminApi::invite: a new invitation is emailed; a repeated one is
   //                          the open invitation, emailed once only
   //   revoke_invitation, invitation_id

@@ -207,13 +207,67 @@ WebOutcome LoginController::login_submit(const Params& form, const BrowserContex
   return complete_flow(*flow, *request, next, browser);
 }
 
+namespace {
+
+// The page's field for a challenge of a method (a fallback's codes are not one-time codes a
+// browser should offer from a message).
+ResponseField field_of(const Challenge& challenge, bool fallback) {
+  ResponseField field;
+  const ResponseInput& input = challenge.input;
+  field.ceremony = input.kind == InputKind::kBrowserCeremony;
+  field.min_length = input.min_length;
+  field.max_length = input.max_length;
+  field.characters = input.characters;
+  field.inputmode = input.inputmode;
+  field.one_time_code = !fallback;
+  field.script = input.script;
+  if (field.ceremony) field.client_options = challenge.client_options.dump();
+  return field;
+}
+
+}  // namespace
+
 WebOutcome LoginController::second_factor_view(const LoginFlow& flow, const std::string& method,
                                                const std::string& error,
                                                std::optional<Fault> fault) {
   WebOutcome out;
   out.kind = WebOutcome::Kind::kSecondFactorPage;
   out.fault = fault;
-  out.second = SecondFactorView{flow.id, flow.csrf_token, method, true, error, {}};
+  out.second.flow_id = flow.id;
+  out.second.csrf_token = flow.csrf_token;
+  out.second.method = method;
+  out.second.error_message = error;
+  return out;
+}
+
+WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User& user,
+                                           std::string method, const std::string& error,
+                                           std::optional<Fault> fault) {
+  auto choices = two_factor_.second_step_choices(user);
+  if (!choices) return unavailable_page();
+  // No factor the account allows (any more): the only way on is setting one up.
+  if (choices->methods.empty()) return setup_view(loaded.flow, user, error, fault);
+  const bool recovery = method == kRecoveryProvider && choices->recovery_available;
+  if (!recovery && !contains(choices->methods, method)) method = choices->methods.front();
+  auto challenge = two_factor_.begin_login_challenge(user, method);
+  if (!challenge) return unavailable_page();
+  // The flow keeps the challenge the page answers: the POST gives it back to the provider.
+  FlowProgress progress = loaded.progress;
+  progress.challenge = KeptChallenge{method, challenge->server_state, challenge->expires_at};
+  if (auto s = store_.update_flow(loaded.flow.id, loaded.flow.version, to_json(progress).dump());
+      !s) {
+    if (s.error().code != ErrorCode::kConflict && s.error().code != ErrorCode::kNotFound)
+      return unavailable_page();
+    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+  }
+  WebOutcome out = second_factor_view(loaded.flow, method, error, fault);
+  out.second.method_name = two_factor_.method_name(method);
+  out.second.input = field_of(*challenge, recovery);
+  for (const auto& other : choices->methods)
+    if (other != method) out.second.other_methods.push_back({other, two_factor_.method_name(other)});
+  if (choices->recovery_available && !recovery)
+    out.second.other_methods.push_back(
+        {kRecoveryProvider, two_factor_.method_name(kRecoveryProvider)});
   return out;
 }
 
@@ -243,12 +297,9 @@ WebOutcome LoginController::second_factor_page(const Params& query, const Browse
     }
     return setup_view(*flow, *user, "", std::nullopt);
   }
-  std::string method = param(query, "method");
-  if (method != kRecoveryProvider && !contains(status->methods, method))
-    method = status->methods.front();
-  WebOutcome out = second_factor_view(*flow, method, "", std::nullopt);
-  out.second.recovery_available = status->recovery_codes_left > 0;
-  return out;
+  // Without ?method= (or with one the user cannot use) the page offers the default: the type
+  // of the factor used last.
+  return challenge_page(*loaded, *user, param(query, "method"), "", std::nullopt);
 }
 
 WebOutcome LoginController::second_factor_submit(const Params& form,
@@ -284,20 +335,29 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
     return finish_second_factor(*posted, {"otp"}, browser);
   }
   StepRefusal refusal;
-  auto amr = two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
+  // The response answers the challenge the page showed. A form of another method (a page
+  // from before a method switch) has none kept: a typed code is checked at once, a
+  // ceremony's response is refused (kExpired) and its page shown afresh.
+  const std::optional<KeptChallenge>& kept = progress->challenge;
+  auto amr = kept && kept->provider_id == method
+                 ? two_factor_.verify_login(*user, method, code, browser.client_address, refusal,
+                                            Challenge{kept->server_state, nullptr,
+                                                      kept->expires_at, ResponseInput{}})
+                 : two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
   if (!amr) {
     switch (amr.error().code) {
       case ErrorCode::kLocked: {
         WebOutcome out =
-            second_factor_view(*flow, method, refusal.message, Fault::kTooManyAttempts);
-        out.retry_after = refusal.retry_after;
+            challenge_page(*posted, *user, method, refusal.message, Fault::kTooManyAttempts);
+        if (out.kind == WebOutcome::Kind::kSecondFactorPage) out.retry_after = refusal.retry_after;
         return out;
       }
       case ErrorCode::kDenied:
       case ErrorCode::kReplayed:
       case ErrorCode::kInvalidArgument:
       case ErrorCode::kNotFound:
-        return second_factor_view(*flow, method, refusal.message, Fault::kWrongCredentials);
+      case ErrorCode::kExpired:
+        return challenge_page(*posted, *user, method, refusal.message, Fault::kWrongCredentials);
       default:
         return unavailable_page();
     }
@@ -333,7 +393,6 @@ WebOutcome LoginController::setup_view(const LoginFlow& flow, const User& user,
         view.error().message + ", and no other method can be set up here. Ask your administrator.");
   if (!view) return unavailable_page();
   WebOutcome out = second_factor_view(flow, kSetupMethod, error, fault);
-  out.second.recovery_available = false;
   out.second.setup = *view;
   return out;
 }

@@ -51,7 +51,8 @@ class LoginController : public SignInStarter {
   WebOutcome login_page(const Params& query, const BrowserContext& browser);
   // POST /login with flow, csrf_token, email, password.
   WebOutcome login_submit(const Params& form, const BrowserContext& browser);
-  // GET /login/second-factor?flow=…[&method=recovery_code]
+  // GET /login/second-factor?flow=…[&method=<provider id>]: the default method is the type
+  // of the factor used last.
   WebOutcome second_factor_page(const Params& query, const BrowserContext& browser);
   // POST /login/second-factor with flow, csrf_token, method, code.
   WebOutcome second_factor_submit(const Params& form, const BrowserContext& browser);
@@ -87,6 +88,11 @@ class LoginController : public SignInStarter {
                                       std::optional<LoginStage> posted_at, WebOutcome& failure);
   WebOutcome second_factor_view(const LoginFlow& flow, const std::string& method,
                                 const std::string& error, std::optional<Fault> fault);
+  // The second step's page of `method` (the user's default instead when they cannot use it
+  // now): begins its challenge and keeps it in the flow (CAS on the loaded version,
+  // replacing an older one), so the POST checks the response against it.
+  WebOutcome challenge_page(const LoadedFlow& loaded, const User& user, std::string method,
+                            const std::string& error, std::optional<Fault> fault);
   // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
   WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
                         std::optional<Fault> fault);

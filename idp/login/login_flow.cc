@@ -1,5 +1,7 @@
 #include "idp/login/login_flow.h"
 
+#include "base/crypto/encoding.h"
+
 namespace keystep {
 
 Result<LoginStage> next_stage(LoginStage stage, LoginEvent event, bool second_factor_required) {
@@ -44,11 +46,17 @@ Result<AuthRequest> auth_request_from_json(const std::string& text) {
 }
 
 nlohmann::json to_json(const FlowProgress& p) {
-  return {{"stage", static_cast<int>(p.stage)},
-          {"user_id", p.user_id},
-          {"password_time", p.password_time},
-          {"mfa_time", p.mfa_time},
-          {"amr", p.amr}};
+  nlohmann::json j = {{"stage", static_cast<int>(p.stage)},
+                      {"user_id", p.user_id},
+                      {"password_time", p.password_time},
+                      {"mfa_time", p.mfa_time},
+                      {"amr", p.amr}};
+  // A provider's server state may be any bytes, and JSON text holds only UTF-8.
+  if (p.challenge)
+    j["challenge"] = {{"provider_id", p.challenge->provider_id},
+                      {"server_state", base64url_encode(p.challenge->server_state)},
+                      {"expires_at", p.challenge->expires_at}};
+  return j;
 }
 
 Result<FlowProgress> flow_progress_from_json(const std::string& text) {
@@ -64,6 +72,14 @@ Result<FlowProgress> flow_progress_from_json(const std::string& text) {
     p.password_time = j.at("password_time").get<int64_t>();
     p.mfa_time = j.at("mfa_time").get<int64_t>();
     p.amr = j.at("amr").get<std::vector<std::string>>();
+    // Flows stored before challenges were kept have none.
+    if (j.contains("challenge")) {
+      const auto& c = j.at("challenge");
+      auto state = base64url_decode(c.at("server_state").get<std::string>());
+      if (!state) return make_error(ErrorCode::kInternal, "stored flow challenge is corrupt");
+      p.challenge = KeptChallenge{c.at("provider_id").get<std::string>(), std::move(*state),
+                                  c.at("expires_at").get<int64_t>()};
+    }
     return p;
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::kInternal, std::string("stored flow progress is corrupt: ") + e.what());

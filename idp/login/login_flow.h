@@ -49,6 +49,14 @@ struct AuthRequest {
   std::string enrollment_link;
 };
 
+// The challenge of the second step's page (MfaProvider::begin_challenge), kept in the flow
+// from the page to its POST: what verify() is given back. Never sent to the browser.
+struct KeptChallenge {
+  std::string provider_id;
+  std::string server_state;  // any bytes (base64url in progress_json)
+  int64_t expires_at = 0;    // unix seconds; 0: never
+};
+
 // How far the browser got (stored as LoginFlow::progress_json).
 struct FlowProgress {
   LoginStage stage = LoginStage::kPassword;
@@ -56,6 +64,8 @@ struct FlowProgress {
   int64_t password_time = 0;  // when the password was verified in this flow (0: not asked)
   int64_t mfa_time = 0;       // when a second factor was verified in this flow
   std::vector<std::string> amr;  // RFC 8176 values proven in this flow
+  // The latest second-step page's challenge; none before that page was shown.
+  std::optional<KeptChallenge> challenge{};
 };
 
 nlohmann::json to_json(const AuthRequest& request);

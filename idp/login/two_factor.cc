@@ -1,6 +1,7 @@
 #include "idp/login/two_factor.h"
 
 #include <algorithm>
+#include <cassert>
 #include <map>
 
 #include "base/crypto/encoding.h"
@@ -23,7 +24,29 @@ std::string view_aad(int64_t user_id, const std::string& provider_id) {
 std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
+// The origin of an issuer URL (RFC 6454 §6.2: scheme, host, and the port unless it is the
+// scheme's default); "" for a URL that does not parse.
+std::string origin_of(const ParsedUrl& url) {
+  const bool default_port = !url.port || (url.scheme == "http" && *url.port == 80) ||
+                            (url.scheme == "https" && *url.port == 443);
+  return url.scheme + "://" + url.host + (default_port ? "" : ":" + std::to_string(*url.port));
+}
+
 }  // namespace
+
+TwoFactor::TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry,
+                     const SecretBox& box, Random& random, const Clock& clock,
+                     const std::string& issuer, CredentialCaps caps)
+    : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random), clock_(clock),
+      throttle_(mfa, clock), caps_(std::move(caps)) {
+  if (issuer.empty()) return;
+  // The issuer was checked when the configuration was read.
+  auto url = parse_url(issuer);
+  assert(url);
+  if (!url) return;
+  rp_id_ = url->host;
+  origin_ = origin_of(*url);
+}
 
 std::vector<std::string> TwoFactor::second_factor_ids() const {
   std::vector<std::string> ids;
@@ -106,9 +129,7 @@ Result<MfaCredential> TwoFactor::sealed(const MfaCredential& clear) {
 }
 
 ChallengeContext TwoFactor::challenge_context() const {
-  ChallengeContext context;
-  context.now = clock_.now();
-  return context;
+  return ChallengeContext{clock_.now(), rp_id_, origin_};
 }
 
 Result<UserRef> TwoFactor::user_ref(const User& user) {
@@ -220,6 +241,54 @@ Result<std::string> TwoFactor::factor_label(std::string_view typed) {
                                                        std::to_string(kMaxFactorLabel) +
                                                        " characters for the name.");
   return std::string(typed);
+}
+
+Result<FactorRemoval> TwoFactor::remove_factor(const User& user, int64_t credential_id,
+                                               int64_t version, bool turn_off_if_last,
+                                               const std::string& address) {
+  auto current = status(user);
+  if (!current) return current.error();
+  FactorRemoval removal;
+  bool found = false;
+  bool others = false;  // another factor that counts remains
+  for (const auto& f : current->factors) {
+    if (f.id == credential_id) {
+      removal.factor = f;
+      found = true;
+    } else {
+      others = others || f.usable;
+    }
+  }
+  if (!found) return make_error(ErrorCode::kNotFound, "That second factor no longer exists.");
+  if (!others && current->account_setting) {
+    removal.outcome = FactorRemoval::Outcome::kEnforced;
+    return removal;
+  }
+  if (!others && !turn_off_if_last) {
+    removal.outcome = FactorRemoval::Outcome::kNeedsConfirmation;
+    return removal;
+  }
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  // The store decides "last" again inside its transaction, over the same providers, so a
+  // factor removed meanwhile in another browser cannot leave an enforced member with none.
+  const MfaStore::LastFactor when_last = others ? MfaStore::LastFactor::kRefuse : MfaStore::LastFactor::kTurnOff;
+  if (auto s = mfa_.remove_credential(user.id, credential_id, version, allowed_providers(*account),
+                                      when_last);
+      !s) {
+    if (s.error().code == ErrorCode::kConflict)
+      return make_error(ErrorCode::kConflict,
+                        "Your second factors changed meanwhile. Reload the page and try again.");
+    if (s.error().code == ErrorCode::kNotFound)
+      return make_error(ErrorCode::kNotFound, "That second factor no longer exists.");
+    return s.error();
+  }
+  removal.outcome =
+      others ? FactorRemoval::Outcome::kRemoved : FactorRemoval::Outcome::kTurnedOff;
+  audit(user, "mfa.factor_removed", address,
+        removal.factor.method + " " + std::to_string(credential_id));
+  if (!others) audit(user, "mfa.disabled", address, "last factor removed");
+  return removal;
 }
 
 Status TwoFactor::rename_factor(const User& user, int64_t credential_id, int64_t version,
@@ -379,19 +448,22 @@ Result<TotpEnrollmentView> TwoFactor::pending_enrollment(const User& user,
   return make_error(ErrorCode::kNotFound, "no pending enrollment of " + provider_id);
 }
 
+Error TwoFactor::cap_reached(const std::string& provider_id) const {
+  const MfaProvider* provider = registry_.find(provider_id);
+  return make_error(ErrorCode::kConflict,
+                    "You have the most of " +
+                        (provider ? provider->info().display_name : provider_id) +
+                        " allowed already (at most " + std::to_string(cap_of(provider_id)) +
+                        "). Remove one first.");
+}
+
 Status TwoFactor::below_cap(const std::vector<MfaCredential>& credentials,
                             const std::string& provider_id) const {
-  const int cap = cap_of(provider_id);
   const auto held = std::count_if(credentials.begin(), credentials.end(), [&](const auto& c) {
     return c.confirmed && c.provider_id == provider_id;
   });
-  if (held < cap) return {};
-  const MfaProvider* provider = registry_.find(provider_id);
-  return make_error(ErrorCode::kConflict,
-                    "You have " + std::to_string(held) + " of " +
-                        (provider ? provider->info().display_name : provider_id) +
-                        " already, the most allowed (at most " + std::to_string(cap) +
-                        "). Remove one first.");
+  if (held < cap_of(provider_id)) return {};
+  return cap_reached(provider_id);
 }
 
 std::string TwoFactor::unique_label(const std::vector<MfaCredential>& credentials,
@@ -467,20 +539,28 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
     audit(user, "mfa.enable_refused", address, error_code_name(confirmed.error().code).data());
     return confirmed.error();
   }
-  // Checked again here, not only when the enrollment began: another one may have been
-  // confirmed meanwhile (a second browser).
-  if (Status s = below_cap(*credentials, provider_id); !s) return s.error();
   confirmed->state.erase("sealed_view");
   confirmed->state.erase("view");
   confirmed->secret = pending_it->secret;  // still sealed; the provider does not change it
   confirmed->label = unique_label(*credentials, *confirmed);
+  // Recovery codes come with the user's first factor only: a further one never replaces the
+  // codes the user saved (and a factor an administrator registers gets none, add_credential).
+  const bool has_codes = std::any_of(credentials->begin(), credentials->end(), [](const auto& c) {
+    return c.confirmed && c.provider_id == kRecoveryProvider;
+  });
   std::vector<std::string> shown;
-  auto recovery = new_recovery_codes(user, shown);
-  if (!recovery) return recovery.error();
-  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery,
-                                      user_setting_on);
+  std::optional<MfaCredential> recovery;
+  if (!has_codes) {
+    auto fresh = new_recovery_codes(user, shown);
+    if (!fresh) return fresh.error();
+    recovery = std::move(*fresh);
+  }
+  // The store checks the cap again in its transaction: another factor may have been
+  // confirmed meanwhile (a second browser).
+  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, recovery,
+                                      user_setting_on, cap_of(provider_id));
       !s)
-    return s.error();
+    return s.error().code == ErrorCode::kDenied ? cap_reached(provider_id) : s.error();
   audit(user, user_setting_on ? "mfa.enabled" : "mfa.enrolled_for_account", address,
         provider_id);
   if (added) {
@@ -491,41 +571,85 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   return shown;
 }
 
-Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
-                                            std::string_view code) {
-  auto* provider = registry_.find(provider_id);
-  if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method");
-  if (!provider->info().is_fallback) {
+Result<SecondStepChoices> TwoFactor::second_step_choices(const User& user) {
+  auto current = status(user);
+  if (!current) return current.error();
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  const auto last_used = [&](const std::string& provider_id) {
+    int64_t at = 0;
+    for (const auto& c : *credentials)
+      if (c.confirmed && c.provider_id == provider_id) at = std::max(at, c.last_used_at);
+    return at;
+  };
+  SecondStepChoices choices{current->methods, current->recovery_codes_left > 0};
+  std::stable_sort(choices.methods.begin(), choices.methods.end(),
+                   [&](const std::string& a, const std::string& b) {
+                     return last_used(a) > last_used(b);
+                   });
+  return choices;
+}
+
+std::string TwoFactor::method_name(const std::string& provider_id) const {
+  const MfaProvider* provider = registry_.find(provider_id);
+  return provider ? provider->info().display_name : std::string();
+}
+
+Result<TwoFactor::CredentialsOf> TwoFactor::credentials_of(const User& user,
+                                                          const std::string& provider_id) {
+  CredentialsOf out;
+  out.provider = registry_.find(provider_id);
+  if (!out.provider) return make_error(ErrorCode::kInvalidArgument, "unknown method");
+  if (!out.provider->info().is_fallback) {
     auto allowed = provider_allowed(user, provider_id);
     if (!allowed) return allowed.error();
     if (!*allowed) return make_error(ErrorCode::kNotFound, "this method is not allowed");
   }
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
-  // A response that names its credential is checked against that one only, so holding
-  // several credentials does not multiply a guesser's odds.
-  const std::optional<std::string> key = provider->lookup_key(code);
-  std::vector<MfaCredential> stored_ones;
-  std::vector<MfaCredential> clear_ones;
   for (const auto& stored : *credentials) {
     if (stored.provider_id != provider_id || !stored.confirmed) continue;
-    if (key && stored.lookup_key != *key) continue;
     auto clear = unsealed(stored);
     if (!clear) return clear.error();
-    stored_ones.push_back(stored);
-    clear_ones.push_back(std::move(*clear));
+    out.stored.push_back(stored);
+    out.clear.push_back(std::move(*clear));
   }
-  if (clear_ones.empty()) {
-    if (key) return make_error(ErrorCode::kDenied, "the response names none of your credentials");
-    return make_error(ErrorCode::kNotFound, "no credential for this method");
-  }
+  if (out.clear.empty()) return make_error(ErrorCode::kNotFound, "no credential for this method");
+  return out;
+}
+
+Result<Challenge> TwoFactor::begin_login_challenge(const User& user,
+                                                   const std::string& provider_id) {
+  auto of = credentials_of(user, provider_id);
+  if (!of) return of.error();
+  return of->provider->begin_challenge(of->clear, challenge_context());
+}
+
+Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
+                                            std::string_view code, const Challenge* challenge) {
+  auto of = credentials_of(user, provider_id);
+  if (!of) return of.error();
+  MfaProvider& provider = *of->provider;
   const ChallengeContext context = challenge_context();
-  auto challenge = provider->begin_challenge(clear_ones, context);
-  if (!challenge) return challenge.error();
+  Challenge begun;
+  if (!challenge) {
+    auto fresh = provider.begin_challenge(of->clear, context);
+    if (!fresh) return fresh.error();
+    if (!fresh->server_state.empty())
+      return make_error(ErrorCode::kExpired, "this method needs the sign-in page's challenge");
+    begun = std::move(*fresh);
+    challenge = &begun;
+  } else if (challenge->expires_at != 0 && context.now > challenge->expires_at) {
+    return make_error(ErrorCode::kExpired, "the challenge has expired");
+  }
+  // A response that names its credential is checked against that one only, so holding
+  // several credentials does not multiply a guesser's odds.
+  const std::optional<std::string> key = provider.lookup_key(code);
   std::optional<Error> last_error;
-  for (size_t i = 0; i < clear_ones.size(); ++i) {
-    const MfaCredential& stored = stored_ones[i];
-    auto updated = provider->verify(clear_ones[i], *challenge, code, context);
+  for (size_t i = 0; i < of->clear.size(); ++i) {
+    const MfaCredential& stored = of->stored[i];
+    if (key && stored.lookup_key != *key) continue;
+    auto updated = provider.verify(of->clear[i], *challenge, code, context);
     if (!updated) {
       last_error = updated.error();
       continue;
@@ -542,6 +666,8 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     }
     return *updated;
   }
+  if (!last_error)  // the key named none of them
+    return make_error(ErrorCode::kDenied, "the response names none of your credentials");
   return *last_error;  // every credential refused the code
 }
 
@@ -549,7 +675,25 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                                                          const std::string& provider_id,
                                                          std::string_view code,
                                                          const std::string& address,
+                                                         StepRefusal& refusal,
+                                                         const Challenge& challenge) {
+  return verify_step(user, provider_id, code, address, refusal, &challenge);
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
+                                                         const std::string& provider_id,
+                                                         std::string_view code,
+                                                         const std::string& address,
                                                          StepRefusal& refusal) {
+  return verify_step(user, provider_id, code, address, refusal, nullptr);
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
+                                                        const std::string& provider_id,
+                                                        std::string_view code,
+                                                        const std::string& address,
+                                                        StepRefusal& refusal,
+                                                        const Challenge* challenge) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
   auto wait = throttle_.wait(keys);
   if (!wait) return wait.error();
@@ -564,7 +708,7 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
   // Authenticator apps show codes as "123 456"; spaces are not part of any code.
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
-  auto checked = check_code(user, provider_id, typed);
+  auto checked = check_code(user, provider_id, typed, challenge);
   if (checked) {
     throttle_.succeeded(keys);
     audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
@@ -574,10 +718,16 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
     return provider->info().amr;
   }
   const ErrorCode code_kind = checked.error().code;
+  if (code_kind == ErrorCode::kExpired) {
+    // Nothing was checked, so it is no guess: not counted.
+    refusal = {ErrorCode::kExpired, "The sign-in request timed out. Try again.", 0};
+    return make_error(ErrorCode::kExpired, refusal.message);
+  }
   if (code_kind != ErrorCode::kDenied && code_kind != ErrorCode::kReplayed &&
       code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound &&
       code_kind != ErrorCode::kCloned)
     return checked.error();
+  // One attempt, one count, however many credentials it was checked against.
   auto delay = throttle_.failed(keys);
   if (!delay) return delay.error();
   if (code_kind == ErrorCode::kReplayed) {

@@ -60,18 +60,41 @@ struct PendingTotp {
 
 // The result of a second-step attempt that was not accepted.
 struct StepRefusal {
-  ErrorCode code = ErrorCode::kDenied;  // kDenied, kReplayed, kInvalidArgument, kLocked
+  // kDenied, kReplayed, kInvalidArgument, kLocked, or kExpired (the challenge timed out:
+  // nothing was checked, the page shows a fresh one)
+  ErrorCode code = ErrorCode::kDenied;
   std::string message;                  // shown to the user
   int64_t retry_after = 0;              // seconds, with kLocked
 };
 
+// What the second step offers a user: the second factors of status().methods, the type of
+// the factor used last (greatest last_used_at) first, then the others in status() order;
+// and whether unused recovery codes remain.
+struct SecondStepChoices {
+  std::vector<std::string> methods;
+  bool recovery_available = false;
+};
+
+// What TwoFactor::remove_factor did.
+struct FactorRemoval {
+  enum class Outcome {
+    kRemoved,            // the factor is gone; others remain
+    kTurnedOff,          // it was the last: it, the recovery codes and the user's setting went
+    kNeedsConfirmation,  // it is the last: nothing changed, the user must confirm turning off
+    kEnforced,           // it is the last and the account enforces 2FA: nothing changed
+  };
+  Outcome outcome = Outcome::kRemoved;
+  FactorSummary factor;  // as it was listed
+};
+
 class TwoFactor final : public LoginPolicy {
  public:
+  // `issuer` (the server's issuer URL) names the relying party providers are told about
+  // (ChallengeContext::rp_id and origin); "" tells them none (tests of the core alone).
   // `caps` bounds the confirmed credentials a user holds of each provider.
   TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry, const SecretBox& box,
-            Random& random, const Clock& clock, CredentialCaps caps = {})
-      : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random),
-        clock_(clock), throttle_(mfa, clock), caps_(std::move(caps)) {}
+            Random& random, const Clock& clock, const std::string& issuer = "",
+            CredentialCaps caps = {});
 
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
@@ -101,6 +124,16 @@ class TwoFactor final : public LoginPolicy {
   // with a sentence for the user otherwise.
   static constexpr size_t kMaxFactorLabel = 64;
   static Result<std::string> factor_label(std::string_view typed);
+  // Removes the user's confirmed second factor `credential_id` (compare-and-set on
+  // `version`, as the profile listed it). When none of the user's other factors counts
+  // (second_factors()), it is the last: while the account enforces 2FA nothing changes
+  // (kEnforced); else, unless `turn_off_if_last`, nothing changes either
+  // (kNeedsConfirmation), and with it the user's other credentials (recovery codes, pending
+  // enrollments) go too and their own setting turns off (kTurnedOff). kNotFound when it is
+  // not one of the user's confirmed second factors, kConflict when it (or the user's other
+  // factors) changed meanwhile.
+  Result<FactorRemoval> remove_factor(const User& user, int64_t credential_id, int64_t version,
+                                      bool turn_off_if_last, const std::string& address);
   // Renames the user's confirmed second factor `credential_id` (compare-and-set on
   // `version`, as the profile listed it). kNotFound when it is not one of the user's
   // confirmed second factors, kInvalidArgument for a bad label (factor_label), kConflict
@@ -122,9 +155,10 @@ class TwoFactor final : public LoginPolicy {
   // The user's pending enrollment of provider_id as its page shows it again (the same QR
   // code and key), or kNotFound when there is none.
   Result<TotpEnrollmentView> pending_enrollment(const User& user, const std::string& provider_id);
-  // Confirms the user's pending credential of provider_id with `response`: turns the
-  // user-level setting on and returns fresh recovery codes (shown once). A wrong response
-  // enables nothing (kDenied).
+  // Confirms the user's pending credential of provider_id with `response`, keeping the
+  // user's other factors: turns the user-level setting on and, when the user holds no
+  // recovery codes yet (their first factor), returns fresh ones (shown once); else returns
+  // none. A wrong response enables nothing (kDenied).
   // With user_setting_on false (the setup an enforcing account forces at sign-in), the
   // credential is confirmed but the user's own setting is left as it is.
   // The credential is labelled with the provider's label, numbered when the user has one so
@@ -161,8 +195,32 @@ class TwoFactor final : public LoginPolicy {
   Result<std::vector<std::string>> regenerate_recovery_codes(const User& user,
                                                              const std::string& address);
 
-  // The second login step: checks `code` with the user's credential of `provider_id`. On
-  // success returns the RFC 8176 amr values proven (plus "mfa" is added by the caller).
+  // The second step's methods for `user` (see SecondStepChoices).
+  Result<SecondStepChoices> second_step_choices(const User& user);
+  // The name a method is shown by: its provider's display name ("" for an unknown id).
+  std::string method_name(const std::string& provider_id) const;
+  // Begins the second step's challenge for `provider_id` (one of the user's second factors,
+  // or the recovery code) over all the user's confirmed credentials of it: what the page
+  // renders (input, client_options) and what the flow keeps until the POST (server_state,
+  // expires_at). kNotFound when the user has no such credential or the account does not
+  // allow the method, kInvalidArgument for an unknown method, the provider's error otherwise.
+  Result<Challenge> begin_login_challenge(const User& user, const std::string& provider_id);
+
+  // The second login step: checks `code` against the user's confirmed credentials of
+  // `provider_id` with `challenge`, the one begin_login_challenge gave the page. A provider
+  // that names the credential a response belongs to (lookup_key) has only that one checked;
+  // otherwise each in turn, so N credentials of a typed-code provider give a guess N chances.
+  // Every attempt counts once against the throttle (per user and per address), whatever the
+  // number of credentials. On success returns the RFC 8176 amr values proven (the caller adds
+  // "mfa"). On failure `refusal` says what to show; kExpired, past challenge.expires_at,
+  // checks nothing and counts nothing: the caller shows a fresh challenge.
+  Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
+                                                std::string_view code,
+                                                const std::string& address,
+                                                StepRefusal& refusal, const Challenge& challenge);
+  // verify_login for a code typed where no page showed a challenge (turning 2FA off with a
+  // code): begins one and checks against it at once. A challenge the client had to see (one
+  // with a server_state, e.g. WebAuthn's) cannot be answered so: kExpired.
   Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
                                                 std::string_view code,
                                                 const std::string& address,
@@ -180,36 +238,53 @@ class TwoFactor final : public LoginPolicy {
 
   // The box that seals secrets at rest (also the outbox's setup emails, idp/mail/mail.h).
   const SecretBox& box() const { return box_; }
+  // `clear` as a store keeps it: its secret sealed and bound to its user and provider (a
+  // credential an administrator registers, idp/admin).
+  Result<MfaCredential> sealed(const MfaCredential& clear);
+  // The server's providers (their settings and admin registration, idp/admin).
+  const ProviderRegistry& registry() const { return registry_; }
 
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
 
  private:
   Result<MfaCredential> unsealed(const MfaCredential& stored) const;
-  Result<MfaCredential> sealed(const MfaCredential& clear);
   Result<MfaCredential> new_recovery_codes(const User& user, std::vector<std::string>& shown);
   Result<TotpEnrollmentView> view_of(const User& user, const MfaCredential& pending);
-  // kConflict naming the cap when `credentials` (a user's) hold cap_of(provider_id)
-  // confirmed ones of provider_id already.
+  // kConflict naming the cap of provider_id, for a user who holds that many.
+  Error cap_reached(const std::string& provider_id) const;
+  // cap_reached when `credentials` (a user's) hold cap_of(provider_id) confirmed ones of
+  // provider_id already; the store checks again when it confirms one.
   Status below_cap(const std::vector<MfaCredential>& credentials,
                    const std::string& provider_id) const;
   // `confirmed`'s label, or its provider's name when it has none, numbered (" 2", " 3" …)
   // when another of the user's `credentials` is labelled so already.
   std::string unique_label(const std::vector<MfaCredential>& credentials,
                            const MfaCredential& confirmed) const;
-  // What providers are told about a challenge: the time. The relying party (rp_id, origin)
-  // stays empty until a provider needs it: the FIDO2 issue gives TwoFactor the issuer.
+  // What providers are told about a challenge: the time and the relying party.
   ChallengeContext challenge_context() const;
   Result<UserRef> user_ref(const User& user);
   // The provider's enrollment under `account`'s settings, its pending credential sealed for
   // the store (`to_store`). Stores nothing.
   Result<Enrollment> prepare_enrollment(const User& user, const Account& account,
                                         const std::string& provider_id, MfaCredential& to_store);
-  // Checks a code against the user's confirmed credentials of provider_id: only the one the
-  // provider's lookup_key(code) names, when it names one, else each in turn. Stores the
-  // accepted one's update with CAS.
+  // The user's confirmed credentials of provider_id, unsealed, with their stored rows
+  // (parallel vectors). kNotFound when there are none or the account does not allow the
+  // method; kInvalidArgument for an unknown provider.
+  struct CredentialsOf {
+    MfaProvider* provider = nullptr;
+    std::vector<MfaCredential> stored;
+    std::vector<MfaCredential> clear;
+  };
+  Result<CredentialsOf> credentials_of(const User& user, const std::string& provider_id);
+  // Checks a code against the user's confirmed credentials of provider_id with `challenge`
+  // (nullptr: begin one now): only the one the provider's lookup_key(code) names, when it
+  // names one, else each in turn. Stores the accepted one's update with CAS.
   Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
-                                   std::string_view code);
+                                   std::string_view code, const Challenge* challenge);
+  Result<std::vector<std::string>> verify_step(const User& user, const std::string& provider_id,
+                                               std::string_view code, const std::string& address,
+                                               StepRefusal& refusal, const Challenge* challenge);
 
   Store& store_;
   MfaStore& mfa_;
@@ -218,6 +293,8 @@ class TwoFactor final : public LoginPolicy {
   Random& random_;
   const Clock& clock_;
   Throttle throttle_;
+  std::string rp_id_;   // the issuer's host
+  std::string origin_;  // the issuer's scheme, host and port
   const CredentialCaps caps_;
 };
 

@@ -87,14 +87,39 @@ struct LoginView {
   std::string error_message;  // empty when there is nothing to say
 };
 
+// How the second step's page asks for the response: the method's ResponseInput
+// (plugin/mfa_provider.h) and its challenge's client options, as the page renders them.
+struct ResponseField {
+  // A browser ceremony: `script` talks to the authenticator and posts the response as the
+  // form's code. Otherwise a typed code.
+  bool ceremony = false;
+  int min_length = 0;  // typed: the code's length range, spaces not counted; 0: not stated
+  int max_length = 0;
+  std::string characters;             // typed: the characters a code may hold; "": any
+  std::string inputmode = "numeric";  // typed: the HTML inputmode
+  bool one_time_code = true;          // typed: autocomplete="one-time-code", else "off"
+  std::string script;                 // ceremony: a path on this server, e.g. "/assets/x.js"
+  std::string client_options;         // ceremony: JSON text the script reads
+};
+
+// A method the second step offers in place of the one shown.
+struct MethodChoice {
+  std::string id;    // a provider id, e.g. "recovery_code"
+  std::string name;  // as shown, e.g. "Recovery code"
+};
+
 // Data for the second login step.
 struct SecondFactorView {
   std::string flow_id;
   std::string csrf_token;
-  std::string method;  // a provider id, or kSetupMethod (idp/login/) for the forced setup
-  bool recovery_available = false;
+  std::string method;       // a provider id, or kSetupMethod (idp/login/) for the forced setup
+  std::string method_name;  // the method as shown, e.g. "Authenticator app"
   std::string error_message;
   TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
+  ResponseField input;       // with a provider's method
+  // "Use another method": the user's other second factor types, then the recovery code
+  // while unused codes remain.
+  std::vector<MethodChoice> other_methods;
 };
 
 // Data for the profile page and its two-factor screens.

@@ -375,6 +375,49 @@ WebOutcome ProfilePages::profile_add_factor(const Params& form, const BrowserCon
   return redirect_to(config_.issuer + "/profile/two-factor/enable?method=" + url_encode(method));
 }
 
+WebOutcome ProfilePages::profile_remove_factor(const Params& form,
+                                               const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure, Stale::kConfirmItsYou);
+  if (!who) return failure;
+  auto removal = two_factor_.remove_factor(
+      who->user, posted_number(param(form, "credential")), posted_number(param(form, "version")),
+      param(form, "confirm") == "yes", browser.client_address);
+  if (!removal) {
+    switch (removal.error().code) {
+      case ErrorCode::kNotFound:
+        return profile_with(*who, Fault::kNotFound, removal.error().message);
+      case ErrorCode::kConflict:
+        return profile_with(*who, Fault::kConflict, removal.error().message);
+      default:
+        return unavailable_page();
+    }
+  }
+  using Outcome = FactorRemoval::Outcome;
+  switch (removal->outcome) {
+    case Outcome::kEnforced:
+      return profile_with(*who, Fault::kTwoFactorEnforced,
+                          "Your account requires two-factor authentication, so you cannot "
+                          "remove your last second factor. Add another one first.");
+    case Outcome::kNeedsConfirmation: {
+      auto out = profile_view(*who, WebOutcome::Kind::kRemoveFactorPage,
+                              Fault::kConfirmationRequired);
+      if (!out) return unavailable_page();
+      out->profile.removing = removal->factor;
+      return *out;
+    }
+    case Outcome::kRemoved:
+    case Outcome::kTurnedOff:
+      break;
+  }
+  const bool off = removal->outcome == Outcome::kTurnedOff;
+  notify_factor_change(*who, FactorChange::kRemoved, removal->factor, off,
+                       browser.client_address);
+  return profile_with(*who, std::nullopt,
+                      removal->factor.label + " removed." +
+                          (off ? " Two-factor authentication is off." : ""));
+}
+
 WebOutcome ProfilePages::profile_rename_factor(const Params& form,
                                                const BrowserContext& browser) {
   WebOutcome failure;

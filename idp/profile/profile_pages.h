@@ -54,6 +54,11 @@ class ProfilePages {
   WebOutcome profile_add_factor(const Params& form, const BrowserContext& browser);
   // POST /profile/two-factor/rename with credential, version and label.
   WebOutcome profile_rename_factor(const Params& form, const BrowserContext& browser);
+  // POST /profile/two-factor/remove with credential, version and, to remove the user's last
+  // factor when only their own setting asks for 2FA, confirm=yes (without it: the page that
+  // asks). The last factor of a member of an enforcing account is never removed (409).
+  // Emails the user.
+  WebOutcome profile_remove_factor(const Params& form, const BrowserContext& browser);
   // POST /profile/confirm: the "Confirm it's you" step's button, a sign-in (email filled in)
   // that comes back to the profile.
   WebOutcome profile_confirm(const Params& form, const BrowserContext& browser);

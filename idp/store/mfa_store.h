@@ -5,6 +5,11 @@
 //
 // MfaCredential::secret is stored exactly as given: callers pass it sealed (SecretBox) and
 // unseal it after reading; the store never sees key material in clear.
+//
+// A non-empty MfaCredential::lookup_key names one credential among all users' credentials
+// of its provider (a token ID names one key): every method that would store a second
+// credential of the same provider with the same non-empty lookup_key fails with
+// kAlreadyExists and changes nothing.
 
 #include <cstdint>
 #include <optional>
@@ -50,18 +55,45 @@ class MfaStore {
   // lookup_key of `updated` with version expected_version + 1, only if the stored version is
   // expected_version; else kConflict (another request used the credential first). The
   // credential is found by id and user_id: kNotFound if it is gone or another user's.
-  // secret, provider_id and created_at never change.
+  // secret, provider_id and created_at never change. Renaming a credential is this call
+  // with a new label.
   virtual Status update_credential(const MfaCredential& updated, int64_t expected_version) = 0;
-  // In one transaction: CAS-confirms `confirmed` (see update_credential), removes the user's
-  // other credentials of the same provider and of recovery_codes.provider_id, adds
-  // recovery_codes, and turns the user-level flag on unless `user_setting_on` is false (a
-  // setup forced by the account's setting must not flip the user's own, as the seed says).
-  // `confirmed` is stored confirmed whatever its `confirmed` says; both credentials must
-  // name the same user and different providers (kInvalidArgument). On any error nothing
-  // changes.
+  // In one transaction: CAS-confirms `confirmed` (see update_credential: kNotFound,
+  // kConflict), keeping every other credential of the user, also confirmed ones of the same
+  // provider; when `recovery_codes` is given, replaces the user's credentials of
+  // recovery_codes->provider_id with it; and turns the user-level flag on unless
+  // `user_setting_on` is false (a setup forced by the account's setting must not flip the
+  // user's own, as the seed says). kDenied ("at most N ...") when the user already holds
+  // `max_of_provider` confirmed credentials of confirmed.provider_id besides this one.
+  // `confirmed` is stored confirmed whatever its `confirmed` says. kInvalidArgument when
+  // max_of_provider < 1 or the recovery codes name another user or the same provider. On
+  // any error nothing changes.
   virtual Status enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
-                                   const MfaCredential& recovery_codes,
-                                   bool user_setting_on = true) = 0;
+                                   const std::optional<MfaCredential>& recovery_codes,
+                                   bool user_setting_on, int max_of_provider) = 0;
+  // Inserts a credential registered already confirmed (by an administrator or the
+  // enrollment tool), with version 0; leaves the user-level flag and the other credentials
+  // alone. On success returns it with its new id. kInvalidArgument if it is not confirmed
+  // or max_of_provider < 1; kNotFound for an unknown user; kDenied ("at most N ...") when
+  // the user already holds max_of_provider confirmed credentials of its provider.
+  virtual Result<MfaCredential> add_credential(const MfaCredential& confirmed,
+                                               int max_of_provider) = 0;
+  // What remove_credential does when the credential is the user's last second factor.
+  enum class LastFactor {
+    kRefuse,   // kConflict, nothing changes (the account enforces 2FA)
+    kTurnOff,  // two-factor goes off: as disable_two_factor
+  };
+  // In one transaction removes credential `credential_id` of user `user_id` if its version
+  // is still expected_version (else kConflict); kNotFound when it is gone or another
+  // user's. It is the user's last second factor when it is confirmed, its provider is in
+  // `factor_providers` and no other confirmed credential of a provider in factor_providers
+  // remains; then `when_last` decides: kRefuse -> kConflict ("... last second factor") and
+  // nothing changes; kTurnOff -> every credential of the user (recovery codes, pending
+  // ones) is removed and the user-level flag is turned off. On any error nothing changes.
+  virtual Status remove_credential(int64_t user_id, int64_t credential_id,
+                                   int64_t expected_version,
+                                   const std::vector<std::string>& factor_providers,
+                                   LastFactor when_last) = 0;
   // Replaces the user's credentials of replacement.provider_id with `replacement` (e.g.
   // regenerated recovery codes), inserted with version 0. kNotFound for an unknown user.
   virtual Status replace_credentials(const MfaCredential& replacement) = 0;

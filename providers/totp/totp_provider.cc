@@ -184,6 +184,55 @@ Result<int64_t> match_step(const MfaCredential& credential, std::string_view cod
   return static_cast<int64_t>(step);
 }
 
+constexpr size_t kMinImportedBytes = 16;  // RFC 4226 §4 R6: at least 128 bits
+constexpr size_t kMaxImportedBytes = 64;  // an HMAC block: a longer key is hashed down anyway
+
+// RFC 4648 base32 as people copy it from other servers: any case, spaced in groups, with or
+// without '=' padding. A length no encoder makes (1, 3 or 6 characters past a full group) is
+// refused; the unused low bits of the last character are ignored.
+Result<std::string> imported_secret(std::string_view text) {
+  const Error bad = make_error(ErrorCode::kInvalidArgument,
+                               "totp.secret must be base32 (RFC 4648: letters A-Z and digits 2-7)");
+  const Error bad_size = make_error(
+      ErrorCode::kInvalidArgument,
+      "totp.secret must hold 16 to 64 bytes (26 to 103 base32 characters)");
+  std::string out;
+  uint32_t bits = 0;
+  int held = 0;
+  size_t chars = 0;
+  bool padding = false;
+  for (char c : text) {
+    if (c == ' ') continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    uint32_t value = 0;
+    if (c >= 'A' && c <= 'Z') {
+      value = static_cast<uint32_t>(c - 'A');
+    } else if (c >= 'a' && c <= 'z') {
+      value = static_cast<uint32_t>(c - 'a');
+    } else if (c >= '2' && c <= '7') {
+      value = static_cast<uint32_t>(c - '2' + 26);
+    } else {
+      return bad;
+    }
+    if (padding) return bad;  // '=' only at the end
+    bits = (bits << 5) | value;
+    held += 5;
+    ++chars;
+    if (held >= 8) {
+      held -= 8;
+      out += static_cast<char>((bits >> held) & 0xff);
+      if (out.size() > kMaxImportedBytes) return bad_size;
+    }
+  }
+  const size_t tail = chars % 8;
+  if (tail == 1 || tail == 3 || tail == 6) return bad;
+  if (out.size() < kMinImportedBytes) return bad_size;
+  return out;
+}
+
 }  // namespace
 
 std::string totp_base32(std::string_view data) {
@@ -273,7 +322,7 @@ Result<ProviderSettings> TotpProvider::validate_settings(const ProviderSettings&
 
 SettingsDescription TotpProvider::describe_settings() const {
   return {{{"algorithm", "Algorithm", {{"SHA1", "SHA1"}, {"SHA256", "SHA256"}, {"SHA512", "SHA512"}}},
-           {"digits", "Digits", {{6, "6"}, {8, "8"}}},
+           {"digits", "Digits", {{6, "6 digits"}, {8, "8 digits"}}},
            {"period", "Period", {{30, "30 seconds"}, {60, "60 seconds"}}}},
           "For authenticators set up from now on; ones already set up keep theirs. Most apps "
           "support only SHA1, 6 digits, 30 seconds."};
@@ -290,6 +339,38 @@ Result<MfaCredential> TotpProvider::finish_enrollment(const MfaCredential& pendi
   checked->confirmed = true;
   checked->label = info_.display_name;
   return checked;
+}
+
+Result<MfaCredential> TotpProvider::register_for(const UserRef& user, const nlohmann::json& body,
+                                                 const ProviderSettings& settings,
+                                                 const ChallengeContext& context) {
+  Result<TotpParams> params = parse_settings(settings);
+  if (!params) return params.error();
+  if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "totp must be an object");
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (it.key() != "secret") {
+      return make_error(ErrorCode::kInvalidArgument, "unknown member totp." + it.key());
+    }
+  }
+  const auto secret = body.find("secret");
+  if (secret == body.end() || !secret->is_string()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "totp.secret is required: the key in base32, as an authenticator app "
+                      "takes it");
+  }
+  Result<std::string> key = imported_secret(secret->get_ref<const std::string&>());
+  if (!key) return key.error();
+
+  MfaCredential credential;
+  credential.user_id = user.user_id;
+  credential.provider_id = std::string(kProviderId);
+  credential.secret = std::move(*key);
+  credential.params = settings_json(*params);
+  credential.counter = -1;
+  credential.confirmed = true;
+  credential.created_at = context.now;
+  credential.label = info_.display_name;
+  return credential;
 }
 
 Result<Challenge> TotpProvider::begin_challenge(std::span<const MfaCredential> credentials,

@@ -63,6 +63,17 @@ class TotpProvider final : public MfaProvider {
   // lookup_key: none (a TOTP code names no credential); resync: unsupported (time is the
   // counter).
 
+  // Imports a key an authenticator app already holds (moving members from another server):
+  // `body` is {"secret": "<base32>"}, RFC 4648 base32 of 16 to 64 bytes (RFC 4226 asks for
+  // at least 128 bits), case and spaces ignored, "=" padding optional. On success returns a
+  // confirmed credential for user.user_id with that secret, params = the normalized
+  // `settings`, label "Authenticator app", counter -1 and created_at = context.now.
+  // kInvalidArgument naming the member ("totp.secret …", "unknown member totp.x") otherwise,
+  // or for bad settings; the message never repeats the secret.
+  Result<MfaCredential> register_for(const UserRef& user, const nlohmann::json& body,
+                                     const ProviderSettings& settings,
+                                     const ChallengeContext& context) override;
+
   // `response` must be exactly params.digits ASCII digits, else kInvalidArgument. kDenied if
   // it matches none of the steps now-1..now+1 (now = context.now), kReplayed if the
   // matching step is not after credential.counter. On success returns a copy with counter =

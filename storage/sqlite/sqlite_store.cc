@@ -112,6 +112,47 @@ Status set_two_factor_flag(sqlite3* db, int64_t user_id, bool enabled) {
   return {};
 }
 
+// The only UNIQUE constraint of mfa_credentials is migration 009's on (provider_id,
+// lookup_key), so kAlreadyExists from a write names that, in words a caller can show.
+Error credential_write_error(Error error, const MfaCredential& credential) {
+  if (error.code != ErrorCode::kAlreadyExists) return error;
+  return make_error(ErrorCode::kAlreadyExists, "another " + credential.provider_id +
+                                                   " credential has lookup key " +
+                                                   credential.lookup_key);
+}
+
+Status check_cap(int max_of_provider) {
+  if (max_of_provider < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "the credential cap must be at least 1");
+  }
+  return {};
+}
+
+// kDenied when the user already holds max_of_provider confirmed credentials of provider_id
+// other than except_id.
+Status enforce_cap(sqlite3* db, int64_t user_id, const std::string& provider_id,
+                   int64_t except_id, int max_of_provider) {
+  auto st = Statement::prepare(db,
+                               "SELECT COUNT(*) FROM mfa_credentials WHERE user_id = ?1 AND "
+                               "provider_id = ?2 AND confirmed = 1 AND id <> ?3");
+  if (!st) return st.error();
+  st->bind_int64(1, user_id).bind_text(2, provider_id).bind_int64(3, except_id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (st->column_int64(0) >= max_of_provider) {
+    return make_error(ErrorCode::kDenied, "at most " + std::to_string(max_of_provider) + " " +
+                                              provider_id + " credentials per user");
+  }
+  return {};
+}
+
+Status delete_credentials_of_user(sqlite3* db, int64_t user_id) {
+  auto st = Statement::prepare(db, "DELETE FROM mfa_credentials WHERE user_id = ?1");
+  if (!st) return st.error();
+  st->bind_int64(1, user_id);
+  return st->run();
+}
+
 constexpr int kMaxAuditPage = 500;
 
 // Grant columns starting at c: id, client_id, user_id, sid, scope, nonce, auth_time, acr,
@@ -981,7 +1022,7 @@ Status SqliteStore::cas_credential_locked(const MfaCredential& updated, int64_t 
       .bind_int64(8, expected_version)
       .bind_text(9, updated.label)
       .bind_text(10, updated.lookup_key);
-  if (Status s = st->run(); !s) return s;
+  if (Status s = st->run(); !s) return credential_write_error(s.error(), updated);
   if (sqlite3_changes64(db_) > 0) return {};
   auto exists =
       Statement::prepare(db_, "SELECT 1 FROM mfa_credentials WHERE id = ?1 AND user_id = ?2");
@@ -1019,7 +1060,7 @@ Result<int64_t> SqliteStore::insert_credential_locked(const MfaCredential& crede
     if (s.error().code == ErrorCode::kNotFound) {
       return not_found("user " + std::to_string(credential.user_id));
     }
-    return s.error();
+    return credential_write_error(s.error(), credential);
   }
   return sqlite3_last_insert_rowid(db_);
 }
@@ -1076,11 +1117,13 @@ Status SqliteStore::update_credential(const MfaCredential& updated, int64_t expe
 }
 
 Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
-                                      const MfaCredential& recovery_codes, bool user_setting_on) {
-  if (recovery_codes.user_id != confirmed.user_id) {
+                                      const std::optional<MfaCredential>& recovery_codes,
+                                      bool user_setting_on, int max_of_provider) {
+  if (Status s = check_cap(max_of_provider); !s) return s;
+  if (recovery_codes && recovery_codes->user_id != confirmed.user_id) {
     return make_error(ErrorCode::kInvalidArgument, "recovery codes belong to another user");
   }
-  if (recovery_codes.provider_id == confirmed.provider_id) {
+  if (recovery_codes && recovery_codes->provider_id == confirmed.provider_id) {
     return make_error(ErrorCode::kInvalidArgument,
                       "recovery codes must use another provider than the confirmed credential");
   }
@@ -1088,19 +1131,99 @@ Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t ex
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
   if (Status s = cas_credential_locked(confirmed, expected_version, true); !s) return s;
-  if (Status s = delete_credentials_of_provider(db_, confirmed.user_id, confirmed.provider_id,
-                                                confirmed.id);
+  if (Status s = enforce_cap(db_, confirmed.user_id, confirmed.provider_id, confirmed.id,
+                             max_of_provider);
       !s) {
     return s;
   }
-  if (Status s =
-          delete_credentials_of_provider(db_, confirmed.user_id, recovery_codes.provider_id, 0);
-      !s) {
-    return s;
+  if (recovery_codes) {
+    if (Status s = delete_credentials_of_provider(db_, confirmed.user_id,
+                                                  recovery_codes->provider_id, 0);
+        !s) {
+      return s;
+    }
+    if (auto id = insert_credential_locked(*recovery_codes); !id) return id.error();
   }
-  if (auto id = insert_credential_locked(recovery_codes); !id) return id.error();
   if (user_setting_on) {
     if (Status s = set_two_factor_flag(db_, confirmed.user_id, true); !s) return s;
+  }
+  return tx->commit();
+}
+
+Result<MfaCredential> SqliteStore::add_credential(const MfaCredential& confirmed,
+                                                  int max_of_provider) {
+  if (!confirmed.confirmed) {
+    return make_error(ErrorCode::kInvalidArgument, "an added MFA credential must be confirmed");
+  }
+  if (Status s = check_cap(max_of_provider); !s) return s.error();
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  // Inserted first: an unknown user is kNotFound (foreign key), not a cap of zero held.
+  auto id = insert_credential_locked(confirmed);
+  if (!id) return id.error();
+  if (Status s = enforce_cap(db_, confirmed.user_id, confirmed.provider_id, *id,
+                             max_of_provider);
+      !s) {
+    return s.error();
+  }
+  if (Status s = tx->commit(); !s) return s.error();
+  MfaCredential stored = confirmed;
+  stored.id = *id;
+  stored.version = 0;
+  return stored;
+}
+
+Status SqliteStore::remove_credential(int64_t user_id, int64_t credential_id,
+                                      int64_t expected_version,
+                                      const std::vector<std::string>& factor_providers,
+                                      LastFactor when_last) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto found = Statement::prepare(
+      db_, "SELECT provider_id, version, confirmed FROM mfa_credentials WHERE id = ?1 AND "
+           "user_id = ?2");
+  if (!found) return found.error();
+  found->bind_int64(1, credential_id).bind_int64(2, user_id);
+  auto row = found->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("MFA credential " + std::to_string(credential_id));
+  const std::string provider_id = found->column_text(0);
+  if (found->column_int64(1) != expected_version) {
+    return make_error(ErrorCode::kConflict, "MFA credential was updated concurrently");
+  }
+  const bool is_factor = found->column_bool(2) &&
+                         std::find(factor_providers.begin(), factor_providers.end(),
+                                   provider_id) != factor_providers.end();
+  bool last = false;
+  if (is_factor) {
+    // The factor providers are few and named by the caller: one count per provider keeps the
+    // statement's text fixed.
+    int64_t others = 0;
+    for (const std::string& factor : factor_providers) {
+      auto count = Statement::prepare(db_,
+                                      "SELECT COUNT(*) FROM mfa_credentials WHERE user_id = ?1 "
+                                      "AND provider_id = ?2 AND confirmed = 1 AND id <> ?3");
+      if (!count) return count.error();
+      count->bind_int64(1, user_id).bind_text(2, factor).bind_int64(3, credential_id);
+      auto counted = count->step();
+      if (!counted) return counted.error();
+      others += count->column_int64(0);
+    }
+    last = others == 0;
+  }
+  if (last && when_last == LastFactor::kRefuse) {
+    return make_error(ErrorCode::kConflict, "it is the user's last second factor");
+  }
+  if (last) {
+    if (Status s = delete_credentials_of_user(db_, user_id); !s) return s;
+    if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
+  } else {
+    auto drop = Statement::prepare(db_, "DELETE FROM mfa_credentials WHERE id = ?1");
+    if (!drop) return drop.error();
+    drop->bind_int64(1, credential_id);
+    if (Status s = drop->run(); !s) return s;
   }
   return tx->commit();
 }
@@ -1127,10 +1250,7 @@ Status SqliteStore::disable_two_factor(int64_t user_id) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
-  auto st = Statement::prepare(db_, "DELETE FROM mfa_credentials WHERE user_id = ?1");
-  if (!st) return st.error();
-  st->bind_int64(1, user_id);
-  if (Status s = st->run(); !s) return s;
+  if (Status s = delete_credentials_of_user(db_, user_id); !s) return s;
   if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s;
   return tx->commit();
 }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,8 +107,13 @@ class SqliteStore final : public Store, public MailStore {
   Result<MfaCredential> put_pending_credential(const MfaCredential& pending) override;
   Status update_credential(const MfaCredential& updated, int64_t expected_version) override;
   Status enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
-                           const MfaCredential& recovery_codes,
-                           bool user_setting_on = true) override;
+                           const std::optional<MfaCredential>& recovery_codes,
+                           bool user_setting_on, int max_of_provider) override;
+  Result<MfaCredential> add_credential(const MfaCredential& confirmed,
+                                       int max_of_provider) override;
+  Status remove_credential(int64_t user_id, int64_t credential_id, int64_t expected_version,
+                           const std::vector<std::string>& factor_providers,
+                           LastFactor when_last) override;
   Status replace_credentials(const MfaCredential& replacement) override;
   Status set_two_factor_setting(int64_t user_id, bool on) override;
   Status disable_two_factor(int64_t user_id) override;

@@ -81,7 +81,7 @@ TEST_F(AdminPageTest, WithoutASessionItStartsASignInThatComesBackHere) {
   EXPECT_EQ(done.location(), url(kPage));
   open_page();
   EXPECT_TRUE(contains(page_.body, "Enforce Two Factor Authentication"));
-  EXPECT_TRUE(contains(page_.body, "SHA1, 6 digits, a new code every 30 seconds"));
+  EXPECT_TRUE(contains(page_.body, "Authenticator app: SHA1, 6 digits, 30 seconds."));
   EXPECT_TRUE(contains(page_.body, TestServer::kAliceEmail));
   // A POST without a session leads to the sign-in as well, changing nothing.
   new_browser();
@@ -409,7 +409,7 @@ TEST_F(AdminPageTest, SettingsSavedOnThePageAreWhatTheApiReturns) {
   EXPECT_TRUE(contains(saved.body, "<option value=\"SHA256\" selected>"));
   EXPECT_TRUE(contains(saved.body, "<option value=\"8\" selected>"));
   EXPECT_TRUE(contains(saved.body, "<option value=\"60\" selected>"));
-  EXPECT_TRUE(contains(saved.body, "SHA256, 8 digits, a new code every 60 seconds"));
+  EXPECT_TRUE(contains(saved.body, "Authenticator app: SHA256, 8 digits, 60 seconds."));
 
   // What the API refuses is shown with its status, and nothing changes.
   HttpResponse digits = post(csrf, settings_form("qr_code", {"totp"}, "7"));

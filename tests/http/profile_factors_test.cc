@@ -47,6 +47,37 @@ class ProfileFactors : public MfaHttpTest {
     return client_.post_form(url("/profile/two-factor/add"),
                              {{"csrf_token", profile.csrf_token}, {"method", method}}, &browser_);
   }
+  HttpResponse remove(const ProfilePage& profile, const ListedFactor& f, bool confirm = false) {
+    Fields form = {{"csrf_token", profile.csrf_token},
+                   {"credential", f.credential},
+                   {"version", f.version}};
+    if (confirm) form.push_back({"confirm", "yes"});
+    return client_.post_form(url("/profile/two-factor/remove"), form, &browser_);
+  }
+  // Adds an authenticator app from the profile (the user has one already) and returns its
+  // secret; `done` receives the answer to the code.
+  std::string add_app(HttpResponse* done = nullptr) {
+    ProfilePage profile = open_profile();
+    HttpResponse started = add(profile, "totp");
+    if (started.status != 302) {
+      ADD_FAILURE() << "add answered " << started.status << ": " << started.body;
+      return "";
+    }
+    HttpResponse page = client_.get(started.location(), &browser_);
+    EXPECT_TRUE(has(page.body, "<h1>Add Authenticator app</h1>")) << page.body;
+    const std::string secret = secret_on(page);
+    HttpResponse r = confirm_enable(profile, code_now(secret));
+    if (done) *done = r;
+    return secret;
+  }
+  // Whether a sign-in in a new browser with `secret`'s next code reaches the client.
+  bool signs_in_with(const std::string& secret) {
+    new_browser();
+    const Pkce pkce = make_pkce();
+    SecondFactorPage page = sign_in_to_second_factor(spa_request(pkce));
+    HttpResponse r = submit_second_factor(page, next_code(secret));
+    return r.status == 302 && has(r.location(), "code=");
+  }
   std::vector<OutgoingMail> mail() {
     auto all = server_->store().mail_for(TestServer::kAliceEmail);
     EXPECT_TRUE(all);
@@ -171,13 +202,16 @@ TEST_F(ProfileFactors, OldSignInIsAskedToConfirmItsYouBeforeAFactorAction) {
   ASSERT_EQ(factors.size(), 1u);
   clock().advance(15 * 60 + 1);  // past reauthentication_max_age
 
-  for (HttpResponse r : {add(profile, "totp"), rename(profile, factors[0], "Renamed")}) {
+  for (HttpResponse r : {add(profile, "totp"), rename(profile, factors[0], "Renamed"),
+                         remove(profile, factors[0], true)}) {
     EXPECT_EQ(r.status, 401) << r.body;
     EXPECT_TRUE(has(r.body, "<h1>Confirm it's you</h1>")) << r.body;
     EXPECT_TRUE(has(r.body, "within the last 15 minutes")) << r.body;
     EXPECT_TRUE(has(r.body, "action=\"/profile/confirm\"")) << r.body;
   }
-  EXPECT_EQ(listed_factors(open_profile().response.body)[0].label, "Authenticator app");
+  const auto unchanged = listed_factors(open_profile().response.body);
+  ASSERT_EQ(unchanged.size(), 1u);
+  EXPECT_EQ(unchanged[0].label, "Authenticator app");
   EXPECT_EQ(client_.get(url("/profile/two-factor/enable?method=totp"), &browser_).status, 302);
 
   // The step's button needs the form's CSRF token, then starts a sign-in that comes back.
@@ -194,6 +228,123 @@ TEST_F(ProfileFactors, OldSignInIsAskedToConfirmItsYouBeforeAFactorAction) {
   EXPECT_EQ(done.location(), url("/profile"));
   ProfilePage fresh = open_profile();
   EXPECT_EQ(rename(fresh, listed_factors(fresh.response.body)[0], "Renamed").status, 200);
+}
+
+TEST_F(ProfileFactors, ASecondAuthenticatorAppIsListedKeepsTheRecoveryCodesAndEachSignsIn) {
+  const std::string first = enable_two_factor();
+  ASSERT_FALSE(first.empty());
+  const auto codes = recovery_codes_;
+  HttpResponse done;
+  const std::string second = add_app(&done);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(done.status, 200) << done.body;
+  EXPECT_TRUE(has(done.body, "Authenticator app 2 added.")) << done.body;
+  // No new recovery codes: the page is the profile, and the saved codes stay the valid ones.
+  EXPECT_TRUE(recovery_codes_on(done).empty()) << done.body;
+  EXPECT_TRUE(has(done.body, "10 unused")) << done.body;
+  const auto factors = listed_factors(open_profile().response.body);
+  ASSERT_EQ(factors.size(), 2u);
+  EXPECT_EQ(factors[0].label, "Authenticator app");
+  EXPECT_EQ(factors[1].label, "Authenticator app 2");
+  EXPECT_TRUE(stored_user(server_->alice_id()).two_factor_enabled);
+  const auto sent = mail();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].subject, "A second factor was added (Acme)");
+
+  EXPECT_TRUE(signs_in_with(second));
+  EXPECT_TRUE(signs_in_with(first));
+  new_browser();
+  const Pkce pkce = make_pkce();
+  SecondFactorPage page = sign_in_to_second_factor(spa_request(pkce));
+  EXPECT_FALSE(code_of(submit_second_factor(page, codes[0], "recovery_code")).empty());
+}
+
+TEST_F(ProfileFactors, RemovingOneOfTwoKeepsTwoFactorOnAndQueuesTheRemovedNotice) {
+  const std::string first = enable_two_factor();
+  const std::string second = add_app();
+  ASSERT_FALSE(second.empty());
+  ProfilePage profile = open_profile();
+  const auto factors = listed_factors(profile.response.body);
+  ASSERT_EQ(factors.size(), 2u);
+  HttpResponse r = remove(profile, factors[0]);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(has(r.body, "Authenticator app removed.")) << r.body;
+  const auto left = listed_factors(open_profile().response.body);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].label, "Authenticator app 2");
+  EXPECT_TRUE(stored_user(server_->alice_id()).two_factor_enabled);
+  const auto sent = mail();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[2].subject, "A second factor was removed (Acme)");
+  EXPECT_FALSE(signs_in_with(first));
+  EXPECT_TRUE(signs_in_with(second));
+}
+
+TEST_F(ProfileFactors, RemovingTheLastFactorWhileTheAccountEnforcesTwoFactorIsRefusedWithTheReason) {
+  ASSERT_FALSE(enable_two_factor().empty());
+  const User alice = stored_user(server_->alice_id());
+  ASSERT_TRUE(testsupport::set_account_mfa(server_->store(), alice.account_id, true, "{}"));
+  ProfilePage profile = open_profile();
+  const auto factors = listed_factors(profile.response.body);
+  ASSERT_EQ(factors.size(), 1u);
+  for (bool confirm : {false, true}) {
+    HttpResponse r = remove(profile, factors[0], confirm);
+    EXPECT_EQ(r.status, 409) << r.body;
+    EXPECT_TRUE(has(r.body, "Your account requires two-factor authentication, so you cannot "
+                            "remove your last second factor. Add another one first."))
+        << r.body;
+  }
+  EXPECT_EQ(listed_factors(open_profile().response.body).size(), 1u);
+  EXPECT_EQ(mail().size(), 1u);  // the notice of the factor added only
+}
+
+TEST_F(ProfileFactors, RemovingTheLastFactorWithOnlyTheOwnSettingAsksThenTurnsTwoFactorOff) {
+  const std::string secret = enable_two_factor();
+  ASSERT_FALSE(secret.empty());
+  ProfilePage profile = open_profile();
+  const auto factors = listed_factors(profile.response.body);
+  ASSERT_EQ(factors.size(), 1u);
+  HttpResponse ask = remove(profile, factors[0]);
+  EXPECT_EQ(ask.status, 428) << ask.body;
+  EXPECT_TRUE(has(ask.body, "<h1>Remove Authenticator app?</h1>")) << ask.body;
+  EXPECT_TRUE(has(ask.body, "Removing it turns two-factor authentication off")) << ask.body;
+  EXPECT_EQ(input_value(ask.body, "confirm"), "yes");
+  EXPECT_TRUE(stored_user(server_->alice_id()).two_factor_enabled);  // nothing changed yet
+  EXPECT_EQ(listed_factors(open_profile().response.body).size(), 1u);
+
+  HttpResponse r = remove(profile, factors[0], true);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(has(r.body, "Authenticator app removed. Two-factor authentication is off."))
+      << r.body;
+  EXPECT_TRUE(has(r.body, "aria-checked=\"false\"")) << r.body;
+  EXPECT_FALSE(stored_user(server_->alice_id()).two_factor_enabled);
+  auto status = server_->two_factor().status(stored_user(server_->alice_id()));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->factors.empty());
+  EXPECT_FALSE(status->has_recovery_codes);
+  const auto sent = mail();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].subject, "A second factor was removed (Acme)");
+  // A fresh sign-in asks for the password only.
+  new_browser();
+  const Pkce pkce = make_pkce();
+  EXPECT_FALSE(sign_in_for_code(spa_request(pkce)).empty());
+}
+
+TEST_F(ProfileFactors, RemoveOfAnotherUsersOrAStaleFactorChangesNothing) {
+  ASSERT_FALSE(enable_two_factor().empty());
+  ASSERT_FALSE(add_app().empty());
+  ProfilePage profile = open_profile();
+  const auto factors = listed_factors(profile.response.body);
+  ASSERT_EQ(factors.size(), 2u);
+  ASSERT_EQ(rename(profile, factors[0], "Renamed").status, 200);
+  EXPECT_EQ(remove(profile, factors[0]).status, 409);  // listed before the rename
+  ListedFactor unknown = factors[0];
+  unknown.credential = "999999";
+  EXPECT_EQ(remove(profile, unknown).status, 404);
+  EXPECT_EQ(listed_factors(open_profile().response.body).size(), 2u);
+  Fields no_csrf = {{"credential", factors[1].credential}, {"version", factors[1].version}};
+  EXPECT_EQ(client_.post_form(url("/profile/two-factor/remove"), no_csrf, &browser_).status, 403);
 }
 
 class CappedProfileFactors : public ProfileFactors {
@@ -214,6 +365,26 @@ TEST_F(CappedProfileFactors, AtTheCapTheMethodIsNotOfferedAndAddingIsRefusedWith
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_TRUE(has(r.body, "at most 1")) << r.body;
   EXPECT_EQ(listed_factors(open_profile().response.body).size(), 1u);
+}
+
+TEST_F(CappedProfileFactors, TheCapIsCheckedAgainWhenTheFactorIsConfirmed) {
+  // Cap 1: enrolling begins while Alice has no app; before she confirms it, one is
+  // registered for her (as an administrator would).
+  ProfilePage profile = sign_in_to_profile();
+  const std::string secret = secret_on(start_enable(profile));
+  ASSERT_FALSE(secret.empty());
+  MfaCredential registered;
+  registered.user_id = server_->alice_id();
+  registered.provider_id = "totp";
+  registered.confirmed = true;
+  registered.secret = "not used";
+  registered.params = {{"algorithm", "SHA1"}, {"digits", 6}, {"period", 30}};
+  registered.state = nlohmann::json::object();
+  ASSERT_TRUE(server_->store().add_credential(registered, 1));
+  HttpResponse r = confirm_enable(profile, code_now(secret));
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_TRUE(has(r.body, "at most 1")) << r.body;
+  EXPECT_TRUE(recovery_codes_on(r).empty());
 }
 
 }  // namespace

@@ -125,6 +125,7 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "POST /profile/recovery-codes\n"
       "POST /profile/two-factor/add\n"
       "POST /profile/two-factor/rename\n"
+      "POST /profile/two-factor/remove\n"
       "POST /profile/confirm\n"
             "GET POST /signup\n"
             "GET /enroll\n"

@@ -29,7 +29,7 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   w->keys_ = std::make_unique<SigningKeys>(store, box, clock);
   w->hasher_ = std::make_unique<PasswordHasher>(c.argon2, random);
   w->two_factor_ = std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock,
-                                               c.credential_caps);
+                                               c.issuer, c.credential_caps);
   w->provider_ = std::make_unique<Provider>(c, store, *w->keys_, *w->hasher_, *w->two_factor_,
                                             random, clock);
   w->profile_ = std::make_unique<ProfilePages>(c, store, outbox, *w->hasher_, *w->two_factor_,

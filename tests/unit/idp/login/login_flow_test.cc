@@ -45,7 +45,7 @@ TEST(LoginFlow, RequestAndProgressRoundTripThroughJson) {
   EXPECT_EQ(back->enrollment_link, "link-hash");
   request.enrollment_link.clear();
   EXPECT_FALSE(to_json(request).contains("enrollment_link"));
-  FlowProgress progress{LoginStage::kSecondFactor, 7, 100, 0, {"pwd"}};
+  FlowProgress progress{LoginStage::kSecondFactor, 7, 100, 0, {"pwd"}, std::nullopt};
   auto again = flow_progress_from_json(to_json(progress).dump());
   ASSERT_TRUE(again);
   EXPECT_EQ(again->stage, LoginStage::kSecondFactor);
@@ -53,11 +53,36 @@ TEST(LoginFlow, RequestAndProgressRoundTripThroughJson) {
   EXPECT_EQ(again->amr, std::vector<std::string>{"pwd"});
 }
 
+TEST(LoginFlow, KeptChallengeRoundTripsWithAnyBytes) {
+  FlowProgress progress{LoginStage::kSecondFactor, 7, 100, 0, {"pwd"}, std::nullopt};
+  EXPECT_FALSE(to_json(progress).contains("challenge"));
+  const std::string bytes("\x00\xff\xfe random \x80", 13);
+  progress.challenge = KeptChallenge{"fido2", bytes, 1'700'000'060};
+  auto back = flow_progress_from_json(to_json(progress).dump());
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->challenge);
+  EXPECT_EQ(back->challenge->provider_id, "fido2");
+  EXPECT_EQ(back->challenge->server_state, bytes);
+  EXPECT_EQ(back->challenge->expires_at, 1'700'000'060);
+}
+
+TEST(LoginFlow, ProgressStoredBeforeChallengesWereKeptHasNone) {
+  auto old = flow_progress_from_json(
+      "{\"stage\":1,\"user_id\":1,\"password_time\":5,\"mfa_time\":0,\"amr\":[\"pwd\"]}");
+  ASSERT_TRUE(old);
+  EXPECT_FALSE(old->challenge);
+}
+
 TEST(LoginFlow, CorruptStoredStateIsAnErrorNotACrash) {
   EXPECT_EQ(auth_request_from_json("{").error().code, ErrorCode::kInternal);
   EXPECT_EQ(auth_request_from_json("{\"client_id\":1}").error().code, ErrorCode::kInternal);
   EXPECT_EQ(flow_progress_from_json(
                 "{\"stage\":9,\"user_id\":1,\"password_time\":0,\"mfa_time\":0,\"amr\":[]}")
+                .error().code,
+            ErrorCode::kInternal);
+  EXPECT_EQ(flow_progress_from_json(
+                "{\"stage\":1,\"user_id\":1,\"password_time\":0,\"mfa_time\":0,\"amr\":[],"
+                "\"challenge\":{\"provider_id\":\"x\",\"server_state\":\"a+b\",\"expires_at\":0}}")
                 .error().code,
             ErrorCode::kInternal);
 }

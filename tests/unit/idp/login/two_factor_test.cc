@@ -381,18 +381,27 @@ class KeyedProvider final : public MfaProvider {
     checked->label = "Key " + checked->lookup_key;
     return checked;
   }
+  // With `timed`, a challenge like WebAuthn's: a server state of its own, expiring a minute
+  // after it began.
   Result<Challenge> begin_challenge(std::span<const MfaCredential> credentials,
-                                    const ChallengeContext&) override {
+                                    const ChallengeContext& context) override {
     challenged = credentials.size();
-    return Challenge{};
+    Challenge challenge;
+    if (timed) {
+      challenge.server_state = "state " + std::to_string(++challenges_begun);
+      challenge.expires_at = context.now + 60;
+    }
+    return challenge;
   }
   std::optional<std::string> lookup_key(std::string_view response) const override {
     if (response.size() < 5 || response[4] != '-') return std::nullopt;
     return std::string(response.substr(0, 4));
   }
-  Result<MfaCredential> verify(const MfaCredential& credential, const Challenge&,
+  Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
                                std::string_view response, const ChallengeContext& context) override {
     verified.push_back(credential.lookup_key);
+    seen_state = challenge.server_state;
+    seen_context = context;
     const std::string_view word = response.size() > 5 ? response.substr(5) : "";
     if (word == "clone") return make_error(ErrorCode::kCloned, "signature counter went back");
     if (word != "ok") return make_error(ErrorCode::kDenied, "wrong");
@@ -402,8 +411,12 @@ class KeyedProvider final : public MfaProvider {
   }
 
   // Single-threaded tests only.
+  bool timed = false;
   std::vector<std::string> verified;
   size_t challenged = 0;
+  int challenges_begun = 0;
+  std::string seen_state;
+  ChallengeContext seen_context;
 
  private:
   ProviderInfo info_{"keyed", "Keyed token", {"hwk"}, ProviderKind::kHardware, false};
@@ -437,9 +450,14 @@ class TwoFactorLookupKeyTest : public TwoFactorTest {
     keyed_->verified.clear();
   }
 
+  // As the sign-in page does: the challenge begun when the page is shown, then the response.
   Result<std::vector<std::string>> sign_in(const std::string& response, StepRefusal& refusal) {
-    return two_factor_->verify_login(user_, "keyed", response, "ip", refusal);
+    auto challenge = two_factor_->begin_login_challenge(user_, "keyed");
+    if (!challenge) return challenge.error();
+    return two_factor_->verify_login(user_, "keyed", response, "ip", refusal, *challenge);
   }
+  int64_t failures(const std::string& key) { return store_->attempts(key)->failures; }
+  std::string user_key() const { return "user:" + std::to_string(user_.id); }
 
   std::shared_ptr<KeyedProvider> keyed_;
 };
@@ -450,7 +468,7 @@ TEST_F(TwoFactorLookupKeyTest, OnlyTheCredentialTheResponseNamesIsChecked) {
   ASSERT_TRUE(amr) << amr.error().message;
   EXPECT_EQ(*amr, std::vector<std::string>{"hwk"});
   EXPECT_EQ(keyed_->verified, std::vector<std::string>{"bbbb"});
-  EXPECT_EQ(keyed_->challenged, 1u);
+  EXPECT_EQ(keyed_->challenged, 2u);  // the challenge covers every key, as allowCredentials
 
   keyed_->verified.clear();
   EXPECT_FALSE(sign_in("aaaa-wrong", refusal));
@@ -469,7 +487,112 @@ TEST_F(TwoFactorLookupKeyTest, ResponseWithoutAKeyIsCheckedAgainstEachCredential
   StepRefusal refusal;
   EXPECT_FALSE(sign_in("no key", refusal));
   EXPECT_EQ(keyed_->verified, (std::vector<std::string>{"aaaa", "bbbb"}));
-  EXPECT_EQ(keyed_->challenged, 2u);
+}
+
+TEST_F(TwoFactorLookupKeyTest, AWrongResponseCountsOnceWhateverTheNumberOfCredentials) {
+  StepRefusal refusal;
+  EXPECT_FALSE(sign_in("no key", refusal));
+  ASSERT_EQ(keyed_->verified.size(), 2u);
+  EXPECT_EQ(failures(user_key()), 1);
+  EXPECT_EQ(failures("addr:ip"), 1);
+  EXPECT_FALSE(sign_in("aaaa-wrong", refusal));
+  EXPECT_EQ(failures(user_key()), 2);
+  // A code checked without a page's challenge (turning 2FA off with a code) counts once too.
+  EXPECT_FALSE(two_factor_->verify_login(user_, "keyed", "no key", "ip", refusal));
+  EXPECT_EQ(failures(user_key()), 3);
+}
+
+TEST_F(TwoFactorLookupKeyTest, TheKeptChallengesServerStateIsGivenToVerify) {
+  keyed_->timed = true;
+  auto shown = two_factor_->begin_login_challenge(user_, "keyed");
+  ASSERT_TRUE(shown);
+  auto later = two_factor_->begin_login_challenge(user_, "keyed");  // another page, unanswered
+  ASSERT_TRUE(later);
+  ASSERT_NE(shown->server_state, later->server_state);
+  clock_.advance(30);
+  StepRefusal refusal;
+  auto amr = two_factor_->verify_login(user_, "keyed", "aaaa-ok", "ip", refusal, *shown);
+  ASSERT_TRUE(amr) << amr.error().message;
+  EXPECT_EQ(keyed_->seen_state, shown->server_state);
+}
+
+TEST_F(TwoFactorLookupKeyTest, AChallengePastItsExpiryChecksAndCountsNothing) {
+  keyed_->timed = true;
+  auto challenge = two_factor_->begin_login_challenge(user_, "keyed");
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->expires_at, clock_.now() + 60);
+  clock_.advance(61);
+  StepRefusal refusal;
+  auto late = two_factor_->verify_login(user_, "keyed", "aaaa-ok", "ip", refusal, *challenge);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, ErrorCode::kExpired);
+  EXPECT_EQ(refusal.code, ErrorCode::kExpired);
+  EXPECT_TRUE(keyed_->verified.empty());
+  EXPECT_EQ(failures(user_key()), 0);
+  // At its expiry it is still good.
+  auto fresh = two_factor_->begin_login_challenge(user_, "keyed");
+  ASSERT_TRUE(fresh);
+  clock_.advance(60);
+  EXPECT_TRUE(two_factor_->verify_login(user_, "keyed", "aaaa-ok", "ip", refusal, *fresh));
+}
+
+TEST_F(TwoFactorLookupKeyTest, AChallengeTheClientMustSeeCannotBeAnsweredWithoutIt) {
+  keyed_->timed = true;
+  StepRefusal refusal;
+  auto refused = two_factor_->verify_login(user_, "keyed", "aaaa-ok", "ip", refusal);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kExpired);
+  EXPECT_TRUE(keyed_->verified.empty());
+}
+
+TEST_F(TwoFactorLookupKeyTest, ProvidersAreToldTheRelyingPartyOfTheIssuer) {
+  two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_,
+                                            "https://id.example.com:8443/tenant");
+  StepRefusal refusal;
+  ASSERT_TRUE(sign_in("aaaa-ok", refusal));
+  EXPECT_EQ(keyed_->seen_context.rp_id, "id.example.com");
+  EXPECT_EQ(keyed_->seen_context.origin, "https://id.example.com:8443");
+  EXPECT_EQ(keyed_->seen_context.now, clock_.now());
+  two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_,
+                                            "https://id.example.com:443");
+  clock_.advance(1);
+  ASSERT_TRUE(sign_in("bbbb-ok", refusal));
+  EXPECT_EQ(keyed_->seen_context.origin, "https://id.example.com");
+}
+
+TEST_F(TwoFactorLookupKeyTest, TheDefaultMethodIsTheTypeUsedLast) {
+  // Alice also has an authenticator app, added after the keys.
+  auto view = two_factor_->begin_totp_enrollment(user_);
+  ASSERT_TRUE(view);
+  auto stored = store_->credentials_of_user(user_.id);
+  ASSERT_TRUE(stored);
+  auto pending = std::find_if(stored->begin(), stored->end(), [](const MfaCredential& c) {
+    return c.provider_id == kTotpProvider && !c.confirmed;
+  });
+  ASSERT_NE(pending, stored->end());
+  // Confirmed in place, so the keys stay whatever enable_two_factor keeps.
+  MfaCredential app = *pending;
+  app.confirmed = true;
+  ASSERT_TRUE(store_->update_credential(app, app.version));
+
+  auto never_used = two_factor_->second_step_choices(user_);
+  ASSERT_TRUE(never_used);
+  EXPECT_EQ(never_used->methods, (std::vector<std::string>{"keyed", kTotpProvider}));
+  EXPECT_TRUE(never_used->recovery_available);
+
+  clock_.advance(30);
+  StepRefusal refusal;
+  auto challenge = two_factor_->begin_login_challenge(user_, kTotpProvider);
+  ASSERT_TRUE(challenge);
+  ASSERT_TRUE(two_factor_->verify_login(user_, kTotpProvider, code_at(*view, clock_.now()), "ip",
+                                        refusal, *challenge));
+  EXPECT_EQ(two_factor_->second_step_choices(user_)->methods,
+            (std::vector<std::string>{kTotpProvider, "keyed"}));
+
+  clock_.advance(30);
+  ASSERT_TRUE(sign_in("bbbb-ok", refusal));
+  EXPECT_EQ(two_factor_->second_step_choices(user_)->methods,
+            (std::vector<std::string>{"keyed", kTotpProvider}));
 }
 
 TEST_F(TwoFactorLookupKeyTest, ACopiedAuthenticatorIsRefusedAndAudited) {

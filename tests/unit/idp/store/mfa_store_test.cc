@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -24,6 +25,9 @@ using testutil::Ok;
 constexpr int64_t kNow = 1'700'000'000;
 constexpr const char* kTotp = "totp";
 constexpr const char* kRecovery = "recovery_codes";
+constexpr const char* kYubikey = "yubikey_hotp";
+// A cap no test reaches unless it means to.
+constexpr int kCap = 5;
 
 MfaCredential credential(int64_t user_id, const std::string& provider_id,
                          int64_t created_at = kNow) {
@@ -106,6 +110,30 @@ class MfaStoreTest : public StoreConformanceTest {
     return stored.ok() ? *stored : MfaCredential{};
   }
 
+  // enable_two_factor with the user's own setting and a cap no test reaches by default.
+  Status enable(const MfaCredential& confirmed, int64_t expected_version,
+                const std::optional<MfaCredential>& recovery, bool user_setting_on = true,
+                int max_of_provider = kCap) {
+    return store_->enable_two_factor(confirmed, expected_version, recovery, user_setting_on,
+                                     max_of_provider);
+  }
+
+  // A confirmed TOTP credential of alice as stored (enabled without recovery codes).
+  MfaCredential confirmed_totp(int64_t created_at = kNow) {
+    MfaCredential pending = pending_totp(created_at);
+    EXPECT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version, std::nullopt)));
+    return stored(pending.id);
+  }
+
+  // The stored credential `id` of alice.
+  MfaCredential stored(int64_t id) {
+    for (const auto& c : credentials_of(alice_.id)) {
+      if (c.id == id) return c;
+    }
+    ADD_FAILURE() << "no credential " << id;
+    return MfaCredential{};
+  }
+
   // Confirms a pending credential the way the enrollment step does: counter set by the
   // first code, state trimmed.
   static MfaCredential confirmed_from(MfaCredential pending, int64_t counter) {
@@ -174,7 +202,7 @@ TEST_P(MfaStoreTest, CredentialsOfUserAreOldestFirst) {
 
 TEST_P(MfaStoreTest, NewPendingCredentialReplacesOnlyUnconfirmedOfTheSameProvider) {
   MfaCredential first = pending_totp();
-  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(first, 1), first.version,
+  ASSERT_TRUE(Ok(enable(confirmed_from(first, 1), first.version,
                                            recovery_codes(alice_.id, "r1"))));
   auto other_provider = store_->put_pending_credential(credential(alice_.id, "fido2"));
   ASSERT_TRUE(Ok(other_provider));
@@ -271,7 +299,7 @@ TEST_P(MfaStoreTest, StaleUpdateOfAReplacedPendingCredentialDoesNotLandOnItsRepl
   MfaCredential stale = confirmed_from(old_pending, 3);
   EXPECT_TRUE(Fails(store_->update_credential(stale, old_pending.version), ErrorCode::kNotFound));
   EXPECT_TRUE(
-      Fails(store_->enable_two_factor(stale, old_pending.version, recovery_codes(alice_.id, "r1")),
+      Fails(enable(stale, old_pending.version, recovery_codes(alice_.id, "r1")),
             ErrorCode::kNotFound));
   auto loaded = credentials_of(alice_.id);
   ASSERT_EQ(loaded.size(), 1u);
@@ -332,7 +360,7 @@ TEST_P(MfaStoreTest, UserFlagIsOffByDefaultAndFollowsEnableAndDisable) {
   EXPECT_FALSE(two_factor_enabled(alice_.id));
   MfaCredential pending = pending_totp();
   EXPECT_FALSE(two_factor_enabled(alice_.id));
-  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+  ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
                                            recovery_codes(alice_.id, "r1"))));
   EXPECT_TRUE(two_factor_enabled(alice_.id));
   EXPECT_FALSE(two_factor_enabled(bob_.id));
@@ -345,7 +373,7 @@ TEST_P(MfaStoreTest, EnableConfirmsTheCredentialAndAddsRecoveryCodes) {
   MfaCredential confirmed = confirmed_from(pending, 42);
   confirmed.confirmed = false;  // the store confirms whatever the flag says
   ASSERT_TRUE(
-      Ok(store_->enable_two_factor(confirmed, pending.version, recovery_codes(alice_.id, "r1"))));
+      Ok(enable(confirmed, pending.version, recovery_codes(alice_.id, "r1"))));
   auto loaded = credentials_of(alice_.id);
   ASSERT_EQ(loaded.size(), 2u);
   EXPECT_EQ(loaded[0].id, pending.id);
@@ -376,7 +404,7 @@ TEST_P(MfaStoreTest, LabelAndLookupKeyAreStoredAtInsertAndByCompareAndSet) {
   confirmed.label = "YubiKey 12345678";
   confirmed.lookup_key = "vvcijgklnrbf";
   ASSERT_TRUE(
-      Ok(store_->enable_two_factor(confirmed, stored->version, recovery_codes(alice_.id, "r1"))));
+      Ok(enable(confirmed, stored->version, recovery_codes(alice_.id, "r1"))));
   loaded = credentials_of(alice_.id);
   ASSERT_EQ(loaded.size(), 2u);
   EXPECT_EQ(loaded[0].label, "YubiKey 12345678");
@@ -392,7 +420,7 @@ TEST_P(MfaStoreTest, EnableWithStaleVersionChangesNothing) {
   other.counter = 5;
   ASSERT_TRUE(Ok(store_->update_credential(other, pending.version)));
 
-  EXPECT_TRUE(Fails(store_->enable_two_factor(confirmed_from(pending, 9), pending.version,
+  EXPECT_TRUE(Fails(enable(confirmed_from(pending, 9), pending.version,
                                               recovery_codes(alice_.id, "r1")),
                     ErrorCode::kConflict));
   EXPECT_FALSE(two_factor_enabled(alice_.id));
@@ -408,7 +436,7 @@ TEST_P(MfaStoreTest, EnableOfAbsentCredentialIsNotFoundAndChangesNothing) {
   MfaCredential pending = pending_totp();
   MfaCredential gone = confirmed_from(pending, 1);
   gone.id = pending.id + 100;
-  EXPECT_TRUE(Fails(store_->enable_two_factor(gone, 0, recovery_codes(alice_.id, "r1")),
+  EXPECT_TRUE(Fails(enable(gone, 0, recovery_codes(alice_.id, "r1")),
                     ErrorCode::kNotFound));
   EXPECT_FALSE(two_factor_enabled(alice_.id));
   EXPECT_EQ(ids(credentials_of(alice_.id)), std::vector<int64_t>{pending.id});
@@ -416,19 +444,21 @@ TEST_P(MfaStoreTest, EnableOfAbsentCredentialIsNotFoundAndChangesNothing) {
 
 TEST_P(MfaStoreTest, EnableRefusesRecoveryCodesOfAnotherUserOrTheSameProvider) {
   MfaCredential pending = pending_totp();
-  EXPECT_TRUE(Fails(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+  EXPECT_TRUE(Fails(enable(confirmed_from(pending, 1), pending.version,
                                               recovery_codes(bob_.id, "r1")),
                     ErrorCode::kInvalidArgument));
-  EXPECT_TRUE(Fails(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+  EXPECT_TRUE(Fails(enable(confirmed_from(pending, 1), pending.version,
                                               credential(alice_.id, kTotp)),
                     ErrorCode::kInvalidArgument));
   EXPECT_FALSE(two_factor_enabled(alice_.id));
   EXPECT_EQ(credentials_of(alice_.id)[0].version, 0);
 }
 
-TEST_P(MfaStoreTest, EnableRemovesPreviousTotpCredentialAndRecoveryCodes) {
+// Issue 11: a user may hold several authenticator apps, so a second one is added beside the
+// first (before, enabling replaced the user's credentials of the provider).
+TEST_P(MfaStoreTest, EnableKeepsTheOtherCredentialsAndReplacesOnlyTheRecoveryCodes) {
   MfaCredential first = pending_totp();
-  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(first, 1), first.version,
+  ASSERT_TRUE(Ok(enable(confirmed_from(first, 1), first.version,
                                            recovery_codes(alice_.id, "r1"))));
   auto bobs = store_->put_pending_credential(credential(bob_.id, kTotp));
   ASSERT_TRUE(Ok(bobs));
@@ -436,15 +466,15 @@ TEST_P(MfaStoreTest, EnableRemovesPreviousTotpCredentialAndRecoveryCodes) {
   ASSERT_TRUE(Ok(other_provider));
 
   MfaCredential second = pending_totp(kNow + 60);
-  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(second, 2), second.version,
+  ASSERT_TRUE(Ok(enable(confirmed_from(second, 2), second.version,
                                            recovery_codes(alice_.id, "r2"))));
   auto loaded = credentials_of(alice_.id);
-  ASSERT_EQ(loaded.size(), 3u);
+  ASSERT_EQ(loaded.size(), 4u);
+  std::vector<int64_t> totp_ids;
   std::vector<std::string> providers;
   for (const auto& c : loaded) {
-    EXPECT_NE(c.id, first.id);
     if (c.provider_id == kTotp) {
-      EXPECT_EQ(c.id, second.id);
+      totp_ids.push_back(c.id);
       EXPECT_TRUE(c.confirmed);
     }
     if (c.provider_id == kRecovery) {
@@ -452,15 +482,397 @@ TEST_P(MfaStoreTest, EnableRemovesPreviousTotpCredentialAndRecoveryCodes) {
     }
     providers.push_back(c.provider_id);
   }
+  EXPECT_EQ(totp_ids, (std::vector<int64_t>{first.id, second.id}));
   std::sort(providers.begin(), providers.end());
-  EXPECT_EQ(providers, (std::vector<std::string>{"fido2", kRecovery, kTotp}));
+  EXPECT_EQ(providers, (std::vector<std::string>{"fido2", kRecovery, kTotp, kTotp}));
   EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
   EXPECT_TRUE(two_factor_enabled(alice_.id));
 }
 
+TEST_P(MfaStoreTest, EnableWithoutRecoveryCodesKeepsTheUsersRecoveryCodes) {
+  MfaCredential first = pending_totp();
+  ASSERT_TRUE(Ok(enable(confirmed_from(first, 1), first.version, recovery_codes(alice_.id, "r1"))));
+  const int64_t codes_id = credentials_of(alice_.id).back().id;
+  MfaCredential second = pending_totp(kNow + 60);
+  ASSERT_TRUE(Ok(enable(confirmed_from(second, 2), second.version, std::nullopt)));
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(loaded.size(), 3u);
+  EXPECT_EQ(ids(loaded), (std::vector<int64_t>{first.id, codes_id, second.id}));
+  EXPECT_EQ(loaded[1].state, recovery_codes(alice_.id, "r1").state);
+  EXPECT_TRUE(loaded[2].confirmed);
+}
+
+TEST_P(MfaStoreTest, EnableForcedByTheAccountLeavesTheUsersSettingOff) {
+  MfaCredential pending = pending_totp();
+  ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
+                        recovery_codes(alice_.id, "r1"), /*user_setting_on=*/false)));
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  EXPECT_TRUE(credentials_of(alice_.id)[0].confirmed);
+}
+
+TEST_P(MfaStoreTest, EnableBeyondTheCapIsDeniedAndChangesNothing) {
+  MfaCredential first = pending_totp();
+  ASSERT_TRUE(Ok(enable(confirmed_from(first, 1), first.version, recovery_codes(alice_.id, "r1"),
+                        true, 2)));
+  confirmed_totp(kNow + 1);
+  // Neither another provider's credentials, nor pending ones, nor another user's count.
+  ASSERT_TRUE(Ok(store_->add_credential(confirmed_from(credential(bob_.id, kTotp), 1), 2)));
+  ASSERT_TRUE(Ok(store_->add_credential(confirmed_from(credential(alice_.id, "fido2"), 1), 1)));
+  ASSERT_TRUE(Ok(store_->set_two_factor_setting(alice_.id, false)));
+  MfaCredential third = pending_totp(kNow + 2);
+  const auto before = credentials_of(alice_.id);
+
+  Status denied = enable(confirmed_from(third, 3), third.version, recovery_codes(alice_.id, "r2"),
+                         true, 2);
+  ASSERT_TRUE(Fails(denied, ErrorCode::kDenied));
+  EXPECT_NE(denied.error().message.find("at most 2"), std::string::npos)
+      << denied.error().message;
+  const auto after = credentials_of(alice_.id);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].id, before[i].id);
+    EXPECT_EQ(after[i].version, before[i].version);
+    EXPECT_EQ(after[i].confirmed, before[i].confirmed);
+    EXPECT_EQ(after[i].state, before[i].state);
+  }
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+
+  // A cap of 3 lets it in.
+  EXPECT_TRUE(Ok(enable(confirmed_from(third, 3), third.version, std::nullopt, true, 3)));
+}
+
+TEST_P(MfaStoreTest, EnableRefusesACapBelowOne) {
+  MfaCredential pending = pending_totp();
+  for (int cap : {0, -1}) {
+    EXPECT_TRUE(Fails(enable(confirmed_from(pending, 1), pending.version, std::nullopt, true, cap),
+                      ErrorCode::kInvalidArgument))
+        << cap;
+  }
+  EXPECT_FALSE(stored(pending.id).confirmed);
+}
+
+// ---- Several credentials per provider
+
+TEST_P(MfaStoreTest, SeveralCredentialsOfOneProviderAreListedUpdatedAndRenamedApart) {
+  MfaCredential phone = confirmed_totp(kNow);
+  MfaCredential tablet = confirmed_totp(kNow + 10);
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(ids(loaded), (std::vector<int64_t>{phone.id, tablet.id}));
+
+  // Rename is update_credential with a new label, compare-and-set like any update.
+  MfaCredential renamed = tablet;
+  renamed.label = "Tablet";
+  ASSERT_TRUE(Ok(store_->update_credential(renamed, tablet.version)));
+  renamed.label = "Old tablet";
+  EXPECT_TRUE(Fails(store_->update_credential(renamed, tablet.version), ErrorCode::kConflict));
+  MfaCredential used = phone;
+  used.counter = 77;
+  ASSERT_TRUE(Ok(store_->update_credential(used, phone.version)));
+
+  EXPECT_EQ(stored(tablet.id).label, "Tablet");
+  EXPECT_EQ(stored(tablet.id).counter, 1);
+  EXPECT_EQ(stored(phone.id).label, "");
+  EXPECT_EQ(stored(phone.id).counter, 77);
+}
+
+// ---- Adding a registered credential
+
+TEST_P(MfaStoreTest, AddCredentialInsertsItConfirmedAtVersionZeroBesideTheOthers) {
+  MfaCredential phone = confirmed_totp();
+  ASSERT_TRUE(Ok(store_->set_two_factor_setting(alice_.id, false)));
+  MfaCredential key = confirmed_from(credential(alice_.id, kYubikey, kNow + 5), 3);
+  key.label = "YubiKey 12345678";
+  key.lookup_key = "vvcijgklnrbf";
+  auto added = store_->add_credential(key, 10);
+  ASSERT_TRUE(Ok(added));
+  EXPECT_GT(added->id, phone.id);
+  EXPECT_EQ(added->version, 0);
+
+  auto loaded = credentials_of(alice_.id);
+  ASSERT_EQ(ids(loaded), (std::vector<int64_t>{phone.id, added->id}));
+  const MfaCredential& c = loaded[1];
+  EXPECT_TRUE(c.confirmed);
+  EXPECT_EQ(c.version, 0);
+  EXPECT_EQ(c.provider_id, kYubikey);
+  EXPECT_EQ(c.secret, "sealed-yubikey_hotp");
+  EXPECT_EQ(c.counter, 3);
+  EXPECT_EQ(c.label, "YubiKey 12345678");
+  EXPECT_EQ(c.lookup_key, "vvcijgklnrbf");
+  EXPECT_EQ(c.created_at, kNow + 5);
+  EXPECT_FALSE(two_factor_enabled(alice_.id));  // the flag is the user's own
+}
+
+TEST_P(MfaStoreTest, AddCredentialRefusesUnconfirmedUnknownUserAndBadCap) {
+  EXPECT_TRUE(Fails(store_->add_credential(credential(alice_.id, kTotp), kCap),
+                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->add_credential(confirmed_from(credential(alice_.id, kTotp), 1), 0),
+                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(
+      Fails(store_->add_credential(confirmed_from(credential(bob_.id + 100, kTotp), 1), kCap),
+            ErrorCode::kNotFound));
+  EXPECT_TRUE(credentials_of(alice_.id).empty());
+}
+
+TEST_P(MfaStoreTest, AddCredentialBeyondTheCapIsDeniedAndAddsNothing) {
+  ASSERT_TRUE(Ok(store_->add_credential(confirmed_from(credential(alice_.id, kTotp), 1), 2)));
+  ASSERT_TRUE(Ok(store_->add_credential(confirmed_from(credential(alice_.id, kTotp), 1), 2)));
+  pending_totp();  // a pending one does not count
+  auto denied = store_->add_credential(confirmed_from(credential(alice_.id, kTotp), 1), 2);
+  ASSERT_TRUE(Fails(denied, ErrorCode::kDenied));
+  EXPECT_NE(denied.error().message.find("at most 2"), std::string::npos)
+      << denied.error().message;
+  EXPECT_EQ(credentials_of(alice_.id).size(), 3u);
+  EXPECT_TRUE(Ok(store_->add_credential(confirmed_from(credential(alice_.id, kTotp), 1), 3)));
+}
+
+// ---- Lookup keys
+
+TEST_P(MfaStoreTest, ALookupKeyNamesOneCredentialOfItsProviderAmongAllUsers) {
+  MfaCredential key = confirmed_from(credential(alice_.id, kYubikey), 1);
+  key.lookup_key = "vvcijgklnrbf";
+  auto alices = store_->add_credential(key, kCap);
+  ASSERT_TRUE(Ok(alices));
+
+  // The same token ID again, for alice or for bob: refused.
+  EXPECT_TRUE(Fails(store_->add_credential(key, kCap), ErrorCode::kAlreadyExists));
+  MfaCredential bobs = key;
+  bobs.user_id = bob_.id;
+  auto refused = store_->add_credential(bobs, kCap);
+  ASSERT_TRUE(Fails(refused, ErrorCode::kAlreadyExists));
+  EXPECT_NE(refused.error().message.find("vvcijgklnrbf"), std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(credentials_of(bob_.id).empty());
+
+  // Through the other writers too, leaving the credential as it was.
+  MfaCredential pending = credential(bob_.id, kYubikey);
+  pending.lookup_key = "vvcijgklnrbf";
+  EXPECT_TRUE(Fails(store_->put_pending_credential(pending), ErrorCode::kAlreadyExists));
+  pending.lookup_key = "";
+  auto bobs_pending = store_->put_pending_credential(pending);
+  ASSERT_TRUE(Ok(bobs_pending));
+  MfaCredential clash = confirmed_from(*bobs_pending, 1);
+  clash.lookup_key = "vvcijgklnrbf";
+  EXPECT_TRUE(Fails(store_->update_credential(clash, bobs_pending->version),
+                    ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(Fails(store_->enable_two_factor(clash, bobs_pending->version,
+                                              recovery_codes(bob_.id, "r1"), true, kCap),
+                    ErrorCode::kAlreadyExists));
+  auto bob_now = credentials_of(bob_.id);
+  ASSERT_EQ(bob_now.size(), 1u);
+  EXPECT_EQ(bob_now[0].version, 0);
+  EXPECT_FALSE(bob_now[0].confirmed);
+  EXPECT_FALSE(two_factor_enabled(bob_.id));
+
+  // Another provider may use the same text, and empty keys never clash.
+  MfaCredential other = confirmed_from(credential(bob_.id, "fido2"), 1);
+  other.lookup_key = "vvcijgklnrbf";
+  EXPECT_TRUE(Ok(store_->add_credential(other, kCap)));
+  EXPECT_TRUE(Ok(store_->add_credential(confirmed_from(credential(bob_.id, kYubikey), 1), kCap)));
+  EXPECT_TRUE(Ok(store_->add_credential(confirmed_from(credential(bob_.id, kYubikey), 1), kCap)));
+
+  // Once removed, the key can be registered again.
+  ASSERT_TRUE(Ok(store_->remove_credential(alice_.id, alices->id, 0, {kYubikey},
+                                           MfaStore::LastFactor::kTurnOff)));
+  EXPECT_TRUE(Ok(store_->add_credential(bobs, kCap)));
+}
+
+// ---- Removing a credential
+
+const std::vector<std::string> kFactors = {kTotp, kYubikey};
+
+TEST_P(MfaStoreTest, RemoveCredentialRemovesOnlyThatOne) {
+  MfaCredential first = pending_totp();
+  ASSERT_TRUE(Ok(enable(confirmed_from(first, 1), first.version, recovery_codes(alice_.id, "r1"))));
+  MfaCredential second = confirmed_totp(kNow + 10);
+  auto bobs = store_->add_credential(confirmed_from(credential(bob_.id, kTotp), 1), kCap);
+  ASSERT_TRUE(Ok(bobs));
+  const auto before = ids(credentials_of(alice_.id));
+  ASSERT_EQ(before.size(), 3u);
+
+  ASSERT_TRUE(Ok(store_->remove_credential(alice_.id, second.id, second.version, kFactors,
+                                           MfaStore::LastFactor::kRefuse)));
+  EXPECT_EQ(ids(credentials_of(alice_.id)), (std::vector<int64_t>{before[0], before[1]}));
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+  EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
+}
+
+TEST_P(MfaStoreTest, RemoveCredentialIsCompareAndSetAndFindsOnlyTheUsersOwn) {
+  MfaCredential phone = confirmed_totp();
+  MfaCredential tablet = confirmed_totp(kNow + 10);
+  MfaCredential used = phone;
+  used.counter = 9;
+  ASSERT_TRUE(Ok(store_->update_credential(used, phone.version)));  // now version + 1
+
+  EXPECT_TRUE(Fails(store_->remove_credential(alice_.id, phone.id, phone.version, kFactors,
+                                              MfaStore::LastFactor::kTurnOff),
+                    ErrorCode::kConflict));
+  EXPECT_TRUE(Fails(store_->remove_credential(bob_.id, phone.id, phone.version + 1, kFactors,
+                                              MfaStore::LastFactor::kTurnOff),
+                    ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->remove_credential(alice_.id, tablet.id + 100, 0, kFactors,
+                                              MfaStore::LastFactor::kTurnOff),
+                    ErrorCode::kNotFound));
+  EXPECT_EQ(ids(credentials_of(alice_.id)), (std::vector<int64_t>{phone.id, tablet.id}));
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+
+  ASSERT_TRUE(Ok(store_->remove_credential(alice_.id, phone.id, phone.version + 1, kFactors,
+                                           MfaStore::LastFactor::kRefuse)));
+  EXPECT_TRUE(Fails(store_->remove_credential(alice_.id, phone.id, phone.version + 1, kFactors,
+                                              MfaStore::LastFactor::kRefuse),
+                    ErrorCode::kNotFound));
+}
+
+TEST_P(MfaStoreTest, RemovingTheLastFactorWhenRefusedIsConflictAndChangesNothing) {
+  MfaCredential pending = pending_totp();
+  ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
+                        recovery_codes(alice_.id, "r1"))));
+  // A pending credential of a factor provider is not a factor yet.
+  ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, kYubikey))));
+  const auto before = ids(credentials_of(alice_.id));
+  MfaCredential phone = stored(pending.id);
+
+  Status refused = store_->remove_credential(alice_.id, phone.id, phone.version, kFactors,
+                                             MfaStore::LastFactor::kRefuse);
+  ASSERT_TRUE(Fails(refused, ErrorCode::kConflict));
+  EXPECT_NE(refused.error().message.find("last second factor"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(ids(credentials_of(alice_.id)), before);
+  EXPECT_EQ(stored(phone.id).version, phone.version);
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+}
+
+TEST_P(MfaStoreTest, RemovingTheLastFactorWhenTurningOffRemovesEverythingAndTheFlag) {
+  MfaCredential pending = pending_totp();
+  ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
+                        recovery_codes(alice_.id, "r1"))));
+  ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, kYubikey))));
+  auto bobs = store_->add_credential(confirmed_from(credential(bob_.id, kTotp), 1), kCap);
+  ASSERT_TRUE(Ok(bobs));
+  ASSERT_TRUE(Ok(store_->set_two_factor_setting(bob_.id, true)));
+  MfaCredential phone = stored(pending.id);
+
+  ASSERT_TRUE(Ok(store_->remove_credential(alice_.id, phone.id, phone.version, kFactors,
+                                           MfaStore::LastFactor::kTurnOff)));
+  EXPECT_TRUE(credentials_of(alice_.id).empty());
+  EXPECT_FALSE(two_factor_enabled(alice_.id));
+  EXPECT_EQ(ids(credentials_of(bob_.id)), std::vector<int64_t>{bobs->id});
+  EXPECT_TRUE(two_factor_enabled(bob_.id));
+}
+
+TEST_P(MfaStoreTest, AFactorOfAnotherProviderKeepsTheRemovedOneFromBeingTheLast) {
+  MfaCredential phone = confirmed_totp();
+  auto key = store_->add_credential(confirmed_from(credential(alice_.id, kYubikey), 1), kCap);
+  ASSERT_TRUE(Ok(key));
+  ASSERT_TRUE(Ok(store_->remove_credential(alice_.id, phone.id, phone.version, kFactors,
+                                           MfaStore::LastFactor::kRefuse)));
+  EXPECT_EQ(ids(credentials_of(alice_.id)), std::vector<int64_t>{key->id});
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+  // Now the key is the last one.
+  EXPECT_TRUE(Fails(store_->remove_credential(alice_.id, key->id, 0, kFactors,
+                                              MfaStore::LastFactor::kRefuse),
+                    ErrorCode::kConflict));
+}
+
+TEST_P(MfaStoreTest, RemovingWhatIsNotAFactorIsNeverTheLast) {
+  MfaCredential pending = pending_totp();
+  ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
+                        recovery_codes(alice_.id, "r1"))));
+  auto fido = store_->add_credential(confirmed_from(credential(alice_.id, "fido2"), 1), kCap);
+  ASSERT_TRUE(Ok(fido));
+  auto waiting = store_->put_pending_credential(credential(alice_.id, kYubikey));
+  ASSERT_TRUE(Ok(waiting));
+  const int64_t codes_id = credentials_of(alice_.id)[1].id;
+  ASSERT_EQ(stored(codes_id).provider_id, kRecovery);
+
+  // Recovery codes, a pending credential, and a provider the caller does not count as a
+  // factor: each goes alone, whatever when_last says.
+  for (int64_t id : {codes_id, waiting->id, fido->id}) {
+    ASSERT_TRUE(Ok(store_->remove_credential(alice_.id, id, 0, kFactors,
+                                             MfaStore::LastFactor::kTurnOff)))
+        << id;
+  }
+  EXPECT_EQ(ids(credentials_of(alice_.id)), std::vector<int64_t>{pending.id});
+  EXPECT_TRUE(two_factor_enabled(alice_.id));
+}
+
+// Runs first(store_) and second(another connection) at the same moment; returns their
+// results in that order.
+template <class First, class Second>
+std::pair<Status, Status> race(Store& a, Store& b, First first, Second second) {
+  std::atomic<int> ready{0};
+  Status results[2];
+  std::thread one([&] {
+    ++ready;
+    while (ready.load() < 2) std::this_thread::yield();
+    results[0] = first(a);
+  });
+  std::thread two([&] {
+    ++ready;
+    while (ready.load() < 2) std::this_thread::yield();
+    results[1] = second(b);
+  });
+  one.join();
+  two.join();
+  return {results[0], results[1]};
+}
+
+// Two requests each removing one of the user's two factors under enforcement: each alone
+// is allowed, both together would leave none, so exactly one wins.
+TEST_P(MfaStoreTest, RacingRemovalsOfTheLastTwoFactorsLeaveOne) {
+  auto second = connect();
+  ASSERT_NE(second, nullptr);
+  for (int round = 0; round < 20; ++round) {
+    MfaCredential phone = confirmed_totp(kNow + round);
+    MfaCredential tablet = confirmed_totp(kNow + round);
+    auto remove = [&](const MfaCredential& c) {
+      return [&, c](Store& store) {
+        return store.remove_credential(alice_.id, c.id, c.version, kFactors,
+                                       MfaStore::LastFactor::kRefuse);
+      };
+    };
+    auto [a, b] = race(*store_, second->store(), remove(phone), remove(tablet));
+    ASSERT_NE(a.ok(), b.ok()) << "round " << round;
+    const Status& lost = a.ok() ? b : a;
+    ASSERT_EQ(lost.error().code, ErrorCode::kConflict) << lost.error().message;
+    ASSERT_EQ(credentials_of(alice_.id).size(), 1u) << "round " << round;
+    ASSERT_TRUE(Ok(store_->disable_two_factor(alice_.id)));
+  }
+}
+
+// A confirmation and an administrator's registration at once, with one place left under
+// the cap: exactly one gets it.
+TEST_P(MfaStoreTest, RacingAdditionsAtTheCapLetOneIn) {
+  auto second = connect();
+  ASSERT_NE(second, nullptr);
+  for (int round = 0; round < 20; ++round) {
+    confirmed_totp(kNow);  // one held, cap 2
+    MfaCredential pending = pending_totp(kNow + 1);
+    auto [a, b] = race(
+        *store_, second->store(),
+        [&](Store& store) {
+          return store.enable_two_factor(confirmed_from(pending, 1), pending.version,
+                                         std::nullopt, true, 2);
+        },
+        [&](Store& store) -> Status {
+          auto added = store.add_credential(confirmed_from(credential(alice_.id, kTotp), 1), 2);
+          if (!added) return added.error();
+          return {};
+        });
+    ASSERT_NE(a.ok(), b.ok()) << "round " << round;
+    const Status& lost = a.ok() ? b : a;
+    ASSERT_EQ(lost.error().code, ErrorCode::kDenied) << lost.error().message;
+    int confirmed_totps = 0;
+    for (const auto& c : credentials_of(alice_.id)) {
+      confirmed_totps += c.provider_id == kTotp && c.confirmed;
+    }
+    ASSERT_EQ(confirmed_totps, 2) << "round " << round;
+    ASSERT_TRUE(Ok(store_->disable_two_factor(alice_.id)));
+  }
+}
+
 TEST_P(MfaStoreTest, DisableRemovesEveryCredentialOfOnlyThatUser) {
   MfaCredential pending = pending_totp();
-  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+  ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
                                            recovery_codes(alice_.id, "r1"))));
   ASSERT_TRUE(Ok(store_->put_pending_credential(credential(alice_.id, "fido2"))));
   auto bobs = store_->put_pending_credential(credential(bob_.id, kTotp));
@@ -476,7 +888,7 @@ TEST_P(MfaStoreTest, DisableRemovesEveryCredentialOfOnlyThatUser) {
 
 TEST_P(MfaStoreTest, ReplaceCredentialsSwapsOnlyThatProvider) {
   MfaCredential pending = pending_totp();
-  ASSERT_TRUE(Ok(store_->enable_two_factor(confirmed_from(pending, 1), pending.version,
+  ASSERT_TRUE(Ok(enable(confirmed_from(pending, 1), pending.version,
                                            recovery_codes(alice_.id, "r1"))));
   ASSERT_TRUE(Ok(store_->replace_credentials(recovery_codes(alice_.id, "r2"))));
   auto loaded = credentials_of(alice_.id);

@@ -276,6 +276,17 @@ TEST(RecoveryCodesProvider, TakesNoSettings) {
   EXPECT_EQ(provider.lookup_key("ABCDE-23456"), std::nullopt);
 }
 
+// The interface's default: an administrator cannot make someone's recovery codes.
+TEST(RecoveryCodesProvider, CannotBeRegisteredByAnAdministrator) {
+  OsRandom random;
+  RecoveryCodesProvider provider(random);
+  Result<MfaCredential> r = provider.register_for(UserRef{1, 2, "a@example.com", "Acme"},
+                                                  nlohmann::json::object(), {}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.error().message, "Recovery code cannot be registered by an administrator");
+}
+
 TEST(RecoveryCodesProvider, DrawsAgainUntilTheCodesAreDistinct) {
   StuckRandom random(5);
   RecoveryCodesProvider provider(random);

@@ -605,6 +605,67 @@ TEST(TotpProvider, DescribesItsSettingsAsTheChoicesItAccepts) {
   EXPECT_EQ(d.fields[2].choices[1].label, "60 seconds");
 }
 
+// kSeed20 in base32, as another server shows it.
+constexpr const char* kSeed20Base32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+TEST(TotpProvider, RegisterForImportsABase32SecretAsAConfirmedCredential) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  const UserRef user{7, 2, "alice@example.com", "Harness-Inc"};
+  const nlohmann::json settings = {{"algorithm", "SHA256"}, {"digits", 8}};
+  for (const char* text : {kSeed20Base32, "gezd gnbv gy3t qojq gezd gnbv gy3t qojq",
+                           "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ======"}) {
+    Result<MfaCredential> c = provider.register_for(user, {{"secret", text}}, settings, at(kNow));
+    ASSERT_TRUE(c.ok()) << text << ": " << c.error().message;
+    EXPECT_EQ(c->secret, kSeed20) << text;
+    EXPECT_EQ(c->user_id, 7);
+    EXPECT_EQ(c->provider_id, "totp");
+    EXPECT_TRUE(c->confirmed);
+    EXPECT_EQ(c->counter, -1);
+    EXPECT_EQ(c->created_at, kNow);
+    EXPECT_EQ(c->label, "Authenticator app");
+    EXPECT_EQ(c->lookup_key, "");
+    EXPECT_EQ(c->params, (nlohmann::json{{"algorithm", "SHA256"}, {"digits", 8}, {"period", 30}}));
+  }
+  // The imported key signs in with the codes the app already shows (RFC 6238 Appendix B).
+  Result<MfaCredential> c =
+      provider.register_for(user, {{"secret", kSeed20Base32}}, {{"digits", 8}}, at(kNow));
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(provider.verify(*c, Challenge{}, "07081804", at(1111111109)).ok());
+}
+
+TEST(TotpProvider, RegisterForRefusesBadBodiesWithoutRepeatingTheSecret) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  const UserRef user{7, 2, "alice@example.com", "Harness-Inc"};
+  const std::string base32 = "must be base32 (RFC 4648: letters A-Z and digits 2-7)";
+  const std::string size = "must hold 16 to 64 bytes (26 to 103 base32 characters)";
+  const std::pair<nlohmann::json, std::string> cases[] = {
+      {nlohmann::json::object(), "totp.secret is required"},
+      {{{"secret", 12}}, "totp.secret is required"},
+      {{{"secret", kSeed20Base32}, {"digits", 8}}, "unknown member totp.digits"},
+      {{{"secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1"}}, base32},
+      {{{"secret", "GEZDGNBVGY3TQOJQ=GEZDGNBVGY3TQOJQ"}}, base32},
+      {{{"secret", "GEZDGNBV-GY3TQOJQ-GEZDGNBV-GY3TQOJQ"}}, base32},
+      {{{"secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQG"}}, base32},  // 33 characters
+      {{{"secret", "GEZDGNBVGY3TQOJQ"}}, size},                     // 80 bits
+      {{{"secret", std::string(104, 'A')}}, size},
+      {{{"secret", ""}}, size},
+  };
+  for (const auto& [body, message] : cases) {
+    Result<MfaCredential> r = provider.register_for(user, body, nullptr, at(kNow));
+    ASSERT_FALSE(r.ok()) << body.dump();
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << body.dump();
+    EXPECT_NE(r.error().message.find(message), std::string::npos)
+        << body.dump() << ": " << r.error().message;
+    EXPECT_EQ(r.error().message.find("GEZD"), std::string::npos) << r.error().message;
+  }
+  Result<MfaCredential> bad_settings =
+      provider.register_for(user, {{"secret", kSeed20Base32}}, {{"digits", 7}}, at(kNow));
+  ASSERT_FALSE(bad_settings.ok());
+  EXPECT_EQ(bad_settings.error().message, "totp.digits must be 6 or 8");
+}
+
 // Runs oathtool (OATH Toolkit's command-line program, which CI installs) and returns its
 // output line, or "" when it fails.
 std::string oathtool(const std::string& args) {

@@ -6,13 +6,20 @@
 #include "storage/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
+#include <liboath/oath.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "base/crypto/random.h"
+#include "base/crypto/secret_box.h"
+#include "idp/login/two_factor.h"
+#include "plugin/registry.h"
+#include "providers/builtin.h"
 #include "storage/sqlite/migrations.h"
 #include "tests/unit/test_util.h"
 
@@ -43,6 +50,35 @@ void raw_sql(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
   ASSERT_EQ(rc, SQLITE_OK) << message;
 }
+
+// The migrations up to `last`, as a binary of that schema applied them.
+std::vector<Migration> migrations_up_to(int last) {
+  std::vector<Migration> before;
+  for (const Migration& m : kMigrations) {
+    if (m.version <= last) before.push_back(m);
+  }
+  return before;
+}
+
+// An SQL blob literal, X'...'.
+std::string blob_literal(const std::string& bytes) {
+  std::string out = "X'";
+  for (unsigned char c : bytes) {
+    char hex[3];
+    std::snprintf(hex, sizeof hex, "%02x", c);
+    out += hex;
+  }
+  return out + "'";
+}
+
+class FixedClock final : public Clock {
+ public:
+  explicit FixedClock(int64_t now) : now_(now) {}
+  int64_t now() const override { return now_; }
+
+ private:
+  int64_t now_;
+};
 
 // ---- Migrations
 
@@ -162,10 +198,7 @@ TEST(SqliteStoreMigrations, ExistingDatabaseKeepsItsMode) {
 TEST(SqliteStoreMigrations, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndLookupKey) {
   TempDir dir;
   const std::string path = dir.file("keystep.db");
-  std::vector<Migration> before;
-  for (const Migration& m : kMigrations) {
-    if (m.version < 8) before.push_back(m);
-  }
+  const std::vector<Migration> before = migrations_up_to(7);
   ASSERT_EQ(before.size(), 7u);
   int64_t user_id = 0;
   {
@@ -206,6 +239,85 @@ TEST(SqliteStoreMigrations, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndL
   MfaCredential used = c;
   used.counter = 56666667;
   EXPECT_TRUE(Ok((*store)->update_credential(used, 3)));
+}
+
+// Issue 11, item 8: a user who turned on an authenticator app under the schema of migration
+// 007 (one credential per provider, no label, no lookup key) keeps signing in with it after
+// the upgrade, with no action: the row is written here exactly as that binary wrote it
+// (the secret sealed with the AAD it used, TOTP's params, an empty state once confirmed).
+TEST(SqliteStoreMigrations, ATotpUserOfTheVersion7SchemaSignsInAfterTheUpgrade) {
+  constexpr int64_t kEnrolledAt = 1'700'000'000;
+  constexpr int64_t kNow = kEnrolledAt + 86'400;
+  // RFC 6238's SHA-1 test key.
+  const std::string key = "12345678901234567890";
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  OsRandom random;
+  auto box = SecretBox::from_key(std::string(SecretBox::kKeySize, '\x42'));
+  ASSERT_TRUE(Ok(box));
+  User alice;
+  {
+    auto old = SqliteStore::open(path, migrations_up_to(7));
+    ASSERT_TRUE(Ok(old));
+    auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
+    ASSERT_TRUE(Ok(account));
+    auto user = (*old)->create_user({.account_id = account->id,
+                                     .email = "alice@example.com",
+                                     .password_hash = "h",
+                                     .role = kRoleMember,
+                                     .created_at = kEnrolledAt});
+    ASSERT_TRUE(Ok(user));
+    alice = *user;
+  }
+  auto sealed = box->seal(key, "keystep mfa secret " + std::to_string(alice.id) + " totp", random);
+  ASSERT_TRUE(Ok(sealed));
+  ASSERT_NO_FATAL_FAILURE(raw_sql(
+      path, "UPDATE users SET two_factor_enabled = 1 WHERE id = " + std::to_string(alice.id) +
+                "; INSERT INTO mfa_credentials (user_id, provider_id, secret, params, state, "
+                "counter, version, confirmed, created_at, last_used_at) VALUES (" +
+                std::to_string(alice.id) + ", 'totp', " + blob_literal(*sealed) +
+                ", '{\"algorithm\":\"SHA1\",\"digits\":6,\"period\":30}', '{}', " +
+                std::to_string(kEnrolledAt / 30) + ", 1, 1, " + std::to_string(kEnrolledAt) +
+                ", " + std::to_string(kEnrolledAt) + ")"));
+
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  auto version = (*store)->schema_version();
+  ASSERT_TRUE(Ok(version));
+  EXPECT_EQ(*version, latest_version());
+
+  // Listed as the user's one authenticator app, with the default label ("" stands for the
+  // provider's display name, plugin/mfa_provider.h) and no lookup key.
+  ProviderRegistry registry;
+  ASSERT_TRUE(Ok(register_builtin_providers(registry, random)));
+  auto credentials = (*store)->credentials_of_user(alice.id);
+  ASSERT_TRUE(Ok(credentials));
+  ASSERT_EQ(credentials->size(), 1u);
+  const MfaCredential listed = credentials->front();
+  EXPECT_EQ(listed.provider_id, kTotpProvider);
+  EXPECT_TRUE(listed.confirmed);
+  EXPECT_EQ(listed.label, "");
+  EXPECT_EQ(registry.find(kTotpProvider)->info().display_name, "Authenticator app");
+  EXPECT_EQ(listed.lookup_key, "");
+  auto user = (*store)->user_by_id(alice.id);
+  ASSERT_TRUE(Ok(user));
+  EXPECT_TRUE(user->two_factor_enabled);
+
+  // The second step accepts the app's current code once, and stores its use.
+  FixedClock clock(kNow);
+  TwoFactor two_factor(**store, **store, registry, *box, random, clock);
+  char code[10] = {};
+  ASSERT_EQ(oath_totp_generate(key.data(), key.size(), kNow, 30, 0, 6, code), OATH_OK);
+  StepRefusal refusal;
+  auto accepted = two_factor.verify_login(*user, kTotpProvider, code, "127.0.0.1", refusal);
+  ASSERT_TRUE(Ok(accepted)) << refusal.message;
+  auto used = (*store)->credentials_of_user(alice.id);
+  ASSERT_TRUE(Ok(used));
+  ASSERT_EQ(used->size(), 1u);
+  EXPECT_EQ(used->front().counter, kNow / 30);
+  EXPECT_EQ(used->front().version, 2);
+  EXPECT_EQ(used->front().last_used_at, kNow);
+  EXPECT_FALSE(two_factor.verify_login(*user, kTotpProvider, code, "127.0.0.1", refusal).ok());
 }
 
 }  // namespace
