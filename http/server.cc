@@ -651,6 +651,26 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
                                                   r.client_address(c.request)));
     }
   });
+  api.add({M::kGet}, account + "/members/{member}/credentials", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->credentials(*caller, c.variables[0], c.variables[1]));
+  });
+  api.add({M::kPost}, account + "/members/{member}/credentials", [](Router& r, Call& c) {
+    if (!json_body(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response,
+               r.admin_->register_credential(*caller, c.variables[0], c.variables[1],
+                                             c.request.body(), r.client_address(c.request)));
+    }
+  });
+  api.add({M::kDelete}, account + "/members/{member}/credentials/{credential}",
+          [](Router& r, Call& c) {
+            if (auto caller = r.caller(c)) {
+              send_api(c.response,
+                       r.admin_->remove_credential(*caller, c.variables[0], c.variables[1],
+                                                   c.variables[2], r.client_address(c.request)));
+            }
+          });
   api.add({M::kGet}, account + "/invitations", [](Router& r, Call& c) {
     auto q = r.api_query(c);
     if (!q) return;

@@ -109,6 +109,8 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "GET PUT /api/v1/accounts/{account}/authentication-settings\n"
             "GET /api/v1/accounts/{account}/members\n"
             "POST /api/v1/accounts/{account}/members/{member}/two-factor/reset\n"
+            "GET POST /api/v1/accounts/{account}/members/{member}/credentials\n"
+            "DELETE /api/v1/accounts/{account}/members/{member}/credentials/{credential}\n"
             "GET POST /api/v1/accounts/{account}/invitations\n"
             "DELETE /api/v1/accounts/{account}/invitations/{invitation}\n"
             "GET POST /api/v1/accounts/{account}/tokens\n"

@@ -37,7 +37,8 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   w->onboarding_ = std::make_unique<OnboardingPages>(c, store, *w->hasher_, *w->two_factor_,
                                                      w->provider_->login(), random, clock);
   w->directory_ = std::make_unique<Directory>(store, *w->hasher_, random, clock);
-  w->admin_ = std::make_unique<AdminApi>(c, store, *w->directory_, *w->two_factor_, random, clock);
+  w->admin_ = std::make_unique<AdminApi>(c, store, outbox, *w->directory_, *w->two_factor_, random,
+                                         clock);
   w->console_ = std::make_unique<AdminConsole>(w->provider_->login(), *w->admin_, *w->directory_,
                                                w->registry_);
   w->metrics_ = std::make_unique<MetricsEndpoint>(c.metrics_allow, c.metrics_token, outbox, clock);
