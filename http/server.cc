@@ -181,6 +181,12 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
     case WebOutcome::Kind::kRecoveryCodesPage:
       send_html(response, status_of(out), render_recovery_codes_page(out.profile));
       return;
+    case WebOutcome::Kind::kRemoveFactorPage:
+      send_html(response, status_of(out), render_remove_factor_page(out.profile));
+      return;
+    case WebOutcome::Kind::kConfirmItsYouPage:
+      send_html(response, status_of(out), render_confirm_its_you_page(out.profile));
+      return;
     case WebOutcome::Kind::kErrorPage:
       send_html(response, status_of(out), render_error_page(*out.fault, out.error));
       return;
@@ -549,7 +555,7 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     });
   });
   user.add({M::kGet}, "/profile/two-factor/enable", [](Router& r, Call& c) {
-    send_web(c.response, r.profile_->profile_enable_page(r.browser(c)));
+    if (auto p = r.page_query(c)) send_web(c.response, r.profile_->profile_enable_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/profile/two-factor/enable", [](Router& r, Call& c) {
     auto form = r.form(c);
@@ -558,6 +564,20 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
   user.add({M::kPost}, "/profile/recovery-codes", [](Router& r, Call& c) {
     auto form = r.form(c);
     if (form) send_web(c.response, r.profile_->profile_recovery_codes(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/two-factor/add", [](Router& r, Call& c) {
+    if (auto form = r.form(c)) send_web(c.response, r.profile_->profile_add_factor(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/two-factor/rename", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_web(c.response, r.profile_->profile_rename_factor(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/two-factor/remove", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_web(c.response, r.profile_->profile_remove_factor(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/confirm", [](Router& r, Call& c) {
+    if (auto form = r.form(c)) send_web(c.response, r.profile_->profile_confirm(*form, r.browser(c)));
   });
   user.add({M::kGet}, "/signup", [](Router& r, Call& c) {
     if (auto p = r.page_query(c)) send_web(c.response, r.onboarding_->signup_page(*p, r.browser(c)));
