@@ -535,10 +535,11 @@ ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string
                      provider_id + " is not in the account's allowed_providers");
   request.erase("provider");
   auto settings = nlohmann::json::parse(target->mfa_settings_json, nullptr, false);
-  const int64_t now = clock_.now();
+  const ChallengeContext context = two_factor_.challenge_context();
+  const int64_t now = context.now;
   auto made = provider->register_for(
       UserRef{member->id, member->account_id, member->email, target->issuer_label}, request,
-      provider_settings(*provider, settings), ChallengeContext{now, "", ""});
+      provider_settings(*provider, settings), context);
   if (!made) {
     if (made.error().code == ErrorCode::kInvalidArgument)
       return api_error(Fault::kInvalidRequest, made.error().message);

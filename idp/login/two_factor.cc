@@ -25,7 +25,7 @@ std::string user_key(const User& user) { return "user:" + std::to_string(user.id
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
 // The origin of an issuer URL (RFC 6454 §6.2: scheme, host, and the port unless it is the
-// scheme's default); "" for a URL that does not parse.
+// scheme's default).
 std::string origin_of(const ParsedUrl& url) {
   const bool default_port = !url.port || (url.scheme == "http" && *url.port == 80) ||
                             (url.scheme == "https" && *url.port == 443);
@@ -652,6 +652,9 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     auto updated = provider.verify(of->clear[i], *challenge, code, context);
     if (!updated) {
       last_error = updated.error();
+      // The expiry was checked above with this context's time; a provider that still finds
+      // the challenge expired looked at the response, so it counts as a refused one.
+      if (last_error->code == ErrorCode::kExpired) last_error->code = ErrorCode::kDenied;
       continue;
     }
     MfaCredential to_store = *updated;

@@ -243,6 +243,9 @@ class TwoFactor final : public LoginPolicy {
   Result<MfaCredential> sealed(const MfaCredential& clear);
   // The server's providers (their settings and admin registration, idp/admin).
   const ProviderRegistry& registry() const { return registry_; }
+  // What providers are told about a challenge (also an admin's registration, idp/admin):
+  // the time and the relying party.
+  ChallengeContext challenge_context() const;
 
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
@@ -261,8 +264,6 @@ class TwoFactor final : public LoginPolicy {
   // when another of the user's `credentials` is labelled so already.
   std::string unique_label(const std::vector<MfaCredential>& credentials,
                            const MfaCredential& confirmed) const;
-  // What providers are told about a challenge: the time and the relying party.
-  ChallengeContext challenge_context() const;
   Result<UserRef> user_ref(const User& user);
   // The provider's enrollment under `account`'s settings, its pending credential sealed for
   // the store (`to_store`). Stores nothing.

@@ -360,7 +360,8 @@ TEST_F(CheckSessionTest, RecentActionsAtThePasswordLevelNeedARecentSignIn) {
 
 // A provider whose responses name their credential, like a YubiKey's token ID: "KEY-WORD",
 // where KEY is the lookup key. WORD "ok" is accepted, "clone" reports a copied authenticator,
-// anything else is wrong. It records which credentials verify() was asked about.
+// "late" an expired challenge, anything else is wrong. It records which credentials verify()
+// was asked about.
 class KeyedProvider final : public MfaProvider {
  public:
   const ProviderInfo& info() const override { return info_; }
@@ -404,6 +405,7 @@ class KeyedProvider final : public MfaProvider {
     seen_context = context;
     const std::string_view word = response.size() > 5 ? response.substr(5) : "";
     if (word == "clone") return make_error(ErrorCode::kCloned, "signature counter went back");
+    if (word == "late") return make_error(ErrorCode::kExpired, "the provider's own clock");
     if (word != "ok") return make_error(ErrorCode::kDenied, "wrong");
     MfaCredential updated = credential;
     updated.last_used_at = context.now;
@@ -527,6 +529,13 @@ TEST_F(TwoFactorLookupKeyTest, AChallengePastItsExpiryChecksAndCountsNothing) {
   ASSERT_TRUE(fresh);
   clock_.advance(60);
   EXPECT_TRUE(two_factor_->verify_login(user_, "keyed", "aaaa-ok", "ip", refusal, *fresh));
+}
+
+TEST_F(TwoFactorLookupKeyTest, AProviderFindingTheChallengeExpiredCountsAsARefusal) {
+  StepRefusal refusal;
+  EXPECT_FALSE(sign_in("aaaa-late", refusal));
+  EXPECT_EQ(refusal.code, ErrorCode::kDenied);
+  EXPECT_EQ(failures(user_key()), 1);
 }
 
 TEST_F(TwoFactorLookupKeyTest, AChallengeTheClientMustSeeCannotBeAnsweredWithoutIt) {
