@@ -12,9 +12,6 @@
 namespace keystep {
 namespace {
 
-// Confirmed credentials a member may hold per provider, until IdpConfig carries the caps.
-constexpr int kCredentialsPerProvider = 5;
-
 bool all_digits(std::string_view s) {
   return !s.empty() && s.size() <= 18 &&
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
@@ -558,7 +555,7 @@ ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string
   made->last_used_at = 0;
   auto sealed = two_factor_.sealed(*made);
   if (!sealed) return api_error(Fault::kServerError, "the secret could not be sealed");
-  const int cap = kCredentialsPerProvider;
+  const int cap = two_factor_.cap_of(provider_id);
   auto added = store_.add_credential(*sealed, cap);
   if (!added) {
     switch (added.error().code) {
