@@ -8,7 +8,6 @@
 #include "base/html.h"
 #include "base/json_body.h"
 #include "base/qr_png.h"
-#include "idp/mail/notices.h"
 
 namespace keystep {
 namespace {
@@ -631,7 +630,6 @@ ApiOutcome AdminApi::remove_credential(const Caller& caller, const std::string& 
 bool AdminApi::notify_factor_change(const Account& account, const User& member,
                                     const MfaCredential& credential, bool added,
                                     const std::string& address) {
-  if (!check_email_address(member.email)) return false;
   const nlohmann::json shown = credential_json(credential);
   FactorNotice notice;
   notice.change = added ? FactorChange::kAdded : FactorChange::kRemoved;
@@ -639,17 +637,9 @@ bool AdminApi::notify_factor_change(const Account& account, const User& member,
   notice.factor_type = shown["type"].get<std::string>();
   notice.account_label = account.issuer_label;
   notice.by_administrator = true;
-  notice.profile_url = config_.issuer + "/profile";
   notice.address = address;
-  notice.at = clock_.now();
-  auto message = outgoing((added ? "credential-added:" : "credential-removed:") +
-                              std::to_string(credential.id),
-                          member, factor_notice(notice));
-  if (!message) return false;
-  if (auto s = outbox_.enqueue_mail(*message); !s && s.error().code != ErrorCode::kAlreadyExists)
-    return false;
-  if (on_mail_queued_) on_mail_queued_();
-  return true;
+  notice.factor_id = credential.id;
+  return static_cast<bool>(notices_.notify(member.email, std::move(notice)));
 }
 
 ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& account,

@@ -18,6 +18,7 @@
 #include "base/crypto/random.h"
 #include "idp/directory/directory.h"
 #include "idp/mail/mail.h"
+#include "idp/mail/notices.h"
 #include "idp/store/mail_store.h"
 #include "idp/oidc/provider.h"
 #include "idp/store/store.h"
@@ -52,13 +53,12 @@ struct Caller {
 
 class AdminApi {
  public:
-  // `outbox` queues the notices of changes whose store call takes no mail (a factor added or
-  // removed).
-  AdminApi(const IdpConfig& config, Store& store, MailStore& outbox, Directory& directory,
+  // `notices` tells members of the factors an administrator added or removed.
+  AdminApi(const IdpConfig& config, Store& store, FactorNotifier& notices, Directory& directory,
            TwoFactor& two_factor, Random& random, const Clock& clock)
       : config_(config),
         store_(store),
-        outbox_(outbox),
+        notices_(notices),
         directory_(directory),
         two_factor_(two_factor),
         random_(random),
@@ -188,7 +188,7 @@ class AdminApi {
 
   const IdpConfig& config_;
   Store& store_;
-  MailStore& outbox_;
+  FactorNotifier& notices_;
   Directory& directory_;
   TwoFactor& two_factor_;
   Random& random_;

@@ -12,11 +12,13 @@ namespace keystep {
 
 LoginController::LoginController(const IdpConfig& config, Store& store,
                                  const PasswordHasher& hasher, TwoFactor& two_factor,
-                                 FlowCompletion& completion, Random& random, const Clock& clock)
+                                 FactorNotifier& notices, FlowCompletion& completion,
+                                 Random& random, const Clock& clock)
     : config_(config),
       store_(store),
       hasher_(hasher),
       two_factor_(two_factor),
+      notices_(notices),
       completion_(completion),
       throttle_(store, clock),
       random_(random),
@@ -320,8 +322,9 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
     if (!status) return unavailable_page();
     if (status->has_second_factor())
       return error_page(Fault::kInvalidState, "Two-factor authentication is already set up.");
-    auto enrolled =
-        two_factor_.confirm_enrollment(*user, kTotpProvider, code, browser.client_address, false);
+    FactorSummary added;
+    auto enrolled = two_factor_.confirm_enrollment(*user, kTotpProvider, code,
+                                                   browser.client_address, false, &added);
     if (!enrolled) {
       const ErrorCode kind = enrolled.error().code;
       if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
@@ -332,6 +335,7 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
                         "authenticator app.",
                         Fault::kWrongCredentials);
     }
+    notify_factor_added(*user, added, browser.client_address);
     return finish_second_factor(*posted, {"otp"}, browser);
   }
   StepRefusal refusal;
@@ -454,6 +458,21 @@ WebOutcome LoginController::sign_in_then(const std::string& local_path,
   request.redirect_uri = local_path;
   request.login_hint = login_hint;
   return start_flow(request, FlowProgress{}, browser);
+}
+
+void LoginController::notify_factor_added(const User& user, const FactorSummary& added,
+                                          const std::string& address) {
+  auto account = store_.account_by_id(user.account_id);
+  FactorNotice notice;
+  notice.change = FactorChange::kAdded;
+  notice.factor_label = added.label;
+  notice.factor_type = added.type;
+  notice.account_label = account ? account->issuer_label : std::string("Keystep");
+  notice.address = address;
+  notice.factor_id = added.id;
+  // The factor is set up and the sign-in goes on: a notice that cannot be queued is audited.
+  if (Status s = notices_.notify(user.email, std::move(notice)); !s)
+    two_factor_.audit(user, "mail.notice_failed", address, s.error().message);
 }
 
 }  // namespace keystep

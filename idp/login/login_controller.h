@@ -19,6 +19,7 @@
 #include "idp/login/session_auth.h"
 #include "idp/login/throttle.h"
 #include "idp/login/two_factor.h"
+#include "idp/mail/notices.h"
 #include "idp/outcome/outcome.h"
 #include "idp/store/store.h"
 
@@ -42,10 +43,11 @@ class FlowCompletion {
 
 class LoginController : public SignInStarter {
  public:
-  // `completion` answers completed flows of clients.
+  // `completion` answers completed flows of clients; `notices` tells members of the factor
+  // the forced setup added.
   LoginController(const IdpConfig& config, Store& store, const PasswordHasher& hasher,
-                  TwoFactor& two_factor, FlowCompletion& completion, Random& random,
-                  const Clock& clock);
+                  TwoFactor& two_factor, FactorNotifier& notices, FlowCompletion& completion,
+                  Random& random, const Clock& clock);
 
   // GET /login?flow=…
   WebOutcome login_page(const Params& query, const BrowserContext& browser);
@@ -96,6 +98,9 @@ class LoginController : public SignInStarter {
   // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
   WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
                         std::optional<Fault> fault);
+  // Queues the notice of the factor the forced setup just added for `user`.
+  void notify_factor_added(const User& user, const FactorSummary& added,
+                           const std::string& address);
   // Records a passed second factor in the flow and completes it.
   WebOutcome finish_second_factor(const LoadedFlow& posted, const std::vector<std::string>& amr,
                                   const BrowserContext& browser);
@@ -104,6 +109,7 @@ class LoginController : public SignInStarter {
   Store& store_;
   const PasswordHasher& hasher_;
   TwoFactor& two_factor_;
+  FactorNotifier& notices_;
   FlowCompletion& completion_;
   Throttle throttle_;  // failed passwords, per email
   Random& random_;

@@ -1,6 +1,8 @@
 #include "idp/mail/notices.h"
 
 #include "base/html.h"
+#include "base/url.h"
+#include "idp/mail/mailer.h"
 
 namespace keystep {
 
@@ -53,6 +55,30 @@ Result<OutgoingMail> queued_mail(std::string dedupe_key, const std::string& from
   mail.created_at = now;
   mail.next_attempt_at = now;
   return mail;
+}
+
+FactorNotifier::FactorNotifier(MailStore& outbox, const nlohmann::json& mail, std::string issuer,
+                               Random& random, const Clock& clock)
+    : outbox_(outbox), issuer_(std::move(issuer)), random_(random), clock_(clock) {
+  MailConfig config;  // a mail object the configuration accepted; its defaults otherwise
+  (void)apply_mail_config_json(mail, config);
+  from_ = config.from;
+}
+
+Status FactorNotifier::notify(const std::string& to, FactorNotice notice) {
+  notice.at = clock_.now();
+  notice.profile_url = issuer_ + "/profile";
+  const std::string key = std::string(notice.change == FactorChange::kAdded ? "factor-added:"
+                                                                            : "factor-removed:") +
+                          std::to_string(notice.factor_id);
+  auto host = parse_url(issuer_);
+  auto mail = queued_mail(key, from_, to, factor_notice(notice), host ? host->host : "localhost",
+                          random_, notice.at);
+  if (!mail) return mail.error();
+  if (auto s = outbox_.enqueue_mail(*mail); !s && s.error().code != ErrorCode::kAlreadyExists)
+    return s;
+  if (on_mail_queued_) on_mail_queued_();
+  return {};
 }
 
 }  // namespace keystep

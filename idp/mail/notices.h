@@ -5,9 +5,13 @@
 // and thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
 #include "base/crypto/random.h"
 #include "base/result.h"
 #include "idp/mail/mail.h"
@@ -28,6 +32,7 @@ struct FactorNotice {
   std::string profile_url;  // where the member reviews their factors
   std::string address;      // the client address of the change ("" when unknown)
   int64_t at = 0;           // unix seconds
+  int64_t factor_id = 0;    // the credential's id: one notice per change of it
 };
 
 // The notice's subject and bodies (text and HTML, values escaped); from, to, date and
@@ -41,5 +46,29 @@ MailContent factor_notice(const FactorNotice& notice);
 Result<OutgoingMail> queued_mail(std::string dedupe_key, const std::string& from,
                                  const std::string& to, MailContent content,
                                  std::string_view host, Random& random, int64_t now);
+
+// Queues factor notices in the outbox: the one way the profile, the sign-in's forced setup and
+// the admin API tell a member that a second factor was added or removed. Thread-safe.
+class FactorNotifier {
+ public:
+  // `mail` is the configuration's mail object (its "from", apply_mail_config_json); `issuer`
+  // gives the profile link and the Message-ID host.
+  FactorNotifier(MailStore& outbox, const nlohmann::json& mail, std::string issuer,
+                 Random& random, const Clock& clock);
+  // Called after a notice was queued (e.g. Mailer::notify). Set before serving.
+  void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
+  // Queues `notice` for `to`, with its time and profile link filled in, once per
+  // (change, factor_id): a notice queued already counts as queued. The outbox's and
+  // build_message's errors otherwise (an address that cannot receive mail: kInvalidArgument).
+  Status notify(const std::string& to, FactorNotice notice);
+
+ private:
+  MailStore& outbox_;
+  std::string from_;
+  std::string issuer_;
+  Random& random_;
+  const Clock& clock_;
+  std::function<void()> on_mail_queued_;
+};
 
 }  // namespace keystep

@@ -37,8 +37,8 @@ std::optional<std::string> bearer_token(const std::optional<std::string>& author
 }  // namespace
 
 Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
-                   const PasswordHasher& hasher, TwoFactor& two_factor, Random& random,
-                   const Clock& clock)
+                   const PasswordHasher& hasher, TwoFactor& two_factor,
+                   FactorNotifier& notices, Random& random, const Clock& clock)
     : config_(config),
       store_(store),
       keys_(keys),
@@ -46,7 +46,7 @@ Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
       random_(random),
       clock_(clock),
       discovery_document_(discovery().dump()),
-      login_(config, store, hasher, two_factor, *this, random, clock) {}
+      login_(config, store, hasher, two_factor, notices, *this, random, clock) {}
 
 nlohmann::json Provider::discovery() const {
   const std::string& iss = config_.issuer;

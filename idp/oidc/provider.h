@@ -30,8 +30,9 @@ namespace keystep {
 
 class Provider : public FlowCompletion {
  public:
+  // `notices` goes to the login flow (LoginController).
   Provider(const IdpConfig& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
-           TwoFactor& two_factor, Random& random, const Clock& clock);
+           TwoFactor& two_factor, FactorNotifier& notices, Random& random, const Clock& clock);
 
   nlohmann::json discovery() const;
   // discovery(), serialized once: it never changes while the server runs.

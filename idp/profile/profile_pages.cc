@@ -20,16 +20,15 @@ int64_t posted_number(const std::string& text) {
 
 }  // namespace
 
-ProfilePages::ProfilePages(const IdpConfig& config, Store& store, MailStore& outbox,
+ProfilePages::ProfilePages(const IdpConfig& config, Store& store, FactorNotifier& notices,
                            const PasswordHasher& hasher, TwoFactor& two_factor,
-                           SignInStarter& sign_in, Random& random, const Clock& clock)
+                           SignInStarter& sign_in, const Clock& clock)
     : config_(config),
       store_(store),
-      outbox_(outbox),
+      notices_(notices),
       hasher_(hasher),
       two_factor_(two_factor),
       sign_in_(sign_in),
-      random_(random),
       throttle_(store, clock),
       clock_(clock) {}
 
@@ -187,23 +186,10 @@ void ProfilePages::notify_factor_change(const SignedIn& who, FactorChange change
   notice.factor_type = factor.type;
   notice.account_label = account ? account->issuer_label : std::string("Keystep");
   notice.two_factor_off = two_factor_off;
-  notice.profile_url = config_.issuer + "/profile";
   notice.address = address;
-  notice.at = clock_.now();
-  MailConfig mail_config;  // the "from" of every email: the mail settings' own default
-  (void)apply_mail_config_json(config_.mail, mail_config);
-  auto host = parse_url(config_.issuer);
-  const std::string key = std::string(change == FactorChange::kAdded ? "factor-added:"
-                                                                     : "factor-removed:") +
-                          std::to_string(who.user.id) + ":" + std::to_string(factor.id);
-  auto mail = queued_mail(key, mail_config.from, who.user.email, factor_notice(notice),
-                          host ? host->host : "localhost", random_, clock_.now());
-  Status queued = mail ? outbox_.enqueue_mail(*mail) : Status(mail.error());
-  if (!queued && queued.error().code != ErrorCode::kAlreadyExists) {
-    two_factor_.audit(who.user, "mail.notice_failed", address, queued.error().message);
-    return;
-  }
-  if (on_mail_queued_) on_mail_queued_();
+  notice.factor_id = factor.id;
+  if (Status s = notices_.notify(who.user.email, std::move(notice)); !s)
+    two_factor_.audit(who.user, "mail.notice_failed", address, s.error().message);
 }
 
 WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserContext& browser) {

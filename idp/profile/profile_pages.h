@@ -8,20 +8,17 @@
 //
 // Thread-safety: every method may be called concurrently.
 
-#include <functional>
 #include <optional>
 #include <string>
 
 #include "base/clock.h"
 #include "base/crypto/password.h"
-#include "base/crypto/random.h"
 #include "idp/config/config.h"
 #include "idp/login/session_auth.h"
 #include "idp/login/throttle.h"
 #include "idp/login/two_factor.h"
 #include "idp/mail/notices.h"
 #include "idp/outcome/outcome.h"
-#include "idp/store/mail_store.h"
 #include "idp/store/store.h"
 
 namespace keystep {
@@ -30,11 +27,9 @@ class ProfilePages {
  public:
   // `sign_in` starts the sign-ins that come back to these pages; `outbox` (the mail queue of
   // the store's database) takes the notices.
-  ProfilePages(const IdpConfig& config, Store& store, MailStore& outbox,
+  ProfilePages(const IdpConfig& config, Store& store, FactorNotifier& notices,
                const PasswordHasher& hasher, TwoFactor& two_factor, SignInStarter& sign_in,
-               Random& random, const Clock& clock);
-  // Called after a notice was queued (e.g. Mailer::notify). Set before serving.
-  void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
+               const Clock& clock);
 
   // GET /profile
   WebOutcome profile(const BrowserContext& browser);
@@ -100,14 +95,12 @@ class ProfilePages {
 
   const IdpConfig& config_;
   Store& store_;
-  MailStore& outbox_;
+  FactorNotifier& notices_;
   const PasswordHasher& hasher_;
   TwoFactor& two_factor_;
   SignInStarter& sign_in_;
-  Random& random_;
   Throttle throttle_;  // failed passwords, per email: the same keys (in the store) as sign-in
   const Clock& clock_;
-  std::function<void()> on_mail_queued_;
 };
 
 }  // namespace keystep

@@ -590,6 +590,12 @@ TEST_F(ForcedSetupProfile, AfterTheForcedSetupTheProfileOffersRecoveryCodesAndTh
   ASSERT_EQ(page.method, "setup");
   const std::string secret = secret_on(page.response);
   ASSERT_EQ(submit_second_factor(page, code_now(secret)).status, 302);
+  // The member is told of the factor the setup added, like one added on the profile.
+  auto sent = server_->store().mail_for(TestServer::kAliceEmail);
+  ASSERT_TRUE(sent);
+  size_t notices = 0;
+  for (const auto& m : *sent) notices += m.subject == "A second factor was added (Acme)";
+  EXPECT_EQ(notices, 1u);
   // The profile: own setting off, app set up, recovery codes can be generated.
   ProfilePage profile = open_profile();
   const std::string& html = profile.response.body;

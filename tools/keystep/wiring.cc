@@ -30,15 +30,16 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   w->hasher_ = std::make_unique<PasswordHasher>(c.argon2, random);
   w->two_factor_ = std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock,
                                                c.issuer, c.credential_caps);
+  w->notices_ = std::make_unique<FactorNotifier>(outbox, c.mail, c.issuer, random, clock);
   w->provider_ = std::make_unique<Provider>(c, store, *w->keys_, *w->hasher_, *w->two_factor_,
-                                            random, clock);
-  w->profile_ = std::make_unique<ProfilePages>(c, store, outbox, *w->hasher_, *w->two_factor_,
-                                               w->provider_->login(), random, clock);
+                                            *w->notices_, random, clock);
+  w->profile_ = std::make_unique<ProfilePages>(c, store, *w->notices_, *w->hasher_,
+                                               *w->two_factor_, w->provider_->login(), clock);
   w->onboarding_ = std::make_unique<OnboardingPages>(c, store, *w->hasher_, *w->two_factor_,
                                                      w->provider_->login(), random, clock);
   w->directory_ = std::make_unique<Directory>(store, *w->hasher_, random, clock);
-  w->admin_ = std::make_unique<AdminApi>(c, store, outbox, *w->directory_, *w->two_factor_, random,
-                                         clock);
+  w->admin_ = std::make_unique<AdminApi>(c, store, *w->notices_, *w->directory_,
+                                         *w->two_factor_, random, clock);
   w->console_ = std::make_unique<AdminConsole>(w->provider_->login(), *w->admin_, *w->directory_,
                                                w->registry_);
   w->metrics_ = std::make_unique<MetricsEndpoint>(c.metrics_allow, c.metrics_token, outbox, clock);
@@ -50,7 +51,7 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
     };
     w->mailer_ = std::make_unique<Mailer>(outbox, *options.transport, clock, mailer_options);
     w->admin_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
-    w->profile_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
+    w->notices_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
   }
   w->server_ = std::make_unique<http::Server>(*w->provider_, *w->profile_, *w->onboarding_,
                                                c.issuer);

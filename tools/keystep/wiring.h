@@ -24,6 +24,7 @@
 #include "idp/directory/directory.h"
 #include "idp/login/two_factor.h"
 #include "idp/mail/mailer.h"
+#include "idp/mail/notices.h"
 #include "idp/observability/metrics_endpoint.h"
 #include "idp/oidc/provider.h"
 #include "idp/profile/profile_pages.h"
@@ -90,6 +91,7 @@ class WiredServer {
   std::unique_ptr<SigningKeys> keys_;
   std::unique_ptr<PasswordHasher> hasher_;
   std::unique_ptr<TwoFactor> two_factor_;
+  std::unique_ptr<FactorNotifier> notices_;  // the factor notices of profile, sign-in, admin
   std::unique_ptr<Provider> provider_;
   std::unique_ptr<ProfilePages> profile_;  // starts its sign-ins through provider_
   std::unique_ptr<OnboardingPages> onboarding_;  // signs members in through provider_

@@ -75,7 +75,9 @@ class ProviderSettingsTest : public ::testing::Test {
     box_ = std::make_unique<SecretBox>(std::move(*box));
     two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_);
     directory_ = std::make_unique<Directory>(*store_, hasher_, random_, clock_);
-    admin_ = std::make_unique<AdminApi>(config_, *store_, *store_, *directory_, *two_factor_,
+    notices_ = std::make_unique<FactorNotifier>(*store_, config_.mail, config_.issuer, random_,
+                                                clock_);
+    admin_ = std::make_unique<AdminApi>(config_, *store_, *notices_, *directory_, *two_factor_,
                                         random_, clock_);
     auto account = store_->create_account(Account{0, "acme", "Acme", 1});
     ASSERT_TRUE(Ok(account));
@@ -99,6 +101,7 @@ class ProviderSettingsTest : public ::testing::Test {
   std::unique_ptr<SecretBox> box_;
   std::unique_ptr<TwoFactor> two_factor_;
   std::unique_ptr<Directory> directory_;
+  std::unique_ptr<FactorNotifier> notices_;
   std::unique_ptr<AdminApi> admin_;
   User boss_;
 };

@@ -104,8 +104,10 @@ class LoginControllerTest : public ::testing::Test {
     two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_,
                                               config_.issuer);
     hasher_ = std::make_unique<PasswordHasher>(Argon2Params{1, 1024, 1}, random_);
+    notices_ = std::make_unique<FactorNotifier>(*store_, config_.mail, config_.issuer, random_,
+                                                clock_);
     controller_ = std::make_unique<LoginController>(config_, *store_, *hasher_, *two_factor_,
-                                                    completion_, random_, clock_);
+                                                    *notices_, completion_, random_, clock_);
     ASSERT_TRUE(two_factor_->begin_enrollment(user_, "ceremony"));
     ASSERT_TRUE(two_factor_->confirm_enrollment(user_, "ceremony", "ok", "ip"));
   }
@@ -161,6 +163,7 @@ class LoginControllerTest : public ::testing::Test {
   std::unique_ptr<TwoFactor> two_factor_;
   std::unique_ptr<PasswordHasher> hasher_;
   NoCompletion completion_;
+  std::unique_ptr<FactorNotifier> notices_;
   std::unique_ptr<LoginController> controller_;
   User user_;
   BrowserContext browser_{std::nullopt, std::nullopt, "198.51.100.7", std::nullopt};
