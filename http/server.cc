@@ -26,9 +26,12 @@ namespace {
 
 namespace Ph = Pistache::Http;
 
+// Scripts only from this origin, never inline: a provider's browser ceremony (WebAuthn) is
+// one same-origin script (plugin/mfa_provider.h ResponseInput::script), and a page injected
+// with markup still runs nothing.
 constexpr const char* kHtmlSecurityPolicy =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
-    "base-uri 'none'";
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'";
 
 // Pistache 0.0.5 never writes Raw response headers; only typed ones go on the wire. This
 // typed header carries any name and value.

@@ -99,7 +99,8 @@ class AdminApi {
   // credential as the list shows it and email_queued; 400 for a body the provider refuses
   // or a provider that is no second factor of this server, 403 method_not_allowed for one
   // the account does not allow, 409 when the member holds the cap of that provider
-  // (IdpConfig::credential_caps) or the key is already registered.
+  // (kCredentialsPerProvider in the .cc until IdpConfig carries the caps) or the key is already
+  // registered.
   ApiOutcome register_credential(const Caller& caller, const std::string& account,
                                  const std::string& user_id, const std::string& body,
                                  const std::string& address);
