@@ -8,6 +8,7 @@
 #include "base/html.h"
 #include "base/json_body.h"
 #include "base/qr_png.h"
+#include "idp/mail/notices.h"
 
 namespace keystep {
 namespace {
@@ -571,7 +572,7 @@ ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string
         return api_unavailable();
     }
   }
-  const bool emailed = notify_factor_change(*target, *member, *added, true);
+  const bool emailed = notify_factor_change(*target, *member, *added, true, address);
   two_factor_.audit(*member, "mfa.credential_registered_by_admin", address,
                     "by user " + std::to_string(caller.user.id) + "; " + provider_id +
                         " credential " + std::to_string(added->id));
@@ -617,7 +618,7 @@ ApiOutcome AdminApi::remove_credential(const Caller& caller, const std::string& 
                               "and try again");
     return api_unavailable();
   }
-  const bool emailed = notify_factor_change(*target, *member, removed, false);
+  const bool emailed = notify_factor_change(*target, *member, removed, false, address);
   two_factor_.audit(*member, "mfa.credential_removed_by_admin", address,
                     "by user " + std::to_string(caller.user.id) + "; " + removed.provider_id +
                         " credential " + std::to_string(removed.id));
@@ -628,24 +629,22 @@ ApiOutcome AdminApi::remove_credential(const Caller& caller, const std::string& 
 }
 
 bool AdminApi::notify_factor_change(const Account& account, const User& member,
-                                    const MfaCredential& credential, bool added) {
+                                    const MfaCredential& credential, bool added,
+                                    const std::string& address) {
   if (!check_email_address(member.email)) return false;
   const nlohmann::json shown = credential_json(credential);
-  const std::string what = shown["type"].get<std::string>() + " \"" +
-                           shown["label"].get<std::string>() + "\"";
-  MailContent content;
-  content.subject = added ? "A second factor was added to your account"
-                          : "A second factor was removed from your account";
-  content.text_body = "An administrator of " + account.issuer_label +
-                      (added ? " added " + what + " as a second factor of "
-                             : " removed " + what + " from the second factors of ") +
-                      member.email +
-                      ". If you did not expect this, tell your administrator. Your second "
-                      "factors: " +
-                      config_.issuer + "/profile\n";
+  FactorNotice notice;
+  notice.change = added ? FactorChange::kAdded : FactorChange::kRemoved;
+  notice.factor_label = shown["label"].get<std::string>();
+  notice.factor_type = shown["type"].get<std::string>();
+  notice.account_label = account.issuer_label;
+  notice.by_administrator = true;
+  notice.profile_url = config_.issuer + "/profile";
+  notice.address = address;
+  notice.at = clock_.now();
   auto message = outgoing((added ? "credential-added:" : "credential-removed:") +
                               std::to_string(credential.id),
-                          member, std::move(content));
+                          member, factor_notice(notice));
   if (!message) return false;
   if (auto s = outbox_.enqueue_mail(*message); !s && s.error().code != ErrorCode::kAlreadyExists)
     return false;

@@ -99,8 +99,7 @@ class AdminApi {
   // credential as the list shows it and email_queued; 400 for a body the provider refuses
   // or a provider that is no second factor of this server, 403 method_not_allowed for one
   // the account does not allow, 409 when the member holds the cap of that provider
-  // (kCredentialsPerProvider in the .cc until IdpConfig carries the caps) or the key is already
-  // registered.
+  // (IdpConfig::credential_caps) or the key is already registered.
   ApiOutcome register_credential(const Caller& caller, const std::string& account,
                                  const std::string& user_id, const std::string& body,
                                  const std::string& address);
@@ -175,10 +174,12 @@ class AdminApi {
   std::optional<User> member_of(const Account& account, const std::string& user_id,
                                 ApiOutcome& failure);
   nlohmann::json credential_json(const MfaCredential& credential) const;
-  // Tells `member` that an administrator added or removed `credential`; false when their
-  // address can receive no email or queueing failed (the change stands either way).
+  // Tells `member` that an administrator added or removed `credential` (idp/mail/notices.h,
+  // the notice the member's own changes send too); false when their address can receive no
+  // email or queueing failed (the change stands either way).
   bool notify_factor_change(const Account& account, const User& member,
-                            const MfaCredential& credential, bool added);
+                            const MfaCredential& credential, bool added,
+                            const std::string& address);
   Result<OutgoingMail> outgoing(const std::string& dedupe_key, const User& to, MailContent content);
   nlohmann::json settings_json(const Account& account) const;
   // A new token for `user`: the token itself, shown once, and the stored record.

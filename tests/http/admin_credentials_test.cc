@@ -120,8 +120,10 @@ TEST_F(AdminCredentialsTest, ImportingATotpSecretRegistersAConfirmedFactorWithou
   EXPECT_EQ(audit.json()["events"][0]["user_id"], alice_id());
   const auto mail = mail_to(TestServer::kAliceEmail);
   ASSERT_EQ(mail.size(), 1u);
-  EXPECT_EQ(mail[0].subject, "A second factor was added to your account");
-  EXPECT_NE(text_part(opened(mail[0])).find("An administrator of"), std::string::npos);
+  EXPECT_EQ(mail[0].subject, "A second factor was added (Acme)");
+  EXPECT_NE(text_part(opened(mail[0])).find("An administrator of Acme added"),
+            std::string::npos)
+      << text_part(opened(mail[0]));
   EXPECT_EQ(opened(mail[0]).find("GEZD"), std::string::npos);
 
   // Alice turns 2FA on herself and signs in with a code of the imported key.
@@ -196,8 +198,10 @@ TEST_F(AdminCredentialsTest, RemovingAFactorIsAuditedAndEmailedButNeverTheLast) 
   EXPECT_EQ(after[1]["id"], imported);
   const auto mail = mail_to(kBoss);
   ASSERT_EQ(mail.size(), mail_before + 1);
-  EXPECT_EQ(mail.back().subject, "A second factor was removed from your account");
-  EXPECT_NE(text_part(opened(mail.back())).find("removed Authenticator app"), std::string::npos)
+  EXPECT_EQ(mail.back().subject, "A second factor was removed (Acme)");
+  EXPECT_NE(text_part(opened(mail.back())).find("removed a second factor from your sign-in: "
+                                                "Authenticator app"),
+            std::string::npos)
       << text_part(opened(mail.back()));
   HttpResponse audit = api(
       "GET", url("/api/v1/accounts/acme/audit-events?event=mfa.credential_removed_by_admin"),
