@@ -1,6 +1,6 @@
 // Takes the screenshots of docs/user-guide.md: starts the real keystep binary on a fresh data
-// directory, walks the two-factor set-up and sign-in in Debian's chromium, and writes PNGs to
-// docs/images/. Along the way it checks what the guide says (the QR code's issuer label and
+// directory, walks the two-factor set-up, sign-in and the adding of a second authenticator app
+// in Debian's chromium, and writes PNGs to docs/images/. Along the way it checks what the guide says (the QR code's issuer label and
 // secret, the ten recovery codes, acr and amr in the id_token), so a changed flow fails here
 // rather than in the guide.
 //
@@ -306,6 +306,31 @@ async function main() {
     console.log(`  authenticator app sign-in: acr ${byApp.acr}, amr ${byApp.amr}`);
     check(byApp.acr === ACR_MFA && byApp.amr.join() === 'pwd,otp,mfa',
           `acr ${byApp.acr}, amr ${byApp.amr}`);
+
+    // Your second factors: a spare authenticator app added from the profile, whose session
+    // (the sign-in just made) is recent enough, and renamed; the list shows both.
+    await page.goto(`${issuer}/profile`);
+    await page.selectOption('select#method', 'totp');
+    await Promise.all([page.waitForURL(`${issuer}/profile/two-factor/enable?method=totp`),
+                       page.click('form[action="/profile/two-factor/add"] button[type=submit]')]);
+    check((await page.locator('h1').innerText()) === 'Add Authenticator app', 'not the Add page');
+    const spare = (await page.locator('#secret-key').innerText()).trim();
+    check(spare !== secret, 'the spare app got the same secret');
+    await page.fill('#code', totp(spare));
+    await submit(page);
+    check((await page.locator('[role=status]').innerText()).trim() === 'Authenticator app 2 added.',
+          `adding the spare failed: ${await alertText(page)}`);
+    // Renamed to tell them apart (the default name does not fit the field at this width).
+    await page.fill('input[aria-label="Name of Authenticator app 2"]', 'Spare phone');
+    await Promise.all([page.waitForLoadState('load'),
+                       page.click('form:has(input[aria-label="Name of Authenticator app 2"]) button')]);
+    check((await page.locator('[role=status]').innerText()).trim() === 'Renamed.',
+          `renaming failed: ${await alertText(page)}`);
+    await page.goto(`${issuer}/profile`);
+    const names = await page.locator('#factors ~ table input[name=label]').evaluateAll(
+        (inputs) => inputs.map((i) => i.value));
+    check(names.join() === 'Authenticator app,Spare phone', `the list shows ${names}`);
+    await shoot(page, 'profile-second-factors.png');
   } finally {
     if (context) await context.close();
     if (rp) rp.server.close();
