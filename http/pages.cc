@@ -1,6 +1,7 @@
 #include "http/pages.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include "base/html.h"
 #include "base/url.h"
@@ -302,6 +303,64 @@ std::string csrf_field(const ProfileView& v) {
   return "<input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) + "\">";
 }
 
+// "2026-11-30 14:05 UTC"; "never" for 0.
+std::string utc_time(int64_t at) {
+  if (at <= 0) return "never";
+  const std::time_t t = static_cast<std::time_t>(at);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm);
+  return text;
+}
+
+std::string factor_fields(const FactorSummary& f) {
+  return "<input type=\"hidden\" name=\"credential\" value=\"" + std::to_string(f.id) +
+         "\"><input type=\"hidden\" name=\"version\" value=\"" + std::to_string(f.version) +
+         "\">";
+}
+
+// The user's second factors, each with Rename and Remove, and the form that adds one.
+std::string factors_section(const ProfileView& v) {
+  const auto& t = v.two_factor;
+  std::string out = "<h2 id=\"factors\">Your second factors</h2>";
+  if (t.factors.empty()) {
+    out += "<p><small>None yet.</small></p>";
+  } else {
+    out +=
+        "<table><thead><tr><th>Name</th><th>Type</th><th>Added</th><th>Last used</th>"
+        "<th><span hidden>Remove</span></th></tr></thead><tbody>";
+    for (const auto& f : t.factors) {
+      const std::string id = std::to_string(f.id);
+      out += "<tr><td><form class=\"inline\" method=\"post\" action=\"/profile/two-factor/"
+             "rename\">" +
+             csrf_field(v) + factor_fields(f) +
+             "<input type=\"text\" name=\"label\" value=\"" + html_escape(f.label) +
+             "\" aria-label=\"Name of " + html_escape(f.label) +
+             "\" maxlength=\"64\" required autocomplete=\"off\"><button class=\"secondary\" "
+             "type=\"submit\">Rename</button></form></td><td>" +
+             html_escape(f.type) +
+             (f.usable ? "" : " <small>(not in use: your account does not allow it)</small>") +
+             "</td><td>" + utc_time(f.created_at) + "</td><td>" + utc_time(f.last_used_at) +
+             "</td><td><form method=\"post\" action=\"/profile/two-factor/remove\">" +
+             csrf_field(v) + factor_fields(f) +
+             "<button class=\"secondary\" type=\"submit\" aria-label=\"Remove " +
+             html_escape(f.label) + "\">Remove</button></form></td></tr>";
+    }
+    out += "</tbody></table>";
+  }
+  if (!t.can_add.empty()) {
+    out += "<form class=\"inline\" method=\"post\" action=\"/profile/two-factor/add\">" +
+           csrf_field(v) +
+           "<label for=\"method\">Add</label><select id=\"method\" name=\"method\">";
+    for (const auto& type : t.can_add)
+      out += "<option value=\"" + html_escape(type.method) + "\">" + html_escape(type.name) +
+             "</option>";
+    out += "</select><button type=\"submit\">Add a second factor</button></form>";
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string render_profile_page(const ProfileView& v) {
@@ -338,7 +397,8 @@ std::string render_profile_page(const ProfileView& v) {
         "<button class=\"secondary\" type=\"submit\">Turn off two-factor authentication"
         "</button></form>";
   }
-  if (v.two_factor.has_totp) {
+  body += factors_section(v);
+  if (v.two_factor.has_second_factor()) {
     body += "<div class=\"row\"><div><strong>Recovery codes</strong><br><small>" +
             std::to_string(v.two_factor.recovery_codes_left) +
             " unused. New codes replace all of them.</small></div><form method=\"post\" "
@@ -351,25 +411,74 @@ std::string render_profile_page(const ProfileView& v) {
         "<p><small>Your account requires two-factor authentication for every member, so "
         "sign-in asks for a code even when your own setting is off.</small></p>";
   body += "<p><a class=\"link\" href=\"/logout\">Sign out</a></p>";
-  return page("Profile", body);
+  return render_page("Profile", body, /*wide=*/true);
 }
 
 std::string render_enable_two_factor_page(const ProfileView& v) {
   const auto& e = v.enrollment;
-  std::string body = nav(v) +
-                     "<h1>Enable Two-Factor Authentication</h1><p class=\"sub\">Scan this QR "
-                     "code with Google Authenticator or any authenticator app. It will show "
-                     "<strong>" +
-                     html_escape(e.issuer_label) + "</strong>.</p>";
+  const bool app = v.method == "totp";
+  const std::string name = v.method_name.empty() ? v.method : v.method_name;
+  const std::string title =
+      v.first_factor ? std::string("Enable Two-Factor Authentication") : "Add " + name;
+  std::string body = nav(v) + "<h1>" + html_escape(title) + "</h1><p class=\"sub\">";
+  if (app)
+    body += "Scan this QR code with Google Authenticator or any authenticator app. It will show "
+            "<strong>" + html_escape(e.issuer_label) + "</strong>.";
+  else
+    body += "Set up your " + html_escape(name) + " with what this page shows, then enter the "
+            "code it gives.";
+  body += "</p>";
   body += messages(v);
-  body += qr_and_secret(e);
+  if (!e.qr_png_data_uri.empty()) {
+    body += qr_and_secret(e);
+  } else if (!e.display_secret.empty()) {
+    body += "<p><small>Key:</small></p><p class=\"secret\" id=\"secret-key\">" +
+            html_escape(e.display_secret) + "</p>";
+  }
   body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
-          "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
-          "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
-          "maxlength=\"9\" required autofocus>"
-          "<button type=\"submit\">Enable</button></form>"
+          "<input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) + "\">" +
+          std::string(app ? "<label for=\"code\">Code from the app</label><input id=\"code\" "
+                            "type=\"text\" name=\"code\" autocomplete=\"one-time-code\" "
+                            "inputmode=\"numeric\" maxlength=\"9\" required autofocus>"
+                          : "<label for=\"code\">Code</label><input id=\"code\" type=\"text\" "
+                            "name=\"code\" autocomplete=\"one-time-code\" maxlength=\"64\" "
+                            "required autofocus>") +
+          "<button type=\"submit\">" + (v.first_factor ? "Enable" : "Add") +
+          "</button></form><p><a class=\"link\" href=\"/profile\">Cancel</a></p>";
+  return page(title, body);
+}
+
+std::string render_remove_factor_page(const ProfileView& v) {
+  const auto& f = v.removing;
+  std::string body = nav(v) + "<h1>Remove " + html_escape(f.label) + "?</h1>";
+  body += messages(v);
+  body += "<p class=\"sub\">It is your last second factor. Removing it turns two-factor "
+          "authentication off: sign-in will ask only for your password, and your recovery "
+          "codes stop working.</p>"
+          "<div class=\"actions\"><form method=\"post\" action=\"/profile/two-factor/remove\">" +
+          csrf_field(v) + factor_fields(f) +
+          "<input type=\"hidden\" name=\"confirm\" value=\"yes\"><button type=\"submit\">"
+          "Remove and turn off two-factor authentication</button></form>"
+          "<a class=\"link\" href=\"/profile\">Keep it</a></div>";
+  return page("Remove a second factor", body);
+}
+
+std::string render_confirm_its_you_page(const ProfileView& v) {
+  std::string body = nav(v) + "<h1>Confirm it's you</h1>";
+  body += messages(v);
+  body += "<p class=\"sub\">Changing your second factors needs a recent sign-in: your "
+          "password" +
+          std::string(v.two_factor.user_setting || v.two_factor.account_setting
+                          ? " and a second factor"
+                          : "") +
+          " within the last " + std::to_string(v.reauthentication_minutes) +
+          " minutes. Sign in again as <strong>" + html_escape(v.email) +
+          "</strong>; you come back to your profile and repeat what you were doing.</p>"
+          "<form method=\"post\" action=\"/profile/confirm\">" +
+          csrf_field(v) +
+          "<button type=\"submit\" autofocus>Confirm it's you</button></form>"
           "<p><a class=\"link\" href=\"/profile\">Cancel</a></p>";
-  return page("Enable Two-Factor Authentication", body);
+  return page("Confirm it's you", body);
 }
 
 std::string render_recovery_codes_page(const ProfileView& v) {

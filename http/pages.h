@@ -31,6 +31,10 @@ std::string render_second_factor_page(const SecondFactorView& view);
 std::string render_profile_page(const ProfileView& view);
 std::string render_enable_two_factor_page(const ProfileView& view);
 std::string render_recovery_codes_page(const ProfileView& view);
+// Asks to confirm removing the user's last second factor (which turns 2FA off).
+std::string render_remove_factor_page(const ProfileView& view);
+// "Confirm it's you": a factor action needs a recent sign-in at the demanded level.
+std::string render_confirm_its_you_page(const ProfileView& view);
 // The error page of `fault`, showing its `error` code (http/error_table.h).
 std::string render_error_page(Fault fault, const ErrorView& view);
 std::string render_logged_out_page();

@@ -26,9 +26,12 @@ namespace {
 
 namespace Ph = Pistache::Http;
 
+// Scripts only from this origin, never inline: a provider's browser ceremony (WebAuthn) is
+// one same-origin script (plugin/mfa_provider.h ResponseInput::script), and a page injected
+// with markup still runs nothing.
 constexpr const char* kHtmlSecurityPolicy =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
-    "base-uri 'none'";
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'";
 
 // Pistache 0.0.5 never writes Raw response headers; only typed ones go on the wire. This
 // typed header carries any name and value.
@@ -180,6 +183,12 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
       return;
     case WebOutcome::Kind::kRecoveryCodesPage:
       send_html(response, status_of(out), render_recovery_codes_page(out.profile));
+      return;
+    case WebOutcome::Kind::kRemoveFactorPage:
+      send_html(response, status_of(out), render_remove_factor_page(out.profile));
+      return;
+    case WebOutcome::Kind::kConfirmItsYouPage:
+      send_html(response, status_of(out), render_confirm_its_you_page(out.profile));
       return;
     case WebOutcome::Kind::kErrorPage:
       send_html(response, status_of(out), render_error_page(*out.fault, out.error));
@@ -608,7 +617,7 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     });
   });
   user.add({M::kGet}, "/profile/two-factor/enable", [](Router& r, Call& c) {
-    send_web(c.response, r.profile_->profile_enable_page(r.browser(c)));
+    if (auto p = r.page_query(c)) send_web(c.response, r.profile_->profile_enable_page(*p, r.browser(c)));
   });
   user.add({M::kPost}, "/profile/two-factor/enable", [](Router& r, Call& c) {
     auto form = r.form(c);
@@ -617,6 +626,20 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
   user.add({M::kPost}, "/profile/recovery-codes", [](Router& r, Call& c) {
     auto form = r.form(c);
     if (form) send_web(c.response, r.profile_->profile_recovery_codes(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/two-factor/add", [](Router& r, Call& c) {
+    if (auto form = r.form(c)) send_web(c.response, r.profile_->profile_add_factor(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/two-factor/rename", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_web(c.response, r.profile_->profile_rename_factor(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/two-factor/remove", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_web(c.response, r.profile_->profile_remove_factor(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/confirm", [](Router& r, Call& c) {
+    if (auto form = r.form(c)) send_web(c.response, r.profile_->profile_confirm(*form, r.browser(c)));
   });
   user.add({M::kGet}, "/signup", [](Router& r, Call& c) {
     if (auto p = r.page_query(c)) send_web(c.response, r.onboarding_->signup_page(*p, r.browser(c)));
@@ -699,6 +722,26 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
                                                   r.client_address(c.request)));
     }
   });
+  api.add({M::kGet}, account + "/members/{member}/credentials", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->credentials(*caller, c.variables[0], c.variables[1]));
+  });
+  api.add({M::kPost}, account + "/members/{member}/credentials", [](Router& r, Call& c) {
+    if (!json_body(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response,
+               r.admin_->register_credential(*caller, c.variables[0], c.variables[1],
+                                             c.request.body(), r.client_address(c.request)));
+    }
+  });
+  api.add({M::kDelete}, account + "/members/{member}/credentials/{credential}",
+          [](Router& r, Call& c) {
+            if (auto caller = r.caller(c)) {
+              send_api(c.response,
+                       r.admin_->remove_credential(*caller, c.variables[0], c.variables[1],
+                                                   c.variables[2], r.client_address(c.request)));
+            }
+          });
   api.add({M::kGet}, account + "/invitations", [](Router& r, Call& c) {
     auto q = r.api_query(c);
     if (!q) return;

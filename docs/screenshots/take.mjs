@@ -282,7 +282,7 @@ async function main() {
     check(await alertText(page), 'a wrong code showed no error');
     await shoot(page, 'sign-in-code-wrong.png');
     await Promise.all([page.waitForLoadState('load'),
-                       page.click('text=Use a recovery code instead')]);
+                       page.click('ul.methods a[href$="method=recovery_code"]')]);
     check(new URL(page.url()).searchParams.get('method') === 'recovery_code',
           'not the recovery code page');
     await shoot(page, 'sign-in-recovery-code.png');

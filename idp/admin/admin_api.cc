@@ -428,10 +428,8 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  if (!all_digits(user_id)) return api_error(Fault::kNotFound, "no such member");
-  auto member = store_.user_by_id(std::stoll(user_id));
-  if (!member || member->account_id != target->id)
-    return api_error(Fault::kNotFound, "no such member");
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
   // The reset is what protects the account; an address no message can reach (stored before
   // addresses were checked) costs only the notice, reported in the answer.
   std::vector<OutgoingMail> mail;
@@ -467,6 +465,192 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
                  {"grants_revoked", reset->grants_revoked},
                  {"api_tokens_revoked", tokens},
                  {"email_queued", !mail.empty()}});
+}
+
+std::optional<User> AdminApi::member_of(const Account& account, const std::string& user_id,
+                                        ApiOutcome& failure) {
+  if (all_digits(user_id)) {
+    auto member = store_.user_by_id(std::stoll(user_id));
+    if (member && member->account_id == account.id) return *member;
+    if (!member && member.error().code != ErrorCode::kNotFound) {
+      failure = api_unavailable();
+      return std::nullopt;
+    }
+  }
+  failure = api_error(Fault::kNotFound, "no such member");
+  return std::nullopt;
+}
+
+nlohmann::json AdminApi::credential_json(const MfaCredential& credential) const {
+  const MfaProvider* provider = two_factor_.registry().find(credential.provider_id);
+  const std::string type = provider ? provider->info().display_name : credential.provider_id;
+  return {{"id", credential.id},
+          {"provider", credential.provider_id},
+          {"type", type},
+          {"label", credential.label.empty() ? type : credential.label},
+          {"created_at", credential.created_at},
+          {"last_used_at", credential.last_used_at},
+          {"confirmed", credential.confirmed}};
+}
+
+ApiOutcome AdminApi::credentials(const Caller& caller, const std::string& account,
+                                 const std::string& user_id) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  auto all = store_.credentials_of_user(member->id);
+  if (!all) return api_unavailable();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& credential : *all) list.push_back(credential_json(credential));
+  return api_ok({{"user_id", member->id}, {"credentials", std::move(list)}});
+}
+
+ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string& account,
+                                         const std::string& user_id, const std::string& body,
+                                         const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  auto parsed = parse_json_object(body);
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
+  nlohmann::json& request = *parsed;
+  const auto id = request.find("provider");
+  if (id == request.end() || !id->is_string())
+    return api_error(Fault::kInvalidRequest,
+                     "provider is required: a second factor of this server (see "
+                     "available_providers)");
+  const std::string provider_id = id->get<std::string>();
+  MfaProvider* provider = two_factor_.registry().find(provider_id);
+  if (!provider || provider->info().is_fallback)
+    return api_error(Fault::kInvalidRequest, "provider: " + provider_id +
+                                                 " is not a second factor of this server (see "
+                                                 "available_providers)");
+  const auto allowed = two_factor_.allowed_providers(*target);
+  if (std::find(allowed.begin(), allowed.end(), provider_id) == allowed.end())
+    return api_error(Fault::kFactorNotAllowed,
+                     provider_id + " is not in the account's allowed_providers");
+  request.erase("provider");
+  auto settings = nlohmann::json::parse(target->mfa_settings_json, nullptr, false);
+  const ChallengeContext context = two_factor_.challenge_context();
+  const int64_t now = context.now;
+  auto made = provider->register_for(
+      UserRef{member->id, member->account_id, member->email, target->issuer_label}, request,
+      provider_settings(*provider, settings), context);
+  if (!made) {
+    if (made.error().code == ErrorCode::kInvalidArgument)
+      return api_error(Fault::kInvalidRequest, made.error().message);
+    return api_error(Fault::kServerError, provider_id + " could not register the factor");
+  }
+  // What the store and the sign-in rely on is the core's to set, whatever the provider said.
+  made->id = 0;
+  made->user_id = member->id;
+  made->provider_id = provider_id;
+  made->confirmed = true;
+  made->version = 0;
+  made->created_at = now;
+  made->last_used_at = 0;
+  auto sealed = two_factor_.sealed(*made);
+  if (!sealed) return api_error(Fault::kServerError, "the secret could not be sealed");
+  const int cap = two_factor_.cap_of(provider_id);
+  auto added = store_.add_credential(*sealed, cap);
+  if (!added) {
+    switch (added.error().code) {
+      case ErrorCode::kDenied:
+        return api_error(Fault::kConflict, "the member already holds the " +
+                                               std::to_string(cap) + " " + provider_id +
+                                               " credentials a member may have; remove one first");
+      case ErrorCode::kAlreadyExists:
+        return api_error(Fault::kConflict, "this key is already registered");
+      case ErrorCode::kNotFound:
+        return api_error(Fault::kNotFound, "no such member");
+      default:
+        return api_unavailable();
+    }
+  }
+  const bool emailed = notify_factor_change(*target, *member, *added, true);
+  two_factor_.audit(*member, "mfa.credential_registered_by_admin", address,
+                    "by user " + std::to_string(caller.user.id) + "; " + provider_id +
+                        " credential " + std::to_string(added->id));
+  nlohmann::json answer = credential_json(*added);
+  answer["email_queued"] = emailed;
+  return api_created(answer);
+}
+
+ApiOutcome AdminApi::remove_credential(const Caller& caller, const std::string& account,
+                                       const std::string& user_id,
+                                       const std::string& credential_id,
+                                       const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  auto all = store_.credentials_of_user(member->id);
+  if (!all) return api_unavailable();
+  const auto it = std::find_if(all->begin(), all->end(), [&](const MfaCredential& c) {
+    return all_digits(credential_id) && c.id == std::stoll(credential_id);
+  });
+  if (it == all->end()) return api_error(Fault::kNotFound, "no such credential");
+  const MfaCredential removed = *it;
+  // The last second factor stays: reset_member removes it, together with what a lost device
+  // calls for (the sessions and tokens it may have opened).
+  const auto factors = two_factor_.allowed_providers(*target);
+  const auto counts = [&](const MfaCredential& c) {
+    return c.confirmed && std::find(factors.begin(), factors.end(), c.provider_id) != factors.end();
+  };
+  const bool last = counts(removed) && std::count_if(all->begin(), all->end(), counts) == 1;
+  if (auto s = store_.remove_credential(member->id, removed.id, removed.version, factors,
+                                        MfaStore::LastFactor::kRefuse);
+      !s) {
+    if (s.error().code == ErrorCode::kNotFound)
+      return api_error(Fault::kNotFound, "no such credential");
+    if (s.error().code == ErrorCode::kConflict)
+      return api_error(Fault::kConflict,
+                       last ? "this is the member's last second factor: register another one "
+                              "first, or reset their two-factor authentication (POST "
+                              "…/members/" + std::to_string(member->id) + "/two-factor/reset)"
+                            : "the credential was changed by another request; read the list "
+                              "and try again");
+    return api_unavailable();
+  }
+  const bool emailed = notify_factor_change(*target, *member, removed, false);
+  two_factor_.audit(*member, "mfa.credential_removed_by_admin", address,
+                    "by user " + std::to_string(caller.user.id) + "; " + removed.provider_id +
+                        " credential " + std::to_string(removed.id));
+  return api_ok({{"removed", true},
+                 {"id", removed.id},
+                 {"user_id", member->id},
+                 {"email_queued", emailed}});
+}
+
+bool AdminApi::notify_factor_change(const Account& account, const User& member,
+                                    const MfaCredential& credential, bool added) {
+  if (!check_email_address(member.email)) return false;
+  const nlohmann::json shown = credential_json(credential);
+  const std::string what = shown["type"].get<std::string>() + " \"" +
+                           shown["label"].get<std::string>() + "\"";
+  MailContent content;
+  content.subject = added ? "A second factor was added to your account"
+                          : "A second factor was removed from your account";
+  content.text_body = "An administrator of " + account.issuer_label +
+                      (added ? " added " + what + " as a second factor of "
+                             : " removed " + what + " from the second factors of ") +
+                      member.email +
+                      ". If you did not expect this, tell your administrator. Your second "
+                      "factors: " +
+                      config_.issuer + "/profile\n";
+  auto message = outgoing((added ? "credential-added:" : "credential-removed:") +
+                              std::to_string(credential.id),
+                          member, std::move(content));
+  if (!message) return false;
+  if (auto s = outbox_.enqueue_mail(*message); !s && s.error().code != ErrorCode::kAlreadyExists)
+    return false;
+  if (on_mail_queued_) on_mail_queued_();
+  return true;
 }
 
 ApiOutcome AdminApi::audit_events(const Caller& caller, const std::string& account,

@@ -1,7 +1,7 @@
 #pragma once
 // The admin API (docs/admin-api.md, docs/openapi.yaml): an account's authentication
-// settings, its members' 2FA state, the lost-device reset and the audit log, plus API
-// tokens. http/ parses a request into one call here and sends the ApiOutcome.
+// settings, its members' 2FA state and second factors, the lost-device reset and the audit
+// log, plus API tokens. http/ parses a request into one call here and sends the ApiOutcome.
 //
 // Authentication: an API token (Authorization: Bearer) or the admin's browser session, with
 // the profile's CSRF token in X-CSRF-Token for changes. Authorization: reading needs
@@ -18,6 +18,7 @@
 #include "base/crypto/random.h"
 #include "idp/directory/directory.h"
 #include "idp/mail/mail.h"
+#include "idp/store/mail_store.h"
 #include "idp/oidc/provider.h"
 #include "idp/store/store.h"
 #include "idp/login/two_factor.h"
@@ -51,10 +52,13 @@ struct Caller {
 
 class AdminApi {
  public:
-  AdminApi(const IdpConfig& config, Store& store, Directory& directory, TwoFactor& two_factor,
-           Random& random, const Clock& clock)
+  // `outbox` queues the notices of changes whose store call takes no mail (a factor added or
+  // removed).
+  AdminApi(const IdpConfig& config, Store& store, MailStore& outbox, Directory& directory,
+           TwoFactor& two_factor, Random& random, const Clock& clock)
       : config_(config),
         store_(store),
+        outbox_(outbox),
         directory_(directory),
         two_factor_(two_factor),
         random_(random),
@@ -81,6 +85,33 @@ class AdminApi {
   // and email_queued (false when their stored address can receive no email).
   ApiOutcome reset_member(const Caller& caller, const std::string& account,
                           const std::string& user_id, const std::string& address);
+  // The member's credentials, second factors and recovery codes, confirmed and pending, in
+  // the order they were added: {"credentials": [{id, provider, type (the provider's display
+  // name), label (the type when none was given), created_at, last_used_at (0: never),
+  // confirmed}]}, never a secret, params or state. 404 for a member of another account.
+  ApiOutcome credentials(const Caller& caller, const std::string& account,
+                         const std::string& user_id);
+  // POST …/credentials {"provider": id, …}: registers a second factor for the member, made by
+  // the provider's MfaProvider::register_for from the other members under the account's
+  // settings of it (TOTP: {"secret": base32}). The credential is confirmed at once, sealed at
+  // rest, gets no recovery codes and leaves the member's own setting alone; the member is
+  // emailed and the change audited (mfa.credential_registered_by_admin). 201 with the
+  // credential as the list shows it and email_queued; 400 for a body the provider refuses
+  // or a provider that is no second factor of this server, 403 method_not_allowed for one
+  // the account does not allow, 409 when the member holds the cap of that provider
+  // (kCredentialsPerProvider in the .cc until IdpConfig carries the caps) or the key is already
+  // registered.
+  ApiOutcome register_credential(const Caller& caller, const std::string& account,
+                                 const std::string& user_id, const std::string& body,
+                                 const std::string& address);
+  // DELETE …/credentials/{id}: removes one credential of the member, emails them and audits
+  // it (mfa.credential_removed_by_admin). 200 {removed, id, user_id, email_queued}. 409 when
+  // it is the member's last second factor (reset_member is the way to remove that: it signs
+  // them out as well) or another request changed it meanwhile; 404 for a credential or member
+  // not of the account.
+  ApiOutcome remove_credential(const Caller& caller, const std::string& account,
+                               const std::string& user_id, const std::string& credential_id,
+                               const std::string& address);
   // Newest first; `before` (an event id) pages back, `limit` 1-500 (default 50), `event` and
   // `user` filter.
   ApiOutcome audit_events(const Caller& caller, const std::string& account, const Params& query);
@@ -140,6 +171,14 @@ class AdminApi {
   // A token as the list and the reset summary show it (never its hash).
   nlohmann::json token_json(const ApiToken& token, const std::string& user_email) const;
   Result<OutgoingMail> reset_mail(const Account& account, const User& member);
+  // The member of `account` named by `user_id`, or the 404 (or 503) to send.
+  std::optional<User> member_of(const Account& account, const std::string& user_id,
+                                ApiOutcome& failure);
+  nlohmann::json credential_json(const MfaCredential& credential) const;
+  // Tells `member` that an administrator added or removed `credential`; false when their
+  // address can receive no email or queueing failed (the change stands either way).
+  bool notify_factor_change(const Account& account, const User& member,
+                            const MfaCredential& credential, bool added);
   Result<OutgoingMail> outgoing(const std::string& dedupe_key, const User& to, MailContent content);
   nlohmann::json settings_json(const Account& account) const;
   // A new token for `user`: the token itself, shown once, and the stored record.
@@ -148,6 +187,7 @@ class AdminApi {
 
   const IdpConfig& config_;
   Store& store_;
+  MailStore& outbox_;
   Directory& directory_;
   TwoFactor& two_factor_;
   Random& random_;

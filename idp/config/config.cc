@@ -29,7 +29,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "trusted_proxies",  "mail",           "password_threads",
                                        "password_queue",   "reauthentication_max_age",
                                        "max_connections",  "idle_timeout",   "metrics",
-                                       "log_file"};
+                                       "log_file",         "credential_caps"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -71,6 +71,44 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
           return make_error(ErrorCode::kInvalidArgument,
                             "metrics.allow must be an array of addresses");
         config.metrics_allow.push_back(address.get<std::string>());
+      }
+    }
+  }
+  if (const auto it = json.find("credential_caps"); it != json.end()) {
+    if (!it->is_object())
+      return make_error(ErrorCode::kInvalidArgument, "credential_caps must be an object");
+    // Read through int64_t so that a huge number is refused rather than wrapped into range.
+    const auto read_cap = [](const nlohmann::json& value, const std::string& key, int& out) {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1 ||
+          value.get<int64_t>() > CredentialCaps::kMax)
+        return Status(make_error(ErrorCode::kInvalidArgument,
+                                 key + " must be an integer between 1 and " +
+                                     std::to_string(CredentialCaps::kMax)));
+      out = static_cast<int>(value.get<int64_t>());
+      return Status();
+    };
+    for (const auto& [key, value] : it->items()) {
+      if (key == "soft") {
+        if (!(s = read_cap(value, "credential_caps.soft", config.credential_caps.soft))) return s;
+      } else if (key == "hardware") {
+        if (!(s = read_cap(value, "credential_caps.hardware", config.credential_caps.hardware)))
+          return s;
+      } else if (key == "providers") {
+        if (!value.is_object())
+          return make_error(ErrorCode::kInvalidArgument,
+                            "credential_caps.providers must be an object of provider ids");
+        config.credential_caps.providers.clear();
+        for (const auto& [id, cap] : value.items()) {
+          if (id.empty())
+            return make_error(ErrorCode::kInvalidArgument,
+                              "credential_caps.providers: a provider id must not be empty");
+          int read = 0;
+          if (!(s = read_cap(cap, "credential_caps.providers." + id, read))) return s;
+          config.credential_caps.providers.emplace_back(id, read);
+        }
+      } else {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "unknown configuration key: credential_caps." + key);
       }
     }
   }
@@ -128,6 +166,16 @@ Status validate_config(const IdpConfig& config) {
                       "max_connections must be between 0 and 10000000 (0: from the file limit)");
   if (config.idle_timeout < 1 || config.idle_timeout > 86400)
     return make_error(ErrorCode::kInvalidArgument, "idle_timeout must be between 1 and 86400");
+  const auto cap_ok = [](int cap) { return cap >= 1 && cap <= CredentialCaps::kMax; };
+  const std::string cap_range = " must be between 1 and " + std::to_string(CredentialCaps::kMax);
+  if (!cap_ok(config.credential_caps.soft))
+    return make_error(ErrorCode::kInvalidArgument, "credential_caps.soft" + cap_range);
+  if (!cap_ok(config.credential_caps.hardware))
+    return make_error(ErrorCode::kInvalidArgument, "credential_caps.hardware" + cap_range);
+  for (const auto& [id, cap] : config.credential_caps.providers) {
+    if (!cap_ok(cap))
+      return make_error(ErrorCode::kInvalidArgument, "credential_caps.providers." + id + cap_range);
+  }
   // A bearer token anyone may try from any address: short ones could be guessed.
   if (!config.metrics_token.empty() && config.metrics_token.size() < 16)
     return make_error(ErrorCode::kInvalidArgument, "metrics.token must be at least 16 characters");
@@ -160,6 +208,14 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"trusted_proxies", config.trusted_proxies},
           {"metrics", {{"allow", config.metrics_allow}, {"token", config.metrics_token}}},
           {"log_file", config.log_file},
+          {"credential_caps",
+           {{"soft", config.credential_caps.soft},
+            {"hardware", config.credential_caps.hardware},
+            {"providers", [&] {
+               nlohmann::json providers = nlohmann::json::object();
+               for (const auto& [id, cap] : config.credential_caps.providers) providers[id] = cap;
+               return providers;
+             }()}}},
           {"mail", config.mail}};
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +14,23 @@
 #include "base/result.h"
 
 namespace keystep {
+
+// How many confirmed second factors of one provider a user may hold (the "credential_caps"
+// object): a bound on what one account can store and on the credentials a typed code is
+// checked against. Recovery codes are one credential and have no cap.
+struct CredentialCaps {
+  static constexpr int kMax = 100;  // the largest cap accepted
+  int soft = 5;       // per provider of kind soft (an authenticator app)
+  int hardware = 10;  // per provider of kind hardware (a YubiKey, a security key)
+  // By provider id, over the kind's cap; each id at most once.
+  std::vector<std::pair<std::string, int>> providers;
+  // The cap of `provider_id`, a provider of kind hardware or soft.
+  int of(std::string_view provider_id, bool hardware_kind) const {
+    for (const auto& [id, cap] : providers)
+      if (id == provider_id) return cap;
+    return hardware_kind ? hardware : soft;
+  }
+};
 
 struct IdpConfig {
   std::string issuer = "http://localhost:8080";  // no trailing slash
@@ -43,6 +62,7 @@ struct IdpConfig {
   std::string metrics_token;
   // Where the JSON log lines go (idp/observability/observability.h): a file appended to, "" for stderr.
   std::string log_file;
+  CredentialCaps credential_caps;
   // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
   nlohmann::json mail = nlohmann::json::object();
 };
@@ -52,7 +72,8 @@ struct IdpConfig {
 Status apply_config_json(const nlohmann::json& json, IdpConfig& config);
 
 // Checks cross-field invariants (issuer is an absolute http(s) URL without query or
-// fragment, positive lifetimes, a supported algorithm, sane Argon2 costs).
+// fragment, positive lifetimes, a supported algorithm, sane Argon2 costs, credential caps
+// between 1 and CredentialCaps::kMax).
 Status validate_config(const IdpConfig& config);
 
 nlohmann::json config_to_json(const IdpConfig& config);

@@ -2,17 +2,15 @@
 
 #include <algorithm>
 #include <cassert>
+#include <map>
 
 #include "base/crypto/encoding.h"
-#include "idp/observability/observability.h"
 #include "base/qr_png.h"
 #include "base/url.h"
+#include "idp/observability/observability.h"
 
 namespace keystep {
 namespace {
-
-// Confirmed credentials a user may hold per provider, until IdpConfig carries the caps.
-constexpr int kCredentialsPerProvider = 5;
 
 // Binds a sealed credential secret to its owner and provider, so rows cannot be swapped.
 std::string secret_aad(int64_t user_id, const std::string& provider_id) {
@@ -27,7 +25,7 @@ std::string user_key(const User& user) { return "user:" + std::to_string(user.id
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
 // The origin of an issuer URL (RFC 6454 §6.2: scheme, host, and the port unless it is the
-// scheme's default); "" for a URL that does not parse.
+// scheme's default).
 std::string origin_of(const ParsedUrl& url) {
   const bool default_port = !url.port || (url.scheme == "http" && *url.port == 80) ||
                             (url.scheme == "https" && *url.port == 443);
@@ -38,9 +36,9 @@ std::string origin_of(const ParsedUrl& url) {
 
 TwoFactor::TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry,
                      const SecretBox& box, Random& random, const Clock& clock,
-                     const std::string& issuer)
+                     const std::string& issuer, CredentialCaps caps)
     : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random), clock_(clock),
-      throttle_(mfa, clock) {
+      throttle_(mfa, clock), caps_(std::move(caps)) {
   if (issuer.empty()) return;
   // The issuer was checked when the configuration was read.
   auto url = parse_url(issuer);
@@ -179,20 +177,152 @@ Result<TwoFactorStatus> TwoFactor::status(const User& user) {
   status.methods = second_factors(*account, confirmed);
   status.has_totp = std::find(status.methods.begin(), status.methods.end(), kTotpProvider) !=
                     status.methods.end();
+  std::map<std::string, int> held;  // confirmed credentials per provider
   for (const auto& c : *credentials) {
-    if (c.confirmed && c.provider_id == kRecoveryProvider && c.state.contains("codes")) {
-      for (const auto& code : c.state["codes"])
+    if (!c.confirmed) continue;
+    if (c.provider_id == kRecoveryProvider) {
+      status.has_recovery_codes = true;
+      for (const auto& code : c.state.value("codes", nlohmann::json::array()))
         status.recovery_codes_left += code.value("used", true) ? 0 : 1;
+      continue;
     }
+    const MfaProvider* provider = registry_.find(c.provider_id);
+    if (provider && provider->info().is_fallback) continue;
+    ++held[c.provider_id];
+    FactorSummary factor;
+    factor.id = c.id;
+    factor.version = c.version;
+    factor.method = c.provider_id;
+    factor.type = provider ? provider->info().display_name : c.provider_id;
+    factor.label = c.label.empty() ? factor.type : c.label;
+    factor.created_at = c.created_at;
+    factor.last_used_at = c.last_used_at;
+    factor.usable = std::find(status.methods.begin(), status.methods.end(), c.provider_id) !=
+                    status.methods.end();
+    status.factors.push_back(std::move(factor));
+  }
+  for (const auto& id : allowed_providers(*account)) {
+    if (held[id] < cap_of(id))
+      status.can_add.push_back(FactorType{id, registry_.find(id)->info().display_name});
   }
   return status;
+}
+
+int TwoFactor::cap_of(const std::string& provider_id) const {
+  const MfaProvider* provider = registry_.find(provider_id);
+  return caps_.of(provider_id, provider && provider->info().kind == ProviderKind::kHardware);
+}
+
+Result<std::string> TwoFactor::factor_label(std::string_view typed) {
+  while (!typed.empty() && typed.front() == ' ') typed.remove_prefix(1);
+  while (!typed.empty() && typed.back() == ' ') typed.remove_suffix(1);
+  if (typed.empty()) return make_error(ErrorCode::kInvalidArgument, "Enter a name.");
+  if (!is_utf8(typed))
+    return make_error(ErrorCode::kInvalidArgument, "The name holds characters that are not text.");
+  size_t characters = 0;
+  for (size_t i = 0; i < typed.size(); ++characters) {
+    const auto lead = static_cast<unsigned char>(typed[i]);
+    const size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    uint32_t code = length == 1 ? lead : lead & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k)
+      code = (code << 6) | (static_cast<unsigned char>(typed[i + k]) & 0x3F);
+    i += length;
+    // Control characters would break the page's and the email's lines; bidirectional
+    // overrides and line separators would make one label look like another.
+    const bool control = code < 0x20 || (code >= 0x7F && code <= 0x9F);
+    const bool spoofing = code == 0x2028 || code == 0x2029 || (code >= 0x202A && code <= 0x202E) ||
+                          (code >= 0x2066 && code <= 0x2069);
+    if (control || spoofing)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "The name may not hold control characters or line breaks.");
+  }
+  if (characters > kMaxFactorLabel)
+    return make_error(ErrorCode::kInvalidArgument, "Use at most " +
+                                                       std::to_string(kMaxFactorLabel) +
+                                                       " characters for the name.");
+  return std::string(typed);
+}
+
+Result<FactorRemoval> TwoFactor::remove_factor(const User& user, int64_t credential_id,
+                                               int64_t version, bool turn_off_if_last,
+                                               const std::string& address) {
+  auto current = status(user);
+  if (!current) return current.error();
+  FactorRemoval removal;
+  bool found = false;
+  bool others = false;  // another factor that counts remains
+  for (const auto& f : current->factors) {
+    if (f.id == credential_id) {
+      removal.factor = f;
+      found = true;
+    } else {
+      others = others || f.usable;
+    }
+  }
+  if (!found) return make_error(ErrorCode::kNotFound, "That second factor no longer exists.");
+  if (!others && current->account_setting) {
+    removal.outcome = FactorRemoval::Outcome::kEnforced;
+    return removal;
+  }
+  if (!others && !turn_off_if_last) {
+    removal.outcome = FactorRemoval::Outcome::kNeedsConfirmation;
+    return removal;
+  }
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  // The store decides "last" again inside its transaction, over the same providers, so a
+  // factor removed meanwhile in another browser cannot leave an enforced member with none.
+  const MfaStore::LastFactor when_last = others ? MfaStore::LastFactor::kRefuse : MfaStore::LastFactor::kTurnOff;
+  if (auto s = mfa_.remove_credential(user.id, credential_id, version, allowed_providers(*account),
+                                      when_last);
+      !s) {
+    if (s.error().code == ErrorCode::kConflict)
+      return make_error(ErrorCode::kConflict,
+                        "Your second factors changed meanwhile. Reload the page and try again.");
+    if (s.error().code == ErrorCode::kNotFound)
+      return make_error(ErrorCode::kNotFound, "That second factor no longer exists.");
+    return s.error();
+  }
+  removal.outcome =
+      others ? FactorRemoval::Outcome::kRemoved : FactorRemoval::Outcome::kTurnedOff;
+  audit(user, "mfa.factor_removed", address,
+        removal.factor.method + " " + std::to_string(credential_id));
+  if (!others) audit(user, "mfa.disabled", address, "last factor removed");
+  return removal;
+}
+
+Status TwoFactor::rename_factor(const User& user, int64_t credential_id, int64_t version,
+                                std::string_view label, const std::string& address) {
+  auto checked = factor_label(label);
+  if (!checked) return checked.error();
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  const auto it = std::find_if(credentials->begin(), credentials->end(), [&](const auto& c) {
+    const MfaProvider* provider = registry_.find(c.provider_id);
+    return c.id == credential_id && c.confirmed && c.provider_id != kRecoveryProvider &&
+           !(provider && provider->info().is_fallback);
+  });
+  if (it == credentials->end())
+    return make_error(ErrorCode::kNotFound, "That second factor no longer exists.");
+  MfaCredential renamed = *it;  // still sealed: update_credential never changes the secret
+  renamed.label = *checked;
+  if (auto s = mfa_.update_credential(renamed, version); !s) {
+    if (s.error().code == ErrorCode::kConflict)
+      return make_error(ErrorCode::kConflict,
+                        "That second factor changed meanwhile. Reload the page and try again.");
+    return s;
+  }
+  audit(user, "mfa.factor_renamed", address,
+        it->provider_id + " " + std::to_string(credential_id));
+  return {};
 }
 
 Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredential& pending) {
   // The URI is derived from the pending credential so that showing the page again shows the
   // same QR code; the provider owns its format.
-  auto* provider = registry_.find(kTotpProvider);
-  if (!provider) return make_error(ErrorCode::kUnavailable, "the TOTP provider is not available");
+  auto* provider = registry_.find(pending.provider_id);
+  if (!provider)
+    return make_error(ErrorCode::kUnavailable, pending.provider_id + " is not available");
   nlohmann::json json = pending.state.value("view", nlohmann::json());
   if (json.is_null()) {
     auto sealed_view = base64_decode(pending.state.value("sealed_view", ""));
@@ -214,6 +344,7 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
   view.otpauth_uri = options.value(kOptionQrUri, "");
   view.display_secret = options.value(kOptionManualKey, "");
   view.issuer_label = json.value("issuer_label", "");
+  if (view.otpauth_uri.empty()) return view;  // nothing to scan, e.g. a key to type
   auto png = qr_png(view.otpauth_uri);
   if (!png) return png.error();
   view.qr_png_data_uri = png_data_uri(*png);
@@ -264,6 +395,9 @@ Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account
 Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::string& provider_id) {
   auto account = store_.account_by_id(user.account_id);
   if (!account) return account.error();
+  auto credentials = mfa_.credentials_of_user(user.id);
+  if (!credentials) return credentials.error();
+  if (Status s = below_cap(*credentials, provider_id); !s) return s.error();
   MfaCredential to_store;
   auto enrollment = prepare_enrollment(user, *account, provider_id, to_store);
   if (!enrollment) return enrollment.error();
@@ -301,12 +435,53 @@ Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {
 }
 
 Result<TotpEnrollmentView> TwoFactor::pending_totp_enrollment(const User& user) {
+  return pending_enrollment(user, kTotpProvider);
+}
+
+Result<TotpEnrollmentView> TwoFactor::pending_enrollment(const User& user,
+                                                         const std::string& provider_id) {
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
   for (const auto& c : *credentials) {
-    if (c.provider_id == kTotpProvider && !c.confirmed) return view_of(user, c);
+    if (c.provider_id == provider_id && !c.confirmed) return view_of(user, c);
   }
-  return make_error(ErrorCode::kNotFound, "no pending authenticator app enrollment");
+  return make_error(ErrorCode::kNotFound, "no pending enrollment of " + provider_id);
+}
+
+Error TwoFactor::cap_reached(const std::string& provider_id) const {
+  const MfaProvider* provider = registry_.find(provider_id);
+  return make_error(ErrorCode::kConflict,
+                    "You have the most of " +
+                        (provider ? provider->info().display_name : provider_id) +
+                        " allowed already (at most " + std::to_string(cap_of(provider_id)) +
+                        "). Remove one first.");
+}
+
+Status TwoFactor::below_cap(const std::vector<MfaCredential>& credentials,
+                            const std::string& provider_id) const {
+  const auto held = std::count_if(credentials.begin(), credentials.end(), [&](const auto& c) {
+    return c.confirmed && c.provider_id == provider_id;
+  });
+  if (held < cap_of(provider_id)) return {};
+  return cap_reached(provider_id);
+}
+
+std::string TwoFactor::unique_label(const std::vector<MfaCredential>& credentials,
+                                    const MfaCredential& confirmed) const {
+  const MfaProvider* provider = registry_.find(confirmed.provider_id);
+  const std::string base = !confirmed.label.empty() ? confirmed.label
+                           : provider                ? provider->info().display_name
+                                                     : confirmed.provider_id;
+  const auto taken = [&](const std::string& label) {
+    return std::any_of(credentials.begin(), credentials.end(), [&](const auto& c) {
+      if (!c.confirmed || c.id == confirmed.id) return false;
+      const MfaProvider* p = registry_.find(c.provider_id);
+      return label == (!c.label.empty() ? c.label : p ? p->info().display_name : c.provider_id);
+    });
+  };
+  std::string label = base;
+  for (int n = 2; taken(label); ++n) label = base + " " + std::to_string(n);
+  return label;
 }
 
 Result<MfaCredential> TwoFactor::new_recovery_codes(const User& user,
@@ -339,7 +514,8 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
                                                                const std::string& provider_id,
                                                                std::string_view code,
                                                                const std::string& address,
-                                                               bool user_setting_on) {
+                                                               bool user_setting_on,
+                                                               FactorSummary* added) {
   auto* provider = registry_.find(provider_id);
   if (!provider) return make_error(ErrorCode::kInvalidArgument, "unknown method " + provider_id);
   auto allowed = provider_allowed(user, provider_id);
@@ -366,15 +542,32 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   confirmed->state.erase("sealed_view");
   confirmed->state.erase("view");
   confirmed->secret = pending_it->secret;  // still sealed; the provider does not change it
+  confirmed->label = unique_label(*credentials, *confirmed);
+  // Recovery codes come with the user's first factor only: a further one never replaces the
+  // codes the user saved (and a factor an administrator registers gets none, add_credential).
+  const bool has_codes = std::any_of(credentials->begin(), credentials->end(), [](const auto& c) {
+    return c.confirmed && c.provider_id == kRecoveryProvider;
+  });
   std::vector<std::string> shown;
-  auto recovery = new_recovery_codes(user, shown);
-  if (!recovery) return recovery.error();
-  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, *recovery,
-                                      user_setting_on, kCredentialsPerProvider);
+  std::optional<MfaCredential> recovery;
+  if (!has_codes) {
+    auto fresh = new_recovery_codes(user, shown);
+    if (!fresh) return fresh.error();
+    recovery = std::move(*fresh);
+  }
+  // The store checks the cap again in its transaction: another factor may have been
+  // confirmed meanwhile (a second browser).
+  if (auto s = mfa_.enable_two_factor(*confirmed, pending_it->version, recovery,
+                                      user_setting_on, cap_of(provider_id));
       !s)
-    return s.error();
+    return s.error().code == ErrorCode::kDenied ? cap_reached(provider_id) : s.error();
   audit(user, user_setting_on ? "mfa.enabled" : "mfa.enrolled_for_account", address,
         provider_id);
+  if (added) {
+    *added = FactorSummary{pending_it->id,         pending_it->version + 1, confirmed->label,
+                           provider_id,            provider->info().display_name,
+                           pending_it->created_at, confirmed->last_used_at};
+  }
   return shown;
 }
 
@@ -459,6 +652,9 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     auto updated = provider.verify(of->clear[i], *challenge, code, context);
     if (!updated) {
       last_error = updated.error();
+      // The expiry was checked above with this context's time; a provider that still finds
+      // the challenge expired looked at the response, so it counts as a refused one.
+      if (last_error->code == ErrorCode::kExpired) last_error->code = ErrorCode::kDenied;
       continue;
     }
     MfaCredential to_store = *updated;

@@ -12,11 +12,14 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/crypto/random.h"
 #include "base/crypto/secret_box.h"
+#include "idp/config/config.h"
 #include "idp/login/login_flow.h"
 #include "idp/login/throttle.h"
 #include "idp/outcome/outcome.h"
@@ -72,12 +75,26 @@ struct SecondStepChoices {
   bool recovery_available = false;
 };
 
+// What TwoFactor::remove_factor did.
+struct FactorRemoval {
+  enum class Outcome {
+    kRemoved,            // the factor is gone; others remain
+    kTurnedOff,          // it was the last: it, the recovery codes and the user's setting went
+    kNeedsConfirmation,  // it is the last: nothing changed, the user must confirm turning off
+    kEnforced,           // it is the last and the account enforces 2FA: nothing changed
+  };
+  Outcome outcome = Outcome::kRemoved;
+  FactorSummary factor;  // as it was listed
+};
+
 class TwoFactor final : public LoginPolicy {
  public:
   // `issuer` (the server's issuer URL) names the relying party providers are told about
   // (ChallengeContext::rp_id and origin); "" tells them none (tests of the core alone).
+  // `caps` bounds the confirmed credentials a user holds of each provider.
   TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry, const SecretBox& box,
-            Random& random, const Clock& clock, const std::string& issuer = "");
+            Random& random, const Clock& clock, const std::string& issuer = "",
+            CredentialCaps caps = {});
 
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
@@ -95,8 +112,34 @@ class TwoFactor final : public LoginPolicy {
   std::vector<std::string> second_factors(
       const Account& account, const std::vector<std::string>& confirmed_providers) const;
 
-  // The user's state; its methods are second_factors() of the user's confirmed credentials.
+  // The user's state; its methods are second_factors() of the user's confirmed credentials,
+  // its factors every confirmed credential of a non-fallback provider.
   Result<TwoFactorStatus> status(const User& user);
+
+  // How many confirmed credentials of `provider_id` a user may hold (CredentialCaps).
+  int cap_of(const std::string& provider_id) const;
+
+  // A label as the user typed it, checked: surrounding spaces dropped, then 1 to
+  // kMaxFactorLabel characters of valid UTF-8 without control characters. kInvalidArgument
+  // with a sentence for the user otherwise.
+  static constexpr size_t kMaxFactorLabel = 64;
+  static Result<std::string> factor_label(std::string_view typed);
+  // Removes the user's confirmed second factor `credential_id` (compare-and-set on
+  // `version`, as the profile listed it). When none of the user's other factors counts
+  // (second_factors()), it is the last: while the account enforces 2FA nothing changes
+  // (kEnforced); else, unless `turn_off_if_last`, nothing changes either
+  // (kNeedsConfirmation), and with it the user's other credentials (recovery codes, pending
+  // enrollments) go too and their own setting turns off (kTurnedOff). kNotFound when it is
+  // not one of the user's confirmed second factors, kConflict when it (or the user's other
+  // factors) changed meanwhile.
+  Result<FactorRemoval> remove_factor(const User& user, int64_t credential_id, int64_t version,
+                                      bool turn_off_if_last, const std::string& address);
+  // Renames the user's confirmed second factor `credential_id` (compare-and-set on
+  // `version`, as the profile listed it). kNotFound when it is not one of the user's
+  // confirmed second factors, kInvalidArgument for a bad label (factor_label), kConflict
+  // when it changed meanwhile (e.g. used to sign in: the user reloads and renames again).
+  Status rename_factor(const User& user, int64_t credential_id, int64_t version,
+                       std::string_view label, const std::string& address);
 
   // Every registered second factor (non-fallback provider), by id.
   std::vector<std::string> second_factor_ids() const;
@@ -104,20 +147,30 @@ class TwoFactor final : public LoginPolicy {
   std::vector<std::string> allowed_providers(const Account& account) const;
   Result<bool> provider_allowed(const User& user, const std::string& provider_id);
 
-  // Begins enrollment with any registered provider the account allows (kDenied otherwise):
-  // stores the pending credential (sealed),
+  // Begins enrollment with any registered provider the account allows (kDenied otherwise),
+  // while the user holds fewer than cap_of(provider_id) of its credentials (kConflict, with
+  // a message naming the cap, otherwise): stores the pending credential (sealed),
   // replacing an older pending one of that provider, and returns what the user must see.
   Result<Enrollment> begin_enrollment(const User& user, const std::string& provider_id);
-  // Confirms the user's pending credential of provider_id with `response`: turns the
-  // user-level setting on and returns fresh recovery codes (shown once). A wrong response
-  // enables nothing (kDenied).
+  // The user's pending enrollment of provider_id as its page shows it again (the same QR
+  // code and key), or kNotFound when there is none.
+  Result<TotpEnrollmentView> pending_enrollment(const User& user, const std::string& provider_id);
+  // Confirms the user's pending credential of provider_id with `response`, keeping the
+  // user's other factors: turns the user-level setting on and, when the user holds no
+  // recovery codes yet (their first factor), returns fresh ones (shown once); else returns
+  // none. A wrong response enables nothing (kDenied).
   // With user_setting_on false (the setup an enforcing account forces at sign-in), the
   // credential is confirmed but the user's own setting is left as it is.
+  // The credential is labelled with the provider's label, numbered when the user has one so
+  // named already ("Authenticator app 2"). kConflict naming the cap when the user holds
+  // cap_of(provider_id) confirmed credentials of it already. On success `added` (when given)
+  // receives the confirmed factor.
   Result<std::vector<std::string>> confirm_enrollment(const User& user,
                                                       const std::string& provider_id,
                                                       std::string_view response,
                                                       const std::string& address,
-                                                      bool user_setting_on = true);
+                                                      bool user_setting_on = true,
+                                                      FactorSummary* added = nullptr);
   // The authenticator-app secret an enforcement email sends `user`, made with `account`'s
   // settings, which may be the ones a request is about to store (kDenied when they do not
   // allow the app). Stores nothing: the caller stores the credential together with the change
@@ -190,6 +243,9 @@ class TwoFactor final : public LoginPolicy {
   Result<MfaCredential> sealed(const MfaCredential& clear);
   // The server's providers (their settings and admin registration, idp/admin).
   const ProviderRegistry& registry() const { return registry_; }
+  // What providers are told about a challenge (also an admin's registration, idp/admin):
+  // the time and the relying party.
+  ChallengeContext challenge_context() const;
 
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
@@ -198,8 +254,16 @@ class TwoFactor final : public LoginPolicy {
   Result<MfaCredential> unsealed(const MfaCredential& stored) const;
   Result<MfaCredential> new_recovery_codes(const User& user, std::vector<std::string>& shown);
   Result<TotpEnrollmentView> view_of(const User& user, const MfaCredential& pending);
-  // What providers are told about a challenge: the time and the relying party.
-  ChallengeContext challenge_context() const;
+  // kConflict naming the cap of provider_id, for a user who holds that many.
+  Error cap_reached(const std::string& provider_id) const;
+  // cap_reached when `credentials` (a user's) hold cap_of(provider_id) confirmed ones of
+  // provider_id already; the store checks again when it confirms one.
+  Status below_cap(const std::vector<MfaCredential>& credentials,
+                   const std::string& provider_id) const;
+  // `confirmed`'s label, or its provider's name when it has none, numbered (" 2", " 3" …)
+  // when another of the user's `credentials` is labelled so already.
+  std::string unique_label(const std::vector<MfaCredential>& credentials,
+                           const MfaCredential& confirmed) const;
   Result<UserRef> user_ref(const User& user);
   // The provider's enrollment under `account`'s settings, its pending credential sealed for
   // the store (`to_store`). Stores nothing.
@@ -232,6 +296,7 @@ class TwoFactor final : public LoginPolicy {
   Throttle throttle_;
   std::string rp_id_;   // the issuer's host
   std::string origin_;  // the issuer's scheme, host and port
+  const CredentialCaps caps_;
 };
 
 }  // namespace keystep

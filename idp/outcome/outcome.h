@@ -44,6 +44,26 @@ struct TotpEnrollmentView {
   std::string issuer_label;
 };
 
+// One of a user's confirmed second factors, as the profile lists it.
+struct FactorSummary {
+  int64_t id = 0;
+  int64_t version = 0;  // posted back by Rename and Remove: they change this version only
+  std::string label;    // the user's name for it, e.g. "Authenticator app", "Work phone"
+  std::string method;   // its provider id
+  std::string type;     // its provider's display name (the id when the server lost it)
+  int64_t created_at = 0;
+  int64_t last_used_at = 0;  // 0: never used to sign in
+  // False when it no longer counts as a second factor: the account stopped allowing its
+  // method or the server no longer has it. Listed so the user can remove it.
+  bool usable = true;
+};
+
+// A kind of second factor the user may add now.
+struct FactorType {
+  std::string method;  // provider id
+  std::string name;    // display name, e.g. "Authenticator app"
+};
+
 // A user's two-factor state (TwoFactor::status).
 struct TwoFactorStatus {
   bool user_setting = false;         // the user's own toggle
@@ -51,6 +71,10 @@ struct TwoFactorStatus {
   bool has_totp = false;             // a confirmed authenticator app
   std::vector<std::string> methods;  // providers with a confirmed credential, fallbacks excluded
   int recovery_codes_left = 0;
+  bool has_recovery_codes = false;   // a set of recovery codes exists (used up or not)
+  std::vector<FactorSummary> factors;  // confirmed, fallbacks excluded, oldest first
+  // The methods the account allows and the server has, below their cap (CredentialCaps).
+  std::vector<FactorType> can_add;
   bool has_second_factor() const { return !methods.empty(); }
 };
 
@@ -105,7 +129,15 @@ struct ProfileView {
   std::string account_name;
   TwoFactorStatus two_factor;
   TotpEnrollmentView enrollment;            // kEnableTwoFactorPage
+  std::string method;                       // kEnableTwoFactorPage: the provider being added
+  std::string method_name;                  // its display name
+  bool first_factor = true;                 // kEnableTwoFactorPage: adding turns 2FA on
   std::vector<std::string> recovery_codes;  // kRecoveryCodesPage: shown once
+  // kRemoveFactorPage: the factor whose removal awaits confirmation (the user's last).
+  FactorSummary removing;
+  // kConfirmItsYouPage: why the session must sign in again, and the allowed age in minutes.
+  std::string reauthentication_reason;
+  int64_t reauthentication_minutes = 0;
   std::string notice;
   std::string error_message;
   // The user may open Account setup > Authentication (auth_settings.view): the pages link it.
@@ -146,6 +178,8 @@ struct WebOutcome {
     kProfilePage,
     kEnableTwoFactorPage,
     kRecoveryCodesPage,
+    kRemoveFactorPage,
+    kConfirmItsYouPage,
     kSignupPage,
     kLogoutConfirmPage,
   };
@@ -157,7 +191,7 @@ struct WebOutcome {
   LoginView login;           // kLoginPage
   SecondFactorView second;   // kSecondFactorPage
   ErrorView error;           // kErrorPage
-  ProfileView profile;       // kProfilePage, kEnableTwoFactorPage, kRecoveryCodesPage
+  ProfileView profile;       // kProfilePage and the profile's other pages
   SignupView signup;         // kSignupPage
   LogoutConfirmView logout;  // kLogoutConfirmPage
   int64_t retry_after = 0;   // seconds, with kTooManyAttempts

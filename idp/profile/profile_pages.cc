@@ -4,17 +4,32 @@
 #include <vector>
 
 #include "base/crypto/hash.h"
+#include "base/url.h"
 #include "base/words.h"
+#include "idp/mail/mailer.h"
 
 namespace keystep {
+namespace {
 
-ProfilePages::ProfilePages(const IdpConfig& config, Store& store, const PasswordHasher& hasher,
-                           TwoFactor& two_factor, SignInStarter& sign_in, const Clock& clock)
+// A credential id or version posted back by a form: digits only, else -1 (never an id).
+int64_t posted_number(const std::string& text) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    return -1;
+  return std::stoll(text);
+}
+
+}  // namespace
+
+ProfilePages::ProfilePages(const IdpConfig& config, Store& store, MailStore& outbox,
+                           const PasswordHasher& hasher, TwoFactor& two_factor,
+                           SignInStarter& sign_in, Random& random, const Clock& clock)
     : config_(config),
       store_(store),
+      outbox_(outbox),
       hasher_(hasher),
       two_factor_(two_factor),
       sign_in_(sign_in),
+      random_(random),
       throttle_(store, clock),
       clock_(clock) {}
 
@@ -94,9 +109,18 @@ Status ProfilePages::after_two_factor_on(const SignedIn& who, bool proved_second
   return {};
 }
 
+WebOutcome ProfilePages::profile_with(const SignedIn& who, std::optional<Fault> fault,
+                                      const std::string& message) {
+  auto out = profile_view(who, WebOutcome::Kind::kProfilePage, fault);
+  if (!out) return unavailable_page();
+  (fault ? out->profile.error_message : out->profile.notice) = message;
+  return *out;
+}
+
 std::optional<ProfilePages::SignedIn> ProfilePages::profile_post(const Params& form,
                                                                  const BrowserContext& browser,
-                                                                 WebOutcome& failure) {
+                                                                 WebOutcome& failure,
+                                                                 Stale stale) {
   auto who = signed_in(browser);
   if (!who) {
     failure = unavailable_page();
@@ -111,12 +135,75 @@ std::optional<ProfilePages::SignedIn> ProfilePages::profile_post(const Params& f
                          "The form was not sent by your profile page. Reload it and try again.");
     return std::nullopt;
   }
+  if (stale == Stale::kConfirmItsYou) {
+    const SignedIn& w = **who;
+    auto allowed =
+        two_factor_.check_session(w.session, w.user, true, config_.reauthentication_max_age);
+    if (allowed) return **who;
+    if (allowed.error().code != ErrorCode::kDenied) {
+      failure = unavailable_page();
+      return std::nullopt;
+    }
+    two_factor_.audit(w.user, "session.reauthentication_required", browser.client_address,
+                      allowed.error().message);
+    auto page = profile_view(w, WebOutcome::Kind::kConfirmItsYouPage,
+                             Fault::kInsufficientUserAuthentication);
+    if (!page) {
+      failure = unavailable_page();
+      return std::nullopt;
+    }
+    page->profile.reauthentication_reason = allowed.error().message;
+    page->profile.reauthentication_minutes = (config_.reauthentication_max_age + 59) / 60;
+    failure = *page;
+    return std::nullopt;
+  }
   auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
   if (!step_up || *step_up) {
     failure = step_up ? **step_up : unavailable_page();
     return std::nullopt;
   }
   return **who;
+}
+
+WebOutcome ProfilePages::profile_confirm(const Params& form, const BrowserContext& browser) {
+  auto who = signed_in(browser);
+  if (!who) return unavailable_page();
+  if (!*who) return redirect_to(config_.issuer + "/profile");
+  if (!constant_time_equal(param(form, "csrf_token"), (*who)->csrf_token))
+    return error_page(Fault::kInvalidCsrfToken,
+                      "The form was not sent by your profile page. Reload it and try again.");
+  // A full sign-in at the level the policy asks for (password, then the second factor),
+  // which comes back to the profile; the user then repeats the action.
+  return sign_in_.sign_in_then("/profile", browser, (*who)->user.email);
+}
+
+void ProfilePages::notify_factor_change(const SignedIn& who, FactorChange change,
+                                        const FactorSummary& factor, bool two_factor_off,
+                                        const std::string& address) {
+  auto account = store_.account_by_id(who.user.account_id);
+  FactorNotice notice;
+  notice.change = change;
+  notice.factor_label = factor.label;
+  notice.factor_type = factor.type;
+  notice.account_label = account ? account->issuer_label : std::string("Keystep");
+  notice.two_factor_off = two_factor_off;
+  notice.profile_url = config_.issuer + "/profile";
+  notice.address = address;
+  notice.at = clock_.now();
+  MailConfig mail_config;  // the "from" of every email: the mail settings' own default
+  (void)apply_mail_config_json(config_.mail, mail_config);
+  auto host = parse_url(config_.issuer);
+  const std::string key = std::string(change == FactorChange::kAdded ? "factor-added:"
+                                                                     : "factor-removed:") +
+                          std::to_string(who.user.id) + ":" + std::to_string(factor.id);
+  auto mail = queued_mail(key, mail_config.from, who.user.email, factor_notice(notice),
+                          host ? host->host : "localhost", random_, clock_.now());
+  Status queued = mail ? outbox_.enqueue_mail(*mail) : Status(mail.error());
+  if (!queued && queued.error().code != ErrorCode::kAlreadyExists) {
+    two_factor_.audit(who.user, "mail.notice_failed", address, queued.error().message);
+    return;
+  }
+  if (on_mail_queued_) on_mail_queued_();
 }
 
 WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserContext& browser) {
@@ -129,7 +216,7 @@ WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserCon
     // off first (which asks for the password or a current code).
     auto status = two_factor_.status(who->user);
     if (!status) return unavailable_page();
-    if (status->has_totp && !status->user_setting) {
+    if (status->has_second_factor() && !status->user_setting) {
       // Set up already (the account required it): turning the own setting on needs nothing
       // more, and keeps asking for the code even if the account stops requiring it.
       if (auto s = store_.set_two_factor_setting(who->user.id, true); !s) return unavailable_page();
@@ -141,7 +228,7 @@ WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserCon
       out->profile.notice = "Two-factor authentication is on.";
       return *out;
     }
-    if (status->has_totp) {
+    if (status->has_second_factor()) {
       auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, Fault::kTwoFactorAlreadyOn);
       if (!out) return unavailable_page();
       out->profile.error_message = "Two-factor authentication is already on.";
@@ -190,7 +277,8 @@ WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserCon
   return *out;
 }
 
-WebOutcome ProfilePages::profile_enable_page(const BrowserContext& browser) {
+WebOutcome ProfilePages::profile_enable_page(const Params& query,
+                                             const BrowserContext& browser) {
   auto who = signed_in(browser);
   if (!who) return unavailable_page();
   if (!*who) return redirect_to(config_.issuer + "/profile");
@@ -199,14 +287,20 @@ WebOutcome ProfilePages::profile_enable_page(const BrowserContext& browser) {
   auto step_up = step_up_needed((*who)->session, (*who)->user, true, "/profile", browser);
   if (!step_up) return unavailable_page();
   if (*step_up) return **step_up;
-  auto view = two_factor_.pending_totp_enrollment((*who)->user);
+  const std::string method = param(query, "method").empty() ? kTotpProvider : param(query, "method");
+  auto view = two_factor_.pending_enrollment((*who)->user, method);
   if (!view) {
-    if (view.error().code == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
+    if (view.error().code == ErrorCode::kNotFound || view.error().code == ErrorCode::kUnavailable)
+      return redirect_to(config_.issuer + "/profile");
     return unavailable_page(view.error().message);
   }
   auto out = profile_view(**who, WebOutcome::Kind::kEnableTwoFactorPage);
   if (!out) return unavailable_page();
   out->profile.enrollment = *view;
+  out->profile.method = method;
+  for (const auto& type : out->profile.two_factor.can_add)
+    if (type.method == method) out->profile.method_name = type.name;
+  out->profile.first_factor = !out->profile.two_factor.has_second_factor();
   return *out;
 }
 
@@ -216,28 +310,134 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
   if (!who) return failure;
   std::string code = param(form, "code");
   if (code.size() > 64) code.resize(64);
-  auto codes = two_factor_.confirm_totp_enrollment(who->user, code, browser.client_address);
+  const std::string method = param(form, "method").empty() ? kTotpProvider : param(form, "method");
+  auto before = two_factor_.status(who->user);
+  if (!before) return unavailable_page();
+  // The user's first factor turns their own setting on (the seed's toggle); a further one
+  // leaves it as it is, so adding a spare never flips a setting the account's setup left off.
+  const bool first = !before->has_second_factor();
+  FactorSummary added;
+  auto codes = two_factor_.confirm_enrollment(who->user, method, code, browser.client_address,
+                                              first || before->user_setting, &added);
   if (!codes) {
     const ErrorCode kind = codes.error().code;
     if (kind == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
+    if (kind == ErrorCode::kConflict) return profile_with(*who, Fault::kConflict, codes.error().message);
     if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
         kind != ErrorCode::kReplayed)
       return unavailable_page(codes.error().message);
-    auto view = two_factor_.pending_totp_enrollment(who->user);
+    auto view = two_factor_.pending_enrollment(who->user, method);
     auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, Fault::kWrongCredentials);
     if (!view || !out) return unavailable_page("Please try again.");
     out->profile.enrollment = *view;
+    out->profile.method = method;
+    for (const auto& type : out->profile.two_factor.can_add)
+      if (type.method == method) out->profile.method_name = type.name;
+    out->profile.first_factor = first;
     out->profile.error_message =
-        "That code is not valid. Enter the current code from your authenticator app.";
+        method == kTotpProvider
+            ? "That code is not valid. Enter the current code from your authenticator app."
+            : "That code is not valid. Enter the current code.";
     return *out;
   }
-  if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
-    return unavailable_page();
+  notify_factor_change(*who, FactorChange::kAdded, added, false, browser.client_address);
+  if (first) {
+    if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
+      return unavailable_page();
+  }
+  if (codes->empty()) return profile_with(*who, std::nullopt, added.label + " added.");
+  // Recovery codes are a step of their own, after the factor is confirmed, shown only once.
   auto out = profile_view(*who, WebOutcome::Kind::kRecoveryCodesPage);
   if (!out) return unavailable_page();
   out->profile.recovery_codes = *codes;
-  out->profile.notice = "Two-factor authentication is on.";
+  out->profile.notice = first ? "Two-factor authentication is on." : added.label + " added.";
   return *out;
+}
+
+WebOutcome ProfilePages::profile_add_factor(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure, Stale::kConfirmItsYou);
+  if (!who) return failure;
+  const std::string method = param(form, "method");
+  auto enrollment = two_factor_.begin_enrollment(who->user, method);
+  if (!enrollment) {
+    switch (enrollment.error().code) {
+      case ErrorCode::kDenied:
+        return profile_with(*who, Fault::kFactorNotAllowed, enrollment.error().message + ".");
+      case ErrorCode::kInvalidArgument:
+        return profile_with(*who, Fault::kInvalidRequest, "Choose a kind of second factor.");
+      case ErrorCode::kConflict:
+        return profile_with(*who, Fault::kConflict, enrollment.error().message);
+      default:
+        return unavailable_page(enrollment.error().message);
+    }
+  }
+  return redirect_to(config_.issuer + "/profile/two-factor/enable?method=" + url_encode(method));
+}
+
+WebOutcome ProfilePages::profile_remove_factor(const Params& form,
+                                               const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure, Stale::kConfirmItsYou);
+  if (!who) return failure;
+  auto removal = two_factor_.remove_factor(
+      who->user, posted_number(param(form, "credential")), posted_number(param(form, "version")),
+      param(form, "confirm") == "yes", browser.client_address);
+  if (!removal) {
+    switch (removal.error().code) {
+      case ErrorCode::kNotFound:
+        return profile_with(*who, Fault::kNotFound, removal.error().message);
+      case ErrorCode::kConflict:
+        return profile_with(*who, Fault::kConflict, removal.error().message);
+      default:
+        return unavailable_page();
+    }
+  }
+  using Outcome = FactorRemoval::Outcome;
+  switch (removal->outcome) {
+    case Outcome::kEnforced:
+      return profile_with(*who, Fault::kTwoFactorEnforced,
+                          "Your account requires two-factor authentication, so you cannot "
+                          "remove your last second factor. Add another one first.");
+    case Outcome::kNeedsConfirmation: {
+      auto out = profile_view(*who, WebOutcome::Kind::kRemoveFactorPage,
+                              Fault::kConfirmationRequired);
+      if (!out) return unavailable_page();
+      out->profile.removing = removal->factor;
+      return *out;
+    }
+    case Outcome::kRemoved:
+    case Outcome::kTurnedOff:
+      break;
+  }
+  const bool off = removal->outcome == Outcome::kTurnedOff;
+  notify_factor_change(*who, FactorChange::kRemoved, removal->factor, off,
+                       browser.client_address);
+  return profile_with(*who, std::nullopt,
+                      removal->factor.label + " removed." +
+                          (off ? " Two-factor authentication is off." : ""));
+}
+
+WebOutcome ProfilePages::profile_rename_factor(const Params& form,
+                                               const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure, Stale::kConfirmItsYou);
+  if (!who) return failure;
+  auto renamed =
+      two_factor_.rename_factor(who->user, posted_number(param(form, "credential")),
+                                posted_number(param(form, "version")), param(form, "label"),
+                                browser.client_address);
+  if (renamed) return profile_with(*who, std::nullopt, "Renamed.");
+  switch (renamed.error().code) {
+    case ErrorCode::kInvalidArgument:
+      return profile_with(*who, Fault::kInvalidRequest, renamed.error().message);
+    case ErrorCode::kNotFound:
+      return profile_with(*who, Fault::kNotFound, renamed.error().message);
+    case ErrorCode::kConflict:
+      return profile_with(*who, Fault::kConflict, renamed.error().message);
+    default:
+      return unavailable_page();
+  }
 }
 
 WebOutcome ProfilePages::profile_recovery_codes(const Params& form, const BrowserContext& browser) {

@@ -36,7 +36,7 @@ import { ACR_MFA, freePort, ISSUER_LABEL, Keystep, PUBLIC_CLIENT_ID, USER } from
 import { enableTwoFactorOnProfile, startTwoFactorOnProfile } from './lib/profile.mjs';
 import { discover, signInWithPassword } from './lib/rp.mjs';
 import { assertSetupCannotBeSkipped, readSetupStep, SETUP_HEADING } from './lib/setup_step.mjs';
-import { MAIL_FROM_ADDRESS, parseMail, smtpConf, SmtpServer } from './lib/smtp.mjs';
+import { isNotice, MAIL_FROM_ADDRESS, NOT_A_NOTICE, parseMail, smtpConf, SmtpServer } from './lib/smtp.mjs';
 import { eventually, sleep } from './lib/wait.mjs';
 
 const ADMIN = { email: 'admin@example.com', password: 'admin staple battery', admin: true };
@@ -120,7 +120,7 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
     assert.equal(res.body.summary.members_without_two_factor, 2);
     assert.match(res.body.summary.effect, /user-level settings are not changed/);
     assert.equal((await api.settings()).body.enforce_two_factor, false);
-    assert.deepEqual(await ks.sql('SELECT id FROM mail_outbox'), []);
+    assert.deepEqual(await ks.sql(`SELECT id FROM mail_outbox WHERE ${NOT_A_NOTICE}`), []);
   });
 
   it('with confirm: 200, enforcement on, two emails queued and audited', async () => {
@@ -133,17 +133,17 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
   });
 
   it('each member without 2FA gets exactly one email over SMTP; the admin and alice none', async () => {
-    await smtp.waitForMessages(2);
+    await smtp.waitForMessages(2, { notices: false });
     await eventually(async () => (await ks.sql('SELECT id FROM mail_outbox WHERE sent_at = 0')).length === 0,
                      'the outbox to be sent');
-    const messages = await smtp.messages();
+    const messages = await smtp.messages({ notices: false });
     assert.equal(messages.length, 2, 'one message per member without 2FA');
     for (const m of messages) {
       const email = await readSetupEmail(m);
       emails[m.envelope.rcpt_tos[0]] = email;
     }
     assert.deepEqual(Object.keys(emails).sort(), [BOB.email, CAROL.email]);
-    assert.equal((await ks.sql('SELECT id FROM mail_outbox')).length, 2);
+    assert.equal((await ks.sql(`SELECT id FROM mail_outbox WHERE ${NOT_A_NOTICE}`)).length, 2);
   });
 
   it('the email: envelope, From, To, Subject, a QR code by cid, its secret as text, a sign-in link', async () => {
@@ -277,10 +277,16 @@ describe('enforcing 2FA account-wide: emails over SMTP, forced setup at sign-in'
     assert.equal(claims.acr, ACR_MFA);
     assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
 
-    const messages = await smtp.messages();
+    const messages = await smtp.messages({ notices: false });
     assert.equal(messages.length, 2);
     assert.ok(messages.every((m) => !m.envelope.rcpt_tos.includes(USER.email)));
-    assert.deepEqual(await ks.sql(`SELECT id FROM mail_outbox WHERE recipient = '${USER.email}'`), []);
+    // The notice of the authenticator app she added on her profile arrived over SMTP.
+    const notices = (await smtp.messagesTo(USER.email)).filter((m) => isNotice(m.raw));
+    assert.equal(notices.length, 1);
+    const notice = await parseMail(notices[0].raw);
+    assert.match(notice.subject, /^A second factor was added \(/);
+    assert.match(notice.text, /You added a second factor to your sign-in/);
+    assert.deepEqual(await ks.sql(`SELECT id FROM mail_outbox WHERE recipient = '${USER.email}' AND ${NOT_A_NOTICE}`), []);
   });
 });
 
@@ -307,7 +313,7 @@ describe('SMTP down while enforcing, then up: every email arrives exactly once',
   });
 
   const outbox = () => ks.sql(
-      'SELECT recipient, attempts, sent_at, last_error FROM mail_outbox ORDER BY recipient');
+      `SELECT recipient, attempts, sent_at, last_error FROM mail_outbox WHERE ${NOT_A_NOTICE} ORDER BY recipient`);
 
   it('enforcement is confirmed while the SMTP server is down; the failed attempt is recorded', async () => {
     const res = await api.putSettings(ENFORCE);
@@ -321,13 +327,13 @@ describe('SMTP down while enforcing, then up: every email arrives exactly once',
       assert.equal(m.sent_at, 0);
       assert.match(m.last_error, new RegExp(`127\\.0\\.0\\.1.*${smtpPort}|connect`, 'i'));
     }
-    assert.deepEqual(await smtp.messages(), []);
+    assert.deepEqual(await smtp.messages({ notices: false }), []);
   });
 
   it('once the SMTP server listens on that port, each member gets exactly one email (the retry)', async () => {
     await smtp.listen(smtpPort);
     // The first retry is due 30 s after the failure, then 1 min: allow for both on a slow machine.
-    const messages = await smtp.waitForMessages(3, { timeoutMs: 100000 });
+    const messages = await smtp.waitForMessages(3, { timeoutMs: 100000, notices: false });
     assert.deepEqual(messages.map((m) => m.envelope.rcpt_tos).flat().sort(), members);
     for (const m of messages) {
       const { mail, envelope, qrUri, textSecret } = await readSetupEmail(m);
@@ -345,7 +351,7 @@ describe('SMTP down while enforcing, then up: every email arrives exactly once',
 
   it('nothing more arrives: after 10 s, across a keystep restart, and on a repeated confirmed PUT', async () => {
     await sleep(10000);
-    assert.equal((await smtp.messages()).length, 3, 'no duplicates within 10 s');
+    assert.equal((await smtp.messages({ notices: false })).length, 3, 'no duplicates within 10 s');
 
     const exit = await ks.restart();
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks.output}`);
@@ -354,7 +360,7 @@ describe('SMTP down while enforcing, then up: every email arrives exactly once',
     assert.equal(again.body.enforce_two_factor, true);
     await sleep(6000);  // the worker's start-up pass, the wake-up of the PUT and one more poll
 
-    assert.equal((await smtp.messages()).length, 3, 'no duplicates after the restart and the repeated PUT');
+    assert.equal((await smtp.messages({ notices: false })).length, 3, 'no duplicates after the restart and the repeated PUT');
     assert.equal((await outbox()).length, 3, 'the repeated PUT queued nothing');
     const audit = await api.auditEvents({ event: 'account.two_factor_enforced' });
     assert.deepEqual(audit.body.events.map((e) => e.detail), ['3 emails queued']);

@@ -158,7 +158,8 @@ describe('two-factor authentication', { timeout: 120000 }, () => {
     assert.equal(visible[0].inputmode, 'numeric');
     assert.ok(form.inputs.some((i) => i.type === 'hidden' && i.name === 'csrf_token' && i.value));
     assert.ok(form.inputs.some((i) => i.type === 'hidden' && i.name === 'flow' && i.value === flow));
-    assert.match(page.body, new RegExp(`<a[^>]*href="/login/second-factor\\?flow=${flow}&amp;method=recovery_code"[^>]*>Use a recovery code`));
+    assert.match(page.body, /Use another method/);
+    assert.match(page.body, new RegExp(`<a[^>]*href="/login/second-factor\\?flow=${flow}&amp;method=recovery_code"[^>]*>Recovery code</a>`));
 
     const current = await totpCode(secret);
     const wrong = String((Number(current) + 500000) % 1000000).padStart(6, '0');

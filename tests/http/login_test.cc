@@ -56,9 +56,12 @@ TEST_F(Login, PageCarriesCsrfTokenAndAutocompleteAttributes) {
   EXPECT_NE(html.find("method=\"post\""), std::string::npos);
   EXPECT_EQ(page.response.header("Cache-Control"), "no-store");
   EXPECT_EQ(page.response.header("X-Frame-Options"), "DENY");
-  EXPECT_NE(
-      page.response.header("Content-Security-Policy").value_or("").find("frame-ancestors 'none'"),
-      std::string::npos);
+  const std::string policy = page.response.header("Content-Security-Policy").value_or("");
+  EXPECT_NE(policy.find("frame-ancestors 'none'"), std::string::npos) << policy;
+  // A ceremony's script loads from this origin only; no inline script ever runs.
+  const size_t scripts = policy.find("script-src ");
+  ASSERT_NE(scripts, std::string::npos) << policy;
+  EXPECT_EQ(policy.substr(scripts, policy.find(';', scripts) - scripts), "script-src 'self'");
 }
 
 TEST_F(Login, UnknownFlowGets400) {

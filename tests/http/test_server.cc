@@ -175,6 +175,7 @@ Status TestServer::init(const TestServerOptions& options) {
   if (options.metrics_allow) config_.metrics_allow = *options.metrics_allow;
   config_.metrics_token = options.metrics_token;
   config_.trusted_proxies = options.trusted_proxies;
+  if (options.credential_caps) config_.credential_caps = *options.credential_caps;
   WiringOptions wiring;
   wiring.plugins = options.plugins;
   config_.plugin_dir = options.plugin_dir;

@@ -59,6 +59,8 @@ struct TestServerOptions {
   std::optional<std::vector<std::string>> metrics_allow = std::nullopt;
   std::string metrics_token = "";
   std::vector<std::string> trusted_proxies = {};
+  // IdpConfig's caps on second factors per user and provider; unset: the defaults.
+  std::optional<CredentialCaps> credential_caps = std::nullopt;
 };
 
 // The running server and everything it is wired to.

@@ -28,16 +28,17 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   }
   w->keys_ = std::make_unique<SigningKeys>(store, box, clock);
   w->hasher_ = std::make_unique<PasswordHasher>(c.argon2, random);
-  w->two_factor_ =
-      std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock, c.issuer);
+  w->two_factor_ = std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock,
+                                               c.issuer, c.credential_caps);
   w->provider_ = std::make_unique<Provider>(c, store, *w->keys_, *w->hasher_, *w->two_factor_,
                                             random, clock);
-  w->profile_ = std::make_unique<ProfilePages>(c, store, *w->hasher_, *w->two_factor_,
-                                               w->provider_->login(), clock);
+  w->profile_ = std::make_unique<ProfilePages>(c, store, outbox, *w->hasher_, *w->two_factor_,
+                                               w->provider_->login(), random, clock);
   w->onboarding_ = std::make_unique<OnboardingPages>(c, store, *w->hasher_, *w->two_factor_,
                                                      w->provider_->login(), random, clock);
   w->directory_ = std::make_unique<Directory>(store, *w->hasher_, random, clock);
-  w->admin_ = std::make_unique<AdminApi>(c, store, *w->directory_, *w->two_factor_, random, clock);
+  w->admin_ = std::make_unique<AdminApi>(c, store, outbox, *w->directory_, *w->two_factor_, random,
+                                         clock);
   w->console_ = std::make_unique<AdminConsole>(w->provider_->login(), *w->admin_, *w->directory_,
                                                w->registry_);
   w->metrics_ = std::make_unique<MetricsEndpoint>(c.metrics_allow, c.metrics_token, outbox, clock);
@@ -49,6 +50,7 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
     };
     w->mailer_ = std::make_unique<Mailer>(outbox, *options.transport, clock, mailer_options);
     w->admin_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
+    w->profile_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
   }
   w->server_ = std::make_unique<http::Server>(*w->provider_, *w->profile_, *w->onboarding_,
                                                c.issuer);

@@ -65,8 +65,8 @@ class EnforcementRaceTest : public ::testing::Test {
     box_ = std::make_unique<SecretBox>(std::move(*box));
     two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_);
     directory_ = std::make_unique<Directory>(*store_, hasher_, random_, clock_);
-    admin_ =
-        std::make_unique<AdminApi>(config_, *store_, *directory_, *two_factor_, random_, clock_);
+    admin_ = std::make_unique<AdminApi>(config_, *store_, *store_, *directory_, *two_factor_,
+                                        random_, clock_);
     auto account = store_->create_account(Account{0, "acme", "Acme", 1});
     ASSERT_TRUE(Ok(account));
     account_ = *account;

@@ -159,3 +159,49 @@ TEST(Config, RefusesBadMetricsSettings) {
 
 }  // namespace
 }  // namespace keystep
+
+namespace keystep {
+namespace {
+
+TEST(Config, CredentialCapsDefaultToFiveSoftAndTenHardware) {
+  const CredentialCaps caps = IdpConfig{}.credential_caps;
+  EXPECT_EQ(caps.of("totp", false), 5);
+  EXPECT_EQ(caps.of("yubikey_hotp", true), 10);
+}
+
+TEST(Config, CredentialCapsAreReadPerKindAndPerProviderAndWritten) {
+  IdpConfig config;
+  ASSERT_TRUE(apply_config_json(
+      nlohmann::json::parse(
+          R"({"credential_caps":{"soft":3,"hardware":20,"providers":{"totp":2}}})"),
+      config));
+  EXPECT_EQ(config.credential_caps.of("totp", false), 2);  // the provider's own cap wins
+  EXPECT_EQ(config.credential_caps.of("static_code", false), 3);
+  EXPECT_EQ(config.credential_caps.of("webauthn", true), 20);
+  EXPECT_TRUE(validate_config(config));
+  IdpConfig back;
+  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
+  EXPECT_EQ(back.credential_caps.of("totp", false), 2);
+  EXPECT_EQ(back.credential_caps.hardware, 20);
+}
+
+TEST(Config, CredentialCapsOutsideOneToAHundredOrUnknownKeysAreRefusedByName) {
+  for (const char* bad : {R"({"credential_caps":{"soft":0}})",
+                          R"({"credential_caps":{"hardware":101}})",
+                          R"({"credential_caps":{"soft":4294967297}})",
+                          R"({"credential_caps":{"soft":"5"}})",
+                          R"({"credential_caps":{"providers":{"totp":-1}}})",
+                          R"({"credential_caps":{"providers":[]}})",
+                          R"({"credential_caps":{"keys":5}})", R"({"credential_caps":5})"}) {
+    IdpConfig config;
+    auto s = apply_config_json(nlohmann::json::parse(bad), config);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_NE(s.error().message.find("credential_caps"), std::string::npos) << s.error().message;
+  }
+  IdpConfig config;
+  config.credential_caps.providers = {{"totp", 0}};
+  EXPECT_FALSE(validate_config(config));
+}
+
+}  // namespace
+}  // namespace keystep

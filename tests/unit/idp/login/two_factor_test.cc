@@ -360,7 +360,8 @@ TEST_F(CheckSessionTest, RecentActionsAtThePasswordLevelNeedARecentSignIn) {
 
 // A provider whose responses name their credential, like a YubiKey's token ID: "KEY-WORD",
 // where KEY is the lookup key. WORD "ok" is accepted, "clone" reports a copied authenticator,
-// anything else is wrong. It records which credentials verify() was asked about.
+// "late" an expired challenge, anything else is wrong. It records which credentials verify()
+// was asked about.
 class KeyedProvider final : public MfaProvider {
  public:
   const ProviderInfo& info() const override { return info_; }
@@ -404,6 +405,7 @@ class KeyedProvider final : public MfaProvider {
     seen_context = context;
     const std::string_view word = response.size() > 5 ? response.substr(5) : "";
     if (word == "clone") return make_error(ErrorCode::kCloned, "signature counter went back");
+    if (word == "late") return make_error(ErrorCode::kExpired, "the provider's own clock");
     if (word != "ok") return make_error(ErrorCode::kDenied, "wrong");
     MfaCredential updated = credential;
     updated.last_used_at = context.now;
@@ -428,25 +430,18 @@ class TwoFactorLookupKeyTest : public TwoFactorTest {
     TwoFactorTest::SetUp();
     keyed_ = std::make_shared<KeyedProvider>();
     ASSERT_TRUE(registry_.add(keyed_));
-    // The first key through the core's enrollment, the second as a copy of its stored row
-    // with another lookup key (the core keeps one credential per provider so far).
-    ASSERT_TRUE(two_factor_->begin_enrollment(user_, "keyed"));
-    auto codes = two_factor_->confirm_enrollment(user_, "keyed", "aaaa-ok", "ip");
-    ASSERT_TRUE(codes) << codes.error().message;
+    // Two keys, enrolled as the profile does.
+    for (const char* response : {"aaaa-ok", "bbbb-ok"}) {
+      ASSERT_TRUE(two_factor_->begin_enrollment(user_, "keyed"));
+      auto codes = two_factor_->confirm_enrollment(user_, "keyed", response, "ip");
+      ASSERT_TRUE(codes) << codes.error().message;
+    }
     auto stored = store_->credentials_of_user(user_.id);
     ASSERT_TRUE(stored);
-    auto first = std::find_if(stored->begin(), stored->end(),
-                              [](const MfaCredential& c) { return c.provider_id == "keyed"; });
-    ASSERT_NE(first, stored->end());
-    EXPECT_EQ(first->lookup_key, "aaaa");
-    EXPECT_EQ(first->label, "Key aaaa");
-    MfaCredential second = *first;
-    second.confirmed = false;
-    second.lookup_key = "bbbb";
-    auto pending = store_->put_pending_credential(second);
-    ASSERT_TRUE(pending);
-    pending->confirmed = true;
-    ASSERT_TRUE(store_->update_credential(*pending, pending->version));
+    std::vector<std::string> keys;
+    for (const auto& c : *stored)
+      if (c.provider_id == "keyed" && c.confirmed) keys.push_back(c.label);
+    ASSERT_EQ(keys, (std::vector<std::string>{"Key aaaa", "Key bbbb"}));
     keyed_->verified.clear();
   }
 
@@ -536,6 +531,13 @@ TEST_F(TwoFactorLookupKeyTest, AChallengePastItsExpiryChecksAndCountsNothing) {
   EXPECT_TRUE(two_factor_->verify_login(user_, "keyed", "aaaa-ok", "ip", refusal, *fresh));
 }
 
+TEST_F(TwoFactorLookupKeyTest, AProviderFindingTheChallengeExpiredCountsAsARefusal) {
+  StepRefusal refusal;
+  EXPECT_FALSE(sign_in("aaaa-late", refusal));
+  EXPECT_EQ(refusal.code, ErrorCode::kDenied);
+  EXPECT_EQ(failures(user_key()), 1);
+}
+
 TEST_F(TwoFactorLookupKeyTest, AChallengeTheClientMustSeeCannotBeAnsweredWithoutIt) {
   keyed_->timed = true;
   StepRefusal refusal;
@@ -561,7 +563,8 @@ TEST_F(TwoFactorLookupKeyTest, ProvidersAreToldTheRelyingPartyOfTheIssuer) {
 }
 
 TEST_F(TwoFactorLookupKeyTest, TheDefaultMethodIsTheTypeUsedLast) {
-  // Alice also has an authenticator app, added after the keys.
+  // Confirming the keys was their first use. Alice also has an authenticator app, added after
+  // them and confirmed in place, never used.
   auto view = two_factor_->begin_totp_enrollment(user_);
   ASSERT_TRUE(view);
   auto stored = store_->credentials_of_user(user_.id);
@@ -570,7 +573,6 @@ TEST_F(TwoFactorLookupKeyTest, TheDefaultMethodIsTheTypeUsedLast) {
     return c.provider_id == kTotpProvider && !c.confirmed;
   });
   ASSERT_NE(pending, stored->end());
-  // Confirmed in place, so the keys stay whatever enable_two_factor keeps.
   MfaCredential app = *pending;
   app.confirmed = true;
   ASSERT_TRUE(store_->update_credential(app, app.version));
