@@ -5,12 +5,13 @@
 namespace keystep::http {
 namespace {
 
-constexpr std::array<std::pair<Method, std::string_view>, 5> kNames = {
+constexpr std::array<std::pair<Method, std::string_view>, 6> kNames = {
     {{Method::kGet, "GET"},
      {Method::kHead, "HEAD"},
      {Method::kPost, "POST"},
      {Method::kPut, "PUT"},
-     {Method::kDelete, "DELETE"}}};
+     {Method::kDelete, "DELETE"},
+     {Method::kOptions, "OPTIONS"}}};
 
 }  // namespace
 
@@ -39,7 +40,8 @@ std::vector<std::string_view> path_segments(std::string_view path) {
 
 std::string allow_header(const std::vector<Method>& methods) {
   std::string allow;
-  for (const Method m : {Method::kGet, Method::kPost, Method::kPut, Method::kDelete}) {
+  for (const Method m :
+       {Method::kGet, Method::kPost, Method::kPut, Method::kDelete, Method::kOptions}) {
     bool served = false;
     for (const Method have : methods) served = served || have == m;
     if (!served) continue;

@@ -17,9 +17,10 @@
 
 namespace keystep::http {
 
-// The methods a route may name. kOther stands for any other method (OPTIONS, PATCH, …): no
-// route serves it, so it always finds 405 or 404.
-enum class Method { kGet, kHead, kPost, kPut, kDelete, kOther };
+// The methods a route may name. kOptions is served only where browsers send CORS preflights.
+// kOther stands for any other method (PATCH, …): no route serves it, so it always finds 405
+// or 404.
+enum class Method { kGet, kHead, kPost, kPut, kDelete, kOptions, kOther };
 
 // "GET" -> kGet … ; any other name -> kOther.
 Method method_from_name(std::string_view name);
@@ -30,8 +31,8 @@ std::string_view method_name(Method method);
 // "/a//b/" -> {"a", "", "b", ""}, "/" -> {""}.
 std::vector<std::string_view> path_segments(std::string_view path);
 
-// The Allow header for a route serving `methods`: GET, POST, PUT, DELETE in this order, joined
-// by ", ". HEAD is never named: it is served only beside GET, as GET's head.
+// The Allow header for a route serving `methods`: GET, POST, PUT, DELETE, OPTIONS in this
+// order, joined by ", ". HEAD is never named: it is served only beside GET, as GET's head.
 std::string allow_header(const std::vector<Method>& methods);
 
 // A path pattern and the methods served on it.

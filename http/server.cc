@@ -220,9 +220,27 @@ void send_metrics(Ph::ResponseWriter& response, const MetricsAnswer& out) {
   send_text(response, 200, "text/plain; version=0.0.4; charset=utf-8", out.body);
 }
 
+// CORS (the Fetch standard) on the endpoints a browser app calls: the answer may be read by
+// script of `origin` ("" for none: the browser then keeps it from the script). Never with
+// Access-Control-Allow-Credentials: cookies are not how a browser app authenticates here.
+// Vary: Origin always, since the headers depend on it.
+void add_cors(Ph::ResponseWriter& response, const std::string& origin) {
+  add_raw(response, "Vary", "Origin");
+  if (origin.empty()) return;
+  add_raw(response, "Access-Control-Allow-Origin", origin);
+  // oauth4webapi and other clients read the Bearer challenge of a 401 (RFC 6750 §3).
+  add_raw(response, "Access-Control-Expose-Headers", "WWW-Authenticate");
+}
+
 void send_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
   send_json(response, status_of(out), body_of(out), true);
+}
+
+// An OIDC endpoint's answer, with its CORS headers.
+void send_oidc_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
+  add_cors(response, out.cors_origin);
+  send_api(response, out);
 }
 
 std::optional<std::string> header(const Ph::Request& request, const std::string& name) {
@@ -456,6 +474,41 @@ class Router : public Ph::Handler {
     return *form;
   }
 
+  // The form body of a POST to /userinfo, whose token may come in the Authorization header
+  // instead: no parameters unless the body is declared a form; nullopt after answering 400
+  // when that form is malformed.
+  std::optional<Params> optional_form(Call& c) const {
+    if (c.method != Method::kPost || !is_form(c.request)) return Params{};
+    return form(c);
+  }
+
+  // A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) of a route
+  // serving `methods`: 204, with the CORS headers when some client allows the origin and the
+  // method asked for is served; without them the browser does not send the request. An
+  // OPTIONS that is no preflight gets the Allow header alone.
+  void preflight(Call& c, const char* methods) const {
+    add_raw(c.response, "Allow", std::string(methods) + ", OPTIONS");
+    add_raw(c.response, "Vary", "Origin, Access-Control-Request-Method");
+    const auto origin = header(c.request, "Origin");
+    const auto method = header(c.request, "Access-Control-Request-Method");
+    bool served = false;
+    for (std::string_view rest = methods; method && !served && !rest.empty();) {
+      const auto comma = rest.find(", ");
+      served = rest.substr(0, comma) == *method;
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+    }
+    if (served) {
+      if (auto allowed = provider_->cors_origin(origin)) {
+        add_raw(c.response, "Access-Control-Allow-Origin", *allowed);
+        add_raw(c.response, "Access-Control-Allow-Methods", methods);
+        add_raw(c.response, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+        add_raw(c.response, "Access-Control-Max-Age", "600");
+      }
+    }
+    add_raw(c.response, "Cache-Control", "no-store");
+    c.response.send(Ph::Code::No_Content);
+  }
+
   // The parameters of an OAuth endpoint: the query of a GET, the form body of a POST.
   std::optional<Params> params(Call& c) const {
     return c.method == Method::kPost ? form(c) : page_query(c);
@@ -514,11 +567,16 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
   auto& user = routes.user;
   // HEAD is answered (headers only, see send_payload) where GET only reads; elsewhere it is
   // 405, since GET there has effects (a flow, a CSRF token, the end of a session).
+  // The four endpoints a browser app calls answer CORS (add_cors, preflight).
   user.add({M::kGet, M::kHead}, "/.well-known/openid-configuration", [](Router& r, Call& c) {
+    add_cors(c.response, r.provider_->cors_origin(header(c.request, "Origin")).value_or(""));
     add_raw(c.response, "Cache-Control", "public, max-age=300");
     send_text(c.response, 200, "application/json", r.provider_->discovery_document());
   });
+  user.add({M::kOptions}, "/.well-known/openid-configuration",
+           [](Router& r, Call& c) { r.preflight(c, "GET"); });
   user.add({M::kGet, M::kHead}, "/jwks.json", [](Router& r, Call& c) {
+    add_cors(c.response, r.provider_->cors_origin(header(c.request, "Origin")).value_or(""));
     auto jwks = r.provider_->jwks_document();
     if (!jwks) {
       return send_api(c.response, api_unavailable(jwks.error().message));
@@ -526,6 +584,7 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     add_raw(c.response, "Cache-Control", "public, max-age=60");
     send_text(c.response, 200, "application/json", **jwks);
   });
+  user.add({M::kOptions}, "/jwks.json", [](Router& r, Call& c) { r.preflight(c, "GET"); });
   user.add({M::kGet, M::kPost}, "/authorize", [](Router& r, Call& c) {
     if (auto p = r.params(c)) send_web(c.response, r.provider_->authorize(*p, r.browser(c)));
   });
@@ -606,11 +665,20 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
   }
   user.add({M::kPost}, "/token", [](Router& r, Call& c) {
     auto form = r.form(c);
-    if (form) send_api(c.response, r.provider_->token(*form, header(c.request, "Authorization")));
+    if (form) {
+      send_oidc_api(c.response, r.provider_->token(*form, header(c.request, "Authorization"),
+                                                   header(c.request, "Origin")));
+    }
   });
+  user.add({M::kOptions}, "/token", [](Router& r, Call& c) { r.preflight(c, "POST"); });
   user.add({M::kGet, M::kPost}, "/userinfo", [](Router& r, Call& c) {
-    send_api(c.response, r.provider_->userinfo(header(c.request, "Authorization")));
+    auto form = r.optional_form(c);
+    if (form) {
+      send_oidc_api(c.response, r.provider_->userinfo(header(c.request, "Authorization"), *form,
+                                                      header(c.request, "Origin")));
+    }
   });
+  user.add({M::kOptions}, "/userinfo", [](Router& r, Call& c) { r.preflight(c, "GET, POST"); });
   user.add({M::kGet, M::kPost}, "/logout", [](Router& r, Call& c) {
     if (auto p = r.params(c)) send_web(c.response, r.provider_->end_session(*p, r.browser(c)));
   });

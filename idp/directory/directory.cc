@@ -5,8 +5,10 @@
 
 #include "base/crypto/encoding.h"
 #include "base/crypto/hash.h"
-#include "idp/mail/mail.h"
+#include "base/url.h"
+#include "idp/directory/origin.h"
 #include "idp/directory/redirect_uri.h"
+#include "idp/mail/mail.h"
 
 namespace keystep {
 
@@ -72,11 +74,30 @@ Result<Account> Directory::create_account(const std::string& name,
   return created;
 }
 
+Status check_display_name(std::string_view name) {
+  if (name.size() > kMaxDisplayNameLength)
+    return make_error(ErrorCode::kInvalidArgument, "display name must be at most 128 bytes");
+  if (!is_utf8(name))
+    return make_error(ErrorCode::kInvalidArgument, "display name must be UTF-8");
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "display name must not contain control characters");
+  }
+  if (!name.empty() && name.find_first_not_of(' ') == std::string_view::npos)
+    return make_error(ErrorCode::kInvalidArgument, "display name must not be only spaces");
+  return {};
+}
+
+Result<std::string> generate_client_secret(Random& random) { return random_token(random, 32); }
+
 Result<User> Directory::create_user(const std::string& account_name, const std::string& email,
-                                    const std::string& password, bool admin) {
+                                    const std::string& password, bool admin,
+                                    const UserDetails& details) {
   auto normalized = normalize_new_email(email);
   if (!normalized) return normalized.error();
   if (auto s = check_new_password(password); !s) return s.error();
+  if (auto s = check_display_name(details.display_name); !s) return s.error();
   auto account = store_.account_by_name(account_name);
   if (!account) {
     if (account.error().code == ErrorCode::kNotFound)
@@ -85,12 +106,44 @@ Result<User> Directory::create_user(const std::string& account_name, const std::
   }
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
-  User user{0, account->id, *normalized, *hash, admin ? kRoleAdmin : kRoleMember, clock_.now()};
+  User user{0,
+            account->id,
+            *normalized,
+            *hash,
+            admin ? kRoleAdmin : kRoleMember,
+            clock_.now(),
+            false,
+            details.display_name,
+            details.email_verified};
   auto created = store_.create_user(user);
   if (!created && created.error().code == ErrorCode::kAlreadyExists)
     return make_error(ErrorCode::kAlreadyExists,
                       "a user with email " + *normalized + " already exists in " + account_name);
   return created;
+}
+
+Result<User> Directory::set_display_name(const std::string& account_name,
+                                         const std::string& email,
+                                         const std::string& display_name) {
+  if (auto s = check_display_name(display_name); !s) return s.error();
+  auto account = store_.account_by_name(account_name);
+  if (!account) {
+    if (account.error().code == ErrorCode::kNotFound)
+      return make_error(ErrorCode::kNotFound, "no account named '" + account_name + "'");
+    return account.error();
+  }
+  auto normalized = normalize_email(email);
+  if (!normalized) return normalized.error();
+  auto user = store_.user_by_email(account->id, *normalized);
+  if (!user) {
+    if (user.error().code == ErrorCode::kNotFound)
+      return make_error(ErrorCode::kNotFound,
+                        "no user with email " + *normalized + " in " + account_name);
+    return user.error();
+  }
+  if (auto s = store_.update_display_name(user->id, display_name); !s) return s.error();
+  user->display_name = display_name;
+  return user;
 }
 
 Status Directory::create_client(const NewClient& client) {
@@ -111,6 +164,13 @@ Status Directory::create_client(const NewClient& client) {
     }
   }
   Client record;
+  for (const auto& origin : client.allowed_origins) {
+    auto normalized = normalize_origin(origin);
+    if (!normalized) return normalized.error();
+    if (std::find(record.allowed_origins.begin(), record.allowed_origins.end(), *normalized) ==
+        record.allowed_origins.end())
+      record.allowed_origins.push_back(*normalized);
+  }
   record.client_id = client.client_id;
   record.is_public = !client.secret.has_value();
   record.redirect_uris = client.redirect_uris;
@@ -119,7 +179,8 @@ Status Directory::create_client(const NewClient& client) {
   if (client.secret) {
     if (client.secret->size() < kMinClientSecretLength || client.secret->size() > 512)
       return make_error(ErrorCode::kInvalidArgument,
-                        "client secret must be 32-512 characters (e.g. openssl rand -base64 32)");
+                        "client secret must be 32-512 characters (keystep client create "
+                        "--generate-secret makes one)");
     auto hash = hash_client_secret(*client.secret, random_);
     if (!hash) return hash.error();
     record.secret_hash = *hash;

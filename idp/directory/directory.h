@@ -14,17 +14,36 @@
 
 namespace keystep {
 
-// Client secrets are random strings of at least this many characters (e.g. `openssl rand
-// -base64 32`). Being high-entropy, they are stored as salted SHA-256, not Argon2id, so the
-// token endpoint stays fast.
+// Client secrets are random strings of at least this many characters (generate_client_secret,
+// `keystep client create --generate-secret`). Being high-entropy, they are stored as salted
+// SHA-256, not Argon2id, so the token endpoint stays fast.
 inline constexpr size_t kMinClientSecretLength = 32;
+
+// A new client secret: 32 random bytes, base64url without padding (43 characters of
+// A-Z a-z 0-9 - _), so it needs no encoding in a form, a URL or Basic credentials (some
+// clients send a '+' of standard Base64 unencoded, RFC 6749 §2.3.1 notwithstanding).
+Result<std::string> generate_client_secret(Random& random);
 
 struct NewClient {
   std::string client_id;
   std::vector<std::string> redirect_uris;
   std::vector<std::string> post_logout_redirect_uris;
   std::optional<std::string> secret;  // absent: a public client
+  // Origins allowed to call /token and /userinfo from script besides those of the redirect
+  // URIs (idp/directory/origin.h); normalized and de-duplicated when stored.
+  std::vector<std::string> allowed_origins{};
 };
+
+// What a new user may be given besides email, password and role.
+struct UserDetails {
+  std::string display_name;     // checked by check_display_name; "" for none
+  bool email_verified = false;  // the creator vouches that the address reaches the user
+};
+
+// A display name: at most 128 bytes of UTF-8 without control characters, not only spaces;
+// "" (none) is valid. kInvalidArgument otherwise.
+inline constexpr size_t kMaxDisplayNameLength = 128;
+Status check_display_name(std::string_view name);
 
 class Directory {
  public:
@@ -36,7 +55,12 @@ class Directory {
   Result<Account> create_account(const std::string& name, const std::string& issuer_label);
   // Email is lower-cased; password 8-1024 bytes.
   Result<User> create_user(const std::string& account_name, const std::string& email,
-                           const std::string& password, bool admin);
+                           const std::string& password, bool admin,
+                           const UserDetails& details = {});
+  // Sets (or with "" clears) the display name of the user with `email` in the account.
+  // kNotFound naming what is missing; kInvalidArgument from check_display_name.
+  Result<User> set_display_name(const std::string& account_name, const std::string& email,
+                                const std::string& display_name);
   Status create_client(const NewClient& client);
 
   Result<bool> user_has_permission(const User& user, const std::string& permission);

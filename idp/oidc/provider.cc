@@ -9,8 +9,8 @@
 #include "base/words.h"
 #include "idp/directory/directory.h"
 #include "idp/observability/observability.h"
-#include "idp/oidc/pkce.h"
 #include "idp/directory/redirect_uri.h"
+#include "idp/oidc/pkce.h"
 
 namespace keystep {
 
@@ -45,6 +45,7 @@ Provider::Provider(const IdpConfig& config, Store& store, SigningKeys& keys,
       two_factor_(two_factor),
       random_(random),
       clock_(clock),
+      cors_(store),
       discovery_document_(discovery().dump()),
       login_(config, store, hasher, two_factor, notices, *this, random, clock) {}
 
@@ -57,7 +58,7 @@ nlohmann::json Provider::discovery() const {
       {"userinfo_endpoint", iss + "/userinfo"},
       {"jwks_uri", iss + "/jwks.json"},
       {"end_session_endpoint", iss + "/logout"},
-      {"scopes_supported", {"openid", "email", "offline_access"}},
+      {"scopes_supported", {"openid", "email", "profile", "offline_access"}},
       {"response_types_supported", {"code"}},
       {"response_modes_supported", {"query"}},
       {"grant_types_supported", {"authorization_code", "refresh_token"}},
@@ -68,9 +69,11 @@ nlohmann::json Provider::discovery() const {
       {"code_challenge_methods_supported", {"S256"}},
       {"claims_supported",
        {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "email",
-        "email_verified"}},
+        "email_verified", "name", "preferred_username"}},
       {"acr_values_supported", {kAcrPassword, kAcrMfa}},
-      {"prompt_values_supported", {"none", "login"}},
+      // What read_prompt honours; consent is answered consent_required until there is a
+      // consent step.
+      {"prompt_values_supported", {"none", "login", "select_account"}},
       {"claims_parameter_supported", false},
       {"request_parameter_supported", false},
       {"request_uri_parameter_supported", false},
@@ -145,7 +148,10 @@ std::optional<Client> Provider::verified_client(const Params& query, AuthRequest
 
 std::optional<Provider::Refusal> Provider::read_request(const Params& query, const Client& client,
                                                         AuthRequest& request, bool& prompt_none) {
-  if (get_param(query, "request") || get_param(query, "request_uri"))
+  // OIDC Core §3.1.2.6: each has its own error.
+  if (get_param(query, "request_uri"))
+    return Refusal{"request_uri_not_supported", "request_uri is not supported"};
+  if (get_param(query, "request"))
     return Refusal{"request_not_supported", "request objects are not supported"};
   if (param(query, "response_type") != "code")
     return Refusal{"unsupported_response_type", "only response_type=code is supported"};
@@ -155,7 +161,8 @@ std::optional<Provider::Refusal> Provider::read_request(const Params& query, con
   if (!contains(scopes, "openid")) return Refusal{"invalid_scope", "the openid scope is required"};
   std::vector<std::string> granted;
   for (const auto& s : scopes) {
-    if ((s == "openid" || s == "email" || s == "offline_access") && !contains(granted, s))
+    if ((s == "openid" || s == "email" || s == "profile" || s == "offline_access") &&
+        !contains(granted, s))
       granted.push_back(s);
   }
   request.scope = join_spaces(granted);
@@ -201,7 +208,11 @@ std::optional<Provider::Refusal> Provider::read_prompt(const Params& query, Auth
   prompt_none = contains(prompts, "none");
   if (prompt_none && prompts.size() > 1)
     return Refusal{"invalid_request", "prompt=none cannot be combined"};
-  request.prompt_login = contains(prompts, "login");
+  // OIDC Core §3.1.2.1: an OP that cannot obtain consent must say so, never skip it.
+  if (contains(prompts, "consent"))
+    return Refusal{"consent_required", "this server has no consent step"};
+  // Choosing an account is signing in afresh: the sign-in page takes any of the user's.
+  request.prompt_login = contains(prompts, "login") || contains(prompts, "select_account");
   request.acr_values = split_spaces(param(query, "acr_values"));
   return std::nullopt;
 }
@@ -323,17 +334,33 @@ Result<Client> Provider::authenticate_client(const Params& form,
   return client;
 }
 
-ApiOutcome Provider::token(const Params& form, const std::optional<std::string>& authorization) {
+ApiOutcome Provider::token(const Params& form, const std::optional<std::string>& authorization,
+                           const std::optional<std::string>& origin) {
+  auto before_client = [&](ApiOutcome out) {
+    out.cors_origin = cors_.for_any_client(origin).value_or("");
+    return out;
+  };
   if (auto repeated = repeated_param(form))
-    return api_error(Fault::kInvalidRequest, *repeated + " is repeated");
+    return before_client(api_error(Fault::kInvalidRequest, *repeated + " is repeated"));
   ApiOutcome failure;
   auto client = authenticate_client(form, authorization, failure);
-  if (!client) return failure;
+  if (!client) return before_client(failure);
+  const auto allowed = CorsPolicy::for_client(*client, origin);
+  if (origin && !allowed)
+    return api_error(Fault::kInvalidRequest,
+                     "requests from " + *origin + " are not allowed for this client");
+  ApiOutcome out;
   const std::string grant_type = param(form, "grant_type");
-  if (grant_type == "authorization_code") return code_grant(*client, form);
-  if (grant_type == "refresh_token") return refresh_grant(*client, form);
-  if (grant_type.empty()) return api_error(Fault::kInvalidRequest, "grant_type is required");
-  return api_error(Fault::kUnsupportedGrantType, "grant_type " + grant_type + " is not supported");
+  if (grant_type == "authorization_code")
+    out = code_grant(*client, form);
+  else if (grant_type == "refresh_token")
+    out = refresh_grant(*client, form);
+  else if (grant_type.empty())
+    out = api_error(Fault::kInvalidRequest, "grant_type is required");
+  else
+    out = api_error(Fault::kUnsupportedGrantType, "grant_type " + grant_type + " is not supported");
+  out.cors_origin = allowed.value_or("");
+  return out;
 }
 
 ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
@@ -446,11 +473,10 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
                            {"acr", grant.acr},
                            {"amr", split_spaces(grant.amr)}};
   if (first && !grant.nonce.empty()) claims["nonce"] = grant.nonce;
-  if (contains(scopes, "email")) {
+  if (contains(scopes, "email") || contains(scopes, "profile")) {
     auto user = store_.user_by_id(grant.user_id);
     if (!user) return user.error();
-    claims["email"] = user->email;
-    claims["email_verified"] = false;
+    add_scope_claims(*user, scopes, claims);
   }
   auto id_token = keys_.sign(claims);
   if (!id_token) return id_token.error();
@@ -474,14 +500,51 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
   return body;
 }
 
-ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
+void Provider::add_scope_claims(const User& user, const std::vector<std::string>& scopes,
+                                nlohmann::json& claims) {
+  if (contains(scopes, "email")) {
+    claims["email"] = user.email;
+    claims["email_verified"] = user.email_verified;
+  }
+  if (contains(scopes, "profile")) {
+    // The email is the only name a user signs in with here (OIDC Core §5.1 allows any
+    // shorthand the user is known by); `name` only when the user has one.
+    claims["preferred_username"] = user.email;
+    if (!user.display_name.empty()) claims["name"] = user.display_name;
+  }
+}
+
+ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization,
+                              const Params& form, const std::optional<std::string>& origin) {
+  std::string client_id;
+  ApiOutcome out = userinfo_of(authorization, form, client_id);
+  if (client_id.empty()) {
+    out.cors_origin = cors_.for_any_client(origin).value_or("");
+  } else if (origin) {
+    auto client = store_.client_by_id(client_id);
+    if (client) out.cors_origin = CorsPolicy::for_client(*client, origin).value_or("");
+  }
+  return out;
+}
+
+ApiOutcome Provider::userinfo_of(const std::optional<std::string>& authorization,
+                                 const Params& form, std::string& client_id) {
   auto invalid = [](const char* description) {
     ApiOutcome out = api_error(Fault::kInvalidToken, description);
     out.www_authenticate =
         std::string("Bearer error=\"invalid_token\", error_description=\"") + description + "\"";
     return out;
   };
-  const auto token = bearer_token(authorization);
+  if (auto repeated = repeated_param(form))
+    return api_error(Fault::kInvalidRequest, *repeated + " is repeated");
+  auto token = bearer_token(authorization);
+  if (auto in_body = get_param(form, "access_token")) {
+    // RFC 6750 §2: one method per request.
+    if (token)
+      return api_error(Fault::kInvalidRequest,
+                       "send the access token in the Authorization header or the body, not both");
+    token = *in_body;
+  }
   if (!token) {
     ApiOutcome out = api_error(Fault::kBearerTokenMissing, "a Bearer access token is required");
     out.www_authenticate = "Bearer realm=\"keystep\"";
@@ -494,19 +557,18 @@ ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization) {
       return api_unavailable();
     return invalid("the access token is invalid, expired or revoked");
   }
+  client_id = active->grant.client_id;
   auto user = store_.user_by_id(active->grant.user_id);
   if (!user) return invalid("the access token's user no longer exists");
   nlohmann::json body = {{"sub", std::to_string(user->id)}};
   const std::string& scope = active->token.scope.empty() ? active->grant.scope : active->token.scope;
-  if (!contains(split_spaces(scope), "openid")) {
+  const auto scopes = split_spaces(scope);
+  if (!contains(scopes, "openid")) {
     ApiOutcome out = api_error(Fault::kInsufficientScope, "the access token lacks openid");
     out.www_authenticate = "Bearer error=\"insufficient_scope\", scope=\"openid\"";
     return out;
   }
-  if (contains(split_spaces(scope), "email")) {
-    body["email"] = user->email;
-    body["email_verified"] = false;
-  }
+  add_scope_claims(*user, scopes, body);
   return api_ok(body);
 }
 

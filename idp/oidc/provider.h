@@ -22,6 +22,7 @@
 #include "idp/login/session_auth.h"
 #include "idp/login/throttle.h"
 #include "idp/login/two_factor.h"
+#include "idp/oidc/cors.h"
 #include "idp/oidc/signing_keys.h"
 #include "idp/outcome/outcome.h"
 #include "idp/store/store.h"
@@ -45,10 +46,26 @@ class Provider : public FlowCompletion {
   // The login flow's pages (idp/login/), whose client flows complete here.
   LoginController& login() { return login_; }
 
-  // POST /token. `authorization` is the Authorization header, if any.
-  ApiOutcome token(const Params& form, const std::optional<std::string>& authorization);
-  // GET or POST /userinfo.
-  ApiOutcome userinfo(const std::optional<std::string>& authorization);
+  // The origin a browser app may read discovery and the JWKS from, and whose preflights are
+  // answered: `origin` (the Origin header) when some client allows it (idp/oidc/cors.h).
+  std::optional<std::string> cors_origin(const std::optional<std::string>& origin) const {
+    return cors_.for_any_client(origin);
+  }
+
+  // POST /token. `authorization` is the Authorization header, `origin` the Origin header, if
+  // any. A request from an origin the authenticated client does not allow is refused
+  // (invalid_request) before any code or refresh token is looked at, so a page elsewhere
+  // cannot spend a code it got hold of (a form POST is a CORS "simple" request: the browser
+  // sends it without asking first). The answer's cors_origin is `origin` when the client
+  // allows it, or, while no client is authenticated, when any client does.
+  ApiOutcome token(const Params& form, const std::optional<std::string>& authorization,
+                   const std::optional<std::string>& origin);
+  // GET or POST /userinfo. The access token comes in the Authorization header (RFC 6750
+  // §2.1) or, in a POST, as the form's access_token (§2.2); both at once is invalid_request.
+  // The answer's cors_origin is `origin` when the token's client allows it, or, without a
+  // valid token, when any client does.
+  ApiOutcome userinfo(const std::optional<std::string>& authorization, const Params& form,
+                      const std::optional<std::string>& origin);
   // GET or POST /logout (RP-initiated logout). The browser's session ends at once when an
   // id_token_hint names it, or on the confirmation form's POST (confirm=yes with the session's
   // CSRF token); otherwise the user is asked first (kLogoutConfirmPage). Without a session, a
@@ -91,6 +108,11 @@ class Provider : public FlowCompletion {
   // Access token (with `scope`, the grant's or narrower), id_token, and with `first` the
   // nonce and a refresh token.
   Result<nlohmann::json> mint_tokens(const Grant& grant, bool first, const std::string& scope);
+  // The claims of the user that `scopes` release (email, profile) into `claims`.
+  static void add_scope_claims(const User& user, const std::vector<std::string>& scopes,
+                               nlohmann::json& claims);
+  ApiOutcome userinfo_of(const std::optional<std::string>& authorization, const Params& form,
+                         std::string& client_id);
   std::string hash_token(std::string_view token) const;
 
   const IdpConfig& config_;
@@ -99,6 +121,7 @@ class Provider : public FlowCompletion {
   TwoFactor& two_factor_;
   Random& random_;
   const Clock& clock_;
+  CorsPolicy cors_;
   std::string discovery_document_;
   LoginController login_;  // completes client flows through *this
 };

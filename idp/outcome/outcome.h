@@ -229,16 +229,19 @@ struct ApiOutcome {
   // the fault's "error".
   nlohmann::json body;
   std::string www_authenticate;  // set on some faults (RFC 6750 §3, RFC 7617)
+  // The web origin allowed to read this answer from script (CORS; idp/oidc/cors.h); "" for
+  // none, and always "" outside the OIDC endpoints.
+  std::string cors_origin;
 };
 
 inline ApiOutcome api_ok(nlohmann::json body) {
-  return ApiOutcome{std::nullopt, false, std::move(body), {}};
+  return ApiOutcome{std::nullopt, false, std::move(body), {}, {}};
 }
 inline ApiOutcome api_created(nlohmann::json body) {
-  return ApiOutcome{std::nullopt, true, std::move(body), {}};
+  return ApiOutcome{std::nullopt, true, std::move(body), {}, {}};
 }
 inline ApiOutcome api_error(Fault fault, std::string description) {
-  return ApiOutcome{fault, false, {{"error_description", std::move(description)}}, {}};
+  return ApiOutcome{fault, false, {{"error_description", std::move(description)}}, {}, {}};
 }
 // The store failed: the client may retry.
 inline ApiOutcome api_unavailable(std::string description = "please try again") {

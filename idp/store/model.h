@@ -39,6 +39,8 @@ struct User {
   // The user-level 2FA setting of the seed: a flag of its own, separate from the user's
   // enrolled credentials, toggled only by the user (or an admin reset).
   bool two_factor_enabled = false;
+  std::string display_name{};   // the name the user goes by; "" when none was given
+  bool email_verified = false;  // the address is known to reach the user (email_verified)
 };
 
 struct Client {
@@ -48,6 +50,9 @@ struct Client {
   std::vector<std::string> redirect_uris;              // exact match
   std::vector<std::string> post_logout_redirect_uris;  // exact match
   int64_t created_at = 0;
+  // Web origins allowed to call /token and /userinfo from script (CORS) besides those of the
+  // redirect URIs (idp/directory/origin.h), normalized: scheme://host[:port].
+  std::vector<std::string> allowed_origins{};
 };
 
 struct SigningKey {

@@ -61,7 +61,8 @@ class OnboardingStore {
   // kNotFound when it is not in the account, or already accepted or revoked.
   virtual Status revoke_invitation(int64_t account_id, int64_t invitation_id, int64_t now) = 0;
   // Signup, in one transaction: checks the invitation is pending at `now`, creates `user`
-  // (its account, email and role are the invitation's) and marks the invitation accepted.
+  // (its account, email and role are the invitation's, and its email is verified: the
+  // invitation's link reached that address) and marks the invitation accepted.
   // kNotFound for an unknown token, kReplayed when already accepted, kDenied when revoked,
   // kExpired past expires_at, kAlreadyExists when the email became a member meanwhile.
   // On success returns the new user with its id.

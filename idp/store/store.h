@@ -49,6 +49,8 @@ class UserStore {
   virtual Result<std::vector<User>> users_by_email(const std::string& email) = 0;
   // kNotFound for an unknown user.
   virtual Status update_password_hash(int64_t user_id, const std::string& password_hash) = 0;
+  // kNotFound for an unknown user.
+  virtual Status update_display_name(int64_t user_id, const std::string& display_name) = 0;
   // (The user-level 2FA flag is written only through MfaStore, together with credentials.)
   // Permission names granted by a role (empty for an unknown role).
   virtual Result<std::vector<std::string>> role_permissions(const std::string& role) = 0;
@@ -57,8 +59,11 @@ class UserStore {
 class ClientStore {
  public:
   virtual ~ClientStore() = default;
+  // Stores the client with its redirect URIs and allowed origins, each list in its order.
   virtual Status create_client(const Client& client) = 0;
   virtual Result<Client> client_by_id(const std::string& client_id) = 0;
+  // Every client, ordered by client_id.
+  virtual Result<std::vector<Client>> clients() = 0;
 };
 
 class KeyStore {

@@ -185,6 +185,7 @@ Result<User> SqliteStore::accept_invitation(const std::string& token_hash, const
   member.account_id = invitation->account_id;
   member.email = invitation->email;
   member.role = invitation->role;
+  member.email_verified = true;
   auto created = insert_user_locked(member);
   if (!created) return created.error();
   auto st = Statement::prepare(

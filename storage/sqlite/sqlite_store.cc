@@ -39,12 +39,25 @@ Account read_account(const Statement& st) {
 }
 
 constexpr std::string_view kUserColumns =
-    "SELECT id, account_id, email, password_hash, role, created_at, two_factor_enabled "
-    "FROM users ";
+    "SELECT id, account_id, email, password_hash, role, created_at, two_factor_enabled, "
+    "display_name, email_verified FROM users ";
 
 User read_user(const Statement& st) {
   return User{st.column_int64(0), st.column_int64(1), st.column_text(2), st.column_text(3),
-              st.column_text(4),  st.column_int64(5), st.column_bool(6)};
+              st.column_text(4),  st.column_int64(5), st.column_bool(6), st.column_text(7),
+              st.column_bool(8)};
+}
+
+constexpr std::string_view kClientColumns =
+    "SELECT client_id, is_public, secret_hash, created_at FROM clients ";
+
+Client read_client(const Statement& st) {
+  Client client;
+  client.client_id = st.column_text(0);
+  client.is_public = st.column_bool(1);
+  client.secret_hash = st.column_text(2);
+  client.created_at = st.column_int64(3);
+  return client;
 }
 
 constexpr std::string_view kSessionColumns =
@@ -382,14 +395,17 @@ Result<User> SqliteStore::insert_user_locked(const User& user) {
 
   auto st = Statement::prepare(db_,
                                "INSERT INTO users (account_id, email, password_hash, role, "
-                               "created_at, two_factor_enabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                               "created_at, two_factor_enabled, display_name, email_verified) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!st) return st.error();
   st->bind_int64(1, user.account_id)
       .bind_text(2, user.email)
       .bind_text(3, user.password_hash)
       .bind_text(4, user.role)
       .bind_int64(5, user.created_at)
-      .bind_bool(6, user.two_factor_enabled);
+      .bind_bool(6, user.two_factor_enabled)
+      .bind_text(7, user.display_name)
+      .bind_bool(8, user.email_verified);
   if (Status s = st->run(); !s) {
     if (s.error().code == ErrorCode::kNotFound) {
       return not_found("account " + std::to_string(user.account_id));
@@ -448,6 +464,16 @@ Status SqliteStore::update_password_hash(int64_t user_id, const std::string& pas
   return {};
 }
 
+Status SqliteStore::update_display_name(int64_t user_id, const std::string& display_name) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, "UPDATE users SET display_name = ?1 WHERE id = ?2");
+  if (!st) return st.error();
+  st->bind_text(1, display_name).bind_int64(2, user_id);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("user " + std::to_string(user_id));
+  return {};
+}
+
 Result<std::vector<std::string>> SqliteStore::role_permissions(const std::string& role) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(
@@ -496,32 +522,26 @@ Status SqliteStore::create_client(const Client& client) {
       if (Status s = uri->run(); !s) return s;
     }
   }
+  auto origin = Statement::prepare(
+      db_,
+      "INSERT INTO client_allowed_origins (client_id, position, origin) VALUES (?1, ?2, ?3)");
+  if (!origin) return origin.error();
+  for (size_t i = 0; i < client.allowed_origins.size(); ++i) {
+    origin->reset();
+    origin->bind_text(1, client.client_id)
+        .bind_int64(2, static_cast<int64_t>(i))
+        .bind_text(3, client.allowed_origins[i]);
+    if (Status s = origin->run(); !s) return s;
+  }
   return tx->commit();
 }
 
-Result<Client> SqliteStore::client_by_id(const std::string& client_id) {
-  std::lock_guard lock(mu_);
-  auto tx = Transaction::begin(db_, Mode::kDeferred);
-  if (!tx) return tx.error();
-  auto st = Statement::prepare(
-      db_,
-      "SELECT client_id, is_public, secret_hash, created_at FROM clients WHERE client_id = ?1");
-  if (!st) return st.error();
-  st->bind_text(1, client_id);
-  auto row = st->step();
-  if (!row) return row.error();
-  if (!*row) return not_found("client '" + client_id + "'");
-  Client client;
-  client.client_id = st->column_text(0);
-  client.is_public = st->column_bool(1);
-  client.secret_hash = st->column_text(2);
-  client.created_at = st->column_int64(3);
-
+Status SqliteStore::read_client_lists_locked(Client& client) {
   auto uris = Statement::prepare(db_,
                                  "SELECT kind, uri FROM client_redirect_uris WHERE client_id = ?1 "
                                  "ORDER BY kind, position");
   if (!uris) return uris.error();
-  uris->bind_text(1, client_id);
+  uris->bind_text(1, client.client_id);
   for (;;) {
     auto uri_row = uris->step();
     if (!uri_row) return uri_row.error();
@@ -530,8 +550,53 @@ Result<Client> SqliteStore::client_by_id(const std::string& client_id) {
                                                        : client.post_logout_redirect_uris;
     list.push_back(uris->column_text(1));
   }
+  auto origins = Statement::prepare(
+      db_, "SELECT origin FROM client_allowed_origins WHERE client_id = ?1 ORDER BY position");
+  if (!origins) return origins.error();
+  origins->bind_text(1, client.client_id);
+  for (;;) {
+    auto row = origins->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    client.allowed_origins.push_back(origins->column_text(0));
+  }
+  return {};
+}
+
+Result<Client> SqliteStore::client_by_id(const std::string& client_id) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_, sql(kClientColumns, "WHERE client_id = ?1"));
+  if (!st) return st.error();
+  st->bind_text(1, client_id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("client '" + client_id + "'");
+  Client client = read_client(*st);
+  if (Status s = read_client_lists_locked(client); !s) return s.error();
   if (Status s = tx->commit(); !s) return s.error();
   return client;
+}
+
+Result<std::vector<Client>> SqliteStore::clients() {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_, sql(kClientColumns, "ORDER BY client_id"));
+  if (!st) return st.error();
+  std::vector<Client> clients;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    clients.push_back(read_client(*st));
+  }
+  for (auto& client : clients) {
+    if (Status s = read_client_lists_locked(client); !s) return s.error();
+  }
+  if (Status s = tx->commit(); !s) return s.error();
+  return clients;
 }
 
 // ---- KeyStore

@@ -64,11 +64,13 @@ class SqliteStore final : public Store, public MailStore {
   Result<User> user_by_email(int64_t account_id, const std::string& email) override;
   Result<std::vector<User>> users_by_email(const std::string& email) override;
   Status update_password_hash(int64_t user_id, const std::string& password_hash) override;
+  Status update_display_name(int64_t user_id, const std::string& display_name) override;
   Result<std::vector<std::string>> role_permissions(const std::string& role) override;
 
   // ClientStore
   Status create_client(const Client& client) override;
   Result<Client> client_by_id(const std::string& client_id) override;
+  Result<std::vector<Client>> clients() override;
 
   // KeyStore
   Status add_signing_key(const SigningKey& key) override;
@@ -180,6 +182,8 @@ class SqliteStore final : public Store, public MailStore {
   // Replaces the user's unconfirmed credentials of pending.provider_id with `pending` (see
   // put_pending_credential); on success returns its id.
   Result<int64_t> put_pending_locked(const MfaCredential& pending);
+  // The client's redirect URIs and allowed origins into `client` (the caller holds mu_).
+  Status read_client_lists_locked(Client& client);
   // Inserts a user (see create_user); on success returns it with its id.
   Result<User> insert_user_locked(const User& user);
   Status insert_enrollment_link_locked(const EnrollmentLink& link);

@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   World& w = keystep::fuzz::world();
 
-  const keystep::ApiOutcome out = w.provider->token(*form, authorization);
+  const keystep::ApiOutcome out = w.provider->token(*form, authorization, std::nullopt);
   // What the server sends (http/error_table.h).
   const int status = keystep::http::status_of(out);
   const nlohmann::json body = keystep::http::body_of(out);

@@ -136,10 +136,37 @@ TEST_F(Authorize, RequestObjectRedirectsWithRequestNotSupported) {
                         "request_not_supported");
 }
 
-TEST_F(Authorize, RequestUriRedirectsWithRequestNotSupported) {
+// OIDC Core §3.1.2.6 gives request_uri its own error (issue 15 changed this from
+// request_not_supported).
+TEST_F(Authorize, RequestUriRedirectsWithRequestUriNotSupported) {
   expect_redirect_error(
       authorize(with(spa_request(pkce_), "request_uri", "https://evil.example/request.jwt")),
-      "request_not_supported");
+      "request_uri_not_supported");
+}
+
+// There is no consent step yet, so consent cannot be asked for (OIDC Core §3.1.2.1), and
+// discovery does not offer it.
+TEST_F(Authorize, PromptConsentRedirectsWithConsentRequired) {
+  expect_redirect_error(authorize(with(spa_request(pkce_), "prompt", "consent")),
+                        "consent_required");
+  expect_redirect_error(authorize(with(spa_request(pkce_), "prompt", "login consent")),
+                        "consent_required");
+}
+
+TEST_F(Authorize, PromptSelectAccountShowsTheSignInPageDespiteASession) {
+  ASSERT_FALSE(sign_in_for_code(spa_request(pkce_)).empty());
+  HttpResponse again = authorize(spa_request(pkce_));
+  ASSERT_EQ(again.status, 302);
+  EXPECT_EQ(without_query(again.location()), TestServer::kSpaRedirect);  // the session answers
+  HttpResponse choose = authorize(with(spa_request(pkce_), "prompt", "select_account"));
+  ASSERT_EQ(choose.status, 302);
+  EXPECT_EQ(without_query(choose.location()), url("/login"));
+  // Another account's user may sign in there.
+  LoginPage page = open_login_page(choose.location());
+  HttpResponse done =
+      submit_login(page, TestServer::kAliceEmail, TestServer::kOtherAlicePassword);
+  EXPECT_EQ(done.status, 302) << done.body;
+  EXPECT_EQ(without_query(done.location()), TestServer::kSpaRedirect);
 }
 
 TEST_F(Authorize, ResponseModeFragmentRedirectsWithInvalidRequest) {

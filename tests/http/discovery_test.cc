@@ -28,6 +28,23 @@ TEST_F(Discovery, ServesJsonWithTheConfiguredIssuerAndEndpoints) {
   EXPECT_EQ(doc["request_parameter_supported"], false);
 }
 
+// prompt_values_supported lists what /authorize honours (authorize_test.cc pins each value);
+// consent is answered consent_required, so it is not offered.
+TEST_F(Discovery, AdvertisesThePromptValuesHonouredAndTheProfileScopeWithItsClaims) {
+  const auto doc = client_.get(url("/.well-known/openid-configuration")).json();
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_EQ(doc["prompt_values_supported"],
+            nlohmann::json::array({"none", "login", "select_account"}));
+  EXPECT_EQ(doc["scopes_supported"],
+            nlohmann::json::array({"openid", "email", "profile", "offline_access"}));
+  for (const char* claim : {"email", "email_verified", "name", "preferred_username"}) {
+    EXPECT_NE(std::find(doc["claims_supported"].begin(), doc["claims_supported"].end(), claim),
+              doc["claims_supported"].end())
+        << claim;
+  }
+  EXPECT_EQ(doc["request_uri_parameter_supported"], false);
+}
+
 TEST_F(Discovery, EveryAdvertisedEndpointIsServed) {
   const auto doc = client_.get(url("/.well-known/openid-configuration")).json();
   ASSERT_TRUE(doc.is_object());

@@ -157,7 +157,12 @@ TEST_F(OnboardingTest, SignupWithoutEnforcementSignsTheNewMemberIn) {
   // And the new member signs in with the password they chose.
   new_browser();
   const Pkce pkce = make_pkce();
-  EXPECT_FALSE(sign_in_for_code(spa_request(pkce), kDave, kDavePassword).empty());
+  const std::string code = sign_in_for_code(spa_request(pkce), kDave, kDavePassword);
+  ASSERT_FALSE(code.empty());
+  // Joining through the invitation email's link proved the address (issue 15).
+  EXPECT_TRUE(user->email_verified);
+  HttpResponse tokens = exchange_spa_code(code, pkce.verifier);
+  EXPECT_EQ(userinfo(tokens.json().value("access_token", "")).json()["email_verified"], true);
 }
 
 TEST_F(OnboardingTest, SignupNeedsTheFormsCsrfCookie) {

@@ -103,7 +103,8 @@ std::string path_of(const std::string& pattern) {
 using Routes = KeystepHttpTest;
 
 // The routes as the if-chains of http/server.cc served them before the tables: a change here is
-// a change of the HTTP surface.
+// a change of the HTTP surface. (Issue 15 added OPTIONS, the CORS preflight, to the four
+// endpoints a browser app calls.)
 TEST_F(Routes, TheServerServesTheseRoutes) {
   EXPECT_EQ(describe(server_->server().routes()),
             "GET PUT /api/v1/accounts/{account}/authentication-settings\n"
@@ -116,8 +117,8 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "GET POST /api/v1/accounts/{account}/tokens\n"
             "DELETE /api/v1/accounts/{account}/tokens/{token}\n"
             "GET /api/v1/accounts/{account}/audit-events\n"
-            "GET HEAD /.well-known/openid-configuration\n"
-            "GET HEAD /jwks.json\n"
+            "GET HEAD OPTIONS /.well-known/openid-configuration\n"
+            "GET HEAD OPTIONS /jwks.json\n"
             "GET POST /authorize\n"
             "GET POST /login\n"
             "GET POST /login/second-factor\n"
@@ -132,8 +133,8 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "GET POST /signup\n"
             "GET /enroll\n"
             "GET POST /account/authentication\n"
-            "POST /token\n"
-            "GET POST /userinfo\n"
+            "POST OPTIONS /token\n"
+            "GET POST OPTIONS /userinfo\n"
             "GET POST /logout\n"
             "GET /metrics\n"
             "GET HEAD /healthz\n"

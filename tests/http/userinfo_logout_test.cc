@@ -53,6 +53,89 @@ TEST_F(Userinfo, WithoutEmailScopeReturnsOnlySub) {
   EXPECT_FALSE(r.json().contains("email"));
 }
 
+// RFC 6750 §2.2: the access token in a form body.
+TEST_F(Userinfo, AcceptsTheAccessTokenInAFormBody) {
+  const auto tokens = spa_tokens();
+  HttpResponse r = client_.post_form(url("/userinfo"),
+                                     {{"access_token", tokens.value("access_token", "")}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["sub"], std::to_string(server_->alice_id()));
+  EXPECT_EQ(r.json()["email"], TestServer::kAliceEmail);
+
+  HttpResponse bad = client_.post_form(url("/userinfo"), {{"access_token", "nope"}});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(bad.json().value("error", ""), "invalid_token");
+}
+
+TEST_F(Userinfo, TheTokenInTheHeaderAndTheBodyAtOnceIsInvalidRequest) {
+  const std::string access = spa_tokens().value("access_token", "");
+  HttpResponse both = client_.post_form(url("/userinfo"), {{"access_token", access}}, nullptr,
+                                        {"Authorization: Bearer " + access});
+  EXPECT_EQ(both.status, 400) << both.body;
+  EXPECT_EQ(both.json().value("error", ""), "invalid_request");
+  HttpResponse twice =
+      client_.post_form(url("/userinfo"), {{"access_token", access}, {"access_token", access}});
+  EXPECT_EQ(twice.status, 400);
+  HttpResponse malformed = client_.request(
+      "POST", url("/userinfo"), {"Content-Type: application/x-www-form-urlencoded"},
+      std::string("access_token=%ZZ"));
+  EXPECT_EQ(malformed.status, 400);
+}
+
+TEST_F(Userinfo, AFormBodyIsNotReadFromAGetOrANonFormPost) {
+  const std::string access = spa_tokens().value("access_token", "");
+  HttpResponse json = client_.request("POST", url("/userinfo"),
+                                      {"Content-Type: application/json",
+                                       "Authorization: Bearer " + access},
+                                      std::string(R"({"access_token":"x"})"));
+  EXPECT_EQ(json.status, 200) << json.body;
+  HttpResponse query = client_.get(url("/userinfo?access_token=" + access));
+  EXPECT_EQ(query.status, 401);  // RFC 6750 §2.3 (URI query) is not supported
+}
+
+TEST_F(Userinfo, ProfileScopeGivesNameAndPreferredUsername) {
+  ASSERT_TRUE(server_->directory().set_display_name("acme", TestServer::kAliceEmail,
+                                                    "Alice Liddell"));
+  const auto tokens = spa_tokens({{"scope", "openid profile"}});
+  HttpResponse r = userinfo(tokens.value("access_token", ""));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["name"], "Alice Liddell");
+  EXPECT_EQ(r.json()["preferred_username"], TestServer::kAliceEmail);
+  EXPECT_FALSE(r.json().contains("email"));  // that is the email scope's
+  const auto claims = verify_id_token(tokens.value("id_token", ""));
+  ASSERT_TRUE(claims.is_object());
+  EXPECT_EQ(claims["name"], "Alice Liddell");
+  EXPECT_EQ(claims["preferred_username"], TestServer::kAliceEmail);
+  EXPECT_EQ(tokens.value("scope", ""), "openid profile");
+}
+
+TEST_F(Userinfo, ProfileScopeWithoutADisplayNameGivesNoName) {
+  const auto tokens = spa_tokens({{"scope", "openid profile"}});
+  HttpResponse r = userinfo(tokens.value("access_token", ""));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.json().contains("name"));
+  EXPECT_EQ(r.json()["preferred_username"], TestServer::kAliceEmail);
+  EXPECT_FALSE(userinfo(spa_tokens().value("access_token", "")).json().contains("name"));
+}
+
+TEST_F(Userinfo, EmailVerifiedIsWhatTheUserWasCreatedWith) {
+  // The seed's alice was created without --email-verified.
+  const auto alice = spa_tokens();
+  EXPECT_EQ(userinfo(alice.value("access_token", "")).json()["email_verified"], false);
+  EXPECT_EQ(verify_id_token(alice.value("id_token", ""))["email_verified"], false);
+
+  ASSERT_TRUE(server_->directory().create_user("acme", "vera@example.com", "vera's password",
+                                               false, UserDetails{"", true}));
+  browser_ = CookieJar();
+  const Pkce pkce = make_pkce();
+  const std::string code =
+      sign_in_for_code(spa_request(pkce), "vera@example.com", "vera's password");
+  HttpResponse tokens = exchange_spa_code(code, pkce.verifier);
+  ASSERT_EQ(tokens.status, 200) << tokens.body;
+  EXPECT_EQ(userinfo(tokens.json().value("access_token", "")).json()["email_verified"], true);
+  EXPECT_EQ(verify_id_token(tokens.json().value("id_token", ""))["email_verified"], true);
+}
+
 TEST_F(Userinfo, AcceptsPost) {
   const auto tokens = spa_tokens();
   HttpResponse r =

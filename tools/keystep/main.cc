@@ -297,29 +297,60 @@ int cmd_user_create(const Args& args) {
   if (!rt) return fail(rt.error());
   auto password = read_stdin_secret("password");
   if (!password) return fail(password.error());
-  auto user = (*rt)->server->directory().create_user(*account, *email, *password, args.has("--admin"));
+  const UserDetails details{args.get("--display-name").value_or(""), args.has("--email-verified")};
+  auto user = (*rt)->server->directory().create_user(*account, *email, *password,
+                                                     args.has("--admin"), details);
   if (!user) return fail(user.error());
   std::cout << "Created user " << user->email << " (id " << user->id << ", role " << user->role
             << ") in account " << *account << "\n";
   return 0;
 }
 
+int cmd_user_set_name(const Args& args) {
+  auto account = args.required("--account");
+  if (!account) return fail(account.error());
+  auto email = args.required("--email");
+  if (!email) return fail(email.error());
+  auto name = args.required("--display-name");
+  if (!name) return fail(name.error());
+  auto rt = open_wired(args);
+  if (!rt) return fail(rt.error());
+  auto user = (*rt)->server->directory().set_display_name(*account, *email, *name);
+  if (!user) return fail(user.error());
+  if (name->empty())
+    std::cout << "Cleared the display name of " << user->email << "\n";
+  else
+    std::cout << "Display name of " << user->email << " is now \"" << *name << "\"\n";
+  return 0;
+}
+
 int cmd_client_create(const Args& args) {
   auto id = args.required("--client-id");
   if (!id) return fail(id.error());
-  if (args.has("--public") == args.has("--secret-stdin"))
-    return fail(ErrorCode::kInvalidArgument, "give exactly one of --public and --secret-stdin");
+  const int kinds = args.has("--public") + args.has("--secret-stdin") +
+                    args.has("--generate-secret");
+  if (kinds != 1)
+    return fail(ErrorCode::kInvalidArgument,
+                "give exactly one of --public, --generate-secret and --secret-stdin");
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
-  NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {}};
+  NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {},
+                   args.all("--allowed-origin")};
   if (args.has("--secret-stdin")) {
     auto secret = read_stdin_secret("client secret");
+    if (!secret) return fail(secret.error());
+    client.secret = *secret;
+  } else if (args.has("--generate-secret")) {
+    auto secret = generate_client_secret((*rt)->random);
     if (!secret) return fail(secret.error());
     client.secret = *secret;
   }
   if (auto s = (*rt)->server->directory().create_client(client); !s) return fail(s.error());
   std::cout << "Created " << (client.secret ? "confidential" : "public") << " client " << *id
             << "\n";
+  // The secret alone on the last line, so scripts can take it with `tail -n 1`.
+  if (args.has("--generate-secret"))
+    std::cout << "Client secret (shown once; store it safely):\n" << *client.secret << "\n";
   return 0;
 }
 
@@ -444,18 +475,29 @@ const std::map<std::string, Command>& commands() {
         state_flags({"--name", "--issuer-label"}), cmd_account_create}},
       {"user create",
        {"keystep user create --data-dir DIR --account NAME --email EMAIL [--admin] "
-        "--password-stdin",
-        "Create a user; the password is read from the first line of standard input.",
-        state_flags({"--account", "--email"}, {"--admin", "--password-stdin"}),
+        "[--display-name NAME] [--email-verified] --password-stdin",
+        "Create a user; the password is read from the first line of standard input. "
+        "--email-verified vouches that the address reaches the user (the email_verified "
+        "claim); the display name is the profile scope's name.",
+        state_flags({"--account", "--email", "--display-name"},
+                    {"--admin", "--password-stdin", "--email-verified"}),
         cmd_user_create}},
+      {"user set-name",
+       {"keystep user set-name --data-dir DIR --account NAME --email EMAIL --display-name NAME",
+        "Set a user's display name (the profile scope's name); an empty NAME clears it.",
+        state_flags({"--account", "--email", "--display-name"}), cmd_user_set_name}},
       {"client create",
        {"keystep client create --data-dir DIR --client-id ID --redirect-uri URI "
-        "[--redirect-uri URI...] (--public | --secret-stdin) [--post-logout-redirect-uri URI...]",
-        "Register an OIDC client. Confidential clients read a secret of at least 32 characters "
-        "from standard input.",
-        state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri"},
-                    {"--public", "--secret-stdin"},
-                    {"--redirect-uri", "--post-logout-redirect-uri"}),
+        "[--redirect-uri URI...] (--public | --generate-secret | --secret-stdin) "
+        "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...]",
+        "Register an OIDC client. --generate-secret prints a new URL-safe secret on the last "
+        "line; --secret-stdin reads one of at least 32 characters from standard input. "
+        "Browser apps may call /token and /userinfo from the origins of the redirect URIs and "
+        "from each --allowed-origin (https://host[:port]).",
+        state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri",
+                     "--allowed-origin"},
+                    {"--public", "--secret-stdin", "--generate-secret"},
+                    {"--redirect-uri", "--post-logout-redirect-uri", "--allowed-origin"}),
         cmd_client_create}},
       {"token create",
        {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL] "

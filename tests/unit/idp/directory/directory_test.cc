@@ -87,5 +87,66 @@ TEST_F(DirectoryTest, UserCreateRefusesANonAsciiAddress) {
             ErrorCode::kInvalidArgument));
 }
 
+TEST_F(DirectoryTest, ClientAllowedOriginsAreNormalizedOnceEachAndBadOnesRefused) {
+  NewClient client{"app", {"https://app.example.com/cb"}, {}, std::nullopt,
+                   {"https://CDN.example.net:443", "https://cdn.example.net/"}};
+  ASSERT_TRUE(Ok(directory_->create_client(client)));
+  EXPECT_EQ(store_->client_by_id("app")->allowed_origins,
+            std::vector<std::string>{"https://cdn.example.net"});
+  NewClient bad{"bad", {"https://app.example.com/cb"}, {}, std::nullopt,
+                {"https://cdn.example.net/app"}};
+  EXPECT_TRUE(Fails(directory_->create_client(bad), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->client_by_id("bad"), ErrorCode::kNotFound));
+}
+
+TEST_F(DirectoryTest, GeneratedClientSecretsAreUrlSafeRandomAndAccepted) {
+  auto one = generate_client_secret(random_);
+  auto two = generate_client_secret(random_);
+  ASSERT_TRUE(Ok(one));
+  ASSERT_TRUE(Ok(two));
+  EXPECT_NE(*one, *two);
+  EXPECT_EQ(one->size(), 43u);  // 32 bytes, base64url without padding
+  EXPECT_EQ(one->find_first_not_of(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            std::string::npos);
+  EXPECT_TRUE(Ok(directory_->create_client(
+      {"web", {"https://app.example.com/cb"}, {}, *one, {}})));
+  EXPECT_TRUE(verify_client_secret(store_->client_by_id("web")->secret_hash, *one));
+}
+
+TEST_F(DirectoryTest, DisplayNamesAreCheckedAndSetAtCreationOrLater) {
+  EXPECT_TRUE(Ok(check_display_name("")));
+  EXPECT_TRUE(Ok(check_display_name("Zoë O'Brien-Smith")));
+  for (const std::string& bad : {std::string("   "), std::string("tab\there"),
+                                std::string("nul\0x", 5), std::string("\xff\xfe"),
+                                std::string(129, 'x')}) {
+    EXPECT_TRUE(Fails(check_display_name(bad), ErrorCode::kInvalidArgument)) << bad;
+  }
+  ASSERT_TRUE(Ok(directory_->create_account("acme", "")));
+  auto zoe = directory_->create_user("acme", "zoe@example.com", "long enough", false,
+                                     UserDetails{"Zoë", true});
+  ASSERT_TRUE(Ok(zoe));
+  auto stored = store_->user_by_id(zoe->id);
+  EXPECT_EQ(stored->display_name, "Zoë");
+  EXPECT_TRUE(stored->email_verified);
+  auto plain = directory_->create_user("acme", "pat@example.com", "long enough", false);
+  EXPECT_EQ(store_->user_by_id(plain->id)->display_name, "");
+  EXPECT_FALSE(store_->user_by_id(plain->id)->email_verified);
+  EXPECT_TRUE(Fails(directory_->create_user("acme", "x@example.com", "long enough", false,
+                                            UserDetails{"a\nb", false}),
+                    ErrorCode::kInvalidArgument));
+
+  EXPECT_EQ(directory_->set_display_name("acme", "PAT@example.com", "Pat")->display_name, "Pat");
+  EXPECT_EQ(store_->user_by_id(plain->id)->display_name, "Pat");
+  EXPECT_TRUE(Ok(directory_->set_display_name("acme", "pat@example.com", "")));
+  EXPECT_EQ(store_->user_by_id(plain->id)->display_name, "");
+  EXPECT_TRUE(Fails(directory_->set_display_name("acme", "nobody@example.com", "N"),
+                    ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(directory_->set_display_name("nope", "pat@example.com", "N"),
+                    ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(directory_->set_display_name("acme", "pat@example.com", "\x01"),
+                    ErrorCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace keystep

@@ -125,6 +125,8 @@ TEST_P(OnboardingStoreTest, AcceptingCreatesTheMemberOnce) {
   auto stored = store_->user_by_email(account_.id, "dave@example.com");
   ASSERT_TRUE(Ok(stored));
   EXPECT_EQ(stored->password_hash, "argon2-hash");
+  EXPECT_TRUE(created->email_verified);  // the invitation's link reached the address
+  EXPECT_TRUE(stored->email_verified);
   auto accepted = store_->invitation_by_token("h1");
   EXPECT_EQ(accepted->accepted_at, kNow + 1);
   EXPECT_EQ(accepted->user_id, created->id);

@@ -218,6 +218,29 @@ TEST_P(StoreTest, UpdatePasswordHashChangesOnlyThatUser) {
   EXPECT_TRUE(Fails(store_->update_password_hash(user_.id + 100, "x"), ErrorCode::kNotFound));
 }
 
+TEST_P(StoreTest, DisplayNameAndEmailVerifiedRoundTripAndTheNameChangesAlone) {
+  EXPECT_EQ(user_.display_name, "");
+  EXPECT_FALSE(store_->user_by_id(user_.id)->email_verified);
+  auto zoe = store_->create_user({.account_id = account_.id,
+                                  .email = "zoe@example.com",
+                                  .password_hash = "h",
+                                  .role = kRoleMember,
+                                  .created_at = kNow,
+                                  .display_name = "Zoë \"Z\" O'Brien",
+                                  .email_verified = true});
+  ASSERT_TRUE(Ok(zoe));
+  auto by_email = store_->user_by_email(account_.id, "zoe@example.com");
+  ASSERT_TRUE(Ok(by_email));
+  EXPECT_EQ(by_email->display_name, "Zoë \"Z\" O'Brien");
+  EXPECT_TRUE(by_email->email_verified);
+  ASSERT_TRUE(Ok(store_->update_display_name(zoe->id, "Zoe")));
+  auto renamed = store_->user_by_id(zoe->id);
+  EXPECT_EQ(renamed->display_name, "Zoe");
+  EXPECT_TRUE(renamed->email_verified);
+  EXPECT_EQ(store_->user_by_id(user_.id)->display_name, "");
+  EXPECT_TRUE(Fails(store_->update_display_name(zoe->id + 100, "x"), ErrorCode::kNotFound));
+}
+
 TEST_P(StoreTest, AdminRoleHasTheAuthSettingsPermissionsAndMemberNone) {
   auto admin = store_->role_permissions(kRoleAdmin);
   ASSERT_TRUE(Ok(admin));
@@ -256,6 +279,42 @@ TEST_P(StoreTest, ClientRoundTripsWithRedirectUriListsInOrder) {
   EXPECT_TRUE(public_client->is_public);
   EXPECT_EQ(public_client->redirect_uris, std::vector<std::string>{"https://app.example/cb"});
   EXPECT_TRUE(public_client->post_logout_redirect_uris.empty());
+}
+
+TEST_P(StoreTest, ClientAllowedOriginsRoundTripInOrderAndClientsListsEveryClient) {
+  Client spa{.client_id = "spa",
+             .is_public = true,
+             .secret_hash = "",
+             .redirect_uris = {"https://spa.example/cb"},
+             .post_logout_redirect_uris = {},
+             .created_at = kNow,
+             .allowed_origins = {"https://z.example", "https://a.example:8443"}};
+  ASSERT_TRUE(Ok(store_->create_client(spa)));
+  auto loaded = store_->client_by_id("spa");
+  ASSERT_TRUE(Ok(loaded));
+  EXPECT_EQ(loaded->allowed_origins, spa.allowed_origins);
+  EXPECT_TRUE(store_->client_by_id("app")->allowed_origins.empty());
+
+  auto all = store_->clients();
+  ASSERT_TRUE(Ok(all));
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].client_id, "app");
+  EXPECT_EQ((*all)[0].redirect_uris, std::vector<std::string>{"https://app.example/cb"});
+  EXPECT_EQ((*all)[1].client_id, "spa");
+  EXPECT_EQ((*all)[1].allowed_origins, spa.allowed_origins);
+  EXPECT_EQ((*all)[1].redirect_uris, spa.redirect_uris);
+}
+
+TEST_P(StoreTest, AClientNamingAnOriginTwiceIsNotStored) {
+  Client twice{.client_id = "twice",
+               .is_public = true,
+               .secret_hash = "",
+               .redirect_uris = {"https://spa.example/cb"},
+               .post_logout_redirect_uris = {},
+               .created_at = kNow,
+               .allowed_origins = {"https://a.example", "https://a.example"}};
+  EXPECT_TRUE(Fails(store_->create_client(twice), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(Fails(store_->client_by_id("twice"), ErrorCode::kNotFound));
 }
 
 TEST_P(StoreTest, DuplicateClientIsAlreadyExistsAndUnknownIsNotFound) {

@@ -51,6 +51,22 @@ void raw_sql(const std::string& path, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << message;
 }
 
+// Inserts alice@example.com (role member, password hash "h") into `account_id` with the users
+// columns of the version 7 schema, as a binary of that schema did (today's create_user writes
+// the columns of later migrations); returns her id.
+int64_t insert_version7_user(const std::string& path, int64_t account_id, int64_t created_at) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const std::string sql =
+      "INSERT INTO users (account_id, email, password_hash, role, created_at) VALUES (" +
+      std::to_string(account_id) + ", 'alice@example.com', 'h', 'member', " +
+      std::to_string(created_at) + ")";
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  const int64_t id = sqlite3_last_insert_rowid(db);
+  sqlite3_close(db);
+  return id;
+}
+
 // The migrations up to `last`, as a binary of that schema applied them.
 std::vector<Migration> migrations_up_to(int last) {
   std::vector<Migration> before;
@@ -193,6 +209,36 @@ TEST(SqliteStoreMigrations, ExistingDatabaseKeepsItsMode) {
   EXPECT_EQ(st.st_mode & 0777, 0640u);
 }
 
+// A database of the schema before migration 010: its users have no display name and are
+// unverified, its clients allow only their redirect URIs' origins.
+TEST(SqliteStoreMigrations, UsersAndClientsOfTheVersion9SchemaReadWithoutTheNewFields) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  int64_t user_id = 0;
+  {
+    auto old = SqliteStore::open(path, migrations_up_to(9));
+    ASSERT_TRUE(Ok(old));
+    auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
+    ASSERT_TRUE(Ok(account));
+    user_id = insert_version7_user(path, account->id, 1'700'000'000);
+  }
+  ASSERT_NO_FATAL_FAILURE(raw_sql(
+      path,
+      "INSERT INTO clients (client_id, is_public, secret_hash, created_at) VALUES "
+      "('spa', 1, '', 1700000000); INSERT INTO client_redirect_uris (client_id, kind, "
+      "position, uri) VALUES ('spa', 1, 0, 'https://spa.example/cb')"));
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  auto user = (*store)->user_by_id(user_id);
+  ASSERT_TRUE(Ok(user));
+  EXPECT_EQ(user->display_name, "");
+  EXPECT_FALSE(user->email_verified);
+  auto client = (*store)->client_by_id("spa");
+  ASSERT_TRUE(Ok(client));
+  EXPECT_EQ(client->redirect_uris, std::vector<std::string>{"https://spa.example/cb"});
+  EXPECT_TRUE(client->allowed_origins.empty());
+}
+
 // A database made by the schema before migration 008 (the interface version 1 store): its
 // credentials keep working, with no label and no lookup key.
 TEST(SqliteStoreMigrations, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndLookupKey) {
@@ -206,13 +252,7 @@ TEST(SqliteStoreMigrations, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndL
     ASSERT_TRUE(Ok(old));
     auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
     ASSERT_TRUE(Ok(account));
-    auto user = (*old)->create_user({.account_id = account->id,
-                                     .email = "alice@example.com",
-                                     .password_hash = "h",
-                                     .role = kRoleMember,
-                                     .created_at = 1'700'000'000});
-    ASSERT_TRUE(Ok(user));
-    user_id = user->id;
+    user_id = insert_version7_user(path, account->id, 1'700'000'000);
   }
   ASSERT_NO_FATAL_FAILURE(raw_sql(path, "INSERT INTO mfa_credentials (user_id, provider_id, secret, params, state, counter, "
             "version, confirmed, created_at, last_used_at) VALUES (" +
@@ -261,13 +301,8 @@ TEST(SqliteStoreMigrations, ATotpUserOfTheVersion7SchemaSignsInAfterTheUpgrade) 
     ASSERT_TRUE(Ok(old));
     auto account = (*old)->create_account({.name = "acme", .issuer_label = "Acme"});
     ASSERT_TRUE(Ok(account));
-    auto user = (*old)->create_user({.account_id = account->id,
-                                     .email = "alice@example.com",
-                                     .password_hash = "h",
-                                     .role = kRoleMember,
-                                     .created_at = kEnrolledAt});
-    ASSERT_TRUE(Ok(user));
-    alice = *user;
+    alice.id = insert_version7_user(path, account->id, kEnrolledAt);
+    alice.account_id = account->id;
   }
   auto sealed = box->seal(key, "keystep mfa secret " + std::to_string(alice.id) + " totp", random);
   ASSERT_TRUE(Ok(sealed));
