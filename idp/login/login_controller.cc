@@ -335,7 +335,8 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
                         "authenticator app.",
                         Fault::kWrongCredentials);
     }
-    notify_factor_added(*user, added, browser.client_address);
+    two_factor_.notify_member(notices_, *user, FactorChange::kAdded, added, false,
+                              browser.client_address);
     return finish_second_factor(*posted, {"otp"}, browser);
   }
   StepRefusal refusal;
@@ -458,21 +459,6 @@ WebOutcome LoginController::sign_in_then(const std::string& local_path,
   request.redirect_uri = local_path;
   request.login_hint = login_hint;
   return start_flow(request, FlowProgress{}, browser);
-}
-
-void LoginController::notify_factor_added(const User& user, const FactorSummary& added,
-                                          const std::string& address) {
-  auto account = store_.account_by_id(user.account_id);
-  FactorNotice notice;
-  notice.change = FactorChange::kAdded;
-  notice.factor_label = added.label;
-  notice.factor_type = added.type;
-  notice.account_label = account ? account->issuer_label : std::string("Keystep");
-  notice.address = address;
-  notice.factor_id = added.id;
-  // The factor is set up and the sign-in goes on: a notice that cannot be queued is audited.
-  if (Status s = notices_.notify(user.email, std::move(notice)); !s)
-    two_factor_.audit(user, "mail.notice_failed", address, s.error().message);
 }
 
 }  // namespace keystep

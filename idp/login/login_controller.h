@@ -98,9 +98,6 @@ class LoginController : public SignInStarter {
   // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
   WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
                         std::optional<Fault> fault);
-  // Queues the notice of the factor the forced setup just added for `user`.
-  void notify_factor_added(const User& user, const FactorSummary& added,
-                           const std::string& address);
   // Records a passed second factor in the flow and completes it.
   WebOutcome finish_second_factor(const LoadedFlow& posted, const std::vector<std::string>& amr,
                                   const BrowserContext& browser);

@@ -100,6 +100,22 @@ Status TwoFactor::check_session(const Session& session, const User& user, bool r
   return {};
 }
 
+void TwoFactor::notify_member(FactorNotifier& notices, const User& user, FactorChange change,
+                              const FactorSummary& factor, bool two_factor_off,
+                              const std::string& address) {
+  auto account = store_.account_by_id(user.account_id);
+  FactorNotice notice;
+  notice.change = change;
+  notice.factor_label = factor.label;
+  notice.factor_type = factor.type;
+  notice.account_label = account ? account->issuer_label : std::string("Keystep");
+  notice.two_factor_off = two_factor_off;
+  notice.address = address;
+  notice.factor_id = factor.id;
+  if (Status s = notices.notify(user.email, std::move(notice)); !s)
+    audit(user, "mail.notice_failed", address, s.error().message);
+}
+
 void TwoFactor::audit(const User& user, const std::string& event, const std::string& address,
                       const std::string& detail) {
   // An audit write failure must not turn a login into an error; it is rare (database gone)

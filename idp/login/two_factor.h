@@ -22,6 +22,7 @@
 #include "idp/config/config.h"
 #include "idp/login/login_flow.h"
 #include "idp/login/throttle.h"
+#include "idp/mail/notices.h"
 #include "idp/outcome/outcome.h"
 #include "idp/store/mfa_store.h"
 #include "idp/store/store.h"
@@ -249,6 +250,12 @@ class TwoFactor final : public LoginPolicy {
 
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
+  // Tells `user` through `notices` that `factor` was added or removed by themselves (the
+  // profile, the forced setup at sign-in); `two_factor_off` when it was their last. The
+  // change itself is done: a notice that cannot be queued is audited, not returned.
+  void notify_member(FactorNotifier& notices, const User& user, FactorChange change,
+                     const FactorSummary& factor, bool two_factor_off,
+                     const std::string& address);
 
  private:
   Result<MfaCredential> unsealed(const MfaCredential& stored) const;

@@ -176,22 +176,6 @@ WebOutcome ProfilePages::profile_confirm(const Params& form, const BrowserContex
   return sign_in_.sign_in_then("/profile", browser, (*who)->user.email);
 }
 
-void ProfilePages::notify_factor_change(const SignedIn& who, FactorChange change,
-                                        const FactorSummary& factor, bool two_factor_off,
-                                        const std::string& address) {
-  auto account = store_.account_by_id(who.user.account_id);
-  FactorNotice notice;
-  notice.change = change;
-  notice.factor_label = factor.label;
-  notice.factor_type = factor.type;
-  notice.account_label = account ? account->issuer_label : std::string("Keystep");
-  notice.two_factor_off = two_factor_off;
-  notice.address = address;
-  notice.factor_id = factor.id;
-  if (Status s = notices_.notify(who.user.email, std::move(notice)); !s)
-    two_factor_.audit(who.user, "mail.notice_failed", address, s.error().message);
-}
-
 WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserContext& browser) {
   WebOutcome failure;
   auto who = profile_post(form, browser, failure);
@@ -326,7 +310,8 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
             : "That code is not valid. Enter the current code.";
     return *out;
   }
-  notify_factor_change(*who, FactorChange::kAdded, added, false, browser.client_address);
+  two_factor_.notify_member(notices_, who->user, FactorChange::kAdded, added, false,
+                            browser.client_address);
   if (first) {
     if (auto s = after_two_factor_on(*who, true, browser.client_address); !s)
       return unavailable_page();
@@ -397,8 +382,8 @@ WebOutcome ProfilePages::profile_remove_factor(const Params& form,
       break;
   }
   const bool off = removal->outcome == Outcome::kTurnedOff;
-  notify_factor_change(*who, FactorChange::kRemoved, removal->factor, off,
-                       browser.client_address);
+  two_factor_.notify_member(notices_, who->user, FactorChange::kRemoved, removal->factor, off,
+                            browser.client_address);
   return profile_with(*who, std::nullopt,
                       removal->factor.label + " removed." +
                           (off ? " Two-factor authentication is off." : ""));

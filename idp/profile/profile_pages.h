@@ -76,11 +76,6 @@ class ProfilePages {
   // The profile page with `fault` and its message (or a notice when there is no fault).
   WebOutcome profile_with(const SignedIn& who, std::optional<Fault> fault,
                           const std::string& message);
-  // Queues the notice of a factor added or removed for who.user; a failure is logged in the
-  // audit trail, not shown: the change itself is done.
-  void notify_factor_change(const SignedIn& who, FactorChange change,
-                            const FactorSummary& factor, bool two_factor_off,
-                            const std::string& address);
   Result<WebOutcome> profile_view(const SignedIn& who, WebOutcome::Kind kind,
                                   std::optional<Fault> fault = std::nullopt);
   // The step-up gate of sensitive actions (TwoFactor::check_session): nullopt when `session`
