@@ -109,9 +109,14 @@ std::string render_signup_page(const SignupView& v) {
       "\"><input type=\"email\" name=\"email\" autocomplete=\"username\" value=\"" +
       html_escape(v.email) +
       "\" hidden readonly>"
+      "<label for=\"display_name\">Your name <small>(optional)</small></label>"
+      "<input id=\"display_name\" type=\"text\" name=\"display_name\" autocomplete=\"name\" "
+      "maxlength=\"128\" value=\"" +
+      html_escape(v.display_name) +
+      "\" autofocus>"
       "<label for=\"password\">Password</label>"
       "<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"new-password\" "
-      "minlength=\"8\" maxlength=\"1024\" required autofocus>"
+      "minlength=\"8\" maxlength=\"1024\" required>"
       "<label for=\"password_confirm\">Password again</label>"
       "<input id=\"password_confirm\" type=\"password\" name=\"password_confirm\" "
       "autocomplete=\"new-password\" minlength=\"8\" maxlength=\"1024\" required>"

@@ -748,6 +748,14 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
                                                   r.client_address(c.request)));
     }
   });
+  api.add({M::kPut}, account + "/members/{member}/display-name", [](Router& r, Call& c) {
+    if (!json_body(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->set_display_name(*caller, c.variables[0], c.variables[1],
+                                                      c.request.body(),
+                                                      r.client_address(c.request)));
+    }
+  });
   api.add({M::kGet}, account + "/members/{member}/credentials", [](Router& r, Call& c) {
     if (auto caller = r.caller(c))
       send_api(c.response, r.admin_->credentials(*caller, c.variables[0], c.variables[1]));

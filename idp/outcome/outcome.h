@@ -169,6 +169,7 @@ struct SignupView {
   std::string account_label;
   bool two_factor_required = false;  // the account enforces 2FA: setup follows the password
   std::string error_message;
+  std::string display_name;  // as typed, when the form comes back with an error
 };
 
 // Data for the error page, shown when the browser cannot be sent back to the client. The

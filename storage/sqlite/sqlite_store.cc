@@ -1501,14 +1501,14 @@ ApiToken read_api_token(const Statement& st) {
 // The member's confirmed providers as one text joined with kProviderSeparator.
 constexpr std::string_view kMemberColumns =
     "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
-    "u.two_factor_enabled, (SELECT group_concat(p, char(31)) FROM (SELECT DISTINCT "
-    "c.provider_id AS p FROM mfa_credentials c WHERE c.user_id = u.id AND c.confirmed = 1)) "
-    "FROM users u ";
+    "u.two_factor_enabled, u.display_name, u.email_verified, (SELECT group_concat(p, char(31)) "
+    "FROM (SELECT DISTINCT c.provider_id AS p FROM mfa_credentials c WHERE c.user_id = u.id "
+    "AND c.confirmed = 1)) FROM users u ";
 constexpr char kProviderSeparator = '\x1f';
 
 Member read_member(const Statement& row) {
   Member member{read_user(row), {}};
-  const std::string joined = row.column_text(7);
+  const std::string joined = row.column_text(9);
   for (size_t start = 0; start < joined.size();) {
     size_t end = joined.find(kProviderSeparator, start);
     if (end == std::string::npos) end = joined.size();
