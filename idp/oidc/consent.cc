@@ -136,6 +136,9 @@ WebOutcome Provider::consent_submit(const Params& form, const BrowserContext& br
                                           join_spaces(scopes), clock_.now()});
       !s)
     return unavailable_page();
+  if (auto user = store_.user_by_id(loaded->session.user_id))
+    two_factor_.audit(*user, "consent.granted", browser.client_address,
+                      request.client_id + ": " + join_spaces(scopes));
   return issue_code(request, loaded->session);
 }
 

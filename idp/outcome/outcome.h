@@ -158,7 +158,7 @@ struct ProfileView {
   std::string error_message;
   // The user may open Account setup > Authentication (auth_settings.view): the pages link it.
   bool can_view_auth_settings = false;
-  std::vector<AppAccess> apps;  // kProfilePage: "Apps with access"
+  std::vector<AppAccess> apps{};  // kProfilePage: "Apps with access"
 };
 
 // Data for the signup page (an invitation's link).
@@ -169,7 +169,7 @@ struct SignupView {
   std::string account_label;
   bool two_factor_required = false;  // the account enforces 2FA: setup follows the password
   std::string error_message;
-  std::string display_name;  // as typed, when the form comes back with an error
+  std::string display_name{};  // as typed, when the form comes back with an error
 };
 
 // Data for the error page, shown when the browser cannot be sent back to the client. The

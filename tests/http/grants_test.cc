@@ -133,14 +133,16 @@ TEST_F(Grants, NoRefreshWorksPastTheAbsoluteLifetimeHoweverOftenItRotates) {
   HttpResponse first = refresh_app(refresh);
   ASSERT_EQ(first.status, 200) << first.body;
   refresh = first.json()["refresh_token"];
-  // The new token's expiry is capped by the grant's end (sign-in + 7200), not now + 3600.
-  auto info = introspect(refresh, "refresh_token");
-  EXPECT_EQ(info["active"], true);
-  EXPECT_EQ(info["exp"].get<int64_t>(), TestClock::kStart + 7200);
+  EXPECT_EQ(introspect(refresh, "refresh_token")["exp"].get<int64_t>(),
+            TestClock::kStart + 3000 + 3600);
   clock().advance(3000);
   HttpResponse second = refresh_app(refresh);
   ASSERT_EQ(second.status, 200) << second.body;
   refresh = second.json()["refresh_token"];
+  // This token's expiry is capped by the grant's end (sign-in + 7200), not now + 3600.
+  auto info = introspect(refresh, "refresh_token");
+  EXPECT_EQ(info["active"], true);
+  EXPECT_EQ(info["exp"].get<int64_t>(), TestClock::kStart + 7200);
   clock().advance(1300);  // 7300 s after the sign-in, within the last token's idle lifetime
   HttpResponse late = refresh_app(refresh);
   EXPECT_EQ(late.status, 400) << late.body;
