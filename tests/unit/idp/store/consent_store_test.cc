@@ -35,7 +35,9 @@ class ConsentStoreTest : public StoreConformanceTest {
     for (const char* id : {"app", "other"}) {
       ASSERT_TRUE(Ok(store_->create_client({.client_id = id,
                                             .is_public = true,
+                                            .secret_hash = "",
                                             .redirect_uris = {"https://app.example/cb"},
+                                            .post_logout_redirect_uris = {},
                                             .created_at = kNow})));
       ASSERT_TRUE(Ok(store_->create_grant_with_code(grant(std::string("g-") + id, id),
                                                     code(std::string("c-") + id))));
@@ -48,6 +50,7 @@ class ConsentStoreTest : public StoreConformanceTest {
                  .user_id = user_id_,
                  .sid = "sid-1",
                  .scope = "openid",
+                 .nonce = "",
                  .auth_time = kNow,
                  .acr = "1",
                  .amr = "pwd",
@@ -55,13 +58,20 @@ class ConsentStoreTest : public StoreConformanceTest {
   }
 
   static AuthCode code(const std::string& hash) {
-    return AuthCode{.code_hash = hash, .redirect_uri = "https://app.example/cb",
+    return AuthCode{.code_hash = hash,
+                    .grant_id = "",
+                    .redirect_uri = "https://app.example/cb",
+                    .code_challenge = "",
                     .expires_at = kNow + 60};
   }
 
   static Token token(const std::string& hash, const std::string& grant_id, TokenKind kind) {
-    return Token{.token_hash = hash, .grant_id = grant_id, .kind = kind, .created_at = kNow,
-                 .expires_at = kNow + 3600};
+    return Token{.token_hash = hash,
+                 .grant_id = grant_id,
+                 .kind = kind,
+                 .created_at = kNow,
+                 .expires_at = kNow + 3600,
+                 .scope = ""};
   }
 
   ConsentRequest request(const std::string& id, int64_t expires_at = kNow + 60) const {
@@ -75,8 +85,12 @@ class ConsentStoreTest : public StoreConformanceTest {
 TEST_P(ConsentStoreTest, AClientsGrantPolicyRoundTripsAndDefaultsToOfflineAccessFirstParty) {
   ASSERT_TRUE(Ok(store_->create_client(
       {.client_id = "partner",
+       .is_public = true,
+       .secret_hash = "",
        .redirect_uris = {"https://partner.example/cb"},
+       .post_logout_redirect_uris = {},
        .created_at = kNow,
+       .allowed_origins = {},
        .grants = {RefreshTokens::kAlways, 3600, 86400, /*first_party=*/false}})));
   auto partner = store_->client_by_id("partner");
   ASSERT_TRUE(Ok(partner));
@@ -162,9 +176,9 @@ TEST_P(ConsentStoreTest, AConsentRequestIsTakenOnceAndExpires) {
   EXPECT_TRUE(Fails(store_->consent_request("q2", kNow + 10), ErrorCode::kExpired));
   EXPECT_TRUE(Fails(store_->take_consent_request("q2", kNow + 10), ErrorCode::kExpired));
   EXPECT_TRUE(Fails(store_->take_consent_request("q2", kNow), ErrorCode::kNotFound));
-  EXPECT_TRUE(Fails(store_->create_consent_request(
-                        {.id = "q3", .sid = "s", .user_id = user_id_ + 100, .expires_at = kNow}),
-                    ErrorCode::kNotFound));
+  ConsentRequest stranger = request("q3");
+  stranger.user_id = user_id_ + 100;
+  EXPECT_TRUE(Fails(store_->create_consent_request(stranger), ErrorCode::kNotFound));
 }
 
 TEST_P(ConsentStoreTest, PurgeDeletesExpiredConsentRequests) {
