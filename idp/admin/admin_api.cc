@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <map>
+#include <string_view>
 
 #include "base/crypto/hash.h"
 #include "base/html.h"
@@ -11,6 +13,18 @@
 
 namespace keystep {
 namespace {
+
+// A request body: a JSON object (parse_json_object) with no member but those `known`.
+Result<nlohmann::json> body_with(std::string_view body,
+                                 std::initializer_list<std::string_view> known) {
+  auto parsed = parse_json_object(body);
+  if (!parsed) return parsed;
+  for (const auto& [key, value] : parsed->items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      return make_error(ErrorCode::kInvalidArgument, "unknown member " + key);
+  }
+  return parsed;
+}
 
 bool all_digits(std::string_view s) {
   return !s.empty() && s.size() <= 18 &&
@@ -420,11 +434,8 @@ ApiOutcome AdminApi::set_display_name(const Caller& caller, const std::string& a
   if (!target) return failure;
   auto member = member_of(*target, user_id, failure);
   if (!member) return failure;
-  auto parsed = parse_json_object(body);
+  auto parsed = body_with(body, {"display_name"});
   if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
-  for (const auto& [key, value] : parsed->items()) {
-    if (key != "display_name") return api_error(Fault::kInvalidRequest, "unknown member " + key);
-  }
   if (!parsed->contains("display_name") || !(*parsed)["display_name"].is_string())
     return api_error(Fault::kInvalidRequest, "display_name is required (a string)");
   const std::string name = (*parsed)["display_name"];
@@ -844,13 +855,9 @@ ApiOutcome AdminApi::invite(const Caller& caller, const std::string& account,
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  auto parsed = parse_json_object(body);
+  auto parsed = body_with(body, {"email", "role"});
   if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
   nlohmann::json& request = *parsed;
-  for (const auto& [key, value] : request.items()) {
-    if (key != "email" && key != "role")
-      return api_error(Fault::kInvalidRequest, "unknown member " + key);
-  }
   if (!request.contains("email") || !request["email"].is_string())
     return api_error(Fault::kInvalidRequest, "email is required");
   auto email = normalize_new_email(request["email"].get<std::string>());
@@ -1041,13 +1048,9 @@ ApiOutcome AdminApi::create_token(const Caller& caller, const std::string& accou
   ApiOutcome failure;
   auto target = authorize(caller, account, kPermEditAuthSettings, failure);
   if (!target) return failure;
-  auto parsed = parse_json_object(body);
+  auto parsed = body_with(body, {"name", "expires_in", "expires_at"});
   if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
   nlohmann::json& request = *parsed;
-  for (const auto& [key, value] : request.items()) {
-    if (key != "name" && key != "expires_in" && key != "expires_at")
-      return api_error(Fault::kInvalidRequest, "unknown member " + key);
-  }
   const auto name_it = request.find("name");
   if (name_it == request.end() || !name_it->is_string())
     return api_error(Fault::kInvalidRequest, "name must be a string");

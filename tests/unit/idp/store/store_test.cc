@@ -1,6 +1,7 @@
 // Store conformance (idp/store/store.h, admin_store.h), on every backend: accounts, users,
-// clients, signing keys, login flows, sessions, codes, grants and tokens, purging, the admin
-// store's lists and resets, and their atomicity under concurrent callers.
+// clients, signing keys, login flows, sessions, codes, grants and tokens (and their
+// revocation), consents, purging, the admin store's lists and resets, and their atomicity
+// under concurrent callers.
 
 #include <gtest/gtest.h>
 
@@ -77,6 +78,24 @@ class StoreTest : public StoreConformanceTest {
                  .created_at = kNow,
                  .expires_at = expires_at,
                  .scope = ""};
+  }
+
+  ConsentRequest consent_request(const std::string& id, int64_t expires_at = kNow + 60) const {
+    return ConsentRequest{.id = id,
+                          .sid = "sid-1",
+                          .user_id = user_.id,
+                          .request_json = R"({"client_id":"app"})",
+                          .expires_at = expires_at};
+  }
+
+  // A second public client, "other".
+  void add_other_client() {
+    ASSERT_TRUE(Ok(store_->create_client({.client_id = "other",
+                                          .is_public = true,
+                                          .secret_hash = "",
+                                          .redirect_uris = {"https://other.example/cb"},
+                                          .post_logout_redirect_uris = {},
+                                          .created_at = kNow})));
   }
 
   Account account_;
@@ -695,6 +714,126 @@ TEST_P(StoreTest, PurgeDeletesOnlyExpiredRows) {
   auto again = store_->purge_expired(kNow);
   ASSERT_TRUE(Ok(again));
   EXPECT_EQ(*again, 0);
+}
+
+// ---- Grant policies, token revocation and consent (issue 15)
+
+TEST_P(StoreTest, AClientsGrantPolicyRoundTripsAndDefaultsToOfflineAccessFirstParty) {
+  ASSERT_TRUE(Ok(store_->create_client(
+      {.client_id = "partner",
+       .is_public = true,
+       .secret_hash = "",
+       .redirect_uris = {"https://partner.example/cb"},
+       .post_logout_redirect_uris = {},
+       .created_at = kNow,
+       .allowed_origins = {},
+       .grants = {RefreshTokens::kAlways, 3600, 86400, /*first_party=*/false}})));
+  auto partner = store_->client_by_id("partner");
+  ASSERT_TRUE(Ok(partner));
+  EXPECT_EQ(partner->grants.refresh_tokens, RefreshTokens::kAlways);
+  EXPECT_EQ(partner->grants.refresh_idle_ttl, 3600);
+  EXPECT_EQ(partner->grants.refresh_absolute_ttl, 86400);
+  EXPECT_FALSE(partner->grants.first_party);
+  auto app = store_->client_by_id("app");
+  ASSERT_TRUE(Ok(app));
+  EXPECT_EQ(app->grants.refresh_tokens, RefreshTokens::kOfflineAccess);
+  EXPECT_EQ(app->grants.refresh_idle_ttl, 0);
+  EXPECT_TRUE(app->grants.first_party);
+}
+
+TEST_P(StoreTest, RevokingARefreshTokenRevokesItsGrantAndAnAccessTokenOnlyItself) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("a1", "g1", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_token(token("a2", "g1", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->revoke_token("a1", "app")));
+  EXPECT_TRUE(Fails(store_->active_token("a1", TokenKind::kAccess, kNow), ErrorCode::kDenied));
+  EXPECT_TRUE(Ok(store_->active_token("a2", TokenKind::kAccess, kNow)));
+  EXPECT_TRUE(Ok(store_->active_token("r1", TokenKind::kRefresh, kNow)));
+  ASSERT_TRUE(Ok(store_->revoke_token("r1", "app")));
+  EXPECT_TRUE(store_->grant_by_id("g1")->revoked);
+  EXPECT_TRUE(Fails(store_->active_token("a2", TokenKind::kAccess, kNow), ErrorCode::kDenied));
+  // Again: already revoked is a success.
+  EXPECT_TRUE(Ok(store_->revoke_token("r1", "app")));
+}
+
+TEST_P(StoreTest, RevokingAnotherClientsOrAnUnknownTokenChangesNothing) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
+  EXPECT_TRUE(Fails(store_->revoke_token("r1", "other"), ErrorCode::kDenied));
+  EXPECT_TRUE(Ok(store_->active_token("r1", TokenKind::kRefresh, kNow)));
+  EXPECT_TRUE(Fails(store_->revoke_token("nope", "app"), ErrorCode::kNotFound));
+}
+
+TEST_P(StoreTest, AConsentIsStoredReplacedAndListedByClient) {
+  add_other_client();
+  EXPECT_TRUE(Fails(store_->consent(user_.id, "app"), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->put_consent({user_.id, "other", "openid", kNow})));
+  ASSERT_TRUE(Ok(store_->put_consent({user_.id, "app", "openid", kNow})));
+  ASSERT_TRUE(Ok(store_->put_consent({user_.id, "app", "openid email", kNow + 5})));
+  auto consent = store_->consent(user_.id, "app");
+  ASSERT_TRUE(Ok(consent));
+  EXPECT_EQ(consent->scope, "openid email");
+  EXPECT_EQ(consent->granted_at, kNow + 5);
+  auto all = store_->consents_of_user(user_.id);
+  ASSERT_TRUE(Ok(all));
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].client_id, "app");
+  EXPECT_EQ((*all)[1].client_id, "other");
+  EXPECT_TRUE(Fails(store_->put_consent({user_.id, "nobody", "openid", kNow}),
+                    ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->put_consent({user_.id + 100, "app", "openid", kNow}),
+                    ErrorCode::kNotFound));
+}
+
+TEST_P(StoreTest, RevokingAConsentRevokesTheUsersGrantsToThatClientOnly) {
+  add_other_client();
+  Grant other = grant("g-other");
+  other.client_id = "other";
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g-app"), code("c-app", "g-app"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(other, code("c-other", "g-other"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("r-app", "g-app", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_token(token("r-other", "g-other", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->put_consent({user_.id, "app", "openid", kNow})));
+  ASSERT_TRUE(Ok(store_->revoke_consent(user_.id, "app")));
+  EXPECT_TRUE(Fails(store_->consent(user_.id, "app"), ErrorCode::kNotFound));
+  EXPECT_TRUE(store_->grant_by_id("g-app")->revoked);
+  EXPECT_TRUE(Fails(store_->active_token("r-app", TokenKind::kRefresh, kNow), ErrorCode::kDenied));
+  EXPECT_FALSE(store_->grant_by_id("g-other")->revoked);
+  EXPECT_TRUE(Ok(store_->active_token("r-other", TokenKind::kRefresh, kNow)));
+  EXPECT_TRUE(Fails(store_->revoke_consent(user_.id, "app"), ErrorCode::kNotFound));
+}
+
+TEST_P(StoreTest, AConsentRequestIsTakenOnceAndExpires) {
+  ASSERT_TRUE(Ok(store_->create_consent_request(consent_request("q1"))));
+  EXPECT_TRUE(Fails(store_->create_consent_request(consent_request("q1")),
+                    ErrorCode::kAlreadyExists));
+  auto read = store_->consent_request("q1", kNow);
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->sid, "sid-1");
+  EXPECT_EQ(read->user_id, user_.id);
+  EXPECT_EQ(read->request_json, R"({"client_id":"app"})");
+  EXPECT_TRUE(Ok(store_->take_consent_request("q1", kNow)));
+  EXPECT_TRUE(Fails(store_->take_consent_request("q1", kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->consent_request("q1", kNow), ErrorCode::kNotFound));
+
+  ASSERT_TRUE(Ok(store_->create_consent_request(consent_request("q2", kNow + 10))));
+  EXPECT_TRUE(Fails(store_->consent_request("q2", kNow + 10), ErrorCode::kExpired));
+  EXPECT_TRUE(Fails(store_->take_consent_request("q2", kNow + 10), ErrorCode::kExpired));
+  EXPECT_TRUE(Fails(store_->take_consent_request("q2", kNow), ErrorCode::kNotFound));
+  ConsentRequest stranger = consent_request("q3");
+  stranger.user_id = user_.id + 100;
+  EXPECT_TRUE(Fails(store_->create_consent_request(stranger), ErrorCode::kNotFound));
+}
+
+TEST_P(StoreTest, PurgeDeletesExpiredConsentRequests) {
+  ASSERT_TRUE(Ok(store_->create_consent_request(consent_request("old", kNow))));
+  ASSERT_TRUE(Ok(store_->create_consent_request(consent_request("new", kNow + 1))));
+  auto purged = store_->purge_expired(kNow);
+  ASSERT_TRUE(Ok(purged));
+  EXPECT_EQ(*purged, 1);
+  EXPECT_TRUE(Fails(store_->consent_request("old", kNow - 1), ErrorCode::kNotFound));
+  EXPECT_TRUE(Ok(store_->consent_request("new", kNow)));
 }
 
 // ---- Concurrency
