@@ -19,10 +19,9 @@ class Consent : public KeystepHttpTest {
  protected:
   void SetUp() override {
     KeystepHttpTest::SetUp();
-    GrantPolicy third_party;
-    third_party.first_party = false;
-    ASSERT_TRUE(server_->directory().create_client(
-        {"partner", {kRedirect}, {}, std::string(kSecret), {}, third_party}));
+    NewClient partner{"partner", {kRedirect}, {}, std::string(kSecret)};
+    partner.grants.first_party = false;
+    ASSERT_TRUE(server_->directory().create_client(partner));
   }
 
   static Fields partner_request(const std::string& scope = "openid email") {

@@ -25,8 +25,9 @@ class Grants : public KeystepHttpTest {
 
   // A confidential client "app" with `policy`.
   void add_app(const GrantPolicy& policy) {
-    ASSERT_TRUE(server_->directory().create_client(
-        {"app", {kRedirect}, {}, std::string(kSecret), {}, policy}));
+    NewClient app{"app", {kRedirect}, {}, std::string(kSecret)};
+    app.grants = policy;
+    ASSERT_TRUE(server_->directory().create_client(app));
   }
 
   Fields app_request(const std::string& scope) const {

@@ -89,19 +89,13 @@ Status build_seed(SeedData& seed) {
   seed.other_alice_id = other->id;
   // The seed's clients always get a refresh token, as every client did before the policies
   // (the refresh tests rely on it); tests of the policies register clients of their own.
-  const GrantPolicy always{RefreshTokens::kAlways};
-  if (auto s = directory.create_client(
-          {"spa", {TestServer::kSpaRedirect}, {TestServer::kSpaLogoutRedirect}, {}, {}, always});
-      !s)
-    return s;
-  if (auto s = directory.create_client({"web",
-                                        {TestServer::kWebRedirect},
-                                        {TestServer::kWebLogoutRedirect},
-                                        std::string(TestServer::kWebSecret),
-                                        {},
-                                        always});
-      !s)
-    return s;
+  NewClient spa{"spa", {TestServer::kSpaRedirect}, {TestServer::kSpaLogoutRedirect}, {}};
+  NewClient web{"web", {TestServer::kWebRedirect}, {TestServer::kWebLogoutRedirect},
+                std::string(TestServer::kWebSecret)};
+  for (NewClient* client : {&spa, &web}) {
+    client->grants.refresh_tokens = RefreshTokens::kAlways;
+    if (auto s = directory.create_client(*client); !s) return s;
+  }
   return {};  // closing the store checkpoints the WAL into keystep.db
 }
 

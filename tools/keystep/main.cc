@@ -366,7 +366,8 @@ int cmd_client_create(const Args& args) {
   auto grants = grant_policy_flags(args);
   if (!grants) return fail(grants.error());
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {},
-                   args.all("--allowed-origin"), *grants};
+                   args.all("--allowed-origin")};
+  client.grants = *grants;
   if (args.has("--secret-stdin")) {
     auto secret = read_stdin_secret("client secret");
     if (!secret) return fail(secret.error());

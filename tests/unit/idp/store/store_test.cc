@@ -719,15 +719,13 @@ TEST_P(StoreTest, PurgeDeletesOnlyExpiredRows) {
 // ---- Grant policies, token revocation and consent (issue 15)
 
 TEST_P(StoreTest, AClientsGrantPolicyRoundTripsAndDefaultsToOfflineAccessFirstParty) {
-  ASSERT_TRUE(Ok(store_->create_client(
-      {.client_id = "partner",
-       .is_public = true,
-       .secret_hash = "",
-       .redirect_uris = {"https://partner.example/cb"},
-       .post_logout_redirect_uris = {},
-       .created_at = kNow,
-       .allowed_origins = {},
-       .grants = {RefreshTokens::kAlways, 3600, 86400, /*first_party=*/false}})));
+  Client partner_client;
+  partner_client.client_id = "partner";
+  partner_client.is_public = true;
+  partner_client.redirect_uris = {"https://partner.example/cb"};
+  partner_client.created_at = kNow;
+  partner_client.grants = {RefreshTokens::kAlways, 3600, 86400, /*first_party=*/false};
+  ASSERT_TRUE(Ok(store_->create_client(partner_client)));
   auto partner = store_->client_by_id("partner");
   ASSERT_TRUE(Ok(partner));
   EXPECT_EQ(partner->grants.refresh_tokens, RefreshTokens::kAlways);
