@@ -22,12 +22,12 @@ button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:6px;bac
 .notice{background:#e9f6ee;color:#145c2f;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
 .row{display:flex;justify-content:space-between;align-items:center;border-top:1px solid #e3e6eb;padding:1rem 0}
 .switch{width:auto;margin:0;padding:.35rem .9rem;border-radius:999px;background:#c5cad3;color:#1d2330}
-.switch[aria-checked=true]{background:#1f8f4e;color:#fff}
+.switch[aria-checked=true]{background:#187a42;color:#fff}
 .secret{font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;letter-spacing:.04em;word-spacing:.3em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:normal;overflow-wrap:normal}
 .codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;list-style:none;padding:0;margin:1rem 0}
 .codes li{padding:.15rem 0}
 ul.methods{list-style:none;padding:0;margin:.2rem 0}ul.methods li{padding:.15rem 0}
-.badge{display:inline-block;padding:.35rem .9rem;border-radius:999px;background:#1f8f4e;color:#fff;font-weight:600}
+.badge{display:inline-block;padding:.35rem .9rem;border-radius:999px;background:#187a42;color:#fff;font-weight:600}
 button.secondary{background:#eef0f3;color:#1d2330;border:1px solid #c5cad3}
 form{margin-bottom:1rem}
 .qr{display:block;margin:1rem auto;image-rendering:pixelated;width:220px;height:220px}
@@ -45,7 +45,7 @@ td button,.inline button{margin:0;width:auto;padding:.3rem .7rem;font-size:.85re
 .warning{background:#fff6e0;color:#6b4a00;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
 .token{font-family:ui-monospace,Menlo,monospace;background:#f4f5f7;padding:.6rem .7rem;border-radius:6px;word-break:break-all}
 .actions{display:flex;gap:1rem;align-items:center}.actions form{margin:0}.actions button{margin:0;width:auto;padding:.6rem 1.4rem}
-.off{color:#5b6475}.on{color:#1f8f4e;font-weight:600}
+.off{color:#5b6475}.on{color:#187a42;font-weight:600}
 fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;padding:0;margin-bottom:.2rem}
 label.choice{display:flex;gap:.55rem;align-items:baseline;font-weight:400;margin:.4rem 0}
 select{padding:.45rem .6rem;border:1px solid #c5cad3;border-radius:6px;font-size:.95rem;background:#fff}
