@@ -11,7 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -26,7 +25,7 @@
 #include "idp/mail/mailer.h"
 #include "idp/observability/observability.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "tools/keystep/args.h"
+#include "tools/cli/command.h"
 #include "tools/keystep/wiring.h"
 
 namespace keystep::cli {
@@ -36,13 +35,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kConfigFile = "keystep.conf";
 constexpr const char* kDatabaseFile = "keystep.db";
-
-struct Command {
-  std::string usage;
-  std::string summary;
-  FlagSpec flags;
-  std::function<int(const Args&)> run;
-};
 
 int fail(const std::string& message) {
   std::cerr << "keystep: " << message << "\n";
@@ -525,50 +517,10 @@ const std::map<std::string, Command>& commands() {
   return kCommands;
 }
 
-void print_overview(std::ostream& out) {
-  out << "Usage: keystep COMMAND [OPTIONS]   (keystep COMMAND --help for details)\n\nCommands:\n";
-  for (const auto& [name, command] : commands())
-    out << "  " << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ')
-        << command.summary << "\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> words(argv + 1, argv + argc);
-  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
-    print_overview(words.empty() ? std::cerr : std::cout);
-    return words.empty() ? 2 : 0;
-  }
-  const Command* command = nullptr;
-  size_t consumed = 0;
-  for (size_t n = std::min<size_t>(2, words.size()); n >= 1 && !command; --n) {
-    std::string name = words[0];
-    for (size_t i = 1; i < n; ++i) name += " " + words[i];
-    auto it = commands().find(name);
-    if (it != commands().end()) {
-      command = &it->second;
-      consumed = n;
-    }
-  }
-  if (!command) {
-    std::cerr << "keystep: unknown command '" << words[0] << "'\n";
-    print_overview(std::cerr);
-    return 2;
-  }
-  std::vector<std::string> rest(words.begin() + static_cast<long>(consumed), words.end());
-  for (const auto& word : rest) {
-    if (word == "--help" || word == "-h") {
-      std::cout << "Usage: " << command->usage << "\n\n" << command->summary << "\n";
-      return 0;
-    }
-  }
-  auto args = Args::parse(rest, command->flags);
-  if (!args) {
-    std::cerr << "keystep: " << args.error().message << "\nUsage: " << command->usage << "\n";
-    return 2;
-  }
-  return command->run(*args);
+  return run_command_line("keystep", commands(), {argv + 1, argv + argc}, std::cout, std::cerr);
 }
 
 }  // namespace keystep::cli
