@@ -265,13 +265,14 @@ class MfaProvider {
   // client_options what the tool needs to program the token, once (holds_secret true); the
   // caller stores it pending and confirms it with finish_enrollment() and a response of the
   // token. Persists nothing. kInvalidArgument as register_for. Providers whose key material
-  // is never drawn by the server keep the default.
+  // is never drawn by the server keep the default, kNotFound: the caller then hands the
+  // body to register_for, whose message tells the administrator what it lacks.
   virtual Result<Enrollment> begin_registration_for(const UserRef& user,
                                                     const nlohmann::json& body,
                                                     const ProviderSettings& settings,
                                                     const ChallengeContext& context) {
     (void)user, (void)body, (void)settings, (void)context;
-    return make_error(ErrorCode::kInvalidArgument,
+    return make_error(ErrorCode::kNotFound,
                       info().display_name + " has no key the server draws for an administrator");
   }
 };
