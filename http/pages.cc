@@ -255,6 +255,9 @@ std::string render_second_factor_page(const SecondFactorView& v) {
   } else if (f.ceremony) {
     body = "<h1>Two-factor authentication</h1><p class=\"sub\">Use your <strong>" + name +
            "</strong> and follow your browser's prompts.</p>";
+  } else if (v.next_code) {
+    body = "<h1>Two-factor authentication</h1><p class=\"sub\">Touch your <strong>" + name +
+           "</strong> once more: its next code brings it back in step with this server.</p>";
   } else {
     body = "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the code from your <strong>" +
            name + "</strong>.</p>";
@@ -424,12 +427,22 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
   if (app)
     body += "Scan this QR code with Google Authenticator or any authenticator app. It will show "
             "<strong>" + html_escape(e.issuer_label) + "</strong>.";
+  else if (!e.command.empty())
+    body += "Program your " + html_escape(name) + " with this command (it writes the key's "
+            "second slot: a long touch), then touch the key " +
+            (e.responses > 1 ? "twice. Each touch types a code on its own line."
+                             : "once: it types its code.");
   else
     body += "Set up your " + html_escape(name) + " with what this page shows, then enter the "
             "code it gives.";
   body += "</p>";
   body += messages(v);
-  if (!e.qr_png_data_uri.empty()) {
+  if (!e.command.empty()) {
+    body += "<p class=\"secret\" id=\"program-command\"><code>" + html_escape(e.command) +
+            "</code></p><p><small>Key, if you program it another way (base32, OATH-HOTP, counter "
+            "0):</small></p><p class=\"secret\" id=\"secret-key\">" +
+            html_escape(e.display_secret) + "</p>";
+  } else if (!e.qr_png_data_uri.empty()) {
     body += qr_and_secret(e);
   } else if (!e.display_secret.empty()) {
     body += "<p><small>Key:</small></p><p class=\"secret\" id=\"secret-key\">" +
@@ -440,6 +453,12 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
           std::string(app ? "<label for=\"code\">Code from the app</label><input id=\"code\" "
                             "type=\"text\" name=\"code\" autocomplete=\"one-time-code\" "
                             "inputmode=\"numeric\" maxlength=\"9\" required autofocus>"
+                      : e.responses > 1
+                          ? "<label for=\"code\">Codes from the key, one per touch</label>"
+                            "<textarea id=\"code\" name=\"code\" rows=\"" +
+                                std::to_string(e.responses) +
+                                "\" autocomplete=\"off\" autocapitalize=\"off\" "
+                                "spellcheck=\"false\" required autofocus></textarea>"
                           : "<label for=\"code\">Code</label><input id=\"code\" type=\"text\" "
                             "name=\"code\" autocomplete=\"one-time-code\" maxlength=\"64\" "
                             "required autofocus>") +
