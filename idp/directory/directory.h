@@ -32,7 +32,18 @@ struct NewClient {
   // Origins allowed to call /token and /userinfo from script besides those of the redirect
   // URIs (idp/directory/origin.h); normalized and de-duplicated when stored.
   std::vector<std::string> allowed_origins{};
+  GrantPolicy grants{};  // checked by check_grant_policy
 };
+
+// The names of RefreshTokens on the command line and in documents: "never", "offline_access",
+// "always". kInvalidArgument for another name.
+Result<RefreshTokens> refresh_tokens_from_name(std::string_view name);
+const char* refresh_tokens_name(RefreshTokens policy);
+
+// Refresh token lifetimes are 0 (the default) or 60 seconds to 10 years. kInvalidArgument
+// otherwise.
+inline constexpr int64_t kMaxRefreshLifetime = 10LL * 365 * 86400;
+Status check_grant_policy(const GrantPolicy& policy);
 
 // What a new user may be given besides email, password and role.
 struct UserDetails {

@@ -20,6 +20,7 @@ nlohmann::json to_json(const AuthRequest& r) {
                       {"acr_values", r.acr_values}};
   if (r.max_age) j["max_age"] = *r.max_age;
   if (!r.enrollment_link.empty()) j["enrollment_link"] = r.enrollment_link;
+  if (r.prompt_consent) j["prompt_consent"] = true;
   return j;
 }
 
@@ -39,6 +40,7 @@ Result<AuthRequest> auth_request_from_json(const std::string& text) {
     r.acr_values = j.at("acr_values").get<std::vector<std::string>>();
     if (j.contains("max_age")) r.max_age = j.at("max_age").get<int64_t>();
     if (j.contains("enrollment_link")) r.enrollment_link = j.at("enrollment_link").get<std::string>();
+    r.prompt_consent = j.value("prompt_consent", false);
     return r;
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::kInternal, std::string("stored authorization request is corrupt: ") + e.what());

@@ -47,6 +47,8 @@ struct AuthRequest {
   // A sign-in started by an enrollment link (the safer enforcement email): the link's token
   // hash, used up when its user signs in. Empty otherwise.
   std::string enrollment_link;
+  // prompt=consent: the consent page is shown even when the user consented before.
+  bool prompt_consent = false;
 };
 
 // The challenge of the second step's page (MfaProvider::begin_challenge), kept in the flow

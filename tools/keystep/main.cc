@@ -316,6 +316,35 @@ int cmd_user_set_name(const Args& args) {
   return 0;
 }
 
+// A flag's number of seconds; nullopt when the flag is absent.
+Result<std::optional<int64_t>> seconds_flag(const Args& args, const std::string& flag) {
+  auto seconds = args.get(flag);
+  if (!seconds) return std::optional<int64_t>{};
+  if (seconds->empty() || seconds->size() > 12 ||
+      seconds->find_first_not_of("0123456789") != std::string::npos)
+    return make_error(ErrorCode::kInvalidArgument, flag + " must be a number of seconds");
+  return std::optional<int64_t>{std::stoll(*seconds)};
+}
+
+// client create's grant flags: --refresh-tokens, --refresh-idle-ttl, --refresh-max-ttl,
+// --third-party.
+Result<GrantPolicy> grant_policy_flags(const Args& args) {
+  GrantPolicy policy;
+  if (auto name = args.get("--refresh-tokens")) {
+    auto refresh = refresh_tokens_from_name(*name);
+    if (!refresh) return refresh.error();
+    policy.refresh_tokens = *refresh;
+  }
+  auto idle = seconds_flag(args, "--refresh-idle-ttl");
+  if (!idle) return idle.error();
+  auto max = seconds_flag(args, "--refresh-max-ttl");
+  if (!max) return max.error();
+  policy.refresh_idle_ttl = idle->value_or(0);
+  policy.refresh_absolute_ttl = max->value_or(0);
+  policy.first_party = !args.has("--third-party");
+  return policy;
+}
+
 int cmd_client_create(const Args& args) {
   auto id = args.required("--client-id");
   if (!id) return fail(id.error());
@@ -326,8 +355,10 @@ int cmd_client_create(const Args& args) {
                 "give exactly one of --public, --generate-secret and --secret-stdin");
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
+  auto grants = grant_policy_flags(args);
+  if (!grants) return fail(grants.error());
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {},
-                   args.all("--allowed-origin")};
+                   args.all("--allowed-origin"), *grants};
   if (args.has("--secret-stdin")) {
     auto secret = read_stdin_secret("client secret");
     if (!secret) return fail(secret.error());
@@ -351,16 +382,11 @@ int cmd_token_create(const Args& args) {
   if (!account) return fail(account.error());
   auto email = args.required("--user");
   if (!email) return fail(email.error());
-  std::optional<int64_t> expires_in;
-  if (auto seconds = args.get("--expires-in")) {
-    if (seconds->empty() || seconds->size() > 12 ||
-        seconds->find_first_not_of("0123456789") != std::string::npos)
-      return fail(ErrorCode::kInvalidArgument, "--expires-in must be a number of seconds");
-    expires_in = std::stoll(*seconds);
-  }
+  auto expires_in = seconds_flag(args, "--expires-in");
+  if (!expires_in) return fail(expires_in.error());
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
-  auto token = (*rt)->server->admin_api().create_token(*account, *email, args.get("--name").value_or("cli"), expires_in);
+  auto token = (*rt)->server->admin_api().create_token(*account, *email, args.get("--name").value_or("cli"), *expires_in);
   if (!token) return fail(token.error());
   // The token alone on the last line, so scripts can take it with `tail -n 1`.
   std::cout << "API token for " << *email << " in " << *account
@@ -481,14 +507,21 @@ const std::map<std::string, Command>& commands() {
       {"client create",
        {"keystep client create --data-dir DIR --client-id ID --redirect-uri URI "
         "[--redirect-uri URI...] (--public | --generate-secret | --secret-stdin) "
-        "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...]",
+        "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...] "
+        "[--refresh-tokens never|offline_access|always] [--refresh-idle-ttl SECONDS] "
+        "[--refresh-max-ttl SECONDS] [--third-party]",
         "Register an OIDC client. --generate-secret prints a new URL-safe secret on the last "
         "line; --secret-stdin reads one of at least 32 characters from standard input. "
         "Browser apps may call /token and /userinfo from the origins of the redirect URIs and "
-        "from each --allowed-origin (https://host[:port]).",
+        "from each --allowed-origin (https://host[:port]). Refresh tokens are issued when the "
+        "request asks for offline_access (default), always, or never; a refresh token unused "
+        "for --refresh-idle-ttl (default: refresh_token_ttl) expires, and none works "
+        "--refresh-max-ttl after the sign-in (default: no limit). --third-party: users are "
+        "asked to consent to what the application receives.",
         state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri",
-                     "--allowed-origin"},
-                    {"--public", "--secret-stdin", "--generate-secret"},
+                     "--allowed-origin", "--refresh-tokens", "--refresh-idle-ttl",
+                     "--refresh-max-ttl"},
+                    {"--public", "--secret-stdin", "--generate-secret", "--third-party"},
                     {"--redirect-uri", "--post-logout-redirect-uri", "--allowed-origin"}),
         cmd_client_create}},
       {"token create",
