@@ -419,8 +419,7 @@ WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthReque
                       "application and sign in again.");
   if (existing && *existing && !same_user) {
     // Another user signs in on this browser: the previous user's session ends here.
-    (void)store_.revoke_grants_of_session((*existing)->sid);
-    (void)store_.delete_session((*existing)->sid);
+    (void)store_.end_session((*existing)->sid, now);
   }
   if (same_user) {
     session = **existing;

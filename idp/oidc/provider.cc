@@ -620,12 +620,10 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
         if (auto value = get_param(params, name)) ask.logout.carried.emplace_back(name, *value);
       return ask;
     }
-    (void)store_.revoke_grants_of_session((*session)->sid);
-    (void)store_.delete_session((*session)->sid);
+    (void)store_.end_session((*session)->sid, clock_.now());
   } else if (hinted_sid) {
     // No cookie (e.g. the RP logs out from another browser tab context): end the hinted session.
-    (void)store_.revoke_grants_of_session(*hinted_sid);
-    (void)store_.delete_session(*hinted_sid);
+    (void)store_.end_session(*hinted_sid, clock_.now());
   }
   WebOutcome out;
   out.cookies.push_back(login_.cookie(kSessionCookie, "", "/", 0));
