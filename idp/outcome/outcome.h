@@ -116,6 +116,9 @@ struct SecondFactorView {
   std::string method_name;  // the method as shown, e.g. "Authenticator app"
   std::string error_message;
   TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
+  // With kSetupMethod: the application requires two-factor authentication (not the
+  // account); the page says so and offers to decline (kDeclineMethod).
+  bool required_by_application = false;
   ResponseField input;       // with a provider's method
   // "Use another method": the user's other second factor types, then the recovery code
   // while unused codes remain.
