@@ -161,29 +161,40 @@ std::string qr_and_secret(const TotpEnrollmentView& e) {
          html_escape(e.display_secret) + "</p>";
 }
 
-// The forced setup step: the account requires 2FA and this user has no factor yet.
+// The forced setup step: the account or the application requires 2FA and this user has no
+// factor yet. Only the application's requirement may be declined (the application is told).
 std::string render_setup_step(const SecondFactorView& v) {
   const auto& e = v.setup;
+  const std::string hidden_flow =
+      "<input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) +
+      "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+      "\">";
   std::string body =
-      "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a code "
-      "from an authenticator app at every sign-in. Scan this QR code with Google Authenticator "
-      "or any authenticator app (if we emailed you a QR code, it is this same one). The app will "
-      "show <strong>" +
-      html_escape(e.issuer_label) + "</strong>.</p>";
+      v.required_by_application
+          ? "<h1>This application requires two-factor authentication</h1><p class=\"sub\">Set "
+            "it up now to continue: scan this QR code with Google Authenticator or any "
+            "authenticator app, then enter the code it shows. From now on you will enter a code "
+            "from the app when you sign in. The app will show <strong>" +
+                html_escape(e.issuer_label) + "</strong>.</p>"
+          : "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a "
+            "code from an authenticator app at every sign-in. Scan this QR code with Google "
+            "Authenticator or any authenticator app (if we emailed you a QR code, it is this same "
+            "one). The app will show <strong>" +
+                html_escape(e.issuer_label) + "</strong>.</p>";
   body += render_messages("", v.error_message);
   body += qr_and_secret(e);
   body +=
-      "<form method=\"post\" action=\"/login/second-factor\">"
-      "<input type=\"hidden\" name=\"flow\" value=\"" +
-      html_escape(v.flow_id) +
-      "\">"
-      "<input type=\"hidden\" name=\"csrf_token\" value=\"" +
-      html_escape(v.csrf_token) +
-      "\"><input type=\"hidden\" name=\"method\" value=\"setup\">"
+      "<form method=\"post\" action=\"/login/second-factor\">" +
+      hidden_flow +
+      "<input type=\"hidden\" name=\"method\" value=\"setup\">"
       "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
       "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
       "maxlength=\"9\" required autofocus><button type=\"submit\">Continue</button></form>"
       "<p><small>Afterwards you can print recovery codes from your profile.</small></p>";
+  if (v.required_by_application)
+    body += "<form method=\"post\" action=\"/login/second-factor\">" + hidden_flow +
+            "<input type=\"hidden\" name=\"method\" value=\"decline\"><button "
+            "type=\"submit\" class=\"link\">Not now: go back to the application</button></form>";
   return page("Set up two-factor authentication", body);
 }
 

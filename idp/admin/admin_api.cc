@@ -463,6 +463,7 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
     return api_unavailable();
   }
   if (!mail.empty() && on_mail_queued_) on_mail_queued_();
+  if (on_sessions_ended_) on_sessions_ended_();
   nlohmann::json tokens = nlohmann::json::array();
   std::string names;
   for (const auto& t : reset->api_tokens) {

@@ -171,6 +171,11 @@ class AdminApi {
 
   // Called after a change queued mail (serve wakes its mail worker with it).
   void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
+  // Called after a change that ended sessions and so may have queued back-channel logouts
+  // (idp/oidc/backchannel_logout.h), e.g. to wake their worker. Set once, before serving.
+  void set_on_sessions_ended(std::function<void()> callback) {
+    on_sessions_ended_ = std::move(callback);
+  }
 
   // For `keystep token create`: a new token for the account's user, expiring after
   // `expires_in` seconds when given; the token itself is returned once and only its hash is
@@ -231,6 +236,7 @@ class AdminApi {
   Random& random_;
   const Clock& clock_;
   std::function<void()> on_mail_queued_;
+  std::function<void()> on_sessions_ended_;
 };
 
 }  // namespace keystep

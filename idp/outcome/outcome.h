@@ -122,6 +122,9 @@ struct SecondFactorView {
   std::string method_name;  // the method as shown, e.g. "Authenticator app"
   std::string error_message;
   TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
+  // With kSetupMethod: the application requires two-factor authentication (not the
+  // account); the page says so and offers to decline (kDeclineMethod).
+  bool required_by_application = false;
   ResponseField input;       // with a provider's method
   // The token's code ran ahead of the server's window: the page asks for its next code.
   bool next_code = false;

@@ -104,7 +104,7 @@ Status ProfilePages::after_two_factor_on(const SignedIn& who, bool proved_second
     if (Status s = store_.update_session_auth(session); !s) return s;
   }
   // Sessions signed in before 2FA was on ended: none of them may keep acting on a password.
-  auto ended = store_.end_other_sessions(who.user.id, session.sid);
+  auto ended = store_.end_other_sessions(who.user.id, session.sid, clock_.now());
   if (!ended) return ended.error();
   if (*ended > 0)
     two_factor_.audit(who.user, "session.others_ended", address,
