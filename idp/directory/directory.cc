@@ -192,8 +192,12 @@ Status Directory::create_client(const NewClient& client) {
     }
   }
   if (auto s = check_grant_policy(client.grants); !s) return s;
+  if (Status s = check_backchannel_uri(client.backchannel_logout_uri); !s) return s;
   Client record;
   record.grants = client.grants;
+  record.require_two_factor = client.require_two_factor;
+  record.backchannel_logout_uri = client.backchannel_logout_uri;
+  record.backchannel_logout_session_required = client.backchannel_logout_session_required;
   for (const auto& origin : client.allowed_origins) {
     auto normalized = normalize_origin(origin);
     if (!normalized) return normalized.error();
@@ -220,6 +224,31 @@ Status Directory::create_client(const NewClient& client) {
     return make_error(ErrorCode::kAlreadyExists,
                       "a client with id '" + client.client_id + "' already exists");
   return created;
+}
+
+Status check_backchannel_uri(std::string_view uri) {
+  if (uri.empty()) return {};
+  if (uri.rfind("https://", 0) != 0 && uri.rfind("http://", 0) != 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(uri) + ": a back-channel logout URI must be http(s)");
+  if (auto s = validate_redirect_uri(uri); !s)
+    return make_error(ErrorCode::kInvalidArgument, std::string(uri) + ": " + s.error().message);
+  return {};
+}
+
+Result<Client> Directory::update_client_policy(const std::string& client_id,
+                                               const ClientPolicyChange& change) {
+  auto client = store_.client_by_id(client_id);
+  if (!client) return client.error();
+  if (change.require_two_factor) client->require_two_factor = *change.require_two_factor;
+  if (change.backchannel_logout_uri) {
+    if (Status s = check_backchannel_uri(*change.backchannel_logout_uri); !s) return s.error();
+    client->backchannel_logout_uri = *change.backchannel_logout_uri;
+  }
+  if (change.backchannel_logout_session_required)
+    client->backchannel_logout_session_required = *change.backchannel_logout_session_required;
+  if (Status s = store_.update_client_policy(*client); !s) return s.error();
+  return *client;
 }
 
 Result<bool> Directory::user_has_permission(const User& user, const std::string& permission) {

@@ -11,6 +11,7 @@
 #include "idp/directory/directory.h"
 #include "idp/observability/observability.h"
 #include "idp/directory/redirect_uri.h"
+#include "idp/oidc/claims_request.h"
 #include "idp/oidc/pkce.h"
 
 namespace keystep {
@@ -74,15 +75,15 @@ nlohmann::json Provider::discovery() const {
       {"token_endpoint_auth_methods_supported",
        {"client_secret_basic", "client_secret_post", "none"}},
       {"code_challenge_methods_supported", {"S256"}},
-      {"claims_supported",
-       {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "email",
-        "email_verified", "name", "preferred_username"}},
+      {"claims_supported", supported_claims()},
       {"acr_values_supported", {kAcrPassword, kAcrMfa}},
       {"prompt_values_supported", {"none", "login", "consent", "select_account"}},
-      {"claims_parameter_supported", false},
+      {"claims_parameter_supported", true},
       {"request_parameter_supported", false},
       {"request_uri_parameter_supported", false},
       {"authorization_response_iss_parameter_supported", true},
+      {"backchannel_logout_supported", true},
+      {"backchannel_logout_session_supported", true},
   };
 }
 
@@ -179,7 +180,28 @@ std::optional<Provider::Refusal> Provider::read_request(const Params& query, con
   if (request.nonce.size() > 512 || request.login_hint.size() > 254)
     return Refusal{"invalid_request", "nonce or login_hint is too long"};
   if (auto refusal = read_pkce(query, client, request)) return refusal;
-  return read_prompt(query, request, prompt_none);
+  if (auto refusal = read_prompt(query, request, prompt_none)) return refusal;
+  return read_claims(query, client, request);
+}
+
+std::optional<Provider::Refusal> Provider::read_claims(const Params& query, const Client& client,
+                                                       AuthRequest& request) {
+  request.require_mfa = client.require_two_factor;
+  const auto text = get_param(query, "claims");
+  if (!text) return std::nullopt;
+  if (text->size() > 4096) return Refusal{"invalid_request", "claims is too long"};
+  auto claims = parse_claims_request(*text);
+  if (!claims) return Refusal{"invalid_request", claims.error().message};
+  request.requested_claims = requested_claims_json(*claims);
+  request.essential_acr = claims->essential_acr;
+  if (claims->essential_acr.empty()) return std::nullopt;
+  // Any sign-in reaches the password level; the second factor's is reached by requiring it.
+  if (contains(claims->essential_acr, kAcrPassword)) return std::nullopt;
+  if (!contains(claims->essential_acr, kAcrMfa))
+    return Refusal{"unmet_authentication_requirements",
+                   "none of the essential acr values is offered here (acr_values_supported)"};
+  request.require_mfa = true;
+  return std::nullopt;
 }
 
 std::optional<Provider::Refusal> Provider::read_pkce(const Params& query, const Client& client,
@@ -254,7 +276,29 @@ WebOutcome Provider::flow_completed(const AuthRequest& request, const Session& s
   return code_or_consent(request, session, false);
 }
 
+WebOutcome Provider::flow_refused(const AuthRequest& request, const std::string& error,
+                                  const std::string& description) {
+  return redirect_error(request, error, description);
+}
+
+std::optional<std::string> Provider::code_acr(const AuthRequest& request, const Session& session) {
+  const bool mfa = session.acr == kAcrMfa;
+  if (request.require_mfa && !mfa) return std::nullopt;
+  const auto& wanted = request.essential_acr;
+  if (wanted.empty() || contains(wanted, session.acr)) return session.acr;
+  // A two-factor session is at the password level too (OIDC Core §5.5.1.1: the acr must be
+  // one of the essential values).
+  if (contains(wanted, kAcrPassword)) return std::string(kAcrPassword);
+  return std::nullopt;
+}
+
 WebOutcome Provider::issue_code(const AuthRequest& request, const Session& session) {
+  // The flows ask for what the request requires; this is the last word: never a code at a
+  // lower level than required, and so no grant for it either.
+  const auto acr = code_acr(request, session);
+  if (!acr)
+    return redirect_error(request, "unmet_authentication_requirements",
+                          "the sign-in did not reach the required authentication level");
   auto grant_id = random_token(random_, 16);
   auto code = random_token(random_, 32);
   if (!grant_id || !code) return redirect_error(request, "server_error", "randomness failed");
@@ -266,10 +310,11 @@ WebOutcome Provider::issue_code(const AuthRequest& request, const Session& sessi
               request.scope,
               request.nonce,
               session.auth_time,
-              session.acr,
+              *acr,
               session.amr,
               false,
-              now};
+              now,
+              request.requested_claims};
   AuthCode auth_code{hash_token(*code),      *grant_id, request.redirect_uri,
                      request.code_challenge, false,     now + config_.code_ttl};
   if (auto s = store_.create_grant_with_code(grant, auth_code); !s)
@@ -576,10 +621,11 @@ Result<nlohmann::json> Provider::mint_tokens(const Client& client, const Grant& 
                            {"acr", grant.acr},
                            {"amr", split_spaces(grant.amr)}};
   if (first && !grant.nonce.empty()) claims["nonce"] = grant.nonce;
-  if (contains(scopes, "email") || contains(scopes, "profile")) {
+  const auto names = user_claim_names(scopes, requested_claims_of(grant.requested_claims, "id_token"));
+  if (!names.empty()) {
     auto user = store_.user_by_id(grant.user_id);
     if (!user) return user.error();
-    add_scope_claims(*user, scopes, claims);
+    add_user_claims(*user, names, claims);
   }
   auto id_token = keys_.sign(claims);
   if (!id_token) return id_token.error();
@@ -603,18 +649,33 @@ Result<nlohmann::json> Provider::mint_tokens(const Client& client, const Grant& 
   return body;
 }
 
-void Provider::add_scope_claims(const User& user, const std::vector<std::string>& scopes,
-                                nlohmann::json& claims) {
+std::vector<std::string> Provider::user_claim_names(const std::vector<std::string>& scopes,
+                                                    const std::vector<std::string>& requested) {
+  std::vector<std::string> names;
+  const auto add = [&](const char* name) {
+    if (!contains(names, name)) names.emplace_back(name);
+  };
   if (contains(scopes, "email")) {
-    claims["email"] = user.email;
-    claims["email_verified"] = user.email_verified;
+    add("email");
+    add("email_verified");
   }
   if (contains(scopes, "profile")) {
-    // The email is the only name a user signs in with here (OIDC Core §5.1 allows any
-    // shorthand the user is known by); `name` only when the user has one.
-    claims["preferred_username"] = user.email;
-    if (!user.display_name.empty()) claims["name"] = user.display_name;
+    add("preferred_username");
+    add("name");
   }
+  for (const char* name : {"email", "email_verified", "preferred_username", "name"})
+    if (contains(requested, name)) add(name);
+  return names;
+}
+
+void Provider::add_user_claims(const User& user, const std::vector<std::string>& names,
+                               nlohmann::json& claims) {
+  if (contains(names, "email")) claims["email"] = user.email;
+  if (contains(names, "email_verified")) claims["email_verified"] = user.email_verified;
+  // The email is the only name a user signs in with here (OIDC Core §5.1 allows any
+  // shorthand the user is known by); `name` only when the user has one.
+  if (contains(names, "preferred_username")) claims["preferred_username"] = user.email;
+  if (contains(names, "name") && !user.display_name.empty()) claims["name"] = user.display_name;
 }
 
 ApiOutcome Provider::userinfo(const std::optional<std::string>& authorization,
@@ -671,7 +732,13 @@ ApiOutcome Provider::userinfo_of(const std::optional<std::string>& authorization
     out.www_authenticate = "Bearer error=\"insufficient_scope\", scope=\"openid\"";
     return out;
   }
-  add_scope_claims(*user, scopes, body);
+  const auto requested = requested_claims_of(active->grant.requested_claims, "userinfo");
+  add_user_claims(*user, user_claim_names(scopes, requested), body);
+  // The sign-in's claims, when the claims parameter asked for them here too (a relying
+  // party that checks acr from /userinfo, e.g. mod_auth_openidc's `Require claim acr:`).
+  if (contains(requested, "acr")) body["acr"] = active->grant.acr;
+  if (contains(requested, "amr")) body["amr"] = split_spaces(active->grant.amr);
+  if (contains(requested, "auth_time")) body["auth_time"] = active->grant.auth_time;
   return api_ok(body);
 }
 
@@ -723,13 +790,12 @@ WebOutcome Provider::end_session(const Params& params, const BrowserContext& bro
         if (auto value = get_param(params, name)) ask.logout.carried.emplace_back(name, *value);
       return ask;
     }
-    (void)store_.revoke_grants_of_session((*session)->sid);
-    (void)store_.delete_session((*session)->sid);
+    (void)store_.end_session((*session)->sid, clock_.now());
   } else if (hinted_sid) {
     // No cookie (e.g. the RP logs out from another browser tab context): end the hinted session.
-    (void)store_.revoke_grants_of_session(*hinted_sid);
-    (void)store_.delete_session(*hinted_sid);
+    (void)store_.end_session(*hinted_sid, clock_.now());
   }
+  if (on_session_ended_ && ((*session) || hinted_sid)) on_session_ended_();
   WebOutcome out;
   out.cookies.push_back(login_.cookie(kSessionCookie, "", "/", 0));
   if (redirect) {

@@ -90,10 +90,22 @@ class Provider : public FlowCompletion {
   // CSRF token); otherwise the user is asked first (kLogoutConfirmPage). Without a session, a
   // hint's session ends (the RP logs out from a context without our cookie).
   WebOutcome end_session(const Params& params, const BrowserContext& browser);
+  // Called after end_session ended a session, which may have queued back-channel logouts
+  // (idp/oidc/backchannel_logout.h), e.g. to wake their worker. Set once, before serving.
+  void set_on_session_ended(std::function<void()> callback) {
+    on_session_ended_ = std::move(callback);
+  }
 
  private:
   // A client's flow completed: an authorization code for `session`.
   WebOutcome flow_completed(const AuthRequest& request, const Session& session) override;
+  // A client's flow cannot reach what the request requires: the error, redirected.
+  WebOutcome flow_refused(const AuthRequest& request, const std::string& error,
+                          const std::string& description) override;
+  // The acr a code for `request` carries when `session` signed in: the session's, or the
+  // password level when the request's essential acr values name only that. nullopt when the
+  // session does not reach what the request requires (require_mfa, essential_acr).
+  static std::optional<std::string> code_acr(const AuthRequest& request, const Session& session);
   WebOutcome redirect_error(const AuthRequest& request, const std::string& error,
                             const std::string& description) const;
   // An authorization request refused with a redirect to the client (RFC 6749 §4.1.2.1): the
@@ -114,6 +126,11 @@ class Provider : public FlowCompletion {
                                    AuthRequest& request);
   std::optional<Refusal> read_prompt(const Params& query, AuthRequest& request,
                                      bool& prompt_none);
+  // The client's require_two_factor and the claims parameter (idp/oidc/claims_request.h):
+  // require_mfa, essential_acr, requested_claims. unmet_authentication_requirements when the
+  // essential acr values name no level this server offers.
+  std::optional<Refusal> read_claims(const Params& query, const Client& client,
+                                     AuthRequest& request);
   // A browser with a session: a code at once when its factors are fresh enough for
   // `request`, else a sign-in asking only for the stale ones.
   WebOutcome reuse_session(const AuthRequest& request, bool prompt_none, const Session& current,
@@ -153,9 +170,13 @@ class Provider : public FlowCompletion {
   // nonce and, when refresh_allowed, a refresh token.
   Result<nlohmann::json> mint_tokens(const Client& client, const Grant& grant, bool first,
                                      const std::string& scope);
-  // The claims of the user that `scopes` release (email, profile) into `claims`.
-  static void add_scope_claims(const User& user, const std::vector<std::string>& scopes,
-                               nlohmann::json& claims);
+  // The user's claims that `scopes` release (email, profile) and those `requested` by name
+  // (the claims parameter), each once.
+  static std::vector<std::string> user_claim_names(const std::vector<std::string>& scopes,
+                                                   const std::vector<std::string>& requested);
+  // The user's claims `names` into `claims`.
+  static void add_user_claims(const User& user, const std::vector<std::string>& names,
+                              nlohmann::json& claims);
   ApiOutcome userinfo_of(const std::optional<std::string>& authorization, const Params& form,
                          std::string& client_id);
   std::string hash_token(std::string_view token) const;
@@ -169,6 +190,7 @@ class Provider : public FlowCompletion {
   CorsPolicy cors_;
   std::string discovery_document_;
   LoginController login_;  // completes client flows through *this
+  std::function<void()> on_session_ended_;
 };
 
 }  // namespace keystep

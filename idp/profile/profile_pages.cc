@@ -104,7 +104,7 @@ Status ProfilePages::after_two_factor_on(const SignedIn& who, bool proved_second
     if (Status s = store_.update_session_auth(session); !s) return s;
   }
   // Sessions signed in before 2FA was on ended: none of them may keep acting on a password.
-  auto ended = store_.end_other_sessions(who.user.id, session.sid);
+  auto ended = store_.end_other_sessions(who.user.id, session.sid, clock_.now());
   if (!ended) return ended.error();
   if (*ended > 0)
     two_factor_.audit(who.user, "session.others_ended", address,
@@ -284,7 +284,8 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
   auto who = profile_post(form, browser, failure);
   if (!who) return failure;
   std::string code = param(form, "code");
-  if (code.size() > 64) code.resize(64);
+  // Room for two outputs of a key touched twice, typed on AZERTY (two bytes a digit).
+  if (code.size() > 128) code.resize(128);
   const std::string method = param(form, "method").empty() ? kTotpProvider : param(form, "method");
   auto before = two_factor_.status(who->user);
   if (!before) return unavailable_page();
@@ -312,7 +313,9 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
     out->profile.error_message =
         method == kTotpProvider
             ? "That code is not valid. Enter the current code from your authenticator app."
-            : "That code is not valid. Enter the current code.";
+        : view->command.empty()
+            ? "That code is not valid. Enter the current code."
+            : "That is not what the key typed. Touch it again, once per line.";
     return *out;
   }
   two_factor_.notify_member(notices_, who->user, FactorChange::kAdded, added, false,

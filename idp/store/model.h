@@ -74,6 +74,13 @@ struct Client {
   // redirect URIs (idp/directory/origin.h), normalized: scheme://host[:port].
   std::vector<std::string> allowed_origins{};
   GrantPolicy grants{};
+  // Every sign-in to this client needs two-factor authentication (acr urn:keystep:loa:2fa),
+  // whatever the user's and the account's settings.
+  bool require_two_factor = false;
+  // OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed when a session of
+  // a user of this client ends ("" for none), and whether the client needs their sid.
+  std::string backchannel_logout_uri{};
+  bool backchannel_logout_session_required = false;
 };
 
 struct SigningKey {
@@ -126,6 +133,9 @@ struct Grant {
   std::string amr;
   bool revoked = false;
   int64_t created_at = 0;
+  // The claims the request's `claims` parameter named (OIDC Core §5.5), as JSON text
+  // {"id_token":[names],"userinfo":[names]}; owned by idp/oidc.
+  std::string requested_claims = "{}";
 };
 
 // The scopes a user allowed a third-party client (the consent page), remembered per user and

@@ -97,6 +97,7 @@ class TestServer {
   TwoFactor& two_factor() { return wired_->two_factor(); }
   Directory& directory() { return wired_->directory(); }
   AdminApi& admin_api() { return wired_->admin_api(); }
+  SigningKeys& signing_keys() { return wired_->signing_keys(); }
   const ProviderRegistry& registry() const { return wired_->registry(); }
   const std::vector<PluginReport>& plugin_reports() const { return wired_->plugin_reports(); }
 

@@ -11,12 +11,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <vector>
 
@@ -26,7 +26,7 @@
 #include "idp/mail/mailer.h"
 #include "idp/observability/observability.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "tools/keystep/args.h"
+#include "tools/cli/command.h"
 #include "tools/keystep/wiring.h"
 
 namespace keystep::cli {
@@ -36,13 +36,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kConfigFile = "keystep.conf";
 constexpr const char* kDatabaseFile = "keystep.db";
-
-struct Command {
-  std::string usage;
-  std::string summary;
-  FlagSpec flags;
-  std::function<int(const Args&)> run;
-};
 
 int fail(const std::string& message) {
   std::cerr << "keystep: " << message << "\n";
@@ -238,8 +231,12 @@ int cmd_serve(const Args& args) {
   // From here on, requests, security events and mail errors are JSON lines (stderr or a file).
   if (auto s = obs::log_to_file(r.config.log_file); !s) return fail(s.error());
 
+  // Back-channel logouts to the clients that registered a backchannel_logout_uri, with
+  // retries, like the mail.
+  CurlLogoutTransport logout_transport;
   WiringOptions wiring;
   wiring.transport = transport.get();
+  wiring.logout_transport = &logout_transport;
   wiring.load_plugin_dir = true;
   if (auto s = wire(r, wiring); !s) return fail(s.error());
   if (auto jwks = r.server->signing_keys().jwks(); !jwks) return fail(jwks.error());
@@ -353,6 +350,39 @@ Result<GrantPolicy> grant_policy_flags(const Args& args) {
   return policy;
 }
 
+// A client's policy as `client update` prints it.
+void print_client_policy(const Client& client) {
+  std::cout << "Client " << client.client_id << ": two-factor authentication "
+            << (client.require_two_factor ? "required" : "not required") << "; back-channel logout "
+            << (client.backchannel_logout_uri.empty() ? "off"
+                                                      : "to " + client.backchannel_logout_uri)
+            << (client.backchannel_logout_session_required ? " (sid required)" : "") << "\n";
+}
+
+int cmd_client_update(const Args& args) {
+  auto id = args.required("--client-id");
+  if (!id) return fail(id.error());
+  ClientPolicyChange change;
+  // Each setting has an on and an off flag; giving both is a mistake, not a toggle.
+  for (const auto& [on, off, target] :
+       {std::tuple{"--require-2fa", "--no-require-2fa", &change.require_two_factor},
+        std::tuple{"--backchannel-logout-session-required",
+                   "--no-backchannel-logout-session-required",
+                   &change.backchannel_logout_session_required}}) {
+    if (args.has(on) && args.has(off))
+      return fail(ErrorCode::kInvalidArgument,
+                  std::string("give one of ") + on + " and " + off);
+    if (args.has(on) || args.has(off)) *target = args.has(on);
+  }
+  change.backchannel_logout_uri = args.get("--backchannel-logout-uri");
+  auto rt = open_wired(args);
+  if (!rt) return fail(rt.error());
+  auto client = (*rt)->server->directory().update_client_policy(*id, change);
+  if (!client) return fail(client.error());
+  print_client_policy(*client);
+  return 0;
+}
+
 int cmd_client_create(const Args& args) {
   auto id = args.required("--client-id");
   if (!id) return fail(id.error());
@@ -368,6 +398,9 @@ int cmd_client_create(const Args& args) {
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {},
                    args.all("--allowed-origin")};
   client.grants = *grants;
+  client.require_two_factor = args.has("--require-2fa");
+  client.backchannel_logout_uri = args.get("--backchannel-logout-uri").value_or("");
+  client.backchannel_logout_session_required = args.has("--backchannel-logout-session-required");
   if (args.has("--secret-stdin")) {
     auto secret = read_stdin_secret("client secret");
     if (!secret) return fail(secret.error());
@@ -518,7 +551,8 @@ const std::map<std::string, Command>& commands() {
         "[--redirect-uri URI...] (--public | --generate-secret | --secret-stdin) "
         "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...] "
         "[--refresh-tokens never|offline_access|always] [--refresh-idle-ttl SECONDS] "
-        "[--refresh-max-ttl SECONDS] [--third-party]",
+        "[--refresh-max-ttl SECONDS] [--third-party] [--require-2fa] "
+        "[--backchannel-logout-uri URI [--backchannel-logout-session-required]]",
         "Register an OIDC client. --generate-secret prints a new URL-safe secret on the last "
         "line; --secret-stdin reads one of at least 32 characters from standard input. "
         "Browser apps may call /token and /userinfo from the origins of the redirect URIs and "
@@ -526,13 +560,28 @@ const std::map<std::string, Command>& commands() {
         "request asks for offline_access (default), always, or never; a refresh token unused "
         "for --refresh-idle-ttl (default: refresh_token_ttl) expires, and none works "
         "--refresh-max-ttl after the sign-in (default: no limit). --third-party: users are "
-        "asked to consent to what the application receives.",
+        "asked to consent to what the application receives. --require-2fa: every sign-in to "
+        "the client needs a second factor (users without one are offered to set one up, or "
+        "the client gets unmet_authentication_requirements). --backchannel-logout-uri: where "
+        "logout tokens are POSTed when a user's session ends (OpenID Connect Back-Channel "
+        "Logout).",
         state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri",
                      "--allowed-origin", "--refresh-tokens", "--refresh-idle-ttl",
-                     "--refresh-max-ttl"},
-                    {"--public", "--secret-stdin", "--generate-secret", "--third-party"},
+                     "--refresh-max-ttl", "--backchannel-logout-uri"},
+                    {"--public", "--secret-stdin", "--generate-secret", "--third-party",
+                     "--require-2fa", "--backchannel-logout-session-required"},
                     {"--redirect-uri", "--post-logout-redirect-uri", "--allowed-origin"}),
         cmd_client_create}},
+      {"client update",
+       {"keystep client update --data-dir DIR --client-id ID [--require-2fa | --no-require-2fa] "
+        "[--backchannel-logout-uri URI] [--backchannel-logout-session-required | "
+        "--no-backchannel-logout-session-required]",
+        "Change a client's sign-in and logout policy (see client create); an empty "
+        "--backchannel-logout-uri turns back-channel logout off. Prints the policy.",
+        state_flags({"--client-id", "--backchannel-logout-uri"},
+                    {"--require-2fa", "--no-require-2fa", "--backchannel-logout-session-required",
+                     "--no-backchannel-logout-session-required"}),
+        cmd_client_update}},
       {"token create",
        {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL] "
         "[--expires-in SECONDS]",
@@ -559,50 +608,10 @@ const std::map<std::string, Command>& commands() {
   return kCommands;
 }
 
-void print_overview(std::ostream& out) {
-  out << "Usage: keystep COMMAND [OPTIONS]   (keystep COMMAND --help for details)\n\nCommands:\n";
-  for (const auto& [name, command] : commands())
-    out << "  " << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ')
-        << command.summary << "\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> words(argv + 1, argv + argc);
-  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
-    print_overview(words.empty() ? std::cerr : std::cout);
-    return words.empty() ? 2 : 0;
-  }
-  const Command* command = nullptr;
-  size_t consumed = 0;
-  for (size_t n = std::min<size_t>(2, words.size()); n >= 1 && !command; --n) {
-    std::string name = words[0];
-    for (size_t i = 1; i < n; ++i) name += " " + words[i];
-    auto it = commands().find(name);
-    if (it != commands().end()) {
-      command = &it->second;
-      consumed = n;
-    }
-  }
-  if (!command) {
-    std::cerr << "keystep: unknown command '" << words[0] << "'\n";
-    print_overview(std::cerr);
-    return 2;
-  }
-  std::vector<std::string> rest(words.begin() + static_cast<long>(consumed), words.end());
-  for (const auto& word : rest) {
-    if (word == "--help" || word == "-h") {
-      std::cout << "Usage: " << command->usage << "\n\n" << command->summary << "\n";
-      return 0;
-    }
-  }
-  auto args = Args::parse(rest, command->flags);
-  if (!args) {
-    std::cerr << "keystep: " << args.error().message << "\nUsage: " << command->usage << "\n";
-    return 2;
-  }
-  return command->run(*args);
+  return run_command_line("keystep", commands(), {argv + 1, argv + argc}, std::cout, std::cerr);
 }
 
 }  // namespace keystep::cli
