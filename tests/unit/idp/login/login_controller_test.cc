@@ -74,6 +74,9 @@ class NoCompletion final : public FlowCompletion {
   WebOutcome flow_completed(const AuthRequest&, const Session&) override {
     return redirect_to("client");
   }
+  WebOutcome flow_refused(const AuthRequest&, const std::string&, const std::string&) override {
+    return redirect_to("client?error");
+  }
 };
 
 class LoginControllerTest : public ::testing::Test {
