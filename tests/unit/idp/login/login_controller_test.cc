@@ -74,6 +74,10 @@ class NoCompletion final : public FlowCompletion {
   WebOutcome flow_completed(const AuthRequest&, const Session&) override {
     return redirect_to("client");
   }
+  WebOutcome flow_refused(const AuthRequest&, const std::string& error,
+                          const std::string&) override {
+    return redirect_to("client?error=" + error);
+  }
 };
 
 class LoginControllerTest : public ::testing::Test {
