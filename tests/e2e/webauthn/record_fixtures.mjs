@@ -257,6 +257,13 @@ try {
   const recorded = await record(new Recorder(page, cdp, origin));
   const fixtures = { recorded_with: `Chromium ${browser.version()}`, origin, rp_id: RP_ID,
                      user_handle: USER_ID, ...recorded };
+  // The virtual authenticators' attestation certificate, a trust anchor for the tests of
+  // trusted attestation and AAGUID allow-lists.
+  const packedFull = recorded.registrations.find((r) => r.name === 'packed_full');
+  const statement = isoCBOR.decodeFirst(unb64url(packedFull.response.response.attestationObject));
+  const der = Buffer.from(statement.get('attStmt').get('x5c')[0]);
+  fixtures.attestation_certificate = `-----BEGIN CERTIFICATE-----\n${
+    der.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`;
   await writeFile(OUT, `${JSON.stringify(fixtures, null, 1)}\n`);
   console.log(`wrote ${OUT}: ${recorded.registrations.length} registrations, ` +
               `${recorded.assertions.length} assertions`);
