@@ -12,14 +12,15 @@ namespace {
 constexpr size_t kMinAuthData = 37;  // rpIdHash 32, flags 1, signCount 4
 
 // libfido2 keeps one key type per algorithm, each with its own new/from_ptr/free.
-template <class Key, Key* (*New)(), int (*FromPtr)(Key*, const void*, size_t),
-          void (*Free)(Key**)>
+template <class Key, Key* (*New)(), int (*FromPtr)(Key*, const void*, size_t), void (*Free)(Key**)>
 int verify_with(const fido_assert_t* assertion, int alg, std::string_view public_key) {
   Key* key = New();
   if (!key) return FIDO_ERR_INTERNAL;
   int rc = FromPtr(key, public_key.data(), public_key.size());
-  if (rc == FIDO_OK) rc = fido_assert_verify(assertion, 0, alg, key);
-  else rc = FIDO_ERR_INTERNAL;  // a stored key libfido2 refuses is our fault, not the user's
+  if (rc == FIDO_OK)
+    rc = fido_assert_verify(assertion, 0, alg, key);
+  else
+    rc = FIDO_ERR_INTERNAL;  // a stored key libfido2 refuses is our fault, not the user's
   Free(&key);
   return rc;
 }
@@ -27,14 +28,14 @@ int verify_with(const fido_assert_t* assertion, int alg, std::string_view public
 int verify_signature(const fido_assert_t* assertion, int alg, std::string_view public_key) {
   switch (alg) {
     case kAlgEs256:
-      return verify_with<es256_pk_t, es256_pk_new, es256_pk_from_ptr, es256_pk_free>(
-          assertion, alg, public_key);
+      return verify_with<es256_pk_t, es256_pk_new, es256_pk_from_ptr, es256_pk_free>(assertion, alg,
+                                                                                     public_key);
     case kAlgEdDsa:
-      return verify_with<eddsa_pk_t, eddsa_pk_new, eddsa_pk_from_ptr, eddsa_pk_free>(
-          assertion, alg, public_key);
+      return verify_with<eddsa_pk_t, eddsa_pk_new, eddsa_pk_from_ptr, eddsa_pk_free>(assertion, alg,
+                                                                                     public_key);
     case kAlgRs256:
-      return verify_with<rs256_pk_t, rs256_pk_new, rs256_pk_from_ptr, rs256_pk_free>(
-          assertion, alg, public_key);
+      return verify_with<rs256_pk_t, rs256_pk_new, rs256_pk_from_ptr, rs256_pk_free>(assertion, alg,
+                                                                                     public_key);
     default:
       return FIDO_ERR_INTERNAL;
   }

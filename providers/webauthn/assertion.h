@@ -14,8 +14,8 @@ struct ExpectedAssertion {
   std::string_view rp_id;             // its SHA-256 must be the rpIdHash
   std::string_view client_data_json;  // the checked clientDataJSON: its hash was signed
   bool user_verification_required = false;
-  int alg = 0;                        // the credential's COSE algorithm
-  std::string_view public_key;        // the credential's key in libfido2's form
+  int alg = 0;                  // the credential's COSE algorithm
+  std::string_view public_key;  // the credential's key in libfido2's form
 };
 
 // What the authenticator data said, once its signature verified.

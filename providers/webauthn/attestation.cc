@@ -58,8 +58,8 @@ std::string_view bytes_view(const cbor_item_t* item) {
 int credential_alg(std::string_view auth_data) {
   if (auth_data.size() < kAttestedOffset + kAaguidSize + 2) return 0;
   const auto* p = bytes_of(auth_data);
-  const size_t id_size = (size_t{p[kAttestedOffset + kAaguidSize]} << 8) |
-                         p[kAttestedOffset + kAaguidSize + 1];
+  const size_t id_size =
+      (size_t{p[kAttestedOffset + kAaguidSize]} << 8) | p[kAttestedOffset + kAaguidSize + 1];
   const size_t key_offset = kAttestedOffset + kAaguidSize + 2 + id_size;
   if (key_offset >= auth_data.size()) return 0;
   // The key is followed by extension outputs when the ED flag is set: load the first item.
@@ -147,9 +147,8 @@ Status check_packed_certificate(X509* leaf, std::string_view aaguid) {
   const ASN1_OCTET_STRING* outer = X509_EXTENSION_get_data(ext);
   const unsigned char* p = ASN1_STRING_get0_data(outer);
   ASN1_OCTET_STRING* inner = d2i_ASN1_OCTET_STRING(nullptr, &p, ASN1_STRING_length(outer));
-  const bool same =
-      inner && ASN1_STRING_length(inner) == static_cast<int>(kAaguidSize) &&
-      std::memcmp(ASN1_STRING_get0_data(inner), aaguid.data(), kAaguidSize) == 0;
+  const bool same = inner && ASN1_STRING_length(inner) == static_cast<int>(kAaguidSize) &&
+                    std::memcmp(ASN1_STRING_get0_data(inner), aaguid.data(), kAaguidSize) == 0;
   ASN1_OCTET_STRING_free(inner);
   if (!same) {
     return make_error(ErrorCode::kDenied,
@@ -203,9 +202,9 @@ Result<AttestationRoots> AttestationRoots::from_pem(const std::vector<std::strin
   AttestationRoots roots;
   if (!roots.store_) return make_error(ErrorCode::kInternal, "OpenSSL: cannot make a store");
   for (size_t i = 0; i < pems.size(); ++i) {
-    const Error bad = make_error(ErrorCode::kInvalidArgument,
-                                 "attestation root " + std::to_string(i) +
-                                     " is not a PEM certificate");
+    const Error bad =
+        make_error(ErrorCode::kInvalidArgument,
+                   "attestation root " + std::to_string(i) + " is not a PEM certificate");
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(
         BIO_new_mem_buf(pems[i].data(), static_cast<int>(pems[i].size())), BIO_free);
     if (!bio) return bad;
@@ -233,16 +232,15 @@ Result<AttestedCredential> verify_attestation(std::string_view attestation_objec
   const cbor_item_t* fmt_item = map_value(object.get(), "fmt");
   const cbor_item_t* att_stmt = map_value(object.get(), "attStmt");
   const cbor_item_t* auth_item = map_value(object.get(), "authData");
-  if (!fmt_item || !cbor_isa_string(fmt_item) || !cbor_string_is_definite(fmt_item) ||
-      !att_stmt || !cbor_isa_map(att_stmt) || !cbor_map_is_definite(att_stmt) ||
-      !definite_bytes(auth_item)) {
+  if (!fmt_item || !cbor_isa_string(fmt_item) || !cbor_string_is_definite(fmt_item) || !att_stmt ||
+      !cbor_isa_map(att_stmt) || !cbor_map_is_definite(att_stmt) || !definite_bytes(auth_item)) {
     return malformed;
   }
   const std::string fmt(reinterpret_cast<const char*>(cbor_string_handle(fmt_item)),
                         cbor_string_length(fmt_item));
   if (fmt != "packed" && fmt != "fido-u2f" && fmt != "none") {
     return make_error(ErrorCode::kInvalidArgument,
-                      "attestation format \"" + fmt.substr(0, 32) + "\" is not supported");
+                      "the attestation format is not supported (packed, fido-u2f or none)");
   }
   const std::string_view auth_data = bytes_view(auth_item);
   if (Status s = check_auth_data(auth_data, expected); !s) return s.error();
@@ -258,8 +256,8 @@ Result<AttestedCredential> verify_attestation(std::string_view attestation_objec
   FidoCred cred(fido_cred_new());
   if (!cred) return make_error(ErrorCode::kInternal, "libfido2: out of memory");
   int rc = fido_cred_set_type(cred.get(), alg);
-  if (rc == FIDO_OK) rc = fido_cred_set_authdata_raw(cred.get(), bytes_of(auth_data),
-                                                     auth_data.size());
+  if (rc == FIDO_OK)
+    rc = fido_cred_set_authdata_raw(cred.get(), bytes_of(auth_data), auth_data.size());
   if (rc != FIDO_OK) {
     return fido_error(ErrorCode::kInvalidArgument, "the authenticator data is malformed", rc);
   }
@@ -298,8 +296,7 @@ Result<AttestedCredential> verify_attestation(std::string_view attestation_objec
     if (stmt_size == 0) return make_error(ErrorCode::kInternal, "libcbor: out of memory");
     rc = fido_cred_set_attstmt(cred.get(), stmt, stmt_size);
     if (rc != FIDO_OK) {
-      return fido_error(ErrorCode::kInvalidArgument, "the attestation statement is malformed",
-                        rc);
+      return fido_error(ErrorCode::kInvalidArgument, "the attestation statement is malformed", rc);
     }
     const bool self = x5c->empty();
     if (self) {
@@ -328,7 +325,7 @@ Result<AttestedCredential> verify_attestation(std::string_view attestation_objec
     if (rc != FIDO_OK) {
       return fido_error(ErrorCode::kInvalidArgument, "the attestation does not verify", rc);
     }
-    out.attestation = self                                  ? AttestationType::kSelf
+    out.attestation = self ? AttestationType::kSelf
                       : expected.roots && chains_to(*x5c, *expected.roots, expected.now)
                           ? AttestationType::kTrusted
                           : AttestationType::kBasic;

@@ -70,8 +70,8 @@ struct AttestedCredential {
   std::string public_key;  // libfido2's form: es256 x||y, eddsa 32 bytes, rs256 n||e
   std::string aaguid;      // 16 bytes (zeros for fido-u2f and most "none")
   uint32_t sign_count = 0;
-  uint8_t flags = 0;       // the authenticator data flags
-  std::string fmt;         // "packed", "fido-u2f" or "none"
+  uint8_t flags = 0;  // the authenticator data flags
+  std::string fmt;    // "packed", "fido-u2f" or "none"
   AttestationType attestation = AttestationType::kNone;
 };
 

@@ -1,8 +1,7 @@
 #include "providers/webauthn/client_data.h"
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "base/crypto/encoding.h"
 #include "base/crypto/hash.h"
@@ -31,8 +30,8 @@ Status check_client_data(std::string_view client_data_json, const ExpectedClient
                       "clientDataJSON lacks its type, challenge or origin");
   }
   if (*type != expected.type) {
-    return make_error(ErrorCode::kDenied, "clientDataJSON.type is not " +
-                                              std::string(expected.type));
+    return make_error(ErrorCode::kDenied,
+                      "clientDataJSON.type is not " + std::string(expected.type));
   }
   // The challenge was issued as base64url; decoding (strict, one encoding per byte string)
   // and comparing bytes does not depend on how a browser might pad or spell it.
@@ -47,12 +46,14 @@ Status check_client_data(std::string_view client_data_json, const ExpectedClient
   // started by that site; a second factor is never collected there.
   const auto cross = client.find("crossOrigin");
   if (cross != client.end() && !(cross->is_boolean() && !cross->get<bool>())) {
-    return make_error(ErrorCode::kDenied, "clientDataJSON.crossOrigin is set: the key was used "
-                                          "from a frame of another site");
+    return make_error(ErrorCode::kDenied,
+                      "clientDataJSON.crossOrigin is set: the key was used "
+                      "from a frame of another site");
   }
   if (client.contains("topOrigin")) {
-    return make_error(ErrorCode::kDenied, "clientDataJSON.topOrigin is set: the key was used "
-                                          "from a frame of another site");
+    return make_error(ErrorCode::kDenied,
+                      "clientDataJSON.topOrigin is set: the key was used "
+                      "from a frame of another site");
   }
   return {};
 }

@@ -34,8 +34,8 @@ using FidoAssert = std::unique_ptr<fido_assert_t, FidoAssertFree>;
 // Loads exactly one CBOR item spanning all of `bytes`; nullptr when the bytes are not that.
 inline CborItem load_cbor(std::string_view bytes) {
   cbor_load_result result{};
-  CborItem item(cbor_load(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                          &result));
+  CborItem item(
+      cbor_load(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &result));
   if (item && result.read != bytes.size()) item.reset();
   return item;
 }

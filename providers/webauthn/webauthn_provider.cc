@@ -14,10 +14,13 @@ namespace {
 using webauthn::AttestationType;
 
 constexpr std::string_view kProviderId = "webauthn";
-constexpr size_t kChallengeBytes = 32;       // §13.4.3: at least 16 random bytes
+constexpr size_t kChallengeBytes = 32;          // §13.4.3: at least 16 random bytes
 constexpr size_t kMaxCredentialIdBytes = 1023;  // §5.8.3
 constexpr size_t kMaxAaguids = 100;
 constexpr size_t kMaxTransports = 8;
+// A posted credential is 1 to 4 kB (attestation certificates are the bulk); far more is not
+// a browser's answer and is refused before it is parsed.
+constexpr size_t kMaxResponseBytes = 64 * 1024;
 constexpr std::array kUserVerification = {"discouraged", "preferred", "required"};
 constexpr std::array kTransports = {"usb", "nfc", "ble", "smart-card", "hybrid", "internal"};
 
@@ -131,15 +134,24 @@ const std::string* string_at(const nlohmann::json& object, const char* name) {
   return it != object.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
 }
 
-// A base64url member of `object` decoded; kInvalidArgument naming it when absent or bad.
-Result<std::string> bytes_at(const nlohmann::json& object, const char* name) {
+// A base64url string member of `object` decoded, or nullopt when absent, not base64url or
+// empty.
+std::optional<std::string> decoded_at(const nlohmann::json& object, const char* name) {
   const std::string* text = string_at(object, name);
-  Result<std::string> bytes = text ? base64url_decode(*text) : Result<std::string>(Error{});
-  if (!text || !bytes || bytes->empty()) {
+  if (!text) return std::nullopt;
+  Result<std::string> bytes = base64url_decode(*text);
+  if (!bytes || bytes->empty()) return std::nullopt;
+  return std::move(*bytes);
+}
+
+// A member of the posted response decoded; kInvalidArgument naming it when absent or bad.
+Result<std::string> bytes_at(const nlohmann::json& object, const char* name) {
+  std::optional<std::string> bytes = decoded_at(object, name);
+  if (!bytes) {
     return make_error(ErrorCode::kInvalidArgument,
                       std::string("the response's ") + name + " is missing or not base64url");
   }
-  return bytes;
+  return std::move(*bytes);
 }
 
 // The PublicKeyCredential JSON a page posts: {"id", "rawId", "type": "public-key",
@@ -152,6 +164,7 @@ struct PostedCredential {
 Result<PostedCredential> parse_posted(std::string_view text) {
   const Error malformed = make_error(ErrorCode::kInvalidArgument,
                                      "the security key's answer is not a WebAuthn credential");
+  if (text.size() > kMaxResponseBytes) return malformed;
   nlohmann::json posted = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
   if (!posted.is_object()) return malformed;
   const std::string* type = string_at(posted, "type");
@@ -176,8 +189,9 @@ nlohmann::json transports_of(const nlohmann::json& response) {
   if (it == response.end() || !it->is_array()) return out;
   for (const nlohmann::json& t : *it) {
     if (out.size() == kMaxTransports) break;
-    if (t.is_string() && std::find(kTransports.begin(), kTransports.end(),
-                                   t.get_ref<const std::string&>()) != kTransports.end() &&
+    if (t.is_string() &&
+        std::find(kTransports.begin(), kTransports.end(), t.get_ref<const std::string&>()) !=
+            kTransports.end() &&
         std::find(out.begin(), out.end(), t) == out.end()) {
       out.push_back(t);
     }
@@ -293,21 +307,20 @@ Result<Enrollment> WebAuthnProvider::begin_registration(const UserRef& user,
   for (int alg : {webauthn::kAlgEs256, webauthn::kAlgEdDsa, webauthn::kAlgRs256}) {
     params.push_back({{"type", "public-key"}, {"alg", alg}});
   }
-  const nlohmann::json options = {
-      {"rp", std::move(rp)},
-      {"user",
-       {{"id", base64url_encode(user_handle(user.user_id))},
-        {"name", user.email},
-        {"displayName", user.email}}},
-      {"challenge", base64url_encode(*challenge)},
-      {"pubKeyCredParams", std::move(params)},
-      {"timeout", kCeremonySeconds * 1000},
-      {"excludeCredentials", std::move(exclude)},
-      {"authenticatorSelection",
-       {{"residentKey", "discouraged"},
-        {"requireResidentKey", false},
-        {"userVerification", policy->user_verification}}},
-      {"attestation", policy->trusted_attestation ? "direct" : "none"}};
+  const nlohmann::json options = {{"rp", std::move(rp)},
+                                  {"user",
+                                   {{"id", base64url_encode(user_handle(user.user_id))},
+                                    {"name", user.email},
+                                    {"displayName", user.email}}},
+                                  {"challenge", base64url_encode(*challenge)},
+                                  {"pubKeyCredParams", std::move(params)},
+                                  {"timeout", kCeremonySeconds * 1000},
+                                  {"excludeCredentials", std::move(exclude)},
+                                  {"authenticatorSelection",
+                                   {{"residentKey", "discouraged"},
+                                    {"requireResidentKey", false},
+                                    {"userVerification", policy->user_verification}}},
+                                  {"attestation", policy->trusted_attestation ? "direct" : "none"}};
 
   Enrollment enrollment;
   enrollment.pending.user_id = user.user_id;
@@ -329,9 +342,7 @@ Result<MfaCredential> WebAuthnProvider::finish_enrollment(const MfaCredential& p
   if (pending.created_at > 0 && context.now > pending.created_at + kCeremonySeconds) {
     return make_error(ErrorCode::kExpired, "the registration took too long: start again");
   }
-  const std::string* challenge_text = string_at(pending.state, "challenge");
-  Result<std::string> challenge =
-      challenge_text ? base64url_decode(*challenge_text) : Result<std::string>(Error{});
+  const std::optional<std::string> challenge = decoded_at(pending.state, "challenge");
   Result<Policy> policy = parse_policy(pending.params, !roots_.empty());
   if (pending.provider_id != kProviderId || !challenge || !policy) {
     return make_error(ErrorCode::kInternal, "not a pending webauthn registration");
@@ -343,14 +354,14 @@ Result<MfaCredential> WebAuthnProvider::finish_enrollment(const MfaCredential& p
   if (!client_data) return client_data.error();
   Result<std::string> attestation_object = bytes_at(posted->response, "attestationObject");
   if (!attestation_object) return attestation_object.error();
-  if (Status s = webauthn::check_client_data(
-          *client_data, {"webauthn.create", *challenge, context.origin});
+  if (Status s = webauthn::check_client_data(*client_data,
+                                             {"webauthn.create", *challenge, context.origin});
       !s) {
     return s.error();
   }
   Result<webauthn::AttestedCredential> attested = webauthn::verify_attestation(
-      *attestation_object, {context.rp_id, *client_data,
-                            policy->user_verification == "required", &roots_, context.now});
+      *attestation_object,
+      {context.rp_id, *client_data, policy->user_verification == "required", &roots_, context.now});
   if (!attested) return attested.error();
   if (attested->id != posted->id) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -363,8 +374,7 @@ Result<MfaCredential> WebAuthnProvider::finish_enrollment(const MfaCredential& p
   }
   const std::string aaguid = aaguid_text(attested->aaguid);
   if (!policy->aaguids.empty() &&
-      std::find(policy->aaguids.begin(), policy->aaguids.end(), aaguid) ==
-          policy->aaguids.end()) {
+      std::find(policy->aaguids.begin(), policy->aaguids.end(), aaguid) == policy->aaguids.end()) {
     return make_error(ErrorCode::kDenied,
                       "this model of security key is not allowed in your account");
   }
@@ -374,15 +384,14 @@ Result<MfaCredential> WebAuthnProvider::finish_enrollment(const MfaCredential& p
   confirmed.secret.clear();
   confirmed.lookup_key = base64url_encode(attested->id);
   confirmed.counter = attested->sign_count;
-  confirmed.params = {
-      {"alg", attested->alg},
-      {"public_key", base64url_encode(attested->public_key)},
-      {"aaguid", aaguid},
-      {"fmt", attested->fmt},
-      {"attestation", webauthn::attestation_type_name(attested->attestation)},
-      {"backup_eligible", (attested->flags & webauthn::kFlagBackupEligible) != 0},
-      {"transports", transports_of(posted->response)},
-      {"user_verification", policy->user_verification}};
+  confirmed.params = {{"alg", attested->alg},
+                      {"public_key", base64url_encode(attested->public_key)},
+                      {"aaguid", aaguid},
+                      {"fmt", attested->fmt},
+                      {"attestation", webauthn::attestation_type_name(attested->attestation)},
+                      {"backup_eligible", (attested->flags & webauthn::kFlagBackupEligible) != 0},
+                      {"transports", transports_of(posted->response)},
+                      {"user_verification", policy->user_verification}};
   confirmed.state.erase("challenge");
   confirmed.state["backup_state"] = (attested->flags & webauthn::kFlagBackupState) != 0;
   confirmed.state["user_verified"] = (attested->flags & webauthn::kFlagUserVerified) != 0;
@@ -435,7 +444,7 @@ Result<MfaCredential> WebAuthnProvider::verify(const MfaCredential& credential,
                                                std::string_view response,
                                                const ChallengeContext& context) {
   StoredKey key;
-  Result<std::string> expected_challenge = base64url_decode(challenge.server_state);
+  const Result<std::string> expected_challenge = base64url_decode(challenge.server_state);
   if (!parse_stored(credential, key) || !expected_challenge ||
       expected_challenge->size() != kChallengeBytes) {
     return make_error(ErrorCode::kInternal, "not a well-formed webauthn credential or challenge");
@@ -463,15 +472,14 @@ Result<MfaCredential> WebAuthnProvider::verify(const MfaCredential& credential,
   if (!auth_data) return auth_data.error();
   Result<std::string> signature = bytes_at(posted->response, "signature");
   if (!signature) return signature.error();
-  if (Status s = webauthn::check_client_data(
-          *client_data, {"webauthn.get", *expected_challenge, context.origin});
+  if (Status s = webauthn::check_client_data(*client_data,
+                                             {"webauthn.get", *expected_challenge, context.origin});
       !s) {
     return s.error();
   }
   Result<webauthn::AssertedData> asserted = webauthn::verify_assertion(
       *auth_data, *signature,
-      {context.rp_id, *client_data, *key.user_verification == "required", key.alg,
-       key.public_key});
+      {context.rp_id, *client_data, *key.user_verification == "required", key.alg, key.public_key});
   if (!asserted) return asserted.error();
   // §6.1.3: backup eligibility is fixed when the credential is made.
   if (((asserted->flags & webauthn::kFlagBackupEligible) != 0) != key.backup_eligible) {

@@ -116,8 +116,7 @@ class WebAuthnProvider final : public MfaProvider {
   // one is not greater. On success returns a copy with counter, last_used_at = context.now,
   // and state backup_state, user_verified and last_challenge updated.
   Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
-                               std::string_view response,
-                               const ChallengeContext& context) override;
+                               std::string_view response, const ChallengeContext& context) override;
 
  private:
   Random& random_;

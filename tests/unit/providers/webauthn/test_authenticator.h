@@ -37,8 +37,7 @@ inline Key p256_key() {
 
 // ECDSA P-256 / SHA-256, DER, as authenticators sign.
 inline std::string es256_sign(EVP_PKEY* key, std::string_view data) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                             EVP_MD_CTX_free);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   size_t size = 0;
   check(ctx && EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
         EVP_DigestSign(ctx.get(), nullptr, &size,
@@ -53,8 +52,8 @@ inline std::string es256_sign(EVP_PKEY* key, std::string_view data) {
 struct CertSpec {
   std::string common_name = "Test Authenticator";
   bool ca = false;
-  std::string aaguid;  // 16 bytes: adds id-fido-gen-ce-aaguid; empty: none
-  long valid_from = -3600;     // seconds from now
+  std::string aaguid;       // 16 bytes: adds id-fido-gen-ce-aaguid; empty: none
+  long valid_from = -3600;  // seconds from now
   long valid_until = 86400 * 365;
 };
 
@@ -92,9 +91,9 @@ inline Cert make_cert(EVP_PKEY* subject_key, const CertSpec& spec, X509* issuer,
   if (!spec.aaguid.empty()) {
     // The extension's value is the DER of an OCTET STRING holding the 16 bytes.
     ASN1_OCTET_STRING* inner = ASN1_OCTET_STRING_new();
-    check(inner && ASN1_OCTET_STRING_set(inner,
-                                         reinterpret_cast<const unsigned char*>(spec.aaguid.data()),
-                                         static_cast<int>(spec.aaguid.size())));
+    check(inner &&
+          ASN1_OCTET_STRING_set(inner, reinterpret_cast<const unsigned char*>(spec.aaguid.data()),
+                                static_cast<int>(spec.aaguid.size())));
     unsigned char* der = nullptr;
     const int der_size = i2d_ASN1_OCTET_STRING(inner, &der);
     ASN1_OCTET_STRING* outer = ASN1_OCTET_STRING_new();
@@ -162,8 +161,8 @@ inline std::string serialize(cbor_item_t* item) {
 inline std::string cose_es256(EVP_PKEY* key, int64_t alg = -7) {
   unsigned char point[65];
   size_t size = 0;
-  check(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
-                                        &size) == 1 &&
+  check(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &size) ==
+            1 &&
         size == 65);
   Item map(cbor_new_definite_map(5), item_free);
   const auto add = [&](int64_t k, cbor_item_t* v) {
@@ -205,8 +204,8 @@ inline std::string attestation_object(const Statement& s, std::string_view auth)
   Item stmt(cbor_new_definite_map(s.empty ? 0 : 3), item_free);
   if (!s.empty) {
     if (s.with_alg) {
-      check(cbor_map_add(stmt.get(), {cbor_move(cbor_build_string("alg")),
-                                      cbor_move(cbor_int(s.alg))}));
+      check(cbor_map_add(stmt.get(),
+                         {cbor_move(cbor_build_string("alg")), cbor_move(cbor_int(s.alg))}));
     }
     check(cbor_map_add(stmt.get(),
                        {cbor_move(cbor_build_string("sig")), cbor_move(cbor_bytes(s.sig))}));

@@ -90,8 +90,7 @@ std::string because(std::string_view name) {
 void expect_verdict(const nlohmann::json& c, const Result<MfaCredential>& result) {
   EXPECT_EQ(verdict(result), c["expect"]) << (result ? "" : result.error().message);
   if (!result) {
-    EXPECT_NE(result.error().message.find(because(c["name"].get<std::string>())),
-              std::string::npos)
+    EXPECT_NE(result.error().message.find(because(c["name"].get<std::string>())), std::string::npos)
         << result.error().message;
   }
 }
@@ -229,9 +228,9 @@ TEST_F(WebAuthnProviderTest, AaguidAllowListHoldsOnlyForVerifiedAttestation) {
   auto allowed = finish(trusting, full, {{"attestation", "trusted"}, {"aaguids", {upper}}});
   ASSERT_TRUE(allowed) << allowed.error().message;
 
-  auto other_model = finish(trusting, full,
-                            {{"attestation", "trusted"},
-                             {"aaguids", {"cb69481e-8ff7-4039-93ec-0a2729a154a8"}}});
+  auto other_model =
+      finish(trusting, full,
+             {{"attestation", "trusted"}, {"aaguids", {"cb69481e-8ff7-4039-93ec-0a2729a154a8"}}});
   ASSERT_FALSE(other_model);
   EXPECT_EQ(other_model.error().code, ErrorCode::kDenied);
   EXPECT_EQ(other_model.error().message,
@@ -239,16 +238,16 @@ TEST_F(WebAuthnProviderTest, AaguidAllowListHoldsOnlyForVerifiedAttestation) {
 
   // Self attestation can claim any AAGUID: it never passes an allow-list, even one holding
   // the AAGUID it claims (the zero AAGUID of the recorded key here).
-  auto self = finish(trusting, find_case("registrations", "packed_self"),
-                     {{"attestation", "trusted"},
-                      {"aaguids", {"00000000-0000-0000-0000-000000000000"}}});
+  auto self =
+      finish(trusting, find_case("registrations", "packed_self"),
+             {{"attestation", "trusted"}, {"aaguids", {"00000000-0000-0000-0000-000000000000"}}});
   ASSERT_FALSE(self);
   EXPECT_EQ(self.error().code, ErrorCode::kDenied);
 }
 
 TEST_F(WebAuthnProviderTest, RegistrationRequiresUserVerificationWhenThePolicyDoes) {
-  auto refused = finish(provider_, find_case("registrations", "none"),
-                        {{"user_verification", "required"}});
+  auto refused =
+      finish(provider_, find_case("registrations", "none"), {{"user_verification", "required"}});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kDenied);
   EXPECT_NE(refused.error().message.find("verify the user"), std::string::npos);
@@ -274,6 +273,14 @@ TEST_F(WebAuthnProviderTest, FinishEnrollmentRefusesConfirmedExpiredAndMalformed
     ASSERT_FALSE(malformed) << bad;
     EXPECT_EQ(malformed.error().code, ErrorCode::kInvalidArgument) << bad;
   }
+  // A browser's answer padded past 64 kB: refused before it is parsed.
+  auto oversized = provider_.finish_enrollment(
+      pending_for(c), c["response"].dump() + std::string(64 * 1024, ' '), context_for(c));
+  ASSERT_FALSE(oversized);
+  EXPECT_EQ(oversized.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(
+      provider_.finish_enrollment(pending_for(c), c["response"].dump() + "  ", context_for(c)));
+
   nlohmann::json other_id = c["response"];
   other_id["id"] = other_id["rawId"] = base64url_encode("another credential");
   auto mismatch = provider_.finish_enrollment(pending_for(c), other_id.dump(), context_for(c));
@@ -288,9 +295,8 @@ TEST_F(WebAuthnProviderTest, BeginRegistrationOffersTheCreationOptions) {
   pending_other.lookup_key = "xyz";
   const std::vector<MfaCredential> existing = {held, pending_other};
   auto enrollment = provider_.begin_registration(
-      {kUserId, 7, "ada@example.com", "Harness-Inc"},
-      {{"user_verification", "preferred"}}, existing,
-      {kNow, "id.example.com", "https://id.example.com"});
+      {kUserId, 7, "ada@example.com", "Harness-Inc"}, {{"user_verification", "preferred"}},
+      existing, {kNow, "id.example.com", "https://id.example.com"});
   ASSERT_TRUE(enrollment) << enrollment.error().message;
   const auto& options = enrollment->client_options[kOptionCeremony];
   EXPECT_EQ(options["rp"], (nlohmann::json{{"name", "Harness-Inc"}, {"id", "id.example.com"}}));
@@ -302,9 +308,8 @@ TEST_F(WebAuthnProviderTest, BeginRegistrationOffersTheCreationOptions) {
   EXPECT_EQ(options["pubKeyCredParams"][0]["alg"], -7);
   EXPECT_EQ(options["pubKeyCredParams"].size(), 3u);
   EXPECT_EQ(options["excludeCredentials"],
-            (nlohmann::json::array({{{"type", "public-key"},
-                                     {"id", held.lookup_key},
-                                     {"transports", {"usb"}}}})));
+            (nlohmann::json::array(
+                {{{"type", "public-key"}, {"id", held.lookup_key}, {"transports", {"usb"}}}})));
   EXPECT_EQ(options["authenticatorSelection"]["userVerification"], "preferred");
   EXPECT_EQ(options["authenticatorSelection"]["residentKey"], "discouraged");
   EXPECT_EQ(options["attestation"], "none");
@@ -339,13 +344,15 @@ TEST_F(WebAuthnProviderTest, BeginRegistrationRefusesBadInput) {
 }
 
 TEST_F(WebAuthnProviderTest, SettingsAreValidatedAndNormalized) {
-  const nlohmann::json defaults = {
-      {"user_verification", "discouraged"}, {"attestation", "none"}, {"aaguids", nlohmann::json::array()}};
+  const nlohmann::json defaults = {{"user_verification", "discouraged"},
+                                   {"attestation", "none"},
+                                   {"aaguids", nlohmann::json::array()}};
   EXPECT_EQ(provider_.default_settings(), defaults);
   EXPECT_EQ(*provider_.validate_settings(nlohmann::json::object()), defaults);
   EXPECT_EQ(*provider_.validate_settings(nullptr), defaults);
-  EXPECT_EQ((*provider_.validate_settings({{"user_verification", "required"}}))["user_verification"],
-            "required");
+  EXPECT_EQ(
+      (*provider_.validate_settings({{"user_verification", "required"}}))["user_verification"],
+      "required");
   const std::vector<std::pair<nlohmann::json, std::string>> refused = {
       {{{"user_verification", "sometimes"}},
        "webauthn.user_verification must be discouraged, preferred or required"},
@@ -367,11 +374,12 @@ TEST_F(WebAuthnProviderTest, SettingsAreValidatedAndNormalized) {
   WebAuthnProvider trusting(random_, chromium_roots());
   auto list = trusting.validate_settings(
       {{"attestation", "trusted"},
-       {"aaguids", {"CB69481E-8FF7-4039-93EC-0A2729A154A8", "cb69481e-8ff7-4039-93ec-0a2729a154a8"}}});
+       {"aaguids",
+        {"CB69481E-8FF7-4039-93EC-0A2729A154A8", "cb69481e-8ff7-4039-93ec-0a2729a154a8"}}});
   ASSERT_TRUE(list) << list.error().message;
   EXPECT_EQ((*list)["aaguids"], nlohmann::json::array({"cb69481e-8ff7-4039-93ec-0a2729a154a8"}));
-  auto unverified = trusting.validate_settings(
-      {{"aaguids", {"cb69481e-8ff7-4039-93ec-0a2729a154a8"}}});
+  auto unverified =
+      trusting.validate_settings({{"aaguids", {"cb69481e-8ff7-4039-93ec-0a2729a154a8"}}});
   ASSERT_FALSE(unverified);
   EXPECT_EQ(unverified.error().message,
             "webauthn.aaguids needs webauthn.attestation trusted: a key's model is believed "
