@@ -42,23 +42,16 @@ std::string aaguid_text(std::string_view bytes) {
          hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
-// The canonical form of an AAGUID an admin typed, or "" when it is not one.
+// The canonical form of an AAGUID an admin typed (any case), or "" when it is not one.
 std::string canonical_aaguid(std::string_view text) {
   if (text.size() != 36) return {};
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return {};
-    } else if (c >= '0' && c <= '9') {
-    } else if (c >= 'a' && c <= 'f') {
-    } else if (c >= 'A' && c <= 'F') {
-      out += static_cast<char>(c - 'A' + 'a');
-      continue;
-    } else {
-      return {};
-    }
-    out += c;
+  std::string out(text);
+  for (size_t i = 0; i < out.size(); ++i) {
+    char& c = out[i];
+    const bool dash_at = i == 8 || i == 13 || i == 18 || i == 23;
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (dash_at ? c != '-' : !hex) return {};
   }
   return out;
 }
@@ -229,6 +222,17 @@ bool parse_stored(const MfaCredential& credential, StoredKey& out) {
   return true;
 }
 
+// A PublicKeyCredentialDescriptorJSON of a confirmed credential, for excludeCredentials and
+// allowCredentials: the transports tell the browser which ways to reach the key.
+nlohmann::json descriptor(const MfaCredential& credential) {
+  nlohmann::json entry = {{"type", "public-key"}, {"id", credential.lookup_key}};
+  if (auto t = credential.params.find("transports");
+      t != credential.params.end() && t->is_array() && !t->empty()) {
+    entry["transports"] = *t;
+  }
+  return entry;
+}
+
 int strictness(std::string_view user_verification) {
   return static_cast<int>(
       std::find(kUserVerification.begin(), kUserVerification.end(), user_verification) -
@@ -295,11 +299,7 @@ Result<Enrollment> WebAuthnProvider::begin_registration(const UserRef& user,
   nlohmann::json exclude = nlohmann::json::array();
   for (const MfaCredential& c : existing) {
     if (c.provider_id != kProviderId || !c.confirmed || c.lookup_key.empty()) continue;
-    nlohmann::json entry = {{"type", "public-key"}, {"id", c.lookup_key}};
-    if (auto t = c.params.find("transports"); t != c.params.end() && !t->empty()) {
-      entry["transports"] = *t;
-    }
-    exclude.push_back(std::move(entry));
+    exclude.push_back(descriptor(c));
   }
   nlohmann::json rp = {{"name", user.issuer_label}};
   if (!context.rp_id.empty()) rp["id"] = context.rp_id;
@@ -412,12 +412,7 @@ Result<Challenge> WebAuthnProvider::begin_challenge(std::span<const MfaCredentia
     if (strictness(*key.user_verification) > strictness(user_verification)) {
       user_verification = *key.user_verification;
     }
-    nlohmann::json entry = {{"type", "public-key"}, {"id", credential.lookup_key}};
-    if (auto t = credential.params.find("transports");
-        t != credential.params.end() && t->is_array() && !t->empty()) {
-      entry["transports"] = *t;
-    }
-    allow.push_back(std::move(entry));
+    allow.push_back(descriptor(credential));
   }
   Result<std::string> bytes = random_bytes(random_, kChallengeBytes);
   if (!bytes) return bytes.error();
