@@ -115,15 +115,20 @@ fido_assert_t* raw_assert(const RawParts& p) {
   return a;
 }
 
+es256_pk_t* raw_key(const RawParts& p) {
+  es256_pk_t* pk = es256_pk_new();
+  if (!pk || es256_pk_from_ptr(pk, p.public_key.data(), p.public_key.size()) != FIDO_OK) {
+    std::abort();
+  }
+  return pk;
+}
+
 // The signature check alone: the assertion and the key built once, outside the loop.
 void BM_RawFidoAssertVerify(benchmark::State& state) {
   Setup s;
   const RawParts p = raw_parts(s);
   fido_assert_t* a = raw_assert(p);
-  es256_pk_t* pk = es256_pk_new();
-  if (!pk || es256_pk_from_ptr(pk, p.public_key.data(), p.public_key.size()) != FIDO_OK) {
-    std::abort();
-  }
+  es256_pk_t* pk = raw_key(p);
   for (auto _ : state) {
     int rc = fido_assert_verify(a, 0, COSE_ES256, pk);
     if (rc != FIDO_OK) state.SkipWithError(fido_strerr(rc));
@@ -141,10 +146,7 @@ void BM_RawFidoFromBytes(benchmark::State& state) {
   const RawParts p = raw_parts(s);
   for (auto _ : state) {
     fido_assert_t* a = raw_assert(p);
-    es256_pk_t* pk = es256_pk_new();
-    if (!pk || es256_pk_from_ptr(pk, p.public_key.data(), p.public_key.size()) != FIDO_OK) {
-      std::abort();
-    }
+    es256_pk_t* pk = raw_key(p);
     int rc = fido_assert_verify(a, 0, COSE_ES256, pk);
     if (rc != FIDO_OK) state.SkipWithError(fido_strerr(rc));
     benchmark::DoNotOptimize(rc);

@@ -2,14 +2,12 @@
 
 #include <string>
 
-#include "base/crypto/hash.h"
 #include "providers/webauthn/attestation.h"
+#include "providers/webauthn/authenticator_data.h"
 #include "providers/webauthn/fido_handles.h"
 
 namespace keystep::webauthn {
 namespace {
-
-constexpr size_t kMinAuthData = 37;  // rpIdHash 32, flags 1, signCount 4
 
 // libfido2 keeps one key type per algorithm, each with its own new/from_ptr/free.
 template <class Key, Key* (*New)(), int (*FromPtr)(Key*, const void*, size_t), void (*Free)(Key**)>
@@ -46,26 +44,12 @@ int verify_signature(const fido_assert_t* assertion, int alg, std::string_view p
 Result<AssertedData> verify_assertion(std::string_view authenticator_data,
                                       std::string_view signature,
                                       const ExpectedAssertion& expected) {
-  if (authenticator_data.size() < kMinAuthData || signature.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the authenticator data or the signature is missing");
+  if (signature.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "the signature is missing");
   }
-  // libfido2 checks these too, under one error code; checking first names what is wrong.
-  if (!constant_time_equal(authenticator_data.substr(0, 32), sha256(expected.rp_id))) {
-    return make_error(ErrorCode::kDenied, "the key signed for another site (rpIdHash)");
-  }
-  const auto flags = static_cast<uint8_t>(authenticator_data[32]);
-  if (!(flags & kFlagUserPresent)) {
-    return make_error(ErrorCode::kDenied, "the key did not see a touch (user presence)");
-  }
-  if (expected.user_verification_required && !(flags & kFlagUserVerified)) {
-    return make_error(ErrorCode::kDenied,
-                      "the key did not verify the user (PIN or biometrics), which is required");
-  }
-  if ((flags & kFlagBackupState) && !(flags & kFlagBackupEligible)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the authenticator data says backed up but not backup eligible");
-  }
+  Result<uint8_t> flags = check_authenticator_data(authenticator_data, expected.rp_id,
+                                                   expected.user_verification_required);
+  if (!flags) return flags.error();
 
   FidoAssert assertion(fido_assert_new());
   if (!assertion) return make_error(ErrorCode::kInternal, "libfido2: out of memory");

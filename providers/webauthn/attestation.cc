@@ -8,7 +8,6 @@
 #include <cstring>
 #include <utility>
 
-#include "base/crypto/hash.h"
 #include "providers/webauthn/fido_handles.h"
 
 namespace keystep::webauthn {
@@ -20,11 +19,9 @@ using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_fre
 
 void free_x509_stack(STACK_OF(X509) * stack) { sk_X509_pop_free(stack, X509_free); }
 
-// Authenticator data layout (§6.1): rpIdHash 32, flags 1, signCount 4, then the attested
-// credential data: AAGUID 16, credentialIdLength 2, credentialId, credentialPublicKey (COSE).
-constexpr size_t kRpIdHashSize = 32;
-constexpr size_t kFlagsOffset = 32;
-constexpr size_t kAttestedOffset = 37;
+// After the header (authenticator_data.h) comes the attested credential data: AAGUID 16,
+// credentialIdLength 2, credentialId, credentialPublicKey (COSE).
+constexpr size_t kAttestedOffset = kAuthDataHeaderSize;
 constexpr size_t kAaguidSize = 16;
 
 // id-fido-gen-ce-aaguid (§8.2.1): the AAGUID a packed attestation certificate vouches for.
@@ -78,25 +75,10 @@ int credential_alg(std::string_view auth_data) {
 }
 
 Status check_auth_data(std::string_view auth_data, const ExpectedRegistration& expected) {
-  if (auth_data.size() < kAttestedOffset) {
-    return make_error(ErrorCode::kInvalidArgument, "the authenticator data is too short");
-  }
-  if (!constant_time_equal(auth_data.substr(0, kRpIdHashSize), sha256(expected.rp_id))) {
-    return make_error(ErrorCode::kDenied, "the key registered for another site (rpIdHash)");
-  }
-  const auto flags = static_cast<uint8_t>(auth_data[kFlagsOffset]);
-  if (!(flags & kFlagUserPresent)) {
-    return make_error(ErrorCode::kDenied, "the key did not see a touch (user presence)");
-  }
-  if (expected.user_verification_required && !(flags & kFlagUserVerified)) {
-    return make_error(ErrorCode::kDenied,
-                      "the key did not verify the user (PIN or biometrics), which is required");
-  }
-  if ((flags & kFlagBackupState) && !(flags & kFlagBackupEligible)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the authenticator data says backed up but not backup eligible");
-  }
-  if (!(flags & kFlagAttestedCredential)) {
+  Result<uint8_t> flags =
+      check_authenticator_data(auth_data, expected.rp_id, expected.user_verification_required);
+  if (!flags) return flags.error();
+  if (!(*flags & kFlagAttestedCredential)) {
     return make_error(ErrorCode::kInvalidArgument, "the authenticator data carries no credential");
   }
   return {};

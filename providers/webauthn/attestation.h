@@ -13,17 +13,11 @@
 #include <vector>
 
 #include "base/result.h"
+#include "providers/webauthn/authenticator_data.h"
 
 typedef struct x509_store_st X509_STORE;
 
 namespace keystep::webauthn {
-
-// Authenticator data flags (§6.1).
-inline constexpr uint8_t kFlagUserPresent = 0x01;
-inline constexpr uint8_t kFlagUserVerified = 0x04;
-inline constexpr uint8_t kFlagBackupEligible = 0x08;
-inline constexpr uint8_t kFlagBackupState = 0x10;
-inline constexpr uint8_t kFlagAttestedCredential = 0x40;
 
 // COSE algorithms accepted for credentials.
 inline constexpr int kAlgEs256 = -7;
