@@ -123,17 +123,19 @@ es256_pk_t* raw_key(const RawParts& p) {
   return pk;
 }
 
+void verify(benchmark::State& state, const fido_assert_t* a, const es256_pk_t* pk) {
+  int rc = fido_assert_verify(a, 0, COSE_ES256, pk);
+  if (rc != FIDO_OK) state.SkipWithError(fido_strerr(rc));
+  benchmark::DoNotOptimize(rc);
+}
+
 // The signature check alone: the assertion and the key built once, outside the loop.
 void BM_RawFidoAssertVerify(benchmark::State& state) {
   Setup s;
   const RawParts p = raw_parts(s);
   fido_assert_t* a = raw_assert(p);
   es256_pk_t* pk = raw_key(p);
-  for (auto _ : state) {
-    int rc = fido_assert_verify(a, 0, COSE_ES256, pk);
-    if (rc != FIDO_OK) state.SkipWithError(fido_strerr(rc));
-    benchmark::DoNotOptimize(rc);
-  }
+  for (auto _ : state) verify(state, a, pk);
   es256_pk_free(&pk);
   fido_assert_free(&a);
   state.SetItemsProcessed(state.iterations());
@@ -147,9 +149,7 @@ void BM_RawFidoFromBytes(benchmark::State& state) {
   for (auto _ : state) {
     fido_assert_t* a = raw_assert(p);
     es256_pk_t* pk = raw_key(p);
-    int rc = fido_assert_verify(a, 0, COSE_ES256, pk);
-    if (rc != FIDO_OK) state.SkipWithError(fido_strerr(rc));
-    benchmark::DoNotOptimize(rc);
+    verify(state, a, pk);
     es256_pk_free(&pk);
     fido_assert_free(&a);
   }
