@@ -50,28 +50,69 @@ std::string_view bytes_view(const cbor_item_t* item) {
           cbor_bytestring_length(item)};
 }
 
-// The credential public key's COSE algorithm (label 3), which libfido2 must be told before
-// it decodes the key. 0 when the authenticator data carries no readable key.
-int credential_alg(std::string_view auth_data) {
-  if (auth_data.size() < kAttestedOffset + kAaguidSize + 2) return 0;
+// Where the credential public key ends and what algorithm it is for (COSE label 3), which
+// libfido2 must be told before it decodes the key. alg 0 when there is no readable key.
+struct CredentialKey {
+  int alg = 0;
+  size_t end = 0;  // offset in the authenticator data of what follows: extension outputs
+};
+
+CredentialKey credential_key(std::string_view auth_data) {
+  if (auth_data.size() < kAttestedOffset + kAaguidSize + 2) return {};
   const auto* p = bytes_of(auth_data);
   const size_t id_size =
       (size_t{p[kAttestedOffset + kAaguidSize]} << 8) | p[kAttestedOffset + kAaguidSize + 1];
   const size_t key_offset = kAttestedOffset + kAaguidSize + 2 + id_size;
-  if (key_offset >= auth_data.size()) return 0;
-  // The key is followed by extension outputs when the ED flag is set: load the first item.
+  if (key_offset >= auth_data.size()) return {};
   cbor_load_result result{};
   CborItem key(cbor_load(p + key_offset, auth_data.size() - key_offset, &result));
-  if (!key || !cbor_isa_map(key.get()) || !cbor_map_is_definite(key.get())) return 0;
+  if (!key || !cbor_isa_map(key.get()) || !cbor_map_is_definite(key.get())) return {};
   const size_t n = cbor_map_size(key.get());
   const cbor_pair* pairs = cbor_map_handle(key.get());
   for (size_t i = 0; i < n; ++i) {
     if (cbor_isa_uint(pairs[i].key) && cbor_get_int(pairs[i].key) == 3 &&
         cbor_isa_negint(pairs[i].value) && cbor_get_int(pairs[i].value) < 1024) {
-      return -1 - static_cast<int>(cbor_get_int(pairs[i].value));
+      return {-1 - static_cast<int>(cbor_get_int(pairs[i].value)), key_offset + result.read};
     }
   }
-  return 0;
+  return {};
+}
+
+// libfido2 refuses a registration whose authenticator extension outputs differ from what
+// the client asked for: right for a client, wrong for a server, which asks for none and may
+// still get outputs a key adds by itself (a default credProtect policy, hmac-secret). The
+// known outputs are declared as asked for, so that libfido2 checks their form and the
+// signature still covers them; unknown ones libfido2 ignores.
+Status accept_extension_outputs(fido_cred_t* cred, std::string_view extensions) {
+  const Error malformed = make_error(ErrorCode::kInvalidArgument,
+                                     "the authenticator data's extension outputs are malformed");
+  CborItem map = load_cbor(extensions);
+  if (!map || !cbor_isa_map(map.get()) || !cbor_map_is_definite(map.get())) return malformed;
+  const size_t n = cbor_map_size(map.get());
+  const cbor_pair* pairs = cbor_map_handle(map.get());
+  for (size_t i = 0; i < n; ++i) {
+    const cbor_item_t* key = pairs[i].key;
+    const cbor_item_t* value = pairs[i].value;
+    if (!cbor_isa_string(key) || !cbor_string_is_definite(key)) return malformed;
+    const std::string_view name(reinterpret_cast<const char*>(cbor_string_handle(key)),
+                                cbor_string_length(key));
+    const bool small_uint = cbor_isa_uint(value) && cbor_get_int(value) <= 0xff;
+    int rc = FIDO_OK;
+    if (name == "credProtect") {
+      rc = small_uint ? fido_cred_set_prot(cred, static_cast<int>(cbor_get_int(value)))
+                      : FIDO_ERR_INVALID_ARGUMENT;
+    } else if (name == "minPinLength") {
+      rc = small_uint ? fido_cred_set_pin_minlen(cred, cbor_get_int(value))
+                      : FIDO_ERR_INVALID_ARGUMENT;
+    } else if (name == "hmac-secret" || name == "credBlob") {
+      if (cbor_is_bool(value) && cbor_get_bool(value)) {
+        rc = fido_cred_set_extensions(
+            cred, name == "hmac-secret" ? FIDO_EXT_HMAC_SECRET : FIDO_EXT_CRED_BLOB);
+      }
+    }
+    if (rc != FIDO_OK) return malformed;
+  }
+  return {};
 }
 
 Status check_auth_data(std::string_view auth_data, const ExpectedRegistration& expected) {
@@ -226,7 +267,8 @@ Result<AttestedCredential> verify_attestation(std::string_view attestation_objec
   }
   const std::string_view auth_data = bytes_view(auth_item);
   if (Status s = check_auth_data(auth_data, expected); !s) return s.error();
-  const int alg = credential_alg(auth_data);
+  const CredentialKey key = credential_key(auth_data);
+  const int alg = key.alg;
   if (alg != kAlgEs256 && alg != kAlgEdDsa && alg != kAlgRs256) {
     return make_error(ErrorCode::kInvalidArgument,
                       "the key's algorithm is not accepted (ES256, EdDSA or RS256)");
@@ -242,6 +284,11 @@ Result<AttestedCredential> verify_attestation(std::string_view attestation_objec
     rc = fido_cred_set_authdata_raw(cred.get(), bytes_of(auth_data), auth_data.size());
   if (rc != FIDO_OK) {
     return fido_error(ErrorCode::kInvalidArgument, "the authenticator data is malformed", rc);
+  }
+  if (static_cast<uint8_t>(auth_data[kFlagsOffset]) & kFlagExtensionData) {
+    if (Status s = accept_extension_outputs(cred.get(), auth_data.substr(key.end)); !s) {
+      return s.error();
+    }
   }
   rc = fido_cred_set_clientdata(cred.get(), bytes_of(expected.client_data_json),
                                 expected.client_data_json.size());

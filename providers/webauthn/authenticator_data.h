@@ -20,6 +20,7 @@ inline constexpr uint8_t kFlagUserVerified = 0x04;
 inline constexpr uint8_t kFlagBackupEligible = 0x08;
 inline constexpr uint8_t kFlagBackupState = 0x10;
 inline constexpr uint8_t kFlagAttestedCredential = 0x40;
+inline constexpr uint8_t kFlagExtensionData = 0x80;
 
 // Checks the header of `auth_data` (raw bytes): the rpIdHash is SHA-256(rp_id) (constant
 // time), user presence is flagged, user verification too when `user_verification_required`,

@@ -217,6 +217,29 @@ TEST(Attestation, RpIdHashAndUserFlagsAreChecked) {
   ASSERT_TRUE(verified) << verified.error().message;
 }
 
+TEST(Attestation, ExtensionOutputsTheKeyAddedByItselfAreAccepted) {
+  Maker maker;
+  // ED flag, and credProtect (UV optional with credential id list) + hmac-secret after the key.
+  const std::string with_outputs = maker.auth(0xc1) + extension_outputs(2);
+  auto self =
+      verify_attestation(maker.packed(with_outputs, maker.credential_key.get(), {}), expected());
+  ASSERT_TRUE(self) << self.error().message;
+  auto full = verify_attestation(maker.packed(with_outputs, maker.attestation_key.get(),
+                                              {der_of(maker.attestation_cert().get())}),
+                                 expected());
+  ASSERT_TRUE(full) << full.error().message;
+
+  const std::string bad_level = maker.auth(0xc1) + extension_outputs(9);
+  auto refused =
+      verify_attestation(maker.packed(bad_level, maker.credential_key.get(), {}), expected());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "the authenticator data's extension outputs are malformed");
+  auto missing = verify_attestation(maker.packed(maker.auth(0xc1), maker.credential_key.get(), {}),
+                                    expected());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST(Attestation, SignatureCoversTheClientData) {
   Maker maker;
   ExpectedRegistration other = expected();

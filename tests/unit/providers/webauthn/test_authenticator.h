@@ -191,6 +191,16 @@ inline std::string auth_data(std::string_view rp_id, uint8_t flags, uint32_t cou
   return out;
 }
 
+// The CBOR map of authenticator extension outputs: {credProtect: prot, hmac-secret: true}.
+inline std::string extension_outputs(int64_t cred_protect) {
+  Item map(cbor_new_definite_map(2), item_free);
+  check(cbor_map_add(
+      map.get(), {cbor_move(cbor_build_string("credProtect")), cbor_move(cbor_int(cred_protect))}));
+  check(cbor_map_add(
+      map.get(), {cbor_move(cbor_build_string("hmac-secret")), cbor_move(cbor_build_bool(true))}));
+  return serialize(map.get());
+}
+
 struct Statement {
   std::string fmt = "packed";
   bool with_alg = true;
