@@ -211,7 +211,9 @@ bool parse_stored(const MfaCredential& credential, StoredKey& out) {
   const std::string* key = string_at(p, "public_key");
   out.user_verification = string_at(p, "user_verification");
   if (alg == p.end() || !alg->is_number_integer() || eligible == p.end() ||
-      !eligible->is_boolean() || !key || !out.user_verification) {
+      !eligible->is_boolean() || !key || !out.user_verification ||
+      std::find(kUserVerification.begin(), kUserVerification.end(), *out.user_verification) ==
+          kUserVerification.end()) {
     return false;
   }
   Result<std::string> key_bytes = base64url_decode(*key);
@@ -453,8 +455,9 @@ Result<MfaCredential> WebAuthnProvider::verify(const MfaCredential& credential,
     return make_error(ErrorCode::kDenied, "this security key is not registered for you");
   }
   // §7.2 step 6: a user handle, when the key returns one, must be the credential owner's.
+  // Keys without resident credentials send none: null, absent, or (some clients) "".
   if (auto handle = posted->response.find("userHandle");
-      handle != posted->response.end() && !handle->is_null()) {
+      handle != posted->response.end() && !handle->is_null() && *handle != "") {
     Result<std::string> sent = bytes_at(posted->response, "userHandle");
     if (!sent) return sent.error();
     if (*sent != user_handle(credential.user_id)) {

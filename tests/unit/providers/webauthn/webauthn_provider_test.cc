@@ -487,18 +487,33 @@ TEST_F(WebAuthnProviderTest, VerifyRefusesExpiredChallengeAndAnotherUsersHandle)
   auto other_user = provider_.verify(credential, challenge, with_handle.dump(), context_for(c));
   ASSERT_FALSE(other_user);
   EXPECT_EQ(other_user.error().code, ErrorCode::kDenied);
-  with_handle["response"]["userHandle"] = fixtures()["user_handle"];
-  EXPECT_TRUE(provider_.verify(credential, challenge, with_handle.dump(), context_for(c)));
+  for (const nlohmann::json& handle :
+       {fixtures()["user_handle"], nlohmann::json(""), nlohmann::json(nullptr)}) {
+    with_handle["response"]["userHandle"] = handle;
+    EXPECT_TRUE(provider_.verify(credential, challenge, with_handle.dump(), context_for(c)))
+        << handle;
+  }
+  with_handle["response"]["userHandle"] = 7;
+  auto not_text = provider_.verify(credential, challenge, with_handle.dump(), context_for(c));
+  ASSERT_FALSE(not_text);
+  EXPECT_EQ(not_text.error().code, ErrorCode::kInvalidArgument);
 
   auto malformed = provider_.verify(credential, challenge, "123456", context_for(c));
   ASSERT_FALSE(malformed);
   EXPECT_EQ(malformed.error().code, ErrorCode::kInvalidArgument);
 
-  MfaCredential broken = credential;
-  broken.params.erase("public_key");
-  auto internal = provider_.verify(broken, challenge, c["response"].dump(), context_for(c));
-  ASSERT_FALSE(internal);
-  EXPECT_EQ(internal.error().code, ErrorCode::kInternal);
+  for (const char* member : {"public_key", "alg", "backup_eligible", "user_verification"}) {
+    MfaCredential broken = credential;
+    broken.params.erase(member);
+    auto internal = provider_.verify(broken, challenge, c["response"].dump(), context_for(c));
+    ASSERT_FALSE(internal) << member;
+    EXPECT_EQ(internal.error().code, ErrorCode::kInternal) << member;
+  }
+  MfaCredential odd_policy = credential;
+  odd_policy.params["user_verification"] = "sometimes";
+  auto odd = provider_.verify(odd_policy, challenge, c["response"].dump(), context_for(c));
+  ASSERT_FALSE(odd);
+  EXPECT_EQ(odd.error().code, ErrorCode::kInternal);
 }
 
 TEST_F(WebAuthnProviderTest, BackupEligibilityMayNotChange) {
