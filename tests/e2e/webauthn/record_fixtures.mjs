@@ -189,8 +189,9 @@ async function record(recorder) {
                              ...(await recorder.get(packedCred, 'required')), stored_count: 0,
                              user_verification: 'required', expect: 'denied' });
   await recorder.overrideBits({});
-  const edOther = await recorder.get(packedCred);
-  as('unknown_credential', { registration: 'packed_eddsa', ...edOther, stored_count: 0,
+  // A packed_full assertion presented for the EdDSA credential: another key than the one stored.
+  const another = await recorder.get(packedCred);
+  as('unknown_credential', { registration: 'packed_eddsa', ...another, stored_count: 0,
                              expect: 'denied' });
 
   // The same key type with EdDSA and RS256 credentials.
