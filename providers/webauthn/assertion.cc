@@ -4,6 +4,7 @@
 
 #include "providers/webauthn/attestation.h"
 #include "providers/webauthn/authenticator_data.h"
+#include "providers/webauthn/cbor_limits.h"
 #include "providers/webauthn/fido_handles.h"
 
 namespace keystep::webauthn {
@@ -50,6 +51,14 @@ Result<AssertedData> verify_assertion(std::string_view authenticator_data,
   Result<uint8_t> flags = check_authenticator_data(authenticator_data, expected.rp_id,
                                                    expected.user_verification_required);
   if (!flags) return flags.error();
+  // Extension outputs fill the rest; libfido2 loads them with cbor_load, so they are checked
+  // first (cbor_limits.h).
+  if ((*flags & kFlagExtensionData) &&
+      safe_cbor_item_size(authenticator_data.substr(kAuthDataHeaderSize)) !=
+          authenticator_data.size() - kAuthDataHeaderSize) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the authenticator data's extension outputs are malformed");
+  }
 
   FidoAssert assertion(fido_assert_new());
   if (!assertion) return make_error(ErrorCode::kInternal, "libfido2: out of memory");

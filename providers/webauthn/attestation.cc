@@ -64,15 +64,16 @@ CredentialKey credential_key(std::string_view auth_data) {
       (size_t{p[kAttestedOffset + kAaguidSize]} << 8) | p[kAttestedOffset + kAaguidSize + 1];
   const size_t key_offset = kAttestedOffset + kAaguidSize + 2 + id_size;
   if (key_offset >= auth_data.size()) return {};
-  cbor_load_result result{};
-  CborItem key(cbor_load(p + key_offset, auth_data.size() - key_offset, &result));
+  const std::optional<size_t> key_size = safe_cbor_item_size(auth_data.substr(key_offset));
+  if (!key_size) return {};
+  CborItem key = load_cbor(auth_data.substr(key_offset, *key_size));
   if (!key || !cbor_isa_map(key.get()) || !cbor_map_is_definite(key.get())) return {};
   const size_t n = cbor_map_size(key.get());
   const cbor_pair* pairs = cbor_map_handle(key.get());
   for (size_t i = 0; i < n; ++i) {
     if (cbor_isa_uint(pairs[i].key) && cbor_get_int(pairs[i].key) == 3 &&
         cbor_isa_negint(pairs[i].value) && cbor_get_int(pairs[i].value) < 1024) {
-      return {-1 - static_cast<int>(cbor_get_int(pairs[i].value)), key_offset + result.read};
+      return {-1 - static_cast<int>(cbor_get_int(pairs[i].value)), key_offset + *key_size};
     }
   }
   return {};
@@ -280,15 +281,20 @@ Result<AttestedCredential> verify_attestation(std::string_view attestation_objec
   FidoCred cred(fido_cred_new());
   if (!cred) return make_error(ErrorCode::kInternal, "libfido2: out of memory");
   int rc = fido_cred_set_type(cred.get(), alg);
-  if (rc == FIDO_OK)
-    rc = fido_cred_set_authdata_raw(cred.get(), bytes_of(auth_data), auth_data.size());
-  if (rc != FIDO_OK) {
-    return fido_error(ErrorCode::kInvalidArgument, "the authenticator data is malformed", rc);
-  }
+  if (rc != FIDO_OK) return fido_error(ErrorCode::kInternal, "registration setup failed", rc);
+  // What follows the key is the extension outputs when the ED flag says so, else nothing;
+  // checked before libfido2 loads them.
   if (static_cast<uint8_t>(auth_data[kFlagsOffset]) & kFlagExtensionData) {
     if (Status s = accept_extension_outputs(cred.get(), auth_data.substr(key.end)); !s) {
       return s.error();
     }
+  } else if (key.end != auth_data.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the authenticator data has bytes after the credential");
+  }
+  rc = fido_cred_set_authdata_raw(cred.get(), bytes_of(auth_data), auth_data.size());
+  if (rc != FIDO_OK) {
+    return fido_error(ErrorCode::kInvalidArgument, "the authenticator data is malformed", rc);
   }
   rc = fido_cred_set_clientdata(cred.get(), bytes_of(expected.client_data_json),
                                 expected.client_data_json.size());

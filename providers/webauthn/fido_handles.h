@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "providers/webauthn/cbor_limits.h"
 
 namespace keystep::webauthn {
 
@@ -31,8 +32,10 @@ struct FidoAssertFree {
 };
 using FidoAssert = std::unique_ptr<fido_assert_t, FidoAssertFree>;
 
-// Loads exactly one CBOR item spanning all of `bytes`; nullptr when the bytes are not that.
+// Loads exactly one CBOR item spanning all of `bytes`, checked by safe_cbor_item_size first;
+// nullptr when the bytes are not that.
 inline CborItem load_cbor(std::string_view bytes) {
+  if (safe_cbor_item_size(bytes) != bytes.size()) return nullptr;
   cbor_load_result result{};
   CborItem item(
       cbor_load(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &result));
