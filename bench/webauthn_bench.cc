@@ -62,7 +62,9 @@ struct Setup {
   Setup() {
     const nlohmann::json& registration = fixture("registrations", "packed_full");
     const nlohmann::json& assertion = fixture("assertions", "packed_ok");
-    context = {kNow, fixtures()["rp_id"], fixtures()["origin"]};
+    context.now = kNow;
+    context.rp_id = fixtures()["rp_id"];
+    context.origin = fixtures()["origin"];
     MfaCredential pending;
     pending.user_id = 42;
     pending.provider_id = "webauthn";

@@ -38,8 +38,8 @@ constexpr const char* kClientData =
     R"({"type":"webauthn.create","challenge":"AAAA","origin":"http://localhost:36485"})";
 
 void attestation_object(std::string_view bytes) {
-  const keystep::webauthn::ExpectedRegistration expected{
-      kRpId, kClientData, false, nullptr, keystep::fuzz::FixedClock::kStart};
+  const keystep::webauthn::ExpectedRegistration expected{kRpId, kClientData, false, nullptr,
+                                                         keystep::fuzz::FixedClock::kStart};
   auto attested = keystep::webauthn::verify_attestation(bytes, expected);
   if (!attested) {
     FUZZ_CHECK(attested.error().code == ErrorCode::kInvalidArgument ||
@@ -53,7 +53,10 @@ void attestation_object(std::string_view bytes) {
 
 void ceremonies(keystep::WebAuthnProvider& provider, const std::string& registration,
                 const std::string& assertion) {
-  const keystep::ChallengeContext context{keystep::fuzz::FixedClock::kStart, kRpId, kOrigin};
+  keystep::ChallengeContext context;
+  context.now = keystep::fuzz::FixedClock::kStart;
+  context.rp_id = kRpId;
+  context.origin = kOrigin;
   keystep::MfaCredential pending;
   pending.user_id = 42;
   pending.provider_id = "webauthn";
@@ -82,8 +85,7 @@ void ceremonies(keystep::WebAuthnProvider& provider, const std::string& registra
                code == ErrorCode::kReplayed || code == ErrorCode::kCloned);
     return;
   }
-  FUZZ_CHECK(used->counter > confirmed->counter ||
-             (used->counter == 0 && confirmed->counter == 0));
+  FUZZ_CHECK(used->counter > confirmed->counter || (used->counter == 0 && confirmed->counter == 0));
   FUZZ_CHECK(used->state["last_challenge"] == kAssertionChallenge);
   auto again = provider.verify(*used, challenge, assertion, context);
   FUZZ_CHECK(!again && again.error().code == ErrorCode::kReplayed);

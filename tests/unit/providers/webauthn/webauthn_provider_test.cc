@@ -54,9 +54,18 @@ const nlohmann::json& find_case(const char* list, std::string_view name) {
   return none;
 }
 
+// Member by member: ChallengeContext grows members the provider does not read.
+ChallengeContext context_at(std::string rp_id, std::string origin) {
+  ChallengeContext context;
+  context.now = kNow;
+  context.rp_id = std::move(rp_id);
+  context.origin = std::move(origin);
+  return context;
+}
+
 ChallengeContext context_for(const nlohmann::json& c) {
-  return {kNow, c.value("rp_id", fixtures()["rp_id"].get<std::string>()),
-          c.value("origin", fixtures()["origin"].get<std::string>())};
+  return context_at(c.value("rp_id", fixtures()["rp_id"].get<std::string>()),
+                    c.value("origin", fixtures()["origin"].get<std::string>()));
 }
 
 template <class T>
@@ -296,7 +305,7 @@ TEST_F(WebAuthnProviderTest, BeginRegistrationOffersTheCreationOptions) {
   const std::vector<MfaCredential> existing = {held, pending_other};
   auto enrollment = provider_.begin_registration(
       {kUserId, 7, "ada@example.com", "Harness-Inc"}, {{"user_verification", "preferred"}},
-      existing, {kNow, "id.example.com", "https://id.example.com"});
+      existing, context_at("id.example.com", "https://id.example.com"));
   ASSERT_TRUE(enrollment) << enrollment.error().message;
   const auto& options = enrollment->client_options[kOptionCeremony];
   EXPECT_EQ(options["rp"], (nlohmann::json{{"name", "Harness-Inc"}, {"id", "id.example.com"}}));
@@ -401,7 +410,7 @@ TEST_F(WebAuthnProviderTest, BeginChallengeAllowsTheUsersKeys) {
   MfaCredential b = registered("fido_u2f");
   b.params["user_verification"] = "required";
   const std::vector<MfaCredential> keys = {a, b};
-  auto challenge = provider_.begin_challenge(keys, {kNow, "localhost", "http://localhost"});
+  auto challenge = provider_.begin_challenge(keys, context_at("localhost", "http://localhost"));
   ASSERT_TRUE(challenge) << challenge.error().message;
   auto bytes = base64url_decode(challenge->server_state);
   ASSERT_TRUE(bytes);
@@ -419,7 +428,7 @@ TEST_F(WebAuthnProviderTest, BeginChallengeAllowsTheUsersKeys) {
   MfaCredential foreign = a;
   foreign.provider_id = "totp";
   const std::vector<MfaCredential> wrong = {foreign};
-  auto refused = provider_.begin_challenge(wrong, {kNow, "localhost", "http://localhost"});
+  auto refused = provider_.begin_challenge(wrong, context_at("localhost", "http://localhost"));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kInternal);
 }
