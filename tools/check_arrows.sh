@@ -8,7 +8,7 @@
 # others: the keystep_library / target_link_libraries lines of CMakeLists.txt are the arrows,
 # read from there. This script adds, in the one table below, which library each folder's
 # sources belong to, and the rules a link cannot say: who owns a third-party header
-# (Pistache, SQLite, liboath, libfido2, libykpers) and the wiring headers only tools/ uses.
+# (Pistache, SQLite, liboath, libfido2, libcbor, libykpers) and the wiring headers only tools/ uses.
 # A folder of C++ sources missing from the table is an error, so the table stays current.
 # tests/ and bench/ wire what they test and are not checked.
 set -euo pipefail
@@ -46,6 +46,8 @@ OWNED_HEADERS = [
     ("oath.h", "providers"),
     ("fido.h", "providers"),
     ("fido/", "providers"),
+    ("cbor.h", "providers"),
+    ("cbor/", "providers"),
     ("ykpers", "providers"),
     ("CLI/", "tools/cli"),      # one command-line parser, CLI11 underneath
 ]

@@ -8,6 +8,7 @@ PACKAGES=(
   libpistache-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libargon2-dev
   libcurl4-openssl-dev libcli11-dev
   liboath-dev libqrencode-dev libpng-dev
+  libfido2-dev libcbor-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   sqlite3 curl nodejs npm

@@ -113,6 +113,7 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "POST /api/v1/accounts/{account}/members/{member}/two-factor/reset\n"
             "PUT /api/v1/accounts/{account}/members/{member}/display-name\n"
             "GET POST /api/v1/accounts/{account}/members/{member}/credentials\n"
+            "POST /api/v1/accounts/{account}/members/{member}/credentials/{credential}/confirm\n"
             "DELETE /api/v1/accounts/{account}/members/{member}/credentials/{credential}\n"
             "GET POST /api/v1/accounts/{account}/invitations\n"
             "DELETE /api/v1/accounts/{account}/invitations/{invitation}\n"

@@ -74,8 +74,9 @@ class NoCompletion final : public FlowCompletion {
   WebOutcome flow_completed(const AuthRequest&, const Session&) override {
     return redirect_to("client");
   }
-  WebOutcome flow_refused(const AuthRequest&, const std::string&, const std::string&) override {
-    return redirect_to("client?error");
+  WebOutcome flow_refused(const AuthRequest&, const std::string& error,
+                          const std::string&) override {
+    return redirect_to("client?error=" + error);
   }
 };
 
