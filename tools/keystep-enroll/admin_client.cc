@@ -53,7 +53,7 @@ Error api_error(long status, const std::string& body, const std::string& what) {
                               "); add yubikey_hotp to its allowed_providers");
       return make_error(ErrorCode::kDenied,
                         prefix + "not allowed (403: " + told +
-                            "); the token's user needs the auth_settings.edit permission");
+                            "); use a token of an administrator of the account");
     case 404:
       return make_error(ErrorCode::kNotFound, prefix + "not found (404: " + told + ")");
     case 409:
