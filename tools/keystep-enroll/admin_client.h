@@ -36,7 +36,7 @@ struct CredentialSummary {
 
 // A key programmed elsewhere, registered as it is (confirmed at once).
 struct ImportedKey {
-  std::string secret;  // as the file gave it: hexadecimal or base32
+  std::string secret;  // RFC 4648 base32, 16 to 20 bytes
   int digits = 6;
   uint64_t counter = 0;
   std::optional<std::string> token_id;

@@ -156,10 +156,9 @@ std::string equivalent_commands(const HotpSlot& slot) {
   const std::string n = std::to_string(slot.slot);
   std::string ykman = "ykman otp";
   if (slot.access_code) ykman += " --access-code ACCESS_CODE";
-  ykman += " hotp " + n + " SECRET_BASE32 --digits " + std::to_string(slot.digits) +
-           " --counter 0 --force";
-  if (slot.token_serial)
-    ykman = "# ykman cannot write a token identifier: its key types the code alone\n" + ykman;
+  ykman += " hotp " + n + " SECRET_BASE32 --digits " + std::to_string(slot.digits) + " --counter 0";
+  if (slot.token_serial) ykman += " --identifier -";
+  ykman += " --force";
   std::string ykpersonalize = "ykpersonalize -" + n + " -ooath-hotp";
   if (slot.token_serial) ykpersonalize += " -ooath-id";
   ykpersonalize += " -oappend-cr -ooath-imf=0";

@@ -79,8 +79,8 @@ class YkpConfig {
 
 // The ykman and ykpersonalize commands that write the same slot to a key by hand, with the
 // placeholders SECRET_BASE32 / SECRET_HEX for the secret and ACCESS_CODE for an access code
-// (this tool never prints a secret). One command per line, ykman's preceded by a "# " line
-// when the slot has a token identifier, which ykman cannot write.
+// (this tool never prints a secret), one per line. ykman writes the identifier with
+// `--identifier -` ("ubhe" + the serial; ykman 4.0.8 and later).
 std::string equivalent_commands(const HotpSlot& slot);
 
 }  // namespace keystep::enroll

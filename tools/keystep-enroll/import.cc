@@ -7,7 +7,6 @@
 #include <charconv>
 #include <set>
 
-#include "base/crypto/encoding.h"
 #include "tools/keystep-enroll/csv.h"
 
 namespace keystep::enroll {
@@ -34,21 +33,23 @@ bool is_header(const CsvRow& row, const std::vector<CsvRow>& rows, const char* f
   return &row == &rows.front() && lower(row.fields[0]) == first;
 }
 
-// The key as lower-case hexadecimal, from hexadecimal (an even number of hex digits) or
-// RFC 4648 base32 (any case; spaces and '=' padding ignored); empty when it is neither or
-// does not hold 16 to 64 bytes. Hexadecimal wins when a key reads as both.
-std::string key_as_hex(const std::string& text) {
+// The key as RFC 4648 base32 (upper case, no padding), the form the server reads without
+// doubt (40 characters of hexadecimal would also be base32). From hexadecimal (an even number
+// of hex digits) or base32 (any case; spaces and '=' padding ignored); empty when it is
+// neither or does not hold 16 to 20 bytes (what a YubiKey's OATH-HOTP slot holds).
+// Hexadecimal wins when a key reads as both.
+std::string key_as_base32(const std::string& text) {
+  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   const bool hex =
       !text.empty() && text.size() % 2 == 0 &&
       std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
   std::string raw;
+  uint32_t buffer = 0;
+  int bits = 0;
   if (hex) {
     for (size_t i = 0; i < text.size(); i += 2)
       raw += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
   } else {
-    static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    uint32_t buffer = 0;
-    int bits = 0;
     for (char c : text) {
       if (c == ' ' || c == '=') continue;
       const auto value =
@@ -65,8 +66,22 @@ std::string key_as_hex(const std::string& text) {
       }
     }
   }
-  std::string out = raw.size() >= 16 && raw.size() <= 64 ? hex_encode(raw) : "";
+  std::string out;
+  if (raw.size() >= 16 && raw.size() <= 20) {
+    buffer = 0;
+    bits = 0;
+    for (unsigned char byte : raw) {
+      buffer = (buffer << 8) | byte;
+      bits += 8;
+      while (bits >= 5) {
+        bits -= 5;
+        out += kAlphabet[(buffer >> bits) & 31];
+      }
+    }
+    if (bits > 0) out += kAlphabet[(buffer << (5 - bits)) & 31];
+  }
   OPENSSL_cleanse(raw.data(), raw.size());
+  buffer = 0;
   return out;
 }
 
@@ -119,9 +134,9 @@ Result<std::vector<ImportRow>> parse_privacyidea(std::string_view text,
         !parse_number(std::string_view(name).substr(4, underscore - 4), serial))
       return bad_line(row.line, "expected UBOM<serial>_<slot>, <hex key>, HOTP[, <digits>]");
     row.serial = serial;
-    row.key.secret = key_as_hex(f[1]);
+    row.key.secret = key_as_base32(f[1]);
     if (row.key.secret.empty() || f[1].size() % 2 != 0)
-      return bad_line(row.line, "the key is not 32 to 128 hexadecimal characters");
+      return bad_line(row.line, "the key is not 32 to 40 hexadecimal characters");
     int digits = 6;
     if (f.size() >= 4 && !f[3].empty() &&
         (!parse_number(f[3], digits) || (digits != 6 && digits != 8)))
@@ -165,9 +180,9 @@ Result<std::vector<ImportRow>> parse_import_csv(std::string_view text) {
       if (!parse_number(f[1], serial)) return bad_line(row.line, "the serial is not a number");
       row.serial = serial;
     }
-    row.key.secret = key_as_hex(f[2]);
+    row.key.secret = key_as_base32(f[2]);
     if (row.key.secret.empty())
-      return bad_line(row.line, "the key is neither hexadecimal nor base32 of 16 to 64 bytes");
+      return bad_line(row.line, "the key is neither hexadecimal nor base32 of 16 to 20 bytes");
     if (!f[3].empty() &&
         (!parse_number(f[3], row.key.digits) || (row.key.digits != 6 && row.key.digits != 8)))
       return bad_line(row.line, "digits must be 6 or 8");

@@ -39,7 +39,8 @@ Result<std::vector<ImportRow>> parse_privacyidea(std::string_view text,
                                                  bool token_id_from_serial);
 
 // Keystep's import CSV: rows "EMAIL,SERIAL,KEY,DIGITS,COUNTER,TOKEN_ID" (a first row
-// "email,…" is a header). KEY is hexadecimal or base32 (RFC 4648), SERIAL may be empty,
+// "email,…" is a header). KEY is hexadecimal or base32 (RFC 4648) of 16 to 20 bytes,
+// SERIAL may be empty,
 // DIGITS 6 or 8 (empty: 6), COUNTER the key's next moving factor (empty: 0), TOKEN_ID the
 // 12 characters the key types before its code (empty: none). kInvalidArgument naming the
 // line for a malformed row.

@@ -112,9 +112,8 @@ TEST(EquivalentCommands, NameTheSameSlotWithPlaceholders) {
   HotpSlot slot = slot_with(8);
   slot.access_code = AccessCode{};
   EXPECT_EQ(equivalent_commands(slot),
-            "# ykman cannot write a token identifier: its key types the code alone\n"
             "ykman otp --access-code ACCESS_CODE hotp 2 SECRET_BASE32 --digits 8 --counter 0 "
-            "--force\n"
+            "--identifier - --force\n"
             "ykpersonalize -2 -ooath-hotp -ooath-id -oappend-cr -ooath-imf=0 -ooath-hotp8 "
             "-oaccess=ACCESS_CODE -a SECRET_HEX -y\n");
   EXPECT_EQ(equivalent_commands(slot_with(6, std::nullopt)),

@@ -26,7 +26,7 @@ TEST(ImportPrivacyIdea, ReadsYubikeyMassEnrollRowsAndMapsSerials) {
   EXPECT_EQ(alice.line, 2u);
   EXPECT_EQ(alice.email, "alice@example.com");
   EXPECT_EQ(alice.serial, 1234567u);
-  EXPECT_EQ(alice.key.secret, kHex);
+  EXPECT_EQ(alice.key.secret, kBase32);  // sent as base32
   EXPECT_EQ(alice.key.digits, 8);
   EXPECT_EQ(alice.key.counter, 0u);
   EXPECT_FALSE(alice.key.token_id);
@@ -64,7 +64,8 @@ TEST(ImportCsv, ReadsEveryColumnAndBase32Keys) {
   ASSERT_TRUE(Ok(rows));
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ((*rows)[0].email, "bob@example.com");
-  EXPECT_EQ((*rows)[0].key.secret, kHex);  // sent as hexadecimal
+  EXPECT_EQ((*rows)[0].key.secret, kBase32);
+  EXPECT_EQ((*rows)[1].key.secret, kBase32);
   EXPECT_EQ((*rows)[0].key.counter, 42u);
   EXPECT_EQ((*rows)[0].key.token_id, "ubhe12345678");
   EXPECT_EQ((*rows)[0].key.label, "YubiKey 12345678");
@@ -74,10 +75,11 @@ TEST(ImportCsv, ReadsEveryColumnAndBase32Keys) {
 }
 
 TEST(ImportCsv, RefusesMalformedRows) {
-  for (const std::string& bad : std::vector<std::string>{
-           "bob,1," + kHex + ",6,0,", "bob@x,1,not-a-key,6,0,", "bob@x,1," + kHex + ",7,0,",
-           "bob@x,1," + kHex + ",6,-1,", "bob@x,1," + kHex + ",6,0,UBHE12345678",
-           "bob@x,1," + kHex + ",6,0", "bob@x,x," + kHex + ",6,0,"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"bob,1," + kHex + ",6,0,", "bob@x,1,not-a-key,6,0,",
+                                "bob@x,1," + kHex + ",7,0,", "bob@x,1," + kHex + ",6,-1,",
+                                "bob@x,1," + kHex + ",6,0,UBHE12345678", "bob@x,1," + kHex + ",6,0",
+                                "bob@x,x," + kHex + ",6,0,", "bob@x,1," + kHex + "3132,6,0,"}) {
     EXPECT_TRUE(Fails(parse_import_csv(bad + "\n"), ErrorCode::kInvalidArgument)) << bad;
   }
 }
