@@ -7,7 +7,9 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "base/crypto/encoding.h"
 #include "base/url.h"
+#include "tools/keystep-enroll/csv.h"
 
 namespace keystep::enroll {
 namespace {
@@ -17,12 +19,6 @@ using nlohmann::json;
 size_t append_body(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
   return size * count;
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
 }
 
 // The server's own words for a refusal, and what the operator can do about it.
@@ -66,30 +62,6 @@ Error api_error(long status, const std::string& body, const std::string& what) {
                                                      std::to_string(status) +
                                                      (told.empty() ? "" : " (" + told + ")"));
   }
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The 20 raw bytes of the secret_hex the server returned; empty when it is not 40 hex
-// characters.
-std::string decode_secret_hex(const std::string& hex) {
-  if (hex.size() != 40) return "";
-  std::string raw(20, '\0');
-  for (size_t i = 0; i < raw.size(); ++i) {
-    const int high = hex_value(hex[2 * i]);
-    const int low = hex_value(hex[2 * i + 1]);
-    if (high < 0 || low < 0) {
-      OPENSSL_cleanse(raw.data(), raw.size());
-      return "";
-    }
-    raw[i] = static_cast<char>(high * 16 + low);
-  }
-  return raw;
 }
 
 void wipe(std::string& text) {
@@ -163,7 +135,7 @@ Result<std::map<std::string, int64_t>> AdminClient::members() {
     for (const auto& m : answer["members"])
       if (m.is_object() && m.value("email", json()).is_string() &&
           m.value("id", json()).is_number_integer())
-        found[lower(m["email"].get<std::string>())] = m["id"].get<int64_t>();
+        found[email_key(m["email"].get<std::string>())] = m["id"].get<int64_t>();
     if (!answer.contains("next_page")) return found;
   }
 }
@@ -171,7 +143,7 @@ Result<std::map<std::string, int64_t>> AdminClient::members() {
 Result<int64_t> AdminClient::member_id(const std::string& email) {
   auto all = members();
   if (!all) return all.error();
-  auto it = all->find(lower(email));
+  auto it = all->find(email_key(email));
   if (it == all->end())
     return make_error(ErrorCode::kNotFound, "no member " + email + " in account " + account_);
   return it->second;
@@ -209,7 +181,7 @@ Result<PendingKey> AdminClient::begin_yubikey(int64_t member, const std::string&
     pending.expires_at = answer.value("expires_at", int64_t{0});
     if (answer.contains("secret_hex") && answer["secret_hex"].is_string()) {
       auto& hex = answer["secret_hex"].get_ref<std::string&>();
-      pending.secret = decode_secret_hex(hex);
+      if (auto raw = hex_decode(hex); raw && raw->size() == 20) pending.secret = std::move(*raw);
       wipe(hex);
     }
   }

@@ -9,12 +9,6 @@
 namespace keystep::enroll {
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 bool stops_the_batch(const Error& error) {
   return error.code == ErrorCode::kUnauthenticated || error.code == ErrorCode::kDenied;
 }
@@ -28,13 +22,13 @@ Result<std::vector<BatchRow>> parse_batch(std::string_view text) {
   std::set<std::string> seen;
   for (const auto& row : *csv) {
     const std::string where = "line " + std::to_string(row.line) + ": ";
-    if (&row == &csv->front() && lower(row.fields[0]) == "email") continue;
+    if (&row == &csv->front() && email_key(row.fields[0]) == "email") continue;
     if (row.fields.size() > 2)
       return make_error(ErrorCode::kInvalidArgument, where + "expected EMAIL[,LABEL]");
     const std::string& email = row.fields[0];
     if (email.find('@') == std::string::npos)
       return make_error(ErrorCode::kInvalidArgument, where + "'" + email + "' is not an email");
-    if (!seen.insert(lower(email)).second)
+    if (!seen.insert(email_key(email)).second)
       return make_error(ErrorCode::kInvalidArgument, where + email + " is listed twice");
     rows.push_back({row.line, email, row.fields.size() > 1 ? row.fields[1] : ""});
   }
@@ -66,7 +60,7 @@ BatchSummary run_batch(const std::vector<BatchRow>& rows, Journal& journal, Admi
       ++summary.failed;
       if (stops_the_batch(error)) summary.stopped = true;
     };
-    auto member = members->find(lower(row.email));
+    auto member = members->find(email_key(row.email));
     if (member == members->end()) {
       fail(make_error(ErrorCode::kNotFound, "no such member in the account"));
       continue;

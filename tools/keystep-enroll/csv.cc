@@ -1,5 +1,7 @@
 #include "tools/keystep-enroll/csv.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -75,6 +77,12 @@ Result<std::string> read_text_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::string email_key(std::string email) {
+  std::transform(email.begin(), email.end(), email.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return email;
 }
 
 }  // namespace keystep::enroll

@@ -23,4 +23,8 @@ Result<std::vector<CsvRow>> parse_csv(std::string_view text);
 // The whole file at `path`; kNotFound naming it when it cannot be read.
 Result<std::string> read_text_file(const std::string& path);
 
+// An email as the files, the journal and the account's members are matched by: lower-cased
+// (ASCII), since the server compares addresses without case.
+std::string email_key(std::string email);
+
 }  // namespace keystep::enroll

@@ -4,10 +4,13 @@
 #include <ykdef.h>
 #include <ykpers.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <sstream>
 #include <utility>
+
+#include "base/crypto/encoding.h"
 
 namespace keystep::enroll {
 namespace {
@@ -18,13 +21,6 @@ constexpr unsigned char kHotpTokenType = 0x63;     // "he" in modhex
 Error ykp_failure(const char* what) {
   return make_error(ErrorCode::kUnavailable,
                     std::string("libykpers: ") + what + ": " + ykp_strerror(ykp_errno));
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -38,17 +34,12 @@ Result<AccessCode> parse_access_code(std::string_view hex) {
     hex.remove_prefix(1);
   while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back()))) hex.remove_suffix(1);
   AccessCode code{};
-  if (hex.size() != 2 * code.size())
+  auto bytes = hex_decode(hex);
+  if (!bytes || bytes->size() != code.size())
     return make_error(ErrorCode::kInvalidArgument,
                       "an access code is 12 hexadecimal characters (6 bytes)");
-  for (size_t i = 0; i < code.size(); ++i) {
-    const int high = hex_value(hex[2 * i]);
-    const int low = hex_value(hex[2 * i + 1]);
-    if (high < 0 || low < 0)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "an access code is 12 hexadecimal characters (6 bytes)");
-    code[i] = static_cast<unsigned char>(high * 16 + low);
-  }
+  std::copy(bytes->begin(), bytes->end(), code.begin());
+  OPENSSL_cleanse(bytes->data(), bytes->size());
   return code;
 }
 

@@ -7,16 +7,11 @@
 #include <charconv>
 #include <set>
 
+#include "base/crypto/encoding.h"
 #include "tools/keystep-enroll/csv.h"
 
 namespace keystep::enroll {
 namespace {
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 Error bad_line(size_t line, const std::string& what) {
   return make_error(ErrorCode::kInvalidArgument, "line " + std::to_string(line) + ": " + what);
@@ -30,7 +25,7 @@ bool parse_number(std::string_view text, T& out) {
 }
 
 bool is_header(const CsvRow& row, const std::vector<CsvRow>& rows, const char* first) {
-  return &row == &rows.front() && lower(row.fields[0]) == first;
+  return &row == &rows.front() && email_key(row.fields[0]) == first;
 }
 
 // The key as RFC 4648 base32 (upper case, no padding), the form the server reads without
@@ -40,15 +35,11 @@ bool is_header(const CsvRow& row, const std::vector<CsvRow>& rows, const char* f
 // Hexadecimal wins when a key reads as both.
 std::string key_as_base32(const std::string& text) {
   static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  const bool hex =
-      !text.empty() && text.size() % 2 == 0 &&
-      std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
   std::string raw;
   uint32_t buffer = 0;
   int bits = 0;
-  if (hex) {
-    for (size_t i = 0; i < text.size(); i += 2)
-      raw += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
+  if (auto decoded = hex_decode(text)) {
+    raw = std::move(*decoded);
   } else {
     for (char c : text) {
       if (c == ' ' || c == '=') continue;
@@ -217,7 +208,7 @@ ImportSummary run_import(const std::vector<ImportRow>& rows, AdminClient& api, O
       refuse(members.error().message);
       continue;
     }
-    auto member = members->find(lower(row.email));
+    auto member = members->find(email_key(row.email));
     if (member == members->end()) {
       refuse("no such member in the account");
       continue;

@@ -17,12 +17,6 @@
 namespace keystep::enroll {
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields;
   std::istringstream in(line);
@@ -54,7 +48,7 @@ Result<Journal> Journal::open(const std::string& path) {
       if (!known || credential <= 0)
         return make_error(ErrorCode::kInvalidArgument,
                           path + " line " + std::to_string(number) + " is not a journal record");
-      last[lower(fields[1])] = Entry{fields[0], credential};
+      last[email_key(fields[1])] = Entry{fields[0], credential};
     }
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -81,12 +75,12 @@ Journal::~Journal() {
 }
 
 bool Journal::done(const std::string& email) const {
-  auto it = last_.find(lower(email));
+  auto it = last_.find(email_key(email));
   return it != last_.end() && it->second.state == "done";
 }
 
 std::optional<int64_t> Journal::pending(const std::string& email) const {
-  auto it = last_.find(lower(email));
+  auto it = last_.find(email_key(email));
   if (it == last_.end() || it->second.state != "pending") return std::nullopt;
   return it->second.credential;
 }
@@ -99,7 +93,7 @@ Status Journal::append(const std::string& state, const std::string& email, int64
   if (std::fputs(line.c_str(), file_) < 0 || std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0)
     return make_error(ErrorCode::kUnavailable,
                       "cannot write the journal " + path_ + ": " + std::strerror(errno));
-  last_[lower(email)] = Entry{state, credential};
+  last_[email_key(email)] = Entry{state, credential};
   return {};
 }
 

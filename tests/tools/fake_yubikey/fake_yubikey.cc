@@ -40,13 +40,6 @@ Status save(const std::string& path, const json& state) {
   return {};
 }
 
-std::string unhex(const std::string& hex) {
-  std::string raw;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  return raw;
-}
-
 struct config_st decode(const std::string& bytes) {
   struct config_st config {};
   std::memcpy(&config, bytes.data(), std::min(bytes.size(), sizeof config));
@@ -146,7 +139,7 @@ Result<std::string> fake_key_config(const std::string& path, int slot) {
   const json& stored = (*state)["slots"][slot - 1];
   if (!stored.contains("config"))
     return make_error(ErrorCode::kNotFound, "slot " + std::to_string(slot) + " was not written");
-  return unhex(stored["config"].get<std::string>());
+  return hex_decode(stored["config"].get<std::string>());
 }
 
 Result<std::string> touch_fake_key(const std::string& path, int slot) {
