@@ -15,23 +15,18 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as client from 'openid-client';
-import { chromium } from 'playwright-core';
 
 import { AdminApi } from './lib/admin_api.mjs';
+import { launchChromium, serveRpCallback } from './lib/chromium.mjs';
 import { Keystep, keystepBinary, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
 import { discover, startAuthorization } from './lib/rp.mjs';
 
 const run = promisify(execFile);
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                       '--disable-background-networking', '--disable-component-update',
-                       '--disable-sync'];
 const ADMIN = { email: 'boss@example.com', password: 'boss staple battery' };
 
 const sibling = (name) => path.join(path.dirname(keystepBinary()), name);
@@ -89,12 +84,8 @@ describe('a YubiKey enrolled by keystep-enroll signs in (chromium)', { timeout: 
     const allowed = await api.putSettings({ allowed_providers: ['totp', 'yubikey_hotp'] });
     assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
     config = await discover(ks, PUBLIC_CLIENT_ID);
-    rpServer = http.createServer((req, res) => res.end('signed in to the relying party\n'));
-    await new Promise((resolve, reject) => {
-      rpServer.on('error', reject);
-      rpServer.listen(Number(new URL(ks.rpOrigin).port), '127.0.0.1', resolve);
-    });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    rpServer = await serveRpCallback(ks);
+    browser = await launchChromium();
   });
 
   after(async () => {
