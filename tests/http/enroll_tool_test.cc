@@ -86,7 +86,8 @@ class EnrollToolTest : public AdminApiTest {
             boss_token_);
     EXPECT_EQ(r.status, 200) << r.body;
     std::vector<nlohmann::json> keys;
-    for (const auto& c : r.json()["credentials"])
+    const nlohmann::json answer = r.json();
+    for (const auto& c : answer["credentials"])
       if (c["provider"] == "yubikey_hotp") keys.push_back(c);
     return keys;
   }
