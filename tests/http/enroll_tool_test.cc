@@ -305,6 +305,12 @@ TEST_F(EnrollToolTest, APrivacyIdeaFileImportsOnceAndItsKeysSignIn) {
   ASSERT_EQ(yubikeys(alice_id()).size(), 1u);
   ASSERT_EQ(yubikeys(bob).size(), 1u);
   EXPECT_EQ(yubikeys(bob)[0]["label"], "YubiKey 7654321");
+  // A refused token stops the import at once, registering nothing.
+  AdminClient bad_token(server_->issuer(), "acme", "ks_not-a-token");
+  const auto refused = enroll::run_import(*rows, bad_token, op_);
+  EXPECT_TRUE(refused.stopped);
+  EXPECT_EQ(refused.registered + refused.skipped + refused.refused, 0u);
+  EXPECT_NE(op_.lines.back().find("stopped early"), std::string::npos);
   // Alice's key, programmed by privacyIDEA, types RFC 4226's first code (no identifier).
   ASSERT_TRUE(server_->set_user_two_factor_flag(alice_id(), true));
   EXPECT_EQ(second_step("755224").status, 302);

@@ -71,6 +71,10 @@ void wipe(std::string& text) {
 
 }  // namespace
 
+bool refuses_every_request(const Error& error) {
+  return error.code == ErrorCode::kUnauthenticated || error.code == ErrorCode::kDenied;
+}
+
 PendingKey::~PendingKey() { OPENSSL_cleanse(secret.data(), secret.size()); }
 
 AdminClient::AdminClient(std::string issuer, std::string account, std::string token)

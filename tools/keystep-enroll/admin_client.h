@@ -43,6 +43,10 @@ struct ImportedKey {
   std::string label;
 };
 
+// Whether `error` (from an AdminClient) refuses the token or the account as such (401, 403),
+// so that every further request would be refused alike and a run of several should stop.
+bool refuses_every_request(const Error& error);
+
 // Every method answers kUnauthenticated (401), kDenied (403), kNotFound (404), kConflict
 // (409), kExpired (410), kInvalidArgument (400) or kUnavailable (no answer, 5xx), with a
 // message made of the server's error_description and what to do about it. Messages never

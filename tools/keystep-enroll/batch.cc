@@ -7,13 +7,7 @@
 #include "tools/keystep-enroll/csv.h"
 
 namespace keystep::enroll {
-namespace {
-
-bool stops_the_batch(const Error& error) {
-  return error.code == ErrorCode::kUnauthenticated || error.code == ErrorCode::kDenied;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::vector<BatchRow>> parse_batch(std::string_view text) {
   auto csv = parse_csv(text);
@@ -58,7 +52,7 @@ BatchSummary run_batch(const std::vector<BatchRow>& rows, Journal& journal, Admi
     auto fail = [&](const Error& error) {
       op.say(head + "FAILED: " + error.message);
       ++summary.failed;
-      if (stops_the_batch(error)) summary.stopped = true;
+      if (refuses_every_request(error)) summary.stopped = true;
     };
     auto member = members->find(email_key(row.email));
     if (member == members->end()) {
@@ -105,7 +99,7 @@ BatchSummary run_batch(const std::vector<BatchRow>& rows, Journal& journal, Admi
            (enrolled->serial ? "YubiKey " + std::to_string(*enrolled->serial) : "the key") +
            " as credential " + std::to_string(enrolled->credential) + "; remove the key");
   }
-  op.say(std::to_string(rows.size()) + " members: " + std::to_string(summary.registered) +
+  op.say(count_of(rows.size(), "member") + ": " + std::to_string(summary.registered) +
          " registered, " + std::to_string(summary.skipped) + " skipped (done earlier), " +
          std::to_string(summary.failed) + " failed" +
          (summary.stopped ? "; stopped early: run the same command again to go on" : ""));

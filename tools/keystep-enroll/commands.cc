@@ -26,8 +26,10 @@ class ConsoleOperator final : public Operator {
   Result<std::string> ask(Ask, const std::string& prompt) override {
     std::cout << prompt << std::flush;
     std::string line;
-    if (!std::getline(std::cin, line))
+    if (!std::getline(std::cin, line)) {
+      std::cout << std::endl;
       return make_error(ErrorCode::kUnavailable, "the input ended");
+    }
     if (!line.empty() && line.back() == '\r') line.pop_back();
     return line;
   }
@@ -198,8 +200,7 @@ int cmd_import(const Args& args) {
   if (!token) return fail(token.error());
   AdminClient api(*issuer, *account, *token);
   ConsoleOperator op;
-  const ImportSummary summary = run_import(*rows, api, op);
-  return summary.refused == 0 ? 0 : 1;
+  return run_import(*rows, api, op).ok() ? 0 : 1;
 }
 
 cli::CommandTable commands(const DeviceOpener& open_device) {

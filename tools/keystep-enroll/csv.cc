@@ -85,4 +85,8 @@ std::string email_key(std::string email) {
   return email;
 }
 
+std::string count_of(size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 }  // namespace keystep::enroll

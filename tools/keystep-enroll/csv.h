@@ -27,4 +27,7 @@ Result<std::string> read_text_file(const std::string& path);
 // (ASCII), since the server compares addresses without case.
 std::string email_key(std::string email);
 
+// "1 row", "2 rows": a count and its noun, for summaries.
+std::string count_of(size_t n, const std::string& noun);
+
 }  // namespace keystep::enroll

@@ -193,19 +193,25 @@ Result<std::vector<ImportRow>> parse_import_csv(std::string_view text) {
 ImportSummary run_import(const std::vector<ImportRow>& rows, AdminClient& api, Operator& op) {
   ImportSummary summary;
   auto members = api.members();
+  if (!members) {
+    op.say("Stopped: " + members.error().message);
+    summary.stopped = true;
+    return summary;
+  }
   for (const auto& row : rows) {
+    if (summary.stopped) break;
     const std::string head = "line " + std::to_string(row.line) + " (" +
                              (row.email.empty() ? "?" : row.email) + ", " + row.key.label + "): ";
     auto refuse = [&](const std::string& why) {
       op.say(head + "refused: " + why);
       ++summary.refused;
     };
+    auto fail = [&](const Error& error) {
+      refuse(error.message);
+      summary.stopped = refuses_every_request(error);
+    };
     if (!row.refused.empty()) {
       refuse(row.refused);
-      continue;
-    }
-    if (!members) {
-      refuse(members.error().message);
       continue;
     }
     auto member = members->find(email_key(row.email));
@@ -215,7 +221,7 @@ ImportSummary run_import(const std::vector<ImportRow>& rows, AdminClient& api, O
     }
     auto existing = api.credentials(member->second);
     if (!existing) {
-      refuse(existing.error().message);
+      fail(existing.error());
       continue;
     }
     const bool there =
@@ -230,15 +236,16 @@ ImportSummary run_import(const std::vector<ImportRow>& rows, AdminClient& api, O
     }
     auto id = api.import_yubikey(member->second, row.key);
     if (!id) {
-      refuse(id.error().message);
+      fail(id.error());
       continue;
     }
     op.say(head + "registered as credential " + std::to_string(*id));
     ++summary.registered;
   }
-  op.say(std::to_string(rows.size()) + " rows: " + std::to_string(summary.registered) +
+  op.say(count_of(rows.size(), "row") + ": " + std::to_string(summary.registered) +
          " registered, " + std::to_string(summary.skipped) + " skipped (already there), " +
-         std::to_string(summary.refused) + " refused");
+         std::to_string(summary.refused) + " refused" +
+         (summary.stopped ? "; stopped early: nothing more was sent" : ""));
   return summary;
 }
 

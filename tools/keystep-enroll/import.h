@@ -50,9 +50,13 @@ struct ImportSummary {
   size_t registered = 0;
   size_t skipped = 0;
   size_t refused = 0;
+  bool stopped = false;  // the token or the account refused the requests as such (401, 403)
+  bool ok() const { return refused == 0 && !stopped; }
 };
 
-// Registers each row through the admin API, saying one line per row and a summary.
+// Registers each row through the admin API, saying one line per row and a summary. Stops at
+// the first refusal of the token or the account (refuses_every_request), leaving the rows
+// after it untouched.
 ImportSummary run_import(const std::vector<ImportRow>& rows, AdminClient& api, Operator& op);
 
 }  // namespace keystep::enroll
