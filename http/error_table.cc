@@ -43,6 +43,9 @@ ErrorAnswer error_answer(Fault fault) {
     case Fault::kLinkNotFound: return {404, "invalid_link"};
     case Fault::kLinkUsed: return {410, "link_used"};
     case Fault::kLinkExpired: return {410, "link_expired"};
+    case Fault::kWrongCode: return {400, "invalid_code"};
+    case Fault::kAlreadyConfirmed: return {409, "already_confirmed"};
+    case Fault::kRegistrationExpired: return {410, "registration_expired"};
     case Fault::kServerError: return {500, "server_error"};
     case Fault::kTemporarilyUnavailable: return {503, "temporarily_unavailable"};
     case Fault::kEnd: break;

@@ -734,6 +734,15 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
                                              c.request.body(), r.client_address(c.request)));
     }
   });
+  api.add({M::kPost}, account + "/members/{member}/credentials/{credential}/confirm",
+          [](Router& r, Call& c) {
+            if (!json_body(c)) return;
+            if (auto caller = r.caller(c)) {
+              send_api(c.response, r.admin_->confirm_credential(
+                                       *caller, c.variables[0], c.variables[1], c.variables[2],
+                                       c.request.body(), r.client_address(c.request)));
+            }
+          });
   api.add({M::kDelete}, account + "/members/{member}/credentials/{credential}",
           [](Router& r, Call& c) {
             if (auto caller = r.caller(c)) {

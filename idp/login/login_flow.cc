@@ -56,6 +56,10 @@ nlohmann::json to_json(const FlowProgress& p) {
     j["challenge"] = {{"provider_id", p.challenge->provider_id},
                       {"server_state", base64url_encode(p.challenge->server_state)},
                       {"expires_at", p.challenge->expires_at}};
+  if (p.challenge && p.challenge->resync_credential != 0) {
+    j["challenge"]["resync_credential"] = p.challenge->resync_credential;
+    j["challenge"]["resync_first"] = p.challenge->resync_first;
+  }
   return j;
 }
 
@@ -78,7 +82,9 @@ Result<FlowProgress> flow_progress_from_json(const std::string& text) {
       auto state = base64url_decode(c.at("server_state").get<std::string>());
       if (!state) return make_error(ErrorCode::kInternal, "stored flow challenge is corrupt");
       p.challenge = KeptChallenge{c.at("provider_id").get<std::string>(), std::move(*state),
-                                  c.at("expires_at").get<int64_t>()};
+                                  c.at("expires_at").get<int64_t>(),
+                                  c.value("resync_credential", int64_t{0}),
+                                  c.value("resync_first", std::string())};
     }
     return p;
   } catch (const nlohmann::json::exception& e) {

@@ -55,6 +55,11 @@ struct KeptChallenge {
   std::string provider_id;
   std::string server_state;  // any bytes (base64url in progress_json)
   int64_t expires_at = 0;    // unix seconds; 0: never
+  // A resynchronisation under way (RFC 4226 §7.4): the page asks for the next code of the
+  // token whose code ran ahead of the look-ahead window. The credential, and that first
+  // code as TwoFactor sealed it (StepRefusal::resync_first). 0 and "" otherwise.
+  int64_t resync_credential = 0;
+  std::string resync_first{};
 };
 
 // How far the browser got (stored as LoginFlow::progress_json).

@@ -51,6 +51,9 @@ enum class Fault {
   kLinkNotFound,       // an enrollment link that is not ours
   kLinkUsed,
   kLinkExpired,
+  kWrongCode,            // an administrator's confirmation of a key with a wrong or malformed code
+  kAlreadyConfirmed,     // confirming a credential that is confirmed already
+  kRegistrationExpired,  // confirming a pending registration past its expiry
   // The server.
   kServerError,             // an invariant failed (randomness, a damaged stored request)
   kTemporarilyUnavailable,  // the store (or a worker) failed: the client may retry

@@ -42,6 +42,12 @@ struct TotpEnrollmentView {
   std::string qr_png_data_uri;  // data:image/png;base64,…
   std::string display_secret;   // grouped base32, for typing by hand
   std::string issuer_label;
+  // A hardware token's enrollment: the command that programs it with this key (the
+  // provider's "command" client option, e.g. `ykman otp hotp 2 …`), "" otherwise.
+  std::string command;
+  // How many codes confirming asks for, one per line (ResponseInput::responses: a key
+  // touched twice).
+  int responses = 1;
 };
 
 // One of a user's confirmed second factors, as the profile lists it.
@@ -117,6 +123,8 @@ struct SecondFactorView {
   std::string error_message;
   TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
   ResponseField input;       // with a provider's method
+  // The token's code ran ahead of the server's window: the page asks for its next code.
+  bool next_code = false;
   // "Use another method": the user's other second factor types, then the recovery code
   // while unused codes remain.
   std::vector<MethodChoice> other_methods;

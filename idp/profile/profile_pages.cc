@@ -279,7 +279,8 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
   auto who = profile_post(form, browser, failure);
   if (!who) return failure;
   std::string code = param(form, "code");
-  if (code.size() > 64) code.resize(64);
+  // Room for two outputs of a key touched twice, typed on AZERTY (two bytes a digit).
+  if (code.size() > 128) code.resize(128);
   const std::string method = param(form, "method").empty() ? kTotpProvider : param(form, "method");
   auto before = two_factor_.status(who->user);
   if (!before) return unavailable_page();
@@ -307,7 +308,9 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
     out->profile.error_message =
         method == kTotpProvider
             ? "That code is not valid. Enter the current code from your authenticator app."
-            : "That code is not valid. Enter the current code.";
+        : view->command.empty()
+            ? "That code is not valid. Enter the current code."
+            : "That is not what the key typed. Touch it again, once per line.";
     return *out;
   }
   two_factor_.notify_member(notices_, who->user, FactorChange::kAdded, added, false,

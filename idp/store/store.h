@@ -169,10 +169,11 @@ class Store : public AccountStore,
               public AdminStore,
               public OnboardingStore {
  public:
-  // Deletes expired flows, sessions, codes (used or not), tokens and enrollment links, and
+  // Deletes expired flows, sessions, codes (used or not), tokens and enrollment links,
+  // pending MFA credentials past their kPendingExpiresAt (idp/store/mfa_store.h), and
   // messages sent kSentMailRetention or longer before now (never pending ones); returns how
   // many rows went. Grants and their revocation state stay, as do invitations (for the
-  // admin's list), MFA credentials, attempt counters and the audit log.
+  // admin's list), other MFA credentials, attempt counters and the audit log.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;
 };
 

@@ -1426,12 +1426,16 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
   int64_t deleted = 0;
+  const std::string pending_purge =
+      std::string("DELETE FROM mfa_credentials WHERE confirmed = 0 AND json_extract(state, '$.") +
+      kPendingExpiresAt + "') <= ?1";
   const std::pair<const char*, int64_t> purges[] = {
       {"DELETE FROM login_flows WHERE expires_at <= ?1", now},
       {"DELETE FROM sessions WHERE expires_at <= ?1", now},
       {"DELETE FROM auth_codes WHERE expires_at <= ?1", now},
       {"DELETE FROM tokens WHERE expires_at <= ?1", now},
       {"DELETE FROM enrollment_links WHERE expires_at <= ?1", now},
+      {pending_purge.c_str(), now},
       {"DELETE FROM mail_outbox WHERE sent_at > 0 AND sent_at <= ?1", now - kSentMailRetention}};
   for (const auto& [sql, cutoff] : purges) {
     auto st = Statement::prepare(db_, sql);
