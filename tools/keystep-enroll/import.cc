@@ -196,7 +196,6 @@ ImportSummary run_import(const std::vector<ImportRow>& rows, AdminClient& api, O
   if (!members) {
     op.say("Stopped: " + members.error().message);
     summary.stopped = true;
-    return summary;
   }
   for (const auto& row : rows) {
     if (summary.stopped) break;
