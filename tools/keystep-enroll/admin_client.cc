@@ -184,10 +184,14 @@ Result<PendingKey> AdminClient::begin_yubikey(int64_t member, const std::string&
     pending.id = answer.value("id", int64_t{0});
     pending.expires_at = answer.value("expires_at", int64_t{0});
     if (answer.contains("secret_hex") && answer["secret_hex"].is_string()) {
-      auto& hex = answer["secret_hex"].get_ref<std::string&>();
-      if (auto raw = hex_decode(hex); raw && raw->size() == 20) pending.secret = std::move(*raw);
-      wipe(hex);
+      if (auto raw = hex_decode(answer["secret_hex"].get_ref<const std::string&>());
+          raw && raw->size() == 20)
+        pending.secret = std::move(*raw);
     }
+    // The answer holds the secret twice (hex and base32): neither outlives this call.
+    for (const char* name : {"secret_hex", "secret_base32"})
+      if (answer.contains(name) && answer[name].is_string())
+        wipe(answer[name].get_ref<std::string&>());
   }
   if (pending.id <= 0 || pending.secret.empty())
     return make_error(ErrorCode::kUnavailable,
