@@ -9,6 +9,7 @@ ErrorAnswer error_answer(Fault fault) {
     case Fault::kInvalidRequest: return {400, "invalid_request"};
     case Fault::kUnknownClient: return {400, "invalid_client"};
     case Fault::kInvalidClient: return {401, "invalid_client"};
+    case Fault::kUnauthorizedClient: return {400, "unauthorized_client"};
     case Fault::kInvalidGrant: return {400, "invalid_grant"};
     case Fault::kInvalidScope: return {400, "invalid_scope"};
     case Fault::kUnsupportedGrantType: return {400, "unsupported_grant_type"};

@@ -109,9 +109,14 @@ std::string render_signup_page(const SignupView& v) {
       "\"><input type=\"email\" name=\"email\" autocomplete=\"username\" value=\"" +
       html_escape(v.email) +
       "\" hidden readonly>"
+      "<label for=\"display_name\">Your name <small>(optional)</small></label>"
+      "<input id=\"display_name\" type=\"text\" name=\"display_name\" autocomplete=\"name\" "
+      "maxlength=\"128\" value=\"" +
+      html_escape(v.display_name) +
+      "\" autofocus>"
       "<label for=\"password\">Password</label>"
       "<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"new-password\" "
-      "minlength=\"8\" maxlength=\"1024\" required autofocus>"
+      "minlength=\"8\" maxlength=\"1024\" required>"
       "<label for=\"password_confirm\">Password again</label>"
       "<input id=\"password_confirm\" type=\"password\" name=\"password_confirm\" "
       "autocomplete=\"new-password\" minlength=\"8\" maxlength=\"1024\" required>"
@@ -156,29 +161,40 @@ std::string qr_and_secret(const TotpEnrollmentView& e) {
          html_escape(e.display_secret) + "</p>";
 }
 
-// The forced setup step: the account requires 2FA and this user has no factor yet.
+// The forced setup step: the account or the application requires 2FA and this user has no
+// factor yet. Only the application's requirement may be declined (the application is told).
 std::string render_setup_step(const SecondFactorView& v) {
   const auto& e = v.setup;
+  const std::string hidden_flow =
+      "<input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) +
+      "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+      "\">";
   std::string body =
-      "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a code "
-      "from an authenticator app at every sign-in. Scan this QR code with Google Authenticator "
-      "or any authenticator app (if we emailed you a QR code, it is this same one). The app will "
-      "show <strong>" +
-      html_escape(e.issuer_label) + "</strong>.</p>";
+      v.required_by_application
+          ? "<h1>This application requires two-factor authentication</h1><p class=\"sub\">Set "
+            "it up now to continue: scan this QR code with Google Authenticator or any "
+            "authenticator app, then enter the code it shows. From now on you will enter a code "
+            "from the app when you sign in. The app will show <strong>" +
+                html_escape(e.issuer_label) + "</strong>.</p>"
+          : "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a "
+            "code from an authenticator app at every sign-in. Scan this QR code with Google "
+            "Authenticator or any authenticator app (if we emailed you a QR code, it is this same "
+            "one). The app will show <strong>" +
+                html_escape(e.issuer_label) + "</strong>.</p>";
   body += render_messages("", v.error_message);
   body += qr_and_secret(e);
   body +=
-      "<form method=\"post\" action=\"/login/second-factor\">"
-      "<input type=\"hidden\" name=\"flow\" value=\"" +
-      html_escape(v.flow_id) +
-      "\">"
-      "<input type=\"hidden\" name=\"csrf_token\" value=\"" +
-      html_escape(v.csrf_token) +
-      "\"><input type=\"hidden\" name=\"method\" value=\"setup\">"
+      "<form method=\"post\" action=\"/login/second-factor\">" +
+      hidden_flow +
+      "<input type=\"hidden\" name=\"method\" value=\"setup\">"
       "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
       "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
       "maxlength=\"9\" required autofocus><button type=\"submit\">Continue</button></form>"
       "<p><small>Afterwards you can print recovery codes from your profile.</small></p>";
+  if (v.required_by_application)
+    body += "<form method=\"post\" action=\"/login/second-factor\">" + hidden_flow +
+            "<input type=\"hidden\" name=\"method\" value=\"decline\"><button "
+            "type=\"submit\" class=\"link\">Not now: go back to the application</button></form>";
   return page("Set up two-factor authentication", body);
 }
 
@@ -364,7 +380,57 @@ std::string factors_section(const ProfileView& v) {
   return out;
 }
 
+// What a scope lets an application see or do, as the consent page and the profile's
+// "Apps with access" say it.
+std::string scope_text(const std::string& scope) {
+  if (scope == "openid") return "Know who you are on this server (your account's number)";
+  if (scope == "email") return "See your email address";
+  if (scope == "profile") return "See your name";
+  if (scope == "offline_access") return "Keep access while you are not using it";
+  return html_escape(scope);
+}
+
+std::string scope_list(const std::vector<std::string>& scopes) {
+  std::string out = "<ul>";
+  for (const auto& s : scopes) out += "<li>" + scope_text(s) + "</li>";
+  return out + "</ul>";
+}
+
+// The third-party applications the user allowed, each with Revoke.
+std::string apps_section(const ProfileView& v) {
+  std::string out = "<h2 id=\"apps\">Apps with access</h2>";
+  if (v.apps.empty()) return out + "<p><small>No other application has access.</small></p>";
+  out += "<table><thead><tr><th>Application</th><th>May</th><th>Allowed</th>"
+         "<th><span hidden>Revoke</span></th></tr></thead><tbody>";
+  for (const auto& app : v.apps) {
+    out += "<tr><td>" + html_escape(app.client_id) + "</td><td>" + scope_list(app.scopes) +
+           "</td><td>" + utc_time(app.granted_at) +
+           "</td><td><form method=\"post\" action=\"/profile/apps/revoke\">" + csrf_field(v) +
+           "<input type=\"hidden\" name=\"client_id\" value=\"" + html_escape(app.client_id) +
+           "\"><button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
+           html_escape(app.client_id) + "\">Revoke</button></form></td></tr>";
+  }
+  return out + "</tbody></table>";
+}
+
 }  // namespace
+
+std::string render_consent_page(const ConsentView& v) {
+  const std::string hidden =
+      "<input type=\"hidden\" name=\"request\" value=\"" + html_escape(v.request_id) +
+      "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+      "\">";
+  return page("Allow " + v.client_id + "?",
+              "<h1>Allow <strong>" + html_escape(v.client_id) +
+                  "</strong> access?</h1><p class=\"sub\">Signed in as " + html_escape(v.email) +
+                  ". The application asks to:</p>" + scope_list(v.scopes) +
+                  "<form method=\"post\" action=\"/consent\">" + hidden +
+                  "<button type=\"submit\" name=\"decision\" value=\"allow\" autofocus>Allow"
+                  "</button> <button class=\"secondary\" type=\"submit\" name=\"decision\" "
+                  "value=\"deny\">Deny</button></form><p><small>You can revoke it at any time "
+                  "from your <a class=\"link\" href=\"/profile#apps\">profile</a> (Apps with "
+                  "access).</small></p>");
+}
 
 std::string render_profile_page(const ProfileView& v) {
   const bool on = v.two_factor.user_setting;
@@ -413,6 +479,7 @@ std::string render_profile_page(const ProfileView& v) {
     body +=
         "<p><small>Your account requires two-factor authentication for every member, so "
         "sign-in asks for a code even when your own setting is off.</small></p>";
+  body += apps_section(v);
   body += "<p><a class=\"link\" href=\"/logout\">Sign out</a></p>";
   return render_page("Profile", body, /*wide=*/true);
 }

@@ -286,9 +286,9 @@ Result<JwsSigner> JwsSigner::from_private_pem(std::string kid, std::string alg,
   return JwsSigner(std::move(kid), std::move(alg), share(std::move(key)));
 }
 
-Result<std::string> JwsSigner::sign(const json& claims) const {
+Result<std::string> JwsSigner::sign(const json& claims, std::string_view typ) const {
   if (!claims.is_object()) return invalid("JWT claims must be a JSON object");
-  json header_json = {{"alg", alg_}, {"typ", "JWT"}};
+  json header_json = {{"alg", alg_}, {"typ", typ}};
   if (!kid_.empty()) header_json["kid"] = kid_;
   Result<std::string> header = dump(header_json);
   if (!header) return header.error();

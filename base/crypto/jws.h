@@ -41,11 +41,11 @@ class JwsSigner {
   // kInvalidArgument (unparsable PEM, unsupported alg, key type or size).
   static Result<JwsSigner> from_private_pem(std::string kid, std::string alg, std::string_view pem);
 
-  // On success returns header.payload.signature with header {"alg","kid","typ":"JWT"} (kid
-  // left out when empty); an
+  // On success returns header.payload.signature with header {"alg","kid","typ"} (kid left
+  // out when empty; typ "JWT" unless another is given, e.g. "logout+jwt"); an
   // ES256 signature is the 64-byte JOSE r||s form. On failure returns kInvalidArgument if
   // claims is not an object or holds invalid UTF-8, kInternal if OpenSSL fails.
-  Result<std::string> sign(const nlohmann::json& claims) const;
+  Result<std::string> sign(const nlohmann::json& claims, std::string_view typ = "JWT") const;
 
   const std::string& kid() const { return kid_; }
   const std::string& alg() const { return alg_; }

@@ -392,6 +392,7 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
   for (const auto& m : members->items) {
     list.push_back({{"id", m.user.id},
                     {"email", m.user.email},
+                    {"display_name", m.user.display_name},
                     {"role", m.user.role},
                     {"two_factor_enabled", m.user.two_factor_enabled},
                     {"has_second_factor", set_up(two_factor_, *target, m)},
@@ -399,6 +400,33 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
                                                                  target->enforce_two_factor)}});
   }
   return api_ok(page_json("members", std::move(list), *request, *members));
+}
+
+ApiOutcome AdminApi::set_display_name(const Caller& caller, const std::string& account,
+                                      const std::string& user_id, const std::string& body,
+                                      const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  auto parsed = parse_json_object(body);
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
+  for (const auto& [key, value] : parsed->items()) {
+    if (key != "display_name") return api_error(Fault::kInvalidRequest, "unknown member " + key);
+  }
+  if (!parsed->contains("display_name") || !(*parsed)["display_name"].is_string())
+    return api_error(Fault::kInvalidRequest, "display_name is required (a string)");
+  const std::string name = (*parsed)["display_name"];
+  if (auto s = check_display_name(name); !s)
+    return api_error(Fault::kInvalidRequest, s.error().message);
+  if (auto s = store_.update_display_name(member->id, name); !s) {
+    if (s.error().code == ErrorCode::kNotFound) return api_error(Fault::kNotFound, "no such member");
+    return api_unavailable();
+  }
+  two_factor_.audit(*member, "member.display_name_set", address,
+                    "by user " + std::to_string(caller.user.id));
+  return api_ok({{"id", member->id}, {"email", member->email}, {"display_name", name}});
 }
 
 nlohmann::json AdminApi::token_json(const ApiToken& token, const std::string& user_email) const {
@@ -435,6 +463,7 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
     return api_unavailable();
   }
   if (!mail.empty() && on_mail_queued_) on_mail_queued_();
+  if (on_sessions_ended_) on_sessions_ended_();
   nlohmann::json tokens = nlohmann::json::array();
   std::string names;
   for (const auto& t : reset->api_tokens) {

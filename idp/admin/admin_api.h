@@ -87,6 +87,13 @@ class AdminApi {
   // and email_queued (false when their stored address can receive no email).
   ApiOutcome reset_member(const Caller& caller, const std::string& account,
                           const std::string& user_id, const std::string& address);
+  // PUT …/members/{id}/display-name {"display_name": "…"}: sets the name the member goes by
+  // (the profile scope's name; "" clears it), audited (member.display_name_set). 200 {id,
+  // email, display_name}; 400 for a name check_display_name refuses (over 128 bytes, control
+  // characters, only spaces); 404 for a member of another account.
+  ApiOutcome set_display_name(const Caller& caller, const std::string& account,
+                              const std::string& user_id, const std::string& body,
+                              const std::string& address);
   // The member's credentials, second factors and recovery codes, confirmed and pending, in
   // the order they were added: {"credentials": [{id, provider, type (the provider's display
   // name), label (the type when none was given), created_at, last_used_at (0: never),
@@ -164,6 +171,11 @@ class AdminApi {
 
   // Called after a change queued mail (serve wakes its mail worker with it).
   void set_on_mail_queued(std::function<void()> callback) { on_mail_queued_ = std::move(callback); }
+  // Called after a change that ended sessions and so may have queued back-channel logouts
+  // (idp/oidc/backchannel_logout.h), e.g. to wake their worker. Set once, before serving.
+  void set_on_sessions_ended(std::function<void()> callback) {
+    on_sessions_ended_ = std::move(callback);
+  }
 
   // For `keystep token create`: a new token for the account's user, expiring after
   // `expires_in` seconds when given; the token itself is returned once and only its hash is
@@ -224,6 +236,7 @@ class AdminApi {
   Random& random_;
   const Clock& clock_;
   std::function<void()> on_mail_queued_;
+  std::function<void()> on_sessions_ended_;
 };
 
 }  // namespace keystep

@@ -32,7 +32,33 @@ struct NewClient {
   // Origins allowed to call /token and /userinfo from script besides those of the redirect
   // URIs (idp/directory/origin.h); normalized and de-duplicated when stored.
   std::vector<std::string> allowed_origins{};
+  GrantPolicy grants{};  // checked by check_grant_policy
+  // Every sign-in needs a second factor; back-channel logout (Client's fields).
+  bool require_two_factor = false;
+  std::string backchannel_logout_uri{};  // "" for none; checked by check_backchannel_uri
+  bool backchannel_logout_session_required = false;
 };
+
+// The names of RefreshTokens on the command line and in documents: "never", "offline_access",
+// "always". kInvalidArgument for another name.
+Result<RefreshTokens> refresh_tokens_from_name(std::string_view name);
+const char* refresh_tokens_name(RefreshTokens policy);
+
+// Refresh token lifetimes are 0 (the default) or 60 seconds to 10 years. kInvalidArgument
+// otherwise.
+inline constexpr int64_t kMaxRefreshLifetime = 10LL * 365 * 86400;
+Status check_grant_policy(const GrantPolicy& policy);
+
+// What `client update` changes of a client's policy; absent members stay as they are.
+struct ClientPolicyChange {
+  std::optional<bool> require_two_factor;
+  std::optional<std::string> backchannel_logout_uri;  // "" removes it
+  std::optional<bool> backchannel_logout_session_required;
+};
+
+// A back-channel logout URI: what validate_redirect_uri accepts, over http(s) only (the
+// logout token is POSTed there), or "" for none. kInvalidArgument otherwise.
+Status check_backchannel_uri(std::string_view uri);
 
 // What a new user may be given besides email, password and role.
 struct UserDetails {
@@ -62,6 +88,10 @@ class Directory {
   Result<User> set_display_name(const std::string& account_name, const std::string& email,
                                 const std::string& display_name);
   Status create_client(const NewClient& client);
+  // Applies `change` to the client's policy; returns the client as stored. kNotFound for an
+  // unknown client, kInvalidArgument for a bad URI (nothing changes).
+  Result<Client> update_client_policy(const std::string& client_id,
+                                      const ClientPolicyChange& change);
 
   Result<bool> user_has_permission(const User& user, const std::string& permission);
 

@@ -249,7 +249,7 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
   auto choices = two_factor_.second_step_choices(user);
   if (!choices) return unavailable_page();
   // No factor the account allows (any more): the only way on is setting one up.
-  if (choices->methods.empty()) return setup_view(loaded.flow, user, error, fault);
+  if (choices->methods.empty()) return setup_view(loaded, user, error, fault);
   const bool recovery = method == kRecoveryProvider && choices->recovery_available;
   if (!recovery && !contains(choices->methods, method)) method = choices->methods.front();
   auto challenge = two_factor_.begin_login_challenge(user, method);
@@ -292,7 +292,7 @@ WebOutcome LoginController::second_factor_page(const Params& query, const Browse
   auto status = two_factor_.status(*user);
   if (!status) return unavailable_page();
   if (!status->has_second_factor()) {
-    auto required = two_factor_.second_factor_required(*user);
+    auto required = two_factor_.second_factor_needed(*user, loaded->request);
     if (!required) return unavailable_page();
     if (!*required && progress->password_time > 0) {
       // The account stopped enforcing 2FA during this sign-in and the user has no factor:
@@ -303,7 +303,7 @@ WebOutcome LoginController::second_factor_page(const Params& query, const Browse
         return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
       return complete_flow(*flow, loaded->request, done, browser);
     }
-    return setup_view(*flow, *user, "", std::nullopt);
+    return setup_view(*loaded, *user, "", std::nullopt);
   }
   // Without ?method= (or with one the user cannot use) the page offers the default: the type
   // of the factor used last.
@@ -315,13 +315,25 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
   WebOutcome failure;
   auto posted = load_flow(form, browser, LoginStage::kSecondFactor, failure);
   if (!posted) return failure;
-  const LoginFlow* flow = &posted->flow;
   const FlowProgress* progress = &posted->progress;
   auto user = store_.user_by_id(progress->user_id);
   if (!user) return unavailable_page();
   const std::string method = param(form, "method");
   std::string code = param(form, "code");
   if (code.size() > 64) code.resize(64);
+  if (method == kDeclineMethod) {
+    // Only a user the client's requirement sent to the setup step may decline it; anyone
+    // else has a factor to use or an account that enforces one.
+    auto status = two_factor_.status(*user);
+    if (!status) return unavailable_page();
+    if (!posted->request.require_mfa || posted->request.client_id.empty() ||
+        status->has_second_factor())
+      return error_page(Fault::kInvalidState, "There is nothing to decline here.");
+    return unmet_requirements(*posted, *user,
+                              "the user did not set up the two-factor authentication that this "
+                              "application requires",
+                              browser.client_address);
+  }
   if (method == kSetupMethod) {
     // The setup an enforcing account forces: only for a user who has no factor yet.
     auto status = two_factor_.status(*user);
@@ -336,7 +348,7 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
       if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
           kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound)
         return unavailable_page();
-      return setup_view(*flow, *user,
+      return setup_view(*posted, *user,
                         "That code is not valid. Enter the current code from your "
                         "authenticator app.",
                         Fault::kWrongCredentials);
@@ -400,20 +412,40 @@ WebOutcome LoginController::finish_second_factor(const LoadedFlow& posted,
   return complete_flow(posted.flow, posted.request, next, browser);
 }
 
-WebOutcome LoginController::setup_view(const LoginFlow& flow, const User& user,
+WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& user,
                                        const std::string& error, std::optional<Fault> fault) {
+  const bool client_requires = loaded.request.require_mfa && !loaded.request.client_id.empty();
   // The pending secret is kept, so the QR code from an email or an earlier visit still works.
   auto view = two_factor_.pending_totp_enrollment(user);
   if (!view && view.error().code == ErrorCode::kNotFound)
     view = two_factor_.begin_totp_enrollment(user);
-  if (!view && view.error().code == ErrorCode::kDenied)
+  if (!view && view.error().code == ErrorCode::kDenied) {
+    // Nothing can be set up: the application hears why at once rather than sending the
+    // user back to be asked again.
+    if (client_requires)
+      return unmet_requirements(loaded, user,
+                                "the user has no second factor and the account allows none "
+                                "that can be set up here",
+                                "");
     return error_page(
         Fault::kFactorNotAllowed,
         view.error().message + ", and no other method can be set up here. Ask your administrator.");
+  }
   if (!view) return unavailable_page();
-  WebOutcome out = second_factor_view(flow, kSetupMethod, error, fault);
+  WebOutcome out = second_factor_view(loaded.flow, kSetupMethod, error, fault);
   out.second.setup = *view;
+  out.second.required_by_application = client_requires;
   return out;
+}
+
+WebOutcome LoginController::unmet_requirements(const LoadedFlow& loaded, const User& user,
+                                               const std::string& description,
+                                               const std::string& address) {
+  // No session and no code: the flow ends here, and the client decides what to show.
+  (void)store_.delete_flow(loaded.flow.id);
+  two_factor_.audit(user, "mfa.requirement_unmet", address, loaded.request.client_id);
+  return completion_.flow_refused(loaded.request, "unmet_authentication_requirements",
+                                  description);
 }
 
 WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthRequest& request,
@@ -433,8 +465,7 @@ WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthReque
                       "application and sign in again.");
   if (existing && *existing && !same_user) {
     // Another user signs in on this browser: the previous user's session ends here.
-    (void)store_.revoke_grants_of_session((*existing)->sid);
-    (void)store_.delete_session((*existing)->sid);
+    (void)store_.end_session((*existing)->sid, now);
   }
   if (same_user) {
     session = **existing;

@@ -31,6 +31,10 @@ inline constexpr const char* kFlowCookie = "ks_flow";
 // The second step's method when the account requires 2FA and the user has no factor yet:
 // set up an authenticator app now (it cannot be skipped), then continue.
 inline constexpr const char* kSetupMethod = "setup";
+// The second step's answer of a user who will not set up a second factor that the
+// application requires (AuthRequest::require_mfa): the application is told
+// unmet_authentication_requirements.
+inline constexpr const char* kDeclineMethod = "decline";
 
 // What happens when a flow for a client (request.client_id set) has signed the user in.
 class FlowCompletion {
@@ -39,6 +43,11 @@ class FlowCompletion {
   // The browser's answer for `request` now that `session` (stored) is signed in: a redirect
   // to the client with an authorization code, or with an error. Thread-safe.
   virtual WebOutcome flow_completed(const AuthRequest& request, const Session& session) = 0;
+  // The browser's answer for `request` when its sign-in cannot reach what the request
+  // requires (the user cannot or will not set up the second factor it requires): a redirect
+  // to the client with the protocol's `error`. Thread-safe.
+  virtual WebOutcome flow_refused(const AuthRequest& request, const std::string& error,
+                                  const std::string& description) = 0;
 };
 
 class LoginController : public SignInStarter {
@@ -98,9 +107,16 @@ class LoginController : public SignInStarter {
   WebOutcome challenge_page(const LoadedFlow& loaded, const User& user, std::string method,
                             const std::string& error, std::optional<Fault> fault,
                             const StepRefusal* resync = nullptr);
-  // The forced setup step (kSetupMethod) with the user's pending authenticator secret.
-  WebOutcome setup_view(const LoginFlow& flow, const User& user, const std::string& error,
+  // The forced setup step (kSetupMethod) with the user's pending authenticator secret. When
+  // the client requires the second factor (request.require_mfa), the page says so and
+  // offers to decline; when nothing can be set up, the client is told at once
+  // (unmet_requirements).
+  WebOutcome setup_view(const LoadedFlow& loaded, const User& user, const std::string& error,
                         std::optional<Fault> fault);
+  // Ends `loaded` without signing anyone in, answering its client with
+  // unmet_authentication_requirements (audited as mfa.requirement_unmet, from `address`).
+  WebOutcome unmet_requirements(const LoadedFlow& loaded, const User& user,
+                                const std::string& description, const std::string& address);
   // Records a passed second factor in the flow and completes it.
   WebOutcome finish_second_factor(const LoadedFlow& posted, const std::vector<std::string>& amr,
                                   const BrowserContext& browser);

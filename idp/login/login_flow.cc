@@ -20,6 +20,10 @@ nlohmann::json to_json(const AuthRequest& r) {
                       {"acr_values", r.acr_values}};
   if (r.max_age) j["max_age"] = *r.max_age;
   if (!r.enrollment_link.empty()) j["enrollment_link"] = r.enrollment_link;
+  if (r.prompt_consent) j["prompt_consent"] = true;
+  if (r.require_mfa) j["require_mfa"] = true;
+  if (!r.essential_acr.empty()) j["essential_acr"] = r.essential_acr;
+  if (r.requested_claims != "{}") j["requested_claims"] = r.requested_claims;
   return j;
 }
 
@@ -39,6 +43,12 @@ Result<AuthRequest> auth_request_from_json(const std::string& text) {
     r.acr_values = j.at("acr_values").get<std::vector<std::string>>();
     if (j.contains("max_age")) r.max_age = j.at("max_age").get<int64_t>();
     if (j.contains("enrollment_link")) r.enrollment_link = j.at("enrollment_link").get<std::string>();
+    r.prompt_consent = j.value("prompt_consent", false);
+    // Flows stored before issue 15 have none of these.
+    r.require_mfa = j.value("require_mfa", false);
+    if (j.contains("essential_acr"))
+      r.essential_acr = j.at("essential_acr").get<std::vector<std::string>>();
+    r.requested_claims = j.value("requested_claims", std::string("{}"));
     return r;
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::kInternal, std::string("stored authorization request is corrupt: ") + e.what());

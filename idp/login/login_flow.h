@@ -47,6 +47,17 @@ struct AuthRequest {
   // A sign-in started by an enrollment link (the safer enforcement email): the link's token
   // hash, used up when its user signs in. Empty otherwise.
   std::string enrollment_link;
+  // prompt=consent: the consent page is shown even when the user consented before.
+  bool prompt_consent = false;
+  // The sign-in must pass a second factor whatever the user's and account's settings: the
+  // client requires two-factor authentication, or the claims parameter made acr kAcrMfa
+  // essential. A user without one is offered to set one up, or the client gets
+  // unmet_authentication_requirements; never a code at a lower acr.
+  bool require_mfa = false;
+  // The values of an essential acr (claims parameter): the code's acr is one of them.
+  std::vector<std::string> essential_acr{};
+  // The claims asked for by name, as the grant keeps them (Grant::requested_claims).
+  std::string requested_claims = "{}";
 };
 
 // The challenge of the second step's page (MfaProvider::begin_challenge), kept in the flow

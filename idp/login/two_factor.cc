@@ -189,6 +189,7 @@ std::vector<std::string> TwoFactor::second_factors(
 }
 
 Result<bool> TwoFactor::second_factor_needed(const User& user, const AuthRequest& request) {
+  if (request.require_mfa) return true;
   auto required = second_factor_required(user);
   if (!required) return required.error();
   const auto& acr = request.acr_values;

@@ -109,8 +109,9 @@ class TwoFactor final : public LoginPolicy {
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
   // "Does this sign-in need a second factor?", the one answer for every way in (the login
-  // page, a step-up of an existing session, a signup): the seed's rule, or `request` asks
-  // for kAcrMfa and the user has a second factor set up.
+  // page, a step-up of an existing session, a signup): the seed's rule, or `request`
+  // requires it (AuthRequest::require_mfa: the client, or an essential acr), or `request`
+  // asks for kAcrMfa and the user has a second factor set up.
   Result<bool> second_factor_needed(const User& user, const AuthRequest& request);
 
   // "Has this member set up 2FA?", the one answer the sign-in, the member list and the

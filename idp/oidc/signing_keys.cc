@@ -52,10 +52,10 @@ Result<std::shared_ptr<const SigningKeys::Loaded>> SigningKeys::current() {
   return loaded_;
 }
 
-Result<std::string> SigningKeys::sign(const nlohmann::json& claims) {
+Result<std::string> SigningKeys::sign(const nlohmann::json& claims, std::string_view typ) {
   auto keys = current();
   if (!keys) return keys.error();
-  return (*keys)->signer->sign(claims);
+  return (*keys)->signer->sign(claims, typ);
 }
 
 Result<nlohmann::json> SigningKeys::verify(std::string_view compact) {

@@ -31,8 +31,9 @@ class SigningKeys {
   // On success returns the new kid.
   Result<std::string> rotate(const std::string& alg, Random& random);
 
-  // Signs claims with the active key. kUnavailable when no key exists. Thread-safe.
-  Result<std::string> sign(const nlohmann::json& claims);
+  // Signs claims with the active key, the header's typ `typ`. kUnavailable when no key
+  // exists. Thread-safe.
+  Result<std::string> sign(const nlohmann::json& claims, std::string_view typ = "JWT");
   // Verifies a compact JWS against every published key; returns its payload. Thread-safe.
   Result<nlohmann::json> verify(std::string_view compact);
   // {"keys":[…]} with the public half of every published key. Thread-safe.

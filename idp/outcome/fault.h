@@ -14,6 +14,7 @@ enum class Fault {
   kInvalidRequest,        // malformed or missing parameters, bad input to the admin API
   kUnknownClient,         // /authorize: no such client (shown on a page, never redirected)
   kInvalidClient,         // /token: client authentication failed
+  kUnauthorizedClient,    // /revoke: a token issued to another client
   kInvalidGrant,          // a code or refresh token that is unusable for this client
   kInvalidScope,          // a refresh asks for more than was granted
   kUnsupportedGrantType,  // /token: grant_type is neither code nor refresh_token

@@ -62,6 +62,10 @@ Result<WebOutcome> ProfilePages::profile_view(const SignedIn& who, WebOutcome::K
   auto permissions = store_.role_permissions(who.user.role);
   if (!permissions) return permissions.error();
   out.profile.can_view_auth_settings = contains(*permissions, kPermViewAuthSettings);
+  auto consents = store_.consents_of_user(who.user.id);
+  if (!consents) return consents.error();
+  for (const auto& c : *consents)
+    out.profile.apps.push_back(AppAccess{c.client_id, split_spaces(c.scope), c.granted_at});
   return out;
 }
 
@@ -100,7 +104,7 @@ Status ProfilePages::after_two_factor_on(const SignedIn& who, bool proved_second
     if (Status s = store_.update_session_auth(session); !s) return s;
   }
   // Sessions signed in before 2FA was on ended: none of them may keep acting on a password.
-  auto ended = store_.end_other_sessions(who.user.id, session.sid);
+  auto ended = store_.end_other_sessions(who.user.id, session.sid, clock_.now());
   if (!ended) return ended.error();
   if (*ended > 0)
     two_factor_.audit(who.user, "session.others_ended", address,
@@ -134,6 +138,7 @@ std::optional<ProfilePages::SignedIn> ProfilePages::profile_post(const Params& f
                          "The form was not sent by your profile page. Reload it and try again.");
     return std::nullopt;
   }
+  if (stale == Stale::kAnyAge) return **who;
   if (stale == Stale::kConfirmItsYou) {
     const SignedIn& w = **who;
     auto allowed =
@@ -412,6 +417,21 @@ WebOutcome ProfilePages::profile_rename_factor(const Params& form,
     default:
       return unavailable_page();
   }
+}
+
+WebOutcome ProfilePages::profile_revoke_app(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure, Stale::kAnyAge);
+  if (!who) return failure;
+  const std::string client_id = param(form, "client_id");
+  auto revoked = store_.revoke_consent(who->user.id, client_id);
+  if (revoked) {
+    two_factor_.audit(who->user, "consent.revoked", browser.client_address, client_id);
+    return profile_with(*who, std::nullopt, client_id + " no longer has access.");
+  }
+  if (revoked.error().code == ErrorCode::kNotFound)
+    return profile_with(*who, Fault::kNotFound, client_id + " has no access to revoke.");
+  return unavailable_page();
 }
 
 WebOutcome ProfilePages::profile_recovery_codes(const Params& form, const BrowserContext& browser) {

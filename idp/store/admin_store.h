@@ -74,9 +74,10 @@ class AdminStore {
   virtual Result<Page<Member>> members_page(int64_t account_id, PageRequest page) = 0;
   // Lost device, in one transaction: removes every credential of the user, turns the
   // user-level setting off, revokes every grant of the user with all its access and refresh
-  // tokens (by user, not through sessions: a grant outlives its session), ends every session
-  // of the user, revokes the user's API tokens at `now` and queues `mail` (outbox dedupe keys
-  // make a repeat queue nothing). kNotFound for an unknown user (nothing changes).
+  // tokens (by user, not through sessions: a grant outlives its session), queues a
+  // back-channel logout for each of those grants' clients and sessions (as
+  // SessionStore::end_session does), ends every session of the user, revokes the user's API
+  // tokens at `now` and queues `mail` (outbox dedupe keys make a repeat queue nothing). kNotFound for an unknown user (nothing changes).
   virtual Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
                                                   const std::vector<OutgoingMail>& mail) = 0;
   // Sets the account-level setting and the per-provider settings of change.account_id and

@@ -49,7 +49,9 @@ User read_user(const Statement& st) {
 }
 
 constexpr std::string_view kClientColumns =
-    "SELECT client_id, is_public, secret_hash, created_at FROM clients ";
+    "SELECT client_id, is_public, secret_hash, created_at, refresh_tokens, refresh_idle_ttl, "
+    "refresh_absolute_ttl, first_party, require_two_factor, backchannel_logout_uri, "
+    "backchannel_logout_session_required FROM clients ";
 
 Client read_client(const Statement& st) {
   Client client;
@@ -57,6 +59,13 @@ Client read_client(const Statement& st) {
   client.is_public = st.column_bool(1);
   client.secret_hash = st.column_text(2);
   client.created_at = st.column_int64(3);
+  client.grants.refresh_tokens = static_cast<RefreshTokens>(st.column_int64(4));
+  client.grants.refresh_idle_ttl = st.column_int64(5);
+  client.grants.refresh_absolute_ttl = st.column_int64(6);
+  client.grants.first_party = st.column_bool(7);
+  client.require_two_factor = st.column_bool(8);
+  client.backchannel_logout_uri = st.column_text(9);
+  client.backchannel_logout_session_required = st.column_bool(10);
   return client;
 }
 
@@ -169,12 +178,15 @@ Status delete_credentials_of_user(sqlite3* db, int64_t user_id) {
 constexpr int kMaxAuditPage = 500;
 
 // Grant columns starting at c: id, client_id, user_id, sid, scope, nonce, auth_time, acr,
-// amr, revoked, created_at.
+// amr, revoked, created_at, requested_claims.
+constexpr const char* kGrantColumns =
+    "g.id, g.client_id, g.user_id, g.sid, g.scope, g.nonce, g.auth_time, g.acr, g.amr, "
+    "g.revoked, g.created_at, g.requested_claims";
 Grant read_grant(const Statement& st, int c) {
   return Grant{st.column_text(c),      st.column_text(c + 1),  st.column_int64(c + 2),
                st.column_text(c + 3),  st.column_text(c + 4),  st.column_text(c + 5),
                st.column_int64(c + 6), st.column_text(c + 7),  st.column_text(c + 8),
-               st.column_bool(c + 9),  st.column_int64(c + 10)};
+               st.column_bool(c + 9),  st.column_int64(c + 10), st.column_text(c + 11)};
 }
 
 // Token columns from 0: token_hash, grant_id, kind, used, revoked, created_at, expires_at.
@@ -182,16 +194,32 @@ Grant read_grant(const Statement& st, int c) {
 Token read_token(const Statement& st) {
   return Token{st.column_text(0),  st.column_text(1),  static_cast<TokenKind>(st.column_int64(2)),
                st.column_bool(3),  st.column_bool(4),  st.column_int64(5),
-               st.column_int64(6), st.column_text(18)};
+               st.column_int64(6), st.column_text(19)};
 }
 
 // A token with its grant by hash and kind: token columns from 0, grant columns from 7, the
-// token's own scope last (18).
-constexpr const char* kTokenWithGrant =
-    "SELECT t.token_hash, t.grant_id, t.kind, t.used, t.revoked, t.created_at, t.expires_at, "
-    "g.id, g.client_id, g.user_id, g.sid, g.scope, g.nonce, g.auth_time, g.acr, g.amr, "
-    "g.revoked, g.created_at, t.scope FROM tokens t JOIN grants g ON g.id = t.grant_id "
+// token's own scope last (19).
+const std::string kTokenWithGrant =
+    std::string("SELECT t.token_hash, t.grant_id, t.kind, t.used, t.revoked, t.created_at, "
+                "t.expires_at, ") +
+    kGrantColumns +
+    ", t.scope FROM tokens t JOIN grants g ON g.id = t.grant_id "
     "WHERE t.token_hash = ?1 AND t.kind = ?2";
+
+// Queues a back-channel logout (idp/store/logout_store.h) for each client with a
+// backchannel_logout_uri holding an unrevoked grant that `grants_where` (a condition on
+// grants g, its parameters from ?2) selects, one per client, user and session; ?1 is now. A
+// notice queued before for the same client, user and session is not queued again.
+std::string queue_logouts_sql(std::string_view grants_where) {
+  return std::string(
+             "INSERT INTO backchannel_logouts (client_id, uri, user_id, sid, jti, created_at, "
+             "next_attempt_at) SELECT g.client_id, c.backchannel_logout_uri, g.user_id, g.sid, "
+             "lower(hex(randomblob(16))), ?1, ?1 FROM grants g JOIN clients c ON "
+             "c.client_id = g.client_id WHERE g.revoked = 0 AND c.backchannel_logout_uri != '' "
+             "AND ") +
+         std::string(grants_where) +
+         " GROUP BY g.client_id, g.user_id, g.sid ON CONFLICT DO NOTHING";
+}
 
 // SQLite would create the database with mode 0644 less the umask, and its -wal and -shm
 // take the database's mode: creating the file first, owner-only, keeps all three private
@@ -498,12 +526,22 @@ Status SqliteStore::create_client(const Client& client) {
   if (!tx) return tx.error();
   auto st = Statement::prepare(db_,
                                "INSERT INTO clients (client_id, is_public, secret_hash, "
-                               "created_at) VALUES (?1, ?2, ?3, ?4)");
+                               "created_at, refresh_tokens, refresh_idle_ttl, "
+                               "refresh_absolute_ttl, first_party, require_two_factor, "
+                               "backchannel_logout_uri, backchannel_logout_session_required) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!st) return st.error();
   st->bind_text(1, client.client_id)
       .bind_bool(2, client.is_public)
       .bind_text(3, client.secret_hash)
-      .bind_int64(4, client.created_at);
+      .bind_int64(4, client.created_at)
+      .bind_int64(5, static_cast<int64_t>(client.grants.refresh_tokens))
+      .bind_int64(6, client.grants.refresh_idle_ttl)
+      .bind_int64(7, client.grants.refresh_absolute_ttl)
+      .bind_bool(8, client.grants.first_party)
+      .bind_bool(9, client.require_two_factor)
+      .bind_text(10, client.backchannel_logout_uri)
+      .bind_bool(11, client.backchannel_logout_session_required);
   if (Status s = st->run(); !s) return s;
 
   auto uri = Statement::prepare(
@@ -534,6 +572,22 @@ Status SqliteStore::create_client(const Client& client) {
     if (Status s = origin->run(); !s) return s;
   }
   return tx->commit();
+}
+
+Status SqliteStore::update_client_policy(const Client& client) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_,
+                               "UPDATE clients SET require_two_factor = ?2, "
+                               "backchannel_logout_uri = ?3, "
+                               "backchannel_logout_session_required = ?4 WHERE client_id = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, client.client_id)
+      .bind_bool(2, client.require_two_factor)
+      .bind_text(3, client.backchannel_logout_uri)
+      .bind_bool(4, client.backchannel_logout_session_required);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) == 0) return not_found("client '" + client.client_id + "'");
+  return {};
 }
 
 Status SqliteStore::read_client_lists_locked(Client& client) {
@@ -795,43 +849,47 @@ Status SqliteStore::update_session_auth(const Session& session) {
   return {};
 }
 
-Status SqliteStore::delete_session(const std::string& sid) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, "DELETE FROM sessions WHERE sid = ?1");
-  if (!st) return st.error();
-  st->bind_text(1, sid);
-  if (Status s = st->run(); !s) return s;
-  if (sqlite3_changes64(db_) == 0) return not_found("session");
-  return {};
+Result<int64_t> SqliteStore::end_sessions_locked(std::string_view sids, int64_t now,
+                                                 const std::function<void(Statement&)>& bind) {
+  // The notices first: they are queued for the grants that are still unrevoked. By sid, not
+  // through the sessions table: a grant outlives its session, which may be purged already.
+  const std::string in = " IN " + std::string(sids);
+  const std::string statements[] = {
+      queue_logouts_sql("g.sid" + in),
+      "UPDATE tokens SET revoked = 1 WHERE grant_id IN (SELECT id FROM grants WHERE sid" + in +
+          ")",
+      "UPDATE grants SET revoked = 1 WHERE sid" + in, "DELETE FROM sessions WHERE sid" + in};
+  for (const auto& statement : statements) {
+    auto st = Statement::prepare(db_, statement);
+    if (!st) return st.error();
+    st->bind_int64(1, now);
+    bind(*st);
+    if (Status s = st->run(); !s) return s.error();
+  }
+  return sqlite3_changes64(db_);
 }
 
-Result<int64_t> SqliteStore::end_other_sessions(int64_t user_id, const std::string& keep_sid) {
+Status SqliteStore::end_session(const std::string& sid, int64_t now) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
-  constexpr const char* kOthers = "SELECT sid FROM sessions WHERE user_id = ?1 AND sid != ?2";
-  auto tokens = Statement::prepare(
-      db_, std::string("UPDATE tokens SET revoked = 1 WHERE grant_id IN "
-                       "(SELECT id FROM grants WHERE sid IN (") + kOthers + "))");
-  if (!tokens) return tokens.error();
-  tokens->bind_int64(1, user_id);
-  tokens->bind_text(2, keep_sid);
-  if (Status s = tokens->run(); !s) return s.error();
-  auto grants = Statement::prepare(
-      db_, std::string("UPDATE grants SET revoked = 1 WHERE sid IN (") + kOthers + ")");
-  if (!grants) return grants.error();
-  grants->bind_int64(1, user_id);
-  grants->bind_text(2, keep_sid);
-  if (Status s = grants->run(); !s) return s.error();
-  auto sessions =
-      Statement::prepare(db_, "DELETE FROM sessions WHERE user_id = ?1 AND sid != ?2");
-  if (!sessions) return sessions.error();
-  sessions->bind_int64(1, user_id);
-  sessions->bind_text(2, keep_sid);
-  if (Status s = sessions->run(); !s) return s.error();
-  const int64_t ended = sqlite3_changes64(db_);
+  auto ended = end_sessions_locked("(?2)", now, [&](Statement& st) { st.bind_text(2, sid); });
+  if (!ended) return ended.error();
+  return tx->commit();
+}
+
+Result<int64_t> SqliteStore::end_other_sessions(int64_t user_id, const std::string& keep_sid,
+                                                int64_t now) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto ended = end_sessions_locked(
+      "(SELECT sid FROM sessions WHERE user_id = ?2 AND sid != ?3)", now, [&](Statement& st) {
+    st.bind_int64(2, user_id).bind_text(3, keep_sid);
+  });
+  if (!ended) return ended.error();
   if (Status s = tx->commit(); !s) return s.error();
-  return ended;
+  return *ended;
 }
 
 // ---- GrantStore
@@ -845,8 +903,8 @@ Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& c
   if (!tx) return tx.error();
   auto g = Statement::prepare(db_,
                               "INSERT INTO grants (id, client_id, user_id, sid, scope, nonce, "
-                              "auth_time, acr, amr, revoked, created_at) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                              "auth_time, acr, amr, revoked, created_at, requested_claims) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   if (!g) return g.error();
   g->bind_text(1, grant.id)
       .bind_text(2, grant.client_id)
@@ -858,7 +916,8 @@ Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& c
       .bind_text(8, grant.acr)
       .bind_text(9, grant.amr)
       .bind_bool(10, grant.revoked)
-      .bind_int64(11, grant.created_at);
+      .bind_int64(11, grant.created_at)
+      .bind_text(12, grant.requested_claims);
   if (Status s = g->run(); !s) {
     if (s.error().code == ErrorCode::kNotFound) return not_found("client or user of the grant");
     return s;
@@ -894,11 +953,11 @@ Result<GrantStore::Redeemed> SqliteStore::redeem_code(const std::string& code_ha
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
   auto st = Statement::prepare(db_,
-                               "SELECT c.code_hash, c.grant_id, c.redirect_uri, c.code_challenge, "
-                               "c.used, c.expires_at, g.id, g.client_id, g.user_id, g.sid, "
-                               "g.scope, g.nonce, g.auth_time, g.acr, g.amr, g.revoked, "
-                               "g.created_at FROM auth_codes c JOIN grants g ON g.id = c.grant_id "
-                               "WHERE c.code_hash = ?1");
+                               std::string("SELECT c.code_hash, c.grant_id, c.redirect_uri, "
+                                           "c.code_challenge, c.used, c.expires_at, ") +
+                                   kGrantColumns +
+                                   " FROM auth_codes c JOIN grants g ON g.id = c.grant_id "
+                                   "WHERE c.code_hash = ?1");
   if (!st) return st.error();
   st->bind_text(1, code_hash);
   auto row = st->step();
@@ -932,9 +991,8 @@ Result<GrantStore::Redeemed> SqliteStore::redeem_code(const std::string& code_ha
 
 Result<Grant> SqliteStore::grant_by_id(const std::string& id) {
   std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_,
-                               "SELECT id, client_id, user_id, sid, scope, nonce, auth_time, acr, "
-                               "amr, revoked, created_at FROM grants WHERE id = ?1");
+  auto st = Statement::prepare(
+      db_, std::string("SELECT ") + kGrantColumns + " FROM grants g WHERE g.id = ?1");
   if (!st) return st.error();
   st->bind_text(1, id);
   auto row = st->step();
@@ -1046,20 +1104,33 @@ Status SqliteStore::revoke_grant(const std::string& grant_id) {
   return tx->commit();
 }
 
-Status SqliteStore::revoke_grants_of_session(const std::string& sid) {
+
+Status SqliteStore::revoke_token(const std::string& token_hash, const std::string& client_id) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
-  auto tokens = Statement::prepare(
-      db_,
-      "UPDATE tokens SET revoked = 1 WHERE grant_id IN (SELECT id FROM grants WHERE sid = ?1)");
-  if (!tokens) return tokens.error();
-  tokens->bind_text(1, sid);
-  if (Status s = tokens->run(); !s) return s;
-  auto grants = Statement::prepare(db_, "UPDATE grants SET revoked = 1 WHERE sid = ?1");
-  if (!grants) return grants.error();
-  grants->bind_text(1, sid);
-  if (Status s = grants->run(); !s) return s;
+  auto st = Statement::prepare(db_,
+                               "SELECT t.kind, t.grant_id, g.client_id FROM tokens t "
+                               "JOIN grants g ON g.id = t.grant_id WHERE t.token_hash = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, token_hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("token");
+  const auto kind = static_cast<TokenKind>(st->column_int64(0));
+  const std::string grant_id = st->column_text(1);
+  if (st->column_text(2) != client_id) {
+    return make_error(ErrorCode::kDenied, "the token was issued to another client");
+  }
+  if (kind == TokenKind::kRefresh) {
+    // RFC 7009 §2.1: the refresh token's grant, and so the access tokens it issued, go too.
+    if (auto revoked = revoke_grant_locked(grant_id); !revoked) return revoked.error();
+  } else {
+    auto one = Statement::prepare(db_, "UPDATE tokens SET revoked = 1 WHERE token_hash = ?1");
+    if (!one) return one.error();
+    one->bind_text(1, token_hash);
+    if (Status s = one->run(); !s) return s;
+  }
   return tx->commit();
 }
 
@@ -1436,7 +1507,10 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
       {"DELETE FROM tokens WHERE expires_at <= ?1", now},
       {"DELETE FROM enrollment_links WHERE expires_at <= ?1", now},
       {pending_purge.c_str(), now},
-      {"DELETE FROM mail_outbox WHERE sent_at > 0 AND sent_at <= ?1", now - kSentMailRetention}};
+      {"DELETE FROM consent_requests WHERE expires_at <= ?1", now},
+      {"DELETE FROM mail_outbox WHERE sent_at > 0 AND sent_at <= ?1", now - kSentMailRetention},
+      {"DELETE FROM backchannel_logouts WHERE delivered_at > 0 AND delivered_at <= ?1",
+       now - kSentMailRetention}};
   for (const auto& [sql, cutoff] : purges) {
     auto st = Statement::prepare(db_, sql);
     if (!st) return st.error();
@@ -1464,14 +1538,14 @@ ApiToken read_api_token(const Statement& st) {
 // The member's confirmed providers as one text joined with kProviderSeparator.
 constexpr std::string_view kMemberColumns =
     "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
-    "u.two_factor_enabled, (SELECT group_concat(p, char(31)) FROM (SELECT DISTINCT "
-    "c.provider_id AS p FROM mfa_credentials c WHERE c.user_id = u.id AND c.confirmed = 1)) "
-    "FROM users u ";
+    "u.two_factor_enabled, u.display_name, u.email_verified, (SELECT group_concat(p, char(31)) "
+    "FROM (SELECT DISTINCT c.provider_id AS p FROM mfa_credentials c WHERE c.user_id = u.id "
+    "AND c.confirmed = 1)) FROM users u ";
 constexpr char kProviderSeparator = '\x1f';
 
 Member read_member(const Statement& row) {
   Member member{read_user(row), {}};
-  const std::string joined = row.column_text(7);
+  const std::string joined = row.column_text(9);
   for (size_t start = 0; start < joined.size();) {
     size_t end = joined.find(kProviderSeparator, start);
     if (end == std::string::npos) end = joined.size();
@@ -1628,6 +1702,11 @@ Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t no
   TwoFactorReset reset;
   // By user, not through sessions: a grant (and its 30-day refresh token) outlives the
   // session it was made in, which expires after 12 hours and is then purged.
+  const std::string queue_logouts = queue_logouts_sql("g.user_id = ?2");
+  auto queued = Statement::prepare(db_, queue_logouts);
+  if (!queued) return queued.error();
+  queued->bind_int64(1, now).bind_int64(2, user_id);
+  if (Status s = queued->run(); !s) return s.error();
   const std::pair<const char*, int64_t*> statements[] = {
       {"DELETE FROM mfa_credentials WHERE user_id = ?1", nullptr},
       {"UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND grant_id IN (SELECT id FROM grants "

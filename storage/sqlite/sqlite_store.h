@@ -10,11 +10,13 @@
 // carries SQLite's message.
 //
 // Layout: the OnboardingStore methods are in sqlite_onboarding_store.cc, the MailStore ones
-// in sqlite_mail_store.cc. Methods that queue mail together with another change call
-// insert_mail_locked inside their transaction. mail_outbox and the audit log have no foreign
-// keys, so their rows outlive the users and accounts they name.
+// in sqlite_mail_store.cc, the ConsentStore ones in sqlite_consent_store.cc. Methods that
+// queue mail together with another change call insert_mail_locked inside their transaction.
+// mail_outbox and the audit log have no foreign keys, so their rows outlive the users and
+// accounts they name.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +30,8 @@
 struct sqlite3;
 
 namespace keystep::sqlite {
+
+class Statement;
 
 class SqliteStore final : public Store, public MailStore {
  public:
@@ -71,6 +75,7 @@ class SqliteStore final : public Store, public MailStore {
   Status create_client(const Client& client) override;
   Result<Client> client_by_id(const std::string& client_id) override;
   Result<std::vector<Client>> clients() override;
+  Status update_client_policy(const Client& client) override;
 
   // KeyStore
   Status add_signing_key(const SigningKey& key) override;
@@ -89,8 +94,9 @@ class SqliteStore final : public Store, public MailStore {
   Result<Session> session_by_id_hash(const std::string& id_hash, int64_t now) override;
   Result<Session> session_by_sid(const std::string& sid, int64_t now) override;
   Status update_session_auth(const Session& session) override;
-  Status delete_session(const std::string& sid) override;
-  Result<int64_t> end_other_sessions(int64_t user_id, const std::string& keep_sid) override;
+  Status end_session(const std::string& sid, int64_t now) override;
+  Result<int64_t> end_other_sessions(int64_t user_id, const std::string& keep_sid,
+                                     int64_t now) override;
 
   // GrantStore
   Status create_grant_with_code(const Grant& grant, const AuthCode& code) override;
@@ -102,7 +108,16 @@ class SqliteStore final : public Store, public MailStore {
   Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
                               int64_t now) override;
   Status revoke_grant(const std::string& grant_id) override;
-  Status revoke_grants_of_session(const std::string& sid) override;
+  Status revoke_token(const std::string& token_hash, const std::string& client_id) override;
+
+  // ConsentStore (implemented in sqlite_consent_store.cc)
+  Result<Consent> consent(int64_t user_id, const std::string& client_id) override;
+  Status put_consent(const Consent& consent) override;
+  Result<std::vector<Consent>> consents_of_user(int64_t user_id) override;
+  Status revoke_consent(int64_t user_id, const std::string& client_id) override;
+  Status create_consent_request(const ConsentRequest& request) override;
+  Result<ConsentRequest> consent_request(const std::string& id, int64_t now) override;
+  Result<ConsentRequest> take_consent_request(const std::string& id, int64_t now) override;
 
   // MfaStore
   Result<std::vector<MfaCredential>> credentials_of_user(int64_t user_id) override;
@@ -162,6 +177,13 @@ class SqliteStore final : public Store, public MailStore {
   Status mark_sent(int64_t id, int64_t now) override;
   Status mark_failed(int64_t id, int64_t next_attempt_at, const std::string& error) override;
   Result<std::vector<OutgoingMail>> mail_for(const std::string& to) override;
+
+  // LogoutStore (sqlite_logout_store.cc)
+  Result<std::vector<LogoutNotice>> due_logout_notices(int64_t now, int limit) override;
+  Status mark_logout_delivered(int64_t id, int64_t now) override;
+  Status mark_logout_failed(int64_t id, int64_t next_attempt_at,
+                            const std::string& error) override;
+  Result<std::vector<LogoutNotice>> logout_notices_of(const std::string& client_id) override;
   Result<OutboxSummary> outbox_summary() override;
 
  private:
@@ -184,6 +206,11 @@ class SqliteStore final : public Store, public MailStore {
   Result<int64_t> put_pending_locked(const MfaCredential& pending);
   // The client's redirect URIs and allowed origins into `client` (the caller holds mu_).
   Status read_client_lists_locked(Client& client);
+  // SessionStore::end_session for the sessions whose sid is in `sids` (an SQL list or
+  // subquery using parameters from ?2, which `bind` binds; ?1 is now). Returns how many
+  // sessions were deleted.
+  Result<int64_t> end_sessions_locked(std::string_view sids, int64_t now,
+                                      const std::function<void(Statement&)>& bind);
   // Inserts a user (see create_user); on success returns it with its id.
   Result<User> insert_user_locked(const User& user);
   Status insert_enrollment_link_locked(const EnrollmentLink& link);

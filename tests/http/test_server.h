@@ -97,6 +97,7 @@ class TestServer {
   TwoFactor& two_factor() { return wired_->two_factor(); }
   Directory& directory() { return wired_->directory(); }
   AdminApi& admin_api() { return wired_->admin_api(); }
+  SigningKeys& signing_keys() { return wired_->signing_keys(); }
   const ProviderRegistry& registry() const { return wired_->registry(); }
   const std::vector<PluginReport>& plugin_reports() const { return wired_->plugin_reports(); }
 
@@ -109,6 +110,9 @@ class TestServer {
   // as "view but not edit" can only be arranged this way.
   Status give_custom_role(int64_t user_id, const std::string& role,
                           const std::vector<std::string>& permissions);
+  // Changes a client's refresh token policy, with SQL on a second connection: no command
+  // changes a client's grant policy after it is created. kNotFound for an unknown client.
+  Status set_client_refresh_tokens(const std::string& client_id, RefreshTokens policy);
 
  private:
   TestServer() = default;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <vector>
 
@@ -230,8 +231,12 @@ int cmd_serve(const Args& args) {
   // From here on, requests, security events and mail errors are JSON lines (stderr or a file).
   if (auto s = obs::log_to_file(r.config.log_file); !s) return fail(s.error());
 
+  // Back-channel logouts to the clients that registered a backchannel_logout_uri, with
+  // retries, like the mail.
+  CurlLogoutTransport logout_transport;
   WiringOptions wiring;
   wiring.transport = transport.get();
+  wiring.logout_transport = &logout_transport;
   wiring.load_plugin_dir = true;
   if (auto s = wire(r, wiring); !s) return fail(s.error());
   if (auto jwks = r.server->signing_keys().jwks(); !jwks) return fail(jwks.error());
@@ -316,6 +321,68 @@ int cmd_user_set_name(const Args& args) {
   return 0;
 }
 
+// A flag's number of seconds; nullopt when the flag is absent.
+Result<std::optional<int64_t>> seconds_flag(const Args& args, const std::string& flag) {
+  auto seconds = args.get(flag);
+  if (!seconds) return std::optional<int64_t>{};
+  if (seconds->empty() || seconds->size() > 12 ||
+      seconds->find_first_not_of("0123456789") != std::string::npos)
+    return make_error(ErrorCode::kInvalidArgument, flag + " must be a number of seconds");
+  return std::optional<int64_t>{std::stoll(*seconds)};
+}
+
+// client create's grant flags: --refresh-tokens, --refresh-idle-ttl, --refresh-max-ttl,
+// --third-party.
+Result<GrantPolicy> grant_policy_flags(const Args& args) {
+  GrantPolicy policy;
+  if (auto name = args.get("--refresh-tokens")) {
+    auto refresh = refresh_tokens_from_name(*name);
+    if (!refresh) return refresh.error();
+    policy.refresh_tokens = *refresh;
+  }
+  auto idle = seconds_flag(args, "--refresh-idle-ttl");
+  if (!idle) return idle.error();
+  auto max = seconds_flag(args, "--refresh-max-ttl");
+  if (!max) return max.error();
+  policy.refresh_idle_ttl = idle->value_or(0);
+  policy.refresh_absolute_ttl = max->value_or(0);
+  policy.first_party = !args.has("--third-party");
+  return policy;
+}
+
+// A client's policy as `client update` prints it.
+void print_client_policy(const Client& client) {
+  std::cout << "Client " << client.client_id << ": two-factor authentication "
+            << (client.require_two_factor ? "required" : "not required") << "; back-channel logout "
+            << (client.backchannel_logout_uri.empty() ? "off"
+                                                      : "to " + client.backchannel_logout_uri)
+            << (client.backchannel_logout_session_required ? " (sid required)" : "") << "\n";
+}
+
+int cmd_client_update(const Args& args) {
+  auto id = args.required("--client-id");
+  if (!id) return fail(id.error());
+  ClientPolicyChange change;
+  // Each setting has an on and an off flag; giving both is a mistake, not a toggle.
+  for (const auto& [on, off, target] :
+       {std::tuple{"--require-2fa", "--no-require-2fa", &change.require_two_factor},
+        std::tuple{"--backchannel-logout-session-required",
+                   "--no-backchannel-logout-session-required",
+                   &change.backchannel_logout_session_required}}) {
+    if (args.has(on) && args.has(off))
+      return fail(ErrorCode::kInvalidArgument,
+                  std::string("give one of ") + on + " and " + off);
+    if (args.has(on) || args.has(off)) *target = args.has(on);
+  }
+  change.backchannel_logout_uri = args.get("--backchannel-logout-uri");
+  auto rt = open_wired(args);
+  if (!rt) return fail(rt.error());
+  auto client = (*rt)->server->directory().update_client_policy(*id, change);
+  if (!client) return fail(client.error());
+  print_client_policy(*client);
+  return 0;
+}
+
 int cmd_client_create(const Args& args) {
   auto id = args.required("--client-id");
   if (!id) return fail(id.error());
@@ -326,8 +393,13 @@ int cmd_client_create(const Args& args) {
                 "give exactly one of --public, --generate-secret and --secret-stdin");
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
+  auto grants = grant_policy_flags(args);
+  if (!grants) return fail(grants.error());
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {},
-                   args.all("--allowed-origin")};
+                   args.all("--allowed-origin"), *grants};
+  client.require_two_factor = args.has("--require-2fa");
+  client.backchannel_logout_uri = args.get("--backchannel-logout-uri").value_or("");
+  client.backchannel_logout_session_required = args.has("--backchannel-logout-session-required");
   if (args.has("--secret-stdin")) {
     auto secret = read_stdin_secret("client secret");
     if (!secret) return fail(secret.error());
@@ -351,16 +423,11 @@ int cmd_token_create(const Args& args) {
   if (!account) return fail(account.error());
   auto email = args.required("--user");
   if (!email) return fail(email.error());
-  std::optional<int64_t> expires_in;
-  if (auto seconds = args.get("--expires-in")) {
-    if (seconds->empty() || seconds->size() > 12 ||
-        seconds->find_first_not_of("0123456789") != std::string::npos)
-      return fail(ErrorCode::kInvalidArgument, "--expires-in must be a number of seconds");
-    expires_in = std::stoll(*seconds);
-  }
+  auto expires_in = seconds_flag(args, "--expires-in");
+  if (!expires_in) return fail(expires_in.error());
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
-  auto token = (*rt)->server->admin_api().create_token(*account, *email, args.get("--name").value_or("cli"), expires_in);
+  auto token = (*rt)->server->admin_api().create_token(*account, *email, args.get("--name").value_or("cli"), *expires_in);
   if (!token) return fail(token.error());
   // The token alone on the last line, so scripts can take it with `tail -n 1`.
   std::cout << "API token for " << *email << " in " << *account
@@ -481,16 +548,39 @@ const std::map<std::string, Command>& commands() {
       {"client create",
        {"keystep client create --data-dir DIR --client-id ID --redirect-uri URI "
         "[--redirect-uri URI...] (--public | --generate-secret | --secret-stdin) "
-        "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...]",
+        "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...] "
+        "[--refresh-tokens never|offline_access|always] [--refresh-idle-ttl SECONDS] "
+        "[--refresh-max-ttl SECONDS] [--third-party] [--require-2fa] "
+        "[--backchannel-logout-uri URI [--backchannel-logout-session-required]]",
         "Register an OIDC client. --generate-secret prints a new URL-safe secret on the last "
         "line; --secret-stdin reads one of at least 32 characters from standard input. "
         "Browser apps may call /token and /userinfo from the origins of the redirect URIs and "
-        "from each --allowed-origin (https://host[:port]).",
+        "from each --allowed-origin (https://host[:port]). Refresh tokens are issued when the "
+        "request asks for offline_access (default), always, or never; a refresh token unused "
+        "for --refresh-idle-ttl (default: refresh_token_ttl) expires, and none works "
+        "--refresh-max-ttl after the sign-in (default: no limit). --third-party: users are "
+        "asked to consent to what the application receives. --require-2fa: every sign-in to "
+        "the client needs a second factor (users without one are offered to set one up, or "
+        "the client gets unmet_authentication_requirements). --backchannel-logout-uri: where "
+        "logout tokens are POSTed when a user's session ends (OpenID Connect Back-Channel "
+        "Logout).",
         state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri",
-                     "--allowed-origin"},
-                    {"--public", "--secret-stdin", "--generate-secret"},
+                     "--allowed-origin", "--refresh-tokens", "--refresh-idle-ttl",
+                     "--refresh-max-ttl", "--backchannel-logout-uri"},
+                    {"--public", "--secret-stdin", "--generate-secret", "--third-party",
+                     "--require-2fa", "--backchannel-logout-session-required"},
                     {"--redirect-uri", "--post-logout-redirect-uri", "--allowed-origin"}),
         cmd_client_create}},
+      {"client update",
+       {"keystep client update --data-dir DIR --client-id ID [--require-2fa | --no-require-2fa] "
+        "[--backchannel-logout-uri URI] [--backchannel-logout-session-required | "
+        "--no-backchannel-logout-session-required]",
+        "Change a client's sign-in and logout policy (see client create); an empty "
+        "--backchannel-logout-uri turns back-channel logout off. Prints the policy.",
+        state_flags({"--client-id", "--backchannel-logout-uri"},
+                    {"--require-2fa", "--no-require-2fa", "--backchannel-logout-session-required",
+                     "--no-backchannel-logout-session-required"}),
+        cmd_client_update}},
       {"token create",
        {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL] "
         "[--expires-in SECONDS]",

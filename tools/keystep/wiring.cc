@@ -53,6 +53,16 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
     w->admin_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
     w->notices_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
   }
+  if (options.logout_transport) {
+    BackchannelOptions logout_options;
+    logout_options.on_error = [](const Error& e) {
+      obs::log_line("error", {{"msg", "backchannel_logout"}, {"error", e.message}});
+    };
+    w->logouts_ = std::make_unique<BackchannelLogouts>(store, *w->keys_, *options.logout_transport,
+                                                       c.issuer, clock, logout_options);
+    w->provider_->set_on_session_ended([logouts = w->logouts_.get()] { logouts->notify(); });
+    w->admin_->set_on_sessions_ended([logouts = w->logouts_.get()] { logouts->notify(); });
+  }
   w->server_ = std::make_unique<http::Server>(*w->provider_, *w->profile_, *w->onboarding_,
                                                c.issuer);
   w->server_->set_admin_api(w->admin_.get());
@@ -65,12 +75,14 @@ WiredServer::~WiredServer() { stop(); }
 
 Status WiredServer::start(const http::ServerOptions& options) {
   if (mailer_) mailer_->start();
+  if (logouts_) logouts_->start();
   return server_->start(options);
 }
 
 void WiredServer::stop() {
   if (server_) server_->shutdown();  // null when wire_server failed half-way
   if (mailer_) mailer_->stop();
+  if (logouts_) logouts_->stop();
 }
 
 Result<http::ServerOptions> serve_options(const IdpConfig& config) {

@@ -26,6 +26,7 @@
 #include "idp/mail/mailer.h"
 #include "idp/mail/notices.h"
 #include "idp/observability/metrics_endpoint.h"
+#include "idp/oidc/backchannel_logout.h"
 #include "idp/oidc/provider.h"
 #include "idp/profile/profile_pages.h"
 #include "idp/oidc/signing_keys.h"
@@ -40,6 +41,9 @@ struct WiringOptions {
   // Delivers queued mail (borrowed; must outlive the server). nullptr: no outbox worker runs
   // and queued messages stay in the store (the administration commands, the tests).
   MailTransport* transport = nullptr;
+  // Delivers back-channel logouts (borrowed; must outlive the server). nullptr: no worker
+  // runs and queued notices stay in the store (the administration commands).
+  LogoutTransport* logout_transport = nullptr;
   // Loads every *.so of config.plugin_dir (when set) after the built-in providers; a refused
   // library is reported in plugin_reports() and skipped. Off for the commands that only
   // administer data, so they never run plugin code.
@@ -56,10 +60,11 @@ class WiredServer {
   WiredServer& operator=(const WiredServer&) = delete;
   ~WiredServer();  // stop()s
 
-  // Starts the outbox worker (when wired with a transport), then the HTTP server. On failure
-  // returns http::Server::start's error; the outbox worker then stays running until stop().
+  // Starts the outbox workers (mail, back-channel logouts; each when wired with its
+  // transport), then the HTTP server. On failure returns http::Server::start's error; the
+  // workers then stay running until stop().
   Status start(const http::ServerOptions& options);
-  // Stops the HTTP server (finishing in-flight requests), then the outbox worker. Idempotent.
+  // Stops the HTTP server (finishing in-flight requests), then the outbox workers. Idempotent.
   void stop();
 
   const IdpConfig& config() const { return config_; }
@@ -100,6 +105,7 @@ class WiredServer {
   std::unique_ptr<AdminConsole> console_;
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<Mailer> mailer_;  // null without a transport
+  std::unique_ptr<BackchannelLogouts> logouts_;  // null without a logout transport
   std::unique_ptr<http::Server> server_;
 };
 

@@ -495,9 +495,9 @@ TEST_P(StoreTest, SessionAuthUpdateAndDelete) {
   EXPECT_EQ(updated->expires_at, kNow + 3600);
   EXPECT_TRUE(
       Fails(store_->update_session_auth(session("nope", "sid-x", user_.id)), ErrorCode::kNotFound));
-  ASSERT_TRUE(Ok(store_->delete_session("sid-1")));
+  ASSERT_TRUE(Ok(store_->end_session("sid-1", kNow)));
   EXPECT_TRUE(Fails(store_->session_by_id_hash("h1", kNow), ErrorCode::kNotFound));
-  EXPECT_TRUE(Fails(store_->delete_session("sid-1"), ErrorCode::kNotFound));
+  EXPECT_TRUE(Ok(store_->end_session("sid-1", kNow)));
 }
 
 TEST_P(StoreTest, SessionNeedsKnownUserAndUniqueSid) {
@@ -652,19 +652,134 @@ TEST_P(StoreTest, RefreshRotationRefusesUnknownExpiredAndMismatchedTokens) {
   EXPECT_TRUE(Ok(store_->rotate_refresh_token("r1", next, kNow)));
 }
 
-TEST_P(StoreTest, RevokingSessionGrantsLeavesOtherSessionsAlone) {
+TEST_P(StoreTest, EndingASessionRevokesItsGrantsAndLeavesOtherSessionsAlone) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1", "sid-1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2", "sid-1"), code("c2", "g2"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g3", "sid-2"), code("c3", "g3"))));
   ASSERT_TRUE(Ok(store_->add_token(token("t1", "g1", TokenKind::kAccess))));
   ASSERT_TRUE(Ok(store_->add_token(token("t3", "g3", TokenKind::kAccess))));
-  ASSERT_TRUE(Ok(store_->revoke_grants_of_session("sid-1")));
-  ASSERT_TRUE(Ok(store_->revoke_grants_of_session("sid-without-grants")));
+  // The grants go even when their session is gone already (purged, or never stored here).
+  ASSERT_TRUE(Ok(store_->end_session("sid-1", kNow)));
+  ASSERT_TRUE(Ok(store_->end_session("sid-without-grants", kNow)));
   EXPECT_TRUE(store_->grant_by_id("g1")->revoked);
   EXPECT_TRUE(store_->grant_by_id("g2")->revoked);
   EXPECT_FALSE(store_->grant_by_id("g3")->revoked);
   EXPECT_TRUE(Fails(store_->active_token("t1", TokenKind::kAccess, kNow), ErrorCode::kDenied));
   EXPECT_TRUE(Ok(store_->active_token("t3", TokenKind::kAccess, kNow)));
+}
+
+// A client told of ended sessions (Back-Channel Logout), with a grant of user_ in `sid`.
+class BackchannelStoreTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StoreTest::SetUp());
+    ASSERT_TRUE(Ok(store_->create_client({.client_id = "rp",
+                                          .is_public = true,
+                                          .secret_hash = "",
+                                          .redirect_uris = {"https://rp.example/cb"},
+                                          .post_logout_redirect_uris = {},
+                                          .created_at = kNow,
+                                          .backchannel_logout_uri = "https://rp.example/bc"})));
+  }
+  Grant rp_grant(const std::string& id, const std::string& sid) const {
+    Grant g = grant(id, sid);
+    g.client_id = "rp";
+    return g;
+  }
+};
+
+TEST_P(BackchannelStoreTest, EndingASessionQueuesOneNoticePerClientWithAUri) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g1", "sid-1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g2", "sid-1"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g3", "sid-1"), code("c3", "g3"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g4", "sid-2"), code("c4", "g4"))));
+  ASSERT_TRUE(Ok(store_->end_session("sid-1", kNow + 7)));
+  // Ending it again finds no unrevoked grant: nobody is told twice.
+  ASSERT_TRUE(Ok(store_->end_session("sid-1", kNow + 8)));
+  auto notices = store_->logout_notices_of("rp");
+  ASSERT_TRUE(Ok(notices));
+  ASSERT_EQ(notices->size(), 1u);
+  const LogoutNotice& n = (*notices)[0];
+  EXPECT_EQ(n.uri, "https://rp.example/bc");
+  EXPECT_EQ(n.user_id, user_.id);
+  EXPECT_EQ(n.sid, "sid-1");
+  EXPECT_EQ(n.jti.size(), 32u);
+  EXPECT_EQ(n.created_at, kNow + 7);
+  EXPECT_EQ(n.next_attempt_at, kNow + 7);
+  EXPECT_EQ(n.delivered_at, 0);
+  // "app" has no back-channel URI: nothing queued for it.
+  EXPECT_TRUE(store_->logout_notices_of("app")->empty());
+  EXPECT_FALSE(store_->grant_by_id("g4")->revoked);
+}
+
+TEST_P(BackchannelStoreTest, OtherSessionsAndAResetQueueNoticesForTheirSessions) {
+  ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
+  ASSERT_TRUE(Ok(store_->create_session(session("h2", "sid-2", user_.id))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g1", "sid-1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g2", "sid-2"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g3", "sid-gone"), code("c3", "g3"))));
+  auto ended = store_->end_other_sessions(user_.id, "sid-1", kNow + 1);
+  ASSERT_TRUE(Ok(ended));
+  EXPECT_EQ(*ended, 1);
+  auto notices = store_->logout_notices_of("rp");
+  ASSERT_EQ(notices->size(), 1u);
+  EXPECT_EQ((*notices)[0].sid, "sid-2");
+  // The reset tells the rest, also of a grant whose session is gone.
+  ASSERT_TRUE(Ok(store_->reset_two_factor(user_.id, kNow + 2, {})));
+  notices = store_->logout_notices_of("rp");
+  ASSERT_EQ(notices->size(), 3u);
+  EXPECT_EQ((*notices)[1].sid, "sid-1");
+  EXPECT_EQ((*notices)[2].sid, "sid-gone");
+  EXPECT_EQ((*notices)[2].created_at, kNow + 2);
+}
+
+TEST_P(BackchannelStoreTest, NoticesAreDueUntilDeliveredOrGivenUp) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g1", "sid-1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g2", "sid-2"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->end_session("sid-1", kNow)));
+  ASSERT_TRUE(Ok(store_->end_session("sid-2", kNow + 1)));
+  auto due = store_->due_logout_notices(kNow, 10);
+  ASSERT_TRUE(Ok(due));
+  ASSERT_EQ(due->size(), 1u);
+  const int64_t first = (*due)[0].id;
+  ASSERT_TRUE(Ok(store_->mark_logout_failed(first, kNow + 60, "503 from the client")));
+  due = store_->due_logout_notices(kNow + 1, 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].sid, "sid-2");
+  ASSERT_TRUE(Ok(store_->mark_logout_delivered((*due)[0].id, kNow + 2)));
+  due = store_->due_logout_notices(kNow + 60, 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].attempts, 1);
+  EXPECT_EQ((*due)[0].last_error, "503 from the client");
+  ASSERT_TRUE(Ok(store_->mark_logout_delivered(first, kNow + 61)));
+  ASSERT_TRUE(Ok(store_->mark_logout_delivered(first, kNow + 99)));
+  EXPECT_TRUE(Fails(store_->mark_logout_failed(first, kNow + 99, "late"), ErrorCode::kConflict));
+  EXPECT_TRUE(store_->due_logout_notices(kLogoutNever - 1, 10)->empty());
+  EXPECT_EQ(store_->logout_notices_of("rp")->at(0).delivered_at, kNow + 61);
+  EXPECT_TRUE(Fails(store_->mark_logout_delivered(424242, kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->mark_logout_failed(424242, kNow, "x"), ErrorCode::kNotFound));
+  // Delivered notices are purged after the outbox's retention, like sent mail.
+  ASSERT_TRUE(Ok(store_->purge_expired(kNow + 61 + kSentMailRetention)));
+  EXPECT_TRUE(store_->logout_notices_of("rp")->empty());
+}
+
+TEST_P(BackchannelStoreTest, ClientPolicyIsStoredAndUpdated) {
+  auto rp = store_->client_by_id("rp");
+  ASSERT_TRUE(Ok(rp));
+  EXPECT_EQ(rp->backchannel_logout_uri, "https://rp.example/bc");
+  EXPECT_FALSE(rp->require_two_factor);
+  Client changed = *rp;
+  changed.require_two_factor = true;
+  changed.backchannel_logout_uri = "";
+  changed.backchannel_logout_session_required = true;
+  ASSERT_TRUE(Ok(store_->update_client_policy(changed)));
+  rp = store_->client_by_id("rp");
+  EXPECT_TRUE(rp->require_two_factor);
+  EXPECT_EQ(rp->backchannel_logout_uri, "");
+  EXPECT_TRUE(rp->backchannel_logout_session_required);
+  EXPECT_EQ(rp->redirect_uris, std::vector<std::string>{"https://rp.example/cb"});
+  changed.client_id = "nobody";
+  EXPECT_TRUE(Fails(store_->update_client_policy(changed), ErrorCode::kNotFound));
 }
 
 TEST_P(StoreTest, PurgeDeletesOnlyExpiredRows) {
@@ -865,6 +980,7 @@ TEST_P(StoreTest, ListsComeInPagesWithTheirTotal) {
 }
 
 STORE_CONFORMANCE_SUITE(StoreTest);
+STORE_CONFORMANCE_SUITE(BackchannelStoreTest);
 
 }  // namespace
 }  // namespace keystep::storetest

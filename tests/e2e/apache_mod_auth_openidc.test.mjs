@@ -1,0 +1,158 @@
+// Issue 15, items 2 and 5, with a relying party nobody here wrote: Apache httpd with
+// mod_auth_openidc (Debian), started by the test on loopback (lib/apache.mjs).
+// - Step-up as mod_auth_openidc documents it (`Require claim acr:…` with
+//   `OIDCUnAutzAction auth`), the claims parameter making the acr essential: a member without
+//   a second factor is offered to set one up on the spot and reaches the page with acr 2fa;
+//   declining sends the RP unmet_authentication_requirements, which it shows. No loop through
+//   /authorize, and no grant left behind by the refused round.
+// - Back-channel logout: after an administrator's 2FA reset of the member, Keystep POSTs a
+//   logout token to mod_auth_openidc, and the protected page asks for a new sign-in.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { AdminApi } from './lib/admin_api.mjs';
+import { Apache, follow, PROTECTED_TEXT } from './lib/apache.mjs';
+import { totpCode } from './lib/authenticator.mjs';
+import { Browser, formByAction, formFields, readLoginForm } from './lib/browser.mjs';
+import { ACR_MFA, Keystep, USER } from './lib/keystep.mjs';
+import { eventually } from './lib/wait.mjs';
+
+const ESSENTIAL_2FA = JSON.stringify({
+  id_token: { acr: { essential: true, values: [ACR_MFA] } },
+  userinfo: { acr: { essential: true, values: [ACR_MFA] } },
+});
+const STEP_UP = `Require claim acr:${ACR_MFA}
+  OIDCUnAutzAction auth
+  OIDCPathAuthRequestParams claims=${encodeURIComponent(ESSENTIAL_2FA)}`;
+
+// Registers a confidential client for `apache` with a generated secret; returns the secret.
+async function registerApacheClient(ks, apache, clientId, extra = []) {
+  const { stdout } = await ks.cli(['client', 'create', '--client-id', clientId,
+                                   '--redirect-uri', apache.redirectUri, '--generate-secret',
+                                   ...extra]);
+  return stdout.trimEnd().split('\n').at(-1);
+}
+
+// From the Apache-protected page through Keystep's sign-in page (email and password);
+// returns the answer after the password: { response, url, authorizeVisits }.
+async function signInThroughApache(browser, apache, ks, user = USER) {
+  const toLogin = await follow(browser, apache.protectedUrl);
+  assert.equal(toLogin.url.origin + toLogin.url.pathname, `${ks.issuer}/login`,
+               `the protected page leads to Keystep's sign-in:\n${toLogin.hops.join('\n')}`);
+  const { form } = readLoginForm(toLogin.response.body);
+  const posted = await browser.post(new URL(form.attrs.action, toLogin.url),
+                                    formFields(form, { email: user.email, password: user.password }));
+  assert.equal(posted.status, 302, posted.body);
+  const after = await follow(browser, posted.location);
+  const authorizeVisits = [...toLogin.hops, ...after.hops]
+    .filter((h) => new URL(h).origin === ks.issuer && new URL(h).pathname === '/authorize').length;
+  return { ...after, authorizeVisits };
+}
+
+async function grantsOf(ks, clientId) {
+  return ks.sql(`SELECT id, acr, revoked FROM grants WHERE client_id = '${clientId}'`);
+}
+
+describe('mod_auth_openidc step-up to a required second factor', () => {
+  let ks;
+  let apache;
+  const clientId = 'apache-step-up';
+
+  before(async () => {
+    ks = await Keystep.start();
+    apache = await Apache.prepare();
+    const secret = await registerApacheClient(ks, apache, clientId);
+    await apache.start({ ks, clientId, secret, location: STEP_UP });
+  });
+  after(async () => {
+    await apache?.stop();
+    await ks?.cleanup();
+  });
+
+  test('declining the setup shows the RP\'s error after one round trip, with no grant', async () => {
+    const browser = new Browser();
+    const { response, url, authorizeVisits } = await signInThroughApache(browser, apache, ks);
+    assert.equal(url.pathname, '/login/second-factor');
+    assert.match(response.body, /This application requires two-factor authentication/);
+    const declined = await browser.post(url, formFields(
+      formByAction(response.body.slice(response.body.lastIndexOf('<form')), '/login/second-factor'),
+      { method: 'decline' }));
+    assert.equal(declined.status, 302);
+    assert.equal(declined.location.searchParams.get('error'), 'unmet_authentication_requirements');
+    const shown = await follow(browser, declined.location);
+    // mod_auth_openidc shows the provider's error instead of starting another sign-in.
+    assert.ok(shown.response.status >= 400, `${shown.response.status}: ${shown.response.body}`);
+    assert.match(shown.response.body, /unmet_authentication_requirements/);
+    assert.doesNotMatch(shown.response.body, new RegExp(PROTECTED_TEXT));
+    const visits = authorizeVisits + shown.hops.filter((h) => h.includes('/authorize')).length;
+    assert.equal(visits, 1, 'one authorization request, no loop');
+    assert.deepEqual(await grantsOf(ks, clientId), []);
+  });
+
+  test('setting up an authenticator on the spot reaches the page with acr 2fa', async () => {
+    const browser = new Browser();
+    const { response, url, authorizeVisits } = await signInThroughApache(browser, apache, ks);
+    assert.equal(url.pathname, '/login/second-factor');
+    const secret = response.body.match(/<p class="secret" id="secret-key">([A-Z2-7 ]+)<\/p>/)[1]
+      .replaceAll(' ', '');
+    const form = formByAction(response.body, '/login/second-factor');
+    const posted = await browser.post(url, formFields(form, { code: await totpCode(secret) }));
+    assert.equal(posted.status, 302, posted.body);
+    const page = await follow(browser, posted.location);
+    assert.equal(page.response.status, 200, `${page.hops.join('\n')}\n${page.response.body}`);
+    assert.match(page.response.body, new RegExp(PROTECTED_TEXT));
+    assert.equal(authorizeVisits, 1);
+    const grants = await grantsOf(ks, clientId);
+    assert.equal(grants.length, 1);
+    assert.equal(grants[0].acr, ACR_MFA);
+    // The session is at 2fa now: the page stays reachable without another sign-in.
+    const again = await browser.get(apache.protectedUrl);
+    assert.equal(again.status, 200);
+  });
+});
+
+describe('mod_auth_openidc back-channel logout', () => {
+  let ks;
+  let apache;
+  const clientId = 'apache-backchannel';
+  const boss = { email: 'boss@example.com', password: 'boss horse battery staple' };
+
+  before(async () => {
+    ks = await Keystep.start();
+    apache = await Apache.prepare();
+    const secret = await registerApacheClient(ks, apache, clientId, [
+      '--backchannel-logout-uri', apache.backchannelLogoutUri,
+      '--backchannel-logout-session-required']);
+    await apache.start({ ks, clientId, secret });
+    await ks.addUser({ ...boss, admin: true });
+  });
+  after(async () => {
+    await apache?.stop();
+    await ks?.cleanup();
+  });
+
+  test('after an administrator resets the member\'s 2FA, the page asks for a new sign-in', async () => {
+    const browser = new Browser();
+    const signedIn = await signInThroughApache(browser, apache, ks);
+    assert.equal(signedIn.response.status, 200, signedIn.response.body);
+    assert.match(signedIn.response.body, new RegExp(PROTECTED_TEXT));
+    assert.equal((await browser.get(apache.protectedUrl)).status, 200, 'the RP session works');
+
+    const admin = new AdminApi(ks, await ks.apiToken(boss.email));
+    const alice = (await admin.membersByEmail())[USER.email];
+    const reset = await admin.request('POST', `/members/${alice.id}/two-factor/reset`);
+    assert.equal(reset.status, 200, JSON.stringify(reset.body));
+
+    await eventually(async () => {
+      const [notice] = await ks.sql(
+        `SELECT delivered_at, last_error FROM backchannel_logouts WHERE client_id = '${clientId}'`);
+      assert.ok(notice, 'a notice was queued');
+      assert.ok(notice.delivered_at > 0, `delivered (${notice.last_error})`);
+    }, 'the logout token delivered to mod_auth_openidc');
+    const after = await browser.get(apache.protectedUrl);
+    assert.equal(after.status, 302, after.body);
+    assert.equal(after.location.origin, ks.issuer);
+    assert.equal(after.location.pathname, '/authorize');
+  });
+});
