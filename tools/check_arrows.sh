@@ -37,6 +37,7 @@ FOLDERS = {
     "http": ("keystep_http", False),
     "tools/cli": ("keystep_cli", False),
     "tools/keystep": ("keystep", False),
+    "tools/keystep-enroll": ("keystep_enroll_tool", False),
 }
 # A third-party header (the start of its <...> name) and the only folder that may include it.
 OWNED_HEADERS = [
@@ -48,7 +49,10 @@ OWNED_HEADERS = [
     ("fido/", "providers"),
     ("cbor.h", "providers"),
     ("cbor/", "providers"),
-    ("ykpers", "providers"),
+    ("ykpers", "tools/keystep-enroll"),  # the enrollment tool programs keys; no provider does
+    ("ykcore.h", "tools/keystep-enroll"),
+    ("ykdef.h", "tools/keystep-enroll"),
+    ("ykstatus.h", "tools/keystep-enroll"),
     ("CLI/", "tools/cli"),      # one command-line parser, CLI11 underneath
 ]
 # Headers that wire concrete pieces together: only their own folder and tools/ include them.

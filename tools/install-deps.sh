@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ca-certificates
   libpistache-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libargon2-dev
-  libcurl4-openssl-dev libcli11-dev
+  libcurl4-openssl-dev libcli11-dev libykpers-1-dev
   liboath-dev libqrencode-dev libpng-dev
   libfido2-dev libcbor-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -115,4 +115,24 @@ std::string hex_encode(std::string_view data) {
   return out;
 }
 
+Result<std::string> hex_decode(std::string_view text) {
+  auto value = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  const Error bad{ErrorCode::kInvalidArgument, "not an even number of hexadecimal digits"};
+  if (text.size() % 2 != 0) return bad;
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int high = value(text[i]);
+    const int low = value(text[i + 1]);
+    if (high < 0 || low < 0) return bad;
+    out += static_cast<char>(high << 4 | low);
+  }
+  return out;
+}
+
 }  // namespace keystep

@@ -28,4 +28,9 @@ Result<std::string> base64_decode(std::string_view text);
 // Lower-case hexadecimal, two characters per byte.
 std::string hex_encode(std::string_view data);
 
+// On success the bytes of `text`, an even number of hexadecimal digits in either case. On
+// failure (an odd length, another character) kInvalidArgument, without repeating the text
+// (it may be a key).
+Result<std::string> hex_decode(std::string_view text);
+
 }  // namespace keystep

@@ -87,11 +87,6 @@ Result<Args> Args::parse(const std::vector<std::string>& argv, const FlagSpec& s
   return args;
 }
 
-size_t Args::count(const std::string& name) const {
-  auto it = values_.find(name);
-  return it == values_.end() ? 0 : it->second.size();
-}
-
 std::optional<std::string> Args::get(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end()) return std::nullopt;

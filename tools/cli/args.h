@@ -30,8 +30,6 @@ class Args {
   static Result<Args> parse(const std::vector<std::string>& argv, const FlagSpec& spec);
   // A flag or positional by name ("--data-dir", "FILE").
   bool has(const std::string& name) const { return values_.count(name) > 0; }
-  // How many times a flag was given (a switch given twice counts 2).
-  size_t count(const std::string& name) const;
   std::optional<std::string> get(const std::string& name) const;
   std::vector<std::string> all(const std::string& name) const;
   // The value of a required flag, or kInvalidArgument naming it.

@@ -94,5 +94,15 @@ TEST(Hex, EncodesLowerCase) {
   EXPECT_EQ(hex_encode(std::string_view("\x00\x01\xab\xff", 4)), "0001abff");
 }
 
+TEST(Hex, DecodesEitherCaseAndRefusesTheRest) {
+  EXPECT_EQ(*hex_decode(""), "");
+  EXPECT_EQ(*hex_decode("0001aBfF"), std::string("\x00\x01\xab\xff", 4));
+  for (std::string_view bad : {"0", "abc", "0g", "zz", " 00", "00 "}) {
+    Result<std::string> r = hex_decode(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
+}
+
 }  // namespace
 }  // namespace keystep

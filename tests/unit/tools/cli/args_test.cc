@@ -42,11 +42,10 @@ TEST(Args, KeepsRepeatedValuesInOrder) {
   EXPECT_TRUE(args->all("--name").empty());
 }
 
-TEST(Args, CountsARepeatableSwitch) {
+TEST(Args, KeepsARepeatableSwitch) {
   auto args = Args::parse({"--force", "--force"}, kSpec);
   ASSERT_TRUE(Ok(args));
-  EXPECT_EQ(args->count("--force"), 2u);
-  EXPECT_EQ(args->count("--demo"), 0u);
+  EXPECT_EQ(args->all("--force").size(), 2u);
 }
 
 TEST(Args, TakesAnEmptyValueInEitherSpelling) {
