@@ -1,0 +1,355 @@
+// keystep-enroll's FIDO2 client against the software CTAP2 authenticator (through libfido2's
+// own CTAPHID framing), and the result checked by the webauthn provider: the registration by
+// finish_enrollment, then an assertion the same key makes by verify.
+
+#include "tools/keystep-enroll/fido2_client.h"
+
+#include <cbor.h>
+#include <fido.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "base/crypto/encoding.h"
+#include "base/crypto/random.h"
+#include "providers/webauthn/webauthn_provider.h"
+#include "tests/support/soft_fido/soft_fido.h"
+
+namespace keystep {
+namespace {
+
+using enroll::Fido2Request;
+using testsupport::SoftFido;
+
+constexpr int64_t kNow = 1'800'000'000;
+const std::string kRpId = "id.example.test";
+const std::string kOrigin = "https://id.example.test:8443";
+
+// What fido_dev_info_manifest would list if these keys were plugged in.
+enroll::Fido2Manifest manifest_of(std::vector<SoftFido*> keys) {
+  return [keys](fido_dev_info_t* list, size_t max, size_t* found) {
+    *found = 0;
+    for (SoftFido* key : keys) {
+      if (*found == max) break;
+      const int rc = fido_dev_info_set(list, (*found)++, key->path().c_str(), "Keystep",
+                                       "Soft FIDO2", &SoftFido::io(), nullptr);
+      if (rc != FIDO_OK) return rc;
+    }
+    return FIDO_OK;
+  };
+}
+
+ChallengeContext context() {
+  ChallengeContext c;
+  c.now = kNow;
+  c.rp_id = kRpId;
+  c.origin = kOrigin;
+  return c;
+}
+
+enroll::PinPrompt pin(std::string text, int* asked = nullptr, int* retries_seen = nullptr) {
+  return [text, asked, retries_seen](int retries) -> std::optional<std::string> {
+    if (asked) ++*asked;
+    if (retries_seen) *retries_seen = retries;
+    return text;
+  };
+}
+
+enroll::PinPrompt no_pin_expected() {
+  return [](int) -> std::optional<std::string> {
+    ADD_FAILURE() << "asked for a PIN the key does not have";
+    return std::nullopt;
+  };
+}
+
+struct FidoDevFree {
+  void operator()(fido_dev_t* d) const {
+    fido_dev_close(d);
+    fido_dev_free(&d);
+  }
+};
+struct FidoAssertFree {
+  void operator()(fido_assert_t* a) const { fido_assert_free(&a); }
+};
+
+// What a browser posts after navigator.credentials.get(): the soft key signs the request
+// options through libfido2 (with the PIN when given: user verified).
+std::string sign_in(SoftFido& key, const nlohmann::json& request_options,
+                    const std::string& origin, const char* pin_text) {
+  const auto challenge = base64url_decode(request_options.at("challenge").get<std::string>());
+  EXPECT_TRUE(challenge.ok());
+  const std::string client_data = nlohmann::json{{"type", "webauthn.get"},
+                                                 {"challenge", base64url_encode(*challenge)},
+                                                 {"origin", origin},
+                                                 {"crossOrigin", false}}
+                                      .dump();
+  std::unique_ptr<fido_dev_t, FidoDevFree> dev(fido_dev_new());
+  EXPECT_EQ(fido_dev_set_io_functions(dev.get(), &SoftFido::io()), FIDO_OK);
+  EXPECT_EQ(fido_dev_open(dev.get(), key.path().c_str()), FIDO_OK);
+  std::unique_ptr<fido_assert_t, FidoAssertFree> assertion(fido_assert_new());
+  EXPECT_EQ(fido_assert_set_rp(assertion.get(), request_options.at("rpId").get<std::string>().c_str()),
+            FIDO_OK);
+  EXPECT_EQ(fido_assert_set_clientdata(assertion.get(),
+                                       reinterpret_cast<const unsigned char*>(client_data.data()),
+                                       client_data.size()),
+            FIDO_OK);
+  for (const auto& allowed : request_options.at("allowCredentials")) {
+    const auto id = base64url_decode(allowed.at("id").get<std::string>());
+    EXPECT_EQ(fido_assert_allow_cred(assertion.get(),
+                                     reinterpret_cast<const unsigned char*>(id->data()), id->size()),
+              FIDO_OK);
+  }
+  EXPECT_EQ(fido_dev_get_assert(dev.get(), assertion.get(), pin_text), FIDO_OK);
+  // libfido2 holds the authenticator data as the CBOR byte string the key sent.
+  cbor_load_result loaded{};
+  cbor_item_t* wrapped = cbor_load(fido_assert_authdata_ptr(assertion.get(), 0),
+                                   fido_assert_authdata_len(assertion.get(), 0), &loaded);
+  EXPECT_TRUE(wrapped != nullptr && cbor_isa_bytestring(wrapped));
+  const std::string auth_data(reinterpret_cast<const char*>(cbor_bytestring_handle(wrapped)),
+                              cbor_bytestring_length(wrapped));
+  cbor_decref(&wrapped);
+  const auto bytes = [](const unsigned char* p, size_t n) {
+    return base64url_encode(std::string(reinterpret_cast<const char*>(p), n));
+  };
+  const std::string id =
+      bytes(fido_assert_id_ptr(assertion.get(), 0), fido_assert_id_len(assertion.get(), 0));
+  return nlohmann::json{
+      {"id", id},
+      {"rawId", id},
+      {"type", "public-key"},
+      {"response",
+       {{"clientDataJSON", base64url_encode(client_data)},
+        {"authenticatorData", base64url_encode(auth_data)},
+        {"signature",
+         bytes(fido_assert_sig_ptr(assertion.get(), 0), fido_assert_sig_len(assertion.get(), 0))}}}}
+      .dump();
+}
+
+class Fido2ClientTest : public ::testing::Test {
+ protected:
+  Fido2ClientTest() : provider_(random_, webauthn::AttestationRoots()) {
+    user_.user_id = 42;
+    user_.account_id = 7;
+    user_.email = "ada@example.test";
+    user_.issuer_label = "Example";
+  }
+
+  // The admin API's begin: a pending credential and the options the tool is given.
+  Enrollment begin(const nlohmann::json& settings = nlohmann::json::object(),
+                   std::span<const MfaCredential> existing = {}) {
+    auto enrollment = provider_.begin_registration(user_, settings, existing, context());
+    EXPECT_TRUE(enrollment.ok()) << enrollment.error().message;
+    return std::move(*enrollment);
+  }
+
+  Fido2Request request_for(const Enrollment& enrollment, std::string device = "") {
+    return Fido2Request{enrollment.client_options.at(kOptionCeremony), kOrigin, std::move(device)};
+  }
+
+  // Registers on `key` through the tool and confirms through the provider.
+  MfaCredential enroll(SoftFido& key, const enroll::PinPrompt& prompt,
+                       const nlohmann::json& settings = nlohmann::json::object()) {
+    Enrollment enrollment = begin(settings);
+    auto response = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), prompt);
+    EXPECT_TRUE(response.ok()) << response.error().message;
+    if (!response) return {};
+    auto confirmed = provider_.finish_enrollment(enrollment.pending, *response, context());
+    EXPECT_TRUE(confirmed.ok()) << confirmed.error().message;
+    return confirmed.ok() ? *confirmed : MfaCredential{};
+  }
+
+  OsRandom random_;
+  WebAuthnProvider provider_;
+  UserRef user_;
+};
+
+TEST_F(Fido2ClientTest, KeyWithoutPinRegistersAndThenSignsIn) {
+  SoftFido key("soft:no-pin", {});
+  MfaCredential credential = enroll(key, no_pin_expected());
+  ASSERT_TRUE(credential.confirmed);
+  EXPECT_EQ(credential.params["fmt"], "packed");
+  EXPECT_EQ(credential.params["attestation"], "self");
+  EXPECT_EQ(credential.params["alg"], -7);
+  EXPECT_EQ(credential.params["transports"], nlohmann::json::array({"usb"}));
+  EXPECT_EQ(credential.state["user_verified"], false);
+  EXPECT_EQ(key.touches(), 1);
+
+  std::vector<MfaCredential> keys{credential};
+  auto challenge = provider_.begin_challenge(keys, context());
+  ASSERT_TRUE(challenge.ok());
+  const std::string response = sign_in(key, challenge->client_options, kOrigin, nullptr);
+  EXPECT_EQ(provider_.lookup_key(response), credential.lookup_key);
+  auto used = provider_.verify(credential, *challenge, response, context());
+  ASSERT_TRUE(used.ok()) << used.error().message;
+  EXPECT_EQ(used->counter, 2);
+  EXPECT_EQ(key.touches(), 2);
+  // The same answer again is a replay.
+  auto again = provider_.verify(*used, *challenge, response, context());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kReplayed);
+}
+
+TEST_F(Fido2ClientTest, KeyWithPinIsAskedOnceAndVerifiesTheUser) {
+  SoftFido key("soft:pin", {.pin = "4711-secret"});
+  int asked = 0, retries = 0;
+  MfaCredential credential =
+      enroll(key, pin("4711-secret", &asked, &retries), {{"user_verification", "required"}});
+  ASSERT_TRUE(credential.confirmed);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(retries, 8);
+  EXPECT_EQ(credential.state["user_verified"], true);
+
+  std::vector<MfaCredential> keys{credential};
+  auto challenge = provider_.begin_challenge(keys, context());
+  ASSERT_TRUE(challenge.ok());
+  EXPECT_EQ(challenge->client_options["userVerification"], "required");
+  // Without the PIN the key does not verify the user: refused under "required".
+  auto unverified = provider_.verify(
+      credential, *challenge, sign_in(key, challenge->client_options, kOrigin, nullptr), context());
+  ASSERT_FALSE(unverified.ok());
+  EXPECT_EQ(unverified.error().code, ErrorCode::kDenied);
+  auto verified = provider_.verify(
+      credential, *challenge, sign_in(key, challenge->client_options, kOrigin, "4711-secret"),
+      context());
+  ASSERT_TRUE(verified.ok()) << verified.error().message;
+  EXPECT_EQ(verified->state["user_verified"], true);
+}
+
+TEST_F(Fido2ClientTest, NoneAttestationRegisters) {
+  SoftFido key("soft:none", {.pin = std::nullopt, .attestation = SoftFido::Attestation::kNone});
+  MfaCredential credential = enroll(key, no_pin_expected());
+  ASSERT_TRUE(credential.confirmed);
+  EXPECT_EQ(credential.params["fmt"], "none");
+  EXPECT_EQ(credential.params["attestation"], "none");
+}
+
+TEST_F(Fido2ClientTest, WrongPinSaysHowManyTriesAreLeft) {
+  SoftFido key("soft:wrong", {.pin = "right"});
+  Enrollment enrollment = begin();
+  auto refused = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), pin("wrong"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kDenied);
+  EXPECT_EQ(refused.error().message, "wrong PIN (7 tries left before the key blocks its PIN)");
+  EXPECT_EQ(refused.error().message.find("wrong PIN"), 0u);
+  EXPECT_EQ(key.touches(), 0);  // the key never got as far as asking for a touch
+  // The right PIN afterwards registers.
+  auto ok = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), pin("right"));
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_TRUE(provider_.finish_enrollment(enrollment.pending, *ok, context()).ok());
+}
+
+TEST_F(Fido2ClientTest, ThreeWrongPinsInARowNeedAReplug) {
+  SoftFido key("soft:three", {.pin = "right"});
+  Enrollment enrollment = begin();
+  const auto request = request_for(enrollment);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(enroll::fido2_register(manifest_of({&key}), request, pin("wrong")).error().code,
+              ErrorCode::kDenied);
+  }
+  auto third = enroll::fido2_register(manifest_of({&key}), request, pin("wrong"));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, ErrorCode::kLocked);
+  EXPECT_NE(third.error().message.find("unplug the key"), std::string::npos);
+  key.replug();
+  EXPECT_TRUE(enroll::fido2_register(manifest_of({&key}), request, pin("right")).ok());
+}
+
+TEST_F(Fido2ClientTest, BlockedPinIsReportedBeforeAskingForIt) {
+  SoftFido key("soft:blocked", {.pin = "right"});
+  Enrollment enrollment = begin();
+  const auto request = request_for(enrollment);
+  for (int i = 0; i < 8; ++i) {
+    if (i % 3 == 0) key.replug();
+    (void)enroll::fido2_register(manifest_of({&key}), request, pin("wrong"));
+  }
+  EXPECT_EQ(key.pin_retries(), 0);
+  int asked = 0;
+  auto blocked = enroll::fido2_register(manifest_of({&key}), request, pin("right", &asked));
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.error().code, ErrorCode::kLocked);
+  EXPECT_NE(blocked.error().message.find("PIN is blocked"), std::string::npos);
+  EXPECT_EQ(asked, 0);
+}
+
+TEST_F(Fido2ClientTest, NoKeySeveralKeysAndDeviceChoice) {
+  Enrollment enrollment = begin();
+  auto none = enroll::fido2_register(manifest_of({}), request_for(enrollment), no_pin_expected());
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(none.error().message.find("no FIDO2 security key found"), std::string::npos);
+
+  SoftFido first("soft:first", {});
+  SoftFido second("soft:second", {});
+  auto several = enroll::fido2_register(manifest_of({&first, &second}), request_for(enrollment),
+                                        no_pin_expected());
+  ASSERT_FALSE(several.ok());
+  EXPECT_EQ(several.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(several.error().message.find("--device"), std::string::npos);
+  EXPECT_NE(several.error().message.find("soft:second"), std::string::npos);
+
+  auto unknown = enroll::fido2_register(manifest_of({&first, &second}),
+                                        request_for(enrollment, "soft:third"), no_pin_expected());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+
+  auto chosen = enroll::fido2_register(manifest_of({&first, &second}),
+                                       request_for(enrollment, "soft:second"), no_pin_expected());
+  ASSERT_TRUE(chosen.ok()) << chosen.error().message;
+  EXPECT_EQ(first.touches(), 0);
+  EXPECT_EQ(second.touches(), 1);
+  EXPECT_TRUE(provider_.finish_enrollment(enrollment.pending, *chosen, context()).ok());
+
+  auto listed = enroll::list_fido2_keys(manifest_of({&first, &second}));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[1].path, "soft:second");
+  EXPECT_EQ((*listed)[1].product, "Soft FIDO2");
+}
+
+TEST_F(Fido2ClientTest, UntouchedKeyTimesOut) {
+  SoftFido key("soft:untouched", {});
+  key.set_touch(false);
+  Enrollment enrollment = begin();
+  auto late = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), no_pin_expected());
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, ErrorCode::kExpired);
+  EXPECT_NE(late.error().message.find("not touched in time"), std::string::npos);
+}
+
+TEST_F(Fido2ClientTest, KeyAlreadyRegisteredIsExcluded) {
+  SoftFido key("soft:twice", {});
+  MfaCredential credential = enroll(key, no_pin_expected());
+  std::vector<MfaCredential> existing{credential};
+  Enrollment second = begin(nlohmann::json::object(), existing);
+  auto excluded = enroll::fido2_register(manifest_of({&key}), request_for(second), no_pin_expected());
+  ASSERT_FALSE(excluded.ok());
+  EXPECT_EQ(excluded.error().code, ErrorCode::kDenied);
+  EXPECT_NE(excluded.error().message.find("already registered"), std::string::npos);
+}
+
+TEST_F(Fido2ClientTest, UserVerificationRequiredNeedsAPin) {
+  SoftFido key("soft:no-uv", {});
+  Enrollment enrollment = begin({{"user_verification", "required"}});
+  auto refused =
+      enroll::fido2_register(manifest_of({&key}), request_for(enrollment), no_pin_expected());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("no PIN"), std::string::npos);
+}
+
+TEST_F(Fido2ClientTest, OptionsForAnotherSiteAreRefused) {
+  SoftFido key("soft:phish", {});
+  Enrollment enrollment = begin();
+  Fido2Request request = request_for(enrollment);
+  request.creation_options["rp"]["id"] = "evil.test";
+  auto refused = enroll::fido2_register(manifest_of({&key}), request, no_pin_expected());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(key.touches(), 0);
+  request.creation_options["rp"]["id"] = "example.test";  // a parent domain is fine
+  EXPECT_TRUE(enroll::fido2_register(manifest_of({&key}), request, no_pin_expected()).ok());
+}
+
+}  // namespace
+}  // namespace keystep
