@@ -20,9 +20,9 @@ struct DevInfoList {
   ~DevInfoList() { fido_dev_info_free(&list, kMaxKeys); }
 };
 
-Status list_into(const Fido2Manifest& manifest, DevInfoList& infos) {
+Status list_into(const Fido2Keys& keys, DevInfoList& infos) {
   if (infos.list == nullptr) return make_error(ErrorCode::kInternal, "out of memory");
-  if (int rc = manifest(infos.list, kMaxKeys, &infos.found); rc != FIDO_OK) {
+  if (int rc = keys.manifest(infos.list, kMaxKeys, &infos.found); rc != FIDO_OK) {
     return make_error(ErrorCode::kUnavailable,
                       std::string("could not list security keys (libfido2: ") + fido_strerr(rc) +
                           ")");
@@ -162,9 +162,9 @@ Result<std::string> attestation_object(const fido_cred_t* cred) {
   return out;
 }
 
-Result<Dev> open_key(const Fido2Manifest& manifest, const std::string& device) {
+Result<Dev> open_key(const Fido2Keys& keys, const std::string& device) {
   DevInfoList infos;
-  if (Status listed = list_into(manifest, infos); !listed) return listed.error();
+  if (Status listed = list_into(keys, infos); !listed) return listed.error();
   const size_t found = infos.found;
   const fido_dev_info_t* chosen = nullptr;
   std::string paths;
@@ -187,15 +187,17 @@ Result<Dev> open_key(const Fido2Manifest& manifest, const std::string& device) {
   if (chosen == nullptr) {
     return make_error(ErrorCode::kNotFound, "no security key at " + device + "; plugged in:" + paths);
   }
-  Dev dev(fido_dev_new_with_info(chosen));
+  const std::string path = text_or_empty(fido_dev_info_path(chosen));
+  Dev dev(fido_dev_new());
   if (!dev) return make_error(ErrorCode::kInternal, "out of memory");
-  if (int rc = fido_dev_open_with_info(dev.get()); rc != FIDO_OK) {
+  int rc = keys.io == nullptr ? FIDO_OK : fido_dev_set_io_functions(dev.get(), keys.io);
+  if (rc == FIDO_OK) rc = fido_dev_open(dev.get(), path.c_str());
+  if (rc != FIDO_OK) {
     // A closed device must not be closed again by DevFree.
     fido_dev_t* raw = dev.release();
     fido_dev_free(&raw);
     return make_error(ErrorCode::kUnavailable,
-                      "could not open the security key " +
-                          text_or_empty(fido_dev_info_path(chosen)) + " (libfido2: " +
+                      "could not open the security key " + path + " (libfido2: " +
                           fido_strerr(rc) + "; on Linux, check your access to /dev/hidraw*)");
   }
   return dev;
@@ -203,27 +205,28 @@ Result<Dev> open_key(const Fido2Manifest& manifest, const std::string& device) {
 
 }  // namespace
 
-Fido2Manifest hid_manifest() {
-  return [](fido_dev_info_t* list, size_t max, size_t* found) {
-    return fido_dev_info_manifest(list, max, found);
-  };
+Fido2Keys hid_keys() {
+  return Fido2Keys{[](fido_dev_info_t* list, size_t max, size_t* found) {
+                     return fido_dev_info_manifest(list, max, found);
+                   },
+                   nullptr};
 }
 
-Result<std::vector<Fido2Key>> list_fido2_keys(const Fido2Manifest& manifest) {
+Result<std::vector<Fido2Key>> list_fido2_keys(const Fido2Keys& keys) {
   DevInfoList infos;
-  if (Status listed = list_into(manifest, infos); !listed) return listed.error();
+  if (Status listed = list_into(keys, infos); !listed) return listed.error();
   const size_t found = infos.found;
-  std::vector<Fido2Key> keys;
+  std::vector<Fido2Key> out;
   for (size_t i = 0; i < found; ++i) {
     const fido_dev_info_t* info = fido_dev_info_ptr(infos.list, i);
-    keys.push_back({text_or_empty(fido_dev_info_path(info)),
-                    text_or_empty(fido_dev_info_manufacturer_string(info)),
-                    text_or_empty(fido_dev_info_product_string(info))});
+    out.push_back({text_or_empty(fido_dev_info_path(info)),
+                   text_or_empty(fido_dev_info_manufacturer_string(info)),
+                   text_or_empty(fido_dev_info_product_string(info))});
   }
-  return keys;
+  return out;
 }
 
-Result<std::string> fido2_register(const Fido2Manifest& manifest, const Fido2Request& request,
+Result<std::string> fido2_register(const Fido2Keys& keys, const Fido2Request& request,
                                    const PinPrompt& prompt) {
   const nlohmann::json& options = request.creation_options;
   if (!options.is_object()) {
@@ -256,7 +259,7 @@ Result<std::string> fido2_register(const Fido2Manifest& manifest, const Fido2Req
                                                  {"crossOrigin", false}}
                                       .dump();
 
-  Result<Dev> dev = open_key(manifest, request.device);
+  Result<Dev> dev = open_key(keys, request.device);
   if (!dev) return dev.error();
 
   Pin pin;

@@ -20,13 +20,20 @@
 
 namespace keystep::enroll {
 
-// The keys plugged in, as fido_dev_info_manifest reports them: fills at most `max` entries
-// of `list` (from fido_dev_info_new(max)) and sets `found`; a libfido2 status. Tests give one
-// that lists software keys (fido_dev_info_set with their own I/O functions).
-using Fido2Manifest = std::function<int(fido_dev_info_t* list, size_t max, size_t* found)>;
+// Where the keys come from: libfido2's HID enumeration and HID I/O (hid_keys()), or, in
+// tests, software keys speaking CTAPHID through their own I/O functions.
+struct Fido2Keys {
+  // The keys plugged in, as fido_dev_info_manifest reports them: fills at most `max` entries
+  // of `list` (from fido_dev_info_new(max)) and sets `found`; a libfido2 status.
+  std::function<int(fido_dev_info_t* list, size_t max, size_t* found)> manifest;
+  // The I/O functions a key is opened with (fido_dev_set_io_functions: 64-byte reports);
+  // nullptr: libfido2's HID. (fido_dev_new_with_info would treat a manifest entry's I/O
+  // functions as HID ones, asking the handle for its report lengths, so they go here.)
+  const fido_dev_io_t* io = nullptr;
+};
 
-// libfido2's HID enumeration: the real keys.
-Fido2Manifest hid_manifest();
+// The real keys: libfido2's HID enumeration and I/O.
+Fido2Keys hid_keys();
 
 struct Fido2Key {
   std::string path;          // what --device takes, e.g. /dev/hidraw3
@@ -34,8 +41,8 @@ struct Fido2Key {
   std::string product;       // e.g. "YubiKey FIDO+CCID"
 };
 
-// The keys `manifest` lists (at most 64). kUnavailable when libfido2 cannot enumerate.
-Result<std::vector<Fido2Key>> list_fido2_keys(const Fido2Manifest& manifest);
+// The keys plugged in (at most 64). kUnavailable when libfido2 cannot enumerate.
+Result<std::vector<Fido2Key>> list_fido2_keys(const Fido2Keys& keys);
 
 // Asks the operator for the key's PIN; `retries` is how many tries the key has left.
 // nullopt when the operator gives none (the registration then stops: kDenied).
@@ -65,7 +72,7 @@ struct Fido2Request {
 //   kLocked           PIN blocked (reset the key), or three wrong PINs (replug it)
 //   kExpired          nobody touched the key in time
 //   kUnavailable      the key could not be opened or answered garbage (permissions: udev)
-Result<std::string> fido2_register(const Fido2Manifest& manifest, const Fido2Request& request,
+Result<std::string> fido2_register(const Fido2Keys& keys, const Fido2Request& request,
                                    const PinPrompt& prompt);
 
 }  // namespace keystep::enroll

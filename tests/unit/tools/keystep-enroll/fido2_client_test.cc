@@ -8,6 +8,7 @@
 #include <fido.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -26,9 +27,13 @@ constexpr int64_t kNow = 1'800'000'000;
 const std::string kRpId = "id.example.test";
 const std::string kOrigin = "https://id.example.test:8443";
 
+// libfido2 wants fido_init once per process; FIDO_DEBUG=1 in the environment logs its CTAP
+// traffic to stderr.
+[[maybe_unused]] const bool kFidoReady = (fido_init(std::getenv("FIDO_DEBUG") ? FIDO_DEBUG : 0), true);
+
 // What fido_dev_info_manifest would list if these keys were plugged in.
-enroll::Fido2Manifest manifest_of(std::vector<SoftFido*> keys) {
-  return [keys](fido_dev_info_t* list, size_t max, size_t* found) {
+enroll::Fido2Keys plugged_in(std::vector<SoftFido*> keys) {
+  const auto manifest = [keys](fido_dev_info_t* list, size_t max, size_t* found) {
     *found = 0;
     for (SoftFido* key : keys) {
       if (*found == max) break;
@@ -38,6 +43,7 @@ enroll::Fido2Manifest manifest_of(std::vector<SoftFido*> keys) {
     }
     return FIDO_OK;
   };
+  return enroll::Fido2Keys{manifest, &SoftFido::io()};
 }
 
 ChallengeContext context() {
@@ -151,7 +157,7 @@ class Fido2ClientTest : public ::testing::Test {
   MfaCredential enroll(SoftFido& key, const enroll::PinPrompt& prompt,
                        const nlohmann::json& settings = nlohmann::json::object()) {
     Enrollment enrollment = begin(settings);
-    auto response = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), prompt);
+    auto response = enroll::fido2_register(plugged_in({&key}), request_for(enrollment), prompt);
     EXPECT_TRUE(response.ok()) << response.error().message;
     if (!response) return {};
     auto confirmed = provider_.finish_enrollment(enrollment.pending, *response, context());
@@ -227,14 +233,14 @@ TEST_F(Fido2ClientTest, NoneAttestationRegisters) {
 TEST_F(Fido2ClientTest, WrongPinSaysHowManyTriesAreLeft) {
   SoftFido key("soft:wrong", {.pin = "right"});
   Enrollment enrollment = begin();
-  auto refused = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), pin("wrong"));
+  auto refused = enroll::fido2_register(plugged_in({&key}), request_for(enrollment), pin("wrong"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kDenied);
   EXPECT_EQ(refused.error().message, "wrong PIN (7 tries left before the key blocks its PIN)");
   EXPECT_EQ(refused.error().message.find("wrong PIN"), 0u);
   EXPECT_EQ(key.touches(), 0);  // the key never got as far as asking for a touch
   // The right PIN afterwards registers.
-  auto ok = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), pin("right"));
+  auto ok = enroll::fido2_register(plugged_in({&key}), request_for(enrollment), pin("right"));
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_TRUE(provider_.finish_enrollment(enrollment.pending, *ok, context()).ok());
 }
@@ -244,15 +250,15 @@ TEST_F(Fido2ClientTest, ThreeWrongPinsInARowNeedAReplug) {
   Enrollment enrollment = begin();
   const auto request = request_for(enrollment);
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(enroll::fido2_register(manifest_of({&key}), request, pin("wrong")).error().code,
+    EXPECT_EQ(enroll::fido2_register(plugged_in({&key}), request, pin("wrong")).error().code,
               ErrorCode::kDenied);
   }
-  auto third = enroll::fido2_register(manifest_of({&key}), request, pin("wrong"));
+  auto third = enroll::fido2_register(plugged_in({&key}), request, pin("wrong"));
   ASSERT_FALSE(third.ok());
   EXPECT_EQ(third.error().code, ErrorCode::kLocked);
   EXPECT_NE(third.error().message.find("unplug the key"), std::string::npos);
   key.replug();
-  EXPECT_TRUE(enroll::fido2_register(manifest_of({&key}), request, pin("right")).ok());
+  EXPECT_TRUE(enroll::fido2_register(plugged_in({&key}), request, pin("right")).ok());
 }
 
 TEST_F(Fido2ClientTest, BlockedPinIsReportedBeforeAskingForIt) {
@@ -261,11 +267,11 @@ TEST_F(Fido2ClientTest, BlockedPinIsReportedBeforeAskingForIt) {
   const auto request = request_for(enrollment);
   for (int i = 0; i < 8; ++i) {
     if (i % 3 == 0) key.replug();
-    (void)enroll::fido2_register(manifest_of({&key}), request, pin("wrong"));
+    (void)enroll::fido2_register(plugged_in({&key}), request, pin("wrong"));
   }
   EXPECT_EQ(key.pin_retries(), 0);
   int asked = 0;
-  auto blocked = enroll::fido2_register(manifest_of({&key}), request, pin("right", &asked));
+  auto blocked = enroll::fido2_register(plugged_in({&key}), request, pin("right", &asked));
   ASSERT_FALSE(blocked.ok());
   EXPECT_EQ(blocked.error().code, ErrorCode::kLocked);
   EXPECT_NE(blocked.error().message.find("PIN is blocked"), std::string::npos);
@@ -274,33 +280,33 @@ TEST_F(Fido2ClientTest, BlockedPinIsReportedBeforeAskingForIt) {
 
 TEST_F(Fido2ClientTest, NoKeySeveralKeysAndDeviceChoice) {
   Enrollment enrollment = begin();
-  auto none = enroll::fido2_register(manifest_of({}), request_for(enrollment), no_pin_expected());
+  auto none = enroll::fido2_register(plugged_in({}), request_for(enrollment), no_pin_expected());
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code, ErrorCode::kNotFound);
   EXPECT_NE(none.error().message.find("no FIDO2 security key found"), std::string::npos);
 
   SoftFido first("soft:first", {});
   SoftFido second("soft:second", {});
-  auto several = enroll::fido2_register(manifest_of({&first, &second}), request_for(enrollment),
+  auto several = enroll::fido2_register(plugged_in({&first, &second}), request_for(enrollment),
                                         no_pin_expected());
   ASSERT_FALSE(several.ok());
   EXPECT_EQ(several.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(several.error().message.find("--device"), std::string::npos);
   EXPECT_NE(several.error().message.find("soft:second"), std::string::npos);
 
-  auto unknown = enroll::fido2_register(manifest_of({&first, &second}),
+  auto unknown = enroll::fido2_register(plugged_in({&first, &second}),
                                         request_for(enrollment, "soft:third"), no_pin_expected());
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
 
-  auto chosen = enroll::fido2_register(manifest_of({&first, &second}),
+  auto chosen = enroll::fido2_register(plugged_in({&first, &second}),
                                        request_for(enrollment, "soft:second"), no_pin_expected());
   ASSERT_TRUE(chosen.ok()) << chosen.error().message;
   EXPECT_EQ(first.touches(), 0);
   EXPECT_EQ(second.touches(), 1);
   EXPECT_TRUE(provider_.finish_enrollment(enrollment.pending, *chosen, context()).ok());
 
-  auto listed = enroll::list_fido2_keys(manifest_of({&first, &second}));
+  auto listed = enroll::list_fido2_keys(plugged_in({&first, &second}));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[1].path, "soft:second");
@@ -311,7 +317,7 @@ TEST_F(Fido2ClientTest, UntouchedKeyTimesOut) {
   SoftFido key("soft:untouched", {});
   key.set_touch(false);
   Enrollment enrollment = begin();
-  auto late = enroll::fido2_register(manifest_of({&key}), request_for(enrollment), no_pin_expected());
+  auto late = enroll::fido2_register(plugged_in({&key}), request_for(enrollment), no_pin_expected());
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().code, ErrorCode::kExpired);
   EXPECT_NE(late.error().message.find("not touched in time"), std::string::npos);
@@ -322,7 +328,7 @@ TEST_F(Fido2ClientTest, KeyAlreadyRegisteredIsExcluded) {
   MfaCredential credential = enroll(key, no_pin_expected());
   std::vector<MfaCredential> existing{credential};
   Enrollment second = begin(nlohmann::json::object(), existing);
-  auto excluded = enroll::fido2_register(manifest_of({&key}), request_for(second), no_pin_expected());
+  auto excluded = enroll::fido2_register(plugged_in({&key}), request_for(second), no_pin_expected());
   ASSERT_FALSE(excluded.ok());
   EXPECT_EQ(excluded.error().code, ErrorCode::kDenied);
   EXPECT_NE(excluded.error().message.find("already registered"), std::string::npos);
@@ -332,7 +338,7 @@ TEST_F(Fido2ClientTest, UserVerificationRequiredNeedsAPin) {
   SoftFido key("soft:no-uv", {});
   Enrollment enrollment = begin({{"user_verification", "required"}});
   auto refused =
-      enroll::fido2_register(manifest_of({&key}), request_for(enrollment), no_pin_expected());
+      enroll::fido2_register(plugged_in({&key}), request_for(enrollment), no_pin_expected());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(refused.error().message.find("no PIN"), std::string::npos);
@@ -343,12 +349,12 @@ TEST_F(Fido2ClientTest, OptionsForAnotherSiteAreRefused) {
   Enrollment enrollment = begin();
   Fido2Request request = request_for(enrollment);
   request.creation_options["rp"]["id"] = "evil.test";
-  auto refused = enroll::fido2_register(manifest_of({&key}), request, no_pin_expected());
+  auto refused = enroll::fido2_register(plugged_in({&key}), request, no_pin_expected());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(key.touches(), 0);
   request.creation_options["rp"]["id"] = "example.test";  // a parent domain is fine
-  EXPECT_TRUE(enroll::fido2_register(manifest_of({&key}), request, no_pin_expected()).ok());
+  EXPECT_TRUE(enroll::fido2_register(plugged_in({&key}), request, no_pin_expected()).ok());
 }
 
 }  // namespace
