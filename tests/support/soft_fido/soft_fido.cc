@@ -8,6 +8,7 @@
 #include <cstring>
 #include <deque>
 
+#include "base/crypto/encoding.h"
 #include "base/crypto/hash.h"
 #include "tests/unit/providers/webauthn/test_authenticator.h"
 
@@ -518,6 +519,83 @@ std::string SoftFido::client_pin(const std::string& body) {
     default:
       return status_only(kInvalidCommand);
   }
+}
+
+namespace {
+
+struct DevFree {
+  void operator()(fido_dev_t* dev) const {
+    fido_dev_close(dev);
+    fido_dev_free(&dev);
+  }
+};
+struct AssertFree {
+  void operator()(fido_assert_t* assertion) const { fido_assert_free(&assertion); }
+};
+
+std::string b64(const unsigned char* p, size_t n) {
+  return base64url_encode(std::string(reinterpret_cast<const char*>(p), n));
+}
+
+}  // namespace
+
+Result<std::string> sign_in(SoftFido& key, const nlohmann::json& request_options,
+                            const std::string& origin, const char* pin) {
+  const Error unusable = make_error(ErrorCode::kInvalidArgument, "unusable request options");
+  if (!request_options.is_object() || !request_options.contains("challenge") ||
+      !request_options["challenge"].is_string() || !request_options.contains("rpId") ||
+      !request_options["rpId"].is_string()) {
+    return unusable;
+  }
+  Result<std::string> challenge = base64url_decode(request_options["challenge"].get<std::string>());
+  if (!challenge) return unusable;
+  const std::string client_data = nlohmann::json{{"type", "webauthn.get"},
+                                                 {"challenge", base64url_encode(*challenge)},
+                                                 {"origin", origin},
+                                                 {"crossOrigin", false}}
+                                      .dump();
+  std::unique_ptr<fido_dev_t, DevFree> dev(fido_dev_new());
+  std::unique_ptr<fido_assert_t, AssertFree> assertion(fido_assert_new());
+  const std::string rp_id = request_options["rpId"].get<std::string>();
+  int rc = fido_dev_set_io_functions(dev.get(), &SoftFido::io());
+  if (rc == FIDO_OK) rc = fido_dev_open(dev.get(), key.path().c_str());
+  if (rc == FIDO_OK) rc = fido_assert_set_rp(assertion.get(), rp_id.c_str());
+  if (rc == FIDO_OK) {
+    rc = fido_assert_set_clientdata(
+        assertion.get(), reinterpret_cast<const unsigned char*>(client_data.data()),
+        client_data.size());
+  }
+  for (const auto& allowed : request_options.value("allowCredentials", nlohmann::json::array())) {
+    if (!allowed.is_object() || !allowed.contains("id") || !allowed["id"].is_string()) {
+      return unusable;
+    }
+    Result<std::string> id = base64url_decode(allowed["id"].get<std::string>());
+    if (!id) return unusable;
+    if (rc == FIDO_OK) {
+      rc = fido_assert_allow_cred(assertion.get(), reinterpret_cast<const unsigned char*>(id->data()),
+                                  id->size());
+    }
+  }
+  if (rc == FIDO_OK) rc = fido_dev_get_assert(dev.get(), assertion.get(), pin);
+  if (rc != FIDO_OK) return make_error(ErrorCode::kDenied, fido_strerr(rc));
+  // libfido2 holds the authenticator data as the CBOR byte string the key sent.
+  Item wrapped = load(std::string_view(
+      reinterpret_cast<const char*>(fido_assert_authdata_ptr(assertion.get(), 0)),
+      fido_assert_authdata_len(assertion.get(), 0)));
+  std::optional<std::string> auth_data = bytes_of(wrapped.get());
+  if (!auth_data) return make_error(ErrorCode::kInternal, "no authenticator data");
+  const std::string id =
+      b64(fido_assert_id_ptr(assertion.get(), 0), fido_assert_id_len(assertion.get(), 0));
+  return nlohmann::json{
+      {"id", id},
+      {"rawId", id},
+      {"type", "public-key"},
+      {"response",
+       {{"clientDataJSON", base64url_encode(client_data)},
+        {"authenticatorData", base64url_encode(*auth_data)},
+        {"signature",
+         b64(fido_assert_sig_ptr(assertion.get(), 0), fido_assert_sig_len(assertion.get(), 0))}}}}
+      .dump();
 }
 
 }  // namespace keystep::testsupport

@@ -22,6 +22,10 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+
 namespace keystep::testsupport {
 
 class SoftFido {
@@ -81,5 +85,15 @@ class SoftFido {
   int touches_ = 0;
   uint32_t sign_count_ = 0;
 };
+
+// What a browser posts after navigator.credentials.get() with `key`: libfido2 (as a client,
+// through SoftFido::io()) asks the key for an assertion over `request_options` (a
+// PublicKeyCredentialRequestOptionsJSON: challenge, rpId, allowCredentials) for `origin`,
+// with `pin` when not null (the key then verifies the user). On success returns the
+// PublicKeyCredential JSON text {"id", "rawId", "type", "response": {"clientDataJSON",
+// "authenticatorData", "signature"}}; kInvalidArgument for unusable options, kDenied with
+// libfido2's text when the key refuses (no credential of the list, wrong PIN, no touch).
+Result<std::string> sign_in(SoftFido& key, const nlohmann::json& request_options,
+                            const std::string& origin, const char* pin);
 
 }  // namespace keystep::testsupport

@@ -4,7 +4,6 @@
 
 #include "tools/keystep-enroll/fido2_client.h"
 
-#include <cbor.h>
 #include <fido.h>
 #include <gtest/gtest.h>
 
@@ -69,69 +68,6 @@ enroll::PinPrompt no_pin_expected() {
   };
 }
 
-struct FidoDevFree {
-  void operator()(fido_dev_t* d) const {
-    fido_dev_close(d);
-    fido_dev_free(&d);
-  }
-};
-struct FidoAssertFree {
-  void operator()(fido_assert_t* a) const { fido_assert_free(&a); }
-};
-
-// What a browser posts after navigator.credentials.get(): the soft key signs the request
-// options through libfido2 (with the PIN when given: user verified).
-std::string sign_in(SoftFido& key, const nlohmann::json& request_options,
-                    const std::string& origin, const char* pin_text) {
-  const auto challenge = base64url_decode(request_options.at("challenge").get<std::string>());
-  EXPECT_TRUE(challenge.ok());
-  const std::string client_data = nlohmann::json{{"type", "webauthn.get"},
-                                                 {"challenge", base64url_encode(*challenge)},
-                                                 {"origin", origin},
-                                                 {"crossOrigin", false}}
-                                      .dump();
-  std::unique_ptr<fido_dev_t, FidoDevFree> dev(fido_dev_new());
-  EXPECT_EQ(fido_dev_set_io_functions(dev.get(), &SoftFido::io()), FIDO_OK);
-  EXPECT_EQ(fido_dev_open(dev.get(), key.path().c_str()), FIDO_OK);
-  std::unique_ptr<fido_assert_t, FidoAssertFree> assertion(fido_assert_new());
-  EXPECT_EQ(fido_assert_set_rp(assertion.get(), request_options.at("rpId").get<std::string>().c_str()),
-            FIDO_OK);
-  EXPECT_EQ(fido_assert_set_clientdata(assertion.get(),
-                                       reinterpret_cast<const unsigned char*>(client_data.data()),
-                                       client_data.size()),
-            FIDO_OK);
-  for (const auto& allowed : request_options.at("allowCredentials")) {
-    const auto id = base64url_decode(allowed.at("id").get<std::string>());
-    EXPECT_EQ(fido_assert_allow_cred(assertion.get(),
-                                     reinterpret_cast<const unsigned char*>(id->data()), id->size()),
-              FIDO_OK);
-  }
-  EXPECT_EQ(fido_dev_get_assert(dev.get(), assertion.get(), pin_text), FIDO_OK);
-  // libfido2 holds the authenticator data as the CBOR byte string the key sent.
-  cbor_load_result loaded{};
-  cbor_item_t* wrapped = cbor_load(fido_assert_authdata_ptr(assertion.get(), 0),
-                                   fido_assert_authdata_len(assertion.get(), 0), &loaded);
-  EXPECT_TRUE(wrapped != nullptr && cbor_isa_bytestring(wrapped));
-  const std::string auth_data(reinterpret_cast<const char*>(cbor_bytestring_handle(wrapped)),
-                              cbor_bytestring_length(wrapped));
-  cbor_decref(&wrapped);
-  const auto bytes = [](const unsigned char* p, size_t n) {
-    return base64url_encode(std::string(reinterpret_cast<const char*>(p), n));
-  };
-  const std::string id =
-      bytes(fido_assert_id_ptr(assertion.get(), 0), fido_assert_id_len(assertion.get(), 0));
-  return nlohmann::json{
-      {"id", id},
-      {"rawId", id},
-      {"type", "public-key"},
-      {"response",
-       {{"clientDataJSON", base64url_encode(client_data)},
-        {"authenticatorData", base64url_encode(auth_data)},
-        {"signature",
-         bytes(fido_assert_sig_ptr(assertion.get(), 0), fido_assert_sig_len(assertion.get(), 0))}}}}
-      .dump();
-}
-
 class Fido2ClientTest : public ::testing::Test {
  protected:
   Fido2ClientTest() : provider_(random_, webauthn::AttestationRoots()) {
@@ -184,7 +120,9 @@ TEST_F(Fido2ClientTest, KeyWithoutPinRegistersAndThenSignsIn) {
   std::vector<MfaCredential> keys{credential};
   auto challenge = provider_.begin_challenge(keys, context());
   ASSERT_TRUE(challenge.ok());
-  const std::string response = sign_in(key, challenge->client_options, kOrigin, nullptr);
+  auto signed_in = testsupport::sign_in(key, challenge->client_options, kOrigin, nullptr);
+  ASSERT_TRUE(signed_in.ok()) << signed_in.error().message;
+  const std::string response = *signed_in;
   EXPECT_EQ(provider_.lookup_key(response), credential.lookup_key);
   auto used = provider_.verify(credential, *challenge, response, context());
   ASSERT_TRUE(used.ok()) << used.error().message;
@@ -194,6 +132,27 @@ TEST_F(Fido2ClientTest, KeyWithoutPinRegistersAndThenSignsIn) {
   auto again = provider_.verify(*used, *challenge, response, context());
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, ErrorCode::kReplayed);
+
+  // A copy of the key whose counter lags behind: cloned.
+  key.set_sign_count(1);
+  auto next = provider_.begin_challenge(std::vector<MfaCredential>{*used}, context());
+  ASSERT_TRUE(next.ok());
+  auto lagging = testsupport::sign_in(key, next->client_options, kOrigin, nullptr);
+  ASSERT_TRUE(lagging.ok());
+  auto cloned = provider_.verify(*used, *next, *lagging, context());
+  ASSERT_FALSE(cloned.ok());
+  EXPECT_EQ(cloned.error().code, ErrorCode::kCloned);
+}
+
+TEST_F(Fido2ClientTest, AnotherKeyHasNoCredentialToAnswerWith) {
+  SoftFido key("soft:mine", {});
+  SoftFido other("soft:other", {});
+  MfaCredential credential = enroll(key, no_pin_expected());
+  auto challenge = provider_.begin_challenge(std::vector<MfaCredential>{credential}, context());
+  ASSERT_TRUE(challenge.ok());
+  auto refused = testsupport::sign_in(other, challenge->client_options, kOrigin, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "FIDO_ERR_NO_CREDENTIALS");
 }
 
 TEST_F(Fido2ClientTest, KeyWithPinIsAskedOnceAndVerifiesTheUser) {
@@ -212,11 +171,11 @@ TEST_F(Fido2ClientTest, KeyWithPinIsAskedOnceAndVerifiesTheUser) {
   EXPECT_EQ(challenge->client_options["userVerification"], "required");
   // Without the PIN the key does not verify the user: refused under "required".
   auto unverified = provider_.verify(
-      credential, *challenge, sign_in(key, challenge->client_options, kOrigin, nullptr), context());
+      credential, *challenge, *testsupport::sign_in(key, challenge->client_options, kOrigin, nullptr), context());
   ASSERT_FALSE(unverified.ok());
   EXPECT_EQ(unverified.error().code, ErrorCode::kDenied);
   auto verified = provider_.verify(
-      credential, *challenge, sign_in(key, challenge->client_options, kOrigin, "4711-secret"),
+      credential, *challenge, *testsupport::sign_in(key, challenge->client_options, kOrigin, "4711-secret"),
       context());
   ASSERT_TRUE(verified.ok()) << verified.error().message;
   EXPECT_EQ(verified->state["user_verified"], true);
