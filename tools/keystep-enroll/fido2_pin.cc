@@ -25,14 +25,16 @@ PinPrompt terminal_pin_prompt(int tty) {
   return [tty](int retries) -> std::optional<std::string> {
     termios saved{};
     if (::tcgetattr(tty, &saved) != 0) return std::nullopt;
-    if (!write_all(tty, "PIN of the security key (" + std::to_string(retries) +
-                            " tries left): ")) {
-      return std::nullopt;
-    }
+    // Quiet before the prompt shows, so nothing typed after it can be echoed or flushed.
     termios quiet = saved;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     quiet.c_lflag |= ECHONL;
     if (::tcsetattr(tty, TCSAFLUSH, &quiet) != 0) return std::nullopt;
+    if (!write_all(tty, "PIN of the security key (" + std::to_string(retries) +
+                            " tries left): ")) {
+      ::tcsetattr(tty, TCSAFLUSH, &saved);
+      return std::nullopt;
+    }
     // Byte by byte, so nothing after the line is taken from the terminal.
     std::string line;
     bool ended = false;

@@ -8,6 +8,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <future>
 #include <string>
 
 namespace keystep::enroll {
@@ -24,19 +26,18 @@ class Pty {
   void type(const std::string& text) const {
     EXPECT_EQ(::write(controller_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   }
-  // What the terminal showed so far.
-  std::string screen() const {
+  // What the terminal shows until it shows `end` (or 5 s pass).
+  std::string screen_until(const std::string& end) const {
     std::string out;
-    char buffer[256];
-    for (;;) {
+    char c = 0;
+    while (!out.ends_with(end)) {
       fd_set fds;
       FD_ZERO(&fds);
       FD_SET(controller_, &fds);
-      timeval wait{0, 100'000};
+      timeval wait{5, 0};
       if (::select(controller_ + 1, &fds, nullptr, nullptr, &wait) != 1) break;
-      const ssize_t n = ::read(controller_, buffer, sizeof buffer);
-      if (n <= 0) break;
-      out.append(buffer, static_cast<size_t>(n));
+      if (::read(controller_, &c, 1) != 1) break;
+      out += c;
     }
     return out;
   }
@@ -51,13 +52,15 @@ TEST(Fido2PinTest, ReadsThePinWithoutEchoAndRestoresTheTerminal) {
   termios before{};
   ASSERT_EQ(::tcgetattr(pty.terminal(), &before), 0);
   ASSERT_TRUE(before.c_lflag & ECHO);
+  auto pin = std::async(std::launch::async, terminal_pin_prompt(pty.terminal()), 5);
+  // Typed once the prompt shows: what was typed before it is discarded (TCSAFLUSH).
+  EXPECT_EQ(pty.screen_until(": "), "PIN of the security key (5 tries left): ");
   pty.type("12 34-pin\n");
-  std::optional<std::string> pin = terminal_pin_prompt(pty.terminal())(5);
-  ASSERT_TRUE(pin.has_value());
-  EXPECT_EQ(*pin, "12 34-pin");
-  const std::string screen = pty.screen();
-  EXPECT_NE(screen.find("PIN of the security key (5 tries left): "), std::string::npos);
-  EXPECT_EQ(screen.find("34-pin"), std::string::npos);
+  ASSERT_EQ(pin.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  std::optional<std::string> got = pin.get();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, "12 34-pin");
+  EXPECT_EQ(pty.screen_until("\n").find("34-pin"), std::string::npos);
   termios after{};
   ASSERT_EQ(::tcgetattr(pty.terminal(), &after), 0);
   EXPECT_TRUE(after.c_lflag & ECHO);
@@ -71,9 +74,12 @@ TEST(Fido2PinTest, NoTerminalOrNoLineGivesNoPin) {
   ::close(pipe_fds[1]);
 
   Pty pty;
+  auto pin = std::async(std::launch::async, terminal_pin_prompt(pty.terminal()), 8);
+  pty.screen_until(": ");
   pty.type("1234\x04");  // end of input (Ctrl-D) before Enter
   pty.type("\x04");
-  EXPECT_FALSE(terminal_pin_prompt(pty.terminal())(8).has_value());
+  ASSERT_EQ(pin.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_FALSE(pin.get().has_value());
 }
 
 }  // namespace
