@@ -23,9 +23,9 @@ struct DevInfoList {
 Status list_into(const Fido2Keys& keys, DevInfoList& infos) {
   if (infos.list == nullptr) return make_error(ErrorCode::kInternal, "out of memory");
   if (int rc = keys.manifest(infos.list, kMaxKeys, &infos.found); rc != FIDO_OK) {
-    return make_error(ErrorCode::kUnavailable,
-                      std::string("could not list security keys (libfido2: ") + fido_strerr(rc) +
-                          ")");
+    return make_error(
+        ErrorCode::kUnavailable,
+        std::string("could not list security keys (libfido2: ") + fido_strerr(rc) + ")");
   }
   return {};
 }
@@ -93,8 +93,9 @@ Error key_error(int rc, std::string_view step) {
     case FIDO_ERR_USER_ACTION_TIMEOUT:
     case FIDO_ERR_ACTION_TIMEOUT:
     case FIDO_ERR_TIMEOUT:
-      return make_error(ErrorCode::kExpired, "the key was not touched in time: run again and "
-                                             "touch the key when it blinks");
+      return make_error(ErrorCode::kExpired,
+                        "the key was not touched in time: run again and "
+                        "touch the key when it blinks");
     case FIDO_ERR_UNSUPPORTED_ALGORITHM:
       return make_error(ErrorCode::kInvalidArgument,
                         "the key cannot make an ES256 credential, which the server requires");
@@ -123,9 +124,9 @@ Result<std::string> rp_id_for(const nlohmann::json& options, const std::string& 
       (host.size() > id.size() && host.ends_with(id) && host[host.size() - id.size() - 1] == '.')) {
     return id;
   }
-  return make_error(ErrorCode::kInvalidArgument, "the server's rp.id " + id +
-                                                     " is not the host of " + origin +
-                                                     " or a parent domain of it");
+  return make_error(
+      ErrorCode::kInvalidArgument,
+      "the server's rp.id " + id + " is not the host of " + origin + " or a parent domain of it");
 }
 
 // The attestationObject from libfido2's parts: {"fmt", "attStmt", "authData"}.
@@ -144,8 +145,8 @@ Result<std::string> attestation_object(const fido_cred_t* cred) {
   }
   CborItem object(cbor_new_definite_map(3));
   if (!statement || !object ||
-      !cbor_map_add(object.get(), {cbor_move(cbor_build_string("fmt")),
-                                   cbor_move(cbor_build_string(fmt))}) ||
+      !cbor_map_add(object.get(),
+                    {cbor_move(cbor_build_string("fmt")), cbor_move(cbor_build_string(fmt))}) ||
       !cbor_map_add(object.get(), {cbor_move(cbor_build_string("attStmt")), statement.get()}) ||
       !cbor_map_add(object.get(),
                     {cbor_move(cbor_build_string("authData")),
@@ -185,7 +186,8 @@ Result<Dev> open_key(const Fido2Keys& keys, const std::string& device) {
                       "several security keys are plugged in: choose one with --device" + paths);
   }
   if (chosen == nullptr) {
-    return make_error(ErrorCode::kNotFound, "no security key at " + device + "; plugged in:" + paths);
+    return make_error(ErrorCode::kNotFound,
+                      "no security key at " + device + "; plugged in:" + paths);
   }
   const std::string path = text_or_empty(fido_dev_info_path(chosen));
   Dev dev(fido_dev_new());
@@ -197,8 +199,8 @@ Result<Dev> open_key(const Fido2Keys& keys, const std::string& device) {
     fido_dev_t* raw = dev.release();
     fido_dev_free(&raw);
     return make_error(ErrorCode::kUnavailable,
-                      "could not open the security key " + path + " (libfido2: " +
-                          fido_strerr(rc) + "; on Linux, check your access to /dev/hidraw*)");
+                      "could not open the security key " + path + " (libfido2: " + fido_strerr(rc) +
+                          "; on Linux, check your access to /dev/hidraw*)");
   }
   return dev;
 }
@@ -248,16 +250,17 @@ Result<std::string> fido2_register(const Fido2Keys& keys, const Fido2Request& re
   if (!es256) {
     return make_error(ErrorCode::kInvalidArgument, "the creation options do not offer ES256");
   }
-  const nlohmann::json selection = options.value("authenticatorSelection", nlohmann::json::object());
+  const nlohmann::json selection =
+      options.value("authenticatorSelection", nlohmann::json::object());
   const bool uv_required =
       selection.is_object() && selection.value("userVerification", "") == "required";
 
   // Serialised once: these exact bytes are hashed for the key and sent to the server.
-  const std::string client_data = nlohmann::json{{"type", "webauthn.create"},
-                                                 {"challenge", base64url_encode(*challenge)},
-                                                 {"origin", request.origin},
-                                                 {"crossOrigin", false}}
-                                      .dump();
+  const std::string client_data = nlohmann::json{
+      {"type", "webauthn.create"},
+      {"challenge", base64url_encode(*challenge)},
+      {"origin", request.origin},
+      {"crossOrigin", false}}.dump();
 
   Result<Dev> dev = open_key(keys, request.device);
   if (!dev) return dev.error();
@@ -277,8 +280,10 @@ Result<std::string> fido2_register(const Fido2Keys& keys, const Fido2Request& re
   } else if (uv_required) {
     return make_error(ErrorCode::kInvalidArgument,
                       "the account requires user verification and this key has no PIN: set one "
-                      "(e.g. `fido2-token -S " + request.device + "` or `ykman fido access "
-                      "change-pin`) and run again");
+                      "(e.g. `fido2-token -S " +
+                          request.device +
+                          "` or `ykman fido access "
+                          "change-pin`) and run again");
   }
 
   std::unique_ptr<fido_cred_t, CredFree> cred(fido_cred_new());
@@ -306,9 +311,9 @@ Result<std::string> fido2_register(const Fido2Keys& keys, const Fido2Request& re
     if (rc == FIDO_OK) rc = fido_cred_exclude(cred.get(), u8(*id), id->size());
   }
   if (rc != FIDO_OK) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      std::string("the creation options are unusable (libfido2: ") +
-                          fido_strerr(rc) + ")");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        std::string("the creation options are unusable (libfido2: ") + fido_strerr(rc) + ")");
   }
   const int timeout_ms = options.value("timeout", nlohmann::json()).is_number_integer()
                              ? options["timeout"].get<int>()
@@ -319,18 +324,17 @@ Result<std::string> fido2_register(const Fido2Keys& keys, const Fido2Request& re
   if (rc == FIDO_ERR_PIN_INVALID) {
     int retries = 0;
     if (fido_dev_get_retry_count(dev->get(), &retries) == FIDO_OK) {
-      return make_error(ErrorCode::kDenied,
-                        "wrong PIN (" + std::to_string(retries) + " tries left before the key "
-                        "blocks its PIN)");
+      return make_error(ErrorCode::kDenied, "wrong PIN (" + std::to_string(retries) +
+                                                " tries left before the key "
+                                                "blocks its PIN)");
     }
   }
   if (rc != FIDO_OK) return key_error(rc, "make the credential");
 
   Result<std::string> object = attestation_object(cred.get());
   if (!object) return object.error();
-  const std::string id = base64url_encode(
-      std::string(reinterpret_cast<const char*>(fido_cred_id_ptr(cred.get())),
-                  fido_cred_id_len(cred.get())));
+  const std::string id = base64url_encode(std::string(
+      reinterpret_cast<const char*>(fido_cred_id_ptr(cred.get())), fido_cred_id_len(cred.get())));
   return nlohmann::json{{"id", id},
                         {"rawId", id},
                         {"type", "public-key"},

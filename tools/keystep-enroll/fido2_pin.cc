@@ -30,8 +30,7 @@ PinPrompt terminal_pin_prompt(int tty) {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     quiet.c_lflag |= ECHONL;
     if (::tcsetattr(tty, TCSAFLUSH, &quiet) != 0) return std::nullopt;
-    if (!write_all(tty, "PIN of the security key (" + std::to_string(retries) +
-                            " tries left): ")) {
+    if (!write_all(tty, "PIN of the security key (" + std::to_string(retries) + " tries left): ")) {
       ::tcsetattr(tty, TCSAFLUSH, &saved);
       return std::nullopt;
     }

@@ -45,9 +45,7 @@ constexpr uint8_t kFlagUp = 0x01, kFlagUv = 0x04, kFlagAt = 0x40;
 
 std::string status_only(uint8_t status) { return std::string(1, static_cast<char>(status)); }
 
-std::string reply(cbor_item_t* map) {
-  return status_only(kOk) + webauthn::testing::serialize(map);
-}
+std::string reply(cbor_item_t* map) { return status_only(kOk) + webauthn::testing::serialize(map); }
 
 std::string random_bytes(size_t n) {
   std::string out(n, '\0');
@@ -104,8 +102,7 @@ std::optional<std::string> text_of(const cbor_item_t* item) {
 
 Item load(std::string_view bytes) {
   cbor_load_result result{};
-  Item item(cbor_load(reinterpret_cast<cbor_data>(bytes.data()), bytes.size(), &result),
-            item_free);
+  Item item(cbor_load(reinterpret_cast<cbor_data>(bytes.data()), bytes.size(), &result), item_free);
   if (item && result.read != bytes.size()) item.reset();
   return item;
 }
@@ -132,9 +129,10 @@ std::shared_ptr<EVP_PKEY> platform_key(const cbor_item_t* cose) {
   if (!x || !y || x->size() != 32 || y->size() != 32) return nullptr;
   const std::string point = "\x04" + *x + *y;
   std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> build(OSSL_PARAM_BLD_new(),
-                                                                       OSSL_PARAM_BLD_free);
-  check(build && OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 "prime256v1", 0) == 1 &&
+                                                                        OSSL_PARAM_BLD_free);
+  check(build &&
+        OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ==
+            1 &&
         OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                          point.size()) == 1);
   std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(
@@ -151,8 +149,8 @@ std::shared_ptr<EVP_PKEY> platform_key(const cbor_item_t* cose) {
 
 // SHA-256 of the ECDH shared point's x coordinate.
 std::optional<std::string> shared_secret(EVP_PKEY* ours, EVP_PKEY* theirs) {
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-      EVP_PKEY_CTX_new(ours, nullptr), EVP_PKEY_CTX_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new(ours, nullptr),
+                                                                  EVP_PKEY_CTX_free);
   size_t size = 0;
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
       EVP_PKEY_derive_set_peer(ctx.get(), theirs) != 1 ||
@@ -169,7 +167,7 @@ std::optional<std::string> shared_secret(EVP_PKEY* ours, EVP_PKEY* theirs) {
 // AES-256-CBC with a zero IV and no padding, as protocol 1 encrypts.
 std::string aes_cbc(const std::string& key, const std::string& data, bool encrypt) {
   std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
-                                                                     EVP_CIPHER_CTX_free);
+                                                                      EVP_CIPHER_CTX_free);
   const unsigned char iv[16] = {};
   std::string out(data.size() + 16, '\0');
   int n = 0, tail = 0;
@@ -333,8 +331,8 @@ std::string SoftFido::get_info() const {
   add(info.get(), 3, webauthn::testing::cbor_bytes(options_.aaguid));
   cbor_item_t* options = cbor_new_definite_map(4);
   const auto option = [&](const char* name, bool value) {
-    check(cbor_map_add(options, {cbor_move(cbor_build_string(name)),
-                                 cbor_move(cbor_build_bool(value))}));
+    check(cbor_map_add(options,
+                       {cbor_move(cbor_build_string(name)), cbor_move(cbor_build_bool(value))}));
   };
   option("rk", false);
   option("up", true);
@@ -390,7 +388,8 @@ std::string SoftFido::make_credential(const std::string& body) {
       std::optional<std::string> id = bytes_of(member(descriptor, "id"));
       cbor_decref(&descriptor);
       auto known = id ? credentials_.find(*id) : credentials_.end();
-      excluded = excluded || (known != credentials_.end() && known->second->rp_id_hash == rp_id_hash);
+      excluded =
+          excluded || (known != credentials_.end() && known->second->rp_id_hash == rp_id_hash);
     }
   }
   // A key asks for a touch before it says a credential is excluded, as CTAP 2.1 §6.1.2 wants.
@@ -549,11 +548,11 @@ Result<std::string> sign_in(SoftFido& key, const nlohmann::json& request_options
   }
   Result<std::string> challenge = base64url_decode(request_options["challenge"].get<std::string>());
   if (!challenge) return unusable;
-  const std::string client_data = nlohmann::json{{"type", "webauthn.get"},
-                                                 {"challenge", base64url_encode(*challenge)},
-                                                 {"origin", origin},
-                                                 {"crossOrigin", false}}
-                                      .dump();
+  const std::string client_data = nlohmann::json{
+      {"type", "webauthn.get"},
+      {"challenge", base64url_encode(*challenge)},
+      {"origin", origin},
+      {"crossOrigin", false}}.dump();
   std::unique_ptr<fido_dev_t, DevFree> dev(fido_dev_new());
   std::unique_ptr<fido_assert_t, AssertFree> assertion(fido_assert_new());
   const std::string rp_id = request_options["rpId"].get<std::string>();
@@ -561,9 +560,9 @@ Result<std::string> sign_in(SoftFido& key, const nlohmann::json& request_options
   if (rc == FIDO_OK) rc = fido_dev_open(dev.get(), key.path().c_str());
   if (rc == FIDO_OK) rc = fido_assert_set_rp(assertion.get(), rp_id.c_str());
   if (rc == FIDO_OK) {
-    rc = fido_assert_set_clientdata(
-        assertion.get(), reinterpret_cast<const unsigned char*>(client_data.data()),
-        client_data.size());
+    rc = fido_assert_set_clientdata(assertion.get(),
+                                    reinterpret_cast<const unsigned char*>(client_data.data()),
+                                    client_data.size());
   }
   for (const auto& allowed : request_options.value("allowCredentials", nlohmann::json::array())) {
     if (!allowed.is_object() || !allowed.contains("id") || !allowed["id"].is_string()) {
@@ -572,29 +571,28 @@ Result<std::string> sign_in(SoftFido& key, const nlohmann::json& request_options
     Result<std::string> id = base64url_decode(allowed["id"].get<std::string>());
     if (!id) return unusable;
     if (rc == FIDO_OK) {
-      rc = fido_assert_allow_cred(assertion.get(), reinterpret_cast<const unsigned char*>(id->data()),
-                                  id->size());
+      rc = fido_assert_allow_cred(assertion.get(),
+                                  reinterpret_cast<const unsigned char*>(id->data()), id->size());
     }
   }
   if (rc == FIDO_OK) rc = fido_dev_get_assert(dev.get(), assertion.get(), pin);
   if (rc != FIDO_OK) return make_error(ErrorCode::kDenied, fido_strerr(rc));
   // libfido2 holds the authenticator data as the CBOR byte string the key sent.
-  Item wrapped = load(std::string_view(
-      reinterpret_cast<const char*>(fido_assert_authdata_ptr(assertion.get(), 0)),
-      fido_assert_authdata_len(assertion.get(), 0)));
+  Item wrapped = load(
+      std::string_view(reinterpret_cast<const char*>(fido_assert_authdata_ptr(assertion.get(), 0)),
+                       fido_assert_authdata_len(assertion.get(), 0)));
   std::optional<std::string> auth_data = bytes_of(wrapped.get());
   if (!auth_data) return make_error(ErrorCode::kInternal, "no authenticator data");
   const std::string id =
       b64(fido_assert_id_ptr(assertion.get(), 0), fido_assert_id_len(assertion.get(), 0));
-  return nlohmann::json{
-      {"id", id},
-      {"rawId", id},
-      {"type", "public-key"},
-      {"response",
-       {{"clientDataJSON", base64url_encode(client_data)},
-        {"authenticatorData", base64url_encode(*auth_data)},
-        {"signature",
-         b64(fido_assert_sig_ptr(assertion.get(), 0), fido_assert_sig_len(assertion.get(), 0))}}}}
+  return nlohmann::json{{"id", id},
+                        {"rawId", id},
+                        {"type", "public-key"},
+                        {"response",
+                         {{"clientDataJSON", base64url_encode(client_data)},
+                          {"authenticatorData", base64url_encode(*auth_data)},
+                          {"signature", b64(fido_assert_sig_ptr(assertion.get(), 0),
+                                            fido_assert_sig_len(assertion.get(), 0))}}}}
       .dump();
 }
 

@@ -28,7 +28,8 @@ const std::string kOrigin = "https://id.example.test:8443";
 
 // libfido2 wants fido_init once per process; FIDO_DEBUG=1 in the environment logs its CTAP
 // traffic to stderr.
-[[maybe_unused]] const bool kFidoReady = (fido_init(std::getenv("FIDO_DEBUG") ? FIDO_DEBUG : 0), true);
+[[maybe_unused]] const bool kFidoReady =
+    (fido_init(std::getenv("FIDO_DEBUG") ? FIDO_DEBUG : 0), true);
 
 // What fido_dev_info_manifest would list if these keys were plugged in.
 enroll::Fido2Keys plugged_in(std::vector<SoftFido*> keys) {
@@ -66,6 +67,13 @@ enroll::PinPrompt no_pin_expected() {
     ADD_FAILURE() << "asked for a PIN the key does not have";
     return std::nullopt;
   };
+}
+
+// `result` is an error of `code` whose message says `fragment`.
+void expect_refused(const Result<std::string>& result, ErrorCode code, std::string_view fragment) {
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, code);
+  EXPECT_NE(result.error().message.find(fragment), std::string::npos) << result.error().message;
 }
 
 class Fido2ClientTest : public ::testing::Test {
@@ -171,12 +179,13 @@ TEST_F(Fido2ClientTest, KeyWithPinIsAskedOnceAndVerifiesTheUser) {
   EXPECT_EQ(challenge->client_options["userVerification"], "required");
   // Without the PIN the key does not verify the user: refused under "required".
   auto unverified = provider_.verify(
-      credential, *challenge, *testsupport::sign_in(key, challenge->client_options, kOrigin, nullptr), context());
+      credential, *challenge,
+      *testsupport::sign_in(key, challenge->client_options, kOrigin, nullptr), context());
   ASSERT_FALSE(unverified.ok());
   EXPECT_EQ(unverified.error().code, ErrorCode::kDenied);
   auto verified = provider_.verify(
-      credential, *challenge, *testsupport::sign_in(key, challenge->client_options, kOrigin, "4711-secret"),
-      context());
+      credential, *challenge,
+      *testsupport::sign_in(key, challenge->client_options, kOrigin, "4711-secret"), context());
   ASSERT_TRUE(verified.ok()) << verified.error().message;
   EXPECT_EQ(verified->state["user_verified"], true);
 }
@@ -213,9 +222,7 @@ TEST_F(Fido2ClientTest, ThreeWrongPinsInARowNeedAReplug) {
               ErrorCode::kDenied);
   }
   auto third = enroll::fido2_register(plugged_in({&key}), request, pin("wrong"));
-  ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.error().code, ErrorCode::kLocked);
-  EXPECT_NE(third.error().message.find("unplug the key"), std::string::npos);
+  expect_refused(third, ErrorCode::kLocked, "unplug the key");
   key.replug();
   EXPECT_TRUE(enroll::fido2_register(plugged_in({&key}), request, pin("right")).ok());
 }
@@ -231,26 +238,20 @@ TEST_F(Fido2ClientTest, BlockedPinIsReportedBeforeAskingForIt) {
   EXPECT_EQ(key.pin_retries(), 0);
   int asked = 0;
   auto blocked = enroll::fido2_register(plugged_in({&key}), request, pin("right", &asked));
-  ASSERT_FALSE(blocked.ok());
-  EXPECT_EQ(blocked.error().code, ErrorCode::kLocked);
-  EXPECT_NE(blocked.error().message.find("PIN is blocked"), std::string::npos);
+  expect_refused(blocked, ErrorCode::kLocked, "PIN is blocked");
   EXPECT_EQ(asked, 0);
 }
 
 TEST_F(Fido2ClientTest, NoKeySeveralKeysAndDeviceChoice) {
   Enrollment enrollment = begin();
   auto none = enroll::fido2_register(plugged_in({}), request_for(enrollment), no_pin_expected());
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code, ErrorCode::kNotFound);
-  EXPECT_NE(none.error().message.find("no FIDO2 security key found"), std::string::npos);
+  expect_refused(none, ErrorCode::kNotFound, "no FIDO2 security key found");
 
   SoftFido first("soft:first", {});
   SoftFido second("soft:second", {});
   auto several = enroll::fido2_register(plugged_in({&first, &second}), request_for(enrollment),
                                         no_pin_expected());
-  ASSERT_FALSE(several.ok());
-  EXPECT_EQ(several.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(several.error().message.find("--device"), std::string::npos);
+  expect_refused(several, ErrorCode::kInvalidArgument, "--device");
   EXPECT_NE(several.error().message.find("soft:second"), std::string::npos);
 
   auto unknown = enroll::fido2_register(plugged_in({&first, &second}),
@@ -276,10 +277,9 @@ TEST_F(Fido2ClientTest, UntouchedKeyTimesOut) {
   SoftFido key("soft:untouched", {});
   key.set_touch(false);
   Enrollment enrollment = begin();
-  auto late = enroll::fido2_register(plugged_in({&key}), request_for(enrollment), no_pin_expected());
-  ASSERT_FALSE(late.ok());
-  EXPECT_EQ(late.error().code, ErrorCode::kExpired);
-  EXPECT_NE(late.error().message.find("not touched in time"), std::string::npos);
+  auto late =
+      enroll::fido2_register(plugged_in({&key}), request_for(enrollment), no_pin_expected());
+  expect_refused(late, ErrorCode::kExpired, "not touched in time");
 }
 
 TEST_F(Fido2ClientTest, KeyAlreadyRegisteredIsExcluded) {
@@ -287,10 +287,9 @@ TEST_F(Fido2ClientTest, KeyAlreadyRegisteredIsExcluded) {
   MfaCredential credential = enroll(key, no_pin_expected());
   std::vector<MfaCredential> existing{credential};
   Enrollment second = begin(nlohmann::json::object(), existing);
-  auto excluded = enroll::fido2_register(plugged_in({&key}), request_for(second), no_pin_expected());
-  ASSERT_FALSE(excluded.ok());
-  EXPECT_EQ(excluded.error().code, ErrorCode::kDenied);
-  EXPECT_NE(excluded.error().message.find("already registered"), std::string::npos);
+  auto excluded =
+      enroll::fido2_register(plugged_in({&key}), request_for(second), no_pin_expected());
+  expect_refused(excluded, ErrorCode::kDenied, "already registered");
 }
 
 TEST_F(Fido2ClientTest, UserVerificationRequiredNeedsAPin) {
@@ -298,9 +297,7 @@ TEST_F(Fido2ClientTest, UserVerificationRequiredNeedsAPin) {
   Enrollment enrollment = begin({{"user_verification", "required"}});
   auto refused =
       enroll::fido2_register(plugged_in({&key}), request_for(enrollment), no_pin_expected());
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(refused.error().message.find("no PIN"), std::string::npos);
+  expect_refused(refused, ErrorCode::kInvalidArgument, "no PIN");
 }
 
 TEST_F(Fido2ClientTest, OptionsForAnotherSiteAreRefused) {
