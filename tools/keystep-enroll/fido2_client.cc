@@ -207,6 +207,15 @@ Result<Dev> open_key(const Fido2Keys& keys, const std::string& device) {
 
 }  // namespace
 
+Result<std::string> origin_of(std::string_view issuer) {
+  Result<ParsedUrl> url = parse_url(issuer);
+  if (!url) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the issuer is not an absolute http(s) URL: " + std::string(issuer));
+  }
+  return url->scheme + "://" + url->host + (url->port ? ":" + std::to_string(*url->port) : "");
+}
+
 Fido2Keys hid_keys() {
   return Fido2Keys{[](fido_dev_info_t* list, size_t max, size_t* found) {
                      return fido_dev_info_manifest(list, max, found);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -46,6 +47,11 @@ Result<std::vector<Fido2Key>> list_fido2_keys(const Fido2Keys& keys);
 // Asks the operator for the key's PIN; `retries` is how many tries the key has left.
 // nullopt when the operator gives none (the registration then stops: kDenied).
 using PinPrompt = std::function<std::optional<std::string>(int retries)>;
+
+// The origin clientDataJSON names for an issuer URL (--issuer): scheme://host[:port], the
+// port only when the URL names one, e.g. "https://id.example.com/k" -> "https://id.example.com".
+// kInvalidArgument for what is not an absolute http(s) URL.
+Result<std::string> origin_of(std::string_view issuer);
 
 struct Fido2Request {
   nlohmann::json creation_options;  // PublicKeyCredentialCreationOptionsJSON

@@ -315,3 +315,17 @@ TEST_F(Fido2ClientTest, OptionsForAnotherSiteAreRefused) {
 
 }  // namespace
 }  // namespace keystep
+
+namespace keystep::enroll {
+namespace {
+
+TEST(Fido2OriginTest, IsTheIssuersSchemeHostAndPort) {
+  EXPECT_EQ(*origin_of("https://id.example.com"), "https://id.example.com");
+  EXPECT_EQ(*origin_of("https://ID.example.com/tenant/a"), "https://id.example.com");
+  EXPECT_EQ(*origin_of("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
+  EXPECT_EQ(origin_of("id.example.com").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(origin_of("ftp://id.example.com").ok());
+}
+
+}  // namespace
+}  // namespace keystep::enroll
