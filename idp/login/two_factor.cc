@@ -26,6 +26,12 @@ std::string view_aad(int64_t user_id, const std::string& provider_id) {
   return "keystep mfa enrollment view " + std::to_string(user_id) + " " + provider_id;
 }
 
+// A pending enrollment the user began (profile, forced setup, enforcement email), not an
+// administrator's pending registration, which only its confirmation call finishes.
+bool own_pending(const MfaCredential& c, const std::string& provider_id) {
+  return c.provider_id == provider_id && !c.confirmed && !c.state.contains(kPendingExpiresAt);
+}
+
 std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
@@ -525,7 +531,7 @@ Result<TotpEnrollmentView> TwoFactor::pending_enrollment(const User& user,
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
   for (const auto& c : *credentials) {
-    if (c.provider_id == provider_id && !c.confirmed) return view_of(user, c);
+    if (own_pending(c, provider_id)) return view_of(user, c);
   }
   return make_error(ErrorCode::kNotFound, "no pending enrollment of " + provider_id);
 }
@@ -608,7 +614,7 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
   auto pending_it = std::find_if(credentials->begin(), credentials->end(), [&](const auto& c) {
-    return c.provider_id == provider_id && !c.confirmed;
+    return own_pending(c, provider_id);
   });
   if (pending_it == credentials->end())
     return make_error(ErrorCode::kNotFound, "Start again: nothing is waiting for confirmation.");

@@ -315,10 +315,12 @@ SettingsDescription YubikeyHotpProvider::describe_settings() const {
   return {{{"digits", "Digits", {{{6, 8}, "6 or 8 digits"}, {{6}, "6 digits"}, {{8}, "8 digits"}}},
            {"look_ahead",
             "Look-ahead window",
-            {{1, "1 code"}, {5, "5 codes"}, {10, "10 codes"}, {20, "20 codes"}, {50, "50 codes"}}},
+            // The default first: a value set through the API that the page does not list
+            // shows (and saves) as the default rather than as the narrowest window.
+            {{10, "10 codes"}, {1, "1 code"}, {5, "5 codes"}, {20, "20 codes"}, {50, "50 codes"}}},
            {"sync_window",
             "Resynchronisation window",
-            {{0, "Off"}, {100, "100 codes"}, {1000, "1000 codes"}, {10000, "10000 codes"}}},
+            {{1000, "1000 codes"}, {0, "Off"}, {100, "100 codes"}, {10000, "10000 codes"}}},
            {"allow_no_token_id",
             "Keys without identifier",
             {{true, "Allowed"}, {false, "Refused"}}}},
