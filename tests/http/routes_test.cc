@@ -111,6 +111,7 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "GET /api/v1/accounts/{account}/members\n"
             "POST /api/v1/accounts/{account}/members/{member}/two-factor/reset\n"
             "GET POST /api/v1/accounts/{account}/members/{member}/credentials\n"
+            "POST /api/v1/accounts/{account}/members/{member}/credentials/{credential}/confirm\n"
             "DELETE /api/v1/accounts/{account}/members/{member}/credentials/{credential}\n"
             "GET POST /api/v1/accounts/{account}/invitations\n"
             "DELETE /api/v1/accounts/{account}/invitations/{invitation}\n"
