@@ -797,16 +797,8 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
                                                         StepRefusal& refusal,
                                                         const Challenge* challenge) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
-  auto wait = throttle_.wait(keys);
-  if (!wait) return wait.error();
-  if (*wait > 0) {
-    refusal = {ErrorCode::kLocked,
-               "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
-               *wait};
-    audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
-    obs::second_factor_check(provider_id, obs::kFactorLocked);
-    return make_error(ErrorCode::kLocked, refusal.message);
-  }
+  if (Status open = not_locked_out(user, provider_id, keys, address, refusal); !open)
+    return open.error();
   // Authenticator apps show codes as "123 456"; spaces are not part of any code.
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
@@ -845,6 +837,20 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
       code_kind != ErrorCode::kCloned)
     return checked.error();
   return refuse_code(user, provider_id, code_kind, address, refusal);
+}
+
+Status TwoFactor::not_locked_out(const User& user, const std::string& provider_id,
+                                 const std::vector<std::string>& keys,
+                                 const std::string& address, StepRefusal& refusal) {
+  auto wait = throttle_.wait(keys);
+  if (!wait) return wait.error();
+  if (*wait == 0) return {};
+  refusal = {ErrorCode::kLocked,
+             "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
+             *wait};
+  audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
+  obs::second_factor_check(provider_id, obs::kFactorLocked);
+  return make_error(ErrorCode::kLocked, refusal.message);
 }
 
 Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
@@ -897,16 +903,8 @@ Result<std::vector<std::string>> TwoFactor::verify_resync(const User& user,
                                                           const std::string& address,
                                                           StepRefusal& refusal) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
-  auto wait = throttle_.wait(keys);
-  if (!wait) return wait.error();
-  if (*wait > 0) {
-    refusal = {ErrorCode::kLocked,
-               "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
-               *wait};
-    audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
-    obs::second_factor_check(provider_id, obs::kFactorLocked);
-    return make_error(ErrorCode::kLocked, refusal.message);
-  }
+  if (Status open = not_locked_out(user, provider_id, keys, address, refusal); !open)
+    return open.error();
   auto of = credentials_of(user, provider_id);
   if (!of) return of.error();
   auto account = store_.account_by_id(user.account_id);
