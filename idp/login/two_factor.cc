@@ -26,6 +26,12 @@ std::string view_aad(int64_t user_id, const std::string& provider_id) {
   return "keystep mfa enrollment view " + std::to_string(user_id) + " " + provider_id;
 }
 
+// A pending enrollment the user began (profile, forced setup, enforcement email), not an
+// administrator's pending registration, which only its confirmation call finishes.
+bool own_pending(const MfaCredential& c, const std::string& provider_id) {
+  return c.provider_id == provider_id && !c.confirmed && !c.state.contains(kPendingExpiresAt);
+}
+
 std::string user_key(const User& user) { return "user:" + std::to_string(user.id); }
 std::string address_key(const std::string& address) { return "addr:" + address; }
 
@@ -526,7 +532,7 @@ Result<TotpEnrollmentView> TwoFactor::pending_enrollment(const User& user,
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
   for (const auto& c : *credentials) {
-    if (c.provider_id == provider_id && !c.confirmed) return view_of(user, c);
+    if (own_pending(c, provider_id)) return view_of(user, c);
   }
   return make_error(ErrorCode::kNotFound, "no pending enrollment of " + provider_id);
 }
@@ -609,7 +615,7 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
   auto pending_it = std::find_if(credentials->begin(), credentials->end(), [&](const auto& c) {
-    return c.provider_id == provider_id && !c.confirmed;
+    return own_pending(c, provider_id);
   });
   if (pending_it == credentials->end())
     return make_error(ErrorCode::kNotFound, "Start again: nothing is waiting for confirmation.");
@@ -792,16 +798,8 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
                                                         StepRefusal& refusal,
                                                         const Challenge* challenge) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
-  auto wait = throttle_.wait(keys);
-  if (!wait) return wait.error();
-  if (*wait > 0) {
-    refusal = {ErrorCode::kLocked,
-               "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
-               *wait};
-    audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
-    obs::second_factor_check(provider_id, obs::kFactorLocked);
-    return make_error(ErrorCode::kLocked, refusal.message);
-  }
+  if (Status open = not_locked_out(user, provider_id, keys, address, refusal); !open)
+    return open.error();
   // Authenticator apps show codes as "123 456"; spaces are not part of any code.
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
@@ -840,6 +838,20 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
       code_kind != ErrorCode::kCloned)
     return checked.error();
   return refuse_code(user, provider_id, code_kind, address, refusal);
+}
+
+Status TwoFactor::not_locked_out(const User& user, const std::string& provider_id,
+                                 const std::vector<std::string>& keys,
+                                 const std::string& address, StepRefusal& refusal) {
+  auto wait = throttle_.wait(keys);
+  if (!wait) return wait.error();
+  if (*wait == 0) return {};
+  refusal = {ErrorCode::kLocked,
+             "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
+             *wait};
+  audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
+  obs::second_factor_check(provider_id, obs::kFactorLocked);
+  return make_error(ErrorCode::kLocked, refusal.message);
 }
 
 Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
@@ -892,16 +904,8 @@ Result<std::vector<std::string>> TwoFactor::verify_resync(const User& user,
                                                           const std::string& address,
                                                           StepRefusal& refusal) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
-  auto wait = throttle_.wait(keys);
-  if (!wait) return wait.error();
-  if (*wait > 0) {
-    refusal = {ErrorCode::kLocked,
-               "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
-               *wait};
-    audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
-    obs::second_factor_check(provider_id, obs::kFactorLocked);
-    return make_error(ErrorCode::kLocked, refusal.message);
-  }
+  if (Status open = not_locked_out(user, provider_id, keys, address, refusal); !open)
+    return open.error();
   auto of = credentials_of(user, provider_id);
   if (!of) return of.error();
   auto account = store_.account_by_id(user.account_id);

@@ -333,6 +333,11 @@ class TwoFactor final : public LoginPolicy {
   Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
                                    std::string_view code, const Challenge* challenge,
                                    int64_t& ahead);
+  // kLocked, with `refusal` filled and the lockout audited, while a wait of `keys` (the
+  // user's and the address's) is in force; the store's error; else success.
+  Status not_locked_out(const User& user, const std::string& provider_id,
+                        const std::vector<std::string>& keys, const std::string& address,
+                        StepRefusal& refusal);
   // The refusal of a code that was checked and not accepted (kDenied, kReplayed,
   // kInvalidArgument, kNotFound, kCloned): counted against the throttle, audited, its message.
   Result<std::vector<std::string>> refuse_code(const User& user, const std::string& provider_id,

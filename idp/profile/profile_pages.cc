@@ -299,6 +299,11 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
     const ErrorCode kind = codes.error().code;
     if (kind == ErrorCode::kNotFound) return redirect_to(config_.issuer + "/profile");
     if (kind == ErrorCode::kConflict) return profile_with(*who, Fault::kConflict, codes.error().message);
+    // A key's identifier names one key: this one is someone's already (or yours).
+    if (kind == ErrorCode::kAlreadyExists)
+      return profile_with(*who, Fault::kConflict,
+                          "This key is registered already, to you or to someone else. Ask your "
+                          "administrator.");
     if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
         kind != ErrorCode::kReplayed)
       return unavailable_page(codes.error().message);

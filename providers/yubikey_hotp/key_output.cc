@@ -1,25 +1,12 @@
 #include "providers/yubikey_hotp/key_output.h"
 
 #include <algorithm>
-#include <array>
 #include <utility>
 
 namespace keystep {
 namespace {
 
 constexpr std::string_view kModhex = "cbdefghijklnrtuv";
-
-// AZERTY's unshifted digit row, 1 to 0, in UTF-8.
-constexpr std::array<std::pair<std::string_view, char>, 10> kAzertyDigits = {{{"&", '1'},
-                                                                               {"\xC3\xA9", '2'},
-                                                                               {"\"", '3'},
-                                                                               {"'", '4'},
-                                                                               {"(", '5'},
-                                                                               {"-", '6'},
-                                                                               {"\xC3\xA8", '7'},
-                                                                               {"_", '8'},
-                                                                               {"\xC3\xA7", '9'},
-                                                                               {"\xC3\xA0", '0'}}};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -36,30 +23,54 @@ Error malformed(std::span<const unsigned> digits) {
                         lengths + " digits.");
 }
 
+// What key_typing returns, written to `out` (at most `capacity` characters). Returns how many
+// characters it holds, or capacity + 1 when they do not fit.
+size_t type_into(std::string_view typed, char* out, size_t capacity) {
+  // One pass, no table: this runs on every code checked. AZERTY's unshifted digit row, 1 to
+  // 0, is & é " ' ( - è _ ç à; the accented ones are two bytes of UTF-8 (C3 A9, C3 A8, C3
+  // A7, C3 A0).
+  size_t n = 0;
+  const auto put = [&](char c) {
+    if (n < capacity) out[n] = c;
+    ++n;
+  };
+  for (size_t i = 0; i < typed.size() && n <= capacity; ++i) {
+    const char c = typed[i];
+    switch (c) {
+      case ' ': case '\t': case '\r': case '\n': continue;
+      case '&': put('1'); continue;
+      case '"': put('3'); continue;
+      case '\'': put('4'); continue;
+      case '(': put('5'); continue;
+      case '-': put('6'); continue;
+      case '_': put('8'); continue;
+      default: break;
+    }
+    if (c == '\xC3' && i + 1 < typed.size()) {
+      const char digit = typed[i + 1] == '\xA9'   ? '2'
+                         : typed[i + 1] == '\xA8' ? '7'
+                         : typed[i + 1] == '\xA7' ? '9'
+                         : typed[i + 1] == '\xA0' ? '0'
+                                                   : '\0';
+      if (digit != '\0') {
+        put(digit);
+        ++i;
+        continue;
+      }
+    }
+    put((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return std::min(n, capacity + 1);
+}
+
+// Longer than any key's output, two of them included.
+constexpr size_t kMaxTyped = 64;
+
 }  // namespace
 
 std::string key_typing(std::string_view typed) {
-  std::string out;
-  out.reserve(typed.size());
-  for (size_t i = 0; i < typed.size();) {
-    const char c = typed[i];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      ++i;
-      continue;
-    }
-    bool mapped = false;
-    for (const auto& [azerty, digit] : kAzertyDigits) {
-      if (typed.substr(i, azerty.size()) == azerty) {
-        out += digit;
-        i += azerty.size();
-        mapped = true;
-        break;
-      }
-    }
-    if (mapped) continue;
-    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    ++i;
-  }
+  std::string out(typed.size(), '\0');
+  out.resize(std::min(type_into(typed, out.data(), out.size()), out.size()));
   return out;
 }
 
@@ -70,12 +81,15 @@ bool valid_token_id(std::string_view id) {
 }
 
 Result<KeyOutput> read_key_output(std::string_view typed, std::span<const unsigned> digits) {
-  const std::string text = key_typing(typed);
+  char buffer[kMaxTyped];
+  const size_t length = type_into(typed, buffer, kMaxTyped);
+  if (length > kMaxTyped) return malformed(digits);
+  const std::string_view text(buffer, length);
   for (unsigned n : digits) {
-    if (text.size() == n && all_digits(text)) return KeyOutput{"", text};
+    if (text.size() == n && all_digits(text)) return KeyOutput{"", std::string(text)};
     if (text.size() == kTokenIdLength + n) {
-      const std::string_view id = std::string_view(text).substr(0, kTokenIdLength);
-      const std::string_view code = std::string_view(text).substr(kTokenIdLength);
+      const std::string_view id = text.substr(0, kTokenIdLength);
+      const std::string_view code = text.substr(kTokenIdLength);
       if (valid_token_id(id) && all_digits(code)) return KeyOutput{std::string(id), std::string(code)};
     }
   }

@@ -3,6 +3,7 @@
 #include <liboath/oath.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <utility>
@@ -23,8 +24,10 @@ constexpr int64_t kMaxLookAhead = 50;
 constexpr int64_t kMaxSyncWindow = 10000;
 constexpr size_t kMaxLabel = 64;
 
+// Read at every check, so it holds no heap memory: the accepted code lengths are at most two.
 struct HotpSettings {
-  std::vector<unsigned> digits{6, 8};
+  std::array<unsigned, 2> digits{6, 8};  // the first digit_count ones, ascending
+  size_t digit_count = 2;
   int64_t look_ahead = 10;
   int64_t sync_window = 1000;
   bool allow_no_token_id = true;
@@ -59,16 +62,15 @@ Result<HotpSettings> parse_settings(const ProviderSettings& settings) {
   }
   for (auto it = settings.begin(); it != settings.end(); ++it) {
     if (it.key() == "digits") {
-      std::vector<unsigned> digits;
-      bool ok = it->is_array() && !it->empty();
-      for (const auto& d : ok ? *it : nlohmann::json::array()) {
-        unsigned n = 0;
-        ok = ok && read_digits(d, n) && std::find(digits.begin(), digits.end(), n) == digits.end();
-        digits.push_back(n);
-      }
+      bool ok = it->is_array() && !it->empty() && it->size() <= 2;
+      unsigned first = 0;
+      unsigned second = 0;
+      ok = ok && read_digits((*it)[0], first) &&
+           (it->size() == 1 || (read_digits((*it)[1], second) && second != first));
       if (!ok) return invalid("digits must be [6], [8] or [6, 8]");
-      std::sort(digits.begin(), digits.end());
-      out.digits = std::move(digits);
+      out.digit_count = it->size();
+      out.digits = {std::min(first, it->size() == 1 ? first : second),
+                    std::max(first, second)};
     } else if (it.key() == "look_ahead") {
       if (!read_range(*it, 1, kMaxLookAhead, out.look_ahead))
         return invalid("look_ahead must be 1 to 50");
@@ -86,7 +88,7 @@ Result<HotpSettings> parse_settings(const ProviderSettings& settings) {
 }
 
 nlohmann::json settings_json(const HotpSettings& s) {
-  return {{"digits", s.digits},
+  return {{"digits", std::vector<unsigned>(s.digits.begin(), s.digits.begin() + s.digit_count)},
           {"look_ahead", s.look_ahead},
           {"sync_window", s.sync_window},
           {"allow_no_token_id", s.allow_no_token_id}};
@@ -103,9 +105,11 @@ Result<HotpSettings> settings_of(const ChallengeContext& context) {
 // A stored credential carries exactly {"digits": 6|8}; anything else is a broken invariant.
 bool parse_credential(const MfaCredential& credential, unsigned& digits) {
   const nlohmann::json& p = credential.params;
-  return credential.provider_id == kProviderId && !credential.secret.empty() &&
-         credential.counter >= -1 && p.is_object() && p.size() == 1 && p.contains("digits") &&
-         read_digits(p["digits"], digits);
+  if (credential.provider_id != kProviderId || credential.secret.empty() ||
+      credential.counter < -1 || !p.is_object() || p.size() != 1)
+    return false;
+  const auto it = p.begin();
+  return it.key() == "digits" && read_digits(*it, digits);
 }
 
 Error not_a_credential() {
@@ -208,10 +212,10 @@ Result<RegistrationBody> read_body(const nlohmann::json& body, const HotpSetting
     if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
       return make_error(ErrorCode::kInvalidArgument, "unknown member yubikey_hotp." + it.key());
     if (it.key() == "digits") {
+      const auto accepted = settings.digits.begin() + settings.digit_count;
       if (!read_digits(*it, out.digits) ||
-          std::find(settings.digits.begin(), settings.digits.end(), out.digits) ==
-              settings.digits.end())
-        return invalid(settings.digits.size() == 2
+          std::find(settings.digits.begin(), accepted, out.digits) == accepted)
+        return invalid(settings.digit_count == 2
                            ? "digits must be 6 or 8"
                            : "digits must be " + std::to_string(settings.digits.front()) +
                                  " in this account");
@@ -315,10 +319,12 @@ SettingsDescription YubikeyHotpProvider::describe_settings() const {
   return {{{"digits", "Digits", {{{6, 8}, "6 or 8 digits"}, {{6}, "6 digits"}, {{8}, "8 digits"}}},
            {"look_ahead",
             "Look-ahead window",
-            {{1, "1 code"}, {5, "5 codes"}, {10, "10 codes"}, {20, "20 codes"}, {50, "50 codes"}}},
+            // The default first: a value set through the API that the page does not list
+            // shows (and saves) as the default rather than as the narrowest window.
+            {{10, "10 codes"}, {1, "1 code"}, {5, "5 codes"}, {20, "20 codes"}, {50, "50 codes"}}},
            {"sync_window",
             "Resynchronisation window",
-            {{0, "Off"}, {100, "100 codes"}, {1000, "1000 codes"}, {10000, "10000 codes"}}},
+            {{1000, "1000 codes"}, {0, "Off"}, {100, "100 codes"}, {10000, "10000 codes"}}},
            {"allow_no_token_id",
             "Keys without identifier",
             {{true, "Allowed"}, {false, "Refused"}}}},
@@ -470,9 +476,9 @@ Result<MfaCredential> YubikeyHotpProvider::verify(const MfaCredential& credentia
   auto found = find_code(credential.secret, start, look_ahead, digits, output->code);
   if (!found) return found.error();
   if (*found) {
-    MfaCredential updated = credential;
-    updated.counter = static_cast<int64_t>(start + **found);
-    updated.last_used_at = context.now;
+    Result<MfaCredential> updated(credential);  // built in place: one copy, no move
+    updated->counter = static_cast<int64_t>(start + **found);
+    updated->last_used_at = context.now;
     return updated;
   }
   // Only a miss pays for these: one more HMAC for the replay, the sync window for a resync.
