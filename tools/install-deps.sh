@@ -13,6 +13,7 @@ PACKAGES=(
   sqlite3 curl nodejs npm
   oathtool zbar-tools chromium
   python3 python3-aiosmtpd
+  apache2 libapache2-mod-auth-openidc
 )
 
 missing=()
