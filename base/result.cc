@@ -12,6 +12,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kReplayed: return "replayed";
     case ErrorCode::kCloned: return "cloned";
+    case ErrorCode::kOutOfSync: return "out_of_sync";
     case ErrorCode::kLocked: return "locked";
     case ErrorCode::kExpired: return "expired";
     case ErrorCode::kUnavailable: return "unavailable";

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kConflict,          // the state forbids the change (precondition failed)
   kReplayed,          // a single-use thing was used again
   kCloned,            // an authenticator looks copied (its signature counter went backwards)
+  kOutOfSync,         // a counter-based token ran past the look-ahead window: resync it
   kLocked,            // too many failures; retry later
   kExpired,           // the thing was valid once but is not any more
   kUnavailable,       // a dependency (database busy, SMTP down) cannot serve now

@@ -60,7 +60,7 @@ void BM_ProviderVerify(benchmark::State& state, bool valid) {
   TotpProvider provider(random);
   const MfaCredential credential = bench_credential();
   const std::string code = valid ? valid_code(credential) : wrong_code(credential);
-  const ChallengeContext context{kNow, "", ""};
+  const ChallengeContext context{kNow, "", "", nullptr};
   for (auto _ : state) {
     Result<MfaCredential> r = provider.verify(credential, Challenge{}, code, context);
     if (r.ok() != valid) state.SkipWithError("unexpected outcome");

@@ -9,6 +9,7 @@ ErrorAnswer error_answer(Fault fault) {
     case Fault::kInvalidRequest: return {400, "invalid_request"};
     case Fault::kUnknownClient: return {400, "invalid_client"};
     case Fault::kInvalidClient: return {401, "invalid_client"};
+    case Fault::kUnauthorizedClient: return {400, "unauthorized_client"};
     case Fault::kInvalidGrant: return {400, "invalid_grant"};
     case Fault::kInvalidScope: return {400, "invalid_scope"};
     case Fault::kUnsupportedGrantType: return {400, "unsupported_grant_type"};
@@ -43,6 +44,9 @@ ErrorAnswer error_answer(Fault fault) {
     case Fault::kLinkNotFound: return {404, "invalid_link"};
     case Fault::kLinkUsed: return {410, "link_used"};
     case Fault::kLinkExpired: return {410, "link_expired"};
+    case Fault::kWrongCode: return {400, "invalid_code"};
+    case Fault::kAlreadyConfirmed: return {409, "already_confirmed"};
+    case Fault::kRegistrationExpired: return {410, "registration_expired"};
     case Fault::kServerError: return {500, "server_error"};
     case Fault::kTemporarilyUnavailable: return {503, "temporarily_unavailable"};
     case Fault::kEnd: break;

@@ -22,12 +22,12 @@ button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:6px;bac
 .notice{background:#e9f6ee;color:#145c2f;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
 .row{display:flex;justify-content:space-between;align-items:center;border-top:1px solid #e3e6eb;padding:1rem 0}
 .switch{width:auto;margin:0;padding:.35rem .9rem;border-radius:999px;background:#c5cad3;color:#1d2330}
-.switch[aria-checked=true]{background:#1f8f4e;color:#fff}
+.switch[aria-checked=true]{background:#187a42;color:#fff}
 .secret{font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;letter-spacing:.04em;word-spacing:.3em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:normal;overflow-wrap:normal}
 .codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;list-style:none;padding:0;margin:1rem 0}
 .codes li{padding:.15rem 0}
 ul.methods{list-style:none;padding:0;margin:.2rem 0}ul.methods li{padding:.15rem 0}
-.badge{display:inline-block;padding:.35rem .9rem;border-radius:999px;background:#1f8f4e;color:#fff;font-weight:600}
+.badge{display:inline-block;padding:.35rem .9rem;border-radius:999px;background:#187a42;color:#fff;font-weight:600}
 button.secondary{background:#eef0f3;color:#1d2330;border:1px solid #c5cad3}
 form{margin-bottom:1rem}
 .qr{display:block;margin:1rem auto;image-rendering:pixelated;width:220px;height:220px}
@@ -45,7 +45,7 @@ td button,.inline button{margin:0;width:auto;padding:.3rem .7rem;font-size:.85re
 .warning{background:#fff6e0;color:#6b4a00;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
 .token{font-family:ui-monospace,Menlo,monospace;background:#f4f5f7;padding:.6rem .7rem;border-radius:6px;word-break:break-all}
 .actions{display:flex;gap:1rem;align-items:center}.actions form{margin:0}.actions button{margin:0;width:auto;padding:.6rem 1.4rem}
-.off{color:#5b6475}.on{color:#1f8f4e;font-weight:600}
+.off{color:#5b6475}.on{color:#187a42;font-weight:600}
 fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;padding:0;margin-bottom:.2rem}
 label.choice{display:flex;gap:.55rem;align-items:baseline;font-weight:400;margin:.4rem 0}
 select{padding:.45rem .6rem;border:1px solid #c5cad3;border-radius:6px;font-size:.95rem;background:#fff}
@@ -109,9 +109,14 @@ std::string render_signup_page(const SignupView& v) {
       "\"><input type=\"email\" name=\"email\" autocomplete=\"username\" value=\"" +
       html_escape(v.email) +
       "\" hidden readonly>"
+      "<label for=\"display_name\">Your name <small>(optional)</small></label>"
+      "<input id=\"display_name\" type=\"text\" name=\"display_name\" autocomplete=\"name\" "
+      "maxlength=\"128\" value=\"" +
+      html_escape(v.display_name) +
+      "\" autofocus>"
       "<label for=\"password\">Password</label>"
       "<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"new-password\" "
-      "minlength=\"8\" maxlength=\"1024\" required autofocus>"
+      "minlength=\"8\" maxlength=\"1024\" required>"
       "<label for=\"password_confirm\">Password again</label>"
       "<input id=\"password_confirm\" type=\"password\" name=\"password_confirm\" "
       "autocomplete=\"new-password\" minlength=\"8\" maxlength=\"1024\" required>"
@@ -266,6 +271,9 @@ std::string render_second_factor_page(const SecondFactorView& v) {
   } else if (f.ceremony) {
     body = "<h1>Two-factor authentication</h1><p class=\"sub\">Use your <strong>" + name +
            "</strong> and follow your browser's prompts.</p>";
+  } else if (v.next_code) {
+    body = "<h1>Two-factor authentication</h1><p class=\"sub\">Touch your <strong>" + name +
+           "</strong> once more: its next code brings it back in step with this server.</p>";
   } else {
     body = "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the code from your <strong>" +
            name + "</strong>.</p>";
@@ -372,7 +380,57 @@ std::string factors_section(const ProfileView& v) {
   return out;
 }
 
+// What a scope lets an application see or do, as the consent page and the profile's
+// "Apps with access" say it.
+std::string scope_text(const std::string& scope) {
+  if (scope == "openid") return "Know who you are on this server (your account's number)";
+  if (scope == "email") return "See your email address";
+  if (scope == "profile") return "See your name";
+  if (scope == "offline_access") return "Keep access while you are not using it";
+  return html_escape(scope);
+}
+
+std::string scope_list(const std::vector<std::string>& scopes) {
+  std::string out = "<ul>";
+  for (const auto& s : scopes) out += "<li>" + scope_text(s) + "</li>";
+  return out + "</ul>";
+}
+
+// The third-party applications the user allowed, each with Revoke.
+std::string apps_section(const ProfileView& v) {
+  std::string out = "<h2 id=\"apps\">Apps with access</h2>";
+  if (v.apps.empty()) return out + "<p><small>No other application has access.</small></p>";
+  out += "<table><thead><tr><th>Application</th><th>May</th><th>Allowed</th>"
+         "<th><span hidden>Revoke</span></th></tr></thead><tbody>";
+  for (const auto& app : v.apps) {
+    out += "<tr><td>" + html_escape(app.client_id) + "</td><td>" + scope_list(app.scopes) +
+           "</td><td>" + utc_time(app.granted_at) +
+           "</td><td><form method=\"post\" action=\"/profile/apps/revoke\">" + csrf_field(v) +
+           "<input type=\"hidden\" name=\"client_id\" value=\"" + html_escape(app.client_id) +
+           "\"><button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
+           html_escape(app.client_id) + "\">Revoke</button></form></td></tr>";
+  }
+  return out + "</tbody></table>";
+}
+
 }  // namespace
+
+std::string render_consent_page(const ConsentView& v) {
+  const std::string hidden =
+      "<input type=\"hidden\" name=\"request\" value=\"" + html_escape(v.request_id) +
+      "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
+      "\">";
+  return page("Allow " + v.client_id + "?",
+              "<h1>Allow <strong>" + html_escape(v.client_id) +
+                  "</strong> access?</h1><p class=\"sub\">Signed in as " + html_escape(v.email) +
+                  ". The application asks to:</p>" + scope_list(v.scopes) +
+                  "<form method=\"post\" action=\"/consent\">" + hidden +
+                  "<button type=\"submit\" name=\"decision\" value=\"allow\" autofocus>Allow"
+                  "</button> <button class=\"secondary\" type=\"submit\" name=\"decision\" "
+                  "value=\"deny\">Deny</button></form><p><small>You can revoke it at any time "
+                  "from your <a class=\"link\" href=\"/profile#apps\">profile</a> (Apps with "
+                  "access).</small></p>");
+}
 
 std::string render_profile_page(const ProfileView& v) {
   const bool on = v.two_factor.user_setting;
@@ -421,6 +479,7 @@ std::string render_profile_page(const ProfileView& v) {
     body +=
         "<p><small>Your account requires two-factor authentication for every member, so "
         "sign-in asks for a code even when your own setting is off.</small></p>";
+  body += apps_section(v);
   body += "<p><a class=\"link\" href=\"/logout\">Sign out</a></p>";
   return render_page("Profile", body, /*wide=*/true);
 }
@@ -435,12 +494,22 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
   if (app)
     body += "Scan this QR code with Google Authenticator or any authenticator app. It will show "
             "<strong>" + html_escape(e.issuer_label) + "</strong>.";
+  else if (!e.command.empty())
+    body += "Program your " + html_escape(name) + " with this command (it writes the key's "
+            "second slot: a long touch), then touch the key " +
+            (e.responses > 1 ? "twice. Each touch types a code on its own line."
+                             : "once: it types its code.");
   else
     body += "Set up your " + html_escape(name) + " with what this page shows, then enter the "
             "code it gives.";
   body += "</p>";
   body += messages(v);
-  if (!e.qr_png_data_uri.empty()) {
+  if (!e.command.empty()) {
+    body += "<p class=\"secret\" id=\"program-command\"><code>" + html_escape(e.command) +
+            "</code></p><p><small>Key, if you program it another way (base32, OATH-HOTP, counter "
+            "0):</small></p><p class=\"secret\" id=\"secret-key\">" +
+            html_escape(e.display_secret) + "</p>";
+  } else if (!e.qr_png_data_uri.empty()) {
     body += qr_and_secret(e);
   } else if (!e.display_secret.empty()) {
     body += "<p><small>Key:</small></p><p class=\"secret\" id=\"secret-key\">" +
@@ -451,6 +520,12 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
           std::string(app ? "<label for=\"code\">Code from the app</label><input id=\"code\" "
                             "type=\"text\" name=\"code\" autocomplete=\"one-time-code\" "
                             "inputmode=\"numeric\" maxlength=\"9\" required autofocus>"
+                      : e.responses > 1
+                          ? "<label for=\"code\">Codes from the key, one per touch</label>"
+                            "<textarea id=\"code\" name=\"code\" rows=\"" +
+                                std::to_string(e.responses) +
+                                "\" autocomplete=\"off\" autocapitalize=\"off\" "
+                                "spellcheck=\"false\" required autofocus></textarea>"
                           : "<label for=\"code\">Code</label><input id=\"code\" type=\"text\" "
                             "name=\"code\" autocomplete=\"one-time-code\" maxlength=\"64\" "
                             "required autofocus>") +

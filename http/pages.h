@@ -39,6 +39,8 @@ std::string render_confirm_its_you_page(const ProfileView& view);
 std::string render_error_page(Fault fault, const ErrorView& view);
 std::string render_logged_out_page();
 std::string render_logout_confirm_page(const LogoutConfirmView& view);
+// A third-party application's request: what it may see, Allow and Deny.
+std::string render_consent_page(const ConsentView& view);
 std::string render_home_page(const std::string& issuer);
 
 }  // namespace keystep::http

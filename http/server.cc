@@ -202,6 +202,9 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
     case WebOutcome::Kind::kLogoutConfirmPage:
       send_html(response, status_of(out), render_logout_confirm_page(out.logout));
       return;
+    case WebOutcome::Kind::kConsentPage:
+      send_html(response, status_of(out), render_consent_page(out.consent));
+      return;
   }
 }
 
@@ -567,7 +570,7 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
   auto& user = routes.user;
   // HEAD is answered (headers only, see send_payload) where GET only reads; elsewhere it is
   // 405, since GET there has effects (a flow, a CSRF token, the end of a session).
-  // The four endpoints a browser app calls answer CORS (add_cors, preflight).
+  // The endpoints a browser app calls answer CORS (add_cors, preflight).
   user.add({M::kGet, M::kHead}, "/.well-known/openid-configuration", [](Router& r, Call& c) {
     add_cors(c.response, r.provider_->cors_origin(header(c.request, "Origin")).value_or(""));
     add_raw(c.response, "Cache-Control", "public, max-age=300");
@@ -641,6 +644,16 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
   user.add({M::kPost}, "/profile/confirm", [](Router& r, Call& c) {
     if (auto form = r.form(c)) send_web(c.response, r.profile_->profile_confirm(*form, r.browser(c)));
   });
+  user.add({M::kGet}, "/consent", [](Router& r, Call& c) {
+    if (auto p = r.page_query(c)) send_web(c.response, r.provider_->consent_page(*p, r.browser(c)));
+  });
+  user.add({M::kPost}, "/consent", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_web(c.response, r.provider_->consent_submit(*form, r.browser(c)));
+  });
+  user.add({M::kPost}, "/profile/apps/revoke", [](Router& r, Call& c) {
+    if (auto form = r.form(c)) send_web(c.response, r.profile_->profile_revoke_app(*form, r.browser(c)));
+  });
   user.add({M::kGet}, "/signup", [](Router& r, Call& c) {
     if (auto p = r.page_query(c)) send_web(c.response, r.onboarding_->signup_page(*p, r.browser(c)));
   });
@@ -671,6 +684,19 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     }
   });
   user.add({M::kOptions}, "/token", [](Router& r, Call& c) { r.preflight(c, "POST"); });
+  // RFC 7009 and RFC 7662: the client authenticates as at /token, with /token's CORS.
+  user.add({M::kPost}, "/revoke", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_oidc_api(c.response, r.provider_->revoke(*form, header(c.request, "Authorization"),
+                                                    header(c.request, "Origin")));
+  });
+  user.add({M::kOptions}, "/revoke", [](Router& r, Call& c) { r.preflight(c, "POST"); });
+  user.add({M::kPost}, "/introspect", [](Router& r, Call& c) {
+    if (auto form = r.form(c))
+      send_oidc_api(c.response, r.provider_->introspect(*form, header(c.request, "Authorization"),
+                                                        header(c.request, "Origin")));
+  });
+  user.add({M::kOptions}, "/introspect", [](Router& r, Call& c) { r.preflight(c, "POST"); });
   user.add({M::kGet, M::kPost}, "/userinfo", [](Router& r, Call& c) {
     auto form = r.optional_form(c);
     if (form) {
@@ -722,6 +748,14 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
                                                   r.client_address(c.request)));
     }
   });
+  api.add({M::kPut}, account + "/members/{member}/display-name", [](Router& r, Call& c) {
+    if (!json_body(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->set_display_name(*caller, c.variables[0], c.variables[1],
+                                                      c.request.body(),
+                                                      r.client_address(c.request)));
+    }
+  });
   api.add({M::kGet}, account + "/members/{member}/credentials", [](Router& r, Call& c) {
     if (auto caller = r.caller(c))
       send_api(c.response, r.admin_->credentials(*caller, c.variables[0], c.variables[1]));
@@ -734,6 +768,15 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
                                              c.request.body(), r.client_address(c.request)));
     }
   });
+  api.add({M::kPost}, account + "/members/{member}/credentials/{credential}/confirm",
+          [](Router& r, Call& c) {
+            if (!json_body(c)) return;
+            if (auto caller = r.caller(c)) {
+              send_api(c.response, r.admin_->confirm_credential(
+                                       *caller, c.variables[0], c.variables[1], c.variables[2],
+                                       c.request.body(), r.client_address(c.request)));
+            }
+          });
   api.add({M::kDelete}, account + "/members/{member}/credentials/{credential}",
           [](Router& r, Call& c) {
             if (auto caller = r.caller(c)) {

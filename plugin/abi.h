@@ -9,6 +9,8 @@
 //   2  challenges over several credentials with a context, kept server state and expiry;
 //      enrollment client options; lookup keys; resync; kCloned; provider-owned settings;
 //      the second step's input kind
+//   3  the account's settings in ChallengeContext; ResponseInput::responses; kOutOfSync;
+//      begin_registration_for (a server-drawn key an administrator's tool programs)
 
 #include <cstdint>
 
@@ -18,7 +20,7 @@ class Random;
 class Clock;
 }  // namespace keystep
 
-#define KEYSTEP_MFA_ABI_VERSION 2u
+#define KEYSTEP_MFA_ABI_VERSION 3u
 #define KEYSTEP_MFA_ENTRY_POINT "keystep_mfa_plugin"
 
 extern "C" {

@@ -1,5 +1,5 @@
 #pragma once
-// The MFA provider interface, version 2 (KEYSTEP_MFA_ABI_VERSION in plugin/abi.h): the
+// The MFA provider interface, version 3 (KEYSTEP_MFA_ABI_VERSION in plugin/abi.h): the
 // contract between the login flow (idp/) and one kind of second factor (providers/<name>/).
 // Modelled on Keycloak's Authenticator SPI: enrollment, the login step and forced enrollment
 // are separate calls; a wrong code is an outcome (kDenied), never an exception. Designed for
@@ -90,17 +90,27 @@ struct ResponseInput {
   int max_length = 0;
   std::string characters;
   std::string inputmode = "numeric";
+  // How many responses in a row the user enters, one per line (a key touched twice to
+  // confirm its enrollment); the provider gets them joined by "\n". 1 for nearly everything.
+  int responses = 1;
   // kBrowserCeremony: the path of the one script that runs the ceremony, served from the
   // server's own origin (CSP script-src 'self'; no inline script), e.g. "/assets/webauthn.js".
   // It reads the challenge's client_options and posts the response as the form's code.
   std::string script;
 };
 
+// Provider settings chosen per account, an object (e.g. {"algorithm":"SHA256","digits":8}).
+using ProviderSettings = nlohmann::json;
+
 // What the core tells a provider about the sign-in it takes part in.
 struct ChallengeContext {
   int64_t now = 0;      // unix seconds; providers never read a clock of their own
   std::string rp_id;    // the relying-party id: the issuer's host, e.g. "id.example.com"
   std::string origin;   // the issuer's origin, e.g. "https://id.example.com"
+  // The user's account's settings of this provider, as stored (validate them again; null
+  // when the account chose none): what a check depends on that can change after
+  // enrollment, e.g. a counter-based token's look-ahead window.
+  ProviderSettings settings;
 };
 
 // A login challenge over a user's credentials of one provider.
@@ -122,11 +132,14 @@ struct Challenge {
 //   "codes"       array of strings: single-use codes, shown once
 //   "ceremony"    object: options for the ceremony script, e.g. WebAuthn
 //                 PublicKeyCredentialCreationOptions
+//   "command"     string: a command that programs a hardware token with the key, shown to
+//                 copy (e.g. `ykman otp hotp 2 …`)
 // A provider may add other members for its own script; the core passes them on unread.
 inline constexpr const char* kOptionQrUri = "qr_uri";
 inline constexpr const char* kOptionManualKey = "manual_key";
 inline constexpr const char* kOptionCodes = "codes";
 inline constexpr const char* kOptionCeremony = "ceremony";
+inline constexpr const char* kOptionCommand = "command";
 
 // What the user needs to enroll, plus the pending credential the caller keeps until confirmed.
 struct Enrollment {
@@ -137,9 +150,6 @@ struct Enrollment {
   bool holds_secret = false;
   ResponseInput input;  // what confirming the enrollment asks for
 };
-
-// Provider settings chosen per account, an object (e.g. {"algorithm":"SHA256","digits":8}).
-using ProviderSettings = nlohmann::json;
 
 // One setting as the admin page renders it: a choice among listed values.
 struct SettingChoice {
@@ -210,15 +220,18 @@ class MfaProvider {
   // Checks a login response against one credential and the challenge begin_challenge
   // returned. kDenied on a wrong response, kReplayed on a reused one, kInvalidArgument when
   // it is malformed, kExpired past challenge.expires_at, kCloned when the authenticator
-  // looks copied (its signature counter went backwards). On success returns the updated
+  // looks copied (its signature counter went backwards), kOutOfSync when a counter-based
+  // token's code lies beyond the look-ahead window but inside the sync window (the core then
+  // asks for the token's next code and calls resync() with both; the code alone is refused). On success returns the updated
   // credential, which the caller must store with compare-and-set before accepting the login.
   virtual Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
                                        std::string_view response,
                                        const ChallengeContext& context) = 0;
   // Resynchronises a counter-based token from two consecutive responses typed now (the
-  // token's counter ran ahead of the server's look-ahead window). On success returns the
-  // credential with its counter past `second`; kDenied when the two are not consecutive
-  // codes of the credential. Providers without a counter keep the default: kInvalidArgument.
+  // token's counter ran ahead of the server's look-ahead window): `first` the one verify()
+  // answered kOutOfSync, `second` the next. On success returns the credential with its
+  // counter at `second`'s (the caller stores it with compare-and-set); kDenied when the two
+  // are not consecutive codes of the credential inside its sync window. Providers without a counter keep the default: kInvalidArgument.
   virtual Result<MfaCredential> resync(const MfaCredential& credential, std::string_view first,
                                        std::string_view second, const ChallengeContext& context) {
     (void)credential, (void)first, (void)second, (void)context;
@@ -244,6 +257,23 @@ class MfaProvider {
     (void)user, (void)body, (void)settings, (void)context;
     return make_error(ErrorCode::kInvalidArgument,
                       info().display_name + " cannot be registered by an administrator");
+  }
+  // Begins a registration by an administrator in which the server draws the key material
+  // (a hardware token the administrator's tool then programs): `body` as for register_for,
+  // without a secret. On success returns the pending (unconfirmed) credential for `user`
+  // with its secret in clear (the caller seals it), params, label and lookup_key set, and in
+  // client_options what the tool needs to program the token, once (holds_secret true); the
+  // caller stores it pending and confirms it with finish_enrollment() and a response of the
+  // token. Persists nothing. kInvalidArgument as register_for. Providers whose key material
+  // is never drawn by the server keep the default, kNotFound: the caller then hands the
+  // body to register_for, whose message tells the administrator what it lacks.
+  virtual Result<Enrollment> begin_registration_for(const UserRef& user,
+                                                    const nlohmann::json& body,
+                                                    const ProviderSettings& settings,
+                                                    const ChallengeContext& context) {
+    (void)user, (void)body, (void)settings, (void)context;
+    return make_error(ErrorCode::kNotFound,
+                      info().display_name + " has no key the server draws for an administrator");
   }
 };
 

@@ -6,7 +6,7 @@
 
 namespace keystep {
 
-// Registers every built-in provider (TOTP, recovery codes). On failure names the provider.
+// Registers every built-in provider (TOTP, YubiKey OATH-HOTP, recovery codes). On failure names the provider.
 Status register_builtin_providers(ProviderRegistry& registry, Random& random);
 
 }  // namespace keystep

@@ -35,6 +35,7 @@ FOLDERS = {
     "idp/admin": ("keystep_admin", False),
     "storage/sqlite": ("keystep_storage", False),
     "http": ("keystep_http", False),
+    "tools/cli": ("keystep_cli", False),
     "tools/keystep": ("keystep", False),
 }
 # A third-party header (the start of its <...> name) and the only folder that may include it.
@@ -46,6 +47,7 @@ OWNED_HEADERS = [
     ("fido.h", "providers"),
     ("fido/", "providers"),
     ("ykpers", "providers"),
+    ("CLI/", "tools/cli"),      # one command-line parser, CLI11 underneath
 ]
 # Headers that wire concrete pieces together: only their own folder and tools/ include them.
 WIRING_HEADERS = ["plugin/loader.h", "providers/builtin.h", "storage/"]

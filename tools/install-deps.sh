@@ -6,13 +6,14 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ca-certificates
   libpistache-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libargon2-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libcli11-dev
   liboath-dev libqrencode-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   sqlite3 curl nodejs npm
   oathtool zbar-tools chromium
   python3 python3-aiosmtpd
+  python3-authlib python3-requests
   apache2 libapache2-mod-auth-openidc
 )
 

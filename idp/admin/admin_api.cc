@@ -19,16 +19,6 @@ bool all_digits(std::string_view s) {
 
 // A provider's settings of an account: the stored ones normalized, or its defaults when
 // none are stored (or what is stored no longer validates).
-ProviderSettings provider_settings(const MfaProvider& provider, const nlohmann::json& all) {
-  if (all.is_object()) {
-    const auto stored = all.find(provider.info().id);
-    if (stored != all.end()) {
-      if (auto normalized = provider.validate_settings(*stored)) return *normalized;
-    }
-  }
-  return provider.default_settings();
-}
-
 // The providers that take settings: the ones the API shows and changes by their id.
 bool takes_settings(const MfaProvider& provider) { return !provider.default_settings().empty(); }
 
@@ -214,7 +204,7 @@ nlohmann::json AdminApi::settings_json(const Account& account) const {
                          {"available_providers", two_factor_.second_factor_ids()},
                          {"enrollment_email", enrollment_email_mode(all)}};
   for (const MfaProvider* provider : two_factor_.registry().all())
-    if (takes_settings(*provider)) body[provider->info().id] = provider_settings(*provider, all);
+    if (takes_settings(*provider)) body[provider->info().id] = two_factor_.settings_of(account, *provider);
   return body;
 }
 
@@ -257,7 +247,7 @@ ApiOutcome AdminApi::put_settings(const Caller& caller, const std::string& accou
     if (!change.is_object()) return api_error(Fault::kInvalidRequest, id + " must be an object");
     if (auto checked = provider->validate_settings(change); !checked)
       return api_error(Fault::kInvalidRequest, checked.error().message);
-    nlohmann::json merged = provider_settings(*provider, all);
+    nlohmann::json merged = two_factor_.settings_of(*target, *provider);
     for (const auto& [key, value] : change.items()) merged[key] = value;
     auto normalized = provider->validate_settings(merged);
     if (!normalized) return api_error(Fault::kInvalidRequest, normalized.error().message);
@@ -402,6 +392,7 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
   for (const auto& m : members->items) {
     list.push_back({{"id", m.user.id},
                     {"email", m.user.email},
+                    {"display_name", m.user.display_name},
                     {"role", m.user.role},
                     {"two_factor_enabled", m.user.two_factor_enabled},
                     {"has_second_factor", set_up(two_factor_, *target, m)},
@@ -409,6 +400,33 @@ ApiOutcome AdminApi::members(const Caller& caller, const std::string& account,
                                                                  target->enforce_two_factor)}});
   }
   return api_ok(page_json("members", std::move(list), *request, *members));
+}
+
+ApiOutcome AdminApi::set_display_name(const Caller& caller, const std::string& account,
+                                      const std::string& user_id, const std::string& body,
+                                      const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  auto parsed = parse_json_object(body);
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
+  for (const auto& [key, value] : parsed->items()) {
+    if (key != "display_name") return api_error(Fault::kInvalidRequest, "unknown member " + key);
+  }
+  if (!parsed->contains("display_name") || !(*parsed)["display_name"].is_string())
+    return api_error(Fault::kInvalidRequest, "display_name is required (a string)");
+  const std::string name = (*parsed)["display_name"];
+  if (auto s = check_display_name(name); !s)
+    return api_error(Fault::kInvalidRequest, s.error().message);
+  if (auto s = store_.update_display_name(member->id, name); !s) {
+    if (s.error().code == ErrorCode::kNotFound) return api_error(Fault::kNotFound, "no such member");
+    return api_unavailable();
+  }
+  two_factor_.audit(*member, "member.display_name_set", address,
+                    "by user " + std::to_string(caller.user.id));
+  return api_ok({{"id", member->id}, {"email", member->email}, {"display_name", name}});
 }
 
 nlohmann::json AdminApi::token_json(const ApiToken& token, const std::string& user_email) const {
@@ -485,13 +503,16 @@ std::optional<User> AdminApi::member_of(const Account& account, const std::strin
 nlohmann::json AdminApi::credential_json(const MfaCredential& credential) const {
   const MfaProvider* provider = two_factor_.registry().find(credential.provider_id);
   const std::string type = provider ? provider->info().display_name : credential.provider_id;
-  return {{"id", credential.id},
+  nlohmann::json shown = {{"id", credential.id},
           {"provider", credential.provider_id},
           {"type", type},
           {"label", credential.label.empty() ? type : credential.label},
           {"created_at", credential.created_at},
           {"last_used_at", credential.last_used_at},
           {"confirmed", credential.confirmed}};
+  if (!credential.confirmed && credential.state.contains(kPendingExpiresAt))
+    shown["expires_at"] = credential.state[kPendingExpiresAt];
+  return shown;
 }
 
 ApiOutcome AdminApi::credentials(const Caller& caller, const std::string& account,
@@ -535,12 +556,21 @@ ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string
     return api_error(Fault::kFactorNotAllowed,
                      provider_id + " is not in the account's allowed_providers");
   request.erase("provider");
-  auto settings = nlohmann::json::parse(target->mfa_settings_json, nullptr, false);
-  const ChallengeContext context = two_factor_.challenge_context();
+  const ChallengeContext context = two_factor_.challenge_context(*target, *provider);
   const int64_t now = context.now;
-  auto made = provider->register_for(
-      UserRef{member->id, member->account_id, member->email, target->issuer_label}, request,
-      provider_settings(*provider, settings), context);
+  const UserRef user{member->id, member->account_id, member->email, target->issuer_label};
+  // Without a secret the server draws the key (a token the caller's tool then programs and
+  // confirms), when the provider has such keys; otherwise the body is an import.
+  if (!request.contains("secret")) {
+    auto begun = provider->begin_registration_for(user, request, context.settings, context);
+    if (begun) return begin_pending(caller, *member, *provider, *begun, address);
+    if (begun.error().code != ErrorCode::kNotFound) {
+      if (begun.error().code == ErrorCode::kInvalidArgument)
+        return api_error(Fault::kInvalidRequest, begun.error().message);
+      return api_error(Fault::kServerError, provider_id + " could not begin the registration");
+    }
+  }
+  auto made = provider->register_for(user, request, context.settings, context);
   if (!made) {
     if (made.error().code == ErrorCode::kInvalidArgument)
       return api_error(Fault::kInvalidRequest, made.error().message);
@@ -581,6 +611,90 @@ ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string
   return api_created(answer);
 }
 
+ApiOutcome AdminApi::begin_pending(const Caller& caller, const User& member,
+                                   const MfaProvider& provider, Enrollment& begun,
+                                   const std::string& address) {
+  auto stored = two_factor_.store_pending_registration(member, begun.pending);
+  if (!stored) {
+    switch (stored.error().code) {
+      case ErrorCode::kConflict:
+        return api_error(Fault::kConflict, stored.error().message);
+      case ErrorCode::kAlreadyExists:
+        return api_error(Fault::kConflict, "this key is already registered");
+      case ErrorCode::kNotFound:
+        return api_error(Fault::kNotFound, "no such member");
+      case ErrorCode::kUnavailable:
+        return api_unavailable();
+      default:
+        return api_error(Fault::kServerError, "the registration could not be stored");
+    }
+  }
+  two_factor_.audit(member, "mfa.credential_registration_begun_by_admin", address,
+                    "by user " + std::to_string(caller.user.id) + "; " + provider.info().id +
+                        " credential " + std::to_string(stored->id));
+  nlohmann::json answer = credential_json(*stored);
+  // What programs the token, shown this once: only the sealed secret is stored.
+  for (const auto& [key, value] : begun.client_options.items()) answer[key] = value;
+  return api_created(answer);
+}
+
+ApiOutcome AdminApi::confirm_credential(const Caller& caller, const std::string& account,
+                                        const std::string& user_id,
+                                        const std::string& credential_id, const std::string& body,
+                                        const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  auto parsed = parse_json_object(body);
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
+  const auto code = parsed->find("code");
+  if (code == parsed->end() || !code->is_string() || code->get_ref<const std::string&>().empty() ||
+      code->get_ref<const std::string&>().size() > kMaxConfirmationCode || parsed->size() != 1)
+    return api_error(Fault::kInvalidRequest,
+                     "the body must be {\"code\": what the key typed when touched}");
+  auto all = store_.credentials_of_user(member->id);
+  if (!all) return api_unavailable();
+  const auto it = std::find_if(all->begin(), all->end(), [&](const MfaCredential& c) {
+    return all_digits(credential_id) && credential_id.size() < 19 &&
+           c.id == std::stoll(credential_id);
+  });
+  if (it == all->end()) return api_error(Fault::kNotFound, "no such credential");
+  if (it->confirmed) return api_error(Fault::kAlreadyConfirmed, "the credential is confirmed already");
+  const int64_t expires_at = it->state.value(kPendingExpiresAt, int64_t{0});
+  const int64_t now = clock_.now();
+  if (expires_at != 0 && now >= expires_at)
+    return api_error(Fault::kRegistrationExpired,
+                     "the registration expired; delete it and begin again");
+  auto confirmed =
+      two_factor_.confirm_pending(*member, *target, *it, code->get_ref<const std::string&>());
+  if (!confirmed) {
+    switch (confirmed.error().code) {
+      case ErrorCode::kDenied:
+      case ErrorCode::kInvalidArgument:
+        two_factor_.audit(*member, "mfa.credential_confirmation_refused", address,
+                          it->provider_id + " credential " + std::to_string(it->id));
+        return api_error(Fault::kWrongCode, confirmed.error().message);
+      case ErrorCode::kConflict:
+        return api_error(Fault::kConflict, confirmed.error().message);
+      case ErrorCode::kAlreadyExists:
+        return api_error(Fault::kConflict, "this key is already registered");
+      case ErrorCode::kNotFound:
+        return api_error(Fault::kNotFound, "no such credential");
+      default:
+        return api_unavailable();
+    }
+  }
+  const bool emailed = notify_factor_change(*target, *member, *confirmed, true, address);
+  two_factor_.audit(*member, "mfa.credential_registered_by_admin", address,
+                    "by user " + std::to_string(caller.user.id) + "; " + it->provider_id +
+                        " credential " + std::to_string(it->id) + " confirmed");
+  nlohmann::json answer = credential_json(*confirmed);
+  answer["email_queued"] = emailed;
+  return api_ok(answer);
+}
+
 ApiOutcome AdminApi::remove_credential(const Caller& caller, const std::string& account,
                                        const std::string& user_id,
                                        const std::string& credential_id,
@@ -618,7 +732,9 @@ ApiOutcome AdminApi::remove_credential(const Caller& caller, const std::string& 
                               "and try again");
     return api_unavailable();
   }
-  const bool emailed = notify_factor_change(*target, *member, removed, false, address);
+  // A pending registration was never the member's factor: nothing to tell them.
+  const bool emailed =
+      removed.confirmed && notify_factor_change(*target, *member, removed, false, address);
   two_factor_.audit(*member, "mfa.credential_removed_by_admin", address,
                     "by user " + std::to_string(caller.user.id) + "; " + removed.provider_id +
                         " credential " + std::to_string(removed.id));

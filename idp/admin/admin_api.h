@@ -29,6 +29,8 @@ namespace keystep {
 // How long the links in emails work.
 inline constexpr int64_t kEnrollmentLinkTtl = 72 * 3600;
 inline constexpr int64_t kInvitationTtl = 7 * 86400;
+// The longest code a confirmation body may carry (a token's output is far shorter).
+inline constexpr size_t kMaxConfirmationCode = 256;
 
 // Lists (members, invitations, API tokens) come in pages: `limit` rows (default
 // kDefaultPageSize, at most kMaxPageSize) of page `page` (1-based, at most kMaxPageNumber).
@@ -85,6 +87,13 @@ class AdminApi {
   // and email_queued (false when their stored address can receive no email).
   ApiOutcome reset_member(const Caller& caller, const std::string& account,
                           const std::string& user_id, const std::string& address);
+  // PUT …/members/{id}/display-name {"display_name": "…"}: sets the name the member goes by
+  // (the profile scope's name; "" clears it), audited (member.display_name_set). 200 {id,
+  // email, display_name}; 400 for a name check_display_name refuses (over 128 bytes, control
+  // characters, only spaces); 404 for a member of another account.
+  ApiOutcome set_display_name(const Caller& caller, const std::string& account,
+                              const std::string& user_id, const std::string& body,
+                              const std::string& address);
   // The member's credentials, second factors and recovery codes, confirmed and pending, in
   // the order they were added: {"credentials": [{id, provider, type (the provider's display
   // name), label (the type when none was given), created_at, last_used_at (0: never),
@@ -103,8 +112,30 @@ class AdminApi {
   ApiOutcome register_credential(const Caller& caller, const std::string& account,
                                  const std::string& user_id, const std::string& body,
                                  const std::string& address);
+  // POST …/credentials {"provider": id, …} WITHOUT "secret", for a provider that draws keys
+  // for an administrator's tool (MfaProvider::begin_registration_for; YubiKey:
+  // {"provider": "yubikey_hotp", "label"?, "digits"?: 6|8, "token_id"?}): the server draws
+  // the key and stores a pending (unconfirmed) credential expiring after
+  // kPendingRegistrationTtl, replacing the member's other pending one of that provider. 201
+  // with the credential as the list shows it (confirmed false, expires_at) and the provider's
+  // client options (YubiKey: secret_hex, secret_base32, digits, token_id), the only time the
+  // secret is ever sent. 400, 403 and 409 as above; nothing is emailed yet.
+  //
+  // POST …/credentials/{id}/confirm {"code": what the token typed}: confirms a pending
+  // credential through its provider (finish_enrollment) under the account's settings, as a
+  // registration by an administrator (no recovery codes, the member's own setting alone,
+  // emailed, audited mfa.credential_registered_by_admin). 200 with the credential as the
+  // list shows it and email_queued; 400 invalid_request for a body that is not {"code":
+  // string}, 400 invalid_code for a wrong or malformed code (audited
+  // mfa.credential_confirmation_refused), 404 for a credential or member not of the account,
+  // 409 already_confirmed, 409 conflict (cap, key registered meanwhile, changed meanwhile),
+  // 410 registration_expired past its expires_at.
+  ApiOutcome confirm_credential(const Caller& caller, const std::string& account,
+                                const std::string& user_id, const std::string& credential_id,
+                                const std::string& body, const std::string& address);
   // DELETE …/credentials/{id}: removes one credential of the member, emails them and audits
-  // it (mfa.credential_removed_by_admin). 200 {removed, id, user_id, email_queued}. 409 when
+  // it (mfa.credential_removed_by_admin); a pending one (a registration the tool could not
+  // finish) is removed without an email. 200 {removed, id, user_id, email_queued}. 409 when
   // it is the member's last second factor (reset_member is the way to remove that: it signs
   // them out as well) or another request changed it meanwhile; 404 for a credential or member
   // not of the account.
@@ -178,7 +209,13 @@ class AdminApi {
   // The member of `account` named by `user_id`, or the 404 (or 503) to send.
   std::optional<User> member_of(const Account& account, const std::string& user_id,
                                 ApiOutcome& failure);
+  // A credential as the list shows it: never a secret, params or state; a pending
+  // registration's expires_at.
   nlohmann::json credential_json(const MfaCredential& credential) const;
+  // Stores a registration the provider began (the server drew the key) and answers with
+  // what programs the token.
+  ApiOutcome begin_pending(const Caller& caller, const User& member, const MfaProvider& provider,
+                           Enrollment& begun, const std::string& address);
   // Tells `member` that an administrator added or removed `credential` (idp/mail/notices.h,
   // the notice the member's own changes send too); false when their address can receive no
   // email or queueing failed (the change stands either way).

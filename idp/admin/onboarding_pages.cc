@@ -106,9 +106,14 @@ WebOutcome OnboardingPages::signup_submit(const Params& form, const BrowserConte
     return retry("Choose a password of 8 to 1024 characters.");
   if (password != param(form, "password_confirm"))
     return retry("The two passwords differ. Type the same password twice.");
+  // Optional: the name the member goes by (the profile scope's name).
+  page.signup.display_name = param(form, "display_name");
+  if (auto s = check_display_name(page.signup.display_name); !s)
+    return retry("Choose a name of at most 128 characters, or leave it empty.");
   auto hash = hasher_.hash(password);
   if (!hash) return unavailable_page();
   User user;
+  user.display_name = page.signup.display_name;
   user.password_hash = *hash;
   user.created_at = clock_.now();
   auto created = store_.accept_invitation(hash_token(token), user, clock_.now());

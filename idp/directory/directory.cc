@@ -146,6 +146,34 @@ Result<User> Directory::set_display_name(const std::string& account_name,
   return user;
 }
 
+Result<RefreshTokens> refresh_tokens_from_name(std::string_view name) {
+  for (auto policy : {RefreshTokens::kNever, RefreshTokens::kOfflineAccess, RefreshTokens::kAlways})
+    if (name == refresh_tokens_name(policy)) return policy;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "refresh tokens must be never, offline_access or always");
+}
+
+const char* refresh_tokens_name(RefreshTokens policy) {
+  switch (policy) {
+    case RefreshTokens::kNever:
+      return "never";
+    case RefreshTokens::kOfflineAccess:
+      return "offline_access";
+    case RefreshTokens::kAlways:
+      return "always";
+  }
+  return "never";
+}
+
+Status check_grant_policy(const GrantPolicy& policy) {
+  for (int64_t ttl : {policy.refresh_idle_ttl, policy.refresh_absolute_ttl}) {
+    if (ttl != 0 && (ttl < 60 || ttl > kMaxRefreshLifetime))
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a refresh token lifetime must be 60 seconds to 10 years (0: default)");
+  }
+  return {};
+}
+
 Status Directory::create_client(const NewClient& client) {
   const bool id_ok =
       !client.client_id.empty() && client.client_id.size() <= 128 &&
@@ -163,8 +191,10 @@ Status Directory::create_client(const NewClient& client) {
         return make_error(ErrorCode::kInvalidArgument, uri + ": " + s.error().message);
     }
   }
+  if (auto s = check_grant_policy(client.grants); !s) return s;
   if (Status s = check_backchannel_uri(client.backchannel_logout_uri); !s) return s;
   Client record;
+  record.grants = client.grants;
   record.require_two_factor = client.require_two_factor;
   record.backchannel_logout_uri = client.backchannel_logout_uri;
   record.backchannel_logout_session_required = client.backchannel_logout_session_required;

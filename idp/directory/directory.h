@@ -32,11 +32,22 @@ struct NewClient {
   // Origins allowed to call /token and /userinfo from script besides those of the redirect
   // URIs (idp/directory/origin.h); normalized and de-duplicated when stored.
   std::vector<std::string> allowed_origins{};
-  // Issue 15: every sign-in needs a second factor; back-channel logout (Client's fields).
+  GrantPolicy grants{};  // checked by check_grant_policy
+  // Every sign-in needs a second factor; back-channel logout (Client's fields).
   bool require_two_factor = false;
   std::string backchannel_logout_uri{};  // "" for none; checked by check_backchannel_uri
   bool backchannel_logout_session_required = false;
 };
+
+// The names of RefreshTokens on the command line and in documents: "never", "offline_access",
+// "always". kInvalidArgument for another name.
+Result<RefreshTokens> refresh_tokens_from_name(std::string_view name);
+const char* refresh_tokens_name(RefreshTokens policy);
+
+// Refresh token lifetimes are 0 (the default) or 60 seconds to 10 years. kInvalidArgument
+// otherwise.
+inline constexpr int64_t kMaxRefreshLifetime = 10LL * 365 * 86400;
+Status check_grant_policy(const GrantPolicy& policy);
 
 // What `client update` changes of a client's policy; absent members stay as they are.
 struct ClientPolicyChange {

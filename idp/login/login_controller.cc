@@ -244,7 +244,8 @@ WebOutcome LoginController::second_factor_view(const LoginFlow& flow, const std:
 
 WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User& user,
                                            std::string method, const std::string& error,
-                                           std::optional<Fault> fault) {
+                                           std::optional<Fault> fault,
+                                           const StepRefusal* resync) {
   auto choices = two_factor_.second_step_choices(user);
   if (!choices) return unavailable_page();
   // No factor the account allows (any more): the only way on is setting one up.
@@ -256,6 +257,10 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
   // The flow keeps the challenge the page answers: the POST gives it back to the provider.
   FlowProgress progress = loaded.progress;
   progress.challenge = KeptChallenge{method, challenge->server_state, challenge->expires_at};
+  if (resync) {
+    progress.challenge->resync_credential = resync->resync_credential;
+    progress.challenge->resync_first = resync->resync_first;
+  }
   if (auto s = store_.update_flow(loaded.flow.id, loaded.flow.version, to_json(progress).dump());
       !s) {
     if (s.error().code != ErrorCode::kConflict && s.error().code != ErrorCode::kNotFound)
@@ -265,6 +270,7 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
   WebOutcome out = second_factor_view(loaded.flow, method, error, fault);
   out.second.method_name = two_factor_.method_name(method);
   out.second.input = field_of(*challenge, recovery);
+  out.second.next_code = resync != nullptr;
   for (const auto& other : choices->methods)
     if (other != method) out.second.other_methods.push_back({other, two_factor_.method_name(other)});
   if (choices->recovery_available && !recovery)
@@ -354,15 +360,23 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
   StepRefusal refusal;
   // The response answers the challenge the page showed. A form of another method (a page
   // from before a method switch) has none kept: a typed code is checked at once, a
-  // ceremony's response is refused (kExpired) and its page shown afresh.
+  // ceremony's response is refused (kExpired) and its page shown afresh. A page that asked
+  // for a token's next code completes its resynchronisation.
   const std::optional<KeptChallenge>& kept = progress->challenge;
-  auto amr = kept && kept->provider_id == method
-                 ? two_factor_.verify_login(*user, method, code, browser.client_address, refusal,
-                                            Challenge{kept->server_state, nullptr,
-                                                      kept->expires_at, ResponseInput{}})
-                 : two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
+  const bool ours = kept && kept->provider_id == method;
+  auto amr = ours && kept->resync_credential != 0
+                 ? two_factor_.verify_resync(*user, method, kept->resync_credential,
+                                             kept->resync_first, code, browser.client_address,
+                                             refusal)
+             : ours ? two_factor_.verify_login(*user, method, code, browser.client_address, refusal,
+                                               Challenge{kept->server_state, nullptr,
+                                                         kept->expires_at, ResponseInput{}})
+                    : two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
   if (!amr) {
     switch (amr.error().code) {
+      case ErrorCode::kOutOfSync:
+        return challenge_page(*posted, *user, method, refusal.message, Fault::kWrongCredentials,
+                              &refusal);
       case ErrorCode::kLocked: {
         WebOutcome out =
             challenge_page(*posted, *user, method, refusal.message, Fault::kTooManyAttempts);

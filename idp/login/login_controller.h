@@ -101,9 +101,12 @@ class LoginController : public SignInStarter {
                                 const std::string& error, std::optional<Fault> fault);
   // The second step's page of `method` (the user's default instead when they cannot use it
   // now): begins its challenge and keeps it in the flow (CAS on the loaded version,
-  // replacing an older one), so the POST checks the response against it.
+  // replacing an older one), so the POST checks the response against it. With `resync` (a
+  // kOutOfSync refusal) the page asks for the token's next code and the flow keeps the
+  // first, for TwoFactor::verify_resync.
   WebOutcome challenge_page(const LoadedFlow& loaded, const User& user, std::string method,
-                            const std::string& error, std::optional<Fault> fault);
+                            const std::string& error, std::optional<Fault> fault,
+                            const StepRefusal* resync = nullptr);
   // The forced setup step (kSetupMethod) with the user's pending authenticator secret. When
   // the client requires the second factor (request.require_mfa), the page says so and
   // offers to decline; when nothing can be set up, the client is told at once

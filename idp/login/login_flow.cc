@@ -20,6 +20,7 @@ nlohmann::json to_json(const AuthRequest& r) {
                       {"acr_values", r.acr_values}};
   if (r.max_age) j["max_age"] = *r.max_age;
   if (!r.enrollment_link.empty()) j["enrollment_link"] = r.enrollment_link;
+  if (r.prompt_consent) j["prompt_consent"] = true;
   if (r.require_mfa) j["require_mfa"] = true;
   if (!r.essential_acr.empty()) j["essential_acr"] = r.essential_acr;
   if (r.requested_claims != "{}") j["requested_claims"] = r.requested_claims;
@@ -42,6 +43,7 @@ Result<AuthRequest> auth_request_from_json(const std::string& text) {
     r.acr_values = j.at("acr_values").get<std::vector<std::string>>();
     if (j.contains("max_age")) r.max_age = j.at("max_age").get<int64_t>();
     if (j.contains("enrollment_link")) r.enrollment_link = j.at("enrollment_link").get<std::string>();
+    r.prompt_consent = j.value("prompt_consent", false);
     // Flows stored before issue 15 have none of these.
     r.require_mfa = j.value("require_mfa", false);
     if (j.contains("essential_acr"))
@@ -64,6 +66,10 @@ nlohmann::json to_json(const FlowProgress& p) {
     j["challenge"] = {{"provider_id", p.challenge->provider_id},
                       {"server_state", base64url_encode(p.challenge->server_state)},
                       {"expires_at", p.challenge->expires_at}};
+  if (p.challenge && p.challenge->resync_credential != 0) {
+    j["challenge"]["resync_credential"] = p.challenge->resync_credential;
+    j["challenge"]["resync_first"] = p.challenge->resync_first;
+  }
   return j;
 }
 
@@ -86,7 +92,9 @@ Result<FlowProgress> flow_progress_from_json(const std::string& text) {
       auto state = base64url_decode(c.at("server_state").get<std::string>());
       if (!state) return make_error(ErrorCode::kInternal, "stored flow challenge is corrupt");
       p.challenge = KeptChallenge{c.at("provider_id").get<std::string>(), std::move(*state),
-                                  c.at("expires_at").get<int64_t>()};
+                                  c.at("expires_at").get<int64_t>(),
+                                  c.value("resync_credential", int64_t{0}),
+                                  c.value("resync_first", std::string())};
     }
     return p;
   } catch (const nlohmann::json::exception& e) {

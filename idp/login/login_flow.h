@@ -47,6 +47,8 @@ struct AuthRequest {
   // A sign-in started by an enrollment link (the safer enforcement email): the link's token
   // hash, used up when its user signs in. Empty otherwise.
   std::string enrollment_link;
+  // prompt=consent: the consent page is shown even when the user consented before.
+  bool prompt_consent = false;
   // The sign-in must pass a second factor whatever the user's and account's settings: the
   // client requires two-factor authentication, or the claims parameter made acr kAcrMfa
   // essential. A user without one is offered to set one up, or the client gets
@@ -64,6 +66,11 @@ struct KeptChallenge {
   std::string provider_id;
   std::string server_state;  // any bytes (base64url in progress_json)
   int64_t expires_at = 0;    // unix seconds; 0: never
+  // A resynchronisation under way (RFC 4226 §7.4): the page asks for the next code of the
+  // token whose code ran ahead of the look-ahead window. The credential, and that first
+  // code as TwoFactor sealed it (StepRefusal::resync_first). 0 and "" otherwise.
+  int64_t resync_credential = 0;
+  std::string resync_first{};
 };
 
 // How far the browser got (stored as LoginFlow::progress_json).

@@ -17,6 +17,11 @@ std::string secret_aad(int64_t user_id, const std::string& provider_id) {
   return "keystep mfa secret " + std::to_string(user_id) + " " + provider_id;
 }
 
+// Binds a sealed first code of a resynchronisation to its user and credential.
+std::string resync_aad(int64_t user_id, int64_t credential_id) {
+  return "keystep mfa resync " + std::to_string(user_id) + " " + std::to_string(credential_id);
+}
+
 std::string view_aad(int64_t user_id, const std::string& provider_id) {
   return "keystep mfa enrollment view " + std::to_string(user_id) + " " + provider_id;
 }
@@ -145,7 +150,23 @@ Result<MfaCredential> TwoFactor::sealed(const MfaCredential& clear) {
 }
 
 ChallengeContext TwoFactor::challenge_context() const {
-  return ChallengeContext{clock_.now(), rp_id_, origin_};
+  return ChallengeContext{clock_.now(), rp_id_, origin_, nullptr};
+}
+
+ChallengeContext TwoFactor::challenge_context(const Account& account,
+                                              const MfaProvider& provider) const {
+  return ChallengeContext{clock_.now(), rp_id_, origin_, settings_of(account, provider)};
+}
+
+ProviderSettings TwoFactor::settings_of(const Account& account, const MfaProvider& provider) const {
+  const auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
+  if (all.is_object()) {
+    const auto stored = all.find(provider.info().id);
+    if (stored != all.end()) {
+      if (auto normalized = provider.validate_settings(*stored)) return *normalized;
+    }
+  }
+  return provider.default_settings();
 }
 
 Result<UserRef> TwoFactor::user_ref(const User& user) {
@@ -361,6 +382,8 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
   view.otpauth_uri = options.value(kOptionQrUri, "");
   view.display_secret = options.value(kOptionManualKey, "");
   view.issuer_label = json.value("issuer_label", "");
+  view.command = options.value(kOptionCommand, "");
+  view.responses = json.value("responses", 1);
   if (view.otpauth_uri.empty()) return view;  // nothing to scan, e.g. a key to type
   auto png = qr_png(view.otpauth_uri);
   if (!png) return png.error();
@@ -395,7 +418,8 @@ Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account
   // page again shows the same QR code, and dropped on confirmation. When it reveals the
   // secret it is sealed like the secret.
   const nlohmann::json view = {{"client_options", enrollment->client_options},
-                               {"issuer_label", ref.issuer_label}};
+                               {"issuer_label", ref.issuer_label},
+                               {"responses", enrollment->input.responses}};
   if (enrollment->holds_secret) {
     auto sealed_view = box_.seal(view.dump(), view_aad(user.id, provider_id), random_);
     if (!sealed_view) return sealed_view.error();
@@ -443,6 +467,48 @@ Result<PendingTotp> TwoFactor::totp_enrollment_for(const User& user, const Accou
   if (!view) return view.error();
   out.view = std::move(*view);
   return out;
+}
+
+Result<MfaCredential> TwoFactor::store_pending_registration(const User& member,
+                                                            MfaCredential pending) {
+  const int64_t now = clock_.now();
+  pending.id = 0;
+  pending.user_id = member.id;
+  pending.confirmed = false;
+  pending.version = 0;
+  pending.created_at = now;
+  pending.last_used_at = 0;
+  pending.state[kPendingExpiresAt] = now + kPendingRegistrationTtl;
+  auto credentials = mfa_.credentials_of_user(member.id);
+  if (!credentials) return credentials.error();
+  if (Status s = below_cap(*credentials, pending.provider_id); !s) return s.error();
+  auto to_store = sealed(pending);
+  if (!to_store) return to_store.error();
+  return mfa_.put_pending_credential(*to_store);
+}
+
+Result<MfaCredential> TwoFactor::confirm_pending(const User& member, const Account& account,
+                                                 const MfaCredential& pending,
+                                                 std::string_view response) {
+  MfaProvider* provider = registry_.find(pending.provider_id);
+  if (!provider) return make_error(ErrorCode::kNotFound, pending.provider_id + " is gone");
+  auto clear = unsealed(pending);
+  if (!clear) return clear.error();
+  auto confirmed =
+      provider->finish_enrollment(*clear, response, challenge_context(account, *provider));
+  if (!confirmed) return confirmed.error();
+  confirmed->state.erase(kPendingExpiresAt);
+  confirmed->secret = pending.secret;  // still sealed; the provider does not change it
+  auto credentials = mfa_.credentials_of_user(member.id);
+  if (!credentials) return credentials.error();
+  confirmed->label = unique_label(*credentials, *confirmed);
+  if (auto s = mfa_.enable_two_factor(*confirmed, pending.version, std::nullopt,
+                                      /*user_setting_on=*/false, cap_of(pending.provider_id));
+      !s)
+    return s.error().code == ErrorCode::kDenied ? cap_reached(pending.provider_id) : s.error();
+  confirmed->confirmed = true;
+  confirmed->version = pending.version + 1;
+  return *confirmed;
 }
 
 Result<TotpEnrollmentView> TwoFactor::begin_totp_enrollment(const User& user) {
@@ -551,7 +617,9 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
   if (!clear) return clear.error();
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
-  auto confirmed = provider->finish_enrollment(*clear, typed, challenge_context());
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  auto confirmed = provider->finish_enrollment(*clear, typed, challenge_context(*account, *provider));
   if (!confirmed) {
     audit(user, "mfa.enable_refused", address, error_code_name(confirmed.error().code).data());
     return confirmed.error();
@@ -643,11 +711,14 @@ Result<Challenge> TwoFactor::begin_login_challenge(const User& user,
 }
 
 Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
-                                            std::string_view code, const Challenge* challenge) {
+                                            std::string_view code, const Challenge* challenge,
+                                            int64_t& ahead) {
   auto of = credentials_of(user, provider_id);
   if (!of) return of.error();
   MfaProvider& provider = *of->provider;
-  const ChallengeContext context = challenge_context();
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  const ChallengeContext context = challenge_context(*account, provider);
   Challenge begun;
   if (!challenge) {
     auto fresh = provider.begin_challenge(of->clear, context);
@@ -668,6 +739,11 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     if (key && stored.lookup_key != *key) continue;
     auto updated = provider.verify(of->clear[i], *challenge, code, context);
     if (!updated) {
+      // Another credential may still take the code; this one is the resync's if none does.
+      if (updated.error().code == ErrorCode::kOutOfSync) {
+        if (ahead == 0) ahead = stored.id;
+        continue;
+      }
       last_error = updated.error();
       // The expiry was checked above with this context's time; a provider that still finds
       // the challenge expired looked at the response, so it counts as a refused one.
@@ -686,6 +762,7 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     }
     return *updated;
   }
+  if (ahead != 0) return make_error(ErrorCode::kOutOfSync, "the token ran ahead");
   if (!last_error)  // the key named none of them
     return make_error(ErrorCode::kDenied, "the response names none of your credentials");
   return *last_error;  // every credential refused the code
@@ -728,7 +805,8 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
   // Authenticator apps show codes as "123 456"; spaces are not part of any code.
   std::string typed(code);
   typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
-  auto checked = check_code(user, provider_id, typed, challenge);
+  int64_t ahead = 0;
+  auto checked = check_code(user, provider_id, typed, challenge, ahead);
   if (checked) {
     throttle_.succeeded(keys);
     audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
@@ -743,18 +821,43 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
     refusal = {ErrorCode::kExpired, "The sign-in request timed out. Try again.", 0};
     return make_error(ErrorCode::kExpired, refusal.message);
   }
+  if (code_kind == ErrorCode::kOutOfSync) {
+    // Alone the code proves nothing (the sync window is wide): it counts as a failed attempt
+    // until the token's next code completes the pair.
+    auto delay = throttle_.failed(keys);
+    if (!delay) return delay.error();
+    auto first = box_.seal(typed, resync_aad(user.id, ahead), random_);
+    if (!first) return first.error();
+    refusal = {ErrorCode::kOutOfSync,
+               "Your key is ahead of this server. Touch it again to enter its next code.", 0,
+               ahead, base64_encode(*first)};
+    audit(user, "mfa.resync_asked", address, provider_id + " credential " + std::to_string(ahead));
+    obs::second_factor_check(provider_id, obs::kFactorDenied);
+    return make_error(ErrorCode::kOutOfSync, refusal.message);
+  }
   if (code_kind != ErrorCode::kDenied && code_kind != ErrorCode::kReplayed &&
       code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound &&
       code_kind != ErrorCode::kCloned)
     return checked.error();
+  return refuse_code(user, provider_id, code_kind, address, refusal);
+}
+
+Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
+                                                        const std::string& provider_id,
+                                                        ErrorCode code_kind,
+                                                        const std::string& address,
+                                                        StepRefusal& refusal) {
   // One attempt, one count, however many credentials it was checked against.
-  auto delay = throttle_.failed(keys);
+  auto delay = throttle_.failed({user_key(user), address_key(address)});
   if (!delay) return delay.error();
+  const MfaProvider* provider = registry_.find(provider_id);
+  const bool hardware = provider && provider->info().kind == ProviderKind::kHardware;
   if (code_kind == ErrorCode::kReplayed) {
     refusal = {ErrorCode::kReplayed,
                provider_id == kRecoveryProvider
                    ? "That recovery code was already used. Each code works once."
-                   : "That code was already used. Wait for the next code in your app.",
+               : hardware ? "That code was already used. Touch your key for a new one."
+                          : "That code was already used. Wait for the next code in your app.",
                0};
     audit(user, "mfa.replay_refused", address, provider_id);
     obs::second_factor_check(provider_id, obs::kFactorReplayed);
@@ -769,8 +872,8 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
     refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument
                                                         : ErrorCode::kDenied,
                provider_id == kRecoveryProvider ? "That recovery code is not valid."
-                                                : "That code is not valid. Check your "
-                                                  "authenticator app and try again.",
+               : hardware ? "That code is not valid. Touch your key and try again."
+                          : "That code is not valid. Check your authenticator app and try again.",
                0};
     audit(user, "mfa.code_refused", address, provider_id);
     obs::second_factor_check(provider_id, obs::kFactorDenied);
@@ -779,6 +882,67 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
     refusal.message += " Too many incorrect codes: wait " + seconds_text(*delay) +
                        " before the next try.";
   return make_error(refusal.code, refusal.message);
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_resync(const User& user,
+                                                          const std::string& provider_id,
+                                                          int64_t credential_id,
+                                                          const std::string& sealed_first,
+                                                          std::string_view second,
+                                                          const std::string& address,
+                                                          StepRefusal& refusal) {
+  const std::vector<std::string> keys = {user_key(user), address_key(address)};
+  auto wait = throttle_.wait(keys);
+  if (!wait) return wait.error();
+  if (*wait > 0) {
+    refusal = {ErrorCode::kLocked,
+               "Too many incorrect codes. Wait " + seconds_text(*wait) + ", then try again.",
+               *wait};
+    audit(user, "mfa.locked_out", address, "retry after " + std::to_string(*wait) + " s");
+    obs::second_factor_check(provider_id, obs::kFactorLocked);
+    return make_error(ErrorCode::kLocked, refusal.message);
+  }
+  auto of = credentials_of(user, provider_id);
+  if (!of) return of.error();
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  std::string typed(second);
+  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  const auto refused = [&] {
+    audit(user, "mfa.resync_refused", address,
+          provider_id + " credential " + std::to_string(credential_id));
+    return refuse_code(user, provider_id, ErrorCode::kDenied, address, refusal);
+  };
+  auto sealed = base64_decode(sealed_first);
+  if (!sealed) return refused();
+  auto first = box_.open(*sealed, resync_aad(user.id, credential_id));
+  if (!first) return refused();
+  for (size_t i = 0; i < of->stored.size(); ++i) {
+    const MfaCredential& stored = of->stored[i];
+    if (stored.id != credential_id) continue;
+    auto synced = of->provider->resync(of->clear[i], *first, typed,
+                                       challenge_context(*account, *of->provider));
+    if (!synced) {
+      if (synced.error().code != ErrorCode::kDenied &&
+          synced.error().code != ErrorCode::kInvalidArgument)
+        return synced.error();
+      return refused();
+    }
+    MfaCredential to_store = *synced;
+    to_store.secret = stored.secret;
+    to_store.last_used_at = clock_.now();
+    if (auto s = mfa_.update_credential(to_store, stored.version); !s) {
+      if (s.error().code != ErrorCode::kConflict) return s.error();
+      return refuse_code(user, provider_id, ErrorCode::kReplayed, address, refusal);
+    }
+    throttle_.succeeded(keys);
+    audit(user, "mfa.resynced", address,
+          provider_id + " credential " + std::to_string(credential_id) + " counter " +
+              std::to_string(stored.counter) + " -> " + std::to_string(synced->counter));
+    obs::second_factor_check(provider_id, obs::kFactorAccepted);
+    return of->provider->info().amr;
+  }
+  return refused();
 }
 
 Status TwoFactor::disable(const User& user, bool password_ok, std::string_view code,

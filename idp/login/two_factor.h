@@ -52,6 +52,10 @@ inline constexpr const char* kEnrollmentEmailKey = "enrollment_email";
 inline constexpr const char* kEnrollmentEmailQr = "qr_code";
 inline constexpr const char* kEnrollmentEmailLink = "link";
 
+// How long an administrator's pending registration (a key the server drew for their tool to
+// program) waits for its confirmation (its state's kPendingExpiresAt, idp/store/mfa_store.h).
+inline constexpr int64_t kPendingRegistrationTtl = 600;
+
 // A pending authenticator-app secret not yet stored: the credential ready for the store
 // (secret and view sealed) and what the user sees.
 struct PendingTotp {
@@ -61,11 +65,16 @@ struct PendingTotp {
 
 // The result of a second-step attempt that was not accepted.
 struct StepRefusal {
-  // kDenied, kReplayed, kInvalidArgument, kLocked, or kExpired (the challenge timed out:
-  // nothing was checked, the page shows a fresh one)
+  // kDenied, kReplayed, kInvalidArgument, kLocked, kExpired (the challenge timed out:
+  // nothing was checked, the page shows a fresh one), or kOutOfSync (a counter-based token ran
+  // ahead of the look-ahead window: the page asks for its next code, for verify_resync)
   ErrorCode code = ErrorCode::kDenied;
   std::string message;                  // shown to the user
   int64_t retry_after = 0;              // seconds, with kLocked
+  // With kOutOfSync: the credential the code belongs to, and the code sealed for the flow to
+  // keep until the next one comes (base64; only this server can open it).
+  int64_t resync_credential = 0;
+  std::string resync_first{};
 };
 
 // What the second step offers a user: the second factors of status().methods, the type of
@@ -154,6 +163,21 @@ class TwoFactor final : public LoginPolicy {
   // a message naming the cap, otherwise): stores the pending credential (sealed),
   // replacing an older pending one of that provider, and returns what the user must see.
   Result<Enrollment> begin_enrollment(const User& user, const std::string& provider_id);
+  // Stores `pending`, a registration of `member`'s begun by an administrator
+  // (MfaProvider::begin_registration_for, secret in clear): sealed, unconfirmed, expiring
+  // kPendingRegistrationTtl from now, replacing the member's other pending credential of its
+  // provider. kConflict naming the cap when the member holds cap_of(provider) confirmed ones
+  // already; kAlreadyExists when its lookup key is another credential's; the store's errors
+  // otherwise. On success returns it as stored (its secret sealed).
+  Result<MfaCredential> store_pending_registration(const User& member, MfaCredential pending);
+  // Confirms `pending` (a pending credential of `member`, as stored) with `response`,
+  // checked by its provider (finish_enrollment) under `account`'s settings, as a factor an
+  // administrator registered: no recovery codes, the member's own setting left alone.
+  // kDenied or kInvalidArgument for the response (with the provider's message),
+  // kConflict for the cap or a change meanwhile, kAlreadyExists for a lookup key taken
+  // meanwhile, kNotFound when it or its provider is gone. On success returns it confirmed.
+  Result<MfaCredential> confirm_pending(const User& member, const Account& account,
+                                        const MfaCredential& pending, std::string_view response);
   // The user's pending enrollment of provider_id as its page shows it again (the same QR
   // code and key), or kNotFound when there is none.
   Result<TotpEnrollmentView> pending_enrollment(const User& user, const std::string& provider_id);
@@ -220,6 +244,18 @@ class TwoFactor final : public LoginPolicy {
                                                 std::string_view code,
                                                 const std::string& address,
                                                 StepRefusal& refusal, const Challenge& challenge);
+  // The second of the two codes a resynchronisation takes (RFC 4226 §7.4): `second`, typed
+  // after verify_login refused `first` (sealed, StepRefusal::resync_first) of credential
+  // `credential_id` with kOutOfSync. The provider's resync() checks the two are consecutive
+  // codes of that credential; on success its counter moves past them (compare-and-set;
+  // audited mfa.resynced) and the amr values are returned as by verify_login. A refusal
+  // counts against the throttle like a wrong code (audited mfa.resync_refused); kLocked as
+  // verify_login.
+  Result<std::vector<std::string>> verify_resync(const User& user, const std::string& provider_id,
+                                                 int64_t credential_id,
+                                                 const std::string& sealed_first,
+                                                 std::string_view second,
+                                                 const std::string& address, StepRefusal& refusal);
   // verify_login for a code typed where no page showed a challenge (turning 2FA off with a
   // code): begins one and checks against it at once. A challenge the client had to see (one
   // with a server_state, e.g. WebAuthn's) cannot be answered so: kExpired.
@@ -246,8 +282,12 @@ class TwoFactor final : public LoginPolicy {
   // The server's providers (their settings and admin registration, idp/admin).
   const ProviderRegistry& registry() const { return registry_; }
   // What providers are told about a challenge (also an admin's registration, idp/admin):
-  // the time and the relying party.
+  // the time and the relying party, and with an account its settings of `provider`.
   ChallengeContext challenge_context() const;
+  ChallengeContext challenge_context(const Account& account, const MfaProvider& provider) const;
+  // `account`'s settings of `provider` as stored, normalized by the provider; its defaults
+  // when the account chose none (or the stored ones no longer validate).
+  ProviderSettings settings_of(const Account& account, const MfaProvider& provider) const;
 
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
@@ -288,9 +328,16 @@ class TwoFactor final : public LoginPolicy {
   Result<CredentialsOf> credentials_of(const User& user, const std::string& provider_id);
   // Checks a code against the user's confirmed credentials of provider_id with `challenge`
   // (nullptr: begin one now): only the one the provider's lookup_key(code) names, when it
-  // names one, else each in turn. Stores the accepted one's update with CAS.
+  // names one, else each in turn. Stores the accepted one's update with CAS. With
+  // kOutOfSync, `ahead` receives the credential the code ran ahead on.
   Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
-                                   std::string_view code, const Challenge* challenge);
+                                   std::string_view code, const Challenge* challenge,
+                                   int64_t& ahead);
+  // The refusal of a code that was checked and not accepted (kDenied, kReplayed,
+  // kInvalidArgument, kNotFound, kCloned): counted against the throttle, audited, its message.
+  Result<std::vector<std::string>> refuse_code(const User& user, const std::string& provider_id,
+                                               ErrorCode kind, const std::string& address,
+                                               StepRefusal& refusal);
   Result<std::vector<std::string>> verify_step(const User& user, const std::string& provider_id,
                                                std::string_view code, const std::string& address,
                                                StepRefusal& refusal, const Challenge* challenge);

@@ -1,6 +1,7 @@
 #include "idp/oidc/provider.h"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <sstream>
 
@@ -59,6 +60,12 @@ nlohmann::json Provider::discovery() const {
       {"userinfo_endpoint", iss + "/userinfo"},
       {"jwks_uri", iss + "/jwks.json"},
       {"end_session_endpoint", iss + "/logout"},
+      {"revocation_endpoint", iss + "/revoke"},
+      {"revocation_endpoint_auth_methods_supported",
+       {"client_secret_basic", "client_secret_post", "none"}},
+      {"introspection_endpoint", iss + "/introspect"},
+      {"introspection_endpoint_auth_methods_supported",
+       {"client_secret_basic", "client_secret_post"}},
       {"scopes_supported", {"openid", "email", "profile", "offline_access"}},
       {"response_types_supported", {"code"}},
       {"response_modes_supported", {"query"}},
@@ -70,9 +77,7 @@ nlohmann::json Provider::discovery() const {
       {"code_challenge_methods_supported", {"S256"}},
       {"claims_supported", supported_claims()},
       {"acr_values_supported", {kAcrPassword, kAcrMfa}},
-      // What read_prompt honours; consent is answered consent_required until there is a
-      // consent step.
-      {"prompt_values_supported", {"none", "login", "select_account"}},
+      {"prompt_values_supported", {"none", "login", "consent", "select_account"}},
       {"claims_parameter_supported", true},
       {"request_parameter_supported", false},
       {"request_uri_parameter_supported", false},
@@ -161,8 +166,11 @@ std::optional<Provider::Refusal> Provider::read_request(const Params& query, con
   const auto scopes = split_spaces(param(query, "scope"));
   if (!contains(scopes, "openid")) return Refusal{"invalid_scope", "the openid scope is required"};
   std::vector<std::string> granted;
+  // offline_access asks for a refresh token: meaningless for a client that never gets one,
+  // so not granted (nor asked on the consent page).
+  const bool offline = client.grants.refresh_tokens != RefreshTokens::kNever;
   for (const auto& s : scopes) {
-    if ((s == "openid" || s == "email" || s == "profile" || s == "offline_access") &&
+    if ((s == "openid" || s == "email" || s == "profile" || (s == "offline_access" && offline)) &&
         !contains(granted, s))
       granted.push_back(s);
   }
@@ -230,9 +238,7 @@ std::optional<Provider::Refusal> Provider::read_prompt(const Params& query, Auth
   prompt_none = contains(prompts, "none");
   if (prompt_none && prompts.size() > 1)
     return Refusal{"invalid_request", "prompt=none cannot be combined"};
-  // OIDC Core §3.1.2.1: an OP that cannot obtain consent must say so, never skip it.
-  if (contains(prompts, "consent"))
-    return Refusal{"consent_required", "this server has no consent step"};
+  request.prompt_consent = contains(prompts, "consent");
   // Choosing an account is signing in afresh: the sign-in page takes any of the user's.
   request.prompt_login = contains(prompts, "login") || contains(prompts, "select_account");
   request.acr_values = split_spaces(param(query, "acr_values"));
@@ -256,7 +262,7 @@ WebOutcome Provider::reuse_session(const AuthRequest& request, bool prompt_none,
   if (!mfa_wanted) return redirect_error(request, "temporarily_unavailable", "please try again");
   const bool password_stale = stale(current.password_time);
   const bool mfa_stale = *mfa_wanted && stale(current.mfa_time);
-  if (!password_stale && !mfa_stale) return issue_code(request, current);
+  if (!password_stale && !mfa_stale) return code_or_consent(request, current, prompt_none);
   if (prompt_none) return redirect_error(request, "login_required", "the user must sign in");
   FlowProgress progress;
   if (!password_stale) {
@@ -267,7 +273,7 @@ WebOutcome Provider::reuse_session(const AuthRequest& request, bool prompt_none,
 }
 
 WebOutcome Provider::flow_completed(const AuthRequest& request, const Session& session) {
-  return issue_code(request, session);
+  return code_or_consent(request, session, false);
 }
 
 WebOutcome Provider::flow_refused(const AuthRequest& request, const std::string& error,
@@ -379,8 +385,10 @@ Result<Client> Provider::authenticate_client(const Params& form,
   return client;
 }
 
-ApiOutcome Provider::token(const Params& form, const std::optional<std::string>& authorization,
-                           const std::optional<std::string>& origin) {
+ApiOutcome Provider::client_call(const Params& form,
+                                 const std::optional<std::string>& authorization,
+                                 const std::optional<std::string>& origin,
+                                 const std::function<ApiOutcome(const Client&)>& call) {
   auto before_client = [&](ApiOutcome out) {
     out.cors_origin = cors_.for_any_client(origin).value_or("");
     return out;
@@ -394,18 +402,91 @@ ApiOutcome Provider::token(const Params& form, const std::optional<std::string>&
   if (origin && !allowed)
     return api_error(Fault::kInvalidRequest,
                      "requests from " + *origin + " are not allowed for this client");
-  ApiOutcome out;
-  const std::string grant_type = param(form, "grant_type");
-  if (grant_type == "authorization_code")
-    out = code_grant(*client, form);
-  else if (grant_type == "refresh_token")
-    out = refresh_grant(*client, form);
-  else if (grant_type.empty())
-    out = api_error(Fault::kInvalidRequest, "grant_type is required");
-  else
-    out = api_error(Fault::kUnsupportedGrantType, "grant_type " + grant_type + " is not supported");
+  ApiOutcome out = call(*client);
   out.cors_origin = allowed.value_or("");
   return out;
+}
+
+ApiOutcome Provider::token(const Params& form, const std::optional<std::string>& authorization,
+                           const std::optional<std::string>& origin) {
+  return client_call(form, authorization, origin, [&](const Client& client) {
+    const std::string grant_type = param(form, "grant_type");
+    if (grant_type == "authorization_code") return code_grant(client, form);
+    if (grant_type == "refresh_token") return refresh_grant(client, form);
+    if (grant_type.empty()) return api_error(Fault::kInvalidRequest, "grant_type is required");
+    return api_error(Fault::kUnsupportedGrantType, "grant_type " + grant_type + " is not supported");
+  });
+}
+
+ApiOutcome Provider::revoke(const Params& form, const std::optional<std::string>& authorization,
+                            const std::optional<std::string>& origin) {
+  return client_call(form, authorization, origin, [&](const Client& client) {
+    const auto token = get_param(form, "token");
+    if (!token || token->empty()) return api_error(Fault::kInvalidRequest, "token is required");
+    // token_type_hint only speeds a search up (RFC 7009 §2.1); one lookup by hash finds either
+    // kind, so it is not read.
+    auto revoked = store_.revoke_token(hash_token(*token), client.client_id);
+    if (revoked) return api_ok(nlohmann::json::object());
+    switch (revoked.error().code) {
+      case ErrorCode::kNotFound:
+        // RFC 7009 §2.2: an invalid token is no error; the client's aim is met.
+        return api_ok(nlohmann::json::object());
+      case ErrorCode::kDenied:
+        return api_error(Fault::kUnauthorizedClient, "the token was issued to another client");
+      default:
+        return api_unavailable();
+    }
+  });
+}
+
+ApiOutcome Provider::introspect(const Params& form,
+                                const std::optional<std::string>& authorization,
+                                const std::optional<std::string>& origin) {
+  return client_call(form, authorization, origin, [&](const Client& client) {
+    if (client.is_public) {
+      ApiOutcome out =
+          api_error(Fault::kInvalidClient, "introspection is for confidential clients only");
+      if (authorization) out.www_authenticate = "Basic realm=\"keystep\"";
+      return out;
+    }
+    const auto token = get_param(form, "token");
+    if (!token || token->empty()) return api_error(Fault::kInvalidRequest, "token is required");
+    const std::string hash = hash_token(*token);
+    const bool refresh_first = param(form, "token_type_hint") == "refresh_token";
+    const int64_t now = clock_.now();
+    for (TokenKind kind : refresh_first ? std::array{TokenKind::kRefresh, TokenKind::kAccess}
+                                        : std::array{TokenKind::kAccess, TokenKind::kRefresh}) {
+      auto active = store_.active_token(hash, kind, now);
+      if (!active) {
+        const ErrorCode code = active.error().code;
+        if (code == ErrorCode::kUnavailable || code == ErrorCode::kInternal)
+          return api_unavailable();
+        continue;
+      }
+      auto user = store_.user_by_id(active->grant.user_id);
+      if (!user) {
+        if (user.error().code == ErrorCode::kNotFound) break;
+        return api_unavailable();
+      }
+      const Grant& grant = active->grant;
+      nlohmann::json body = {
+          {"active", true},
+          {"scope", active->token.scope.empty() ? grant.scope : active->token.scope},
+          {"client_id", grant.client_id},
+          {"username", user->email},
+          {"sub", std::to_string(grant.user_id)},
+          {"aud", grant.client_id},
+          {"iss", config_.issuer},
+          {"iat", active->token.created_at},
+          {"exp", active->token.expires_at},
+          {"auth_time", grant.auth_time},
+          {"acr", grant.acr}};
+      if (kind == TokenKind::kAccess) body["token_type"] = "Bearer";
+      return api_ok(body);
+    }
+    // RFC 7662 §2.2: nothing more about a token that is not active, whatever the reason.
+    return api_ok({{"active", false}});
+  });
 }
 
 ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
@@ -441,7 +522,7 @@ ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
   } else if (verifier) {
     return api_error(Fault::kInvalidGrant, "code_verifier sent but no code_challenge was");
   }
-  auto body = mint_tokens(grant, true, grant.scope);
+  auto body = mint_tokens(client, grant, true, grant.scope);
   if (!body) return api_unavailable(body.error().message);
   return api_ok(*body);
 }
@@ -458,6 +539,9 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
     return api_unavailable();
   if (active && active->grant.client_id != client.client_id)
     return api_error(Fault::kInvalidGrant, "the refresh token was issued to another client");
+  // The client's policy may have changed since the token was issued: it decides now.
+  if (active && !refresh_allowed(client, active->grant))
+    return api_error(Fault::kInvalidGrant, "this client may not use refresh tokens");
   // RFC 6749 §6: a narrower scope applies to what this response issues (the access token, the
   // id_token's claims); the refresh token keeps the grant's whole scope.
   std::string scope = active ? active->grant.scope : "";
@@ -480,7 +564,7 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
                     false,
                     false,
                     now,
-                    now + config_.refresh_token_ttl,
+                    active ? refresh_expiry(client, active->grant, now) : now,
                     ""};
   if (!active) {
     // A used (rotated-away) token presented again means it was stolen or replayed: the store
@@ -491,13 +575,32 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
   }
   if (auto s = store_.rotate_refresh_token(old_hash, replacement, now); !s)
     return api_error(Fault::kInvalidGrant, "the refresh token is invalid, expired or revoked");
-  auto body = mint_tokens(active->grant, false, scope);
+  auto body = mint_tokens(client, active->grant, false, scope);
   if (!body) return api_unavailable(body.error().message);
   (*body)["refresh_token"] = *next;
   return api_ok(*body);
 }
 
-Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
+bool Provider::refresh_allowed(const Client& client, const Grant& grant) {
+  switch (client.grants.refresh_tokens) {
+    case RefreshTokens::kNever:
+      return false;
+    case RefreshTokens::kOfflineAccess:
+      return contains(split_spaces(grant.scope), "offline_access");
+    case RefreshTokens::kAlways:
+      return true;
+  }
+  return false;
+}
+
+int64_t Provider::refresh_expiry(const Client& client, const Grant& grant, int64_t now) const {
+  const GrantPolicy& policy = client.grants;
+  const int64_t idle = policy.refresh_idle_ttl ? policy.refresh_idle_ttl : config_.refresh_token_ttl;
+  if (policy.refresh_absolute_ttl == 0) return now + idle;
+  return std::min(now + idle, grant.created_at + policy.refresh_absolute_ttl);
+}
+
+Result<nlohmann::json> Provider::mint_tokens(const Client& client, const Grant& grant, bool first,
                                              const std::string& scope) {
   const int64_t now = clock_.now();
   auto access = random_token(random_, 32);
@@ -532,11 +635,11 @@ Result<nlohmann::json> Provider::mint_tokens(const Grant& grant, bool first,
                          {"scope", scope}};
   // An id_token only while openid is in the scope (a refresh may narrow it away).
   if (contains(scopes, "openid")) body["id_token"] = *id_token;
-  if (first) {
+  if (first && refresh_allowed(client, grant)) {
     auto refresh = random_token(random_, 32);
     if (!refresh) return refresh.error();
     if (auto s = store_.add_token(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false,
-                                        false, now, now + config_.refresh_token_ttl, ""});
+                                        false, now, refresh_expiry(client, grant, now), ""});
         !s)
       return s.error();
     body["refresh_token"] = *refresh;

@@ -61,6 +61,24 @@ class Provider : public FlowCompletion {
   // allows it, or, while no client is authenticated, when any client does.
   ApiOutcome token(const Params& form, const std::optional<std::string>& authorization,
                    const std::optional<std::string>& origin);
+  // POST /revoke (RFC 7009), the client authenticated as at /token, with /token's CORS. A
+  // refresh token takes its grant and every token of it along; an access token goes alone.
+  // An unknown token is no error (200); a token of another client is unauthorized_client.
+  ApiOutcome revoke(const Params& form, const std::optional<std::string>& authorization,
+                    const std::optional<std::string>& origin);
+  // POST /introspect (RFC 7662): for confidential clients only (a public one is
+  // invalid_client), about any client's token, with /token's CORS. An active token's answer
+  // has active, scope, client_id, username, sub, aud, iss, iat, exp, auth_time, acr and, for
+  // an access token, token_type; any other token is {"active": false}.
+  ApiOutcome introspect(const Params& form, const std::optional<std::string>& authorization,
+                        const std::optional<std::string>& origin);
+  // GET /consent?request=ID: the consent page of a third-party client's request waiting in
+  // this browser's session (idp/oidc/consent.cc).
+  WebOutcome consent_page(const Params& query, const BrowserContext& browser);
+  // POST /consent with request, csrf_token (the session's) and decision (allow or deny):
+  // allow remembers the scopes for the user and client and sends the browser back with a
+  // code; deny with access_denied.
+  WebOutcome consent_submit(const Params& form, const BrowserContext& browser);
   // GET or POST /userinfo. The access token comes in the Authorization header (RFC 6750
   // §2.1) or, in a POST, as the form's access_token (§2.2); both at once is invalid_request.
   // The answer's cors_origin is `origin` when the token's client allows it, or, without a
@@ -117,15 +135,41 @@ class Provider : public FlowCompletion {
   // `request`, else a sign-in asking only for the stale ones.
   WebOutcome reuse_session(const AuthRequest& request, bool prompt_none, const Session& current,
                            const BrowserContext& browser);
+  // The user of `session` is signed in for `request`: a code, unless the user must consent
+  // first (a third-party client without consent to every scope asked, or prompt=consent):
+  // then the consent page, or with `prompt_none` consent_required.
+  WebOutcome code_or_consent(const AuthRequest& request, const Session& session,
+                             bool prompt_none);
   WebOutcome issue_code(const AuthRequest& request, const Session& session);
+  // A request waiting on the consent page, with the request it holds and the session.
+  struct PendingConsent {
+    ConsentRequest pending;
+    AuthRequest request;
+    Session session;
+  };
+  // The consent request `params` names ("request"), made in this browser's live session;
+  // else nullopt with the page to show in `failure`.
+  std::optional<PendingConsent> load_consent(const Params& params, const BrowserContext& browser,
+                                             WebOutcome& failure);
   Result<Client> authenticate_client(const Params& form,
                                      const std::optional<std::string>& authorization,
                                      ApiOutcome& failure);
+  // /token, /revoke and /introspect: refuses repeated parameters, authenticates the client,
+  // refuses an origin it does not allow, then answers with `call`, setting the CORS origin.
+  ApiOutcome client_call(const Params& form, const std::optional<std::string>& authorization,
+                         const std::optional<std::string>& origin,
+                         const std::function<ApiOutcome(const Client&)>& call);
   ApiOutcome code_grant(const Client& client, const Params& form);
   ApiOutcome refresh_grant(const Client& client, const Params& form);
+  // Whether the client's grant refreshes (GrantPolicy::refresh_tokens, the granted scope).
+  static bool refresh_allowed(const Client& client, const Grant& grant);
+  // When a refresh token issued `now` expires: the client's idle lifetime, capped by its
+  // absolute one counted from the grant.
+  int64_t refresh_expiry(const Client& client, const Grant& grant, int64_t now) const;
   // Access token (with `scope`, the grant's or narrower), id_token, and with `first` the
-  // nonce and a refresh token.
-  Result<nlohmann::json> mint_tokens(const Grant& grant, bool first, const std::string& scope);
+  // nonce and, when refresh_allowed, a refresh token.
+  Result<nlohmann::json> mint_tokens(const Client& client, const Grant& grant, bool first,
+                                     const std::string& scope);
   // The user's claims that `scopes` release (email, profile) and those `requested` by name
   // (the claims parameter), each once.
   static std::vector<std::string> user_claim_names(const std::vector<std::string>& scopes,

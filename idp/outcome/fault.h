@@ -14,6 +14,7 @@ enum class Fault {
   kInvalidRequest,        // malformed or missing parameters, bad input to the admin API
   kUnknownClient,         // /authorize: no such client (shown on a page, never redirected)
   kInvalidClient,         // /token: client authentication failed
+  kUnauthorizedClient,    // /revoke: a token issued to another client
   kInvalidGrant,          // a code or refresh token that is unusable for this client
   kInvalidScope,          // a refresh asks for more than was granted
   kUnsupportedGrantType,  // /token: grant_type is neither code nor refresh_token
@@ -51,6 +52,9 @@ enum class Fault {
   kLinkNotFound,       // an enrollment link that is not ours
   kLinkUsed,
   kLinkExpired,
+  kWrongCode,            // an administrator's confirmation of a key with a wrong or malformed code
+  kAlreadyConfirmed,     // confirming a credential that is confirmed already
+  kRegistrationExpired,  // confirming a pending registration past its expiry
   // The server.
   kServerError,             // an invariant failed (randomness, a damaged stored request)
   kTemporarilyUnavailable,  // the store (or a worker) failed: the client may retry

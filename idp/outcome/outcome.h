@@ -42,6 +42,12 @@ struct TotpEnrollmentView {
   std::string qr_png_data_uri;  // data:image/png;base64,…
   std::string display_secret;   // grouped base32, for typing by hand
   std::string issuer_label;
+  // A hardware token's enrollment: the command that programs it with this key (the
+  // provider's "command" client option, e.g. `ykman otp hotp 2 …`), "" otherwise.
+  std::string command;
+  // How many codes confirming asks for, one per line (ResponseInput::responses: a key
+  // touched twice).
+  int responses = 1;
 };
 
 // One of a user's confirmed second factors, as the profile lists it.
@@ -120,9 +126,27 @@ struct SecondFactorView {
   // account); the page says so and offers to decline (kDeclineMethod).
   bool required_by_application = false;
   ResponseField input;       // with a provider's method
+  // The token's code ran ahead of the server's window: the page asks for its next code.
+  bool next_code = false;
   // "Use another method": the user's other second factor types, then the recovery code
   // while unused codes remain.
   std::vector<MethodChoice> other_methods;
+};
+
+// A third-party application the user allowed (the profile's "Apps with access").
+struct AppAccess {
+  std::string client_id;
+  std::vector<std::string> scopes;  // what the user allowed, e.g. "openid", "email"
+  int64_t granted_at = 0;
+};
+
+// Data for the consent page: a third-party application asks for `scopes`.
+struct ConsentView {
+  std::string request_id;  // posted back with the decision
+  std::string csrf_token;  // the session's
+  std::string client_id;
+  std::string email;                // who is signed in
+  std::vector<std::string> scopes;  // what the application asks for
 };
 
 // Data for the profile page and its two-factor screens.
@@ -145,6 +169,7 @@ struct ProfileView {
   std::string error_message;
   // The user may open Account setup > Authentication (auth_settings.view): the pages link it.
   bool can_view_auth_settings = false;
+  std::vector<AppAccess> apps{};  // kProfilePage: "Apps with access"
 };
 
 // Data for the signup page (an invitation's link).
@@ -155,6 +180,7 @@ struct SignupView {
   std::string account_label;
   bool two_factor_required = false;  // the account enforces 2FA: setup follows the password
   std::string error_message;
+  std::string display_name{};  // as typed, when the form comes back with an error
 };
 
 // Data for the error page, shown when the browser cannot be sent back to the client. The
@@ -185,6 +211,7 @@ struct WebOutcome {
     kConfirmItsYouPage,
     kSignupPage,
     kLogoutConfirmPage,
+    kConsentPage,
   };
   Kind kind = Kind::kErrorPage;
   // What went wrong; set on every kErrorPage, and on a page shown again with its error
@@ -197,6 +224,7 @@ struct WebOutcome {
   ProfileView profile;       // kProfilePage and the profile's other pages
   SignupView signup;         // kSignupPage
   LogoutConfirmView logout;  // kLogoutConfirmPage
+  ConsentView consent;       // kConsentPage
   int64_t retry_after = 0;   // seconds, with kTooManyAttempts
   std::vector<CookieToSet> cookies;
 };

@@ -62,6 +62,10 @@ Result<WebOutcome> ProfilePages::profile_view(const SignedIn& who, WebOutcome::K
   auto permissions = store_.role_permissions(who.user.role);
   if (!permissions) return permissions.error();
   out.profile.can_view_auth_settings = contains(*permissions, kPermViewAuthSettings);
+  auto consents = store_.consents_of_user(who.user.id);
+  if (!consents) return consents.error();
+  for (const auto& c : *consents)
+    out.profile.apps.push_back(AppAccess{c.client_id, split_spaces(c.scope), c.granted_at});
   return out;
 }
 
@@ -134,6 +138,7 @@ std::optional<ProfilePages::SignedIn> ProfilePages::profile_post(const Params& f
                          "The form was not sent by your profile page. Reload it and try again.");
     return std::nullopt;
   }
+  if (stale == Stale::kAnyAge) return **who;
   if (stale == Stale::kConfirmItsYou) {
     const SignedIn& w = **who;
     auto allowed =
@@ -279,7 +284,8 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
   auto who = profile_post(form, browser, failure);
   if (!who) return failure;
   std::string code = param(form, "code");
-  if (code.size() > 64) code.resize(64);
+  // Room for two outputs of a key touched twice, typed on AZERTY (two bytes a digit).
+  if (code.size() > 128) code.resize(128);
   const std::string method = param(form, "method").empty() ? kTotpProvider : param(form, "method");
   auto before = two_factor_.status(who->user);
   if (!before) return unavailable_page();
@@ -307,7 +313,9 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
     out->profile.error_message =
         method == kTotpProvider
             ? "That code is not valid. Enter the current code from your authenticator app."
-            : "That code is not valid. Enter the current code.";
+        : view->command.empty()
+            ? "That code is not valid. Enter the current code."
+            : "That is not what the key typed. Touch it again, once per line.";
     return *out;
   }
   two_factor_.notify_member(notices_, who->user, FactorChange::kAdded, added, false,
@@ -409,6 +417,21 @@ WebOutcome ProfilePages::profile_rename_factor(const Params& form,
     default:
       return unavailable_page();
   }
+}
+
+WebOutcome ProfilePages::profile_revoke_app(const Params& form, const BrowserContext& browser) {
+  WebOutcome failure;
+  auto who = profile_post(form, browser, failure, Stale::kAnyAge);
+  if (!who) return failure;
+  const std::string client_id = param(form, "client_id");
+  auto revoked = store_.revoke_consent(who->user.id, client_id);
+  if (revoked) {
+    two_factor_.audit(who->user, "consent.revoked", browser.client_address, client_id);
+    return profile_with(*who, std::nullopt, client_id + " no longer has access.");
+  }
+  if (revoked.error().code == ErrorCode::kNotFound)
+    return profile_with(*who, Fault::kNotFound, client_id + " has no access to revoke.");
+  return unavailable_page();
 }
 
 WebOutcome ProfilePages::profile_recovery_codes(const Params& form, const BrowserContext& browser) {

@@ -4,7 +4,8 @@
 // session they start a sign-in that comes back to the page; with one too old or at too low
 // a level for a sensitive action, the older actions start that sign-in at once and the
 // factor actions show a "Confirm it's you" step that starts it (GitHub's sudo mode).
-// Adding or removing a factor emails the user (the outbox).
+// Adding or removing a factor emails the user (the outbox). "Apps with access" lists the
+// third-party applications the user consented to, each revocable.
 //
 // Thread-safety: every method may be called concurrently.
 
@@ -57,6 +58,10 @@ class ProfilePages {
   // POST /profile/confirm: the "Confirm it's you" step's button, a sign-in (email filled in)
   // that comes back to the profile.
   WebOutcome profile_confirm(const Params& form, const BrowserContext& browser);
+  // POST /profile/apps/revoke with client_id: the user's consent to that third-party
+  // application ends, with every grant (and token) the user gave it. Taking access away needs
+  // no recent sign-in.
+  WebOutcome profile_revoke_app(const Params& form, const BrowserContext& browser);
   // POST /profile/recovery-codes: new codes, shown once.
   WebOutcome profile_recovery_codes(const Params& form, const BrowserContext& browser);
 
@@ -67,8 +72,9 @@ class ProfilePages {
     std::string csrf_token;
   };
   Result<std::optional<SignedIn>> signed_in(const BrowserContext& browser);
-  // What a profile POST does with a session too old or at too low a level.
-  enum class Stale { kSignIn, kConfirmItsYou };
+  // What a profile POST does with a session too old or at too low a level; kAnyAge: nothing,
+  // the action only takes access away.
+  enum class Stale { kSignIn, kConfirmItsYou, kAnyAge };
   // The signed-in user for a profile POST, checking the session CSRF token and the step-up
   // gate; else `failure`: a sign-in, or with Stale::kConfirmItsYou the step that offers it.
   std::optional<SignedIn> profile_post(const Params& form, const BrowserContext& browser,

@@ -22,6 +22,12 @@
 
 namespace keystep {
 
+// The member of a pending credential's state that holds when it expires (unix seconds),
+// for pending registrations that must not wait forever (an administrator's tool that died
+// between drawing a key and confirming it). Store::purge_expired deletes pending credentials
+// past it; pending credentials without it (a member's own enrollment) never expire.
+inline constexpr const char* kPendingExpiresAt = "pending_expires_at";
+
 struct AttemptState {
   int64_t failures = 0;
   int64_t last_failure_at = 0;

@@ -43,6 +43,26 @@ struct User {
   bool email_verified = false;  // the address is known to reach the user (email_verified)
 };
 
+// When a client's code exchange yields a refresh token (stored as clients.refresh_tokens).
+enum class RefreshTokens {
+  kNever = 0,
+  kOfflineAccess = 1,  // when the granted scope holds offline_access
+  kAlways = 2,
+};
+
+// How a client's grants are made and last (issue 15 items 3 and 4).
+struct GrantPolicy {
+  RefreshTokens refresh_tokens = RefreshTokens::kOfflineAccess;
+  // Seconds a refresh token lives unused (each rotation starts a new one); 0: the server's
+  // refresh_token_ttl.
+  int64_t refresh_idle_ttl = 0;
+  // Seconds after the sign-in (the grant's creation) past which nothing refreshes; 0: none.
+  int64_t refresh_absolute_ttl = 0;
+  // First-party clients (the operator's own) get codes without a consent page; third-party
+  // ones only for scopes the user allowed (Consent).
+  bool first_party = true;
+};
+
 struct Client {
   std::string client_id;
   bool is_public = false;
@@ -53,6 +73,7 @@ struct Client {
   // Web origins allowed to call /token and /userinfo from script (CORS) besides those of the
   // redirect URIs (idp/directory/origin.h), normalized: scheme://host[:port].
   std::vector<std::string> allowed_origins{};
+  GrantPolicy grants{};
   // Every sign-in to this client needs two-factor authentication (acr urn:keystep:loa:2fa),
   // whatever the user's and the account's settings.
   bool require_two_factor = false;
@@ -115,6 +136,25 @@ struct Grant {
   // The claims the request's `claims` parameter named (OIDC Core §5.5), as JSON text
   // {"id_token":[names],"userinfo":[names]}; owned by idp/oidc.
   std::string requested_claims = "{}";
+};
+
+// The scopes a user allowed a third-party client (the consent page), remembered per user and
+// client until the user revokes them.
+struct Consent {
+  int64_t user_id = 0;
+  std::string client_id;
+  std::string scope;  // space-separated
+  int64_t granted_at = 0;
+};
+
+// An authorization request waiting on the consent page of the session `sid`. The store treats
+// request_json as opaque text owned by idp/.
+struct ConsentRequest {
+  std::string id;  // random, in the consent page's URL and form
+  std::string sid;
+  int64_t user_id = 0;
+  std::string request_json;
+  int64_t expires_at = 0;
 };
 
 struct AuthCode {

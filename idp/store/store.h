@@ -157,6 +157,35 @@ class GrantStore {
                                       int64_t now) = 0;
   // kNotFound for an unknown grant.
   virtual Status revoke_grant(const std::string& grant_id) = 0;
+  // Token revocation (RFC 7009) by the client the token was issued to: an access token
+  // alone; a refresh token with its grant and every token of it. Revoking a token that is
+  // already revoked, used or expired succeeds. kNotFound for an unknown token; kDenied when
+  // it was issued to another client (nothing changes).
+  virtual Status revoke_token(const std::string& token_hash, const std::string& client_id) = 0;
+};
+
+// What users allowed third-party clients (the consent page), and the authorization requests
+// waiting on that page.
+class ConsentStore {
+ public:
+  virtual ~ConsentStore() = default;
+  // kNotFound when the user has allowed the client nothing.
+  virtual Result<Consent> consent(int64_t user_id, const std::string& client_id) = 0;
+  // Stores the consent, replacing the user's earlier one to that client. kNotFound for an
+  // unknown user or client.
+  virtual Status put_consent(const Consent& consent) = 0;
+  // The user's consents, ordered by client_id.
+  virtual Result<std::vector<Consent>> consents_of_user(int64_t user_id) = 0;
+  // Deletes the user's consent to the client and revokes every grant the user made to it
+  // (and so their tokens), in one transaction. kNotFound when there was no consent.
+  virtual Status revoke_consent(int64_t user_id, const std::string& client_id) = 0;
+  // kAlreadyExists for a taken id; kNotFound for an unknown user.
+  virtual Status create_consent_request(const ConsentRequest& request) = 0;
+  // kNotFound when absent; kExpired past expires_at.
+  virtual Result<ConsentRequest> consent_request(const std::string& id, int64_t now) = 0;
+  // Single use: deletes the request and returns it. kNotFound when absent (or taken
+  // already); kExpired past expires_at (deleted all the same).
+  virtual Result<ConsentRequest> take_consent_request(const std::string& id, int64_t now) = 0;
 };
 
 // How long a delivered message stays in the outbox (for operators to look up) before
@@ -171,16 +200,18 @@ class Store : public AccountStore,
               public FlowStore,
               public SessionStore,
               public GrantStore,
+              public ConsentStore,
               public MfaStore,
               public AdminStore,
               public OnboardingStore,
               public LogoutStore {
  public:
-  // Deletes expired flows, sessions, codes (used or not), tokens and enrollment links, and
-  // messages and logout notices delivered kSentMailRetention or longer before now (never
-  // pending ones); returns how
-  // many rows went. Grants and their revocation state stay, as do invitations (for the
-  // admin's list), MFA credentials, attempt counters and the audit log.
+  // Deletes expired flows, sessions, codes (used or not), tokens, consent requests and
+  // enrollment links, pending MFA credentials past their kPendingExpiresAt
+  // (idp/store/mfa_store.h), and messages and logout notices delivered kSentMailRetention or
+  // longer before now (never pending ones); returns how many rows went. Grants and their
+  // revocation state stay, as do invitations (for the admin's list), other MFA credentials,
+  // attempt counters and the audit log.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;
 };
 

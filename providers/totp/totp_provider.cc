@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
-#include <mutex>
 #include <utility>
 
-#include "base/crypto/hash.h"
 #include "base/url.h"
+#include "providers/oath_support.h"
 
 namespace keystep {
 namespace {
@@ -17,19 +16,6 @@ namespace {
 constexpr std::string_view kProviderId = "totp";
 constexpr size_t kSecretBytes = 20;  // 160 bits, RFC 4226 §4's recommendation
 constexpr size_t kWindow = 1;        // steps accepted either side of the current one
-
-// liboath wants one oath_init per process before use; its result is kept so every call can
-// report a failed initialisation instead of computing with an unready library.
-int oath_ready() {
-  static std::once_flag once;
-  static int rc = OATH_OK;
-  std::call_once(once, [] { rc = oath_init(); });
-  return rc;
-}
-
-Error oath_error(int rc) {
-  return make_error(ErrorCode::kInternal, std::string("liboath: ") + oath_strerror(rc));
-}
 
 struct TotpParams {
   int flags = 0;  // oath_totp_flags: 0 is HMAC-SHA1
@@ -134,19 +120,6 @@ bool parse_credential(const MfaCredential& credential, TotpParams& out) {
   return it.key() == "period" && read_choice(*it, 30, 60, out.period);
 }
 
-struct ExpectedCode {
-  std::string_view code;
-};
-
-// liboath's strcmp callback: compares in constant time so the response time does not reveal
-// how many leading digits of a guess were right.
-int compare_code(void* handle, const char* candidate) {
-  const auto* expected = static_cast<const ExpectedCode*>(handle);
-  return constant_time_equal(expected->code, std::string_view(candidate, expected->code.size()))
-             ? 0
-             : 1;
-}
-
 bool all_digits(std::string_view s) {
   for (char c : s) {
     if (c < '0' || c > '9') return false;
@@ -174,7 +147,7 @@ Result<int64_t> match_step(const MfaCredential& credential, std::string_view cod
   const int rc = oath_totp_validate4_callback(
       credential.secret.data(), credential.secret.size(), static_cast<time_t>(now), params.period,
       OATH_TOTP_DEFAULT_START_TIME, params.digits, kWindow, nullptr, &step, params.flags,
-      compare_code, &expected);
+      oath_compare_code, &expected);
   if (rc == OATH_INVALID_OTP) return make_error(ErrorCode::kDenied, "wrong code");
   if (rc < 0) return oath_error(rc);
   // In the first step after the epoch liboath's "previous step" wraps to 2^64-1.

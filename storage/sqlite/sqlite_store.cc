@@ -49,8 +49,9 @@ User read_user(const Statement& st) {
 }
 
 constexpr std::string_view kClientColumns =
-    "SELECT client_id, is_public, secret_hash, created_at, require_two_factor, "
-    "backchannel_logout_uri, backchannel_logout_session_required FROM clients ";
+    "SELECT client_id, is_public, secret_hash, created_at, refresh_tokens, refresh_idle_ttl, "
+    "refresh_absolute_ttl, first_party, require_two_factor, backchannel_logout_uri, "
+    "backchannel_logout_session_required FROM clients ";
 
 Client read_client(const Statement& st) {
   Client client;
@@ -58,9 +59,13 @@ Client read_client(const Statement& st) {
   client.is_public = st.column_bool(1);
   client.secret_hash = st.column_text(2);
   client.created_at = st.column_int64(3);
-  client.require_two_factor = st.column_bool(4);
-  client.backchannel_logout_uri = st.column_text(5);
-  client.backchannel_logout_session_required = st.column_bool(6);
+  client.grants.refresh_tokens = static_cast<RefreshTokens>(st.column_int64(4));
+  client.grants.refresh_idle_ttl = st.column_int64(5);
+  client.grants.refresh_absolute_ttl = st.column_int64(6);
+  client.grants.first_party = st.column_bool(7);
+  client.require_two_factor = st.column_bool(8);
+  client.backchannel_logout_uri = st.column_text(9);
+  client.backchannel_logout_session_required = st.column_bool(10);
   return client;
 }
 
@@ -521,17 +526,22 @@ Status SqliteStore::create_client(const Client& client) {
   if (!tx) return tx.error();
   auto st = Statement::prepare(db_,
                                "INSERT INTO clients (client_id, is_public, secret_hash, "
-                               "created_at, require_two_factor, backchannel_logout_uri, "
-                               "backchannel_logout_session_required) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                               "created_at, refresh_tokens, refresh_idle_ttl, "
+                               "refresh_absolute_ttl, first_party, require_two_factor, "
+                               "backchannel_logout_uri, backchannel_logout_session_required) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!st) return st.error();
   st->bind_text(1, client.client_id)
       .bind_bool(2, client.is_public)
       .bind_text(3, client.secret_hash)
       .bind_int64(4, client.created_at)
-      .bind_bool(5, client.require_two_factor)
-      .bind_text(6, client.backchannel_logout_uri)
-      .bind_bool(7, client.backchannel_logout_session_required);
+      .bind_int64(5, static_cast<int64_t>(client.grants.refresh_tokens))
+      .bind_int64(6, client.grants.refresh_idle_ttl)
+      .bind_int64(7, client.grants.refresh_absolute_ttl)
+      .bind_bool(8, client.grants.first_party)
+      .bind_bool(9, client.require_two_factor)
+      .bind_text(10, client.backchannel_logout_uri)
+      .bind_bool(11, client.backchannel_logout_session_required);
   if (Status s = st->run(); !s) return s;
 
   auto uri = Statement::prepare(
@@ -1095,6 +1105,35 @@ Status SqliteStore::revoke_grant(const std::string& grant_id) {
 }
 
 
+Status SqliteStore::revoke_token(const std::string& token_hash, const std::string& client_id) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto st = Statement::prepare(db_,
+                               "SELECT t.kind, t.grant_id, g.client_id FROM tokens t "
+                               "JOIN grants g ON g.id = t.grant_id WHERE t.token_hash = ?1");
+  if (!st) return st.error();
+  st->bind_text(1, token_hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("token");
+  const auto kind = static_cast<TokenKind>(st->column_int64(0));
+  const std::string grant_id = st->column_text(1);
+  if (st->column_text(2) != client_id) {
+    return make_error(ErrorCode::kDenied, "the token was issued to another client");
+  }
+  if (kind == TokenKind::kRefresh) {
+    // RFC 7009 §2.1: the refresh token's grant, and so the access tokens it issued, go too.
+    if (auto revoked = revoke_grant_locked(grant_id); !revoked) return revoked.error();
+  } else {
+    auto one = Statement::prepare(db_, "UPDATE tokens SET revoked = 1 WHERE token_hash = ?1");
+    if (!one) return one.error();
+    one->bind_text(1, token_hash);
+    if (Status s = one->run(); !s) return s;
+  }
+  return tx->commit();
+}
+
 // ---- MfaStore
 
 Status SqliteStore::cas_credential_locked(const MfaCredential& updated, int64_t expected_version,
@@ -1458,12 +1497,17 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
   int64_t deleted = 0;
+  const std::string pending_purge =
+      std::string("DELETE FROM mfa_credentials WHERE confirmed = 0 AND json_extract(state, '$.") +
+      kPendingExpiresAt + "') <= ?1";
   const std::pair<const char*, int64_t> purges[] = {
       {"DELETE FROM login_flows WHERE expires_at <= ?1", now},
       {"DELETE FROM sessions WHERE expires_at <= ?1", now},
       {"DELETE FROM auth_codes WHERE expires_at <= ?1", now},
       {"DELETE FROM tokens WHERE expires_at <= ?1", now},
       {"DELETE FROM enrollment_links WHERE expires_at <= ?1", now},
+      {pending_purge.c_str(), now},
+      {"DELETE FROM consent_requests WHERE expires_at <= ?1", now},
       {"DELETE FROM mail_outbox WHERE sent_at > 0 AND sent_at <= ?1", now - kSentMailRetention},
       {"DELETE FROM backchannel_logouts WHERE delivered_at > 0 AND delivered_at <= ?1",
        now - kSentMailRetention}};
@@ -1494,14 +1538,14 @@ ApiToken read_api_token(const Statement& st) {
 // The member's confirmed providers as one text joined with kProviderSeparator.
 constexpr std::string_view kMemberColumns =
     "SELECT u.id, u.account_id, u.email, u.password_hash, u.role, u.created_at, "
-    "u.two_factor_enabled, (SELECT group_concat(p, char(31)) FROM (SELECT DISTINCT "
-    "c.provider_id AS p FROM mfa_credentials c WHERE c.user_id = u.id AND c.confirmed = 1)) "
-    "FROM users u ";
+    "u.two_factor_enabled, u.display_name, u.email_verified, (SELECT group_concat(p, char(31)) "
+    "FROM (SELECT DISTINCT c.provider_id AS p FROM mfa_credentials c WHERE c.user_id = u.id "
+    "AND c.confirmed = 1)) FROM users u ";
 constexpr char kProviderSeparator = '\x1f';
 
 Member read_member(const Statement& row) {
   Member member{read_user(row), {}};
-  const std::string joined = row.column_text(7);
+  const std::string joined = row.column_text(9);
   for (size_t start = 0; start < joined.size();) {
     size_t end = joined.find(kProviderSeparator, start);
     if (end == std::string::npos) end = joined.size();

@@ -10,9 +10,10 @@
 // carries SQLite's message.
 //
 // Layout: the OnboardingStore methods are in sqlite_onboarding_store.cc, the MailStore ones
-// in sqlite_mail_store.cc. Methods that queue mail together with another change call
-// insert_mail_locked inside their transaction. mail_outbox and the audit log have no foreign
-// keys, so their rows outlive the users and accounts they name.
+// in sqlite_mail_store.cc, the ConsentStore ones in sqlite_consent_store.cc. Methods that
+// queue mail together with another change call insert_mail_locked inside their transaction.
+// mail_outbox and the audit log have no foreign keys, so their rows outlive the users and
+// accounts they name.
 
 #include <cstdint>
 #include <functional>
@@ -107,6 +108,16 @@ class SqliteStore final : public Store, public MailStore {
   Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
                               int64_t now) override;
   Status revoke_grant(const std::string& grant_id) override;
+  Status revoke_token(const std::string& token_hash, const std::string& client_id) override;
+
+  // ConsentStore (implemented in sqlite_consent_store.cc)
+  Result<Consent> consent(int64_t user_id, const std::string& client_id) override;
+  Status put_consent(const Consent& consent) override;
+  Result<std::vector<Consent>> consents_of_user(int64_t user_id) override;
+  Status revoke_consent(int64_t user_id, const std::string& client_id) override;
+  Status create_consent_request(const ConsentRequest& request) override;
+  Result<ConsentRequest> consent_request(const std::string& id, int64_t now) override;
+  Result<ConsentRequest> take_consent_request(const std::string& id, int64_t now) override;
 
   // MfaStore
   Result<std::vector<MfaCredential>> credentials_of_user(int64_t user_id) override;

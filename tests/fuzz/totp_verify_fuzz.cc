@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const keystep::Challenge challenge;
-  const keystep::ChallengeContext context{now, "", ""};
+  const keystep::ChallengeContext context{now, "", "", nullptr};
   auto result = provider.verify(credential, challenge, response, context);
   if (!good_params) {
     FUZZ_CHECK(!result && result.error().code == ErrorCode::kInternal);

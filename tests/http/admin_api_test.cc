@@ -487,5 +487,39 @@ TEST_F(AdminApiTest, DuplicateKeysInABodyAre400) {
   EXPECT_EQ(api("PUT", settings_url(), boss_token_, R"({"totp":{"digits":6}})").status, 200);
 }
 
+// Issue 15: an administrator sets the name a member goes by; the members list shows it and
+// the profile scope's name claim carries it.
+TEST_F(AdminApiTest, AnAdministratorSetsAMembersDisplayName) {
+  const std::string alice = std::to_string(server_->alice_id());
+  const std::string path = url("/api/v1/accounts/acme/members/" + alice + "/display-name");
+  HttpResponse set = api("PUT", path, boss_token_, R"({"display_name":"Alice Liddell"})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(set.json(), nlohmann::json({{"id", server_->alice_id()},
+                                        {"email", TestServer::kAliceEmail},
+                                        {"display_name", "Alice Liddell"}}));
+  auto members = api("GET", url("/api/v1/accounts/acme/members"), boss_token_).json()["members"];
+  bool listed = false;
+  for (const auto& m : members) {
+    if (m["email"] == TestServer::kAliceEmail) listed = m["display_name"] == "Alice Liddell";
+    EXPECT_TRUE(m["display_name"].is_string()) << m;
+  }
+  EXPECT_TRUE(listed) << members;
+  auto tokens = spa_tokens({{"scope", "openid profile"}});
+  EXPECT_EQ(userinfo(tokens["access_token"]).json()["name"], "Alice Liddell");
+
+  EXPECT_EQ(api("PUT", path, boss_token_, R"({"display_name":"\u0007bell"})").status, 400);
+  EXPECT_EQ(api("PUT", path, boss_token_, R"({"name":"x"})").status, 400);
+  EXPECT_EQ(api("PUT", path, boss_token_, R"({"display_name":3})").status, 400);
+  EXPECT_EQ(api("PUT", path, member_token_, R"({"display_name":"Me"})").status, 403);
+  const std::string other = std::to_string(server_->other_alice_id());
+  EXPECT_EQ(api("PUT", url("/api/v1/accounts/acme/members/" + other + "/display-name"),
+                boss_token_, R"({"display_name":"Not mine"})")
+                .status,
+            404);
+  HttpResponse cleared = api("PUT", path, boss_token_, R"({"display_name":""})");
+  EXPECT_EQ(cleared.status, 200);
+  EXPECT_EQ(server_->store().user_by_id(server_->alice_id())->display_name, "");
+}
+
 }  // namespace
 }  // namespace keystep::httptest

@@ -144,15 +144,6 @@ TEST_F(Authorize, RequestUriRedirectsWithRequestUriNotSupported) {
       "request_uri_not_supported");
 }
 
-// There is no consent step yet, so consent cannot be asked for (OIDC Core §3.1.2.1), and
-// discovery does not offer it.
-TEST_F(Authorize, PromptConsentRedirectsWithConsentRequired) {
-  expect_redirect_error(authorize(with(spa_request(pkce_), "prompt", "consent")),
-                        "consent_required");
-  expect_redirect_error(authorize(with(spa_request(pkce_), "prompt", "login consent")),
-                        "consent_required");
-}
-
 TEST_F(Authorize, PromptSelectAccountShowsTheSignInPageDespiteASession) {
   ASSERT_FALSE(sign_in_for_code(spa_request(pkce_)).empty());
   HttpResponse again = authorize(spa_request(pkce_));

@@ -22,19 +22,23 @@ TEST_F(Discovery, ServesJsonWithTheConfiguredIssuerAndEndpoints) {
   EXPECT_EQ(doc["userinfo_endpoint"], url("/userinfo"));
   EXPECT_EQ(doc["jwks_uri"], url("/jwks.json"));
   EXPECT_EQ(doc["end_session_endpoint"], url("/logout"));
+  EXPECT_EQ(doc["revocation_endpoint"], url("/revoke"));
+  EXPECT_EQ(doc["introspection_endpoint"], url("/introspect"));
+  EXPECT_EQ(doc["introspection_endpoint_auth_methods_supported"],
+            nlohmann::json::array({"client_secret_basic", "client_secret_post"}));
   EXPECT_EQ(doc["response_types_supported"], nlohmann::json::array({"code"}));
   EXPECT_EQ(doc["code_challenge_methods_supported"], nlohmann::json::array({"S256"}));
   EXPECT_EQ(doc["authorization_response_iss_parameter_supported"], true);
   EXPECT_EQ(doc["request_parameter_supported"], false);
 }
 
-// prompt_values_supported lists what /authorize honours (authorize_test.cc pins each value);
-// consent is answered consent_required, so it is not offered.
+// prompt_values_supported lists what /authorize honours (authorize_test.cc and
+// consent_test.cc pin each value).
 TEST_F(Discovery, AdvertisesThePromptValuesHonouredAndTheProfileScopeWithItsClaims) {
   const auto doc = client_.get(url("/.well-known/openid-configuration")).json();
   ASSERT_TRUE(doc.is_object());
   EXPECT_EQ(doc["prompt_values_supported"],
-            nlohmann::json::array({"none", "login", "select_account"}));
+            nlohmann::json::array({"none", "login", "consent", "select_account"}));
   EXPECT_EQ(doc["scopes_supported"],
             nlohmann::json::array({"openid", "email", "profile", "offline_access"}));
   for (const char* claim : {"email", "email_verified", "name", "preferred_username"}) {

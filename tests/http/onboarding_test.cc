@@ -360,5 +360,30 @@ TEST_F(AllowedProvidersTest, AMethodTheAccountNoLongerAllowsNeitherSignsInNorEnr
   EXPECT_FALSE(refused.set_cookie(kSessionCookie).has_value());
 }
 
+// Issue 15: signup asks for the name the member goes by (optional), the profile scope's name.
+TEST_F(OnboardingTest, SignupTakesAnOptionalDisplayName) {
+  ASSERT_EQ(invite(kDave).status, 201);
+  const std::string token = link_token(kDave, url("/signup?invitation="));
+  HttpResponse page = client_.get(signup_url(token), &browser_);
+  ASSERT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("name=\"display_name\" autocomplete=\"name\""), std::string::npos);
+  auto post = [&](const std::string& name) {
+    return client_.post_form(url("/signup"),
+                             {{"invitation", token},
+                              {"csrf_token", input_value(page.body, "csrf_token")},
+                              {"display_name", name},
+                              {"password", kDavePassword},
+                              {"password_confirm", kDavePassword}},
+                             &browser_);
+  };
+  HttpResponse too_long = post(std::string(129, 'd'));
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(members_named(kDave), 0);
+  ASSERT_EQ(post("Dave Lister").status, 302);
+  auto user = server_->store().user_by_email(acme().id, kDave);
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->display_name, "Dave Lister");
+}
+
 }  // namespace
 }  // namespace keystep::httptest

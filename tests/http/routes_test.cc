@@ -104,12 +104,14 @@ using Routes = KeystepHttpTest;
 
 // The routes as the if-chains of http/server.cc served them before the tables: a change here is
 // a change of the HTTP surface. (Issue 15 added OPTIONS, the CORS preflight, to the four
-// endpoints a browser app calls.)
+// endpoints a browser app calls, then revocation, introspection, the consent page, the
+// profile's Apps with access and the members' display name.)
 TEST_F(Routes, TheServerServesTheseRoutes) {
   EXPECT_EQ(describe(server_->server().routes()),
             "GET PUT /api/v1/accounts/{account}/authentication-settings\n"
             "GET /api/v1/accounts/{account}/members\n"
             "POST /api/v1/accounts/{account}/members/{member}/two-factor/reset\n"
+            "PUT /api/v1/accounts/{account}/members/{member}/display-name\n"
             "GET POST /api/v1/accounts/{account}/members/{member}/credentials\n"
             "DELETE /api/v1/accounts/{account}/members/{member}/credentials/{credential}\n"
             "GET POST /api/v1/accounts/{account}/invitations\n"
@@ -130,10 +132,14 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
       "POST /profile/two-factor/rename\n"
       "POST /profile/two-factor/remove\n"
       "POST /profile/confirm\n"
+            "GET POST /consent\n"
+            "POST /profile/apps/revoke\n"
             "GET POST /signup\n"
             "GET /enroll\n"
             "GET POST /account/authentication\n"
             "POST OPTIONS /token\n"
+            "POST OPTIONS /revoke\n"
+            "POST OPTIONS /introspect\n"
             "GET POST OPTIONS /userinfo\n"
             "GET POST /logout\n"
             "GET /metrics\n"

@@ -87,14 +87,19 @@ Status build_seed(SeedData& seed) {
                                      TestServer::kOtherAlicePassword, false);
   if (!other) return other.error();
   seed.other_alice_id = other->id;
+  // The seed's clients always get a refresh token, as every client did before the policies
+  // (the refresh tests rely on it); tests of the policies register clients of their own.
+  const GrantPolicy always{RefreshTokens::kAlways};
   if (auto s = directory.create_client(
-          {"spa", {TestServer::kSpaRedirect}, {TestServer::kSpaLogoutRedirect}, {}});
+          {"spa", {TestServer::kSpaRedirect}, {TestServer::kSpaLogoutRedirect}, {}, {}, always});
       !s)
     return s;
   if (auto s = directory.create_client({"web",
                                         {TestServer::kWebRedirect},
                                         {TestServer::kWebLogoutRedirect},
-                                        std::string(TestServer::kWebSecret)});
+                                        std::string(TestServer::kWebSecret),
+                                        {},
+                                        always});
       !s)
     return s;
   return {};  // closing the store checkpoints the WAL into keystep.db
@@ -137,6 +142,17 @@ Result<int> TestServer::run_sql(const std::string& sql) {
 
 Status TestServer::set_user_two_factor_flag(int64_t user_id, bool on) {
   return store_->set_two_factor_setting(user_id, on);
+}
+
+Status TestServer::set_client_refresh_tokens(const std::string& client_id,
+                                             RefreshTokens policy) {
+  // A test-chosen id only: quoted, not bound.
+  auto changed = run_sql("UPDATE clients SET refresh_tokens = " +
+                         std::to_string(static_cast<int>(policy)) + " WHERE client_id = '" +
+                         client_id + "'");
+  if (!changed) return changed.error();
+  if (*changed == 0) return make_error(ErrorCode::kNotFound, "client " + client_id);
+  return {};
 }
 
 Status TestServer::give_custom_role(int64_t user_id, const std::string& role,

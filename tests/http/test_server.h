@@ -110,6 +110,9 @@ class TestServer {
   // as "view but not edit" can only be arranged this way.
   Status give_custom_role(int64_t user_id, const std::string& role,
                           const std::vector<std::string>& permissions);
+  // Changes a client's refresh token policy, with SQL on a second connection: no command
+  // changes a client's grant policy after it is created. kNotFound for an unknown client.
+  Status set_client_refresh_tokens(const std::string& client_id, RefreshTokens policy);
 
  private:
   TestServer() = default;

@@ -1,6 +1,6 @@
 // A small MFA provider built as a shared library, to test the plugin loader and a login
 // through a plugin. The variant is chosen at build time:
-//   KEYSTEP_TEST_PLUGIN_GOOD       id "static_code", current ABI (2)
+//   KEYSTEP_TEST_PLUGIN_GOOD       id "static_code", current ABI (3)
 //   KEYSTEP_TEST_PLUGIN_BAD_ABI    declares ABI version 1, as a plugin built before
 //                                  interface version 2 does
 //   KEYSTEP_TEST_PLUGIN_DUPLICATE  id "totp", which a built-in already has

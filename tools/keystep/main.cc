@@ -11,7 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -27,7 +26,7 @@
 #include "idp/mail/mailer.h"
 #include "idp/observability/observability.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "tools/keystep/args.h"
+#include "tools/cli/command.h"
 #include "tools/keystep/wiring.h"
 
 namespace keystep::cli {
@@ -37,13 +36,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kConfigFile = "keystep.conf";
 constexpr const char* kDatabaseFile = "keystep.db";
-
-struct Command {
-  std::string usage;
-  std::string summary;
-  FlagSpec flags;
-  std::function<int(const Args&)> run;
-};
 
 int fail(const std::string& message) {
   std::cerr << "keystep: " << message << "\n";
@@ -329,6 +321,35 @@ int cmd_user_set_name(const Args& args) {
   return 0;
 }
 
+// A flag's number of seconds; nullopt when the flag is absent.
+Result<std::optional<int64_t>> seconds_flag(const Args& args, const std::string& flag) {
+  auto seconds = args.get(flag);
+  if (!seconds) return std::optional<int64_t>{};
+  if (seconds->empty() || seconds->size() > 12 ||
+      seconds->find_first_not_of("0123456789") != std::string::npos)
+    return make_error(ErrorCode::kInvalidArgument, flag + " must be a number of seconds");
+  return std::optional<int64_t>{std::stoll(*seconds)};
+}
+
+// client create's grant flags: --refresh-tokens, --refresh-idle-ttl, --refresh-max-ttl,
+// --third-party.
+Result<GrantPolicy> grant_policy_flags(const Args& args) {
+  GrantPolicy policy;
+  if (auto name = args.get("--refresh-tokens")) {
+    auto refresh = refresh_tokens_from_name(*name);
+    if (!refresh) return refresh.error();
+    policy.refresh_tokens = *refresh;
+  }
+  auto idle = seconds_flag(args, "--refresh-idle-ttl");
+  if (!idle) return idle.error();
+  auto max = seconds_flag(args, "--refresh-max-ttl");
+  if (!max) return max.error();
+  policy.refresh_idle_ttl = idle->value_or(0);
+  policy.refresh_absolute_ttl = max->value_or(0);
+  policy.first_party = !args.has("--third-party");
+  return policy;
+}
+
 // A client's policy as `client update` prints it.
 void print_client_policy(const Client& client) {
   std::cout << "Client " << client.client_id << ": two-factor authentication "
@@ -372,8 +393,10 @@ int cmd_client_create(const Args& args) {
                 "give exactly one of --public, --generate-secret and --secret-stdin");
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
+  auto grants = grant_policy_flags(args);
+  if (!grants) return fail(grants.error());
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {},
-                   args.all("--allowed-origin")};
+                   args.all("--allowed-origin"), *grants};
   client.require_two_factor = args.has("--require-2fa");
   client.backchannel_logout_uri = args.get("--backchannel-logout-uri").value_or("");
   client.backchannel_logout_session_required = args.has("--backchannel-logout-session-required");
@@ -400,16 +423,11 @@ int cmd_token_create(const Args& args) {
   if (!account) return fail(account.error());
   auto email = args.required("--user");
   if (!email) return fail(email.error());
-  std::optional<int64_t> expires_in;
-  if (auto seconds = args.get("--expires-in")) {
-    if (seconds->empty() || seconds->size() > 12 ||
-        seconds->find_first_not_of("0123456789") != std::string::npos)
-      return fail(ErrorCode::kInvalidArgument, "--expires-in must be a number of seconds");
-    expires_in = std::stoll(*seconds);
-  }
+  auto expires_in = seconds_flag(args, "--expires-in");
+  if (!expires_in) return fail(expires_in.error());
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
-  auto token = (*rt)->server->admin_api().create_token(*account, *email, args.get("--name").value_or("cli"), expires_in);
+  auto token = (*rt)->server->admin_api().create_token(*account, *email, args.get("--name").value_or("cli"), *expires_in);
   if (!token) return fail(token.error());
   // The token alone on the last line, so scripts can take it with `tail -n 1`.
   std::cout << "API token for " << *email << " in " << *account
@@ -530,20 +548,27 @@ const std::map<std::string, Command>& commands() {
       {"client create",
        {"keystep client create --data-dir DIR --client-id ID --redirect-uri URI "
         "[--redirect-uri URI...] (--public | --generate-secret | --secret-stdin) "
-        "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...] [--require-2fa] "
+        "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...] "
+        "[--refresh-tokens never|offline_access|always] [--refresh-idle-ttl SECONDS] "
+        "[--refresh-max-ttl SECONDS] [--third-party] [--require-2fa] "
         "[--backchannel-logout-uri URI [--backchannel-logout-session-required]]",
         "Register an OIDC client. --generate-secret prints a new URL-safe secret on the last "
         "line; --secret-stdin reads one of at least 32 characters from standard input. "
         "Browser apps may call /token and /userinfo from the origins of the redirect URIs and "
-        "from each --allowed-origin (https://host[:port]). --require-2fa: every sign-in to the "
-        "client needs a second factor (users without one are offered to set one up, or the "
-        "client gets unmet_authentication_requirements). --backchannel-logout-uri: where "
+        "from each --allowed-origin (https://host[:port]). Refresh tokens are issued when the "
+        "request asks for offline_access (default), always, or never; a refresh token unused "
+        "for --refresh-idle-ttl (default: refresh_token_ttl) expires, and none works "
+        "--refresh-max-ttl after the sign-in (default: no limit). --third-party: users are "
+        "asked to consent to what the application receives. --require-2fa: every sign-in to "
+        "the client needs a second factor (users without one are offered to set one up, or "
+        "the client gets unmet_authentication_requirements). --backchannel-logout-uri: where "
         "logout tokens are POSTed when a user's session ends (OpenID Connect Back-Channel "
         "Logout).",
         state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri",
-                     "--allowed-origin", "--backchannel-logout-uri"},
-                    {"--public", "--secret-stdin", "--generate-secret", "--require-2fa",
-                     "--backchannel-logout-session-required"},
+                     "--allowed-origin", "--refresh-tokens", "--refresh-idle-ttl",
+                     "--refresh-max-ttl", "--backchannel-logout-uri"},
+                    {"--public", "--secret-stdin", "--generate-secret", "--third-party",
+                     "--require-2fa", "--backchannel-logout-session-required"},
                     {"--redirect-uri", "--post-logout-redirect-uri", "--allowed-origin"}),
         cmd_client_create}},
       {"client update",
@@ -582,50 +607,10 @@ const std::map<std::string, Command>& commands() {
   return kCommands;
 }
 
-void print_overview(std::ostream& out) {
-  out << "Usage: keystep COMMAND [OPTIONS]   (keystep COMMAND --help for details)\n\nCommands:\n";
-  for (const auto& [name, command] : commands())
-    out << "  " << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ')
-        << command.summary << "\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> words(argv + 1, argv + argc);
-  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
-    print_overview(words.empty() ? std::cerr : std::cout);
-    return words.empty() ? 2 : 0;
-  }
-  const Command* command = nullptr;
-  size_t consumed = 0;
-  for (size_t n = std::min<size_t>(2, words.size()); n >= 1 && !command; --n) {
-    std::string name = words[0];
-    for (size_t i = 1; i < n; ++i) name += " " + words[i];
-    auto it = commands().find(name);
-    if (it != commands().end()) {
-      command = &it->second;
-      consumed = n;
-    }
-  }
-  if (!command) {
-    std::cerr << "keystep: unknown command '" << words[0] << "'\n";
-    print_overview(std::cerr);
-    return 2;
-  }
-  std::vector<std::string> rest(words.begin() + static_cast<long>(consumed), words.end());
-  for (const auto& word : rest) {
-    if (word == "--help" || word == "-h") {
-      std::cout << "Usage: " << command->usage << "\n\n" << command->summary << "\n";
-      return 0;
-    }
-  }
-  auto args = Args::parse(rest, command->flags);
-  if (!args) {
-    std::cerr << "keystep: " << args.error().message << "\nUsage: " << command->usage << "\n";
-    return 2;
-  }
-  return command->run(*args);
+  return run_command_line("keystep", commands(), {argv + 1, argv + argc}, std::cout, std::cerr);
 }
 
 }  // namespace keystep::cli

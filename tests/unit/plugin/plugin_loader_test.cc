@@ -30,7 +30,7 @@ TEST_F(PluginLoaderTest, LoadsProviderFromSharedLibrary) {
   ASSERT_NE(provider, nullptr);
   EXPECT_EQ(provider->info().display_name, "Static test code");
   MfaCredential credential;
-  const ChallengeContext context{1, "localhost", "http://localhost"};
+  const ChallengeContext context{1, "localhost", "http://localhost", nullptr};
   auto challenge = provider->begin_challenge({&credential, 1}, context);
   ASSERT_TRUE(challenge);
   EXPECT_EQ(challenge->input.max_length, 6);
@@ -44,14 +44,14 @@ TEST_F(PluginLoaderTest, LoadsProviderFromSharedLibrary) {
   EXPECT_EQ(provider->default_settings(), nlohmann::json::object());
 }
 
-TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion2) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 2u); }
+TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion3) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 3u); }
 
 TEST_F(PluginLoaderTest, RefusesAbiVersion1PluginAndSaysToRebuild) {
   auto report = loader_.load(kDir + "/bad_abi.so", host_, registry_);
   EXPECT_FALSE(report.loaded);
   EXPECT_EQ(report.message,
-            "built for plugin ABI version 1, this server speaks version 2: rebuild the plugin "
-            "against the version 2 headers (plugin/mfa_provider.h)");
+            "built for plugin ABI version 1, this server speaks version 3: rebuild the plugin "
+            "against the version 3 headers (plugin/mfa_provider.h)");
   EXPECT_EQ(registry_.find("static_code"), nullptr);
 }
 

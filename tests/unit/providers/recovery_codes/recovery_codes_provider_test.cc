@@ -49,7 +49,7 @@ std::vector<std::string> shown_codes(const Enrollment& e) {
 }
 
 // A challenge context at unix time `now`.
-ChallengeContext at(int64_t now) { return ChallengeContext{now, "", ""}; }
+ChallengeContext at(int64_t now) { return ChallengeContext{now, "", "", nullptr}; }
 
 ErrorCode code_of(const Result<MfaCredential>& r) {
   EXPECT_FALSE(r.ok());

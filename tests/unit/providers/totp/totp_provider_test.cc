@@ -68,7 +68,7 @@ std::string qr_uri(const Enrollment& e) { return e.client_options.value(kOptionQ
 std::string manual_key(const Enrollment& e) { return e.client_options.value(kOptionManualKey, ""); }
 
 // A challenge context at unix time `now`.
-ChallengeContext at(int64_t now) { return ChallengeContext{now, "", ""}; }
+ChallengeContext at(int64_t now) { return ChallengeContext{now, "", "", nullptr}; }
 
 ErrorCode code_of(const Result<MfaCredential>& r) {
   EXPECT_FALSE(r.ok());

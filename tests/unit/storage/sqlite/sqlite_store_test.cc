@@ -239,6 +239,36 @@ TEST(SqliteStoreMigrations, UsersAndClientsOfTheVersion9SchemaReadWithoutTheNewF
   EXPECT_TRUE(client->allowed_origins.empty());
 }
 
+// Issue 15: a client registered before migration 012 always received a refresh token and
+// had no consent page; after the upgrade it still does (RefreshTokens::kAlways, first-party),
+// while a client registered afterwards gets the new default.
+TEST(SqliteStoreMigrations, ClientsOfEarlierSchemasKeepAlwaysGettingRefreshTokens) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  {
+    auto old = SqliteStore::open(path, migrations_up_to(11));
+    ASSERT_TRUE(Ok(old));
+  }
+  ASSERT_NO_FATAL_FAILURE(raw_sql(path,
+                                  "INSERT INTO clients (client_id, is_public, secret_hash, "
+                                  "created_at) VALUES ('old-app', 1, '', 1700000000)"));
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  auto old_app = (*store)->client_by_id("old-app");
+  ASSERT_TRUE(Ok(old_app));
+  EXPECT_EQ(old_app->grants.refresh_tokens, RefreshTokens::kAlways);
+  EXPECT_EQ(old_app->grants.refresh_idle_ttl, 0);
+  EXPECT_EQ(old_app->grants.refresh_absolute_ttl, 0);
+  EXPECT_TRUE(old_app->grants.first_party);
+  Client fresh;
+  fresh.client_id = "new-app";
+  fresh.is_public = true;
+  fresh.redirect_uris = {"https://new.example/cb"};
+  ASSERT_TRUE(Ok((*store)->create_client(fresh)));
+  EXPECT_EQ((*store)->client_by_id("new-app")->grants.refresh_tokens,
+            RefreshTokens::kOfflineAccess);
+}
+
 // A database made by the schema before migration 008 (the interface version 1 store): its
 // credentials keep working, with no label and no lookup key.
 TEST(SqliteStoreMigrations, CredentialsOfTheVersion7SchemaReadWithEmptyLabelAndLookupKey) {
