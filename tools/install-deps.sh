@@ -15,6 +15,7 @@ PACKAGES=(
   oathtool zbar-tools chromium
   python3 python3-aiosmtpd
   python3-authlib python3-requests
+  apache2 libapache2-mod-auth-openidc
 )
 
 missing=()

@@ -3,7 +3,7 @@
 // (`apache2 -X`, one process in the foreground, never systemd) with a generated configuration
 // on a free loopback port, and stopped after. A missing apache2 or module is an error.
 //
-// The protected page is /protected/ (a static "PROTECTED PAGE"); mod_auth_openidc's redirect
+// The protected page is /protected/index.html (a static "PROTECTED PAGE"); mod_auth_openidc's redirect
 // URI is /protected/redirect_uri, and its back-channel logout endpoint that URI with
 // ?logout=backchannel.
 
@@ -25,7 +25,7 @@ export class Apache {
     this.origin = `http://127.0.0.1:${port}`;
     this.redirectUri = `${this.origin}/protected/redirect_uri`;
     this.backchannelLogoutUri = `${this.redirectUri}?logout=backchannel`;
-    this.protectedUrl = `${this.origin}/protected/`;
+    this.protectedUrl = `${this.origin}/protected/index.html`;
     this.process = null;
     this.output = '';
   }
@@ -70,7 +70,11 @@ LoadModule authz_core_module ${MODULES}/mod_authz_core.so
 LoadModule authn_core_module ${MODULES}/mod_authn_core.so
 LoadModule authz_user_module ${MODULES}/mod_authz_user.so
 LoadModule auth_openidc_module ${MODULES}/mod_auth_openidc.so
+LoadModule headers_module ${MODULES}/mod_headers.so
 DocumentRoot ${htdocs}
+# Node's fetch sends Sec-Fetch-Mode: cors with every request, which mod_auth_openidc takes for
+# a script's call and answers 401 instead of redirecting; a browser navigating sends navigate.
+RequestHeader set Sec-Fetch-Mode navigate early
 OIDCProviderMetadataURL ${ks.issuer}/.well-known/openid-configuration
 OIDCClientID ${clientId}
 OIDCClientSecret ${secret}
