@@ -1,6 +1,7 @@
 // Takes the screenshots of docs/user-guide.md: starts the real keystep binary on a fresh data
 // directory, walks the two-factor set-up, sign-in and the adding of a second authenticator app
-// in Debian's chromium, and writes PNGs to docs/images/. Along the way it checks what the guide says (the QR code's issuer label and
+// in Debian's chromium (then the adding of a YubiKey, played by oathtool, and a sign-in with
+// it), and writes PNGs to docs/images/. Along the way it checks what the guide says (the QR code's issuer label and
 // secret, the ten recovery codes, acr and amr in the id_token), so a changed flow fails here
 // rather than in the guide.
 //
@@ -58,6 +59,14 @@ function totp(secret) {
 }
 
 const totpStep = () => Math.floor(Date.now() / 30000);
+
+// The code a YubiKey holding `secret` (base32, spaces allowed) types at its touch number
+// `counter` (0 for the first), without an identifier.
+function hotp(secret, counter) {
+  const base32 = secret.replace(/\s+/g, '');
+  return execFileSync('oathtool', ['--hotp', '-b', '-c', String(counter), '-d', '6', base32],
+                      { encoding: 'utf8' }).trim();
+}
 
 async function provision(dataDir, issuer, redirectUri) {
   const d = ['--data-dir', dataDir];
@@ -331,6 +340,44 @@ async function main() {
         (inputs) => inputs.map((i) => i.value));
     check(names.join() === 'Authenticator app,Spare phone', `the list shows ${names}`);
     await shoot(page, 'profile-second-factors.png');
+
+    // Add a YubiKey: the profile's Add page shows the ykman command and the secret; the key
+    // (played by oathtool, programmed without an identifier) types two codes, one per touch.
+    await page.selectOption('select#method', 'yubikey_hotp');
+    await Promise.all([
+      page.waitForURL(`${issuer}/profile/two-factor/enable?method=yubikey_hotp`),
+      page.click('form[action="/profile/two-factor/add"] button[type=submit]')]);
+    check((await page.locator('h1').innerText()) === 'Add YubiKey', 'not the Add YubiKey page');
+    const command = (await page.locator('#program-command').innerText()).trim();
+    const keySecret = (await page.locator('#secret-key').innerText()).trim();
+    check(command.startsWith('ykman otp hotp 2 ') &&
+          command.includes(keySecret.replace(/\s+/g, '')),
+          `the command "${command}" does not program the secret "${keySecret}"`);
+    await shoot(page, 'add-yubikey.png');
+    await page.fill('#code', `${hotp(keySecret, 0)}\n${hotp(keySecret, 1)}`);
+    await submit(page);
+    const keyAdded = (await page.locator('[role=status]').innerText()).trim();
+    check(/^YubiKey.* added\.$/.test(keyAdded), `adding the YubiKey failed: ${await alertText(page)}`);
+
+    // Signing in with the YubiKey: the code page asks for what the key types; its next code
+    // finishes the sign-in.
+    await context.clearCookies();
+    const third = authorizationRequest(issuer, redirectUri);
+    await page.goto(third.url);
+    await signInWithPassword(page);
+    check(pathOf(page) === '/login/second-factor', `expected the code page, got ${page.url()}`);
+    if ((await page.locator('input[name=method]').inputValue()) !== 'yubikey_hotp') {
+      await Promise.all([page.waitForLoadState('load'),
+                         page.click('ul.methods a[href$="method=yubikey_hotp"]')]);
+    }
+    check((await page.locator('p.sub').innerText()).includes('YubiKey'),
+          'the code page does not ask for the YubiKey');
+    await shoot(page, 'sign-in-yubikey.png');
+    await page.fill('#code', hotp(keySecret, 2));
+    await submit(page, atRp);
+    const byKey = await redeem(issuer, redirectUri, third, rp.seen.at(-1));
+    console.log(`  YubiKey sign-in: acr ${byKey.acr}, amr ${byKey.amr}`);
+    check(byKey.acr === ACR_MFA, `acr ${byKey.acr}, amr ${byKey.amr}`);
   } finally {
     if (context) await context.close();
     if (rp) rp.server.close();
