@@ -338,10 +338,7 @@ Result<int> Mailer::deliver_due() {
     auto due = store_.due_mail(clock_.now(), options_.batch);
     if (!due) return due.error();
     for (const OutgoingMail& mail : *due) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return delivered;
-      }
+      if (worker_.stopping()) return delivered;
       Status sent;
       if (auto clear = options_.box ? open_mime(*options_.box, mail.mime, mail.dedupe_key)
                                     : open_mime_without_key(mail.mime);
@@ -380,41 +377,13 @@ Result<int> Mailer::deliver_due() {
 }
 
 void Mailer::start() {
-  std::lock_guard lock(mu_);
-  if (worker_.joinable()) return;
-  stopping_ = false;
-  worker_ = std::thread(&Mailer::run, this);
-}
-
-void Mailer::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (!worker_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  worker_.join();
-  std::lock_guard lock(mu_);
-  stopping_ = false;
-}
-
-void Mailer::notify() {
-  {
-    std::lock_guard lock(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
-}
-
-void Mailer::run() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    wake_ = false;
-    lock.unlock();
+  worker_.start(options_.poll, [this] {
     if (auto r = deliver_due(); !r) options_.on_error(r.error());
-    lock.lock();
-    cv_.wait_for(lock, options_.poll, [this] { return stopping_ || wake_; });
-  }
+  });
 }
+
+void Mailer::stop() { worker_.stop(); }
+
+void Mailer::notify() { worker_.notify(); }
 
 }  // namespace keystep

@@ -12,19 +12,17 @@
 // attempts.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
 #include "base/clock.h"
 #include "base/crypto/secret_box.h"
 #include "idp/store/mail_store.h"
+#include "base/polling_worker.h"
 #include "base/result.h"
 
 namespace keystep {
@@ -163,7 +161,6 @@ class Mailer {
   void notify();
 
  private:
-  void run();
 
   MailStore& store_;
   MailTransport& transport_;
@@ -171,11 +168,7 @@ class Mailer {
   MailerOptions options_;
 
   std::set<int64_t> unmarked_;  // delivered, mark_sent failed; only deliver_due() uses it
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  bool wake_ = false;      // guarded by mu_
-  std::thread worker_;
+  PollingWorker worker_;
 };
 
 }  // namespace keystep

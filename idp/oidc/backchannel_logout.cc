@@ -95,10 +95,7 @@ Result<int> BackchannelLogouts::deliver_due() {
     auto due = store_.due_logout_notices(clock_.now(), options_.batch);
     if (!due) return due.error();
     for (const LogoutNotice& notice : *due) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return delivered;
-      }
+      if (worker_.stopping()) return delivered;
       auto token = logout_token(notice);
       if (!token) return token.error();  // no signing key: nothing can go out now
       auto status = transport_.post(notice.uri, encode_form({{"logout_token", *token}}));
@@ -130,41 +127,13 @@ Result<int> BackchannelLogouts::deliver_due() {
 }
 
 void BackchannelLogouts::start() {
-  std::lock_guard lock(mu_);
-  if (worker_.joinable()) return;
-  stopping_ = false;
-  worker_ = std::thread(&BackchannelLogouts::run, this);
-}
-
-void BackchannelLogouts::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (!worker_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  worker_.join();
-  std::lock_guard lock(mu_);
-  stopping_ = false;
-}
-
-void BackchannelLogouts::notify() {
-  {
-    std::lock_guard lock(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
-}
-
-void BackchannelLogouts::run() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    wake_ = false;
-    lock.unlock();
+  worker_.start(options_.poll, [this] {
     if (auto r = deliver_due(); !r) options_.on_error(r.error());
-    lock.lock();
-    cv_.wait_for(lock, options_.poll, [this] { return stopping_ || wake_; });
-  }
+  });
 }
+
+void BackchannelLogouts::stop() { worker_.stop(); }
+
+void BackchannelLogouts::notify() { worker_.notify(); }
 
 }  // namespace keystep

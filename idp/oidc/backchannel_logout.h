@@ -14,14 +14,12 @@
 // too; the notice is given up with the answer in last_error.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "base/clock.h"
+#include "base/polling_worker.h"
 #include "base/result.h"
 #include "idp/oidc/signing_keys.h"
 #include "idp/store/logout_store.h"
@@ -88,7 +86,6 @@ class BackchannelLogouts {
   void notify();
 
  private:
-  void run();
 
   LogoutStore& store_;
   SigningKeys& keys_;
@@ -97,11 +94,7 @@ class BackchannelLogouts {
   const Clock& clock_;
   BackchannelOptions options_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  bool wake_ = false;      // guarded by mu_
-  std::thread worker_;
+  PollingWorker worker_;
 };
 
 }  // namespace keystep

@@ -73,7 +73,9 @@ describe('mod_auth_openidc step-up to a required second factor', () => {
   });
   after(async () => {
     await apache?.stop();
+    const exit = await ks?.stop();
     await ks?.cleanup();
+    assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 
   test('declining the setup shows the RP\'s error after one round trip, with no grant', async () => {
@@ -138,7 +140,9 @@ describe('mod_auth_openidc back-channel logout', () => {
   });
   after(async () => {
     await apache?.stop();
+    const exit = await ks?.stop();
     await ks?.cleanup();
+    assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 
   test('after an administrator resets the member\'s 2FA, the page asks for a new sign-in', async () => {
