@@ -24,6 +24,7 @@
 #include "idp/store/mfa_store.h"
 #include "idp/store/model.h"
 #include "idp/store/onboarding_store.h"
+#include "idp/store/password_reset_store.h"
 #include "base/result.h"
 
 namespace keystep {
@@ -204,10 +205,11 @@ class Store : public AccountStore,
               public MfaStore,
               public AdminStore,
               public OnboardingStore,
+              public PasswordResetStore,
               public LogoutStore {
  public:
-  // Deletes expired flows, sessions, codes (used or not), tokens, consent requests and
-  // enrollment links, pending MFA credentials past their kPendingExpiresAt
+  // Deletes expired flows, sessions, codes (used or not), tokens, consent requests,
+  // enrollment links and password resets, pending MFA credentials past their kPendingExpiresAt
   // (idp/store/mfa_store.h), and messages and logout notices delivered kSentMailRetention or
   // longer before now (never pending ones); returns how many rows went. Grants and their
   // revocation state stay, as do invitations (for the admin's list), other MFA credentials,

@@ -892,6 +892,30 @@ Result<int64_t> SqliteStore::end_other_sessions(int64_t user_id, const std::stri
   return *ended;
 }
 
+Result<SqliteStore::SignedOut> SqliteStore::sign_out_user_locked(int64_t user_id, int64_t now) {
+  // By user, not through sessions: a grant (and its 30-day refresh token) outlives the
+  // session it was made in, which expires after 12 hours and is then purged.
+  auto queued = Statement::prepare(db_, queue_logouts_sql("g.user_id = ?2"));
+  if (!queued) return queued.error();
+  queued->bind_int64(1, now).bind_int64(2, user_id);
+  if (Status s = queued->run(); !s) return s.error();
+  SignedOut out;
+  const std::pair<const char*, int64_t*> statements[] = {
+      {"UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND grant_id IN (SELECT id FROM grants "
+       "WHERE user_id = ?1)",
+       nullptr},
+      {"UPDATE grants SET revoked = 1 WHERE user_id = ?1 AND revoked = 0", &out.grants_revoked},
+      {"DELETE FROM sessions WHERE user_id = ?1", &out.sessions_ended}};
+  for (const auto& [statement, changes] : statements) {
+    auto st = Statement::prepare(db_, statement);
+    if (!st) return st.error();
+    st->bind_int64(1, user_id);
+    if (Status s = st->run(); !s) return s.error();
+    if (changes) *changes = sqlite3_changes64(db_);
+  }
+  return out;
+}
+
 // ---- GrantStore
 
 Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& code) {
@@ -1506,6 +1530,7 @@ Result<int64_t> SqliteStore::purge_expired(int64_t now) {
       {"DELETE FROM auth_codes WHERE expires_at <= ?1", now},
       {"DELETE FROM tokens WHERE expires_at <= ?1", now},
       {"DELETE FROM enrollment_links WHERE expires_at <= ?1", now},
+      {"DELETE FROM password_resets WHERE expires_at <= ?1", now},
       {pending_purge.c_str(), now},
       {"DELETE FROM consent_requests WHERE expires_at <= ?1", now},
       {"DELETE FROM mail_outbox WHERE sent_at > 0 AND sent_at <= ?1", now - kSentMailRetention},
@@ -1700,28 +1725,19 @@ Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t no
   auto api_tokens = read_all<ApiToken>(*revoked_tokens, read_api_token);
   if (!api_tokens) return api_tokens.error();
   TwoFactorReset reset;
-  // By user, not through sessions: a grant (and its 30-day refresh token) outlives the
-  // session it was made in, which expires after 12 hours and is then purged.
-  const std::string queue_logouts = queue_logouts_sql("g.user_id = ?2");
-  auto queued = Statement::prepare(db_, queue_logouts);
-  if (!queued) return queued.error();
-  queued->bind_int64(1, now).bind_int64(2, user_id);
-  if (Status s = queued->run(); !s) return s.error();
-  const std::pair<const char*, int64_t*> statements[] = {
-      {"DELETE FROM mfa_credentials WHERE user_id = ?1", nullptr},
-      {"UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND grant_id IN (SELECT id FROM grants "
-       "WHERE user_id = ?1)",
-       nullptr},
-      {"UPDATE grants SET revoked = 1 WHERE user_id = ?1 AND revoked = 0", &reset.grants_revoked},
-      {"DELETE FROM sessions WHERE user_id = ?1", &reset.sessions_ended},
-      {"UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at = 0", nullptr}};
-  for (const auto& [statement, changes] : statements) {
+  auto signed_out = sign_out_user_locked(user_id, now);
+  if (!signed_out) return signed_out.error();
+  reset.grants_revoked = signed_out->grants_revoked;
+  reset.sessions_ended = signed_out->sessions_ended;
+  const char* const statements[] = {
+      "DELETE FROM mfa_credentials WHERE user_id = ?1",
+      "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at = 0"};
+  for (const char* statement : statements) {
     auto st = Statement::prepare(db_, statement);
     if (!st) return st.error();
     st->bind_int64(1, user_id);
     if (std::string_view(statement).find("?2") != std::string_view::npos) st->bind_int64(2, now);
     if (Status s = st->run(); !s) return s.error();
-    if (changes) *changes = sqlite3_changes64(db_);
   }
   if (Status s = set_two_factor_flag(db_, user_id, false); !s) return s.error();
   for (const auto& message : mail) {

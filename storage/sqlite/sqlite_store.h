@@ -171,6 +171,16 @@ class SqliteStore final : public Store, public MailStore {
   Result<EnrollmentLink> use_enrollment_link(const std::string& token_hash,
                                              int64_t now) override;
 
+  // PasswordResetStore (sqlite_password_reset_store.cc)
+  Status create_password_resets(const std::vector<PasswordReset>& resets,
+                                const std::vector<OutgoingMail>& mail) override;
+  Result<PasswordReset> password_reset(const std::string& token_hash) override;
+  Status verify_password_reset(const std::string& token_hash, const std::string& verified_by,
+                               int64_t now) override;
+  Result<int64_t> complete_password_reset(const std::string& token_hash,
+                                          const std::string& password_hash, int64_t now,
+                                          const std::vector<OutgoingMail>& mail) override;
+
   // MailStore
   Status enqueue_mail(const OutgoingMail& mail) override;
   Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) override;
@@ -211,6 +221,14 @@ class SqliteStore final : public Store, public MailStore {
   // sessions were deleted.
   Result<int64_t> end_sessions_locked(std::string_view sids, int64_t now,
                                       const std::function<void(Statement&)>& bind);
+  // Ends every session of `user_id` and revokes all their grants and the grants' tokens,
+  // queueing a back-channel logout for each client that asks for one (the first part of
+  // reset_two_factor and of complete_password_reset).
+  struct SignedOut {
+    int64_t grants_revoked = 0;
+    int64_t sessions_ended = 0;
+  };
+  Result<SignedOut> sign_out_user_locked(int64_t user_id, int64_t now);
   // Inserts a user (see create_user); on success returns it with its id.
   Result<User> insert_user_locked(const User& user);
   Status insert_enrollment_link_locked(const EnrollmentLink& link);
