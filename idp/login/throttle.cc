@@ -56,6 +56,25 @@ Result<Throttle::Reservation> Throttle::reserve(const std::string& key) {
   return make_error(ErrorCode::kUnavailable, "the attempt counter of " + key + " stays contended");
 }
 
+Result<int64_t> Throttle::take(const std::string& key, int64_t limit, int64_t window) {
+  // As in reserve: a lost compare-and-set means another request was counted meanwhile.
+  for (int round = 0; round < 64; ++round) {
+    auto state = store_.attempts(key);
+    if (!state) return state.error();
+    const int64_t now = clock_.now();
+    const bool quiet = state->failures > 0 && now >= state->last_failure_at + window;
+    if (!quiet && state->failures >= limit) return state->last_failure_at + window - now;
+    if (quiet) {
+      if (Status s = store_.reset_attempts(key); !s) return s.error();
+      continue;
+    }
+    auto counted = store_.record_failure_if(key, *state, now);
+    if (!counted) return counted.error();
+    if (*counted) return 0;
+  }
+  return make_error(ErrorCode::kUnavailable, "the request counter of " + key + " stays contended");
+}
+
 void Throttle::succeeded(const std::vector<std::string>& keys) {
   for (const auto& key : keys) (void)store_.reset_attempts(key);
 }

@@ -53,6 +53,13 @@ class Throttle {
     int64_t delay = 0;
   };
   Result<Reservation> reserve(const std::string& key);
+  // A rate limit over the same counters, for requests that are not failures (e.g. password
+  // reset emails): counts one request on `key` and returns 0, unless `limit` requests were
+  // counted with less than `window` seconds between each and the next, the last one less
+  // than `window` seconds ago: then returns the seconds until `window` has passed since it,
+  // and counts nothing. A key left alone for `window` seconds starts over. Same errors as
+  // reserve().
+  Result<int64_t> take(const std::string& key, int64_t limit, int64_t window);
   // Clears the keys' counters (best effort: a failure here only keeps a stricter count).
   void succeeded(const std::vector<std::string>& keys);
 

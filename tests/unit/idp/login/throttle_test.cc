@@ -168,3 +168,40 @@ TEST_F(ThrottleTest, ConcurrentReservationsGrantNoMoreThanTheFreeAttempts) {
 
 }  // namespace
 }  // namespace keystep
+
+namespace keystep {
+namespace {
+
+TEST_F(ThrottleTest, TakeCountsUpToTheLimitThenWaitsForAQuietWindow) {
+  Throttle throttle(*store_, clock_);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(*throttle.take("reset:a", 3, 900), 0) << i;
+    clock_.advance(100);
+  }
+  // The third was 100 s ago: the window runs from it.
+  EXPECT_EQ(*throttle.take("reset:a", 3, 900), 800);
+  clock_.advance(799);
+  EXPECT_EQ(*throttle.take("reset:a", 3, 900), 1);
+  // A refused request counts nothing, so the window ends on time; then the key starts over.
+  clock_.advance(1);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(*throttle.take("reset:a", 3, 900), 0) << i;
+  EXPECT_GT(*throttle.take("reset:a", 3, 900), 0);
+  // Other keys are counted apart.
+  EXPECT_EQ(*throttle.take("reset:b", 3, 900), 0);
+}
+
+TEST_F(ThrottleTest, ConcurrentTakesGrantNoMoreThanTheLimit) {
+  Throttle throttle(*store_, clock_);
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto wait = throttle.take("reset:c", 3, 900);
+      if (wait && *wait == 0) ++granted;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 3);
+}
+
+}  // namespace
+}  // namespace keystep
