@@ -29,7 +29,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "trusted_proxies",  "mail",           "password_threads",
                                        "password_queue",   "reauthentication_max_age",
                                        "max_connections",  "idle_timeout",   "metrics",
-                                       "log_file",         "credential_caps"};
+                                       "log_file",         "credential_caps",
+                                       "password_reset"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -112,6 +113,27 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
       }
     }
   }
+  if (const auto it = json.find("password_reset"); it != json.end()) {
+    if (!it->is_object())
+      return make_error(ErrorCode::kInvalidArgument, "password_reset must be an object");
+    PasswordResetConfig& reset = config.password_reset;
+    const std::pair<const char*, int64_t*> fields[] = {{"link_ttl", &reset.link_ttl},
+                                                       {"per_email", &reset.per_email},
+                                                       {"per_address", &reset.per_address},
+                                                       {"window", &reset.window}};
+    for (const auto& [key, value] : it->items()) {
+      bool known = false;
+      for (const auto& [name, field] : fields) known = known || key == name;
+      if (!known)
+        return make_error(ErrorCode::kInvalidArgument,
+                          "unknown configuration key: password_reset." + key);
+    }
+    for (const auto& [name, field] : fields) {
+      if (!(s = read_field(*it, name, *field)))
+        return make_error(ErrorCode::kInvalidArgument,
+                          std::string("password_reset.") + name + " must be an integer");
+    }
+  }
   if (const auto it = json.find("mail"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
     config.mail = *it;
@@ -176,6 +198,18 @@ Status validate_config(const IdpConfig& config) {
     if (!cap_ok(cap))
       return make_error(ErrorCode::kInvalidArgument, "credential_caps.providers." + id + cap_range);
   }
+  const PasswordResetConfig& reset = config.password_reset;
+  if (reset.link_ttl < 60 || reset.link_ttl > 86400)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "password_reset.link_ttl must be between 60 and 86400 seconds");
+  if (reset.per_email < 1 || reset.per_email > 100 || reset.per_address < 1 ||
+      reset.per_address > 100000)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "password_reset.per_email must be between 1 and 100 and "
+                      "password_reset.per_address between 1 and 100000");
+  if (reset.window < 1 || reset.window > 7 * 86400)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "password_reset.window must be between 1 and 604800 seconds");
   // A bearer token anyone may try from any address: short ones could be guessed.
   if (!config.metrics_token.empty() && config.metrics_token.size() < 16)
     return make_error(ErrorCode::kInvalidArgument, "metrics.token must be at least 16 characters");
@@ -216,6 +250,11 @@ nlohmann::json config_to_json(const IdpConfig& config) {
                for (const auto& [id, cap] : config.credential_caps.providers) providers[id] = cap;
                return providers;
              }()}}},
+          {"password_reset",
+           {{"link_ttl", config.password_reset.link_ttl},
+            {"per_email", config.password_reset.per_email},
+            {"per_address", config.password_reset.per_address},
+            {"window", config.password_reset.window}}},
           {"mail", config.mail}};
 }
 

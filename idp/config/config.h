@@ -32,6 +32,17 @@ struct CredentialCaps {
   }
 };
 
+// "Forgot your password?" (the "password_reset" object; idp/reset/): how long an emailed link
+// works, and how many links may be asked for per email address and per client address: at
+// most `per_email` (`per_address`) requests, then none until `window` seconds have passed
+// without one.
+struct PasswordResetConfig {
+  int64_t link_ttl = 30 * 60;
+  int64_t per_email = 3;
+  int64_t per_address = 20;
+  int64_t window = 15 * 60;
+};
+
 struct IdpConfig {
   std::string issuer = "http://localhost:8080";  // no trailing slash
   std::string listen = "0.0.0.0:8080";
@@ -63,6 +74,7 @@ struct IdpConfig {
   // Where the JSON log lines go (idp/observability/observability.h): a file appended to, "" for stderr.
   std::string log_file;
   CredentialCaps credential_caps;
+  PasswordResetConfig password_reset;
   // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
   nlohmann::json mail = nlohmann::json::object();
 };
