@@ -146,7 +146,9 @@ std::string render_login_page(const LoginView& v) {
       "<label for=\"password\">Password</label>"
       "<input id=\"password\" type=\"password\" name=\"password\" "
       "autocomplete=\"current-password\" required>"
-      "<button type=\"submit\">Sign in</button></form>";
+      "<button type=\"submit\">Sign in</button></form>"
+      "<p><a class=\"link\" href=\"/password/forgot?flow=" +
+      html_escape(v.flow_id) + "\">Forgot your password?</a></p>";
   return page("Sign in", body);
 }
 
@@ -278,6 +280,8 @@ std::string render_second_factor_page(const SecondFactorView& v) {
     body = "<h1>Two-factor authentication</h1><p class=\"sub\">Enter the code from your <strong>" +
            name + "</strong>.</p>";
   }
+  if (v.password_reset)
+    body += "<p>Before you choose a new password, confirm it's you with your second factor.</p>";
   body += render_messages("", v.error_message);
   body += "<form method=\"post\" action=\"/login/second-factor\"";
   // A ceremony's script reads the challenge's options from the form: no inline script.

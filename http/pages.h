@@ -42,5 +42,8 @@ std::string render_logout_confirm_page(const LogoutConfirmView& view);
 // A third-party application's request: what it may see, Allow and Deny.
 std::string render_consent_page(const ConsentView& view);
 std::string render_home_page(const std::string& issuer);
+// "Forgot your password?": the email form, the same answer for every address, the new
+// password's form, and the end (http/reset_pages.cc).
+std::string render_password_reset_page(const PasswordResetView& view);
 
 }  // namespace keystep::http

@@ -205,6 +205,10 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
     case WebOutcome::Kind::kConsentPage:
       send_html(response, status_of(out), render_consent_page(out.consent));
       return;
+    case WebOutcome::Kind::kPasswordResetPage:
+      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
+      send_html(response, status_of(out), render_password_reset_page(out.reset));
+      return;
   }
 }
 
@@ -339,7 +343,8 @@ class Router : public Ph::Handler {
   Router(Provider* provider, ProfilePages* profile, OnboardingPages* onboarding, AdminApi* admin,
          AdminConsole* console, MetricsEndpoint* metrics,
          const std::string* issuer, const std::vector<std::string>* trusted_proxies,
-         PasswordPool* password_pool, std::shared_ptr<const Routes> routes)
+         PasswordPool* password_pool, std::shared_ptr<const Routes> routes,
+         PasswordResetPages* reset)
       : provider_(provider),
         profile_(profile),
         onboarding_(onboarding),
@@ -349,10 +354,11 @@ class Router : public Ph::Handler {
         issuer_(issuer),
         trusted_proxies_(trusted_proxies),
         password_pool_(password_pool),
-        routes_(std::move(routes)) {}
+        routes_(std::move(routes)),
+        reset_(reset) {}
 
   // The route tables for a server with these optional parts (routes of an absent part are 404).
-  static Routes make_routes(bool admin, bool console, bool metrics);
+  static Routes make_routes(bool admin, bool console, bool metrics, bool reset);
 
   void onRequest(const Ph::Request& request, Ph::ResponseWriter response) override {
     keep_alive_by_default(request, response);
@@ -433,7 +439,8 @@ class Router : public Ph::Handler {
 
   BrowserContext browser(const Call& c) const {
     return BrowserContext{cookie(c.request, kSessionCookie), cookie(c.request, kFlowCookie),
-                          client_address(c.request), cookie(c.request, kSignupCookie)};
+                          client_address(c.request),         cookie(c.request, kSignupCookie),
+                          cookie(c.request, kResetCookie),   cookie(c.request, kForgotCookie)};
   }
 
   std::string client_address(const Ph::Request& request) const {
@@ -560,11 +567,12 @@ class Router : public Ph::Handler {
   const std::vector<std::string>* trusted_proxies_;
   PasswordPool* password_pool_;
   std::shared_ptr<const Routes> routes_;
+  PasswordResetPages* reset_;
   const std::string* raw_target_ = nullptr;  // valid during onRequest only
   RequestLog* log_ = nullptr;                // valid during onRequest only
 };
 
-Routes Router::make_routes(bool admin, bool console, bool metrics) {
+Routes Router::make_routes(bool admin, bool console, bool metrics, bool reset) {
   using M = Method;
   Routes routes;
   auto& user = routes.user;
@@ -668,6 +676,24 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
     auto p = r.page_query(c);
     if (p) send_web(c.response, r.onboarding_->enrollment_link(*p, r.browser(c)));
   });
+  if (reset) {
+    user.add({M::kGet}, "/password/forgot", [](Router& r, Call& c) {
+      if (auto p = r.page_query(c)) send_web(c.response, r.reset_->forgot_page(*p, r.browser(c)));
+    });
+    user.add({M::kPost}, "/password/forgot", [](Router& r, Call& c) {
+      if (auto form = r.form(c)) send_web(c.response, r.reset_->forgot_submit(*form, r.browser(c)));
+    });
+    user.add({M::kGet}, "/password/reset", [](Router& r, Call& c) {
+      if (auto p = r.page_query(c)) send_web(c.response, r.reset_->reset_page(*p, r.browser(c)));
+    });
+    user.add({M::kPost}, "/password/reset", [](Router& r, Call& c) {
+      auto form = r.form(c);
+      if (!form) return;
+      r.on_password_pool(c.response, [p = r.reset_, form = std::move(*form), b = r.browser(c)] {
+        return p->reset_submit(form, b);
+      });
+    });
+  }
   if (console) {
     user.add({M::kGet}, kAuthenticationPagePath, [](Router& r, Call& c) {
       if (auto p = r.page_query(c)) send_console(c.response, r.console_->page(*p, r.browser(c)));
@@ -962,6 +988,7 @@ struct Server::Impl {
   std::unique_ptr<PasswordPool> password_pool;  // outlives the endpoint's handlers' use of it
   std::shared_ptr<const Routes> routes;          // set by start()
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
+  PasswordResetPages* reset = nullptr;
 };
 
 Server::Server(Provider& provider, ProfilePages& profile, OnboardingPages& onboarding,
@@ -974,6 +1001,8 @@ void Server::set_admin_api(AdminApi* admin) { impl_->admin = admin; }
 void Server::set_admin_console(AdminConsole* console) { impl_->console = console; }
 
 void Server::set_metrics(MetricsEndpoint* metrics) { impl_->metrics = metrics; }
+
+void Server::set_password_reset(PasswordResetPages* reset) { impl_->reset = reset; }
 
 Server::~Server() { shutdown(); }
 
@@ -1005,11 +1034,11 @@ Status Server::start(const ServerOptions& options) {
         options.max_connections > 0 ? options.max_connections : default_max_connections());
     impl_->routes = std::make_shared<const Routes>(
         Router::make_routes(impl_->admin != nullptr, impl_->console != nullptr,
-                            impl_->metrics != nullptr));
+                            impl_->metrics != nullptr, impl_->reset != nullptr));
     impl_->endpoint->setHandler(Pistache::Http::make_handler<Guard>(
         std::make_shared<Router>(&impl_->provider, &impl_->profile, &impl_->onboarding,
                                  impl_->admin, impl_->console, impl_->metrics, &impl_->issuer, &impl_->trusted_proxies,
-                                 impl_->password_pool.get(), impl_->routes),
+                                 impl_->password_pool.get(), impl_->routes, impl_->reset),
         options.max_request_bytes, connections));
     impl_->endpoint->serveThreaded();
     return {};

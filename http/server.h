@@ -22,6 +22,7 @@
 #include "idp/observability/metrics_endpoint.h"
 #include "idp/oidc/provider.h"
 #include "idp/profile/profile_pages.h"
+#include "idp/reset/password_reset.h"
 #include "base/result.h"
 
 namespace keystep::http {
@@ -68,6 +69,9 @@ class Server {
   void set_admin_console(AdminConsole* console);
   // Serves GET /metrics (without it that path is 404). Call before start().
   void set_metrics(MetricsEndpoint* metrics);
+  // Serves "Forgot your password?" under /password/ (without it those paths are 404). Call
+  // before start().
+  void set_password_reset(PasswordResetPages* reset);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -33,6 +33,7 @@ FOLDERS = {
     "idp/oidc": ("keystep_oidc", False),
     "idp/profile": ("keystep_profile", False),
     "idp/admin": ("keystep_admin", False),
+    "idp/reset": ("keystep_reset", False),
     "storage/sqlite": ("keystep_storage", False),
     "http": ("keystep_http", False),
     "tools/cli": ("keystep_cli", False),

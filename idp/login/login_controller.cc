@@ -268,6 +268,7 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
     return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
   }
   WebOutcome out = second_factor_view(loaded.flow, method, error, fault);
+  out.second.password_reset = !loaded.request.password_reset.empty();
   out.second.method_name = two_factor_.method_name(method);
   out.second.input = field_of(*challenge, recovery);
   out.second.next_code = resync != nullptr;
@@ -292,6 +293,10 @@ WebOutcome LoginController::second_factor_page(const Params& query, const Browse
   auto status = two_factor_.status(*user);
   if (!status) return unavailable_page();
   if (!status->has_second_factor()) {
+    // A reset asks only for a factor the user has: without one, its page asks for the new
+    // password (the next sign-in sets one up if the account enforces it).
+    if (!loaded->request.password_reset.empty())
+      return redirect_to(config_.issuer + loaded->request.redirect_uri);
     auto required = two_factor_.second_factor_needed(*user, loaded->request);
     if (!required) return unavailable_page();
     if (!*required && progress->password_time > 0) {
@@ -451,6 +456,13 @@ WebOutcome LoginController::unmet_requirements(const LoadedFlow& loaded, const U
 WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthRequest& request,
                                           const FlowProgress& progress,
                                           const BrowserContext& browser) {
+  if (!request.password_reset.empty()) {
+    // A reset's second step signs no one in: the reset goes on with the new password.
+    if (!reset_) return error_page(Fault::kServerError, "Password resets are not served here.");
+    WebOutcome out = reset_->second_factor_passed(flow, request, progress, browser);
+    (void)store_.delete_flow(flow.id);
+    return out;
+  }
   const int64_t now = clock_.now();
   std::vector<CookieToSet> cookies;
   Session session;

@@ -50,6 +50,19 @@ class FlowCompletion {
                                   const std::string& description) = 0;
 };
 
+// What happens when the second step of a password reset (AuthRequest::password_reset) is
+// passed: no one is signed in; the reset (idp/reset/) records which browser passed it and asks
+// for the new password.
+class ResetVerification {
+ public:
+  virtual ~ResetVerification() = default;
+  // The browser's answer now that the user of `flow` (deleted by the caller afterwards)
+  // passed their second factor for `request`'s reset. Thread-safe.
+  virtual WebOutcome second_factor_passed(const LoginFlow& flow, const AuthRequest& request,
+                                          const FlowProgress& progress,
+                                          const BrowserContext& browser) = 0;
+};
+
 class LoginController : public SignInStarter {
  public:
   // `completion` answers completed flows of clients; `notices` tells members of the factor
@@ -81,6 +94,9 @@ class LoginController : public SignInStarter {
   // the issuer's request.redirect_uri, or FlowCompletion for a client's request.
   WebOutcome complete_flow(const LoginFlow& flow, const AuthRequest& request,
                            const FlowProgress& progress, const BrowserContext& browser);
+  // Completes the second steps of password resets. Set before serving; without it such a
+  // step ends on an error page.
+  void set_reset_verification(ResetVerification* reset) { reset_ = reset; }
   // A cookie of this issuer (Secure when the issuer is https).
   CookieToSet cookie(std::string name, std::string value, std::string path, int64_t max_age) const;
 
@@ -127,6 +143,7 @@ class LoginController : public SignInStarter {
   TwoFactor& two_factor_;
   FactorNotifier& notices_;
   FlowCompletion& completion_;
+  ResetVerification* reset_ = nullptr;
   Throttle throttle_;  // failed passwords, per email
   Random& random_;
   const Clock& clock_;

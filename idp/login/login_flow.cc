@@ -20,6 +20,7 @@ nlohmann::json to_json(const AuthRequest& r) {
                       {"acr_values", r.acr_values}};
   if (r.max_age) j["max_age"] = *r.max_age;
   if (!r.enrollment_link.empty()) j["enrollment_link"] = r.enrollment_link;
+  if (!r.password_reset.empty()) j["password_reset"] = r.password_reset;
   if (r.prompt_consent) j["prompt_consent"] = true;
   if (r.require_mfa) j["require_mfa"] = true;
   if (!r.essential_acr.empty()) j["essential_acr"] = r.essential_acr;
@@ -43,6 +44,7 @@ Result<AuthRequest> auth_request_from_json(const std::string& text) {
     r.acr_values = j.at("acr_values").get<std::vector<std::string>>();
     if (j.contains("max_age")) r.max_age = j.at("max_age").get<int64_t>();
     if (j.contains("enrollment_link")) r.enrollment_link = j.at("enrollment_link").get<std::string>();
+    if (j.contains("password_reset")) r.password_reset = j.at("password_reset").get<std::string>();
     r.prompt_consent = j.value("prompt_consent", false);
     // Flows stored before issue 15 have none of these.
     r.require_mfa = j.value("require_mfa", false);

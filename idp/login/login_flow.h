@@ -47,6 +47,10 @@ struct AuthRequest {
   // A sign-in started by an enrollment link (the safer enforcement email): the link's token
   // hash, used up when its user signs in. Empty otherwise.
   std::string enrollment_link;
+  // The second step of a password reset (idp/reset/): the reset link's token hash. Passing
+  // the factor signs no one in; the reset records it and asks for the new password. Empty
+  // otherwise.
+  std::string password_reset{};
   // prompt=consent: the consent page is shown even when the user consented before.
   bool prompt_consent = false;
   // The sign-in must pass a second factor whatever the user's and account's settings: the

@@ -49,7 +49,7 @@ enum class Fault {
   kInvitationUndeliverable,  // an invitation whose address cannot receive email
   kInvitationUsed,
   kInvitationExpired,  // expired or withdrawn
-  kLinkNotFound,       // an enrollment link that is not ours
+  kLinkNotFound,       // an enrollment or password reset link that is not ours
   kLinkUsed,
   kLinkExpired,
   kWrongCode,            // an administrator's confirmation of a key with a wrong or malformed code

@@ -25,6 +25,10 @@ struct BrowserContext {
   std::optional<std::string> flow_cookie;
   std::string client_address;
   std::optional<std::string> signup_cookie;
+  // "Forgot your password?" (idp/reset/): the reset link's token the browser holds, and the
+  // CSRF cookie of the form that asks for a link.
+  std::optional<std::string> reset_cookie{};
+  std::optional<std::string> forgot_cookie{};
 };
 
 struct CookieToSet {
@@ -131,6 +135,8 @@ struct SecondFactorView {
   // "Use another method": the user's other second factor types, then the recovery code
   // while unused codes remain.
   std::vector<MethodChoice> other_methods;
+  // The step guards a password reset, not a sign-in: the page says so.
+  bool password_reset = false;
 };
 
 // A third-party application the user allowed (the profile's "Apps with access").
@@ -183,6 +189,26 @@ struct SignupView {
   std::string display_name{};  // as typed, when the form comes back with an error
 };
 
+// Data for the "Forgot your password?" pages (idp/reset/).
+struct PasswordResetView {
+  enum class Step {
+    kAsk,          // the form asking for the email address
+    kSent,         // the same answer whatever the address: "if it has an account, a link is on its way"
+    kNewPassword,  // the reset link's form: the new password, twice
+    kDone,         // the password changed; every session ended
+  };
+  Step step = Step::kAsk;
+  std::string csrf_token;  // kAsk, kNewPassword: the form's
+  std::string email;       // kAsk: as typed; kNewPassword: whose password (username autocomplete)
+  std::string account_label;  // kNewPassword
+  std::string flow_id;        // kAsk, kSent: the sign-in page the user came from ("" if none)
+  int64_t link_minutes = 0;   // kSent: how long a link works
+  std::string error_message;  // kAsk, kNewPassword
+  // The form field the error is about ("email", "password", "password_confirm"); "" for the
+  // form as a whole.
+  std::string error_field{};
+};
+
 // Data for the error page, shown when the browser cannot be sent back to the client. The
 // error's code is the outcome's fault.
 struct ErrorView {
@@ -212,6 +238,7 @@ struct WebOutcome {
     kSignupPage,
     kLogoutConfirmPage,
     kConsentPage,
+    kPasswordResetPage,
   };
   Kind kind = Kind::kErrorPage;
   // What went wrong; set on every kErrorPage, and on a page shown again with its error
@@ -225,6 +252,7 @@ struct WebOutcome {
   SignupView signup;         // kSignupPage
   LogoutConfirmView logout;  // kLogoutConfirmPage
   ConsentView consent;       // kConsentPage
+  PasswordResetView reset;   // kPasswordResetPage
   int64_t retry_after = 0;   // seconds, with kTooManyAttempts
   std::vector<CookieToSet> cookies;
 };

@@ -37,6 +37,8 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
                                                *w->two_factor_, w->provider_->login(), clock);
   w->onboarding_ = std::make_unique<OnboardingPages>(c, store, *w->hasher_, *w->two_factor_,
                                                      w->provider_->login(), random, clock);
+  w->reset_ = std::make_unique<PasswordResetPages>(c, store, *w->hasher_, *w->two_factor_,
+                                                   w->provider_->login(), random, clock);
   w->directory_ = std::make_unique<Directory>(store, *w->hasher_, random, clock);
   w->admin_ = std::make_unique<AdminApi>(c, store, *w->notices_, *w->directory_,
                                          *w->two_factor_, random, clock);
@@ -52,6 +54,7 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
     w->mailer_ = std::make_unique<Mailer>(outbox, *options.transport, clock, mailer_options);
     w->admin_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
     w->notices_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
+    w->reset_->set_on_mail_queued([mailer = w->mailer_.get()] { mailer->notify(); });
   }
   if (options.logout_transport) {
     BackchannelOptions logout_options;
@@ -62,12 +65,14 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
                                                        c.issuer, clock, logout_options);
     w->provider_->set_on_session_ended([logouts = w->logouts_.get()] { logouts->notify(); });
     w->admin_->set_on_sessions_ended([logouts = w->logouts_.get()] { logouts->notify(); });
+    w->reset_->set_on_sessions_ended([logouts = w->logouts_.get()] { logouts->notify(); });
   }
   w->server_ = std::make_unique<http::Server>(*w->provider_, *w->profile_, *w->onboarding_,
                                                c.issuer);
   w->server_->set_admin_api(w->admin_.get());
   w->server_->set_admin_console(w->console_.get());
   w->server_->set_metrics(w->metrics_.get());
+  w->server_->set_password_reset(w->reset_.get());
   return w;
 }
 

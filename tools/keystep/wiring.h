@@ -29,6 +29,7 @@
 #include "idp/oidc/backchannel_logout.h"
 #include "idp/oidc/provider.h"
 #include "idp/profile/profile_pages.h"
+#include "idp/reset/password_reset.h"
 #include "idp/oidc/signing_keys.h"
 #include "idp/store/mail_store.h"
 #include "idp/store/store.h"
@@ -77,6 +78,7 @@ class WiredServer {
   Provider& provider() { return *provider_; }
   Directory& directory() { return *directory_; }
   AdminApi& admin_api() { return *admin_; }
+  PasswordResetPages& password_reset() { return *reset_; }
   AdminConsole& admin_console() { return *console_; }
   MetricsEndpoint& metrics() { return *metrics_; }
   http::Server& server() { return *server_; }
@@ -100,6 +102,7 @@ class WiredServer {
   std::unique_ptr<Provider> provider_;
   std::unique_ptr<ProfilePages> profile_;  // starts its sign-ins through provider_
   std::unique_ptr<OnboardingPages> onboarding_;  // signs members in through provider_
+  std::unique_ptr<PasswordResetPages> reset_;    // its second steps run on provider_'s login
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<AdminConsole> console_;
