@@ -12,11 +12,10 @@
 //   cd tests/e2e && KEYSTEP_BIN=$PWD/../../build/keystep node --test --test-reporter=spec password_reset.test.mjs
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { chromium } from 'playwright-core';
 
+import { launchChromium, serveRpCallback } from './lib/chromium.mjs';
 import { otherCode, totpCode, totpStep, waitForStepAfter } from './lib/authenticator.mjs';
 import { Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
 import { enableTwoFactorOnProfile } from './lib/profile.mjs';
@@ -24,10 +23,6 @@ import { discover, startAuthorization } from './lib/rp.mjs';
 import { parseMail, smtpConf, SmtpServer } from './lib/smtp.mjs';
 import { eventually } from './lib/wait.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                       '--disable-background-networking', '--disable-component-update',
-                       '--disable-sync'];
 const STRANGER = 'nobody@example.com';
 const NEW_PASSWORD = 'a brand new staple 42';
 
@@ -46,13 +41,9 @@ describe('forgot password: the emailed link, the second factor first, signed out
     await smtp.listen();
     ks = await Keystep.start({ conf: smtpConf(smtp.port) });
     config = await discover(ks, PUBLIC_CLIENT_ID);
-    rpServer = http.createServer((req, res) => res.end('signed in to the relying party\n'));
-    await new Promise((resolve, reject) => {
-      rpServer.on('error', reject);
-      rpServer.listen(Number(new URL(ks.rpOrigin).port), '127.0.0.1', resolve);
-    });
+    rpServer = await serveRpCallback(ks);
     alice = await enableTwoFactorOnProfile(ks, USER);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
   });
 

@@ -203,5 +203,36 @@ TEST(Config, CredentialCapsOutsideOneToAHundredOrUnknownKeysAreRefusedByName) {
   EXPECT_FALSE(validate_config(config));
 }
 
+TEST(Config, PasswordResetLimitsAreReadCheckedAndWritten) {
+  IdpConfig config;
+  EXPECT_EQ(config.password_reset.link_ttl, 1800);
+  EXPECT_EQ(config.password_reset.per_email, 3);
+  EXPECT_EQ(config.password_reset.per_address, 20);
+  EXPECT_EQ(config.password_reset.window, 900);
+  ASSERT_TRUE(apply_config_json(
+      nlohmann::json::parse(R"({"password_reset":{"link_ttl":600,"per_email":1,"window":60}})"),
+      config));
+  EXPECT_EQ(config.password_reset.link_ttl, 600);
+  EXPECT_EQ(config.password_reset.per_email, 1);
+  EXPECT_EQ(config.password_reset.per_address, 20);
+  EXPECT_TRUE(validate_config(config));
+  IdpConfig back;
+  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
+  EXPECT_EQ(back.password_reset.window, 60);
+  auto unknown = apply_config_json(
+      nlohmann::json::parse(R"({"password_reset":{"ttl":600}})"), config);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("password_reset.ttl"), std::string::npos);
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse(R"({"password_reset":{"window":"1"}})"),
+                                 config));
+  EXPECT_FALSE(apply_config_json(nlohmann::json::parse(R"({"password_reset":5})"), config));
+  for (const char* bad : {R"({"link_ttl":59})", R"({"per_email":0})", R"({"per_address":0})",
+                          R"({"window":0})", R"({"link_ttl":86401})"}) {
+    IdpConfig c;
+    ASSERT_TRUE(apply_config_json(nlohmann::json{{"password_reset", nlohmann::json::parse(bad)}}, c));
+    EXPECT_FALSE(validate_config(c)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace keystep
