@@ -157,7 +157,8 @@ WebOutcome PasswordResetPages::forgot_submit(const Params& form, const BrowserCo
   std::vector<PasswordReset> resets;
   std::vector<OutgoingMail> mail;
   const int64_t now = clock_.now();
-  for (const auto& user : *email_wait > 0 ? std::vector<User>{} : *users) {
+  const std::vector<User> to_send = *email_wait > 0 ? std::vector<User>{} : *users;
+  for (const auto& user : to_send) {
     auto token = random_token(random_, 32);
     if (!token) return error_page(Fault::kServerError, "Randomness failed.");
     auto account = store_.account_by_id(user.account_id);

@@ -449,7 +449,7 @@ TEST_F(Robustness, HeadIsAnsweredWithHeadersOnly) {
 TEST_F(Robustness, HeadOnRoutesWithEffectsIs405AndRunsNothing) {
   ASSERT_FALSE(sign_in_for_code(spa_request(make_pkce())).empty());
   for (const char* path :
-       {"/logout", "/authorize", "/login", "/profile", "/signup", "/enroll",
+       {"/logout", "/authorize", "/login", "/profile", "/signup", "/enroll", "/password/reset",
         "/account/authentication", "/token", "/userinfo", "/api/v1/accounts/acme/members"}) {
     HttpResponse r = client_.request("HEAD", url(path), {}, std::nullopt, &browser_);
     EXPECT_EQ(r.status, 405) << path;

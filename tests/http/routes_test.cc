@@ -105,7 +105,8 @@ using Routes = KeystepHttpTest;
 // The routes as the if-chains of http/server.cc served them before the tables: a change here is
 // a change of the HTTP surface. (Issue 15 added OPTIONS, the CORS preflight, to the four
 // endpoints a browser app calls, then revocation, introspection, the consent page, the
-// profile's Apps with access and the members' display name.)
+// profile's Apps with access and the members' display name. Issue 16 added "Forgot your
+// password?".)
 TEST_F(Routes, TheServerServesTheseRoutes) {
   EXPECT_EQ(describe(server_->server().routes()),
             "GET PUT /api/v1/accounts/{account}/authentication-settings\n"
@@ -137,6 +138,8 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "POST /profile/apps/revoke\n"
             "GET POST /signup\n"
             "GET /enroll\n"
+            "GET POST /password/forgot\n"
+            "GET POST /password/reset\n"
             "GET POST /account/authentication\n"
             "POST OPTIONS /token\n"
             "POST OPTIONS /revoke\n"
