@@ -294,6 +294,27 @@ TEST_F(PasswordReset, ARecoveryCodePassesTheSecondFactor) {
   EXPECT_EQ(choose(form, kNewPassword).status, 200);
 }
 
+TEST_F(PasswordReset, AnEnforcedMemberWithoutAFactorIsAskedOnlyForThePasswordThenSetsOneUp) {
+  protect_boss();
+  new_browser();
+  ASSERT_EQ(api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})")
+                .status,
+            200);
+  ASSERT_EQ(ask(TestServer::kAliceEmail).status, 200);
+  ASSERT_EQ(open_link(alice_token()).status, 302);
+  HttpResponse form = client_.get(url("/password/reset"), &browser_);
+  ASSERT_EQ(form.status, 200) << form.body;
+  ASSERT_EQ(choose(form, kNewPassword).status, 200);
+  // The next sign-in asks for the password, then the setup the account requires.
+  new_browser();
+  HttpResponse signed_in =
+      sign_in(spa_request(make_pkce()), TestServer::kAliceEmail, kNewPassword);
+  ASSERT_EQ(signed_in.status, 302);
+  EXPECT_EQ(without_query(signed_in.location()), url("/login/second-factor"));
+  EXPECT_NE(client_.get(signed_in.location(), &browser_).body.find("Set up two-factor"),
+            std::string::npos);
+}
+
 TEST_F(PasswordReset, RequestsAreThrottledPerAddressTypedSilentlyAndPerClientAddressOpenly) {
   // Per email: three links, then none (the same answer), until 15 quiet minutes have passed.
   ASSERT_TRUE(server_->directory().create_user("acme", "erin@example.com", "erin staple pass",
