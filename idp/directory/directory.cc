@@ -236,8 +236,12 @@ Status check_web_uri(std::string_view uri, std::string_view what) {
   const std::string named = std::string(uri) + ": a " + std::string(what);
   if (uri.rfind("https://", 0) != 0 && uri.rfind("http://", 0) != 0)
     return make_error(ErrorCode::kInvalidArgument, named + " must be https (or http on localhost)");
-  if (auto s = validate_redirect_uri(uri); !s)
-    return make_error(ErrorCode::kInvalidArgument, named + ": " + s.error().message);
+  if (auto s = validate_redirect_uri(uri); !s) {
+    // The redirect URI rules apply, but the message should name what the URI is for.
+    std::string_view why = s.error().message;
+    if (why.rfind("invalid redirect URI: ", 0) == 0) why.remove_prefix(22);
+    return make_error(ErrorCode::kInvalidArgument, named + " is not valid: " + std::string(why));
+  }
   return {};
 }
 
