@@ -111,6 +111,19 @@ std::string skipped_text(const nlohmann::json& skipped) {
   return text;
 }
 
+// The notice `make` builds for `member` of a change made to them. The change is what
+// protects the account: an address no message can reach (stored before addresses were
+// checked) costs only the notice (none; the answer says email_queued false).
+template <class Make>
+Result<std::vector<OutgoingMail>> mail_if_deliverable(const User& member, Make make) {
+  std::vector<OutgoingMail> mail;
+  if (!check_email_address(member.email)) return mail;
+  auto message = make();
+  if (!message) return message.error();
+  mail.push_back(std::move(*message));
+  return mail;
+}
+
 std::string token_status(const ApiToken& token, int64_t now) {
   if (token.revoked_at) return "revoked";
   if (token.expired(now)) return "expired";
@@ -459,21 +472,15 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
   if (!target) return failure;
   auto member = member_of(*target, user_id, failure);
   if (!member) return failure;
-  // The reset is what protects the account; an address no message can reach (stored before
-  // addresses were checked) costs only the notice, reported in the answer.
-  std::vector<OutgoingMail> mail;
-  if (check_email_address(member->email)) {
-    auto message = reset_mail(*target, *member);
-    if (!message) return api_unavailable(message.error().message);
-    mail.push_back(std::move(*message));
-  }
-  auto reset = store_.reset_two_factor(member->id, clock_.now(), mail);
+  auto mail = mail_if_deliverable(*member, [&] { return reset_mail(*target, *member); });
+  if (!mail) return api_unavailable(mail.error().message);
+  auto reset = store_.reset_two_factor(member->id, clock_.now(), *mail);
   if (!reset) {
     if (reset.error().code == ErrorCode::kNotFound)
       return api_error(Fault::kNotFound, "no such member");
     return api_unavailable();
   }
-  if (!mail.empty() && on_mail_queued_) on_mail_queued_();
+  if (!mail->empty() && on_mail_queued_) on_mail_queued_();
   if (on_sessions_ended_) on_sessions_ended_();
   nlohmann::json tokens = nlohmann::json::array();
   std::string names;
@@ -487,14 +494,14 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
                         std::to_string(reset->grants_revoked) + " grants revoked, " +
                         std::to_string(reset->api_tokens.size()) + " API tokens revoked" +
                         (names.empty() ? "" : ": " + names) +
-                        (mail.empty() ? "; no email (invalid address)" : ""));
+                        (mail->empty() ? "; no email (invalid address)" : ""));
   return api_ok({{"reset", true},
                  {"user_id", member->id},
                  {"email", member->email},
                  {"sessions_ended", reset->sessions_ended},
                  {"grants_revoked", reset->grants_revoked},
                  {"api_tokens_revoked", tokens},
-                 {"email_queued", !mail.empty()}});
+                 {"email_queued", !mail->empty()}});
 }
 
 ApiOutcome AdminApi::remove_member(const Caller& caller, const std::string& account,
@@ -507,13 +514,9 @@ ApiOutcome AdminApi::remove_member(const Caller& caller, const std::string& acco
   if (member->id == caller.user.id)
     return api_error(Fault::kConflict,
                      "you cannot remove yourself; another administrator of the account can");
-  std::vector<OutgoingMail> mail;
-  if (check_email_address(member->email)) {
-    auto message = removal_mail(*target, *member);
-    if (!message) return api_unavailable(message.error().message);
-    mail.push_back(std::move(*message));
-  }
-  auto removed = store_.remove_member(member->id, clock_.now(), mail);
+  auto mail = mail_if_deliverable(*member, [&] { return removal_mail(*target, *member); });
+  if (!mail) return api_unavailable(mail.error().message);
+  auto removed = store_.remove_member(member->id, clock_.now(), *mail);
   if (!removed) {
     switch (removed.error().code) {
       case ErrorCode::kNotFound:
@@ -526,21 +529,21 @@ ApiOutcome AdminApi::remove_member(const Caller& caller, const std::string& acco
         return api_unavailable();
     }
   }
-  if (!mail.empty() && on_mail_queued_) on_mail_queued_();
+  if (!mail->empty() && on_mail_queued_) on_mail_queued_();
   if (on_sessions_ended_) on_sessions_ended_();
   two_factor_.audit(*member, "member.removed", address,
                     "by user " + std::to_string(caller.user.id) + "; " +
                         std::to_string(removed->sessions_ended) + " sessions ended, " +
                         std::to_string(removed->grants_revoked) + " grants revoked, " +
                         std::to_string(removed->logouts_queued) + " back-channel logouts queued" +
-                        (mail.empty() ? "; no email (invalid address)" : ""));
+                        (mail->empty() ? "; no email (invalid address)" : ""));
   return api_ok({{"removed", true},
                  {"user_id", member->id},
                  {"email", member->email},
                  {"sessions_ended", removed->sessions_ended},
                  {"grants_revoked", removed->grants_revoked},
                  {"logouts_queued", removed->logouts_queued},
-                 {"email_queued", !mail.empty()}});
+                 {"email_queued", !mail->empty()}});
 }
 
 nlohmann::json AdminApi::client_json(const Client& client,

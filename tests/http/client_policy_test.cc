@@ -31,7 +31,8 @@ class ClientPolicy : public AdminApiTest {
   nlohmann::json listed_spa() {
     HttpResponse r = api("GET", clients_url(), boss_token_);
     EXPECT_EQ(r.status, 200) << r.body;
-    for (const auto& c : r.json()["clients"])
+    const nlohmann::json body = r.json();
+    for (const auto& c : body["clients"])
       if (c["client_id"] == "spa") return c;
     ADD_FAILURE() << "spa is not listed: " << r.body;
     return {};
@@ -106,7 +107,9 @@ TEST_F(ClientPolicy, NotRequiringItAgainLetsPasswordSignInsThroughButNotTheClien
   EXPECT_EQ(id_token_claims(code_of(sign_in(spa_request(pkce))), pkce).value("acr", ""),
             "urn:keystep:loa:1fa");
   // The client's own setting is the server operator's: the account cannot lift it.
-  ASSERT_TRUE(server_->directory().update_client("spa", ClientChange{.require_two_factor = true}));
+  ClientChange own;
+  own.require_two_factor = true;
+  ASSERT_TRUE(server_->directory().update_client("spa", own));
   const nlohmann::json spa = listed_spa();
   EXPECT_EQ(spa["required_by_client"], true);
   EXPECT_EQ(spa["required_by_account"], false);
