@@ -125,14 +125,51 @@ std::string members(const AuthenticationView& v) {
       out += action_form(v, "reset", hidden("user_id", std::to_string(m.id)),
                          "<button class=\"secondary\" type=\"submit\" aria-label=\"Reset 2FA of " +
                              html_escape(m.email) + "\">Reset 2FA</button>");
+    // Not yourself: another administrator removes you.
+    if (v.can_edit && m.email != v.email)
+      out += action_form(v, "remove",
+                         hidden("user_id", std::to_string(m.id)) +
+                             hidden("members_page", std::to_string(v.members_page.number)),
+                         "<button class=\"secondary\" type=\"submit\" aria-label=\"Remove " +
+                             html_escape(m.email) + "\">Remove</button>");
     out += "</td></tr>";
   }
   out += "</tbody></table>" + pager(v.members_page, "members_page", "members") +
          "<p><small>Reset 2FA is for a lost phone: it removes the member's authenticator and "
          "recovery codes, turns their own setting off, signs them out everywhere (every "
          "session and every app's access and refresh tokens), revokes their API tokens and "
-         "emails them.</small></p>";
+         "emails them. Remove takes a member out of the account for good (you are asked to "
+         "confirm first).</small></p>";
   return out;
+}
+
+// The applications (clients are the server's, shared by every account) and this account's
+// requirement of two-factor authentication for each.
+std::string applications(const AuthenticationView& v) {
+  std::string out =
+      "<h2>Applications</h2><p><small>Require two-factor authentication for an application, "
+      "and members signing in to it need a second factor even when the account does not "
+      "enforce one.</small></p><table id=\"applications\"><thead><tr><th>Application</th>"
+      "<th>Two-factor authentication</th><th></th></tr></thead><tbody>";
+  for (const auto& c : v.clients) {
+    const bool required = c.required_by_client || c.required_by_account;
+    out += "<tr><td>" + html_escape(c.name) +
+           (c.name != c.client_id ? " <small>(" + html_escape(c.client_id) + ")</small>" : "") +
+           "</td><td>" +
+           (required ? "<span class=\"on\">Required</span>" : "<span class=\"off\">Not required</span>") +
+           (c.required_by_client ? " <small>by the application itself</small>" : "") + "</td><td>";
+    if (v.can_edit && !c.required_by_client)
+      out += action_form(
+          v, "client_two_factor",
+          hidden("client_id", c.client_id) + hidden("require", c.required_by_account ? "no" : "yes"),
+          "<button class=\"secondary\" type=\"submit\" aria-label=\"" +
+              std::string(c.required_by_account ? "Stop requiring" : "Require") +
+              " two-factor authentication for " + html_escape(c.name) + "\">" +
+              (c.required_by_account ? "Stop requiring" : "Require") + "</button>");
+    out += "</td></tr>";
+  }
+  if (v.clients.empty()) out += "<tr><td colspan=\"3\">No applications are registered.</td></tr>";
+  return out + "</tbody></table>";
 }
 
 std::string tokens(const AuthenticationView& v) {
@@ -296,7 +333,41 @@ std::string settings_page(const AuthenticationView& v) {
         "<p class=\"warning\">Read-only: changing these settings needs the auth_settings.edit "
         "permission.</p>";
   body += "<h2>Two-factor authentication</h2>" + enforcement(v) + two_factor_settings(v) +
-          members(v) + invitations(v) + tokens(v);
+          applications(v) + members(v) + invitations(v) + tokens(v);
+  return render_page("Authentication: Configuration", body, true);
+}
+
+std::string confirm_client_page(const AuthenticationView& v) {
+  const std::string name = html_escape(v.confirm_client.name);
+  std::string body =
+      heading(v) + "<h2>Require two-factor authentication for " + name +
+      "?</h2><p class=\"warning\" role=\"alert\" id=\"confirm-summary\">Every member of " +
+      html_escape(v.account_name) + " who signs in to " + name +
+      " will need a second factor. Members without one are asked to set one up the next time "
+      "they sign in to it; if they cannot or decline, " +
+      name + " is told they could not sign in.</p><div class=\"actions\">" +
+      action_form(v, "client_two_factor",
+                  hidden("client_id", v.confirm_client.client_id) + hidden("require", "yes") +
+                      hidden("confirm", "yes"),
+                  "<button type=\"submit\">Require it</button>") +
+      "<a class=\"link\" href=\"/account/authentication\">Cancel</a></div>";
+  return render_page("Authentication: Configuration", body, true);
+}
+
+std::string confirm_remove_page(const AuthenticationView& v) {
+  const std::string email = html_escape(v.confirm_member_email);
+  std::string body =
+      heading(v) + "<h2>Remove " + email + " from " + html_escape(v.account_name) +
+      "?</h2><p class=\"warning\" role=\"alert\" id=\"confirm-summary\">" + email +
+      " will be signed out everywhere and the applications they use will be told to sign them "
+      "out too. Their second factors, API tokens and application permissions are deleted and "
+      "they are emailed. They cannot sign in again unless you invite them anew. This cannot be "
+      "undone.</p><div class=\"actions\">" +
+      action_form(v, "remove",
+                  hidden("user_id", std::to_string(v.confirm_member_id)) +
+                      hidden("confirm", "yes"),
+                  "<button type=\"submit\">Remove " + email + "</button>") +
+      "<a class=\"link\" href=\"/account/authentication\">Cancel</a></div>";
   return render_page("Authentication: Configuration", body, true);
 }
 
@@ -362,6 +433,10 @@ std::string render_authentication_page(const AuthenticationView& v) {
       return confirm_page(v);
     case Screen::kTokenCreated:
       return token_created_page(v);
+    case Screen::kConfirmClientTwoFactor:
+      return confirm_client_page(v);
+    case Screen::kConfirmRemove:
+      return confirm_remove_page(v);
     case Screen::kSettings:
       break;
   }

@@ -80,6 +80,14 @@ namespace {
 
 std::string page(std::string_view title, std::string_view body) { return render_page(title, body); }
 
+// An application's name in bold, a link to its home page when it has one (checked https or
+// loopback http when registered).
+std::string app_name(const AppIdentity& app) {
+  const std::string name = "<strong>" + html_escape(app.name) + "</strong>";
+  if (app.home_uri.empty()) return name;
+  return "<a class=\"link\" href=\"" + html_escape(app.home_uri) + "\">" + name + "</a>";
+}
+
 }  // namespace
 
 std::string html_escape(std::string_view text) { return keystep::html_escape(text); }
@@ -126,9 +134,10 @@ std::string render_signup_page(const SignupView& v) {
 
 std::string render_login_page(const LoginView& v) {
   std::string body =
-      "<h1>Sign in</h1><p class=\"sub\">to continue to <strong>" +
-      (v.client_id.empty() ? std::string("your Keystep profile") : html_escape(v.client_id)) +
-      "</strong></p>";
+      "<h1>Sign in</h1><p class=\"sub\">to continue to " +
+      (v.app.name.empty() ? std::string("<strong>your Keystep profile</strong>")
+                          : app_name(v.app)) +
+      "</p>";
   body += render_messages("", v.error_message);
   body +=
       "<form method=\"post\" action=\"/login\">"
@@ -407,12 +416,12 @@ std::string apps_section(const ProfileView& v) {
   out += "<table><thead><tr><th>Application</th><th>May</th><th>Allowed</th>"
          "<th><span hidden>Revoke</span></th></tr></thead><tbody>";
   for (const auto& app : v.apps) {
-    out += "<tr><td>" + html_escape(app.client_id) + "</td><td>" + scope_list(app.scopes) +
+    out += "<tr><td>" + app_name(app.app) + "</td><td>" + scope_list(app.scopes) +
            "</td><td>" + utc_time(app.granted_at) +
            "</td><td><form method=\"post\" action=\"/profile/apps/revoke\">" + csrf_field(v) +
            "<input type=\"hidden\" name=\"client_id\" value=\"" + html_escape(app.client_id) +
            "\"><button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
-           html_escape(app.client_id) + "\">Revoke</button></form></td></tr>";
+           html_escape(app.app.name) + "\">Revoke</button></form></td></tr>";
   }
   return out + "</tbody></table>";
 }
@@ -424,9 +433,9 @@ std::string render_consent_page(const ConsentView& v) {
       "<input type=\"hidden\" name=\"request\" value=\"" + html_escape(v.request_id) +
       "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
       "\">";
-  return page("Allow " + v.client_id + "?",
-              "<h1>Allow <strong>" + html_escape(v.client_id) +
-                  "</strong> access?</h1><p class=\"sub\">Signed in as " + html_escape(v.email) +
+  return page("Allow " + v.app.name + "?",
+              "<h1>Allow " + app_name(v.app) +
+                  " access?</h1><p class=\"sub\">Signed in as " + html_escape(v.email) +
                   ". The application asks to:</p>" + scope_list(v.scopes) +
                   "<form method=\"post\" action=\"/consent\">" + hidden +
                   "<button type=\"submit\" name=\"decision\" value=\"allow\" autofocus>Allow"

@@ -774,6 +774,26 @@ Routes Router::make_routes(bool admin, bool console, bool metrics, bool reset) {
                                                   r.client_address(c.request)));
     }
   });
+  api.add({M::kDelete}, account + "/members/{member}", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->remove_member(*caller, c.variables[0], c.variables[1],
+                                                   r.client_address(c.request)));
+    }
+  });
+  api.add({M::kGet}, account + "/clients", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c)) send_api(c.response, r.admin_->clients(*caller, c.variables[0]));
+  });
+  api.add({M::kGet}, account + "/clients/{client}", [](Router& r, Call& c) {
+    if (auto caller = r.caller(c))
+      send_api(c.response, r.admin_->client(*caller, c.variables[0], c.variables[1]));
+  });
+  api.add({M::kPut}, account + "/clients/{client}", [](Router& r, Call& c) {
+    if (!json_body(c)) return;
+    if (auto caller = r.caller(c)) {
+      send_api(c.response, r.admin_->put_client(*caller, c.variables[0], c.variables[1],
+                                                c.request.body(), r.client_address(c.request)));
+    }
+  });
   api.add({M::kPut}, account + "/members/{member}/display-name", [](Router& r, Call& c) {
     if (!json_body(c)) return;
     if (auto caller = r.caller(c)) {

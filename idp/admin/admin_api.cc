@@ -111,6 +111,19 @@ std::string skipped_text(const nlohmann::json& skipped) {
   return text;
 }
 
+// The notice `make` builds for `member` of a change made to them. The change is what
+// protects the account: an address no message can reach (stored before addresses were
+// checked) costs only the notice (none; the answer says email_queued false).
+template <class Make>
+Result<std::vector<OutgoingMail>> mail_if_deliverable(const User& member, Make make) {
+  std::vector<OutgoingMail> mail;
+  if (!check_email_address(member.email)) return mail;
+  auto message = make();
+  if (!message) return message.error();
+  mail.push_back(std::move(*message));
+  return mail;
+}
+
 std::string token_status(const ApiToken& token, int64_t now) {
   if (token.revoked_at) return "revoked";
   if (token.expired(now)) return "expired";
@@ -459,21 +472,15 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
   if (!target) return failure;
   auto member = member_of(*target, user_id, failure);
   if (!member) return failure;
-  // The reset is what protects the account; an address no message can reach (stored before
-  // addresses were checked) costs only the notice, reported in the answer.
-  std::vector<OutgoingMail> mail;
-  if (check_email_address(member->email)) {
-    auto message = reset_mail(*target, *member);
-    if (!message) return api_unavailable(message.error().message);
-    mail.push_back(std::move(*message));
-  }
-  auto reset = store_.reset_two_factor(member->id, clock_.now(), mail);
+  auto mail = mail_if_deliverable(*member, [&] { return reset_mail(*target, *member); });
+  if (!mail) return api_unavailable(mail.error().message);
+  auto reset = store_.reset_two_factor(member->id, clock_.now(), *mail);
   if (!reset) {
     if (reset.error().code == ErrorCode::kNotFound)
       return api_error(Fault::kNotFound, "no such member");
     return api_unavailable();
   }
-  if (!mail.empty() && on_mail_queued_) on_mail_queued_();
+  if (!mail->empty() && on_mail_queued_) on_mail_queued_();
   if (on_sessions_ended_) on_sessions_ended_();
   nlohmann::json tokens = nlohmann::json::array();
   std::string names;
@@ -487,14 +494,117 @@ ApiOutcome AdminApi::reset_member(const Caller& caller, const std::string& accou
                         std::to_string(reset->grants_revoked) + " grants revoked, " +
                         std::to_string(reset->api_tokens.size()) + " API tokens revoked" +
                         (names.empty() ? "" : ": " + names) +
-                        (mail.empty() ? "; no email (invalid address)" : ""));
+                        (mail->empty() ? "; no email (invalid address)" : ""));
   return api_ok({{"reset", true},
                  {"user_id", member->id},
                  {"email", member->email},
                  {"sessions_ended", reset->sessions_ended},
                  {"grants_revoked", reset->grants_revoked},
                  {"api_tokens_revoked", tokens},
-                 {"email_queued", !mail.empty()}});
+                 {"email_queued", !mail->empty()}});
+}
+
+ApiOutcome AdminApi::remove_member(const Caller& caller, const std::string& account,
+                                   const std::string& user_id, const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  if (member->id == caller.user.id)
+    return api_error(Fault::kConflict,
+                     "you cannot remove yourself; another administrator of the account can");
+  auto mail = mail_if_deliverable(*member, [&] { return removal_mail(*target, *member); });
+  if (!mail) return api_unavailable(mail.error().message);
+  auto removed = store_.remove_member(member->id, clock_.now(), *mail);
+  if (!removed) {
+    switch (removed.error().code) {
+      case ErrorCode::kNotFound:
+        return api_error(Fault::kNotFound, "no such member");
+      case ErrorCode::kConflict:
+        return api_error(Fault::kConflict,
+                         "the account's last administrator cannot be removed; make another "
+                         "member an administrator first");
+      default:
+        return api_unavailable();
+    }
+  }
+  if (!mail->empty() && on_mail_queued_) on_mail_queued_();
+  if (on_sessions_ended_) on_sessions_ended_();
+  two_factor_.audit(*member, "member.removed", address,
+                    "by user " + std::to_string(caller.user.id) + "; " +
+                        std::to_string(removed->sessions_ended) + " sessions ended, " +
+                        std::to_string(removed->grants_revoked) + " grants revoked, " +
+                        std::to_string(removed->logouts_queued) + " back-channel logouts queued" +
+                        (mail->empty() ? "; no email (invalid address)" : ""));
+  return api_ok({{"removed", true},
+                 {"user_id", member->id},
+                 {"email", member->email},
+                 {"sessions_ended", removed->sessions_ended},
+                 {"grants_revoked", removed->grants_revoked},
+                 {"logouts_queued", removed->logouts_queued},
+                 {"email_queued", !mail->empty()}});
+}
+
+nlohmann::json AdminApi::client_json(const Client& client,
+                                     const std::vector<std::string>& required) const {
+  const bool by_account =
+      std::find(required.begin(), required.end(), client.client_id) != required.end();
+  return {{"client_id", client.client_id},
+          {"name", shown_name(client)},
+          {"display_name", client.display_name},
+          {"logo_uri", client.logo_uri},
+          {"home_uri", client.home_uri},
+          {"required_by_client", client.require_two_factor},
+          {"required_by_account", by_account},
+          {"require_two_factor", client.require_two_factor || by_account}};
+}
+
+ApiOutcome AdminApi::clients(const Caller& caller, const std::string& account) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  auto all = store_.clients();
+  auto required = store_.clients_requiring_two_factor(target->id);
+  if (!all || !required) return api_unavailable();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& c : *all) list.push_back(client_json(c, *required));
+  return api_ok({{"clients", std::move(list)}});
+}
+
+ApiOutcome AdminApi::client(const Caller& caller, const std::string& account,
+                            const std::string& client_id) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  auto found = store_.client_by_id(client_id);
+  if (!found && found.error().code == ErrorCode::kNotFound)
+    return api_error(Fault::kNotFound, "no such application");
+  auto required = store_.clients_requiring_two_factor(target->id);
+  if (!found || !required) return api_unavailable();
+  return api_ok(client_json(*found, *required));
+}
+
+ApiOutcome AdminApi::put_client(const Caller& caller, const std::string& account,
+                                const std::string& client_id, const std::string& body,
+                                const std::string& address) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermEditAuthSettings, failure);
+  if (!target) return failure;
+  auto parsed = body_with(body, {"require_two_factor"});
+  if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
+  if (!parsed->contains("require_two_factor") || !(*parsed)["require_two_factor"].is_boolean())
+    return api_error(Fault::kInvalidRequest, "require_two_factor is required (true or false)");
+  const bool required = (*parsed)["require_two_factor"];
+  if (Status s = store_.set_client_requires_two_factor(target->id, client_id, required); !s) {
+    if (s.error().code == ErrorCode::kNotFound)
+      return api_error(Fault::kNotFound, "no such application");
+    return api_unavailable();
+  }
+  two_factor_.audit(caller.user,
+                    required ? "client.two_factor_required" : "client.two_factor_not_required",
+                    address, client_id);
+  return client(caller, account, client_id);
 }
 
 std::optional<User> AdminApi::member_of(const Account& account, const std::string& user_id,
@@ -924,6 +1034,18 @@ Result<OutgoingMail> AdminApi::reset_mail(const Account& account, const User& me
                       config_.issuer + "/profile\n";
   return outgoing("reset:" + std::to_string(member.id) + ":" + std::to_string(clock_.now()), member,
                   std::move(content));
+}
+
+Result<OutgoingMail> AdminApi::removal_mail(const Account& account, const User& member) {
+  MailContent content;
+  content.subject = "You were removed from " + account.issuer_label;
+  content.text_body = "An administrator of " + account.issuer_label + " removed " + member.email +
+                      " from the account. You were signed out everywhere, and you can no "
+                      "longer sign in to its applications with this address. If you think "
+                      "this is a mistake, ask an administrator of " +
+                      account.issuer_label + ".\n";
+  return outgoing("removed:" + std::to_string(member.id) + ":" + std::to_string(clock_.now()),
+                  member, std::move(content));
 }
 
 nlohmann::json AdminApi::invitation_json(const Invitation& invitation) const {

@@ -87,6 +87,29 @@ class AdminApi {
   // and email_queued (false when their stored address can receive no email).
   ApiOutcome reset_member(const Caller& caller, const std::string& account,
                           const std::string& user_id, const std::string& address);
+  // DELETE …/members/{id}: removes the member from the account for good: every session of
+  // theirs ends, every grant (with its access and refresh tokens) is revoked, the
+  // applications they signed in to are sent back-channel logout notices, their second
+  // factors, API tokens and consents go, they are emailed and it is audited
+  // (member.removed, under the member's id). 200 {removed, user_id, email, sessions_ended,
+  // grants_revoked, logouts_queued, email_queued}. 409 conflict for the caller themself or the
+  // account's last admin; 404 for a member of another account.
+  ApiOutcome remove_member(const Caller& caller, const std::string& account,
+                           const std::string& user_id, const std::string& address);
+  // GET …/clients: every application of the server (clients are server-level) with the
+  // account's policy for it: {"clients": [client_json]}, by client_id. GET …/clients/{id}:
+  // one, 404 for an unknown client.
+  ApiOutcome clients(const Caller& caller, const std::string& account);
+  ApiOutcome client(const Caller& caller, const std::string& account,
+                    const std::string& client_id);
+  // PUT …/clients/{id} {"require_two_factor": bool}: whether the account's members need
+  // two-factor authentication to sign in to the client (its own setting, `keystep client
+  // update --require-2fa`, applies to every account and is not changed here), audited
+  // (client.two_factor_required / client.two_factor_not_required). 200 with the client as
+  // GET shows it; 400 for another body; 404 for an unknown client.
+  ApiOutcome put_client(const Caller& caller, const std::string& account,
+                        const std::string& client_id, const std::string& body,
+                        const std::string& address);
   // PUT …/members/{id}/display-name {"display_name": "…"}: sets the name the member goes by
   // (the profile scope's name; "" clears it), audited (member.display_name_set). 200 {id,
   // email, display_name}; 400 for a name check_display_name refuses (over 128 bytes, control
@@ -206,6 +229,11 @@ class AdminApi {
   // A token as the list and the reset summary show it (never its hash).
   nlohmann::json token_json(const ApiToken& token, const std::string& user_email) const;
   Result<OutgoingMail> reset_mail(const Account& account, const User& member);
+  Result<OutgoingMail> removal_mail(const Account& account, const User& member);
+  // A client as GET …/clients shows it for `account`, whose policy lists `required`: client_id,
+  // name (shown_name), display_name, logo_uri, home_uri, required_by_client (its own
+  // setting), required_by_account, require_two_factor (either: what members get).
+  nlohmann::json client_json(const Client& client, const std::vector<std::string>& required) const;
   // The member of `account` named by `user_id`, or the 404 (or 503) to send.
   std::optional<User> member_of(const Account& account, const std::string& user_id,
                                 ApiOutcome& failure);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <string_view>
 
 namespace keystep {
 namespace {
@@ -43,6 +45,15 @@ std::string description(const ApiOutcome& api) {
                                                  : std::string(kTryAgainText);
 }
 
+// A list's page number as the page's query or a form carries it (1-based), or nullopt.
+std::optional<int64_t> page_number(std::string_view value) {
+  const bool ok = !value.empty() && value.size() <= 7 &&
+                  std::all_of(value.begin(), value.end(),
+                              [](unsigned char c) { return std::isdigit(c); });
+  if (!ok || std::stoll(std::string(value)) < 1) return std::nullopt;
+  return std::stoll(std::string(value));
+}
+
 // The session cannot act here (none, or below the level the account demands): sign in.
 bool sign_in_needed(const ApiOutcome& failure) {
   return failure.fault == Fault::kInvalidToken ||
@@ -81,17 +92,14 @@ ConsoleOutcome AdminConsole::page(const Params& query, const BrowserContext& bro
                                      std::pair{"tokens_page", &pages.tokens}}) {
     const auto value = get_param(query, name);
     if (!value) continue;
-    const bool ok = !value->empty() && value->size() <= 7 &&
-                    std::all_of(value->begin(), value->end(),
-                                [](unsigned char c) { return std::isdigit(c); }) &&
-                    std::stoll(*value) >= 1;
-    if (!ok) {
+    const auto parsed = page_number(*value);
+    if (!parsed) {
       ConsoleOutcome out =
           view(*caller, csrf, AuthenticationView::Screen::kSettings, Fault::kInvalidRequest);
       if (out.is_page) out.view.error_message = "No such page of the list.";
       return out;
     }
-    *number = std::stoll(*value);
+    *number = *parsed;
   }
   return view(*caller, csrf, AuthenticationView::Screen::kSettings, std::nullopt, pages);
 }
@@ -111,8 +119,9 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   ApiOutcome members = admin_.members(caller, account, page_query(pages.members));
   ApiOutcome invitations = admin_.invitations(caller, account, page_query(pages.invitations));
   ApiOutcome tokens = admin_.tokens(caller, account, page_query(pages.tokens));
+  ApiOutcome clients = admin_.clients(caller, account);
   auto can_edit = directory_.user_has_permission(caller.user, kPermEditAuthSettings);
-  if (members.fault || invitations.fault || tokens.fault || !can_edit)
+  if (members.fault || invitations.fault || tokens.fault || clients.fault || !can_edit)
     return web(unavailable_page());
 
   ConsoleOutcome out;
@@ -154,6 +163,10 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
     v.tokens.push_back(TokenRow{t["id"].get<int64_t>(), t["name"].get<std::string>(),
                                 t["user_email"].get<std::string>(), t["created_at"].get<int64_t>(),
                                 t["expires_at"].get<int64_t>(), t["status"].get<std::string>()});
+  for (const auto& c : clients.body["clients"])
+    v.clients.push_back(ClientRow{c["client_id"].get<std::string>(), c["name"].get<std::string>(),
+                                  c["required_by_client"].get<bool>(),
+                                  c["required_by_account"].get<bool>()});
   v.members_page = list_page(members.body);
   v.invitations_page = list_page(invitations.body);
   v.tokens_page = list_page(tokens.body);
@@ -307,6 +320,60 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     ApiOutcome api = admin_.revoke_token(*caller, account, form_value(form, "token_id"), address);
     return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
                         "The API token was revoked: requests with it are refused from now on.");
+  }
+  if (action == "client_two_factor") {
+    const std::string client_id = form_value(form, "client_id");
+    const bool required = form_value(form, "require") == "yes";
+    if (required && form_value(form, "confirm") != "yes") {
+      ApiOutcome api = admin_.client(*caller, account, client_id);
+      if (api.fault)
+        return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, "");
+      ConsoleOutcome out = view(*caller, csrf, Screen::kConfirmClientTwoFactor, std::nullopt);
+      if (out.is_page)
+        out.view.confirm_client = ClientRow{client_id, api.body["name"].get<std::string>(),
+                                            api.body["required_by_client"].get<bool>(),
+                                            api.body["required_by_account"].get<bool>()};
+      return out;
+    }
+    ApiOutcome api = admin_.put_client(*caller, account, client_id,
+                                       nlohmann::json{{"require_two_factor", required}}.dump(),
+                                       address);
+    const std::string name = api.body.value("name", client_id);
+    std::string notice =
+        required ? "Members now need two-factor authentication to sign in to " + name +
+                       "; those without it are asked to set it up when they next sign in to it."
+                 : "The account no longer requires two-factor authentication for " + name + ".";
+    if (!required && api.body.value("required_by_client", false))
+      notice += " The application itself still requires it for everyone.";
+    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, notice);
+  }
+  if (action == "remove") {
+    const std::string user_id = form_value(form, "user_id");
+    if (form_value(form, "confirm") != "yes") {
+      // The page of the list the admin clicked in, which names the member.
+      ConsolePages pages;
+      pages.members = page_number(form_value(form, "members_page")).value_or(1);
+      ConsoleOutcome out = view(*caller, csrf, Screen::kConfirmRemove, std::nullopt, pages);
+      if (!out.is_page) return out;
+      // The member is named by the list the admin clicked in.
+      for (const auto& m : out.view.members)
+        if (std::to_string(m.id) == user_id) {
+          out.view.confirm_member_id = m.id;
+          out.view.confirm_member_email = m.email;
+          return out;
+        }
+      ConsoleOutcome gone = view(*caller, csrf, Screen::kSettings, Fault::kNotFound);
+      if (gone.is_page)
+        gone.view.error_message = "That member is not in the list any more. Nothing was removed.";
+      return gone;
+    }
+    ApiOutcome api = admin_.remove_member(*caller, account, user_id, address);
+    std::string notice = api.body.value("email", "") +
+                         " was removed from the account and signed out everywhere";
+    notice += api.body.value("email_queued", false)
+                  ? "; they were emailed."
+                  : ". No email was sent: their address cannot receive email.";
+    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, notice);
   }
   ConsoleOutcome out = view(*caller, csrf, Screen::kSettings, Fault::kInvalidRequest);
   if (out.is_page) out.view.error_message = "Unknown action.";

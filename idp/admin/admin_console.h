@@ -42,6 +42,14 @@ struct InvitationRow {
   int64_t expires_at = 0;
 };
 
+// An application (client) with the account's policy for it, as GET …/clients shows it.
+struct ClientRow {
+  std::string client_id;
+  std::string name;  // shown_name
+  bool required_by_client = false;   // its own setting: every account's members need 2FA
+  bool required_by_account = false;  // this account's policy
+};
+
 // A second factor of the server, as a checkbox of the allowed providers.
 struct ProviderChoice {
   std::string id;
@@ -95,6 +103,8 @@ struct AuthenticationView {
     kOwnTwoFactorRequired,  // the toggle was slid on by an admin without 2FA: protect yours
     kConfirmEnforce,        // the toggle was slid on: confirm knowing what happens
     kTokenCreated,          // a new API token, shown this once
+    kConfirmClientTwoFactor,  // requiring 2FA for an application: confirm knowing who it asks
+    kConfirmRemove,           // removing a member: confirm knowing what it ends
   };
   Screen screen = Screen::kSettings;
   std::string csrf_token;
@@ -108,6 +118,7 @@ struct AuthenticationView {
   std::vector<MemberRow> members;          // one page of each list
   std::vector<InvitationRow> invitations;  // newest first
   std::vector<TokenRow> tokens;
+  std::vector<ClientRow> clients;  // every application, by client_id
   ListPage members_page;
   ListPage invitations_page;
   ListPage tokens_page;
@@ -119,6 +130,10 @@ struct AuthenticationView {
   // kTokenCreated: the token itself (never stored, never shown again) and its name.
   std::string new_token;
   std::string new_token_name;
+  // kConfirmClientTwoFactor: the application; kConfirmRemove: the member (id and email).
+  ClientRow confirm_client;
+  int64_t confirm_member_id = 0;
+  std::string confirm_member_email;
   std::string notice;
   std::string error_message;
 };
@@ -163,6 +178,12 @@ class AdminConsole {
   //   create_token, name [expires_in]  a new API token for the admin, shown once; expires_in
   //                          (seconds, empty for never) is the API's
   //   revoke_token, token_id
+  //   client_two_factor, client_id, require=yes|no [confirm=yes]
+  //                          AdminApi::put_client: requiring shows the confirmation screen
+  //                          first (200), then with confirm=yes it is made; not requiring
+  //                          is made at once
+  //   remove, user_id [confirm=yes]
+  //                          AdminApi::remove_member, after the confirmation screen (200)
   // Bad input answers the page with an error message and a 4xx status.
   ConsoleOutcome submit(const Params& form, const BrowserContext& browser);
 

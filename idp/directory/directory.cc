@@ -11,6 +11,9 @@
 #include "idp/mail/mail.h"
 
 namespace keystep {
+namespace {
+Status check_client_fields(const Client& client);
+}  // namespace
 
 Status check_new_password(std::string_view password) {
   if (password.size() < kMinPasswordLength || password.size() > kMaxPasswordLength)
@@ -191,12 +194,14 @@ Status Directory::create_client(const NewClient& client) {
         return make_error(ErrorCode::kInvalidArgument, uri + ": " + s.error().message);
     }
   }
-  if (auto s = check_grant_policy(client.grants); !s) return s;
-  if (Status s = check_backchannel_uri(client.backchannel_logout_uri); !s) return s;
   Client record;
   record.grants = client.grants;
-  record.require_two_factor = client.require_two_factor;
+  record.display_name = client.display_name;
+  record.logo_uri = client.logo_uri;
+  record.home_uri = client.home_uri;
   record.backchannel_logout_uri = client.backchannel_logout_uri;
+  if (Status s = check_client_fields(record); !s) return s;
+  record.require_two_factor = client.require_two_factor;
   record.backchannel_logout_session_required = client.backchannel_logout_session_required;
   for (const auto& origin : client.allowed_origins) {
     auto normalized = normalize_origin(origin);
@@ -226,28 +231,65 @@ Status Directory::create_client(const NewClient& client) {
   return created;
 }
 
-Status check_backchannel_uri(std::string_view uri) {
+Status check_web_uri(std::string_view uri, std::string_view what) {
   if (uri.empty()) return {};
+  const std::string named = std::string(uri) + ": a " + std::string(what);
   if (uri.rfind("https://", 0) != 0 && uri.rfind("http://", 0) != 0)
-    return make_error(ErrorCode::kInvalidArgument,
-                      std::string(uri) + ": a back-channel logout URI must be http(s)");
-  if (auto s = validate_redirect_uri(uri); !s)
-    return make_error(ErrorCode::kInvalidArgument, std::string(uri) + ": " + s.error().message);
+    return make_error(ErrorCode::kInvalidArgument, named + " must be https (or http on localhost)");
+  if (auto s = validate_redirect_uri(uri); !s) {
+    // The redirect URI rules apply, but the message should name what the URI is for.
+    std::string_view why = s.error().message;
+    if (why.rfind("invalid redirect URI: ", 0) == 0) why.remove_prefix(22);
+    return make_error(ErrorCode::kInvalidArgument, named + " is not valid: " + std::string(why));
+  }
   return {};
 }
 
-Result<Client> Directory::update_client_policy(const std::string& client_id,
-                                               const ClientPolicyChange& change) {
+const std::string& shown_name(const Client& client) {
+  return client.display_name.empty() ? client.client_id : client.display_name;
+}
+
+AppIdentity app_identity(ClientStore& store, const std::string& client_id) {
+  auto client = store.client_by_id(client_id);
+  if (!client) return AppIdentity{client_id, ""};
+  return AppIdentity{shown_name(*client), client->home_uri};
+}
+
+namespace {
+
+// What may change of a client after its creation, checked before it is stored.
+Status check_client_fields(const Client& client) {
+  if (Status s = check_display_name(client.display_name); !s) return s;
+  for (const auto& [uri, what] : {std::pair{&client.backchannel_logout_uri,
+                                            "back-channel logout URI"},
+                                  std::pair{&client.logo_uri, "logo URI"},
+                                  std::pair{&client.home_uri, "home page URI"}}) {
+    if (Status s = check_web_uri(*uri, what); !s) return s;
+  }
+  return check_grant_policy(client.grants);
+}
+
+}  // namespace
+
+Result<Client> Directory::update_client(const std::string& client_id,
+                                        const ClientChange& change) {
   auto client = store_.client_by_id(client_id);
   if (!client) return client.error();
-  if (change.require_two_factor) client->require_two_factor = *change.require_two_factor;
-  if (change.backchannel_logout_uri) {
-    if (Status s = check_backchannel_uri(*change.backchannel_logout_uri); !s) return s.error();
-    client->backchannel_logout_uri = *change.backchannel_logout_uri;
-  }
-  if (change.backchannel_logout_session_required)
-    client->backchannel_logout_session_required = *change.backchannel_logout_session_required;
-  if (Status s = store_.update_client_policy(*client); !s) return s.error();
+  const auto apply = [](auto& field, const auto& value) {
+    if (value) field = *value;
+  };
+  apply(client->require_two_factor, change.require_two_factor);
+  apply(client->backchannel_logout_uri, change.backchannel_logout_uri);
+  apply(client->backchannel_logout_session_required, change.backchannel_logout_session_required);
+  apply(client->grants.refresh_tokens, change.refresh_tokens);
+  apply(client->grants.refresh_idle_ttl, change.refresh_idle_ttl);
+  apply(client->grants.refresh_absolute_ttl, change.refresh_absolute_ttl);
+  apply(client->grants.first_party, change.first_party);
+  apply(client->display_name, change.display_name);
+  apply(client->logo_uri, change.logo_uri);
+  apply(client->home_uri, change.home_uri);
+  if (Status s = check_client_fields(*client); !s) return s.error();
+  if (Status s = store_.update_client(*client); !s) return s.error();
   return *client;
 }
 

@@ -10,6 +10,7 @@
 #include "base/crypto/password.h"
 #include "base/crypto/random.h"
 #include "base/result.h"
+#include "idp/outcome/outcome.h"
 #include "idp/store/store.h"
 
 namespace keystep {
@@ -35,8 +36,13 @@ struct NewClient {
   GrantPolicy grants{};  // checked by check_grant_policy
   // Every sign-in needs a second factor; back-channel logout (Client's fields).
   bool require_two_factor = false;
-  std::string backchannel_logout_uri{};  // "" for none; checked by check_backchannel_uri
+  std::string backchannel_logout_uri{};  // "" for none; checked by check_web_uri
   bool backchannel_logout_session_required = false;
+  // How people see it (Client's fields): display_name checked by check_display_name,
+  // logo_uri and home_uri by check_web_uri; "" for none.
+  std::string display_name{};
+  std::string logo_uri{};
+  std::string home_uri{};
 };
 
 // The names of RefreshTokens on the command line and in documents: "never", "offline_access",
@@ -49,16 +55,31 @@ const char* refresh_tokens_name(RefreshTokens policy);
 inline constexpr int64_t kMaxRefreshLifetime = 10LL * 365 * 86400;
 Status check_grant_policy(const GrantPolicy& policy);
 
-// What `client update` changes of a client's policy; absent members stay as they are.
-struct ClientPolicyChange {
+// What `client update` changes of a client; absent members stay as they are. The strings'
+// "" removes what they name.
+struct ClientChange {
   std::optional<bool> require_two_factor;
-  std::optional<std::string> backchannel_logout_uri;  // "" removes it
+  std::optional<std::string> backchannel_logout_uri;
   std::optional<bool> backchannel_logout_session_required;
+  std::optional<RefreshTokens> refresh_tokens;  // GrantPolicy's fields
+  std::optional<int64_t> refresh_idle_ttl;
+  std::optional<int64_t> refresh_absolute_ttl;
+  std::optional<bool> first_party;
+  std::optional<std::string> display_name;
+  std::optional<std::string> logo_uri;
+  std::optional<std::string> home_uri;
 };
 
-// A back-channel logout URI: what validate_redirect_uri accepts, over http(s) only (the
-// logout token is POSTed there), or "" for none. kInvalidArgument otherwise.
-Status check_backchannel_uri(std::string_view uri);
+// A URI the server or a browser fetches for a client (its back-channel logout URI, logo, home
+// page): what validate_redirect_uri accepts, over https (or http on a loopback host) only, or
+// "" for none. kInvalidArgument naming `what` ("logo URI") otherwise.
+Status check_web_uri(std::string_view uri, std::string_view what);
+
+// The name a client is shown by: its display name, or its client_id when it has none.
+const std::string& shown_name(const Client& client);
+// How people see the client `client_id`: its shown_name and home page. An unknown client (or
+// a store failure) is shown by its id: the pages that show it have checked it already.
+AppIdentity app_identity(ClientStore& store, const std::string& client_id);
 
 // What a new user may be given besides email, password and role.
 struct UserDetails {
@@ -88,10 +109,10 @@ class Directory {
   Result<User> set_display_name(const std::string& account_name, const std::string& email,
                                 const std::string& display_name);
   Status create_client(const NewClient& client);
-  // Applies `change` to the client's policy; returns the client as stored. kNotFound for an
-  // unknown client, kInvalidArgument for a bad URI (nothing changes).
-  Result<Client> update_client_policy(const std::string& client_id,
-                                      const ClientPolicyChange& change);
+  // Applies `change` to the client; returns the client as stored. kNotFound for an unknown
+  // client, kInvalidArgument for a bad URI, name or grant policy (nothing changes).
+  Result<Client> update_client(const std::string& client_id,
+                                      const ClientChange& change);
 
   Result<bool> user_has_permission(const User& user, const std::string& permission);
 

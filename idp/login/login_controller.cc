@@ -103,6 +103,11 @@ std::optional<LoginController::LoadedFlow> LoginController::load_flow(
   return LoadedFlow{std::move(*flow), std::move(*request), std::move(*progress)};
 }
 
+AppIdentity LoginController::signing_in_to(const AuthRequest& request) {
+  if (request.client_id.empty()) return AppIdentity{};
+  return app_identity(store_, request.client_id);
+}
+
 WebOutcome LoginController::login_page(const Params& query, const BrowserContext& browser) {
   WebOutcome failure;
   auto loaded = load_flow(query, browser, std::nullopt, failure);
@@ -113,7 +118,7 @@ WebOutcome LoginController::login_page(const Params& query, const BrowserContext
   WebOutcome out;
   out.kind = WebOutcome::Kind::kLoginPage;
   out.login = LoginView{flow.id, flow.csrf_token, loaded->request.login_hint,
-                        loaded->request.client_id, ""};
+                        signing_in_to(loaded->request), ""};
   return out;
 }
 
@@ -131,7 +136,7 @@ WebOutcome LoginController::login_submit(const Params& form, const BrowserContex
   retry.kind = WebOutcome::Kind::kLoginPage;
   retry.fault = Fault::kWrongCredentials;
   // One message for every failure, so the page does not tell whether an email exists.
-  retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), request->client_id,
+  retry.login = LoginView{flow->id, flow->csrf_token, email.substr(0, 254), signing_in_to(*request),
                           "Incorrect email or password."};
   auto normalized = normalize_email(email);
   // Failed passwords are throttled per email (existing or not, so the wait reveals nothing),
@@ -330,9 +335,9 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
     // Only a user the client's requirement sent to the setup step may decline it; anyone
     // else has a factor to use or an account that enforces one.
     auto status = two_factor_.status(*user);
-    if (!status) return unavailable_page();
-    if (!posted->request.require_mfa || posted->request.client_id.empty() ||
-        status->has_second_factor())
+    auto required = two_factor_.application_requires(*user, posted->request);
+    if (!status || !required) return unavailable_page();
+    if (!*required || posted->request.client_id.empty() || status->has_second_factor())
       return error_page(Fault::kInvalidState, "There is nothing to decline here.");
     return unmet_requirements(*posted, *user,
                               "the user did not set up the two-factor authentication that this "
@@ -419,7 +424,9 @@ WebOutcome LoginController::finish_second_factor(const LoadedFlow& posted,
 
 WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& user,
                                        const std::string& error, std::optional<Fault> fault) {
-  const bool client_requires = loaded.request.require_mfa && !loaded.request.client_id.empty();
+  auto required = two_factor_.application_requires(user, loaded.request);
+  if (!required) return unavailable_page();
+  const bool client_requires = *required && !loaded.request.client_id.empty();
   // The pending secret is kept, so the QR code from an email or an earlier visit still works.
   auto view = two_factor_.pending_totp_enrollment(user);
   if (!view && view.error().code == ErrorCode::kNotFound)

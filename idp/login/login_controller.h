@@ -101,6 +101,8 @@ class LoginController : public SignInStarter {
   CookieToSet cookie(std::string name, std::string value, std::string path, int64_t max_age) const;
 
  private:
+  // The application the sign-in page names: none for Keystep's own pages.
+  AppIdentity signing_in_to(const AuthRequest& request);
   // A sign-in flow with its request and progress, loaded by load_flow.
   struct LoadedFlow {
     LoginFlow flow;

@@ -194,8 +194,18 @@ std::vector<std::string> TwoFactor::second_factors(
   return out;
 }
 
-Result<bool> TwoFactor::second_factor_needed(const User& user, const AuthRequest& request) {
+Result<bool> TwoFactor::application_requires(const User& user, const AuthRequest& request) {
   if (request.require_mfa) return true;
+  if (request.client_id.empty()) return false;
+  auto required = store_.clients_requiring_two_factor(user.account_id);
+  if (!required) return required.error();
+  return std::find(required->begin(), required->end(), request.client_id) != required->end();
+}
+
+Result<bool> TwoFactor::second_factor_needed(const User& user, const AuthRequest& request) {
+  auto by_application = application_requires(user, request);
+  if (!by_application) return by_application.error();
+  if (*by_application) return true;
   auto required = second_factor_required(user);
   if (!required) return required.error();
   const auto& acr = request.acr_values;

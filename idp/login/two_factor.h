@@ -110,9 +110,14 @@ class TwoFactor final : public LoginPolicy {
   Result<bool> second_factor_required(const User& user) override;
   // "Does this sign-in need a second factor?", the one answer for every way in (the login
   // page, a step-up of an existing session, a signup): the seed's rule, or `request`
-  // requires it (AuthRequest::require_mfa: the client, or an essential acr), or `request`
+  // requires it (application_requires), or `request`
   // asks for kAcrMfa and the user has a second factor set up.
   Result<bool> second_factor_needed(const User& user, const AuthRequest& request);
+  // "Does the application require a second factor of this user?": `request` requires it
+  // (AuthRequest::require_mfa: the client's own setting, or an essential acr), or the user's
+  // account requires it for the request's client (ClientStore::clients_requiring_two_factor).
+  // Only `request`'s own requirement for a sign-in to Keystep's own pages (no client).
+  Result<bool> application_requires(const User& user, const AuthRequest& request);
 
   // "Has this member set up 2FA?", the one answer the sign-in, the member list and the
   // enforcement email share: of `confirmed_providers` (the providers of a member's confirmed

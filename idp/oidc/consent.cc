@@ -5,6 +5,7 @@
 
 #include "base/crypto/hash.h"
 #include "base/words.h"
+#include "idp/directory/directory.h"
 #include "idp/oidc/provider.h"
 
 namespace keystep {
@@ -97,7 +98,7 @@ WebOutcome Provider::consent_page(const Params& query, const BrowserContext& bro
   WebOutcome out;
   out.kind = WebOutcome::Kind::kConsentPage;
   out.consent = ConsentView{loaded->pending.id, session_csrf_token(*browser.session_cookie),
-                            loaded->request.client_id, user->email,
+                            app_identity(store_, loaded->request.client_id), user->email,
                             split_spaces(loaded->request.scope)};
   return out;
 }

@@ -281,9 +281,10 @@ WebOutcome Provider::flow_refused(const AuthRequest& request, const std::string&
   return redirect_error(request, error, description);
 }
 
-std::optional<std::string> Provider::code_acr(const AuthRequest& request, const Session& session) {
+std::optional<std::string> Provider::code_acr(const AuthRequest& request, const Session& session,
+                                              bool mfa_required) {
   const bool mfa = session.acr == kAcrMfa;
-  if (request.require_mfa && !mfa) return std::nullopt;
+  if (mfa_required && !mfa) return std::nullopt;
   const auto& wanted = request.essential_acr;
   if (wanted.empty() || contains(wanted, session.acr)) return session.acr;
   // A two-factor session is at the password level too (OIDC Core §5.5.1.1: the acr must be
@@ -295,7 +296,11 @@ std::optional<std::string> Provider::code_acr(const AuthRequest& request, const 
 WebOutcome Provider::issue_code(const AuthRequest& request, const Session& session) {
   // The flows ask for what the request requires; this is the last word: never a code at a
   // lower level than required, and so no grant for it either.
-  const auto acr = code_acr(request, session);
+  auto user = store_.user_by_id(session.user_id);
+  if (!user) return redirect_error(request, "temporarily_unavailable", "please try again");
+  auto required = two_factor_.application_requires(*user, request);
+  if (!required) return redirect_error(request, "temporarily_unavailable", "please try again");
+  const auto acr = code_acr(request, session, *required);
   if (!acr)
     return redirect_error(request, "unmet_authentication_requirements",
                           "the sign-in did not reach the required authentication level");

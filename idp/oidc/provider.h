@@ -104,8 +104,10 @@ class Provider : public FlowCompletion {
                           const std::string& description) override;
   // The acr a code for `request` carries when `session` signed in: the session's, or the
   // password level when the request's essential acr values name only that. nullopt when the
-  // session does not reach what the request requires (require_mfa, essential_acr).
-  static std::optional<std::string> code_acr(const AuthRequest& request, const Session& session);
+  // session does not reach what is required: a second factor when `mfa_required`
+  // (TwoFactor::application_requires), an essential acr of the request.
+  static std::optional<std::string> code_acr(const AuthRequest& request, const Session& session,
+                                             bool mfa_required);
   WebOutcome redirect_error(const AuthRequest& request, const std::string& error,
                             const std::string& description) const;
   // An authorization request refused with a redirect to the client (RFC 6749 §4.1.2.1): the

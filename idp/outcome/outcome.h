@@ -88,12 +88,19 @@ struct TwoFactorStatus {
   bool has_second_factor() const { return !methods.empty(); }
 };
 
+// An application as people see it (the sign-in, consent and profile pages): its name (its
+// display name, or its client_id when it has none) and its home page ("" for none).
+struct AppIdentity {
+  std::string name;
+  std::string home_uri;
+};
+
 // Data for the login page.
 struct LoginView {
   std::string flow_id;
   std::string csrf_token;
   std::string email;          // prefilled from login_hint or the previous attempt
-  std::string client_id;      // empty when signing in to Keystep's own pages
+  AppIdentity app;            // name empty when signing in to Keystep's own pages
   std::string error_message;  // empty when there is nothing to say
 };
 
@@ -142,6 +149,7 @@ struct SecondFactorView {
 // A third-party application the user allowed (the profile's "Apps with access").
 struct AppAccess {
   std::string client_id;
+  AppIdentity app;
   std::vector<std::string> scopes;  // what the user allowed, e.g. "openid", "email"
   int64_t granted_at = 0;
 };
@@ -150,7 +158,7 @@ struct AppAccess {
 struct ConsentView {
   std::string request_id;  // posted back with the decision
   std::string csrf_token;  // the session's
-  std::string client_id;
+  AppIdentity app;
   std::string email;                // who is signed in
   std::vector<std::string> scopes;  // what the application asks for
 };

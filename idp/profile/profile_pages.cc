@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "base/crypto/hash.h"
+#include "idp/directory/directory.h"
 #include "base/url.h"
 #include "base/words.h"
 #include "idp/mail/mailer.h"
@@ -65,7 +66,8 @@ Result<WebOutcome> ProfilePages::profile_view(const SignedIn& who, WebOutcome::K
   auto consents = store_.consents_of_user(who.user.id);
   if (!consents) return consents.error();
   for (const auto& c : *consents)
-    out.profile.apps.push_back(AppAccess{c.client_id, split_spaces(c.scope), c.granted_at});
+    out.profile.apps.push_back(AppAccess{c.client_id, app_identity(store_, c.client_id),
+                                         split_spaces(c.scope), c.granted_at});
   return out;
 }
 

@@ -44,6 +44,13 @@ struct TwoFactorReset {
   std::vector<ApiToken> api_tokens;  // the member's API tokens it revoked (revoked_at set)
 };
 
+// What removing a member ended, for the admin's summary.
+struct MemberRemoval {
+  int64_t sessions_ended = 0;
+  int64_t grants_revoked = 0;   // OIDC grants, with every access and refresh token
+  int64_t logouts_queued = 0;   // back-channel logout notices to the member's applications
+};
+
 // A change of an account's 2FA settings (idp/admin/admin_api.h) with what it causes: when it
 // turns enforcement on, the emails to members without a second factor and the pending secrets
 // or enrollment links those emails carry.
@@ -80,6 +87,14 @@ class AdminStore {
   // tokens at `now` and queues `mail` (outbox dedupe keys make a repeat queue nothing). kNotFound for an unknown user (nothing changes).
   virtual Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
                                                   const std::vector<OutgoingMail>& mail) = 0;
+  // Removes a member, in one transaction: queues a back-channel logout for each client and
+  // session of the user's unrevoked grants (as reset_two_factor does), then deletes the user
+  // with everything that hangs off them (sessions, grants and their codes and tokens,
+  // credentials, API tokens, consents, enrollment links) and queues `mail` (outbox dedupe
+  // keys make a repeat queue nothing). The audit log keeps its events. kNotFound for an
+  // unknown user; kConflict when the user is the account's last admin (nothing changes).
+  virtual Result<MemberRemoval> remove_member(int64_t user_id, int64_t now,
+                                              const std::vector<OutgoingMail>& mail) = 0;
   // Sets the account-level setting and the per-provider settings of change.account_id and
   // stores what the change causes, in one transaction: the change and the messages it causes,
   // with the secrets and links they carry, are stored together or not at all.

@@ -81,6 +81,11 @@ struct Client {
   // a user of this client ends ("" for none), and whether the client needs their sid.
   std::string backchannel_logout_uri{};
   bool backchannel_logout_session_required = false;
+  // How people see the application (sign-in, consent and admin pages): its name ("" shows
+  // client_id), its logo and its home page ("" for none; https, or http on localhost).
+  std::string display_name{};
+  std::string logo_uri{};
+  std::string home_uri{};
 };
 
 struct SigningKey {

@@ -66,9 +66,19 @@ class ClientStore {
   virtual Result<Client> client_by_id(const std::string& client_id) = 0;
   // Every client, ordered by client_id.
   virtual Result<std::vector<Client>> clients() = 0;
-  // Stores `client`'s require_two_factor and back-channel logout fields (the rest of the
-  // client is left as it is). kNotFound for an unknown client.
-  virtual Status update_client_policy(const Client& client) = 0;
+  // Stores what may change of `client` after its creation: grants, require_two_factor, the
+  // back-channel logout fields, display_name, logo_uri and home_uri (client_id, is_public,
+  // secret_hash, created_at, redirect URIs and allowed origins stay as they are). kNotFound
+  // for an unknown client.
+  virtual Status update_client(const Client& client) = 0;
+  // An account's own policy (clients are server-level): the ids of the clients its members
+  // need two-factor authentication for, besides those that require it themselves
+  // (Client::require_two_factor), ordered by client_id. Empty for an unknown account.
+  virtual Result<std::vector<std::string>> clients_requiring_two_factor(int64_t account_id) = 0;
+  // Sets or clears the account's requirement for the client (setting it twice, or clearing
+  // an absent one, succeeds). kNotFound for an unknown account or client.
+  virtual Status set_client_requires_two_factor(int64_t account_id, const std::string& client_id,
+                                                bool required) = 0;
 };
 
 class KeyStore {

@@ -51,7 +51,7 @@ User read_user(const Statement& st) {
 constexpr std::string_view kClientColumns =
     "SELECT client_id, is_public, secret_hash, created_at, refresh_tokens, refresh_idle_ttl, "
     "refresh_absolute_ttl, first_party, require_two_factor, backchannel_logout_uri, "
-    "backchannel_logout_session_required FROM clients ";
+    "backchannel_logout_session_required, display_name, logo_uri, home_uri FROM clients ";
 
 Client read_client(const Statement& st) {
   Client client;
@@ -66,6 +66,9 @@ Client read_client(const Statement& st) {
   client.require_two_factor = st.column_bool(8);
   client.backchannel_logout_uri = st.column_text(9);
   client.backchannel_logout_session_required = st.column_bool(10);
+  client.display_name = st.column_text(11);
+  client.logo_uri = st.column_text(12);
+  client.home_uri = st.column_text(13);
   return client;
 }
 
@@ -528,8 +531,10 @@ Status SqliteStore::create_client(const Client& client) {
                                "INSERT INTO clients (client_id, is_public, secret_hash, "
                                "created_at, refresh_tokens, refresh_idle_ttl, "
                                "refresh_absolute_ttl, first_party, require_two_factor, "
-                               "backchannel_logout_uri, backchannel_logout_session_required) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                               "backchannel_logout_uri, backchannel_logout_session_required, "
+                               "display_name, logo_uri, home_uri) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                               "?14)");
   if (!st) return st.error();
   st->bind_text(1, client.client_id)
       .bind_bool(2, client.is_public)
@@ -541,7 +546,10 @@ Status SqliteStore::create_client(const Client& client) {
       .bind_bool(8, client.grants.first_party)
       .bind_bool(9, client.require_two_factor)
       .bind_text(10, client.backchannel_logout_uri)
-      .bind_bool(11, client.backchannel_logout_session_required);
+      .bind_bool(11, client.backchannel_logout_session_required)
+      .bind_text(12, client.display_name)
+      .bind_text(13, client.logo_uri)
+      .bind_text(14, client.home_uri);
   if (Status s = st->run(); !s) return s;
 
   auto uri = Statement::prepare(
@@ -574,20 +582,73 @@ Status SqliteStore::create_client(const Client& client) {
   return tx->commit();
 }
 
-Status SqliteStore::update_client_policy(const Client& client) {
+Status SqliteStore::update_client(const Client& client) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(db_,
-                               "UPDATE clients SET require_two_factor = ?2, "
-                               "backchannel_logout_uri = ?3, "
-                               "backchannel_logout_session_required = ?4 WHERE client_id = ?1");
+                               "UPDATE clients SET refresh_tokens = ?2, refresh_idle_ttl = ?3, "
+                               "refresh_absolute_ttl = ?4, first_party = ?5, "
+                               "require_two_factor = ?6, backchannel_logout_uri = ?7, "
+                               "backchannel_logout_session_required = ?8, display_name = ?9, "
+                               "logo_uri = ?10, home_uri = ?11 WHERE client_id = ?1");
   if (!st) return st.error();
   st->bind_text(1, client.client_id)
-      .bind_bool(2, client.require_two_factor)
-      .bind_text(3, client.backchannel_logout_uri)
-      .bind_bool(4, client.backchannel_logout_session_required);
+      .bind_int64(2, static_cast<int64_t>(client.grants.refresh_tokens))
+      .bind_int64(3, client.grants.refresh_idle_ttl)
+      .bind_int64(4, client.grants.refresh_absolute_ttl)
+      .bind_bool(5, client.grants.first_party)
+      .bind_bool(6, client.require_two_factor)
+      .bind_text(7, client.backchannel_logout_uri)
+      .bind_bool(8, client.backchannel_logout_session_required)
+      .bind_text(9, client.display_name)
+      .bind_text(10, client.logo_uri)
+      .bind_text(11, client.home_uri);
   if (Status s = st->run(); !s) return s;
   if (sqlite3_changes64(db_) == 0) return not_found("client '" + client.client_id + "'");
   return {};
+}
+
+Result<std::vector<std::string>> SqliteStore::clients_requiring_two_factor(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(
+      db_, "SELECT client_id FROM account_client_policies WHERE account_id = ?1 ORDER BY client_id");
+  if (!st) return st.error();
+  st->bind_int64(1, account_id);
+  std::vector<std::string> ids;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ids.push_back(st->column_text(0));
+  }
+  return ids;
+}
+
+Status SqliteStore::set_client_requires_two_factor(int64_t account_id,
+                                                   const std::string& client_id, bool required) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  // Named rows must exist (the foreign keys would only say "constraint failed").
+  auto account = Statement::prepare(db_, "SELECT 1 FROM accounts WHERE id = ?1");
+  if (!account) return account.error();
+  account->bind_int64(1, account_id);
+  auto account_row = account->step();
+  if (!account_row) return account_row.error();
+  if (!*account_row) return not_found("account " + std::to_string(account_id));
+  auto client = Statement::prepare(db_, "SELECT 1 FROM clients WHERE client_id = ?1");
+  if (!client) return client.error();
+  client->bind_text(1, client_id);
+  auto client_row = client->step();
+  if (!client_row) return client_row.error();
+  if (!*client_row) return not_found("client '" + client_id + "'");
+  auto st = Statement::prepare(
+      db_, required ? "INSERT INTO account_client_policies (account_id, client_id) VALUES (?1, ?2) "
+                      "ON CONFLICT DO NOTHING"
+                    : "DELETE FROM account_client_policies WHERE account_id = ?1 AND client_id = ?2");
+  if (!st) return st.error();
+  st->bind_int64(1, account_id).bind_text(2, client_id);
+  if (Status s = st->run(); !s) return s;
+  return tx->commit();
 }
 
 Status SqliteStore::read_client_lists_locked(Client& client) {
@@ -1747,6 +1808,54 @@ Result<TwoFactorReset> SqliteStore::reset_two_factor(int64_t user_id, int64_t no
   for (auto& token : *api_tokens) token.revoked_at = now;
   reset.api_tokens = std::move(*api_tokens);
   return reset;
+}
+
+Result<MemberRemoval> SqliteStore::remove_member(int64_t user_id, int64_t now,
+                                                  const std::vector<OutgoingMail>& mail) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  auto user = Statement::prepare(
+      db_,
+      "SELECT role = ?2, (SELECT count(*) FROM users o WHERE o.account_id = u.account_id AND "
+      "o.role = ?2) FROM users u WHERE id = ?1");
+  if (!user) return user.error();
+  user->bind_int64(1, user_id).bind_text(2, kRoleAdmin);
+  auto row = user->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("user " + std::to_string(user_id));
+  if (user->column_bool(0) && user->column_int64(1) <= 1)
+    return make_error(ErrorCode::kConflict, "the account's last administrator cannot be removed");
+  MemberRemoval removal;
+  // The notices first: they name the grants' clients and sessions, which the delete takes
+  // with it, and they outlive the user (no foreign key), so the applications still hear.
+  auto queued = Statement::prepare(db_, queue_logouts_sql("g.user_id = ?2"));
+  if (!queued) return queued.error();
+  queued->bind_int64(1, now).bind_int64(2, user_id);
+  if (Status s = queued->run(); !s) return s.error();
+  removal.logouts_queued = sqlite3_changes64(db_);
+  const std::pair<const char*, int64_t*> statements[] = {
+      {"SELECT count(*) FROM grants WHERE user_id = ?1 AND revoked = 0", &removal.grants_revoked},
+      {"SELECT count(*) FROM sessions WHERE user_id = ?1", &removal.sessions_ended}};
+  for (const auto& [statement, count] : statements) {
+    auto st = Statement::prepare(db_, statement);
+    if (!st) return st.error();
+    st->bind_int64(1, user_id);
+    auto counted = st->step();
+    if (!counted) return counted.error();
+    *count = st->column_int64(0);
+  }
+  // Foreign keys cascade to sessions, grants (and their codes and tokens), credentials,
+  // API tokens, consents, consent requests and enrollment links.
+  auto removed = Statement::prepare(db_, "DELETE FROM users WHERE id = ?1");
+  if (!removed) return removed.error();
+  removed->bind_int64(1, user_id);
+  if (Status s = removed->run(); !s) return s.error();
+  for (const auto& message : mail) {
+    if (auto sent = insert_mail_locked(message); !sent) return sent.error();
+  }
+  if (Status s = tx->commit(); !s) return s.error();
+  return removal;
 }
 
 Status SqliteStore::update_account_mfa(const AccountMfaChange& change) {

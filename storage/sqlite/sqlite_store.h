@@ -75,7 +75,10 @@ class SqliteStore final : public Store, public MailStore {
   Status create_client(const Client& client) override;
   Result<Client> client_by_id(const std::string& client_id) override;
   Result<std::vector<Client>> clients() override;
-  Status update_client_policy(const Client& client) override;
+  Status update_client(const Client& client) override;
+  Result<std::vector<std::string>> clients_requiring_two_factor(int64_t account_id) override;
+  Status set_client_requires_two_factor(int64_t account_id, const std::string& client_id,
+                                        bool required) override;
 
   // KeyStore
   Status add_signing_key(const SigningKey& key) override;
@@ -156,6 +159,8 @@ class SqliteStore final : public Store, public MailStore {
   Result<Page<Member>> members_page(int64_t account_id, PageRequest page) override;
   Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
                                           const std::vector<OutgoingMail>& mail) override;
+  Result<MemberRemoval> remove_member(int64_t user_id, int64_t now,
+                                      const std::vector<OutgoingMail>& mail) override;
   Status update_account_mfa(const AccountMfaChange& change) override;
 
   // OnboardingStore (implemented in sqlite_onboarding_store.cc)

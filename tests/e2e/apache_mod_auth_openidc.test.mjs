@@ -5,7 +5,8 @@
 //   a second factor is offered to set one up on the spot and reaches the page with acr 2fa;
 //   declining sends the RP unmet_authentication_requirements, which it shows. No loop through
 //   /authorize, and no grant left behind by the refused round.
-// - Back-channel logout: after an administrator's 2FA reset of the member, Keystep POSTs a
+// - Back-channel logout: after an administrator's 2FA reset of the member (and after the
+//   member's removal), Keystep POSTs a
 //   logout token to mod_auth_openidc, and the protected page asks for a new sign-in.
 
 import assert from 'node:assert/strict';
@@ -171,5 +172,41 @@ describe('mod_auth_openidc back-channel logout', () => {
     assert.equal(afterReset.status, 302, afterReset.body);
     assert.equal(afterReset.location.origin, ks.issuer);
     assert.equal(afterReset.location.pathname, '/authorize');
+  });
+
+  // Runs after the reset above: alice signs in again with her password, then is removed.
+  test('after an administrator removes the member, the page asks for a sign-in she cannot pass', async () => {
+    const browser = htmlBrowser();
+    const signedIn = await signInThroughApache(browser, apache, ks);
+    assert.equal(signedIn.response.status, 200, signedIn.response.body);
+    assert.equal((await browser.get(apache.protectedUrl)).status, 200, 'the RP session works');
+
+    const admin = new AdminApi(ks, await ks.apiToken(boss.email));
+    const alice = (await admin.membersByEmail())[USER.email];
+    const removed = await admin.request('DELETE', `/members/${alice.id}`);
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    assert.equal(removed.body.logouts_queued, 1, JSON.stringify(removed.body));
+
+    const delivered = () => ks.sql(
+      `SELECT count(*) AS n FROM backchannel_logouts WHERE client_id = '${clientId}' AND delivered_at > 0`);
+    try {
+      await eventually(async () => (await delivered())[0].n === 2,
+                       'the removal\'s logout token delivered to mod_auth_openidc');
+    } catch (err) {
+      err.message += `\n${ks.stderr}\n${await apache.errorLog()}`;
+      throw err;
+    }
+    const afterRemoval = await browser.get(apache.protectedUrl);
+    assert.equal(afterRemoval.status, 302, afterRemoval.body);
+    assert.equal(afterRemoval.location.origin, ks.issuer);
+    assert.equal(afterRemoval.location.pathname, '/authorize');
+    // She cannot sign in again: the member is gone.
+    const toLogin = await follow(browser, apache.protectedUrl);
+    assert.equal(toLogin.url.origin + toLogin.url.pathname, `${ks.issuer}/login`);
+    const { form } = readLoginForm(toLogin.response.body);
+    const refused = await browser.post(new URL(form.attrs.action, toLogin.url),
+                                       formFields(form, { email: USER.email, password: USER.password }));
+    assert.notEqual(refused.status, 302);
+    assert.match(refused.body, /Incorrect email or password/);
   });
 });

@@ -611,5 +611,71 @@ TEST_F(AdminPageTest, TokenCreatedWithAnExpiryShowsItAndStopsWorkingThen) {
   EXPECT_TRUE(contains(page_.body, "<span class=\"off\">Expired</span>"));
 }
 
+TEST_F(AdminPageTest, ApplicationsRequireTwoFactorAfterAConfirmationAndStopAtOnce) {
+  const std::string csrf = sign_in_boss();
+  EXPECT_TRUE(contains(page_.body, "<h2>Applications</h2>"));
+  EXPECT_TRUE(contains(page_.body,
+                       "aria-label=\"Require two-factor authentication for spa\">Require</button>"));
+  // First a confirmation that says whom it asks, and nothing changed yet.
+  HttpResponse asked =
+      post(csrf, {{"action", "client_two_factor"}, {"client_id", "spa"}, {"require", "yes"}});
+  ASSERT_EQ(asked.status, 200) << asked.body;
+  EXPECT_TRUE(contains(asked.body, "Require two-factor authentication for spa?"));
+  EXPECT_TRUE(contains(asked.body, "Every member of acme who signs in to spa will need a second "
+                                   "factor"));
+  EXPECT_TRUE(server_->store().clients_requiring_two_factor(acme().id)->empty());
+  HttpResponse confirmed = post(csrf, {{"action", "client_two_factor"},
+                                       {"client_id", "spa"},
+                                       {"require", "yes"},
+                                       {"confirm", "yes"}});
+  ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_TRUE(contains(confirmed.body, "Members now need two-factor authentication to sign in to "
+                                       "spa"));
+  EXPECT_TRUE(contains(confirmed.body, ">Stop requiring</button>"));
+  EXPECT_EQ(*server_->store().clients_requiring_two_factor(acme().id),
+            std::vector<std::string>{"spa"});
+  HttpResponse stopped =
+      post(csrf, {{"action", "client_two_factor"}, {"client_id", "spa"}, {"require", "no"}});
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_TRUE(contains(stopped.body, "no longer requires two-factor authentication for spa"));
+  EXPECT_TRUE(server_->store().clients_requiring_two_factor(acme().id)->empty());
+  // Unknown applications are a 404 on the page; a form without the CSRF token a 403.
+  EXPECT_EQ(post(csrf, {{"action", "client_two_factor"}, {"client_id", "nope"}, {"require", "yes"}})
+                .status,
+            404);
+  EXPECT_EQ(client_
+                .post_form(url(kPage),
+                           {{"action", "client_two_factor"}, {"client_id", "spa"},
+                            {"require", "no"}},
+                           &browser_)
+                .status,
+            403);
+}
+
+TEST_F(AdminPageTest, RemoveAsksForConfirmationThenRemovesTheMember) {
+  const std::string csrf = sign_in_boss();
+  const std::string alice = std::to_string(server_->alice_id());
+  EXPECT_TRUE(contains(page_.body, "aria-label=\"Remove alice@example.com\">Remove</button>"));
+  EXPECT_FALSE(contains(page_.body, "aria-label=\"Remove boss@example.com\""));
+  HttpResponse asked = post(csrf, {{"action", "remove"}, {"user_id", alice}});
+  ASSERT_EQ(asked.status, 200) << asked.body;
+  EXPECT_TRUE(contains(asked.body, "Remove alice@example.com from acme?"));
+  EXPECT_TRUE(contains(asked.body, "This cannot be undone."));
+  EXPECT_TRUE(server_->store().user_by_id(server_->alice_id()));
+  HttpResponse removed = post(csrf, {{"action", "remove"}, {"user_id", alice}, {"confirm", "yes"}});
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_TRUE(contains(removed.body, "alice@example.com was removed from the account and signed "
+                                     "out everywhere; they were emailed."));
+  EXPECT_FALSE(server_->store().user_by_id(server_->alice_id()));
+  EXPECT_FALSE(contains(removed.body, "Remove alice@example.com"));
+  // Gone now: asking again names no one and removes nothing.
+  EXPECT_EQ(post(csrf, {{"action", "remove"}, {"user_id", alice}}).status, 404);
+  // Yourself: the API refuses, whatever the form says.
+  const std::string boss = std::to_string(server_->store().user_by_email(acme().id, kBoss)->id);
+  HttpResponse self = post(csrf, {{"action", "remove"}, {"user_id", boss}, {"confirm", "yes"}});
+  EXPECT_EQ(self.status, 409);
+  EXPECT_TRUE(contains(self.body, "you cannot remove yourself"));
+}
+
 }  // namespace
 }  // namespace keystep::httptest

@@ -39,7 +39,7 @@ class BackchannelLogout : public AdminApiTest {
     ASSERT_TRUE(spa);
     spa->backchannel_logout_uri = kBackchannelUri;
     spa->backchannel_logout_session_required = true;
-    ASSERT_TRUE(server_->store().update_client_policy(*spa));
+    ASSERT_TRUE(server_->store().update_client(*spa));
     logouts_ = std::make_unique<BackchannelLogouts>(server_->store(), server_->signing_keys(),
                                                     transport_, server_->issuer(), clock());
   }

@@ -24,7 +24,7 @@ class RequiredTwoFactor : public MfaHttpTest {
     auto spa = server_->store().client_by_id("spa");
     ASSERT_TRUE(spa);
     spa->require_two_factor = true;
-    ASSERT_TRUE(server_->store().update_client_policy(*spa));
+    ASSERT_TRUE(server_->store().update_client(*spa));
   }
   // The error of a redirect to the spa, with its state and iss ("" when it is no such
   // redirect).

@@ -105,13 +105,16 @@ using Routes = KeystepHttpTest;
 // The routes as the if-chains of http/server.cc served them before the tables: a change here is
 // a change of the HTTP surface. (Issue 15 added OPTIONS, the CORS preflight, to the four
 // endpoints a browser app calls, then revocation, introspection, the consent page, the
-// profile's Apps with access and the members' display name. Issue 16 added "Forgot your
-// password?".)
+// profile's Apps with access and the members' display name; its leftovers the removal of a
+// member and the account's applications. Issue 16 added "Forgot your password?".)
 TEST_F(Routes, TheServerServesTheseRoutes) {
   EXPECT_EQ(describe(server_->server().routes()),
             "GET PUT /api/v1/accounts/{account}/authentication-settings\n"
             "GET /api/v1/accounts/{account}/members\n"
             "POST /api/v1/accounts/{account}/members/{member}/two-factor/reset\n"
+            "DELETE /api/v1/accounts/{account}/members/{member}\n"
+            "GET /api/v1/accounts/{account}/clients\n"
+            "GET PUT /api/v1/accounts/{account}/clients/{client}\n"
             "PUT /api/v1/accounts/{account}/members/{member}/display-name\n"
             "GET POST /api/v1/accounts/{account}/members/{member}/credentials\n"
             "POST /api/v1/accounts/{account}/members/{member}/credentials/{credential}/confirm\n"
@@ -181,7 +184,8 @@ TEST_F(Routes, UnknownPathsAre404AndTheAdminApiAnswersItsOwnNoStore) {
     EXPECT_FALSE(r.header("Cache-Control").has_value()) << path;
   }
   for (const char* path :
-       {"/api/v1/accounts/", "/api/v1/accounts/acme/nothing", "/api/v1/accounts/acme/members//"}) {
+       {"/api/v1/accounts/", "/api/v1/accounts/acme/nothing",
+        "/api/v1/accounts/acme/audit-events//"}) {
     HttpResponse r = client_.get(url(path));
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_EQ(r.json()["error"], "not_found") << path;

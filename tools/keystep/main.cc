@@ -331,55 +331,69 @@ Result<std::optional<int64_t>> seconds_flag(const Args& args, const std::string&
   return std::optional<int64_t>{std::stoll(*seconds)};
 }
 
-// client create's grant flags: --refresh-tokens, --refresh-idle-ttl, --refresh-max-ttl,
-// --third-party.
-Result<GrantPolicy> grant_policy_flags(const Args& args) {
-  GrantPolicy policy;
+// The grant flags of client create and update: --refresh-tokens, --refresh-idle-ttl,
+// --refresh-max-ttl, --third-party | --first-party; each absent one stays nullopt.
+Result<ClientChange> grant_policy_flags(const Args& args) {
+  ClientChange change;
   if (auto name = args.get("--refresh-tokens")) {
     auto refresh = refresh_tokens_from_name(*name);
     if (!refresh) return refresh.error();
-    policy.refresh_tokens = *refresh;
+    change.refresh_tokens = *refresh;
   }
   auto idle = seconds_flag(args, "--refresh-idle-ttl");
   if (!idle) return idle.error();
   auto max = seconds_flag(args, "--refresh-max-ttl");
   if (!max) return max.error();
-  policy.refresh_idle_ttl = idle->value_or(0);
-  policy.refresh_absolute_ttl = max->value_or(0);
-  policy.first_party = !args.has("--third-party");
-  return policy;
+  change.refresh_idle_ttl = *idle;
+  change.refresh_absolute_ttl = *max;
+  if (args.has("--third-party") && args.has("--first-party"))
+    return make_error(ErrorCode::kInvalidArgument, "give one of --third-party and --first-party");
+  if (args.has("--third-party") || args.has("--first-party"))
+    change.first_party = args.has("--first-party");
+  return change;
 }
 
-// A client's policy as `client update` prints it.
-void print_client_policy(const Client& client) {
-  std::cout << "Client " << client.client_id << ": two-factor authentication "
+// A client as `client update` prints it.
+void print_client(const Client& client) {
+  const GrantPolicy& g = client.grants;
+  std::cout << "Client " << client.client_id << " (\"" << shown_name(client) << "\")"
+            << (client.logo_uri.empty() ? "" : ", logo " + client.logo_uri)
+            << (client.home_uri.empty() ? "" : ", home page " + client.home_uri)
+            << ": two-factor authentication "
             << (client.require_two_factor ? "required" : "not required") << "; back-channel logout "
             << (client.backchannel_logout_uri.empty() ? "off"
                                                       : "to " + client.backchannel_logout_uri)
-            << (client.backchannel_logout_session_required ? " (sid required)" : "") << "\n";
+            << (client.backchannel_logout_session_required ? " (sid required)" : "")
+            << "; refresh tokens " << refresh_tokens_name(g.refresh_tokens) << ", idle ttl "
+            << g.refresh_idle_ttl << " s, max ttl " << g.refresh_absolute_ttl << " s; "
+            << (g.first_party ? "first-party" : "third-party (consent page)") << "\n";
 }
 
 int cmd_client_update(const Args& args) {
   auto id = args.required("--client-id");
   if (!id) return fail(id.error());
-  ClientPolicyChange change;
+  auto change = grant_policy_flags(args);
+  if (!change) return fail(change.error());
   // Each setting has an on and an off flag; giving both is a mistake, not a toggle.
   for (const auto& [on, off, target] :
-       {std::tuple{"--require-2fa", "--no-require-2fa", &change.require_two_factor},
+       {std::tuple{"--require-2fa", "--no-require-2fa", &change->require_two_factor},
         std::tuple{"--backchannel-logout-session-required",
                    "--no-backchannel-logout-session-required",
-                   &change.backchannel_logout_session_required}}) {
+                   &change->backchannel_logout_session_required}}) {
     if (args.has(on) && args.has(off))
       return fail(ErrorCode::kInvalidArgument,
                   std::string("give one of ") + on + " and " + off);
     if (args.has(on) || args.has(off)) *target = args.has(on);
   }
-  change.backchannel_logout_uri = args.get("--backchannel-logout-uri");
+  change->backchannel_logout_uri = args.get("--backchannel-logout-uri");
+  change->display_name = args.get("--display-name");
+  change->logo_uri = args.get("--logo-uri");
+  change->home_uri = args.get("--home-uri");
   auto rt = open_wired(args);
   if (!rt) return fail(rt.error());
-  auto client = (*rt)->server->directory().update_client_policy(*id, change);
+  auto client = (*rt)->server->directory().update_client(*id, *change);
   if (!client) return fail(client.error());
-  print_client_policy(*client);
+  print_client(*client);
   return 0;
 }
 
@@ -397,7 +411,13 @@ int cmd_client_create(const Args& args) {
   if (!grants) return fail(grants.error());
   NewClient client{*id, args.all("--redirect-uri"), args.all("--post-logout-redirect-uri"), {},
                    args.all("--allowed-origin")};
-  client.grants = *grants;
+  client.grants.refresh_tokens = grants->refresh_tokens.value_or(client.grants.refresh_tokens);
+  client.grants.refresh_idle_ttl = grants->refresh_idle_ttl.value_or(0);
+  client.grants.refresh_absolute_ttl = grants->refresh_absolute_ttl.value_or(0);
+  client.grants.first_party = grants->first_party.value_or(true);
+  client.display_name = args.get("--display-name").value_or("");
+  client.logo_uri = args.get("--logo-uri").value_or("");
+  client.home_uri = args.get("--home-uri").value_or("");
   client.require_two_factor = args.has("--require-2fa");
   client.backchannel_logout_uri = args.get("--backchannel-logout-uri").value_or("");
   client.backchannel_logout_session_required = args.has("--backchannel-logout-session-required");
@@ -552,7 +572,8 @@ const std::map<std::string, Command>& commands() {
         "[--post-logout-redirect-uri URI...] [--allowed-origin ORIGIN...] "
         "[--refresh-tokens never|offline_access|always] [--refresh-idle-ttl SECONDS] "
         "[--refresh-max-ttl SECONDS] [--third-party] [--require-2fa] "
-        "[--backchannel-logout-uri URI [--backchannel-logout-session-required]]",
+        "[--backchannel-logout-uri URI [--backchannel-logout-session-required]] "
+        "[--display-name NAME] [--logo-uri URI] [--home-uri URI]",
         "Register an OIDC client. --generate-secret prints a new URL-safe secret on the last "
         "line; --secret-stdin reads one of at least 32 characters from standard input. "
         "Browser apps may call /token and /userinfo from the origins of the redirect URIs and "
@@ -564,10 +585,13 @@ const std::map<std::string, Command>& commands() {
         "the client needs a second factor (users without one are offered to set one up, or "
         "the client gets unmet_authentication_requirements). --backchannel-logout-uri: where "
         "logout tokens are POSTed when a user's session ends (OpenID Connect Back-Channel "
-        "Logout).",
+        "Logout). --display-name: the name people see on the sign-in and consent pages "
+        "(default: the client id); --logo-uri, --home-uri: its logo and home page (https, or "
+        "http on localhost).",
         state_flags({"--client-id", "--redirect-uri", "--post-logout-redirect-uri",
                      "--allowed-origin", "--refresh-tokens", "--refresh-idle-ttl",
-                     "--refresh-max-ttl", "--backchannel-logout-uri"},
+                     "--refresh-max-ttl", "--backchannel-logout-uri", "--display-name",
+                     "--logo-uri", "--home-uri"},
                     {"--public", "--secret-stdin", "--generate-secret", "--third-party",
                      "--require-2fa", "--backchannel-logout-session-required"},
                     {"--redirect-uri", "--post-logout-redirect-uri", "--allowed-origin"}),
@@ -575,12 +599,21 @@ const std::map<std::string, Command>& commands() {
       {"client update",
        {"keystep client update --data-dir DIR --client-id ID [--require-2fa | --no-require-2fa] "
         "[--backchannel-logout-uri URI] [--backchannel-logout-session-required | "
-        "--no-backchannel-logout-session-required]",
-        "Change a client's sign-in and logout policy (see client create); an empty "
-        "--backchannel-logout-uri turns back-channel logout off. Prints the policy.",
-        state_flags({"--client-id", "--backchannel-logout-uri"},
+        "--no-backchannel-logout-session-required] "
+        "[--refresh-tokens never|offline_access|always] [--refresh-idle-ttl SECONDS] "
+        "[--refresh-max-ttl SECONDS] [--third-party | --first-party] [--display-name NAME] "
+        "[--logo-uri URI] [--home-uri URI]",
+        "Change a client (see client create); only the settings given change. An empty "
+        "--backchannel-logout-uri turns back-channel logout off, an empty --display-name, "
+        "--logo-uri or --home-uri removes it, --refresh-idle-ttl 0 and --refresh-max-ttl 0 "
+        "restore the defaults. Refresh tokens already issued keep the lifetime they were "
+        "issued with. Prints the client.",
+        state_flags({"--client-id", "--backchannel-logout-uri", "--refresh-tokens",
+                     "--refresh-idle-ttl", "--refresh-max-ttl", "--display-name", "--logo-uri",
+                     "--home-uri"},
                     {"--require-2fa", "--no-require-2fa", "--backchannel-logout-session-required",
-                     "--no-backchannel-logout-session-required"}),
+                     "--no-backchannel-logout-session-required", "--third-party",
+                     "--first-party"}),
         cmd_client_update}},
       {"token create",
        {"keystep token create --data-dir DIR --account NAME --user EMAIL [--name LABEL] "

@@ -791,14 +791,95 @@ TEST_P(BackchannelStoreTest, ClientPolicyIsStoredAndUpdated) {
   changed.require_two_factor = true;
   changed.backchannel_logout_uri = "";
   changed.backchannel_logout_session_required = true;
-  ASSERT_TRUE(Ok(store_->update_client_policy(changed)));
+  ASSERT_TRUE(Ok(store_->update_client(changed)));
   rp = store_->client_by_id("rp");
   EXPECT_TRUE(rp->require_two_factor);
   EXPECT_EQ(rp->backchannel_logout_uri, "");
   EXPECT_TRUE(rp->backchannel_logout_session_required);
   EXPECT_EQ(rp->redirect_uris, std::vector<std::string>{"https://rp.example/cb"});
   changed.client_id = "nobody";
-  EXPECT_TRUE(Fails(store_->update_client_policy(changed), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->update_client(changed), ErrorCode::kNotFound));
+}
+
+TEST_P(StoreTest, UpdateClientStoresTheGrantPolicyAndHowPeopleSeeIt) {
+  Client changed = *store_->client_by_id("app");
+  EXPECT_EQ(changed.display_name, "");
+  changed.grants = {.refresh_tokens = RefreshTokens::kNever,
+                    .refresh_idle_ttl = 600,
+                    .refresh_absolute_ttl = 86400,
+                    .first_party = false};
+  changed.display_name = "The App";
+  changed.logo_uri = "https://app.example/logo.png";
+  changed.home_uri = "https://app.example/";
+  changed.redirect_uris = {"https://elsewhere.example/cb"};  // not changed by update_client
+  ASSERT_TRUE(Ok(store_->update_client(changed)));
+  auto stored = store_->client_by_id("app");
+  ASSERT_TRUE(Ok(stored));
+  EXPECT_EQ(stored->grants.refresh_tokens, RefreshTokens::kNever);
+  EXPECT_EQ(stored->grants.refresh_idle_ttl, 600);
+  EXPECT_EQ(stored->grants.refresh_absolute_ttl, 86400);
+  EXPECT_FALSE(stored->grants.first_party);
+  EXPECT_EQ(stored->display_name, "The App");
+  EXPECT_EQ(stored->logo_uri, "https://app.example/logo.png");
+  EXPECT_EQ(stored->home_uri, "https://app.example/");
+  EXPECT_EQ(stored->redirect_uris, std::vector<std::string>{"https://app.example/cb"});
+  EXPECT_EQ(store_->clients()->at(0).display_name, "The App");
+}
+
+TEST_P(StoreTest, AnAccountRequiresTwoFactorForAClientOfItsOwn) {
+  auto other = store_->create_account({.name = "globex", .issuer_label = "G", .created_at = kNow});
+  ASSERT_TRUE(Ok(other));
+  EXPECT_TRUE(store_->clients_requiring_two_factor(account_.id)->empty());
+  ASSERT_TRUE(Ok(store_->set_client_requires_two_factor(account_.id, "app", true)));
+  ASSERT_TRUE(Ok(store_->set_client_requires_two_factor(account_.id, "app", true)));
+  EXPECT_EQ(*store_->clients_requiring_two_factor(account_.id), std::vector<std::string>{"app"});
+  EXPECT_TRUE(store_->clients_requiring_two_factor(other->id)->empty());
+  EXPECT_FALSE(store_->client_by_id("app")->require_two_factor);  // the client's own: unchanged
+  ASSERT_TRUE(Ok(store_->set_client_requires_two_factor(account_.id, "app", false)));
+  ASSERT_TRUE(Ok(store_->set_client_requires_two_factor(account_.id, "app", false)));
+  EXPECT_TRUE(store_->clients_requiring_two_factor(account_.id)->empty());
+  EXPECT_TRUE(Fails(store_->set_client_requires_two_factor(account_.id, "nope", true),
+                    ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->set_client_requires_two_factor(999999, "app", true),
+                    ErrorCode::kNotFound));
+  EXPECT_TRUE(store_->clients_requiring_two_factor(999999)->empty());
+}
+
+TEST_P(BackchannelStoreTest, RemovingAMemberQueuesLogoutsAndDeletesEverythingOfTheirs) {
+  ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g1", "sid-1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2", "sid-1"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->add_token(token("rt1", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->create_api_token({.account_id = account_.id,
+                                           .user_id = user_.id,
+                                           .name = "laptop",
+                                           .token_hash = "api-1",
+                                           .created_at = kNow})));
+  auto admin = store_->create_user({.account_id = account_.id,
+                                    .email = "boss@example.com",
+                                    .password_hash = "$argon2id$boss",
+                                    .role = kRoleAdmin,
+                                    .created_at = kNow});
+  ASSERT_TRUE(Ok(admin));
+  auto removed = store_->remove_member(user_.id, kNow + 9, {});
+  ASSERT_TRUE(Ok(removed));
+  EXPECT_EQ(removed->sessions_ended, 1);
+  EXPECT_EQ(removed->grants_revoked, 2);
+  EXPECT_EQ(removed->logouts_queued, 1);
+  EXPECT_TRUE(Fails(store_->user_by_id(user_.id), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->session_by_sid("sid-1", kNow), ErrorCode::kNotFound));
+  EXPECT_FALSE(store_->active_token("rt1", TokenKind::kRefresh, kNow));
+  EXPECT_TRUE(Fails(store_->api_token_by_hash("api-1"), ErrorCode::kNotFound));
+  // The notice outlives the user, so the application still hears of it.
+  auto notices = store_->logout_notices_of("rp");
+  ASSERT_TRUE(Ok(notices));
+  ASSERT_EQ(notices->size(), 1u);
+  EXPECT_EQ((*notices)[0].user_id, user_.id);
+  EXPECT_EQ((*notices)[0].sid, "sid-1");
+  EXPECT_TRUE(Fails(store_->remove_member(user_.id, kNow, {}), ErrorCode::kNotFound));
+  // The last admin stays.
+  EXPECT_TRUE(Fails(store_->remove_member(admin->id, kNow, {}), ErrorCode::kConflict));
+  EXPECT_TRUE(Ok(store_->user_by_id(admin->id)));
 }
 
 TEST_P(StoreTest, PurgeDeletesOnlyExpiredRows) {
