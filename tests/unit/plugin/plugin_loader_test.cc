@@ -44,7 +44,7 @@ TEST_F(PluginLoaderTest, LoadsProviderFromSharedLibrary) {
   EXPECT_EQ(provider->default_settings(), nlohmann::json::object());
 }
 
-TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion3) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 3u); }
+TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion4) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 4u); }
 
 TEST_F(PluginLoaderTest, RefusesAbiVersion1PluginAndSaysToRebuild) {
   auto report = loader_.load(kDir + "/bad_abi.so", host_, registry_);
