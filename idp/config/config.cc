@@ -30,7 +30,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "password_queue",   "reauthentication_max_age",
                                        "max_connections",  "idle_timeout",   "metrics",
                                        "log_file",         "credential_caps",
-                                       "password_reset"};
+                                       "password_reset",   "webauthn"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -133,6 +133,18 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
         return make_error(ErrorCode::kInvalidArgument,
                           std::string("password_reset.") + name + " must be an integer");
     }
+  }
+  if (const auto it = json.find("webauthn"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "webauthn must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "rp_id" && key != "attestation_roots")
+        return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: webauthn." + key);
+    }
+    if (!(s = read_field(*it, "rp_id", config.webauthn_rp_id)))
+      return make_error(ErrorCode::kInvalidArgument, "webauthn.rp_id must be a string");
+    if (!(s = read_field(*it, "attestation_roots", config.webauthn_attestation_roots)))
+      return make_error(ErrorCode::kInvalidArgument,
+                        "webauthn.attestation_roots must be a string (a PEM file's path)");
   }
   if (const auto it = json.find("mail"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
@@ -255,6 +267,9 @@ nlohmann::json config_to_json(const IdpConfig& config) {
             {"per_email", config.password_reset.per_email},
             {"per_address", config.password_reset.per_address},
             {"window", config.password_reset.window}}},
+          {"webauthn",
+           {{"rp_id", config.webauthn_rp_id},
+            {"attestation_roots", config.webauthn_attestation_roots}}},
           {"mail", config.mail}};
 }
 

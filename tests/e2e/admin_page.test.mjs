@@ -264,7 +264,7 @@ describe('admin page: enforce two-factor authentication for the account', { time
     await shoot('settings', '[role=status]', '#two-factor-settings');
     const now = await settings();
     assert.equal(now.enrollment_email, 'link');
-    assert.deepEqual(now.allowed_providers, ['totp', 'yubikey_hotp']);
+    assert.deepEqual(now.allowed_providers, ['totp', 'webauthn', 'yubikey_hotp']);
     assert.deepEqual(now.totp, { algorithm: 'SHA1', digits: 6, period: 30 });
     assert.equal(now.enforce_two_factor, true);
   });

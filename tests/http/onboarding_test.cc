@@ -314,9 +314,9 @@ TEST_F(AllowedProvidersTest, SettingsListTheServersSecondFactors) {
   HttpResponse r = api("GET", settings_url(), boss_token_);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.json()["allowed_providers"],
-            nlohmann::json({"static_code", "totp", "yubikey_hotp"}));
+            nlohmann::json({"static_code", "totp", "webauthn", "yubikey_hotp"}));
   EXPECT_EQ(r.json()["available_providers"],
-            nlohmann::json({"static_code", "totp", "yubikey_hotp"}));
+            nlohmann::json({"static_code", "totp", "webauthn", "yubikey_hotp"}));
   for (const char* body : {R"({"allowed_providers":[]})", R"({"allowed_providers":["sms"]})",
                            R"({"allowed_providers":["recovery_code"]})",
                            R"({"allowed_providers":"totp"})", R"({"allowed_providers":[1]})"}) {

@@ -711,17 +711,19 @@ TEST(TotpProvider, AgreesWithOathtool) {
   }
 }
 
-// register_builtin_providers lives in providers/builtin.cc beside the two providers.
-TEST(BuiltinProviders, RegistersTotpYubikeyAndRecoveryCodesOnce) {
+// register_builtin_providers lives in providers/builtin.cc beside the providers.
+TEST(BuiltinProviders, RegistersTotpYubikeySecurityKeysAndRecoveryCodesOnce) {
   OsRandom random;
   ProviderRegistry registry;
   ASSERT_TRUE(register_builtin_providers(registry, random).ok());
   ASSERT_NE(registry.find("totp"), nullptr);
   ASSERT_NE(registry.find("yubikey_hotp"), nullptr);
   EXPECT_EQ(registry.find("yubikey_hotp")->info().kind, ProviderKind::kHardware);
+  ASSERT_NE(registry.find("webauthn"), nullptr);
+  EXPECT_EQ(registry.find("webauthn")->info().amr, std::vector<std::string>{"hwk"});
   ASSERT_NE(registry.find("recovery_code"), nullptr);
   EXPECT_TRUE(registry.find("recovery_code")->info().is_fallback);
-  EXPECT_EQ(registry.all().size(), 3u);
+  EXPECT_EQ(registry.all().size(), 4u);
   Status again = register_builtin_providers(registry, random);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
