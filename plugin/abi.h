@@ -11,6 +11,8 @@
 //      the second step's input kind
 //   3  the account's settings in ChallengeContext; ResponseInput::responses; kOutOfSync;
 //      begin_registration_for (a server-drawn key an administrator's tool programs)
+//   4  begin_registration_for takes the user's credentials of the provider (a security key's
+//      excludeCredentials)
 
 #include <cstdint>
 
@@ -20,7 +22,7 @@ class Random;
 class Clock;
 }  // namespace keystep
 
-#define KEYSTEP_MFA_ABI_VERSION 3u
+#define KEYSTEP_MFA_ABI_VERSION 4u
 #define KEYSTEP_MFA_ENTRY_POINT "keystep_mfa_plugin"
 
 extern "C" {

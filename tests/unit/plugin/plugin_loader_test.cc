@@ -44,14 +44,14 @@ TEST_F(PluginLoaderTest, LoadsProviderFromSharedLibrary) {
   EXPECT_EQ(provider->default_settings(), nlohmann::json::object());
 }
 
-TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion3) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 3u); }
+TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion4) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 4u); }
 
 TEST_F(PluginLoaderTest, RefusesAbiVersion1PluginAndSaysToRebuild) {
   auto report = loader_.load(kDir + "/bad_abi.so", host_, registry_);
   EXPECT_FALSE(report.loaded);
   EXPECT_EQ(report.message,
-            "built for plugin ABI version 1, this server speaks version 3: rebuild the plugin "
-            "against the version 3 headers (plugin/mfa_provider.h)");
+            "built for plugin ABI version 1, this server speaks version 4: rebuild the plugin "
+            "against the version 4 headers (plugin/mfa_provider.h)");
   EXPECT_EQ(registry_.find("static_code"), nullptr);
 }
 
