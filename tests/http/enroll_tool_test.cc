@@ -214,7 +214,8 @@ TEST_F(EnrollToolTest, TheDryRunWritesNothing) {
   std::ostringstream out;
   auto* saved = std::cout.rdbuf(out.rdbuf());
   const int status = enroll::enroll_main(static_cast<int>(argv.size()), argv.data(),
-                                         [this] { return fakekey::open_fake_key(key_); });
+                                         [this] { return fakekey::open_fake_key(key_); },
+                                         enroll::hid_keys());
   std::cout.rdbuf(saved);
   EXPECT_EQ(status, 0);
   EXPECT_NE(out.str().find("Dry run: nothing is registered and no key is written."),

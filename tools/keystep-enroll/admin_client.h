@@ -1,11 +1,12 @@
 #pragma once
 // keystep-enroll's side of Keystep's admin API (docs/admin-api.md): the members of one
-// account and their YubiKey credentials, with a Bearer API token, over libcurl. The tool's
+// account and their YubiKey and security key credentials, with a Bearer API token, over libcurl. The tool's
 // only way to the server: it never opens a database.
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,14 @@ struct PendingKey {
   PendingKey(PendingKey&&) = default;
   PendingKey& operator=(PendingKey&&) = default;
   ~PendingKey();
+};
+
+// A pending security key registration the server began: its id and the WebAuthn creation
+// options (PublicKeyCredentialCreationOptionsJSON) whose challenge the server keeps.
+struct PendingSecurityKey {
+  int64_t id = 0;
+  nlohmann::json creation_options;
+  int64_t expires_at = 0;
 };
 
 // A credential as the member's list shows it.
@@ -71,6 +80,12 @@ class AdminClient {
                                    const std::optional<std::string>& token_id);
   // Confirms a pending credential with what the key typed (identifier and code).
   Status confirm(int64_t member, int64_t credential, const std::string& typed);
+  // Begins a security key (webauthn) registration: the server keeps the challenge pending
+  // until confirm_security_key(). `label` "" lets the server name it.
+  Result<PendingSecurityKey> begin_security_key(int64_t member, const std::string& label);
+  // Finishes it with the key's registration response (PublicKeyCredential JSON text, from
+  // fido2_register), which the server verifies.
+  Status confirm_security_key(int64_t member, int64_t credential, const std::string& response);
   // Removes a credential (pending or not).
   Status remove(int64_t member, int64_t credential);
   // Registers a key programmed elsewhere, confirmed at once; returns its credential id.
