@@ -161,6 +161,67 @@ std::string qr_and_secret(const TotpEnrollmentView& e) {
          html_escape(e.display_secret) + "</p>";
 }
 
+// A script path the page may load: a path on this server (CSP script-src 'self').
+bool same_origin_path(std::string_view path) {
+  return path.size() > 1 && path[0] == '/' && path[1] != '/' &&
+         path.find_first_of("\\\"'<> ") == std::string_view::npos;
+}
+
+// A browser ceremony (a security key) on a page: the script reads what to ask the
+// authenticator from the form's attributes and posts the answer as the form's code; no
+// inline script (CSP script-src 'self'). `kind` is "get" (sign-in) or "create" (adding a key).
+std::string ceremony_attributes(std::string_view kind, const std::string& options) {
+  return " id=\"ceremony\" data-ceremony=\"" + std::string(kind) + "\" data-options=\"" +
+         html_escape(options) + "\"";
+}
+
+// Inside the ceremony's form: the answer's field, the line the script speaks on (timeouts,
+// cancellations, browsers without WebAuthn) and what a browser without JavaScript is told;
+// `otherwise` names the way out, e.g. "another method below".
+std::string ceremony_fields(std::string_view otherwise) {
+  return "<input type=\"hidden\" name=\"code\" id=\"code\"><p id=\"ceremony-status\" "
+         "class=\"error\" role=\"status\" hidden></p><noscript><p class=\"error\">Security "
+         "keys need JavaScript, which is off in this browser. Turn it on, or use " +
+         std::string(otherwise) + ".</p></noscript>";
+}
+
+std::string ceremony_script(const std::string& script) {
+  if (!same_origin_path(script)) return {};
+  return "<script src=\"" + html_escape(script) + "\" defer></script>";
+}
+
+// The other kinds of factor the setup step offers, as links.
+std::string setup_alternatives(const SecondFactorView& v) {
+  if (v.setup_alternatives.empty()) return {};
+  std::string out = "<p><small>Or set up instead:</small></p><ul class=\"methods\">";
+  for (const auto& m : v.setup_alternatives)
+    out += "<li><a class=\"link\" href=\"" +
+           html_escape("/login/second-factor?" +
+                       encode_form({{"flow", v.flow_id}, {"setup", m.id}})) +
+           "\">" + html_escape(m.name) + "</a></li>";
+  return out + "</ul>";
+}
+
+// The forced setup step with a security key (a browser ceremony).
+std::string render_setup_ceremony(const SecondFactorView& v, const std::string& hidden_flow) {
+  const auto& e = v.setup;
+  std::string body =
+      std::string(v.required_by_application
+                      ? "<h1>This application requires two-factor authentication</h1>"
+                      : "<h1>Set up two-factor authentication</h1>") +
+      "<p class=\"sub\">Your sign-in needs a second factor from now on. Press the button and "
+      "touch your security key when it blinks (enter its PIN if your browser asks); from then "
+      "on you will touch it when you sign in.</p>";
+  body += render_messages("", v.error_message);
+  body += "<form method=\"post\" action=\"/login/second-factor\"" +
+          ceremony_attributes("create", e.ceremony) + ">" + hidden_flow +
+          "<input type=\"hidden\" name=\"method\" value=\"setup\"><input type=\"hidden\" "
+          "name=\"setup\" value=\"" + html_escape(v.setup_provider) + "\">" +
+          ceremony_fields("another kind of second factor below") +
+          "<button type=\"submit\">Touch your key</button></form>" + ceremony_script(e.script);
+  return body;
+}
+
 // The forced setup step: the account or the application requires 2FA and this user has no
 // factor yet. Only the application's requirement may be declined (the application is told).
 std::string render_setup_step(const SecondFactorView& v) {
@@ -169,6 +230,15 @@ std::string render_setup_step(const SecondFactorView& v) {
       "<input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) +
       "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
       "\">";
+  const std::string decline =
+      v.required_by_application
+          ? "<form method=\"post\" action=\"/login/second-factor\">" + hidden_flow +
+                "<input type=\"hidden\" name=\"method\" value=\"decline\"><button "
+                "type=\"submit\" class=\"link\">Not now: go back to the application</button></form>"
+          : std::string();
+  if (!e.ceremony.empty())
+    return page("Set up two-factor authentication",
+                render_setup_ceremony(v, hidden_flow) + setup_alternatives(v) + decline);
   std::string body =
       v.required_by_application
           ? "<h1>This application requires two-factor authentication</h1><p class=\"sub\">Set "
@@ -191,10 +261,7 @@ std::string render_setup_step(const SecondFactorView& v) {
       "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
       "maxlength=\"9\" required autofocus><button type=\"submit\">Continue</button></form>"
       "<p><small>Afterwards you can print recovery codes from your profile.</small></p>";
-  if (v.required_by_application)
-    body += "<form method=\"post\" action=\"/login/second-factor\">" + hidden_flow +
-            "<input type=\"hidden\" name=\"method\" value=\"decline\"><button "
-            "type=\"submit\" class=\"link\">Not now: go back to the application</button></form>";
+  body += setup_alternatives(v) + decline;
   return page("Set up two-factor authentication", body);
 }
 
@@ -239,12 +306,6 @@ std::string typed_code_attributes(const ResponseField& f) {
   return out;
 }
 
-// A script path the page may load: a path on this server (CSP script-src 'self').
-bool same_origin_path(std::string_view path) {
-  return path.size() > 1 && path[0] == '/' && path[1] != '/' &&
-         path.find_first_of("\\\"'<> ") == std::string_view::npos;
-}
-
 std::string method_link(const SecondFactorView& v, const MethodChoice& m) {
   return "<li><a class=\"link\" href=\"" +
          html_escape("/login/second-factor?" +
@@ -280,19 +341,14 @@ std::string render_second_factor_page(const SecondFactorView& v) {
   }
   body += render_messages("", v.error_message);
   body += "<form method=\"post\" action=\"/login/second-factor\"";
-  // A ceremony's script reads the challenge's options from the form: no inline script.
-  if (f.ceremony) body += " id=\"ceremony\" data-options=\"" + html_escape(f.client_options) + "\"";
+  if (f.ceremony) body += ceremony_attributes("get", f.client_options);
   body +=
       "><input type=\"hidden\" name=\"flow\" value=\"" + html_escape(v.flow_id) +
       "\"><input type=\"hidden\" name=\"csrf_token\" value=\"" + html_escape(v.csrf_token) +
       "\"><input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) + "\">";
   if (f.ceremony) {
-    body +=
-        "<input type=\"hidden\" name=\"code\" id=\"code\"><noscript><p class=\"error\">This "
-        "method needs JavaScript. Turn it on, or use another method below.</p></noscript>"
-        "<button type=\"submit\">Continue</button></form>";
-    if (same_origin_path(f.script))
-      body += "<script src=\"" + html_escape(f.script) + "\" defer></script>";
+    body += ceremony_fields("another method below") + "<button type=\"submit\">Use your " +
+            name + "</button></form>" + ceremony_script(f.script);
   } else {
     body += "<label for=\"code\">" +
             std::string(recovery ? "Recovery code" : "Authentication code") +
@@ -360,6 +416,9 @@ std::string factors_section(const ProfileView& v) {
              "type=\"submit\">Rename</button></form></td><td>" +
              html_escape(f.type) +
              (f.usable ? "" : " <small>(not in use: your account does not allow it)</small>") +
+             (f.possibly_cloned ? " <strong class=\"error\">May have been copied: remove it "
+                                  "and add a new key</strong>"
+                                : "") +
              "</td><td>" + utc_time(f.created_at) + "</td><td>" + utc_time(f.last_used_at) +
              "</td><td><form method=\"post\" action=\"/profile/two-factor/remove\">" +
              csrf_field(v) + factor_fields(f) +
@@ -494,6 +553,9 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
   if (app)
     body += "Scan this QR code with Google Authenticator or any authenticator app. It will show "
             "<strong>" + html_escape(e.issuer_label) + "</strong>.";
+  else if (!e.ceremony.empty())
+    body += "Name your " + html_escape(name) + ", then press the button and touch the key when "
+            "it blinks (enter its PIN if your browser asks).";
   else if (!e.command.empty())
     body += "Program your " + html_escape(name) + " with this command (it writes the key's "
             "second slot: a long touch), then touch the key " +
@@ -514,6 +576,17 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
   } else if (!e.display_secret.empty()) {
     body += "<p><small>Key:</small></p><p class=\"secret\" id=\"secret-key\">" +
             html_escape(e.display_secret) + "</p>";
+  }
+  if (!e.ceremony.empty()) {
+    body += "<form method=\"post\" action=\"/profile/two-factor/enable\"" +
+            ceremony_attributes("create", e.ceremony) + ">" + csrf_field(v) +
+            "<input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) +
+            "\"><label for=\"label\">Name</label><input id=\"label\" type=\"text\" "
+            "name=\"label\" value=\"" + html_escape(name) + "\" maxlength=\"64\" "
+            "autocomplete=\"off\" required>" + ceremony_fields("another kind of second factor") +
+            "<button type=\"submit\">Touch your key</button></form><p><a class=\"link\" "
+            "href=\"/profile\">Cancel</a></p>" + ceremony_script(e.script);
+    return page(title, body);
   }
   body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
           "<input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) + "\">" +

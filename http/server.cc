@@ -17,6 +17,7 @@
 #include "http/pages.h"
 #include "http/password_pool.h"
 #include "http/request_framer.h"
+#include "http/assets.h"
 #include "http/request_log.h"
 #include "http/route_table.h"
 #include "base/url.h"
@@ -715,6 +716,13 @@ Routes Router::make_routes(bool admin, bool console, bool metrics) {
                                                   header(c.request, "Authorization")));
     });
   }
+  user.add({M::kGet, M::kHead}, "/assets/{file}", [](Router&, Call& c) {
+    const Asset* found = asset("/assets/" + c.variables[0]);
+    if (!found) return send_text(c.response, 404, "text/plain", "not found\n");
+    add_raw(c.response, "Cache-Control", "public, max-age=300");
+    add_raw(c.response, "X-Content-Type-Options", "nosniff");
+    send_text(c.response, 200, std::string(found->content_type), std::string(found->body));
+  });
   user.add({M::kGet, M::kHead}, "/healthz",
            [](Router&, Call& c) { send_text(c.response, 200, "text/plain", "ok\n"); });
   user.add({M::kGet, M::kHead}, "/",

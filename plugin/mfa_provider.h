@@ -1,5 +1,5 @@
 #pragma once
-// The MFA provider interface, version 3 (KEYSTEP_MFA_ABI_VERSION in plugin/abi.h): the
+// The MFA provider interface, version 4 (KEYSTEP_MFA_ABI_VERSION in plugin/abi.h): the
 // contract between the login flow (idp/) and one kind of second factor (providers/<name>/).
 // Modelled on Keycloak's Authenticator SPI: enrollment, the login step and forced enrollment
 // are separate calls; a wrong code is an outcome (kDenied), never an exception. Designed for
@@ -199,6 +199,17 @@ class MfaProvider {
   // the client needs; persists nothing. kInvalidArgument for bad settings or user.
   virtual Result<Enrollment> begin_enrollment(const UserRef& user,
                                               const ProviderSettings& settings) = 0;
+  // Begins enrollment as the core calls it: with `existing` (the user's confirmed
+  // credentials of this provider, which a security key must not register again) and the
+  // `context` of the server (the relying party; `context.settings` are `settings`). Same
+  // contract as begin_enrollment, which the default calls: providers that need neither keep it.
+  virtual Result<Enrollment> begin_enrollment_in_context(const UserRef& user,
+                                                         const ProviderSettings& settings,
+                                                         std::span<const MfaCredential> existing,
+                                                         const ChallengeContext& context) {
+    (void)existing, (void)context;
+    return begin_enrollment(user, settings);
+  }
   // Checks the user's first response against the pending credential. On success returns the
   // credential confirmed, with its replay guard, label and lookup_key set; kDenied on a
   // wrong response, kConflict if it is already confirmed.
@@ -231,6 +242,12 @@ class MfaProvider {
   virtual Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
                                        std::string_view response,
                                        const ChallengeContext& context) = 0;
+  // The RFC 8176 amr values a sign-in with `verified` (what verify() just returned) proves:
+  // info().amr by default; a security key adds "user" and "pin" when it verified its user.
+  virtual std::vector<std::string> amr_of(const MfaCredential& verified) const {
+    (void)verified;
+    return info().amr;
+  }
   // Resynchronises a counter-based token from two consecutive responses typed now (the
   // token's counter ran ahead of the server's look-ahead window): `first` the one verify()
   // answered kOutOfSync, `second` the next. On success returns the credential with its

@@ -29,7 +29,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "trusted_proxies",  "mail",           "password_threads",
                                        "password_queue",   "reauthentication_max_age",
                                        "max_connections",  "idle_timeout",   "metrics",
-                                       "log_file",         "credential_caps"};
+                                       "log_file",         "credential_caps",
+                                       "webauthn"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -111,6 +112,18 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                           "unknown configuration key: credential_caps." + key);
       }
     }
+  }
+  if (const auto it = json.find("webauthn"); it != json.end()) {
+    if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "webauthn must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "rp_id" && key != "attestation_roots")
+        return make_error(ErrorCode::kInvalidArgument, "unknown configuration key: webauthn." + key);
+    }
+    if (!(s = read_field(*it, "rp_id", config.webauthn_rp_id)))
+      return make_error(ErrorCode::kInvalidArgument, "webauthn.rp_id must be a string");
+    if (!(s = read_field(*it, "attestation_roots", config.webauthn_attestation_roots)))
+      return make_error(ErrorCode::kInvalidArgument,
+                        "webauthn.attestation_roots must be a string (a PEM file's path)");
   }
   if (const auto it = json.find("mail"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "mail must be an object");
@@ -216,6 +229,9 @@ nlohmann::json config_to_json(const IdpConfig& config) {
                for (const auto& [id, cap] : config.credential_caps.providers) providers[id] = cap;
                return providers;
              }()}}},
+          {"webauthn",
+           {{"rp_id", config.webauthn_rp_id},
+            {"attestation_roots", config.webauthn_attestation_roots}}},
           {"mail", config.mail}};
 }
 

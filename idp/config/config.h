@@ -63,6 +63,12 @@ struct IdpConfig {
   // Where the JSON log lines go (idp/observability/observability.h): a file appended to, "" for stderr.
   std::string log_file;
   CredentialCaps credential_caps;
+  // Security keys (the "webauthn" object): "rp_id", the domain keys are registered for ("":
+  // the issuer's host; else a parent domain of it, checked at start-up), and
+  // "attestation_roots", a PEM file of the certificates a key's maker may chain to ("": none,
+  // so no account can require trusted attestation). Read at start-up.
+  std::string webauthn_rp_id;
+  std::string webauthn_attestation_roots;
   // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
   nlohmann::json mail = nlohmann::json::object();
 };

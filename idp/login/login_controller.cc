@@ -257,6 +257,7 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
   // The flow keeps the challenge the page answers: the POST gives it back to the provider.
   FlowProgress progress = loaded.progress;
   progress.challenge = KeptChallenge{method, challenge->server_state, challenge->expires_at};
+  progress.challenge->ceremony = challenge->input.kind == InputKind::kBrowserCeremony;
   if (resync) {
     progress.challenge->resync_credential = resync->resync_credential;
     progress.challenge->resync_first = resync->resync_first;
@@ -303,7 +304,7 @@ WebOutcome LoginController::second_factor_page(const Params& query, const Browse
         return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
       return complete_flow(*flow, loaded->request, done, browser);
     }
-    return setup_view(*loaded, *user, "", std::nullopt);
+    return setup_view(*loaded, *user, "", std::nullopt, param(query, "setup"));
   }
   // Without ?method= (or with one the user cannot use) the page offers the default: the type
   // of the factor used last.
@@ -320,7 +321,13 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
   if (!user) return unavailable_page();
   const std::string method = param(form, "method");
   std::string code = param(form, "code");
-  if (code.size() > 64) code.resize(64);
+  // The challenge the page showed, when it was of this method.
+  const std::optional<KeptChallenge>& kept = progress->challenge;
+  const bool ours = kept && kept->provider_id == method;
+  // A typed code is short; a ceremony's answer is the browser's JSON (a few kB), which its
+  // provider bounds, as the setup step's.
+  const bool ceremony = ours && kept->ceremony;
+  if (!ceremony && method != kSetupMethod && code.size() > 64) code.resize(64);
   if (method == kDeclineMethod) {
     // Only a user the client's requirement sent to the setup step may decline it; anyone
     // else has a factor to use or an account that enforces one.
@@ -340,38 +347,60 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
     if (!status) return unavailable_page();
     if (status->has_second_factor())
       return error_page(Fault::kInvalidState, "Two-factor authentication is already set up.");
+    const std::string setup = param(form, "setup").empty() ? kTotpProvider : param(form, "setup");
+    if (!contains(kSetupProviders, setup))
+      return error_page(Fault::kInvalidRequest, "This kind of second factor cannot be set up here.");
+    // The typed code of an authenticator app is short; a security key's answer is its JSON.
+    if (setup == kTotpProvider && code.size() > 64) code.resize(64);
     FactorSummary added;
-    auto enrolled = two_factor_.confirm_enrollment(*user, kTotpProvider, code,
-                                                   browser.client_address, false, &added);
+    auto enrolled = two_factor_.confirm_enrollment(*user, setup, code, browser.client_address,
+                                                   false, &added);
     if (!enrolled) {
       const ErrorCode kind = enrolled.error().code;
+      if (kind == ErrorCode::kAlreadyExists)
+        return setup_view(*posted, *user,
+                          "This key is registered already, to you or to someone else. Use "
+                          "another key, or ask your administrator.",
+                          Fault::kConflict, setup);
       if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
-          kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound)
+          kind != ErrorCode::kReplayed && kind != ErrorCode::kNotFound &&
+          kind != ErrorCode::kExpired)
         return unavailable_page();
+      if (setup != kTotpProvider && kind == ErrorCode::kExpired)
+        (void)two_factor_.begin_enrollment(*user, setup);
       return setup_view(*posted, *user,
-                        "That code is not valid. Enter the current code from your "
-                        "authenticator app.",
-                        Fault::kWrongCredentials);
+                        setup == kTotpProvider
+                            ? "That code is not valid. Enter the current code from your "
+                              "authenticator app."
+                        : kind == ErrorCode::kExpired
+                            ? "The key took too long to answer. Press the button and touch it "
+                              "again."
+                            : "The security key was refused (" + enrolled.error().message +
+                                  "). Try again.",
+                        Fault::kWrongCredentials, setup);
     }
     two_factor_.notify_member(notices_, *user, FactorChange::kAdded, added, false,
                               browser.client_address);
-    return finish_second_factor(*posted, {"otp"}, browser);
+    return finish_second_factor(*posted, two_factor_.method_amr(setup), browser);
   }
   StepRefusal refusal;
   // The response answers the challenge the page showed. A form of another method (a page
   // from before a method switch) has none kept: a typed code is checked at once, a
   // ceremony's response is refused (kExpired) and its page shown afresh. A page that asked
   // for a token's next code completes its resynchronisation.
-  const std::optional<KeptChallenge>& kept = progress->challenge;
-  const bool ours = kept && kept->provider_id == method;
+  ResponseInput kept_input;
+  if (ceremony) kept_input.kind = InputKind::kBrowserCeremony;
   auto amr = ours && kept->resync_credential != 0
                  ? two_factor_.verify_resync(*user, method, kept->resync_credential,
                                              kept->resync_first, code, browser.client_address,
                                              refusal)
              : ours ? two_factor_.verify_login(*user, method, code, browser.client_address, refusal,
                                                Challenge{kept->server_state, nullptr,
-                                                         kept->expires_at, ResponseInput{}})
+                                                         kept->expires_at, kept_input})
                     : two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
+  if (refusal.cloned.id != 0)
+    two_factor_.notify_member(notices_, *user, FactorChange::kPossiblyCloned, refusal.cloned,
+                              false, browser.client_address);
   if (!amr) {
     switch (amr.error().code) {
       case ErrorCode::kOutOfSync:
@@ -413,12 +442,42 @@ WebOutcome LoginController::finish_second_factor(const LoadedFlow& posted,
 }
 
 WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& user,
-                                       const std::string& error, std::optional<Fault> fault) {
+                                       const std::string& error, std::optional<Fault> fault,
+                                       const std::string& provider_id) {
   const bool client_requires = loaded.request.require_mfa && !loaded.request.client_id.empty();
+  auto status = two_factor_.status(user);
+  if (!status) return unavailable_page();
+  const auto can_set_up = [&](const std::string& id) {
+    return contains(kSetupProviders, id) &&
+           std::any_of(status->can_add.begin(), status->can_add.end(),
+                       [&](const FactorType& t) { return t.method == id; });
+  };
+  std::vector<MethodChoice> alternatives;
+  for (const auto& id : kSetupProviders)
+    if (can_set_up(id)) alternatives.push_back({id, two_factor_.method_name(id)});
+  if (provider_id != kTotpProvider && can_set_up(provider_id)) {
+    // A security key's registration: its own pending challenge, begun afresh when gone.
+    auto key = two_factor_.pending_enrollment(user, provider_id);
+    if (!key && key.error().code == ErrorCode::kNotFound) {
+      if (auto begun = two_factor_.begin_enrollment(user, provider_id); !begun)
+        return unavailable_page();
+      key = two_factor_.pending_enrollment(user, provider_id);
+    }
+    if (!key) return unavailable_page();
+    WebOutcome out = second_factor_view(loaded.flow, kSetupMethod, error, fault);
+    out.second.setup = *key;
+    out.second.setup_provider = provider_id;
+    out.second.required_by_application = client_requires;
+    for (auto& other : alternatives)
+      if (other.id != provider_id) out.second.setup_alternatives.push_back(std::move(other));
+    return out;
+  }
   // The pending secret is kept, so the QR code from an email or an earlier visit still works.
   auto view = two_factor_.pending_totp_enrollment(user);
   if (!view && view.error().code == ErrorCode::kNotFound)
     view = two_factor_.begin_totp_enrollment(user);
+  if (!view && view.error().code == ErrorCode::kDenied && !alternatives.empty())
+    return setup_view(loaded, user, error, fault, alternatives.front().id);
   if (!view && view.error().code == ErrorCode::kDenied) {
     // Nothing can be set up: the application hears why at once rather than sending the
     // user back to be asked again.
@@ -434,7 +493,10 @@ WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& use
   if (!view) return unavailable_page();
   WebOutcome out = second_factor_view(loaded.flow, kSetupMethod, error, fault);
   out.second.setup = *view;
+  out.second.setup_provider = kTotpProvider;
   out.second.required_by_application = client_requires;
+  for (auto& other : alternatives)
+    if (other.id != kTotpProvider) out.second.setup_alternatives.push_back(std::move(other));
   return out;
 }
 

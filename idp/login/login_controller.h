@@ -35,6 +35,9 @@ inline constexpr const char* kSetupMethod = "setup";
 // application requires (AuthRequest::require_mfa): the application is told
 // unmet_authentication_requirements.
 inline constexpr const char* kDeclineMethod = "decline";
+// The second factors the forced setup step can set up: what it can show (a QR code and a
+// typed code, or a security key's ceremony). A YubiKey needs a programming tool first.
+inline const std::vector<std::string> kSetupProviders = {"totp", "webauthn"};
 
 // What happens when a flow for a client (request.client_id set) has signed the user in.
 class FlowCompletion {
@@ -107,12 +110,13 @@ class LoginController : public SignInStarter {
   WebOutcome challenge_page(const LoadedFlow& loaded, const User& user, std::string method,
                             const std::string& error, std::optional<Fault> fault,
                             const StepRefusal* resync = nullptr);
-  // The forced setup step (kSetupMethod) with the user's pending authenticator secret. When
-  // the client requires the second factor (request.require_mfa), the page says so and
-  // offers to decline; when nothing can be set up, the client is told at once
-  // (unmet_requirements).
+  // The forced setup step (kSetupMethod) with the user's pending authenticator secret, or
+  // with `provider_id`'s pending enrollment when it is a security key the account allows
+  // (kSetupProviders; anything else falls back to the authenticator app). When the client
+  // requires the second factor (request.require_mfa), the page says so and offers to
+  // decline; when nothing can be set up, the client is told at once (unmet_requirements).
   WebOutcome setup_view(const LoadedFlow& loaded, const User& user, const std::string& error,
-                        std::optional<Fault> fault);
+                        std::optional<Fault> fault, const std::string& provider_id = "");
   // Ends `loaded` without signing anyone in, answering its client with
   // unmet_authentication_requirements (audited as mfa.requirement_unmet, from `address`).
   WebOutcome unmet_requirements(const LoadedFlow& loaded, const User& user,

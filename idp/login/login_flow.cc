@@ -66,6 +66,7 @@ nlohmann::json to_json(const FlowProgress& p) {
     j["challenge"] = {{"provider_id", p.challenge->provider_id},
                       {"server_state", base64url_encode(p.challenge->server_state)},
                       {"expires_at", p.challenge->expires_at}};
+  if (p.challenge && p.challenge->ceremony) j["challenge"]["ceremony"] = true;
   if (p.challenge && p.challenge->resync_credential != 0) {
     j["challenge"]["resync_credential"] = p.challenge->resync_credential;
     j["challenge"]["resync_first"] = p.challenge->resync_first;
@@ -94,7 +95,8 @@ Result<FlowProgress> flow_progress_from_json(const std::string& text) {
       p.challenge = KeptChallenge{c.at("provider_id").get<std::string>(), std::move(*state),
                                   c.at("expires_at").get<int64_t>(),
                                   c.value("resync_credential", int64_t{0}),
-                                  c.value("resync_first", std::string())};
+                                  c.value("resync_first", std::string()),
+                                  c.value("ceremony", false)};
     }
     return p;
   } catch (const nlohmann::json::exception& e) {

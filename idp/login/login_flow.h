@@ -71,6 +71,8 @@ struct KeptChallenge {
   // code as TwoFactor sealed it (StepRefusal::resync_first). 0 and "" otherwise.
   int64_t resync_credential = 0;
   std::string resync_first{};
+  // The page answers with a browser ceremony (InputKind::kBrowserCeremony), not a typed code.
+  bool ceremony = false;
 };
 
 // How far the browser got (stored as LoginFlow::progress_json).

@@ -47,7 +47,7 @@ std::string origin_of(const ParsedUrl& url) {
 
 TwoFactor::TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry,
                      const SecretBox& box, Random& random, const Clock& clock,
-                     const std::string& issuer, CredentialCaps caps)
+                     const std::string& issuer, CredentialCaps caps, const std::string& rp_id)
     : store_(store), mfa_(mfa), registry_(registry), box_(box), random_(random), clock_(clock),
       throttle_(mfa, clock), caps_(std::move(caps)) {
   if (issuer.empty()) return;
@@ -55,7 +55,7 @@ TwoFactor::TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& regist
   auto url = parse_url(issuer);
   assert(url);
   if (!url) return;
-  rp_id_ = url->host;
+  rp_id_ = rp_id.empty() ? url->host : rp_id;
   origin_ = origin_of(*url);
 }
 
@@ -243,6 +243,7 @@ Result<TwoFactorStatus> TwoFactor::status(const User& user) {
     factor.last_used_at = c.last_used_at;
     factor.usable = std::find(status.methods.begin(), status.methods.end(), c.provider_id) !=
                     status.methods.end();
+    factor.possibly_cloned = c.state.value(kPossiblyCloned, false);
     status.factors.push_back(std::move(factor));
   }
   for (const auto& id : allowed_providers(*account)) {
@@ -390,6 +391,9 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
   view.issuer_label = json.value("issuer_label", "");
   view.command = options.value(kOptionCommand, "");
   view.responses = json.value("responses", 1);
+  view.script = json.value("script", "");
+  if (const auto ceremony = options.find(kOptionCeremony); ceremony != options.end())
+    view.ceremony = ceremony->dump();
   if (view.otpauth_uri.empty()) return view;  // nothing to scan, e.g. a key to type
   auto png = qr_png(view.otpauth_uri);
   if (!png) return png.error();
@@ -399,6 +403,7 @@ Result<TotpEnrollmentView> TwoFactor::view_of(const User& user, const MfaCredent
 
 Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account& account,
                                                  const std::string& provider_id,
+                                                 const std::vector<MfaCredential>& credentials,
                                                  MfaCredential& to_store) {
   auto* provider = registry_.find(provider_id);
   if (!provider || provider->info().is_fallback)
@@ -410,10 +415,19 @@ Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account
   auto all = nlohmann::json::parse(account.mfa_settings_json, nullptr, false);
   if (!all.is_object())
     return make_error(ErrorCode::kInternal, "the account's MFA settings are corrupt");
-  auto settings = all.find(provider_id);
+  // The keys a security key must not register twice.
+  std::vector<MfaCredential> existing;
+  for (const auto& c : credentials) {
+    if (c.provider_id != provider_id || !c.confirmed) continue;
+    auto clear = unsealed(c);
+    if (!clear) return clear.error();
+    existing.push_back(std::move(*clear));
+  }
   const UserRef ref{user.id, user.account_id, user.email, account.issuer_label};
-  auto enrollment = provider->begin_enrollment(
-      ref, settings == all.end() ? ProviderSettings::object() : *settings);
+  const ChallengeContext context = challenge_context(account, *provider);
+  const auto settings = all.find(provider_id);
+  auto enrollment = provider->begin_enrollment_in_context(
+      ref, settings == all.end() ? ProviderSettings::object() : *settings, existing, context);
   if (!enrollment) return enrollment.error();
   MfaCredential& pending = enrollment->pending;
   pending.user_id = user.id;
@@ -423,9 +437,11 @@ Result<Enrollment> TwoFactor::prepare_enrollment(const User& user, const Account
   // What the enrollment page shows is kept with the pending credential, so that showing the
   // page again shows the same QR code, and dropped on confirmation. When it reveals the
   // secret it is sealed like the secret.
-  const nlohmann::json view = {{"client_options", enrollment->client_options},
-                               {"issuer_label", ref.issuer_label},
-                               {"responses", enrollment->input.responses}};
+  nlohmann::json view = {{"client_options", enrollment->client_options},
+                         {"issuer_label", ref.issuer_label},
+                         {"responses", enrollment->input.responses}};
+  if (enrollment->input.kind == InputKind::kBrowserCeremony)
+    view["script"] = enrollment->input.script;
   if (enrollment->holds_secret) {
     auto sealed_view = box_.seal(view.dump(), view_aad(user.id, provider_id), random_);
     if (!sealed_view) return sealed_view.error();
@@ -446,7 +462,7 @@ Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::stri
   if (!credentials) return credentials.error();
   if (Status s = below_cap(*credentials, provider_id); !s) return s.error();
   MfaCredential to_store;
-  auto enrollment = prepare_enrollment(user, *account, provider_id, to_store);
+  auto enrollment = prepare_enrollment(user, *account, provider_id, *credentials, to_store);
   if (!enrollment) return enrollment.error();
   auto stored = mfa_.put_pending_credential(to_store);
   if (!stored) return stored.error();
@@ -455,10 +471,10 @@ Result<Enrollment> TwoFactor::begin_enrollment(const User& user, const std::stri
 
 Result<PendingTotp> TwoFactor::totp_enrollment_for(const User& user, const Account& account) {
   PendingTotp out;
-  auto enrollment = prepare_enrollment(user, account, kTotpProvider, out.credential);
-  if (!enrollment) return enrollment.error();
   auto credentials = mfa_.credentials_of_user(user.id);
   if (!credentials) return credentials.error();
+  auto enrollment = prepare_enrollment(user, account, kTotpProvider, *credentials, out.credential);
+  if (!enrollment) return enrollment.error();
   for (const auto& c : *credentials) {
     if (c.provider_id != kTotpProvider || c.confirmed || c.params != out.credential.params)
       continue;
@@ -621,8 +637,11 @@ Result<std::vector<std::string>> TwoFactor::confirm_enrollment(const User& user,
     return make_error(ErrorCode::kNotFound, "Start again: nothing is waiting for confirmation.");
   auto clear = unsealed(*pending_it);
   if (!clear) return clear.error();
+  auto view = view_of(user, *pending_it);
+  if (!view) return view.error();
+  // Codes are typed with spaces ("123 456"); a ceremony's JSON answer is passed on as it came.
   std::string typed(code);
-  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  if (view->script.empty()) typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
   auto account = store_.account_by_id(user.account_id);
   if (!account) return account.error();
   auto confirmed = provider->finish_enrollment(*clear, typed, challenge_context(*account, *provider));
@@ -686,6 +705,11 @@ std::string TwoFactor::method_name(const std::string& provider_id) const {
   return provider ? provider->info().display_name : std::string();
 }
 
+std::vector<std::string> TwoFactor::method_amr(const std::string& provider_id) const {
+  const MfaProvider* provider = registry_.find(provider_id);
+  return provider ? provider->info().amr : std::vector<std::string>{};
+}
+
 Result<TwoFactor::CredentialsOf> TwoFactor::credentials_of(const User& user,
                                                           const std::string& provider_id) {
   CredentialsOf out;
@@ -713,12 +737,14 @@ Result<Challenge> TwoFactor::begin_login_challenge(const User& user,
                                                    const std::string& provider_id) {
   auto of = credentials_of(user, provider_id);
   if (!of) return of.error();
-  return of->provider->begin_challenge(of->clear, challenge_context());
+  auto account = store_.account_by_id(user.account_id);
+  if (!account) return account.error();
+  return of->provider->begin_challenge(of->clear, challenge_context(*account, *of->provider));
 }
 
 Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
                                             std::string_view code, const Challenge* challenge,
-                                            int64_t& ahead) {
+                                            int64_t& ahead, FactorSummary& cloned) {
   auto of = credentials_of(user, provider_id);
   if (!of) return of.error();
   MfaProvider& provider = *of->provider;
@@ -751,6 +777,20 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
         continue;
       }
       last_error = updated.error();
+      if (last_error->code == ErrorCode::kCloned) {
+        // The flag outlives this refusal: the member and the administrators see it on the
+        // key. A concurrent change of the key only delays it to the next regression.
+        MfaCredential marked = stored;
+        marked.state[kPossiblyCloned] = true;
+        if (auto s = mfa_.update_credential(marked, stored.version);
+            !s && s.error().code != ErrorCode::kConflict)
+          return s.error();
+        cloned = FactorSummary{stored.id,         stored.version + 1,
+                               stored.label.empty() ? provider.info().display_name : stored.label,
+                               provider_id,       provider.info().display_name,
+                               stored.created_at, stored.last_used_at};
+        cloned.possibly_cloned = true;
+      }
       // The expiry was checked above with this context's time; a provider that still finds
       // the challenge expired looked at the response, so it counts as a refused one.
       if (last_error->code == ErrorCode::kExpired) last_error->code = ErrorCode::kDenied;
@@ -800,18 +840,19 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
   if (Status open = not_locked_out(user, provider_id, keys, address, refusal); !open)
     return open.error();
-  // Authenticator apps show codes as "123 456"; spaces are not part of any code.
+  // Authenticator apps show codes as "123 456"; spaces are not part of any code. A
+  // ceremony's answer is the browser's JSON, passed on as it came.
   std::string typed(code);
-  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  if (!challenge || challenge->input.kind == InputKind::kTypedCode)
+    typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
   int64_t ahead = 0;
-  auto checked = check_code(user, provider_id, typed, challenge, ahead);
+  auto checked = check_code(user, provider_id, typed, challenge, ahead, refusal.cloned);
   if (checked) {
     throttle_.succeeded(keys);
     audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
           address, provider_id);
     obs::second_factor_check(provider_id, obs::kFactorAccepted);
-    auto* provider = registry_.find(provider_id);
-    return provider->info().amr;
+    return registry_.find(provider_id)->amr_of(*checked);
   }
   const ErrorCode code_kind = checked.error().code;
   if (code_kind == ErrorCode::kExpired) {
@@ -874,11 +915,14 @@ Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
     audit(user, "mfa.replay_refused", address, provider_id);
     obs::second_factor_check(provider_id, obs::kFactorReplayed);
   } else if (code_kind == ErrorCode::kCloned) {
+    FactorSummary cloned = std::move(refusal.cloned);
     refusal = {ErrorCode::kDenied,
                "This key may have been copied, so it was refused. Use another method and tell "
                "your administrator.",
                0};
-    audit(user, "mfa.clone_refused", address, provider_id);
+    refusal.cloned = std::move(cloned);
+    audit(user, "mfa.clone_refused", address,
+          provider_id + " credential " + std::to_string(refusal.cloned.id));
     obs::second_factor_check(provider_id, obs::kFactorDenied);
   } else {
     refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument

@@ -75,7 +75,14 @@ struct StepRefusal {
   // keep until the next one comes (base64; only this server can open it).
   int64_t resync_credential = 0;
   std::string resync_first{};
+  // A key whose signature counter went backwards (the provider's kCloned; `code` is
+  // kDenied): the factor, now marked possibly cloned, for the member's notice. id 0 otherwise.
+  FactorSummary cloned{};
 };
+
+// The credential state member that marks a key whose signature counter went backwards
+// (MfaProvider kCloned): shown on the profile, kept until the key is removed.
+inline constexpr const char* kPossiblyCloned = "possibly_cloned";
 
 // What the second step offers a user: the second factors of status().methods, the type of
 // the factor used last (greatest last_used_at) first, then the others in status() order;
@@ -101,10 +108,11 @@ class TwoFactor final : public LoginPolicy {
  public:
   // `issuer` (the server's issuer URL) names the relying party providers are told about
   // (ChallengeContext::rp_id and origin); "" tells them none (tests of the core alone).
-  // `caps` bounds the confirmed credentials a user holds of each provider.
+  // `caps` bounds the confirmed credentials a user holds of each provider. `rp_id` replaces
+  // the issuer's host as the relying-party id (a parent domain, checked by the caller).
   TwoFactor(Store& store, MfaStore& mfa, const ProviderRegistry& registry, const SecretBox& box,
             Random& random, const Clock& clock, const std::string& issuer = "",
-            CredentialCaps caps = {});
+            CredentialCaps caps = {}, const std::string& rp_id = "");
 
   // LoginPolicy: the seed's rule, reading both settings fresh from the store.
   Result<bool> second_factor_required(const User& user) override;
@@ -225,6 +233,8 @@ class TwoFactor final : public LoginPolicy {
   Result<SecondStepChoices> second_step_choices(const User& user);
   // The name a method is shown by: its provider's display name ("" for an unknown id).
   std::string method_name(const std::string& provider_id) const;
+  // The RFC 8176 amr values a method proves (its provider's info().amr; none for an unknown id).
+  std::vector<std::string> method_amr(const std::string& provider_id) const;
   // Begins the second step's challenge for `provider_id` (one of the user's second factors,
   // or the recovery code) over all the user's confirmed credentials of it: what the page
   // renders (input, client_options) and what the flow keeps until the POST (server_state,
@@ -313,10 +323,13 @@ class TwoFactor final : public LoginPolicy {
   std::string unique_label(const std::vector<MfaCredential>& credentials,
                            const MfaCredential& confirmed) const;
   Result<UserRef> user_ref(const User& user);
-  // The provider's enrollment under `account`'s settings, its pending credential sealed for
-  // the store (`to_store`). Stores nothing.
+  // The provider's enrollment under `account`'s settings, given the user's `credentials` (as
+  // stored: its confirmed ones of provider_id are the keys not to register again), its
+  // pending credential sealed for the store (`to_store`). Stores nothing.
   Result<Enrollment> prepare_enrollment(const User& user, const Account& account,
-                                        const std::string& provider_id, MfaCredential& to_store);
+                                        const std::string& provider_id,
+                                        const std::vector<MfaCredential>& credentials,
+                                        MfaCredential& to_store);
   // The user's confirmed credentials of provider_id, unsealed, with their stored rows
   // (parallel vectors). kNotFound when there are none or the account does not allow the
   // method; kInvalidArgument for an unknown provider.
@@ -329,10 +342,11 @@ class TwoFactor final : public LoginPolicy {
   // Checks a code against the user's confirmed credentials of provider_id with `challenge`
   // (nullptr: begin one now): only the one the provider's lookup_key(code) names, when it
   // names one, else each in turn. Stores the accepted one's update with CAS. With
-  // kOutOfSync, `ahead` receives the credential the code ran ahead on.
+  // kOutOfSync, `ahead` receives the credential the code ran ahead on. With kCloned, the
+  // credential is marked kPossiblyCloned (compare-and-set) and `cloned` describes it.
   Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
                                    std::string_view code, const Challenge* challenge,
-                                   int64_t& ahead);
+                                   int64_t& ahead, FactorSummary& cloned);
   // kLocked, with `refusal` filled and the lockout audited, while a wait of `keys` (the
   // user's and the address's) is in force; the store's error; else success.
   Status not_locked_out(const User& user, const std::string& provider_id,

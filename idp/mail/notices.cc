@@ -6,7 +6,34 @@
 
 namespace keystep {
 
+namespace {
+
+MailContent cloned_notice(const FactorNotice& n) {
+  const std::string what = n.factor_type + " \"" + n.factor_label + "\"";
+  const std::string when =
+      rfc5322_date(n.at) + (n.address.empty() ? std::string() : " from " + n.address);
+  const std::string happened =
+      "A sign-in to " + n.account_label + " with your " + what +
+      " was refused: the key's signature counter went backwards, which happens when a copy of "
+      "the key is being used.";
+  const std::string advice =
+      "If you still have your key, sign in with another method at " + n.profile_url +
+      ", remove the key, add a new one, and tell your administrator.";
+  MailContent content;
+  content.subject = "Your security key may have been copied (" + n.account_label + ")";
+  content.text_body = happened + "\n\nWhen: " + when + "\n\n" + advice + "\n";
+  content.html_body = "<p>" + html_escape(happened) + "</p><p>When: " + html_escape(when) +
+                      "</p><p>If you still have your key, sign in with another method at <a "
+                      "href=\"" + html_escape(n.profile_url) + "\">" +
+                      html_escape(n.profile_url) +
+                      "</a>, remove the key, add a new one, and tell your administrator.</p>";
+  return content;
+}
+
+}  // namespace
+
 MailContent factor_notice(const FactorNotice& n) {
+  if (n.change == FactorChange::kPossiblyCloned) return cloned_notice(n);
   const bool added = n.change == FactorChange::kAdded;
   const std::string what = n.factor_type + " \"" + n.factor_label + "\"";
   const std::string who = n.by_administrator ? "An administrator of " + n.account_label : "You";
@@ -68,9 +95,10 @@ FactorNotifier::FactorNotifier(MailStore& outbox, const nlohmann::json& mail, st
 Status FactorNotifier::notify(const std::string& to, FactorNotice notice) {
   notice.at = clock_.now();
   notice.profile_url = issuer_ + "/profile";
-  const std::string key = std::string(notice.change == FactorChange::kAdded ? "factor-added:"
-                                                                            : "factor-removed:") +
-                          std::to_string(notice.factor_id);
+  const char* kind = notice.change == FactorChange::kAdded     ? "factor-added:"
+                     : notice.change == FactorChange::kRemoved ? "factor-removed:"
+                                                               : "factor-cloned:";
+  const std::string key = kind + std::to_string(notice.factor_id);
   auto host = parse_url(issuer_);
   auto mail = queued_mail(key, from_, to, factor_notice(notice), host ? host->host : "localhost",
                           random_, notice.at);

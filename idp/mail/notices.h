@@ -19,7 +19,9 @@
 
 namespace keystep {
 
-enum class FactorChange { kAdded, kRemoved };
+// kPossiblyCloned: a security key's signature counter went backwards at a sign-in, which
+// happens when two copies of the key sign; the sign-in was refused.
+enum class FactorChange { kAdded, kRemoved, kPossiblyCloned };
 
 struct FactorNotice {
   FactorChange change = FactorChange::kAdded;

@@ -48,6 +48,11 @@ struct TotpEnrollmentView {
   // How many codes confirming asks for, one per line (ResponseInput::responses: a key
   // touched twice).
   int responses = 1;
+  // A browser ceremony's enrollment (ResponseInput::kBrowserCeremony: a security key): the
+  // same-origin script that runs it and its options (the "ceremony" client option, JSON
+  // text); both "" for typed codes.
+  std::string script;
+  std::string ceremony;
 };
 
 // One of a user's confirmed second factors, as the profile lists it.
@@ -62,6 +67,8 @@ struct FactorSummary {
   // False when it no longer counts as a second factor: the account stopped allowing its
   // method or the server no longer has it. Listed so the user can remove it.
   bool usable = true;
+  // Its signature counter went backwards once: two copies of the key may exist.
+  bool possibly_cloned = false;
 };
 
 // A kind of second factor the user may add now.
@@ -121,7 +128,10 @@ struct SecondFactorView {
   std::string method;       // a provider id, or kSetupMethod (idp/login/) for the forced setup
   std::string method_name;  // the method as shown, e.g. "Authenticator app"
   std::string error_message;
-  TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type
+  TotpEnrollmentView setup;  // with kSetupMethod: what to scan or type, or the ceremony
+  std::string setup_provider;  // with kSetupMethod: the provider being set up, e.g. "totp"
+  // With kSetupMethod: the other kinds of factor the step can set up (ids and names).
+  std::vector<MethodChoice> setup_alternatives;
   // With kSetupMethod: the application requires two-factor authentication (not the
   // account); the page says so and offers to decline (kDeclineMethod).
   bool required_by_application = false;

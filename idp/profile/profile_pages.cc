@@ -283,9 +283,9 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
   WebOutcome failure;
   auto who = profile_post(form, browser, failure);
   if (!who) return failure;
-  std::string code = param(form, "code");
-  // Room for two outputs of a key touched twice, typed on AZERTY (two bytes a digit).
-  if (code.size() > 128) code.resize(128);
+  // Typed codes are checked by their provider, and a ceremony's answer (a security key's JSON,
+  // a few kB) is bounded by its own; the request's size limit bounds both.
+  const std::string code = param(form, "code");
   const std::string method = param(form, "method").empty() ? kTotpProvider : param(form, "method");
   auto before = two_factor_.status(who->user);
   if (!before) return unavailable_page();
@@ -304,9 +304,14 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
       return profile_with(*who, Fault::kConflict,
                           "This key is registered already, to you or to someone else. Ask your "
                           "administrator.");
-    if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
-        kind != ErrorCode::kReplayed)
+    // A ceremony's challenge lasts minutes: a late answer gets a fresh one.
+    if (kind == ErrorCode::kExpired) {
+      if (auto again = two_factor_.begin_enrollment(who->user, method); !again)
+        return unavailable_page(again.error().message);
+    } else if (kind != ErrorCode::kDenied && kind != ErrorCode::kInvalidArgument &&
+               kind != ErrorCode::kReplayed) {
       return unavailable_page(codes.error().message);
+    }
     auto view = two_factor_.pending_enrollment(who->user, method);
     auto out = profile_view(*who, WebOutcome::Kind::kEnableTwoFactorPage, Fault::kWrongCredentials);
     if (!view || !out) return unavailable_page("Please try again.");
@@ -318,10 +323,20 @@ WebOutcome ProfilePages::profile_enable_submit(const Params& form, const Browser
     out->profile.error_message =
         method == kTotpProvider
             ? "That code is not valid. Enter the current code from your authenticator app."
+        : kind == ErrorCode::kExpired
+            ? "The key took too long to answer. Press the button and touch it again."
+        : !view->ceremony.empty()
+            ? "The security key was refused (" + codes.error().message + "). Try again."
         : view->command.empty()
             ? "That code is not valid. Enter the current code."
             : "That is not what the key typed. Touch it again, once per line.";
     return *out;
+  }
+  // A security key is named on its page, before the touch.
+  if (const std::string label = param(form, "label"); !label.empty() && label != added.label) {
+    if (two_factor_.rename_factor(who->user, added.id, added.version, label,
+                                  browser.client_address))
+      added.label = label;
   }
   two_factor_.notify_member(notices_, who->user, FactorChange::kAdded, added, false,
                             browser.client_address);

@@ -283,13 +283,12 @@ SettingsDescription WebAuthnProvider::describe_settings() const {
 
 Result<Enrollment> WebAuthnProvider::begin_enrollment(const UserRef& user,
                                                       const ProviderSettings& settings) {
-  return begin_registration(user, settings, {}, ChallengeContext{});
+  return begin_enrollment_in_context(user, settings, {}, ChallengeContext{});
 }
 
-Result<Enrollment> WebAuthnProvider::begin_registration(const UserRef& user,
-                                                        const ProviderSettings& settings,
-                                                        std::span<const MfaCredential> existing,
-                                                        const ChallengeContext& context) {
+Result<Enrollment> WebAuthnProvider::begin_enrollment_in_context(
+    const UserRef& user, const ProviderSettings& settings,
+    std::span<const MfaCredential> existing, const ChallengeContext& context) {
   Result<Policy> policy = parse_policy(settings, !roots_.empty());
   if (!policy) return policy.error();
   if (user.email.empty() || user.issuer_label.empty()) {
@@ -427,8 +426,11 @@ Result<Enrollment> WebAuthnProvider::begin_registration_for(
 
 Result<Challenge> WebAuthnProvider::begin_challenge(std::span<const MfaCredential> credentials,
                                                     const ChallengeContext& context) {
+  // The account's settings were validated when saved; the roots are not what is asked here.
+  Result<Policy> account = parse_policy(context.settings, /*have_roots=*/true);
+  if (!account) return account.error();
   nlohmann::json allow = nlohmann::json::array();
-  std::string_view user_verification = kUserVerification[0];
+  std::string user_verification = account->user_verification;
   for (const MfaCredential& credential : credentials) {
     StoredKey key;
     if (!parse_stored(credential, key)) {
@@ -463,6 +465,8 @@ Result<MfaCredential> WebAuthnProvider::verify(const MfaCredential& credential,
                                                const Challenge& challenge,
                                                std::string_view response,
                                                const ChallengeContext& context) {
+  Result<Policy> account = parse_policy(context.settings, /*have_roots=*/true);
+  if (!account) return account.error();
   StoredKey key;
   const Result<std::string> expected_challenge = base64url_decode(challenge.server_state);
   if (!parse_stored(credential, key) || !expected_challenge ||
@@ -500,7 +504,9 @@ Result<MfaCredential> WebAuthnProvider::verify(const MfaCredential& credential,
   }
   Result<webauthn::AssertedData> asserted = webauthn::verify_assertion(
       *auth_data, *signature,
-      {context.rp_id, *client_data, *key.user_verification == "required", key.alg, key.public_key});
+      {context.rp_id, *client_data,
+       *key.user_verification == "required" || account->user_verification == "required", key.alg,
+       key.public_key});
   if (!asserted) return asserted.error();
   // §6.1.3: backup eligibility is fixed when the credential is made.
   if (((asserted->flags & webauthn::kFlagBackupEligible) != 0) != key.backup_eligible) {
@@ -525,6 +531,14 @@ Result<MfaCredential> WebAuthnProvider::verify(const MfaCredential& credential,
   updated.state["user_verified"] = (asserted->flags & webauthn::kFlagUserVerified) != 0;
   updated.state["last_challenge"] = challenge.server_state;
   return updated;
+}
+
+std::vector<std::string> WebAuthnProvider::amr_of(const MfaCredential& verified) const {
+  const auto uv = verified.state.find("user_verified");
+  if (uv != verified.state.end() && uv->is_boolean() && uv->get<bool>()) {
+    return {"hwk", "user", "pin"};
+  }
+  return info_.amr;
 }
 
 }  // namespace keystep

@@ -63,8 +63,8 @@ class WebAuthnProvider final : public MfaProvider {
   // the help names the AAGUID allow-list, set through the admin API.
   SettingsDescription describe_settings() const override;
 
-  // begin_registration without other keys to exclude and without a context: the options
-  // carry no rp.id (the browser then uses the page's host, the default rp id).
+  // begin_enrollment_in_context without other keys to exclude and without a context: the
+  // options carry no rp.id (the browser then uses the page's host, the default rp id).
   Result<Enrollment> begin_enrollment(const UserRef& user,
                                       const ProviderSettings& settings) override;
   // Begins registering a key for `user` under the account's `settings` (validated again:
@@ -77,9 +77,10 @@ class WebAuthnProvider final : public MfaProvider {
   // residentKey "discouraged", userVerification and attestation ("none" or "direct") from
   // the settings, timeout kCeremonySeconds. The input is the ceremony script. kInvalidArgument
   // for an empty email or issuer label; the Random's failure is returned.
-  Result<Enrollment> begin_registration(const UserRef& user, const ProviderSettings& settings,
-                                        std::span<const MfaCredential> existing,
-                                        const ChallengeContext& context);
+  Result<Enrollment> begin_enrollment_in_context(const UserRef& user,
+                                                 const ProviderSettings& settings,
+                                                 std::span<const MfaCredential> existing,
+                                                 const ChallengeContext& context) override;
   // Checks a registration response (PublicKeyCredential.toJSON() of navigator.credentials
   // .create(), as JSON text) against `pending`: clientDataJSON (type webauthn.create, the
   // pending challenge, context.origin, not cross-origin), the attestation (rpIdHash of
@@ -108,6 +109,8 @@ class WebAuthnProvider final : public MfaProvider {
   // client_options a PublicKeyCredentialRequestOptionsJSON {challenge, rpId (context.rp_id),
   // timeout, userVerification (the strictest of the credentials' policies),
   // allowCredentials [{type, id, transports}]}. The input is the ceremony script.
+  // "The strictest" counts the account's current user_verification (context.settings) too,
+  // so a policy raised after enrollment holds at the next sign-in.
   Result<Challenge> begin_challenge(std::span<const MfaCredential> credentials,
                                     const ChallengeContext& context) override;
 
@@ -120,13 +123,17 @@ class WebAuthnProvider final : public MfaProvider {
   // (else kDenied), a userHandle if sent is the user's; clientDataJSON type webauthn.get,
   // challenge.server_state's challenge, context.origin, not cross-origin; the assertion
   // (rpIdHash of context.rp_id, user presence, user verification when the credential's
-  // policy is "required", the signature, see assertion.h); backup eligibility unchanged.
+  // policy or the account's current one (context.settings) is "required", the signature, see
+  // assertion.h); backup eligibility unchanged.
   // kExpired past challenge.expires_at; kReplayed when this challenge was already accepted
   // for this key; kCloned when the stored or received counter is non-zero and the received
   // one is not greater. On success returns a copy with counter, last_used_at = context.now,
   // and state backup_state, user_verified and last_challenge updated.
   Result<MfaCredential> verify(const MfaCredential& credential, const Challenge& challenge,
                                std::string_view response, const ChallengeContext& context) override;
+  // {"hwk"}, plus "user" and "pin" when the key verified its user (state user_verified):
+  // a PIN or a fingerprint, which the relying party cannot tell apart.
+  std::vector<std::string> amr_of(const MfaCredential& verified) const override;
 
  private:
   Random& random_;

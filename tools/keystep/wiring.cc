@@ -2,13 +2,38 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <utility>
 
 #include "idp/observability/observability.h"
 #include "providers/builtin.h"
+#include "providers/webauthn/rp_id.h"
 
 namespace keystep {
+
+Result<BuiltinOptions> builtin_options(const IdpConfig& config) {
+  BuiltinOptions options;
+  if (!config.webauthn_rp_id.empty()) {
+    if (Status s = webauthn::check_rp_id(config.webauthn_rp_id, config.issuer); !s)
+      return make_error(ErrorCode::kInvalidArgument, "webauthn.rp_id: " + s.error().message);
+  }
+  if (config.webauthn_attestation_roots.empty()) return options;
+  std::ifstream file(config.webauthn_attestation_roots, std::ios::binary);
+  std::stringstream pem;
+  pem << file.rdbuf();
+  if (!file)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "webauthn.attestation_roots: cannot read " + config.webauthn_attestation_roots);
+  auto roots = webauthn::AttestationRoots::from_pem({pem.str()});
+  if (!roots)
+    return make_error(ErrorCode::kInvalidArgument, "webauthn.attestation_roots: " +
+                                                       config.webauthn_attestation_roots + ": " +
+                                                       roots.error().message);
+  options.attestation_roots = std::move(*roots);
+  return options;
+}
 
 Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store& store,
                                                  MailStore& outbox, const SecretBox& box,
@@ -16,7 +41,9 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
                                                  const WiringOptions& options) {
   std::unique_ptr<WiredServer> w(new WiredServer(config));
   const IdpConfig& c = w->config_;
-  if (auto s = register_builtin_providers(w->registry_, random); !s) return s.error();
+  auto builtin = builtin_options(c);
+  if (!builtin) return builtin.error();
+  if (auto s = register_builtin_providers(w->registry_, random, *builtin); !s) return s.error();
   const KeystepPluginHost host{&random};
   if (options.load_plugin_dir && !c.plugin_dir.empty())
     w->plugin_reports_ = w->plugin_loader_.load_directory(c.plugin_dir, host, w->registry_);
@@ -29,7 +56,7 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   w->keys_ = std::make_unique<SigningKeys>(store, box, clock);
   w->hasher_ = std::make_unique<PasswordHasher>(c.argon2, random);
   w->two_factor_ = std::make_unique<TwoFactor>(store, store, w->registry_, box, random, clock,
-                                               c.issuer, c.credential_caps);
+                                               c.issuer, c.credential_caps, c.webauthn_rp_id);
   w->notices_ = std::make_unique<FactorNotifier>(outbox, c.mail, c.issuer, random, clock);
   w->provider_ = std::make_unique<Provider>(c, store, *w->keys_, *w->hasher_, *w->two_factor_,
                                             *w->notices_, random, clock);

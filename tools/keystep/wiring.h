@@ -34,6 +34,7 @@
 #include "idp/store/store.h"
 #include "plugin/loader.h"
 #include "plugin/registry.h"
+#include "providers/builtin.h"
 
 namespace keystep {
 
@@ -108,6 +109,11 @@ class WiredServer {
   std::unique_ptr<BackchannelLogouts> logouts_;  // null without a logout transport
   std::unique_ptr<http::Server> server_;
 };
+
+// What the built-in providers take from `config`, read and checked at start-up: its
+// webauthn.rp_id (the issuer's host or a parent domain of it, providers/webauthn/rp_id.h)
+// and the PEM file webauthn.attestation_roots. kInvalidArgument naming the member otherwise.
+Result<BuiltinOptions> builtin_options(const IdpConfig& config);
 
 // Builds every piece of a server for `config` (which must pass validate_config; the server
 // keeps its own copy) over `store` and `outbox` (the mail queue of the same database), with

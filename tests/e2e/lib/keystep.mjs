@@ -65,10 +65,11 @@ export function cli(args, { input } = {}) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Keystep {
-  constructor({ dataDir, port, rpPort }) {
+  constructor({ dataDir, port, rpPort, host = '127.0.0.1' }) {
     this.dataDir = dataDir;
     this.port = port;
-    this.issuer = `http://127.0.0.1:${port}`;
+    this.host = host;
+    this.issuer = `http://${host}:${port}`;
     this.rpOrigin = `http://127.0.0.1:${rpPort}`;
     this.redirectUri = `${this.rpOrigin}/cb`;
     this.postLogoutRedirectUri = `${this.rpOrigin}/bye`;
@@ -79,10 +80,12 @@ export class Keystep {
 
   // Initialises a data directory with one account, user and the two clients, then serves.
   // `conf` members replace those of the keystep.conf `init` writes (e.g. { mail: {…} }).
-  // Cleans the directory up itself when that fails.
-  static async start({ conf = {} } = {}) {
+  // Cleans the directory up itself when that fails. `host` names the issuer's host (it always
+  // listens on 127.0.0.1): 'localhost' for security keys, since WebAuthn refuses an IP
+  // address as relying-party id.
+  static async start({ conf = {}, host } = {}) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'keystep-e2e-'));
-    const ks = new Keystep({ dataDir, port: await freePort(), rpPort: await freePort() });
+    const ks = new Keystep({ dataDir, port: await freePort(), rpPort: await freePort(), host });
     try {
       await ks.provision(conf);
       await ks.serve({ newPortOnConflict: true });
@@ -148,7 +151,7 @@ export class Keystep {
       } catch (err) {
         if (!newPortOnConflict || !err.bindFailed || attempt >= 3) throw err;
         this.port = await freePort();
-        this.issuer = `http://127.0.0.1:${this.port}`;
+        this.issuer = `http://${this.host}:${this.port}`;
       }
     }
   }

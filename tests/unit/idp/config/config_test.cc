@@ -203,5 +203,31 @@ TEST(Config, CredentialCapsOutsideOneToAHundredOrUnknownKeysAreRefusedByName) {
   EXPECT_FALSE(validate_config(config));
 }
 
+TEST(Config, SecurityKeySettingsAreReadAndWritten) {
+  IdpConfig config;
+  EXPECT_EQ(config.webauthn_rp_id, "");
+  EXPECT_EQ(config.webauthn_attestation_roots, "");
+  ASSERT_TRUE(apply_config_json(
+      {{"webauthn", {{"rp_id", "example.com"}, {"attestation_roots", "/etc/keystep/fido.pem"}}}},
+      config));
+  EXPECT_EQ(config.webauthn_rp_id, "example.com");
+  EXPECT_EQ(config.webauthn_attestation_roots, "/etc/keystep/fido.pem");
+  IdpConfig back;
+  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
+  EXPECT_EQ(back.webauthn_rp_id, "example.com");
+  EXPECT_EQ(back.webauthn_attestation_roots, "/etc/keystep/fido.pem");
+  for (const auto& [json, message] : std::vector<std::pair<nlohmann::json, std::string>>{
+           {{{"webauthn", "example.com"}}, "webauthn must be an object"},
+           {{{"webauthn", {{"rp", "x"}}}}, "unknown configuration key: webauthn.rp"},
+           {{{"webauthn", {{"rp_id", 1}}}}, "webauthn.rp_id must be a string"},
+           {{{"webauthn", {{"attestation_roots", true}}}},
+            "webauthn.attestation_roots must be a string (a PEM file's path)"}}) {
+    IdpConfig c;
+    Status s = apply_config_json(json, c);
+    ASSERT_FALSE(s) << json.dump();
+    EXPECT_EQ(s.error().message, message);
+  }
+}
+
 }  // namespace
 }  // namespace keystep

@@ -609,6 +609,50 @@ TEST_F(TwoFactorLookupKeyTest, ACopiedAuthenticatorIsRefusedAndAudited) {
   EXPECT_EQ(events->front().event, "mfa.clone_refused");
 }
 
+TEST_F(TwoFactorLookupKeyTest, ACopiedAuthenticatorIsMarkedAndNamedForTheMembersNotice) {
+  StepRefusal refusal;
+  ASSERT_FALSE(sign_in("aaaa-clone", refusal));
+  EXPECT_EQ(refusal.cloned.label, "Key aaaa");
+  EXPECT_EQ(refusal.cloned.type, "Keyed token");
+  EXPECT_TRUE(refusal.cloned.possibly_cloned);
+  auto stored = store_->credentials_of_user(user_.id);
+  ASSERT_TRUE(stored);
+  for (const auto& c : *stored) {
+    if (c.provider_id != "keyed") continue;
+    EXPECT_EQ(c.state.value(kPossiblyCloned, false), c.lookup_key == "aaaa") << c.lookup_key;
+    if (c.lookup_key == "aaaa") EXPECT_EQ(refusal.cloned.id, c.id);
+  }
+  auto status = two_factor_->status(user_);
+  ASSERT_TRUE(status);
+  for (const auto& f : status->factors)
+    EXPECT_EQ(f.possibly_cloned, f.label == "Key aaaa") << f.label;
+  StepRefusal wrong;
+  ASSERT_FALSE(sign_in("bbbb-nope", wrong));
+  EXPECT_EQ(wrong.cloned.id, 0);
+}
+
+TEST_F(TwoFactorLookupKeyTest, ACeremonysAnswerReachesTheProviderAsItCame) {
+  StepRefusal refusal;
+  auto challenge = two_factor_->begin_login_challenge(user_, "keyed");
+  ASSERT_TRUE(challenge);
+  challenge->input.kind = InputKind::kBrowserCeremony;
+  ASSERT_FALSE(two_factor_->verify_login(user_, "keyed", "aaaa-o k", "ip", refusal, *challenge));
+  challenge->input.kind = InputKind::kTypedCode;
+  clock_.advance(31);  // past the throttle's delay
+  ASSERT_TRUE(two_factor_->verify_login(user_, "keyed", "aaaa-o k", "ip", refusal, *challenge))
+      << refusal.message;
+}
+
+TEST_F(TwoFactorLookupKeyTest, AConfiguredRelyingPartyIdReplacesTheIssuersHost) {
+  two_factor_ = std::make_unique<TwoFactor>(*store_, *store_, registry_, *box_, random_, clock_,
+                                            "https://id.example.com", CredentialCaps{},
+                                            "example.com");
+  StepRefusal refusal;
+  ASSERT_TRUE(sign_in("aaaa-ok", refusal));
+  EXPECT_EQ(keyed_->seen_context.rp_id, "example.com");
+  EXPECT_EQ(keyed_->seen_context.origin, "https://id.example.com");
+}
+
 TEST_F(TwoFactorLookupKeyTest, EnrollmentViewWithoutASecretIsKeptUnsealed) {
   ASSERT_TRUE(two_factor_->begin_enrollment(user_, "keyed"));
   auto stored = store_->credentials_of_user(user_.id);

@@ -46,6 +46,21 @@ TEST(FactorNotice, RemovedByAnAdministratorOfTheLastFactorSaysTwoFactorIsOff) {
   EXPECT_TRUE(has(c.text_body, "two-factor authentication is now off")) << c.text_body;
 }
 
+TEST(FactorNotice, APossiblyCopiedKeySaysWhatHappenedAndWhatToDo) {
+  FactorNotice n = notice(FactorChange::kPossiblyCloned);
+  n.factor_type = "Security key";
+  const MailContent c = factor_notice(n);
+  EXPECT_EQ(c.subject, "Your security key may have been copied (Harness-Inc)");
+  EXPECT_TRUE(has(c.text_body, "A sign-in to Harness-Inc with your Security key \"Work <phone>\" "
+                               "was refused: the key's signature counter went backwards"))
+      << c.text_body;
+  EXPECT_TRUE(has(c.text_body, "remove the key, add a new one")) << c.text_body;
+  EXPECT_TRUE(has(c.text_body, "from 192.0.2.7")) << c.text_body;
+  ASSERT_TRUE(c.html_body);
+  EXPECT_TRUE(has(*c.html_body, "Work &lt;phone&gt;")) << *c.html_body;
+  EXPECT_FALSE(has(*c.html_body, "<phone>"));
+}
+
 TEST(QueuedMail, BuildsAnUnsealedMessageDueNow) {
   OsRandom random;
   auto mail = queued_mail("factor:1:2", "Keystep <keystep@id.example.com>", "alice@example.com",

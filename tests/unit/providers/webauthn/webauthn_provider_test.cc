@@ -303,7 +303,7 @@ TEST_F(WebAuthnProviderTest, BeginRegistrationOffersTheCreationOptions) {
   pending_other.provider_id = "webauthn";
   pending_other.lookup_key = "xyz";
   const std::vector<MfaCredential> existing = {held, pending_other};
-  auto enrollment = provider_.begin_registration(
+  auto enrollment = provider_.begin_enrollment_in_context(
       {kUserId, 7, "ada@example.com", "Harness-Inc"}, {{"user_verification", "preferred"}},
       existing, context_at("id.example.com", "https://id.example.com"));
   ASSERT_TRUE(enrollment) << enrollment.error().message;
@@ -470,6 +470,44 @@ TEST_F(WebAuthnProviderTest, UserVerificationIsRecordedForTheAmr) {
   auto updated = verify_case(c);
   ASSERT_TRUE(updated) << updated.error().message;
   EXPECT_EQ(updated->state["user_verified"], true);
+}
+
+TEST_F(WebAuthnProviderTest, AmrNamesUserAndPinOnlyWhenTheKeyVerifiedItsUser) {
+  auto verified = verify_case(find_case("assertions", "uv_required_with_uv"));
+  ASSERT_TRUE(verified) << verified.error().message;
+  EXPECT_EQ(provider_.amr_of(*verified), (std::vector<std::string>{"hwk", "user", "pin"}));
+  auto touched = verify_case(find_case("assertions", "packed_ok"));
+  ASSERT_TRUE(touched) << touched.error().message;
+  EXPECT_EQ(provider_.amr_of(*touched), std::vector<std::string>{"hwk"});
+}
+
+// A key registered while the account did not ask for user verification is held to the
+// account's policy once it does: the request asks for it and an answer without it is refused.
+TEST_F(WebAuthnProviderTest, TheAccountsCurrentUserVerificationPolicyHolds) {
+  const auto& c = find_case("assertions", "uv_required_without_uv");
+  MfaCredential credential = registered(c["registration"].get<std::string>());
+  credential.counter = c["stored_count"].get<int64_t>();
+  credential.params["user_verification"] = "discouraged";
+  ChallengeContext context = context_for(c);
+  context.settings = {{"user_verification", "required"}};
+  const std::vector<MfaCredential> keys = {credential};
+  auto begun = provider_.begin_challenge(keys, context);
+  ASSERT_TRUE(begun) << begun.error().message;
+  EXPECT_EQ(begun->client_options["userVerification"], "required");
+
+  Challenge challenge;
+  challenge.server_state = c["challenge"].get<std::string>();
+  challenge.expires_at = kNow + 60;
+  auto refused = provider_.verify(credential, challenge, c["response"].dump(), context);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kDenied);
+  context.settings = {{"user_verification", "preferred"}};
+  EXPECT_TRUE(provider_.verify(credential, challenge, c["response"].dump(), context));
+
+  context.settings = {{"user_verification", "always"}};
+  auto corrupt = provider_.begin_challenge(keys, context);
+  ASSERT_FALSE(corrupt);
+  EXPECT_EQ(corrupt.error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(WebAuthnProviderTest, KeysWithoutACounterPassAtZero) {

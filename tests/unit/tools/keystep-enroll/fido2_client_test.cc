@@ -77,7 +77,7 @@ class Fido2ClientTest : public ::testing::Test {
   // The admin API's begin: a pending credential and the options the tool is given.
   Enrollment begin(const nlohmann::json& settings = nlohmann::json::object(),
                    std::span<const MfaCredential> existing = {}) {
-    auto enrollment = provider_.begin_registration(user_, settings, existing, context());
+    auto enrollment = provider_.begin_enrollment_in_context(user_, settings, existing, context());
     EXPECT_TRUE(enrollment.ok()) << enrollment.error().message;
     return std::move(*enrollment);
   }

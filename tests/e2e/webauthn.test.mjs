@@ -1,0 +1,272 @@
+// Security keys (WebAuthn) in Debian's chromium, end to end (issue 13), with the DevTools
+// WebAuthn virtual authenticator standing in for the key: alice adds a key on her profile
+// (names it, touches it) through the same-origin /assets/webauthn.js, then signs in to a
+// relying party (openid-client, code + PKCE) with it (amr has hwk); an account policy
+// requiring user verification refuses a key that did not verify her; a key whose signature
+// counter went backwards is refused, marked on the profile and alice is emailed (the test
+// SMTP server); a browser without JavaScript is told so and offered her other methods; when
+// the account enforces two-factor authentication, bob's forced setup takes a key.
+// The issuer is http://localhost:PORT: WebAuthn refuses an IP address as relying-party id.
+//   cd tests/e2e && KEYSTEP_BIN=$PWD/../../build/keystep node --test webauthn.test.mjs
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+
+import { AdminApi } from './lib/admin_api.mjs';
+import { launchChromium, serveRpCallback } from './lib/chromium.mjs';
+import { Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
+import { discover, startAuthorization } from './lib/rp.mjs';
+import { parseMail, SmtpServer, smtpConf } from './lib/smtp.mjs';
+
+const ADMIN = { email: 'boss@example.com', password: 'boss staple battery' };
+// A USB security key with a PIN, as Chromium's virtual authenticator plays it.
+const KEY = { protocol: 'ctap2', transport: 'usb', hasResidentKey: false,
+              hasUserVerification: true, isUserVerified: true,
+              automaticPresenceSimulation: true };
+
+describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout: 180000 }, () => {
+  let smtp;
+  let ks;
+  let api;
+  let config;
+  let browser;
+  let rpServer;
+  let credential;  // alice's key as the virtual authenticator exported it
+
+  before(async () => {
+    smtp = await SmtpServer.create();
+    const port = await smtp.listen();
+    ks = await Keystep.start({ host: 'localhost', conf: smtpConf(port) });
+    await ks.addUser({ ...ADMIN, admin: true });
+    api = new AdminApi(ks, await ks.apiToken(ADMIN.email));
+    config = await discover(ks, PUBLIC_CLIENT_ID);
+    rpServer = await serveRpCallback(ks);
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    rpServer?.close();
+    const exit = await ks?.shutdown();
+    await smtp?.stop();
+    await smtp?.cleanup();
+    assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
+  });
+
+  // A fresh browser context and page with a virtual authenticator holding `credentials`.
+  async function withKey(options = KEY, credentials = []) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator',
+                                                { options: { ...KEY, ...options } });
+    for (const c of credentials)
+      await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: c });
+    const key = {
+      async credentials() {
+        return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+      },
+      overrideBits(bits) {
+        return cdp.send('WebAuthn.setResponseOverrideBits',
+                        { authenticatorId, isBogusSignature: false, isBadUV: false,
+                          isBadUP: false, ...bits });
+      },
+    };
+    return { context, page, key };
+  }
+
+  async function submitPassword(page, user = USER) {
+    await page.fill('#email', user.email);
+    await page.fill('#password', user.password);
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  }
+
+  // Signs `user` in to the profile on `page` and adds the page's key as `label`.
+  async function addKeyOnProfile(page, user, label) {
+    await page.goto(`${ks.issuer}/profile`);
+    await submitPassword(page, user);
+    assert.equal(new URL(page.url()).pathname, '/profile');
+    await page.selectOption('select[name=method]', 'webauthn');
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Add a second factor")')]);
+    assert.equal(new URL(page.url()).pathname, '/profile/two-factor/enable');
+    // The script is the server's own, and no inline script runs (CSP script-src 'self').
+    assert.equal(await page.locator('script[src="/assets/webauthn.js"]').count(), 1);
+    assert.equal(await page.locator('script:not([src])').count(), 0);
+    await page.fill('#label', label);
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Touch your key")')]);
+    assert.match(await page.locator('main').innerText(), /Two-factor authentication is on/);
+  }
+
+  // A relying party's sign-in up to the second step. Returns the RP's checks.
+  async function toSecondStep(page) {
+    const auth = await startAuthorization(config, ks);
+    await page.goto(auth.url.href);
+    await submitPassword(page);
+    assert.equal(new URL(page.url()).pathname, '/login/second-factor', await page.content());
+    return auth;
+  }
+
+  async function useKey(page) {
+    await Promise.all([page.waitForNavigation(),
+                       page.click('button:has-text("Use your Security key")')]);
+  }
+
+  it('alice adds a security key on her profile: she names it and touches it', async () => {
+    const { context, page, key } = await withKey();
+    try {
+      await addKeyOnProfile(page, USER, 'Desk key');
+      await page.goto(`${ks.issuer}/profile`);
+      assert.equal(await page.locator('#factors + table input[name=label]').inputValue(), 'Desk key');
+      assert.match(await page.locator('#factors + table').innerText(), /\tSecurity key\t/);
+      [credential] = await key.credentials();
+      assert.ok(credential, 'the virtual authenticator holds the new credential');
+    } finally {
+      await context.close();
+    }
+    const [row] = await ks.sql("SELECT lookup_key, counter, params FROM mfa_credentials " +
+                               "WHERE provider_id = 'webauthn' AND confirmed = 1");
+    assert.equal(row.lookup_key, Buffer.from(credential.credentialId, 'base64').toString('base64url'));
+    assert.equal(JSON.parse(row.params).alg, -7);
+  });
+
+  it('alice signs in to the relying party with her key: amr has hwk', async () => {
+    const { context, page, key } = await withKey(KEY, [credential]);
+    try {
+      const auth = await toSecondStep(page);
+      assert.match(await page.locator('main').innerText(), /Use your Security key/);
+      await useKey(page);
+      assert.ok(page.url().startsWith(ks.redirectUri), `back at the RP, not ${page.url()}`);
+      const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), auth.checks);
+      const claims = tokens.claims();
+      assert.equal(claims.email, USER.email);
+      assert.ok(claims.amr.includes('hwk'), `amr ${JSON.stringify(claims.amr)} has hwk`);
+      [credential] = await key.credentials();  // its signature counter moved on
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a page without JavaScript says so and offers the recovery codes', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await toSecondStep(page);
+      const main = await page.locator('main').innerText();
+      assert.match(main, /Security keys need JavaScript, which is off in this browser/);
+      assert.match(main, /Use another method:\s+Recovery code/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  describe('the account requires user verification', () => {
+    before(async () => {
+      const { status, body } = await api.putSettings({ webauthn: { user_verification: 'required' } });
+      assert.equal(status, 200, JSON.stringify(body));
+    });
+
+    after(async () => {
+      const { status, body } = await api.putSettings({ webauthn: { user_verification: 'discouraged' } });
+      assert.equal(status, 200, JSON.stringify(body));
+    });
+
+    it('a key that did not verify alice is refused; one that did signs her in with pin', async () => {
+      let { context, page, key } = await withKey(KEY, [credential]);
+      try {
+        await key.overrideBits({ isBadUV: true });
+        await toSecondStep(page);
+        await useKey(page);
+        assert.equal(new URL(page.url()).pathname, '/login/second-factor', 'still at the second step');
+        assert.match(await page.locator('[role=alert]').innerText(),
+                     /That code is not valid\. Touch your key and try again\./);
+        await key.overrideBits({});
+        await useKey(page);
+        assert.ok(page.url().startsWith(ks.redirectUri), `back at the RP, not ${page.url()}`);
+        [credential] = await key.credentials();
+      } finally {
+        await context.close();
+      }
+      ({ context, page, key } = await withKey(KEY, [credential]));
+      try {
+        const auth = await toSecondStep(page);
+        await useKey(page);
+        const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), auth.checks);
+        const { amr } = tokens.claims();
+        for (const value of ['hwk', 'user', 'pin'])
+          assert.ok(amr.includes(value), `amr ${JSON.stringify(amr)} has ${value}`);
+        [credential] = await key.credentials();
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
+  it('a key whose counter went backwards is refused, marked on the profile, and alice is emailed', async () => {
+    assert.ok(credential.signCount > 1, `the key signed already (count ${credential.signCount})`);
+    const copy = { ...credential, signCount: 1 };
+    const { context, page } = await withKey(KEY, [copy]);
+    try {
+      await toSecondStep(page);
+      await useKey(page);
+      assert.equal(new URL(page.url()).pathname, '/login/second-factor', 'still at the second step');
+      assert.match(await page.locator('[role=alert]').innerText(),
+                   /This key may have been copied, so it was refused\./);
+    } finally {
+      await context.close();
+    }
+    const [row] = await ks.sql("SELECT state FROM mfa_credentials WHERE provider_id = 'webauthn'");
+    assert.equal(JSON.parse(row.state).possibly_cloned, true);
+    const deadline = Date.now() + 20000;
+    let notice;
+    while (!notice && Date.now() < deadline) {
+      for (const m of await smtp.messagesTo(USER.email)) {
+        const mail = await parseMail(m.raw);
+        if (/may have been copied/.test(mail.subject)) notice = mail;
+      }
+      if (!notice) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(notice, 'alice was emailed about the copied key');
+    assert.match(notice.text, /signature counter went backwards/);
+    assert.match(notice.text, /Desk key/);
+    const { body } = await api.auditEvents({ event: 'mfa.clone_refused' });
+    assert.ok(JSON.stringify(body).includes('mfa.clone_refused'), JSON.stringify(body));
+  });
+
+  it("the account's forced setup takes a security key instead of an app", async () => {
+    const BOB = { email: 'bob@example.com', password: 'bob staple battery' };
+    await ks.addUser(BOB);
+    // An administrator enforces 2FA only with their own set up.
+    const boss = await withKey();
+    try {
+      await addKeyOnProfile(boss.page, ADMIN, 'Boss key');
+    } finally {
+      await boss.context.close();
+    }
+    const { status, body } = await api.putSettings({ enforce_two_factor: true, confirm: true });
+    assert.equal(status, 200, JSON.stringify(body));
+    const { context, page, key } = await withKey();
+    try {
+      const auth = await startAuthorization(config, ks);
+      await page.goto(auth.url.href);
+      await page.fill('#email', BOB.email);
+      await page.fill('#password', BOB.password);
+      await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+      assert.match(await page.locator('h1').innerText(), /Set up two-factor authentication/);
+      await Promise.all([page.waitForNavigation(), page.click('a:has-text("Security key")')]);
+      assert.equal(await page.locator('form#ceremony[data-ceremony=create]').count(), 1);
+      await Promise.all([page.waitForNavigation(), page.click('button:has-text("Touch your key")')]);
+      assert.ok(page.url().startsWith(ks.redirectUri), `back at the RP, not ${page.url()}`);
+      const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), auth.checks);
+      const claims = tokens.claims();
+      assert.equal(claims.email, BOB.email);
+      assert.ok(claims.amr.includes('hwk'), `amr ${JSON.stringify(claims.amr)} has hwk`);
+      assert.equal((await key.credentials()).length, 1);
+    } finally {
+      await context.close();
+    }
+    const members = await api.membersByEmail();
+    assert.equal(members[BOB.email].has_second_factor, true);
+  });
+});
