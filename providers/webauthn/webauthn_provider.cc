@@ -419,7 +419,7 @@ Result<Enrollment> WebAuthnProvider::begin_registration_for(
     }
     label = it->get<std::string>();
   }
-  Result<Enrollment> begun = begin_registration(user, settings, existing, context);
+  Result<Enrollment> begun = begin_enrollment_in_context(user, settings, existing, context);
   if (begun) begun->pending.label = std::move(label);
   return begun;
 }

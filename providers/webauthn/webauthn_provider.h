@@ -97,7 +97,7 @@ class WebAuthnProvider final : public MfaProvider {
 
   // An administrator's tool registering a key on the user's behalf (keystep-enroll fido2,
   // through the admin API): `body` is {} or {"label": 1 to 64 characters}; otherwise as
-  // begin_registration, with the label on the pending credential (finish_enrollment keeps
+  // begin_enrollment_in_context, with the label on the pending credential (finish_enrollment keeps
   // it). kInvalidArgument naming "webauthn.label" or an unknown member of the body.
   Result<Enrollment> begin_registration_for(const UserRef& user, const nlohmann::json& body,
                                             const ProviderSettings& settings,

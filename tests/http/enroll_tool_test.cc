@@ -62,11 +62,6 @@ class EnrollToolTest : public AdminApiTest {
     AdminApiTest::TearDown();
   }
 
-  void allow(const std::vector<std::string>& providers) {
-    HttpResponse r = api("PUT", settings_url(), boss_token_,
-                         nlohmann::json{{"allowed_providers", providers}}.dump());
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
   int64_t alice_id() { return server_->alice_id(); }
   std::unique_ptr<enroll::YubiKeyDevice> plug_in(const FakeKeySpec& spec = {}) {
     EXPECT_TRUE(fakekey::create_fake_key(key_, spec));

@@ -78,6 +78,15 @@ bool refuses_every_request(const Error& error) {
   return error.code == ErrorCode::kUnauthenticated || error.code == ErrorCode::kDenied;
 }
 
+Error cancel_pending(AdminClient& api, int64_t member, int64_t credential, Error why) {
+  if (auto removed = api.remove(member, credential); !removed)
+    why.message += "; removing the pending credential " + std::to_string(credential) +
+                   " failed (" + removed.error().message + "): it expires by itself";
+  else
+    why.message += "; nothing was registered";
+  return why;
+}
+
 PendingKey::~PendingKey() { OPENSSL_cleanse(secret.data(), secret.size()); }
 
 AdminClient::AdminClient(std::string issuer, std::string account, std::string token)

@@ -56,6 +56,13 @@ struct ImportedKey {
 // so that every further request would be refused alike and a run of several should stop.
 bool refuses_every_request(const Error& error);
 
+class AdminClient;
+
+// `why` a registration failed after the server began pending credential `credential` of
+// `member`: removes that credential and adds to the message whether it is gone ("; nothing
+// was registered") or left to expire.
+Error cancel_pending(AdminClient& api, int64_t member, int64_t credential, Error why);
+
 // Every method answers kUnauthenticated (401), kDenied (403), kNotFound (404), kConflict
 // (409), kExpired (410), kInvalidArgument (400) or kUnavailable (no answer, 5xx), with a
 // message made of the server's error_description and what to do about it. Messages never

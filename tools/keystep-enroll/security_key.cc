@@ -8,21 +8,13 @@ Result<int64_t> enroll_security_key(const Fido2Keys& keys, AdminClient& api, Ope
   auto pending = api.begin_security_key(member, options.label);
   if (!pending) return pending.error();
   const int64_t id = pending->id;
-  auto undo = [&](Error why) {
-    if (auto removed = api.remove(member, id); !removed)
-      why.message += "; removing the pending credential " + std::to_string(id) + " failed (" +
-                     removed.error().message + "): it expires by itself";
-    else
-      why.message += "; nothing was registered";
-    return why;
-  };
   op.say("Touch the security key when it blinks (it asks for its PIN first if it has one)");
   auto response =
       fido2_register(keys, Fido2Request{pending->creation_options, options.origin, options.device},
                      prompt);
-  if (!response) return undo(response.error());
+  if (!response) return cancel_pending(api, member, id, response.error());
   if (auto confirmed = api.confirm_security_key(member, id, *response); !confirmed)
-    return undo(confirmed.error());
+    return cancel_pending(api, member, id, confirmed.error());
   return id;
 }
 
