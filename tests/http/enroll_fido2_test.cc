@@ -2,7 +2,8 @@
 // security key (tests/support/soft_fido, behind libfido2's I/O functions): the admin API
 // begins (201 with the creation options, kept pending 10 minutes), the key makes the
 // credential, the confirm call verifies it through the webauthn provider; the same key then
-// signs in and the server verifies its assertion. Every failure the tool names (no key,
+// signs in (through the login pages of a relying party, and the server's second step directly)
+// and the server verifies its assertion. Every failure the tool names (no key,
 // several keys, wrong PIN, blocked PIN, no PIN source, no touch, a key registered already,
 // the API's refusals) leaves nothing registered. The admin API's own answers: the options'
 // contents, bodies it refuses, a refused response (400), confirmed twice (409), expired (410).
@@ -14,15 +15,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "base/crypto/encoding.h"
 #include "tests/http/admin_fixture.h"
+#include "tests/http/html_scrape.h"
 #include "providers/webauthn/webauthn_provider.h"
 #include "tests/support/soft_fido/soft_fido.h"
+#include "tests/unit/test_util.h"
 #include "tools/keystep-enroll/commands.h"
 #include "tools/keystep-enroll/fido2_client.h"
 
@@ -43,23 +45,14 @@ class EnrollFido2Test : public AdminApiTest {
  protected:
   void SetUp() override {
     AdminApiTest::SetUp();
-    char pattern[] = "/tmp/keystep-fido2-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
     allow({"totp", "webauthn"});
     setenv("KEYSTEP_TOKEN", boss_token_.c_str(), 1);
   }
   void TearDown() override {
     unsetenv("KEYSTEP_TOKEN");
-    std::filesystem::remove_all(dir_);
     AdminApiTest::TearDown();
   }
 
-  void allow(const std::vector<std::string>& providers) {
-    HttpResponse r = api("PUT", settings_url(), boss_token_,
-                         nlohmann::json{{"allowed_providers", providers}}.dump());
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
   void set_webauthn(const nlohmann::json& settings) {
     HttpResponse r = api("PUT", settings_url(), boss_token_,
                          nlohmann::json{{"webauthn", settings}}.dump());
@@ -83,7 +76,7 @@ class EnrollFido2Test : public AdminApiTest {
     return keys;
   }
   std::string pin_file(const std::string& pin) {
-    const std::string path = dir_ + "/pin";
+    const std::string path = dir_.file("pin");
     std::ofstream(path) << pin << "\n";
     return path;
   }
@@ -151,7 +144,7 @@ class EnrollFido2Test : public AdminApiTest {
     EXPECT_TRUE(security_keys(alice_id()).empty());
   }
 
-  std::string dir_;
+  testutil::TempDir dir_;
 };
 
 TEST_F(EnrollFido2Test, RegistersAKeyThatThenSignsIn) {
@@ -184,6 +177,26 @@ TEST_F(EnrollFido2Test, RegistersAKeyThatThenSignsIn) {
   // Another key holds no credential of alice's: it cannot answer.
   SoftFido stranger("soft:enroll-stranger", {});
   EXPECT_FALSE(sign_in_with(stranger));
+}
+
+TEST_F(EnrollFido2Test, TheRegisteredKeySignsInThroughTheLoginPagesOfARelyingParty) {
+  SoftFido key("soft:enroll-pages", {});
+  ASSERT_EQ(run({&key}, {}).status, 0);
+  ASSERT_TRUE(server_->store().set_two_factor_setting(alice_id(), true));
+  const Pkce pkce = make_pkce();
+  SecondFactorPage page = sign_in_to_second_factor(spa_request(pkce));
+  ASSERT_EQ(page.method, "webauthn") << page.response.body;
+  const nlohmann::json options = nlohmann::json::parse(
+      attribute_value(page.response.body, "data-options"), nullptr, false);
+  ASSERT_TRUE(options.is_object()) << page.response.body;
+  // What the page's script would post after navigator.credentials.get() with this key.
+  auto answer = testsupport::sign_in(key, options, origin(), nullptr);
+  ASSERT_TRUE(answer) << answer.error().message;
+  HttpResponse done = submit_second_factor(page, *answer);
+  ASSERT_EQ(done.status, 302) << done.body;
+  const nlohmann::json claims = id_token_claims(code_of(done), pkce);
+  EXPECT_NE(std::find(claims["amr"].begin(), claims["amr"].end(), "hwk"), claims["amr"].end())
+      << claims.dump();
 }
 
 TEST_F(EnrollFido2Test, KeyWithPinTakesItFromThePinFileAndKeepsTheLabel) {
