@@ -455,6 +455,15 @@ WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& use
   std::vector<MethodChoice> alternatives;
   for (const auto& id : kSetupProviders)
     if (can_set_up(id)) alternatives.push_back({id, two_factor_.method_name(id)});
+  const auto setup_page = [&](TotpEnrollmentView view, const std::string& id) {
+    WebOutcome out = second_factor_view(loaded.flow, kSetupMethod, error, fault);
+    out.second.setup = std::move(view);
+    out.second.setup_provider = id;
+    out.second.required_by_application = client_requires;
+    for (auto& other : alternatives)
+      if (other.id != id) out.second.setup_alternatives.push_back(std::move(other));
+    return out;
+  };
   if (provider_id != kTotpProvider && can_set_up(provider_id)) {
     // A security key's registration: its own pending challenge, begun afresh when gone.
     auto key = two_factor_.pending_enrollment(user, provider_id);
@@ -464,13 +473,7 @@ WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& use
       key = two_factor_.pending_enrollment(user, provider_id);
     }
     if (!key) return unavailable_page();
-    WebOutcome out = second_factor_view(loaded.flow, kSetupMethod, error, fault);
-    out.second.setup = *key;
-    out.second.setup_provider = provider_id;
-    out.second.required_by_application = client_requires;
-    for (auto& other : alternatives)
-      if (other.id != provider_id) out.second.setup_alternatives.push_back(std::move(other));
-    return out;
+    return setup_page(std::move(*key), provider_id);
   }
   // The pending secret is kept, so the QR code from an email or an earlier visit still works.
   auto view = two_factor_.pending_totp_enrollment(user);
@@ -491,13 +494,7 @@ WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& use
         view.error().message + ", and no other method can be set up here. Ask your administrator.");
   }
   if (!view) return unavailable_page();
-  WebOutcome out = second_factor_view(loaded.flow, kSetupMethod, error, fault);
-  out.second.setup = *view;
-  out.second.setup_provider = kTotpProvider;
-  out.second.required_by_application = client_requires;
-  for (auto& other : alternatives)
-    if (other.id != kTotpProvider) out.second.setup_alternatives.push_back(std::move(other));
-  return out;
+  return setup_page(std::move(*view), kTotpProvider);
 }
 
 WebOutcome LoginController::unmet_requirements(const LoadedFlow& loaded, const User& user,

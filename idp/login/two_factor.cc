@@ -243,7 +243,7 @@ Result<TwoFactorStatus> TwoFactor::status(const User& user) {
     factor.last_used_at = c.last_used_at;
     factor.usable = std::find(status.methods.begin(), status.methods.end(), c.provider_id) !=
                     status.methods.end();
-    factor.possibly_cloned = c.state.value(kPossiblyCloned, false);
+    factor.possibly_cloned = c.state.is_object() && c.state.value(kPossiblyCloned, false);
     status.factors.push_back(std::move(factor));
   }
   for (const auto& id : allowed_providers(*account)) {

@@ -207,7 +207,7 @@ describe('several second factors: add, sign in with each, rename, remove (chromi
   });
 
   it('adds a second authenticator app from the factor list; both are listed, no new recovery codes', async () => {
-    assert.deepEqual(await page.$$eval('select#method option', (os) => os.map((o) => o.value)), ['totp', 'yubikey_hotp']);
+    assert.deepEqual(await page.$$eval('select#method option', (os) => os.map((o) => o.value)), ['totp', 'webauthn', 'yubikey_hotp']);
     await page.selectOption('select#method', 'totp');
     await clickThrough('form[action="/profile/two-factor/add"] button[type=submit]');
     assert.equal(pathname(), '/profile/two-factor/enable');

@@ -110,7 +110,7 @@ class PluginLoginAcrossAbiVersions : public PluginLogin {
   }
 };
 
-TEST_F(PluginLoginAcrossAbiVersions, Abi1PluginRefusedAbi3PluginWorks) {
+TEST_F(PluginLoginAcrossAbiVersions, Abi1PluginRefusedCurrentAbiPluginWorks) {
   const auto& reports = server_->plugin_reports();
   ASSERT_EQ(reports.size(), 2u);
   EXPECT_FALSE(reports[0].loaded);

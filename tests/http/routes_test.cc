@@ -144,6 +144,7 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "GET POST OPTIONS /userinfo\n"
             "GET POST /logout\n"
             "GET /metrics\n"
+            "GET HEAD /assets/{file}\n"
             "GET HEAD /healthz\n"
             "GET HEAD /\n");
 }

@@ -63,8 +63,9 @@ class WebAuthnPages : public MfaHttpTest {
     EXPECT_TRUE(server_->store().set_two_factor_setting(c.user_id, true));
     return added ? added->id : 0;
   }
+  // Signs alice in to her profile and adds a security key there: its enable page.
   HttpResponse add_security_key() {
-    ProfilePage profile = open_profile();
+    ProfilePage profile = sign_in_to_profile();
     HttpResponse started = client_.post_form(
         url("/profile/two-factor/add"), {{"csrf_token", profile.csrf_token}, {"method", "webauthn"}},
         &browser_);
@@ -84,11 +85,10 @@ TEST_F(WebAuthnPages, TheCeremonyScriptIsServedFromTheServersOwnOrigin) {
   EXPECT_EQ(client_.get(url("/assets/../keystep.db")).status, 404);
 }
 
-TEST_F(WebAuthnPages, AddingAKeyOffersItsCreationOptionsWithTheUsersKeysExcluded) {
-  give_key("ZGVzay1rZXk");
+TEST_F(WebAuthnPages, AddingAKeyOffersItsCreationOptions) {
   HttpResponse page = add_security_key();
   ASSERT_EQ(page.status, 200) << page.body;
-  EXPECT_TRUE(has(page.body, "<h1>Add Security key</h1>")) << page.body;
+  EXPECT_TRUE(has(page.body, "<h1>Enable Two-Factor Authentication</h1>")) << "her first factor";
   EXPECT_TRUE(has(page.body, "data-ceremony=\"create\"")) << page.body;
   EXPECT_TRUE(has(page.body, "<label for=\"label\">Name</label>")) << page.body;
   EXPECT_TRUE(has(page.body, "<script src=\"/assets/webauthn.js\" defer></script>")) << page.body;
@@ -101,10 +101,20 @@ TEST_F(WebAuthnPages, AddingAKeyOffersItsCreationOptionsWithTheUsersKeysExcluded
   EXPECT_FALSE(options["rp"]["name"].get<std::string>().empty());
   EXPECT_EQ(options["user"]["id"], base64url_encode(user_handle(server_->alice_id())));
   EXPECT_EQ(options["user"]["name"], TestServer::kAliceEmail);
+  EXPECT_EQ(options["excludeCredentials"], nlohmann::json::array());
+  EXPECT_EQ(base64url_decode(options["challenge"].get<std::string>())->size(), 32u);
+}
+
+TEST_F(WebAuthnPages, ANewKeysRegistrationExcludesTheUsersKeys) {
+  give_key("ZGVzay1rZXk");
+  auto enrollment = server_->two_factor().begin_enrollment(stored_user(server_->alice_id()),
+                                                           "webauthn");
+  ASSERT_TRUE(enrollment) << enrollment.error().message;
+  const nlohmann::json& options = enrollment->client_options[kOptionCeremony];
+  EXPECT_EQ(options["rp"]["id"], "127.0.0.1");
   ASSERT_EQ(options["excludeCredentials"].size(), 1u) << options.dump();
   EXPECT_EQ(options["excludeCredentials"][0]["id"], "ZGVzay1rZXk");
   EXPECT_EQ(options["excludeCredentials"][0]["transports"], nlohmann::json({"usb"}));
-  EXPECT_EQ(base64url_decode(options["challenge"].get<std::string>())->size(), 32u);
 }
 
 TEST_F(WebAuthnPages, AMalformedAnswerToTheCreationIsRefusedPlainlyAndTheKeyCanBeTouchedAgain) {
@@ -115,7 +125,7 @@ TEST_F(WebAuthnPages, AMalformedAnswerToTheCreationIsRefusedPlainlyAndTheKeyCanB
       url("/profile/two-factor/enable"),
       {{"csrf_token", csrf}, {"method", "webauthn"}, {"label", "Desk key"}, {"code", "{ not json"}},
       &browser_);
-  EXPECT_EQ(refused.status, 200);
+  EXPECT_EQ(refused.status, 401);
   EXPECT_TRUE(has(refused.body, "The security key was refused (the security key&#39;s answer is "
                                 "not a WebAuthn credential). Try again."))
       << refused.body;
@@ -151,7 +161,7 @@ TEST_F(WebAuthnPages, TheSecondStepRunsTheCeremonyAndRefusesABadAnswerPlainly) {
   const std::string answer =
       R"({"id":"b3RoZXIta2V5","rawId":"b3RoZXIta2V5","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA"}})";
   HttpResponse refused = submit_second_factor(second, answer);
-  EXPECT_EQ(refused.status, 200);
+  EXPECT_EQ(refused.status, 401);
   EXPECT_TRUE(has(refused.body, "That code is not valid. Touch your key and try again.")) << refused.body;
   EXPECT_TRUE(has(refused.body, "data-ceremony=\"get\"")) << "a fresh ceremony";
 }

@@ -91,6 +91,24 @@ TEST(SecondFactorPage, ACeremonyLoadsOneSameOriginScriptAndKeepsItsOptionsInTheF
   }
 }
 
+TEST(SecondFactorPage, TheSetupStepRunsASecurityKeysRegistrationAndOffersTheOtherKinds) {
+  SecondFactorView v = typed_view();
+  v.flow_id = "a&b";
+  v.method = "setup";
+  v.setup_provider = "webauthn";
+  v.setup.script = "/assets/webauthn.js";
+  v.setup.ceremony = R"({"challenge":"</script>"})";
+  v.setup_alternatives = {{"totp", "Authenticator app"}};
+  const std::string page = render_second_factor_page(v);
+  EXPECT_TRUE(has(page, "data-ceremony=\"create\" data-options=\"{&quot;challenge&quot;:&quot;&lt;/script&gt;"))
+      << page;
+  EXPECT_TRUE(has(page, "<input type=\"hidden\" name=\"setup\" value=\"webauthn\">")) << page;
+  EXPECT_TRUE(has(page, "<script src=\"/assets/webauthn.js\" defer></script>")) << page;
+  EXPECT_TRUE(has(page, "href=\"/login/second-factor?flow=a%26b&amp;setup=totp\">Authenticator app</a>"))
+      << page;
+  expect_no_inline_script(page);
+}
+
 TEST(SecondFactorPage, UseAnotherMethodLinksEachOtherMethod) {
   SecondFactorView v = typed_view();
   v.flow_id = "a&b";

@@ -620,7 +620,9 @@ TEST_F(TwoFactorLookupKeyTest, ACopiedAuthenticatorIsMarkedAndNamedForTheMembers
   for (const auto& c : *stored) {
     if (c.provider_id != "keyed") continue;
     EXPECT_EQ(c.state.value(kPossiblyCloned, false), c.lookup_key == "aaaa") << c.lookup_key;
-    if (c.lookup_key == "aaaa") EXPECT_EQ(refusal.cloned.id, c.id);
+    if (c.lookup_key == "aaaa") {
+      EXPECT_EQ(refusal.cloned.id, c.id);
+    }
   }
   auto status = two_factor_->status(user_);
   ASSERT_TRUE(status);
