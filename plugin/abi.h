@@ -11,7 +11,9 @@
 //      the second step's input kind
 //   3  the account's settings in ChallengeContext; ResponseInput::responses; kOutOfSync;
 //      begin_registration_for (a server-drawn key an administrator's tool programs)
-//   4  begin_enrollment_in_context (the user's keys to exclude, the relying party); amr_of
+//   4  begin_enrollment_in_context (the user's keys to exclude, the relying party); amr_of;
+//      begin_registration_for takes the user's credentials of the provider (a security
+//      key's excludeCredentials)
 
 #include <cstdint>
 

@@ -23,6 +23,7 @@
 // Thread-safety: the core calls one provider object from many threads at once; every member
 // must be safe for that (the built-ins hold no mutable state).
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -53,6 +54,9 @@ struct UserRef {
   std::string email;
   std::string issuer_label;  // the account's label, e.g. "Harness-Inc"
 };
+
+// The longest label (bytes) a credential may be given, by a user or an administrator.
+inline constexpr size_t kMaxCredentialLabel = 64;
 
 // A user's credential of one provider. `secret` is held in clear only in memory: the
 // caller seals it (AES-256-GCM) before it reaches a store. Every field is stored.
@@ -276,19 +280,23 @@ class MfaProvider {
                       info().display_name + " cannot be registered by an administrator");
   }
   // Begins a registration by an administrator in which the server draws the key material
-  // (a hardware token the administrator's tool then programs): `body` as for register_for,
-  // without a secret. On success returns the pending (unconfirmed) credential for `user`
-  // with its secret in clear (the caller seals it), params, label and lookup_key set, and in
-  // client_options what the tool needs to program the token, once (holds_secret true); the
-  // caller stores it pending and confirms it with finish_enrollment() and a response of the
-  // token. Persists nothing. kInvalidArgument as register_for. Providers whose key material
-  // is never drawn by the server keep the default, kNotFound: the caller then hands the
-  // body to register_for, whose message tells the administrator what it lacks.
+  // (a hardware token the administrator's tool then programs) or the challenge (a security
+  // key the tool has sign a registration ceremony for the issuer's origin): `body` as for
+  // register_for, without a secret; `existing` the user's confirmed credentials of this
+  // provider (a key already registered is excluded). On success returns the pending
+  // (unconfirmed) credential for `user` with its secret in clear (the caller seals it),
+  // params, label and lookup_key set as far as known, and in client_options what the tool
+  // needs, once (holds_secret true when that is key material); the caller stores it pending
+  // and confirms it with finish_enrollment() and the token's or key's response. Persists
+  // nothing. kInvalidArgument as register_for. Providers an administrator's tool cannot
+  // register this way keep the default, kNotFound: the caller then hands the body to
+  // register_for, whose message tells the administrator what it lacks.
   virtual Result<Enrollment> begin_registration_for(const UserRef& user,
                                                     const nlohmann::json& body,
                                                     const ProviderSettings& settings,
+                                                    std::span<const MfaCredential> existing,
                                                     const ChallengeContext& context) {
-    (void)user, (void)body, (void)settings, (void)context;
+    (void)user, (void)body, (void)settings, (void)existing, (void)context;
     return make_error(ErrorCode::kNotFound,
                       info().display_name + " has no key the server draws for an administrator");
   }

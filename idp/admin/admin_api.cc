@@ -680,10 +680,17 @@ ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string
   const ChallengeContext context = two_factor_.challenge_context(*target, *provider);
   const int64_t now = context.now;
   const UserRef user{member->id, member->account_id, member->email, target->issuer_label};
-  // Without a secret the server draws the key (a token the caller's tool then programs and
-  // confirms), when the provider has such keys; otherwise the body is an import.
+  // Without a secret the server draws the key or the challenge (a token or security key the
+  // caller's tool then programs or has sign, and confirms), when the provider has such keys;
+  // otherwise the body is an import.
   if (!request.contains("secret")) {
-    auto begun = provider->begin_registration_for(user, request, context.settings, context);
+    auto held = store_.credentials_of_user(member->id);
+    if (!held) return api_unavailable();
+    std::vector<MfaCredential> existing;
+    for (auto& c : *held)
+      if (c.confirmed && c.provider_id == provider_id) existing.push_back(std::move(c));
+    auto begun =
+        provider->begin_registration_for(user, request, context.settings, existing, context);
     if (begun) return begin_pending(caller, *member, *provider, *begun, address);
     if (begun.error().code != ErrorCode::kNotFound) {
       if (begun.error().code == ErrorCode::kInvalidArgument)
@@ -770,11 +777,21 @@ ApiOutcome AdminApi::confirm_credential(const Caller& caller, const std::string&
   if (!member) return failure;
   auto parsed = parse_json_object(body);
   if (!parsed) return api_error(Fault::kInvalidRequest, parsed.error().message);
+  // A typed code stays a string; a key's ceremony answer is an object, which the provider
+  // reads as the JSON text a browser would post.
   const auto code = parsed->find("code");
-  if (code == parsed->end() || !code->is_string() || code->get_ref<const std::string&>().empty() ||
-      code->get_ref<const std::string&>().size() > kMaxConfirmationCode || parsed->size() != 1)
+  const auto ceremony = parsed->find("response");
+  std::string response;
+  if (parsed->size() == 1 && code != parsed->end() && code->is_string() &&
+      !code->get_ref<const std::string&>().empty() &&
+      code->get_ref<const std::string&>().size() <= kMaxConfirmationCode)
+    response = code->get<std::string>();
+  else if (parsed->size() == 1 && ceremony != parsed->end() && ceremony->is_object())
+    response = ceremony->dump();
+  else
     return api_error(Fault::kInvalidRequest,
-                     "the body must be {\"code\": what the key typed when touched}");
+                     "the body must be {\"code\": what the key typed when touched} or, for a "
+                     "security key, {\"response\": its registration response}");
   auto all = store_.credentials_of_user(member->id);
   if (!all) return api_unavailable();
   const auto it = std::find_if(all->begin(), all->end(), [&](const MfaCredential& c) {
@@ -788,8 +805,7 @@ ApiOutcome AdminApi::confirm_credential(const Caller& caller, const std::string&
   if (expires_at != 0 && now >= expires_at)
     return api_error(Fault::kRegistrationExpired,
                      "the registration expired; delete it and begin again");
-  auto confirmed =
-      two_factor_.confirm_pending(*member, *target, *it, code->get_ref<const std::string&>());
+  auto confirmed = two_factor_.confirm_pending(*member, *target, *it, response);
   if (!confirmed) {
     switch (confirmed.error().code) {
       case ErrorCode::kDenied:
@@ -803,6 +819,9 @@ ApiOutcome AdminApi::confirm_credential(const Caller& caller, const std::string&
         return api_error(Fault::kConflict, "this key is already registered");
       case ErrorCode::kNotFound:
         return api_error(Fault::kNotFound, "no such credential");
+      case ErrorCode::kExpired:  // the provider's own ceremony deadline, before expires_at
+        return api_error(Fault::kRegistrationExpired, confirmed.error().message +
+                                                          "; delete it and begin again");
       default:
         return api_unavailable();
     }

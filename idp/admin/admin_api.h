@@ -135,24 +135,29 @@ class AdminApi {
   ApiOutcome register_credential(const Caller& caller, const std::string& account,
                                  const std::string& user_id, const std::string& body,
                                  const std::string& address);
-  // POST …/credentials {"provider": id, …} WITHOUT "secret", for a provider that draws keys
-  // for an administrator's tool (MfaProvider::begin_registration_for; YubiKey:
-  // {"provider": "yubikey_hotp", "label"?, "digits"?: 6|8, "token_id"?}): the server draws
-  // the key and stores a pending (unconfirmed) credential expiring after
-  // kPendingRegistrationTtl, replacing the member's other pending one of that provider. 201
-  // with the credential as the list shows it (confirmed false, expires_at) and the provider's
-  // client options (YubiKey: secret_hex, secret_base32, digits, token_id), the only time the
-  // secret is ever sent. 400, 403 and 409 as above; nothing is emailed yet.
+  // POST …/credentials {"provider": id, …} WITHOUT "secret", for a provider that begins
+  // registrations for an administrator's tool (MfaProvider::begin_registration_for, given
+  // the member's confirmed credentials of the provider; YubiKey: {"provider":
+  // "yubikey_hotp", "label"?, "digits"?: 6|8, "token_id"?}; security key: {"provider":
+  // "webauthn", "label"?}): the server draws the key or the challenge and stores a pending
+  // (unconfirmed) credential expiring after kPendingRegistrationTtl, replacing the member's
+  // other pending one of that provider. 201 with the credential as the list shows it
+  // (confirmed false, expires_at) and the provider's client options (YubiKey: secret_hex,
+  // secret_base32, digits, token_id, the only time the secret is ever sent; security key:
+  // ceremony, the PublicKeyCredentialCreationOptions). 400, 403 and 409 as above; nothing
+  // is emailed yet.
   //
-  // POST …/credentials/{id}/confirm {"code": what the token typed}: confirms a pending
+  // POST …/credentials/{id}/confirm {"code": what the token typed} or {"response": a
+  // security key's registration response (PublicKeyCredential JSON)}: confirms a pending
   // credential through its provider (finish_enrollment) under the account's settings, as a
   // registration by an administrator (no recovery codes, the member's own setting alone,
   // emailed, audited mfa.credential_registered_by_admin). 200 with the credential as the
-  // list shows it and email_queued; 400 invalid_request for a body that is not {"code":
-  // string}, 400 invalid_code for a wrong or malformed code (audited
+  // list shows it and email_queued; 400 invalid_request for another body, 400 invalid_code
+  // for a wrong, malformed or refused code or response (audited
   // mfa.credential_confirmation_refused), 404 for a credential or member not of the account,
   // 409 already_confirmed, 409 conflict (cap, key registered meanwhile, changed meanwhile),
-  // 410 registration_expired past its expires_at.
+  // 410 registration_expired past its expires_at or the provider's own deadline (a security
+  // key's ceremony window).
   ApiOutcome confirm_credential(const Caller& caller, const std::string& account,
                                 const std::string& user_id, const std::string& credential_id,
                                 const std::string& body, const std::string& address);

@@ -396,9 +396,32 @@ Result<MfaCredential> WebAuthnProvider::finish_enrollment(const MfaCredential& p
   confirmed.state.erase("challenge");
   confirmed.state["backup_state"] = (attested->flags & webauthn::kFlagBackupState) != 0;
   confirmed.state["user_verified"] = (attested->flags & webauthn::kFlagUserVerified) != 0;
-  confirmed.label = info_.display_name;
+  if (confirmed.label.empty()) confirmed.label = info_.display_name;
   confirmed.last_used_at = context.now;
   return confirmed;
+}
+
+Result<Enrollment> WebAuthnProvider::begin_registration_for(
+    const UserRef& user, const nlohmann::json& body, const ProviderSettings& settings,
+    std::span<const MfaCredential> existing, const ChallengeContext& context) {
+  if (!body.is_object()) {
+    return make_error(ErrorCode::kInvalidArgument, "webauthn: the body must be an object");
+  }
+  std::string label;
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (it.key() != "label") {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unknown member webauthn." + it.key() + " (a security key takes a label)");
+    }
+    if (!it->is_string() || it->get_ref<const std::string&>().empty() ||
+        it->get_ref<const std::string&>().size() > kMaxCredentialLabel) {
+      return make_error(ErrorCode::kInvalidArgument, "webauthn.label must be 1 to 64 characters");
+    }
+    label = it->get<std::string>();
+  }
+  Result<Enrollment> begun = begin_enrollment_in_context(user, settings, existing, context);
+  if (begun) begun->pending.label = std::move(label);
+  return begun;
 }
 
 Result<Challenge> WebAuthnProvider::begin_challenge(std::span<const MfaCredential> credentials,

@@ -87,12 +87,22 @@ class WebAuthnProvider final : public MfaProvider {
   // context.rp_id, user presence, user verification when the settings require it, the
   // signature, see attestation.h), then the settings: "trusted" needs a trusted attestation,
   // "aaguids" needs the verified AAGUID among them. On success returns the credential
-  // confirmed as laid out above, labelled "Security key", last_used_at = context.now.
+  // confirmed as laid out above, last_used_at = context.now.
   // kConflict if already confirmed; kExpired kCeremonySeconds after pending.created_at;
   // kInvalidArgument for a malformed response; kDenied for a refused one (message safe to
-  // show); kInternal for a pending credential this provider did not make.
+  // show); kInternal for a pending credential this provider did not make. The label is the
+  // pending credential's, else "Security key".
   Result<MfaCredential> finish_enrollment(const MfaCredential& pending, std::string_view response,
                                           const ChallengeContext& context) override;
+
+  // An administrator's tool registering a key on the user's behalf (keystep-enroll fido2,
+  // through the admin API): `body` is {} or {"label": 1 to 64 characters}; otherwise as
+  // begin_enrollment_in_context, with the label on the pending credential (finish_enrollment keeps
+  // it). kInvalidArgument naming "webauthn.label" or an unknown member of the body.
+  Result<Enrollment> begin_registration_for(const UserRef& user, const nlohmann::json& body,
+                                            const ProviderSettings& settings,
+                                            std::span<const MfaCredential> existing,
+                                            const ChallengeContext& context) override;
 
   // A fresh 32-byte challenge over `credentials` (confirmed webauthn credentials, else
   // kInternal): server_state is its base64url, expires_at = context.now + kCeremonySeconds,

@@ -22,7 +22,6 @@ constexpr size_t kSecretBytes = 20;       // a YubiKey's OATH-HOTP key: HMAC-SHA
 constexpr size_t kMinImportedBytes = 16;  // RFC 4226 §4 R6: at least 128 bits
 constexpr int64_t kMaxLookAhead = 50;
 constexpr int64_t kMaxSyncWindow = 10000;
-constexpr size_t kMaxLabel = 64;
 
 // Read at every check, so it holds no heap memory: the accepted code lengths are at most two.
 struct HotpSettings {
@@ -226,7 +225,7 @@ Result<RegistrationBody> read_body(const nlohmann::json& body, const HotpSetting
       out.token_id = it->get<std::string>();
     } else if (it.key() == "label") {
       if (!it->is_string() || it->get_ref<const std::string&>().empty() ||
-          it->get_ref<const std::string&>().size() > kMaxLabel)
+          it->get_ref<const std::string&>().size() > kMaxCredentialLabel)
         return invalid("label must be 1 to 64 characters");
       out.label = it->get<std::string>();
     } else if (it.key() == "counter") {
@@ -356,6 +355,7 @@ Result<Enrollment> YubikeyHotpProvider::begin_enrollment(const UserRef& user,
 Result<Enrollment> YubikeyHotpProvider::begin_registration_for(const UserRef& user,
                                                                const nlohmann::json& body,
                                                                const ProviderSettings& settings,
+                                                               std::span<const MfaCredential>,
                                                                const ChallengeContext&) {
   Result<HotpSettings> s = parse_settings(settings);
   if (!s) return s.error();

@@ -112,6 +112,7 @@ class YubikeyHotpProvider final : public MfaProvider {
   // its enrollment asks for one key output.
   Result<Enrollment> begin_registration_for(const UserRef& user, const nlohmann::json& body,
                                             const ProviderSettings& settings,
+                                            std::span<const MfaCredential> existing,
                                             const ChallengeContext& context) override;
 
  private:

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/crypto/encoding.h"
 #include "idp/mail/mail.h"
@@ -40,6 +41,12 @@ class AdminApiTest : public MfaHttpTest {
     std::vector<std::string> headers = {"Authorization: Bearer " + token};
     if (body) headers.push_back("Content-Type: application/json");
     return client_.request(method, path_url, headers, body);
+  }
+  // Sets acme's allowed_providers (as its admin, through the API).
+  void allow(const std::vector<std::string>& providers) {
+    HttpResponse r = api("PUT", settings_url(), boss_token_,
+                         nlohmann::json{{"allowed_providers", providers}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
   }
   // Turns on the boss's own 2FA through the profile pages (the browser keeps the session).
   void protect_boss() {

@@ -62,11 +62,6 @@ class EnrollToolTest : public AdminApiTest {
     AdminApiTest::TearDown();
   }
 
-  void allow(const std::vector<std::string>& providers) {
-    HttpResponse r = api("PUT", settings_url(), boss_token_,
-                         nlohmann::json{{"allowed_providers", providers}}.dump());
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
   int64_t alice_id() { return server_->alice_id(); }
   std::unique_ptr<enroll::YubiKeyDevice> plug_in(const FakeKeySpec& spec = {}) {
     EXPECT_TRUE(fakekey::create_fake_key(key_, spec));
@@ -214,7 +209,8 @@ TEST_F(EnrollToolTest, TheDryRunWritesNothing) {
   std::ostringstream out;
   auto* saved = std::cout.rdbuf(out.rdbuf());
   const int status = enroll::enroll_main(static_cast<int>(argv.size()), argv.data(),
-                                         [this] { return fakekey::open_fake_key(key_); });
+                                         [this] { return fakekey::open_fake_key(key_); },
+                                         enroll::hid_keys());
   std::cout.rdbuf(saved);
   EXPECT_EQ(status, 0);
   EXPECT_NE(out.str().find("Dry run: nothing is registered and no key is written."),

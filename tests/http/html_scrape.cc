@@ -15,14 +15,26 @@ std::string html_unescape(std::string s) {
   return s;
 }
 
-std::string input_value(const std::string& html, const std::string& name) {
-  const std::string marker = "name=\"" + name + "\" value=\"";
+namespace {
+
+// The decoded text between `marker` and the next double quote.
+std::string quoted_after(const std::string& html, const std::string& marker) {
   const auto at = html.find(marker);
   if (at == std::string::npos) return "";
   const auto begin = at + marker.size();
   const auto end = html.find('"', begin);
   if (end == std::string::npos) return "";
   return html_unescape(html.substr(begin, end - begin));
+}
+
+}  // namespace
+
+std::string input_value(const std::string& html, const std::string& name) {
+  return quoted_after(html, "name=\"" + name + "\" value=\"");
+}
+
+std::string attribute_value(const std::string& html, const std::string& name) {
+  return quoted_after(html, " " + name + "=\"");
 }
 
 std::optional<std::string> base32_decode(const std::string& text) {

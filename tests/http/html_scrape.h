@@ -11,6 +11,9 @@ namespace keystep::httptest {
 std::string html_unescape(std::string s);
 // The value of the first HTML input named `name` (entities decoded; "" when absent).
 std::string input_value(const std::string& html, const std::string& name);
+// The value of the first attribute `name` in `html` (e.g. "data-options"; entities decoded;
+// "" when absent).
+std::string attribute_value(const std::string& html, const std::string& name);
 // RFC 4648 base32 without padding, as the enable page shows a secret; spaces are skipped.
 // nullopt for any other character.
 std::optional<std::string> base32_decode(const std::string& text);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "base/crypto/encoding.h"
 #include "base/url.h"
@@ -21,8 +22,10 @@ size_t append_body(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
-// The server's own words for a refusal, and what the operator can do about it.
-Error api_error(long status, const std::string& body, const std::string& what) {
+// The server's own words for a refusal, and what the operator can do about it. `provider`
+// names the kind of key a registration asked for (its 403 method_not_allowed says to allow it).
+Error api_error(long status, const std::string& body, const std::string& what,
+                std::string_view provider = {}) {
   const json answer = json::parse(body, nullptr, false);
   std::string description;
   std::string code;
@@ -44,9 +47,9 @@ Error api_error(long status, const std::string& body, const std::string& what) {
                             "KEYSTEP_TOKEN or --token-file");
     case 403:
       if (code == "method_not_allowed")
-        return make_error(ErrorCode::kDenied,
-                          prefix + "the account does not allow YubiKeys (403: " + told +
-                              "); add yubikey_hotp to its allowed_providers");
+        return make_error(ErrorCode::kDenied, prefix + "the account does not allow this kind of key (403: " +
+                                                  told + "); add " + std::string(provider) +
+                                                  " to its allowed_providers");
       return make_error(ErrorCode::kDenied,
                         prefix + "not allowed (403: " + told +
                             "); use a token of an administrator of the account");
@@ -73,6 +76,15 @@ void wipe(std::string& text) {
 
 bool refuses_every_request(const Error& error) {
   return error.code == ErrorCode::kUnauthenticated || error.code == ErrorCode::kDenied;
+}
+
+Error cancel_pending(AdminClient& api, int64_t member, int64_t credential, Error why) {
+  if (auto removed = api.remove(member, credential); !removed)
+    why.message += "; removing the pending credential " + std::to_string(credential) +
+                   " failed (" + removed.error().message + "): it expires by itself";
+  else
+    why.message += "; nothing was registered";
+  return why;
 }
 
 PendingKey::~PendingKey() { OPENSSL_cleanse(secret.data(), secret.size()); }
@@ -176,7 +188,7 @@ Result<PendingKey> AdminClient::begin_yubikey(int64_t member, const std::string&
   if (token_id) request["token_id"] = *token_id;
   auto r = call("POST", member_path(member) + "/credentials", request.dump());
   if (!r) return r.error();
-  if (r->status != 201) return api_error(r->status, r->body, "registering the key");
+  if (r->status != 201) return api_error(r->status, r->body, "registering the key", "yubikey_hotp");
   json answer = json::parse(r->body, nullptr, false);
   wipe(r->body);
   PendingKey pending;
@@ -210,6 +222,43 @@ Status AdminClient::confirm(int64_t member, int64_t credential, const std::strin
   return {};
 }
 
+Result<PendingSecurityKey> AdminClient::begin_security_key(int64_t member,
+                                                          const std::string& label) {
+  json request = {{"provider", "webauthn"}};
+  if (!label.empty()) request["label"] = label;
+  auto r = call("POST", member_path(member) + "/credentials", request.dump());
+  if (!r) return r.error();
+  if (r->status != 201)
+    return api_error(r->status, r->body, "beginning the registration", "webauthn");
+  json answer = json::parse(r->body, nullptr, false);
+  PendingSecurityKey pending;
+  if (answer.is_object()) {
+    pending.id = answer.value("id", int64_t{0});
+    pending.expires_at = answer.value("expires_at", int64_t{0});
+    if (auto options = answer.find("ceremony"); options != answer.end() && options->is_object())
+      pending.creation_options = std::move(*options);
+  }
+  if (pending.id <= 0 || pending.creation_options.is_null())
+    return make_error(ErrorCode::kUnavailable,
+                      "beginning the registration: the server's answer has no id and ceremony "
+                      "(does it have the webauthn provider?)");
+  return pending;
+}
+
+Status AdminClient::confirm_security_key(int64_t member, int64_t credential,
+                                         const std::string& response) {
+  json parsed = json::parse(response, nullptr, false);
+  if (!parsed.is_object())
+    return make_error(ErrorCode::kInternal, "the key's registration response is not JSON");
+  const json request = {{"response", std::move(parsed)}};
+  auto r =
+      call("POST", member_path(member) + "/credentials/" + std::to_string(credential) + "/confirm",
+           request.dump());
+  if (!r) return r.error();
+  if (r->status != 200) return api_error(r->status, r->body, "registering the key");
+  return {};
+}
+
 Status AdminClient::remove(int64_t member, int64_t credential) {
   auto r = call("DELETE", member_path(member) + "/credentials/" + std::to_string(credential),
                 std::nullopt);
@@ -231,7 +280,8 @@ Result<int64_t> AdminClient::import_yubikey(int64_t member, const ImportedKey& k
   auto r = call("POST", member_path(member) + "/credentials", body);
   wipe(body);
   if (!r) return r.error();
-  if (r->status != 201) return api_error(r->status, r->body, "importing the key");
+  if (r->status != 201)
+    return api_error(r->status, r->body, "importing the key", "yubikey_hotp");
   const json answer = json::parse(r->body, nullptr, false);
   if (!answer.is_object() || !answer.value("id", json()).is_number_integer())
     return make_error(ErrorCode::kUnavailable, "importing the key: no credential id in the answer");

@@ -1,11 +1,12 @@
 #pragma once
 // keystep-enroll's side of Keystep's admin API (docs/admin-api.md): the members of one
-// account and their YubiKey credentials, with a Bearer API token, over libcurl. The tool's
+// account and their YubiKey and security key credentials, with a Bearer API token, over libcurl. The tool's
 // only way to the server: it never opens a database.
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,14 @@ struct PendingKey {
   PendingKey(PendingKey&&) = default;
   PendingKey& operator=(PendingKey&&) = default;
   ~PendingKey();
+};
+
+// A pending security key registration the server began: its id and the WebAuthn creation
+// options (PublicKeyCredentialCreationOptionsJSON) whose challenge the server keeps.
+struct PendingSecurityKey {
+  int64_t id = 0;
+  nlohmann::json creation_options;
+  int64_t expires_at = 0;
 };
 
 // A credential as the member's list shows it.
@@ -46,6 +55,13 @@ struct ImportedKey {
 // Whether `error` (from an AdminClient) refuses the token or the account as such (401, 403),
 // so that every further request would be refused alike and a run of several should stop.
 bool refuses_every_request(const Error& error);
+
+class AdminClient;
+
+// `why` a registration failed after the server began pending credential `credential` of
+// `member`: removes that credential and adds to the message whether it is gone ("; nothing
+// was registered") or left to expire.
+Error cancel_pending(AdminClient& api, int64_t member, int64_t credential, Error why);
 
 // Every method answers kUnauthenticated (401), kDenied (403), kNotFound (404), kConflict
 // (409), kExpired (410), kInvalidArgument (400) or kUnavailable (no answer, 5xx), with a
@@ -71,6 +87,12 @@ class AdminClient {
                                    const std::optional<std::string>& token_id);
   // Confirms a pending credential with what the key typed (identifier and code).
   Status confirm(int64_t member, int64_t credential, const std::string& typed);
+  // Begins a security key (webauthn) registration: the server keeps the challenge pending
+  // until confirm_security_key(). `label` "" lets the server name it.
+  Result<PendingSecurityKey> begin_security_key(int64_t member, const std::string& label);
+  // Finishes it with the key's registration response (PublicKeyCredential JSON text, from
+  // fido2_register), which the server verifies.
+  Status confirm_security_key(int64_t member, int64_t credential, const std::string& response);
   // Removes a credential (pending or not).
   Status remove(int64_t member, int64_t credential);
   // Registers a key programmed elsewhere, confirmed at once; returns its credential id.

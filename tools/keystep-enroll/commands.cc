@@ -1,7 +1,12 @@
 #include "tools/keystep-enroll/commands.h"
 
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "tools/cli/command.h"
@@ -9,8 +14,10 @@
 #include "tools/keystep-enroll/batch.h"
 #include "tools/keystep-enroll/csv.h"
 #include "tools/keystep-enroll/enroll.h"
+#include "tools/keystep-enroll/fido2_pin.h"
 #include "tools/keystep-enroll/import.h"
 #include "tools/keystep-enroll/journal.h"
+#include "tools/keystep-enroll/security_key.h"
 
 namespace keystep::enroll {
 namespace {
@@ -203,7 +210,82 @@ int cmd_import(const Args& args) {
   return run_import(*rows, api, op).ok() ? 0 : 1;
 }
 
-cli::CommandTable commands(const DeviceOpener& open_device) {
+// Where a security key's PIN comes from: the first line of --pin-file, else the terminal
+// (/dev/tty, without echo), else nowhere (the registration then stops and says so).
+class PinSource {
+ public:
+  ~PinSource() {
+    OPENSSL_cleanse(pin_.data(), pin_.size());
+    if (tty_ >= 0) ::close(tty_);
+  }
+  Status open(const Args& args) {
+    if (auto file = args.get("--pin-file")) {
+      auto text = read_text_file(*file);
+      if (!text) return text.error();
+      pin_ = text->substr(0, text->find('\n'));
+      OPENSSL_cleanse(text->data(), text->size());
+      if (!pin_.empty() && pin_.back() == '\r') pin_.pop_back();
+      if (pin_.empty()) return usage(*file + ": the first line should be the key's PIN");
+      from_file_ = true;
+      return {};
+    }
+    tty_ = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    return {};
+  }
+  PinPrompt prompt() {
+    if (from_file_) return [this](int) -> std::optional<std::string> { return pin_; };
+    if (tty_ >= 0) return terminal_pin_prompt(tty_);
+    return [this](int) -> std::optional<std::string> {
+      unavailable_ = true;
+      return std::nullopt;
+    };
+  }
+  // Whether a PIN was asked for and there was no way to get one.
+  bool unavailable() const { return unavailable_; }
+
+ private:
+  std::string pin_;
+  bool from_file_ = false;
+  int tty_ = -1;
+  bool unavailable_ = false;
+};
+
+int cmd_fido2(const Args& args, const Fido2Keys& keys) {
+  auto issuer = args.required("--issuer");
+  if (!issuer) return fail(issuer.error());
+  auto account = args.required("--account");
+  if (!account) return fail(account.error());
+  auto email = args.required("--user");
+  if (!email) return fail(email.error());
+  auto origin = origin_of(*issuer);
+  if (!origin) return fail(usage("--issuer: " + origin.error().message));
+  PinSource pins;
+  if (auto opened = pins.open(args); !opened) return fail(opened.error());
+  auto token = api_token(args);
+  if (!token) return fail(token.error());
+  // The key first: what the operator can fix at the desk is told before the server is asked.
+  auto key = choose_fido2_key(keys, args.get("--device").value_or(""));
+  if (!key) return fail(key.error());
+  ConsoleOperator op;
+  op.say("Using the security key " + key->path + " (" + key->manufacturer + " " + key->product +
+         ")");
+  AdminClient api(*issuer, *account, *token);
+  auto member = api.member_id(*email);
+  if (!member) return fail(member.error());
+  const SecurityKeyOptions options{*origin, key->path, args.get("--label").value_or("")};
+  auto enrolled = enroll_security_key(keys, api, op, *member, options, pins.prompt());
+  if (!enrolled) {
+    Error error = enrolled.error();
+    if (pins.unavailable())
+      error.message += " (the PIN is read from the terminal, or from the first line of --pin-file)";
+    return fail(error);
+  }
+  std::cout << "Registered the security key for " << *email << " as credential " << *enrolled
+            << "\n";
+  return 0;
+}
+
+cli::CommandTable commands(const DeviceOpener& open_device, const Fido2Keys& fido2_keys) {
   return {
       {"yubikey",
        {"keystep-enroll yubikey --issuer URL --account NAME (--user EMAIL [--label TEXT] | "
@@ -232,13 +314,28 @@ cli::CommandTable commands(const DeviceOpener& open_device) {
                  {},
                  {"FILE"}},
         cmd_import}},
+      {"fido2",
+       {"keystep-enroll fido2 --issuer URL --account NAME --user EMAIL [--label TEXT] "
+        "[--device PATH] [--pin-file FILE] [--token-file FILE]",
+        "Register the FIDO2 security key plugged in (or the one at --device, when there are "
+        "several) to a member: the server begins the registration, the key asks for its PIN "
+        "(from the terminal, or the first line of --pin-file) when it has one, is touched, and "
+        "the server verifies what it made. The API token comes from KEYSTEP_TOKEN or "
+        "--token-file.",
+        FlagSpec{{"--issuer", "--account", "--user", "--label", "--device", "--pin-file",
+                  "--token-file"},
+                 {},
+                 {}},
+        [fido2_keys](const Args& args) { return cmd_fido2(args, fido2_keys); }}},
   };
 }
 
 }  // namespace
 
-int enroll_main(int argc, char** argv, const DeviceOpener& open_device) {
-  return cli::run_command_line("keystep-enroll", commands(open_device), {argv + 1, argv + argc},
+int enroll_main(int argc, char** argv, const DeviceOpener& open_device,
+                const Fido2Keys& fido2_keys) {
+  return cli::run_command_line("keystep-enroll", commands(open_device, fido2_keys),
+                               {argv + 1, argv + argc},
                                std::cout, std::cerr);
 }
 

@@ -60,12 +60,7 @@ Result<EnrolledKey> enroll_key(YubiKeyDevice& device, AdminClient& api, Operator
                                     " of the key is programmed but not registered (run again "
                                     "with --force)"
                               : "; the key was not changed";
-    if (auto removed = api.remove(member, id); !removed)
-      why.message += "; removing the pending credential " + std::to_string(id) + " failed (" +
-                     removed.error().message + "): it expires by itself";
-    else
-      why.message += "; nothing was registered";
-    return why;
+    return cancel_pending(api, member, id, std::move(why));
   };
   if (on_pending) {
     if (auto recorded = on_pending(id); !recorded) return undo(recorded.error());

@@ -164,32 +164,9 @@ Result<std::string> attestation_object(const fido_cred_t* cred) {
 }
 
 Result<Dev> open_key(const Fido2Keys& keys, const std::string& device) {
-  DevInfoList infos;
-  if (Status listed = list_into(keys, infos); !listed) return listed.error();
-  const size_t found = infos.found;
-  const fido_dev_info_t* chosen = nullptr;
-  std::string paths;
-  for (size_t i = 0; i < found; ++i) {
-    const fido_dev_info_t* info = fido_dev_info_ptr(infos.list, i);
-    const std::string path = text_or_empty(fido_dev_info_path(info));
-    paths += "\n  " + path + "  " + text_or_empty(fido_dev_info_manufacturer_string(info)) + " " +
-             text_or_empty(fido_dev_info_product_string(info));
-    if (path == device || (device.empty() && found == 1)) chosen = info;
-  }
-  if (found == 0) {
-    return make_error(ErrorCode::kNotFound,
-                      "no FIDO2 security key found: plug one in (on Linux, if one is plugged in, "
-                      "your user may lack access to /dev/hidraw*: see the udev rules of libfido2)");
-  }
-  if (chosen == nullptr && device.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "several security keys are plugged in: choose one with --device" + paths);
-  }
-  if (chosen == nullptr) {
-    return make_error(ErrorCode::kNotFound,
-                      "no security key at " + device + "; plugged in:" + paths);
-  }
-  const std::string path = text_or_empty(fido_dev_info_path(chosen));
+  Result<Fido2Key> chosen = choose_fido2_key(keys, device);
+  if (!chosen) return chosen.error();
+  const std::string& path = chosen->path;
   Dev dev(fido_dev_new());
   if (!dev) return make_error(ErrorCode::kInternal, "out of memory");
   int rc = keys.io == nullptr ? FIDO_OK : fido_dev_set_io_functions(dev.get(), keys.io);
@@ -235,6 +212,26 @@ Result<std::vector<Fido2Key>> list_fido2_keys(const Fido2Keys& keys) {
                    text_or_empty(fido_dev_info_product_string(info))});
   }
   return out;
+}
+
+Result<Fido2Key> choose_fido2_key(const Fido2Keys& keys, const std::string& device) {
+  Result<std::vector<Fido2Key>> plugged = list_fido2_keys(keys);
+  if (!plugged) return plugged.error();
+  if (plugged->empty()) {
+    return make_error(ErrorCode::kNotFound,
+                      "no FIDO2 security key found: plug one in (on Linux, if one is plugged in, "
+                      "your user may lack access to /dev/hidraw*: see the udev rules of libfido2)");
+  }
+  std::string paths;
+  for (const Fido2Key& key : *plugged) {
+    if (key.path == device || (device.empty() && plugged->size() == 1)) return key;
+    paths += "\n  " + key.path + "  " + key.manufacturer + " " + key.product;
+  }
+  if (device.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "several security keys are plugged in: choose one with --device" + paths);
+  }
+  return make_error(ErrorCode::kNotFound, "no security key at " + device + "; plugged in:" + paths);
 }
 
 Result<std::string> fido2_register(const Fido2Keys& keys, const Fido2Request& request,

@@ -44,6 +44,12 @@ struct Fido2Key {
 // The keys plugged in (at most 64). kUnavailable when libfido2 cannot enumerate.
 Result<std::vector<Fido2Key>> list_fido2_keys(const Fido2Keys& keys);
 
+// The key a registration uses: `device` (a path of list_fido2_keys), or the only key plugged
+// in when `device` is "". kNotFound when none is plugged in or none is at `device`,
+// kInvalidArgument for several keys and no `device` (the message lists them), kUnavailable
+// when libfido2 cannot enumerate; each message says what to do.
+Result<Fido2Key> choose_fido2_key(const Fido2Keys& keys, const std::string& device);
+
 // Asks the operator for the key's PIN; `retries` is how many tries the key has left.
 // nullopt when the operator gives none (the registration then stops: kDenied).
 using PinPrompt = std::function<std::optional<std::string>(int retries)>;

@@ -5,5 +5,6 @@
 #include "tools/keystep-enroll/ykpers_device.h"
 
 int main(int argc, char** argv) {
-  return keystep::enroll::enroll_main(argc, argv, keystep::enroll::open_ykpers_device);
+  return keystep::enroll::enroll_main(argc, argv, keystep::enroll::open_ykpers_device,
+                                      keystep::enroll::hid_keys());
 }

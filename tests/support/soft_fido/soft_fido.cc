@@ -538,6 +538,19 @@ std::string b64(const unsigned char* p, size_t n) {
 
 }  // namespace
 
+std::function<int(fido_dev_info_t*, size_t, size_t*)> manifest_of(std::vector<SoftFido*> keys) {
+  return [keys](fido_dev_info_t* list, size_t max, size_t* found) {
+    *found = 0;
+    for (SoftFido* key : keys) {
+      if (*found == max) break;
+      const int rc = fido_dev_info_set(list, (*found)++, key->path().c_str(), "Keystep",
+                                       "Soft FIDO2", &SoftFido::io(), nullptr);
+      if (rc != FIDO_OK) return rc;
+    }
+    return FIDO_OK;
+  };
+}
+
 Result<std::string> sign_in(SoftFido& key, const nlohmann::json& request_options,
                             const std::string& origin, const char* pin) {
   const Error unusable = make_error(ErrorCode::kInvalidArgument, "unusable request options");

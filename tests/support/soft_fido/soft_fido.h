@@ -17,11 +17,13 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 
@@ -84,6 +86,12 @@ class SoftFido {
   int touches_ = 0;
   uint32_t sign_count_ = 0;
 };
+
+// What fido_dev_info_manifest would list if `keys` were plugged in (paths, "Keystep" "Soft
+// FIDO2", SoftFido::io()), as a manifest function for keystep-enroll's Fido2Keys. The keys
+// must outlive it.
+std::function<int(fido_dev_info_t* list, size_t max, size_t* found)> manifest_of(
+    std::vector<SoftFido*> keys);
 
 // What a browser posts after navigator.credentials.get() with `key`: libfido2 (as a client,
 // through SoftFido::io()) asks the key for an assertion over `request_options` (a

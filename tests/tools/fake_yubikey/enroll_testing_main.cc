@@ -18,5 +18,6 @@ int main(int argc, char** argv) {
   }
   const std::string path = state;
   return keystep::enroll::enroll_main(argc, argv,
-                                      [path] { return keystep::fakekey::open_fake_key(path); });
+                                      [path] { return keystep::fakekey::open_fake_key(path); },
+                                      keystep::enroll::hid_keys());
 }

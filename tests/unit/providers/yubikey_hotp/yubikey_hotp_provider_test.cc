@@ -180,7 +180,7 @@ TEST_F(YubikeyHotpProviderTest, SettingsDefaultsAndValidation) {
 TEST_F(YubikeyHotpProviderTest, AdminRegistrationDrawsSecretAndConfirmsWithOneCode) {
   UserRef user{42, 1, "ann@example.com", "Acme"};
   auto begun = provider_.begin_registration_for(user, {{"digits", 6}, {"token_id", kId}},
-                                                nullptr, at());
+                                                nullptr, {}, at());
   ASSERT_TRUE(begun) << begun.error().message;
   const MfaCredential& pending = begun->pending;
   EXPECT_FALSE(pending.confirmed);
@@ -211,13 +211,14 @@ TEST_F(YubikeyHotpProviderTest, AdminRegistrationRefusesBadBodies) {
   for (const auto& bad : {nlohmann::json{{"digits", 7}}, nlohmann::json{{"token_id", "UBHE1"}},
                           nlohmann::json{{"label", ""}}, nlohmann::json{{"counter", 3}},
                           nlohmann::json::array()}) {
-    auto refused = provider_.begin_registration_for(user, bad, nullptr, at());
+    auto refused = provider_.begin_registration_for(user, bad, nullptr, {}, at());
     ASSERT_FALSE(refused) << bad.dump();
     EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
   }
-  EXPECT_FALSE(provider_.begin_registration_for(user, {{"digits", 6}}, {{"digits", {8}}}, at()));
+  EXPECT_FALSE(provider_.begin_registration_for(user, {{"digits", 6}}, {{"digits", {8}}}, {},
+                                                at()));
   EXPECT_FALSE(provider_.begin_registration_for(user, nlohmann::json::object(),
-                                                {{"allow_no_token_id", false}}, at()));
+                                                {{"allow_no_token_id", false}}, {}, at()));
 }
 
 TEST_F(YubikeyHotpProviderTest, ImportTakesHexOrBase32AndTheKeysCounter) {

@@ -1,5 +1,6 @@
 // keystep-enroll's command line: the usage errors that stop it before any key or server is
-// touched (slot 1 needs asking twice; --user or --batch; the API token's sources).
+// touched (slot 1 needs asking twice; --user or --batch; the API token's sources; fido2's
+// issuer, PIN file and missing key).
 #include "tools/keystep-enroll/commands.h"
 
 #include <gtest/gtest.h>
@@ -33,10 +34,19 @@ class EnrollCommands : public testing::Test {
     std::ostringstream out, err;
     auto* saved_out = std::cout.rdbuf(out.rdbuf());
     auto* saved_err = std::cerr.rdbuf(err.rdbuf());
-    const int status = enroll_main(static_cast<int>(argv.size()), argv.data(), [this] {
-      ++opened_;
-      return Result<std::unique_ptr<YubiKeyDevice>>(open_failure(OpenFailure::kNoKey));
-    });
+    const Fido2Keys no_security_key{[this](fido_dev_info_t*, size_t, size_t* found) {
+                                      ++listed_;
+                                      *found = 0;
+                                      return FIDO_OK;
+                                    },
+                                    nullptr};
+    const int status = enroll_main(
+        static_cast<int>(argv.size()), argv.data(),
+        [this] {
+          ++opened_;
+          return Result<std::unique_ptr<YubiKeyDevice>>(open_failure(OpenFailure::kNoKey));
+        },
+        no_security_key);
     std::cout.rdbuf(saved_out);
     std::cerr.rdbuf(saved_err);
     return {status, out.str(), err.str()};
@@ -48,7 +58,15 @@ class EnrollCommands : public testing::Test {
     return words;
   }
 
+  std::vector<std::string> fido2(std::vector<std::string> more) {
+    std::vector<std::string> words = {"fido2", "--issuer", "http://127.0.0.1:9", "--account",
+                                      "acme"};
+    words.insert(words.end(), more.begin(), more.end());
+    return words;
+  }
+
   int opened_ = 0;
+  int listed_ = 0;
   testutil::TempDir dir_;
 };
 
@@ -109,6 +127,44 @@ TEST_F(EnrollCommands, ImportRefusesAMalformedFileBeforeAnyRequest) {
                        "privacyidea", file});
   EXPECT_EQ(no_users.status, 2);
   EXPECT_NE(no_users.err.find("--users"), std::string::npos);
+}
+
+TEST_F(EnrollCommands, Fido2NeedsAUserAnIssuerURLAndAToken) {
+  auto no_user = run(fido2({}));
+  EXPECT_EQ(no_user.status, 2);
+  EXPECT_NE(no_user.err.find("--user"), std::string::npos) << no_user.err;
+  auto bad_issuer = run({"fido2", "--issuer", "id.example.com", "--account", "acme", "--user",
+                         "a@example.com"});
+  EXPECT_EQ(bad_issuer.status, 2);
+  EXPECT_NE(bad_issuer.err.find("--issuer: the issuer is not an absolute http(s) URL"),
+            std::string::npos)
+      << bad_issuer.err;
+  auto no_token = run(fido2({"--user", "a@example.com"}));
+  EXPECT_EQ(no_token.status, 2);
+  EXPECT_NE(no_token.err.find("KEYSTEP_TOKEN or --token-file"), std::string::npos);
+  EXPECT_EQ(run(fido2({"--user", "a@example.com", "--pin", "1234"})).status, 2);
+  EXPECT_EQ(listed_, 0);
+}
+
+TEST_F(EnrollCommands, Fido2RefusesAnEmptyPinFile) {
+  const std::string file = dir_.file("pin");
+  std::ofstream(file) << "\n4711\n";
+  setenv("KEYSTEP_TOKEN", "ks_from_env", 1);
+  auto r = run(fido2({"--user", "a@example.com", "--pin-file", file}));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "keystep-enroll: " + file + ": the first line should be the key's PIN\n");
+  EXPECT_EQ(listed_, 0);
+}
+
+TEST_F(EnrollCommands, Fido2WithoutAKeyStopsBeforeTheServer) {
+  setenv("KEYSTEP_TOKEN", "ks_from_env", 1);
+  // The issuer (port 9, discard) is never reached: the missing key is said first.
+  auto r = run(fido2({"--user", "a@example.com"}));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("keystep-enroll: no FIDO2 security key found: plug one in"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(listed_, 1);
 }
 
 }  // namespace

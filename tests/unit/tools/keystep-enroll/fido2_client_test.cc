@@ -31,19 +31,8 @@ const std::string kOrigin = "https://id.example.test:8443";
 [[maybe_unused]] const bool kFidoReady =
     (fido_init(std::getenv("FIDO_DEBUG") ? FIDO_DEBUG : 0), true);
 
-// What fido_dev_info_manifest would list if these keys were plugged in.
 enroll::Fido2Keys plugged_in(std::vector<SoftFido*> keys) {
-  const auto manifest = [keys](fido_dev_info_t* list, size_t max, size_t* found) {
-    *found = 0;
-    for (SoftFido* key : keys) {
-      if (*found == max) break;
-      const int rc = fido_dev_info_set(list, (*found)++, key->path().c_str(), "Keystep",
-                                       "Soft FIDO2", &SoftFido::io(), nullptr);
-      if (rc != FIDO_OK) return rc;
-    }
-    return FIDO_OK;
-  };
-  return enroll::Fido2Keys{manifest, &SoftFido::io()};
+  return enroll::Fido2Keys{testsupport::manifest_of(std::move(keys)), &SoftFido::io()};
 }
 
 ChallengeContext context() {
