@@ -37,7 +37,11 @@ ListPage list_page(const nlohmann::json& body) {
                   body.contains("next_page")};
 }
 
+// The API's error description as the page says it. A refusal names a permission, which means
+// nothing to the person reading the page.
 std::string description(const ApiOutcome& api) {
+  if (api.fault == Fault::kForbidden)
+    return "Only administrators of your account who may change its settings can do this.";
   const auto it = api.body.find("error_description");
   return it != api.body.end() && it->is_string() ? it->get<std::string>()
                                                  : std::string(kTryAgainText);
@@ -105,8 +109,8 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   ApiOutcome settings = admin_.get_settings(caller, account);
   if (settings.fault == Fault::kForbidden)
     return web(error_page(Fault::kForbidden,
-                          "Account setup > Authentication needs the auth_settings.view "
-                          "permission. Ask an administrator of your account."));
+                          "Only administrators of your account can open Account setup > "
+                          "Authentication."));
   if (settings.fault) return web(error_page(*settings.fault, description(settings)));
   ApiOutcome members = admin_.members(caller, account, page_query(pages.members));
   ApiOutcome invitations = admin_.invitations(caller, account, page_query(pages.invitations));

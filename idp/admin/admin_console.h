@@ -1,6 +1,6 @@
 #pragma once
 // The admin page ACCOUNT SETUP > Authentication ("Authentication: Configuration") for a
-// signed-in administrator: the Enforce Two Factor Authentication toggle with the seed's
+// signed-in administrator: the Enforce Two-Factor Authentication toggle with the seed's
 // prompts, the two-factor settings (what the enforcement email carries, the allowed providers,
 // each provider's settings), the members with their 2FA state and the lost-device reset,
 // invitations of new members, and API tokens. http/ turns GET and POST /account/authentication into
