@@ -166,9 +166,9 @@ std::string crlf(std::string_view text) {
 // The HTML part is a whole document: mail clients and screen readers take its language from
 // lang and announce its <title>.
 std::string html_document(const MailContent& content) {
-  return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
+  return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
          html_escape(content.subject) + "</title></head><body>" + *content.html_body +
-         "</body></html>\n";
+         "</body></html>";
 }
 
 std::string text_part(const char* subtype, std::string_view body) {

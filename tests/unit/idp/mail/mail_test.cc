@@ -203,8 +203,8 @@ TEST(BuildMessage, HtmlWithoutImagesIsAlternativeOfTwoTexts) {
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(parts[1].headers.at("content-type"), "text/html; charset=UTF-8");
   EXPECT_EQ(decode_base64_body(parts[1]),
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Set up "
-            "two-factor authentication</title></head><body><p>Hello</p></body></html>\n");
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Set up "
+            "two-factor authentication</title></head><body><p>Hello</p></body></html>");
 }
 
 TEST(BuildMessage, NonAsciiHeadersBecomeFoldedEncodedWords) {
