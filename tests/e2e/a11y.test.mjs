@@ -77,11 +77,16 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
     await submit(page, 'form[action="/login"] button[type=submit]');
   }
 
+  // Types `code` in the code field of the form posting to `action` and sends it.
+  async function sendCode(page, code, action) {
+    await page.fill('#code', code);
+    await submit(page, `form[action="${action}"] button[type=submit]`);
+  }
+
   // Sends a code that is not the current one of `secret` with the form posting to `action`;
   // the page comes back with the code field marked invalid and focused.
   async function wrongCode(page, secret, action) {
-    await page.fill('#code', otherCode(await totpCode(secret)));
-    await submit(page, `form[action="${action}"] button[type=submit]`);
+    await sendCode(page, otherCode(await totpCode(secret)), action);
     assert.equal(await focused(page), 'code');
     assert.equal(await page.getAttribute('#code', 'aria-invalid'), 'true');
   }
@@ -151,8 +156,7 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
     ['enable two-factor: wrong code', 'admin',
      async (p) => wrongCode(p, known.adminSecret, '/profile/two-factor/enable')],
     ['recovery codes', 'admin', async (p) => {
-      await p.fill('#code', await totpCode(known.adminSecret));
-      await submit(p, 'form[action="/profile/two-factor/enable"] button[type=submit]');
+      await sendCode(p, await totpCode(known.adminSecret), '/profile/two-factor/enable');
       assert.equal(await h1(p), 'Save your recovery codes');
     }],
     ['profile: two-factor on', 'admin', async (p) => go(p, '/profile')],
@@ -210,8 +214,7 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
     ['setup step: wrong code', 'member',
      async (p) => wrongCode(p, known.memberSecret, '/login/second-factor')],
     ['profile: enforced member', 'member', async (p) => {
-      await p.fill('#code', await totpCode(known.memberSecret));
-      await submit(p, 'form[action="/login/second-factor"] button[type=submit]');
+      await sendCode(p, await totpCode(known.memberSecret), '/login/second-factor');
       assert.equal(new URL(p.url()).pathname, '/profile');
       assert.match(await p.locator('main').innerText(), /Codes are shown once/);
     }],
