@@ -175,9 +175,10 @@ std::string tokens(const AuthenticationView& v) {
            "action=\"/account/authentication\">" +
            csrf_field(v) +
            "<input type=\"hidden\" name=\"action\" value=\"create_token\">"
-           "<div class=\"field\"><label for=\"token-name\">Token name</label><input "
-           "id=\"token-name\" type=\"text\" name=\"name\" placeholder=\"e.g. deploy script\" "
-           "maxlength=\"64\" autocomplete=\"off\" required></div>"
+           "<div class=\"field\"><label for=\"" + kTokenNameField + "\">Token name</label><input "
+           "id=\"" + kTokenNameField + "\" type=\"text\" name=\"name\" placeholder=\"e.g. deploy "
+           "script\" maxlength=\"64\" autocomplete=\"off\" required" +
+           field_focus(v.error_field == kTokenNameField, false) + "></div>"
            "<div><label for=\"token-expires\">Expires</label><select id=\"token-expires\" "
            "name=\"expires_in\"><option value=\"\" selected>Never "
            "expires</option><option value=\"2592000\">Expires in 30 days</option><option "
@@ -273,9 +274,10 @@ std::string invitations(const AuthenticationView& v) {
         "action=\"/account/authentication\">" +
         csrf_field(v) +
         "<input type=\"hidden\" name=\"action\" value=\"invite\">"
-        "<div class=\"field\"><label for=\"invite-email\">Email of the new member</label>"
-        "<input id=\"invite-email\" type=\"email\" name=\"email\" autocomplete=\"off\" "
-        "required></div><div><label for=\"invite-role\">Role</label><select id=\"invite-role\" "
+        "<div class=\"field\"><label for=\"" + kInviteEmailField + "\">Email of the new "
+        "member</label><input id=\"" + kInviteEmailField + "\" type=\"email\" name=\"email\" "
+        "autocomplete=\"off\" required" + field_focus(v.error_field == kInviteEmailField, false) +
+        "></div><div><label for=\"invite-role\">Role</label><select id=\"invite-role\" "
         "name=\"role\"><option value=\"member\" selected>member</option><option "
         "value=\"admin\">admin</option></select></div>"
         "<button type=\"submit\">Invite</button></form><p><small>The invitation email has a "

@@ -275,10 +275,13 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (auto role = get_param(form, "role")) request["role"] = *role;
     ApiOutcome api = admin_.invite(*caller, account, request.dump(), address);
     const std::string invited = api.body.value("email", "");
-    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
-                        api.created
-                            ? "Invitation sent to " + invited + "."
-                            : invited + " already has an open invitation; no new email was sent.");
+    ConsoleOutcome out =
+        with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
+                     api.created
+                         ? "Invitation sent to " + invited + "."
+                         : invited + " already has an open invitation; no new email was sent.");
+    if (api.fault && out.is_page) out.view.error_field = kInviteEmailField;
+    return out;
   }
   if (action == "revoke_invitation") {
     const std::string id = form_value(form, "invitation_id");
@@ -299,8 +302,11 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (const std::string expires_in = form_value(form, "expires_in"); !expires_in.empty())
       request["expires_in"] = number_or_text(expires_in);
     ApiOutcome api = admin_.create_token(*caller, account, request.dump(), address);
-    if (!api.created)
-      return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, "");
+    if (!api.created) {
+      ConsoleOutcome out = with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, "");
+      if (api.fault && out.is_page) out.view.error_field = kTokenNameField;
+      return out;
+    }
     ConsoleOutcome out = view(*caller, csrf, Screen::kTokenCreated, std::nullopt);
     if (!out.is_page) return out;
     out.view.new_token = api.body["token"].get<std::string>();

@@ -25,6 +25,9 @@
 namespace keystep {
 
 inline constexpr const char* kAuthenticationPagePath = "/account/authentication";
+// The fields of the page's forms an error can be about (AuthenticationView::error_field).
+inline constexpr const char* kInviteEmailField = "invite-email";
+inline constexpr const char* kTokenNameField = "token-name";
 
 struct MemberRow {
   int64_t id = 0;
@@ -121,6 +124,9 @@ struct AuthenticationView {
   std::string new_token_name;
   std::string notice;
   std::string error_message;
+  // The form field error_message is about (kInviteEmailField, kTokenNameField); "" when it is
+  // about the page as a whole.
+  std::string error_field;
 };
 
 // A page to render, or (`web` set) a redirect or error page of the login flow.

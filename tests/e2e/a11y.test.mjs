@@ -181,6 +181,12 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       await p.fill('#invite-email', INVITEE.email);
       await submit(p, '#invite button[type=submit]');
     }],
+    ['admin page: invitation refused', 'admin', async (p) => {
+      await p.fill('#invite-email', USER.email);  // a member already
+      await submit(p, '#invite button[type=submit]');
+      assert.equal(await focused(p), 'invite-email');
+      assert.equal(await p.getAttribute('#invite-email', 'aria-invalid'), 'true');
+    }],
     ['admin page: token created', 'admin', async (p) => {
       await p.fill('#token-name', 'deploy script');
       await submit(p, '#create-token button[type=submit]');

@@ -360,6 +360,11 @@ TEST_F(AdminPageTest, InvitingAnExistingMemberShowsTheApisErrorWith409) {
   EXPECT_TRUE(contains(member.body,
                        "<p class=\"error\" role=\"alert\" id=\"page-error\">alice@example.com is "
                        "already a member of the account</p>"));
+  // The error is about the invite form's email field: described by it, focused.
+  EXPECT_TRUE(contains(member.body,
+                       "name=\"email\" autocomplete=\"off\" required aria-invalid=\"true\" "
+                       "aria-describedby=\"page-error\" autofocus>"))
+      << member.body;
   EXPECT_TRUE(contains(member.body, "Authentication: Configuration"));
   EXPECT_TRUE(invitations().empty());
   EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
