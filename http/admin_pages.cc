@@ -52,6 +52,13 @@ std::string pager(const ListPage& page, const std::string& param, const std::str
   return out + "</small></nav>";
 }
 
+// A table that scrolls inside the page's card on a narrow screen instead of widening the
+// page; focusable, so the keyboard can scroll it too.
+std::string scrolling_table(const std::string& label, const std::string& table) {
+  return "<div class=\"table\" role=\"region\" aria-label=\"" + label + "\" tabindex=\"0\">" +
+         table + "</div>";
+}
+
 std::string messages(const AuthenticationView& v) {
   return render_messages(v.notice, v.error_message);
 }
@@ -83,14 +90,14 @@ std::string settings_summary(const ProviderSettingsView& p) {
 std::string enforcement(const AuthenticationView& v) {
   const bool on = v.enforce_two_factor;
   std::string out =
-      "<div class=\"row\"><div><strong>Enforce Two Factor Authentication</strong><br><small>" +
+      "<div class=\"row\"><div><strong>Enforce Two-Factor Authentication</strong><br><small>" +
       std::string(on ? "On: every member is asked for a code from an authenticator app at "
                        "sign-in, whatever their own setting."
                      : "Off: members decide for themselves in their profile.") +
       "</small></div>";
   const std::string attributes = std::string(" role=\"switch\" aria-checked=\"") +
                                  (on ? "true" : "false") +
-                                 "\" aria-label=\"Enforce Two Factor Authentication\"";
+                                 "\" aria-label=\"Enforce Two-Factor Authentication\"";
   if (v.can_edit) {
     out += action_form(v, on ? "stop" : "enforce", "",
                        "<button class=\"switch\" type=\"submit\"" + attributes + ">" +
@@ -108,9 +115,9 @@ std::string enforcement(const AuthenticationView& v) {
 
 std::string members(const AuthenticationView& v) {
   std::string out =
-      "<h2>Members</h2><table id=\"members\"><thead><tr><th>Email</th><th>Role</th><th>Own "
+      "<table id=\"members\"><thead><tr><th>Email</th><th>Role</th><th>Own "
       "setting</th>"
-      "<th>Authenticator</th><th></th></tr></thead><tbody>";
+      "<th>Authenticator</th><th><span class=\"sr-only\">Actions</span></th></tr></thead><tbody>";
   for (const auto& m : v.members) {
     out +=
         "<tr><td>" + html_escape(m.email) + "</td><td>" + html_escape(m.role) + "</td><td>" +
@@ -134,7 +141,8 @@ std::string members(const AuthenticationView& v) {
                              html_escape(m.email) + "\">Remove</button>");
     out += "</td></tr>";
   }
-  out += "</tbody></table>" + pager(v.members_page, "members_page", "members") +
+  out = "<h2>Members</h2>" + scrolling_table("Members", out + "</tbody></table>") +
+        pager(v.members_page, "members_page", "members") +
          "<p><small>Reset 2FA is for a lost phone: it removes the member's authenticator and "
          "recovery codes, turns their own setting off, signs them out everywhere (every "
          "session and every app's access and refresh tokens), revokes their API tokens and "
@@ -177,13 +185,13 @@ std::string tokens(const AuthenticationView& v) {
   if (v.tokens.empty()) {
     out += "<p><small>No API tokens yet.</small></p>";
   } else {
-    out +=
+    std::string table =
         "<table id=\"api-tokens\"><thead><tr><th>Name</th><th>Acts "
         "for</th><th>Created</th><th>Expires</th><th>Status</th>"
-        "<th></th></tr></thead><tbody>";
+        "<th><span class=\"sr-only\">Actions</span></th></tr></thead><tbody>";
     for (const auto& t : v.tokens) {
       const bool revoked = t.status == "revoked";
-      out += "<tr><td>" + html_escape(t.name) + "</td><td>" + html_escape(t.user_email) +
+      table += "<tr><td>" + html_escape(t.name) + "</td><td>" + html_escape(t.user_email) +
              "</td><td>" + utc(t.created_at) + "</td><td>" +
              (t.expires_at ? utc(t.expires_at) : std::string("Never")) + "</td><td>" +
              (t.status == "active" ? "<span class=\"on\">Active</span>"
@@ -191,23 +199,28 @@ std::string tokens(const AuthenticationView& v) {
                                    : "<span class=\"off\">Expired</span>") +
              "</td><td>";
       if (v.can_edit && !revoked)
-        out += action_form(v, "revoke_token", hidden("token_id", std::to_string(t.id)),
-                           "<button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
-                               html_escape(t.name) + "\">Revoke</button>");
-      out += "</td></tr>";
+        table += action_form(v, "revoke_token", hidden("token_id", std::to_string(t.id)),
+                             "<button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
+                                 html_escape(t.name) + "\">Revoke</button>");
+      table += "</td></tr>";
     }
-    out += "</tbody></table>" + pager(v.tokens_page, "tokens_page", "tokens");
+    out += scrolling_table("API tokens", table + "</tbody></table>") +
+           pager(v.tokens_page, "tokens_page", "tokens");
   }
   if (v.can_edit)
-    out += "<form class=\"inline\" method=\"post\" action=\"/account/authentication\">" +
+    out += "<h3>Create a token</h3><form id=\"create-token\" class=\"fields\" method=\"post\" "
+           "action=\"/account/authentication\">" +
            csrf_field(v) +
            "<input type=\"hidden\" name=\"action\" value=\"create_token\">"
-           "<input type=\"text\" name=\"name\" aria-label=\"Token name\" placeholder=\"Token name, "
-           "e.g. deploy script\" maxlength=\"64\" autocomplete=\"off\" required>"
-           "<select name=\"expires_in\" aria-label=\"Expires\"><option value=\"\" selected>Never "
+           "<div class=\"field\"><label for=\"" + kTokenNameField + "\">Token name</label><input "
+           "id=\"" + kTokenNameField + "\" type=\"text\" name=\"name\" placeholder=\"e.g. deploy "
+           "script\" maxlength=\"64\" autocomplete=\"off\" required" +
+           field_focus(v.error_field == kTokenNameField, false) + "></div>"
+           "<div><label for=\"token-expires\">Expires</label><select id=\"token-expires\" "
+           "name=\"expires_in\"><option value=\"\" selected>Never "
            "expires</option><option value=\"2592000\">Expires in 30 days</option><option "
            "value=\"7776000\">Expires in 90 days</option><option value=\"31536000\">Expires "
-           "in 1 year</option></select>"
+           "in 1 year</option></select></div>"
            "<button type=\"submit\">Create token</button></form>"
            "<p><small>A token acts for you in the admin API (<code>/api/v1</code>) with "
            "<code>Authorization: Bearer</code>; it is shown once, when it is created.</small></p>";
@@ -234,14 +247,14 @@ std::string two_factor_settings(const AuthenticationView& v) {
     std::string allowed;
     for (const auto& p : v.providers)
       if (p.allowed) allowed += (allowed.empty() ? "" : ", ") + provider_label(p);
-    out += "<table id=\"two-factor-settings\"><tbody><tr><th>Enforcement email</th><td>";
+    out += "<div class=\"table\"><table id=\"two-factor-settings\"><tbody><tr><th>Enforcement email</th><td>";
     out += by_link ? "Single-use enrollment link, no secret in the email"
                    : "QR code and secret key in the email";
     out += "</td></tr><tr><th>Allowed providers</th><td>" + allowed + "</td></tr>";
     for (const auto& p : v.settings)
       out += "<tr><th>" + html_escape(p.display_name) + "</th><td>" + settings_summary(p) +
              "</td></tr>";
-    return out + "</tbody></table>";
+    return out + "</tbody></table></div>";
   }
   const auto radio = [&](const char* value, bool checked, const std::string& title,
                          const std::string& explanation) {
@@ -294,44 +307,47 @@ std::string invitations(const AuthenticationView& v) {
   std::string out;
   if (v.can_edit)
     out +=
-        "<h3>Invite a member</h3><form id=\"invite\" class=\"inline\" method=\"post\" "
+        "<h3>Invite a member</h3><form id=\"invite\" class=\"fields\" method=\"post\" "
         "action=\"/account/authentication\">" +
         csrf_field(v) +
         "<input type=\"hidden\" name=\"action\" value=\"invite\">"
-        "<input type=\"email\" name=\"email\" aria-label=\"Email of the new member\" "
-        "placeholder=\"Email of the new member\" autocomplete=\"off\" required>"
-        "<select name=\"role\" aria-label=\"Role\"><option value=\"member\" selected>member"
-        "</option><option value=\"admin\">admin</option></select>"
+        "<div class=\"field\"><label for=\"" + kInviteEmailField + "\">Email of the new "
+        "member</label><input id=\"" + kInviteEmailField + "\" type=\"email\" name=\"email\" "
+        "autocomplete=\"off\" required" + field_focus(v.error_field == kInviteEmailField, false) +
+        "></div><div><label for=\"invite-role\">Role</label><select id=\"invite-role\" "
+        "name=\"role\"><option value=\"member\" selected>member</option><option "
+        "value=\"admin\">admin</option></select></div>"
         "<button type=\"submit\">Invite</button></form><p><small>The invitation email has a "
         "single-use signup link that expires after " +
         std::to_string(kInvitationTtl / 86400) +
         " days. If the account enforces 2FA, signup ends with setting it up.</small></p>";
   if (v.invitations.empty()) return out + "<p><small>No invitations yet.</small></p>";
-  out +=
+  std::string table =
       "<table id=\"invitations\"><thead><tr><th>Invited</th><th>Role</th><th>Status</th>"
-      "<th>Link expires</th><th></th></tr></thead><tbody>";
+      "<th>Link expires</th><th><span class=\"sr-only\">Actions</span></th></tr></thead><tbody>";
   for (const auto& i : v.invitations) {
     const bool pending = i.status == "pending";
-    out += "<tr><td>" + html_escape(i.email) + "</td><td>" + html_escape(i.role) +
+    table += "<tr><td>" + html_escape(i.email) + "</td><td>" + html_escape(i.role) +
            "</td><td><span class=\"" + (pending ? "on" : "off") + "\">" + html_escape(i.status) +
            "</span></td><td>" + (pending || i.status == "expired" ? utc(i.expires_at) : "") +
            "</td><td>";
     if (v.can_edit && pending)
-      out += action_form(v, "revoke_invitation", hidden("invitation_id", std::to_string(i.id)),
-                         "<button class=\"secondary\" type=\"submit\" aria-label=\"Revoke the "
-                         "invitation of " +
-                             html_escape(i.email) + "\">Revoke</button>");
-    out += "</td></tr>";
+      table += action_form(v, "revoke_invitation", hidden("invitation_id", std::to_string(i.id)),
+                           "<button class=\"secondary\" type=\"submit\" aria-label=\"Revoke the "
+                           "invitation of " +
+                               html_escape(i.email) + "\">Revoke</button>");
+    table += "</td></tr>";
   }
-  return out + "</tbody></table>" + pager(v.invitations_page, "invitations_page", "invitations");
+  return out + scrolling_table("Invitations", table + "</tbody></table>") +
+         pager(v.invitations_page, "invitations_page", "invitations");
 }
 
 std::string settings_page(const AuthenticationView& v) {
   std::string body = heading(v) + messages(v);
   if (!v.can_edit)
     body +=
-        "<p class=\"warning\">Read-only: changing these settings needs the auth_settings.edit "
-        "permission.</p>";
+        "<p class=\"warning\">Read-only: only administrators who may change the account's "
+        "settings can change these.</p>";
   body += "<h2>Two-factor authentication</h2>" + enforcement(v) + two_factor_settings(v) +
           applications(v) + members(v) + invitations(v) + tokens(v);
   return render_page("Authentication: Configuration", body, true);

@@ -13,43 +13,53 @@ namespace {
 constexpr std::string_view kStyle = R"(<style>
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
 main{max-width:420px;margin:8vh auto;background:#fff;border-radius:10px;padding:32px 36px;box-shadow:0 2px 12px rgba(0,0,0,.08)}
+@media (max-width:520px){main,main.wide{margin:0 auto;border-radius:0;padding:20px 16px;box-shadow:none}}
 h1{font-size:1.4rem;margin:0 0 .3rem}p.sub{color:#5b6475;margin:.2rem 0 1.4rem}
 label{display:block;font-weight:600;margin:1rem 0 .35rem}
-input[type=email],input[type=password],input[type=text]{width:100%;box-sizing:border-box;padding:.65rem .75rem;border:1px solid #c5cad3;border-radius:6px;font-size:1rem}
-button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#2256d6;color:#fff;font-size:1rem;font-weight:600;cursor:pointer}
+input[type=email],input[type=password],input[type=text],textarea{width:100%;box-sizing:border-box;min-height:44px;padding:.65rem .75rem;border:1px solid #767f8f;border-radius:6px;font-size:1rem}
+input[aria-invalid=true]{border:2px solid #a1131b}
+input[type=checkbox],input[type=radio]{width:24px;height:24px;margin:0;flex:none}
+button{margin-top:1.4rem;width:100%;min-height:44px;padding:.7rem;border:0;border-radius:6px;background:#2256d6;color:#fff;font-size:1rem;font-weight:600;cursor:pointer}
 .error{background:#fdecec;color:#a1131b;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
 .brand{font-weight:700;color:#2256d6;letter-spacing:.02em;margin-bottom:1rem}
 .notice{background:#e9f6ee;color:#145c2f;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
-.row{display:flex;justify-content:space-between;align-items:center;border-top:1px solid #e3e6eb;padding:1rem 0}
-.switch{width:auto;margin:0;padding:.35rem .9rem;border-radius:999px;background:#c5cad3;color:#1d2330}
-.switch[aria-checked=true]{background:#187a42;color:#fff}
+.row{display:flex;justify-content:space-between;align-items:center;gap:1rem;border-top:1px solid #e3e6eb;padding:1rem 0}
+.switch{width:auto;min-width:4.5rem;margin:0;padding:.35rem .9rem;border-radius:999px;background:#dfe2e7;color:#1d2330;border:1px solid #767f8f}
+.switch[aria-checked=true]{background:#187a42;color:#fff;border-color:#187a42}
 .secret{font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;letter-spacing:.04em;word-spacing:.3em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:normal;overflow-wrap:normal}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0;user-select:none}
 .codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;list-style:none;padding:0;margin:1rem 0}
 .codes li{padding:.15rem 0}
-ul.methods{list-style:none;padding:0;margin:.2rem 0}ul.methods li{padding:.15rem 0}
+ul.methods{list-style:none;padding:0;margin:.2rem 0}ul.methods a{display:inline-block;padding:.6rem 0;min-height:24px}
 .badge{display:inline-block;padding:.35rem .9rem;border-radius:999px;background:#187a42;color:#fff;font-weight:600}
-button.secondary{background:#eef0f3;color:#1d2330;border:1px solid #c5cad3}
+button.secondary{background:#eef0f3;color:#1d2330;border:1px solid #767f8f}
 form{margin-bottom:1rem}
 .qr{display:block;margin:1rem auto;image-rendering:pixelated;width:220px;height:220px}
-a.link{color:#2256d6}small{color:#5b6475}
+a.link{color:#2256d6;display:inline-block;padding:.25rem 0;min-height:24px}small{color:#5b6475}
+a.button{display:block;text-align:center;padding:.7rem;min-height:24px;border-radius:6px;background:#2256d6;color:#fff;font-weight:600;text-decoration:none}
 main.wide{max-width:860px}
-.nav{display:flex;gap:1.2rem;font-size:.92rem;margin:-.4rem 0 1.2rem;padding-bottom:.6rem;border-bottom:1px solid #e3e6eb}
-.nav a{color:#2256d6;text-decoration:none}
+.nav{display:flex;flex-wrap:wrap;gap:0 1.2rem;font-size:.92rem;margin:-.4rem 0 1.2rem;padding-bottom:.6rem;border-bottom:1px solid #e3e6eb}
+.nav a{color:#2256d6;text-decoration:none;display:inline-block;padding:.5rem 0}
 h2{font-size:1.05rem;margin:1.8rem 0 .4rem}h3{font-size:.98rem;margin:1.4rem 0 .5rem}
+.table{overflow-x:auto;position:relative}
 table{width:100%;border-collapse:collapse;font-size:.93rem}
 th,td{text-align:left;padding:.5rem .4rem;border-top:1px solid #e3e6eb;vertical-align:middle}
 th{color:#5b6475;font-weight:600}
 td form,.inline{margin:0}
-td button,.inline button{margin:0;width:auto;padding:.3rem .7rem;font-size:.85rem}
-.inline{display:flex;gap:.6rem;align-items:center}.inline input{flex:1}
+td button,.inline button{margin:0;width:auto;padding:.3rem .9rem;font-size:.9rem}
+.inline{display:flex;flex-wrap:wrap;gap:.6rem;align-items:center}.inline input{flex:1 1 12rem;min-width:0}
+.inline label{margin:0}
+form.fields{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end}form.fields label{margin:0 0 .35rem}
+form.fields .field{flex:1 1 14rem}form.fields button{margin:0;width:auto;padding:.3rem 1.2rem}
 .warning{background:#fff6e0;color:#6b4a00;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}
 .token{font-family:ui-monospace,Menlo,monospace;background:#f4f5f7;padding:.6rem .7rem;border-radius:6px;word-break:break-all}
-.actions{display:flex;gap:1rem;align-items:center}.actions form{margin:0}.actions button{margin:0;width:auto;padding:.6rem 1.4rem}
+.actions{display:flex;flex-wrap:wrap;gap:1rem;align-items:center}.actions form{margin:0}.actions button{margin:0;width:auto;padding:.6rem 1.4rem}
+.actions a{display:inline-block;padding:.6rem 0}
 .off{color:#5b6475}.on{color:#187a42;font-weight:600}
 fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;padding:0;margin-bottom:.2rem}
 label.choice{display:flex;gap:.55rem;align-items:baseline;font-weight:400;margin:.4rem 0}
-select{padding:.45rem .6rem;border:1px solid #c5cad3;border-radius:6px;font-size:.95rem;background:#fff}
-.selects{display:flex;gap:1.4rem}.selects label{margin:.3rem 0}
+select{min-height:44px;padding:.45rem .6rem;border:1px solid #767f8f;border-radius:6px;font-size:.95rem;background:#fff;color:#1d2330}
+.selects{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem}.selects label{margin:.3rem 0}
 button.fit{width:auto;padding:.6rem 1.4rem}
 </style>)";
 
@@ -95,7 +105,29 @@ std::string html_escape(std::string_view text) { return keystep::html_escape(tex
 std::string render_messages(std::string_view notice, std::string_view error) {
   std::string out;
   if (!notice.empty()) out += "<p class=\"notice\" role=\"status\">" + html_escape(notice) + "</p>";
-  if (!error.empty()) out += "<p class=\"error\" role=\"alert\">" + html_escape(error) + "</p>";
+  if (!error.empty())
+    out += "<p class=\"error\" role=\"alert\" id=\"" + std::string(kPageErrorId) + "\">" +
+           html_escape(error) + "</p>";
+  return out;
+}
+
+std::string field_focus(bool invalid, bool focus) {
+  if (invalid)
+    return " aria-invalid=\"true\" aria-describedby=\"" + std::string(kPageErrorId) +
+           "\" autofocus";
+  return focus ? " autofocus" : "";
+}
+
+std::string spelled_out(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == ' ' || c == '-') {
+      if (!out.empty() && out.back() != ',') out += ',';
+      continue;
+    }
+    if (!out.empty()) out += ' ';
+    out += c;
+  }
   return out;
 }
 
@@ -109,6 +141,8 @@ std::string render_signup_page(const SignupView& v) {
         "Google Authenticator or any authenticator app.";
   body += "</p>";
   body += render_messages("", v.error_message);
+  // Signup's errors are about the password (too short, the two differ).
+  const bool invalid = !v.error_message.empty();
   body +=
       "<form method=\"post\" action=\"/signup\">"
       "<input type=\"hidden\" name=\"invitation\" value=\"" +
@@ -120,11 +154,13 @@ std::string render_signup_page(const SignupView& v) {
       "<label for=\"display_name\">Your name <small>(optional)</small></label>"
       "<input id=\"display_name\" type=\"text\" name=\"display_name\" autocomplete=\"name\" "
       "maxlength=\"128\" value=\"" +
-      html_escape(v.display_name) +
-      "\" autofocus>"
+      html_escape(v.display_name) + "\"" + field_focus(false, !invalid) +
+      ">"
       "<label for=\"password\">Password</label>"
       "<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"new-password\" "
-      "minlength=\"8\" maxlength=\"1024\" required>"
+      "minlength=\"8\" maxlength=\"1024\" required" +
+      field_focus(invalid, false) +
+      ">"
       "<label for=\"password_confirm\">Password again</label>"
       "<input id=\"password_confirm\" type=\"password\" name=\"password_confirm\" "
       "autocomplete=\"new-password\" minlength=\"8\" maxlength=\"1024\" required>"
@@ -139,6 +175,10 @@ std::string render_login_page(const LoginView& v) {
                           : app_name(v.app)) +
       "</p>";
   body += render_messages("", v.error_message);
+  // A refused sign-in is about the password (the email stays filled in), unless there is no
+  // email to keep.
+  const bool email_invalid = !v.error_message.empty() && v.email.empty();
+  const bool password_invalid = !v.error_message.empty() && !v.email.empty();
   body +=
       "<form method=\"post\" action=\"/login\">"
       "<input type=\"hidden\" name=\"flow\" value=\"" +
@@ -148,13 +188,13 @@ std::string render_login_page(const LoginView& v) {
       html_escape(v.csrf_token) +
       "\">"
       "<label for=\"email\">Email</label>"
-      "<input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"username\" required "
-      "autofocus value=\"" +
-      html_escape(v.email) +
+      "<input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"username\" required" +
+      field_focus(email_invalid, !password_invalid) + " value=\"" + html_escape(v.email) +
       "\">"
       "<label for=\"password\">Password</label>"
       "<input id=\"password\" type=\"password\" name=\"password\" "
-      "autocomplete=\"current-password\" required>"
+      "autocomplete=\"current-password\" required" +
+      field_focus(password_invalid, false) + ">"
       "<button type=\"submit\">Sign in</button></form>"
       "<p><a class=\"link\" href=\"/password/forgot?flow=" +
       html_escape(v.flow_id) + "\">Forgot your password?</a></p>";
@@ -163,13 +203,27 @@ std::string render_login_page(const LoginView& v) {
 
 namespace {
 
-// The QR code to scan and the grouped secret to type, as the enable and setup pages show it.
+// A key as the page shows it (grouped, for typing by hand) and, for assistive technology,
+// spelled out: a speech synthesizer reads "U56N" as words.
+std::string secret_key(const std::string& id, const std::string& display_secret) {
+  return "<p class=\"secret\" id=\"" + id + "\">" + html_escape(display_secret) +
+         "</p><p class=\"sr-only\">The key spelled out: " +
+         html_escape(spelled_out(display_secret)) + ".</p>";
+}
+
+// The three ways to give an authenticator app its key, as the enable and setup pages show
+// them: the QR code to scan, the otpauth:// link (the phone holding the app cannot scan its
+// own screen; authenticator apps open these links) and the grouped secret to type.
 std::string qr_and_secret(const TotpEnrollmentView& e) {
-  return "<img class=\"qr\" alt=\"QR code for your authenticator app\" src=\"" +
-         html_escape(e.qr_png_data_uri) +
-         "\"><p><small>Can't scan it? Add the account in your app with this secret key "
-         "(time-based):</small></p><p class=\"secret\" id=\"secret-key\">" +
-         html_escape(e.display_secret) + "</p>";
+  std::string out = "<img class=\"qr\" alt=\"QR code of the key for your authenticator app, "
+                    "the same key as the link and the text below\" src=\"" +
+                    html_escape(e.qr_png_data_uri) + "\">";
+  if (!e.otpauth_uri.empty())
+    out += "<p><small>On the phone that holds your authenticator app:</small></p><p><a "
+           "class=\"button\" id=\"otpauth-link\" href=\"" +
+           html_escape(e.otpauth_uri) + "\">Open the key in your authenticator app</a></p>";
+  return out + "<p><small>Or type this secret key in the app (time-based):</small></p>" +
+         secret_key("secret-key", e.display_secret);
 }
 
 // A script path the page may load: a path on this server (CSP script-src 'self').
@@ -253,14 +307,16 @@ std::string render_setup_step(const SecondFactorView& v) {
   std::string body =
       v.required_by_application
           ? "<h1>This application requires two-factor authentication</h1><p class=\"sub\">Set "
-            "it up now to continue: scan this QR code with Google Authenticator or any "
-            "authenticator app, then enter the code it shows. From now on you will enter a code "
-            "from the app when you sign in. The app will show <strong>" +
+            "it up now to continue: add this key to Google Authenticator or any authenticator "
+            "app (scan the QR code, open the link on the phone that holds the app, or type the "
+            "key), then enter the code it shows. From now on you will enter a code from the app "
+            "when you sign in. The app will show <strong>" +
                 html_escape(e.issuer_label) + "</strong>.</p>"
           : "<h1>Set up two-factor authentication</h1><p class=\"sub\">Your account requires a "
-            "code from an authenticator app at every sign-in. Scan this QR code with Google "
-            "Authenticator or any authenticator app (if we emailed you a QR code, it is this same "
-            "one). The app will show <strong>" +
+            "code from an authenticator app at every sign-in. Add this key to Google "
+            "Authenticator or any authenticator app: scan the QR code, open the link on the "
+            "phone that holds the app, or type the key (if we emailed you a QR code, it is this "
+            "same key). The app will show <strong>" +
                 html_escape(e.issuer_label) + "</strong>.</p>";
   body += render_messages("", v.error_message);
   body += qr_and_secret(e);
@@ -270,8 +326,11 @@ std::string render_setup_step(const SecondFactorView& v) {
       "<input type=\"hidden\" name=\"method\" value=\"setup\">"
       "<label for=\"code\">Code from the app</label><input id=\"code\" type=\"text\" "
       "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
-      "maxlength=\"9\" required autofocus><button type=\"submit\">Continue</button></form>"
-      "<p><small>Afterwards you can print recovery codes from your profile.</small></p>";
+      "maxlength=\"9\" required" +
+      field_focus(!v.error_message.empty(), true) +
+      "><button type=\"submit\">Continue</button></form>"
+      "<p><small>Then, in your profile, choose <strong>Generate new codes</strong> under "
+      "Recovery codes to see and print codes for when you lose your phone.</small></p>";
   body += setup_alternatives(v) + decline;
   return page("Set up two-factor authentication", body);
 }
@@ -366,8 +425,9 @@ std::string render_second_factor_page(const SecondFactorView& v) {
     body += "<label for=\"code\">" +
             std::string(recovery ? "Recovery code" : "Authentication code") +
             "</label><input id=\"code\" type=\"text\" name=\"code\"" +
-            typed_code_attributes(f) +
-            " required autofocus><button type=\"submit\">Verify</button></form>";
+            typed_code_attributes(f) + " required" +
+            field_focus(!v.error_message.empty(), true) +
+            "><button type=\"submit\">Verify</button></form>";
   }
   if (!v.other_methods.empty()) {
     body += "<p><small>Use another method:</small></p><ul class=\"methods\">";
@@ -416,7 +476,8 @@ std::string factors_section(const ProfileView& v) {
     out += "<p><small>None yet.</small></p>";
   } else {
     out +=
-        "<table><thead><tr><th>Name</th><th>Type</th><th>Added</th><th>Last used</th>"
+        "<div class=\"table\" role=\"region\" aria-label=\"Your second factors\" "
+        "tabindex=\"0\"><table><thead><tr><th>Name</th><th>Type</th><th>Added</th><th>Last used</th>"
         "<th><span hidden>Remove</span></th></tr></thead><tbody>";
     for (const auto& f : t.factors) {
       const std::string id = std::to_string(f.id);
@@ -438,7 +499,7 @@ std::string factors_section(const ProfileView& v) {
              "<button class=\"secondary\" type=\"submit\" aria-label=\"Remove " +
              html_escape(f.label) + "\">Remove</button></form></td></tr>";
     }
-    out += "</tbody></table>";
+    out += "</tbody></table></div>";
   }
   if (!t.can_add.empty()) {
     out += "<form class=\"inline\" method=\"post\" action=\"/profile/two-factor/add\">" +
@@ -472,7 +533,8 @@ std::string scope_list(const std::vector<std::string>& scopes) {
 std::string apps_section(const ProfileView& v) {
   std::string out = "<h2 id=\"apps\">Apps with access</h2>";
   if (v.apps.empty()) return out + "<p><small>No other application has access.</small></p>";
-  out += "<table><thead><tr><th>Application</th><th>May</th><th>Allowed</th>"
+  out += "<div class=\"table\" role=\"region\" aria-label=\"Apps with access\" tabindex=\"0\">"
+         "<table><thead><tr><th>Application</th><th>May</th><th>Allowed</th>"
          "<th><span hidden>Revoke</span></th></tr></thead><tbody>";
   for (const auto& app : v.apps) {
     out += "<tr><td>" + app_name(app.app) + "</td><td>" + scope_list(app.scopes) +
@@ -482,7 +544,7 @@ std::string apps_section(const ProfileView& v) {
            "\"><button class=\"secondary\" type=\"submit\" aria-label=\"Revoke " +
            html_escape(app.app.name) + "\">Revoke</button></form></td></tr>";
   }
-  return out + "</tbody></table>";
+  return out + "</tbody></table></div>";
 }
 
 }  // namespace
@@ -523,16 +585,19 @@ std::string render_profile_page(const ProfileView& v) {
             "type=\"submit\" role=\"switch\" aria-checked=\"false\" "
             "aria-label=\"Two-Factor Authentication\">Off</button></form></div>";
   } else {
-    // The "On" switch leads to the turn-off form below, which asks for the password or a code.
+    // The "On" switch submits the turn-off form below, which needs the password or a code:
+    // pressed with both empty, the page comes back asking for them, focused on the password.
+    const bool invalid = v.error_field == "password";
     body +=
-        "<a class=\"badge\" href=\"#turn-off\" role=\"switch\" aria-checked=\"true\" "
-        "aria-label=\"Two-Factor Authentication\">On</a></div>"
+        "<button class=\"switch\" type=\"submit\" form=\"turn-off\" role=\"switch\" "
+        "aria-checked=\"true\" aria-label=\"Two-Factor Authentication\">On</button></div>"
         "<form id=\"turn-off\" method=\"post\" action=\"/profile/two-factor\">" +
         csrf_field(v) +
         "<input type=\"hidden\" name=\"action\" value=\"disable\"><p><small>To turn it "
         "off, confirm with your password or a current code.</small></p>"
         "<label for=\"password\">Password</label><input id=\"password\" type=\"password\" "
-        "name=\"password\" autocomplete=\"current-password\">"
+        "name=\"password\" autocomplete=\"current-password\"" +
+        field_focus(invalid, false) + ">"
         "<label for=\"code\">or authentication code</label><input id=\"code\" type=\"text\" "
         "name=\"code\" autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"8\">"
         "<button class=\"secondary\" type=\"submit\">Turn off two-factor authentication"
@@ -542,7 +607,8 @@ std::string render_profile_page(const ProfileView& v) {
   if (v.two_factor.has_second_factor()) {
     body += "<div class=\"row\"><div><strong>Recovery codes</strong><br><small>" +
             std::to_string(v.two_factor.recovery_codes_left) +
-            " unused. New codes replace all of them.</small></div><form method=\"post\" "
+            " unused. Codes are shown once, when they are made: if you have not saved yours, "
+            "generate new ones (they replace all the old ones).</small></div><form method=\"post\" "
             "action=\"/profile/recovery-codes\">" +
             csrf_field(v) +
             "<button class=\"switch\" type=\"submit\">Generate new codes</button></form></div>";
@@ -564,7 +630,8 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
       v.first_factor ? std::string("Enable Two-Factor Authentication") : "Add " + name;
   std::string body = nav(v) + "<h1>" + html_escape(title) + "</h1><p class=\"sub\">";
   if (app)
-    body += "Scan this QR code with Google Authenticator or any authenticator app. It will show "
+    body += "Add this key to Google Authenticator or any authenticator app: scan the QR code, "
+            "open the link on the phone that holds the app, or type the key. The app will show "
             "<strong>" + html_escape(e.issuer_label) + "</strong>.";
   else if (!e.ceremony.empty())
     body += "Name your " + html_escape(name) + ", then press the button and touch the key when "
@@ -582,13 +649,11 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
   if (!e.command.empty()) {
     body += "<p class=\"secret\" id=\"program-command\"><code>" + html_escape(e.command) +
             "</code></p><p><small>Key, if you program it another way (base32, OATH-HOTP, counter "
-            "0):</small></p><p class=\"secret\" id=\"secret-key\">" +
-            html_escape(e.display_secret) + "</p>";
+            "0):</small></p>" + secret_key("secret-key", e.display_secret);
   } else if (!e.qr_png_data_uri.empty()) {
     body += qr_and_secret(e);
   } else if (!e.display_secret.empty()) {
-    body += "<p><small>Key:</small></p><p class=\"secret\" id=\"secret-key\">" +
-            html_escape(e.display_secret) + "</p>";
+    body += "<p><small>Key:</small></p>" + secret_key("secret-key", e.display_secret);
   }
   if (!e.ceremony.empty()) {
     body += "<form method=\"post\" action=\"/profile/two-factor/enable\"" +
@@ -601,20 +666,22 @@ std::string render_enable_two_factor_page(const ProfileView& v) {
             "href=\"/profile\">Cancel</a></p>" + ceremony_script(e.script);
     return page(title, body);
   }
+  // The page's only error is about the code.
+  const std::string focus = field_focus(!v.error_message.empty(), true);
   body += "<form method=\"post\" action=\"/profile/two-factor/enable\">" + csrf_field(v) +
           "<input type=\"hidden\" name=\"method\" value=\"" + html_escape(v.method) + "\">" +
           std::string(app ? "<label for=\"code\">Code from the app</label><input id=\"code\" "
                             "type=\"text\" name=\"code\" autocomplete=\"one-time-code\" "
-                            "inputmode=\"numeric\" maxlength=\"9\" required autofocus>"
+                            "inputmode=\"numeric\" maxlength=\"9\" required" + focus + ">"
                       : e.responses > 1
                           ? "<label for=\"code\">Codes from the key, one per touch</label>"
                             "<textarea id=\"code\" name=\"code\" rows=\"" +
                                 std::to_string(e.responses) +
                                 "\" autocomplete=\"off\" autocapitalize=\"off\" "
-                                "spellcheck=\"false\" required autofocus></textarea>"
+                                "spellcheck=\"false\" required" + focus + "></textarea>"
                           : "<label for=\"code\">Code</label><input id=\"code\" type=\"text\" "
                             "name=\"code\" autocomplete=\"one-time-code\" maxlength=\"64\" "
-                            "required autofocus>") +
+                            "required" + focus + ">") +
           "<button type=\"submit\">" + (v.first_factor ? "Enable" : "Add") +
           "</button></form><p><a class=\"link\" href=\"/profile\">Cancel</a></p>";
   return page(title, body);
@@ -660,8 +727,13 @@ std::string render_recovery_codes_page(const ProfileView& v) {
       "<p class=\"sub\">If you lose your phone, each of these codes signs you in once in "
       "place of an authenticator code. Store them somewhere safe: they are shown only "
       "now.</p><ul class=\"codes\">";
-  for (const auto& code : v.recovery_codes) body += "<li>" + html_escape(code) + "</li>";
-  body += "</ul><p><a class=\"link\" href=\"/profile\">Back to your profile</a></p>";
+  std::string spelled;
+  for (const auto& code : v.recovery_codes) {
+    body += "<li>" + html_escape(code) + "</li>";
+    spelled += (spelled.empty() ? "" : "; ") + spelled_out(code);
+  }
+  body += "</ul><p class=\"sr-only\">The codes spelled out: " + html_escape(spelled) +
+          ".</p><p><a class=\"link\" href=\"/profile\">Back to your profile</a></p>";
   if (v.can_view_auth_settings)
     body +=
         "<p><a class=\"link\" href=\"/account/authentication\">Back to Authentication "
@@ -669,16 +741,104 @@ std::string render_recovery_codes_page(const ProfileView& v) {
   return page("Recovery codes", body);
 }
 
+namespace {
+
+// What an error page says happened (its heading) and what to do next, by the kind of error;
+// the core's description says the particulars between them.
+struct ErrorWording {
+  const char* heading;
+  const char* next;
+};
+
+ErrorWording error_wording(Fault fault) {
+  switch (fault) {
+    case Fault::kUnknownClient:
+    case Fault::kInvalidClient:
+    case Fault::kUnauthorizedClient:
+      return {"This application cannot sign you in here",
+              "Go back to the application and tell whoever runs it: the address it sent you "
+              "to is not one this server knows."};
+    case Fault::kInvalidRequest:
+    case Fault::kInvalidGrant:
+    case Fault::kInvalidScope:
+    case Fault::kUnsupportedGrantType:
+    case Fault::kBearerTokenMissing:
+    case Fault::kInvalidToken:
+    case Fault::kInsufficientScope:
+      return {"The sign-in request is not valid",
+              "Go back to the application and start again. If it happens again, tell whoever "
+              "runs the application."};
+    case Fault::kInvalidCsrfToken:
+      return {"This form has expired",
+              "Go back, reload the page and send the form again."};
+    case Fault::kInvalidSession:
+    case Fault::kExpiredLogin:
+    case Fault::kInvalidState:
+    case Fault::kLoginRequired:
+    case Fault::kInsufficientUserAuthentication:
+      return {"This sign-in has ended",
+              "Go back to the application (or your profile) and sign in again."};
+    case Fault::kWrongCredentials:
+    case Fault::kTooManyAttempts:
+      return {"Sign-in refused", "Wait a moment, then sign in again."};
+    case Fault::kForbidden:
+    case Fault::kMetricsTokenRequired:
+      return {"You do not have access to this page",
+              "If you need it, ask an administrator of your account."};
+    case Fault::kFactorNotAllowed:
+    case Fault::kTwoFactorOff:
+    case Fault::kTwoFactorAlreadyOn:
+    case Fault::kTwoFactorEnforced:
+    case Fault::kOwnTwoFactorRequired:
+    case Fault::kTotpRequired:
+    case Fault::kConfirmationRequired:
+      return {"This cannot be done now", "Go back to your profile and try another way."};
+    case Fault::kNotFound:
+    case Fault::kConflict:
+    case Fault::kAlreadyMember:
+    case Fault::kInvitationPending:
+    case Fault::kInvitationUndeliverable:
+    case Fault::kWrongCode:
+    case Fault::kAlreadyConfirmed:
+    case Fault::kRegistrationExpired:
+      return {"This cannot be done now", "Go back, reload the page and try again."};
+    case Fault::kInvitationNotFound:
+    case Fault::kInvitationUsed:
+    case Fault::kInvitationExpired:
+      return {"This invitation link does not work",
+              "Ask the administrator who invited you to send a new invitation. If you have "
+              "already signed up, sign in instead."};
+    case Fault::kLinkNotFound:
+    case Fault::kLinkUsed:
+    case Fault::kLinkExpired:
+      return {"This enrollment link does not work",
+              "Sign in to your profile: if your account requires two-factor authentication, "
+              "you are asked to set it up there."};
+    case Fault::kServerError:
+    case Fault::kTemporarilyUnavailable:
+    case Fault::kEnd:
+      break;
+  }
+  return {"Keystep cannot do this right now", "Try again in a moment."};
+}
+
+}  // namespace
+
 std::string render_error_page(Fault fault, const ErrorView& v) {
-  return page("Error", "<h1>Something went wrong</h1><p class=\"error\" role=\"alert\">" +
-                           html_escape(v.description) + "</p><p class=\"sub\">Error code: <code>" +
-                           html_escape(error_answer(fault).error) + "</code></p>");
+  const ErrorWording wording = error_wording(fault);
+  return page(wording.heading,
+              "<h1>" + html_escape(wording.heading) + "</h1><p class=\"error\" role=\"alert\">" +
+                  html_escape(v.description) + "</p><p>" + html_escape(wording.next) +
+                  "</p><p><a class=\"link\" href=\"/profile\">Go to your profile</a></p>"
+                  "<p class=\"sub\"><small>Error code: <code>" +
+                  html_escape(error_answer(fault).error) + "</code></small></p>");
 }
 
 std::string render_logged_out_page() {
   return page("Signed out",
-              "<h1>You are signed out</h1><p class=\"sub\">You can close this "
-              "window.</p>");
+              "<h1>You are signed out</h1><p class=\"sub\">You can close this window, or go "
+              "back to the application you came from.</p><p><a class=\"button\" "
+              "href=\"/profile\">Sign in again</a></p>");
 }
 
 std::string render_logout_confirm_page(const LogoutConfirmView& v) {
@@ -697,7 +857,7 @@ std::string render_logout_confirm_page(const LogoutConfirmView& v) {
 
 std::string render_home_page(const std::string& issuer) {
   return page(
-      "Keystep",
+      "Home",
       "<h1>Keystep identity provider</h1><p class=\"sub\">OpenID Connect "
       "issuer <code>" +
           html_escape(issuer) +

@@ -17,8 +17,16 @@ std::string render_page(std::string_view title, std::string_view body, bool wide
 // The navigation of Keystep's signed-in pages: the profile, and Account setup >
 // Authentication for users allowed to see it.
 std::string render_nav(bool can_view_auth_settings);
-// A page's notice (role=status) and error (role=alert) paragraphs; empty ones are left out.
+// A page's notice (role=status) and error (role=alert, id kPageErrorId) paragraphs; empty
+// ones are left out.
 std::string render_messages(std::string_view notice, std::string_view error);
+inline constexpr std::string_view kPageErrorId = "page-error";
+// The attributes of a form field: with `invalid` the page's error is about it (aria-invalid,
+// aria-describedby the error, autofocus), else autofocus when `focus`, else nothing.
+std::string field_focus(bool invalid, bool focus);
+// A code or key as assistive technology should read it: one character at a time, its groups
+// (separated by spaces or '-') by commas. "U56N OQNO" -> "U 5 6 N, O Q N O". Not escaped.
+std::string spelled_out(std::string_view text);
 
 std::string render_login_page(const LoginView& view);
 std::string render_signup_page(const SignupView& view);

@@ -1003,7 +1003,8 @@ Result<OutgoingMail> AdminApi::enforcement_mail(const Account& account, const Us
       "<p>Your administrator now requires two-factor authentication for every member of <b>" +
       html_escape(account.issuer_label) +
       "</b>.</p><ol><li>Scan this QR code with Google Authenticator or any authenticator "
-      "app:<br><img src=\"cid:qr\" alt=\"QR code\" width=\"200\" height=\"200\"><br>or type "
+      "app:<br><img src=\"cid:qr\" alt=\"QR code of your key for the authenticator app; the same "
+      "key is written next to it\" width=\"200\" height=\"200\"><br>or type "
       "this secret key (time-based): <code>" +
       html_escape(view.display_secret) + "</code></li><li>Sign in at <a href=\"" +
       html_escape(sign_in) + "\">" + html_escape(sign_in) +

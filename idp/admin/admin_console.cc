@@ -39,7 +39,11 @@ ListPage list_page(const nlohmann::json& body) {
                   body.contains("next_page")};
 }
 
+// The API's error description as the page says it. A refusal names a permission, which means
+// nothing to the person reading the page.
 std::string description(const ApiOutcome& api) {
+  if (api.fault == Fault::kForbidden)
+    return "Only administrators of your account who may change its settings can do this.";
   const auto it = api.body.find("error_description");
   return it != api.body.end() && it->is_string() ? it->get<std::string>()
                                                  : std::string(kTryAgainText);
@@ -113,8 +117,8 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   ApiOutcome settings = admin_.get_settings(caller, account);
   if (settings.fault == Fault::kForbidden)
     return web(error_page(Fault::kForbidden,
-                          "Account setup > Authentication needs the auth_settings.view "
-                          "permission. Ask an administrator of your account."));
+                          "Only administrators of your account can open Account setup > "
+                          "Authentication."));
   if (settings.fault) return web(error_page(*settings.fault, description(settings)));
   ApiOutcome members = admin_.members(caller, account, page_query(pages.members));
   ApiOutcome invitations = admin_.invitations(caller, account, page_query(pages.invitations));
@@ -284,10 +288,13 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (auto role = get_param(form, "role")) request["role"] = *role;
     ApiOutcome api = admin_.invite(*caller, account, request.dump(), address);
     const std::string invited = api.body.value("email", "");
-    return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
-                        api.created
-                            ? "Invitation sent to " + invited + "."
-                            : invited + " already has an open invitation; no new email was sent.");
+    ConsoleOutcome out =
+        with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api,
+                     api.created
+                         ? "Invitation sent to " + invited + "."
+                         : invited + " already has an open invitation; no new email was sent.");
+    if (api.fault && out.is_page) out.view.error_field = kInviteEmailField;
+    return out;
   }
   if (action == "revoke_invitation") {
     const std::string id = form_value(form, "invitation_id");
@@ -308,8 +315,11 @@ ConsoleOutcome AdminConsole::submit(const Params& form, const BrowserContext& br
     if (const std::string expires_in = form_value(form, "expires_in"); !expires_in.empty())
       request["expires_in"] = number_or_text(expires_in);
     ApiOutcome api = admin_.create_token(*caller, account, request.dump(), address);
-    if (!api.created)
-      return with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, "");
+    if (!api.created) {
+      ConsoleOutcome out = with_message(view(*caller, csrf, Screen::kSettings, std::nullopt), api, "");
+      if (api.fault && out.is_page) out.view.error_field = kTokenNameField;
+      return out;
+    }
     ConsoleOutcome out = view(*caller, csrf, Screen::kTokenCreated, std::nullopt);
     if (!out.is_page) return out;
     out.view.new_token = api.body["token"].get<std::string>();

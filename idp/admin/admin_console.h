@@ -1,6 +1,6 @@
 #pragma once
 // The admin page ACCOUNT SETUP > Authentication ("Authentication: Configuration") for a
-// signed-in administrator: the Enforce Two Factor Authentication toggle with the seed's
+// signed-in administrator: the Enforce Two-Factor Authentication toggle with the seed's
 // prompts, the two-factor settings (what the enforcement email carries, the allowed providers,
 // each provider's settings), the members with their 2FA state and the lost-device reset,
 // invitations of new members, and API tokens. http/ turns GET and POST /account/authentication into
@@ -25,6 +25,9 @@
 namespace keystep {
 
 inline constexpr const char* kAuthenticationPagePath = "/account/authentication";
+// The fields of the page's forms an error can be about (AuthenticationView::error_field).
+inline constexpr const char* kInviteEmailField = "invite-email";
+inline constexpr const char* kTokenNameField = "token-name";
 
 struct MemberRow {
   int64_t id = 0;
@@ -136,6 +139,9 @@ struct AuthenticationView {
   std::string confirm_member_email;
   std::string notice;
   std::string error_message;
+  // The form field error_message is about (kInviteEmailField, kTokenNameField); "" when it is
+  // about the page as a whole.
+  std::string error_field;
 };
 
 // A page to render, or (`web` set) a redirect or error page of the login flow.

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/crypto/encoding.h"
+#include "base/html.h"
 #include "base/url.h"
 
 namespace keystep {
@@ -162,6 +163,14 @@ std::string crlf(std::string_view text) {
   return out;
 }
 
+// The HTML part is a whole document: mail clients and screen readers take its language from
+// lang and announce its <title>.
+std::string html_document(const MailContent& content) {
+  return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
+         html_escape(content.subject) + "</title></head><body>" + *content.html_body +
+         "</body></html>";
+}
+
 std::string text_part(const char* subtype, std::string_view body) {
   return std::string("Content-Type: text/") + subtype +
          "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_lines(crlf(body));
@@ -296,9 +305,9 @@ Result<std::string> build_message(const MailContent& content) {
     body = text;
   } else if (content.inline_images.empty()) {
     body = multipart("alternative", kAlternativeBoundary,
-                     {text, text_part("html", *content.html_body)});
+                     {text, text_part("html", html_document(content))});
   } else {
-    std::vector<std::string> related{text_part("html", *content.html_body)};
+    std::vector<std::string> related{text_part("html", html_document(content))};
     for (const InlineImage& image : content.inline_images) {
       const std::string name = image.content_id.substr(0, image.content_id.find('@'));
       related.push_back(

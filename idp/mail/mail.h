@@ -30,7 +30,9 @@ struct MailContent {
   std::string to;                          // same forms
   std::string subject;                     // UTF-8
   std::string text_body;                   // UTF-8; always present (clients without HTML show it)
-  std::optional<std::string> html_body;    // UTF-8; when set, the text is its alternative
+  // UTF-8, the content of <body>: the part is a document with lang="en" and the subject as
+  // its <title>. When set, the text is its alternative.
+  std::optional<std::string> html_body;
   std::vector<InlineImage> inline_images;  // need html_body
   int64_t date = 0;                        // seconds since the Unix epoch, written in UTC
   std::string message_id;                  // "<local@host>", e.g. from new_message_id()

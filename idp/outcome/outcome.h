@@ -191,6 +191,9 @@ struct ProfileView {
   int64_t reauthentication_minutes = 0;
   std::string notice;
   std::string error_message;
+  // The id of the field error_message is about ("password": the turn-off form's); "" when it
+  // is about the page as a whole.
+  std::string error_field;
   // The user may open Account setup > Authentication (auth_settings.view): the pages link it.
   bool can_view_auth_settings = false;
   std::vector<AppAccess> apps{};  // kProfilePage: "Apps with access"

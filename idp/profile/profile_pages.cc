@@ -234,6 +234,7 @@ WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserCon
       out->retry_after = reserved->wait;
       out->profile.error_message = "Too many incorrect passwords. Wait " +
                                    seconds_text(reserved->wait) + ", then try again.";
+      out->profile.error_field = "password";
       return *out;
     }
     password_ok = password.size() <= 1024 && hasher_.verify(who->user.password_hash, password);
@@ -247,10 +248,12 @@ WebOutcome ProfilePages::profile_two_factor(const Params& form, const BrowserCon
                                                           : Fault::kWrongCredentials;
   auto out = profile_view(*who, WebOutcome::Kind::kProfilePage, fault);
   if (!out) return unavailable_page();
-  if (disabled)
+  if (disabled) {
     out->profile.notice = "Two-factor authentication is off.";
-  else
+  } else {
     out->profile.error_message = disabled.error().message;
+    if (*fault == Fault::kWrongCredentials) out->profile.error_field = "password";
+  }
   return *out;
 }
 

@@ -32,7 +32,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
                        '--disable-sync'];
 const ADMIN = { email: 'admin@example.com', password: 'admin staple battery horse' };
 const PAGE_PATH = '/account/authentication';
-const ENFORCE_SWITCH = 'button[role=switch][aria-label="Enforce Two Factor Authentication"]';
+const ENFORCE_SWITCH = 'button[role=switch][aria-label="Enforce Two-Factor Authentication"]';
 const INVITEE = 'new.member@example.com';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -102,7 +102,7 @@ describe('several second factors: add, sign in with each, rename, remove (chromi
 
   // The rows of the profile's factor list: [{ label, type, added, lastUsed }].
   function factorRows() {
-    return page.$$eval('#factors ~ table tbody tr', (rows) => rows.map((r) => ({
+    return page.$$eval('#factors ~ .table tbody tr', (rows) => rows.map((r) => ({
       label: r.querySelector('input[name=label]').value,
       type: r.cells[1].innerText.trim(),
       added: r.cells[2].innerText.trim(),

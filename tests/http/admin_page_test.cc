@@ -1,5 +1,5 @@
 // The admin page Account setup > Authentication over HTTP: who may see it, CSRF, the
-// Enforce Two Factor Authentication toggle with the seed's prompt and confirmation, turning
+// Enforce Two-Factor Authentication toggle with the seed's prompt and confirmation, turning
 // it off, the two-factor settings form, inviting members and revoking invitations, the
 // lost-device reset and API tokens (also through the JSON API).
 #include <gtest/gtest.h>
@@ -80,7 +80,7 @@ TEST_F(AdminPageTest, WithoutASessionItStartsASignInThatComesBackHere) {
   ASSERT_EQ(done.status, 302) << done.body;
   EXPECT_EQ(done.location(), url(kPage));
   open_page();
-  EXPECT_TRUE(contains(page_.body, "Enforce Two Factor Authentication"));
+  EXPECT_TRUE(contains(page_.body, "Enforce Two-Factor Authentication"));
   EXPECT_TRUE(contains(page_.body, "Authenticator app: SHA1, 6 digits, 30 seconds."));
   EXPECT_TRUE(contains(page_.body, TestServer::kAliceEmail));
   // A POST without a session leads to the sign-in as well, changing nothing.
@@ -95,7 +95,8 @@ TEST_F(AdminPageTest, MemberWithoutThePermissionGets403AndNoNavigationLink) {
   EXPECT_FALSE(contains(profile.response.body, "href=\"/account/authentication\""));
   HttpResponse page = client_.get(url(kPage), &browser_);
   EXPECT_EQ(page.status, 403);
-  EXPECT_TRUE(contains(page.body, "auth_settings.view"));
+  EXPECT_TRUE(contains(page.body, "Only administrators of your account can open"));
+  EXPECT_FALSE(contains(page.body, "auth_settings"));  // no permission names for members
   HttpResponse posted = post(profile.csrf_token, {{"action", "create_token"}, {"name", "x"}});
   EXPECT_EQ(posted.status, 403);
   EXPECT_EQ(server_->store().api_tokens(acme().id)->size(), 2u);  // the fixture's only
@@ -113,12 +114,12 @@ TEST_F(AdminPageTest, ViewPermissionAloneShowsTheSettingsReadOnly) {
   EXPECT_TRUE(contains(profile.response.body, "href=\"/account/authentication\">Account setup"));
   open_page();
   EXPECT_TRUE(contains(page_.body, "Read-only"));
-  EXPECT_TRUE(contains(page_.body, "aria-label=\"Enforce Two Factor Authentication\""));
+  EXPECT_TRUE(contains(page_.body, "aria-label=\"Enforce Two-Factor Authentication\""));
   EXPECT_FALSE(contains(page_.body, "<form"));
   // The page has no forms; a hand-made one with the session's token is refused by the API.
   HttpResponse posted = post(profile.csrf_token, {{"action", "enforce"}, {"confirm", "yes"}});
   EXPECT_EQ(posted.status, 403);
-  EXPECT_TRUE(contains(posted.body, "this needs the auth_settings.edit permission"));
+  EXPECT_TRUE(contains(posted.body, "Only administrators of your account who may change"));
   EXPECT_FALSE(acme().enforce_two_factor);
 }
 
@@ -135,7 +136,7 @@ TEST_F(AdminPageTest, FormsWithoutTheSessionsCsrfTokenAre403) {
 
 TEST_F(AdminPageTest, ToggleWithoutOwnTwoFactorPromptsAndGoToSettingsShowsTheEnablePage) {
   const std::string csrf = sign_in_boss();
-  EXPECT_TRUE(contains(page_.body, "aria-checked=\"false\" aria-label=\"Enforce Two Factor"));
+  EXPECT_TRUE(contains(page_.body, "aria-checked=\"false\" aria-label=\"Enforce Two-Factor"));
   HttpResponse prompt = post(csrf, {{"action", "enforce"}});
   ASSERT_EQ(prompt.status, 409) << prompt.body;
   EXPECT_TRUE(contains(prompt.body, "Protect your own login first"));
@@ -187,7 +188,7 @@ TEST_F(AdminPageTest, ConfirmEnforcesQueuesEmailsAndShowsTheToggleOn) {
   const std::string csrf = protect_boss();
   HttpResponse done = post(csrf, {{"action", "enforce"}, {"confirm", "yes"}});
   ASSERT_EQ(done.status, 200) << done.body;
-  EXPECT_TRUE(contains(done.body, "aria-checked=\"true\" aria-label=\"Enforce Two Factor"));
+  EXPECT_TRUE(contains(done.body, "aria-checked=\"true\" aria-label=\"Enforce Two-Factor"));
   EXPECT_TRUE(contains(done.body, "1 member without it was emailed how to set it up"));
   EXPECT_TRUE(acme().enforce_two_factor);
   HttpResponse api = api_get("/api/v1/accounts/acme/authentication-settings", boss_token_);
@@ -211,7 +212,7 @@ TEST_F(AdminPageTest, StopTurnsEnforcementOffAndLeavesUserSettingsAlone) {
   HttpResponse off = post(csrf, {{"action", "stop"}});
   ASSERT_EQ(off.status, 200) << off.body;
   EXPECT_TRUE(contains(off.body, "no longer enforced"));
-  EXPECT_TRUE(contains(off.body, "aria-checked=\"false\" aria-label=\"Enforce Two Factor"));
+  EXPECT_TRUE(contains(off.body, "aria-checked=\"false\" aria-label=\"Enforce Two-Factor"));
   EXPECT_FALSE(acme().enforce_two_factor);
   auto boss = *server_->store().user_by_email(acme().id, kBoss);
   EXPECT_TRUE(boss.two_factor_enabled);
@@ -357,8 +358,13 @@ TEST_F(AdminPageTest, InvitingAnExistingMemberShowsTheApisErrorWith409) {
       post(csrf, {{"action", "invite"}, {"email", TestServer::kAliceEmail}, {"role", "member"}});
   EXPECT_EQ(member.status, 409);
   EXPECT_TRUE(contains(member.body,
-                       "<p class=\"error\" role=\"alert\">alice@example.com is "
+                       "<p class=\"error\" role=\"alert\" id=\"page-error\">alice@example.com is "
                        "already a member of the account</p>"));
+  // The error is about the invite form's email field: described by it, focused.
+  EXPECT_TRUE(contains(member.body,
+                       "name=\"email\" autocomplete=\"off\" required aria-invalid=\"true\" "
+                       "aria-describedby=\"page-error\" autofocus>"))
+      << member.body;
   EXPECT_TRUE(contains(member.body, "Authentication: Configuration"));
   EXPECT_TRUE(invitations().empty());
   EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
@@ -415,7 +421,7 @@ TEST_F(AdminPageTest, SettingsSavedOnThePageAreWhatTheApiReturns) {
   HttpResponse digits = post(csrf, settings_form("qr_code", {"totp"}, "7"));
   EXPECT_EQ(digits.status, 400);
   EXPECT_TRUE(contains(digits.body,
-                       "<p class=\"error\" role=\"alert\">totp.digits must be 6 or "
+                       "<p class=\"error\" role=\"alert\" id=\"page-error\">totp.digits must be 6 or "
                        "8</p>"));
   HttpResponse none = post(csrf, settings_form("qr_code", {}));
   EXPECT_EQ(none.status, 400);
@@ -515,7 +521,7 @@ TEST_F(AdminPagePluginTest, DisallowingTheAuthenticatorAppWhileEnforcedShows409A
   HttpResponse refused = post(csrf, settings_form("link", {"static_code"}, "8"));
   EXPECT_EQ(refused.status, 409);
   EXPECT_TRUE(contains(refused.body,
-                       "<p class=\"error\" role=\"alert\">the setup members are "
+                       "<p class=\"error\" role=\"alert\" id=\"page-error\">the setup members are "
                        "asked for at sign-in enrolls an authenticator app: keep "
                        "totp in allowed_providers while two-factor authentication "
                        "is enforced</p>"));

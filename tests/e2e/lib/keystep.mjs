@@ -58,6 +58,9 @@ export function cli(args, { input } = {}) {
       else
         reject(new Error(`keystep ${args.join(' ')} exited with ${code ?? signal}\n${stdout}${stderr}`));
     });
+    // A command that reads no input may exit before its stdin is closed: the EPIPE says
+    // nothing its exit code does not.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }

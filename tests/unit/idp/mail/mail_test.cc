@@ -202,7 +202,9 @@ TEST(BuildMessage, HtmlWithoutImagesIsAlternativeOfTwoTexts) {
   const std::vector<Entity> parts = parts_of(parse_entity(*message));
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(parts[1].headers.at("content-type"), "text/html; charset=UTF-8");
-  EXPECT_EQ(decode_base64_body(parts[1]), "<p>Hello</p>");
+  EXPECT_EQ(decode_base64_body(parts[1]),
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Set up "
+            "two-factor authentication</title></head><body><p>Hello</p></body></html>");
 }
 
 TEST(BuildMessage, NonAsciiHeadersBecomeFoldedEncodedWords) {

@@ -1,0 +1,374 @@
+// Every page state people reach, checked in Chromium for WCAG 2.1 A/AA with axe-core at
+// 1280 px and 390 px, for reflow at 320 px and for tap targets (tests/e2e/lib/a11y.mjs), and
+// the HTML part of every email the test SMTP server received. Then a keyboard-only walk: sign
+// in, turn two-factor authentication on, pass the second step and turn it off without a mouse.
+//
+// STATES is the list of page states, in the order one walk reaches them: each entry names the
+// state and moves a browser tab there from the previous state. A new page joins by adding an
+// entry (docs/page-rules.md).
+
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+
+import { CONTEXT_OPTIONS, htmlProblems, pageProblems } from './lib/a11y.mjs';
+import { otherCode, totpCode, totpStep, waitForStepAfter } from './lib/authenticator.mjs';
+import { launchChromium } from './lib/chromium.mjs';
+import { ISSUER_LABEL, Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
+import { parseMail, smtpConf, SmtpServer } from './lib/smtp.mjs';
+import { eventually } from './lib/wait.mjs';
+
+const ADMIN = { email: 'admin@example.com', password: 'admin staple battery horse' };
+const INVITEE = { email: 'new.member@example.com', password: 'invitee staple battery' };
+const THIRD_PARTY = 'photo-app';
+const REQUIRES_2FA = 'payroll';  // an application that requires two-factor authentication
+const BOB = { email: 'bob@example.com', password: 'bob staple battery horse' };
+const INVITATION_SUBJECT = `You are invited to ${ISSUER_LABEL}`;
+
+// An /authorize URL of `clientId` with PKCE, as a relying party would send the browser.
+function authorizeUrl(ks, clientId) {
+  const verifier = randomBytes(32).toString('base64url');
+  const query = new URLSearchParams({
+    client_id: clientId, redirect_uri: ks.redirectUri, response_type: 'code',
+    scope: 'openid email', state: 's', nonce: 'n', code_challenge_method: 'S256',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+  });
+  return `${ks.issuer}/authorize?${query}`;
+}
+
+describe('accessibility of every page state and email', { timeout: 300000 }, () => {
+  let ks;
+  let smtp;
+  let browser;
+  const tabs = {};   // one signed-in tab per person: admin, member (alice), invitee, anonymous
+  const known = {};  // what earlier states learnt: secrets, links
+
+  before(async () => {
+    smtp = await SmtpServer.create();
+    await smtp.listen();
+    ks = await Keystep.start({ conf: smtpConf(smtp.port) });
+    await ks.addUser({ ...ADMIN, admin: true });
+    await ks.cli(['client', 'create', '--client-id', THIRD_PARTY, '--redirect-uri', ks.redirectUri,
+                  '--public', '--third-party']);
+    await ks.cli(['client', 'create', '--client-id', REQUIRES_2FA, '--redirect-uri', ks.redirectUri,
+                  '--public', '--require-2fa']);
+    await ks.addUser(BOB);
+    browser = await launchChromium();
+    for (const who of ['anonymous', 'admin', 'member', 'invitee'])
+      tabs[who] = await (await browser.newContext(CONTEXT_OPTIONS)).newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    const exit = await ks?.shutdown();
+    await smtp?.cleanup();
+    assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
+  });
+
+  const go = (page, path) => page.goto(new URL(path, ks.issuer).href);
+  const submit = (page, selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
+  const h1 = async (page) => (await page.locator('h1').innerText()).trim();
+  const focused = (page) => page.evaluate(() => document.activeElement?.id ?? '');
+
+  async function signIn(page, user, path = '/profile') {
+    await go(page, path);
+    await page.fill('#email', user.email);
+    await page.fill('#password', user.password);
+    await submit(page, 'form[action="/login"] button[type=submit]');
+  }
+
+  // Types `code` in the code field of the form posting to `action` and sends it.
+  async function sendCode(page, code, action) {
+    await page.fill('#code', code);
+    await submit(page, `form[action="${action}"] button[type=submit]`);
+  }
+
+  // Sends a code that is not the current one of `secret` with the form posting to `action`;
+  // the page comes back with the code field marked invalid and focused.
+  async function wrongCode(page, secret, action) {
+    await sendCode(page, otherCode(await totpCode(secret)), action);
+    assert.equal(await focused(page), 'code');
+    assert.equal(await page.getAttribute('#code', 'aria-invalid'), 'true');
+  }
+
+  async function secretOn(page) {
+    return (await page.locator('#secret-key').innerText()).replaceAll(' ', '');
+  }
+
+  // [state name, tab, how to get there from the previous state (may assert)].
+  const STATES = [
+    ['home page', 'anonymous', async (p) => {
+      await go(p, '/');
+      assert.equal(await p.title(), 'Home · Keystep');
+    }],
+    ['error: unknown application', 'anonymous', async (p) => {
+      await go(p, authorizeUrl(ks, 'no-such-app'));
+      assert.equal(await h1(p), 'This application cannot sign you in here');
+      assert.match(await p.locator('main').innerText(), /tell whoever runs it/);
+    }],
+    ['error: invitation link not valid', 'anonymous', async (p) => {
+      await go(p, '/signup?invitation=not-a-real-invitation-token-at-all-xxxxxxxxxx');
+      assert.equal(await h1(p), 'This invitation link does not work');
+      assert.match(await p.locator('main').innerText(), /send a new invitation/);
+    }],
+    ['sign-in', 'anonymous', async (p) => {
+      await go(p, '/profile');
+      assert.equal(new URL(p.url()).pathname, '/login');
+      assert.equal(await focused(p), 'email');
+    }],
+    ['sign-in: wrong password', 'anonymous', async (p) => {
+      await p.fill('#email', ADMIN.email);
+      await p.fill('#password', 'not the password');
+      await submit(p, 'button[type=submit]');
+      assert.equal(await focused(p), 'password', 'focus goes to the password');
+      assert.equal(await p.getAttribute('#password', 'aria-invalid'), 'true');
+      assert.equal(await p.getAttribute('#password', 'aria-describedby'), 'page-error');
+      assert.equal(await p.getAttribute('#email', 'aria-invalid'), null);
+    }],
+    ['setup step (required by the application)', 'anonymous', async (p) => {
+      await go(p, authorizeUrl(ks, REQUIRES_2FA));
+      await p.fill('#email', BOB.email);
+      await p.fill('#password', BOB.password);
+      await submit(p, 'form[action="/login"] button[type=submit]');
+      assert.equal(await h1(p), 'This application requires two-factor authentication');
+      assert.equal(await p.locator('button:has-text("Not now")').count(), 1);
+    }],
+    ['sign-in for an application', 'admin', async (p) => {
+      await go(p, authorizeUrl(ks, PUBLIC_CLIENT_ID));
+      assert.equal(new URL(p.url()).pathname, '/login');
+    }],
+    ['profile: two-factor off', 'admin', async (p) => signIn(p, ADMIN)],
+    ['consent', 'admin', async (p) => {
+      await go(p, authorizeUrl(ks, THIRD_PARTY));
+      assert.equal(new URL(p.url()).pathname, '/consent');
+    }],
+    ['admin page', 'admin', async (p) => go(p, '/account/authentication')],
+    ['admin page: protect your own login first', 'admin', async (p) => {
+      await submit(p, 'button[role=switch][aria-label="Enforce Two-Factor Authentication"]');
+      assert.match(await p.locator('[role=alert]').innerText(), /^Protect your own login first/);
+    }],
+    ['enable two-factor', 'admin', async (p) => {
+      await submit(p, 'button:has-text("Go to settings")');
+      assert.equal(await h1(p), 'Enable Two-Factor Authentication');
+      assert.match(await p.getAttribute('#otpauth-link', 'href'), /^otpauth:\/\/totp\//);
+      known.adminSecret = await secretOn(p);
+    }],
+    ['enable two-factor: wrong code', 'admin',
+     async (p) => wrongCode(p, known.adminSecret, '/profile/two-factor/enable')],
+    ['recovery codes', 'admin', async (p) => {
+      await sendCode(p, await totpCode(known.adminSecret), '/profile/two-factor/enable');
+      assert.equal(await h1(p), 'Save your recovery codes');
+    }],
+    ['profile: two-factor on', 'admin', async (p) => go(p, '/profile')],
+    ['profile: the On switch asks for the password', 'admin', async (p) => {
+      await p.focus('button[role=switch][aria-label="Two-Factor Authentication"]');
+      await Promise.all([p.waitForNavigation(), p.keyboard.press('Space')]);
+      assert.equal(await focused(p), 'password');
+      assert.equal(await p.getAttribute('#password', 'aria-invalid'), 'true');
+    }],
+    ['remove the last factor: confirm it\'s you, or confirm the removal', 'admin', async (p) => {
+      await go(p, '/profile');
+      await submit(p, 'form[action="/profile/two-factor/remove"] button[type=submit]');
+      assert.match(await h1(p), /^(Confirm it's you|Remove .*\?)$/);
+    }],
+    ['admin page: confirm enforcement', 'admin', async (p) => {
+      await go(p, '/account/authentication');
+      await submit(p, 'button[role=switch][aria-label="Enforce Two-Factor Authentication"]');
+      assert.match(await p.locator('#confirm-summary').innerText(), /^Enforce two-factor/);
+    }],
+    ['admin page: enforced', 'admin', async (p) => submit(p, 'button:has-text("Confirm")')],
+    ['admin page: invitation sent', 'admin', async (p) => {
+      await p.fill('#invite-email', INVITEE.email);
+      await submit(p, '#invite button[type=submit]');
+    }],
+    ['admin page: invitation refused', 'admin', async (p) => {
+      await p.fill('#invite-email', USER.email);  // a member already
+      await submit(p, '#invite button[type=submit]');
+      assert.equal(await focused(p), 'invite-email');
+      assert.equal(await p.getAttribute('#invite-email', 'aria-invalid'), 'true');
+    }],
+    ['admin page: token created', 'admin', async (p) => {
+      await p.fill('#token-name', 'deploy script');
+      await submit(p, '#create-token button[type=submit]');
+      assert.equal(await h1(p), 'Authentication: Configuration');
+    }],
+    ['sign out?', 'admin', async (p) => {
+      await go(p, `/logout?client_id=${PUBLIC_CLIENT_ID}`);
+      assert.equal(await h1(p), 'Sign out of Keystep?');
+    }],
+    ['signed out', 'admin', async (p) => {
+      await submit(p, 'form[action="/logout"] button[type=submit]');
+      assert.equal(await h1(p), 'You are signed out');
+      assert.equal(await p.locator('a:has-text("Sign in again")').count(), 1);
+    }],
+    ['second step', 'admin', async (p) => {
+      await signIn(p, ADMIN);
+      assert.equal(new URL(p.url()).pathname, '/login/second-factor');
+      assert.equal(await focused(p), 'code');
+    }],
+    ['second step: wrong code', 'admin',
+     async (p) => wrongCode(p, known.adminSecret, '/login/second-factor')],
+    ['second step: recovery code', 'admin', async (p) => {
+      await submit(p, 'a:has-text("Recovery code")');
+      assert.equal(await h1(p), 'Enter a recovery code');
+    }],
+    ['setup step (enforced)', 'member', async (p) => {
+      await signIn(p, USER);
+      assert.equal(await h1(p), 'Set up two-factor authentication');
+      known.memberSecret = await secretOn(p);
+    }],
+    ['setup step: wrong code', 'member',
+     async (p) => wrongCode(p, known.memberSecret, '/login/second-factor')],
+    ['profile: enforced member', 'member', async (p) => {
+      await sendCode(p, await totpCode(known.memberSecret), '/login/second-factor');
+      assert.equal(new URL(p.url()).pathname, '/profile');
+      assert.match(await p.locator('main').innerText(), /Codes are shown once/);
+    }],
+    ['error: no access to the admin page', 'member', async (p) => {
+      await go(p, '/account/authentication');
+      assert.equal(await h1(p), 'You do not have access to this page');
+      assert.doesNotMatch(await p.locator('main').innerText(), /auth_settings|permission/);
+    }],
+    ['signup', 'invitee', async (p) => {
+      known.signupLink = await eventually(async () => {
+        for (const m of await smtp.messagesTo(INVITEE.email)) {
+          const mail = await parseMail(m.raw);
+          if (mail.subject === INVITATION_SUBJECT) return mail.html.match(/href="([^"]+)"/)[1].replaceAll('&amp;', '&');
+        }
+        return null;
+      }, 'the invitation email');
+      await p.goto(known.signupLink);
+      assert.match(await h1(p), /^Join /);
+    }],
+    ['signup: passwords differ', 'invitee', async (p) => {
+      await p.fill('#password', INVITEE.password);
+      await p.fill('#password_confirm', `${INVITEE.password} typo`);
+      await submit(p, 'form[action="/signup"] button[type=submit]');
+      assert.equal(await focused(p), 'password');
+      assert.equal(await p.getAttribute('#password', 'aria-invalid'), 'true');
+    }],
+  ];
+
+  for (const [name, tab, reach] of STATES) {
+    it(name, async () => {
+      const page = tabs[tab];
+      await reach(page);
+      assert.deepEqual(await pageProblems(page), [], `${name} (${page.url()})`);
+    });
+  }
+
+  it('every email\'s HTML part', async () => {
+    const messages = await smtp.messages();
+    const subjects = new Set();
+    const page = tabs.anonymous;
+    for (const m of messages) {
+      const mail = await parseMail(m.raw);
+      if (!mail.html) continue;  // text only
+      assert.match(mail.html, /<html lang="en">/, mail.subject);
+      assert.match(mail.html, new RegExp(`<title>[^<]+</title>`), mail.subject);
+      for (const img of mail.html.matchAll(/<img\b[^>]*>/g))
+        assert.doesNotMatch(img[0], /alt="QR code"/, `${mail.subject}: the QR code's alt text says what it is`);
+      assert.deepEqual(await htmlProblems(page, mail.html), [], mail.subject);
+      subjects.add(mail.subject);
+    }
+    // The invitation, the enforcement email (with its QR code) and the security notices.
+    assert.ok(subjects.has(INVITATION_SUBJECT), [...subjects].join(', '));
+    assert.ok(subjects.has(`Set up two-factor authentication for ${ISSUER_LABEL}`), [...subjects].join(', '));
+    assert.ok([...subjects].some((s) => s.startsWith('A second factor was added')), [...subjects].join(', '));
+  });
+});
+
+describe('keyboard only: sign in, two-factor on, the second step, two-factor off', { timeout: 120000 }, () => {
+  const KIM = { email: 'kim@example.com', password: 'kim keyboard battery staple' };
+  let ks;
+  let browser;
+  let page;
+
+  before(async () => {
+    ks = await Keystep.start();
+    await ks.addUser(KIM);
+    browser = await launchChromium();
+    page = await (await browser.newContext(CONTEXT_OPTIONS)).newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    const exit = await ks?.shutdown();
+    assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
+  });
+
+  const focusedElement = () => page.evaluate(() => {
+    const el = document.activeElement;
+    return { id: el?.id ?? '', label: el?.getAttribute('aria-label') ?? '', text: el?.textContent?.trim() ?? '' };
+  });
+
+  // Presses Tab until the focused element matches `wanted`; fails after 40 presses.
+  async function tabTo(wanted, what) {
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      if (wanted(await focusedElement())) return;
+    }
+    assert.fail(`Tab never reached ${what}`);
+  }
+
+  async function pressAndWait(key) {
+    await Promise.all([page.waitForNavigation(), page.keyboard.press(key)]);
+  }
+
+  async function signIn() {
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal((await focusedElement()).id, 'email', 'the sign-in page opens on the email');
+    await page.keyboard.type(KIM.email);
+    await page.keyboard.press('Tab');
+    assert.equal((await focusedElement()).id, 'password');
+    await page.keyboard.type(KIM.password);
+    await pressAndWait('Enter');
+  }
+
+  const isSwitch = (el) => el.label === 'Two-Factor Authentication';
+  const switchState = () => page.getAttribute('[role=switch][aria-label="Two-Factor Authentication"]', 'aria-checked');
+
+  it('signs in, turns 2FA on with Space, passes the second step and turns 2FA off with Enter', async () => {
+    await page.goto(`${ks.issuer}/profile`);
+    await signIn();
+    assert.equal(new URL(page.url()).pathname, '/profile');
+    assert.equal(await switchState(), 'false');
+
+    await tabTo(isSwitch, 'the Two-Factor Authentication switch');
+    await pressAndWait('Space');
+    assert.equal(new URL(page.url()).pathname, '/profile/two-factor/enable');
+    assert.equal((await focusedElement()).id, 'code', 'the enable page opens on the code');
+    const secret = (await page.locator('#secret-key').innerText()).replaceAll(' ', '');
+    const at = Math.floor(Date.now() / 1000);
+    await page.keyboard.type(await totpCode(secret, at));
+    await pressAndWait('Enter');
+    assert.equal((await page.locator('h1').innerText()).trim(), 'Save your recovery codes');
+
+    await tabTo((el) => el.text === 'Back to your profile', 'Back to your profile');
+    await pressAndWait('Enter');
+    assert.equal(await switchState(), 'true');
+    await tabTo((el) => el.text === 'Sign out', 'Sign out');
+    await pressAndWait('Enter');
+    await tabTo((el) => el.text === 'Sign out', 'the Sign out button');
+    await pressAndWait('Enter');
+    await tabTo((el) => el.text === 'Sign in again', 'Sign in again');
+    await pressAndWait('Enter');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn();
+
+    assert.equal(new URL(page.url()).pathname, '/login/second-factor');
+    assert.equal((await focusedElement()).id, 'code', 'the second step opens on the code');
+    await page.keyboard.type(await totpCode(secret, await waitForStepAfter(totpStep(at))));
+    await pressAndWait('Enter');
+    assert.equal(new URL(page.url()).pathname, '/profile');
+    assert.equal(await switchState(), 'true');
+
+    await tabTo(isSwitch, 'the On switch');
+    await pressAndWait('Enter');
+    assert.equal((await focusedElement()).id, 'password', 'the On switch asks for the password');
+    await page.keyboard.type(KIM.password);
+    await pressAndWait('Enter');
+    assert.match(await page.locator('[role=status]').innerText(), /Two-factor authentication is off/);
+    assert.equal(await switchState(), 'false');
+  });
+});
