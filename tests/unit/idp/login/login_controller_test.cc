@@ -71,7 +71,7 @@ class CeremonyProvider final : public MfaProvider {
 
 class NoCompletion final : public FlowCompletion {
  public:
-  WebOutcome flow_completed(const AuthRequest&, const Session&) override {
+  WebOutcome flow_completed(const AuthRequest&, const Session&, FlowStep&) override {
     return redirect_to("client");
   }
   WebOutcome flow_refused(const AuthRequest&, const std::string& error,
