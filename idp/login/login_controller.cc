@@ -265,11 +265,11 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
   // The flow keeps the challenge the page answers: the POST gives it back to the provider.
   // A typed code's challenge holds nothing (no server state, no expiry), and the POST checks
   // such a code against a fresh one, which is the same: then showing the page writes nothing,
-  // unless the flow keeps an older challenge of this method that must not answer for it.
-  const std::optional<KeptChallenge>& kept = loaded.progress.challenge;
+  // unless the flow keeps an older challenge, which must stop answering (the last page shown
+  // decides).
   const bool stateless =
       challenge->server_state.empty() && challenge->expires_at == 0 && resync == nullptr;
-  if (!stateless || (kept && kept->provider_id == method)) {
+  if (!stateless || loaded.progress.challenge) {
     FlowProgress progress = loaded.progress;
     progress.challenge = KeptChallenge{method, challenge->server_state, challenge->expires_at};
     if (resync) {

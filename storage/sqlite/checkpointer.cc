@@ -13,6 +13,12 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
     sqlite3_close_v2(db);
     return make_error(ErrorCode::kInternal, "opening " + path + " to checkpoint: " + error.message);
   }
+  // A connection opens the WAL when it first reads the database; until then a checkpoint on
+  // it does nothing.
+  if (Status s = exec_sql(db, "SELECT count(*) FROM sqlite_schema"); !s) {
+    sqlite3_close_v2(db);
+    return make_error(ErrorCode::kInternal, "reading " + path + " to checkpoint: " + s.error().message);
+  }
   std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(db));
   checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->run(); });
   return checkpointer;

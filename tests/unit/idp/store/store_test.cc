@@ -536,7 +536,13 @@ FlowStep last_step(const std::string& flow_id, const Session& session, const Gra
   FlowStep step;
   step.flow_id = flow_id;
   step.reset_attempts = {"pwd:alice@example.com"};
-  step.audit = {AuditEvent{.at = kNow, .account_id = 0, .event = "mfa.code_accepted"}};
+  step.audit = {AuditEvent{.at = kNow,
+                           .account_id = 0,
+                           .user_id = 0,
+                           .event = "mfa.code_accepted",
+                           .address = "",
+                           .detail = "",
+                           .request_id = ""}};
   step.session = session;
   step.grant = grant;
   step.code = code;
