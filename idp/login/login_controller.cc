@@ -276,8 +276,7 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
       progress.challenge->resync_credential = resync->resync_credential;
       progress.challenge->resync_first = resync->resync_first;
     }
-    if (auto s =
-            store_.update_flow(loaded.flow.id, loaded.flow.version, to_json(progress).dump());
+    if (auto s = store_.update_flow(loaded.flow.id, loaded.flow.version, to_json(progress).dump());
         !s) {
       if (s.error().code != ErrorCode::kConflict && s.error().code != ErrorCode::kNotFound)
         return unavailable_page();
@@ -380,16 +379,15 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
   // for a token's next code completes its resynchronisation.
   const std::optional<KeptChallenge>& kept = progress->challenge;
   const bool ours = kept && kept->provider_id == method;
-  auto amr = ours && kept->resync_credential != 0
-                 ? two_factor_.verify_resync(*user, method, kept->resync_credential,
-                                             kept->resync_first, code, browser.client_address,
-                                             refusal)
-             : ours ? two_factor_.verify_login(*user, method, code, browser.client_address, refusal,
-                                               Challenge{kept->server_state, nullptr,
-                                                         kept->expires_at, ResponseInput{}},
-                                               &step)
-                    : two_factor_.verify_login(*user, method, code, browser.client_address, refusal,
-                                               &step);
+  auto amr =
+      ours && kept->resync_credential != 0
+          ? two_factor_.verify_resync(*user, method, kept->resync_credential, kept->resync_first,
+                                      code, browser.client_address, refusal)
+      : ours
+          ? two_factor_.verify_login(
+                *user, method, code, browser.client_address, refusal,
+                Challenge{kept->server_state, nullptr, kept->expires_at, ResponseInput{}}, &step)
+          : two_factor_.verify_login(*user, method, code, browser.client_address, refusal, &step);
   if (amr) {
     bool replayed = false;
     WebOutcome done = finish_second_factor(*posted, *amr, browser, std::move(step), &replayed);
@@ -506,9 +504,8 @@ WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthReque
   step.progress_json.reset();
   step.session = session;
   step.session_exists = same_user;
-  WebOutcome out = request.client_id.empty()
-                       ? redirect_to(config_.issuer + request.redirect_uri)
-                       : completion_.flow_completed(request, session, step);
+  WebOutcome out = request.client_id.empty() ? redirect_to(config_.issuer + request.redirect_uri)
+                                             : completion_.flow_completed(request, session, step);
   // One write for the whole step: the flow used up, the session, the code and what the
   // step brought (the second factor's credential, throttle keys, audit).
   if (auto s = store_.commit_flow_step(step, now); !s) {
@@ -517,7 +514,8 @@ WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthReque
       *replayed = true;
       return {};
     }
-    if (code == ErrorCode::kConflict || code == ErrorCode::kNotFound || code == ErrorCode::kReplayed)
+    if (code == ErrorCode::kConflict || code == ErrorCode::kNotFound ||
+        code == ErrorCode::kReplayed)
       return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
     return unavailable_page();
   }

@@ -784,13 +784,9 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
   return *last_error;  // every credential refused the code
 }
 
-Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
-                                                         const std::string& provider_id,
-                                                         std::string_view code,
-                                                         const std::string& address,
-                                                         StepRefusal& refusal,
-                                                         const Challenge& challenge,
-                                                         FlowStep* defer) {
+Result<std::vector<std::string>> TwoFactor::verify_login(
+    const User& user, const std::string& provider_id, std::string_view code,
+    const std::string& address, StepRefusal& refusal, const Challenge& challenge, FlowStep* defer) {
   return verify_step(user, provider_id, code, address, refusal, &challenge, defer);
 }
 
@@ -809,13 +805,9 @@ Result<std::vector<std::string>> TwoFactor::refuse_replayed(const User& user,
   return refuse_code(user, provider_id, ErrorCode::kReplayed, address, refusal);
 }
 
-Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
-                                                        const std::string& provider_id,
-                                                        std::string_view code,
-                                                        const std::string& address,
-                                                        StepRefusal& refusal,
-                                                        const Challenge* challenge,
-                                                        FlowStep* defer) {
+Result<std::vector<std::string>> TwoFactor::verify_step(
+    const User& user, const std::string& provider_id, std::string_view code,
+    const std::string& address, StepRefusal& refusal, const Challenge* challenge, FlowStep* defer) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
   if (Status open = not_locked_out(user, provider_id, keys, address, refusal); !open)
     return open.error();

@@ -245,8 +245,7 @@ class TwoFactor final : public LoginPolicy {
   // with the rest of the sign-in (FlowStore::commit_flow_step); if that finds the credential
   // used meanwhile (kReplayed), the caller refuses the code with refuse_replayed.
   Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
-                                                std::string_view code,
-                                                const std::string& address,
+                                                std::string_view code, const std::string& address,
                                                 StepRefusal& refusal, const Challenge& challenge,
                                                 FlowStep* defer = nullptr);
   // The second of the two codes a resynchronisation takes (RFC 4226 §7.4): `second`, typed
@@ -265,14 +264,12 @@ class TwoFactor final : public LoginPolicy {
   // code): begins one and checks against it at once. A challenge the client had to see (one
   // with a server_state, e.g. WebAuthn's) cannot be answered so: kExpired.
   Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
-                                                std::string_view code,
-                                                const std::string& address,
+                                                std::string_view code, const std::string& address,
                                                 StepRefusal& refusal, FlowStep* defer = nullptr);
   // The refusal of a code verify_login accepted with `defer` whose credential another
   // request used first (commit_flow_step's kReplayed): counted, audited and worded as a
   // replayed code. Always an error.
-  Result<std::vector<std::string>> refuse_replayed(const User& user,
-                                                   const std::string& provider_id,
+  Result<std::vector<std::string>> refuse_replayed(const User& user, const std::string& provider_id,
                                                    const std::string& address,
                                                    StepRefusal& refusal);
 

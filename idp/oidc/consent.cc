@@ -31,8 +31,7 @@ WebOutcome Provider::code_or_consent(const AuthRequest& request, const Session& 
     auto consent = store_.consent(session.user_id, request.client_id);
     if (!consent && consent.error().code != ErrorCode::kNotFound)
       return redirect_error(request, "temporarily_unavailable", "please try again");
-    if (consent && covers(consent->scope, request.scope))
-      return issue_code(request, session, step);
+    if (consent && covers(consent->scope, request.scope)) return issue_code(request, session, step);
   }
   if (prompt_none)
     return redirect_error(request, "consent_required",

@@ -619,8 +619,8 @@ int64_t Provider::refresh_expiry(const Client& client, const Grant& grant, int64
   return std::min(now + idle, grant.created_at + policy.refresh_absolute_ttl);
 }
 
-Result<Provider::Minted> Provider::mint_tokens(const Client& client, const Grant& grant,
-                                              bool first, const std::string& scope) {
+Result<Provider::Minted> Provider::mint_tokens(const Client& client, const Grant& grant, bool first,
+                                               const std::string& scope) {
   const int64_t now = clock_.now();
   auto access = random_token(random_, 32);
   if (!access) return access.error();
@@ -649,16 +649,16 @@ Result<Provider::Minted> Provider::mint_tokens(const Client& client, const Grant
   if (!id_token) return id_token.error();
   nlohmann::json& body = minted.body;
   body = {{"access_token", *access},
-                         {"token_type", "Bearer"},
-                         {"expires_in", config_.access_token_ttl},
-                         {"scope", scope}};
+          {"token_type", "Bearer"},
+          {"expires_in", config_.access_token_ttl},
+          {"scope", scope}};
   // An id_token only while openid is in the scope (a refresh may narrow it away).
   if (contains(scopes, "openid")) body["id_token"] = *id_token;
   if (first && refresh_allowed(client, grant)) {
     auto refresh = random_token(random_, 32);
     if (!refresh) return refresh.error();
-    minted.tokens.push_back(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false,
-                                  false, now, refresh_expiry(client, grant, now), ""});
+    minted.tokens.push_back(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false, false,
+                                  now, refresh_expiry(client, grant, now), ""});
     body["refresh_token"] = *refresh;
   }
   return minted;

@@ -140,8 +140,8 @@ class Provider : public FlowCompletion {
   // first (a third-party client without consent to every scope asked, or prompt=consent):
   // then the consent page, or with `prompt_none` consent_required. With `step` the grant
   // and code go into it (FlowCompletion::flow_completed) instead of being stored here.
-  WebOutcome code_or_consent(const AuthRequest& request, const Session& session,
-                             bool prompt_none, FlowStep* step = nullptr);
+  WebOutcome code_or_consent(const AuthRequest& request, const Session& session, bool prompt_none,
+                             FlowStep* step = nullptr);
   WebOutcome issue_code(const AuthRequest& request, const Session& session,
                         FlowStep* step = nullptr);
   // A request waiting on the consent page, with the request it holds and the session.

@@ -6,8 +6,8 @@ namespace keystep::sqlite {
 
 Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Error error = sqlite_error(db, rc);
     sqlite3_close_v2(db);
@@ -17,7 +17,8 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
   // it does nothing.
   if (Status s = exec_sql(db, "SELECT count(*) FROM sqlite_schema"); !s) {
     sqlite3_close_v2(db);
-    return make_error(ErrorCode::kInternal, "reading " + path + " to checkpoint: " + s.error().message);
+    return make_error(ErrorCode::kInternal,
+                      "reading " + path + " to checkpoint: " + s.error().message);
   }
   std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(db));
   checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->run(); });

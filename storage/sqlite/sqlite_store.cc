@@ -946,9 +946,8 @@ Status SqliteStore::commit_flow_step(const FlowStep& step, int64_t now) {
     if (Status s = append_audit_locked(event); !s) return s;
   }
   if (!step.end_sid.empty()) {
-    auto ended = end_sessions_locked("(?2)", now, [&](Statement& st) {
-      st.bind_text(2, step.end_sid);
-    });
+    auto ended =
+        end_sessions_locked("(?2)", now, [&](Statement& st) { st.bind_text(2, step.end_sid); });
     if (!ended) return ended.error();
   }
   if (step.session) {

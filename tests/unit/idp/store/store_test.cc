@@ -587,7 +587,8 @@ TEST_P(StoreTest, FlowStepAdvancesTheFlowOrUpdatesTheSessionAndEndsAnother) {
   // The browser's session of another sign-in ends (its grant with it); this user's own
   // session gets the new authentication.
   ASSERT_TRUE(Ok(store_->create_session(session("h-old", "sid-old", user_.id))));
-  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g-old", "sid-old"), code("c-old", "g-old"))));
+  ASSERT_TRUE(
+      Ok(store_->create_grant_with_code(grant("g-old", "sid-old"), code("c-old", "g-old"))));
   ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
   Session reauth = session("h1", "sid-1", user_.id);
   reauth.amr = "pwd otp mfa";
@@ -656,8 +657,8 @@ TEST_P(StoreTest, FlowStepWithACredentialUsedMeanwhileIsReplayedAndWritesNothing
   FlowStep first = last_step("f1", session("h1", "sid-1", user_.id), grant("g1"), code("c1", "g1"));
   first.credential = used;
   first.credential_version = stored->version;
-  FlowStep second = last_step("f2", session("h2", "sid-2", user_.id), grant("g2", "sid-2"),
-                              code("c2", "g2"));
+  FlowStep second =
+      last_step("f2", session("h2", "sid-2", user_.id), grant("g2", "sid-2"), code("c2", "g2"));
   second.credential = used;
   second.credential_version = stored->version;
 
@@ -766,8 +767,8 @@ TEST_P(StoreTest, ActiveTokenChecksKindExpiryAndRevocation) {
 TEST_P(StoreTest, TokenForRevokedOrUnknownGrantIsRefused) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)})));
-  EXPECT_TRUE(
-      Fails(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)}), ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(Fails(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)}),
+                    ErrorCode::kAlreadyExists));
   EXPECT_TRUE(
       Fails(store_->add_tokens({token("t2", "nope", TokenKind::kAccess)}), ErrorCode::kNotFound));
   ASSERT_TRUE(Ok(store_->revoke_grant("g1")));
@@ -820,7 +821,8 @@ TEST_P(StoreTest, RefreshRotationStoresTheAccessTokenItIssuesOrNothing) {
 TEST_P(StoreTest, RefreshRotationReplacesTheToken) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh)})));
-  ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), {}, kNow)));
+  ASSERT_TRUE(
+      Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), {}, kNow)));
   EXPECT_TRUE(Fails(store_->active_token("r1", TokenKind::kRefresh, kNow), ErrorCode::kReplayed));
   auto r2 = store_->active_token("r2", TokenKind::kRefresh, kNow);
   ASSERT_TRUE(Ok(r2));
@@ -832,7 +834,8 @@ TEST_P(StoreTest, ReusedRefreshTokenRevokesGrant) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh)})));
   ASSERT_TRUE(Ok(store_->add_tokens({token("a1", "g1", TokenKind::kAccess)})));
-  ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), {}, kNow)));
+  ASSERT_TRUE(
+      Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), {}, kNow)));
 
   EXPECT_TRUE(
       Fails(store_->rotate_refresh_token("r1", token("r3", "g1", TokenKind::kRefresh), {}, kNow),
@@ -861,8 +864,9 @@ TEST_P(StoreTest, RefreshRotationRefusesUnknownExpiredAndMismatchedTokens) {
   EXPECT_TRUE(
       Fails(store_->rotate_refresh_token("r1", token("r2", "g2", TokenKind::kRefresh), {}, kNow),
             ErrorCode::kInvalidArgument));
-  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kAccess), {}, kNow),
-                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(
+      Fails(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kAccess), {}, kNow),
+            ErrorCode::kInvalidArgument));
   // None of the refusals consumed r1.
   EXPECT_TRUE(Ok(store_->rotate_refresh_token("r1", next, {}, kNow)));
 }

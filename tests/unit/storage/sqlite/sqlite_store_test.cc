@@ -214,9 +214,12 @@ TEST(SqliteStoreWrites, TheWalIsCheckpointedByTheStoresThreadNotByACommit) {
   // About one WAL page per commit: past Checkpointer::kWalPages the thread is woken.
   const std::string detail(3000, 'x');
   for (int i = 0; i < Checkpointer::kWalPages + 200; ++i) {
-    ASSERT_TRUE(Ok((*store)->append_audit(
-        {.at = i, .account_id = account->id, .event = "test", .address = "", .detail = detail,
-         .request_id = ""})));
+    ASSERT_TRUE(Ok((*store)->append_audit({.at = i,
+                                           .account_id = account->id,
+                                           .event = "test",
+                                           .address = "",
+                                           .detail = detail,
+                                           .request_id = ""})));
   }
   // The thread runs on its own; bounded wait for it.
   for (int i = 0; i < 1000 && (*store)->wal_checkpoints() == 0; ++i)
