@@ -177,7 +177,9 @@ WebOutcome LoginController::login_submit(const Params& form, const BrowserContex
   }
   if (candidates->empty()) hasher_.burn(password);
   if (!user) return refuse();
-  throttle_.succeeded({key});
+  // The password's throttle key is cleared by the step's write below.
+  FlowStep step;
+  step.reset_attempts = {key};
   if (!request->enrollment_link.empty()) {
     // Started by an enrollment link: its user signing in uses it up (single use); another
     // user signing in here leaves it alone.
@@ -207,11 +209,17 @@ WebOutcome LoginController::login_submit(const Params& form, const BrowserContex
   next.user_id = user->id;
   next.password_time = clock_.now();
   next.amr = {"pwd"};
-  if (auto s = store_.update_flow(flow->id, flow->version, to_json(next).dump()); !s)
+  if (next.stage != LoginStage::kSecondFactor)
+    return complete_flow(*flow, *request, next, browser, std::move(step));
+  step.flow_id = flow->id;
+  step.expected_version = flow->version;
+  step.progress_json = to_json(next).dump();
+  if (auto s = store_.commit_flow_step(step, clock_.now()); !s) {
+    if (s.error().code != ErrorCode::kConflict && s.error().code != ErrorCode::kNotFound)
+      return unavailable_page();
     return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
-  if (next.stage == LoginStage::kSecondFactor)
-    return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
-  return complete_flow(*flow, *request, next, browser);
+  }
+  return redirect_to(append_query(config_.issuer + "/login/second-factor", {{"flow", flow->id}}));
 }
 
 namespace {
@@ -260,18 +268,26 @@ WebOutcome LoginController::challenge_page(const LoadedFlow& loaded, const User&
   auto challenge = two_factor_.begin_login_challenge(user, method);
   if (!challenge) return unavailable_page();
   // The flow keeps the challenge the page answers: the POST gives it back to the provider.
-  FlowProgress progress = loaded.progress;
-  progress.challenge = KeptChallenge{method, challenge->server_state, challenge->expires_at};
-  progress.challenge->ceremony = challenge->input.kind == InputKind::kBrowserCeremony;
-  if (resync) {
-    progress.challenge->resync_credential = resync->resync_credential;
-    progress.challenge->resync_first = resync->resync_first;
-  }
-  if (auto s = store_.update_flow(loaded.flow.id, loaded.flow.version, to_json(progress).dump());
-      !s) {
-    if (s.error().code != ErrorCode::kConflict && s.error().code != ErrorCode::kNotFound)
-      return unavailable_page();
-    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+  // A typed code's challenge holds nothing (no server state, no expiry), and the POST checks
+  // such a code against a fresh one, which is the same: then showing the page writes nothing,
+  // unless the flow keeps an older challenge, which must stop answering (the last page shown
+  // decides).
+  const bool stateless =
+      challenge->server_state.empty() && challenge->expires_at == 0 && resync == nullptr;
+  if (!stateless || loaded.progress.challenge) {
+    FlowProgress progress = loaded.progress;
+    progress.challenge = KeptChallenge{method, challenge->server_state, challenge->expires_at};
+    progress.challenge->ceremony = challenge->input.kind == InputKind::kBrowserCeremony;
+    if (resync) {
+      progress.challenge->resync_credential = resync->resync_credential;
+      progress.challenge->resync_first = resync->resync_first;
+    }
+    if (auto s = store_.update_flow(loaded.flow.id, loaded.flow.version, to_json(progress).dump());
+        !s) {
+      if (s.error().code != ErrorCode::kConflict && s.error().code != ErrorCode::kNotFound)
+        return unavailable_page();
+      return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+    }
   }
   WebOutcome out = second_factor_view(loaded.flow, method, error, fault);
   out.second.password_reset = !loaded.request.password_reset.empty();
@@ -310,8 +326,6 @@ WebOutcome LoginController::second_factor_page(const Params& query, const Browse
       // nothing is left to ask, the password of this flow signs them in.
       FlowProgress done = *progress;
       done.stage = LoginStage::kDone;
-      if (auto s = store_.update_flow(flow->id, flow->version, to_json(done).dump()); !s)
-        return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
       return complete_flow(*flow, loaded->request, done, browser);
     }
     return setup_view(*loaded, *user, "", std::nullopt, param(query, "setup"));
@@ -394,50 +408,57 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
     return finish_second_factor(*posted, two_factor_.method_amr(setup), browser);
   }
   StepRefusal refusal;
+  FlowStep step;  // an accepted code's writes, committed with the sign-in
   // The response answers the challenge the page showed. A form of another method (a page
   // from before a method switch) has none kept: a typed code is checked at once, a
   // ceremony's response is refused (kExpired) and its page shown afresh. A page that asked
   // for a token's next code completes its resynchronisation.
   ResponseInput kept_input;
   if (ceremony) kept_input.kind = InputKind::kBrowserCeremony;
-  auto amr = ours && kept->resync_credential != 0
-                 ? two_factor_.verify_resync(*user, method, kept->resync_credential,
-                                             kept->resync_first, code, browser.client_address,
-                                             refusal)
-             : ours ? two_factor_.verify_login(*user, method, code, browser.client_address, refusal,
-                                               Challenge{kept->server_state, nullptr,
-                                                         kept->expires_at, kept_input})
-                    : two_factor_.verify_login(*user, method, code, browser.client_address, refusal);
+  auto amr =
+      ours && kept->resync_credential != 0
+          ? two_factor_.verify_resync(*user, method, kept->resync_credential, kept->resync_first,
+                                      code, browser.client_address, refusal)
+      : ours
+          ? two_factor_.verify_login(
+                *user, method, code, browser.client_address, refusal,
+                Challenge{kept->server_state, nullptr, kept->expires_at, kept_input}, &step)
+          : two_factor_.verify_login(*user, method, code, browser.client_address, refusal, &step);
   if (refusal.cloned.id != 0)
     two_factor_.notify_member(notices_, *user, FactorChange::kPossiblyCloned, refusal.cloned,
                               false, browser.client_address);
-  if (!amr) {
-    switch (amr.error().code) {
-      case ErrorCode::kOutOfSync:
-        return challenge_page(*posted, *user, method, refusal.message, Fault::kWrongCredentials,
-                              &refusal);
-      case ErrorCode::kLocked: {
-        WebOutcome out =
-            challenge_page(*posted, *user, method, refusal.message, Fault::kTooManyAttempts);
-        if (out.kind == WebOutcome::Kind::kSecondFactorPage) out.retry_after = refusal.retry_after;
-        return out;
-      }
-      case ErrorCode::kDenied:
-      case ErrorCode::kReplayed:
-      case ErrorCode::kInvalidArgument:
-      case ErrorCode::kNotFound:
-      case ErrorCode::kExpired:
-        return challenge_page(*posted, *user, method, refusal.message, Fault::kWrongCredentials);
-      default:
-        return unavailable_page();
-    }
+  if (amr) {
+    bool replayed = false;
+    WebOutcome done = finish_second_factor(*posted, *amr, browser, std::move(step), &replayed);
+    if (!replayed) return done;
+    // Another request used the credential between the check and this sign-in's write.
+    amr = two_factor_.refuse_replayed(*user, method, browser.client_address, refusal);
   }
-  return finish_second_factor(*posted, *amr, browser);
+  switch (amr.error().code) {
+    case ErrorCode::kOutOfSync:
+      return challenge_page(*posted, *user, method, refusal.message, Fault::kWrongCredentials,
+                            &refusal);
+    case ErrorCode::kLocked: {
+      WebOutcome out =
+          challenge_page(*posted, *user, method, refusal.message, Fault::kTooManyAttempts);
+      if (out.kind == WebOutcome::Kind::kSecondFactorPage) out.retry_after = refusal.retry_after;
+      return out;
+    }
+    case ErrorCode::kDenied:
+    case ErrorCode::kReplayed:
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kNotFound:
+    case ErrorCode::kExpired:
+      return challenge_page(*posted, *user, method, refusal.message, Fault::kWrongCredentials);
+    default:
+      return unavailable_page();
+  }
 }
 
 WebOutcome LoginController::finish_second_factor(const LoadedFlow& posted,
                                                  const std::vector<std::string>& amr,
-                                                 const BrowserContext& browser) {
+                                                 const BrowserContext& browser, FlowStep step,
+                                                 bool* replayed) {
   auto stage = next_stage(posted.progress.stage, LoginEvent::kSecondFactorVerified, true);
   if (!stage) return error_page(Fault::kInvalidState, stage.error().message);
   FlowProgress next = posted.progress;
@@ -446,9 +467,7 @@ WebOutcome LoginController::finish_second_factor(const LoadedFlow& posted,
   for (const auto& value : amr) {
     if (!contains(next.amr, value)) next.amr.push_back(value);
   }
-  if (auto s = store_.update_flow(posted.flow.id, posted.flow.version, to_json(next).dump()); !s)
-    return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
-  return complete_flow(posted.flow, posted.request, next, browser);
+  return complete_flow(posted.flow, posted.request, next, browser, std::move(step), replayed);
 }
 
 WebOutcome LoginController::setup_view(const LoadedFlow& loaded, const User& user,
@@ -521,13 +540,27 @@ WebOutcome LoginController::unmet_requirements(const LoadedFlow& loaded, const U
 
 WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthRequest& request,
                                           const FlowProgress& progress,
-                                          const BrowserContext& browser) {
+                                          const BrowserContext& browser, FlowStep step,
+                                          bool* replayed) {
   if (!request.password_reset.empty()) {
-    // A reset's second step signs no one in: the reset goes on with the new password.
+    // A reset's second step signs no one in: the flow is used up with what the step brought
+    // (the credential's replay guard, throttle keys, audit), then the reset goes on with the
+    // new password.
     if (!reset_) return error_page(Fault::kServerError, "Password resets are not served here.");
-    WebOutcome out = reset_->second_factor_passed(flow, request, progress, browser);
-    (void)store_.delete_flow(flow.id);
-    return out;
+    step.flow_id = flow.id;
+    step.expected_version = flow.version;
+    step.progress_json.reset();
+    if (auto s = store_.commit_flow_step(step, clock_.now()); !s) {
+      if (s.error().code == ErrorCode::kReplayed && replayed) {
+        *replayed = true;
+        return {};
+      }
+      if (s.error().code == ErrorCode::kConflict || s.error().code == ErrorCode::kNotFound ||
+          s.error().code == ErrorCode::kReplayed)
+        return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+      return unavailable_page();
+    }
+    return reset_->second_factor_passed(flow, request, progress, browser);
   }
   const int64_t now = clock_.now();
   std::vector<CookieToSet> cookies;
@@ -541,10 +574,8 @@ WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthReque
     return error_page(Fault::kLoginRequired,
                       "Your session ended while you were signing in. Go back to the "
                       "application and sign in again.");
-  if (existing && *existing && !same_user) {
-    // Another user signs in on this browser: the previous user's session ends here.
-    (void)store_.end_session((*existing)->sid, now);
-  }
+  // Another user signs in on this browser: the previous user's session ends here.
+  if (existing && *existing && !same_user) step.end_sid = (*existing)->sid;
   if (same_user) {
     session = **existing;
   } else {
@@ -559,15 +590,25 @@ WebOutcome LoginController::complete_flow(const LoginFlow& flow, const AuthReque
     cookies.push_back(cookie(kSessionCookie, *cookie_value, "/", config_.session_ttl));
   }
   record_factors(progress, session);
-  const Status saved =
-      same_user ? store_.update_session_auth(session) : store_.create_session(session);
-  if (!saved) return unavailable_page();
-  (void)store_.delete_flow(flow.id);
-  WebOutcome out;
-  if (request.client_id.empty()) {
-    out = redirect_to(config_.issuer + request.redirect_uri);
-  } else {
-    out = completion_.flow_completed(request, session);
+  step.flow_id = flow.id;
+  step.expected_version = flow.version;
+  step.progress_json.reset();
+  step.session = session;
+  step.session_exists = same_user;
+  WebOutcome out = request.client_id.empty() ? redirect_to(config_.issuer + request.redirect_uri)
+                                             : completion_.flow_completed(request, session, step);
+  // One write for the whole step: the flow used up, the session, the code and what the
+  // step brought (the second factor's credential, throttle keys, audit).
+  if (auto s = store_.commit_flow_step(step, now); !s) {
+    const ErrorCode code = s.error().code;
+    if (code == ErrorCode::kReplayed && replayed) {
+      *replayed = true;
+      return {};
+    }
+    if (code == ErrorCode::kConflict || code == ErrorCode::kNotFound ||
+        code == ErrorCode::kReplayed)
+      return error_page(Fault::kInvalidState, "This sign-in was continued elsewhere.");
+    return unavailable_page();
   }
   for (auto& c : cookies) out.cookies.push_back(std::move(c));
   return out;

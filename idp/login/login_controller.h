@@ -43,9 +43,12 @@ inline const std::vector<std::string> kSetupProviders = {"totp", "webauthn"};
 class FlowCompletion {
  public:
   virtual ~FlowCompletion() = default;
-  // The browser's answer for `request` now that `session` (stored) is signed in: a redirect
-  // to the client with an authorization code, or with an error. Thread-safe.
-  virtual WebOutcome flow_completed(const AuthRequest& request, const Session& session) = 0;
+  // The browser's answer for `request` now that `session` is signed in: a redirect to the
+  // client with an authorization code, or with an error. The session is stored by `step`,
+  // which the caller commits (FlowStore::commit_flow_step) before the answer is sent; the
+  // grant and code go into `step` too. Thread-safe.
+  virtual WebOutcome flow_completed(const AuthRequest& request, const Session& session,
+                                    FlowStep& step) = 0;
   // The browser's answer for `request` when its sign-in cannot reach what the request
   // requires (the user cannot or will not set up the second factor it requires): a redirect
   // to the client with the protocol's `error`. Thread-safe.
@@ -93,10 +96,15 @@ class LoginController : public SignInStarter {
   WebOutcome start_flow(const AuthRequest& request, const FlowProgress& progress,
                         const BrowserContext& browser);
   // Signs the browser in as progress.user_id with the factors of `progress` (a new session,
-  // or the browser's session of that user updated), deletes `flow`, and answers: back to
-  // the issuer's request.redirect_uri, or FlowCompletion for a client's request.
+  // or the browser's session of that user updated), deletes `flow` (compare-and-set on its
+  // version; none when its id is empty), and answers: back to the issuer's
+  // request.redirect_uri, or FlowCompletion for a client's request. All of it, with the
+  // writes `step` brings (a used credential, cleared throttle keys, audit events), is one
+  // write transaction. When the credential was used meanwhile `replayed` (if given) is set
+  // and nothing is answered: the caller refuses the code.
   WebOutcome complete_flow(const LoginFlow& flow, const AuthRequest& request,
-                           const FlowProgress& progress, const BrowserContext& browser);
+                           const FlowProgress& progress, const BrowserContext& browser,
+                           FlowStep step = {}, bool* replayed = nullptr);
   // Completes the second steps of password resets. Set before serving; without it such a
   // step ends on an error page.
   void set_reset_verification(ResetVerification* reset) { reset_ = reset; }
@@ -139,9 +147,11 @@ class LoginController : public SignInStarter {
   // unmet_authentication_requirements (audited as mfa.requirement_unmet, from `address`).
   WebOutcome unmet_requirements(const LoadedFlow& loaded, const User& user,
                                 const std::string& description, const std::string& address);
-  // Records a passed second factor in the flow and completes it.
+  // Records a passed second factor in the flow and completes it with `step` (see
+  // complete_flow).
   WebOutcome finish_second_factor(const LoadedFlow& posted, const std::vector<std::string>& amr,
-                                  const BrowserContext& browser);
+                                  const BrowserContext& browser, FlowStep step = {},
+                                  bool* replayed = nullptr);
 
   const IdpConfig& config_;
   Store& store_;

@@ -131,10 +131,15 @@ void TwoFactor::audit(const User& user, const std::string& event, const std::str
                       const std::string& detail) {
   // An audit write failure must not turn a login into an error; it is rare (database gone)
   // and the same failure will surface on the next store call.
-  const AuditEvent row{0,     clock_.now(), user.account_id, user.id,
-                       event, address,      detail,          obs::current_request_id()};
+  (void)mfa_.append_audit(audit_logged(user, event, address, detail));
+}
+
+AuditEvent TwoFactor::audit_logged(const User& user, const std::string& event,
+                                   const std::string& address, const std::string& detail) {
+  AuditEvent row{0,     clock_.now(), user.account_id, user.id,
+                 event, address,      detail,          obs::current_request_id()};
   obs::security_event(row);
-  (void)mfa_.append_audit(row);
+  return row;
 }
 
 Result<MfaCredential> TwoFactor::unsealed(const MfaCredential& stored) const {
@@ -754,7 +759,7 @@ Result<Challenge> TwoFactor::begin_login_challenge(const User& user,
 
 Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string& provider_id,
                                             std::string_view code, const Challenge* challenge,
-                                            int64_t& ahead, FactorSummary& cloned) {
+                                            int64_t& ahead, FactorSummary& cloned, FlowStep* defer) {
   auto of = credentials_of(user, provider_id);
   if (!of) return of.error();
   MfaProvider& provider = *of->provider;
@@ -809,6 +814,11 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
     MfaCredential to_store = *updated;
     to_store.secret = stored.secret;
     to_store.last_used_at = clock_.now();
+    if (defer) {
+      defer->credential = std::move(to_store);
+      defer->credential_version = stored.version;
+      return *updated;
+    }
     // Compare-and-set: of two requests racing with the same code, only one stores its
     // update; the other sees kConflict, which is a replay.
     if (auto s = mfa_.update_credential(to_store, stored.version); !s) {
@@ -824,29 +834,30 @@ Result<MfaCredential> TwoFactor::check_code(const User& user, const std::string&
   return *last_error;  // every credential refused the code
 }
 
-Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
-                                                         const std::string& provider_id,
-                                                         std::string_view code,
-                                                         const std::string& address,
-                                                         StepRefusal& refusal,
-                                                         const Challenge& challenge) {
-  return verify_step(user, provider_id, code, address, refusal, &challenge);
+Result<std::vector<std::string>> TwoFactor::verify_login(
+    const User& user, const std::string& provider_id, std::string_view code,
+    const std::string& address, StepRefusal& refusal, const Challenge& challenge, FlowStep* defer) {
+  return verify_step(user, provider_id, code, address, refusal, &challenge, defer);
 }
 
 Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
                                                          const std::string& provider_id,
                                                          std::string_view code,
                                                          const std::string& address,
-                                                         StepRefusal& refusal) {
-  return verify_step(user, provider_id, code, address, refusal, nullptr);
+                                                         StepRefusal& refusal, FlowStep* defer) {
+  return verify_step(user, provider_id, code, address, refusal, nullptr, defer);
 }
 
-Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
-                                                        const std::string& provider_id,
-                                                        std::string_view code,
-                                                        const std::string& address,
-                                                        StepRefusal& refusal,
-                                                        const Challenge* challenge) {
+Result<std::vector<std::string>> TwoFactor::refuse_replayed(const User& user,
+                                                            const std::string& provider_id,
+                                                            const std::string& address,
+                                                            StepRefusal& refusal) {
+  return refuse_code(user, provider_id, ErrorCode::kReplayed, address, refusal);
+}
+
+Result<std::vector<std::string>> TwoFactor::verify_step(
+    const User& user, const std::string& provider_id, std::string_view code,
+    const std::string& address, StepRefusal& refusal, const Challenge* challenge, FlowStep* defer) {
   const std::vector<std::string> keys = {user_key(user), address_key(address)};
   if (Status open = not_locked_out(user, provider_id, keys, address, refusal); !open)
     return open.error();
@@ -856,11 +867,17 @@ Result<std::vector<std::string>> TwoFactor::verify_step(const User& user,
   if (!challenge || challenge->input.kind == InputKind::kTypedCode)
     typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
   int64_t ahead = 0;
-  auto checked = check_code(user, provider_id, typed, challenge, ahead, refusal.cloned);
+  auto checked = check_code(user, provider_id, typed, challenge, ahead, refusal.cloned, defer);
   if (checked) {
-    throttle_.succeeded(keys);
-    audit(user, provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted",
-          address, provider_id);
+    const char* event =
+        provider_id == kRecoveryProvider ? "mfa.recovery_code_used" : "mfa.code_accepted";
+    if (defer) {
+      defer->reset_attempts.insert(defer->reset_attempts.end(), keys.begin(), keys.end());
+      defer->audit.push_back(audit_logged(user, event, address, provider_id));
+    } else {
+      throttle_.succeeded(keys);
+      audit(user, event, address, provider_id);
+    }
     obs::second_factor_check(provider_id, obs::kFactorAccepted);
     return registry_.find(provider_id)->amr_of(*checked);
   }

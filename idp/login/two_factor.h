@@ -255,10 +255,14 @@ class TwoFactor final : public LoginPolicy {
   // number of credentials. On success returns the RFC 8176 amr values proven (the caller adds
   // "mfa"). On failure `refusal` says what to show; kExpired, past challenge.expires_at,
   // checks nothing and counts nothing: the caller shows a fresh challenge.
+  // With `defer` an accepted code writes nothing: the credential's update (compare-and-set),
+  // the cleared throttle keys and the audit event go into *defer, for the caller to commit
+  // with the rest of the sign-in (FlowStore::commit_flow_step); if that finds the credential
+  // used meanwhile (kReplayed), the caller refuses the code with refuse_replayed.
   Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
-                                                std::string_view code,
-                                                const std::string& address,
-                                                StepRefusal& refusal, const Challenge& challenge);
+                                                std::string_view code, const std::string& address,
+                                                StepRefusal& refusal, const Challenge& challenge,
+                                                FlowStep* defer = nullptr);
   // The second of the two codes a resynchronisation takes (RFC 4226 §7.4): `second`, typed
   // after verify_login refused `first` (sealed, StepRefusal::resync_first) of credential
   // `credential_id` with kOutOfSync. The provider's resync() checks the two are consecutive
@@ -275,9 +279,14 @@ class TwoFactor final : public LoginPolicy {
   // code): begins one and checks against it at once. A challenge the client had to see (one
   // with a server_state, e.g. WebAuthn's) cannot be answered so: kExpired.
   Result<std::vector<std::string>> verify_login(const User& user, const std::string& provider_id,
-                                                std::string_view code,
-                                                const std::string& address,
-                                                StepRefusal& refusal);
+                                                std::string_view code, const std::string& address,
+                                                StepRefusal& refusal, FlowStep* defer = nullptr);
+  // The refusal of a code verify_login accepted with `defer` whose credential another
+  // request used first (commit_flow_step's kReplayed): counted, audited and worded as a
+  // replayed code. Always an error.
+  Result<std::vector<std::string>> refuse_replayed(const User& user, const std::string& provider_id,
+                                                   const std::string& address,
+                                                   StepRefusal& refusal);
 
   // Whether a browser session may take a sensitive action (recovery codes, factors, turning
   // 2FA off, API tokens, account settings; NIST SP 800-63B §6.1.2.1, OWASP ASVS V3.3):
@@ -306,6 +315,10 @@ class TwoFactor final : public LoginPolicy {
 
   void audit(const User& user, const std::string& event, const std::string& address,
              const std::string& detail = "");
+  // The audit row audit() would append, logged (obs::security_event) but not stored: for a
+  // caller that stores it with other writes.
+  AuditEvent audit_logged(const User& user, const std::string& event, const std::string& address,
+                          const std::string& detail = "");
   // Tells `user` through `notices` that `factor` was added or removed by themselves (the
   // profile, the forced setup at sign-in); `two_factor_off` when it was their last. The
   // change itself is done: a notice that cannot be queued is audited, not returned.
@@ -346,12 +359,13 @@ class TwoFactor final : public LoginPolicy {
   Result<CredentialsOf> credentials_of(const User& user, const std::string& provider_id);
   // Checks a code against the user's confirmed credentials of provider_id with `challenge`
   // (nullptr: begin one now): only the one the provider's lookup_key(code) names, when it
-  // names one, else each in turn. Stores the accepted one's update with CAS. With
-  // kOutOfSync, `ahead` receives the credential the code ran ahead on. With kCloned, the
-  // credential is marked kPossiblyCloned (compare-and-set) and `cloned` describes it.
+  // names one, else each in turn. Stores the accepted one's update with CAS, or with `defer`
+  // puts it there (see verify_login). With kOutOfSync, `ahead` receives the credential the
+  // code ran ahead on. With kCloned, the credential is marked kPossiblyCloned (compare-and-set)
+  // and `cloned` describes it.
   Result<MfaCredential> check_code(const User& user, const std::string& provider_id,
                                    std::string_view code, const Challenge* challenge,
-                                   int64_t& ahead, FactorSummary& cloned);
+                                   int64_t& ahead, FactorSummary& cloned, FlowStep* defer);
   // kLocked, with `refusal` filled and the lockout audited, while a wait of `keys` (the
   // user's and the address's) is in force; the store's error; else success.
   Status not_locked_out(const User& user, const std::string& provider_id,
@@ -364,7 +378,8 @@ class TwoFactor final : public LoginPolicy {
                                                StepRefusal& refusal);
   Result<std::vector<std::string>> verify_step(const User& user, const std::string& provider_id,
                                                std::string_view code, const std::string& address,
-                                               StepRefusal& refusal, const Challenge* challenge);
+                                               StepRefusal& refusal, const Challenge* challenge,
+                                               FlowStep* defer);
 
   Store& store_;
   MfaStore& mfa_;

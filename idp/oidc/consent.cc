@@ -23,16 +23,16 @@ bool covers(const std::string& allowed, const std::string& asked) {
 }  // namespace
 
 WebOutcome Provider::code_or_consent(const AuthRequest& request, const Session& session,
-                                     bool prompt_none) {
+                                     bool prompt_none, FlowStep* step) {
   auto client = store_.client_by_id(request.client_id);
   if (!client) return redirect_error(request, "temporarily_unavailable", "please try again");
   // OIDC Core §3.1.2.1: prompt=consent asks even a first-party client's user.
   if (!request.prompt_consent) {
-    if (client->grants.first_party) return issue_code(request, session);
+    if (client->grants.first_party) return issue_code(request, session, step);
     auto consent = store_.consent(session.user_id, request.client_id);
     if (!consent && consent.error().code != ErrorCode::kNotFound)
       return redirect_error(request, "temporarily_unavailable", "please try again");
-    if (consent && covers(consent->scope, request.scope)) return issue_code(request, session);
+    if (consent && covers(consent->scope, request.scope)) return issue_code(request, session, step);
   }
   if (prompt_none)
     return redirect_error(request, "consent_required",

@@ -272,8 +272,9 @@ WebOutcome Provider::reuse_session(const AuthRequest& request, bool prompt_none,
   return login_.start_flow(request, progress, browser);
 }
 
-WebOutcome Provider::flow_completed(const AuthRequest& request, const Session& session) {
-  return code_or_consent(request, session, false);
+WebOutcome Provider::flow_completed(const AuthRequest& request, const Session& session,
+                                    FlowStep& step) {
+  return code_or_consent(request, session, false, &step);
 }
 
 WebOutcome Provider::flow_refused(const AuthRequest& request, const std::string& error,
@@ -293,7 +294,8 @@ std::optional<std::string> Provider::code_acr(const AuthRequest& request, const 
   return std::nullopt;
 }
 
-WebOutcome Provider::issue_code(const AuthRequest& request, const Session& session) {
+WebOutcome Provider::issue_code(const AuthRequest& request, const Session& session,
+                                FlowStep* step) {
   // The flows ask for what the request requires; this is the last word: never a code at a
   // lower level than required, and so no grant for it either.
   auto user = store_.user_by_id(session.user_id);
@@ -322,8 +324,12 @@ WebOutcome Provider::issue_code(const AuthRequest& request, const Session& sessi
               request.requested_claims};
   AuthCode auth_code{hash_token(*code),      *grant_id, request.redirect_uri,
                      request.code_challenge, false,     now + config_.code_ttl};
-  if (auto s = store_.create_grant_with_code(grant, auth_code); !s)
+  if (step) {
+    step->grant = std::move(grant);
+    step->code = std::move(auth_code);
+  } else if (auto s = store_.create_grant_with_code(grant, auth_code); !s) {
     return redirect_error(request, "temporarily_unavailable", "please try again");
+  }
   Params params = {{"code", *code}};
   if (!request.state.empty()) params.emplace_back("state", request.state);
   params.emplace_back("iss", config_.issuer);
@@ -527,9 +533,16 @@ ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
   } else if (verifier) {
     return api_error(Fault::kInvalidGrant, "code_verifier sent but no code_challenge was");
   }
-  auto body = mint_tokens(client, grant, true, grant.scope);
-  if (!body) return api_unavailable(body.error().message);
-  return api_ok(*body);
+  auto minted = mint_tokens(client, grant, true, grant.scope);
+  if (!minted) return api_unavailable(minted.error().message);
+  if (auto s = store_.add_tokens(minted->tokens); !s) {
+    if (s.error().code == ErrorCode::kConflict)
+      return api_error(Fault::kInvalidGrant,
+                       "the code was already used; the tokens it issued are revoked");
+    return api_unavailable(s.error().message);
+  }
+  obs::tokens_issued("authorization_code", grant.client_id, grant.user_id);
+  return api_ok(minted->body);
 }
 
 ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
@@ -575,15 +588,21 @@ ApiOutcome Provider::refresh_grant(const Client& client, const Params& form) {
     // A used (rotated-away) token presented again means it was stolen or replayed: the store
     // revokes the whole grant when asked to rotate it. Nothing is issued.
     if (active.error().code == ErrorCode::kReplayed)
-      (void)store_.rotate_refresh_token(old_hash, replacement, now);
+      (void)store_.rotate_refresh_token(old_hash, replacement, {}, now);
     return api_error(Fault::kInvalidGrant, "the refresh token is invalid, expired or revoked");
   }
-  if (auto s = store_.rotate_refresh_token(old_hash, replacement, now); !s)
+  // The answer is made first so that the rotation and the access token it issues are one
+  // write.
+  auto minted = mint_tokens(client, active->grant, false, scope);
+  if (!minted) return api_unavailable(minted.error().message);
+  if (auto s = store_.rotate_refresh_token(old_hash, replacement, minted->tokens, now); !s) {
+    if (s.error().code == ErrorCode::kUnavailable || s.error().code == ErrorCode::kInternal)
+      return api_unavailable();
     return api_error(Fault::kInvalidGrant, "the refresh token is invalid, expired or revoked");
-  auto body = mint_tokens(client, active->grant, false, scope);
-  if (!body) return api_unavailable(body.error().message);
-  (*body)["refresh_token"] = *next;
-  return api_ok(*body);
+  }
+  minted->body["refresh_token"] = *next;
+  obs::tokens_issued("refresh_token", client.client_id, active->grant.user_id);
+  return api_ok(minted->body);
 }
 
 bool Provider::refresh_allowed(const Client& client, const Grant& grant) {
@@ -605,17 +624,16 @@ int64_t Provider::refresh_expiry(const Client& client, const Grant& grant, int64
   return std::min(now + idle, grant.created_at + policy.refresh_absolute_ttl);
 }
 
-Result<nlohmann::json> Provider::mint_tokens(const Client& client, const Grant& grant, bool first,
-                                             const std::string& scope) {
+Result<Provider::Minted> Provider::mint_tokens(const Client& client, const Grant& grant, bool first,
+                                               const std::string& scope) {
   const int64_t now = clock_.now();
   auto access = random_token(random_, 32);
   if (!access) return access.error();
   const std::vector<std::string> scopes = split_spaces(scope);
-  if (auto s = store_.add_token(Token{hash_token(*access), grant.id, TokenKind::kAccess, false,
-                                      false, now, now + config_.access_token_ttl,
-                                      scope == grant.scope ? "" : scope});
-      !s)
-    return s.error();
+  Minted minted;
+  minted.tokens.push_back(Token{hash_token(*access), grant.id, TokenKind::kAccess, false, false,
+                                now, now + config_.access_token_ttl,
+                                scope == grant.scope ? "" : scope});
   nlohmann::json claims = {{"iss", config_.issuer},
                            {"sub", std::to_string(grant.user_id)},
                            {"aud", grant.client_id},
@@ -634,24 +652,21 @@ Result<nlohmann::json> Provider::mint_tokens(const Client& client, const Grant& 
   }
   auto id_token = keys_.sign(claims);
   if (!id_token) return id_token.error();
-  nlohmann::json body = {{"access_token", *access},
-                         {"token_type", "Bearer"},
-                         {"expires_in", config_.access_token_ttl},
-                         {"scope", scope}};
+  nlohmann::json& body = minted.body;
+  body = {{"access_token", *access},
+          {"token_type", "Bearer"},
+          {"expires_in", config_.access_token_ttl},
+          {"scope", scope}};
   // An id_token only while openid is in the scope (a refresh may narrow it away).
   if (contains(scopes, "openid")) body["id_token"] = *id_token;
   if (first && refresh_allowed(client, grant)) {
     auto refresh = random_token(random_, 32);
     if (!refresh) return refresh.error();
-    if (auto s = store_.add_token(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false,
-                                        false, now, refresh_expiry(client, grant, now), ""});
-        !s)
-      return s.error();
+    minted.tokens.push_back(Token{hash_token(*refresh), grant.id, TokenKind::kRefresh, false, false,
+                                  now, refresh_expiry(client, grant, now), ""});
     body["refresh_token"] = *refresh;
   }
-  obs::tokens_issued(first ? "authorization_code" : "refresh_token", grant.client_id,
-                     grant.user_id);
-  return body;
+  return minted;
 }
 
 std::vector<std::string> Provider::user_claim_names(const std::vector<std::string>& scopes,

@@ -98,7 +98,8 @@ class Provider : public FlowCompletion {
 
  private:
   // A client's flow completed: an authorization code for `session`.
-  WebOutcome flow_completed(const AuthRequest& request, const Session& session) override;
+  WebOutcome flow_completed(const AuthRequest& request, const Session& session,
+                            FlowStep& step) override;
   // A client's flow cannot reach what the request requires: the error, redirected.
   WebOutcome flow_refused(const AuthRequest& request, const std::string& error,
                           const std::string& description) override;
@@ -139,10 +140,12 @@ class Provider : public FlowCompletion {
                            const BrowserContext& browser);
   // The user of `session` is signed in for `request`: a code, unless the user must consent
   // first (a third-party client without consent to every scope asked, or prompt=consent):
-  // then the consent page, or with `prompt_none` consent_required.
-  WebOutcome code_or_consent(const AuthRequest& request, const Session& session,
-                             bool prompt_none);
-  WebOutcome issue_code(const AuthRequest& request, const Session& session);
+  // then the consent page, or with `prompt_none` consent_required. With `step` the grant
+  // and code go into it (FlowCompletion::flow_completed) instead of being stored here.
+  WebOutcome code_or_consent(const AuthRequest& request, const Session& session, bool prompt_none,
+                             FlowStep* step = nullptr);
+  WebOutcome issue_code(const AuthRequest& request, const Session& session,
+                        FlowStep* step = nullptr);
   // A request waiting on the consent page, with the request it holds and the session.
   struct PendingConsent {
     ConsentRequest pending;
@@ -168,10 +171,14 @@ class Provider : public FlowCompletion {
   // When a refresh token issued `now` expires: the client's idle lifetime, capped by its
   // absolute one counted from the grant.
   int64_t refresh_expiry(const Client& client, const Grant& grant, int64_t now) const;
-  // Access token (with `scope`, the grant's or narrower), id_token, and with `first` the
-  // nonce and, when refresh_allowed, a refresh token.
-  Result<nlohmann::json> mint_tokens(const Client& client, const Grant& grant, bool first,
-                                     const std::string& scope);
+  // The token response: access token (with `scope`, the grant's or narrower), id_token, and
+  // with `first` the nonce and, when refresh_allowed, a refresh token.
+  struct Minted {
+    nlohmann::json body;
+    std::vector<Token> tokens;  // to store (hashed) in the same transaction as what issues them
+  };
+  Result<Minted> mint_tokens(const Client& client, const Grant& grant, bool first,
+                             const std::string& scope);
   // The user's claims that `scopes` release (email, profile) and those `requested` by name
   // (the claims parameter), each once.
   static std::vector<std::string> user_claim_names(const std::vector<std::string>& scopes,

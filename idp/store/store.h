@@ -92,6 +92,32 @@ class KeyStore {
   virtual Status retire_signing_key(const std::string& kid) = 0;
 };
 
+// The writes of one step of a sign-in (idp/login), made together by
+// FlowStore::commit_flow_step so that a step costs one write transaction.
+struct FlowStep {
+  // The flow, compare-and-set on its version: advanced to progress_json, or deleted when
+  // progress_json is empty (the sign-in is complete). An empty flow_id writes no flow (a
+  // sign-in that needed none stored).
+  std::string flow_id;
+  int64_t expected_version = 0;
+  std::optional<std::string> progress_json;
+  // The second factor's credential this step used, compare-and-set on credential_version as
+  // MfaStore::update_credential.
+  std::optional<MfaCredential> credential;
+  int64_t credential_version = 0;
+  std::vector<std::string> reset_attempts;  // throttle keys cleared (MfaStore::reset_attempts)
+  std::vector<AuditEvent> audit;
+  // A session ended first, as SessionStore::end_session (another user's, on this browser).
+  std::string end_sid;
+  // The session signed in: created, or with session_exists its authentication updated
+  // (SessionStore::update_session_auth).
+  std::optional<Session> session;
+  bool session_exists = false;
+  // The authorization code issued, as GrantStore::create_grant_with_code.
+  std::optional<Grant> grant;
+  AuthCode code;
+};
+
 class FlowStore {
  public:
   virtual ~FlowStore() = default;
@@ -104,6 +130,12 @@ class FlowStore {
                              const std::string& progress_json) = 0;
   // kNotFound when absent.
   virtual Status delete_flow(const std::string& id) = 0;
+  // Makes every write of `step` in one transaction, in the order of FlowStep's fields, or
+  // none: the flow's version is not expected_version -> kConflict (kNotFound when the flow
+  // is gone); the credential's version changed -> kReplayed (another request used it
+  // first); a grant naming another sid than step.session -> kInvalidArgument; otherwise the
+  // errors of the methods named in FlowStep. `now` is end_session's.
+  virtual Status commit_flow_step(const FlowStep& step, int64_t now) = 0;
 };
 
 class SessionStore {
@@ -146,9 +178,10 @@ class GrantStore {
   };
   virtual Result<Redeemed> redeem_code(const std::string& code_hash, int64_t now) = 0;
   virtual Result<Grant> grant_by_id(const std::string& id) = 0;
-  // kNotFound for an unknown grant, kConflict if the grant is revoked (so a token is never
-  // minted for a grant a replay has just revoked).
-  virtual Status add_token(const Token& token) = 0;
+  // Stores the tokens (e.g. a code exchange's access and refresh tokens) in one transaction,
+  // all or none: kNotFound for an unknown grant, kConflict if a grant is revoked (so a token
+  // is never minted for a grant a replay has just revoked), kAlreadyExists for a taken hash.
+  virtual Status add_tokens(const std::vector<Token>& tokens) = 0;
   // Token and its grant, only if neither is revoked and the token is unexpired and unused:
   // kNotFound when absent or of the other kind; kDenied when the token or its grant is
   // revoked; kReplayed when the token was already used (rotated away; nothing changes here,
@@ -159,13 +192,14 @@ class GrantStore {
   };
   virtual Result<ActiveToken> active_token(const std::string& token_hash, TokenKind kind,
                                            int64_t now) = 0;
-  // Refresh rotation, compare-and-set: marks old_hash used and adds replacement in one
-  // transaction. replacement must be a refresh token of the same grant (kInvalidArgument
-  // otherwise). Checks, in order: unknown refresh token -> kNotFound; already used (a stolen
-  // token replayed) -> revokes the grant and its tokens, kReplayed; token or grant revoked
-  // -> kDenied; expired -> kExpired.
+  // Refresh rotation, compare-and-set: marks old_hash used and adds replacement and `issued`
+  // (the access token the rotation answers with) in one transaction. replacement must be a
+  // refresh token and every token of `issued` an access token, all of the old token's grant
+  // (kInvalidArgument otherwise). Checks, in order: unknown refresh token -> kNotFound;
+  // already used (a stolen token replayed) -> revokes the grant and its tokens, kReplayed;
+  // token or grant revoked -> kDenied; expired -> kExpired.
   virtual Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
-                                      int64_t now) = 0;
+                                      const std::vector<Token>& issued, int64_t now) = 0;
   // kNotFound for an unknown grant.
   virtual Status revoke_grant(const std::string& grant_id) = 0;
   // Token revocation (RFC 7009) by the client the token was issued to: an access token

@@ -266,15 +266,30 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     error.message = "opening " + path + ": " + error.message;
     return error;
   }
+  sqlite3_commit_hook(
+      db,
+      [](void* counter) {
+        ++*static_cast<std::atomic<int64_t>*>(counter);
+        return 0;  // 0 lets the commit proceed
+      },
+      &store->write_transactions_);
   std::lock_guard lock(store->mu_);
   if (Status s = store->configure(); !s) return s.error();
   if (Status s = store->migrate(migrations); !s) return s.error();
+  const char* file = sqlite3_db_filename(db, "main");
+  if (file != nullptr && file[0] != '\0') {
+    auto checkpointer = Checkpointer::start(file);
+    if (!checkpointer) return checkpointer.error();
+    store->checkpointer_ = std::move(*checkpointer);
+    store->checkpointer_->watch(db);
+  }
   return store;
 }
 
 SqliteStore::~SqliteStore() {
   release_statements(db_);
   sqlite3_close_v2(db_);
+  checkpointer_.reset();  // after the connection whose hook points at it
 }
 
 Status SqliteStore::configure() {
@@ -821,22 +836,29 @@ Status SqliteStore::update_flow(const std::string& id, int64_t expected_version,
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
-  auto st = Statement::prepare(db_,
-                               "UPDATE login_flows SET progress_json = ?1, version = version + 1 "
-                               "WHERE id = ?2 AND version = ?3");
-  if (!st) return st.error();
-  st->bind_text(1, progress_json).bind_text(2, id).bind_int64(3, expected_version);
-  if (Status s = st->run(); !s) return s;
-  if (sqlite3_changes64(db_) == 0) {
-    auto exists = Statement::prepare(db_, "SELECT 1 FROM login_flows WHERE id = ?1");
-    if (!exists) return exists.error();
-    exists->bind_text(1, id);
-    auto row = exists->step();
-    if (!row) return row.error();
-    if (!*row) return not_found("login flow");
-    return make_error(ErrorCode::kConflict, "login flow was updated concurrently");
-  }
+  if (Status s = cas_flow_locked(id, expected_version, &progress_json); !s) return s;
   return tx->commit();
+}
+
+Status SqliteStore::cas_flow_locked(const std::string& id, int64_t expected_version,
+                                    const std::string* progress_json) {
+  auto st = progress_json
+                ? Statement::prepare(db_,
+                                     "UPDATE login_flows SET progress_json = ?3, "
+                                     "version = version + 1 WHERE id = ?1 AND version = ?2")
+                : Statement::prepare(db_, "DELETE FROM login_flows WHERE id = ?1 AND version = ?2");
+  if (!st) return st.error();
+  st->bind_text(1, id).bind_int64(2, expected_version);
+  if (progress_json) st->bind_text(3, *progress_json);
+  if (Status s = st->run(); !s) return s;
+  if (sqlite3_changes64(db_) > 0) return {};
+  auto exists = Statement::prepare(db_, "SELECT 1 FROM login_flows WHERE id = ?1");
+  if (!exists) return exists.error();
+  exists->bind_text(1, id);
+  auto row = exists->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("login flow");
+  return make_error(ErrorCode::kConflict, "login flow was updated concurrently");
 }
 
 Status SqliteStore::delete_flow(const std::string& id) {
@@ -853,6 +875,10 @@ Status SqliteStore::delete_flow(const std::string& id) {
 
 Status SqliteStore::create_session(const Session& session) {
   std::lock_guard lock(mu_);
+  return insert_session_locked(session);
+}
+
+Status SqliteStore::insert_session_locked(const Session& session) {
   auto st = Statement::prepare(db_,
                                "INSERT INTO sessions (id_hash, sid, user_id, auth_time, acr, amr, "
                                "created_at, expires_at, password_time, mfa_time) "
@@ -895,6 +921,10 @@ Result<Session> SqliteStore::session_by_sid(const std::string& sid, int64_t now)
 
 Status SqliteStore::update_session_auth(const Session& session) {
   std::lock_guard lock(mu_);
+  return update_session_auth_locked(session);
+}
+
+Status SqliteStore::update_session_auth_locked(const Session& session) {
   auto st = Statement::prepare(db_,
                                "UPDATE sessions SET auth_time = ?1, acr = ?2, amr = ?3, "
                                "password_time = ?4, mfa_time = ?5 WHERE id_hash = ?6");
@@ -977,15 +1007,59 @@ Result<SqliteStore::SignedOut> SqliteStore::sign_out_user_locked(int64_t user_id
   return out;
 }
 
-// ---- GrantStore
-
-Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& code) {
-  if (!code.grant_id.empty() && code.grant_id != grant.id) {
-    return make_error(ErrorCode::kInvalidArgument, "authorization code names another grant");
-  }
+Status SqliteStore::commit_flow_step(const FlowStep& step, int64_t now) {
+  if (step.grant && step.session && step.grant->sid != step.session->sid)
+    return make_error(ErrorCode::kInvalidArgument, "the grant names another session");
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
+  if (!step.flow_id.empty()) {
+    const std::string* progress = step.progress_json ? &*step.progress_json : nullptr;
+    if (Status s = cas_flow_locked(step.flow_id, step.expected_version, progress); !s) return s;
+  }
+  if (step.credential) {
+    Status s = cas_credential_locked(*step.credential, step.credential_version,
+                                     step.credential->confirmed);
+    if (!s && s.error().code == ErrorCode::kConflict)
+      return make_error(ErrorCode::kReplayed, "the credential was used meanwhile");
+    if (!s) return s;
+  }
+  for (const auto& key : step.reset_attempts) {
+    if (Status s = reset_attempts_locked(key); !s) return s;
+  }
+  for (const auto& event : step.audit) {
+    if (Status s = append_audit_locked(event); !s) return s;
+  }
+  if (!step.end_sid.empty()) {
+    auto ended =
+        end_sessions_locked("(?2)", now, [&](Statement& st) { st.bind_text(2, step.end_sid); });
+    if (!ended) return ended.error();
+  }
+  if (step.session) {
+    Status s = step.session_exists ? update_session_auth_locked(*step.session)
+                                   : insert_session_locked(*step.session);
+    if (!s) return s;
+  }
+  if (step.grant) {
+    if (Status s = insert_grant_with_code_locked(*step.grant, step.code); !s) return s;
+  }
+  return tx->commit();
+}
+
+// ---- GrantStore
+
+Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& code) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  if (Status s = insert_grant_with_code_locked(grant, code); !s) return s;
+  return tx->commit();
+}
+
+Status SqliteStore::insert_grant_with_code_locked(const Grant& grant, const AuthCode& code) {
+  if (!code.grant_id.empty() && code.grant_id != grant.id) {
+    return make_error(ErrorCode::kInvalidArgument, "authorization code names another grant");
+  }
   auto g = Statement::prepare(db_,
                               "INSERT INTO grants (id, client_id, user_id, sid, scope, nonce, "
                               "auth_time, acr, amr, revoked, created_at, requested_claims) "
@@ -1017,8 +1091,7 @@ Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& c
       .bind_text(4, code.code_challenge)
       .bind_bool(5, code.used)
       .bind_int64(6, code.expires_at);
-  if (Status s = c->run(); !s) return s;
-  return tx->commit();
+  return c->run();
 }
 
 Result<int64_t> SqliteStore::revoke_grant_locked(const std::string& grant_id) {
@@ -1086,17 +1159,7 @@ Result<Grant> SqliteStore::grant_by_id(const std::string& id) {
   return read_grant(*st, 0);
 }
 
-Status SqliteStore::add_token(const Token& token) {
-  std::lock_guard lock(mu_);
-  auto tx = Transaction::begin(db_, Mode::kImmediate);
-  if (!tx) return tx.error();
-  auto grant = Statement::prepare(db_, "SELECT revoked FROM grants WHERE id = ?1");
-  if (!grant) return grant.error();
-  grant->bind_text(1, token.grant_id);
-  auto row = grant->step();
-  if (!row) return row.error();
-  if (!*row) return not_found("grant");
-  if (grant->column_bool(0)) return make_error(ErrorCode::kConflict, "grant is revoked");
+Status SqliteStore::insert_token_locked(const Token& token) {
   auto st = Statement::prepare(db_,
                                "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, "
                                "created_at, expires_at, scope) "
@@ -1110,7 +1173,23 @@ Status SqliteStore::add_token(const Token& token) {
       .bind_int64(6, token.created_at)
       .bind_int64(7, token.expires_at)
       .bind_text(8, token.scope);
-  if (Status s = st->run(); !s) return s;
+  return st->run();
+}
+
+Status SqliteStore::add_tokens(const std::vector<Token>& tokens) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_, Mode::kImmediate);
+  if (!tx) return tx.error();
+  for (const Token& token : tokens) {
+    auto grant = Statement::prepare(db_, "SELECT revoked FROM grants WHERE id = ?1");
+    if (!grant) return grant.error();
+    grant->bind_text(1, token.grant_id);
+    auto row = grant->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("grant");
+    if (grant->column_bool(0)) return make_error(ErrorCode::kConflict, "grant is revoked");
+    if (Status s = insert_token_locked(token); !s) return s;
+  }
   return tx->commit();
 }
 
@@ -1133,9 +1212,14 @@ Result<GrantStore::ActiveToken> SqliteStore::active_token(const std::string& tok
 }
 
 Status SqliteStore::rotate_refresh_token(const std::string& old_hash, const Token& replacement,
-                                         int64_t now) {
+                                         const std::vector<Token>& issued, int64_t now) {
   if (replacement.kind != TokenKind::kRefresh) {
     return make_error(ErrorCode::kInvalidArgument, "replacement is not a refresh token");
+  }
+  for (const Token& token : issued) {
+    if (token.kind != TokenKind::kAccess || token.grant_id != replacement.grant_id)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a token issued with the rotation is not an access token of its grant");
   }
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
@@ -1166,16 +1250,14 @@ Status SqliteStore::rotate_refresh_token(const std::string& old_hash, const Toke
   if (!use) return use.error();
   use->bind_text(1, old_hash);
   if (Status s = use->run(); !s) return s;
-  auto add = Statement::prepare(db_,
-                                "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, "
-                                "created_at, expires_at) VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)");
-  if (!add) return add.error();
-  add->bind_text(1, replacement.token_hash)
-      .bind_text(2, replacement.grant_id)
-      .bind_int64(3, static_cast<int64_t>(TokenKind::kRefresh))
-      .bind_int64(4, replacement.created_at)
-      .bind_int64(5, replacement.expires_at);
-  if (Status s = add->run(); !s) return s;
+  Token fresh = replacement;
+  fresh.used = false;
+  fresh.revoked = false;
+  fresh.scope.clear();
+  if (Status s = insert_token_locked(fresh); !s) return s;
+  for (const Token& token : issued) {
+    if (Status s = insert_token_locked(token); !s) return s;
+  }
   return tx->commit();
 }
 
@@ -1530,6 +1612,10 @@ Result<bool> SqliteStore::record_failure_if(const std::string& key, const Attemp
 
 Status SqliteStore::reset_attempts(const std::string& key) {
   std::lock_guard lock(mu_);
+  return reset_attempts_locked(key);
+}
+
+Status SqliteStore::reset_attempts_locked(const std::string& key) {
   auto st = Statement::prepare(db_, "DELETE FROM attempts WHERE key = ?1");
   if (!st) return st.error();
   st->bind_text(1, key);
@@ -1538,6 +1624,10 @@ Status SqliteStore::reset_attempts(const std::string& key) {
 
 Status SqliteStore::append_audit(const AuditEvent& event) {
   std::lock_guard lock(mu_);
+  return append_audit_locked(event);
+}
+
+Status SqliteStore::append_audit_locked(const AuditEvent& event) {
   auto st = Statement::prepare(db_,
                                "INSERT INTO audit_log (at, account_id, user_id, event, address, "
                                "detail, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");

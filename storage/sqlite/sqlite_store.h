@@ -4,7 +4,9 @@
 // conformance suite (tests/unit/idp/store/); this header says only what is SQLite's.
 //
 // Thread-safety: the store owns one connection and serialises all calls on it with a mutex,
-// so a ":memory:" database is shared by all threads. Several stores (or processes) may open
+// so a ":memory:" database is shared by all threads. A file database's WAL is checkpointed by
+// a thread of the store on a connection of its own (storage/sqlite/checkpointer.h), never
+// inside a call's commit. Several stores (or processes) may open
 // the same file: read-modify-write methods run inside BEGIN IMMEDIATE, and a lock held by
 // another connection longer than the busy timeout (5 s) yields kUnavailable. kInternal
 // carries SQLite's message.
@@ -15,6 +17,7 @@
 // mail_outbox and the audit log have no foreign keys, so their rows outlive the users and
 // accounts they name.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +28,7 @@
 
 #include "idp/store/mail_store.h"
 #include "idp/store/store.h"
+#include "storage/sqlite/checkpointer.h"
 #include "storage/sqlite/migrations.h"
 
 struct sqlite3;
@@ -56,6 +60,13 @@ class SqliteStore final : public Store, public MailStore {
 
   // The highest applied migration version (0 for an empty database).
   Result<int> schema_version();
+  // How many transactions that wrote to the database this store has committed since it was
+  // opened (migrations included; a statement outside BEGIN ... COMMIT is its own
+  // transaction). Reads commit none. For tests and benchmarks that count what an operation
+  // writes. Thread-safe.
+  int64_t write_transactions() const { return write_transactions_.load(); }
+  // How many WAL checkpoints the store's checkpointer has run (0 for ":memory:"). For tests.
+  int64_t wal_checkpoints() const { return checkpointer_ ? checkpointer_->checkpoints() : 0; }
 
   // AccountStore
   Result<Account> create_account(const Account& account) override;
@@ -91,6 +102,7 @@ class SqliteStore final : public Store, public MailStore {
   Status update_flow(const std::string& id, int64_t expected_version,
                      const std::string& progress_json) override;
   Status delete_flow(const std::string& id) override;
+  Status commit_flow_step(const FlowStep& step, int64_t now) override;
 
   // SessionStore
   Status create_session(const Session& session) override;
@@ -105,11 +117,11 @@ class SqliteStore final : public Store, public MailStore {
   Status create_grant_with_code(const Grant& grant, const AuthCode& code) override;
   Result<Redeemed> redeem_code(const std::string& code_hash, int64_t now) override;
   Result<Grant> grant_by_id(const std::string& id) override;
-  Status add_token(const Token& token) override;
+  Status add_tokens(const std::vector<Token>& tokens) override;
   Result<ActiveToken> active_token(const std::string& token_hash, TokenKind kind,
                                    int64_t now) override;
   Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
-                              int64_t now) override;
+                              const std::vector<Token>& issued, int64_t now) override;
   Status revoke_grant(const std::string& grant_id) override;
   Status revoke_token(const std::string& token_hash, const std::string& client_id) override;
 
@@ -209,6 +221,19 @@ class SqliteStore final : public Store, public MailStore {
   Status migrate(const std::vector<Migration>& migrations);
   Result<int> schema_version_locked();
   Result<int64_t> revoke_grant_locked(const std::string& grant_id);
+  // Inserts a token as given.
+  Status insert_token_locked(const Token& token);
+  // Compare-and-set of a flow (see update_flow): stores *progress_json, or deletes the flow
+  // when progress_json is null.
+  Status cas_flow_locked(const std::string& id, int64_t expected_version,
+                         const std::string* progress_json);
+  // The single-statement writes of create_session, update_session_auth,
+  // create_grant_with_code, reset_attempts and append_audit, for callers that group them.
+  Status insert_session_locked(const Session& session);
+  Status update_session_auth_locked(const Session& session);
+  Status insert_grant_with_code_locked(const Grant& grant, const AuthCode& code);
+  Status reset_attempts_locked(const std::string& key);
+  Status append_audit_locked(const AuditEvent& event);
   // The single number `count_sql` (with ?1 bound to `id`) selects.
   Result<int64_t> count_locked(std::string_view count_sql, int64_t id);
   // Compare-and-set of one credential (see update_credential); `confirmed` is what is stored.
@@ -245,6 +270,8 @@ class SqliteStore final : public Store, public MailStore {
 
   std::mutex mu_;
   sqlite3* db_;  // owned; guarded by mu_
+  std::atomic<int64_t> write_transactions_{0};  // counted by SQLite's commit hook
+  std::unique_ptr<Checkpointer> checkpointer_;  // file databases only
 };
 
 }  // namespace keystep::sqlite

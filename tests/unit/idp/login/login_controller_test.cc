@@ -71,7 +71,7 @@ class CeremonyProvider final : public MfaProvider {
 
 class NoCompletion final : public FlowCompletion {
  public:
-  WebOutcome flow_completed(const AuthRequest&, const Session&) override {
+  WebOutcome flow_completed(const AuthRequest&, const Session&, FlowStep&) override {
     return redirect_to("client");
   }
   WebOutcome flow_refused(const AuthRequest&, const std::string& error,
@@ -231,11 +231,12 @@ TEST_F(LoginControllerTest, AChallengePastItsExpiryIsRefusedAndThePageGivesAFres
 
 TEST_F(LoginControllerTest, ACeremonyAnsweredWithoutItsPageIsRefusedWithAFreshOne) {
   start_second_step();
-  // The last page shown was the recovery code's: no ceremony challenge is kept.
+  // The last page shown was the recovery code's: a typed code's page keeps no challenge (and
+  // so writes nothing).
   WebOutcome recovery =
       controller_->second_factor_page({{"flow", flow_}, {"method", "recovery_code"}}, browser_);
   ASSERT_EQ(recovery.second.method, "recovery_code");
-  ASSERT_EQ(kept()->provider_id, "recovery_code");
+  ASSERT_FALSE(kept());
   WebOutcome stale = controller_->second_factor_submit({{"flow", flow_},
                                                         {"csrf_token", recovery.second.csrf_token},
                                                         {"method", "ceremony"},
@@ -247,6 +248,23 @@ TEST_F(LoginControllerTest, ACeremonyAnsweredWithoutItsPageIsRefusedWithAFreshOn
   EXPECT_EQ(kept()->provider_id, "ceremony");
   ASSERT_EQ(post(stale, "ok").kind, WebOutcome::Kind::kRedirect);
   EXPECT_EQ(ceremony_->seen_states.size(), 1u);
+}
+
+TEST_F(LoginControllerTest, ATypedCodePageShownAfterACeremonyPageEndsTheCeremonysChallenge) {
+  start_second_step();
+  WebOutcome ceremony =
+      controller_->second_factor_page({{"flow", flow_}, {"method", "ceremony"}}, browser_);
+  ASSERT_EQ(ceremony.second.method, "ceremony");
+  ASSERT_TRUE(kept());
+  WebOutcome recovery =
+      controller_->second_factor_page({{"flow", flow_}, {"method", "recovery_code"}}, browser_);
+  ASSERT_EQ(recovery.second.method, "recovery_code");
+  ASSERT_TRUE(kept());
+  EXPECT_EQ(kept()->provider_id, "recovery_code");
+  // The ceremony's page is no longer the last one shown: its response is refused.
+  WebOutcome stale = post(ceremony, "ok");
+  ASSERT_EQ(stale.kind, WebOutcome::Kind::kSecondFactorPage);
+  EXPECT_TRUE(ceremony_->seen_states.empty());
 }
 
 }  // namespace

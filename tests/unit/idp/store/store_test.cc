@@ -527,6 +527,161 @@ TEST_P(StoreTest, SessionNeedsKnownUserAndUniqueSid) {
       Fails(store_->create_session(session("h2", "sid-1", user_.id)), ErrorCode::kAlreadyExists));
 }
 
+// ---- Sign-in steps (FlowStore::commit_flow_step)
+
+// A sign-in's last step as LoginController commits it: the flow used up, the password's
+// throttle key cleared, an audit event, a new session and the code's grant.
+FlowStep last_step(const std::string& flow_id, const Session& session, const Grant& grant,
+                   const AuthCode& code) {
+  FlowStep step;
+  step.flow_id = flow_id;
+  step.reset_attempts = {"pwd:alice@example.com"};
+  step.audit = {AuditEvent{.at = kNow,
+                           .account_id = 0,
+                           .user_id = 0,
+                           .event = "mfa.code_accepted",
+                           .address = "",
+                           .detail = "",
+                           .request_id = ""}};
+  step.session = session;
+  step.grant = grant;
+  step.code = code;
+  return step;
+}
+
+TEST_P(StoreTest, FlowStepMakesEveryWriteOfTheStep) {
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
+  ASSERT_TRUE(Ok(store_->record_failure("pwd:alice@example.com", kNow)));
+  FlowStep step = last_step("f1", session("h1", "sid-1", user_.id), grant("g1"), code("c1", "g1"));
+  step.audit[0].account_id = account_.id;
+  step.audit[0].user_id = user_.id;
+
+  ASSERT_TRUE(Ok(store_->commit_flow_step(step, kNow)));
+
+  EXPECT_TRUE(Fails(store_->flow_by_id("f1", kNow), ErrorCode::kNotFound));
+  EXPECT_EQ(store_->attempts("pwd:alice@example.com")->failures, 0);
+  auto events = store_->audit_events(account_.id, 0, 10);
+  ASSERT_TRUE(Ok(events));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event, "mfa.code_accepted");
+  auto stored = store_->session_by_sid("sid-1", kNow);
+  ASSERT_TRUE(Ok(stored));
+  EXPECT_EQ(stored->id_hash, "h1");
+  auto redeemed = store_->redeem_code("c1", kNow);
+  ASSERT_TRUE(Ok(redeemed));
+  EXPECT_EQ(redeemed->grant.id, "g1");
+  EXPECT_EQ(redeemed->grant.sid, "sid-1");
+}
+
+TEST_P(StoreTest, FlowStepAdvancesTheFlowOrUpdatesTheSessionAndEndsAnother) {
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
+  FlowStep advance;
+  advance.flow_id = "f1";
+  advance.progress_json = R"({"stage":"second"})";
+  ASSERT_TRUE(Ok(store_->commit_flow_step(advance, kNow)));
+  auto advanced = store_->flow_by_id("f1", kNow);
+  ASSERT_TRUE(Ok(advanced));
+  EXPECT_EQ(advanced->version, 1);
+  EXPECT_EQ(advanced->progress_json, R"({"stage":"second"})");
+
+  // The browser's session of another sign-in ends (its grant with it); this user's own
+  // session gets the new authentication.
+  ASSERT_TRUE(Ok(store_->create_session(session("h-old", "sid-old", user_.id))));
+  ASSERT_TRUE(
+      Ok(store_->create_grant_with_code(grant("g-old", "sid-old"), code("c-old", "g-old"))));
+  ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
+  Session reauth = session("h1", "sid-1", user_.id);
+  reauth.amr = "pwd otp mfa";
+  FlowStep done = last_step("f1", reauth, grant("g1"), code("c1", "g1"));
+  done.expected_version = 1;
+  done.session_exists = true;
+  done.end_sid = "sid-old";
+  done.audit.clear();
+  ASSERT_TRUE(Ok(store_->commit_flow_step(done, kNow)));
+  EXPECT_TRUE(Fails(store_->session_by_sid("sid-old", kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(store_->grant_by_id("g-old")->revoked);
+  EXPECT_EQ(store_->session_by_sid("sid-1", kNow)->amr, "pwd otp mfa");
+  EXPECT_TRUE(Ok(store_->grant_by_id("g1")));
+}
+
+TEST_P(StoreTest, FlowStepWritesNothingWhenOnePartFails) {
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
+  ASSERT_TRUE(Ok(store_->record_failure("pwd:alice@example.com", kNow)));
+  const auto nothing_written = [&] {
+    auto loaded = store_->flow_by_id("f1", kNow);
+    ASSERT_TRUE(Ok(loaded));
+    EXPECT_EQ(loaded->version, 0);
+    EXPECT_EQ(store_->attempts("pwd:alice@example.com")->failures, 1);
+    EXPECT_TRUE(Fails(store_->session_by_sid("sid-1", kNow), ErrorCode::kNotFound));
+    EXPECT_TRUE(Fails(store_->grant_by_id("g1"), ErrorCode::kNotFound));
+  };
+  const FlowStep good =
+      last_step("f1", session("h1", "sid-1", user_.id), grant("g1"), code("c1", "g1"));
+
+  FlowStep stale = good;  // another request advanced the flow first
+  stale.expected_version = 7;
+  EXPECT_TRUE(Fails(store_->commit_flow_step(stale, kNow), ErrorCode::kConflict));
+  nothing_written();
+
+  FlowStep gone = good;
+  gone.flow_id = "nope";
+  EXPECT_TRUE(Fails(store_->commit_flow_step(gone, kNow), ErrorCode::kNotFound));
+  nothing_written();
+
+  FlowStep unknown_client = good;  // the last write fails
+  unknown_client.grant->client_id = "nope";
+  EXPECT_TRUE(Fails(store_->commit_flow_step(unknown_client, kNow), ErrorCode::kNotFound));
+  nothing_written();
+
+  FlowStep other_sid = good;
+  other_sid.grant->sid = "sid-2";
+  EXPECT_TRUE(Fails(store_->commit_flow_step(other_sid, kNow), ErrorCode::kInvalidArgument));
+  nothing_written();
+
+  EXPECT_TRUE(Ok(store_->commit_flow_step(good, kNow)));
+}
+
+TEST_P(StoreTest, FlowStepWithACredentialUsedMeanwhileIsReplayedAndWritesNothing) {
+  auto stored = store_->put_pending_credential(MfaCredential{.user_id = user_.id,
+                                                             .provider_id = "totp",
+                                                             .secret = "sealed",
+                                                             .params = nlohmann::json::object(),
+                                                             .state = nlohmann::json::object(),
+                                                             .counter = -1,
+                                                             .created_at = kNow});
+  ASSERT_TRUE(Ok(stored));
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f1"))));
+  ASSERT_TRUE(Ok(store_->create_flow(flow("f2"))));
+  MfaCredential used = *stored;
+  used.counter = 1000;
+  FlowStep first = last_step("f1", session("h1", "sid-1", user_.id), grant("g1"), code("c1", "g1"));
+  first.credential = used;
+  first.credential_version = stored->version;
+  FlowStep second =
+      last_step("f2", session("h2", "sid-2", user_.id), grant("g2", "sid-2"), code("c2", "g2"));
+  second.credential = used;
+  second.credential_version = stored->version;
+
+  ASSERT_TRUE(Ok(store_->commit_flow_step(first, kNow)));
+  EXPECT_TRUE(Fails(store_->commit_flow_step(second, kNow), ErrorCode::kReplayed));
+
+  auto credentials = store_->credentials_of_user(user_.id);
+  ASSERT_TRUE(Ok(credentials));
+  ASSERT_EQ(credentials->size(), 1u);
+  EXPECT_EQ((*credentials)[0].counter, 1000);
+  EXPECT_EQ((*credentials)[0].version, stored->version + 1);
+  EXPECT_TRUE(Ok(store_->flow_by_id("f2", kNow)));
+  EXPECT_TRUE(Fails(store_->session_by_sid("sid-2", kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->grant_by_id("g2"), ErrorCode::kNotFound));
+}
+
+TEST_P(StoreTest, FlowStepWithoutAFlowWritesTheRest) {
+  FlowStep step = last_step("", session("h1", "sid-1", user_.id), grant("g1"), code("c1", "g1"));
+  ASSERT_TRUE(Ok(store_->commit_flow_step(step, kNow)));
+  EXPECT_TRUE(Ok(store_->session_by_sid("sid-1", kNow)));
+  EXPECT_TRUE(Ok(store_->grant_by_id("g1")));
+}
+
 // ---- Codes, grants and tokens
 
 TEST_P(StoreTest, FirstRedeemReturnsCodeAndGrant) {
@@ -549,8 +704,8 @@ TEST_P(StoreTest, FirstRedeemReturnsCodeAndGrant) {
 TEST_P(StoreTest, SecondRedeemOfCodeRevokesGrantAndItsTokens) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->redeem_code("c1", kNow)));
-  ASSERT_TRUE(Ok(store_->add_token(token("at", "g1", TokenKind::kAccess))));
-  ASSERT_TRUE(Ok(store_->add_token(token("rt", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("at", "g1", TokenKind::kAccess)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("rt", "g1", TokenKind::kRefresh)})));
   ASSERT_TRUE(Ok(store_->active_token("at", TokenKind::kAccess, kNow)));
 
   EXPECT_TRUE(Fails(store_->redeem_code("c1", kNow), ErrorCode::kReplayed));
@@ -594,7 +749,7 @@ TEST_P(StoreTest, GrantNeedsKnownClientAndUserAndMatchingCode) {
 
 TEST_P(StoreTest, ActiveTokenChecksKindExpiryAndRevocation) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("at", "g1", TokenKind::kAccess, kNow + 10))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("at", "g1", TokenKind::kAccess, kNow + 10)})));
   auto active = store_->active_token("at", TokenKind::kAccess, kNow + 9);
   ASSERT_TRUE(Ok(active));
   EXPECT_EQ(active->token.kind, TokenKind::kAccess);
@@ -611,20 +766,63 @@ TEST_P(StoreTest, ActiveTokenChecksKindExpiryAndRevocation) {
 
 TEST_P(StoreTest, TokenForRevokedOrUnknownGrantIsRefused) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("t1", "g1", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)})));
+  EXPECT_TRUE(Fails(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)}),
+                    ErrorCode::kAlreadyExists));
   EXPECT_TRUE(
-      Fails(store_->add_token(token("t1", "g1", TokenKind::kAccess)), ErrorCode::kAlreadyExists));
-  EXPECT_TRUE(
-      Fails(store_->add_token(token("t2", "nope", TokenKind::kAccess)), ErrorCode::kNotFound));
+      Fails(store_->add_tokens({token("t2", "nope", TokenKind::kAccess)}), ErrorCode::kNotFound));
   ASSERT_TRUE(Ok(store_->revoke_grant("g1")));
   EXPECT_TRUE(
-      Fails(store_->add_token(token("t3", "g1", TokenKind::kAccess)), ErrorCode::kConflict));
+      Fails(store_->add_tokens({token("t3", "g1", TokenKind::kAccess)}), ErrorCode::kConflict));
+}
+
+TEST_P(StoreTest, TokensAreAddedAllOrNone) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)})));
+  // The second token's hash is taken: the first is not stored either.
+  EXPECT_TRUE(Fails(store_->add_tokens({token("t2", "g1", TokenKind::kAccess),
+                                        token("t1", "g1", TokenKind::kRefresh)}),
+                    ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(Fails(store_->active_token("t2", TokenKind::kAccess, kNow), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->add_tokens(
+      {token("t2", "g1", TokenKind::kAccess), token("r2", "g1", TokenKind::kRefresh)})));
+  EXPECT_TRUE(Ok(store_->active_token("t2", TokenKind::kAccess, kNow)));
+  EXPECT_TRUE(Ok(store_->active_token("r2", TokenKind::kRefresh, kNow)));
+}
+
+TEST_P(StoreTest, RefreshRotationStoresTheAccessTokenItIssuesOrNothing) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh)})));
+  Token narrowed = token("a2", "g1", TokenKind::kAccess);
+  narrowed.scope = "openid";
+  ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh),
+                                              {narrowed}, kNow)));
+  auto access = store_->active_token("a2", TokenKind::kAccess, kNow);
+  ASSERT_TRUE(Ok(access));
+  EXPECT_EQ(access->token.scope, "openid");
+  EXPECT_TRUE(Ok(store_->active_token("r2", TokenKind::kRefresh, kNow)));
+
+  // An access token of another grant, or a refresh token among them: refused, r2 unused.
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r2", token("r3", "g1", TokenKind::kRefresh),
+                                                 {token("a3", "g2", TokenKind::kAccess)}, kNow),
+                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r2", token("r3", "g1", TokenKind::kRefresh),
+                                                 {token("a3", "g1", TokenKind::kRefresh)}, kNow),
+                    ErrorCode::kInvalidArgument));
+  // A taken hash fails the whole rotation.
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r2", token("r3", "g1", TokenKind::kRefresh),
+                                                 {token("a2", "g1", TokenKind::kAccess)}, kNow),
+                    ErrorCode::kAlreadyExists));
+  EXPECT_TRUE(Ok(store_->active_token("r2", TokenKind::kRefresh, kNow)));
+  EXPECT_TRUE(Fails(store_->active_token("r3", TokenKind::kRefresh, kNow), ErrorCode::kNotFound));
 }
 
 TEST_P(StoreTest, RefreshRotationReplacesTheToken) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
-  ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), kNow)));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh)})));
+  ASSERT_TRUE(
+      Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), {}, kNow)));
   EXPECT_TRUE(Fails(store_->active_token("r1", TokenKind::kRefresh, kNow), ErrorCode::kReplayed));
   auto r2 = store_->active_token("r2", TokenKind::kRefresh, kNow);
   ASSERT_TRUE(Ok(r2));
@@ -634,12 +832,13 @@ TEST_P(StoreTest, RefreshRotationReplacesTheToken) {
 
 TEST_P(StoreTest, ReusedRefreshTokenRevokesGrant) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
-  ASSERT_TRUE(Ok(store_->add_token(token("a1", "g1", TokenKind::kAccess))));
-  ASSERT_TRUE(Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), kNow)));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("a1", "g1", TokenKind::kAccess)})));
+  ASSERT_TRUE(
+      Ok(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kRefresh), {}, kNow)));
 
   EXPECT_TRUE(
-      Fails(store_->rotate_refresh_token("r1", token("r3", "g1", TokenKind::kRefresh), kNow),
+      Fails(store_->rotate_refresh_token("r1", token("r3", "g1", TokenKind::kRefresh), {}, kNow),
             ErrorCode::kReplayed));
   auto g = store_->grant_by_id("g1");
   ASSERT_TRUE(Ok(g));
@@ -649,34 +848,35 @@ TEST_P(StoreTest, ReusedRefreshTokenRevokesGrant) {
   EXPECT_TRUE(Fails(store_->active_token("r3", TokenKind::kRefresh, kNow), ErrorCode::kNotFound));
   // The legitimate holder's next rotation fails too.
   EXPECT_TRUE(
-      Fails(store_->rotate_refresh_token("r2", token("r4", "g1", TokenKind::kRefresh), kNow),
+      Fails(store_->rotate_refresh_token("r2", token("r4", "g1", TokenKind::kRefresh), {}, kNow),
             ErrorCode::kDenied));
 }
 
 TEST_P(StoreTest, RefreshRotationRefusesUnknownExpiredAndMismatchedTokens) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2"), code("c2", "g2"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh, kNow + 10))));
-  ASSERT_TRUE(Ok(store_->add_token(token("a1", "g1", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh, kNow + 10)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("a1", "g1", TokenKind::kAccess)})));
   const Token next = token("r2", "g1", TokenKind::kRefresh);
-  EXPECT_TRUE(Fails(store_->rotate_refresh_token("nope", next, kNow), ErrorCode::kNotFound));
-  EXPECT_TRUE(Fails(store_->rotate_refresh_token("a1", next, kNow), ErrorCode::kNotFound));
-  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r1", next, kNow + 10), ErrorCode::kExpired));
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("nope", next, {}, kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("a1", next, {}, kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r1", next, {}, kNow + 10), ErrorCode::kExpired));
   EXPECT_TRUE(
-      Fails(store_->rotate_refresh_token("r1", token("r2", "g2", TokenKind::kRefresh), kNow),
+      Fails(store_->rotate_refresh_token("r1", token("r2", "g2", TokenKind::kRefresh), {}, kNow),
             ErrorCode::kInvalidArgument));
-  EXPECT_TRUE(Fails(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kAccess), kNow),
-                    ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(
+      Fails(store_->rotate_refresh_token("r1", token("r2", "g1", TokenKind::kAccess), {}, kNow),
+            ErrorCode::kInvalidArgument));
   // None of the refusals consumed r1.
-  EXPECT_TRUE(Ok(store_->rotate_refresh_token("r1", next, kNow)));
+  EXPECT_TRUE(Ok(store_->rotate_refresh_token("r1", next, {}, kNow)));
 }
 
 TEST_P(StoreTest, EndingASessionRevokesItsGrantsAndLeavesOtherSessionsAlone) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1", "sid-1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2", "sid-1"), code("c2", "g2"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g3", "sid-2"), code("c3", "g3"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("t1", "g1", TokenKind::kAccess))));
-  ASSERT_TRUE(Ok(store_->add_token(token("t3", "g3", TokenKind::kAccess))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("t3", "g3", TokenKind::kAccess)})));
   // The grants go even when their session is gone already (purged, or never stored here).
   ASSERT_TRUE(Ok(store_->end_session("sid-1", kNow)));
   ASSERT_TRUE(Ok(store_->end_session("sid-without-grants", kNow)));
@@ -889,8 +1089,8 @@ TEST_P(StoreTest, PurgeDeletesOnlyExpiredRows) {
   ASSERT_TRUE(Ok(store_->create_session(session("h-new", "sid-new", user_.id, kNow + 1))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c-old", "g1", kNow))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2"), code("c-new", "g2", kNow + 1))));
-  ASSERT_TRUE(Ok(store_->add_token(token("t-old", "g1", TokenKind::kAccess, kNow - 5))));
-  ASSERT_TRUE(Ok(store_->add_token(token("t-new", "g1", TokenKind::kRefresh, kNow + 1))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("t-old", "g1", TokenKind::kAccess, kNow - 5)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("t-new", "g1", TokenKind::kRefresh, kNow + 1)})));
 
   auto purged = store_->purge_expired(kNow);
   ASSERT_TRUE(Ok(purged));
@@ -937,9 +1137,9 @@ TEST_P(StoreTest, AClientsGrantPolicyRoundTripsAndDefaultsToOfflineAccessFirstPa
 
 TEST_P(StoreTest, RevokingARefreshTokenRevokesItsGrantAndAnAccessTokenOnlyItself) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("a1", "g1", TokenKind::kAccess))));
-  ASSERT_TRUE(Ok(store_->add_token(token("a2", "g1", TokenKind::kAccess))));
-  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("a1", "g1", TokenKind::kAccess)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("a2", "g1", TokenKind::kAccess)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh)})));
   ASSERT_TRUE(Ok(store_->revoke_token("a1", "app")));
   EXPECT_TRUE(Fails(store_->active_token("a1", TokenKind::kAccess, kNow), ErrorCode::kDenied));
   EXPECT_TRUE(Ok(store_->active_token("a2", TokenKind::kAccess, kNow)));
@@ -953,7 +1153,7 @@ TEST_P(StoreTest, RevokingARefreshTokenRevokesItsGrantAndAnAccessTokenOnlyItself
 
 TEST_P(StoreTest, RevokingAnotherClientsOrAnUnknownTokenChangesNothing) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("r1", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r1", "g1", TokenKind::kRefresh)})));
   EXPECT_TRUE(Fails(store_->revoke_token("r1", "other"), ErrorCode::kDenied));
   EXPECT_TRUE(Ok(store_->active_token("r1", TokenKind::kRefresh, kNow)));
   EXPECT_TRUE(Fails(store_->revoke_token("nope", "app"), ErrorCode::kNotFound));
@@ -986,8 +1186,8 @@ TEST_P(StoreTest, RevokingAConsentRevokesTheUsersGrantsToThatClientOnly) {
   other.client_id = "other";
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g-app"), code("c-app", "g-app"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(other, code("c-other", "g-other"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("r-app", "g-app", TokenKind::kRefresh))));
-  ASSERT_TRUE(Ok(store_->add_token(token("r-other", "g-other", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r-app", "g-app", TokenKind::kRefresh)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("r-other", "g-other", TokenKind::kRefresh)})));
   ASSERT_TRUE(Ok(store_->put_consent({user_.id, "app", "openid", kNow})));
   ASSERT_TRUE(Ok(store_->revoke_consent(user_.id, "app")));
   EXPECT_TRUE(Fails(store_->consent(user_.id, "app"), ErrorCode::kNotFound));
@@ -1114,9 +1314,9 @@ TEST_P(StoreTest, ResetRevokesEveryGrantOfTheUserEvenWithoutItsSession) {
   Grant bobs = grant("g3", "sid-3");
   bobs.user_id = bob->id;
   ASSERT_TRUE(Ok(store_->create_grant_with_code(bobs, code("c3", "g3"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("rt1", "g1", TokenKind::kRefresh, kNow + 30 * 86400))));
-  ASSERT_TRUE(Ok(store_->add_token(token("at2", "g2", TokenKind::kAccess))));
-  ASSERT_TRUE(Ok(store_->add_token(token("rt3", "g3", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("rt1", "g1", TokenKind::kRefresh, kNow + 30 * 86400)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("at2", "g2", TokenKind::kAccess)})));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("rt3", "g3", TokenKind::kRefresh)})));
   auto mine = store_->create_api_token({.account_id = account_.id,
                                         .user_id = user_.id,
                                         .name = "laptop",

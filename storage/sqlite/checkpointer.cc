@@ -1,0 +1,70 @@
+#include "storage/sqlite/checkpointer.h"
+
+#include "storage/sqlite/statement.h"
+
+namespace keystep::sqlite {
+
+Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error error = sqlite_error(db, rc);
+    sqlite3_close_v2(db);
+    return make_error(ErrorCode::kInternal, "opening " + path + " to checkpoint: " + error.message);
+  }
+  // A connection opens the WAL when it first reads the database; until then a checkpoint on
+  // it does nothing.
+  if (Status s = exec_sql(db, "SELECT count(*) FROM sqlite_schema"); !s) {
+    sqlite3_close_v2(db);
+    return make_error(ErrorCode::kInternal,
+                      "reading " + path + " to checkpoint: " + s.error().message);
+  }
+  std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(db));
+  checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->run(); });
+  return checkpointer;
+}
+
+Checkpointer::~Checkpointer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+  sqlite3_close_v2(db_);
+}
+
+void Checkpointer::watch(sqlite3* db) {
+  sqlite3_wal_hook(
+      db,
+      [](void* self, sqlite3*, const char*, int pages) {
+        if (pages >= kWalPages) {
+          auto* c = static_cast<Checkpointer*>(self);
+          {
+            std::lock_guard lock(c->mu_);
+            c->due_ = true;
+          }
+          c->wake_.notify_one();
+        }
+        return SQLITE_OK;
+      },
+      this);
+}
+
+void Checkpointer::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return due_ || stopping_; });
+    if (stopping_) return;
+    due_ = false;
+    lock.unlock();
+    // A checkpoint that cannot finish (a reader still needs old pages) copies what it can;
+    // the next wake-up continues. Its errors (busy) only postpone it, so they are not kept.
+    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    ++checkpoints_;
+    lock.lock();
+  }
+}
+
+}  // namespace keystep::sqlite

@@ -1,0 +1,52 @@
+// What a sign-in costs the store in write transactions (SqliteStore::write_transactions): a
+// full sign-in with an authenticator app, authorize -> password -> second factor -> code ->
+// token, takes at most 6; a refresh grant takes 1. Every write transaction is a commit that
+// holds the database's single write lock (and, past the WAL threshold, may checkpoint), so
+// each one saved is time other requests do not wait.
+
+#include <gtest/gtest.h>
+
+#include "tests/http/mfa_steps.h"
+
+namespace keystep::httptest {
+namespace {
+
+class WriteCount : public MfaHttpTest {
+ protected:
+  int64_t writes() { return server_->store().write_transactions(); }
+};
+
+TEST_F(WriteCount, ASignInWithAnAuthenticatorAppTakesAtMostSixWriteTransactions) {
+  const std::string secret = enable_two_factor();
+  ASSERT_FALSE(secret.empty());
+  new_browser();
+  const std::string code = next_code(secret);
+  const Pkce pkce = make_pkce();
+
+  const int64_t before = writes();
+  SecondFactorPage page = sign_in_to_second_factor(spa_request(pkce));
+  HttpResponse done = submit_second_factor(page, code);
+  nlohmann::json claims = id_token_claims(code_of(done), pkce);
+  const int64_t used = writes() - before;
+
+  ASSERT_TRUE(claims.is_object());
+  EXPECT_EQ(claims.value("amr", nlohmann::json()), nlohmann::json({"pwd", "otp", "mfa"}));
+  EXPECT_LE(used, 6) << "write transactions for one sign-in";
+  std::printf("write transactions per sign-in with TOTP: %lld\n", static_cast<long long>(used));
+}
+
+TEST_F(WriteCount, ARefreshGrantTakesOneWriteTransaction) {
+  const nlohmann::json tokens = spa_tokens();
+  const std::string refresh = tokens.value("refresh_token", "");
+  ASSERT_FALSE(refresh.empty());
+
+  const int64_t before = writes();
+  HttpResponse refreshed = refresh_spa(refresh);
+  const int64_t used = writes() - before;
+
+  ASSERT_EQ(refreshed.status, 200) << refreshed.body;
+  EXPECT_EQ(used, 1);
+}
+
+}  // namespace
+}  // namespace keystep::httptest
