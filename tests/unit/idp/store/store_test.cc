@@ -1049,7 +1049,7 @@ TEST_P(BackchannelStoreTest, RemovingAMemberQueuesLogoutsAndDeletesEverythingOfT
   ASSERT_TRUE(Ok(store_->create_session(session("h1", "sid-1", user_.id))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g1", "sid-1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g2", "sid-1"), code("c2", "g2"))));
-  ASSERT_TRUE(Ok(store_->add_token(token("rt1", "g1", TokenKind::kRefresh))));
+  ASSERT_TRUE(Ok(store_->add_tokens({token("rt1", "g1", TokenKind::kRefresh)})));
   ASSERT_TRUE(Ok(store_->create_api_token({.account_id = account_.id,
                                            .user_id = user_.id,
                                            .name = "laptop",
