@@ -131,7 +131,7 @@ TEST_F(PasswordReset, ALinkChangesThePasswordEndsEverySessionAndTellsTheUser) {
   // A session in another browser and a refresh token of a client with back-channel logout.
   auto spa = server_->store().client_by_id("spa");
   spa->backchannel_logout_uri = kBackchannelUri;
-  ASSERT_TRUE(server_->store().update_client_policy(*spa));
+  ASSERT_TRUE(server_->store().update_client(*spa));
   const nlohmann::json tokens = spa_tokens();
   ASSERT_TRUE(tokens.contains("refresh_token")) << tokens.dump();
   CookieJar signed_in = browser_;
