@@ -63,6 +63,11 @@ struct IdpConfig {
   // Where the JSON log lines go (idp/observability/observability.h): a file appended to, "" for stderr.
   std::string log_file;
   CredentialCaps credential_caps;
+  // Where the state lives: "" (the default) for SQLite in the data directory, or a
+  // PostgreSQL URL ("postgresql://user@host:5432/keystep?sslmode=verify-full") shared by
+  // several nodes. The KEYSTEP_DATABASE_URL environment variable, when set, takes its place
+  // (so a password need not be in the file; libpq's PGPASSWORD and ~/.pgpass work too).
+  std::string database;
   // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
   nlohmann::json mail = nlohmann::json::object();
 };
@@ -77,5 +82,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config);
 Status validate_config(const IdpConfig& config);
 
 nlohmann::json config_to_json(const IdpConfig& config);
+
+// kInvalidArgument unless `database` is "" or a postgresql:// (or postgres://) URL.
+Status validate_database_url(const std::string& database);
 
 }  // namespace keystep

@@ -194,10 +194,6 @@ Result<int64_t> end_sessions(Connection& c, std::string_view sids, int64_t now,
 
 }  // namespace
 
-bool is_postgres_url(const std::string& database) {
-  return database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0;
-}
-
 Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const std::string& url, int pool_size) {
   return open(url, pool_size, kMigrations);
 }

@@ -31,9 +31,6 @@
 
 namespace keystep::postgres {
 
-// Whether `database` (the configuration's "database") names a PostgreSQL database.
-bool is_postgres_url(const std::string& database);
-
 class PostgresStore final : public Store, public MailStore {
  public:
   // Connects to `url` (postgresql://user:password@host:port/db?...) with a pool of at most
