@@ -89,7 +89,7 @@ Error Connection::last_error(PGresult* result) const {
   return make_error(code_of(state), "PostgreSQL: " + message);
 }
 
-Result<Rows> Connection::query(std::string_view sql, Params params) {
+Result<Rows> Connection::query(std::string_view sql, const Params& params) {
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats;

@@ -14,7 +14,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,7 +55,7 @@ class Param {
   std::string value_;
   bool binary_ = false;
 };
-using Params = std::initializer_list<Param>;
+using Params = std::vector<Param>;
 
 // The rows (and affected-row count) of one executed statement.
 class Rows {
@@ -97,7 +96,7 @@ class Connection {
 
   // Runs one statement with `params` ($1, $2, ...). On failure the SQLSTATE's error (see
   // pg_error); inside a transaction, the transaction is then aborted.
-  Result<Rows> query(std::string_view sql, Params params = {});
+  Result<Rows> query(std::string_view sql, const Params& params = {});
   // Runs trusted SQL text without parameters, possibly several statements (migrations,
   // transaction control). Never pass text containing caller-supplied values.
   Status exec(const std::string& sql);

@@ -88,6 +88,28 @@ Result<std::vector<OutgoingMail>> PostgresStore::due_mail(int64_t now, int limit
   });
 }
 
+Result<std::vector<OutgoingMail>> PostgresStore::claim_mail(int64_t now, int limit,
+                                                            int64_t lease) {
+  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a mail claim needs a lease");
+  return with_connection(pool_, [&](Connection& c) -> Result<std::vector<OutgoingMail>> {
+    // SKIP LOCKED: a worker on another node claiming at this moment holds its rows locked;
+    // this one takes the next ones instead of waiting and then finding them claimed.
+    auto rows = c.query(
+        "WITH due AS (SELECT id FROM mail_outbox WHERE sent_at = 0 AND next_attempt_at <= $1 "
+        "ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+        "UPDATE mail_outbox m SET next_attempt_at = $3 FROM due WHERE m.id = due.id "
+        "RETURNING m.id, m.dedupe_key, m.recipient, m.subject, m.mime, m.created_at, "
+        "m.attempts, m.next_attempt_at, m.sent_at, m.last_error",
+        {now, std::clamp(limit, 1, kMaxPage), now + lease});
+    if (!rows) return rows.error();
+    auto claimed = read_all<OutgoingMail>(*rows, read_mail);
+    // RETURNING gives no order; the delivery order is by id (all now share next_attempt_at).
+    std::sort(claimed.begin(), claimed.end(),
+              [](const OutgoingMail& a, const OutgoingMail& b) { return a.id < b.id; });
+    return claimed;
+  });
+}
+
 Status PostgresStore::mark_sent(int64_t id, int64_t now) {
   return with_connection(pool_, [&](Connection& c) -> Status {
     auto rows = c.query(

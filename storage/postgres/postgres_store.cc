@@ -184,8 +184,9 @@ Result<int64_t> end_sessions(Connection& c, std::string_view sids, int64_t now,
       "DELETE FROM sessions WHERE sid" + in + " AND $1::bigint IS NOT NULL"};
   int64_t deleted = 0;
   for (const auto& statement : statements) {
-    Result<Rows> rows = params.size() == 1 ? c.query(statement, {now, params[0]})
-                                           : c.query(statement, {now, params[0], params[1]});
+    Params all{now};
+    all.insert(all.end(), params.begin(), params.end());
+    auto rows = c.query(statement, all);
     if (!rows) return rows.error();
     deleted = rows->affected();
   }
@@ -440,8 +441,7 @@ Result<std::vector<Client>> read_clients(Pool& pool, std::string_view where,
   return in_transaction(pool, [&](Connection& c) -> Result<std::vector<Client>> {
     if (Status s = c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s)
       return s.error();
-    auto rows = params.empty() ? c.query(sql(kClientColumns, where))
-                               : c.query(sql(kClientColumns, where), {params[0]});
+    auto rows = c.query(sql(kClientColumns, where), params);
     if (!rows) return rows.error();
     std::vector<Client> clients = read_all<Client>(*rows, read_client);
     for (Client& client : clients) {

@@ -26,6 +26,7 @@
 #include "idp/config/config.h"
 #include "idp/mail/mailer.h"
 #include "idp/observability/observability.h"
+#include "storage/postgres/copy_from_sqlite.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tools/cli/command.h"
@@ -557,6 +558,28 @@ int cmd_key_retire(const Args& args) {
   return 0;
 }
 
+int cmd_store_copy(const Args& args) {
+  auto from = args.required("--from");
+  if (!from) return fail(from.error());
+  auto to = args.required("--to");
+  if (!to) return fail(to.error());
+  if (to->empty() || !validate_database_url(*to))
+    return fail(ErrorCode::kInvalidArgument, "--to must be a postgresql:// URL");
+  const std::string db = *from + "/" + kDatabaseFile;
+  if (!fs::exists(db)) return fail(ErrorCode::kNotFound, db + " is missing: --from names a data directory");
+  auto copied = postgres::copy_from_sqlite(db, *to);
+  if (!copied) return fail(copied.error());
+  int64_t total = 0;
+  for (const auto& table : *copied) {
+    std::cout << "  " << table.table << ": " << table.rows << "\n";
+    total += table.rows;
+  }
+  std::cout << "Copied " << total << " rows from " << db
+            << " (counts verified). Point the nodes at the database: \"database\" in "
+               "keystep.conf or KEYSTEP_DATABASE_URL, with the same master key.\n";
+  return 0;
+}
+
 FlagSpec state_flags(std::set<std::string> with_value, std::set<std::string> switches = {},
                      std::set<std::string> repeatable = {}) {
   with_value.insert("--data-dir");
@@ -642,6 +665,13 @@ const std::map<std::string, Command>& commands() {
       {"token revoke",
        {"keystep token revoke --data-dir DIR --account NAME --id ID", "Revoke an API token.",
         state_flags({"--account", "--id"}), cmd_token_revoke}},
+      {"store copy",
+       {"keystep store copy --from DATA_DIR --to postgresql://...",
+        "Copy an SQLite installation (DATA_DIR/keystep.db) into an empty PostgreSQL database: "
+        "every account, user, client, credential (sealed as it is), grant, key, session and "
+        "pending email, in one transaction, with the row counts verified. Refuses a target "
+        "that holds any row. Stop the server first.",
+        FlagSpec{{"--from", "--to"}, {}, {}}, cmd_store_copy}},
       {"key rotate",
        {"keystep key rotate --data-dir DIR [--alg RS256|ES256]",
         "Make a new signing key active; the old one keeps verifying until retired.",

@@ -159,6 +159,9 @@ class FlakyMarkStore final : public MailStore {
   Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) override {
     return inner_.due_mail(now, limit);
   }
+  Result<std::vector<OutgoingMail>> claim_mail(int64_t now, int limit, int64_t lease) override {
+    return inner_.claim_mail(now, limit, lease);
+  }
   Status mark_sent(int64_t id, int64_t now) override {
     if (failing) return make_error(ErrorCode::kUnavailable, "database is locked");
     return inner_.mark_sent(id, now);
@@ -178,7 +181,9 @@ class FlakyMarkStore final : public MailStore {
 TEST_F(MailerTest, AMessageWhoseMarkingFailedIsMarkedLaterNotDeliveredAgain) {
   FlakyMarkStore flaky(*store_);
   FakeTransport transport;
-  Mailer mailer(flaky, transport, clock_);
+  MailerOptions options;
+  options.lease = 5;  // b, claimed with a in the failing pass, is due again 5 s later
+  Mailer mailer(flaky, transport, clock_, options);
   ASSERT_TRUE(Ok(store_->enqueue_mail(mail("a"))));
   ASSERT_TRUE(Ok(store_->enqueue_mail(mail("b"))));
   EXPECT_FALSE(mailer.deliver_due().ok()) << "the store error is reported";
@@ -212,6 +217,9 @@ TEST_F(MailerTest, AfterACrashBeforeMarkingTheSameMessageIsDeliveredAgain) {
     FlakyMarkStore dying(*store_);
     EXPECT_FALSE(Mailer(dying, transport, clock_, options).deliver_due().ok());
   }
+  // The dead process's claim keeps the message from every other worker until it runs out.
+  EXPECT_EQ(*Mailer(*store_, transport, clock_, options).deliver_due(), 0);
+  clock_.advance(options.lease);
   EXPECT_EQ(*Mailer(*store_, transport, clock_, options).deliver_due(), 1);
   ASSERT_EQ(transport.mimes().size(), 2u);
   EXPECT_EQ(transport.mimes()[0], transport.mimes()[1])
