@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "storage/postgres/postgres_store.h"
-#include "storage/sqlite/sqlite_store.h"
 
 namespace keystep::postgres {
 namespace {
@@ -110,11 +109,6 @@ Result<int64_t> copy_table(sqlite3* db, Connection& pg, const std::string& table
 
 Result<std::vector<CopiedTable>> copy_from_sqlite(const std::string& sqlite_path,
                                                   const std::string& url) {
-  {
-    // Brings the source to the schema this binary copies (what `serve` would do first).
-    auto source = sqlite::SqliteStore::open(sqlite_path);
-    if (!source) return source.error();
-  }
   auto target = PostgresStore::open(url, 1);
   if (!target) return target.error();
   SqliteDb source;

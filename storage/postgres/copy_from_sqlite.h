@@ -20,8 +20,9 @@ struct CopiedTable {
   int64_t rows = 0;  // copied, and counted again in the target before committing
 };
 
-// Opens the SQLite database at `sqlite_path` (migrating it to the latest schema, as `serve`
-// would) and the PostgreSQL database at `url` (migrating it), then copies every table in one
+// Copies the SQLite database at `sqlite_path`, which the caller has brought to this binary's
+// schema (SqliteStore::open migrates it, as `serve` would), into the PostgreSQL database at
+// `url` (opened and migrated here). Every table in one
 // PostgreSQL transaction from one SQLite snapshot. kConflict (nothing copied) when the target
 // holds any row of those tables; kInternal when a table's count in the target differs from the
 // source's after the copy (rolled back); a database's own errors otherwise. On success the

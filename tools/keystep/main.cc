@@ -567,6 +567,11 @@ int cmd_store_copy(const Args& args) {
     return fail(ErrorCode::kInvalidArgument, "--to must be a postgresql:// URL");
   const std::string db = *from + "/" + kDatabaseFile;
   if (!fs::exists(db)) return fail(ErrorCode::kNotFound, db + " is missing: --from names a data directory");
+  {
+    // Brings the source to the schema this binary copies (what `serve` would do first).
+    auto source = sqlite::SqliteStore::open(db);
+    if (!source) return fail(source.error());
+  }
   auto copied = postgres::copy_from_sqlite(db, *to);
   if (!copied) return fail(copied.error());
   int64_t total = 0;
