@@ -227,6 +227,39 @@ TEST_F(MailerTest, AfterACrashBeforeMarkingTheSameMessageIsDeliveredAgain) {
   EXPECT_GT(only_mail().sent_at, 0);
 }
 
+// A transport that takes `seconds` of the fake clock per message, as a slow SMTP server does.
+class SlowTransport final : public MailTransport {
+ public:
+  SlowTransport(FakeClock& clock, int64_t seconds) : clock_(clock), seconds_(seconds) {}
+  Status deliver(const OutgoingMail& mail) override {
+    clock_.advance(seconds_);
+    delivered.push_back(mail.dedupe_key);
+    return {};
+  }
+  std::vector<std::string> delivered;
+
+ private:
+  FakeClock& clock_;
+  const int64_t seconds_;
+};
+
+TEST_F(MailerTest, AMessageIsDeliveredOnlyInTheFirstHalfOfItsClaim) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("a"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("b"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("c"))));
+  MailerOptions options;
+  options.lease = 100;
+  SlowTransport transport(clock_, 30);
+  Mailer mailer(*store_, transport, clock_, options);
+  // a and b start within 50 s of the claim; c would start at +60 s, when another node could
+  // take it in 40 s while this delivery still runs: it waits for its claim to run out.
+  EXPECT_EQ(*mailer.deliver_due(), 2);
+  EXPECT_EQ(transport.delivered, (std::vector<std::string>{"a", "b"}));
+  clock_.advance(40);  // claimed at t, now t + 100
+  EXPECT_EQ(*mailer.deliver_due(), 1);
+  EXPECT_EQ(transport.delivered, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST_F(MailerTest, SealedMailIsOpenedForDeliveryOnlyWithItsKey) {
   OsRandom random;
   auto box = SecretBox::from_key(std::string(32, 'k'));
