@@ -28,7 +28,8 @@ constexpr Table kTables[] = {
     {"mail_outbox", true},       {"api_tokens", true},
     {"invitations", true},       {"enrollment_links", false},
     {"backchannel_logouts", true}, {"consents", false},
-    {"consent_requests", false},
+    {"consent_requests", false}, {"account_client_policies", false},
+    {"password_resets", false},
 };
 
 struct SqliteDb {
