@@ -65,7 +65,7 @@ inline User read_user(const Row& r) {
 inline constexpr std::string_view kClientColumns =
     "SELECT client_id, is_public, secret_hash, created_at, refresh_tokens, refresh_idle_ttl, "
     "refresh_absolute_ttl, first_party, require_two_factor, backchannel_logout_uri, "
-    "backchannel_logout_session_required FROM clients ";
+    "backchannel_logout_session_required, display_name, logo_uri, home_uri FROM clients ";
 
 inline Client read_client(const Row& r) {
   Client client;
@@ -80,6 +80,9 @@ inline Client read_client(const Row& r) {
   client.require_two_factor = r.boolean(8);
   client.backchannel_logout_uri = r.text(9);
   client.backchannel_logout_session_required = r.boolean(10);
+  client.display_name = r.text(11);
+  client.logo_uri = r.text(12);
+  client.home_uri = r.text(13);
   return client;
 }
 
@@ -180,6 +183,14 @@ Result<User> insert_user(Connection& c, const User& user);
 // Queues one message in the caller's transaction: true, or false when its dedupe_key is
 // already queued (nothing changes); kInvalidArgument for an empty dedupe_key, to or mime.
 Result<bool> insert_mail(Connection& c, const OutgoingMail& mail);
+// Ends every session of `user_id` and revokes all their grants and the grants' tokens,
+// queueing a back-channel logout for each client that asks for one, in the caller's
+// transaction (the first part of reset_two_factor and of complete_password_reset).
+struct SignedOut {
+  int64_t grants_revoked = 0;
+  int64_t sessions_ended = 0;
+};
+Result<SignedOut> sign_out_user(Connection& c, int64_t user_id, int64_t now);
 Status insert_enrollment_link(Connection& c, const EnrollmentLink& link);
 
 }  // namespace keystep::postgres

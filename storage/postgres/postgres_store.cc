@@ -193,7 +193,119 @@ Result<int64_t> end_sessions(Connection& c, std::string_view sids, int64_t now,
   return deleted;
 }
 
+// Advances the flow to `progress_json`, or deletes it when null, if its version is still
+// `expected_version` (FlowStore::update_flow's compare-and-set): kConflict when it moved on,
+// kNotFound when it is gone.
+Status cas_flow(Connection& c, const std::string& id, int64_t expected_version,
+                const std::string* progress_json) {
+  auto rows = progress_json
+                  ? c.query("UPDATE login_flows SET progress_json = $3, version = version + 1 "
+                            "WHERE id = $1 AND version = $2",
+                            {id, expected_version, *progress_json})
+                  : c.query("DELETE FROM login_flows WHERE id = $1 AND version = $2",
+                            {id, expected_version});
+  if (!rows) return rows.error();
+  if (rows->affected() > 0) return {};
+  auto exists = c.query("SELECT 1 FROM login_flows WHERE id = $1", {id});
+  if (!exists) return exists.error();
+  if (exists->empty()) return not_found("login flow");
+  return make_error(ErrorCode::kConflict, "login flow was updated concurrently");
+}
+
+Status insert_session(Connection& c, const Session& session) {
+  auto rows = c.query(
+      "INSERT INTO sessions (id_hash, sid, user_id, auth_time, acr, amr, created_at, "
+      "expires_at, password_time, mfa_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      {session.id_hash, session.sid, session.user_id, session.auth_time, session.acr,
+       session.amr, session.created_at, session.expires_at, session.password_time,
+       session.mfa_time});
+  if (!rows) return rows.error();
+  return {};
+}
+
+Status update_session_auth_in(Connection& c, const Session& session) {
+  auto rows = c.query(
+      "UPDATE sessions SET auth_time = $1, acr = $2, amr = $3, password_time = $4, "
+      "mfa_time = $5 WHERE id_hash = $6",
+      {session.auth_time, session.acr, session.amr, session.password_time, session.mfa_time,
+       session.id_hash});
+  if (!rows) return rows.error();
+  if (rows->affected() == 0) return not_found("session");
+  return {};
+}
+
+Status insert_grant_with_code(Connection& c, const Grant& grant, const AuthCode& code) {
+  if (!code.grant_id.empty() && code.grant_id != grant.id) {
+    return make_error(ErrorCode::kInvalidArgument, "authorization code names another grant");
+  }
+  auto g = c.query(
+      "INSERT INTO grants (id, client_id, user_id, sid, scope, nonce, auth_time, acr, amr, "
+      "revoked, created_at, requested_claims) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+      {grant.id, grant.client_id, grant.user_id, grant.sid, grant.scope, grant.nonce,
+       grant.auth_time, grant.acr, grant.amr, grant.revoked, grant.created_at,
+       grant.requested_claims});
+  if (!g) {
+    if (g.error().code == ErrorCode::kNotFound) return not_found("client or user of the grant");
+    return g.error();
+  }
+  auto code_row = c.query(
+      "INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, code_challenge, used, "
+      "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      {code.code_hash, grant.id, code.redirect_uri, code.code_challenge, code.used,
+       code.expires_at});
+  if (!code_row) return code_row.error();
+  return {};
+}
+
+Status insert_token(Connection& c, const Token& token) {
+  auto rows = c.query(
+      "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, created_at, "
+      "expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      {token.token_hash, token.grant_id, static_cast<int64_t>(token.kind), token.used,
+       token.revoked, token.created_at, token.expires_at, token.scope});
+  if (!rows) return rows.error();
+  return {};
+}
+
+Status reset_attempts_in(Connection& c, const std::string& key) {
+  auto rows = c.query("DELETE FROM attempts WHERE key = $1", {key});
+  if (!rows) return rows.error();
+  return {};
+}
+
+Status append_audit_in(Connection& c, const AuditEvent& event) {
+  auto rows = c.query(
+      "INSERT INTO audit_log (at, account_id, user_id, event, address, detail, request_id) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      {event.at, event.account_id, event.user_id, event.event, event.address, event.detail,
+       event.request_id});
+  if (!rows) return rows.error();
+  return {};
+}
+
 }  // namespace
+
+Result<SignedOut> sign_out_user(Connection& c, int64_t user_id, int64_t now) {
+  // By user, not through sessions: a grant (and its 30-day refresh token) outlives the
+  // session it was made in, which expires after 12 hours and is then purged.
+  auto queued = c.query(queue_logouts_sql("g.user_id = $2"), {now, user_id});
+  if (!queued) return queued.error();
+  SignedOut out;
+  const std::pair<const char*, int64_t*> statements[] = {
+      {"UPDATE tokens SET revoked = TRUE WHERE NOT revoked AND grant_id IN (SELECT id FROM "
+       "grants WHERE user_id = $1)",
+       nullptr},
+      {"UPDATE grants SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
+       &out.grants_revoked},
+      {"DELETE FROM sessions WHERE user_id = $1", &out.sessions_ended}};
+  for (const auto& [statement, changes] : statements) {
+    auto rows = c.query(statement, {user_id});
+    if (!rows) return rows.error();
+    if (changes) *changes = rows->affected();
+  }
+  return out;
+}
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const std::string& url, int pool_size) {
   return open(url, pool_size, kMigrations);
@@ -392,13 +504,15 @@ Status PostgresStore::create_client(const Client& client) {
     auto rows = c.query(
         "INSERT INTO clients (client_id, is_public, secret_hash, created_at, refresh_tokens, "
         "refresh_idle_ttl, refresh_absolute_ttl, first_party, require_two_factor, "
-        "backchannel_logout_uri, backchannel_logout_session_required) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "backchannel_logout_uri, backchannel_logout_session_required, display_name, "
+        "logo_uri, home_uri) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         {client.client_id, client.is_public, client.secret_hash, client.created_at,
          static_cast<int64_t>(client.grants.refresh_tokens), client.grants.refresh_idle_ttl,
          client.grants.refresh_absolute_ttl, client.grants.first_party,
          client.require_two_factor, client.backchannel_logout_uri,
-         client.backchannel_logout_session_required});
+         client.backchannel_logout_session_required, client.display_name, client.logo_uri,
+         client.home_uri});
     if (!rows) return rows.error();
     for (const auto& [kind, list] :
          {std::pair{kRedirectUri, &client.redirect_uris},
@@ -421,15 +535,52 @@ Status PostgresStore::create_client(const Client& client) {
   });
 }
 
-Status PostgresStore::update_client_policy(const Client& client) {
+Status PostgresStore::update_client(const Client& client) {
   return with_connection(pool_, [&](Connection& c) -> Status {
     auto rows = c.query(
-        "UPDATE clients SET require_two_factor = $2, backchannel_logout_uri = $3, "
-        "backchannel_logout_session_required = $4 WHERE client_id = $1",
-        {client.client_id, client.require_two_factor, client.backchannel_logout_uri,
-         client.backchannel_logout_session_required});
+        "UPDATE clients SET refresh_tokens = $2, refresh_idle_ttl = $3, "
+        "refresh_absolute_ttl = $4, first_party = $5, require_two_factor = $6, "
+        "backchannel_logout_uri = $7, backchannel_logout_session_required = $8, "
+        "display_name = $9, logo_uri = $10, home_uri = $11 WHERE client_id = $1",
+        {client.client_id, static_cast<int64_t>(client.grants.refresh_tokens),
+         client.grants.refresh_idle_ttl, client.grants.refresh_absolute_ttl,
+         client.grants.first_party, client.require_two_factor, client.backchannel_logout_uri,
+         client.backchannel_logout_session_required, client.display_name, client.logo_uri,
+         client.home_uri});
     if (!rows) return rows.error();
     if (rows->affected() == 0) return not_found("client '" + client.client_id + "'");
+    return {};
+  });
+}
+
+Result<std::vector<std::string>> PostgresStore::clients_requiring_two_factor(int64_t account_id) {
+  return with_connection(pool_, [&](Connection& c) -> Result<std::vector<std::string>> {
+    auto rows = c.query(
+        "SELECT client_id FROM account_client_policies WHERE account_id = $1 ORDER BY client_id",
+        {account_id});
+    if (!rows) return rows.error();
+    return read_all<std::string>(*rows, [](const Row& r) { return r.text(0); });
+  });
+}
+
+Status PostgresStore::set_client_requires_two_factor(int64_t account_id,
+                                                     const std::string& client_id,
+                                                     bool required) {
+  return in_transaction(pool_, [&](Connection& c) -> Status {
+    // Named rows must exist (the foreign keys would only say "constraint failed"); FOR SHARE
+    // keeps them until the insert.
+    auto account = c.query("SELECT 1 FROM accounts WHERE id = $1 FOR SHARE", {account_id});
+    if (!account) return account.error();
+    if (account->empty()) return not_found("account " + std::to_string(account_id));
+    auto client = c.query("SELECT 1 FROM clients WHERE client_id = $1 FOR SHARE", {client_id});
+    if (!client) return client.error();
+    if (client->empty()) return not_found("client '" + client_id + "'");
+    auto rows = c.query(
+        required ? "INSERT INTO account_client_policies (account_id, client_id) VALUES ($1, $2) "
+                   "ON CONFLICT DO NOTHING"
+                 : "DELETE FROM account_client_policies WHERE account_id = $1 AND client_id = $2",
+        {account_id, client_id});
+    if (!rows) return rows.error();
     return {};
   });
 }
@@ -554,16 +705,7 @@ Result<LoginFlow> PostgresStore::flow_by_id(const std::string& id, int64_t now) 
 Status PostgresStore::update_flow(const std::string& id, int64_t expected_version,
                                   const std::string& progress_json) {
   return with_connection(pool_, [&](Connection& c) -> Status {
-    auto rows = c.query(
-        "UPDATE login_flows SET progress_json = $1, version = version + 1 "
-        "WHERE id = $2 AND version = $3",
-        {progress_json, id, expected_version});
-    if (!rows) return rows.error();
-    if (rows->affected() > 0) return {};
-    auto exists = c.query("SELECT 1 FROM login_flows WHERE id = $1", {id});
-    if (!exists) return exists.error();
-    if (exists->empty()) return not_found("login flow");
-    return make_error(ErrorCode::kConflict, "login flow was updated concurrently");
+    return cas_flow(c, id, expected_version, &progress_json);
   });
 }
 
@@ -576,19 +718,49 @@ Status PostgresStore::delete_flow(const std::string& id) {
   });
 }
 
+Status PostgresStore::commit_flow_step(const FlowStep& step, int64_t now) {
+  if (step.grant && step.session && step.grant->sid != step.session->sid)
+    return make_error(ErrorCode::kInvalidArgument, "the grant names another session");
+  return in_transaction(pool_, [&](Connection& c) -> Status {
+    // The flow's and the credential's compare-and-set statements take their rows' locks, so
+    // a second node committing the same step waits and then finds the version moved on.
+    if (!step.flow_id.empty()) {
+      const std::string* progress = step.progress_json ? &*step.progress_json : nullptr;
+      if (Status s = cas_flow(c, step.flow_id, step.expected_version, progress); !s) return s;
+    }
+    if (step.credential) {
+      Status s = cas_credential(c, *step.credential, step.credential_version,
+                                step.credential->confirmed);
+      if (!s && s.error().code == ErrorCode::kConflict)
+        return make_error(ErrorCode::kReplayed, "the credential was used meanwhile");
+      if (!s) return s;
+    }
+    for (const auto& key : step.reset_attempts) {
+      if (Status s = reset_attempts_in(c, key); !s) return s;
+    }
+    for (const auto& event : step.audit) {
+      if (Status s = append_audit_in(c, event); !s) return s;
+    }
+    if (!step.end_sid.empty()) {
+      auto ended = end_sessions(c, "($2)", now, {Param(step.end_sid)});
+      if (!ended) return ended.error();
+    }
+    if (step.session) {
+      Status s = step.session_exists ? update_session_auth_in(c, *step.session)
+                                     : insert_session(c, *step.session);
+      if (!s) return s;
+    }
+    if (step.grant) {
+      if (Status s = insert_grant_with_code(c, *step.grant, step.code); !s) return s;
+    }
+    return {};
+  });
+}
+
 // ---- SessionStore
 
 Status PostgresStore::create_session(const Session& session) {
-  return with_connection(pool_, [&](Connection& c) -> Status {
-    auto rows = c.query(
-        "INSERT INTO sessions (id_hash, sid, user_id, auth_time, acr, amr, created_at, "
-        "expires_at, password_time, mfa_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        {session.id_hash, session.sid, session.user_id, session.auth_time, session.acr,
-         session.amr, session.created_at, session.expires_at, session.password_time,
-         session.mfa_time});
-    if (!rows) return rows.error();
-    return {};
-  });
+  return with_connection(pool_, [&](Connection& c) { return insert_session(c, session); });
 }
 
 Result<Session> PostgresStore::session_by_id_hash(const std::string& id_hash, int64_t now) {
@@ -612,16 +784,8 @@ Result<Session> PostgresStore::session_by_sid(const std::string& sid, int64_t no
 }
 
 Status PostgresStore::update_session_auth(const Session& session) {
-  return with_connection(pool_, [&](Connection& c) -> Status {
-    auto rows = c.query(
-        "UPDATE sessions SET auth_time = $1, acr = $2, amr = $3, password_time = $4, "
-        "mfa_time = $5 WHERE id_hash = $6",
-        {session.auth_time, session.acr, session.amr, session.password_time, session.mfa_time,
-         session.id_hash});
-    if (!rows) return rows.error();
-    if (rows->affected() == 0) return not_found("session");
-    return {};
-  });
+  return with_connection(pool_,
+                         [&](Connection& c) { return update_session_auth_in(c, session); });
 }
 
 Status PostgresStore::end_session(const std::string& sid, int64_t now) {
@@ -643,29 +807,8 @@ Result<int64_t> PostgresStore::end_other_sessions(int64_t user_id, const std::st
 // ---- GrantStore
 
 Status PostgresStore::create_grant_with_code(const Grant& grant, const AuthCode& code) {
-  if (!code.grant_id.empty() && code.grant_id != grant.id) {
-    return make_error(ErrorCode::kInvalidArgument, "authorization code names another grant");
-  }
-  return in_transaction(pool_, [&](Connection& c) -> Status {
-    auto g = c.query(
-        "INSERT INTO grants (id, client_id, user_id, sid, scope, nonce, auth_time, acr, amr, "
-        "revoked, created_at, requested_claims) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        {grant.id, grant.client_id, grant.user_id, grant.sid, grant.scope, grant.nonce,
-         grant.auth_time, grant.acr, grant.amr, grant.revoked, grant.created_at,
-         grant.requested_claims});
-    if (!g) {
-      if (g.error().code == ErrorCode::kNotFound) return not_found("client or user of the grant");
-      return g.error();
-    }
-    auto code_row = c.query(
-        "INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, code_challenge, used, "
-        "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        {code.code_hash, grant.id, code.redirect_uri, code.code_challenge, code.used,
-         code.expires_at});
-    if (!code_row) return code_row.error();
-    return {};
-  });
+  return in_transaction(pool_,
+                        [&](Connection& c) { return insert_grant_with_code(c, grant, code); });
 }
 
 Result<GrantStore::Redeemed> PostgresStore::redeem_code(const std::string& code_hash,
@@ -720,21 +863,18 @@ Result<Grant> PostgresStore::grant_by_id(const std::string& id) {
   });
 }
 
-Status PostgresStore::add_token(const Token& token) {
+Status PostgresStore::add_tokens(const std::vector<Token>& tokens) {
   return in_transaction(pool_, [&](Connection& c) -> Status {
-    // FOR SHARE: a revocation racing on another node waits for this insert, or this insert
-    // sees the grant revoked.
-    auto grant =
-        c.query("SELECT revoked FROM grants WHERE id = $1 FOR SHARE", {token.grant_id});
-    if (!grant) return grant.error();
-    if (grant->empty()) return not_found("grant");
-    if (grant->boolean(0, 0)) return make_error(ErrorCode::kConflict, "grant is revoked");
-    auto rows = c.query(
-        "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, created_at, "
-        "expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        {token.token_hash, token.grant_id, static_cast<int64_t>(token.kind), token.used,
-         token.revoked, token.created_at, token.expires_at, token.scope});
-    if (!rows) return rows.error();
+    for (const Token& token : tokens) {
+      // FOR SHARE: a revocation racing on another node waits for this insert, or this insert
+      // sees the grant revoked.
+      auto grant =
+          c.query("SELECT revoked FROM grants WHERE id = $1 FOR SHARE", {token.grant_id});
+      if (!grant) return grant.error();
+      if (grant->empty()) return not_found("grant");
+      if (grant->boolean(0, 0)) return make_error(ErrorCode::kConflict, "grant is revoked");
+      if (Status s = insert_token(c, token); !s) return s;
+    }
     return {};
   });
 }
@@ -757,9 +897,14 @@ Result<GrantStore::ActiveToken> PostgresStore::active_token(const std::string& t
 }
 
 Status PostgresStore::rotate_refresh_token(const std::string& old_hash, const Token& replacement,
-                                           int64_t now) {
+                                           const std::vector<Token>& issued, int64_t now) {
   if (replacement.kind != TokenKind::kRefresh) {
     return make_error(ErrorCode::kInvalidArgument, "replacement is not a refresh token");
+  }
+  for (const Token& token : issued) {
+    if (token.kind != TokenKind::kAccess || token.grant_id != replacement.grant_id)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a token issued with the rotation is not an access token of its grant");
   }
   auto lease = pool_.acquire();
   if (!lease) return lease.error();
@@ -790,12 +935,14 @@ Status PostgresStore::rotate_refresh_token(const std::string& old_hash, const To
   }
   auto use = c.query("UPDATE tokens SET used = TRUE WHERE token_hash = $1", {old_hash});
   if (!use) return use.error();
-  auto add = c.query(
-      "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, created_at, expires_at) "
-      "VALUES ($1, $2, $3, FALSE, FALSE, $4, $5)",
-      {replacement.token_hash, replacement.grant_id, static_cast<int64_t>(TokenKind::kRefresh),
-       replacement.created_at, replacement.expires_at});
-  if (!add) return add.error();
+  Token fresh = replacement;
+  fresh.used = false;
+  fresh.revoked = false;
+  fresh.scope.clear();
+  if (Status s = insert_token(c, fresh); !s) return s;
+  for (const Token& token : issued) {
+    if (Status s = insert_token(c, token); !s) return s;
+  }
   return tx->commit();
 }
 
@@ -1039,23 +1186,11 @@ Result<bool> PostgresStore::record_failure_if(const std::string& key,
 }
 
 Status PostgresStore::reset_attempts(const std::string& key) {
-  return with_connection(pool_, [&](Connection& c) -> Status {
-    auto rows = c.query("DELETE FROM attempts WHERE key = $1", {key});
-    if (!rows) return rows.error();
-    return {};
-  });
+  return with_connection(pool_, [&](Connection& c) { return reset_attempts_in(c, key); });
 }
 
 Status PostgresStore::append_audit(const AuditEvent& event) {
-  return with_connection(pool_, [&](Connection& c) -> Status {
-    auto rows = c.query(
-        "INSERT INTO audit_log (at, account_id, user_id, event, address, detail, request_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        {event.at, event.account_id, event.user_id, event.event, event.address, event.detail,
-         event.request_id});
-    if (!rows) return rows.error();
-    return {};
-  });
+  return with_connection(pool_, [&](Connection& c) { return append_audit_in(c, event); });
 }
 
 Result<std::vector<AuditEvent>> PostgresStore::audit_events(int64_t account_id, int64_t before_id,
@@ -1091,6 +1226,7 @@ Result<int64_t> PostgresStore::purge_expired(int64_t now) {
         {"DELETE FROM enrollment_links WHERE expires_at <= $1", now},
         {pending_purge, now},
         {"DELETE FROM consent_requests WHERE expires_at <= $1", now},
+        {"DELETE FROM password_resets WHERE expires_at <= $1", now},
         {"DELETE FROM mail_outbox WHERE sent_at > 0 AND sent_at <= $1", now - kSentMailRetention},
         {"DELETE FROM backchannel_logouts WHERE delivered_at > 0 AND delivered_at <= $1",
          now - kSentMailRetention}};
@@ -1202,23 +1338,12 @@ Result<TwoFactorReset> PostgresStore::reset_two_factor(int64_t user_id, int64_t 
     if (!revoked_tokens) return revoked_tokens.error();
     std::vector<ApiToken> api_tokens = read_all<ApiToken>(*revoked_tokens, read_api_token);
     TwoFactorReset reset;
-    // By user, not through sessions: a grant (and its 30-day refresh token) outlives the
-    // session it was made in, which expires after 12 hours and is then purged.
-    auto queued = c.query(queue_logouts_sql("g.user_id = $2"), {now, user_id});
-    if (!queued) return queued.error();
-    const std::pair<const char*, int64_t*> statements[] = {
-        {"DELETE FROM mfa_credentials WHERE user_id = $1", nullptr},
-        {"UPDATE tokens SET revoked = TRUE WHERE NOT revoked AND grant_id IN (SELECT id FROM "
-         "grants WHERE user_id = $1)",
-         nullptr},
-        {"UPDATE grants SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
-         &reset.grants_revoked},
-        {"DELETE FROM sessions WHERE user_id = $1", &reset.sessions_ended}};
-    for (const auto& [statement, changes] : statements) {
-      auto rows = c.query(statement, {user_id});
-      if (!rows) return rows.error();
-      if (changes) *changes = rows->affected();
-    }
+    auto signed_out = sign_out_user(c, user_id, now);
+    if (!signed_out) return signed_out.error();
+    reset.grants_revoked = signed_out->grants_revoked;
+    reset.sessions_ended = signed_out->sessions_ended;
+    auto credentials = c.query("DELETE FROM mfa_credentials WHERE user_id = $1", {user_id});
+    if (!credentials) return credentials.error();
     auto revoke = c.query(
         "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at = 0",
         {user_id, now});
@@ -1230,6 +1355,50 @@ Result<TwoFactorReset> PostgresStore::reset_two_factor(int64_t user_id, int64_t 
     for (auto& token : api_tokens) token.revoked_at = now;
     reset.api_tokens = std::move(api_tokens);
     return reset;
+  });
+}
+
+Result<MemberRemoval> PostgresStore::remove_member(int64_t user_id, int64_t now,
+                                                    const std::vector<OutgoingMail>& mail) {
+  return in_transaction(pool_, [&](Connection& c) -> Result<MemberRemoval> {
+    auto user = c.query("SELECT account_id FROM users WHERE id = $1", {user_id});
+    if (!user) return user.error();
+    if (user->empty()) return not_found("user " + std::to_string(user_id));
+    // The account's row serialises removals across nodes: two admins removed at once must
+    // not both see the other still there.
+    auto account = c.query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", {user->int64(0, 0)});
+    if (!account) return account.error();
+    auto admins = c.query(
+        "SELECT u.role = $2, (SELECT count(*) FROM users o WHERE o.account_id = u.account_id "
+        "AND o.role = $2) FROM users u WHERE id = $1 FOR UPDATE",
+        {user_id, kRoleAdmin});
+    if (!admins) return admins.error();
+    if (admins->empty()) return not_found("user " + std::to_string(user_id));
+    if (admins->boolean(0, 0) && admins->int64(0, 1) <= 1)
+      return make_error(ErrorCode::kConflict, "the account's last administrator cannot be removed");
+    MemberRemoval removal;
+    // The notices first: they name the grants' clients and sessions, which the delete takes
+    // with it, and they outlive the user (no foreign key), so the applications still hear.
+    auto queued = c.query(queue_logouts_sql("g.user_id = $2"), {now, user_id});
+    if (!queued) return queued.error();
+    removal.logouts_queued = queued->affected();
+    const std::pair<const char*, int64_t*> counts[] = {
+        {"SELECT count(*) FROM grants WHERE user_id = $1 AND NOT revoked",
+         &removal.grants_revoked},
+        {"SELECT count(*) FROM sessions WHERE user_id = $1", &removal.sessions_ended}};
+    for (const auto& [statement, count] : counts) {
+      auto rows = c.query(statement, {user_id});
+      if (!rows) return rows.error();
+      *count = rows->int64(0, 0);
+    }
+    // Foreign keys cascade to sessions, grants (and their codes and tokens), credentials,
+    // API tokens, consents, consent requests, enrollment links and password resets.
+    auto removed = c.query("DELETE FROM users WHERE id = $1", {user_id});
+    if (!removed) return removed.error();
+    for (const auto& message : mail) {
+      if (auto sent = insert_mail(c, message); !sent) return sent.error();
+    }
+    return removal;
   });
 }
 

@@ -16,7 +16,8 @@
 // (two nodes starting together migrate once), recorded in schema_migrations.
 //
 // Layout: the MailStore and LogoutStore methods are in postgres_outbox_store.cc, the
-// OnboardingStore and ConsentStore ones in postgres_onboarding_store.cc.
+// OnboardingStore and ConsentStore ones in postgres_onboarding_store.cc, the
+// PasswordResetStore ones in postgres_password_reset_store.cc.
 
 #include <cstdint>
 #include <memory>
@@ -68,7 +69,10 @@ class PostgresStore final : public Store, public MailStore {
   Status create_client(const Client& client) override;
   Result<Client> client_by_id(const std::string& client_id) override;
   Result<std::vector<Client>> clients() override;
-  Status update_client_policy(const Client& client) override;
+  Status update_client(const Client& client) override;
+  Result<std::vector<std::string>> clients_requiring_two_factor(int64_t account_id) override;
+  Status set_client_requires_two_factor(int64_t account_id, const std::string& client_id,
+                                        bool required) override;
 
   // KeyStore
   Status add_signing_key(const SigningKey& key) override;
@@ -81,6 +85,7 @@ class PostgresStore final : public Store, public MailStore {
   Status update_flow(const std::string& id, int64_t expected_version,
                      const std::string& progress_json) override;
   Status delete_flow(const std::string& id) override;
+  Status commit_flow_step(const FlowStep& step, int64_t now) override;
 
   // SessionStore
   Status create_session(const Session& session) override;
@@ -95,11 +100,11 @@ class PostgresStore final : public Store, public MailStore {
   Status create_grant_with_code(const Grant& grant, const AuthCode& code) override;
   Result<Redeemed> redeem_code(const std::string& code_hash, int64_t now) override;
   Result<Grant> grant_by_id(const std::string& id) override;
-  Status add_token(const Token& token) override;
+  Status add_tokens(const std::vector<Token>& tokens) override;
   Result<ActiveToken> active_token(const std::string& token_hash, TokenKind kind,
                                    int64_t now) override;
   Status rotate_refresh_token(const std::string& old_hash, const Token& replacement,
-                              int64_t now) override;
+                              const std::vector<Token>& issued, int64_t now) override;
   Status revoke_grant(const std::string& grant_id) override;
   Status revoke_token(const std::string& token_hash, const std::string& client_id) override;
 
@@ -149,6 +154,8 @@ class PostgresStore final : public Store, public MailStore {
   Result<Page<Member>> members_page(int64_t account_id, PageRequest page) override;
   Result<TwoFactorReset> reset_two_factor(int64_t user_id, int64_t now,
                                           const std::vector<OutgoingMail>& mail) override;
+  Result<MemberRemoval> remove_member(int64_t user_id, int64_t now,
+                                      const std::vector<OutgoingMail>& mail) override;
   Status update_account_mfa(const AccountMfaChange& change) override;
 
   // OnboardingStore (postgres_onboarding_store.cc)
@@ -163,6 +170,16 @@ class PostgresStore final : public Store, public MailStore {
   Result<EnrollmentLink> enrollment_link(const std::string& token_hash) override;
   Result<EnrollmentLink> use_enrollment_link(const std::string& token_hash,
                                              int64_t now) override;
+
+  // PasswordResetStore (postgres_password_reset_store.cc)
+  Status create_password_resets(const std::vector<PasswordReset>& resets,
+                                const std::vector<OutgoingMail>& mail) override;
+  Result<PasswordReset> password_reset(const std::string& token_hash) override;
+  Status verify_password_reset(const std::string& token_hash, const std::string& verified_by,
+                               int64_t now) override;
+  Result<int64_t> complete_password_reset(const std::string& token_hash,
+                                          const std::string& password_hash, int64_t now,
+                                          const std::vector<OutgoingMail>& mail) override;
 
   // MailStore (postgres_outbox_store.cc)
   Status enqueue_mail(const OutgoingMail& mail) override;
