@@ -58,7 +58,8 @@ form.fields .field{flex:1 1 14rem}form.fields button{margin:0;width:auto;padding
 .off{color:#5b6475}.on{color:#187a42;font-weight:600}
 fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;padding:0;margin-bottom:.2rem}
 label.choice{display:flex;gap:.55rem;align-items:baseline;font-weight:400;margin:.4rem 0}
-select{min-height:44px;padding:.45rem .6rem;border:1px solid #767f8f;border-radius:6px;font-size:.95rem;background:#fff;color:#1d2330}
+select{min-height:44px;max-width:100%;padding:.45rem .6rem;border:1px solid #767f8f;border-radius:6px;font-size:.95rem;background:#fff;color:#1d2330}
+fieldset{min-width:0}.selects label{max-width:100%}
 .selects{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem}.selects label{margin:.3rem 0}
 button.fit{width:auto;padding:.6rem 1.4rem}
 </style>)";
