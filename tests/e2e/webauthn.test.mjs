@@ -118,8 +118,8 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     try {
       await addKeyOnProfile(page, USER, 'Desk key');
       await page.goto(`${ks.issuer}/profile`);
-      assert.equal(await page.locator('#factors + table input[name=label]').inputValue(), 'Desk key');
-      assert.match(await page.locator('#factors + table').innerText(), /\tSecurity key\t/);
+      assert.equal(await page.locator('#factors ~ .table table input[name=label]').inputValue(), 'Desk key');
+      assert.match(await page.locator('#factors ~ .table table').innerText(), /\tSecurity key\t/);
       [credential] = await key.credentials();
       assert.ok(credential, 'the virtual authenticator holds the new credential');
     } finally {
