@@ -151,7 +151,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
   }
 
   // The page's key was used and refused with `message`: the sign-in stays at the second step.
-  async function assertRefused(page, message = /That code is not valid\. Touch your key and try again\./) {
+  async function assertRefused(page, message = /Your security key was not accepted\. Use a key registered for you, touch it when it blinks and try again\./) {
     assert.equal(new URL(page.url()).pathname, '/login/second-factor', 'still at the second step');
     assert.match(await page.locator('[role=alert]').innerText(), message);
   }
