@@ -331,6 +331,7 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       const mail = await parseMail(m.raw);
       if (!mail.html) continue;  // text only
       assert.match(mail.html, /<html lang="en">/, mail.subject);
+      assert.equal(mail.html.match(/<html\b/gi).length, 1, `${mail.subject}: one document, not a page in the page`);
       assert.match(mail.html, new RegExp(`<title>[^<]+</title>`), mail.subject);
       for (const img of mail.html.matchAll(/<img\b[^>]*>/g))
         assert.doesNotMatch(img[0], /alt="QR code"/, `${mail.subject}: the QR code's alt text says what it is`);
