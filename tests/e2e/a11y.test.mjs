@@ -290,6 +290,14 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       assert.equal(new URL(p.url()).pathname, '/profile/two-factor/enable');
       assert.equal(await p.locator('button:has-text("Touch your key")').count(), 1);
     }],
+    ['add a YubiKey', 'member', async (p) => {
+      // The command that programs the key, and two codes from it.
+      await go(p, '/profile');
+      await p.selectOption('select[name=method]', 'yubikey_hotp');
+      await submit(p, 'button:has-text("Add a second factor")');
+      assert.equal(new URL(p.url()).pathname, '/profile/two-factor/enable');
+      assert.match(await p.locator('main').innerText(), /ykman otp hotp/);
+    }],
     ['error: no access to the admin page', 'member', async (p) => {
       await go(p, '/account/authentication');
       assert.equal(await h1(p), 'You do not have access to this page');
