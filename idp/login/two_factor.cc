@@ -938,7 +938,8 @@ Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
     refusal = {ErrorCode::kReplayed,
                provider_id == kRecoveryProvider
                    ? "That recovery code was already used. Each code works once."
-               : ceremony ? "That answer of your security key was already used. Touch your key again."
+               : ceremony ? "That answer of your security key was already used. Touch your key "
+                            "again."
                : hardware ? "That code was already used. Touch your key for a new one."
                           : "That code was already used. Wait for the next code in your app.",
                0};
