@@ -157,27 +157,31 @@ std::string applications(const AuthenticationView& v) {
   std::string out =
       "<h2>Applications</h2><p><small>Require two-factor authentication for an application, "
       "and members signing in to it need a second factor even when the account does not "
-      "enforce one.</small></p><table id=\"applications\"><thead><tr><th>Application</th>"
-      "<th>Two-factor authentication</th><th></th></tr></thead><tbody>";
+      "enforce one.</small></p>";
+  std::string table =
+      "<table id=\"applications\"><thead><tr><th>Application</th>"
+      "<th>Two-factor authentication</th><th><span class=\"sr-only\">Actions</span></th></tr>"
+      "</thead><tbody>";
   for (const auto& c : v.clients) {
     const bool required = c.required_by_client || c.required_by_account;
-    out += "<tr><td>" + html_escape(c.name) +
+    table += "<tr><td>" + html_escape(c.name) +
            (c.name != c.client_id ? " <small>(" + html_escape(c.client_id) + ")</small>" : "") +
            "</td><td>" +
            (required ? "<span class=\"on\">Required</span>" : "<span class=\"off\">Not required</span>") +
            (c.required_by_client ? " <small>by the application itself</small>" : "") + "</td><td>";
     if (v.can_edit && !c.required_by_client)
-      out += action_form(
+      table += action_form(
           v, "client_two_factor",
           hidden("client_id", c.client_id) + hidden("require", c.required_by_account ? "no" : "yes"),
           "<button class=\"secondary\" type=\"submit\" aria-label=\"" +
               std::string(c.required_by_account ? "Stop requiring" : "Require") +
               " two-factor authentication for " + html_escape(c.name) + "\">" +
               (c.required_by_account ? "Stop requiring" : "Require") + "</button>");
-    out += "</td></tr>";
+    table += "</td></tr>";
   }
-  if (v.clients.empty()) out += "<tr><td colspan=\"3\">No applications are registered.</td></tr>";
-  return out + "</tbody></table>";
+  if (v.clients.empty())
+    table += "<tr><td colspan=\"3\">No applications are registered.</td></tr>";
+  return out + scrolling_table("Applications", table + "</tbody></table>");
 }
 
 std::string tokens(const AuthenticationView& v) {

@@ -27,6 +27,7 @@ button{margin-top:1.4rem;width:100%;min-height:44px;padding:.7rem;border:0;borde
 .switch{width:auto;min-width:4.5rem;margin:0;padding:.35rem .9rem;border-radius:999px;background:#dfe2e7;color:#1d2330;border:1px solid #767f8f}
 .switch[aria-checked=true]{background:#187a42;color:#fff;border-color:#187a42}
 .secret{font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;letter-spacing:.04em;word-spacing:.3em;background:#f4f5f7;padding:.5rem .7rem;border-radius:6px;word-break:normal;overflow-wrap:normal}
+.secret code{overflow-wrap:anywhere}
 .sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0;user-select:none}
 .codes{columns:2;font-family:ui-monospace,Menlo,monospace;font-size:1.05rem;list-style:none;padding:0;margin:1rem 0}
 .codes li{padding:.15rem 0}
@@ -58,7 +59,8 @@ form.fields .field{flex:1 1 14rem}form.fields button{margin:0;width:auto;padding
 .off{color:#5b6475}.on{color:#187a42;font-weight:600}
 fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;padding:0;margin-bottom:.2rem}
 label.choice{display:flex;gap:.55rem;align-items:baseline;font-weight:400;margin:.4rem 0}
-select{min-height:44px;padding:.45rem .6rem;border:1px solid #767f8f;border-radius:6px;font-size:.95rem;background:#fff;color:#1d2330}
+select{min-height:44px;max-width:100%;padding:.45rem .6rem;border:1px solid #767f8f;border-radius:6px;font-size:.95rem;background:#fff;color:#1d2330}
+fieldset{min-width:0}.selects label{max-width:100%}
 .selects{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem}.selects label{margin:.3rem 0}
 button.fit{width:auto;padding:.6rem 1.4rem}
 </style>)";

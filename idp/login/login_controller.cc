@@ -432,7 +432,7 @@ WebOutcome LoginController::second_factor_submit(const Params& form,
     WebOutcome done = finish_second_factor(*posted, *amr, browser, std::move(step), &replayed);
     if (!replayed) return done;
     // Another request used the credential between the check and this sign-in's write.
-    amr = two_factor_.refuse_replayed(*user, method, browser.client_address, refusal);
+    amr = two_factor_.refuse_replayed(*user, method, browser.client_address, refusal, ceremony);
   }
   switch (amr.error().code) {
     case ErrorCode::kOutOfSync:

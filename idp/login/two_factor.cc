@@ -851,8 +851,9 @@ Result<std::vector<std::string>> TwoFactor::verify_login(const User& user,
 Result<std::vector<std::string>> TwoFactor::refuse_replayed(const User& user,
                                                             const std::string& provider_id,
                                                             const std::string& address,
-                                                            StepRefusal& refusal) {
-  return refuse_code(user, provider_id, ErrorCode::kReplayed, address, refusal);
+                                                            StepRefusal& refusal,
+                                                            bool ceremony) {
+  return refuse_code(user, provider_id, ErrorCode::kReplayed, address, refusal, ceremony);
 }
 
 Result<std::vector<std::string>> TwoFactor::verify_step(
@@ -905,7 +906,8 @@ Result<std::vector<std::string>> TwoFactor::verify_step(
       code_kind != ErrorCode::kInvalidArgument && code_kind != ErrorCode::kNotFound &&
       code_kind != ErrorCode::kCloned)
     return checked.error();
-  return refuse_code(user, provider_id, code_kind, address, refusal);
+  return refuse_code(user, provider_id, code_kind, address, refusal,
+                     challenge && challenge->input.kind == InputKind::kBrowserCeremony);
 }
 
 Status TwoFactor::not_locked_out(const User& user, const std::string& provider_id,
@@ -926,7 +928,7 @@ Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
                                                         const std::string& provider_id,
                                                         ErrorCode code_kind,
                                                         const std::string& address,
-                                                        StepRefusal& refusal) {
+                                                        StepRefusal& refusal, bool ceremony) {
   // One attempt, one count, however many credentials it was checked against.
   auto delay = throttle_.failed({user_key(user), address_key(address)});
   if (!delay) return delay.error();
@@ -936,6 +938,8 @@ Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
     refusal = {ErrorCode::kReplayed,
                provider_id == kRecoveryProvider
                    ? "That recovery code was already used. Each code works once."
+               : ceremony ? "That answer of your security key was already used. Touch your key "
+                            "again."
                : hardware ? "That code was already used. Touch your key for a new one."
                           : "That code was already used. Wait for the next code in your app.",
                0};
@@ -955,6 +959,8 @@ Result<std::vector<std::string>> TwoFactor::refuse_code(const User& user,
     refusal = {code_kind == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidArgument
                                                         : ErrorCode::kDenied,
                provider_id == kRecoveryProvider ? "That recovery code is not valid."
+               : ceremony ? "Your security key was not accepted. Use a key registered for you, "
+                            "touch it when it blinks and try again."
                : hardware ? "That code is not valid. Touch your key and try again."
                           : "That code is not valid. Check your authenticator app and try again.",
                0};

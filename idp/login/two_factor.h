@@ -283,10 +283,11 @@ class TwoFactor final : public LoginPolicy {
                                                 StepRefusal& refusal, FlowStep* defer = nullptr);
   // The refusal of a code verify_login accepted with `defer` whose credential another
   // request used first (commit_flow_step's kReplayed): counted, audited and worded as a
-  // replayed code. Always an error.
+  // replayed code (`ceremony`: the answer of a security key's ceremony, not a typed code).
+  // Always an error.
   Result<std::vector<std::string>> refuse_replayed(const User& user, const std::string& provider_id,
                                                    const std::string& address,
-                                                   StepRefusal& refusal);
+                                                   StepRefusal& refusal, bool ceremony);
 
   // Whether a browser session may take a sensitive action (recovery codes, factors, turning
   // 2FA off, API tokens, account settings; NIST SP 800-63B §6.1.2.1, OWASP ASVS V3.3):
@@ -372,10 +373,11 @@ class TwoFactor final : public LoginPolicy {
                         const std::vector<std::string>& keys, const std::string& address,
                         StepRefusal& refusal);
   // The refusal of a code that was checked and not accepted (kDenied, kReplayed,
-  // kInvalidArgument, kNotFound, kCloned): counted against the throttle, audited, its message.
+  // kInvalidArgument, kNotFound, kCloned): counted against the throttle, audited, its message
+  // (worded for a security key's ceremony when `ceremony`: it types no code).
   Result<std::vector<std::string>> refuse_code(const User& user, const std::string& provider_id,
                                                ErrorCode kind, const std::string& address,
-                                               StepRefusal& refusal);
+                                               StepRefusal& refusal, bool ceremony = false);
   Result<std::vector<std::string>> verify_step(const User& user, const std::string& provider_id,
                                                std::string_view code, const std::string& address,
                                                StepRefusal& refusal, const Challenge* challenge,

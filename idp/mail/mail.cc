@@ -1,6 +1,7 @@
 #include "idp/mail/mail.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -285,6 +286,15 @@ Result<std::string> build_message(const MailContent& content) {
   if (!is_utf8(content.text_body)) return invalid("text_body is not valid UTF-8");
   if (content.html_body && !is_utf8(*content.html_body)) {
     return invalid("html_body is not valid UTF-8");
+  }
+  // The builder makes the document around the body; a whole document inside it would be a
+  // page within a page (a sender written before the builder wrapped bodies).
+  if (content.html_body) {
+    std::string lower = *content.html_body;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (lower.find("<html") != std::string::npos || lower.find("<!doctype") != std::string::npos)
+      return invalid("html_body is the content of <body>, not a whole document");
   }
   if (!content.inline_images.empty() && !content.html_body) {
     return invalid("inline images need an HTML body");

@@ -35,14 +35,13 @@ MailContent password_reset_mail(const std::string& account_label, const std::str
       "first.\n\nIf you did not ask for this, ignore this email: your password stays as it "
       "is.\n";
   content.html_body =
-      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
-      html_escape(content.subject) + "</title></head><body><p>Someone, probably you, asked to "
+      "<p>Someone, probably you, asked to "
       "reset the password of your sign-in to " + html_escape(account_label) +
       ".</p><p>To choose a new password, open this link within " + lifetime +
       " (it works once):</p><p><a href=\"" + html_escape(link) + "\">Choose a new password</a></p>"
       "<p>If you use two-factor authentication you will be asked for your second factor "
       "first.</p><p>If you did not ask for this, ignore this email: your password stays as it "
-      "is.</p></body></html>";
+      "is.</p>";
   return content;
 }
 
@@ -58,13 +57,12 @@ MailContent password_changed_mail(const std::string& account_label, int64_t at,
       "not you, reset your password again at " + forgot_url +
       " at once, and tell your administrator.\n";
   content.html_body =
-      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
-      html_escape(content.subject) + "</title></head><body><p>The password of your sign-in to " +
+      "<p>The password of your sign-in to " +
       html_escape(account_label) + " was changed through a reset link.</p><p>When: " +
       html_escape(when) +
       "</p><p>You were signed out everywhere: sign in again with the new password.</p><p>If this "
       "was not you, <a href=\"" + html_escape(forgot_url) +
-      "\">reset your password again</a> at once, and tell your administrator.</p></body></html>";
+      "\">reset your password again</a> at once, and tell your administrator.</p>";
   return content;
 }
 

@@ -23,6 +23,8 @@ const INVITEE = { email: 'new.member@example.com', password: 'invitee staple bat
 const THIRD_PARTY = 'photo-app';
 const REQUIRES_2FA = 'payroll';  // an application that requires two-factor authentication
 const BOB = { email: 'bob@example.com', password: 'bob staple battery horse' };
+// Bob's password once "Forgot your password?" has changed it: the states after it use this.
+const BOB_NEW_PASSWORD = 'bob renewed staple battery';
 const INVITATION_SUBJECT = `You are invited to ${ISSUER_LABEL}`;
 
 // An /authorize URL of `clientId` with PKCE, as a relying party would send the browser.
@@ -125,10 +127,55 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       assert.equal(await p.getAttribute('#password', 'aria-describedby'), 'page-error');
       assert.equal(await p.getAttribute('#email', 'aria-invalid'), null);
     }],
+    ['forgot your password?', 'anonymous', async (p) => {
+      await submit(p, 'a:has-text("Forgot your password?")');
+      assert.equal(new URL(p.url()).pathname, '/password/forgot');
+      assert.equal(await focused(p), 'email');
+    }],
+    ['forgot your password?: not an email address', 'anonymous', async (p) => {
+      // The browser's own check would stop the form first; the server's answer is the state.
+      await p.$eval('form[action="/password/forgot"]', (f) => { f.noValidate = true; });
+      await p.fill('#email', 'bob at example');
+      await submit(p, 'form[action="/password/forgot"] button[type=submit]');
+      assert.equal(await focused(p), 'email');
+      assert.equal(await p.getAttribute('#email', 'aria-invalid'), 'true');
+      assert.equal(await p.getAttribute('#email', 'aria-describedby'), 'email-error');
+    }],
+    ['check your email', 'anonymous', async (p) => {
+      await p.fill('#email', BOB.email);
+      await submit(p, 'form[action="/password/forgot"] button[type=submit]');
+      assert.equal(await h1(p), 'Check your email');
+    }],
+    ['choose a new password (bob has no second factor)', 'anonymous', async (p) => {
+      const link = await eventually(async () => {
+        for (const m of await smtp.messagesTo(BOB.email)) {
+          const mail = await parseMail(m.raw);
+          if (mail.subject.startsWith('Reset your password'))
+            return mail.text.match(/\S+\/password\/reset\?token=[A-Za-z0-9_-]+/)[0];
+        }
+        return null;
+      }, 'the password reset email');
+      await p.goto(link);
+      assert.equal(await h1(p), 'Choose a new password');
+      assert.equal(await focused(p), 'password');
+    }],
+    ['choose a new password: passwords differ', 'anonymous', async (p) => {
+      await p.fill('#password', BOB_NEW_PASSWORD);
+      await p.fill('#password_confirm', `${BOB_NEW_PASSWORD} typo`);
+      await submit(p, 'form[action="/password/reset"] button[type=submit]');
+      assert.equal(await focused(p), 'password_confirm');
+      assert.equal(await p.getAttribute('#password_confirm', 'aria-invalid'), 'true');
+    }],
+    ['your password was changed', 'anonymous', async (p) => {
+      await p.fill('#password', BOB_NEW_PASSWORD);
+      await p.fill('#password_confirm', BOB_NEW_PASSWORD);
+      await submit(p, 'form[action="/password/reset"] button[type=submit]');
+      assert.equal(await h1(p), 'Your password was changed');
+    }],
     ['setup step (required by the application)', 'anonymous', async (p) => {
       await go(p, authorizeUrl(ks, REQUIRES_2FA));
       await p.fill('#email', BOB.email);
-      await p.fill('#password', BOB.password);
+      await p.fill('#password', BOB_NEW_PASSWORD);
       await submit(p, 'form[action="/login"] button[type=submit]');
       assert.equal(await h1(p), 'This application requires two-factor authentication');
       assert.equal(await p.locator('button:has-text("Not now")').count(), 1);
@@ -192,6 +239,17 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       await submit(p, '#create-token button[type=submit]');
       assert.equal(await h1(p), 'Authentication: Configuration');
     }],
+    ['admin page: confirm requiring two-factor for an application', 'admin', async (p) => {
+      await go(p, '/account/authentication');
+      await submit(p, `button[aria-label="Require two-factor authentication for ${THIRD_PARTY}"]`);
+      assert.match(await p.locator('#confirm-summary').innerText(), /^Every member of /);
+    }],
+    ['admin page: confirm removing a member', 'admin', async (p) => {
+      await go(p, '/account/authentication');  // the requirement was not confirmed
+      // Nor is the removal: Bob stays a member.
+      await submit(p, `button[aria-label="Remove ${BOB.email}"]`);
+      assert.match(await p.locator('#confirm-summary').innerText(), new RegExp(`^${BOB.email} will be signed out`));
+    }],
     ['sign out?', 'admin', async (p) => {
       await go(p, `/logout?client_id=${PUBLIC_CLIENT_ID}`);
       assert.equal(await h1(p), 'Sign out of Keystep?');
@@ -223,6 +281,22 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       await sendCode(p, await totpCode(known.memberSecret), '/login/second-factor');
       assert.equal(new URL(p.url()).pathname, '/profile');
       assert.match(await p.locator('main').innerText(), /Codes are shown once/);
+    }],
+    ['add a security key', 'member', async (p) => {
+      // The page before the ceremony: naming the key, the button that starts it.
+      await go(p, '/profile');
+      await p.selectOption('select[name=method]', 'webauthn');
+      await submit(p, 'button:has-text("Add a second factor")');
+      assert.equal(new URL(p.url()).pathname, '/profile/two-factor/enable');
+      assert.equal(await p.locator('button:has-text("Touch your key")').count(), 1);
+    }],
+    ['add a YubiKey', 'member', async (p) => {
+      // The command that programs the key, and two codes from it.
+      await go(p, '/profile');
+      await p.selectOption('select[name=method]', 'yubikey_hotp');
+      await submit(p, 'button:has-text("Add a second factor")');
+      assert.equal(new URL(p.url()).pathname, '/profile/two-factor/enable');
+      assert.match(await p.locator('main').innerText(), /ykman otp hotp/);
     }],
     ['error: no access to the admin page', 'member', async (p) => {
       await go(p, '/account/authentication');
@@ -265,14 +339,18 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       const mail = await parseMail(m.raw);
       if (!mail.html) continue;  // text only
       assert.match(mail.html, /<html lang="en">/, mail.subject);
+      assert.equal(mail.html.match(/<html\b/gi).length, 1, `${mail.subject}: one document, not a page in the page`);
       assert.match(mail.html, new RegExp(`<title>[^<]+</title>`), mail.subject);
       for (const img of mail.html.matchAll(/<img\b[^>]*>/g))
         assert.doesNotMatch(img[0], /alt="QR code"/, `${mail.subject}: the QR code's alt text says what it is`);
       assert.deepEqual(await htmlProblems(page, mail.html), [], mail.subject);
       subjects.add(mail.subject);
     }
-    // The invitation, the enforcement email (with its QR code) and the security notices.
+    // The invitation, the enforcement email (with its QR code), the password reset's and the
+    // security notices.
     assert.ok(subjects.has(INVITATION_SUBJECT), [...subjects].join(', '));
+    assert.ok([...subjects].some((s) => s.startsWith('Reset your password')), [...subjects].join(', '));
+    assert.ok([...subjects].some((s) => s.startsWith('Your password was changed')), [...subjects].join(', '));
     assert.ok(subjects.has(`Set up two-factor authentication for ${ISSUER_LABEL}`), [...subjects].join(', '));
     assert.ok([...subjects].some((s) => s.startsWith('A second factor was added')), [...subjects].join(', '));
   });

@@ -5,7 +5,10 @@
 // requiring user verification refuses a key that did not verify her; a key whose signature
 // counter went backwards is refused, marked on the profile and alice is emailed (the test
 // SMTP server); a browser without JavaScript is told so and offered her other methods; when
-// the account enforces two-factor authentication, bob's forced setup takes a key.
+// the account enforces two-factor authentication, bob's forced setup takes a key. Carol adds
+// a second key from a second authenticator and signs in with each; a bogus signature and an
+// answer without user presence are refused; the key she removes is no longer offered and is
+// refused when a browser is made to use it; a U2F (CTAP1) authenticator registers and signs in.
 // The issuer is http://localhost:PORT: WebAuthn refuses an IP address as relying-party id.
 //   cd tests/e2e && KEYSTEP_BIN=$PWD/../../build/keystep node --test webauthn.test.mjs
 
@@ -54,17 +57,13 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 
-  // A fresh browser context and page with a virtual authenticator holding `credentials`.
-  async function withKey(options = KEY, credentials = []) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
+  // A virtual authenticator in the page of `cdp` holding `credentials`.
+  async function addAuthenticator(cdp, options = KEY, credentials = []) {
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator',
                                                 { options: { ...KEY, ...options } });
     for (const c of credentials)
       await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: c });
-    const key = {
+    return {
       async credentials() {
         return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
       },
@@ -73,8 +72,20 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
                         { authenticatorId, isBogusSignature: false, isBadUV: false,
                           isBadUP: false, ...bits });
       },
+      remove() {
+        return cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+      },
     };
-    return { context, page, key };
+  }
+
+  // A fresh browser context and page with a virtual authenticator holding `credentials`.
+  async function withKey(options = KEY, credentials = []) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const key = await addAuthenticator(cdp, options, credentials);
+    return { context, page, cdp, key };
   }
 
   async function submitPassword(page, user = USER) {
@@ -83,11 +94,22 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
   }
 
-  // Signs `user` in to the profile on `page` and adds the page's key as `label`.
-  async function addKeyOnProfile(page, user, label) {
+  // Signs `user` in to the profile on `page`, with the page's key when 2FA is on.
+  async function signInToProfile(page, user) {
     await page.goto(`${ks.issuer}/profile`);
     await submitPassword(page, user);
-    assert.equal(new URL(page.url()).pathname, '/profile');
+    if (new URL(page.url()).pathname === '/login/second-factor') await useKey(page);
+    assert.equal(new URL(page.url()).pathname, '/profile', await page.content());
+  }
+
+  // Signs `user` in to the profile on `page` and adds the page's key as `label`.
+  async function addKeyOnProfile(page, user, label) {
+    await signInToProfile(page, user);
+    await addKey(page, label);
+  }
+
+  // Adds the page's key as `label` from the profile `page` shows.
+  async function addKey(page, label) {
     await page.selectOption('select[name=method]', 'webauthn');
     await Promise.all([page.waitForNavigation(), page.click('button:has-text("Add a second factor")')]);
     assert.equal(new URL(page.url()).pathname, '/profile/two-factor/enable');
@@ -96,14 +118,16 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     assert.equal(await page.locator('script:not([src])').count(), 0);
     await page.fill('#label', label);
     await Promise.all([page.waitForNavigation(), page.click('button:has-text("Touch your key")')]);
-    assert.match(await page.locator('main').innerText(), /Two-factor authentication is on/);
+    // The first key turns two-factor authentication on; a further one is added to it.
+    assert.match(await page.locator('main').innerText(),
+                 new RegExp(`Two-factor authentication is on|${label} added\\.`));
   }
 
   // A relying party's sign-in up to the second step. Returns the RP's checks.
-  async function toSecondStep(page) {
+  async function toSecondStep(page, user = USER) {
     const auth = await startAuthorization(config, ks);
     await page.goto(auth.url.href);
-    await submitPassword(page);
+    await submitPassword(page, user);
     assert.equal(new URL(page.url()).pathname, '/login/second-factor', await page.content());
     return auth;
   }
@@ -113,13 +137,32 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
                        page.click('button:has-text("Use your Security key")')]);
   }
 
+  // `user`'s sign-in to the RP with the page's key, up to the tokens: amr has hwk.
+  // `atSecondStep` checks the second step's page before the key is used.
+  async function signInWithKey(page, user, atSecondStep = async () => {}) {
+    const auth = await toSecondStep(page, user);
+    await atSecondStep();
+    await useKey(page);
+    assert.ok(page.url().startsWith(ks.redirectUri), `back at the RP, not ${page.url()}`);
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), auth.checks);
+    const claims = tokens.claims();
+    assert.equal(claims.email, user.email);
+    assert.ok(claims.amr.includes('hwk'), `amr ${JSON.stringify(claims.amr)} has hwk`);
+  }
+
+  // The page's key was used and refused with `message`: the sign-in stays at the second step.
+  async function assertRefused(page, message = /Your security key was not accepted\. Use a key registered for you, touch it when it blinks and try again\./) {
+    assert.equal(new URL(page.url()).pathname, '/login/second-factor', 'still at the second step');
+    assert.match(await page.locator('[role=alert]').innerText(), message);
+  }
+
   it('alice adds a security key on her profile: she names it and touches it', async () => {
     const { context, page, key } = await withKey();
     try {
       await addKeyOnProfile(page, USER, 'Desk key');
       await page.goto(`${ks.issuer}/profile`);
-      assert.equal(await page.locator('#factors + table input[name=label]').inputValue(), 'Desk key');
-      assert.match(await page.locator('#factors + table').innerText(), /\tSecurity key\t/);
+      assert.equal(await page.locator('#factors + .table input[name=label]').inputValue(), 'Desk key');
+      assert.match(await page.locator('#factors + .table').innerText(), /\tSecurity key\t/);
       [credential] = await key.credentials();
       assert.ok(credential, 'the virtual authenticator holds the new credential');
     } finally {
@@ -134,14 +177,8 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
   it('alice signs in to the relying party with her key: amr has hwk', async () => {
     const { context, page, key } = await withKey(KEY, [credential]);
     try {
-      const auth = await toSecondStep(page);
-      assert.match(await page.locator('main').innerText(), /Use your Security key/);
-      await useKey(page);
-      assert.ok(page.url().startsWith(ks.redirectUri), `back at the RP, not ${page.url()}`);
-      const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), auth.checks);
-      const claims = tokens.claims();
-      assert.equal(claims.email, USER.email);
-      assert.ok(claims.amr.includes('hwk'), `amr ${JSON.stringify(claims.amr)} has hwk`);
+      await signInWithKey(page, USER, async () =>
+        assert.match(await page.locator('main').innerText(), /Use your Security key/));
       [credential] = await key.credentials();  // its signature counter moved on
     } finally {
       await context.close();
@@ -178,9 +215,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
         await key.overrideBits({ isBadUV: true });
         await toSecondStep(page);
         await useKey(page);
-        assert.equal(new URL(page.url()).pathname, '/login/second-factor', 'still at the second step');
-        assert.match(await page.locator('[role=alert]').innerText(),
-                     /That code is not valid\. Touch your key and try again\./);
+        await assertRefused(page);
         await key.overrideBits({});
         await useKey(page);
         assert.ok(page.url().startsWith(ks.redirectUri), `back at the RP, not ${page.url()}`);
@@ -210,9 +245,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     try {
       await toSecondStep(page);
       await useKey(page);
-      assert.equal(new URL(page.url()).pathname, '/login/second-factor', 'still at the second step');
-      assert.match(await page.locator('[role=alert]').innerText(),
-                   /This key may have been copied, so it was refused\./);
+      await assertRefused(page, /This key may have been copied, so it was refused\./);
     } finally {
       await context.close();
     }
@@ -232,6 +265,128 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     assert.match(notice.text, /Desk key/);
     const { body } = await api.auditEvents({ event: 'mfa.clone_refused' });
     assert.ok(JSON.stringify(body).includes('mfa.clone_refused'), JSON.stringify(body));
+  });
+
+  describe('carol has two keys', () => {
+    const CAROL = { email: 'carol@example.com', password: 'carol staple battery' };
+    let first;   // her keys as the virtual authenticators exported them
+    let second;
+
+    // The second step's ceremony options, as the server rendered them for the browser.
+    async function ceremonyOptions(page) {
+      return JSON.parse(await page.locator('form#ceremony').getAttribute('data-options'));
+    }
+
+    const idOf = (c) => Buffer.from(c.credentialId, 'base64').toString('base64url');
+
+    it('she adds a second key from a second authenticator and signs in with each in turn', async () => {
+      await ks.addUser(CAROL);
+      let { context, page, cdp, key } = await withKey();
+      try {
+        await addKeyOnProfile(page, CAROL, 'Key one');
+        [first] = await key.credentials();
+      } finally {
+        await context.close();
+      }
+      ({ context, page, cdp, key } = await withKey(KEY, [first]));
+      try {
+        await signInToProfile(page, CAROL);
+        // The first key is unplugged and a second, empty one plugged in.
+        await key.remove();
+        const other = await addAuthenticator(cdp);
+        await addKey(page, 'Key two');
+        [second] = await other.credentials();
+        assert.ok(second, 'the second authenticator holds the new credential');
+        assert.notEqual(idOf(second), idOf(first));
+      } finally {
+        await context.close();
+      }
+      for (const credential of [first, second]) {
+        ({ context, page, key } = await withKey(KEY, [credential]));
+        try {
+          await signInWithKey(page, CAROL);
+          const [moved] = await key.credentials();  // its signature counter moved on
+          if (credential === first) first = moved; else second = moved;
+        } finally {
+          await context.close();
+        }
+      }
+    });
+
+    // Chromium's authenticator spoils its answer as `bits` say: the server refuses it with a
+    // plain message and carol stays at the second step.
+    for (const [what, bits] of [['a bogus signature', { isBogusSignature: true }],
+                                ['an answer without user presence (no touch)', { isBadUP: true }]]) {
+      it(`${what} is refused with a plain message, the sign-in not completed`, async () => {
+        const { context, page, key } = await withKey(KEY, [second]);
+        try {
+          await key.overrideBits(bits);
+          await toSecondStep(page, CAROL);
+          await useKey(page);
+          await assertRefused(page);
+        } finally {
+          await context.close();
+        }
+      });
+    }
+
+    it('she removes the first key on her profile: it is no longer offered, and refused', async () => {
+      let { context, page, key } = await withKey(KEY, [second]);
+      try {
+        await signInToProfile(page, CAROL);
+        [second] = await key.credentials();
+        await Promise.all([page.waitForNavigation(), page.click('button[aria-label="Remove Key one"]')]);
+        assert.equal(await page.locator('button[aria-label="Remove Key one"]').count(), 0,
+                     await page.content());
+        assert.equal(await page.locator('button[aria-label="Remove Key two"]').count(), 1);
+      } finally {
+        await context.close();
+      }
+      ({ context, page, key } = await withKey(KEY, [first]));
+      try {
+        await toSecondStep(page, CAROL);
+        const options = await ceremonyOptions(page);
+        assert.deepEqual(options.allowCredentials.map((c) => c.id), [idOf(second)]);
+        // A browser that is made to use it anyway gets a refusal.
+        options.allowCredentials = [{ type: 'public-key', id: idOf(first) }];
+        await page.locator('form#ceremony').evaluate(
+            (form, json) => { form.dataset.options = json; }, JSON.stringify(options));
+        await useKey(page);
+        await assertRefused(page);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('a U2F (CTAP1) key registers and signs her in', async () => {
+      const U2F = { protocol: 'u2f', transport: 'usb', hasResidentKey: false,
+                    hasUserVerification: false, isUserVerified: false };
+      let { context, page, cdp, key } = await withKey(KEY, [second]);
+      let u2f;
+      try {
+        await signInToProfile(page, CAROL);
+        await key.remove();
+        const old = await addAuthenticator(cdp, U2F);
+        await addKey(page, 'Old U2F key');
+        [u2f] = await old.credentials();
+        assert.ok(u2f, 'the U2F authenticator holds the new credential');
+      } finally {
+        await context.close();
+      }
+      const [row] = await ks.sql("SELECT params FROM mfa_credentials WHERE provider_id = 'webauthn' " +
+                                 `AND lookup_key = '${idOf(u2f)}'`);
+      assert.ok(row, 'the U2F key is stored');
+      // Keystep asks for attestation "none" unless the account wants trusted attestation, so
+      // Chromium replaces the key's fido-u2f statement; a U2F key has no model (AAGUID).
+      assert.equal(JSON.parse(row.params).aaguid, '00000000-0000-0000-0000-000000000000', row.params);
+      // Chromium exports a U2F credential without its relying-party id.
+      ({ context, page } = await withKey(U2F, [{ ...u2f, rpId: new URL(ks.issuer).hostname }]));
+      try {
+        await signInWithKey(page, CAROL);
+      } finally {
+        await context.close();
+      }
+    });
   });
 
   it("the account's forced setup takes a security key instead of an app", async () => {

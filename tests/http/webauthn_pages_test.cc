@@ -162,7 +162,7 @@ TEST_F(WebAuthnPages, TheSecondStepRunsTheCeremonyAndRefusesABadAnswerPlainly) {
       R"({"id":"b3RoZXIta2V5","rawId":"b3RoZXIta2V5","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA"}})";
   HttpResponse refused = submit_second_factor(second, answer);
   EXPECT_EQ(refused.status, 401);
-  EXPECT_TRUE(has(refused.body, "That code is not valid. Touch your key and try again.")) << refused.body;
+  EXPECT_TRUE(has(refused.body, "Your security key was not accepted. Use a key registered for you, touch it when it blinks and try again.")) << refused.body;
   EXPECT_TRUE(has(refused.body, "data-ceremony=\"get\"")) << "a fresh ceremony";
 }
 

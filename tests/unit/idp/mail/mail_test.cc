@@ -297,6 +297,9 @@ TEST(BuildMessage, RefusesMalformedInput) {
   c = setup_email("png");
   c.subject = "\xC0\xAF";  // overlong '/'
   EXPECT_TRUE(refused(c));
+  c = setup_email("png");
+  c.html_body = "<!DOCTYPE html><html><body><p>a page in the page</p></body></html>";
+  EXPECT_TRUE(refused(c));  // the builder makes the document
 }
 
 // Found by tests/fuzz/mail_fuzz: an address or a printable display name of any length went
