@@ -8,7 +8,7 @@
 # others: the keystep_library / target_link_libraries lines of CMakeLists.txt are the arrows,
 # read from there. This script adds, in the one table below, which library each folder's
 # sources belong to, and the rules a link cannot say: who owns a third-party header
-# (Pistache, SQLite, liboath, libfido2, libcbor, libykpers) and the wiring headers only tools/ uses.
+# (Pistache, SQLite, libpq, liboath, libfido2, libcbor, libykpers) and the wiring headers only tools/ uses.
 # A folder of C++ sources missing from the table is an error, so the table stays current.
 # tests/ and bench/ wire what they test and are not checked.
 set -euo pipefail
@@ -35,6 +35,7 @@ FOLDERS = {
     "idp/admin": ("keystep_admin", False),
     "idp/reset": ("keystep_reset", False),
     "storage/sqlite": ("keystep_storage", False),
+    "storage/postgres": ("keystep_storage_postgres", False),
     "http": ("keystep_http", False),
     "tools/cli": ("keystep_cli", False),
     "tools/keystep": ("keystep", False),
@@ -44,6 +45,7 @@ FOLDERS = {
 OWNED_HEADERS = [
     ("pistache/", "http"),      # http is the only Pistache code
     ("sqlite3.h", "storage"),   # SQL lives only in storage/
+    ("libpq-fe.h", "storage/postgres"),
     ("liboath/", "providers"),  # second-factor libraries stay inside their provider
     ("oath.h", "providers"),
     ("fido.h", ("providers", "tools/keystep-enroll")),  # the verifier and the tool's client

@@ -30,7 +30,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "password_queue",   "reauthentication_max_age",
                                        "max_connections",  "idle_timeout",   "metrics",
                                        "log_file",         "credential_caps",
-                                       "password_reset",   "webauthn"};
+                                       "password_reset",   "webauthn",       "database"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -55,6 +55,7 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
   if (!(s = read_field(json, "idle_timeout", config.idle_timeout))) return s;
   if (!(s = read_field(json, "plugin_dir", config.plugin_dir))) return s;
   if (!(s = read_field(json, "log_file", config.log_file))) return s;
+  if (!(s = read_field(json, "database", config.database))) return s;
   if (const auto it = json.find("metrics"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "metrics must be an object");
     for (const auto& [key, value] : it->items()) {
@@ -184,6 +185,7 @@ Status validate_config(const IdpConfig& config) {
                       "(e.g. https://id.example.com): " + config.issuer);
   if (config.signing_alg != "RS256" && config.signing_alg != "ES256")
     return make_error(ErrorCode::kInvalidArgument, "signing_alg must be RS256 or ES256");
+  if (Status s = validate_database_url(config.database); !s) return s;
   for (int64_t ttl : {config.code_ttl, config.access_token_ttl, config.id_token_ttl,
                       config.refresh_token_ttl, config.session_ttl, config.flow_ttl,
                       config.reauthentication_max_age}) {
@@ -254,6 +256,7 @@ nlohmann::json config_to_json(const IdpConfig& config) {
           {"trusted_proxies", config.trusted_proxies},
           {"metrics", {{"allow", config.metrics_allow}, {"token", config.metrics_token}}},
           {"log_file", config.log_file},
+          {"database", config.database},
           {"credential_caps",
            {{"soft", config.credential_caps.soft},
             {"hardware", config.credential_caps.hardware},
@@ -271,6 +274,16 @@ nlohmann::json config_to_json(const IdpConfig& config) {
            {{"rp_id", config.webauthn_rp_id},
             {"attestation_roots", config.webauthn_attestation_roots}}},
           {"mail", config.mail}};
+}
+
+Status validate_database_url(const std::string& database) {
+  if (database.empty() || database.rfind("postgresql://", 0) == 0 ||
+      database.rfind("postgres://", 0) == 0)
+    return {};
+  // The value is not repeated: a URL may carry a password.
+  return make_error(ErrorCode::kInvalidArgument,
+                    "database must be a postgresql:// URL (leave it out for SQLite in the data "
+                    "directory)");
 }
 
 }  // namespace keystep

@@ -81,6 +81,11 @@ struct IdpConfig {
   // so no account can require trusted attestation). Read at start-up.
   std::string webauthn_rp_id;
   std::string webauthn_attestation_roots;
+  // Where the state lives: "" (the default) for SQLite in the data directory, or a
+  // PostgreSQL URL ("postgresql://user@host:5432/keystep?sslmode=verify-full") shared by
+  // several nodes. The KEYSTEP_DATABASE_URL environment variable, when set, takes its place
+  // (so a password need not be in the file; libpq's PGPASSWORD and ~/.pgpass work too).
+  std::string database;
   // Email delivery (idp/mailer.h apply_mail_config_json): "from", "outbox_dir", "smtp".
   nlohmann::json mail = nlohmann::json::object();
 };
@@ -95,5 +100,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config);
 Status validate_config(const IdpConfig& config);
 
 nlohmann::json config_to_json(const IdpConfig& config);
+
+// kInvalidArgument unless `database` is "" or a postgresql:// (or postgres://) URL.
+Status validate_database_url(const std::string& database);
 
 }  // namespace keystep

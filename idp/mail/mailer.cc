@@ -248,7 +248,8 @@ Status SmtpTransport::deliver(const OutgoingMail& mail) {
 // ---- configuration
 
 Status apply_mail_config_json(const nlohmann::json& json, MailConfig& config) {
-  if (Status s = check_keys(json, "", {"from", "outbox_dir", "outbox_retention_days", "smtp"});
+  if (Status s = check_keys(json, "", {"from", "outbox_dir", "outbox_retention_days",
+                                           "claim_lease_seconds", "smtp"});
       !s) {
     return s;
   }
@@ -256,6 +257,9 @@ Status apply_mail_config_json(const nlohmann::json& json, MailConfig& config) {
   auto from = mailbox_address(config.from);
   if (!from) return bad_key("from", "is not an email address: " + from.error().message);
   if (Status s = read_string(json, "", "outbox_dir", config.outbox_dir); !s) return s;
+  if (Status s = read_int(json, "", "claim_lease_seconds", 2, 86400, config.claim_lease_seconds);
+      !s)
+    return s;
   if (Status s = read_int(json, "", "outbox_retention_days", 0, 3650, config.outbox_retention_days);
       !s) {
     return s;
@@ -335,10 +339,14 @@ Result<int> Mailer::deliver_due() {
   }
   int delivered = 0;
   for (;;) {
-    auto due = store_.due_mail(clock_.now(), options_.batch);
+    const int64_t claimed_at = clock_.now();
+    auto due = store_.claim_mail(claimed_at, options_.batch, options_.lease);
     if (!due) return due.error();
     for (const OutgoingMail& mail : *due) {
       if (worker_.stopping()) return delivered;
+      // Past half its claim a message is left to a later claim (ours or another node's, once
+      // the lease ran out): a delivery started now could still run when another takes it.
+      if (clock_.now() >= claimed_at + options_.lease / 2) break;
       Status sent;
       if (auto clear = options_.box ? open_mime(*options_.box, mail.mime, mail.dedupe_key)
                                     : open_mime_without_key(mail.mime);

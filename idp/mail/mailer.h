@@ -96,14 +96,20 @@ class SmtpTransport final : public MailTransport {
 //   {"from": "Keystep <no-reply@id.example.com>",   // From header and envelope sender
 //    "outbox_dir": "/var/lib/keystep/outbox",       // file transport; default DATA_DIR/outbox
 //    "outbox_retention_days": 7,                    // file transport; 0 keeps files for ever
+//    "claim_lease_seconds": 300,                    // MailerOptions::lease (several nodes)
 //    "smtp": {"host": "smtp.example.com", "port": 587, "security": "starttls",
 //             "username": "keystep", "password": "…",
 //             "connect_timeout_ms": 5000, "timeout_ms": 30000}}
 // With "smtp" present mail goes through SMTP, else into .eml files.
+// MailerOptions::lease unless configured: longer than any SMTP delivery (connect_timeout_ms
+// + timeout_ms) twice over.
+inline constexpr int64_t kDefaultClaimLease = 300;
+
 struct MailConfig {
   std::string from = "Keystep <keystep@localhost>";
   std::string outbox_dir;  // empty: <data dir>/outbox
   int64_t outbox_retention_days = kDefaultOutboxRetention / (24 * 3600);  // 0: keep
+  int64_t claim_lease_seconds = kDefaultClaimLease;  // MailerOptions::lease
   bool use_smtp = false;
   SmtpConfig smtp;  // smtp.from is the address of `from`
 };
@@ -125,6 +131,10 @@ struct MailerOptions {
   int64_t max_backoff = 3600;            // cap of the delay between attempts
   int max_attempts = 20;                 // after this many failures the message is given up
   std::chrono::milliseconds poll{5000};  // background pass interval without notify()
+  // Seconds a claimed message (MailStore::claim_mail) stays this worker's: workers of other
+  // nodes take it only after that, when this one died delivering it. A message is delivered
+  // only in the first half of its claim, so a slow delivery never overlaps another node's.
+  int64_t lease = kDefaultClaimLease;
   // Opens sealed messages (idp/mail/mail.h seal_mime) before delivery; without it a sealed message
   // fails like an undeliverable one. Borrowed: must outlive the Mailer.
   const SecretBox* box = nullptr;
@@ -143,7 +153,8 @@ class Mailer {
   Mailer& operator=(const Mailer&) = delete;
 
   // One pass: first marks sent the messages an earlier pass delivered but could not mark;
-  // then delivers every message due at clock.now(), in batches, opened (options.box). A
+  // then claims (MailStore::claim_mail, options.lease) and delivers every message due at
+  // clock.now(), in batches, opened (options.box). A
   // delivered message is marked sent; a failed one gets attempts + 1 and is retried after
   // min(base_backoff * 2^attempts, max_backoff) seconds (attempts counted before this
   // failure), or is given up (next_attempt_at = kMailNever, last_error says so) once it has

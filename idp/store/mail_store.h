@@ -58,6 +58,13 @@ class MailStore {
   // Pending messages with next_attempt_at <= now, earliest next_attempt_at first (then by
   // id), at most `limit` (clamped to [1, 500]).
   virtual Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) = 0;
+  // Claims for one delivering worker the messages due_mail(now, limit) would return, less
+  // those another worker is claiming at this moment, in one atomic step: each is returned
+  // with next_attempt_at = now + lease (also stored), so no other worker (another node
+  // sharing the database) gets it until the lease runs out. mark_sent and mark_failed end the
+  // claim; a worker that dies holding one leaves the message due again at now + lease. lease
+  // must be positive (kInvalidArgument).
+  virtual Result<std::vector<OutgoingMail>> claim_mail(int64_t now, int limit, int64_t lease) = 0;
   // Records delivery: sent_at = now. Marking an already sent message again keeps the
   // first sent_at and succeeds. kNotFound for an unknown id.
   virtual Status mark_sent(int64_t id, int64_t now) = 0;

@@ -83,6 +83,26 @@ Result<std::vector<OutgoingMail>> SqliteStore::due_mail(int64_t now, int limit) 
   return read_all(*st);
 }
 
+Result<std::vector<OutgoingMail>> SqliteStore::claim_mail(int64_t now, int limit, int64_t lease) {
+  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a mail claim needs a lease");
+  std::lock_guard lock(mu_);
+  // One statement: atomic across connections (processes) sharing the file.
+  auto st = Statement::prepare(
+      db_,
+      "UPDATE mail_outbox SET next_attempt_at = ?3 WHERE id IN (SELECT id FROM mail_outbox "
+      "WHERE sent_at = 0 AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2) "
+      "RETURNING id, dedupe_key, recipient, subject, mime, created_at, attempts, "
+      "next_attempt_at, sent_at, last_error");
+  if (!st) return st.error();
+  st->bind_int64(1, now).bind_int64(2, std::clamp(limit, 1, kMaxMailPage)).bind_int64(3, now + lease);
+  auto claimed = read_all(*st);
+  if (!claimed) return claimed.error();
+  // RETURNING gives no order; the delivery order is by id (all now share next_attempt_at).
+  std::sort(claimed->begin(), claimed->end(),
+            [](const OutgoingMail& a, const OutgoingMail& b) { return a.id < b.id; });
+  return claimed;
+}
+
 Status SqliteStore::mark_sent(int64_t id, int64_t now) {
   std::lock_guard lock(mu_);
   auto st = Statement::prepare(

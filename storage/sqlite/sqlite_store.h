@@ -201,6 +201,7 @@ class SqliteStore final : public Store, public MailStore {
   // MailStore
   Status enqueue_mail(const OutgoingMail& mail) override;
   Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) override;
+  Result<std::vector<OutgoingMail>> claim_mail(int64_t now, int limit, int64_t lease) override;
   Status mark_sent(int64_t id, int64_t now) override;
   Status mark_failed(int64_t id, int64_t next_attempt_at, const std::string& error) override;
   Result<std::vector<OutgoingMail>> mail_for(const std::string& to) override;

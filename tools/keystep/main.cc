@@ -1,5 +1,5 @@
 // keystep: the IdP server and its administration commands. This is the one place that wires
-// concrete pieces (SQLite store, OpenSSL randomness, Pistache server) together.
+// concrete pieces (SQLite or PostgreSQL store, OpenSSL randomness, Pistache server) together.
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +18,7 @@
 #include <string>
 #include <tuple>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/crypto/random.h"
@@ -25,6 +26,8 @@
 #include "idp/config/config.h"
 #include "idp/mail/mailer.h"
 #include "idp/observability/observability.h"
+#include "storage/postgres/copy_from_sqlite.h"
+#include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tools/cli/command.h"
 #include "tools/keystep/wiring.h"
@@ -57,7 +60,8 @@ struct Runtime {
   IdpConfig config;
   OsRandom random;
   SystemClock clock;
-  std::unique_ptr<sqlite::SqliteStore> store;
+  std::unique_ptr<Store> store;
+  MailStore* outbox = nullptr;  // the mail queue of the same database, owned by `store`
   std::unique_ptr<SecretBox> box;
   std::unique_ptr<WiredServer> server;  // set by wire()
 };
@@ -77,7 +81,46 @@ Status load_config(const Args& args, const std::string& data_dir, IdpConfig& con
   }
   if (auto issuer = args.get("--issuer")) config.issuer = *issuer;
   if (auto listen = args.get("--listen")) config.listen = *listen;
+  if (auto threads = args.get("--threads")) {
+    if (threads->empty() || threads->find_first_not_of("0123456789") != std::string::npos ||
+        threads->size() > 3)
+      return make_error(ErrorCode::kInvalidArgument, "--threads must be a number");
+    config.threads = std::stoi(*threads);
+  }
+  if (auto database = args.get("--database")) config.database = *database;
   if (auto s = validate_config(config); !s) return s;
+  return {};
+}
+
+// The database the nodes share: KEYSTEP_DATABASE_URL over the configuration's "database"
+// (see IdpConfig::database); "" for SQLite in the data directory.
+Result<std::string> database_url(const IdpConfig& config) {
+  const char* env = std::getenv("KEYSTEP_DATABASE_URL");
+  if (env == nullptr || *env == '\0') return config.database;
+  if (auto s = validate_database_url(env); !s)
+    return make_error(ErrorCode::kInvalidArgument, "KEYSTEP_DATABASE_URL: " + s.error().message);
+  return std::string(env);
+}
+
+// Opens (and migrates) the store `config` names into r.store and r.outbox. PostgreSQL's pool
+// has one connection per HTTP worker, plus one each for the mail and logout workers, the
+// purge, and a spare for the administration commands.
+Status open_store(Runtime& r, const std::string& url) {
+  if (url.empty()) {
+    const std::string db = r.data_dir + "/" + kDatabaseFile;
+    auto store = sqlite::SqliteStore::open(db);
+    if (!store) return store.error();
+    r.outbox = store->get();
+    r.store = std::move(*store);
+    return {};
+  }
+  const int workers = r.config.threads > 0
+                          ? r.config.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto store = postgres::PostgresStore::open(url, workers + 4);
+  if (!store) return store.error();
+  r.outbox = store->get();
+  r.store = std::move(*store);
   return {};
 }
 
@@ -96,17 +139,17 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Args& args) {
   auto box = SecretBox::from_key(*master);
   if (!box) return box.error();
   rt->box = std::make_unique<SecretBox>(std::move(*box));
+  auto url = database_url(rt->config);
+  if (!url) return url.error();
   const std::string db = rt->data_dir + "/" + kDatabaseFile;
-  if (!fs::exists(db))
+  if (url->empty() && !fs::exists(db))
     return make_error(ErrorCode::kNotFound, db + " is missing; run keystep init first");
-  auto store = sqlite::SqliteStore::open(db);
-  if (!store) return store.error();
-  rt->store = std::move(*store);
+  if (auto s = open_store(*rt, *url); !s) return s.error();
   return rt;
 }
 
 Status wire(Runtime& r, const WiringOptions& options = {}) {
-  auto server = wire_server(r.config, *r.store, *r.store, *r.box, r.random, r.clock, options);
+  auto server = wire_server(r.config, *r.store, *r.outbox, *r.box, r.random, r.clock, options);
   if (!server) return server.error();
   r.server = std::move(*server);
   return {};
@@ -155,36 +198,47 @@ int cmd_init(const Args& args) {
   fs::create_directories(*data_dir, ec);
   if (ec) return fail("cannot create " + *data_dir + ": " + ec.message());
   ::chmod(data_dir->c_str(), 0700);
-  const std::string db = *data_dir + "/" + kDatabaseFile;
-  if (fs::exists(db)) return fail(*data_dir + " is already initialised (" + db + " exists)");
-
-  IdpConfig config;
-  if (auto s = load_config(args, *data_dir, config); !s) return fail(s.error());
-  OsRandom random;
-  SystemClock clock;
+  Runtime r;
+  r.data_dir = *data_dir;
+  if (auto s = load_config(args, r.data_dir, r.config); !s) return fail(s.error());
+  auto url = database_url(r.config);
+  if (!url) return fail(url.error());
+  const std::string db = r.data_dir + "/" + kDatabaseFile;
+  if (url->empty() && fs::exists(db))
+    return fail(r.data_dir + " is already initialised (" + db + " exists)");
+  // Opened (and migrated) first: a database that cannot be reached leaves nothing behind.
+  if (auto s = open_store(r, *url); !s) return fail(s.error());
+  // A shared database is prepared once: the second node's init must not add a second
+  // active key (the nodes share the first one's data directory instead).
+  auto keys = r.store->signing_keys();
+  if (!keys) return fail(keys.error());
+  if (!keys->empty())
+    return fail("the database is already initialised (it has signing keys); copy the first "
+                "node's data directory (keystep.conf and master.key) to the others");
   if (std::getenv("KEYSTEP_MASTER_KEY") == nullptr) {
-    if (auto s = create_master_key_file(*data_dir, random); !s) return fail(s.error());
+    if (auto s = create_master_key_file(r.data_dir, r.random); !s) return fail(s.error());
   }
-  const std::string conf_path = *data_dir + "/" + kConfigFile;
+  const std::string conf_path = r.data_dir + "/" + kConfigFile;
   if (!fs::exists(conf_path)) {
-    if (auto s = write_private_file(conf_path, config_to_json(config).dump(2) + "\n"); !s)
+    if (auto s = write_private_file(conf_path, config_to_json(r.config).dump(2) + "\n"); !s)
       return fail(s.error());
   }
-  auto master = load_master_key(*data_dir);
+  auto master = load_master_key(r.data_dir);
   if (!master) return fail(master.error());
   auto box = SecretBox::from_key(*master);
   if (!box) return fail(box.error());
-  auto store = sqlite::SqliteStore::open(db);
-  if (!store) return fail(store.error());
-  auto server = wire_server(config, **store, **store, *box, random, clock);
-  if (!server) return fail(server.error());
-  auto kid = (*server)->signing_keys().rotate(config.signing_alg, random);
+  r.box = std::make_unique<SecretBox>(std::move(*box));
+  if (auto s = wire(r); !s) return fail(s.error());
+  auto& config = r.config;
+  auto& server = r.server;
+  auto& random = r.random;
+  auto kid = server->signing_keys().rotate(config.signing_alg, random);
   if (!kid) return fail(kid.error());
-  std::cout << "Initialised " << *data_dir << " (issuer " << config.issuer << ", signing key "
-            << *kid << ")\n";
+  std::cout << "Initialised " << *data_dir << " (issuer " << config.issuer << ", "
+            << (url->empty() ? "SQLite" : "PostgreSQL") << ", signing key " << *kid << ")\n";
   if (!args.has("--demo")) return 0;
 
-  Directory& directory = (*server)->directory();
+  Directory& directory = server->directory();
   auto account = directory.create_account("demo", "Keystep Demo");
   if (!account) return fail(account.error());
   auto password = random_token(random, 12);
@@ -214,12 +268,6 @@ int cmd_serve(const Args& args) {
   auto rt = open_runtime(args);
   if (!rt) return fail(rt.error());
   Runtime& r = **rt;
-  if (auto threads = args.get("--threads")) {
-    if (threads->empty() || threads->find_first_not_of("0123456789") != std::string::npos ||
-        threads->size() > 3)
-      return fail(ErrorCode::kInvalidArgument, "--threads must be a number");
-    r.config.threads = std::stoi(*threads);
-  }
   auto options = serve_options(r.config);
   if (!options) return fail(options.error());
   MailConfig mail_config;
@@ -530,6 +578,33 @@ int cmd_key_retire(const Args& args) {
   return 0;
 }
 
+int cmd_store_copy(const Args& args) {
+  auto from = args.required("--from");
+  if (!from) return fail(from.error());
+  auto to = args.required("--to");
+  if (!to) return fail(to.error());
+  if (to->empty() || !validate_database_url(*to))
+    return fail(ErrorCode::kInvalidArgument, "--to must be a postgresql:// URL");
+  const std::string db = *from + "/" + kDatabaseFile;
+  if (!fs::exists(db)) return fail(ErrorCode::kNotFound, db + " is missing: --from names a data directory");
+  {
+    // Brings the source to the schema this binary copies (what `serve` would do first).
+    auto source = sqlite::SqliteStore::open(db);
+    if (!source) return fail(source.error());
+  }
+  auto copied = postgres::copy_from_sqlite(db, *to);
+  if (!copied) return fail(copied.error());
+  int64_t total = 0;
+  for (const auto& table : *copied) {
+    std::cout << "  " << table.table << ": " << table.rows << "\n";
+    total += table.rows;
+  }
+  std::cout << "Copied " << total << " rows from " << db
+            << " (counts verified). Point the nodes at the database: \"database\" in "
+               "keystep.conf or KEYSTEP_DATABASE_URL, with the same master key.\n";
+  return 0;
+}
+
 FlagSpec state_flags(std::set<std::string> with_value, std::set<std::string> switches = {},
                      std::set<std::string> repeatable = {}) {
   with_value.insert("--data-dir");
@@ -540,10 +615,12 @@ FlagSpec state_flags(std::set<std::string> with_value, std::set<std::string> swi
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> kCommands = {
       {"init",
-       {"keystep init --data-dir DIR [--issuer URL] [--demo] [--config FILE]",
+       {"keystep init --data-dir DIR [--issuer URL] [--database URL] [--demo] [--config FILE]",
         "Create a data directory: configuration, master key, database, signing key; with "
-        "--demo also a demo account, admin user and OIDC client.",
-        state_flags({"--issuer"}, {"--demo"}), cmd_init}},
+        "--demo also a demo account, admin user and OIDC client. --database "
+        "postgresql://... (or KEYSTEP_DATABASE_URL) prepares that PostgreSQL database instead "
+        "of SQLite in the data directory; further nodes get a copy of the data directory.",
+        state_flags({"--issuer", "--database"}, {"--demo"}), cmd_init}},
       {"serve",
        {"keystep serve --data-dir DIR [--listen HOST:PORT] [--issuer URL] [--threads N] "
         "[--config FILE]",
@@ -626,6 +703,13 @@ const std::map<std::string, Command>& commands() {
       {"token revoke",
        {"keystep token revoke --data-dir DIR --account NAME --id ID", "Revoke an API token.",
         state_flags({"--account", "--id"}), cmd_token_revoke}},
+      {"store copy",
+       {"keystep store copy --from DATA_DIR --to postgresql://...",
+        "Copy an SQLite installation (DATA_DIR/keystep.db) into an empty PostgreSQL database: "
+        "every account, user, client, credential (sealed as it is), grant, key, session and "
+        "pending email, in one transaction, with the row counts verified. Refuses a target "
+        "that holds any row. Stop the server first.",
+        FlagSpec{{"--from", "--to"}, {}, {}}, cmd_store_copy}},
       {"key rotate",
        {"keystep key rotate --data-dir DIR [--alg RS256|ES256]",
         "Make a new signing key active; the old one keeps verifying until retired.",

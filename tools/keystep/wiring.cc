@@ -73,7 +73,10 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
                                                w->registry_);
   w->metrics_ = std::make_unique<MetricsEndpoint>(c.metrics_allow, c.metrics_token, outbox, clock);
   if (options.transport) {
+    MailConfig mail_config;
+    if (Status s = apply_mail_config_json(c.mail, mail_config); !s) return s.error();
     MailerOptions mailer_options;
+    mailer_options.lease = mail_config.claim_lease_seconds;
     mailer_options.box = &box;  // queued messages are sealed at rest
     mailer_options.on_error = [](const Error& e) {
       obs::log_line("error", {{"msg", "mail"}, {"error", e.message}});

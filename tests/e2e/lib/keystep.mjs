@@ -68,11 +68,14 @@ export function cli(args, { input } = {}) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Keystep {
-  constructor({ dataDir, port, rpPort, host = '127.0.0.1' }) {
+  // `issuer` defaults to this node's own address (on `host`); a second node of one issuer
+  // (several nodes, one database) is given the first's.
+  constructor({ dataDir, port, rpPort, host = '127.0.0.1', issuer }) {
     this.dataDir = dataDir;
     this.port = port;
     this.host = host;
-    this.issuer = `http://${host}:${port}`;
+    this.issuer = issuer ?? `http://${host}:${port}`;
+    this.url = `http://127.0.0.1:${port}`;  // this node's own address
     this.rpOrigin = `http://127.0.0.1:${rpPort}`;
     this.redirectUri = `${this.rpOrigin}/cb`;
     this.postLogoutRedirectUri = `${this.rpOrigin}/bye`;
@@ -85,12 +88,13 @@ export class Keystep {
   // `conf` members replace those of the keystep.conf `init` writes (e.g. { mail: {…} }).
   // Cleans the directory up itself when that fails. `host` names the issuer's host (it always
   // listens on 127.0.0.1): 'localhost' for security keys, since WebAuthn refuses an IP
-  // address as relying-party id.
-  static async start({ conf = {}, host } = {}) {
+  // address as relying-party id. `database`: a postgresql:// URL for `init --database`
+  // (default: SQLite in the directory).
+  static async start({ conf = {}, host, database } = {}) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'keystep-e2e-'));
     const ks = new Keystep({ dataDir, port: await freePort(), rpPort: await freePort(), host });
     try {
-      await ks.provision(conf);
+      await ks.provision(conf, database);
       await ks.serve({ newPortOnConflict: true });
     } catch (err) {
       await ks.cleanup();
@@ -99,10 +103,10 @@ export class Keystep {
     return ks;
   }
 
-  async provision(confMembers = {}) {
+  async provision(confMembers = {}, database) {
     const { dataDir } = this;
     const d = ['--data-dir', dataDir];
-    await cli(['init', ...d, '--issuer', this.issuer]);
+    await cli(['init', ...d, '--issuer', this.issuer, ...(database ? ['--database', database] : [])]);
     const confPath = path.join(dataDir, 'keystep.conf');
     const conf = JSON.parse(await readFile(confPath, 'utf8'));
     conf.argon2 = FAST_ARGON2;
@@ -153,8 +157,10 @@ export class Keystep {
         return await this.serveOnce();
       } catch (err) {
         if (!newPortOnConflict || !err.bindFailed || attempt >= 3) throw err;
+        const ownIssuer = this.issuer === `http://${this.host}:${this.port}`;
         this.port = await freePort();
-        this.issuer = `http://${this.host}:${this.port}`;
+        this.url = `http://127.0.0.1:${this.port}`;
+        if (ownIssuer) this.issuer = `http://${this.host}:${this.port}`;
       }
     }
   }
@@ -181,7 +187,7 @@ export class Keystep {
     while (Date.now() < deadline && !exit) {
       if (this.output.includes(banner, outputStart)) {
         try {
-          const res = await fetch(`${this.issuer}/healthz`);
+          const res = await fetch(`${this.url}/healthz`);
           if (res.status === 200 && (await res.text()) === 'ok\n') return;
         } catch {
           // Not answering yet.

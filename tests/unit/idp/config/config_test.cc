@@ -50,6 +50,22 @@ TEST(Config, ValidationRefusesBadIssuerAndLifetimes) {
   EXPECT_FALSE(validate_config(config));
 }
 
+TEST(Config, DatabaseIsSqliteByDefaultOrAPostgresqlUrl) {
+  IdpConfig config;
+  EXPECT_EQ(config.database, "");  // SQLite in the data directory
+  ASSERT_TRUE(apply_config_json({{"database", "postgresql://keystep@db:5432/keystep"}}, config));
+  EXPECT_EQ(config.database, "postgresql://keystep@db:5432/keystep");
+  EXPECT_TRUE(validate_config(config));
+  EXPECT_EQ(config_to_json(config)["database"], "postgresql://keystep@db:5432/keystep");
+  EXPECT_TRUE(validate_database_url("postgres://h/db"));
+  config.database = "mysql://root:hunter2@db/keystep";
+  auto refused = validate_config(config);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.error().message.find("hunter2"), std::string::npos);  // never echoed
+  EXPECT_FALSE(apply_config_json({{"database", 5}}, config));
+}
+
 TEST(Config, RoundTripsThroughJson) {
   IdpConfig config;
   config.issuer = "https://id.example.com";

@@ -159,6 +159,9 @@ class FlakyMarkStore final : public MailStore {
   Result<std::vector<OutgoingMail>> due_mail(int64_t now, int limit) override {
     return inner_.due_mail(now, limit);
   }
+  Result<std::vector<OutgoingMail>> claim_mail(int64_t now, int limit, int64_t lease) override {
+    return inner_.claim_mail(now, limit, lease);
+  }
   Status mark_sent(int64_t id, int64_t now) override {
     if (failing) return make_error(ErrorCode::kUnavailable, "database is locked");
     return inner_.mark_sent(id, now);
@@ -178,7 +181,9 @@ class FlakyMarkStore final : public MailStore {
 TEST_F(MailerTest, AMessageWhoseMarkingFailedIsMarkedLaterNotDeliveredAgain) {
   FlakyMarkStore flaky(*store_);
   FakeTransport transport;
-  Mailer mailer(flaky, transport, clock_);
+  MailerOptions options;
+  options.lease = 5;  // b, claimed with a in the failing pass, is due again 5 s later
+  Mailer mailer(flaky, transport, clock_, options);
   ASSERT_TRUE(Ok(store_->enqueue_mail(mail("a"))));
   ASSERT_TRUE(Ok(store_->enqueue_mail(mail("b"))));
   EXPECT_FALSE(mailer.deliver_due().ok()) << "the store error is reported";
@@ -212,11 +217,47 @@ TEST_F(MailerTest, AfterACrashBeforeMarkingTheSameMessageIsDeliveredAgain) {
     FlakyMarkStore dying(*store_);
     EXPECT_FALSE(Mailer(dying, transport, clock_, options).deliver_due().ok());
   }
+  // The dead process's claim keeps the message from every other worker until it runs out.
+  EXPECT_EQ(*Mailer(*store_, transport, clock_, options).deliver_due(), 0);
+  clock_.advance(options.lease);
   EXPECT_EQ(*Mailer(*store_, transport, clock_, options).deliver_due(), 1);
   ASSERT_EQ(transport.mimes().size(), 2u);
   EXPECT_EQ(transport.mimes()[0], transport.mimes()[1])
       << "the same bytes, so the same Message-ID: the recipient can tell it is a copy";
   EXPECT_GT(only_mail().sent_at, 0);
+}
+
+// A transport that takes `seconds` of the fake clock per message, as a slow SMTP server does.
+class SlowTransport final : public MailTransport {
+ public:
+  SlowTransport(FakeClock& clock, int64_t seconds) : clock_(clock), seconds_(seconds) {}
+  Status deliver(const OutgoingMail& mail) override {
+    clock_.advance(seconds_);
+    delivered.push_back(mail.dedupe_key);
+    return {};
+  }
+  std::vector<std::string> delivered;
+
+ private:
+  FakeClock& clock_;
+  const int64_t seconds_;
+};
+
+TEST_F(MailerTest, AMessageIsDeliveredOnlyInTheFirstHalfOfItsClaim) {
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("a"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("b"))));
+  ASSERT_TRUE(Ok(store_->enqueue_mail(mail("c"))));
+  MailerOptions options;
+  options.lease = 100;
+  SlowTransport transport(clock_, 30);
+  Mailer mailer(*store_, transport, clock_, options);
+  // a and b start within 50 s of the claim; c would start at +60 s, when another node could
+  // take it in 40 s while this delivery still runs: it waits for its claim to run out.
+  EXPECT_EQ(*mailer.deliver_due(), 2);
+  EXPECT_EQ(transport.delivered, (std::vector<std::string>{"a", "b"}));
+  clock_.advance(40);  // claimed at t, now t + 100
+  EXPECT_EQ(*mailer.deliver_due(), 1);
+  EXPECT_EQ(transport.delivered, (std::vector<std::string>{"a", "b", "c"}));
 }
 
 TEST_F(MailerTest, SealedMailIsOpenedForDeliveryOnlyWithItsKey) {

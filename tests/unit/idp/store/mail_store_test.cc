@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -237,6 +238,69 @@ TEST_P(MailStoreTest, OutboxSummaryCountsMessagesByState) {
   EXPECT_EQ(summary->sent, 0);
   EXPECT_EQ(summary->pending, 2);
   EXPECT_EQ(summary->given_up, 1);
+}
+
+TEST_P(MailStoreTest, AClaimTakesDueMailUntilItsLeaseRunsOut) {
+  ASSERT_TRUE(Ok(mail_->enqueue_mail(mail("b", "a@x", kNow - 10))));
+  ASSERT_TRUE(Ok(mail_->enqueue_mail(mail("later", "a@x", kNow + 1))));
+  ASSERT_TRUE(Ok(mail_->enqueue_mail(mail("a", "a@x", kNow - 20))));
+  EXPECT_TRUE(Fails(mail_->claim_mail(kNow, 10, 0), ErrorCode::kInvalidArgument));
+  auto claimed = mail_->claim_mail(kNow, 10, 300);
+  ASSERT_TRUE(Ok(claimed));
+  ASSERT_EQ(keys(*claimed), (std::vector<std::string>{"b", "a"}));  // by id
+  EXPECT_EQ((*claimed)[0].next_attempt_at, kNow + 300);
+  EXPECT_EQ((*claimed)[0].attempts, 0);
+  // Held: another worker (another connection, another node) gets only what is left.
+  auto other = connect();
+  ASSERT_NE(other, nullptr);
+  auto later = other->mail().claim_mail(kNow + 1, 10, 300);
+  ASSERT_TRUE(Ok(later));
+  EXPECT_EQ(keys(*later), (std::vector<std::string>{"later"}));
+  ASSERT_TRUE(Ok(other->mail().mark_sent((*later)[0].id, kNow + 2)));
+  EXPECT_TRUE(other->mail().claim_mail(kNow + 299, 10, 300)->empty());
+  // The first worker finishes one and died with the other: that one is due again after
+  // the lease, the finished one never.
+  ASSERT_TRUE(Ok(mail_->mark_sent((*claimed)[0].id, kNow + 1)));
+  auto again = other->mail().claim_mail(kNow + 300, 10, 300);
+  ASSERT_TRUE(Ok(again));
+  EXPECT_EQ(keys(*again), (std::vector<std::string>{"a"}));
+  // mark_failed ends a claim with the retry time it sets.
+  ASSERT_TRUE(Ok(other->mail().mark_failed((*again)[0].id, kNow + 310, "refused")));
+  EXPECT_EQ(keys(*mail_->claim_mail(kNow + 310, 10, 300)), (std::vector<std::string>{"a"}));
+}
+
+TEST_P(MailStoreTest, ConcurrentClaimsThroughSeparateConnectionsNeverShareAMessage) {
+  constexpr int kMessages = 60;
+  for (int i = 0; i < kMessages; ++i)
+    ASSERT_TRUE(Ok(mail_->enqueue_mail(mail("m" + std::to_string(i)))));
+  constexpr int kWorkers = 4;
+  std::vector<std::unique_ptr<StoreConnection>> connections;
+  for (int w = 0; w < kWorkers; ++w) {
+    connections.push_back(connect());
+    ASSERT_NE(connections.back(), nullptr);
+  }
+  std::vector<std::vector<int64_t>> taken(kWorkers);
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      for (;;) {
+        auto claimed = connections[w]->mail().claim_mail(kNow, 3, 300);
+        if (!claimed) {
+          ++errors;
+          continue;  // busy (SQLite's lock): try again
+        }
+        if (claimed->empty()) return;
+        for (const auto& m : *claimed) taken[w].push_back(m.id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<int64_t> all;
+  for (const auto& ids : taken) all.insert(all.end(), ids.begin(), ids.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all.size(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a message claimed twice";
 }
 
 STORE_CONFORMANCE_SUITE(MailStoreTest);

@@ -1,0 +1,194 @@
+#include "storage/postgres/pg.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace keystep::postgres {
+namespace {
+
+// How long acquire() waits for a busy pool, and the server's limits per statement and per
+// lock wait: a stuck database yields kUnavailable (503) rather than a hung request.
+constexpr auto kPoolWait = std::chrono::seconds(10);
+constexpr const char* kSessionSettings =
+    "SET statement_timeout = '10s'; SET lock_timeout = '5s'; SET client_min_messages = warning";
+
+// SQLSTATE -> ErrorCode (https://www.postgresql.org/docs/15/errcodes-appendix.html).
+ErrorCode code_of(std::string_view state) {
+  if (state == "23505") return ErrorCode::kAlreadyExists;   // unique_violation
+  if (state == "23503") return ErrorCode::kNotFound;        // foreign_key_violation
+  if (state == "23514" || state == "23502" || state.substr(0, 2) == "22")
+    return ErrorCode::kInvalidArgument;  // check, not null, data exceptions (bad JSON, UTF-8)
+  if (state == "40001" || state == "40P01" || state == "55P03" || state == "57014" ||
+      state.substr(0, 2) == "08" || state == "57P01" || state == "57P03" || state == "53300")
+    return ErrorCode::kUnavailable;  // serialization, deadlock, lock/statement timeout, gone
+  return ErrorCode::kInternal;
+}
+
+std::string trimmed(const char* message) {
+  std::string text = message ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+int64_t Rows::affected() const {
+  const char* n = PQcmdTuples(result_.get());
+  return n && *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+int64_t Rows::int64(int row, int col) const {
+  if (PQgetisnull(result_.get(), row, col)) return 0;
+  return std::strtoll(PQgetvalue(result_.get(), row, col), nullptr, 10);
+}
+
+bool Rows::boolean(int row, int col) const {
+  return !PQgetisnull(result_.get(), row, col) && PQgetvalue(result_.get(), row, col)[0] == 't';
+}
+
+std::string Rows::text(int row, int col) const {
+  return std::string(PQgetvalue(result_.get(), row, col),
+                     static_cast<size_t>(PQgetlength(result_.get(), row, col)));
+}
+
+std::string Rows::bytea(int row, int col) const {
+  size_t length = 0;
+  unsigned char* bytes = PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row, col)), &length);
+  if (bytes == nullptr) return {};
+  std::string out(reinterpret_cast<const char*>(bytes), length);
+  PQfreemem(bytes);
+  return out;
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::unique_ptr<Connection> connection(new Connection(conn));
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    // libpq's message names host and port, never the password.
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn)));
+  }
+  if (Status s = connection->exec(kSessionSettings); !s) return s.error();
+  return connection;
+}
+
+Connection::~Connection() { PQfinish(conn_); }
+
+bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+Error Connection::last_error(PGresult* result) const {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string message =
+      trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  if (state == nullptr) {  // no answer at all: the connection broke
+    return make_error(healthy() ? ErrorCode::kInternal : ErrorCode::kUnavailable,
+                      "PostgreSQL: " + message);
+  }
+  return make_error(code_of(state), "PostgreSQL: " + message);
+}
+
+Result<Rows> Connection::query(std::string_view sql, const Params& params) {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  for (const Param& p : params) {
+    if (!p.binary() && p.value().find('\0') != std::string::npos)
+      return make_error(ErrorCode::kInvalidArgument, "text holds a NUL byte");
+    values.push_back(p.value().c_str());
+    lengths.push_back(static_cast<int>(p.value().size()));
+    formats.push_back(p.binary() ? 1 : 0);
+  }
+  const std::string text(sql);
+  auto it = prepared_.find(text);
+  if (it == prepared_.end()) {
+    const std::string name = "k" + std::to_string(prepared_.size());
+    PGresult* prepared = PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr);
+    if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+      Error error = last_error(prepared);
+      PQclear(prepared);
+      return error;
+    }
+    PQclear(prepared);
+    it = prepared_.emplace(text, name).first;
+  }
+  PGresult* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+                                    values.data(), lengths.data(), formats.data(), 0);
+  const ExecStatusType status = PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Rows(result);
+  Error error = last_error(result);
+  PQclear(result);
+  return error;
+}
+
+Status Connection::exec(const std::string& sql) {
+  PGresult* result = PQexec(conn_, sql.c_str());
+  const ExecStatusType status = PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    PQclear(result);
+    return {};
+  }
+  Error error = last_error(result);
+  PQclear(result);
+  return error;
+}
+
+Result<Transaction> Transaction::begin(Connection& conn) {
+  if (Status s = conn.exec("BEGIN"); !s) return s.error();
+  return Transaction(&conn);
+}
+
+Transaction::~Transaction() {
+  if (conn_ != nullptr) (void)conn_->exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  Status s = conn_->exec("COMMIT");
+  if (s) conn_ = nullptr;
+  return s;
+}
+
+Pool::Lease::~Lease() {
+  if (conn_) pool_->release(std::move(conn_));
+}
+
+Result<Pool::Lease> Pool::acquire() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    while (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (conn->healthy()) return Lease(this, std::move(conn));
+      --open_;  // broken (the server restarted): dropped, a new one may be opened below
+    }
+    if (open_ < size_) {
+      ++open_;
+      lock.unlock();
+      auto conn = Connection::open(url_);
+      if (!conn) {
+        lock.lock();
+        --open_;
+        returned_.notify_one();
+        return conn.error();
+      }
+      return Lease(this, std::move(*conn));
+    }
+    if (returned_.wait_for(lock, kPoolWait) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= size_) {
+      return make_error(ErrorCode::kUnavailable, "every database connection stayed busy");
+    }
+  }
+}
+
+void Pool::release(std::unique_ptr<Connection> conn) {
+  std::lock_guard lock(mu_);
+  if (conn->healthy()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+  returned_.notify_one();
+}
+
+}  // namespace keystep::postgres

@@ -1,0 +1,52 @@
+#pragma once
+// A real PostgreSQL 15 server for tests: initdb + pg_ctl from /usr/lib/postgresql/15/bin
+// (Debian's postgresql-15) in a fresh temporary directory, listening on 127.0.0.1 on a free
+// port, trust authentication for the superuser "postgres", durability off (fsync,
+// synchronous_commit) since the data dies with the test. PostgreSQL refuses to run as root:
+// when the test runs as root (CI), the server runs as the unprivileged system user
+// "postgres" (created by Debian's package) through runuser, and the directory is given to
+// it. Stopped (pg_ctl stop -m fast) and removed when the object goes.
+//
+// A missing PostgreSQL is an error, never a skip: start() fails saying what is missing.
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+
+namespace keystep::testsupport {
+
+class PostgresServer {
+ public:
+  static Result<std::unique_ptr<PostgresServer>> start();
+  ~PostgresServer();
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
+
+  int port() const { return port_; }
+  // A new empty schema in the server's database "keystep" (creating a database per test
+  // costs a second; a schema a few milliseconds), and the URL whose search_path names it:
+  // to the store it is an empty database of its own.
+  Result<std::string> fresh_database();
+  // Drops what fresh_database() made for `url`.
+  Status drop(const std::string& url);
+  // Runs trusted SQL text through `url`.
+  Status run(const std::string& url, const std::string& sql);
+
+ private:
+  PostgresServer() = default;
+  Status shell(const std::string& command) const;
+  std::string url_of(const std::string& database) const;
+
+  std::string dir_;
+  int port_ = 0;
+  bool as_postgres_user_ = false;
+  int next_schema_ = 0;
+  bool started_ = false;
+};
+
+// The server of this test process, started on first use and stopped at exit. Fails the
+// calling test (ADD_FAILURE) and returns null when it cannot start.
+PostgresServer* shared_postgres();
+
+}  // namespace keystep::testsupport

@@ -1,0 +1,71 @@
+#include "tests/unit/storage/postgres/postgres_backend.h"
+
+#include <string>
+
+#include "storage/postgres/postgres_store.h"
+#include "tests/support/postgres/postgres_server.h"
+
+namespace keystep::storetest {
+namespace {
+
+class PostgresConnection final : public StoreConnection {
+ public:
+  explicit PostgresConnection(std::unique_ptr<postgres::PostgresStore> store)
+      : store_(std::move(store)) {}
+  Store& store() override { return *store_; }
+  MailStore& mail() override { return *store_; }
+
+ private:
+  std::unique_ptr<postgres::PostgresStore> store_;
+};
+
+class PostgresBackend final : public StoreBackend {
+ public:
+  PostgresBackend() : server_(testsupport::shared_postgres()) {
+    if (server_ == nullptr) return;
+    auto url = server_->fresh_database();
+    if (url) {
+      url_ = *url;
+    } else {
+      ADD_FAILURE() << url.error().message;
+    }
+  }
+  ~PostgresBackend() override {
+    if (server_ != nullptr && !url_.empty())
+      (void)server_->drop(url_);
+  }
+
+  Result<std::unique_ptr<StoreConnection>> connect() override {
+    if (url_.empty()) return make_error(ErrorCode::kUnavailable, "no PostgreSQL test server");
+    auto store = postgres::PostgresStore::open(url_, 4);
+    if (!store) return store.error();
+    return std::unique_ptr<StoreConnection>(new PostgresConnection(std::move(*store)));
+  }
+
+  Status delete_user(int64_t user_id) override {
+    return run("DELETE FROM users WHERE id = " + std::to_string(user_id));
+  }
+
+  // The schema's CHECK refuses such a row; dropping it lets an operator's SQL write one.
+  Status corrupt_credential_state(int64_t credential_id) override {
+    return run("ALTER TABLE mfa_credentials DROP CONSTRAINT mfa_credentials_state; "
+               "UPDATE mfa_credentials SET state = '{\"trunc' WHERE id = " +
+               std::to_string(credential_id));
+  }
+
+ private:
+  Status run(const std::string& sql) {
+    return server_->run(url_, sql);
+  }
+
+  testsupport::PostgresServer* server_;
+  std::string url_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoreBackend> make_postgres_backend() {
+  return std::make_unique<PostgresBackend>();
+}
+
+}  // namespace keystep::storetest
