@@ -16,46 +16,35 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 
-import { AdminApi } from './lib/admin_api.mjs';
-import { GUIDE_VIEWPORT, launchChromium, screenshots, serveRpCallback } from './lib/chromium.mjs';
-import { Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
-import { discover, startAuthorization } from './lib/rp.mjs';
+import { GUIDE_VIEWPORT, screenshots } from './lib/chromium.mjs';
+import { USER } from './lib/keystep.mjs';
+import { startAuthorization } from './lib/rp.mjs';
 import { addAuthenticator, addKey, addKeyOnProfile, ceremonyOptions, changeCeremonyOptions, idOf,
-         KEY, openAddKey, signInToProfile, submitPassword, touchNewKey, U2F, useKey,
-         withKey } from './lib/security_key.mjs';
-import { parseMail, SmtpServer, smtpConf } from './lib/smtp.mjs';
+         KEY, openAddKey, signInToProfile, startKeySuite, submitPassword, touchNewKey, U2F,
+         useKey, withKey } from './lib/security_key.mjs';
+import { parseMail } from './lib/smtp.mjs';
 
 const ADMIN = { email: 'boss@example.com', password: 'boss staple battery' };
 
 describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout: 180000 }, () => {
+  let suite;
   let smtp;
   let ks;
   let api;
   let config;
   let browser;
-  let rpServer;
   let shots;       // the user guide's screenshots of the security key pages
   let credential;  // alice's key as the virtual authenticator exported it
 
   before(async () => {
-    smtp = await SmtpServer.create();
-    const port = await smtp.listen();
-    ks = await Keystep.start({ host: 'localhost', conf: smtpConf(port) });
-    await ks.addUser({ ...ADMIN, admin: true });
-    api = new AdminApi(ks, await ks.apiToken(ADMIN.email));
-    config = await discover(ks, PUBLIC_CLIENT_ID);
-    rpServer = await serveRpCallback(ks);
-    browser = await launchChromium();
+    suite = await startKeySuite(ADMIN);
+    ({ smtp, ks, api, config, browser } = suite);
     shots = await screenshots();
   });
 
   after(async () => {
-    await browser?.close();
-    rpServer?.close();
     await shots?.cleanup();
-    const exit = await ks?.shutdown();
-    await smtp?.stop();
-    await smtp?.cleanup();
+    const exit = await suite?.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 

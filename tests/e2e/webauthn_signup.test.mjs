@@ -13,45 +13,33 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 
-import { AdminApi } from './lib/admin_api.mjs';
-import { launchChromium, serveRpCallback } from './lib/chromium.mjs';
-import { Keystep, PUBLIC_CLIENT_ID } from './lib/keystep.mjs';
 import { enableTwoFactorOnProfile } from './lib/profile.mjs';
-import { discover, startAuthorization } from './lib/rp.mjs';
-import { idOf, KEY, submitPassword, useKey, withKey } from './lib/security_key.mjs';
-import { parseMail, SmtpServer, smtpConf } from './lib/smtp.mjs';
+import { startAuthorization } from './lib/rp.mjs';
+import { idOf, KEY, startKeySuite, submitPassword, useKey, withKey } from './lib/security_key.mjs';
+import { parseMail } from './lib/smtp.mjs';
 import { eventually } from './lib/wait.mjs';
 
-const ADMIN = { email: 'boss@example.com', password: 'boss staple battery', admin: true };
+const ADMIN = { email: 'boss@example.com', password: 'boss staple battery' };
 const DANA = { email: 'dana@example.com', password: 'dana staple battery' };
 
 describe('signup with a security key (chromium)', { timeout: 120000 }, () => {
+  let suite;
   let smtp;
   let ks;
   let api;
   let config;
   let browser;
-  let rpServer;
   let dana;        // her browser after signup: { context, page, cdp, key }
   let credential;  // her key as the virtual authenticator exported it
 
   before(async () => {
-    smtp = await SmtpServer.create();
-    ks = await Keystep.start({ host: 'localhost', conf: smtpConf(await smtp.listen()) });
-    await ks.addUser(ADMIN);
-    api = new AdminApi(ks, await ks.apiToken(ADMIN.email));
-    config = await discover(ks, PUBLIC_CLIENT_ID);
-    rpServer = await serveRpCallback(ks);
-    browser = await launchChromium();
+    suite = await startKeySuite(ADMIN);
+    ({ smtp, ks, api, config, browser } = suite);
   });
 
   after(async () => {
     await dana?.context.close();
-    await browser?.close();
-    rpServer?.close();
-    const exit = await ks?.shutdown();
-    await smtp?.stop();
-    await smtp?.cleanup();
+    const exit = await suite?.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 

@@ -1,8 +1,15 @@
 // Security keys in Debian's chromium: the DevTools WebAuthn virtual authenticator stands in
 // for the key, and the helpers walk Keystep's pages with it the way a member does (the
-// profile's Add, the second step's button). Used by the webauthn*.test.mjs suites.
+// profile's Add, the second step's button). Used by the webauthn*.test.mjs suites and the
+// a11y walk.
 
 import assert from 'node:assert/strict';
+
+import { AdminApi } from './admin_api.mjs';
+import { launchChromium, serveRpCallback } from './chromium.mjs';
+import { Keystep, PUBLIC_CLIENT_ID } from './keystep.mjs';
+import { discover } from './rp.mjs';
+import { SmtpServer, smtpConf } from './smtp.mjs';
 
 // A USB security key with a PIN, as Chromium's virtual authenticator plays it.
 export const KEY = { protocol: 'ctap2', transport: 'usb', hasResidentKey: false,
@@ -111,4 +118,34 @@ export async function changeCeremonyOptions(page, change) {
 export async function addKeyOnProfile(ks, page, user, label) {
   await signInToProfile(ks, page, user);
   await addKey(page, label);
+}
+
+// What a suite of sign-ins with security keys runs against, all on loopback: the test SMTP
+// server, keystep on localhost (WebAuthn refuses an IP address as relying-party id) with
+// `admin` (an administrator) and an admin API client acting for them, the relying party's
+// configuration (the public client) and callback page, and chromium. Returns { smtp, ks,
+// api, config, browser, stop }; stop() ends what started and resolves with keystep's exit.
+export async function startKeySuite(admin) {
+  const suite = {};
+  suite.stop = async () => {
+    await suite.browser?.close();
+    suite.rpServer?.close();
+    const exit = await suite.ks?.shutdown();
+    await suite.smtp?.stop();
+    await suite.smtp?.cleanup();
+    return exit;
+  };
+  try {
+    suite.smtp = await SmtpServer.create();
+    suite.ks = await Keystep.start({ host: 'localhost', conf: smtpConf(await suite.smtp.listen()) });
+    await suite.ks.addUser({ ...admin, admin: true });
+    suite.api = new AdminApi(suite.ks, await suite.ks.apiToken(admin.email));
+    suite.config = await discover(suite.ks, PUBLIC_CLIENT_ID);
+    suite.rpServer = await serveRpCallback(suite.ks);
+    suite.browser = await launchChromium();
+  } catch (err) {
+    await suite.stop();
+    throw err;
+  }
+  return suite;
 }
