@@ -16,8 +16,9 @@
 // signed, "CN=Batch Certificate, OU=Authenticator Attestation, O=Chromium", anew for each
 // registration (its notAfter moves with the clock). The certificate recorded with the
 // provider's fixtures (tests/fixtures/webauthn/fixtures.json, attestation_certificate) holds
-// that key, so as the root of webauthn.attestation_roots it vouches for every certificate the
-// authenticators make, the ones of this run included.
+// that key and name, so as the root of webauthn.attestation_roots it vouches for every
+// certificate the authenticators make, the ones of this run included: the provider trusts a
+// self-signed certificate issued again under a root's name and key (attestation.cc).
 //   cd tests/e2e && KEYSTEP_BIN=$PWD/../../build/keystep node --test webauthn_attestation.test.mjs
 
 import assert from 'node:assert/strict';
