@@ -108,8 +108,8 @@ TEST(Attestation, SelfSignedCertificateReissuedUnderARootsNameAndKeyIsTrusted) {
   ASSERT_TRUE(roots) << roots.error().message;
   const auto attest = [&](EVP_PKEY* key, const CertSpec& spec) {
     const Cert cert = make_cert(key, spec, nullptr, nullptr);
-    auto attested =
-        verify_attestation(maker.packed(maker.auth(), key, {der_of(cert.get())}), expected(&*roots));
+    auto attested = verify_attestation(maker.packed(maker.auth(), key, {der_of(cert.get())}),
+                                       expected(&*roots));
     EXPECT_TRUE(attested) << attested.error().message;
     return attested ? attested->attestation : AttestationType::kNone;
   };
