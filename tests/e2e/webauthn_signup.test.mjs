@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 
+import { ACR_MFA } from './lib/keystep.mjs';
 import { enableTwoFactorOnProfile } from './lib/profile.mjs';
 import { startAuthorization } from './lib/rp.mjs';
 import { idOf, KEY, startKeySuite, submitPassword, useKey, withKey } from './lib/security_key.mjs';
@@ -102,7 +103,8 @@ describe('signup with a security key (chromium)', { timeout: 120000 }, () => {
   it('her session signs her in to the relying party without a page: amr has hwk', async () => {
     const claims = await signInToRp(dana.page);
     assert.equal(claims.email, DANA.email);
-    assert.ok(claims.amr.includes('hwk'), `amr ${JSON.stringify(claims.amr)} has hwk`);
+    assert.deepEqual(claims.amr, ['pwd', 'hwk', 'mfa']);
+    assert.equal(claims.acr, ACR_MFA);
   });
 
   it('a fresh browser with only her key signs her in again: password, then the key', async () => {
@@ -115,7 +117,9 @@ describe('signup with a security key (chromium)', { timeout: 120000 }, () => {
         await useKey(page);
       } });
       assert.equal(claims.email, DANA.email);
-      assert.ok(claims.amr.includes('hwk'), `amr ${JSON.stringify(claims.amr)} has hwk`);
+      // A key that did not verify her (touch only, the account's default): no user, no pin.
+      assert.deepEqual(claims.amr, ['pwd', 'hwk', 'mfa']);
+      assert.equal(claims.acr, ACR_MFA);
       const [used] = await key.credentials();
       assert.ok(used.signCount > credential.signCount, 'the key signed the sign-in');
     } finally {
