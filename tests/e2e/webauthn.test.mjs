@@ -10,6 +10,9 @@
 // answer without user presence are refused; the key she removes is no longer offered and is
 // refused when a browser is made to use it; a U2F (CTAP1) authenticator registers and signs in.
 // The issuer is http://localhost:PORT: WebAuthn refuses an IP address as relying-party id.
+// The user guide's screenshots of these pages (adding a key, the second step with and without
+// JavaScript, the forced setup's choice and its key step) go to $KEYSTEP_SCREENSHOTS when set
+// (docs/images), else to a temporary directory:
 //   cd tests/e2e && KEYSTEP_BIN=$PWD/../../build/keystep node --test webauthn.test.mjs
 
 import assert from 'node:assert/strict';
