@@ -11,9 +11,9 @@
 //    /token) lands on the other node than the one before.
 // 2. The node that took the password is killed with SIGKILL before the code is typed; the
 //    code, the redirect and /token are served by the other node.
-// 3. `keystep key rotate` run on node a's data directory: both nodes publish and sign with
-//    the new key within the reload bound, and tokens either node signed verify against the
-//    other's JWKS.
+// 3. `keystep key rotate` run on node a's data directory: both nodes publish the new key
+//    before either signs with it, both sign with it within the reload bound, and tokens
+//    either node signed verify against the other's JWKS.
 // 4. Enforcement with both nodes' mail workers running and the SMTP server down: every
 //    email is attempted and kept; SMTP back on the same port, each member gets the email
 //    exactly once, and the nodes' counters add up to one delivery per email.
@@ -291,8 +291,14 @@ describe('two nodes behind HAProxy on one PostgreSQL (chromium, openid-client)',
       for (const node of nodes) {
         if (signed[node.name]) continue;
         const idToken = await tokensFrom(node);
-        if (jwtHeader(idToken).kid === newKid) signed[node.name] = idToken;
-        else assert.equal(jwtHeader(idToken).kid, oldKid);
+        if (jwtHeader(idToken).kid === newKid) {
+          signed[node.name] = idToken;
+          // Published before signing: a relying party fetching the JWKS from either node
+          // through the balancer can verify this token.
+          for (const other of nodes) await verifyOn(other, idToken);
+        } else {
+          assert.equal(jwtHeader(idToken).kid, oldKid);
+        }
       }
       const seconds = (Date.now() - rotatedAt) / 1000;
       assert.ok(seconds <= KEY_RELOAD_SECONDS + 3, `not every node signs with ${newKid} after ${seconds} s: ${Object.keys(signed)}`);
