@@ -307,49 +307,44 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(
 }
 
 Status PostgresStore::migrate(const std::vector<Migration>& migrations) {
+  const int known = migrations.empty() ? 0 : migrations.back().version;
   return with_connection(pool_, [&](Connection& c) -> Status {
-    // Session-level, so it spans the migrations' own transactions; a second node starting
-    // now waits here and then finds them applied.
-    if (Status s = c.exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")"); !s)
-      return s;
-    struct Unlock {
-      Connection& c;
-      ~Unlock() {
-        (void)c.exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")");
-      }
-    } unlock{c};
-    if (Status s = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
-                          "PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
-        !s)
-      return s;
-    auto current = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    if (!current) return current.error();
-    const int64_t applied = current->int64(0, 0);
-    const int known = migrations.empty() ? 0 : migrations.back().version;
-    if (applied > known) {
-      return make_error(ErrorCode::kInternal,
-                        "database schema version " + std::to_string(applied) +
-                            " is newer than this binary supports (" + std::to_string(known) +
-                            "); upgrade keystep before opening it");
-    }
     SystemClock clock;
-    for (const Migration& migration : migrations) {
-      if (migration.version <= applied) continue;
+    // One migration per transaction, each under a transaction-scoped advisory lock taken
+    // before the version is read: a second node starting now waits, then finds it applied.
+    // Transaction-scoped (not session) so a pooler in transaction mode (PgBouncer) keeps the
+    // lock and the work on one server connection.
+    for (;;) {
       auto tx = Transaction::begin(c);
       if (!tx) return tx.error();
-      if (Status s = c.exec(std::string(migration.sql)); !s) {
+      if (Status s = c.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) +
+                            "); CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                            "PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+          !s)
+        return s;
+      auto current = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      if (!current) return current.error();
+      const int64_t applied = current->int64(0, 0);
+      if (applied > known) {
+        return make_error(ErrorCode::kInternal,
+                          "database schema version " + std::to_string(applied) +
+                              " is newer than this binary supports (" + std::to_string(known) +
+                              "); upgrade keystep before opening it");
+      }
+      auto next = std::find_if(migrations.begin(), migrations.end(),
+                               [&](const Migration& m) { return m.version > applied; });
+      if (next == migrations.end()) return tx->commit();
+      if (Status s = c.exec(std::string(next->sql)); !s) {
         return make_error(s.error().code == ErrorCode::kUnavailable ? ErrorCode::kUnavailable
                                                                     : ErrorCode::kInternal,
-                          "migration " + std::string(migration.name) + ": " +
-                              s.error().message);
+                          "migration " + std::string(next->name) + ": " + s.error().message);
       }
       auto record = c.query(
           "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-          {migration.version, migration.name, clock.now()});
+          {next->version, next->name, clock.now()});
       if (!record) return record.error();
       if (Status s = tx->commit(); !s) return s;
     }
-    return {};
   });
 }
 

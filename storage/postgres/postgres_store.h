@@ -36,7 +36,7 @@ class PostgresStore final : public Store, public MailStore {
  public:
   // Connects to `url` (postgresql://user:password@host:port/db?...) with a pool of at most
   // `pool_size` connections, and applies every migration newer than the recorded schema
-  // version, each in its own transaction, all under an advisory lock.
+  // version, each in its own transaction under a transaction-scoped advisory lock.
   // On failure: kUnavailable when the server cannot be reached, kInternal when the schema
   // is newer than this binary knows (refusing to touch it) or a migration fails (rolled
   // back, earlier ones stay).
