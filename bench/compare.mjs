@@ -376,7 +376,7 @@ async function main() {
   // 4. The protocol-only instance's data on PostgreSQL (`keystep store copy`, made above while
   // every TOTP user had signed in only at enrollment), with one node and with several.
   for (const mode of postgresModes) {
-    const label = `PostgreSQL, ${mode.count} node${mode.count > 1 ? "s" : ""}`;
+    const label = `PostgreSQL, ${mode.count} node${mode.count > 1 ? 's' : ''}`;
     await mode.start();
     const rpx = await L.relyingParty({ kind: 'keystep', issuer: mode.issuer, clientId: CLIENT_ID, redirectUri, scope });
     log(`${label}: seeding ${CHAINS} refresh chains`);
