@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -228,6 +229,37 @@ TEST(SqliteStoreWrites, TheWalIsCheckpointedByTheStoresThreadNotByACommit) {
   auto events = (*store)->audit_events(account->id, 0, 500);
   ASSERT_TRUE(Ok(events));
   EXPECT_EQ(events->size(), 500u);
+}
+
+TEST(SqliteStoreReads, AReadDoesNotWaitForAWriteInProgress) {
+  TempDir dir;
+  const std::string path = dir.file("keystep.db");
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(Ok(store));
+  auto account = (*store)->create_account({.name = "acme", .issuer_label = "Acme"});
+  ASSERT_TRUE(Ok(account));
+  // Another process holds the write lock, so the store's next write waits (up to the busy
+  // timeout) inside its call.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::atomic<bool> write_returned = false;
+  std::thread writer([&] {
+    (void)(*store)->create_account({.name = "later", .issuer_label = "Later"});
+    write_returned = true;
+  });
+  // Gives the writer time to enter its call; if it has not, the read below proves nothing
+  // but cannot fail.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto read = (*store)->account_by_id(account->id);
+  const bool read_before_write = !write_returned;
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  writer.join();
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->name, "acme");
+  EXPECT_TRUE(read_before_write) << "the read waited for the write (its busy timeout)";
+  EXPECT_TRUE(Ok((*store)->account_by_name("later")));
 }
 
 TEST(SqliteStoreMigrations, NewDatabaseAndItsWalAndShmAreOwnerOnlyWhateverTheUmask) {
