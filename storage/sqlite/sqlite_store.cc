@@ -513,7 +513,8 @@ Result<User> SqliteStore::user_by_id(int64_t id) {
 
 Result<User> SqliteStore::user_by_email(int64_t account_id, const std::string& email) {
   Reader reader = read_connection();
-  auto st = Statement::prepare(reader.db(), sql(kUserColumns, "WHERE account_id = ?1 AND email = ?2"));
+  auto st =
+      Statement::prepare(reader.db(), sql(kUserColumns, "WHERE account_id = ?1 AND email = ?2"));
   if (!st) return st.error();
   st->bind_int64(1, account_id).bind_text(2, email);
   auto row = st->step();
@@ -936,7 +937,8 @@ Status SqliteStore::insert_session_locked(const Session& session) {
 
 Result<Session> SqliteStore::session_by_id_hash(const std::string& id_hash, int64_t now) {
   Reader reader = read_connection();
-  auto st = Statement::prepare(reader.db(), sql(kSessionColumns, "WHERE id_hash = ?1 AND expires_at > ?2"));
+  auto st = Statement::prepare(reader.db(),
+                               sql(kSessionColumns, "WHERE id_hash = ?1 AND expires_at > ?2"));
   if (!st) return st.error();
   st->bind_text(1, id_hash).bind_int64(2, now);
   auto row = st->step();
@@ -947,7 +949,8 @@ Result<Session> SqliteStore::session_by_id_hash(const std::string& id_hash, int6
 
 Result<Session> SqliteStore::session_by_sid(const std::string& sid, int64_t now) {
   Reader reader = read_connection();
-  auto st = Statement::prepare(reader.db(), sql(kSessionColumns, "WHERE sid = ?1 AND expires_at > ?2"));
+  auto st =
+      Statement::prepare(reader.db(), sql(kSessionColumns, "WHERE sid = ?1 AND expires_at > ?2"));
   if (!st) return st.error();
   st->bind_text(1, sid).bind_int64(2, now);
   auto row = st->step();
@@ -1597,8 +1600,8 @@ Status SqliteStore::disable_two_factor(int64_t user_id) {
 
 Result<AttemptState> SqliteStore::attempts(const std::string& key) {
   Reader reader = read_connection();
-  auto st =
-      Statement::prepare(reader.db(), "SELECT failures, last_failure_at FROM attempts WHERE key = ?1");
+  auto st = Statement::prepare(reader.db(),
+                               "SELECT failures, last_failure_at FROM attempts WHERE key = ?1");
   if (!st) return st.error();
   st->bind_text(1, key);
   auto row = st->step();

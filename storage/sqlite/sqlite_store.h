@@ -298,7 +298,7 @@ class SqliteStore final : public Store, public MailStore {
   sqlite3* db_;  // owned; guarded by mu_
   std::atomic<int64_t> write_transactions_{0};  // counted by SQLite's commit hook
   std::unique_ptr<Checkpointer> checkpointer_;  // file databases only
-  std::string path_;                             // the database file; empty for ":memory:"
+  std::string path_;                            // the database file; empty for ":memory:"
   std::mutex readers_mu_;
   std::vector<sqlite3*> idle_readers_;  // read-only connections; guarded by readers_mu_
 };
