@@ -1,9 +1,12 @@
 // The side-by-side benchmark: Keystep and panva's oidc-provider on loopback, driven by the
 // same tools in the same run (wrk for discovery, JWKS and refresh grants; bench/lib.mjs for
-// full logins), then a table of Keystep / peer ratios. Started by bench/run, which installs
-// and builds first; see docs/performance.md.
+// full logins), then a table of Keystep / peer ratios; then the same refresh grants and
+// logins against Keystep on PostgreSQL, with one node and with two nodes behind HAProxy, for a
+// second table by store. Started by bench/run, which installs and builds first; see
+// docs/performance.md.
 //
-//   node bench/compare.mjs --keystep BIN [--totp-bench BIN] [--duration S] [--write-doc FILE]
+//   node bench/compare.mjs --keystep BIN [--totp-bench BIN] [--duration S] [--postgres 1,2|none]
+//                          [--write-doc FILE]
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { HAProxy } from '../tests/e2e/lib/haproxy.mjs';
+import { Postgres } from '../tests/e2e/lib/postgres.mjs';
 import * as L from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -26,7 +31,8 @@ const { values: opt } = parseArgs({
     'refresh-chains': { type: 'string', default: '64' },
     'write-doc': { type: 'string' },
     perf: { type: 'string' },                           // directory: perf profiles of Keystep per phase
-    'time-limit': { type: 'string', default: '1200' },  // seconds; then everything is stopped
+    postgres: { type: 'string', default: '1,2' },       // PostgreSQL modes: node counts, or none
+    'time-limit': { type: 'string', default: '1800' },  // seconds; then everything is stopped
   },
 });
 if (!opt.keystep) {
@@ -46,12 +52,20 @@ const WRK = ['-t2', '-c32', `-d${DURATION}s`, '--latency'];
 const CLIENT_ID = 'bench';
 const PASSWORD = 'bench-password-0123';
 const FAST_ARGON2 = { t_cost: 1, m_cost_kib: 8, parallelism: 1 };
+const PG_NODES = opt.postgres === 'none' ? [] : opt.postgres.split(',').map(Number);
+if (PG_NODES.some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error(`--postgres takes node counts such as 1,2 or none, not ${opt.postgres}`);
+  process.exit(2);
+}
 const log = (...args) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...args);
 
 const servers = [];
 let root;
+let pg;
 async function cleanup() {
   await Promise.all(servers.map((s) => s.stop().catch(() => {})));
+  if (pg) await pg.stop();
+  pg = null;
   if (root) await rm(root, { recursive: true, force: true });
 }
 const watchdog = setTimeout(async () => {
@@ -100,9 +114,14 @@ async function provisionKeystep(dir, { port, redirectUri, argon2, users, extraUs
   return issuer;
 }
 
-function startKeystep(name, dir, port) {
-  return L.startServer(name, KEYSTEP, ['serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`],
-                       { ready: 'keystep serving', probe: `http://127.0.0.1:${port}/healthz` });
+// `issuer` and `database` (a postgresql:// URL) override the data directory's configuration:
+// the PostgreSQL nodes share the protocol-only instance's directory (configuration, master key).
+function startKeystep(name, dir, port, { issuer, database } = {}) {
+  const args = ['serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`];
+  if (issuer) args.push('--issuer', issuer);
+  const env = database ? { ...process.env, KEYSTEP_DATABASE_URL: database } : process.env;
+  return L.startServer(name, KEYSTEP, args,
+                       { ready: 'keystep serving', probe: `http://127.0.0.1:${port}/healthz`, env });
 }
 
 function startPeer(port, redirectUri) {
@@ -180,9 +199,95 @@ async function wrkGet(server, url, keepAliveHeader, name) {
   return withCpu(server, () => wrk([...args, url]), name);
 }
 
+// ---- refresh grants and logins, for any server ----
+
+// Seeds CHAINS refresh chains with full logins of `user` and writes them to a file for
+// bench/wrk/refresh.lua; returns its path.
+async function seedRefreshChains(rpx, user, name) {
+  const tokens = await pool(Array.from({ length: CHAINS }), 4, async () => (await L.fullLogin(rpx, user)).tokens.refresh_token);
+  // The grant the load runs: one checked by hand, as an RP would (a new refresh token and a
+  // valid signed id_token).
+  const checked = await L.tokenRequest(rpx, { grant_type: 'refresh_token', refresh_token: tokens[0] });
+  await L.validateIdToken(rpx, checked.id_token);
+  if (!checked.refresh_token || checked.refresh_token === tokens[0]) throw new Error(`${name} did not rotate the refresh token`);
+  tokens[0] = checked.refresh_token;
+  const file = path.join(root, `refresh-${name}.txt`);
+  await writeFile(file, tokens.join('\n') + '\n');
+  return file;
+}
+
+const refreshLoad = (rpx, file) => wrk([...WRK, '-s', path.join(HERE, 'wrk', 'refresh.lua'), rpx.metadata.token_endpoint, '--',
+                                        file, CLIENT_ID, '2']);
+
+// Full logins at CONCURRENCY for DURATION against `rpx`, by `userOf(i)`, at most `users.length`.
+async function logins(label, rpx, users, userOf) {
+  log(`full logins: ${label}, concurrency ${CONCURRENCY}, ${DURATION} s${users ? `, at most ${users.length} users` : ''}`);
+  const driverBefore = process.cpuUsage();
+  const r = await L.closedLoop({
+    concurrency: CONCURRENCY,
+    durationMs: DURATION * 1000,
+    limit: users ? users.length : Infinity,
+    task: (i) => L.fullLogin(rpx, userOf(i)),
+  });
+  if (r.failed) notes.push(`${label}: ${r.failed} logins failed, e.g. ${r.errors[0]}`);
+  if (users && r.ok + r.failed >= users.length && r.elapsedMs < DURATION * 1000 - 500)
+    notes.push(`${label}: the pool of ${users.length} TOTP users ran out after ${(r.elapsedMs / 1000).toFixed(1)} s; the rate is over that time`);
+  const driver = process.cpuUsage(driverBefore);
+  return { rps: r.ok / (r.elapsedMs / 1000), p50: L.percentile(r.latencies, 50), p99: L.percentile(r.latencies, 99),
+           requests: r.ok, errors: r.failed, driverCpuMs: (driver.user + driver.system) / 1000 / r.ok };
+}
+
+// ---- Keystep on PostgreSQL ----
+
+// A PostgreSQL mode: a database of its own holding a copy of the protocol-only instance
+// (`keystep store copy`), served by `count` nodes sharing that instance's data directory; with
+// more than one node, HAProxy (tests/e2e/lib/haproxy.mjs, round robin) is the issuer.
+async function postgresMode(count, dir) {
+  const db = await pg.createDatabase();
+  await L.run(KEYSTEP, ['store', 'copy', '--from', dir, '--to', db.url]);
+  const ports = [];
+  for (let i = 0; i < count; i++) ports.push(await L.freePort());
+  const balancerPort = count > 1 ? await L.freePort() : null;
+  const mode = { key: `pg${count}`, count, issuer: `http://127.0.0.1:${balancerPort ?? ports[0]}`, nodes: [], balancer: null };
+  mode.start = async () => {
+    mode.nodes = await Promise.all(ports.map((port, i) => startKeystep(`keystep (PostgreSQL, node ${i + 1})`, dir, port,
+                                                                      { issuer: mode.issuer, database: db.url })));
+    servers.push(...mode.nodes);
+    if (count > 1) mode.balancer = await HAProxy.start({ port: balancerPort, servers: ports.map((port, i) => ({ name: `node${i + 1}`, port })) });
+  };
+  mode.stop = async () => {
+    if (mode.balancer) await mode.balancer.stop();
+    await Promise.all(mode.nodes.map((n) => n.stop()));
+  };
+  // Transaction IDs PostgreSQL has handed out: only a transaction that writes gets one, so the
+  // difference over a measurement is its write transactions (plus this query's own).
+  mode.xid = async () => Number((await pg.sql(db.name, 'SELECT txid_current()'))[0][0]);
+  return mode;
+}
+
+// Runs `measure` on a PostgreSQL mode and adds per completed request: the Keystep nodes' CPU
+// (cpuMs), PostgreSQL's (postmaster and backends, pgCpuMs), HAProxy's (lbCpuMs) and the write
+// transactions (writes).
+async function withModeCost(mode, measure) {
+  const postmaster = Number((await readFile(path.join(pg.dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const cpu = () => ({
+    keystep: mode.nodes.reduce((sum, n) => sum + L.cpuSeconds(n.pid), 0),
+    postgres: L.treeCpuSeconds(postmaster),
+    balancer: mode.balancer ? L.cpuSeconds(mode.balancer.process.pid) : 0,
+  });
+  const xid = await mode.xid();
+  const before = cpu();
+  const r = await measure();
+  const after = cpu();
+  r.writes = (await mode.xid() - xid - 1) / r.requests;
+  const per = (k) => ((after[k] - before[k]) * 1000) / r.requests;
+  return Object.assign(r, { cpuMs: per('keystep'), pgCpuMs: per('postgres'), lbCpuMs: per('balancer') });
+}
+
 // ---- the run ----
 
 const results = {};   // metric key -> { keystep, peer }
+const byStore = [];   // the PostgreSQL modes: { label, refresh, login }
 const notes = [];
 
 async function main() {
@@ -218,6 +323,14 @@ async function main() {
   log('turning on two-factor authentication (TOTP) for every bench user through the profile pages');
   await pool(fastUsers, 4, async (u) => (u.totp = await L.enrollTotp(fastIssuer, u)));
   await pool(prodUsers, 2, async (u) => (u.totp = await L.enrollTotp(prodIssuer, u)));
+  for (const u of fastUsers) u.enrolled = { ...u.totp };
+
+  const postgresModes = [];
+  if (PG_NODES.length) {
+    log(`starting PostgreSQL 15; keystep store copy of the protocol-only instance for ${PG_NODES.join(' and ')} node(s)`);
+    pg = await Postgres.start();
+    for (const count of PG_NODES) postgresModes.push(await postgresMode(count, fastDir));
+  }
 
   const scope = 'openid email offline_access';
   const rp = {
@@ -246,50 +359,42 @@ async function main() {
   results.refresh = {};
   for (const side of ['keystep', 'peer']) {
     const user = side === 'keystep' ? refreshUser : { login: 'refresh', password: PASSWORD };
-    const tokens = await pool(Array.from({ length: CHAINS }), 4, async () => (await L.fullLogin(rp[side], user)).tokens.refresh_token);
-    // The grant the load runs: one checked by hand, as an RP would (a new refresh token and a
-    // valid signed id_token).
-    const checked = await L.tokenRequest(rp[side], { grant_type: 'refresh_token', refresh_token: tokens[0] });
-    await L.validateIdToken(rp[side], checked.id_token);
-    if (!checked.refresh_token || checked.refresh_token === tokens[0]) throw new Error(`${side} did not rotate the refresh token`);
-    tokens[0] = checked.refresh_token;
-    const file = path.join(root, `refresh-${side}.txt`);
-    await writeFile(file, tokens.join('\n') + '\n');
+    const file = await seedRefreshChains(rp[side], user, side);
     log(`wrk refresh_token grant (${side})`);
-    results.refresh[side] = await withCpu(server[side], () => wrk([...WRK, '-s', path.join(HERE, 'wrk', 'refresh.lua'),
-                                                                  rp[side].metadata.token_endpoint, '--', file, CLIENT_ID, '2']), 'refresh');
+    results.refresh[side] = await withCpu(server[side], () => refreshLoad(rp[side], file), 'refresh');
   }
 
   // 3. Full logins at fixed concurrency.
-  const loginRun = (label, side, users, userOf) => withCpu(server[side], async () => {
-    const rpx = rp[side];
-    log(`full logins: ${label}, concurrency ${CONCURRENCY}, ${DURATION} s${users ? `, at most ${users.length} users` : ''}`);
-    const driverBefore = process.cpuUsage();
-    const r = await L.closedLoop({
-      concurrency: CONCURRENCY,
-      durationMs: DURATION * 1000,
-      limit: users ? users.length : Infinity,
-      task: (i) => L.fullLogin(rpx, userOf(i)),
-    });
-    if (r.failed) notes.push(`${label}: ${r.failed} logins failed, e.g. ${r.errors[0]}`);
-    if (users && r.ok + r.failed >= users.length && r.elapsedMs < DURATION * 1000 - 500)
-      notes.push(`${label}: the pool of ${users.length} TOTP users ran out after ${(r.elapsedMs / 1000).toFixed(1)} s; the rate is over that time`);
-    const driver = process.cpuUsage(driverBefore);
-    return { rps: r.ok / (r.elapsedMs / 1000), p50: L.percentile(r.latencies, 50), p99: L.percentile(r.latencies, 99),
-             requests: r.ok, errors: r.failed, driverCpuMs: (driver.user + driver.system) / 1000 / r.ok };
-  }, `login_${side}`);
-  const totpUser = (users) => (i) => ({ ...users[i], code: () => L.nextCode(users[i].totp) });
+  const loginRun = (label, side, users, userOf) => withCpu(server[side], () => logins(label, rp[side], users, userOf),
+                                                           `login_${side}`);
+  const totpUser = (users, state = users.map((u) => u.totp)) => (i) => ({ ...users[i], code: () => L.nextCode(state[i]) });
   results.login_peer = await loginRun('peer (dev interactions)', 'peer', null,
                                       (i) => ({ login: `user${i}`, password: PASSWORD }));
   results.login_fast = await loginRun('Keystep protocol only', 'keystep', fastUsers, totpUser(fastUsers));
   results.login_prod = await loginRun('Keystep production defaults', 'prod', prodUsers, totpUser(prodUsers));
 
-  // 4. Peak resident memory of each server over everything above.
+  // 4. The protocol-only instance's data on PostgreSQL (`keystep store copy`, made above while
+  // every TOTP user had signed in only at enrollment), with one node and with several.
+  for (const mode of postgresModes) {
+    const label = `PostgreSQL, ${mode.count} node${mode.count > 1 ? 's' : ''}`;
+    await mode.start();
+    const rpx = await L.relyingParty({ kind: 'keystep', issuer: mode.issuer, clientId: CLIENT_ID, redirectUri, scope });
+    log(`${label}: seeding ${CHAINS} refresh chains`);
+    const file = await seedRefreshChains(rpx, refreshUser, mode.key);
+    log(`wrk refresh_token grant (${label})`);
+    const refresh = await withModeCost(mode, () => refreshLoad(rpx, file));
+    const state = fastUsers.map((u) => ({ ...u.enrolled }));
+    const login = await withModeCost(mode, () => logins(`Keystep protocol only, ${label}`, rpx, fastUsers, totpUser(fastUsers, state)));
+    byStore.push({ label, refresh, login });
+    await mode.stop();
+  }
+
+  // 5. Peak resident memory of each server over everything above.
   const mem = Object.fromEntries([['peer', peer], ['fast', fast], ['prod', prod]].map(([k, s]) => [k, L.memoryOf(s.pid).hwm]));
   await cleanup();
   servers.length = 0;
 
-  // 5. TOTP verification micro-benchmark.
+  // 6. TOTP verification micro-benchmark.
   let totp = null;
   if (opt['totp-bench']) {
     log('TOTP verification micro-benchmark');
@@ -351,6 +456,41 @@ function table({ mem, totp }) {
   return [header, ['---', '---:', '---:', '---:', '---'], ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
+// Keystep's protocol-only instance on each store, against the same peer run: the SQLite rows
+// are the main table's; SQLite's write transactions are counted inside the process
+// (tests/http/write_count_test.cc), PostgreSQL's from transaction IDs.
+function storeTable() {
+  const lp = results.login_peer;
+  const rp = results.refresh.peer;
+  const modes = [{ label: 'SQLite, 1 node', login: results.login_fast, refresh: results.refresh.keystep }, ...byStore];
+  const x = (k, p) => `${fmt(k / p, 2)}×`;
+  const writes = (r) => (r.writes === undefined ? '—' : fmt(r.writes, 2));
+  const pgCpu = (r, scale, digits) => (r.pgCpuMs === undefined ? '—' : fmt(r.pgCpuMs * scale, digits));
+  const row = (cells) => `| ${cells.join(' | ')} |`;
+  const logins = [
+    row(['store', `sign-ins/s (c=${CONCURRENCY})`, '× peer', 'p50 / p99 (ms)', 'p99 × peer', 'Keystep CPU per sign-in (ms)',
+         'PostgreSQL CPU per sign-in (ms)', 'write transactions per sign-in']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    ...modes.map(({ label, login: k }) => row([label, fmt(k.rps, 1), x(k.rps, lp.rps), `${fmt(k.p50, 1)} / ${fmt(k.p99, 1)}`,
+                                               x(k.p99, lp.p99), fmt(k.cpuMs, 2), pgCpu(k, 1, 2), writes(k)])),
+    row(['peer (in memory)', fmt(lp.rps, 1), '', `${fmt(lp.p50, 1)} / ${fmt(lp.p99, 1)}`, '', fmt(lp.cpuMs, 2), '', '']),
+  ];
+  const refresh = [
+    row(['store', 'refresh grants/s', '× peer', 'p50 / p99 (ms)', 'Keystep CPU per grant (µs)', 'PostgreSQL CPU per grant (µs)',
+         'write transactions per grant']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    ...modes.map(({ label, refresh: k }) => row([label, fmt(k.rps), x(k.rps, rp.rps), `${fmt(k.p50, 2)} / ${fmt(k.p99, 2)}`,
+                                                 fmt(k.cpuMs * 1000), pgCpu(k, 1000, 0), writes(k)])),
+    row(['peer (in memory)', fmt(rp.rps), '', `${fmt(rp.p50, 2)} / ${fmt(rp.p99, 2)}`, fmt(rp.cpuMs * 1000), '', '']),
+  ];
+  for (const { label, login, refresh: r } of byStore) {
+    if (r.errors) notes.push(`refresh grants, ${label}: ${r.errors} errors/non-2xx (${JSON.stringify(r.detail ?? {})})`);
+    if (login.lbCpuMs) notes.push(`${label}: HAProxy used ${fmt(login.lbCpuMs, 2)} ms of CPU per sign-in and ${fmt(r.lbCpuMs * 1000)} µs per refresh grant (not in the Keystep column)`);
+  }
+  return `${logins.join('\n')}\n\n${refresh.join('\n')}\n\nSQLite's write transactions: 6 per sign-in and 1 per refresh grant, ` +
+         'counted in the process by tests/http/write_count_test.cc; PostgreSQL\'s: transaction IDs assigned during the run.';
+}
+
 function machine(extra) {
   const model = (() => {
     try {
@@ -391,12 +531,13 @@ async function writeDoc(file, section) {
 try {
   const extra = await main();
   const t = table(extra);
+  const st = byStore.length ? `\n\n#### By store\n\n${storeTable()}\n` : '';
   const m = machine(extra);
   const noteText = notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '';
-  console.log(`\n${m}\n\n${t}\n${noteText}`);
+  console.log(`\n${m}\n\n${t}\n${st}${noteText}`);
   if (opt['write-doc']) {
     await writeDoc(path.resolve(opt['write-doc']),
-                   `### Latest run\n\n${m}\n\n${t}\n${noteText}`);
+                   `### Latest run\n\n${m}\n\n${t}\n${st}${noteText}`);
     log(`wrote the table into ${opt['write-doc']}`);
   }
   clearTimeout(watchdog);

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 import * as jose from 'jose';
@@ -180,6 +180,36 @@ export function memoryOf(pid) {
 export function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;  // utime, stime in clock ticks (USER_HZ)
+}
+
+// CPU time (user + system) of a process and all its descendants, living and reaped, in seconds:
+// PostgreSQL's postmaster with its backends, which come and go with the connections.
+export function treeCpuSeconds(pid) {
+  const children = new Map();  // ppid -> [pid]
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;  // exited meanwhile
+    }
+    const ppid = Number(stat.split(') ')[1].split(' ')[1]);
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(Number(entry));
+  }
+  const total = (p) => {
+    let fields;
+    try {
+      fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+    } catch {
+      return 0;
+    }
+    // utime, stime, and cutime, cstime: the children it has waited for (clock ticks, USER_HZ).
+    const own = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
+    return own + (children.get(p) ?? []).reduce((sum, c) => sum + total(c), 0);
+  };
+  return total(pid);
 }
 
 // ---- RFC 6238 ----

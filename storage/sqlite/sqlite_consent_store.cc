@@ -42,8 +42,9 @@ Result<ConsentRequest> request_locked(sqlite3* db, const std::string& id) {
 }  // namespace
 
 Result<Consent> SqliteStore::consent(int64_t user_id, const std::string& client_id) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kConsentColumns, "WHERE user_id = ?1 AND client_id = ?2"));
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(),
+                               sql(kConsentColumns, "WHERE user_id = ?1 AND client_id = ?2"));
   if (!st) return st.error();
   st->bind_int64(1, user_id).bind_text(2, client_id);
   auto row = st->step();

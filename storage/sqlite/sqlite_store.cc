@@ -267,14 +267,51 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     if (!checkpointer) return checkpointer.error();
     store->checkpointer_ = std::move(*checkpointer);
     store->checkpointer_->watch(db);
+    store->path_ = file;
   }
   return store;
 }
 
 SqliteStore::~SqliteStore() {
+  for (sqlite3* reader : idle_readers_) {
+    release_statements(reader);
+    sqlite3_close_v2(reader);
+  }
   release_statements(db_);
   sqlite3_close_v2(db_);
   checkpointer_.reset();  // after the connection whose hook points at it
+}
+
+SqliteStore::Reader::Reader(SqliteStore* store)
+    : store_(store), db_(store->db_), writer_lock_(store->mu_) {}
+
+SqliteStore::Reader::~Reader() {
+  if (writer_lock_.owns_lock()) return;
+  std::lock_guard lock(store_->readers_mu_);
+  store_->idle_readers_.push_back(db_);
+}
+
+SqliteStore::Reader SqliteStore::read_connection() {
+  if (path_.empty()) return Reader(this);
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      sqlite3* db = idle_readers_.back();
+      idle_readers_.pop_back();
+      return Reader(this, db);
+    }
+  }
+  // One more concurrent reader than ever before: at most one connection per thread that
+  // calls the store at once, so their number stays bounded by the server's threads.
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_close_v2(db);
+    return Reader(this);  // reads still work, serialised with the writes as before
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  return Reader(this, db);
 }
 
 Status SqliteStore::configure() {
@@ -380,8 +417,8 @@ Result<Account> SqliteStore::create_account(const Account& account) {
 }
 
 Result<Account> SqliteStore::account_by_name(const std::string& name) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kAccountColumns, "WHERE name = ?1"));
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(), sql(kAccountColumns, "WHERE name = ?1"));
   if (!st) return st.error();
   st->bind_text(1, name);
   auto row = st->step();
@@ -391,8 +428,8 @@ Result<Account> SqliteStore::account_by_name(const std::string& name) {
 }
 
 Result<Account> SqliteStore::account_by_id(int64_t id) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kAccountColumns, "WHERE id = ?1"));
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(), sql(kAccountColumns, "WHERE id = ?1"));
   if (!st) return st.error();
   st->bind_int64(1, id);
   auto row = st->step();
@@ -449,8 +486,8 @@ Result<User> SqliteStore::insert_user_locked(const User& user) {
 }
 
 Result<User> SqliteStore::user_by_id(int64_t id) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kUserColumns, "WHERE id = ?1"));
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(), sql(kUserColumns, "WHERE id = ?1"));
   if (!st) return st.error();
   st->bind_int64(1, id);
   auto row = st->step();
@@ -460,8 +497,9 @@ Result<User> SqliteStore::user_by_id(int64_t id) {
 }
 
 Result<User> SqliteStore::user_by_email(int64_t account_id, const std::string& email) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kUserColumns, "WHERE account_id = ?1 AND email = ?2"));
+  Reader reader = read_connection();
+  auto st =
+      Statement::prepare(reader.db(), sql(kUserColumns, "WHERE account_id = ?1 AND email = ?2"));
   if (!st) return st.error();
   st->bind_int64(1, account_id).bind_text(2, email);
   auto row = st->step();
@@ -471,8 +509,8 @@ Result<User> SqliteStore::user_by_email(int64_t account_id, const std::string& e
 }
 
 Result<std::vector<User>> SqliteStore::users_by_email(const std::string& email) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kUserColumns, "WHERE email = ?1 ORDER BY id"));
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(), sql(kUserColumns, "WHERE email = ?1 ORDER BY id"));
   if (!st) return st.error();
   st->bind_text(1, email);
   std::vector<User> users;
@@ -506,9 +544,9 @@ Status SqliteStore::update_display_name(int64_t user_id, const std::string& disp
 }
 
 Result<std::vector<std::string>> SqliteStore::role_permissions(const std::string& role) {
-  std::lock_guard lock(mu_);
+  Reader reader = read_connection();
   auto st = Statement::prepare(
-      db_, "SELECT permission FROM role_permissions WHERE role = ?1 ORDER BY permission");
+      reader.db(), "SELECT permission FROM role_permissions WHERE role = ?1 ORDER BY permission");
   if (!st) return st.error();
   st->bind_text(1, role);
   std::vector<std::string> permissions;
@@ -651,8 +689,8 @@ Status SqliteStore::set_client_requires_two_factor(int64_t account_id,
   return tx->commit();
 }
 
-Status SqliteStore::read_client_lists_locked(Client& client) {
-  auto uris = Statement::prepare(db_,
+Status SqliteStore::read_client_lists(sqlite3* db, Client& client) {
+  auto uris = Statement::prepare(db,
                                  "SELECT kind, uri FROM client_redirect_uris WHERE client_id = ?1 "
                                  "ORDER BY kind, position");
   if (!uris) return uris.error();
@@ -666,7 +704,7 @@ Status SqliteStore::read_client_lists_locked(Client& client) {
     list.push_back(uris->column_text(1));
   }
   auto origins = Statement::prepare(
-      db_, "SELECT origin FROM client_allowed_origins WHERE client_id = ?1 ORDER BY position");
+      db, "SELECT origin FROM client_allowed_origins WHERE client_id = ?1 ORDER BY position");
   if (!origins) return origins.error();
   origins->bind_text(1, client.client_id);
   for (;;) {
@@ -679,17 +717,17 @@ Status SqliteStore::read_client_lists_locked(Client& client) {
 }
 
 Result<Client> SqliteStore::client_by_id(const std::string& client_id) {
-  std::lock_guard lock(mu_);
-  auto tx = Transaction::begin(db_, Mode::kDeferred);
+  Reader reader = read_connection();
+  auto tx = Transaction::begin(reader.db(), Mode::kDeferred);
   if (!tx) return tx.error();
-  auto st = Statement::prepare(db_, sql(kClientColumns, "WHERE client_id = ?1"));
+  auto st = Statement::prepare(reader.db(), sql(kClientColumns, "WHERE client_id = ?1"));
   if (!st) return st.error();
   st->bind_text(1, client_id);
   auto row = st->step();
   if (!row) return row.error();
   if (!*row) return not_found("client '" + client_id + "'");
   Client client = read_client(*st);
-  if (Status s = read_client_lists_locked(client); !s) return s.error();
+  if (Status s = read_client_lists(reader.db(), client); !s) return s.error();
   if (Status s = tx->commit(); !s) return s.error();
   return client;
 }
@@ -708,7 +746,7 @@ Result<std::vector<Client>> SqliteStore::clients() {
     clients.push_back(read_client(*st));
   }
   for (auto& client : clients) {
-    if (Status s = read_client_lists_locked(client); !s) return s.error();
+    if (Status s = read_client_lists(db_, client); !s) return s.error();
   }
   if (Status s = tx->commit(); !s) return s.error();
   return clients;
@@ -741,9 +779,9 @@ Status SqliteStore::add_signing_key(const SigningKey& key) {
 }
 
 Result<std::vector<SigningKey>> SqliteStore::signing_keys() {
-  std::lock_guard lock(mu_);
+  Reader reader = read_connection();
   // rowid breaks ties between keys created in the same second: the later insert is newer.
-  auto st = Statement::prepare(db_,
+  auto st = Statement::prepare(reader.db(),
                                "SELECT kid, alg, sealed_private_key, public_jwk, active, "
                                "created_at FROM signing_keys WHERE retired = 0 "
                                "ORDER BY active DESC, created_at DESC, rowid DESC");
@@ -800,8 +838,8 @@ Status SqliteStore::create_flow(const LoginFlow& flow) {
 }
 
 Result<LoginFlow> SqliteStore::flow_by_id(const std::string& id, int64_t now) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_,
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(),
                                "SELECT id, browser_binding_hash, csrf_token, request_json, "
                                "progress_json, version, created_at, expires_at "
                                "FROM login_flows WHERE id = ?1");
@@ -883,8 +921,9 @@ Status SqliteStore::insert_session_locked(const Session& session) {
 }
 
 Result<Session> SqliteStore::session_by_id_hash(const std::string& id_hash, int64_t now) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kSessionColumns, "WHERE id_hash = ?1 AND expires_at > ?2"));
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(),
+                               sql(kSessionColumns, "WHERE id_hash = ?1 AND expires_at > ?2"));
   if (!st) return st.error();
   st->bind_text(1, id_hash).bind_int64(2, now);
   auto row = st->step();
@@ -894,8 +933,9 @@ Result<Session> SqliteStore::session_by_id_hash(const std::string& id_hash, int6
 }
 
 Result<Session> SqliteStore::session_by_sid(const std::string& sid, int64_t now) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, sql(kSessionColumns, "WHERE sid = ?1 AND expires_at > ?2"));
+  Reader reader = read_connection();
+  auto st =
+      Statement::prepare(reader.db(), sql(kSessionColumns, "WHERE sid = ?1 AND expires_at > ?2"));
   if (!st) return st.error();
   st->bind_text(1, sid).bind_int64(2, now);
   auto row = st->step();
@@ -1125,9 +1165,9 @@ Result<GrantStore::Redeemed> SqliteStore::redeem_code(const std::string& code_ha
 }
 
 Result<Grant> SqliteStore::grant_by_id(const std::string& id) {
-  std::lock_guard lock(mu_);
+  Reader reader = read_connection();
   auto st = Statement::prepare(
-      db_, std::string("SELECT ") + kGrantColumns + " FROM grants g WHERE g.id = ?1");
+      reader.db(), std::string("SELECT ") + kGrantColumns + " FROM grants g WHERE g.id = ?1");
   if (!st) return st.error();
   st->bind_text(1, id);
   auto row = st->step();
@@ -1172,8 +1212,8 @@ Status SqliteStore::add_tokens(const std::vector<Token>& tokens) {
 
 Result<GrantStore::ActiveToken> SqliteStore::active_token(const std::string& token_hash,
                                                           TokenKind kind, int64_t now) {
-  std::lock_guard lock(mu_);
-  auto st = Statement::prepare(db_, kTokenWithGrant);
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(), kTokenWithGrant);
   if (!st) return st.error();
   st->bind_text(1, token_hash).bind_int64(2, static_cast<int64_t>(kind));
   auto row = st->step();
@@ -1339,9 +1379,9 @@ Result<int64_t> SqliteStore::put_pending_locked(const MfaCredential& pending) {
 }
 
 Result<std::vector<MfaCredential>> SqliteStore::credentials_of_user(int64_t user_id) {
-  std::lock_guard lock(mu_);
+  Reader reader = read_connection();
   auto st = Statement::prepare(
-      db_, sql(kCredentialColumns, "WHERE user_id = ?1 ORDER BY created_at, id"));
+      reader.db(), sql(kCredentialColumns, "WHERE user_id = ?1 ORDER BY created_at, id"));
   if (!st) return st.error();
   st->bind_int64(1, user_id);
   std::vector<MfaCredential> credentials;
@@ -1510,9 +1550,9 @@ Status SqliteStore::disable_two_factor(int64_t user_id) {
 }
 
 Result<AttemptState> SqliteStore::attempts(const std::string& key) {
-  std::lock_guard lock(mu_);
-  auto st =
-      Statement::prepare(db_, "SELECT failures, last_failure_at FROM attempts WHERE key = ?1");
+  Reader reader = read_connection();
+  auto st = Statement::prepare(reader.db(),
+                               "SELECT failures, last_failure_at FROM attempts WHERE key = ?1");
   if (!st) return st.error();
   st->bind_text(1, key);
   auto row = st->step();

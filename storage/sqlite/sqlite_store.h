@@ -3,8 +3,12 @@
 // database file. Their whole contract is written in those headers and checked by the
 // conformance suite (tests/unit/idp/store/); this header says only what is SQLite's.
 //
-// Thread-safety: the store owns one connection and serialises all calls on it with a mutex,
-// so a ":memory:" database is shared by all threads. A file database's WAL is checkpointed by
+// Thread-safety: the store owns one writer connection and serialises every call that writes
+// on it with a mutex, so a ":memory:" database is shared by all threads. On a file database
+// the calls a sign-in reads with (accounts, users, clients, keys, flows, sessions, grants,
+// tokens, credentials, attempts, consent) run on read-only connections of the store instead,
+// one per concurrent reader, which WAL lets read the last commit beside the writer: a read
+// never waits on a write, nor a write on a read. A file database's WAL is checkpointed by
 // a thread of the store on a connection of its own (storage/sqlite/checkpointer.h), never
 // inside a call's commit. Several stores (or processes) may open
 // the same file: read-modify-write methods run inside BEGIN IMMEDIATE, and a lock held by
@@ -217,6 +221,29 @@ class SqliteStore final : public Store, public MailStore {
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
 
+  // The connection of one call that only reads: an idle read-only connection of the store
+  // (opened when none is idle) for a file database; the writer connection with mu_ held for
+  // ":memory:" (a private database per connection) or when a read connection cannot be
+  // opened. Returned to the store when it ends.
+  class Reader {
+   public:
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    ~Reader();
+    sqlite3* db() const { return db_; }
+
+   private:
+    friend class SqliteStore;
+    Reader(SqliteStore* store, sqlite3* db) : store_(store), db_(db) {}
+    explicit Reader(SqliteStore* store);  // the writer connection under mu_
+    SqliteStore* store_;
+    sqlite3* db_;
+    std::unique_lock<std::mutex> writer_lock_;
+  };
+  Reader read_connection();
+  // The client's redirect URIs and allowed origins into `client`, read on `db`.
+  static Status read_client_lists(sqlite3* db, Client& client);
+
   // These expect mu_ held.
   Status configure();
   Status migrate(const std::vector<Migration>& migrations);
@@ -245,8 +272,6 @@ class SqliteStore final : public Store, public MailStore {
   // Replaces the user's unconfirmed credentials of pending.provider_id with `pending` (see
   // put_pending_credential); on success returns its id.
   Result<int64_t> put_pending_locked(const MfaCredential& pending);
-  // The client's redirect URIs and allowed origins into `client` (the caller holds mu_).
-  Status read_client_lists_locked(Client& client);
   // SessionStore::end_session for the sessions whose sid is in `sids` (an SQL list or
   // subquery using parameters from ?2, which `bind` binds; ?1 is now). Returns how many
   // sessions were deleted.
@@ -273,6 +298,9 @@ class SqliteStore final : public Store, public MailStore {
   sqlite3* db_;  // owned; guarded by mu_
   std::atomic<int64_t> write_transactions_{0};  // counted by SQLite's commit hook
   std::unique_ptr<Checkpointer> checkpointer_;  // file databases only
+  std::string path_;                            // the database file; empty for ":memory:"
+  std::mutex readers_mu_;
+  std::vector<sqlite3*> idle_readers_;  // read-only connections; guarded by readers_mu_
 };
 
 }  // namespace keystep::sqlite

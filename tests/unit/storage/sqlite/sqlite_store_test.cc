@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -204,30 +205,67 @@ TEST(SqliteStoreWrites, EveryWriteTransactionIsCountedAndReadsAreNot) {
   EXPECT_EQ((*store)->write_transactions(), before + 2);
 }
 
-TEST(SqliteStoreWrites, TheWalIsCheckpointedByTheStoresThreadNotByACommit) {
-  TempDir dir;
-  const std::string path = dir.file("keystep.db");
-  auto store = SqliteStore::open(path);
-  ASSERT_TRUE(Ok(store));
-  auto account = (*store)->create_account({.name = "acme", .issuer_label = "Acme"});
-  ASSERT_TRUE(Ok(account));
+// A store on a database file in a temporary directory, holding the account "acme".
+class SqliteFileStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = SqliteStore::open(path_);
+    ASSERT_TRUE(Ok(opened));
+    store_ = std::move(*opened);
+    auto account = store_->create_account({.name = "acme", .issuer_label = "Acme"});
+    ASSERT_TRUE(Ok(account));
+    account_ = *account;
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.file("keystep.db");
+  std::unique_ptr<SqliteStore> store_;
+  Account account_;
+};
+
+TEST_F(SqliteFileStore, TheWalIsCheckpointedByTheStoresThreadNotByACommit) {
   // About one WAL page per commit: past Checkpointer::kWalPages the thread is woken.
   const std::string detail(3000, 'x');
   for (int i = 0; i < Checkpointer::kWalPages + 200; ++i) {
-    ASSERT_TRUE(Ok((*store)->append_audit({.at = i,
-                                           .account_id = account->id,
-                                           .event = "test",
-                                           .address = "",
-                                           .detail = detail,
-                                           .request_id = ""})));
+    ASSERT_TRUE(Ok(store_->append_audit({.at = i,
+                                         .account_id = account_.id,
+                                         .event = "test",
+                                         .address = "",
+                                         .detail = detail,
+                                         .request_id = ""})));
   }
   // The thread runs on its own; bounded wait for it.
-  for (int i = 0; i < 1000 && (*store)->wal_checkpoints() == 0; ++i)
+  for (int i = 0; i < 1000 && store_->wal_checkpoints() == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_GE((*store)->wal_checkpoints(), 1);
-  auto events = (*store)->audit_events(account->id, 0, 500);
+  EXPECT_GE(store_->wal_checkpoints(), 1);
+  auto events = store_->audit_events(account_.id, 0, 500);
   ASSERT_TRUE(Ok(events));
   EXPECT_EQ(events->size(), 500u);
+}
+
+TEST_F(SqliteFileStore, AReadDoesNotWaitForAWriteInProgress) {
+  // Another process holds the write lock, so the store's next write waits (up to the busy
+  // timeout) inside its call.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::atomic<bool> write_returned = false;
+  std::thread writer([&] {
+    (void)store_->create_account({.name = "later", .issuer_label = "Later"});
+    write_returned = true;
+  });
+  // Gives the writer time to enter its call; if it has not, the read below proves nothing
+  // but cannot fail.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto read = store_->account_by_id(account_.id);
+  const bool read_before_write = !write_returned;
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  writer.join();
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(read->name, "acme");
+  EXPECT_TRUE(read_before_write) << "the read waited for the write (its busy timeout)";
+  EXPECT_TRUE(Ok(store_->account_by_name("later")));
 }
 
 TEST(SqliteStoreMigrations, NewDatabaseAndItsWalAndShmAreOwnerOnlyWhateverTheUmask) {
