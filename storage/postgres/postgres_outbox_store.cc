@@ -162,6 +162,26 @@ Result<std::vector<LogoutNotice>> PostgresStore::due_logout_notices(int64_t now,
   });
 }
 
+Result<std::vector<LogoutNotice>> PostgresStore::claim_logout_notices(int64_t now, int limit,
+                                                                     int64_t lease) {
+  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a notice claim needs a lease");
+  return with_connection(pool_, [&](Connection& c) -> Result<std::vector<LogoutNotice>> {
+    // SKIP LOCKED as in claim_mail: another node's worker claiming now holds its rows.
+    auto rows = c.query(
+        "WITH due AS (SELECT id FROM backchannel_logouts WHERE delivered_at = 0 AND "
+        "next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+        "UPDATE backchannel_logouts b SET next_attempt_at = $3 FROM due WHERE b.id = due.id "
+        "RETURNING b.id, b.client_id, b.uri, b.user_id, b.sid, b.jti, b.created_at, "
+        "b.attempts, b.next_attempt_at, b.delivered_at, b.last_error",
+        {now, std::clamp(limit, 1, kMaxPage), now + lease});
+    if (!rows) return rows.error();
+    auto claimed = read_all<LogoutNotice>(*rows, read_notice);
+    std::sort(claimed.begin(), claimed.end(),
+              [](const LogoutNotice& a, const LogoutNotice& b) { return a.id < b.id; });
+    return claimed;
+  });
+}
+
 Status PostgresStore::mark_logout_delivered(int64_t id, int64_t now) {
   return with_connection(pool_, [&](Connection& c) -> Status {
     auto rows = c.query(
