@@ -181,8 +181,37 @@ Status check_packed_certificate(X509* leaf, std::string_view aaguid) {
   return {};
 }
 
+// Whether the self-signed `cert` is a root's certificate issued again: a root has its subject
+// and key, it is signed by that key and valid at `now`. OpenSSL trusts a self-signed
+// certificate only when the store holds that very one, yet a trust anchor is a name and a
+// key (RFC 5280 §6.1.1 d), and a maker may issue its self-signed batch certificate again with
+// the same key (a later expiry; Chromium's virtual authenticators make one per registration).
+bool reissued_root(X509* cert, const AttestationRoots& roots, int64_t now) {
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  time_t at = static_cast<time_t>(now);
+  const bool self_signed =
+      key && X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
+      X509_verify(cert, key) == 1;
+  ERR_clear_error();  // a failed X509_verify leaves its reason on the thread's queue
+  if (!self_signed || X509_cmp_time(X509_get0_notBefore(cert), &at) != -1 ||
+      X509_cmp_time(X509_get0_notAfter(cert), &at) != 1) {
+    return false;
+  }
+  X509StackPtr anchors(X509_STORE_get1_all_certs(roots.store()), free_x509_stack);
+  if (!anchors) return false;
+  for (int i = 0; i < sk_X509_num(anchors.get()); ++i) {
+    X509* root = sk_X509_value(anchors.get(), i);
+    if (X509_NAME_cmp(X509_get_subject_name(root), X509_get_subject_name(cert)) == 0 &&
+        EVP_PKEY_eq(X509_get0_pubkey(root), key) == 1) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Whether the chain x5c[0] <- x5c[1..] reaches one of the roots at `now`. Roots may be
-// intermediates or the attestation certificate itself (FIDO metadata lists such anchors).
+// intermediates or the attestation certificate itself (FIDO metadata lists such anchors),
+// also issued again (reissued_root).
 bool chains_to(const std::vector<X509Ptr>& x5c, const AttestationRoots& roots, int64_t now) {
   if (roots.empty() || x5c.empty()) return false;
   X509StackPtr untrusted(sk_X509_new_null(), free_x509_stack);
@@ -201,7 +230,8 @@ bool chains_to(const std::vector<X509Ptr>& x5c, const AttestationRoots& roots, i
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
   X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(now));
-  return X509_verify_cert(ctx.get()) == 1;
+  if (X509_verify_cert(ctx.get()) == 1) return true;
+  return x5c.size() == 1 && reissued_root(x5c[0].get(), roots, now);
 }
 
 }  // namespace

@@ -12,9 +12,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
 import { CONTEXT_OPTIONS, htmlProblems, pageProblems } from './lib/a11y.mjs';
+import { AdminApi } from './lib/admin_api.mjs';
 import { otherCode, totpCode, totpStep, waitForStepAfter } from './lib/authenticator.mjs';
 import { launchChromium } from './lib/chromium.mjs';
 import { ISSUER_LABEL, Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
+import { addAuthenticator, addKey, useKey } from './lib/security_key.mjs';
 import { parseMail, smtpConf, SmtpServer } from './lib/smtp.mjs';
 import { eventually } from './lib/wait.mjs';
 
@@ -48,7 +50,8 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
   before(async () => {
     smtp = await SmtpServer.create();
     await smtp.listen();
-    ks = await Keystep.start({ conf: smtpConf(smtp.port) });
+    // localhost: WebAuthn refuses an IP address as relying-party id (the security key states).
+    ks = await Keystep.start({ host: 'localhost', conf: smtpConf(smtp.port) });
     await ks.addUser({ ...ADMIN, admin: true });
     await ks.cli(['client', 'create', '--client-id', THIRD_PARTY, '--redirect-uri', ks.redirectUri,
                   '--public', '--third-party']);
@@ -320,6 +323,63 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       await submit(p, 'form[action="/signup"] button[type=submit]');
       assert.equal(await focused(p), 'password');
       assert.equal(await p.getAttribute('#password', 'aria-invalid'), 'true');
+    }],
+    ['second step: security key', 'member', async (p) => {
+      // Alice adds a key (Chromium's virtual authenticator) and signs in again: the second
+      // step asks for the kind she used last.
+      const cdp = await p.context().newCDPSession(p);
+      await cdp.send('WebAuthn.enable');
+      known.memberKey = await addAuthenticator(cdp);
+      await go(p, '/profile');
+      await addKey(p, 'Desk key');
+      await p.context().clearCookies();
+      await signIn(p, USER);
+      assert.equal(new URL(p.url()).pathname, '/login/second-factor');
+      assert.equal(await p.locator('button:has-text("Use your Security key")').count(), 1);
+    }],
+    ['second step: security key refused', 'member', async (p) => {
+      await known.memberKey.overrideBits({ isBogusSignature: true });
+      await useKey(p);
+      assert.match(await p.locator('[role=alert]').innerText(), /^Your security key was not accepted/);
+    }],
+    ['admin page: read-only', 'member', async (p) => {
+      // A role that may view Authentication settings and change nothing, as an operator adds it.
+      await ks.sql("INSERT INTO roles (name) VALUES ('auditor'); " +
+                   "INSERT INTO role_permissions (role, permission) VALUES ('auditor', 'auth_settings.view'); " +
+                   `UPDATE users SET role = 'auditor' WHERE email = '${USER.email}'`);
+      await known.memberKey.overrideBits({});
+      await useKey(p);
+      await go(p, '/account/authentication');
+      assert.equal(await h1(p), 'Authentication: Configuration');
+      assert.equal(await p.locator('[role=switch][aria-readonly=true]').count(), 1);
+      assert.equal(await p.locator('main form[method=post]').count(), 0, 'nothing to change');
+    }],
+    ['enrollment link: sign-in with the email filled in', 'anonymous', async (p) => {
+      // Enforced again with the safer email: bob, still without a second factor, gets a link.
+      const api = new AdminApi(ks, await ks.apiToken(ADMIN.email));
+      for (const change of [{ enforce_two_factor: false }, { enrollment_email: 'link' },
+                            { enforce_two_factor: true, confirm: true }]) {
+        const { status, body } = await api.putSettings(change);
+        assert.equal(status, 200, JSON.stringify(body));
+      }
+      known.enrollmentLink = await eventually(async () => {
+        for (const m of await smtp.messagesTo(BOB.email)) {
+          const link = (await parseMail(m.raw)).text.match(/\S+\/enroll\?token=[A-Za-z0-9_-]+/);
+          if (link) return link[0];
+        }
+        return null;
+      }, 'the enrollment link email');
+      await p.context().clearCookies();
+      await p.goto(known.enrollmentLink);
+      assert.equal(new URL(p.url()).pathname, '/login');
+      assert.equal(await p.inputValue('#email'), BOB.email);
+    }],
+    ['enrollment link: already used', 'anonymous', async (p) => {
+      await p.fill('#password', BOB_NEW_PASSWORD);
+      await submit(p, 'form[action="/login"] button[type=submit]');
+      assert.equal(await h1(p), 'Set up two-factor authentication');
+      await p.goto(known.enrollmentLink);
+      assert.match(await p.locator('main').innerText(), /This enrollment link was already used/);
     }],
   ];
 

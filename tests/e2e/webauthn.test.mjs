@@ -10,118 +10,49 @@
 // answer without user presence are refused; the key she removes is no longer offered and is
 // refused when a browser is made to use it; a U2F (CTAP1) authenticator registers and signs in.
 // The issuer is http://localhost:PORT: WebAuthn refuses an IP address as relying-party id.
+// The user guide's screenshots of these pages (adding a key, the second step with and without
+// JavaScript, the forced setup's choice and its key step) go to $KEYSTEP_SCREENSHOTS when set
+// (docs/images), else to a temporary directory:
 //   cd tests/e2e && KEYSTEP_BIN=$PWD/../../build/keystep node --test webauthn.test.mjs
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 
-import { AdminApi } from './lib/admin_api.mjs';
-import { launchChromium, serveRpCallback } from './lib/chromium.mjs';
-import { Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
-import { discover, startAuthorization } from './lib/rp.mjs';
-import { parseMail, SmtpServer, smtpConf } from './lib/smtp.mjs';
+import { GUIDE_VIEWPORT, screenshots } from './lib/chromium.mjs';
+import { USER } from './lib/keystep.mjs';
+import { startAuthorization } from './lib/rp.mjs';
+import { addAuthenticator, addKey, addKeyOnProfile, ceremonyOptions, changeCeremonyOptions, idOf,
+         KEY, openAddKey, signInToProfile, startKeySuite, submitPassword, touchNewKey, U2F,
+         useKey, withKey } from './lib/security_key.mjs';
+import { parseMail } from './lib/smtp.mjs';
 
 const ADMIN = { email: 'boss@example.com', password: 'boss staple battery' };
-// A USB security key with a PIN, as Chromium's virtual authenticator plays it.
-const KEY = { protocol: 'ctap2', transport: 'usb', hasResidentKey: false,
-              hasUserVerification: true, isUserVerified: true,
-              automaticPresenceSimulation: true };
 
 describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout: 180000 }, () => {
+  let suite;
   let smtp;
   let ks;
   let api;
   let config;
   let browser;
-  let rpServer;
+  let shots;       // the user guide's screenshots of the security key pages
   let credential;  // alice's key as the virtual authenticator exported it
 
   before(async () => {
-    smtp = await SmtpServer.create();
-    const port = await smtp.listen();
-    ks = await Keystep.start({ host: 'localhost', conf: smtpConf(port) });
-    await ks.addUser({ ...ADMIN, admin: true });
-    api = new AdminApi(ks, await ks.apiToken(ADMIN.email));
-    config = await discover(ks, PUBLIC_CLIENT_ID);
-    rpServer = await serveRpCallback(ks);
-    browser = await launchChromium();
+    suite = await startKeySuite(ADMIN);
+    ({ smtp, ks, api, config, browser } = suite);
+    shots = await screenshots();
   });
 
   after(async () => {
-    await browser?.close();
-    rpServer?.close();
-    const exit = await ks?.shutdown();
-    await smtp?.stop();
-    await smtp?.cleanup();
+    await shots?.cleanup();
+    const exit = await suite?.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks?.output}`);
   });
 
-  // A virtual authenticator in the page of `cdp` holding `credentials`.
-  async function addAuthenticator(cdp, options = KEY, credentials = []) {
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator',
-                                                { options: { ...KEY, ...options } });
-    for (const c of credentials)
-      await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: c });
-    return {
-      async credentials() {
-        return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
-      },
-      overrideBits(bits) {
-        return cdp.send('WebAuthn.setResponseOverrideBits',
-                        { authenticatorId, isBogusSignature: false, isBadUV: false,
-                          isBadUP: false, ...bits });
-      },
-      remove() {
-        return cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
-      },
-    };
-  }
-
-  // A fresh browser context and page with a virtual authenticator holding `credentials`.
-  async function withKey(options = KEY, credentials = []) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const key = await addAuthenticator(cdp, options, credentials);
-    return { context, page, cdp, key };
-  }
-
-  async function submitPassword(page, user = USER) {
-    await page.fill('#email', user.email);
-    await page.fill('#password', user.password);
-    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
-  }
-
-  // Signs `user` in to the profile on `page`, with the page's key when 2FA is on.
-  async function signInToProfile(page, user) {
-    await page.goto(`${ks.issuer}/profile`);
-    await submitPassword(page, user);
-    if (new URL(page.url()).pathname === '/login/second-factor') await useKey(page);
-    assert.equal(new URL(page.url()).pathname, '/profile', await page.content());
-  }
-
-  // Signs `user` in to the profile on `page` and adds the page's key as `label`.
-  async function addKeyOnProfile(page, user, label) {
-    await signInToProfile(page, user);
-    await addKey(page, label);
-  }
-
-  // Adds the page's key as `label` from the profile `page` shows.
-  async function addKey(page, label) {
-    await page.selectOption('select[name=method]', 'webauthn');
-    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Add a second factor")')]);
-    assert.equal(new URL(page.url()).pathname, '/profile/two-factor/enable');
-    // The script is the server's own, and no inline script runs (CSP script-src 'self').
-    assert.equal(await page.locator('script[src="/assets/webauthn.js"]').count(), 1);
-    assert.equal(await page.locator('script:not([src])').count(), 0);
-    await page.fill('#label', label);
-    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Touch your key")')]);
-    // The first key turns two-factor authentication on; a further one is added to it.
-    assert.match(await page.locator('main').innerText(),
-                 new RegExp(`Two-factor authentication is on|${label} added\\.`));
-  }
+  const newKey = (options = KEY, credentials = []) =>
+    withKey(browser, options, credentials, { viewport: GUIDE_VIEWPORT });
 
   // A relying party's sign-in up to the second step. Returns the RP's checks.
   async function toSecondStep(page, user = USER) {
@@ -130,11 +61,6 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     await submitPassword(page, user);
     assert.equal(new URL(page.url()).pathname, '/login/second-factor', await page.content());
     return auth;
-  }
-
-  async function useKey(page) {
-    await Promise.all([page.waitForNavigation(),
-                       page.click('button:has-text("Use your Security key")')]);
   }
 
   // `user`'s sign-in to the RP with the page's key, up to the tokens: amr has hwk.
@@ -157,9 +83,14 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
   }
 
   it('alice adds a security key on her profile: she names it and touches it', async () => {
-    const { context, page, key } = await withKey();
+    const { context, page, key } = await newKey();
     try {
-      await addKeyOnProfile(page, USER, 'Desk key');
+      await signInToProfile(ks, page, USER);
+      await openAddKey(page);
+      await page.fill('#label', 'Desk key');
+      await shots.shoot(page, 'add-security-key');
+      await touchNewKey(page, 'Desk key');
+      assert.match(await page.locator('main').innerText(), /Two-factor authentication is on/);
       await page.goto(`${ks.issuer}/profile`);
       assert.equal(await page.locator('#factors + .table input[name=label]').inputValue(), 'Desk key');
       assert.match(await page.locator('#factors + .table').innerText(), /\tSecurity key\t/);
@@ -175,10 +106,12 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
   });
 
   it('alice signs in to the relying party with her key: amr has hwk', async () => {
-    const { context, page, key } = await withKey(KEY, [credential]);
+    const { context, page, key } = await newKey(KEY, [credential]);
     try {
-      await signInWithKey(page, USER, async () =>
-        assert.match(await page.locator('main').innerText(), /Use your Security key/));
+      await signInWithKey(page, USER, async () => {
+        assert.match(await page.locator('main').innerText(), /Use your Security key/);
+        await shots.shoot(page, 'sign-in-security-key');
+      });
       [credential] = await key.credentials();  // its signature counter moved on
     } finally {
       await context.close();
@@ -186,13 +119,14 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
   });
 
   it('a page without JavaScript says so and offers the recovery codes', async () => {
-    const context = await browser.newContext({ javaScriptEnabled: false });
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: GUIDE_VIEWPORT });
     try {
       const page = await context.newPage();
       await toSecondStep(page);
       const main = await page.locator('main').innerText();
       assert.match(main, /Security keys need JavaScript, which is off in this browser/);
       assert.match(main, /Use another method:\s+Recovery code/);
+      await shots.shoot(page, 'sign-in-security-key-no-javascript');
     } finally {
       await context.close();
     }
@@ -210,7 +144,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     });
 
     it('a key that did not verify alice is refused; one that did signs her in with pin', async () => {
-      let { context, page, key } = await withKey(KEY, [credential]);
+      let { context, page, key } = await newKey(KEY, [credential]);
       try {
         await key.overrideBits({ isBadUV: true });
         await toSecondStep(page);
@@ -223,7 +157,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
       } finally {
         await context.close();
       }
-      ({ context, page, key } = await withKey(KEY, [credential]));
+      ({ context, page, key } = await newKey(KEY, [credential]));
       try {
         const auth = await toSecondStep(page);
         await useKey(page);
@@ -241,7 +175,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
   it('a key whose counter went backwards is refused, marked on the profile, and alice is emailed', async () => {
     assert.ok(credential.signCount > 1, `the key signed already (count ${credential.signCount})`);
     const copy = { ...credential, signCount: 1 };
-    const { context, page } = await withKey(KEY, [copy]);
+    const { context, page } = await newKey(KEY, [copy]);
     try {
       await toSecondStep(page);
       await useKey(page);
@@ -272,25 +206,18 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     let first;   // her keys as the virtual authenticators exported them
     let second;
 
-    // The second step's ceremony options, as the server rendered them for the browser.
-    async function ceremonyOptions(page) {
-      return JSON.parse(await page.locator('form#ceremony').getAttribute('data-options'));
-    }
-
-    const idOf = (c) => Buffer.from(c.credentialId, 'base64').toString('base64url');
-
     it('she adds a second key from a second authenticator and signs in with each in turn', async () => {
       await ks.addUser(CAROL);
-      let { context, page, cdp, key } = await withKey();
+      let { context, page, cdp, key } = await newKey();
       try {
-        await addKeyOnProfile(page, CAROL, 'Key one');
+        await addKeyOnProfile(ks, page, CAROL, 'Key one');
         [first] = await key.credentials();
       } finally {
         await context.close();
       }
-      ({ context, page, cdp, key } = await withKey(KEY, [first]));
+      ({ context, page, cdp, key } = await newKey(KEY, [first]));
       try {
-        await signInToProfile(page, CAROL);
+        await signInToProfile(ks, page, CAROL);
         // The first key is unplugged and a second, empty one plugged in.
         await key.remove();
         const other = await addAuthenticator(cdp);
@@ -302,7 +229,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
         await context.close();
       }
       for (const credential of [first, second]) {
-        ({ context, page, key } = await withKey(KEY, [credential]));
+        ({ context, page, key } = await newKey(KEY, [credential]));
         try {
           await signInWithKey(page, CAROL);
           const [moved] = await key.credentials();  // its signature counter moved on
@@ -318,7 +245,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     for (const [what, bits] of [['a bogus signature', { isBogusSignature: true }],
                                 ['an answer without user presence (no touch)', { isBadUP: true }]]) {
       it(`${what} is refused with a plain message, the sign-in not completed`, async () => {
-        const { context, page, key } = await withKey(KEY, [second]);
+        const { context, page, key } = await newKey(KEY, [second]);
         try {
           await key.overrideBits(bits);
           await toSecondStep(page, CAROL);
@@ -331,9 +258,9 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     }
 
     it('she removes the first key on her profile: it is no longer offered, and refused', async () => {
-      let { context, page, key } = await withKey(KEY, [second]);
+      let { context, page, key } = await newKey(KEY, [second]);
       try {
-        await signInToProfile(page, CAROL);
+        await signInToProfile(ks, page, CAROL);
         [second] = await key.credentials();
         await Promise.all([page.waitForNavigation(), page.click('button[aria-label="Remove Key one"]')]);
         assert.equal(await page.locator('button[aria-label="Remove Key one"]').count(), 0,
@@ -342,15 +269,14 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
       } finally {
         await context.close();
       }
-      ({ context, page, key } = await withKey(KEY, [first]));
+      ({ context, page, key } = await newKey(KEY, [first]));
       try {
         await toSecondStep(page, CAROL);
         const options = await ceremonyOptions(page);
         assert.deepEqual(options.allowCredentials.map((c) => c.id), [idOf(second)]);
         // A browser that is made to use it anyway gets a refusal.
-        options.allowCredentials = [{ type: 'public-key', id: idOf(first) }];
-        await page.locator('form#ceremony').evaluate(
-            (form, json) => { form.dataset.options = json; }, JSON.stringify(options));
+        await changeCeremonyOptions(page, (o) => ({
+          ...o, allowCredentials: [{ type: 'public-key', id: idOf(first) }] }));
         await useKey(page);
         await assertRefused(page);
       } finally {
@@ -359,12 +285,10 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     });
 
     it('a U2F (CTAP1) key registers and signs her in', async () => {
-      const U2F = { protocol: 'u2f', transport: 'usb', hasResidentKey: false,
-                    hasUserVerification: false, isUserVerified: false };
-      let { context, page, cdp, key } = await withKey(KEY, [second]);
+      let { context, page, cdp, key } = await newKey(KEY, [second]);
       let u2f;
       try {
-        await signInToProfile(page, CAROL);
+        await signInToProfile(ks, page, CAROL);
         await key.remove();
         const old = await addAuthenticator(cdp, U2F);
         await addKey(page, 'Old U2F key');
@@ -380,7 +304,7 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
       // Chromium replaces the key's fido-u2f statement; a U2F key has no model (AAGUID).
       assert.equal(JSON.parse(row.params).aaguid, '00000000-0000-0000-0000-000000000000', row.params);
       // Chromium exports a U2F credential without its relying-party id.
-      ({ context, page } = await withKey(U2F, [{ ...u2f, rpId: new URL(ks.issuer).hostname }]));
+      ({ context, page } = await newKey(U2F, [{ ...u2f, rpId: new URL(ks.issuer).hostname }]));
       try {
         await signInWithKey(page, CAROL);
       } finally {
@@ -393,24 +317,25 @@ describe('security keys in chromium (WebAuthn virtual authenticator)', { timeout
     const BOB = { email: 'bob@example.com', password: 'bob staple battery' };
     await ks.addUser(BOB);
     // An administrator enforces 2FA only with their own set up.
-    const boss = await withKey();
+    const boss = await newKey();
     try {
-      await addKeyOnProfile(boss.page, ADMIN, 'Boss key');
+      await addKeyOnProfile(ks, boss.page, ADMIN, 'Boss key');
     } finally {
       await boss.context.close();
     }
     const { status, body } = await api.putSettings({ enforce_two_factor: true, confirm: true });
     assert.equal(status, 200, JSON.stringify(body));
-    const { context, page, key } = await withKey();
+    const { context, page, key } = await newKey();
     try {
       const auth = await startAuthorization(config, ks);
       await page.goto(auth.url.href);
-      await page.fill('#email', BOB.email);
-      await page.fill('#password', BOB.password);
-      await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+      await submitPassword(page, BOB);
       assert.match(await page.locator('h1').innerText(), /Set up two-factor authentication/);
+      assert.match(await page.locator('main').innerText(), /Or set up instead:\s+Security key/);
+      await shots.shoot(page, 'setup-choice');
       await Promise.all([page.waitForNavigation(), page.click('a:has-text("Security key")')]);
       assert.equal(await page.locator('form#ceremony[data-ceremony=create]').count(), 1);
+      await shots.shoot(page, 'setup-security-key');
       await Promise.all([page.waitForNavigation(), page.click('button:has-text("Touch your key")')]);
       assert.ok(page.url().startsWith(ks.redirectUri), `back at the RP, not ${page.url()}`);
       const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), auth.checks);

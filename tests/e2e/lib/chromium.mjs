@@ -1,7 +1,11 @@
 // Debian's chromium for the browser tests (playwright-core drives it), and the relying
 // party's callback page that chromium's redirect lands on.
 
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -23,4 +27,26 @@ export async function serveRpCallback(ks) {
     server.listen(Number(new URL(ks.rpOrigin).port), '127.0.0.1', resolve);
   });
   return server;
+}
+
+// The viewport of the user guide's screenshots (docs/screenshots/take.mjs takes the others).
+export const GUIDE_VIEWPORT = { width: 900, height: 900 };
+
+// Where a suite's screenshots go: $KEYSTEP_SCREENSHOTS when set (docs/images, for the guides:
+// KEYSTEP_SCREENSHOTS=$PWD/docs/images), else a temporary directory that cleanup() removes.
+// shoot(page, name) writes name.png of the whole page and checks it is not blank.
+export async function screenshots() {
+  const chosen = process.env.KEYSTEP_SCREENSHOTS;
+  const dir = chosen ?? await mkdtemp(path.join(os.tmpdir(), 'keystep-shots-'));
+  return {
+    dir,
+    async shoot(page, name) {
+      const file = path.join(dir, `${name}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      assert.ok((await stat(file)).size > 5000, `${file} looks empty`);
+    },
+    async cleanup() {
+      if (!chosen) await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

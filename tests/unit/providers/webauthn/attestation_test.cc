@@ -94,6 +94,43 @@ TEST(Attestation, ChainToAnotherRootOrAnExpiredCertificateIsOnlyBasic) {
   EXPECT_EQ(no_roots->attestation, AttestationType::kBasic);
 }
 
+// A maker's self-signed batch certificate, issued again with the same name and key (a later
+// expiry; Chromium's virtual authenticators mint one per registration), is vouched for by
+// the root that holds that name and key. Another key, another name or an expired
+// certificate under the root's name is not.
+TEST(Attestation, SelfSignedCertificateReissuedUnderARootsNameAndKeyIsTrusted) {
+  Maker maker;
+  CertSpec batch;
+  batch.common_name = "Batch Certificate";
+  batch.aaguid = kAaguid;
+  const Cert first = make_cert(maker.attestation_key.get(), batch, nullptr, nullptr);
+  auto roots = AttestationRoots::from_pem({pem_of(first.get())});
+  ASSERT_TRUE(roots) << roots.error().message;
+  const auto attest = [&](EVP_PKEY* key, const CertSpec& spec) {
+    const Cert cert = make_cert(key, spec, nullptr, nullptr);
+    auto attested = verify_attestation(maker.packed(maker.auth(), key, {der_of(cert.get())}),
+                                       expected(&*roots));
+    EXPECT_TRUE(attested) << attested.error().message;
+    return attested ? attested->attestation : AttestationType::kNone;
+  };
+
+  EXPECT_EQ(attest(maker.attestation_key.get(), batch), AttestationType::kTrusted)
+      << "the same certificate signed again";
+  CertSpec later = batch;
+  later.valid_until = 86400 * 730;
+  EXPECT_EQ(attest(maker.attestation_key.get(), later), AttestationType::kTrusted);
+
+  const Key other_key = p256_key();
+  EXPECT_EQ(attest(other_key.get(), batch), AttestationType::kBasic) << "another key";
+  CertSpec renamed = batch;
+  renamed.common_name = "Another Batch";
+  EXPECT_EQ(attest(maker.attestation_key.get(), renamed), AttestationType::kBasic);
+  CertSpec expired = batch;
+  expired.valid_from = -86400 * 10;
+  expired.valid_until = -86400;
+  EXPECT_EQ(attest(maker.attestation_key.get(), expired), AttestationType::kBasic);
+}
+
 TEST(Attestation, CertificateVouchingForAnotherAaguidIsRefused) {
   Maker maker;
   CertSpec spec;
