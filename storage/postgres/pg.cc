@@ -1,5 +1,7 @@
 #include "storage/postgres/pg.h"
 
+#include <poll.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -84,6 +86,10 @@ Connection::~Connection() { PQfinish(conn_); }
 bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
 
 bool Connection::alive() {
+  if (!healthy()) return false;
+  // An idle connection is sent nothing, so nothing to read is the usual answer: one poll.
+  pollfd socket{PQsocket(conn_), POLLIN, 0};
+  if (::poll(&socket, 1, 0) == 0) return true;
   // A server going down sends its FATAL and then closes: the first read takes the message,
   // the second the end of the stream, on which libpq marks the connection bad.
   for (int read = 0; read < 2 && healthy(); ++read) {
