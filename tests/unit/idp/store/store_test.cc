@@ -1053,28 +1053,8 @@ TEST_P(BackchannelStoreTest, ConcurrentClaimsThroughSeparateConnectionsNeverShar
                                                   code("c" + n, "g" + n))));
     ASSERT_TRUE(Ok(store_->end_session("sid-" + n, kNow)));
   }
-  constexpr int kWorkers = 4;
-  std::vector<std::unique_ptr<StoreConnection>> connections;
-  for (int w = 0; w < kWorkers; ++w) {
-    connections.push_back(connect());
-    ASSERT_NE(connections.back(), nullptr);
-  }
-  std::vector<std::vector<int64_t>> taken(kWorkers);
-  std::vector<std::thread> threads;
-  for (int w = 0; w < kWorkers; ++w) {
-    threads.emplace_back([&, w] {
-      for (;;) {
-        auto claimed = connections[w]->store().claim_logout_notices(kNow, 3, 300);
-        if (!claimed) continue;  // busy (SQLite's lock): try again
-        if (claimed->empty()) return;
-        for (const auto& n : *claimed) taken[w].push_back(n.id);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::vector<int64_t> all;
-  for (const auto& ids : taken) all.insert(all.end(), ids.begin(), ids.end());
-  std::sort(all.begin(), all.end());
+  const std::vector<int64_t> all = claim_from_connections(
+      4, [](StoreConnection& c) { return c.store().claim_logout_notices(kNow, 3, 300); });
   EXPECT_EQ(all.size(), static_cast<size_t>(kNotices));
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a notice claimed twice";
 }
