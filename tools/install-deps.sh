@@ -12,7 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   sqlite3 curl nodejs npm
-  postgresql-15 libpq-dev
+  postgresql-15 libpq-dev haproxy
   oathtool zbar-tools chromium
   python3 python3-aiosmtpd
   python3-authlib python3-requests

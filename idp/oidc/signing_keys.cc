@@ -1,5 +1,8 @@
 #include "idp/oidc/signing_keys.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace keystep {
 namespace {
 // Additional data binding a sealed private key to its kid, so keys cannot be swapped in
@@ -22,7 +25,7 @@ Result<std::string> SigningKeys::rotate(const std::string& alg, Random& random) 
 Result<std::shared_ptr<const SigningKeys::Loaded>> SigningKeys::current() {
   std::lock_guard lock(mu_);
   const int64_t now = clock_.now();
-  if (loaded_ && now - loaded_->loaded_at < kReloadSeconds) return loaded_;
+  if (loaded_ && now < loaded_->reload_at) return loaded_;
   auto keys = store_.signing_keys();
   if (!keys) return keys.error();
   if (keys->empty() || !keys->front().active)
@@ -35,19 +38,28 @@ Result<std::shared_ptr<const SigningKeys::Loaded>> SigningKeys::current() {
       return make_error(ErrorCode::kInternal, "stored JWK of key " + key.kid + " is corrupt");
     loaded->jwks["keys"].push_back(std::move(jwk));
   }
-  const SigningKey& active = keys->front();
-  auto pem = box_.open(active.sealed_private_key, key_aad(active.kid));
+  // Active first, then newest first: the first key every node has had time to publish.
+  const int64_t published_before = now - kReloadSeconds;
+  auto signing = std::find_if(keys->begin(), keys->end(), [&](const SigningKey& key) {
+    return key.created_at <= published_before;
+  });
+  loaded->reload_at = now + kReloadSeconds;
+  if (signing != keys->begin()) {
+    loaded->reload_at = std::min(loaded->reload_at, keys->front().created_at + kReloadSeconds);
+    // None is that old (a rotation soon after init): the oldest has been published longest.
+    if (signing == keys->end()) signing = std::prev(keys->end());
+  }
+  auto pem = box_.open(signing->sealed_private_key, key_aad(signing->kid));
   if (!pem)
-    return make_error(ErrorCode::kInternal, "cannot unseal signing key " + active.kid +
+    return make_error(ErrorCode::kInternal, "cannot unseal signing key " + signing->kid +
                                                 " (wrong master key?): " + pem.error().message);
-  auto signer = JwsSigner::from_private_pem(active.kid, active.alg, *pem);
+  auto signer = JwsSigner::from_private_pem(signing->kid, signing->alg, *pem);
   if (!signer) return signer.error();
   auto verifier = JwsVerifier::from_jwks(loaded->jwks);
   if (!verifier) return verifier.error();
   loaded->signer = std::make_shared<JwsSigner>(std::move(*signer));
   loaded->verifier = std::make_shared<JwsVerifier>(std::move(*verifier));
   loaded->jwks_text = std::make_shared<const std::string>(loaded->jwks.dump());
-  loaded->loaded_at = now;
   loaded_ = loaded;
   return loaded_;
 }

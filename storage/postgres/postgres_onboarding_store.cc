@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/postgres/postgres_rows.h"
 #include "storage/postgres/postgres_store.h"
 
@@ -152,11 +153,7 @@ Result<User> PostgresStore::accept_invitation(const std::string& token_hash, con
         c.query(sql(kInvitationColumns, "WHERE token_hash = $1 FOR UPDATE"), {token_hash}),
         read_invitation, "invitation");
     if (!invitation) return invitation.error();
-    if (invitation->accepted_at)
-      return make_error(ErrorCode::kReplayed, "the invitation was already accepted");
-    if (invitation->revoked_at) return make_error(ErrorCode::kDenied, "the invitation was revoked");
-    if (invitation->expires_at <= now)
-      return make_error(ErrorCode::kExpired, "the invitation has expired");
+    if (Status s = store_rules::usable(*invitation, now); !s) return s.error();
     User member = user;
     member.account_id = invitation->account_id;
     member.email = invitation->email;
@@ -185,8 +182,7 @@ Result<EnrollmentLink> PostgresStore::use_enrollment_link(const std::string& tok
                                 {token_hash}),
                         read_link, "enrollment link");
     if (!link) return link.error();
-    if (link->used_at) return make_error(ErrorCode::kReplayed, "the link was already used");
-    if (link->expires_at <= now) return make_error(ErrorCode::kExpired, "the link has expired");
+    if (Status s = store_rules::usable(*link, now); !s) return s.error();
     auto use = c.query("UPDATE enrollment_links SET used_at = $1 WHERE token_hash = $2",
                        {now, token_hash});
     if (!use) return use.error();
@@ -268,8 +264,7 @@ Result<ConsentRequest> PostgresStore::consent_request(const std::string& id, int
     auto request = one_row(c.query(sql(kRequestColumns, "WHERE id = $1"), {id}), read_request,
                            "consent request");
     if (!request) return request.error();
-    if (request->expires_at <= now)
-      return make_error(ErrorCode::kExpired, "consent request expired");
+    if (Status s = store_rules::usable(*request, now); !s) return s.error();
     return request;
   });
 }
@@ -282,8 +277,7 @@ Result<ConsentRequest> PostgresStore::take_consent_request(const std::string& id
                                    {id}),
                            read_request, "consent request");
     if (!request) return request.error();
-    if (request->expires_at <= now)
-      return make_error(ErrorCode::kExpired, "consent request expired");
+    if (Status s = store_rules::usable(*request, now); !s) return s.error();
     return request;
   });
 }

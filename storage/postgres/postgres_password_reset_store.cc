@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/postgres/postgres_rows.h"
 #include "storage/postgres/postgres_store.h"
 
@@ -30,8 +31,7 @@ Result<PasswordReset> read_reset(Connection& c, const std::string& token_hash, b
 Result<PasswordReset> usable_reset(Connection& c, const std::string& token_hash, int64_t now) {
   auto reset = read_reset(c, token_hash, true);
   if (!reset) return reset.error();
-  if (reset->used_at) return make_error(ErrorCode::kReplayed, "the reset link was already used");
-  if (reset->expires_at <= now) return make_error(ErrorCode::kExpired, "the reset link has expired");
+  if (Status s = store_rules::usable(*reset, now); !s) return s.error();
   return reset;
 }
 

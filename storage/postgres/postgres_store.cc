@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/clock.h"
+#include "idp/store/rules.h"
 #include "storage/postgres/postgres_rows.h"
 
 namespace keystep::postgres {
@@ -57,22 +58,6 @@ Status set_two_factor_flag(Connection& c, int64_t user_id, bool enabled) {
   return {};
 }
 
-// The only UNIQUE constraint of mfa_credentials is on (provider_id, lookup_key), so
-// kAlreadyExists from a write names that, in words a caller can show.
-Error credential_write_error(Error error, const MfaCredential& credential) {
-  if (error.code != ErrorCode::kAlreadyExists) return error;
-  return make_error(ErrorCode::kAlreadyExists, "another " + credential.provider_id +
-                                                   " credential has lookup key " +
-                                                   credential.lookup_key);
-}
-
-Status check_cap(int max_of_provider) {
-  if (max_of_provider < 1) {
-    return make_error(ErrorCode::kInvalidArgument, "the credential cap must be at least 1");
-  }
-  return {};
-}
-
 // kDenied when the user already holds max_of_provider confirmed credentials of provider_id
 // other than except_id.
 Status enforce_cap(Connection& c, int64_t user_id, const std::string& provider_id,
@@ -103,7 +88,7 @@ Status cas_credential(Connection& c, const MfaCredential& updated, int64_t expec
       "WHERE id = $6 AND user_id = $7 AND version = $8",
       {updated.counter, *state, *params, confirmed, updated.last_used_at, updated.id,
        updated.user_id, expected_version, updated.label, updated.lookup_key});
-  if (!rows) return credential_write_error(rows.error(), updated);
+  if (!rows) return store_rules::credential_write_error(rows.error(), updated);
   if (rows->affected() > 0) return {};
   auto exists = c.query("SELECT 1 FROM mfa_credentials WHERE id = $1 AND user_id = $2",
                         {updated.id, updated.user_id});
@@ -128,7 +113,7 @@ Result<int64_t> insert_credential(Connection& c, const MfaCredential& credential
   if (!rows) {
     if (rows.error().code == ErrorCode::kNotFound)
       return not_found("user " + std::to_string(credential.user_id));
-    return credential_write_error(rows.error(), credential);
+    return store_rules::credential_write_error(rows.error(), credential);
   }
   return rows->int64(0, 0);
 }
@@ -235,9 +220,7 @@ Status update_session_auth_in(Connection& c, const Session& session) {
 }
 
 Status insert_grant_with_code(Connection& c, const Grant& grant, const AuthCode& code) {
-  if (!code.grant_id.empty() && code.grant_id != grant.id) {
-    return make_error(ErrorCode::kInvalidArgument, "authorization code names another grant");
-  }
+  if (Status s = store_rules::code_of_grant(grant, code); !s) return s;
   auto g = c.query(
       "INSERT INTO grants (id, client_id, user_id, sid, scope, nonce, auth_time, acr, amr, "
       "revoked, created_at, requested_claims) "
@@ -719,8 +702,7 @@ Status PostgresStore::delete_flow(const std::string& id) {
 }
 
 Status PostgresStore::commit_flow_step(const FlowStep& step, int64_t now) {
-  if (step.grant && step.session && step.grant->sid != step.session->sid)
-    return make_error(ErrorCode::kInvalidArgument, "the grant names another session");
+  if (Status s = store_rules::flow_step(step); !s) return s;
   return in_transaction(pool_, [&](Connection& c) -> Status {
     // The flow's and the credential's compare-and-set statements take their rows' locks, so
     // a second node committing the same step waits and then finds the version moved on.
@@ -840,12 +822,7 @@ Result<GrantStore::Redeemed> PostgresStore::redeem_code(const std::string& code_
     if (Status s = tx->commit(); !s) return s.error();
     return make_error(ErrorCode::kReplayed, "authorization code already used; grant revoked");
   }
-  if (redeemed.grant.revoked) {
-    return make_error(ErrorCode::kReplayed, "authorization code's grant is revoked");
-  }
-  if (redeemed.code.expires_at <= now) {
-    return make_error(ErrorCode::kExpired, "authorization code expired");
-  }
+  if (Status s = store_rules::redeemable(redeemed, now); !s) return s.error();
   auto use = c.query("UPDATE auth_codes SET used = TRUE WHERE code_hash = $1", {code_hash});
   if (!use) return use.error();
   if (Status s = tx->commit(); !s) return s.error();
@@ -887,25 +864,14 @@ Result<GrantStore::ActiveToken> PostgresStore::active_token(const std::string& t
     if (rows->empty()) return not_found("token");
     const Row r{*rows, 0};
     ActiveToken found{read_token(r), read_grant(r, 7)};
-    if (found.token.revoked || found.grant.revoked) {
-      return make_error(ErrorCode::kDenied, "token revoked");
-    }
-    if (found.token.used) return make_error(ErrorCode::kReplayed, "token already used");
-    if (found.token.expires_at <= now) return make_error(ErrorCode::kExpired, "token expired");
+    if (Status s = store_rules::active(found, now); !s) return s.error();
     return found;
   });
 }
 
 Status PostgresStore::rotate_refresh_token(const std::string& old_hash, const Token& replacement,
                                            const std::vector<Token>& issued, int64_t now) {
-  if (replacement.kind != TokenKind::kRefresh) {
-    return make_error(ErrorCode::kInvalidArgument, "replacement is not a refresh token");
-  }
-  for (const Token& token : issued) {
-    if (token.kind != TokenKind::kAccess || token.grant_id != replacement.grant_id)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "a token issued with the rotation is not an access token of its grant");
-  }
+  if (Status s = store_rules::rotation(replacement, issued); !s) return s;
   auto lease = pool_.acquire();
   if (!lease) return lease.error();
   Connection& c = **lease;
@@ -928,11 +894,7 @@ Status PostgresStore::rotate_refresh_token(const std::string& old_hash, const To
     if (Status s = tx->commit(); !s) return s;
     return make_error(ErrorCode::kReplayed, "refresh token already used; grant revoked");
   }
-  if (old.revoked || grant_revoked) return make_error(ErrorCode::kDenied, "refresh token revoked");
-  if (old.expires_at <= now) return make_error(ErrorCode::kExpired, "refresh token expired");
-  if (replacement.grant_id != old.grant_id) {
-    return make_error(ErrorCode::kInvalidArgument, "replacement belongs to another grant");
-  }
+  if (Status s = store_rules::rotatable(old, grant_revoked, replacement, now); !s) return s;
   auto use = c.query("UPDATE tokens SET used = TRUE WHERE token_hash = $1", {old_hash});
   if (!use) return use.error();
   Token fresh = replacement;
@@ -997,9 +959,7 @@ Result<std::vector<MfaCredential>> PostgresStore::credentials_of_user(int64_t us
 }
 
 Result<MfaCredential> PostgresStore::put_pending_credential(const MfaCredential& pending) {
-  if (pending.confirmed) {
-    return make_error(ErrorCode::kInvalidArgument, "a pending MFA credential must be unconfirmed");
-  }
+  if (Status s = store_rules::pending_credential(pending); !s) return s.error();
   return in_transaction(pool_, [&](Connection& c) -> Result<MfaCredential> {
     if (Status s = lock_user(c, pending.user_id); !s) return s.error();
     auto id = put_pending(c, pending);
@@ -1020,14 +980,8 @@ Status PostgresStore::update_credential(const MfaCredential& updated, int64_t ex
 Status PostgresStore::enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
                                         const std::optional<MfaCredential>& recovery_codes,
                                         bool user_setting_on, int max_of_provider) {
-  if (Status s = check_cap(max_of_provider); !s) return s;
-  if (recovery_codes && recovery_codes->user_id != confirmed.user_id) {
-    return make_error(ErrorCode::kInvalidArgument, "recovery codes belong to another user");
-  }
-  if (recovery_codes && recovery_codes->provider_id == confirmed.provider_id) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "recovery codes must use another provider than the confirmed credential");
-  }
+  if (Status s = store_rules::credential_cap(max_of_provider); !s) return s;
+  if (Status s = store_rules::recovery_codes_for(confirmed, recovery_codes); !s) return s;
   return in_transaction(pool_, [&](Connection& c) -> Status {
     // An unknown user has no credential to confirm: kNotFound as the CAS would say.
     if (Status s = lock_user(c, confirmed.user_id); !s) {
@@ -1054,10 +1008,8 @@ Status PostgresStore::enable_two_factor(const MfaCredential& confirmed, int64_t 
 
 Result<MfaCredential> PostgresStore::add_credential(const MfaCredential& confirmed,
                                                     int max_of_provider) {
-  if (!confirmed.confirmed) {
-    return make_error(ErrorCode::kInvalidArgument, "an added MFA credential must be confirmed");
-  }
-  if (Status s = check_cap(max_of_provider); !s) return s.error();
+  if (Status s = store_rules::added_credential(confirmed); !s) return s.error();
+  if (Status s = store_rules::credential_cap(max_of_provider); !s) return s.error();
   return in_transaction(pool_, [&](Connection& c) -> Result<MfaCredential> {
     if (Status s = lock_user(c, confirmed.user_id); !s) return s.error();
     auto id = insert_credential(c, confirmed);
@@ -1412,9 +1364,7 @@ Result<MemberRemoval> PostgresStore::remove_member(int64_t user_id, int64_t now,
 
 Status PostgresStore::update_account_mfa(const AccountMfaChange& change) {
   for (const auto& pending : change.pending_credentials) {
-    if (pending.confirmed)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "a pending MFA credential must be unconfirmed");
+    if (Status s = store_rules::pending_credential(pending); !s) return s;
   }
   return in_transaction(pool_, [&](Connection& c) -> Status {
     // The conditional update is the compare-and-set: a second node racing to enforce waits

@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
 
@@ -128,7 +129,7 @@ Result<ConsentRequest> SqliteStore::consent_request(const std::string& id, int64
   std::lock_guard lock(mu_);
   auto request = request_locked(db_, id);
   if (!request) return request.error();
-  if (request->expires_at <= now) return make_error(ErrorCode::kExpired, "consent request expired");
+  if (Status s = store_rules::usable(*request, now); !s) return s.error();
   return request;
 }
 
@@ -143,7 +144,7 @@ Result<ConsentRequest> SqliteStore::take_consent_request(const std::string& id, 
   del->bind_text(1, id);
   if (Status s = del->run(); !s) return s.error();
   if (Status s = tx->commit(); !s) return s.error();
-  if (request->expires_at <= now) return make_error(ErrorCode::kExpired, "consent request expired");
+  if (Status s = store_rules::usable(*request, now); !s) return s.error();
   return request;
 }
 

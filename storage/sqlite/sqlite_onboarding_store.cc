@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
 
@@ -176,11 +177,7 @@ Result<User> SqliteStore::accept_invitation(const std::string& token_hash, const
   if (!tx) return tx.error();
   auto invitation = invitation_locked(db_, token_hash);
   if (!invitation) return invitation.error();
-  if (invitation->accepted_at)
-    return make_error(ErrorCode::kReplayed, "the invitation was already accepted");
-  if (invitation->revoked_at) return make_error(ErrorCode::kDenied, "the invitation was revoked");
-  if (invitation->expires_at <= now)
-    return make_error(ErrorCode::kExpired, "the invitation has expired");
+  if (Status s = store_rules::usable(*invitation, now); !s) return s.error();
   User member = user;
   member.account_id = invitation->account_id;
   member.email = invitation->email;
@@ -228,8 +225,7 @@ Result<EnrollmentLink> SqliteStore::use_enrollment_link(const std::string& token
   auto found = enrollment_link_locked(db_, token_hash);
   if (!found) return found.error();
   EnrollmentLink link = *found;
-  if (link.used_at) return make_error(ErrorCode::kReplayed, "the link was already used");
-  if (link.expires_at <= now) return make_error(ErrorCode::kExpired, "the link has expired");
+  if (Status s = store_rules::usable(link, now); !s) return s.error();
   auto use = Statement::prepare(
       db_, "UPDATE enrollment_links SET used_at = ?1 WHERE token_hash = ?2 AND used_at = 0");
   if (!use) return use.error();

@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
 
@@ -35,8 +36,7 @@ Result<PasswordReset> usable_reset_locked(sqlite3* db, const std::string& token_
                                           int64_t now) {
   auto reset = reset_locked(db, token_hash);
   if (!reset) return reset.error();
-  if (reset->used_at) return make_error(ErrorCode::kReplayed, "the reset link was already used");
-  if (reset->expires_at <= now) return make_error(ErrorCode::kExpired, "the reset link has expired");
+  if (Status s = store_rules::usable(*reset, now); !s) return s.error();
   return reset;
 }
 

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "base/clock.h"
+#include "idp/store/rules.h"
 #include "storage/sqlite/statement.h"
 
 namespace keystep::sqlite {
@@ -134,22 +135,6 @@ Status set_two_factor_flag(sqlite3* db, int64_t user_id, bool enabled) {
   st->bind_bool(1, enabled).bind_int64(2, user_id);
   if (Status s = st->run(); !s) return s;
   if (sqlite3_changes64(db) == 0) return not_found("user " + std::to_string(user_id));
-  return {};
-}
-
-// The only UNIQUE constraint of mfa_credentials is migration 009's on (provider_id,
-// lookup_key), so kAlreadyExists from a write names that, in words a caller can show.
-Error credential_write_error(Error error, const MfaCredential& credential) {
-  if (error.code != ErrorCode::kAlreadyExists) return error;
-  return make_error(ErrorCode::kAlreadyExists, "another " + credential.provider_id +
-                                                   " credential has lookup key " +
-                                                   credential.lookup_key);
-}
-
-Status check_cap(int max_of_provider) {
-  if (max_of_provider < 1) {
-    return make_error(ErrorCode::kInvalidArgument, "the credential cap must be at least 1");
-  }
   return {};
 }
 
@@ -1008,8 +993,7 @@ Result<SqliteStore::SignedOut> SqliteStore::sign_out_user_locked(int64_t user_id
 }
 
 Status SqliteStore::commit_flow_step(const FlowStep& step, int64_t now) {
-  if (step.grant && step.session && step.grant->sid != step.session->sid)
-    return make_error(ErrorCode::kInvalidArgument, "the grant names another session");
+  if (Status s = store_rules::flow_step(step); !s) return s;
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1057,9 +1041,7 @@ Status SqliteStore::create_grant_with_code(const Grant& grant, const AuthCode& c
 }
 
 Status SqliteStore::insert_grant_with_code_locked(const Grant& grant, const AuthCode& code) {
-  if (!code.grant_id.empty() && code.grant_id != grant.id) {
-    return make_error(ErrorCode::kInvalidArgument, "authorization code names another grant");
-  }
+  if (Status s = store_rules::code_of_grant(grant, code); !s) return s;
   auto g = Statement::prepare(db_,
                               "INSERT INTO grants (id, client_id, user_id, sid, scope, nonce, "
                               "auth_time, acr, amr, revoked, created_at, requested_claims) "
@@ -1132,12 +1114,7 @@ Result<GrantStore::Redeemed> SqliteStore::redeem_code(const std::string& code_ha
     if (Status s = tx->commit(); !s) return s.error();
     return make_error(ErrorCode::kReplayed, "authorization code already used; grant revoked");
   }
-  if (redeemed.grant.revoked) {
-    return make_error(ErrorCode::kReplayed, "authorization code's grant is revoked");
-  }
-  if (redeemed.code.expires_at <= now) {
-    return make_error(ErrorCode::kExpired, "authorization code expired");
-  }
+  if (Status s = store_rules::redeemable(redeemed, now); !s) return s.error();
   auto use = Statement::prepare(db_, "UPDATE auth_codes SET used = 1 WHERE code_hash = ?1");
   if (!use) return use.error();
   use->bind_text(1, code_hash);
@@ -1203,24 +1180,13 @@ Result<GrantStore::ActiveToken> SqliteStore::active_token(const std::string& tok
   if (!row) return row.error();
   if (!*row) return not_found("token");
   ActiveToken found{read_token(*st), read_grant(*st, 7)};
-  if (found.token.revoked || found.grant.revoked) {
-    return make_error(ErrorCode::kDenied, "token revoked");
-  }
-  if (found.token.used) return make_error(ErrorCode::kReplayed, "token already used");
-  if (found.token.expires_at <= now) return make_error(ErrorCode::kExpired, "token expired");
+  if (Status s = store_rules::active(found, now); !s) return s.error();
   return found;
 }
 
 Status SqliteStore::rotate_refresh_token(const std::string& old_hash, const Token& replacement,
                                          const std::vector<Token>& issued, int64_t now) {
-  if (replacement.kind != TokenKind::kRefresh) {
-    return make_error(ErrorCode::kInvalidArgument, "replacement is not a refresh token");
-  }
-  for (const Token& token : issued) {
-    if (token.kind != TokenKind::kAccess || token.grant_id != replacement.grant_id)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "a token issued with the rotation is not an access token of its grant");
-  }
+  if (Status s = store_rules::rotation(replacement, issued); !s) return s;
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1240,11 +1206,7 @@ Status SqliteStore::rotate_refresh_token(const std::string& old_hash, const Toke
     if (Status s = tx->commit(); !s) return s;
     return make_error(ErrorCode::kReplayed, "refresh token already used; grant revoked");
   }
-  if (old.revoked || grant_revoked) return make_error(ErrorCode::kDenied, "refresh token revoked");
-  if (old.expires_at <= now) return make_error(ErrorCode::kExpired, "refresh token expired");
-  if (replacement.grant_id != old.grant_id) {
-    return make_error(ErrorCode::kInvalidArgument, "replacement belongs to another grant");
-  }
+  if (Status s = store_rules::rotatable(old, grant_revoked, replacement, now); !s) return s;
   auto use = Statement::prepare(
       db_, "UPDATE tokens SET used = 1 WHERE token_hash = ?1 AND used = 0 AND revoked = 0");
   if (!use) return use.error();
@@ -1270,7 +1232,6 @@ Status SqliteStore::revoke_grant(const std::string& grant_id) {
   if (*revoked == 0) return not_found("grant");
   return tx->commit();
 }
-
 
 Status SqliteStore::revoke_token(const std::string& token_hash, const std::string& client_id) {
   std::lock_guard lock(mu_);
@@ -1325,7 +1286,7 @@ Status SqliteStore::cas_credential_locked(const MfaCredential& updated, int64_t 
       .bind_int64(8, expected_version)
       .bind_text(9, updated.label)
       .bind_text(10, updated.lookup_key);
-  if (Status s = st->run(); !s) return credential_write_error(s.error(), updated);
+  if (Status s = st->run(); !s) return store_rules::credential_write_error(s.error(), updated);
   if (sqlite3_changes64(db_) > 0) return {};
   auto exists =
       Statement::prepare(db_, "SELECT 1 FROM mfa_credentials WHERE id = ?1 AND user_id = ?2");
@@ -1363,7 +1324,7 @@ Result<int64_t> SqliteStore::insert_credential_locked(const MfaCredential& crede
     if (s.error().code == ErrorCode::kNotFound) {
       return not_found("user " + std::to_string(credential.user_id));
     }
-    return credential_write_error(s.error(), credential);
+    return store_rules::credential_write_error(s.error(), credential);
   }
   return sqlite3_last_insert_rowid(db_);
 }
@@ -1396,9 +1357,7 @@ Result<std::vector<MfaCredential>> SqliteStore::credentials_of_user(int64_t user
 }
 
 Result<MfaCredential> SqliteStore::put_pending_credential(const MfaCredential& pending) {
-  if (pending.confirmed) {
-    return make_error(ErrorCode::kInvalidArgument, "a pending MFA credential must be unconfirmed");
-  }
+  if (Status s = store_rules::pending_credential(pending); !s) return s.error();
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1422,14 +1381,8 @@ Status SqliteStore::update_credential(const MfaCredential& updated, int64_t expe
 Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t expected_version,
                                       const std::optional<MfaCredential>& recovery_codes,
                                       bool user_setting_on, int max_of_provider) {
-  if (Status s = check_cap(max_of_provider); !s) return s;
-  if (recovery_codes && recovery_codes->user_id != confirmed.user_id) {
-    return make_error(ErrorCode::kInvalidArgument, "recovery codes belong to another user");
-  }
-  if (recovery_codes && recovery_codes->provider_id == confirmed.provider_id) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "recovery codes must use another provider than the confirmed credential");
-  }
+  if (Status s = store_rules::credential_cap(max_of_provider); !s) return s;
+  if (Status s = store_rules::recovery_codes_for(confirmed, recovery_codes); !s) return s;
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1455,10 +1408,8 @@ Status SqliteStore::enable_two_factor(const MfaCredential& confirmed, int64_t ex
 
 Result<MfaCredential> SqliteStore::add_credential(const MfaCredential& confirmed,
                                                   int max_of_provider) {
-  if (!confirmed.confirmed) {
-    return make_error(ErrorCode::kInvalidArgument, "an added MFA credential must be confirmed");
-  }
-  if (Status s = check_cap(max_of_provider); !s) return s.error();
+  if (Status s = store_rules::added_credential(confirmed); !s) return s.error();
+  if (Status s = store_rules::credential_cap(max_of_provider); !s) return s.error();
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);
   if (!tx) return tx.error();
@@ -1959,9 +1910,7 @@ Result<MemberRemoval> SqliteStore::remove_member(int64_t user_id, int64_t now,
 
 Status SqliteStore::update_account_mfa(const AccountMfaChange& change) {
   for (const auto& pending : change.pending_credentials) {
-    if (pending.confirmed)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "a pending MFA credential must be unconfirmed");
+    if (Status s = store_rules::pending_credential(pending); !s) return s;
   }
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);

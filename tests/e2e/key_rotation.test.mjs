@@ -1,5 +1,6 @@
-// Signing key rotation while the server runs: the old key stays published so tokens it
-// signed keep verifying, and new tokens are signed with the new key.
+// Signing key rotation while the server runs: the new key is published at once and signs
+// only once every node has had time to publish it (SigningKeys::kReloadSeconds); the old key
+// stays published so tokens it signed keep verifying.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -9,8 +10,12 @@ import * as client from 'openid-client';
 import { Browser, signIn } from './lib/browser.mjs';
 import { Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
 import { discover, jwtHeader, startAuthorization } from './lib/rp.mjs';
+import { sleep } from './lib/wait.mjs';
 
-describe('signing key rotation', { timeout: 60000 }, () => {
+// SigningKeys::kReloadSeconds: a new key signs this long after it was added.
+const KEY_RELOAD_SECONDS = 30;
+
+describe('signing key rotation', { timeout: 120000 }, () => {
   let ks;
 
   before(async () => {
@@ -46,6 +51,7 @@ describe('signing key rotation', { timeout: 60000 }, () => {
     const newKid = stdout.match(/New active signing key (\S+)/)?.[1];
     assert.ok(newKid, stdout);
     assert.notEqual(newKid, oldKid);
+    const rotatedAt = Date.now();
     // The running server would pick the key up within its 30 s reload interval; a restart
     // makes that immediate.
     assert.deepEqual(await ks.restart(), { code: 0, signal: null }, ks.output);
@@ -53,6 +59,10 @@ describe('signing key rotation', { timeout: 60000 }, () => {
     const kids = await jwksKids();
     assert.ok(kids.includes(oldKid), 'the old key is still published');
     assert.ok(kids.includes(newKid), 'the new key is published');
+    // Published before it signs: tokens are still signed with the old key meanwhile.
+    const meanwhile = await login(await discover(ks, PUBLIC_CLIENT_ID), new Browser());
+    assert.equal(jwtHeader(meanwhile.id_token).kid, oldKid);
+    await sleep(Math.max(0, rotatedAt + (KEY_RELOAD_SECONDS + 1) * 1000 - Date.now()));
 
     const jwks = jose.createRemoteJWKSet(new URL(`${ks.issuer}/jwks.json`));
     const { payload } = await jose.jwtVerify(before.id_token, jwks, {

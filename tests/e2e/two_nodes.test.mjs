@@ -228,8 +228,10 @@ describe('two nodes on one PostgreSQL database', { timeout: 240000 }, () => {
       assert.ok((Date.now() - rotatedAt) / 1000 <= KEY_RELOAD_SECONDS + 3, `not seen within the bound: ${JSON.stringify(seen)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    // A token signed by node b with the new key verifies against node a's JWKS, and the old
-    // token against node b's.
+    // Once 30 s old the new key signs (published before it signs: SigningKeys). A token
+    // signed by node b with it verifies against node a's JWKS, and the old token against
+    // node b's.
+    await new Promise((r) => setTimeout(r, Math.max(0, rotatedAt + (KEY_RELOAD_SECONDS + 1) * 1000 - Date.now())));
     const config = await discover(a, PUBLIC_CLIENT_ID, client.None(), { fetch: fetchVia(a.issuer, b) });
     const auth = await startAuthorization(config, a);
     const { callback } = await signIn(new Browser(), auth.url, USER);
