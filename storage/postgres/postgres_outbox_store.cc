@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/postgres/postgres_rows.h"
 #include "storage/postgres/postgres_store.h"
 
@@ -122,7 +123,7 @@ Result<std::vector<OutgoingMail>> PostgresStore::due_mail(int64_t now, int limit
 
 Result<std::vector<OutgoingMail>> PostgresStore::claim_mail(int64_t now, int limit,
                                                             int64_t lease) {
-  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a mail claim needs a lease");
+  if (Status s = store_rules::claim_lease(lease); !s) return s.error();
   return with_connection(pool_, [&](Connection& c) {
     return claim_due<OutgoingMail>(c, "mail_outbox", "sent_at", kMailFields, now, limit, lease,
                                    read_mail);
@@ -183,7 +184,7 @@ Result<std::vector<LogoutNotice>> PostgresStore::due_logout_notices(int64_t now,
 
 Result<std::vector<LogoutNotice>> PostgresStore::claim_logout_notices(int64_t now, int limit,
                                                                      int64_t lease) {
-  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a notice claim needs a lease");
+  if (Status s = store_rules::claim_lease(lease); !s) return s.error();
   return with_connection(pool_, [&](Connection& c) {
     return claim_due<LogoutNotice>(c, "backchannel_logouts", "delivered_at", kLogoutFields, now,
                                    limit, lease, read_notice);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
 
@@ -44,7 +45,7 @@ Result<std::vector<LogoutNotice>> SqliteStore::due_logout_notices(int64_t now, i
 
 Result<std::vector<LogoutNotice>> SqliteStore::claim_logout_notices(int64_t now, int limit,
                                                                    int64_t lease) {
-  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a notice claim needs a lease");
+  if (Status s = store_rules::claim_lease(lease); !s) return s.error();
   std::lock_guard lock(mu_);
   // One statement: atomic across connections (processes) sharing the file, as claim_mail.
   auto st = Statement::prepare(
