@@ -159,8 +159,20 @@ void set_cookies(Ph::ResponseWriter& response, const std::vector<CookieToSet>& c
   }
 }
 
+// Seconds a 503 that names no wait of its own asks the client to wait (Retry-After): the
+// store or a worker failed, and a node answers again as soon as its database does.
+constexpr int64_t kUnavailableRetrySeconds = 5;
+
+// Retry-After (RFC 9110 §10.2.3) for a throttled page (`retry_after` seconds) and on every
+// 503, so a client or balancer knows the refusal is temporary.
+void add_retry_after(Ph::ResponseWriter& response, int status, int64_t retry_after = 0) {
+  if (retry_after <= 0 && status == 503) retry_after = kUnavailableRetrySeconds;
+  if (retry_after > 0) add_raw(response, "Retry-After", std::to_string(retry_after));
+}
+
 void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
   set_cookies(response, out.cookies);
+  add_retry_after(response, status_of(out), out.retry_after);
   switch (out.kind) {
     case WebOutcome::Kind::kRedirect:
       add_raw(response, "Location", out.location);
@@ -168,15 +180,12 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
       response.send(static_cast<Ph::Code>(status_of(out)));
       return;
     case WebOutcome::Kind::kLoginPage:
-      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
       send_html(response, status_of(out), render_login_page(out.login));
       return;
     case WebOutcome::Kind::kSecondFactorPage:
-      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
       send_html(response, status_of(out), render_second_factor_page(out.second));
       return;
     case WebOutcome::Kind::kProfilePage:
-      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
       send_html(response, status_of(out), render_profile_page(out.profile));
       return;
     case WebOutcome::Kind::kEnableTwoFactorPage:
@@ -207,7 +216,6 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
       send_html(response, status_of(out), render_consent_page(out.consent));
       return;
     case WebOutcome::Kind::kPasswordResetPage:
-      if (out.retry_after > 0) add_raw(response, "Retry-After", std::to_string(out.retry_after));
       send_html(response, status_of(out), render_password_reset_page(out.reset));
       return;
   }
@@ -215,12 +223,14 @@ void send_web(Ph::ResponseWriter& response, const WebOutcome& out) {
 
 void send_console(Ph::ResponseWriter& response, const ConsoleOutcome& out) {
   if (!out.is_page) return send_web(response, out.web);
+  add_retry_after(response, status_of(out));
   send_html(response, status_of(out), render_authentication_page(out.view));
 }
 
 void send_metrics(Ph::ResponseWriter& response, const MetricsAnswer& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
   add_raw(response, "Cache-Control", "no-store");
+  add_retry_after(response, status_of(out));
   if (out.fault)
     return send_json(response, status_of(out),
                      {{"error", error_answer(*out.fault).error}, {"error_description", out.body}},
@@ -242,6 +252,7 @@ void add_cors(Ph::ResponseWriter& response, const std::string& origin) {
 
 void send_api(Ph::ResponseWriter& response, const ApiOutcome& out) {
   if (!out.www_authenticate.empty()) add_raw(response, "WWW-Authenticate", out.www_authenticate);
+  add_retry_after(response, status_of(out));
   send_json(response, status_of(out), body_of(out), true);
 }
 
@@ -433,8 +444,9 @@ class Router : public Ph::Handler {
       send_json(*writer, 500, {{"error", "server_error"}}, true);
     });
     if (queued) return;
-    add_raw(*writer, "Retry-After", "1");
-    send_web(*writer, unavailable_page("Too many sign-ins at this moment. Try again in a moment."));
+    WebOutcome busy = unavailable_page("Too many sign-ins at this moment. Try again in a moment.");
+    busy.retry_after = 1;
+    send_web(*writer, busy);
     record.finish(503);
   }
 
@@ -749,8 +761,20 @@ Routes Router::make_routes(bool admin, bool console, bool metrics, bool reset) {
     add_raw(c.response, "X-Content-Type-Options", "nosniff");
     send_text(c.response, 200, std::string(found->content_type), std::string(found->body));
   });
+  // Liveness: the process serves requests, whatever its database does.
   user.add({M::kGet, M::kHead}, "/healthz",
            [](Router&, Call& c) { send_text(c.response, 200, "text/plain", "ok\n"); });
+  // Readiness, for a load balancer's health check: 503 while the store does not answer, so
+  // traffic goes to the nodes that can serve it. The reason goes to the log, not the body.
+  user.add({M::kGet, M::kHead}, "/readyz", [](Router& r, Call& c) {
+    add_raw(c.response, "Cache-Control", "no-store");
+    if (Status ready = r.provider_->ready(); !ready) {
+      obs::log_line("error", {{"msg", "not ready"}, {"error", ready.error().message}});
+      add_retry_after(c.response, 503);
+      return send_text(c.response, 503, "text/plain", "not ready: the database does not answer\n");
+    }
+    send_text(c.response, 200, "text/plain", "ready\n");
+  });
   user.add({M::kGet, M::kHead}, "/",
            [](Router& r, Call& c) { send_html(c.response, 200, render_home_page(*r.issuer_)); });
   if (!admin) return routes;

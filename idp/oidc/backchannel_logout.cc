@@ -92,10 +92,14 @@ Result<std::string> BackchannelLogouts::logout_token(const LogoutNotice& notice)
 Result<int> BackchannelLogouts::deliver_due() {
   int delivered = 0;
   for (;;) {
-    auto due = store_.due_logout_notices(clock_.now(), options_.batch);
+    const int64_t claimed_at = clock_.now();
+    auto due = store_.claim_logout_notices(claimed_at, options_.batch, options_.lease);
     if (!due) return due.error();
     for (const LogoutNotice& notice : *due) {
       if (worker_.stopping()) return delivered;
+      // Past half its claim a notice is left to a later claim (ours, or another node's once
+      // the lease ran out): a delivery started now could still run when another takes it.
+      if (clock_.now() >= claimed_at + options_.lease / 2) break;
       auto token = logout_token(notice);
       if (!token) return token.error();  // no signing key: nothing can go out now
       auto status = transport_.post(notice.uri, encode_form({{"logout_token", *token}}));

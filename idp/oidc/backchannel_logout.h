@@ -54,6 +54,11 @@ struct BackchannelOptions {
   int max_attempts = 20;                 // then the notice is given up
   int64_t token_ttl = 120;               // the logout token's exp - iat, seconds
   std::chrono::milliseconds poll{5000};  // background pass interval without notify()
+  // Seconds a claimed notice (LogoutStore::claim_logout_notices) stays this worker's: another
+  // node's worker takes it only after that, when this one died delivering it. A notice is
+  // sent only in the first half of its claim, so a slow client (10 s per attempt at most,
+  // CurlLogoutTransport) never gets it from two nodes.
+  int64_t lease = 300;
   // Store errors of background passes (delivery errors go to LogoutNotice::last_error).
   // Default: written to stderr.
   std::function<void(const Error&)> on_error;
@@ -71,7 +76,8 @@ class BackchannelLogouts {
   // The logout token of `notice`, signed now with the active key. kUnavailable without one.
   Result<std::string> logout_token(const LogoutNotice& notice);
 
-  // One pass: delivers every notice due at clock.now(), in batches. A 2xx marks it
+  // One pass: claims (LogoutStore::claim_logout_notices, options.lease) and delivers every
+  // notice due at clock.now(), in batches. A 2xx marks it
   // delivered; a final refusal gives it up at once; any other failure gets attempts + 1 and a
   // retry after min(base_backoff * 2^attempts, max_backoff) seconds, or is given up after
   // max_attempts. Returns how many were delivered, or the first store error. Not to be called

@@ -536,10 +536,12 @@ ApiOutcome Provider::code_grant(const Client& client, const Params& form) {
   auto minted = mint_tokens(client, grant, true, grant.scope);
   if (!minted) return api_unavailable(minted.error().message);
   if (auto s = store_.add_tokens(minted->tokens); !s) {
+    // kConflict: another request replayed the code after this one redeemed it, and revoked
+    // the grant (GrantStore::add_tokens). The store's other errors may name the database.
     if (s.error().code == ErrorCode::kConflict)
       return api_error(Fault::kInvalidGrant,
                        "the code was already used; the tokens it issued are revoked");
-    return api_unavailable(s.error().message);
+    return api_unavailable();
   }
   obs::tokens_issued("authorization_code", grant.client_id, grant.user_id);
   return api_ok(minted->body);

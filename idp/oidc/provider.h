@@ -42,6 +42,9 @@ class Provider : public FlowCompletion {
   // The JWKS serialized once per key set; kUnavailable without a signing key.
   Result<std::shared_ptr<const std::string>> jwks_document() { return keys_.jwks_text(); }
 
+  // GET /readyz: succeeds while the store answers (Store::ping); its error otherwise.
+  Status ready() { return store_.ping(); }
+
   // GET /authorize. `query` is the raw query string's parameters.
   WebOutcome authorize(const Params& query, const BrowserContext& browser);
   // The login flow's pages (idp/login/), whose client flows complete here.

@@ -42,6 +42,15 @@ class LogoutStore {
   // Pending notices with next_attempt_at <= now, earliest first (then by id), at most `limit`
   // (clamped to [1, 500]).
   virtual Result<std::vector<LogoutNotice>> due_logout_notices(int64_t now, int limit) = 0;
+  // Claims for one delivering worker the notices due_logout_notices(now, limit) would return,
+  // less those another worker is claiming at this moment, in one atomic step (as
+  // MailStore::claim_mail): each is returned with next_attempt_at = now + lease (also
+  // stored), so no other worker (another node sharing the database) gets it until the lease
+  // runs out. mark_logout_delivered and mark_logout_failed end the claim; a worker that dies
+  // holding one leaves the notice due again at now + lease. lease must be positive
+  // (kInvalidArgument).
+  virtual Result<std::vector<LogoutNotice>> claim_logout_notices(int64_t now, int limit,
+                                                                 int64_t lease) = 0;
   // Records delivery: delivered_at = now (marking again keeps the first). kNotFound for an
   // unknown id.
   virtual Status mark_logout_delivered(int64_t id, int64_t now) = 0;

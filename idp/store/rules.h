@@ -85,6 +85,12 @@ inline Status rotation(const Token& replacement, const std::vector<Token>& issue
   return {};
 }
 
+// MailStore::claim_mail's and LogoutStore::claim_logout_notices' lease: positive.
+inline Status claim_lease(int64_t lease) {
+  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a claim needs a positive lease");
+  return {};
+}
+
 // --- Rows read ---
 
 // redeem_code after the used check: the grant revoked, then expiry.

@@ -259,6 +259,10 @@ class Store : public AccountStore,
   // revocation state stay, as do invitations (for the admin's list), other MFA credentials,
   // attempt counters and the audit log.
   virtual Result<int64_t> purge_expired(int64_t now) = 0;
+  // Readiness (GET /readyz): succeeds when the database answers a trivial query now;
+  // kUnavailable (or kInternal) with the reason while it does not. Reads nothing and writes
+  // nothing.
+  virtual Status ping() = 0;
 };
 
 }  // namespace keystep

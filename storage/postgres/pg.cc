@@ -1,5 +1,7 @@
 #include "storage/postgres/pg.h"
 
+#include <poll.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +12,8 @@ namespace {
 // How long acquire() waits for a busy pool, and the server's limits per statement and per
 // lock wait: a stuck database yields kUnavailable (503) rather than a hung request.
 constexpr auto kPoolWait = std::chrono::seconds(10);
+// How long opening a connection waits for an unreachable server (libpq waits for ever).
+constexpr const char* kConnectTimeoutSeconds = "5";
 constexpr const char* kSessionSettings =
     "SET statement_timeout = '10s'; SET lock_timeout = '5s'; SET client_min_messages = warning";
 
@@ -63,7 +67,10 @@ std::string Rows::bytea(int row, int col) const {
 }
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
-  PGconn* conn = PQconnectdb(url.c_str());
+  // connect_timeout before dbname: the URL's own connect_timeout, if any, overrides it.
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {kConnectTimeoutSeconds, url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   std::unique_ptr<Connection> connection(new Connection(conn));
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     // libpq's message names host and port, never the password.
@@ -77,6 +84,19 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
 Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+bool Connection::alive() {
+  if (!healthy()) return false;
+  // An idle connection is sent nothing, so nothing to read is the usual answer: one poll.
+  pollfd socket{PQsocket(conn_), POLLIN, 0};
+  if (::poll(&socket, 1, 0) == 0) return true;
+  // A server going down sends its FATAL and then closes: the first read takes the message,
+  // the second the end of the stream, on which libpq marks the connection bad.
+  for (int read = 0; read < 2 && healthy(); ++read) {
+    if (PQconsumeInput(conn_) == 0) break;
+  }
+  return healthy();
+}
 
 Error Connection::last_error(PGresult* result) const {
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
@@ -159,7 +179,7 @@ Result<Pool::Lease> Pool::acquire() {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
       idle_.pop_back();
-      if (conn->healthy()) return Lease(this, std::move(conn));
+      if (conn->alive()) return Lease(this, std::move(conn));
       --open_;  // broken (the server restarted): dropped, a new one may be opened below
     }
     if (open_ < size_) {

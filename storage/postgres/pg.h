@@ -102,6 +102,10 @@ class Connection {
   Status exec(const std::string& sql);
   // False once the connection broke (server gone); the pool then replaces it.
   bool healthy() const;
+  // healthy(), after reading without waiting what the server sent while the connection was
+  // idle: a server that shut down or restarted has closed it, and that is noticed here rather
+  // than by the next statement failing. No round trip.
+  bool alive();
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
@@ -145,8 +149,11 @@ class Pool {
   };
 
   Pool(std::string url, int size) : url_(std::move(url)), size_(size < 1 ? 1 : size) {}
-  // A healthy connection: an idle one, a new one while fewer than `size` are open, or the
-  // next returned. kUnavailable when the database cannot be reached.
+  // A healthy connection: an idle one that is alive(), a new one while fewer than `size` are
+  // open, or the next returned. Broken connections are closed and replaced, so after the
+  // database comes back (restarted, failed over) the next acquire() succeeds without a
+  // restart of ours. kUnavailable while the database cannot be reached (connecting gives up
+  // after 5 s unless the URL sets connect_timeout).
   Result<Lease> acquire();
 
  private:

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/postgres/postgres_rows.h"
 #include "storage/postgres/postgres_store.h"
 
@@ -12,18 +13,26 @@ namespace {
 
 constexpr int kMaxPage = 500;
 
-constexpr std::string_view kMailColumns =
-    "SELECT id, dedupe_key, recipient, subject, mime, created_at, attempts, next_attempt_at, "
-    "sent_at, last_error FROM mail_outbox ";
+constexpr std::string_view kMailFields =
+    "id, dedupe_key, recipient, subject, mime, created_at, attempts, next_attempt_at, sent_at, "
+    "last_error";
+// SELECT kMailFields FROM mail_outbox `rest`.
+std::string select_mail(std::string_view rest) {
+  return sql("SELECT ", kMailFields).append(" FROM mail_outbox ").append(rest);
+}
 
 OutgoingMail read_mail(const Row& r) {
   return OutgoingMail{r.int64(0), r.text(1),  r.text(2),  r.text(3),  r.text(4),
                       r.int64(5), r.int64(6), r.int64(7), r.int64(8), r.text(9)};
 }
 
-constexpr std::string_view kLogoutColumns =
-    "SELECT id, client_id, uri, user_id, sid, jti, created_at, attempts, next_attempt_at, "
-    "delivered_at, last_error FROM backchannel_logouts ";
+constexpr std::string_view kLogoutFields =
+    "id, client_id, uri, user_id, sid, jti, created_at, attempts, next_attempt_at, "
+    "delivered_at, last_error";
+// SELECT kLogoutFields FROM backchannel_logouts `rest`.
+std::string select_notices(std::string_view rest) {
+  return sql("SELECT ", kLogoutFields).append(" FROM backchannel_logouts ").append(rest);
+}
 
 LogoutNotice read_notice(const Row& r) {
   return LogoutNotice{r.int64(0), r.text(1),  r.text(2),  r.int64(3), r.text(4), r.text(5),
@@ -47,6 +56,30 @@ Status mark_attempt_failed(Connection& c, std::string_view table, std::string_vi
   if (exists->empty()) return not_found(what + " " + std::to_string(id));
   return make_error(ErrorCode::kConflict,
                     what + " " + std::to_string(id) + " was already delivered");
+}
+
+// The claim of MailStore::claim_mail and LogoutStore::claim_logout_notices on `table`, whose
+// rows are pending while `done` is 0: the due rows' next_attempt_at becomes now + lease, and
+// they come back (`fields`, read with `read`) ordered by id. SKIP LOCKED: a worker on another
+// node claiming at this moment holds its rows locked; this one takes the next ones instead
+// of waiting and then finding them claimed.
+template <class T, class Read>
+Result<std::vector<T>> claim_due(Connection& c, std::string_view table, std::string_view done,
+                                 std::string_view fields, int64_t now, int limit, int64_t lease,
+                                 Read read) {
+  const std::string t(table);
+  auto rows = c.query("WITH due AS (SELECT id AS claimed FROM " + t + " WHERE " +
+                          std::string(done) +
+                          " = 0 AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 "
+                          "FOR UPDATE SKIP LOCKED) UPDATE " + t +
+                          " SET next_attempt_at = $3 FROM due WHERE id = due.claimed RETURNING " +
+                          std::string(fields),
+                      {now, std::clamp(limit, 1, kMaxPage), now + lease});
+  if (!rows) return rows.error();
+  auto claimed = read_all<T>(*rows, read);
+  // RETURNING gives no order; the delivery order is by id (all now share next_attempt_at).
+  std::sort(claimed.begin(), claimed.end(), [](const T& a, const T& b) { return a.id < b.id; });
+  return claimed;
 }
 
 }  // namespace
@@ -80,7 +113,7 @@ Status PostgresStore::enqueue_mail(const OutgoingMail& mail) {
 
 Result<std::vector<OutgoingMail>> PostgresStore::due_mail(int64_t now, int limit) {
   return with_connection(pool_, [&](Connection& c) -> Result<std::vector<OutgoingMail>> {
-    auto rows = c.query(sql(kMailColumns, "WHERE sent_at = 0 AND next_attempt_at <= $1 "
+    auto rows = c.query(select_mail("WHERE sent_at = 0 AND next_attempt_at <= $1 "
                                           "ORDER BY next_attempt_at, id LIMIT $2"),
                         {now, std::clamp(limit, 1, kMaxPage)});
     if (!rows) return rows.error();
@@ -90,23 +123,10 @@ Result<std::vector<OutgoingMail>> PostgresStore::due_mail(int64_t now, int limit
 
 Result<std::vector<OutgoingMail>> PostgresStore::claim_mail(int64_t now, int limit,
                                                             int64_t lease) {
-  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a mail claim needs a lease");
-  return with_connection(pool_, [&](Connection& c) -> Result<std::vector<OutgoingMail>> {
-    // SKIP LOCKED: a worker on another node claiming at this moment holds its rows locked;
-    // this one takes the next ones instead of waiting and then finding them claimed.
-    auto rows = c.query(
-        "WITH due AS (SELECT id FROM mail_outbox WHERE sent_at = 0 AND next_attempt_at <= $1 "
-        "ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-        "UPDATE mail_outbox m SET next_attempt_at = $3 FROM due WHERE m.id = due.id "
-        "RETURNING m.id, m.dedupe_key, m.recipient, m.subject, m.mime, m.created_at, "
-        "m.attempts, m.next_attempt_at, m.sent_at, m.last_error",
-        {now, std::clamp(limit, 1, kMaxPage), now + lease});
-    if (!rows) return rows.error();
-    auto claimed = read_all<OutgoingMail>(*rows, read_mail);
-    // RETURNING gives no order; the delivery order is by id (all now share next_attempt_at).
-    std::sort(claimed.begin(), claimed.end(),
-              [](const OutgoingMail& a, const OutgoingMail& b) { return a.id < b.id; });
-    return claimed;
+  if (Status s = store_rules::claim_lease(lease); !s) return s.error();
+  return with_connection(pool_, [&](Connection& c) {
+    return claim_due<OutgoingMail>(c, "mail_outbox", "sent_at", kMailFields, now, limit, lease,
+                                   read_mail);
   });
 }
 
@@ -131,7 +151,7 @@ Status PostgresStore::mark_failed(int64_t id, int64_t next_attempt_at, const std
 
 Result<std::vector<OutgoingMail>> PostgresStore::mail_for(const std::string& to) {
   return with_connection(pool_, [&](Connection& c) -> Result<std::vector<OutgoingMail>> {
-    auto rows = c.query(sql(kMailColumns, "WHERE recipient = $1 ORDER BY id"), {to});
+    auto rows = c.query(select_mail("WHERE recipient = $1 ORDER BY id"), {to});
     if (!rows) return rows.error();
     return read_all<OutgoingMail>(*rows, read_mail);
   });
@@ -154,11 +174,20 @@ Result<OutboxSummary> PostgresStore::outbox_summary() {
 
 Result<std::vector<LogoutNotice>> PostgresStore::due_logout_notices(int64_t now, int limit) {
   return with_connection(pool_, [&](Connection& c) -> Result<std::vector<LogoutNotice>> {
-    auto rows = c.query(sql(kLogoutColumns, "WHERE delivered_at = 0 AND next_attempt_at <= $1 "
+    auto rows = c.query(select_notices("WHERE delivered_at = 0 AND next_attempt_at <= $1 "
                                             "ORDER BY next_attempt_at, id LIMIT $2"),
                         {now, std::clamp(limit, 1, kMaxPage)});
     if (!rows) return rows.error();
     return read_all<LogoutNotice>(*rows, read_notice);
+  });
+}
+
+Result<std::vector<LogoutNotice>> PostgresStore::claim_logout_notices(int64_t now, int limit,
+                                                                     int64_t lease) {
+  if (Status s = store_rules::claim_lease(lease); !s) return s.error();
+  return with_connection(pool_, [&](Connection& c) {
+    return claim_due<LogoutNotice>(c, "backchannel_logouts", "delivered_at", kLogoutFields, now,
+                                   limit, lease, read_notice);
   });
 }
 
@@ -184,7 +213,7 @@ Status PostgresStore::mark_logout_failed(int64_t id, int64_t next_attempt_at,
 
 Result<std::vector<LogoutNotice>> PostgresStore::logout_notices_of(const std::string& client_id) {
   return with_connection(pool_, [&](Connection& c) -> Result<std::vector<LogoutNotice>> {
-    auto rows = c.query(sql(kLogoutColumns, "WHERE client_id = $1 ORDER BY id"), {client_id});
+    auto rows = c.query(select_notices("WHERE client_id = $1 ORDER BY id"), {client_id});
     if (!rows) return rows.error();
     return read_all<LogoutNotice>(*rows, read_notice);
   });

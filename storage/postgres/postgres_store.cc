@@ -1158,6 +1158,14 @@ Result<std::vector<AuditEvent>> PostgresStore::audit_events(int64_t account_id, 
 
 // ---- Store
 
+Status PostgresStore::ping() {
+  return with_connection(pool_, [](Connection& c) -> Status {
+    auto rows = c.query("SELECT 1");
+    if (!rows) return rows.error();
+    return {};
+  });
+}
+
 Result<int64_t> PostgresStore::purge_expired(int64_t now) {
   return in_transaction(pool_, [&](Connection& c) -> Result<int64_t> {
     const std::string pending_purge =

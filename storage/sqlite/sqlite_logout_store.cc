@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
 
@@ -40,6 +41,27 @@ Result<std::vector<LogoutNotice>> SqliteStore::due_logout_notices(int64_t now, i
   if (!st) return st.error();
   st->bind_int64(1, now).bind_int64(2, std::clamp(limit, 1, 500));
   return read_notices(*st);
+}
+
+Result<std::vector<LogoutNotice>> SqliteStore::claim_logout_notices(int64_t now, int limit,
+                                                                   int64_t lease) {
+  if (Status s = store_rules::claim_lease(lease); !s) return s.error();
+  std::lock_guard lock(mu_);
+  // One statement: atomic across connections (processes) sharing the file, as claim_mail.
+  auto st = Statement::prepare(
+      db_,
+      "UPDATE backchannel_logouts SET next_attempt_at = ?3 WHERE id IN (SELECT id FROM "
+      "backchannel_logouts WHERE delivered_at = 0 AND next_attempt_at <= ?1 ORDER BY "
+      "next_attempt_at, id LIMIT ?2) RETURNING id, client_id, uri, user_id, sid, jti, "
+      "created_at, attempts, next_attempt_at, delivered_at, last_error");
+  if (!st) return st.error();
+  st->bind_int64(1, now).bind_int64(2, std::clamp(limit, 1, 500)).bind_int64(3, now + lease);
+  auto claimed = read_notices(*st);
+  if (!claimed) return claimed.error();
+  // RETURNING gives no order; the delivery order is by id (all now share next_attempt_at).
+  std::sort(claimed->begin(), claimed->end(),
+            [](const LogoutNotice& a, const LogoutNotice& b) { return a.id < b.id; });
+  return claimed;
 }
 
 Status SqliteStore::mark_logout_delivered(int64_t id, int64_t now) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "idp/store/rules.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite/statement.h"
 
@@ -84,7 +85,7 @@ Result<std::vector<OutgoingMail>> SqliteStore::due_mail(int64_t now, int limit) 
 }
 
 Result<std::vector<OutgoingMail>> SqliteStore::claim_mail(int64_t now, int limit, int64_t lease) {
-  if (lease <= 0) return make_error(ErrorCode::kInvalidArgument, "a mail claim needs a lease");
+  if (Status s = store_rules::claim_lease(lease); !s) return s.error();
   std::lock_guard lock(mu_);
   // One statement: atomic across connections (processes) sharing the file.
   auto st = Statement::prepare(

@@ -1658,6 +1658,15 @@ Result<std::vector<AuditEvent>> SqliteStore::audit_events(int64_t account_id, in
 
 // ---- Store
 
+Status SqliteStore::ping() {
+  std::lock_guard lock(mu_);
+  auto st = Statement::prepare(db_, "SELECT 1");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  return {};
+}
+
 Result<int64_t> SqliteStore::purge_expired(int64_t now) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_, Mode::kImmediate);

@@ -164,6 +164,7 @@ class SqliteStore final : public Store, public MailStore {
 
   // Store
   Result<int64_t> purge_expired(int64_t now) override;
+  Status ping() override;
 
   // AdminStore
   Result<ApiToken> create_api_token(const ApiToken& token) override;
@@ -212,6 +213,8 @@ class SqliteStore final : public Store, public MailStore {
 
   // LogoutStore (sqlite_logout_store.cc)
   Result<std::vector<LogoutNotice>> due_logout_notices(int64_t now, int limit) override;
+  Result<std::vector<LogoutNotice>> claim_logout_notices(int64_t now, int limit,
+                                                         int64_t lease) override;
   Status mark_logout_delivered(int64_t id, int64_t now) override;
   Status mark_logout_failed(int64_t id, int64_t next_attempt_at,
                             const std::string& error) override;

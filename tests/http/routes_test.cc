@@ -152,6 +152,7 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "GET /metrics\n"
             "GET HEAD /assets/{file}\n"
             "GET HEAD /healthz\n"
+            "GET HEAD /readyz\n"
             "GET HEAD /\n");
 }
 

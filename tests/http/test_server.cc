@@ -149,6 +149,14 @@ Status TestServer::set_client_refresh_tokens(const std::string& client_id,
   return {};
 }
 
+Status TestServer::revoke_grants_when_redeemed() {
+  auto created = run_sql(
+      "CREATE TRIGGER test_replay_revokes AFTER UPDATE OF used ON auth_codes WHEN NEW.used "
+      "BEGIN UPDATE grants SET revoked = 1 WHERE id = NEW.grant_id; END");
+  if (!created) return created.error();
+  return {};
+}
+
 Status TestServer::give_custom_role(int64_t user_id, const std::string& role,
                                     const std::vector<std::string>& permissions) {
   // Test-chosen names only: quoted, not bound.

@@ -113,6 +113,10 @@ class TestServer {
   // Changes a client's refresh token policy, with SQL on a second connection: no command
   // changes a client's grant policy after it is created. kNotFound for an unknown client.
   Status set_client_refresh_tokens(const std::string& client_id, RefreshTokens policy);
+  // From now on a grant is revoked in the same transaction that redeems its code, as another
+  // node replaying the code would revoke it between the redemption and the tokens' insertion
+  // (a trigger, created with SQL on a second connection).
+  Status revoke_grants_when_redeemed();
 
  private:
   TestServer() = default;

@@ -151,6 +151,19 @@ TEST_F(Token, ReusedCodeIsInvalidGrantAndRevokesTheFirstTokens) {
   expect_oauth_error(refresh_spa(refresh), 400, "invalid_grant");
 }
 
+// Another node's replay of the code revokes the grant after this exchange redeemed the code
+// and before it stored the tokens: the exchange is refused as the replay's victim
+// (invalid_grant, nothing to retry), not answered 503 or 500, and no token of it works.
+TEST_F(Token, CodeWhoseGrantWasRevokedDuringTheExchangeIsInvalidGrant) {
+  const std::string code = spa_code();
+  ASSERT_TRUE(server_->revoke_grants_when_redeemed().ok());
+  HttpResponse r = exchange_spa_code(code, pkce_.verifier);
+  expect_oauth_error(r, 400, "invalid_grant");
+  EXPECT_FALSE(r.header("Retry-After").has_value());
+  EXPECT_EQ(r.json().value("access_token", ""), "");
+  expect_oauth_error(exchange_spa_code(code, pkce_.verifier), 400, "invalid_grant");
+}
+
 TEST_F(Token, ExpiredCodeIsInvalidGrant) {
   const std::string code = spa_code();
   clock().advance(61);

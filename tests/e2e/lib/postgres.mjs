@@ -38,15 +38,32 @@ export class Postgres {
     try {
       await pg.exec(`${BIN}/initdb`, ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8',
                                       '--locale=C', '--no-sync']);
-      await pg.exec(`${BIN}/pg_ctl`, ['-D', `${dir}/data`, '-l', `${dir}/server.log`, '-w', '-t', '60', '-o',
-                                      `-c listen_addresses=127.0.0.1 -p ${pg.port} -k ${dir} -c fsync=off ` +
-                                      '-c synchronous_commit=off -c full_page_writes=off', 'start']);
-      pg.started = true;
+      await pg.pgCtlStart();
     } catch (err) {
       await pg.stop();
       throw err;
     }
     return pg;
+  }
+
+  async pgCtlStart() {
+    const { dir, port } = this;
+    await this.exec(`${BIN}/pg_ctl`, ['-D', `${dir}/data`, '-l', `${dir}/server.log`, '-w', '-t', '60', '-o',
+                                      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off ` +
+                                      '-c synchronous_commit=off -c full_page_writes=off', 'start']);
+    this.started = true;
+  }
+
+  // An outage: stops the server (pg_ctl stop -m fast ends every client's session), keeping its
+  // data directory and port, so resume() brings the same databases back where clients expect them.
+  async halt() {
+    if (!this.started) return;
+    await this.exec(`${BIN}/pg_ctl`, ['-D', `${this.dir}/data`, '-m', 'fast', '-w', 'stop']);
+    this.started = false;
+  }
+
+  async resume() {
+    if (!this.started) await this.pgCtlStart();
   }
 
   exec(file, args) {

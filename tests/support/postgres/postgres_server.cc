@@ -73,18 +73,36 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
       !s)
     return s.error();
   server->port_ = free_port();
-  const std::string options = "-c listen_addresses=127.0.0.1 -p " +
-                              std::to_string(server->port_) + " -k " + server->dir_ +
-                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                              "-c max_connections=200";
-  if (Status s = server->shell(std::string(kBin) + "/pg_ctl -D " + data + " -l " +
-                               server->dir_ + "/server.log -w -t 60 -o '" + options + "' start");
-      !s)
-    return s.error();
-  server->started_ = true;
+  if (Status s = server->pg_ctl_start(); !s) return s.error();
   if (Status s = server->run(server->url_of("postgres"), "CREATE DATABASE keystep"); !s)
     return s.error();
   return server;
+}
+
+Status PostgresServer::pg_ctl_start() {
+  const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) +
+                              " -k " + dir_ +
+                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                              "-c max_connections=200";
+  if (Status s = shell(std::string(kBin) + "/pg_ctl -D " + dir_ + "/data -l " + dir_ +
+                       "/server.log -w -t 60 -o '" + options + "' start");
+      !s)
+    return s;
+  started_ = true;
+  return {};
+}
+
+Status PostgresServer::halt() {
+  if (!started_) return {};
+  if (Status s = shell(std::string(kBin) + "/pg_ctl -D " + dir_ + "/data -m fast -w stop"); !s)
+    return s;
+  started_ = false;
+  return {};
+}
+
+Status PostgresServer::resume() {
+  if (started_) return {};
+  return pg_ctl_start();
 }
 
 PostgresServer::~PostgresServer() {

@@ -24,6 +24,11 @@ class PostgresServer {
   PostgresServer& operator=(const PostgresServer&) = delete;
 
   int port() const { return port_; }
+  // An outage: stops the server (pg_ctl stop -m fast, which ends every client's session) and
+  // keeps its data directory and port, so resume() brings the same database back where the
+  // clients expect it.
+  Status halt();
+  Status resume();
   // A new empty schema in the server's database "keystep" (creating a database per test
   // costs a second; a schema a few milliseconds), and the URL whose search_path names it:
   // to the store it is an empty database of its own.
@@ -36,6 +41,7 @@ class PostgresServer {
  private:
   PostgresServer() = default;
   Status shell(const std::string& command) const;
+  Status pg_ctl_start();
   std::string url_of(const std::string& database) const;
 
   std::string dir_;

@@ -273,32 +273,8 @@ TEST_P(MailStoreTest, ConcurrentClaimsThroughSeparateConnectionsNeverShareAMessa
   constexpr int kMessages = 60;
   for (int i = 0; i < kMessages; ++i)
     ASSERT_TRUE(Ok(mail_->enqueue_mail(mail("m" + std::to_string(i)))));
-  constexpr int kWorkers = 4;
-  std::vector<std::unique_ptr<StoreConnection>> connections;
-  for (int w = 0; w < kWorkers; ++w) {
-    connections.push_back(connect());
-    ASSERT_NE(connections.back(), nullptr);
-  }
-  std::vector<std::vector<int64_t>> taken(kWorkers);
-  std::atomic<int> errors{0};
-  std::vector<std::thread> threads;
-  for (int w = 0; w < kWorkers; ++w) {
-    threads.emplace_back([&, w] {
-      for (;;) {
-        auto claimed = connections[w]->mail().claim_mail(kNow, 3, 300);
-        if (!claimed) {
-          ++errors;
-          continue;  // busy (SQLite's lock): try again
-        }
-        if (claimed->empty()) return;
-        for (const auto& m : *claimed) taken[w].push_back(m.id);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::vector<int64_t> all;
-  for (const auto& ids : taken) all.insert(all.end(), ids.begin(), ids.end());
-  std::sort(all.begin(), all.end());
+  const std::vector<int64_t> all = claim_from_connections(
+      4, [](StoreConnection& c) { return c.mail().claim_mail(kNow, 3, 300); });
   EXPECT_EQ(all.size(), static_cast<size_t>(kMessages));
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a message claimed twice";
 }

@@ -9,11 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <ostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/result.h"
@@ -74,6 +76,36 @@ class StoreConformanceTest : public testing::TestWithParam<BackendParam> {
     ASSERT_NE(connection_, nullptr);
     store_ = &connection_->store();
     mail_ = &connection_->mail();
+  }
+
+  // Claims (MailStore::claim_mail, LogoutStore::claim_logout_notices) from `workers` new
+  // connections at once: each calls claim(connection) until it returns no row, retrying an
+  // error (SQLite's lock when busy). Returns the ids of every row claimed, sorted; a row
+  // claimed twice is there twice.
+  template <class Claim>
+  std::vector<int64_t> claim_from_connections(int workers, Claim claim) {
+    std::vector<std::unique_ptr<StoreConnection>> connections;
+    for (int w = 0; w < workers; ++w) {
+      connections.push_back(connect());
+      if (connections.back() == nullptr) return {};
+    }
+    std::vector<std::vector<int64_t>> taken(workers);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < workers; ++w) {
+      threads.emplace_back([&, w] {
+        for (;;) {
+          auto claimed = claim(*connections[w]);
+          if (!claimed) continue;
+          if (claimed->empty()) return;
+          for (const auto& row : *claimed) taken[w].push_back(row.id);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::vector<int64_t> all;
+    for (const auto& ids : taken) all.insert(all.end(), ids.begin(), ids.end());
+    std::sort(all.begin(), all.end());
+    return all;
   }
 
   std::unique_ptr<StoreBackend> backend_;

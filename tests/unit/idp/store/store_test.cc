@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -776,6 +777,28 @@ TEST_P(StoreTest, TokenForRevokedOrUnknownGrantIsRefused) {
       Fails(store_->add_tokens({token("t3", "g1", TokenKind::kAccess)}), ErrorCode::kConflict));
 }
 
+TEST_P(StoreTest, PingSucceedsWhileTheDatabaseAnswers) {
+  EXPECT_TRUE(Ok(store_->ping()));
+  reconnect();
+  EXPECT_TRUE(Ok(store_->ping()));
+}
+
+// Two nodes: one redeemed the code and is minting its tokens when the other's replay of the
+// same code revokes the grant. The tokens are refused as a conflict (the token endpoint's
+// invalid_grant), never stored, and never an error the client would retry.
+TEST_P(StoreTest, TokensOfACodeWhoseGrantAReplayRevokedMeanwhileAreAConflict) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->redeem_code("c1", kNow)));
+  auto other = connect();
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(Fails(other->store().redeem_code("c1", kNow), ErrorCode::kReplayed));
+  EXPECT_TRUE(Fails(store_->add_tokens({token("at", "g1", TokenKind::kAccess),
+                                        token("rt", "g1", TokenKind::kRefresh)}),
+                    ErrorCode::kConflict));
+  EXPECT_TRUE(Fails(store_->active_token("at", TokenKind::kAccess, kNow), ErrorCode::kNotFound));
+  EXPECT_TRUE(Fails(store_->active_token("rt", TokenKind::kRefresh, kNow), ErrorCode::kNotFound));
+}
+
 TEST_P(StoreTest, TokensAreAddedAllOrNone) {
   ASSERT_TRUE(Ok(store_->create_grant_with_code(grant("g1"), code("c1", "g1"))));
   ASSERT_TRUE(Ok(store_->add_tokens({token("t1", "g1", TokenKind::kAccess)})));
@@ -980,6 +1003,60 @@ TEST_P(BackchannelStoreTest, NoticesAreDueUntilDeliveredOrGivenUp) {
   // Delivered notices are purged after the outbox's retention, like sent mail.
   ASSERT_TRUE(Ok(store_->purge_expired(kNow + 61 + kSentMailRetention)));
   EXPECT_TRUE(store_->logout_notices_of("rp")->empty());
+}
+
+// The sids of `notices`, in their order.
+std::vector<std::string> sids(const std::vector<LogoutNotice>& notices) {
+  std::vector<std::string> out;
+  for (const auto& n : notices) out.push_back(n.sid);
+  return out;
+}
+
+TEST_P(BackchannelStoreTest, AClaimTakesDueNoticesUntilItsLeaseRunsOut) {
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g1", "sid-1"), code("c1", "g1"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g2", "sid-2"), code("c2", "g2"))));
+  ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g3", "sid-3"), code("c3", "g3"))));
+  ASSERT_TRUE(Ok(store_->end_session("sid-1", kNow)));
+  ASSERT_TRUE(Ok(store_->end_session("sid-2", kNow)));
+  ASSERT_TRUE(Ok(store_->end_session("sid-3", kNow + 1)));
+  EXPECT_TRUE(Fails(store_->claim_logout_notices(kNow, 10, 0), ErrorCode::kInvalidArgument));
+  auto claimed = store_->claim_logout_notices(kNow, 10, 300);
+  ASSERT_TRUE(Ok(claimed));
+  ASSERT_EQ(sids(*claimed), (std::vector<std::string>{"sid-1", "sid-2"}));
+  EXPECT_EQ((*claimed)[0].next_attempt_at, kNow + 300);
+  EXPECT_EQ(store_->logout_notices_of("rp")->at(0).next_attempt_at, kNow + 300);
+  // Held: another worker (another connection, another node) gets only what is left.
+  auto other = connect();
+  ASSERT_NE(other, nullptr);
+  auto later = other->store().claim_logout_notices(kNow + 1, 10, 300);
+  ASSERT_TRUE(Ok(later));
+  EXPECT_EQ(sids(*later), (std::vector<std::string>{"sid-3"}));
+  ASSERT_TRUE(Ok(other->store().mark_logout_delivered((*later)[0].id, kNow + 2)));
+  EXPECT_TRUE(other->store().claim_logout_notices(kNow + 299, 10, 300)->empty());
+  // The first worker delivered one and died holding the other: that one is due again after
+  // the lease, the delivered one never.
+  ASSERT_TRUE(Ok(store_->mark_logout_delivered((*claimed)[0].id, kNow + 1)));
+  auto again = other->store().claim_logout_notices(kNow + 300, 10, 300);
+  ASSERT_TRUE(Ok(again));
+  EXPECT_EQ(sids(*again), (std::vector<std::string>{"sid-2"}));
+  // mark_logout_failed ends a claim with the retry time it sets.
+  ASSERT_TRUE(Ok(other->store().mark_logout_failed((*again)[0].id, kNow + 310, "503")));
+  EXPECT_EQ(sids(*store_->claim_logout_notices(kNow + 310, 10, 300)),
+            (std::vector<std::string>{"sid-2"}));
+}
+
+TEST_P(BackchannelStoreTest, ConcurrentClaimsThroughSeparateConnectionsNeverShareANotice) {
+  constexpr int kNotices = 60;
+  for (int i = 0; i < kNotices; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(Ok(store_->create_grant_with_code(rp_grant("g" + n, "sid-" + n),
+                                                  code("c" + n, "g" + n))));
+    ASSERT_TRUE(Ok(store_->end_session("sid-" + n, kNow)));
+  }
+  const std::vector<int64_t> all = claim_from_connections(
+      4, [](StoreConnection& c) { return c.store().claim_logout_notices(kNow, 3, 300); });
+  EXPECT_EQ(all.size(), static_cast<size_t>(kNotices));
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a notice claimed twice";
 }
 
 TEST_P(BackchannelStoreTest, ClientPolicyIsStoredAndUpdated) {
