@@ -70,9 +70,10 @@ export class HAProxy {
   }
 
   // Starts HAProxy on 127.0.0.1:`port` (default: a free one) in front of `servers`
-  // ([{ name, port, host = '127.0.0.1' }]), checking each with `GET check`; resolves once it
-  // listens and every server passed its check (`waitUp`; false when the nodes start later).
-  static async start({ servers, port, check = '/healthz', waitUp = true }) {
+  // ([{ name, port, host = '127.0.0.1' }]), checking each with `GET check` (by default the
+  // readiness check operations.md names); resolves once it listens and every server passed
+  // its check (`waitUp`; false when the nodes start later).
+  static async start({ servers, port, check = '/readyz', waitUp = true }) {
     if (!existsSync(HAPROXY)) throw new Error(`${HAPROXY} is missing: install haproxy (tools/install-deps.sh)`);
     if (!servers?.length) throw new Error('HAProxy.start needs at least one server');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'keystep-haproxy-'));
