@@ -548,7 +548,8 @@ int cmd_key_rotate(const Args& args) {
   auto kid = (*rt)->server->signing_keys().rotate(alg, (*rt)->random);
   if (!kid) return fail(kid.error());
   std::cout << "New active signing key " << *kid << " (" << alg
-            << "); older keys stay published until retired\n";
+            << "); older keys stay published until retired. Running servers publish it "
+               "within 30 s and sign with it once it is 30 s old.\n";
   return 0;
 }
 
