@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { CONTEXT_OPTIONS, htmlProblems, pageProblems } from './lib/a11y.mjs';
 import { AdminApi } from './lib/admin_api.mjs';
 import { otherCode, totpCode, totpStep, waitForStepAfter } from './lib/authenticator.mjs';
-import { launchChromium } from './lib/chromium.mjs';
+import { focusedId, launchChromium } from './lib/chromium.mjs';
 import { ISSUER_LABEL, Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
 import { addAuthenticator, addKey, useKey } from './lib/security_key.mjs';
 import { parseMail, smtpConf, SmtpServer } from './lib/smtp.mjs';
@@ -73,7 +73,7 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
   const go = (page, path) => page.goto(new URL(path, ks.issuer).href);
   const submit = (page, selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
   const h1 = async (page) => (await page.locator('h1').innerText()).trim();
-  const focused = (page) => page.evaluate(() => document.activeElement?.id ?? '');
+  const focused = focusedId;
 
   async function signIn(page, user, path = '/profile') {
     await go(page, path);

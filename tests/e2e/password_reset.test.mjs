@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 
-import { launchChromium, serveRpCallback } from './lib/chromium.mjs';
+import { focusedId, launchChromium, serveRpCallback } from './lib/chromium.mjs';
 import { otherCode, totpCode, totpStep, waitForStepAfter } from './lib/authenticator.mjs';
 import { Keystep, PUBLIC_CLIENT_ID, USER } from './lib/keystep.mjs';
 import { enableTwoFactorOnProfile } from './lib/profile.mjs';
@@ -131,7 +131,7 @@ describe('forgot password: the emailed link, the second factor first, signed out
     await page.fill('#password_confirm', 'not the same at all');
     await clickThrough('button:has-text("Save the new password")');
     assert.equal(await page.getAttribute('#password_confirm', 'aria-invalid'), 'true');
-    assert.equal(await page.evaluate(() => document.activeElement.id), 'password_confirm');
+    assert.equal(await focusedId(page), 'password_confirm');
     await page.fill('#password', NEW_PASSWORD);
     await page.fill('#password_confirm', NEW_PASSWORD);
     await clickThrough('button:has-text("Save the new password")');

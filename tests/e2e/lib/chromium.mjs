@@ -50,3 +50,12 @@ export async function screenshots() {
     },
   };
 }
+
+// The id of the element that has focus on `page` ('' for none). Chromium applies `autofocus` at
+// its next rendering update, which may come after the load event that ends a navigation, so this
+// waits up to 2 s for some element other than the body to take focus before reading it.
+export async function focusedId(page) {
+  await page.waitForFunction(() => document.activeElement && document.activeElement !== document.body,
+                             null, { timeout: 2000 }).catch(() => {});
+  return page.evaluate(() => document.activeElement?.id ?? '');
+}
