@@ -39,8 +39,11 @@ void Checkpointer::watch(sqlite3* db) {
   sqlite3_wal_hook(
       db,
       [](void* self, sqlite3*, const char*, int pages) {
-        if (pages >= kWalPages) {
-          auto* c = static_cast<Checkpointer*>(self);
+        auto* c = static_cast<Checkpointer*>(self);
+        // Fewer pages than the threshold's base: the WAL started over after a checkpoint.
+        if (pages < c->wake_at_ - kWalPages) c->wake_at_ = kWalPages;
+        if (pages >= c->wake_at_) {
+          c->wake_at_ = pages + kRetryPages;
           {
             std::lock_guard lock(c->mu_);
             c->due_ = true;

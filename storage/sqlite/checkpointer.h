@@ -28,6 +28,10 @@ class Checkpointer {
  public:
   // WAL pages after a commit that wake the thread: SQLite's own auto-checkpoint threshold.
   static constexpr int kWalPages = 1000;
+  // A PASSIVE checkpoint stops at the first frame a reader still needs and the WAL keeps
+  // growing past kWalPages until one completes: the thread is then woken again only after
+  // this many more pages, not by every commit (each checkpoint costs two fdatasync calls).
+  static constexpr int kRetryPages = 100;
 
   // Opens its connection to the database file at `path` (in WAL mode already) and starts the
   // thread. kInternal when the file cannot be opened.
@@ -39,7 +43,8 @@ class Checkpointer {
   ~Checkpointer();
 
   // Turns `db`'s auto-checkpoint off: a commit that leaves kWalPages or more in the WAL
-  // wakes the thread instead.
+  // wakes the thread instead (then kRetryPages more, until the WAL starts over). One
+  // connection only: the one that writes.
   void watch(sqlite3* db);
   // How many checkpoints the thread has run (for tests).
   int64_t checkpoints() const { return checkpoints_.load(); }
@@ -53,6 +58,8 @@ class Checkpointer {
   std::condition_variable wake_;
   bool due_ = false;       // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
+  // WAL pages that wake the thread; touched only by the watched connection's commits.
+  int wake_at_ = kWalPages;
   std::atomic<int64_t> checkpoints_{0};
   std::thread thread_;
 };

@@ -243,6 +243,48 @@ TEST_F(SqliteFileStore, TheWalIsCheckpointedByTheStoresThreadNotByACommit) {
   EXPECT_EQ(events->size(), 500u);
 }
 
+TEST_F(SqliteFileStore, ACheckpointAReaderHoldsUpIsRetriedEveryHundredPagesNotEveryCommit) {
+  // Another connection reads inside a transaction begun before the WAL grew, so no PASSIVE
+  // checkpoint can complete and the WAL stays past Checkpointer::kWalPages meanwhile.
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &reader), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM audit_log", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  const std::string detail(3000, 'x');  // about one WAL page per commit
+  auto append = [&](int at) {
+    return store_->append_audit({.at = at,
+                                 .account_id = account_.id,
+                                 .event = "test",
+                                 .address = "",
+                                 .detail = detail,
+                                 .request_id = ""});
+  };
+  for (int i = 0; i < Checkpointer::kWalPages; ++i) ASSERT_TRUE(Ok(append(i)));
+  for (int i = 0; i < 1000 && store_->wal_checkpoints() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int64_t first = store_->wal_checkpoints();
+  EXPECT_GE(first, 1);
+  // The WAL cannot start over while the reader holds its snapshot: its size counts the pages.
+  auto wal_pages = [&] {
+    return static_cast<int64_t>((std::filesystem::file_size(path_ + "-wal") - 32) / (4096 + 24));
+  };
+  const int64_t pages_before = wal_pages();
+  // 300 more commits: woken once every kRetryPages pages, not after every commit.
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(Ok(append(Checkpointer::kWalPages + i)));
+    // Lets the thread take each wake-up it is given, so extra ones would be counted.
+    if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const int64_t retries = store_->wal_checkpoints() - first;
+  const int64_t pages = wal_pages() - pages_before;
+  ASSERT_GT(pages, 300);
+  EXPECT_GE(retries, 1);
+  EXPECT_LE(retries, pages / Checkpointer::kRetryPages + 1) << pages << " WAL pages";
+  sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+}
+
 TEST_F(SqliteFileStore, AReadDoesNotWaitForAWriteInProgress) {
   // Another process holds the write lock, so the store's next write waits (up to the busy
   // timeout) inside its call.
