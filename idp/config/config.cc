@@ -30,7 +30,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                                        "password_queue",   "reauthentication_max_age",
                                        "max_connections",  "idle_timeout",   "metrics",
                                        "log_file",         "credential_caps",
-                                       "password_reset",   "webauthn",       "database"};
+                                       "password_reset",   "webauthn",       "database",
+                                       "backchannel_logout"};
   for (const auto& [key, value] : json.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -135,6 +136,19 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config) {
                           std::string("password_reset.") + name + " must be an integer");
     }
   }
+  if (const auto it = json.find("backchannel_logout"); it != json.end()) {
+    if (!it->is_object())
+      return make_error(ErrorCode::kInvalidArgument, "backchannel_logout must be an object");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "claim_lease_seconds")
+        return make_error(ErrorCode::kInvalidArgument,
+                          "unknown configuration key: backchannel_logout." + key);
+    }
+    if (!(s = read_field(*it, "claim_lease_seconds",
+                         config.backchannel_logout.claim_lease_seconds)))
+      return make_error(ErrorCode::kInvalidArgument,
+                        "backchannel_logout.claim_lease_seconds must be an integer");
+  }
   if (const auto it = json.find("webauthn"); it != json.end()) {
     if (!it->is_object()) return make_error(ErrorCode::kInvalidArgument, "webauthn must be an object");
     for (const auto& [key, value] : it->items()) {
@@ -224,6 +238,14 @@ Status validate_config(const IdpConfig& config) {
   if (reset.window < 1 || reset.window > 7 * 86400)
     return make_error(ErrorCode::kInvalidArgument,
                       "password_reset.window must be between 1 and 604800 seconds");
+  const int64_t lease = config.backchannel_logout.claim_lease_seconds;
+  if (lease < BackchannelLogoutConfig::kMinLease || lease > BackchannelLogoutConfig::kMaxLease)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "backchannel_logout.claim_lease_seconds must be between " +
+                          std::to_string(BackchannelLogoutConfig::kMinLease) + " and " +
+                          std::to_string(BackchannelLogoutConfig::kMaxLease) +
+                          " seconds (a delivery attempt takes up to 10 s and is started only in "
+                          "the first half of the lease)");
   // A bearer token anyone may try from any address: short ones could be guessed.
   if (!config.metrics_token.empty() && config.metrics_token.size() < 16)
     return make_error(ErrorCode::kInvalidArgument, "metrics.token must be at least 16 characters");
@@ -270,6 +292,8 @@ nlohmann::json config_to_json(const IdpConfig& config) {
             {"per_email", config.password_reset.per_email},
             {"per_address", config.password_reset.per_address},
             {"window", config.password_reset.window}}},
+          {"backchannel_logout",
+           {{"claim_lease_seconds", config.backchannel_logout.claim_lease_seconds}}},
           {"webauthn",
            {{"rp_id", config.webauthn_rp_id},
             {"attestation_roots", config.webauthn_attestation_roots}}},

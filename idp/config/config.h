@@ -43,6 +43,18 @@ struct PasswordResetConfig {
   int64_t window = 15 * 60;
 };
 
+// Back-channel logout delivery (the "backchannel_logout" object; idp/oidc/backchannel_logout.h):
+// "claim_lease_seconds", how long a notice one node's worker claimed stays its own before
+// another node's worker may take it (the first died delivering it). A notice is sent only in
+// the first half of its claim and one attempt takes at most 10 s (CurlLogoutTransport), so a
+// lease under kMinLease could let two nodes post the same notice. A longer lease delays the
+// retry of a notice whose node died.
+struct BackchannelLogoutConfig {
+  static constexpr int64_t kMinLease = 20;
+  static constexpr int64_t kMaxLease = 86400;
+  int64_t claim_lease_seconds = 300;
+};
+
 struct IdpConfig {
   std::string issuer = "http://localhost:8080";  // no trailing slash
   std::string listen = "0.0.0.0:8080";
@@ -75,6 +87,7 @@ struct IdpConfig {
   std::string log_file;
   CredentialCaps credential_caps;
   PasswordResetConfig password_reset;
+  BackchannelLogoutConfig backchannel_logout;
   // Security keys (the "webauthn" object): "rp_id", the domain keys are registered for ("":
   // the issuer's host; else a parent domain of it, checked at start-up), and
   // "attestation_roots", a PEM file of the certificates a key's maker may chain to ("": none,
@@ -96,7 +109,8 @@ Status apply_config_json(const nlohmann::json& json, IdpConfig& config);
 
 // Checks cross-field invariants (issuer is an absolute http(s) URL without query or
 // fragment, positive lifetimes, a supported algorithm, sane Argon2 costs, credential caps
-// between 1 and CredentialCaps::kMax).
+// between 1 and CredentialCaps::kMax, a back-channel logout lease between
+// BackchannelLogoutConfig::kMinLease and kMaxLease).
 Status validate_config(const IdpConfig& config);
 
 nlohmann::json config_to_json(const IdpConfig& config);

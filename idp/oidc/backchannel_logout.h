@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/polling_worker.h"
 #include "base/result.h"
+#include "idp/config/config.h"
 #include "idp/oidc/signing_keys.h"
 #include "idp/store/logout_store.h"
 
@@ -57,8 +58,9 @@ struct BackchannelOptions {
   // Seconds a claimed notice (LogoutStore::claim_logout_notices) stays this worker's: another
   // node's worker takes it only after that, when this one died delivering it. A notice is
   // sent only in the first half of its claim, so a slow client (10 s per attempt at most,
-  // CurlLogoutTransport) never gets it from two nodes.
-  int64_t lease = 300;
+  // CurlLogoutTransport) never gets it from two nodes. keystep.conf's
+  // backchannel_logout.claim_lease_seconds (idp/config/config.h).
+  int64_t lease = BackchannelLogoutConfig{}.claim_lease_seconds;
   // Store errors of background passes (delivery errors go to LogoutNotice::last_error).
   // Default: written to stderr.
   std::function<void(const Error&)> on_error;

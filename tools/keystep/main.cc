@@ -18,7 +18,6 @@
 #include <string>
 #include <tuple>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "base/crypto/random.h"
@@ -102,9 +101,8 @@ Result<std::string> database_url(const IdpConfig& config) {
   return std::string(env);
 }
 
-// Opens (and migrates) the store `config` names into r.store and r.outbox. PostgreSQL's pool
-// has one connection per HTTP worker, plus one each for the mail and logout workers, the
-// purge, and a spare for the administration commands.
+// Opens (and migrates) the store `config` names into r.store and r.outbox; PostgreSQL's pool
+// sized by database_pool_size.
 Status open_store(Runtime& r, const std::string& url) {
   if (url.empty()) {
     const std::string db = r.data_dir + "/" + kDatabaseFile;
@@ -114,10 +112,7 @@ Status open_store(Runtime& r, const std::string& url) {
     r.store = std::move(*store);
     return {};
   }
-  const int workers = r.config.threads > 0
-                          ? r.config.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto store = postgres::PostgresStore::open(url, workers + 4);
+  auto store = postgres::PostgresStore::open(url, database_pool_size(r.config));
   if (!store) return store.error();
   r.outbox = store->get();
   r.store = std::move(*store);

@@ -88,6 +88,7 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
   }
   if (options.logout_transport) {
     BackchannelOptions logout_options;
+    logout_options.lease = c.backchannel_logout.claim_lease_seconds;
     logout_options.on_error = [](const Error& e) {
       obs::log_line("error", {{"msg", "backchannel_logout"}, {"error", e.message}});
     };
@@ -146,6 +147,13 @@ Result<http::ServerOptions> serve_options(const IdpConfig& config) {
   options.password_queue = config.password_queue > 0 ? static_cast<size_t>(config.password_queue)
                                                      : 32 * options.password_threads;
   return options;
+}
+
+int database_pool_size(const IdpConfig& config) {
+  const int workers = config.threads > 0
+                          ? config.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return workers + 4;
 }
 
 }  // namespace keystep

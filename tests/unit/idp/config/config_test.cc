@@ -250,6 +250,47 @@ TEST(Config, PasswordResetLimitsAreReadCheckedAndWritten) {
   }
 }
 
+TEST(Config, BackchannelLogoutLeaseIsReadCheckedAndWritten) {
+  IdpConfig config;
+  EXPECT_EQ(config.backchannel_logout.claim_lease_seconds, 300);
+  ASSERT_TRUE(apply_config_json(
+      nlohmann::json::parse(R"({"backchannel_logout":{"claim_lease_seconds":45}})"), config));
+  EXPECT_EQ(config.backchannel_logout.claim_lease_seconds, 45);
+  EXPECT_TRUE(validate_config(config));
+  IdpConfig back;
+  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
+  EXPECT_EQ(back.backchannel_logout.claim_lease_seconds, 45);
+
+  auto unknown = apply_config_json(
+      nlohmann::json::parse(R"({"backchannel_logout":{"lease":45}})"), config);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("backchannel_logout.lease"), std::string::npos);
+  for (const char* bad : {R"({"backchannel_logout":{"claim_lease_seconds":"300"}})",
+                          R"({"backchannel_logout":{"claim_lease_seconds":2.5}})",
+                          R"({"backchannel_logout":300})"}) {
+    IdpConfig c;
+    auto s = apply_config_json(nlohmann::json::parse(bad), c);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_NE(s.error().message.find("backchannel_logout"), std::string::npos) << bad;
+  }
+  // Shorter than two delivery attempts, negative, or longer than a day.
+  for (int64_t bad : {int64_t{19}, int64_t{0}, int64_t{-300}, int64_t{86401}}) {
+    IdpConfig c;
+    c.backchannel_logout.claim_lease_seconds = bad;
+    auto s = validate_config(c);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_NE(s.error().message.find("backchannel_logout.claim_lease_seconds must be between 20 "
+                                     "and 86400"),
+              std::string::npos)
+        << s.error().message;
+  }
+  for (int64_t good : {int64_t{20}, int64_t{86400}}) {
+    IdpConfig c;
+    c.backchannel_logout.claim_lease_seconds = good;
+    EXPECT_TRUE(validate_config(c)) << good;
+  }
+}
+
 TEST(Config, SecurityKeySettingsAreReadAndWritten) {
   IdpConfig config;
   EXPECT_EQ(config.webauthn_rp_id, "");
