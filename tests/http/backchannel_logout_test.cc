@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include "base/crypto/encoding.h"
@@ -140,6 +144,63 @@ TEST_F(BackchannelLogout, AnAdministratorsResetTellsTheClientOfEverySessionOfThe
   // Signing out afterwards tells nobody again: those grants are gone.
   EXPECT_EQ(logout_with(second).status, 200);
   EXPECT_EQ(notices().size(), 2u);
+}
+
+// The server's own logout worker (wired as keystep serve wires it) posts through this, on its
+// thread: each post records how long the notice's claim still runs at that moment.
+class ClaimObservingTransport final : public LogoutTransport {
+ public:
+  void attach(TestStore* store, const Clock* clock) {
+    std::lock_guard lock(mu_);
+    store_ = store;
+    clock_ = clock;
+  }
+  Result<int> post(const std::string&, const std::string&) override {
+    std::lock_guard lock(mu_);
+    auto notices = store_->logout_notices_of("spa");
+    if (!notices || notices->empty()) return make_error(ErrorCode::kInternal, "no notice");
+    claim_left_.push_back(notices->front().next_attempt_at - clock_->now());
+    posted_.notify_all();
+    return 200;
+  }
+  // What the first post saw, waiting for it up to 10 s (the worker is woken by the logout).
+  std::optional<int64_t> first_claim_left() {
+    std::unique_lock lock(mu_);
+    if (!posted_.wait_for(lock, std::chrono::seconds(10), [&] { return !claim_left_.empty(); }))
+      return std::nullopt;
+    return claim_left_.front();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable posted_;
+  TestStore* store_ = nullptr;
+  const Clock* clock_ = nullptr;
+  std::vector<int64_t> claim_left_;
+};
+
+class BackchannelLogoutWorker : public BackchannelLogout {
+ protected:
+  static constexpr int64_t kLease = 45;
+  TestServerOptions server_options() const override {
+    TestServerOptions options;
+    options.logout_transport = &worker_transport_;
+    options.backchannel_logout.claim_lease_seconds = kLease;
+    return options;
+  }
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(BackchannelLogout::SetUp());
+    worker_transport_.attach(&server_->store(), &clock());
+  }
+
+  mutable ClaimObservingTransport worker_transport_;  // outlives server_ (reset in TearDown)
+};
+
+TEST_F(BackchannelLogoutWorker, TheServersWorkerClaimsNoticesForTheConfiguredLease) {
+  ASSERT_EQ(logout_with(spa_tokens()).status, 200);
+  const std::optional<int64_t> claim_left = worker_transport_.first_claim_left();
+  ASSERT_TRUE(claim_left.has_value()) << "the logout worker posted nothing within 10 s";
+  EXPECT_EQ(*claim_left, kLease) << "keystep.conf's backchannel_logout.claim_lease_seconds";
 }
 
 }  // namespace

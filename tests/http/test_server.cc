@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,8 +13,17 @@
 #include <mutex>
 
 #include "idp/directory/directory.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace keystep::httptest {
+
+Result<std::string> make_temp_dir() {
+  std::string path = (std::filesystem::temp_directory_path() / "keystep-http-XXXXXX").string();
+  if (::mkdtemp(path.data()) == nullptr)
+    return make_error(ErrorCode::kInternal, std::string("mkdtemp: ") + std::strerror(errno));
+  return path;
+}
+
 namespace {
 
 // A port that was free a moment ago. The issuer must name the real port before the server
@@ -35,9 +43,10 @@ Result<uint16_t> free_port() {
   return static_cast<uint16_t>(ntohs(addr.sin_port));
 }
 
-// The data every server starts from: a database holding the migrations, an RS256 signing key
-// sealed under `master_key`, the two accounts, the users and the clients. Built once per
-// process and copied for each server, because RSA key generation alone takes up to a second.
+// The data every server starts from: an SQLite database holding the migrations, an RS256
+// signing key sealed under `master_key`, the two accounts, the users and the clients. Built
+// once per process and copied into each server's database (open_store), because RSA key
+// generation alone takes up to a second.
 struct SeedData {
   std::string dir;
   std::string master_key;
@@ -49,13 +58,6 @@ struct SeedData {
     std::filesystem::remove_all(dir, ec);
   }
 };
-
-Result<std::string> make_temp_dir() {
-  std::string path = (std::filesystem::temp_directory_path() / "keystep-http-XXXXXX").string();
-  if (::mkdtemp(path.data()) == nullptr)
-    return make_error(ErrorCode::kInternal, std::string("mkdtemp: ") + std::strerror(errno));
-  return path;
-}
 
 Status build_seed(SeedData& seed) {
   auto dir = make_temp_dir();
@@ -121,19 +123,6 @@ Result<std::unique_ptr<TestServer>> TestServer::start(const TestServerOptions& o
   return server;
 }
 
-Result<int> TestServer::run_sql(const std::string& sql) {
-  sqlite3* db = nullptr;
-  const std::string path = dir_ + "/keystep.db";
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 5000);
-  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-  const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
-  const int changed = rc == SQLITE_OK ? sqlite3_changes(db) : 0;
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) return make_error(ErrorCode::kInternal, "SQL: " + message);
-  return changed;
-}
-
 Status TestServer::set_user_two_factor_flag(int64_t user_id, bool on) {
   return store_->set_two_factor_setting(user_id, on);
 }
@@ -146,14 +135,6 @@ Status TestServer::set_client_refresh_tokens(const std::string& client_id,
                          client_id + "'");
   if (!changed) return changed.error();
   if (*changed == 0) return make_error(ErrorCode::kNotFound, "client " + client_id);
-  return {};
-}
-
-Status TestServer::revoke_grants_when_redeemed() {
-  auto created = run_sql(
-      "CREATE TRIGGER test_replay_revokes AFTER UPDATE OF used ON auth_codes WHEN NEW.used "
-      "BEGIN UPDATE grants SET revoked = 1 WHERE id = NEW.grant_id; END");
-  if (!created) return created.error();
   return {};
 }
 
@@ -175,26 +156,19 @@ Status TestServer::init(const TestServerOptions& options) {
   if (!seed) return seed.error();
   alice_id_ = (*seed)->alice_id;
   other_alice_id_ = (*seed)->other_alice_id;
-  auto dir = make_temp_dir();
-  if (!dir) return dir.error();
-  dir_ = *dir;
-  std::error_code ec;
-  std::filesystem::copy_file((*seed)->dir + "/keystep.db", dir_ + "/keystep.db", ec);
-  if (ec) return make_error(ErrorCode::kInternal, "copying the seed database: " + ec.message());
-
-  auto store = sqlite::SqliteStore::open(dir_ + "/keystep.db");
-  if (!store) return store.error();
-  store_ = std::move(*store);
-  auto box = SecretBox::from_key((*seed)->master_key);
-  if (!box) return box.error();
-  box_ = std::make_unique<SecretBox>(*box);
   config_.argon2 = options.argon2.value_or(kArgon2);
   config_.threads = options.threads;
   if (options.metrics_allow) config_.metrics_allow = *options.metrics_allow;
   config_.metrics_token = options.metrics_token;
   config_.trusted_proxies = options.trusted_proxies;
   if (options.credential_caps) config_.credential_caps = *options.credential_caps;
+  config_.backchannel_logout = options.backchannel_logout;
+  if (auto s = open_store((*seed)->dir + "/keystep.db"); !s) return s;
+  auto box = SecretBox::from_key((*seed)->master_key);
+  if (!box) return box.error();
+  box_ = std::make_unique<SecretBox>(*box);
   WiringOptions wiring;
+  wiring.logout_transport = options.logout_transport;
   wiring.plugins = options.plugins;
   config_.plugin_dir = options.plugin_dir;
   wiring.load_plugin_dir = !options.plugin_dir.empty();
@@ -228,7 +202,7 @@ Status TestServer::init(const TestServerOptions& options) {
 
 TestServer::~TestServer() {
   wired_.reset();
-  store_.reset();
+  close_store();
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

@@ -1,8 +1,12 @@
 #pragma once
 // The server of the HTTP integration tests: the real keystep::http::Server, wired by
-// tools/keystep/wiring.h as `keystep serve` wires it, over a real SqliteStore in a temporary
-// directory seeded with two accounts, their users and two clients, on a free loopback port,
-// with a clock the test moves.
+// tools/keystep/wiring.h as `keystep serve` wires it, over a real store seeded with two
+// accounts, their users and two clients, on a free loopback port, with a clock the test
+// moves. The store is TestStore: an SqliteStore in a temporary directory in
+// keystep_http_tests (test_server_sqlite.cc), or a PostgresStore on a database of its own on
+// the process's PostgreSQL test server (tests/support/postgres) in
+// keystep_http_tests_postgres, which is built with KEYSTEP_HTTP_TESTS_POSTGRES and
+// postgres/test_server_postgres.cc, as `keystep serve` runs with KEYSTEP_DATABASE_URL.
 //
 // Every TestServer is independent (own directory, database, signing key, clock), so tests
 // run in any order and in parallel processes (ctest -j).
@@ -20,10 +24,21 @@
 #include "base/crypto/secret_box.h"
 #include "http/server.h"
 #include "idp/config/config.h"
-#include "storage/sqlite/sqlite_store.h"
+#include "idp/oidc/backchannel_logout.h"
 #include "tools/keystep/wiring.h"
+#ifdef KEYSTEP_HTTP_TESTS_POSTGRES
+#include "storage/postgres/postgres_store.h"
+#else
+#include "storage/sqlite/sqlite_store.h"
+#endif
 
 namespace keystep::httptest {
+
+#ifdef KEYSTEP_HTTP_TESTS_POSTGRES
+using TestStore = postgres::PostgresStore;
+#else
+using TestStore = sqlite::SqliteStore;
+#endif
 
 // A clock the test moves by hand.
 class TestClock final : public Clock {
@@ -35,6 +50,9 @@ class TestClock final : public Clock {
  private:
   std::atomic<int64_t> now_{kStart};
 };
+
+// A new empty directory keystep-http-XXXXXX in the system's temporary directory.
+Result<std::string> make_temp_dir();
 
 // How a TestServer is wired beyond the defaults.
 struct TestServerOptions {
@@ -61,6 +79,11 @@ struct TestServerOptions {
   std::vector<std::string> trusted_proxies = {};
   // IdpConfig's caps on second factors per user and provider; unset: the defaults.
   std::optional<CredentialCaps> credential_caps = std::nullopt;
+  // Delivers back-channel logouts (borrowed): the server then runs the logout worker, as
+  // `keystep serve` does with CurlLogoutTransport. nullptr: notices stay in the store.
+  LogoutTransport* logout_transport = nullptr;
+  // IdpConfig's backchannel_logout settings (the worker's claim lease).
+  BackchannelLogoutConfig backchannel_logout = {};
 };
 
 // The running server and everything it is wired to.
@@ -92,7 +115,7 @@ class TestServer {
   int64_t other_alice_id() const { return other_alice_id_; }
   // The objects the server uses, for arranging state the HTTP API does not reach (account
   // enforcement, enrollment with a plugin) and for checking what a request changed.
-  sqlite::SqliteStore& store() { return *store_; }
+  TestStore& store() { return *store_; }
   http::Server& server() { return wired_->server(); }
   TwoFactor& two_factor() { return wired_->two_factor(); }
   Directory& directory() { return wired_->directory(); }
@@ -110,6 +133,15 @@ class TestServer {
   // as "view but not edit" can only be arranged this way.
   Status give_custom_role(int64_t user_id, const std::string& role,
                           const std::vector<std::string>& permissions);
+  // A reading of the database's count of write transactions (transactions that changed
+  // something); the difference of two readings is how many ran between them. SQLite: the
+  // store's own count (SqliteStore::write_transactions, its commit hook). PostgreSQL: the
+  // server's transaction id, which only a transaction that writes takes (this reading's own
+  // is not counted), so it counts every writer of the test server: honest while nothing
+  // else runs there (the PostgreSQL tests run one at a time, autovacuum is off and the
+  // server's workers write only when the test makes them).
+  Result<int64_t> write_transactions();
+
   // Changes a client's refresh token policy, with SQL on a second connection: no command
   // changes a client's grant policy after it is created. kNotFound for an unknown client.
   Status set_client_refresh_tokens(const std::string& client_id, RefreshTokens policy);
@@ -121,14 +153,23 @@ class TestServer {
  private:
   TestServer() = default;
   Status init(const TestServerOptions& options);
-  // Runs `sql` on a second connection to the database; the number of rows changed.
+  // Backend's own (test_server_sqlite.cc, postgres/test_server_postgres.cc): opens store_ on
+  // a database of this server's holding a copy of the seed database at `seed_db`
+  // (an SQLite file), migrated to this binary's schema.
+  Status open_store(const std::string& seed_db);
+  // Backend's own: runs `sql` on a second connection to the database; the number of rows
+  // its last statement changed.
   Result<int> run_sql(const std::string& sql);
+  // Backend's own: closes store_ and removes the database.
+  void close_store();
 
-  std::string dir_;
+  std::string dir_;           // SQLite: this server's directory, holding keystep.db
+  std::string database_url_;  // PostgreSQL: this server's database
+  int64_t xid_readings_ = 0;  // PostgreSQL: write_transactions() calls so far
   TestClock clock_;
   OsRandom random_;
   IdpConfig config_;
-  std::unique_ptr<sqlite::SqliteStore> store_;
+  std::unique_ptr<TestStore> store_;
   std::unique_ptr<SecretBox> box_;
   // The seed turns two-factor on for no user or account, so logins are password-only until
   // a test enables it.

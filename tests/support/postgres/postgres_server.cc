@@ -83,7 +83,7 @@ Status PostgresServer::pg_ctl_start() {
   const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) +
                               " -k " + dir_ +
                               " -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                              "-c max_connections=200";
+                              "-c max_connections=200 -c autovacuum=off";
   if (Status s = shell(std::string(kBin) + "/pg_ctl -D " + dir_ + "/data -l " + dir_ +
                        "/server.log -w -t 60 -o '" + options + "' start");
       !s)
@@ -130,20 +130,31 @@ Status PostgresServer::drop(const std::string& url) {
 }
 
 Status PostgresServer::run(const std::string& url, const std::string& sql) {
+  auto answered = answer(url, sql);
+  if (!answered) return answered.error();
+  return {};
+}
+
+Result<std::string> PostgresServer::answer(const std::string& url, const std::string& sql) {
   PGconn* conn = PQconnectdb(url.c_str());
-  Status status;
+  Result<std::string> out = std::string();
   if (PQstatus(conn) != CONNECTION_OK) {
-    status = make_error(ErrorCode::kUnavailable, PQerrorMessage(conn));
+    out = make_error(ErrorCode::kUnavailable, PQerrorMessage(conn));
   } else {
     PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // DROP's cascade notes
     PGresult* result = PQexec(conn, sql.c_str());
     const auto code = PQresultStatus(result);
-    if (code != PGRES_COMMAND_OK && code != PGRES_TUPLES_OK)
-      status = make_error(ErrorCode::kInternal, PQresultErrorMessage(result));
+    if (code == PGRES_TUPLES_OK && PQntuples(result) > 0 && PQnfields(result) > 0) {
+      out = std::string(PQgetvalue(result, 0, 0));
+    } else if (code == PGRES_COMMAND_OK || code == PGRES_TUPLES_OK) {
+      out = std::string(PQcmdTuples(result));
+    } else {
+      out = make_error(ErrorCode::kInternal, PQresultErrorMessage(result));
+    }
     PQclear(result);
   }
   PQfinish(conn);
-  return status;
+  return out;
 }
 
 PostgresServer* shared_postgres() {

@@ -2,7 +2,8 @@
 // A real PostgreSQL 15 server for tests: initdb + pg_ctl from /usr/lib/postgresql/15/bin
 // (Debian's postgresql-15) in a fresh temporary directory, listening on 127.0.0.1 on a free
 // port, trust authentication for the superuser "postgres", durability off (fsync,
-// synchronous_commit) since the data dies with the test. PostgreSQL refuses to run as root:
+// synchronous_commit) since the data dies with the test, and autovacuum off, so the only
+// transactions are the tests' own (the HTTP tests count write transactions by transaction id). PostgreSQL refuses to run as root:
 // when the test runs as root (CI), the server runs as the unprivileged system user
 // "postgres" (created by Debian's package) through runuser, and the directory is given to
 // it. Stopped (pg_ctl stop -m fast) and removed when the object goes.
@@ -37,6 +38,9 @@ class PostgresServer {
   Status drop(const std::string& url);
   // Runs trusted SQL text through `url`.
   Status run(const std::string& url, const std::string& sql);
+  // As run(), and returns what its last statement answered: the first value of its first
+  // row, or, for a statement that returns no rows, how many it changed ("" for DDL).
+  Result<std::string> answer(const std::string& url, const std::string& sql);
 
  private:
   PostgresServer() = default;
