@@ -72,12 +72,14 @@ TEST(Config, RoundTripsThroughJson) {
   config.threads = 3;
   config.password_threads = 2;
   config.password_queue = 40;
+  config.backchannel_logout.claim_lease_seconds = 45;
   IdpConfig back;
   ASSERT_TRUE(apply_config_json(config_to_json(config), back));
   EXPECT_EQ(back.issuer, config.issuer);
   EXPECT_EQ(back.threads, 3);
   EXPECT_EQ(back.password_threads, 2);
   EXPECT_EQ(back.password_queue, 40);
+  EXPECT_EQ(back.backchannel_logout.claim_lease_seconds, 45);
 }
 
 TEST(Config, PasswordPoolSizesAreBounded) {
@@ -250,26 +252,19 @@ TEST(Config, PasswordResetLimitsAreReadCheckedAndWritten) {
   }
 }
 
-TEST(Config, BackchannelLogoutLeaseIsReadCheckedAndWritten) {
+TEST(Config, BackchannelLogoutLeaseIsReadAndChecked) {
   IdpConfig config;
   EXPECT_EQ(config.backchannel_logout.claim_lease_seconds, 300);
   ASSERT_TRUE(apply_config_json(
       nlohmann::json::parse(R"({"backchannel_logout":{"claim_lease_seconds":45}})"), config));
   EXPECT_EQ(config.backchannel_logout.claim_lease_seconds, 45);
   EXPECT_TRUE(validate_config(config));
-  IdpConfig back;
-  ASSERT_TRUE(apply_config_json(config_to_json(config), back));
-  EXPECT_EQ(back.backchannel_logout.claim_lease_seconds, 45);
-
-  auto unknown = apply_config_json(
-      nlohmann::json::parse(R"({"backchannel_logout":{"lease":45}})"), config);
-  ASSERT_FALSE(unknown);
-  EXPECT_NE(unknown.error().message.find("backchannel_logout.lease"), std::string::npos);
-  for (const char* bad : {R"({"backchannel_logout":{"claim_lease_seconds":"300"}})",
+  // Refused by name: an unknown key, a value that is not an integer, not an object.
+  for (const char* bad : {R"({"backchannel_logout":{"lease":45}})",
+                          R"({"backchannel_logout":{"claim_lease_seconds":"300"}})",
                           R"({"backchannel_logout":{"claim_lease_seconds":2.5}})",
                           R"({"backchannel_logout":300})"}) {
-    IdpConfig c;
-    auto s = apply_config_json(nlohmann::json::parse(bad), c);
+    auto s = apply_config_json(nlohmann::json::parse(bad), config);
     ASSERT_FALSE(s) << bad;
     EXPECT_NE(s.error().message.find("backchannel_logout"), std::string::npos) << bad;
   }
