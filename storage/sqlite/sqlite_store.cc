@@ -21,11 +21,6 @@ namespace keystep::sqlite {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
-// Reads map the database file instead of copying each page with pread(): a read connection's
-// page cache is emptied by every commit of the writer, so without the map the reads of a
-// sign-in copied about 70 pages through system calls, 30 with it (pages still in the WAL are
-// read from it). 256 MiB of address space, not of memory; writes still go through write().
-constexpr const char* kMmapPragma = "PRAGMA mmap_size=268435456";
 
 // client_redirect_uris.kind
 constexpr int64_t kRedirectUri = 1;
@@ -316,10 +311,6 @@ SqliteStore::Reader SqliteStore::read_connection() {
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  if (!exec_sql(db, kMmapPragma)) {
-    sqlite3_close_v2(db);
-    return Reader(this);
-  }
   return Reader(this, db);
 }
 
@@ -336,7 +327,6 @@ Status SqliteStore::configure() {
     return make_error(ErrorCode::kInternal, "cannot switch the database to WAL mode");
   }
   if (Status s = exec_sql(db_, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL"); !s) return s;
-  if (Status s = exec_sql(db_, kMmapPragma); !s) return s;
   // The pragma is silently ignored by builds without foreign key support; we rely on it.
   auto fk = Statement::prepare(db_, "PRAGMA foreign_keys");
   if (!fk) return fk.error();

@@ -291,7 +291,13 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
     console.log(`crash test seed ${SEED} (repeat with KEYSTEP_CRASH_SEED=${SEED})`);
     smtp = await SmtpServer.create();
     await smtp.listen();
-    ks = await Keystep.start({ conf: { ...smtpConf(smtp.port), trusted_proxies: ['127.0.0.1'] } });
+    // A kill during a delivery leaves the messages of its claim to the next process once the
+    // claim's lease runs out (mail.claim_lease_seconds, 300 s by default): 10 s here, with
+    // SMTP timeouts short enough for it, so the outbox can be checked within a minute.
+    const conf = smtpConf(smtp.port);
+    conf.mail.claim_lease_seconds = 10;
+    Object.assign(conf.mail.smtp, { connect_timeout_ms: 2000, timeout_ms: 2000 });
+    ks = await Keystep.start({ conf: { ...conf, trusted_proxies: ['127.0.0.1'] } });
     profileUrl = new URL('/profile', ks.issuer);
     // The enforcing account "acme": the admin (2FA on, below) and members without 2FA, who
     // are emailed at every enforcement. alice@example.com is Keystep.start's user.
@@ -450,10 +456,14 @@ describe(`crash safety: ${KILLS} SIGKILLs during sign-ins, enrollments and enfor
     }
 
     // Every queued email delivered: nothing pending or failed, one Message-ID per row.
+    let pending = [];
     const outbox = await eventually(async () => {
-      const r = await ks.sql('SELECT id, recipient, sent_at, attempts, last_error FROM mail_outbox');
-      return r.every((m) => m.sent_at > 0) && r;
-    }, 'the outbox to be sent', 60000);
+      const r = await ks.sql('SELECT id, recipient, sent_at, attempts, next_attempt_at, last_error FROM mail_outbox');
+      pending = r.filter((m) => m.sent_at === 0);
+      return pending.length === 0 && r;
+    }, 'the outbox to be sent', 60000).catch((e) => {
+      throw new Error(`${e.message}; unsent at ${Math.floor(Date.now() / 1000)}: ${JSON.stringify(pending)}`);
+    });
     await sleep(1000);  // the SMTP server writes a message before it answers 250: none in flight
     const exit = await ks.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, `keystep did not shut down cleanly:\n${ks.output}`);
