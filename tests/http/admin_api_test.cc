@@ -171,7 +171,7 @@ TEST_F(AdminApiTest, ACredentialOfAProviderTheServerNoLongerHasIsNotTwoFactor) {
       api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
   ASSERT_EQ(on.status, 200) << on.body;
   EXPECT_EQ(on.json()["emails_queued"], 1);
-  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(TestServer::kAliceEmail)->size(), 1u);
 }
 
 TEST_F(AdminApiTest, ResetRemovesCredentialsEndsSessionsAndIsAudited) {
@@ -264,7 +264,7 @@ TEST_F(AdminApiTest, EnforcementEmailsMembersWithoutTwoFactorOnceWithTheirQrAndS
   HttpResponse on =
       api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
   ASSERT_EQ(on.status, 200) << on.body;
-  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
   // Sealed at rest: the secret it carries is not readable in the database.
@@ -273,7 +273,7 @@ TEST_F(AdminApiTest, EnforcementEmailsMembersWithoutTwoFactorOnceWithTheirQrAndS
   EXPECT_NE(mime.find("Content-Type: image/png"), std::string::npos);
   EXPECT_NE(mime.find("Content-ID: <qr>"), std::string::npos);
   // The boss already has 2FA: no setup email (only the notice of the factor he added).
-  const auto boss_mail = server_->store().mail_for(kBoss);
+  const auto boss_mail = server_->outbox().mail_for(kBoss);
   ASSERT_TRUE(boss_mail);
   for (const auto& m : *boss_mail)
     EXPECT_EQ(m.subject.rfind("A second factor was added", 0), 0u) << m.subject;
@@ -287,7 +287,7 @@ TEST_F(AdminApiTest, EnforcementEmailsMembersWithoutTwoFactorOnceWithTheirQrAndS
   ASSERT_EQ(api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})")
                 .status,
             200);
-  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(TestServer::kAliceEmail)->size(), 1u);
 }
 
 TEST_F(AdminApiTest, ResetEmailsTheMember) {
@@ -296,7 +296,7 @@ TEST_F(AdminApiTest, ResetEmailsTheMember) {
                 boss_token_, "")
                 .status,
             200);
-  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
   EXPECT_EQ((*mail)[0].subject, "Your two-factor authentication was reset");
@@ -419,7 +419,7 @@ TEST_F(AdminApiTest, OneBadRecipientDoesNotBlockEnforcementForTheOthers) {
   EXPECT_EQ(on.json()["emails_queued"], 1);
   ASSERT_EQ(on.json()["skipped_recipients"].size(), 1u);
   EXPECT_EQ(on.json()["skipped_recipients"][0]["user_id"], stored->id);
-  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(TestServer::kAliceEmail)->size(), 1u);
   HttpResponse audit =
       api("GET", url("/api/v1/accounts/acme/audit-events?event=account.two_factor_enforced"),
           boss_token_);

@@ -32,7 +32,7 @@ class AdminCredentialsTest : public AdminApiTest {
                nlohmann::json{{"provider", "totp"}, {"secret", secret}}.dump());
   }
   std::vector<OutgoingMail> mail_to(const std::string& email) {
-    return *server_->store().mail_for(email);
+    return *server_->outbox().mail_for(email);
   }
 };
 

@@ -181,7 +181,7 @@ TEST_F(AdminPageTest, ToggleWithOwnTwoFactorAsksForConfirmationWithCountsAndChan
   EXPECT_TRUE(contains(confirm.body, ">Confirm</button>"));
   EXPECT_EQ(input_value(confirm.body, "confirm"), "yes");
   EXPECT_FALSE(acme().enforce_two_factor);
-  EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
+  EXPECT_TRUE(server_->outbox().mail_for(TestServer::kAliceEmail)->empty());
 }
 
 TEST_F(AdminPageTest, ConfirmEnforcesQueuesEmailsAndShowsTheToggleOn) {
@@ -193,9 +193,9 @@ TEST_F(AdminPageTest, ConfirmEnforcesQueuesEmailsAndShowsTheToggleOn) {
   EXPECT_TRUE(acme().enforce_two_factor);
   HttpResponse api = api_get("/api/v1/accounts/acme/authentication-settings", boss_token_);
   EXPECT_EQ(api.json()["enforce_two_factor"], true);
-  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(TestServer::kAliceEmail)->size(), 1u);
   // The boss already has 2FA: no setup email (only the notice of the factor he added).
-  const auto boss_mail = server_->store().mail_for(kBoss);
+  const auto boss_mail = server_->outbox().mail_for(kBoss);
   ASSERT_TRUE(boss_mail);
   for (const auto& m : *boss_mail)
     EXPECT_EQ(m.subject.rfind("A second factor was added", 0), 0u) << m.subject;
@@ -232,7 +232,7 @@ TEST_F(AdminPageTest, ResetRemovesAMembersTwoFactorAndEmailsThem) {
   EXPECT_FALSE(stored_user(server_->alice_id()).two_factor_enabled);
   EXPECT_TRUE(server_->store().credentials_of_user(server_->alice_id())->empty());
   // The notice of the factor she added, then the reset's email.
-  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_EQ(mail->size(), 2u);
   EXPECT_EQ(mail->back().subject, "Your two-factor authentication was reset");
   // Unknown members are a 404 on the page.
@@ -330,7 +330,7 @@ TEST_F(AdminPageTest, InviteFromThePageCreatesTheInvitationAndQueuesOneEmail) {
   EXPECT_EQ(list[0]["email"], kDave);
   EXPECT_EQ(list[0]["role"], "member");
   EXPECT_EQ(list[0]["status"], "pending");
-  EXPECT_EQ(server_->store().mail_for(kDave)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(kDave)->size(), 1u);
   EXPECT_TRUE(contains(sent.body, "<table id=\"invitations\">"));
   EXPECT_TRUE(contains(sent.body,
                        "<td>dave@example.com</td><td>member</td><td><span "
@@ -344,12 +344,12 @@ TEST_F(AdminPageTest, InviteFromThePageCreatesTheInvitationAndQueuesOneEmail) {
                        "dave@example.com already has an open invitation; no new "
                        "email was sent."));
   EXPECT_EQ(invitations().size(), 1u);
-  EXPECT_EQ(server_->store().mail_for(kDave)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(kDave)->size(), 1u);
   // Another role while it is open is the API's 409.
   HttpResponse other = post(csrf, {{"action", "invite"}, {"email", kDave}, {"role", "admin"}});
   EXPECT_EQ(other.status, 409);
   EXPECT_TRUE(contains(other.body, "has an open invitation as member; revoke it to invite again"));
-  EXPECT_EQ(server_->store().mail_for(kDave)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(kDave)->size(), 1u);
 }
 
 TEST_F(AdminPageTest, InvitingAnExistingMemberShowsTheApisErrorWith409) {
@@ -367,7 +367,7 @@ TEST_F(AdminPageTest, InvitingAnExistingMemberShowsTheApisErrorWith409) {
       << member.body;
   EXPECT_TRUE(contains(member.body, "Authentication: Configuration"));
   EXPECT_TRUE(invitations().empty());
-  EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
+  EXPECT_TRUE(server_->outbox().mail_for(TestServer::kAliceEmail)->empty());
   EXPECT_EQ(post(csrf, {{"action", "invite"}, {"email", "not an address"}}).status, 400);
   EXPECT_EQ(post(csrf, {{"action", "invite"}, {"email", kDave}, {"role", "owner"}}).status, 400);
   EXPECT_TRUE(invitations().empty());
@@ -441,7 +441,7 @@ TEST_F(AdminPageTest, LinkModeThenEnforceFromThePageEmailsAnEnrollLinkAndNoSecre
                        "emailed a single-use enrollment link"));
   ASSERT_EQ(post(csrf, {{"action", "enforce"}, {"confirm", "yes"}}).status, 200);
   EXPECT_TRUE(acme().enforce_two_factor);
-  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_EQ(mail->size(), 1u);
   const std::string text = text_part(opened((*mail)[0]));
   EXPECT_TRUE(contains(text, url("/enroll?token="))) << text;
@@ -490,7 +490,7 @@ TEST_F(AdminPageTest, NewFormsWithoutTheSessionsCsrfTokenAre403) {
   }
   EXPECT_EQ(invitations().size(), 1u);
   EXPECT_EQ(invitations()[0]["status"], "pending");
-  EXPECT_TRUE(server_->store().mail_for("erin@example.com")->empty());
+  EXPECT_TRUE(server_->outbox().mail_for("erin@example.com")->empty());
   EXPECT_EQ(settings()["enrollment_email"], "qr_code");
 }
 

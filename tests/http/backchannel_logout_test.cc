@@ -150,7 +150,7 @@ TEST_F(BackchannelLogout, AnAdministratorsResetTellsTheClientOfEverySessionOfThe
 // thread: each post records how long the notice's claim still runs at that moment.
 class ClaimObservingTransport final : public LogoutTransport {
  public:
-  void attach(TestStore* store, const Clock* clock) {
+  void attach(LogoutStore* store, const Clock* clock) {
     std::lock_guard lock(mu_);
     store_ = store;
     clock_ = clock;
@@ -174,7 +174,7 @@ class ClaimObservingTransport final : public LogoutTransport {
  private:
   std::mutex mu_;
   std::condition_variable posted_;
-  TestStore* store_ = nullptr;
+  LogoutStore* store_ = nullptr;
   const Clock* clock_ = nullptr;
   std::vector<int64_t> claim_left_;
 };

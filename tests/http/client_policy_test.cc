@@ -172,7 +172,7 @@ TEST_F(MemberRemoval, EndsSessionsRevokesGrantsQueuesLogoutsEmailsAndAudits) {
   ASSERT_TRUE(notices);
   ASSERT_EQ(notices->size(), 1u);
   EXPECT_EQ((*notices)[0].user_id, server_->alice_id());
-  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(mail);
   ASSERT_FALSE(mail->empty());
   EXPECT_TRUE(contains(mail->back().subject, "You were removed from"));

@@ -38,7 +38,7 @@ class EnforcementEmailSettings : public AdminApiTest {
   // Checks that alice's one queued email carries a secret under `totp` (the QR code's otpauth
   // URI and the typed key), and that it is the pending secret the forced setup shows.
   void expect_email_carries(const nlohmann::json& totp) {
-    auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+    auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
     ASSERT_TRUE(mail);
     ASSERT_EQ(mail->size(), 1u);
     const std::string mime = opened((*mail)[0]);
@@ -92,7 +92,7 @@ TEST_F(EnforcementEmailSettings, EmailReusesAPendingSecretOfTheSameSettings) {
   HttpResponse on =
       api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})");
   ASSERT_EQ(on.status, 200) << on.body;
-  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
   EXPECT_NE(text_part(opened((*mail)[0])).find(before->display_secret), std::string::npos);

@@ -168,7 +168,7 @@ TEST_F(EnrollFido2Test, RegistersAKeyThatThenSignsIn) {
   EXPECT_TRUE(audited("mfa.credential_registration_begun_by_admin"));
   EXPECT_TRUE(audited("mfa.credential_registered_by_admin"));
   // The member is told a key was added on their behalf.
-  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(TestServer::kAliceEmail)->size(), 1u);
 
   auto amr = sign_in_with(key);
   ASSERT_TRUE(amr) << amr.error().message;

@@ -329,7 +329,7 @@ TEST_F(Metrics, TheOutboxGaugesReadTheQueue) {
   mail.mime = "m";
   mail.created_at = clock().now();
   mail.next_attempt_at = clock().now();
-  ASSERT_TRUE(server_->store().enqueue_mail(mail));
+  ASSERT_TRUE(server_->outbox().enqueue_mail(mail));
   clock().advance(90);
   const auto samples = scrape();
   EXPECT_EQ(value_of(samples, "keystep_outbox_emails", {{"state", "pending"}}), 1);

@@ -33,7 +33,7 @@ class OnboardingTest : public AdminApiTest {
   }
   // The token of the first "<marker>TOKEN" link in the newest message to `to` ("" if none).
   std::string link_token(const std::string& to, const std::string& marker) {
-    auto mail = server_->store().mail_for(to);
+    auto mail = server_->outbox().mail_for(to);
     if (!mail || mail->empty()) return "";
     const std::string text = text_part(opened(mail->back()));
     const auto at = text.find(marker);
@@ -68,7 +68,7 @@ TEST_F(OnboardingTest, InvitationIsCreatedOnceAndEmailedWithASignupLink) {
   EXPECT_EQ(created.json()["role"], "member");
   EXPECT_EQ(created.json()["status"], "pending");
   EXPECT_EQ(created.json()["expires_at"], clock().now() + kInvitationTtl);
-  auto mail = server_->store().mail_for(kDave);
+  auto mail = server_->outbox().mail_for(kDave);
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
   EXPECT_EQ((*mail)[0].subject, "You are invited to Acme");
@@ -80,7 +80,7 @@ TEST_F(OnboardingTest, InvitationIsCreatedOnceAndEmailedWithASignupLink) {
   HttpResponse again = invite(kDave);
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.json()["id"], created.json()["id"]);
-  EXPECT_EQ(server_->store().mail_for(kDave)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(kDave)->size(), 1u);
   HttpResponse list = api("GET", invitations_url(), boss_token_);
   ASSERT_EQ(list.status, 200);
   ASSERT_EQ(list.json()["invitations"].size(), 1u);
@@ -116,7 +116,7 @@ TEST_F(OnboardingTest, InvitationRequestsAreCheckedAndAuthorized) {
                 .status,
             415);
   EXPECT_TRUE(server_->store().invitations(acme().id)->empty());
-  EXPECT_TRUE(server_->store().mail_for("x@example.com")->empty());
+  EXPECT_TRUE(server_->outbox().mail_for("x@example.com")->empty());
 }
 
 TEST_F(OnboardingTest, SignupWithoutEnforcementSignsTheNewMemberIn) {
@@ -236,7 +236,7 @@ TEST_F(OnboardingTest, ExpiredOrRevokedInvitationsSignNobodyUp) {
 TEST_F(OnboardingTest, LinkModeEmailCarriesASingleUseLinkAndNoSecret) {
   enforce(R"(,"enrollment_email":"link")");
   EXPECT_EQ(api("GET", settings_url(), boss_token_).json()["enrollment_email"], "link");
-  auto mail = server_->store().mail_for(TestServer::kAliceEmail);
+  auto mail = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(mail);
   ASSERT_EQ(mail->size(), 1u);
   const std::string mime = opened((*mail)[0]);
@@ -296,7 +296,7 @@ TEST_F(OnboardingTest, EnforcingTwiceWithinASecondEmailsEachTime) {
   ASSERT_EQ(api("PUT", settings_url(), boss_token_, R"({"enforce_two_factor":true,"confirm":true})")
                 .status,
             200);
-  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 2u);
+  EXPECT_EQ(server_->outbox().mail_for(TestServer::kAliceEmail)->size(), 2u);
 }
 
 // A server with a second factor besides the authenticator app (the test plugin's

@@ -32,7 +32,7 @@ class PasswordReset : public AdminApiTest {
   // The reset messages queued for `to`, newest last.
   std::vector<OutgoingMail> reset_mail(const std::string& to) {
     std::vector<OutgoingMail> out;
-    const auto all = server_->store().mail_for(to);
+    const auto all = server_->outbox().mail_for(to);
     for (const auto& m : *all)
       if (m.dedupe_key.rfind("password-reset:", 0) == 0) out.push_back(m);
     return out;
@@ -99,7 +99,7 @@ TEST_F(PasswordReset, EveryAddressGetsTheSameAnswerAndOnlyAccountsGetAMessage) {
   EXPECT_EQ(unknown.status, known.status);
   EXPECT_EQ(unknown.body, known.body);
   EXPECT_NE(known.body.find("If an account uses that address"), std::string::npos);
-  EXPECT_TRUE(server_->store().mail_for(kUnknown)->empty());
+  EXPECT_TRUE(server_->outbox().mail_for(kUnknown)->empty());
   // alice has a sign-in in both accounts: each gets its own link, sealed in the outbox.
   const auto mail = reset_mail(TestServer::kAliceEmail);
   ASSERT_EQ(mail.size(), 2u);
@@ -124,7 +124,7 @@ TEST_F(PasswordReset, TheFormNeedsItsCsrfCookie) {
                                           {{"csrf_token", "x"}, {"email", TestServer::kAliceEmail}},
                                           &browser_);
   EXPECT_EQ(forged.status, 403);
-  EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
+  EXPECT_TRUE(server_->outbox().mail_for(TestServer::kAliceEmail)->empty());
 }
 
 TEST_F(PasswordReset, ALinkChangesThePasswordEndsEverySessionAndTellsTheUser) {
@@ -175,7 +175,7 @@ TEST_F(PasswordReset, ALinkChangesThePasswordEndsEverySessionAndTellsTheUser) {
   ASSERT_TRUE(notices);
   EXPECT_EQ(notices->size(), 1u);
   // The user is emailed (no secret: not sealed), and the change audited.
-  auto changed = server_->store().mail_for(TestServer::kAliceEmail);
+  auto changed = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_EQ(changed->back().dedupe_key, "password-changed:" + sha256_b64url(token));
   EXPECT_NE(text_part(changed->back().mime).find("was changed through a reset link"),
             std::string::npos);

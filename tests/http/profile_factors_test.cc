@@ -79,7 +79,7 @@ class ProfileFactors : public MfaHttpTest {
     return r.status == 302 && has(r.location(), "code=");
   }
   std::vector<OutgoingMail> mail() {
-    auto all = server_->store().mail_for(TestServer::kAliceEmail);
+    auto all = server_->outbox().mail_for(TestServer::kAliceEmail);
     EXPECT_TRUE(all);
     return all ? *all : std::vector<OutgoingMail>{};
   }

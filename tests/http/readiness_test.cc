@@ -1,7 +1,7 @@
 // GET /readyz, the readiness check: 200 while the store answers, beside /healthz (liveness).
 // Its 503 while the database is away, and the 503 of every other page meanwhile, are proven
-// on PostgreSQL stopped under a running server: tests/http/postgres/database_outage_test.cc
-// (keystep_http_tests_postgres) and tests/e2e/database_loss.test.mjs.
+// on PostgreSQL stopped under a running server: tests/http/database_outage_test.cc (ctest's
+// keystep_http_tests_postgres) and tests/e2e/database_loss.test.mjs.
 
 #include <gtest/gtest.h>
 

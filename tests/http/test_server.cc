@@ -45,7 +45,7 @@ Result<uint16_t> free_port() {
 
 // The data every server starts from: an SQLite database holding the migrations, an RS256
 // signing key sealed under `master_key`, the two accounts, the users and the clients. Built
-// once per process and copied into each server's database (open_store), because RSA key
+// once per process and copied into each server's database (test_database.h), because RSA key
 // generation alone takes up to a second.
 struct SeedData {
   std::string dir;
@@ -124,13 +124,13 @@ Result<std::unique_ptr<TestServer>> TestServer::start(const TestServerOptions& o
 }
 
 Status TestServer::set_user_two_factor_flag(int64_t user_id, bool on) {
-  return store_->set_two_factor_setting(user_id, on);
+  return store().set_two_factor_setting(user_id, on);
 }
 
 Status TestServer::set_client_refresh_tokens(const std::string& client_id,
                                              RefreshTokens policy) {
   // A test-chosen id only: quoted, not bound.
-  auto changed = run_sql("UPDATE clients SET refresh_tokens = " +
+  auto changed = db_->run_sql("UPDATE clients SET refresh_tokens = " +
                          std::to_string(static_cast<int>(policy)) + " WHERE client_id = '" +
                          client_id + "'");
   if (!changed) return changed.error();
@@ -145,7 +145,7 @@ Status TestServer::give_custom_role(int64_t user_id, const std::string& role,
   for (const auto& p : permissions)
     sql += "INSERT INTO role_permissions (role, permission) VALUES ('" + role + "', '" + p + "');";
   sql += "UPDATE users SET role = '" + role + "' WHERE id = " + std::to_string(user_id) + ";";
-  auto changed = run_sql(sql);
+  auto changed = db_->run_sql(sql);
   if (!changed) return changed.error();
   if (*changed != 1) return make_error(ErrorCode::kNotFound, "no user " + std::to_string(user_id));
   return {};
@@ -163,7 +163,11 @@ Status TestServer::init(const TestServerOptions& options) {
   config_.trusted_proxies = options.trusted_proxies;
   if (options.credential_caps) config_.credential_caps = *options.credential_caps;
   config_.backchannel_logout = options.backchannel_logout;
-  if (auto s = open_store((*seed)->dir + "/keystep.db"); !s) return s;
+  const std::string seed_db = (*seed)->dir + "/keystep.db";
+  auto db = tests_on_postgres() ? open_postgres_database(seed_db, database_pool_size(config_))
+                                : open_sqlite_database(seed_db);
+  if (!db) return db.error();
+  db_ = std::move(*db);
   auto box = SecretBox::from_key((*seed)->master_key);
   if (!box) return box.error();
   box_ = std::make_unique<SecretBox>(*box);
@@ -179,7 +183,7 @@ Status TestServer::init(const TestServerOptions& options) {
     config_.issuer = "http://127.0.0.1:" + std::to_string(*port);
     config_.listen = "127.0.0.1:" + std::to_string(*port);
     if (auto s = validate_config(config_); !s) return s;
-    auto wired = wire_server(config_, *store_, *store_, *box_, random_, clock_, wiring);
+    auto wired = wire_server(config_, store(), outbox(), *box_, random_, clock_, wiring);
     if (!wired) return wired.error();
     wired_ = std::move(*wired);
     if (auto jwks = wired_->signing_keys().jwks(); !jwks) return jwks.error();  // the seed key unseals
@@ -202,11 +206,7 @@ Status TestServer::init(const TestServerOptions& options) {
 
 TestServer::~TestServer() {
   wired_.reset();
-  close_store();
-  if (!dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  db_.reset();
 }
 
 }  // namespace keystep::httptest

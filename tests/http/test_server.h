@@ -2,11 +2,10 @@
 // The server of the HTTP integration tests: the real keystep::http::Server, wired by
 // tools/keystep/wiring.h as `keystep serve` wires it, over a real store seeded with two
 // accounts, their users and two clients, on a free loopback port, with a clock the test
-// moves. The store is TestStore: an SqliteStore in a temporary directory in
-// keystep_http_tests (test_server_sqlite.cc), or a PostgresStore on a database of its own on
-// the process's PostgreSQL test server (tests/support/postgres) in
-// keystep_http_tests_postgres, which is built with KEYSTEP_HTTP_TESTS_POSTGRES and
-// postgres/test_server_postgres.cc, as `keystep serve` runs with KEYSTEP_DATABASE_URL.
+// moves. The store is the process's (test_database.h): an SqliteStore in a temporary
+// directory, or with KEYSTEP_HTTP_TEST_STORE=postgres a PostgresStore on a database of its
+// own on the process's PostgreSQL test server, as `keystep serve` runs with
+// KEYSTEP_DATABASE_URL.
 //
 // Every TestServer is independent (own directory, database, signing key, clock), so tests
 // run in any order and in parallel processes (ctest -j).
@@ -25,20 +24,10 @@
 #include "http/server.h"
 #include "idp/config/config.h"
 #include "idp/oidc/backchannel_logout.h"
+#include "tests/http/test_database.h"
 #include "tools/keystep/wiring.h"
-#ifdef KEYSTEP_HTTP_TESTS_POSTGRES
-#include "storage/postgres/postgres_store.h"
-#else
-#include "storage/sqlite/sqlite_store.h"
-#endif
 
 namespace keystep::httptest {
-
-#ifdef KEYSTEP_HTTP_TESTS_POSTGRES
-using TestStore = postgres::PostgresStore;
-#else
-using TestStore = sqlite::SqliteStore;
-#endif
 
 // A clock the test moves by hand.
 class TestClock final : public Clock {
@@ -115,7 +104,8 @@ class TestServer {
   int64_t other_alice_id() const { return other_alice_id_; }
   // The objects the server uses, for arranging state the HTTP API does not reach (account
   // enforcement, enrollment with a plugin) and for checking what a request changed.
-  TestStore& store() { return *store_; }
+  Store& store() { return db_->store(); }
+  MailStore& outbox() { return db_->outbox(); }
   http::Server& server() { return wired_->server(); }
   TwoFactor& two_factor() { return wired_->two_factor(); }
   Directory& directory() { return wired_->directory(); }
@@ -133,14 +123,8 @@ class TestServer {
   // as "view but not edit" can only be arranged this way.
   Status give_custom_role(int64_t user_id, const std::string& role,
                           const std::vector<std::string>& permissions);
-  // A reading of the database's count of write transactions (transactions that changed
-  // something); the difference of two readings is how many ran between them. SQLite: the
-  // store's own count (SqliteStore::write_transactions, its commit hook). PostgreSQL: the
-  // server's transaction id, which only a transaction that writes takes (this reading's own
-  // is not counted), so it counts every writer of the test server: honest while nothing
-  // else runs there (the PostgreSQL tests run one at a time, autovacuum is off and the
-  // server's workers write only when the test makes them).
-  Result<int64_t> write_transactions();
+  // TestDatabase::write_transactions.
+  Result<int64_t> write_transactions() { return db_->write_transactions(); }
 
   // Changes a client's refresh token policy, with SQL on a second connection: no command
   // changes a client's grant policy after it is created. kNotFound for an unknown client.
@@ -148,28 +132,16 @@ class TestServer {
   // From now on a grant is revoked in the same transaction that redeems its code, as another
   // node replaying the code would revoke it between the redemption and the tokens' insertion
   // (a trigger, created with SQL on a second connection).
-  Status revoke_grants_when_redeemed();
+  Status revoke_grants_when_redeemed() { return db_->revoke_grants_when_redeemed(); }
 
  private:
   TestServer() = default;
   Status init(const TestServerOptions& options);
-  // Backend's own (test_server_sqlite.cc, postgres/test_server_postgres.cc): opens store_ on
-  // a database of this server's holding a copy of the seed database at `seed_db`
-  // (an SQLite file), migrated to this binary's schema.
-  Status open_store(const std::string& seed_db);
-  // Backend's own: runs `sql` on a second connection to the database; the number of rows
-  // its last statement changed.
-  Result<int> run_sql(const std::string& sql);
-  // Backend's own: closes store_ and removes the database.
-  void close_store();
 
-  std::string dir_;           // SQLite: this server's directory, holding keystep.db
-  std::string database_url_;  // PostgreSQL: this server's database
-  int64_t xid_readings_ = 0;  // PostgreSQL: write_transactions() calls so far
   TestClock clock_;
   OsRandom random_;
   IdpConfig config_;
-  std::unique_ptr<TestStore> store_;
+  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<SecretBox> box_;
   // The seed turns two-factor on for no user or account, so logins are password-only until
   // a test enables it.

@@ -591,7 +591,7 @@ TEST_F(ForcedSetupProfile, AfterTheForcedSetupTheProfileOffersRecoveryCodesAndTh
   const std::string secret = secret_on(page.response);
   ASSERT_EQ(submit_second_factor(page, code_now(secret)).status, 302);
   // The member is told of the factor the setup added, like one added on the profile.
-  auto sent = server_->store().mail_for(TestServer::kAliceEmail);
+  auto sent = server_->outbox().mail_for(TestServer::kAliceEmail);
   ASSERT_TRUE(sent);
   size_t notices = 0;
   for (const auto& m : *sent) notices += m.subject == "A second factor was added (Acme)";

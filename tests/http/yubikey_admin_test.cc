@@ -66,7 +66,7 @@ TEST_F(YubikeyAdminTest, BeginReturnsTheDrawnSecretOnceAndTheKeysCodeConfirmsIt)
   ASSERT_EQ(list(alice_id()).size(), 1u);
   EXPECT_EQ(list(alice_id())[0]["confirmed"], false);
   EXPECT_EQ(list(alice_id())[0]["expires_at"], now + 600);
-  EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
+  EXPECT_TRUE(server_->outbox().mail_for(TestServer::kAliceEmail)->empty());
   // Stored sealed.
   EXPECT_EQ((*server_->store().credentials_of_user(alice_id()))[0].secret.find(secret),
             std::string::npos);
@@ -90,7 +90,7 @@ TEST_F(YubikeyAdminTest, BeginReturnsTheDrawnSecretOnceAndTheKeysCodeConfirmsIt)
   EXPECT_EQ(confirmed.json()["email_queued"], true);
   EXPECT_FALSE(confirmed.json().contains("expires_at"));
   EXPECT_FALSE(confirmed.json().contains("secret_hex"));
-  EXPECT_EQ(server_->store().mail_for(TestServer::kAliceEmail)->size(), 1u);
+  EXPECT_EQ(server_->outbox().mail_for(TestServer::kAliceEmail)->size(), 1u);
 
   HttpResponse again = confirm(alice_id(), id, std::string(kId) + *hotp_code(secret, 1, 6));
   EXPECT_EQ(again.status, 409);
@@ -132,7 +132,7 @@ TEST_F(YubikeyAdminTest, DeletingAPendingRegistrationLeavesNothingAndEmailsNobod
   ASSERT_EQ(removed.status, 200) << removed.body;
   EXPECT_EQ(removed.json()["email_queued"], false);
   EXPECT_TRUE(list(alice_id()).empty());
-  EXPECT_TRUE(server_->store().mail_for(TestServer::kAliceEmail)->empty());
+  EXPECT_TRUE(server_->outbox().mail_for(TestServer::kAliceEmail)->empty());
   EXPECT_EQ(confirm(alice_id(), id, "ubhe12345678123456").status, 404);
 }
 

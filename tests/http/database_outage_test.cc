@@ -1,8 +1,8 @@
-// A running server whose PostgreSQL stops (tests/support/postgres: pg_ctl stop -m fast, every
-// connection of the pool ends) and comes back on the same port: /readyz and the pages answer
-// 503 with Retry-After meanwhile, never 500 and never the database's message, and the server
-// serves again without a restart. (tests/e2e/database_loss.test.mjs: the same for the
-// keystep binary.)
+// PostgreSQL only (ctest's keystep_http_tests_postgres): a running server whose PostgreSQL
+// stops (tests/support/postgres: pg_ctl stop -m fast, every connection of the pool ends) and
+// comes back on the same port: /readyz and the pages answer 503 with Retry-After meanwhile,
+// never 500 and never the database's message, and the server serves again without a restart.
+// (tests/e2e/database_loss.test.mjs: the same for the keystep binary.)
 
 #include <gtest/gtest.h>
 
@@ -14,6 +14,10 @@ namespace {
 
 class DatabaseOutage : public KeystepHttpTest {
  protected:
+  void SetUp() override {
+    ASSERT_TRUE(tests_on_postgres()) << "PostgreSQL only: KEYSTEP_HTTP_TEST_STORE=postgres";
+    KeystepHttpTest::SetUp();
+  }
   void TearDown() override {
     // Whatever the test did, the next test of this process finds the database running.
     if (postgres_ != nullptr) {
@@ -21,7 +25,8 @@ class DatabaseOutage : public KeystepHttpTest {
     }
     KeystepHttpTest::TearDown();
   }
-  testsupport::PostgresServer* postgres_ = testsupport::shared_postgres();
+  testsupport::PostgresServer* postgres_ =
+      tests_on_postgres() ? testsupport::shared_postgres() : nullptr;
 };
 
 TEST_F(DatabaseOutage, ReadyzAndPagesAre503WhileTheDatabaseIsStoppedThenServeAgain) {
