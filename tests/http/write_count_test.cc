@@ -2,7 +2,8 @@
 // full sign-in with an authenticator app, authorize -> password -> second factor -> code ->
 // token, takes at most 6; a refresh grant takes 1. Every write transaction is a commit that
 // holds the database's single write lock (and, past the WAL threshold, may checkpoint), so
-// each one saved is time other requests do not wait.
+// each one saved is time other requests do not wait. And in reads
+// (SqliteStore::read_transactions): each request reads a row once (idp/store/read_memo.h).
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@ namespace {
 class WriteCount : public MfaHttpTest {
  protected:
   int64_t writes() { return server_->store().write_transactions(); }
+  int64_t reads() { return server_->store().read_transactions(); }
 };
 
 TEST_F(WriteCount, ASignInWithAnAuthenticatorAppTakesAtMostSixWriteTransactions) {
@@ -24,15 +26,19 @@ TEST_F(WriteCount, ASignInWithAnAuthenticatorAppTakesAtMostSixWriteTransactions)
   const Pkce pkce = make_pkce();
 
   const int64_t before = writes();
+  const int64_t reads_before = reads();
   SecondFactorPage page = sign_in_to_second_factor(spa_request(pkce));
   HttpResponse done = submit_second_factor(page, code);
   nlohmann::json claims = id_token_claims(code_of(done), pkce);
   const int64_t used = writes() - before;
+  const int64_t read = reads() - reads_before;
 
   ASSERT_TRUE(claims.is_object());
   EXPECT_EQ(claims.value("amr", nlohmann::json()), nlohmann::json({"pwd", "otp", "mfa"}));
   EXPECT_LE(used, 6) << "write transactions for one sign-in";
-  std::printf("write transactions per sign-in with TOTP: %lld\n", static_cast<long long>(used));
+  EXPECT_LE(read, 23) << "reads for one sign-in (33 before each request read a row once)";
+  std::printf("write transactions per sign-in with TOTP: %lld, reads: %lld\n",
+              static_cast<long long>(used), static_cast<long long>(read));
 }
 
 TEST_F(WriteCount, ARefreshGrantTakesOneWriteTransaction) {
