@@ -211,8 +211,7 @@ ConsoleOutcome AdminConsole::member_credentials(const Caller& caller,
     if (out.is_page) out.view.error_message = "No such member in your account.";
     return out;
   }
-  auto can_edit = directory_.user_has_permission(caller.user, kPermEditAuthSettings);
-  if (listed.fault || !can_edit) return web(unavailable_page(description(listed)));
+  if (listed.fault) return web(unavailable_page(description(listed)));
 
   ConsoleOutcome out;
   out.is_page = true;
@@ -221,7 +220,6 @@ ConsoleOutcome AdminConsole::member_credentials(const Caller& caller,
   v.csrf_token = csrf_token;
   v.email = caller.user.email;
   v.account_name = settings.body["account"]["name"].get<std::string>();
-  v.can_edit = *can_edit;
   v.confirm_member_id = listed.body["user_id"].get<int64_t>();
   v.confirm_member_email = listed.body["email"].get<std::string>();
   for (const auto& c : listed.body["credentials"]) {
