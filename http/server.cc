@@ -858,6 +858,13 @@ Routes Router::make_routes(bool admin, bool console, bool metrics, bool reset) {
                                        c.request.body(), r.client_address(c.request)));
             }
           });
+  api.add({M::kGet}, account + "/members/{member}/credentials/{credential}",
+          [](Router& r, Call& c) {
+            if (auto caller = r.caller(c)) {
+              send_api(c.response, r.admin_->credential(*caller, c.variables[0], c.variables[1],
+                                                        c.variables[2]));
+            }
+          });
   api.add({M::kDelete}, account + "/members/{member}/credentials/{credential}",
           [](Router& r, Call& c) {
             if (auto caller = r.caller(c)) {
