@@ -126,6 +126,9 @@ std::string members(const AuthenticationView& v) {
         (m.has_second_factor ? "<span class=\"on\">Set up</span>"
                              : "<span class=\"off\">Not set up</span>") +
         "</td><td>";
+    out += "<a class=\"link\" href=\"" + std::string(kAuthenticationPagePath) +
+           "?member=" + std::to_string(m.id) + "\" aria-label=\"Credentials of " +
+           html_escape(m.email) + "\">Credentials</a> ";
     // Lost device: only someone with something to reset, and not yourself (it would end the
     // session you are using; turn it off from your profile instead).
     if (v.can_edit && (m.has_second_factor || m.two_factor_enabled) && m.email != v.email)
@@ -429,6 +432,38 @@ std::string confirm_page(const AuthenticationView& v) {
   return render_page("Authentication: Configuration", body, true);
 }
 
+// One member's credentials; each one's details (a security key's model and attestation) as a
+// definition list in its row, so a screen reader reads them with the key they belong to.
+std::string member_credentials_page(const AuthenticationView& v) {
+  const std::string email = html_escape(v.confirm_member_email);
+  std::string table =
+      "<table id=\"credentials\"><thead><tr><th>Type</th><th>Label</th><th>Added</th><th>Last "
+      "used</th><th>Status</th><th>Details</th></tr></thead><tbody>";
+  for (const CredentialRow& c : v.credentials) {
+    std::string status = c.confirmed ? "<span class=\"on\">Confirmed</span>"
+                                     : "<span class=\"off\">Pending</span>";
+    if (c.possibly_cloned)
+      status += " <strong class=\"error\">May have been copied: remove it</strong>";
+    std::string details;
+    for (const auto& [label, text] : c.details)
+      details += "<dt>" + html_escape(label) + "</dt><dd>" + html_escape(text) + "</dd>";
+    table += "<tr><td>" + html_escape(c.type) + "</td><td>" + html_escape(c.label) + "</td><td>" +
+             utc(c.created_at) + "</td><td>" + (c.last_used_at > 0 ? utc(c.last_used_at) : "Never") +
+             "</td><td>" + status + "</td><td>" +
+             (details.empty() ? "" : "<dl class=\"details\">" + details + "</dl>") + "</td></tr>";
+  }
+  std::string body = heading(v) + messages(v) + "<h2>Credentials of " + email + "</h2>";
+  body += v.credentials.empty()
+              ? "<p>" + email + " has no second factor.</p>"
+              : scrolling_table("Credentials of " + email, table + "</tbody></table>");
+  body +=
+      "<p><small>A security key's model (AAGUID) is vouched for by its maker only when its "
+      "attestation is \"trusted\": build an allow-list from those.</small></p><p><a "
+      "class=\"link\" href=\"/account/authentication\">Back to Authentication "
+      "settings</a></p>";
+  return render_page("Credentials of " + v.confirm_member_email, body, true);
+}
+
 std::string token_created_page(const AuthenticationView& v) {
   std::string body =
       heading(v) + "<h2>API token created</h2><p>Token <strong>" + html_escape(v.new_token_name) +
@@ -457,6 +492,8 @@ std::string render_authentication_page(const AuthenticationView& v) {
       return confirm_client_page(v);
     case Screen::kConfirmRemove:
       return confirm_remove_page(v);
+    case Screen::kMemberCredentials:
+      return member_credentials_page(v);
     case Screen::kSettings:
       break;
   }

@@ -16,6 +16,7 @@ main{max-width:420px;margin:8vh auto;background:#fff;border-radius:10px;padding:
 @media (max-width:520px){main,main.wide{margin:0 auto;border-radius:0;padding:20px 16px;box-shadow:none}}
 h1{font-size:1.4rem;margin:0 0 .3rem}p.sub{color:#5b6475;margin:.2rem 0 1.4rem}
 label{display:block;font-weight:600;margin:1rem 0 .35rem}
+dl.details{margin:0}dl.details dt{font-weight:600}dl.details dd{margin:0 0 .3rem}
 input[type=email],input[type=password],input[type=text],textarea{width:100%;box-sizing:border-box;min-height:44px;padding:.65rem .75rem;border:1px solid #767f8f;border-radius:6px;font-size:1rem}
 input[aria-invalid=true]{border:2px solid #a1131b}
 input[type=checkbox],input[type=radio]{width:24px;height:24px;margin:0;flex:none}

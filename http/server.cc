@@ -20,6 +20,7 @@
 #include "http/assets.h"
 #include "http/request_log.h"
 #include "http/route_table.h"
+#include "idp/store/read_memo.h"
 #include "base/url.h"
 
 namespace keystep::http {
@@ -389,6 +390,7 @@ class Router : public Ph::Handler {
     }
     raw_target_ = &raw_target;
     log_ = &log;
+    const ReadMemoScope memo;  // the rows this request reads, read once (idp/store/read_memo.h)
     try {
       using Kind = decltype(found.kind);
       if (found.kind == Kind::kServed) {
@@ -432,6 +434,7 @@ class Router : public Ph::Handler {
     const RequestRecord record = log_->hand_off();
     const bool queued = password_pool_->try_submit([writer, record, call = std::move(call)] {
       obs::RequestScope scope(record.id);
+      const ReadMemoScope memo;
       std::optional<WebOutcome> out;
       try {
         out = call();
@@ -853,6 +856,13 @@ Routes Router::make_routes(bool admin, bool console, bool metrics, bool reset) {
               send_api(c.response, r.admin_->confirm_credential(
                                        *caller, c.variables[0], c.variables[1], c.variables[2],
                                        c.request.body(), r.client_address(c.request)));
+            }
+          });
+  api.add({M::kGet}, account + "/members/{member}/credentials/{credential}",
+          [](Router& r, Call& c) {
+            if (auto caller = r.caller(c)) {
+              send_api(c.response, r.admin_->credential(*caller, c.variables[0], c.variables[1],
+                                                        c.variables[2]));
             }
           });
   api.add({M::kDelete}, account + "/members/{member}/credentials/{credential}",

@@ -14,6 +14,8 @@
 //   4  begin_enrollment_in_context (the user's keys to exclude, the relying party); amr_of;
 //      begin_registration_for takes the user's credentials of the provider (a security
 //      key's excludeCredentials)
+//   5  public_details and describe_details (what an administrator sees of a credential);
+//      DetailField
 
 #include <cstdint>
 
@@ -23,7 +25,7 @@ class Random;
 class Clock;
 }  // namespace keystep
 
-#define KEYSTEP_MFA_ABI_VERSION 4u
+#define KEYSTEP_MFA_ABI_VERSION 5u
 #define KEYSTEP_MFA_ENTRY_POINT "keystep_mfa_plugin"
 
 extern "C" {

@@ -1,5 +1,5 @@
 #pragma once
-// The MFA provider interface, version 4 (KEYSTEP_MFA_ABI_VERSION in plugin/abi.h): the
+// The MFA provider interface, version 5 (KEYSTEP_MFA_ABI_VERSION in plugin/abi.h): the
 // contract between the login flow (idp/) and one kind of second factor (providers/<name>/).
 // Modelled on Keycloak's Authenticator SPI: enrollment, the login step and forced enrollment
 // are separate calls; a wrong code is an outcome (kDenied), never an exception. Designed for
@@ -170,6 +170,13 @@ struct SettingsDescription {
   std::string help;                  // one sentence for the admin, may be empty
 };
 
+// One member of a credential's public details (MfaProvider::public_details) as the admin page
+// labels it.
+struct DetailField {
+  std::string key;    // the member of the details object, e.g. "aaguid"
+  std::string label;  // e.g. "Model (AAGUID)"
+};
+
 class MfaProvider {
  public:
   virtual ~MfaProvider() = default;
@@ -259,6 +266,23 @@ class MfaProvider {
     return make_error(ErrorCode::kInvalidArgument,
                       info().display_name + " has nothing to resynchronise");
   }
+
+  // ---- What an administrator sees of a credential (the admin API's credential lists, the
+  // admin page's member screen)
+
+  // The public facts about `credential` (of this provider, confirmed or pending) that help an
+  // administrator tell keys apart and build policies from them, as a JSON object of the
+  // members describe_details() names, e.g. a security key's model (AAGUID) and attestation
+  // format, a token's printed identifier, an app's digits. Never a secret, key material,
+  // sealed data or replay state (counters, challenges): the answer is shown as is. Never
+  // fails: members the credential does not record are null or left out. {} by default.
+  virtual nlohmann::json public_details(const MfaCredential& credential) const {
+    (void)credential;
+    return nlohmann::json::object();
+  }
+  // The members public_details() may hold, in the order the admin page shows them, with
+  // their labels. Empty by default.
+  virtual std::vector<DetailField> describe_details() const { return {}; }
 
   // ---- Registration by an administrator (the admin API's POST …/credentials)
 

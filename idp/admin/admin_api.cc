@@ -621,19 +621,58 @@ std::optional<User> AdminApi::member_of(const Account& account, const std::strin
   return std::nullopt;
 }
 
+std::optional<MfaCredential> AdminApi::credential_of(const User& member,
+                                                     const std::string& credential_id,
+                                                     ApiOutcome& failure) {
+  auto all = store_.credentials_of_user(member.id);
+  if (!all) {
+    failure = api_unavailable();
+    return std::nullopt;
+  }
+  const auto it = std::find_if(all->begin(), all->end(), [&](const MfaCredential& c) {
+    return all_digits(credential_id) && c.id == std::stoll(credential_id);
+  });
+  if (it == all->end()) {
+    failure = api_error(Fault::kNotFound, "no such credential");
+    return std::nullopt;
+  }
+  return std::move(*it);
+}
+
 nlohmann::json AdminApi::credential_json(const MfaCredential& credential) const {
   const MfaProvider* provider = two_factor_.registry().find(credential.provider_id);
   const std::string type = provider ? provider->info().display_name : credential.provider_id;
-  nlohmann::json shown = {{"id", credential.id},
-          {"provider", credential.provider_id},
-          {"type", type},
-          {"label", credential.label.empty() ? type : credential.label},
-          {"created_at", credential.created_at},
-          {"last_used_at", credential.last_used_at},
-          {"confirmed", credential.confirmed}};
+  // The flag is the core's (the login flow sets it on a counter that went backwards), kept
+  // in the provider's state; a row whose member is not a boolean counts as unflagged.
+  const auto cloned = credential.state.is_object() ? credential.state.find(kPossiblyCloned)
+                                                   : credential.state.end();
+  nlohmann::json details = provider ? provider->public_details(credential) : nullptr;
+  nlohmann::json shown = {
+      {"id", credential.id},
+      {"provider", credential.provider_id},
+      {"type", type},
+      {"label", credential.label.empty() ? type : credential.label},
+      {"created_at", credential.created_at},
+      {"last_used_at", credential.last_used_at},
+      {"confirmed", credential.confirmed},
+      {"possibly_cloned", cloned != credential.state.end() && cloned->is_boolean() &&
+                              cloned->get<bool>()},
+      {"details", details.is_object() ? std::move(details) : nlohmann::json::object()}};
   if (!credential.confirmed && credential.state.contains(kPendingExpiresAt))
     shown["expires_at"] = credential.state[kPendingExpiresAt];
   return shown;
+}
+
+ApiOutcome AdminApi::credential(const Caller& caller, const std::string& account,
+                                const std::string& user_id, const std::string& credential_id) {
+  ApiOutcome failure;
+  auto target = authorize(caller, account, kPermViewAuthSettings, failure);
+  if (!target) return failure;
+  auto member = member_of(*target, user_id, failure);
+  if (!member) return failure;
+  auto found = credential_of(*member, credential_id, failure);
+  if (!found) return failure;
+  return api_ok(credential_json(*found));
 }
 
 ApiOutcome AdminApi::credentials(const Caller& caller, const std::string& account,
@@ -647,7 +686,8 @@ ApiOutcome AdminApi::credentials(const Caller& caller, const std::string& accoun
   if (!all) return api_unavailable();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& credential : *all) list.push_back(credential_json(credential));
-  return api_ok({{"user_id", member->id}, {"credentials", std::move(list)}});
+  return api_ok(
+      {{"user_id", member->id}, {"email", member->email}, {"credentials", std::move(list)}});
 }
 
 ApiOutcome AdminApi::register_credential(const Caller& caller, const std::string& account,
@@ -792,13 +832,8 @@ ApiOutcome AdminApi::confirm_credential(const Caller& caller, const std::string&
     return api_error(Fault::kInvalidRequest,
                      "the body must be {\"code\": what the key typed when touched} or, for a "
                      "security key, {\"response\": its registration response}");
-  auto all = store_.credentials_of_user(member->id);
-  if (!all) return api_unavailable();
-  const auto it = std::find_if(all->begin(), all->end(), [&](const MfaCredential& c) {
-    return all_digits(credential_id) && credential_id.size() < 19 &&
-           c.id == std::stoll(credential_id);
-  });
-  if (it == all->end()) return api_error(Fault::kNotFound, "no such credential");
+  auto it = credential_of(*member, credential_id, failure);
+  if (!it) return failure;
   if (it->confirmed) return api_error(Fault::kAlreadyConfirmed, "the credential is confirmed already");
   const int64_t expires_at = it->state.value(kPendingExpiresAt, int64_t{0});
   const int64_t now = clock_.now();

@@ -118,11 +118,18 @@ class AdminApi {
                               const std::string& user_id, const std::string& body,
                               const std::string& address);
   // The member's credentials, second factors and recovery codes, confirmed and pending, in
-  // the order they were added: {"credentials": [{id, provider, type (the provider's display
-  // name), label (the type when none was given), created_at, last_used_at (0: never),
-  // confirmed}]}, never a secret, params or state. 404 for a member of another account.
+  // the order they were added: {user_id, email, credentials: [{id, provider, type (the
+  // provider's display name), label (the type when none was given), created_at, last_used_at
+  // (0: never), confirmed, possibly_cloned (the login flow saw its counter go backwards),
+  // details (MfaProvider::public_details: a security key's model and attestation, a token's
+  // identifier; {} for a provider without)}]}, never a secret, params or state. 404 for a
+  // member of another account.
   ApiOutcome credentials(const Caller& caller, const std::string& account,
                          const std::string& user_id);
+  // GET …/credentials/{id}: one credential of the member as the list shows it. 404 for a
+  // credential or member not of the account.
+  ApiOutcome credential(const Caller& caller, const std::string& account,
+                        const std::string& user_id, const std::string& credential_id);
   // POST …/credentials {"provider": id, …}: registers a second factor for the member, made by
   // the provider's MfaProvider::register_for from the other members under the account's
   // settings of it (TOTP: {"secret": base32}). The credential is confirmed at once, sealed at
@@ -242,6 +249,9 @@ class AdminApi {
   // The member of `account` named by `user_id`, or the 404 (or 503) to send.
   std::optional<User> member_of(const Account& account, const std::string& user_id,
                                 ApiOutcome& failure);
+  // The credential of `member` named by `credential_id`, or the 404 (or 503) to send.
+  std::optional<MfaCredential> credential_of(const User& member, const std::string& credential_id,
+                                             ApiOutcome& failure);
   // A credential as the list shows it: never a secret, params or state; a pending
   // registration's expires_at.
   nlohmann::json credential_json(const MfaCredential& credential) const;

@@ -58,6 +58,29 @@ std::optional<int64_t> page_number(std::string_view value) {
   return std::stoll(std::string(value));
 }
 
+// The error page for an administrator GET …/authentication-settings refuses, if it does.
+std::optional<WebOutcome> settings_refused(const ApiOutcome& settings) {
+  if (settings.fault == Fault::kForbidden)
+    return error_page(Fault::kForbidden,
+                      "Only administrators of your account can open Account setup > "
+                      "Authentication.");
+  if (settings.fault) return error_page(*settings.fault, description(settings));
+  return std::nullopt;
+}
+
+// A public detail of a credential as the member screen says it.
+std::string detail_text(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
+  if (value.is_array()) {
+    std::string out;
+    for (const auto& item : value) out += (out.empty() ? "" : ", ") + detail_text(item);
+    return out.empty() ? "not known" : out;
+  }
+  if (value.is_null()) return "not known";
+  return value.dump();
+}
+
 // The session cannot act here (none, or below the level the account demands): sign in.
 bool sign_in_needed(const ApiOutcome& failure) {
   return failure.fault == Fault::kInvalidToken ||
@@ -90,6 +113,8 @@ ConsoleOutcome AdminConsole::page(const Params& query, const BrowserContext& bro
     return web(unavailable_page(description(failure)));
   }
   const std::string csrf = session_csrf_token(*browser.session_cookie);
+  if (const auto member = get_param(query, "member"))
+    return member_credentials(*caller, csrf, *member);
   ConsolePages pages;
   for (const auto& [name, number] : {std::pair{"members_page", &pages.members},
                                      std::pair{"invitations_page", &pages.invitations},
@@ -115,11 +140,7 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   // Reading goes through the API too, so the page shows exactly what GET returns and refuses
   // exactly whom the API refuses.
   ApiOutcome settings = admin_.get_settings(caller, account);
-  if (settings.fault == Fault::kForbidden)
-    return web(error_page(Fault::kForbidden,
-                          "Only administrators of your account can open Account setup > "
-                          "Authentication."));
-  if (settings.fault) return web(error_page(*settings.fault, description(settings)));
+  if (auto refused = settings_refused(settings)) return web(std::move(*refused));
   ApiOutcome members = admin_.members(caller, account, page_query(pages.members));
   ApiOutcome invitations = admin_.invitations(caller, account, page_query(pages.invitations));
   ApiOutcome tokens = admin_.tokens(caller, account, page_query(pages.tokens));
@@ -174,6 +195,48 @@ ConsoleOutcome AdminConsole::view(const Caller& caller, const std::string& csrf_
   v.members_page = list_page(members.body);
   v.invitations_page = list_page(invitations.body);
   v.tokens_page = list_page(tokens.body);
+  return out;
+}
+
+ConsoleOutcome AdminConsole::member_credentials(const Caller& caller,
+                                                const std::string& csrf_token,
+                                                const std::string& user_id) {
+  const std::string account = std::to_string(caller.user.account_id);
+  ApiOutcome settings = admin_.get_settings(caller, account);
+  if (auto refused = settings_refused(settings)) return web(std::move(*refused));
+  ApiOutcome listed = admin_.credentials(caller, account, user_id);
+  if (listed.fault == Fault::kNotFound) {
+    ConsoleOutcome out = view(caller, csrf_token, AuthenticationView::Screen::kSettings,
+                              Fault::kNotFound);
+    if (out.is_page) out.view.error_message = "No such member in your account.";
+    return out;
+  }
+  if (listed.fault) return web(unavailable_page(description(listed)));
+
+  ConsoleOutcome out;
+  out.is_page = true;
+  AuthenticationView& v = out.view;
+  v.screen = AuthenticationView::Screen::kMemberCredentials;
+  v.csrf_token = csrf_token;
+  v.email = caller.user.email;
+  v.account_name = settings.body["account"]["name"].get<std::string>();
+  v.confirm_member_id = listed.body["user_id"].get<int64_t>();
+  v.confirm_member_email = listed.body["email"].get<std::string>();
+  for (const auto& c : listed.body["credentials"]) {
+    CredentialRow row{c["type"].get<std::string>(),     c["label"].get<std::string>(),
+                      c["created_at"].get<int64_t>(),   c["last_used_at"].get<int64_t>(),
+                      c["confirmed"].get<bool>(),       c["possibly_cloned"].get<bool>(),
+                      {}};
+    // The provider labels its own details (one place); the values are the API's.
+    if (const MfaProvider* provider = registry_.find(c["provider"].get<std::string>())) {
+      const nlohmann::json& details = c["details"];
+      for (const DetailField& field : provider->describe_details()) {
+        const auto value = details.find(field.key);
+        if (value != details.end()) row.details.emplace_back(field.label, detail_text(*value));
+      }
+    }
+    v.credentials.push_back(std::move(row));
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "idp/admin/admin_api.h"
@@ -74,6 +75,19 @@ struct ProviderSettingsView {
   nlohmann::json values;            // the account's, as the API's GET answers them
 };
 
+// A credential of one member, as the member screen lists it (GET …/credentials).
+struct CredentialRow {
+  std::string type;   // the provider's display name
+  std::string label;
+  int64_t created_at = 0;
+  int64_t last_used_at = 0;  // 0: never
+  bool confirmed = false;
+  bool possibly_cloned = false;
+  // The provider's public details in its describe_details() order: label and value as text
+  // ("yes"/"no", lists joined by ", ", "not known" for what the credential does not record).
+  std::vector<std::pair<std::string, std::string>> details;
+};
+
 struct TokenRow {
   int64_t id = 0;
   std::string name;
@@ -108,6 +122,7 @@ struct AuthenticationView {
     kTokenCreated,          // a new API token, shown this once
     kConfirmClientTwoFactor,  // requiring 2FA for an application: confirm knowing who it asks
     kConfirmRemove,           // removing a member: confirm knowing what it ends
+    kMemberCredentials,       // one member's credentials with their details (a key's model)
   };
   Screen screen = Screen::kSettings;
   std::string csrf_token;
@@ -137,6 +152,8 @@ struct AuthenticationView {
   ClientRow confirm_client;
   int64_t confirm_member_id = 0;
   std::string confirm_member_email;
+  // kMemberCredentials: the member (confirm_member_id, confirm_member_email) and theirs.
+  std::vector<CredentialRow> credentials;
   std::string notice;
   std::string error_message;
   // The form field error_message is about (kInviteEmailField, kTokenNameField); "" when it is
@@ -162,7 +179,9 @@ class AdminConsole {
 
   // GET /account/authentication. Without a session it starts a sign-in that comes back here;
   // without auth_settings.view it is a 403 error page. `query` may name the page of each
-  // list (members_page, invitations_page, tokens_page: 1-based; anything else is a 400).
+  // list (members_page, invitations_page, tokens_page: 1-based; anything else is a 400), or
+  // `member` (a member's id): the kMemberCredentials screen of that member, through
+  // AdminApi::credentials (the page with a 404 error for a member of another account).
   ConsoleOutcome page(const Params& query, const BrowserContext& browser);
   // POST /account/authentication with csrf_token (the session's; otherwise a 403 page) and
   // `action`:
@@ -198,6 +217,9 @@ class AdminConsole {
   ConsoleOutcome view(const Caller& caller, const std::string& csrf_token,
                       AuthenticationView::Screen screen, std::optional<Fault> fault,
                       const ConsolePages& pages = {});
+  // The kMemberCredentials screen of the member `user_id` names.
+  ConsoleOutcome member_credentials(const Caller& caller, const std::string& csrf_token,
+                                    const std::string& user_id);
   ConsoleOutcome with_message(ConsoleOutcome out, const ApiOutcome& api, std::string notice);
   ConsoleOutcome web(WebOutcome out) const;
 

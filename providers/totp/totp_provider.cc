@@ -301,6 +301,16 @@ SettingsDescription TotpProvider::describe_settings() const {
           "support only SHA1, 6 digits, 30 seconds."};
 }
 
+nlohmann::json TotpProvider::public_details(const MfaCredential& credential) const {
+  if (!credential.params.is_object()) return nlohmann::json::object();
+  Result<TotpParams> params = parse_settings(credential.params);
+  return params ? settings_json(*params) : nlohmann::json::object();
+}
+
+std::vector<DetailField> TotpProvider::describe_details() const {
+  return {{"algorithm", "Algorithm"}, {"digits", "Digits"}, {"period", "Period (seconds)"}};
+}
+
 Result<MfaCredential> TotpProvider::finish_enrollment(const MfaCredential& pending,
                                                       std::string_view response,
                                                       const ChallengeContext& context) {

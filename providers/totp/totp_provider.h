@@ -63,6 +63,11 @@ class TotpProvider final : public MfaProvider {
   // lookup_key: none (a TOTP code names no credential); resync: unsupported (time is the
   // counter).
 
+  // The credential's params, {"algorithm", "digits", "period"}, which its app was set up
+  // with; {} when they are not well-formed. Never the secret or the last step.
+  nlohmann::json public_details(const MfaCredential& credential) const override;
+  std::vector<DetailField> describe_details() const override;
+
   // Imports a key an authenticator app already holds (moving members from another server):
   // `body` is {"secret": "<base32>"}, RFC 4648 base32 of 16 to 64 bytes (RFC 4226 asks for
   // at least 128 bits), case and spaces ignored, "=" padding optional. On success returns a

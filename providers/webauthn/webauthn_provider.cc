@@ -23,6 +23,7 @@ constexpr size_t kMaxTransports = 8;
 constexpr size_t kMaxResponseBytes = 64 * 1024;
 constexpr std::array kUserVerification = {"discouraged", "preferred", "required"};
 constexpr std::array kTransports = {"usb", "nfc", "ble", "smart-card", "hybrid", "internal"};
+constexpr std::string_view kNoAaguid = "00000000-0000-0000-0000-000000000000";
 
 struct Policy {
   std::string user_verification = "discouraged";
@@ -235,6 +236,15 @@ nlohmann::json descriptor(const MfaCredential& credential) {
   return entry;
 }
 
+// `object`'s member `name` when it has the type `is` checks, else null: details shown from a
+// row that another version or a hand edit wrote still never carry something unexpected.
+nlohmann::json member_if(const nlohmann::json& object, const char* name,
+                         bool (nlohmann::json::*is)() const noexcept) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(name);
+  return it != object.end() && ((*it).*is)() ? *it : nlohmann::json(nullptr);
+}
+
 int strictness(std::string_view user_verification) {
   return static_cast<int>(
       std::find(kUserVerification.begin(), kUserVerification.end(), user_verification) -
@@ -392,7 +402,8 @@ Result<MfaCredential> WebAuthnProvider::finish_enrollment(const MfaCredential& p
                       {"attestation", webauthn::attestation_type_name(attested->attestation)},
                       {"backup_eligible", (attested->flags & webauthn::kFlagBackupEligible) != 0},
                       {"transports", transports_of(posted->response)},
-                      {"user_verification", policy->user_verification}};
+                      {"user_verification", policy->user_verification},
+                      {"user_verified", (attested->flags & webauthn::kFlagUserVerified) != 0}};
   confirmed.state.erase("challenge");
   confirmed.state["backup_state"] = (attested->flags & webauthn::kFlagBackupState) != 0;
   confirmed.state["user_verified"] = (attested->flags & webauthn::kFlagUserVerified) != 0;
@@ -539,6 +550,38 @@ std::vector<std::string> WebAuthnProvider::amr_of(const MfaCredential& verified)
     return {"hwk", "user", "pin"};
   }
   return info_.amr;
+}
+
+nlohmann::json WebAuthnProvider::public_details(const MfaCredential& credential) const {
+  if (!credential.confirmed) return nlohmann::json::object();
+  const nlohmann::json& p = credential.params;
+  const std::string* stored = string_at(p, "aaguid");
+  const std::string aaguid = stored ? canonical_aaguid(*stored) : "";
+  // U2F keys, and keys whose browser was asked for no attestation, name no model: zeros.
+  nlohmann::json model = aaguid.empty() || aaguid == kNoAaguid ? nlohmann::json(nullptr)
+                                                               : nlohmann::json(aaguid);
+  nlohmann::json transports = nlohmann::json::array();
+  for (const nlohmann::json& t : member_if(p, "transports", &nlohmann::json::is_array)) {
+    if (t.is_string() && std::find(kTransports.begin(), kTransports.end(), t) != kTransports.end())
+      transports.push_back(t);
+  }
+  return {{"aaguid", std::move(model)},
+          {"attestation_format", member_if(p, "fmt", &nlohmann::json::is_string)},
+          {"attestation", member_if(p, "attestation", &nlohmann::json::is_string)},
+          {"user_verified", member_if(p, "user_verified", &nlohmann::json::is_boolean)},
+          {"backup_eligible", member_if(p, "backup_eligible", &nlohmann::json::is_boolean)},
+          {"backed_up", member_if(credential.state, "backup_state", &nlohmann::json::is_boolean)},
+          {"transports", std::move(transports)}};
+}
+
+std::vector<DetailField> WebAuthnProvider::describe_details() const {
+  return {{"aaguid", "Model (AAGUID)"},
+          {"attestation_format", "Attestation format"},
+          {"attestation", "Attestation"},
+          {"user_verified", "Verified its user when registered"},
+          {"backup_eligible", "Can be backed up (synced passkey)"},
+          {"backed_up", "Backed up"},
+          {"transports", "Transports"}};
 }
 
 }  // namespace keystep

@@ -11,7 +11,9 @@
 //               {"alg": -7|-8|-257, "public_key": base64url of libfido2's key form,
 //                "aaguid": "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", "fmt": "packed"|
 //                "fido-u2f"|"none", "attestation": "none"|"self"|"basic"|"trusted",
-//                "backup_eligible": bool, "transports": [..], "user_verification": policy}
+//                "backup_eligible": bool, "transports": [..], "user_verification": policy,
+//                "user_verified": bool (at registration; absent for keys registered before
+//                it was recorded)}
 //   state       while pending: {"challenge": base64url}. Once confirmed:
 //               {"backup_state": bool, "user_verified": bool (the last use),
 //                "last_challenge": base64url (the last accepted one, the replay guard)}
@@ -134,6 +136,20 @@ class WebAuthnProvider final : public MfaProvider {
   // {"hwk"}, plus "user" and "pin" when the key verified its user (state user_verified):
   // a PIN or a fingerprint, which the relying party cannot tell apart.
   std::vector<std::string> amr_of(const MfaCredential& verified) const override;
+
+  // A confirmed key's public facts, each null when its row lacks it or holds another type:
+  //   aaguid              the model, canonical lower case; null for a key that names none
+  //                       (all zeros: U2F keys, and browsers asked for no attestation). Only
+  //                       "attestation": "trusted" vouches for it
+  //   attestation_format  "packed", "fido-u2f", "none", "tpm", as received
+  //   attestation         "trusted", "basic", "self" or "none" (attestation.h)
+  //   user_verified       whether the key verified its user when registered
+  //   backup_eligible     whether the key may be backed up (a synced passkey); backed_up
+  //                       whether it was at its last use
+  //   transports          the ways the browser said the key is reached, e.g. ["usb"]
+  // Never the public key, the counter or a challenge. {} for a pending registration.
+  nlohmann::json public_details(const MfaCredential& credential) const override;
+  std::vector<DetailField> describe_details() const override;
 
  private:
   Random& random_;

@@ -392,6 +392,20 @@ Result<MfaCredential> YubikeyHotpProvider::register_for(const UserRef& user,
   return credential;
 }
 
+nlohmann::json YubikeyHotpProvider::public_details(const MfaCredential& credential) const {
+  unsigned digits = 0;
+  const auto it = credential.params.is_object() ? credential.params.find("digits")
+                                                : credential.params.end();
+  const bool has_digits = it != credential.params.end() && read_digits(*it, digits);
+  return {{"token_id", valid_token_id(credential.lookup_key) ? nlohmann::json(credential.lookup_key)
+                                                             : nlohmann::json(nullptr)},
+          {"digits", has_digits ? nlohmann::json(digits) : nlohmann::json(nullptr)}};
+}
+
+std::vector<DetailField> YubikeyHotpProvider::describe_details() const {
+  return {{"token_id", "Token identifier"}, {"digits", "Digits"}};
+}
+
 Result<MfaCredential> YubikeyHotpProvider::finish_enrollment(const MfaCredential& pending,
                                                              std::string_view response,
                                                              const ChallengeContext& context) {

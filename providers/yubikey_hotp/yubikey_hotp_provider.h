@@ -115,6 +115,11 @@ class YubikeyHotpProvider final : public MfaProvider {
                                             std::span<const MfaCredential> existing,
                                             const ChallengeContext& context) override;
 
+  // {"token_id": the identifier the key types before each code (lookup_key), null for a key
+  // programmed without one; "digits": 6|8}. Never the secret or the counter.
+  nlohmann::json public_details(const MfaCredential& credential) const override;
+  std::vector<DetailField> describe_details() const override;
+
  private:
   Random& random_;
   ProviderInfo info_;

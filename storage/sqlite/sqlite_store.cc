@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "base/clock.h"
+#include "idp/store/read_memo.h"
 #include "idp/store/rules.h"
 #include "storage/sqlite/statement.h"
 
@@ -255,9 +256,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       db,
       [](void* counter) {
         ++*static_cast<std::atomic<int64_t>*>(counter);
-        return 0;  // 0 lets the commit proceed
+        ReadMemo::forget();  // the request that wrote reads afresh (idp/store/read_memo.h)
+        return 0;            // 0 lets the commit proceed
       },
       &store->write_transactions_);
+  // A write refused (a compare-and-set that lost, a rollback) means another request changed
+  // what this one read: it reads afresh too.
+  sqlite3_rollback_hook(db, [](void*) { ReadMemo::forget(); }, nullptr);
   std::lock_guard lock(store->mu_);
   if (Status s = store->configure(); !s) return s.error();
   if (Status s = store->migrate(migrations); !s) return s.error();
@@ -292,6 +297,7 @@ SqliteStore::Reader::~Reader() {
 }
 
 SqliteStore::Reader SqliteStore::read_connection() {
+  ++read_transactions_;
   if (path_.empty()) return Reader(this);
   {
     std::lock_guard lock(readers_mu_);
@@ -428,14 +434,16 @@ Result<Account> SqliteStore::account_by_name(const std::string& name) {
 }
 
 Result<Account> SqliteStore::account_by_id(int64_t id) {
-  Reader reader = read_connection();
-  auto st = Statement::prepare(reader.db(), sql(kAccountColumns, "WHERE id = ?1"));
-  if (!st) return st.error();
-  st->bind_int64(1, id);
-  auto row = st->step();
-  if (!row) return row.error();
-  if (!*row) return not_found("account " + std::to_string(id));
-  return read_account(*st);
+  return remembered(&ReadMemo::accounts, id, [&]() -> Result<Account> {
+    Reader reader = read_connection();
+    auto st = Statement::prepare(reader.db(), sql(kAccountColumns, "WHERE id = ?1"));
+    if (!st) return st.error();
+    st->bind_int64(1, id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("account " + std::to_string(id));
+    return read_account(*st);
+  });
 }
 
 // ---- UserStore
@@ -486,14 +494,16 @@ Result<User> SqliteStore::insert_user_locked(const User& user) {
 }
 
 Result<User> SqliteStore::user_by_id(int64_t id) {
-  Reader reader = read_connection();
-  auto st = Statement::prepare(reader.db(), sql(kUserColumns, "WHERE id = ?1"));
-  if (!st) return st.error();
-  st->bind_int64(1, id);
-  auto row = st->step();
-  if (!row) return row.error();
-  if (!*row) return not_found("user " + std::to_string(id));
-  return read_user(*st);
+  return remembered(&ReadMemo::users, id, [&]() -> Result<User> {
+    Reader reader = read_connection();
+    auto st = Statement::prepare(reader.db(), sql(kUserColumns, "WHERE id = ?1"));
+    if (!st) return st.error();
+    st->bind_int64(1, id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("user " + std::to_string(id));
+    return read_user(*st);
+  });
 }
 
 Result<User> SqliteStore::user_by_email(int64_t account_id, const std::string& email) {
@@ -717,19 +727,21 @@ Status SqliteStore::read_client_lists(sqlite3* db, Client& client) {
 }
 
 Result<Client> SqliteStore::client_by_id(const std::string& client_id) {
-  Reader reader = read_connection();
-  auto tx = Transaction::begin(reader.db(), Mode::kDeferred);
-  if (!tx) return tx.error();
-  auto st = Statement::prepare(reader.db(), sql(kClientColumns, "WHERE client_id = ?1"));
-  if (!st) return st.error();
-  st->bind_text(1, client_id);
-  auto row = st->step();
-  if (!row) return row.error();
-  if (!*row) return not_found("client '" + client_id + "'");
-  Client client = read_client(*st);
-  if (Status s = read_client_lists(reader.db(), client); !s) return s.error();
-  if (Status s = tx->commit(); !s) return s.error();
-  return client;
+  return remembered(&ReadMemo::clients, client_id, [&]() -> Result<Client> {
+    Reader reader = read_connection();
+    auto tx = Transaction::begin(reader.db(), Mode::kDeferred);
+    if (!tx) return tx.error();
+    auto st = Statement::prepare(reader.db(), sql(kClientColumns, "WHERE client_id = ?1"));
+    if (!st) return st.error();
+    st->bind_text(1, client_id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("client '" + client_id + "'");
+    Client client = read_client(*st);
+    if (Status s = read_client_lists(reader.db(), client); !s) return s.error();
+    if (Status s = tx->commit(); !s) return s.error();
+    return client;
+  });
 }
 
 Result<std::vector<Client>> SqliteStore::clients() {
@@ -1379,21 +1391,23 @@ Result<int64_t> SqliteStore::put_pending_locked(const MfaCredential& pending) {
 }
 
 Result<std::vector<MfaCredential>> SqliteStore::credentials_of_user(int64_t user_id) {
-  Reader reader = read_connection();
-  auto st = Statement::prepare(
-      reader.db(), sql(kCredentialColumns, "WHERE user_id = ?1 ORDER BY created_at, id"));
-  if (!st) return st.error();
-  st->bind_int64(1, user_id);
-  std::vector<MfaCredential> credentials;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    auto credential = read_credential(*st);
-    if (!credential) return credential.error();
-    credentials.push_back(std::move(credential).value());
-  }
-  return credentials;
+  return remembered(&ReadMemo::credentials, user_id, [&]() -> Result<std::vector<MfaCredential>> {
+    Reader reader = read_connection();
+    auto st = Statement::prepare(
+        reader.db(), sql(kCredentialColumns, "WHERE user_id = ?1 ORDER BY created_at, id"));
+    if (!st) return st.error();
+    st->bind_int64(1, user_id);
+    std::vector<MfaCredential> credentials;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto credential = read_credential(*st);
+      if (!credential) return credential.error();
+      credentials.push_back(std::move(credential).value());
+    }
+    return credentials;
+  });
 }
 
 Result<MfaCredential> SqliteStore::put_pending_credential(const MfaCredential& pending) {

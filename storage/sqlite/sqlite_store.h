@@ -69,6 +69,10 @@ class SqliteStore final : public Store, public MailStore {
   // transaction). Reads commit none. For tests and benchmarks that count what an operation
   // writes. Thread-safe.
   int64_t write_transactions() const { return write_transactions_.load(); }
+  // How many reads (each its own read transaction) the store has made: the calls that read,
+  // less those a request's ReadMemo (idp/store/read_memo.h) answered. For tests and
+  // benchmarks. Thread-safe.
+  int64_t read_transactions() const { return read_transactions_.load(); }
   // How many WAL checkpoints the store's checkpointer has run (0 for ":memory:"). For tests.
   int64_t wal_checkpoints() const { return checkpointer_ ? checkpointer_->checkpoints() : 0; }
 
@@ -300,6 +304,7 @@ class SqliteStore final : public Store, public MailStore {
   std::mutex mu_;
   sqlite3* db_;  // owned; guarded by mu_
   std::atomic<int64_t> write_transactions_{0};  // counted by SQLite's commit hook
+  std::atomic<int64_t> read_transactions_{0};   // counted by read_connection()
   std::unique_ptr<Checkpointer> checkpointer_;  // file databases only
   std::string path_;                            // the database file; empty for ":memory:"
   std::mutex readers_mu_;

@@ -253,6 +253,12 @@ describe('accessibility of every page state and email', { timeout: 300000 }, () 
       await submit(p, `button[aria-label="Remove ${BOB.email}"]`);
       assert.match(await p.locator('#confirm-summary').innerText(), new RegExp(`^${BOB.email} will be signed out`));
     }],
+    ['admin page: a member\'s credentials with their details', 'admin', async (p) => {
+      await go(p, '/account/authentication');  // nor was the removal
+      await submit(p, `a[aria-label="Credentials of ${ADMIN.email}"]`);
+      assert.equal(await p.locator('h2').first().innerText(), `Credentials of ${ADMIN.email}`);
+      assert.equal(await p.locator('#credentials dl dt').first().innerText(), 'Algorithm');
+    }],
     ['sign out?', 'admin', async (p) => {
       await go(p, `/logout?client_id=${PUBLIC_CLIENT_ID}`);
       assert.equal(await h1(p), 'Sign out of Keystep?');

@@ -9,7 +9,10 @@
 // - a key whose browser answers with attestation "none" is refused with the page's plain
 //   message, nothing is stored, and mfa.enable_refused is audited;
 // - with an allow-list holding the CTAP2 key's model (AAGUID), another key of that model is
-//   added, and a U2F key (no model) is refused.
+//   added, and a U2F key (no model) is refused;
+// - the admin API shows each key's public details (issue 13's follow-up): the CTAP2 key's
+//   AAGUID, Chromium's virtual authenticator's, and packed; the U2F key fido-u2f and no AAGUID;
+//   both trusted; never the public key.
 //
 // The trust anchor: Chromium's virtual authenticators sign their attestation certificate
 // with one fixed key (device/fido/virtual_fido_device.cc) and make that certificate self-
@@ -38,6 +41,9 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)),
                            '../fixtures/webauthn/fixtures.json');
 const ADMIN = { email: 'boss@example.com', password: 'boss staple battery' };
 const NO_MODEL = '00000000-0000-0000-0000-000000000000';
+// The AAGUID of Chromium's CTAP2 virtual authenticator (kDeviceAaguid in
+// device/fido/virtual_fido_device.cc).
+const CHROMIUM_AAGUID = '01020304-0506-0708-0102-030405060708';
 const NOT_VOUCHED = 'The security key was refused (your account accepts only security keys ' +
                     'whose maker vouches for them, and this key\'s attestation does not reach a ' +
                     'trusted authority). Try again.';
@@ -80,6 +86,22 @@ describe('trusted attestation and the AAGUID allow-list (chromium)', { timeout: 
     return rows.map((r) => ({ ...r, params: JSON.parse(r.params) }));
   }
 
+  // Alice's security key labelled `label` as the admin API shows it: the list's entry, which
+  // GET …/credentials/{id} answers the same, after checking the stored public key is in
+  // neither.
+  async function shownKey(label) {
+    const { [USER.email]: member } = await api.membersByEmail();
+    const keys = (await api.credentials(member.id)).filter((c) => c.provider === 'webauthn');
+    const key = keys.find((c) => c.label === label);
+    assert.ok(key, JSON.stringify(keys));
+    const { status, body } = await api.credential(member.id, key.id);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(body, key);
+    const [row] = (await storedKeys()).filter((k) => k.label === label);
+    assert.ok(!JSON.stringify(keys).includes(row.params.public_key), 'the public key is never shown');
+    return key;
+  }
+
   // The key alice's browser holds now is replaced by a new authenticator (`options`).
   async function plugIn(options) {
     await alice.key.remove();
@@ -111,6 +133,10 @@ describe('trusted attestation and the AAGUID allow-list (chromium)', { timeout: 
     assert.equal(row.lookup_key, idOf(u2f));
     assert.deepEqual([row.label, row.params.fmt, row.params.attestation, row.params.aaguid],
                      ['Old U2F key', 'fido-u2f', 'trusted', NO_MODEL]);
+    const shown = await shownKey('Old U2F key');
+    assert.deepEqual([shown.details.attestation_format, shown.details.attestation,
+                      shown.details.aaguid, shown.possibly_cloned],
+                     ['fido-u2f', 'trusted', null, false]);
   });
 
   it('a CTAP2 key\'s packed statement is trusted, and carries its model', async () => {
@@ -121,6 +147,11 @@ describe('trusted attestation and the AAGUID allow-list (chromium)', { timeout: 
                      ['Desk key', 'packed', 'trusted']);
     assert.notEqual(row.params.aaguid, NO_MODEL);
     model = row.params.aaguid;
+    const shown = await shownKey('Desk key');
+    assert.deepEqual([shown.details.attestation_format, shown.details.attestation,
+                      shown.details.aaguid, shown.details.transports],
+                     ['packed', 'trusted', CHROMIUM_AAGUID, ['usb']]);
+    assert.equal(typeof shown.details.user_verified, 'boolean');
   });
 
   it('a key answering with attestation "none" is refused with a plain message', async () => {

@@ -118,6 +118,8 @@ describe('a YubiKey enrolled by keystep-enroll signs in (chromium)', { timeout: 
     assert.equal(yubikeys.length, 1);
     assert.equal(yubikeys[0].confirmed, true);
     assert.equal(yubikeys[0].label, 'YubiKey 12345678');
+    // Its public details: the identifier it types, never its secret.
+    assert.equal(yubikeys[0].details.token_id, 'ubhe12345678');
   });
 
   it('the account enforces two-factor authentication', async () => {

@@ -50,10 +50,16 @@ TEST_F(AdminCredentialsTest, TheListShowsEachFactorAndNeverItsSecret) {
   EXPECT_EQ(credentials[1]["provider"], "recovery_code");
   for (const auto& c : credentials) {
     for (const char* member : {"id", "provider", "type", "label", "created_at", "last_used_at",
-                               "confirmed"})
+                               "confirmed", "possibly_cloned", "details"})
       EXPECT_TRUE(c.contains(member)) << member;
-    EXPECT_EQ(c.size(), 7u) << c.dump();  // no secret, params or state
+    EXPECT_EQ(c.size(), 9u) << c.dump();  // no secret, params or state
+    EXPECT_EQ(c["possibly_cloned"], false);
   }
+  EXPECT_EQ(r.json()["email"], kBoss);
+  // The provider's public details: the app's parameters; recovery codes have none.
+  EXPECT_EQ(credentials[0]["details"],
+            (nlohmann::json{{"algorithm", "SHA1"}, {"digits", 6}, {"period", 30}}));
+  EXPECT_EQ(credentials[1]["details"], nlohmann::json::object());
   // Nothing of the stored secret, sealed or not, is in the answer.
   const auto all = *server_->store().credentials_of_user(boss_id());
   for (const auto& stored : all) {
@@ -61,6 +67,31 @@ TEST_F(AdminCredentialsTest, TheListShowsEachFactorAndNeverItsSecret) {
     EXPECT_EQ(r.body.find(totp_base32(stored.secret)), std::string::npos);
   }
   EXPECT_EQ(list(alice_id()), nlohmann::json::array());
+}
+
+TEST_F(AdminCredentialsTest, OneCredentialIsShownAsTheListShowsIt) {
+  protect_boss();
+  const nlohmann::json listed = list(boss_id());
+  for (const auto& c : listed) {
+    HttpResponse r = api("GET", credentials_url(boss_id()) + "/" +
+                                    std::to_string(c["id"].get<int64_t>()),
+                         boss_token_);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json(), c);
+  }
+  // A login that found the key's counter going backwards flags it; the admin sees the flag.
+  auto stored = *server_->store().credentials_of_user(boss_id());
+  MfaCredential flagged = stored[0];
+  flagged.state[kPossiblyCloned] = true;
+  ASSERT_TRUE(server_->store().update_credential(flagged, stored[0].version));
+  HttpResponse r = api("GET", credentials_url(boss_id()) + "/" + std::to_string(flagged.id),
+                       boss_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["possibly_cloned"], true);
+  for (const auto& c : stored) {
+    EXPECT_EQ(r.body.find(base64_encode(c.secret)), std::string::npos);
+    EXPECT_EQ(r.body.find(totp_base32(c.secret)), std::string::npos);
+  }
 }
 
 TEST_F(AdminCredentialsTest, PermissionsAndTenantIsolation) {
@@ -72,6 +103,8 @@ TEST_F(AdminCredentialsTest, PermissionsAndTenantIsolation) {
   EXPECT_EQ(api("GET", credentials_url(boss_id()), member_token_).status, 403);
   EXPECT_EQ(api("POST", credentials_url(alice_id()), member_token_, body).status, 403);
   EXPECT_EQ(api("DELETE", one, member_token_).status, 403);
+  EXPECT_EQ(api("GET", one, member_token_).status, 403);
+  EXPECT_EQ(client_.get(one).status, 401);
   // Another account's member, through this account or its own: 404 either way.
   const int64_t gadmin = server_->store()
                              .user_by_email(server_->store().account_by_name("globex")->id,
@@ -87,6 +120,13 @@ TEST_F(AdminCredentialsTest, PermissionsAndTenantIsolation) {
                 credentials_url(alice_id()) + "/" + std::to_string(boss_credential),
                 boss_token_)
                 .status,
+            404);
+  EXPECT_EQ(api("GET", credentials_url(alice_id()) + "/" + std::to_string(boss_credential),
+                boss_token_)
+                .status,
+            404);
+  EXPECT_EQ(api("GET", credentials_url(boss_id()) + "/x", boss_token_).status, 404);
+  EXPECT_EQ(api("GET", credentials_url(boss_id()) + "/99999999999999999999", boss_token_).status,
             404);
   EXPECT_EQ(api("DELETE", credentials_url(boss_id()) + "/x", boss_token_).status, 404);
   EXPECT_EQ(api("DELETE", credentials_url(boss_id()) + "/999999", boss_token_).status, 404);

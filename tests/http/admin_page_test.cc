@@ -97,6 +97,11 @@ TEST_F(AdminPageTest, MemberWithoutThePermissionGets403AndNoNavigationLink) {
   EXPECT_EQ(page.status, 403);
   EXPECT_TRUE(contains(page.body, "Only administrators of your account can open"));
   EXPECT_FALSE(contains(page.body, "auth_settings"));  // no permission names for members
+  // Nor a member's credentials, their own included.
+  HttpResponse screen = client_.get(
+      url(std::string(kPage) + "?member=" + std::to_string(server_->alice_id())), &browser_);
+  EXPECT_EQ(screen.status, 403);
+  EXPECT_FALSE(contains(screen.body, "Credentials of"));
   HttpResponse posted = post(profile.csrf_token, {{"action", "create_token"}, {"name", "x"}});
   EXPECT_EQ(posted.status, 403);
   EXPECT_EQ(server_->store().api_tokens(acme().id)->size(), 2u);  // the fixture's only
@@ -240,6 +245,65 @@ TEST_F(AdminPageTest, ResetRemovesAMembersTwoFactorAndEmailsThem) {
   EXPECT_EQ(unknown.status, 404);
   EXPECT_TRUE(contains(unknown.body, "no such member"));
   EXPECT_EQ(post(csrf, {{"action", "dance"}}).status, 400);
+}
+
+TEST_F(AdminPageTest, MemberScreenShowsEachSecurityKeysModelAndFormat) {
+  // Two keys of alice's as the webauthn provider stores them: a CTAP2 key's packed
+  // attestation vouched for by a root, and a U2F key, which names no model.
+  const auto key = [&](const char* label, const char* lookup, const char* aaguid, const char* fmt) {
+    MfaCredential c;
+    c.user_id = server_->alice_id();
+    c.provider_id = "webauthn";
+    c.confirmed = true;
+    c.label = label;
+    c.lookup_key = lookup;
+    c.created_at = 1'800'000'000;
+    c.params = {{"alg", -7},         {"public_key", "cHVibGljLWtleS1ieXRlcw"},
+                {"aaguid", aaguid},  {"fmt", fmt},
+                {"attestation", "trusted"}, {"backup_eligible", false},
+                {"transports", {"usb", "nfc"}}, {"user_verification", "discouraged"},
+                {"user_verified", true}};
+    c.state = {{"backup_state", false}, {"user_verified", true}};
+    auto added = server_->store().add_credential(c, 10);
+    ASSERT_TRUE(added) << added.error().message;
+  };
+  key("Desk key", "ZGVzaw", "01020304-0506-0708-0102-030405060708", "packed");
+  key("Old <U2F> key", "dTJm", "00000000-0000-0000-0000-000000000000", "fido-u2f");
+  const std::string alice = std::to_string(server_->alice_id());
+  sign_in_boss();
+  const std::string link = std::string(kPage) + "?member=" + alice;
+  EXPECT_TRUE(contains(page_.body, "href=\"" + link +
+                                       "\" aria-label=\"Credentials of alice@example.com\""))
+      << page_.body;
+
+  HttpResponse screen = client_.get(url(link), &browser_);
+  ASSERT_EQ(screen.status, 200) << screen.body;
+  EXPECT_TRUE(contains(screen.body, "<h2>Credentials of alice@example.com</h2>"));
+  EXPECT_TRUE(contains(screen.body, "<td>Desk key</td>"));
+  EXPECT_TRUE(contains(screen.body, "<td>Old &lt;U2F&gt; key</td>")) << "labels are escaped";
+  EXPECT_TRUE(contains(screen.body,
+                       "<dt>Model (AAGUID)</dt><dd>01020304-0506-0708-0102-030405060708</dd>"
+                       "<dt>Attestation format</dt><dd>packed</dd><dt>Attestation</dt>"
+                       "<dd>trusted</dd>"))
+      << screen.body;
+  EXPECT_TRUE(contains(screen.body,
+                       "<dt>Model (AAGUID)</dt><dd>not known</dd><dt>Attestation format</dt>"
+                       "<dd>fido-u2f</dd>"));
+  EXPECT_TRUE(contains(screen.body, "<dt>Transports</dt><dd>usb, nfc</dd>"));
+  EXPECT_FALSE(contains(screen.body, "cHVibGljLWtleS1ieXRlcw")) << "never the public key";
+  EXPECT_FALSE(contains(screen.body, "May have been copied"));
+
+  // A member of another account, or no member at all: the page says so with a 404.
+  const int64_t gadmin = server_->store()
+                             .user_by_email(server_->store().account_by_name("globex")->id,
+                                            "gadmin@example.com")
+                             ->id;
+  for (const std::string& who : {std::to_string(gadmin), std::string("x")}) {
+    HttpResponse other = client_.get(url(std::string(kPage) + "?member=" + who), &browser_);
+    EXPECT_EQ(other.status, 404) << who;
+    EXPECT_TRUE(contains(other.body, "No such member in your account.")) << who;
+    EXPECT_FALSE(contains(other.body, "gadmin@example.com")) << who;
+  }
 }
 
 TEST_F(AdminPageTest, TokenIsShownOnceWorksAsBearerAndRevokingMakesIt401) {

@@ -165,6 +165,17 @@ TEST_F(EnrollFido2Test, RegistersAKeyThatThenSignsIn) {
   EXPECT_EQ(keys[0]["confirmed"], true);
   EXPECT_EQ(keys[0]["label"], "Security key");
   EXPECT_FALSE(keys[0].contains("expires_at"));
+  // The administrator sees the key's model and how it attested: the soft key's AAGUID, packed
+  // self attestation (vouched for by nobody), and never its public key.
+  EXPECT_EQ(keys[0]["details"]["aaguid"], "5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a");
+  EXPECT_EQ(keys[0]["details"]["attestation_format"], "packed");
+  EXPECT_EQ(keys[0]["details"]["attestation"], "self");
+  EXPECT_EQ(keys[0]["details"]["backup_eligible"], false);
+  EXPECT_EQ(keys[0]["possibly_cloned"], false);
+  const auto stored = *server_->store().credentials_of_user(alice_id());
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(keys[0].dump().find(stored[0].params["public_key"].get<std::string>()),
+            std::string::npos);
   EXPECT_TRUE(audited("mfa.credential_registration_begun_by_admin"));
   EXPECT_TRUE(audited("mfa.credential_registered_by_admin"));
   // The member is told a key was added on their behalf.

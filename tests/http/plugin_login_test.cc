@@ -83,11 +83,11 @@ TEST_F(PluginLogin, WrongPluginCodeIs401) {
 }
 
 // A server whose plugin directory holds a plugin built for ABI version 1 and one built for
-// version 4, loaded as keystep serve loads it: the first is refused with its reason, the
+// version 5, loaded as keystep serve loads it: the first is refused with its reason, the
 // second serves a whole login.
 class PluginLoginAcrossAbiVersions : public PluginLogin {
  protected:
-  // The directory, made once per process: bad_abi.so (version 1) and good.so (version 4).
+  // The directory, made once per process: bad_abi.so (version 1) and good.so (version 5).
   static std::string plugin_dir() {
     static const std::string dir = [] {
       namespace fs = std::filesystem;
@@ -114,7 +114,7 @@ TEST_F(PluginLoginAcrossAbiVersions, Abi1PluginRefusedCurrentAbiPluginWorks) {
   const auto& reports = server_->plugin_reports();
   ASSERT_EQ(reports.size(), 2u);
   EXPECT_FALSE(reports[0].loaded);
-  EXPECT_NE(reports[0].message.find("ABI version 1, this server speaks version 4"),
+  EXPECT_NE(reports[0].message.find("ABI version 1, this server speaks version 5"),
             std::string::npos)
       << reports[0].message;
   EXPECT_TRUE(reports[1].loaded) << reports[1].message;

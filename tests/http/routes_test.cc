@@ -106,7 +106,8 @@ using Routes = KeystepHttpTest;
 // a change of the HTTP surface. (Issue 15 added OPTIONS, the CORS preflight, to the four
 // endpoints a browser app calls, then revocation, introspection, the consent page, the
 // profile's Apps with access and the members' display name; its leftovers the removal of a
-// member and the account's applications. Issue 16 added "Forgot your password?".)
+// member and the account's applications. Issue 16 added "Forgot your password?"; issue 13's
+// follow-up one credential of a member, with its public details.)
 TEST_F(Routes, TheServerServesTheseRoutes) {
   EXPECT_EQ(describe(server_->server().routes()),
             "GET PUT /api/v1/accounts/{account}/authentication-settings\n"
@@ -118,7 +119,7 @@ TEST_F(Routes, TheServerServesTheseRoutes) {
             "PUT /api/v1/accounts/{account}/members/{member}/display-name\n"
             "GET POST /api/v1/accounts/{account}/members/{member}/credentials\n"
             "POST /api/v1/accounts/{account}/members/{member}/credentials/{credential}/confirm\n"
-            "DELETE /api/v1/accounts/{account}/members/{member}/credentials/{credential}\n"
+            "GET DELETE /api/v1/accounts/{account}/members/{member}/credentials/{credential}\n"
             "GET POST /api/v1/accounts/{account}/invitations\n"
             "DELETE /api/v1/accounts/{account}/invitations/{invitation}\n"
             "GET POST /api/v1/accounts/{account}/tokens\n"

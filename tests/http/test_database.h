@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/result.h"
@@ -31,6 +32,9 @@ class TestDatabase {
   // process runs its tests one at a time, autovacuum is off and the server's workers write
   // only when the test makes them).
   virtual Result<int64_t> write_transactions() = 0;
+  // SQLite: a reading of the store's count of read transactions
+  // (SqliteStore::read_transactions). PostgreSQL: nullopt, reads are not counted there.
+  virtual std::optional<int64_t> read_transactions() = 0;
   // From now on a grant is revoked in the same transaction that redeems its code (a
   // trigger in the database's own SQL).
   virtual Status revoke_grants_when_redeemed() = 0;

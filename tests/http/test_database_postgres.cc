@@ -1,5 +1,6 @@
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
 #include "storage/postgres/copy_from_sqlite.h"
@@ -51,6 +52,8 @@ class PostgresTestDatabase final : public TestDatabase {
     if (!xid) return xid.error();
     return *xid - readings_++;
   }
+
+  std::optional<int64_t> read_transactions() override { return std::nullopt; }
 
   Status revoke_grants_when_redeemed() override {
     return server_.run(

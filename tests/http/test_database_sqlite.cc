@@ -36,6 +36,7 @@ class SqliteTestDatabase final : public TestDatabase {
   }
 
   Result<int64_t> write_transactions() override { return store_->write_transactions(); }
+  std::optional<int64_t> read_transactions() override { return store_->read_transactions(); }
 
   Status revoke_grants_when_redeemed() override {
     auto created = run_sql(

@@ -125,6 +125,8 @@ class TestServer {
                           const std::vector<std::string>& permissions);
   // TestDatabase::write_transactions.
   Result<int64_t> write_transactions() { return db_->write_transactions(); }
+  // TestDatabase::read_transactions.
+  std::optional<int64_t> read_transactions() { return db_->read_transactions(); }
 
   // Changes a client's refresh token policy, with SQL on a second connection: no command
   // changes a client's grant policy after it is created. kNotFound for an unknown client.

@@ -1,6 +1,6 @@
 // A small MFA provider built as a shared library, to test the plugin loader and a login
 // through a plugin. The variant is chosen at build time:
-//   KEYSTEP_TEST_PLUGIN_GOOD       id "static_code", current ABI (3)
+//   KEYSTEP_TEST_PLUGIN_GOOD       id "static_code", the server's ABI (KEYSTEP_MFA_ABI_VERSION)
 //   KEYSTEP_TEST_PLUGIN_BAD_ABI    declares ABI version 1, as a plugin built before
 //                                  interface version 2 does
 //   KEYSTEP_TEST_PLUGIN_DUPLICATE  id "totp", which a built-in already has
@@ -51,6 +51,13 @@ class StaticCodeProvider final : public keystep::MfaProvider {
     keystep::MfaCredential updated = credential;
     updated.last_used_at = context.now;
     return updated;
+  }
+  // Public details as a plugin shows them to an administrator: the code's length.
+  nlohmann::json public_details(const keystep::MfaCredential&) const override {
+    return {{"code_length", kTestCode.size()}};
+  }
+  std::vector<keystep::DetailField> describe_details() const override {
+    return {{"code_length", "Code length"}};
   }
 
  private:

@@ -37,6 +37,17 @@ export class AdminApi {
     return Object.fromEntries(body.members.map((m) => [m.email, m]));
   }
 
+  // A member's credentials as GET …/credentials lists them (with their public details).
+  async credentials(memberId) {
+    const { status, body } = await this.request('GET', `/members/${memberId}/credentials`);
+    if (status !== 200) throw new Error(`GET credentials answered ${status}: ${JSON.stringify(body)}`);
+    return body.credentials;
+  }
+
+  credential(memberId, credentialId) {
+    return this.request('GET', `/members/${memberId}/credentials/${credentialId}`);
+  }
+
   auditEvents(query = {}) {
     return this.request('GET', `/audit-events?${new URLSearchParams(query)}`);
   }

@@ -42,16 +42,20 @@ TEST_F(PluginLoaderTest, LoadsProviderFromSharedLibrary) {
   EXPECT_EQ(provider->resync(credential, "1", "2", context).error().code,
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(provider->default_settings(), nlohmann::json::object());
+  // And so do the plugin's own overrides of version 5's members.
+  EXPECT_EQ(provider->public_details(credential), (nlohmann::json{{"code_length", 6}}));
+  ASSERT_EQ(provider->describe_details().size(), 1u);
+  EXPECT_EQ(provider->describe_details()[0].label, "Code length");
 }
 
-TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion4) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 4u); }
+TEST_F(PluginLoaderTest, ServerSpeaksAbiVersion5) { EXPECT_EQ(KEYSTEP_MFA_ABI_VERSION, 5u); }
 
 TEST_F(PluginLoaderTest, RefusesAbiVersion1PluginAndSaysToRebuild) {
   auto report = loader_.load(kDir + "/bad_abi.so", host_, registry_);
   EXPECT_FALSE(report.loaded);
   EXPECT_EQ(report.message,
-            "built for plugin ABI version 1, this server speaks version 4: rebuild the plugin "
-            "against the version 4 headers (plugin/mfa_provider.h)");
+            "built for plugin ABI version 1, this server speaks version 5: rebuild the plugin "
+            "against the version 5 headers (plugin/mfa_provider.h)");
   EXPECT_EQ(registry_.find("static_code"), nullptr);
 }
 

@@ -730,5 +730,23 @@ TEST(BuiltinProviders, RegistersTotpYubikeySecurityKeysAndRecoveryCodesOnce) {
   EXPECT_NE(again.error().message.find("'totp'"), std::string::npos) << again.error().message;
 }
 
+TEST(TotpProvider, PublicDetailsAreTheAppsParametersNeverTheSecret) {
+  PatternRandom random("x");
+  TotpProvider provider(random);
+  MfaCredential c = credential("12345678901234567890", "SHA256", 8, 60);
+  c.counter = 56666667;
+  const nlohmann::json details = provider.public_details(c);
+  EXPECT_EQ(details, (nlohmann::json{{"algorithm", "SHA256"}, {"digits", 8}, {"period", 60}}));
+  EXPECT_EQ(details.dump().find("1234567890"), std::string::npos);
+  EXPECT_EQ(details.dump().find("56666667"), std::string::npos);
+  c.params = {{"digits", "eight"}};
+  EXPECT_EQ(provider.public_details(c), nlohmann::json::object());
+  c.params = nullptr;
+  EXPECT_EQ(provider.public_details(c), nlohmann::json::object());
+  std::vector<std::string> keys;
+  for (const DetailField& field : provider.describe_details()) keys.push_back(field.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"algorithm", "digits", "period"}));
+}
+
 }  // namespace
 }  // namespace keystep

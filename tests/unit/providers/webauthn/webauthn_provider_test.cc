@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <string>
@@ -577,6 +578,87 @@ TEST_F(WebAuthnProviderTest, BackupEligibilityMayNotChange) {
 TEST_F(WebAuthnProviderTest, UserHandleIsTheUserIdBigEndian) {
   EXPECT_EQ(base64url_encode(user_handle(kUserId)), fixtures()["user_handle"]);
   EXPECT_EQ(user_handle(0x0102030405060708), std::string("\x01\x02\x03\x04\x05\x06\x07\x08"));
+}
+
+// The AAGUID of Chromium's CTAP2 virtual authenticator (device/fido/virtual_fido_device.cc),
+// which the fixtures' packed registrations carry.
+constexpr const char* kChromiumAaguid = "01020304-0506-0708-0102-030405060708";
+
+TEST_F(WebAuthnProviderTest, PublicDetailsOfAPackedKeyNameItsModelAndAttestation) {
+  const nlohmann::json details = provider_.public_details(registered("packed_full"));
+  EXPECT_EQ(details, (nlohmann::json{{"aaguid", kChromiumAaguid},
+                                     {"attestation_format", "packed"},
+                                     {"attestation", "basic"},
+                                     {"user_verified", true},
+                                     {"backup_eligible", false},
+                                     {"backed_up", false},
+                                     {"transports", {"usb"}}}));
+  // Against the attestation certificate as a root, the same key is vouched for.
+  WebAuthnProvider trusting(random_, chromium_roots());
+  auto confirmed = finish(trusting, find_case("registrations", "packed_full"));
+  ASSERT_TRUE(confirmed) << confirmed.error().message;
+  EXPECT_EQ(trusting.public_details(*confirmed)["attestation"], "trusted");
+  EXPECT_EQ(trusting.public_details(*confirmed)["aaguid"], kChromiumAaguid);
+}
+
+TEST_F(WebAuthnProviderTest, PublicDetailsOfU2fNoneAndSelfAttestedKeysNameNoModel) {
+  const nlohmann::json u2f = provider_.public_details(registered("fido_u2f"));
+  EXPECT_EQ(u2f["aaguid"], nullptr);
+  EXPECT_EQ(u2f["attestation_format"], "fido-u2f");
+  EXPECT_EQ(u2f["attestation"], "basic");
+  const nlohmann::json none = provider_.public_details(registered("none"));
+  EXPECT_EQ(none["aaguid"], nullptr);
+  EXPECT_EQ(none["attestation_format"], "none");
+  EXPECT_EQ(none["attestation"], "none");
+  EXPECT_EQ(none["user_verified"], false);
+  const nlohmann::json self = provider_.public_details(registered("packed_self"));
+  EXPECT_EQ(self["attestation_format"], "packed");
+  EXPECT_EQ(self["attestation"], "self");
+}
+
+TEST_F(WebAuthnProviderTest, PublicDetailsNeverCarryTheKeyOrReplayState) {
+  std::vector<std::string> described;
+  for (const DetailField& field : provider_.describe_details()) described.push_back(field.key);
+  for (const auto& c : fixtures()["registrations"]) {
+    if (c["expect"] != "accept") continue;
+    SCOPED_TRACE(c["name"].get<std::string>());
+    MfaCredential key = registered(c["name"].get<std::string>());
+    key.counter = 987654321;
+    key.state["last_challenge"] = "bGFzdC1jaGFsbGVuZ2U";
+    const nlohmann::json details = provider_.public_details(key);
+    std::vector<std::string> members;
+    for (const auto& item : details.items()) members.push_back(item.key());
+    std::sort(members.begin(), members.end());
+    std::vector<std::string> sorted = described;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(members, sorted) << "every member labelled, nothing else";
+    const std::string text = details.dump();
+    EXPECT_EQ(text.find(key.params["public_key"].get<std::string>()), std::string::npos);
+    EXPECT_EQ(text.find("987654321"), std::string::npos);
+    EXPECT_EQ(text.find("bGFzdC1jaGFsbGVuZ2U"), std::string::npos);
+  }
+}
+
+TEST_F(WebAuthnProviderTest, PublicDetailsOfPendingAndDamagedRowsShowNothingUnexpected) {
+  // A registration under way holds the account's policy and a challenge, not a key.
+  MfaCredential pending = pending_for(find_case("registrations", "packed_full"));
+  EXPECT_EQ(provider_.public_details(pending), nlohmann::json::object());
+  // A key registered before user_verified was recorded, and a row edited by hand.
+  MfaCredential older = registered("packed_full");
+  older.params.erase("user_verified");
+  EXPECT_EQ(provider_.public_details(older)["user_verified"], nullptr);
+  MfaCredential damaged = registered("packed_full");
+  damaged.params["aaguid"] = "<script>";
+  damaged.params["fmt"] = 7;
+  damaged.params["transports"] = {"usb", "carrier-pigeon", 3};
+  damaged.state = nullptr;
+  const nlohmann::json details = provider_.public_details(damaged);
+  EXPECT_EQ(details["aaguid"], nullptr);
+  EXPECT_EQ(details["attestation_format"], nullptr);
+  EXPECT_EQ(details["transports"], nlohmann::json::array({"usb"}));
+  EXPECT_EQ(details["backed_up"], nullptr);
+  damaged.params = "not an object";
+  EXPECT_EQ(provider_.public_details(damaged)["aaguid"], nullptr);
 }
 
 }  // namespace

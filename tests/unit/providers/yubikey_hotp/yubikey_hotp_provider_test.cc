@@ -299,5 +299,25 @@ TEST_F(YubikeyHotpProviderTest, MalformedCredentialIsInternal) {
   EXPECT_EQ(verify(broken, kVectors[0]).error().code, ErrorCode::kInternal);
 }
 
+TEST_F(YubikeyHotpProviderTest, PublicDetailsAreTheTokenIdentifierAndDigitsNeverTheSecret) {
+  const nlohmann::json details = provider_.public_details(key(5, kId, 8));
+  EXPECT_EQ(details, (nlohmann::json{{"token_id", kId}, {"digits", 8}}));
+  EXPECT_EQ(details.dump().find(kSecret), std::string::npos);
+  EXPECT_EQ(details.dump().find("31323334"), std::string::npos);
+  // A key programmed without an identifier has none to show; a damaged row shows nulls.
+  EXPECT_EQ(provider_.public_details(key(-1, "")),
+            (nlohmann::json{{"token_id", nullptr}, {"digits", 6}}));
+  MfaCredential damaged = key(-1, "not an id!");
+  damaged.params = {{"digits", "six"}};
+  EXPECT_EQ(provider_.public_details(damaged),
+            (nlohmann::json{{"token_id", nullptr}, {"digits", nullptr}}));
+  damaged.params = nullptr;
+  EXPECT_EQ(provider_.public_details(damaged)["digits"], nullptr);
+  // Every member is labelled for the admin page.
+  std::vector<std::string> keys;
+  for (const DetailField& field : provider_.describe_details()) keys.push_back(field.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"token_id", "digits"}));
+}
+
 }  // namespace
 }  // namespace keystep

@@ -21,6 +21,7 @@
 #include "base/crypto/random.h"
 #include "base/crypto/secret_box.h"
 #include "idp/login/two_factor.h"
+#include "idp/store/read_memo.h"
 #include "plugin/registry.h"
 #include "providers/builtin.h"
 #include "storage/sqlite/migrations.h"
@@ -283,6 +284,54 @@ TEST_F(SqliteFileStore, ACheckpointAReaderHoldsUpIsRetriedEveryHundredPagesNotEv
   EXPECT_LE(retries, pages / Checkpointer::kRetryPages + 1) << pages << " WAL pages";
   sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
   sqlite3_close(reader);
+}
+
+// Within a request (a ReadMemoScope) a user, account or client read again is the first
+// answer; a write the request commits, or one refused, makes it read afresh.
+TEST_F(SqliteFileStore, ARequestReadsARowOnceUntilItWrites) {
+  auto user = store_->create_user({.account_id = account_.id,
+                                   .email = "alice@example.com",
+                                   .password_hash = "h",
+                                   .role = kRoleMember});
+  ASSERT_TRUE(Ok(user));
+  // Another process renames her meanwhile.
+  auto rename_elsewhere = [&](const std::string& name) {
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+    const std::string sql = "UPDATE users SET display_name = '" + name + "' WHERE id = " +
+                            std::to_string(user->id);
+    ASSERT_EQ(sqlite3_exec(other, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(other);
+  };
+  {
+    const ReadMemoScope request;
+    const int64_t reads = store_->read_transactions();
+    ASSERT_TRUE(Ok(store_->user_by_id(user->id)));
+    ASSERT_TRUE(Ok(store_->account_by_id(account_.id)));
+    rename_elsewhere("Alice");
+    auto again = store_->user_by_id(user->id);
+    ASSERT_TRUE(Ok(again));
+    EXPECT_EQ(again->display_name, "");  // the request's first answer
+    ASSERT_TRUE(Ok(store_->account_by_id(account_.id)));
+    EXPECT_EQ(store_->read_transactions(), reads + 2);
+    // A write of the request's own: everything is read again.
+    ASSERT_TRUE(Ok(store_->update_password_hash(user->id, "h2")));
+    again = store_->user_by_id(user->id);
+    ASSERT_TRUE(Ok(again));
+    EXPECT_EQ(again->display_name, "Alice");
+    EXPECT_EQ(again->password_hash, "h2");
+    // A refused write too (a flow that does not exist: its transaction is rolled back).
+    rename_elsewhere("Alice B.");
+    EXPECT_FALSE(Ok(store_->update_flow("no such flow", 1, {})));
+    again = store_->user_by_id(user->id);
+    ASSERT_TRUE(Ok(again));
+    EXPECT_EQ(again->display_name, "Alice B.");
+  }
+  // Outside a request nothing is remembered.
+  rename_elsewhere("Alice C.");
+  auto outside = store_->user_by_id(user->id);
+  ASSERT_TRUE(Ok(outside));
+  EXPECT_EQ(outside->display_name, "Alice C.");
 }
 
 TEST_F(SqliteFileStore, AReadDoesNotWaitForAWriteInProgress) {
