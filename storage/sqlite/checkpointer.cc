@@ -1,10 +1,13 @@
 #include "storage/sqlite/checkpointer.h"
 
+#include <chrono>
+
 #include "storage/sqlite/statement.h"
 
 namespace keystep::sqlite {
 
-Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path) {
+Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path,
+                                                         std::mutex& writers) {
   sqlite3* db = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -20,7 +23,18 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
     return make_error(ErrorCode::kInternal,
                       "reading " + path + " to checkpoint: " + s.error().message);
   }
-  std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(db));
+  // Step 2 waits for readers in short sleeps, up to kRestartWaitMicros, while the store's
+  // writers wait for it (SQLite's own busy handler would sleep a whole millisecond at once).
+  sqlite3_busy_handler(
+      db,
+      [](void*, int tries) -> int {
+        constexpr int kSleepMicros = 50;
+        if (tries * kSleepMicros >= kRestartWaitMicros) return 0;
+        std::this_thread::sleep_for(std::chrono::microseconds(kSleepMicros));
+        return 1;
+      },
+      nullptr);
+  std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(db, writers));
   checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->run(); });
   return checkpointer;
 }
@@ -64,7 +78,17 @@ void Checkpointer::run() {
     lock.unlock();
     // A checkpoint that cannot finish (a reader still needs old pages) copies what it can;
     // the next wake-up continues. Its errors (busy) only postpone it, so they are not kept.
-    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int wal_frames = 0;
+    int copied_frames = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &wal_frames, &copied_frames);
+    // Step 2 only when step 1 copied all it found: otherwise a reader holds an old snapshot
+    // and the restart would only keep the writers waiting for kRestartWaitMicros.
+    if (rc == SQLITE_OK && copied_frames == wal_frames) {
+      // No commit can start meanwhile, so the copy catches up with the WAL's end.
+      std::lock_guard writers(writers_);
+      (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    }
     ++checkpoints_;
     lock.lock();
   }

@@ -268,7 +268,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (Status s = store->migrate(migrations); !s) return s.error();
   const char* file = sqlite3_db_filename(db, "main");
   if (file != nullptr && file[0] != '\0') {
-    auto checkpointer = Checkpointer::start(file);
+    auto checkpointer = Checkpointer::start(file, store->mu_);
     if (!checkpointer) return checkpointer.error();
     store->checkpointer_ = std::move(*checkpointer);
     store->checkpointer_->watch(db);
