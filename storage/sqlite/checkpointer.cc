@@ -1,5 +1,6 @@
 #include "storage/sqlite/checkpointer.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "storage/sqlite/statement.h"
@@ -78,16 +79,23 @@ void Checkpointer::run() {
     lock.unlock();
     // A checkpoint that cannot finish (a reader still needs old pages) copies what it can;
     // the next wake-up continues. Its errors (busy) only postpone it, so they are not kept.
-    int wal_frames = 0;
-    int copied_frames = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                             &wal_frames, &copied_frames);
-    // Step 2 only when step 1 copied all it found: otherwise a reader holds an old snapshot
-    // and the restart would only keep the writers waiting for kRestartWaitMicros.
-    if (rc == SQLITE_OK && copied_frames == wal_frames) {
+    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (restarts_to_skip_ > 0) {
+      --restarts_to_skip_;
+    } else {
       // No commit can start meanwhile, so the copy catches up with the WAL's end.
-      std::lock_guard writers(writers_);
-      (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+      std::unique_lock writers(writers_);
+      const int rc =
+          sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+      writers.unlock();
+      // A reader that kept its snapshot past the wait may keep it long (a backup, a CLI
+      // export): the writers' wait is tried again after 1, 3, 7 ... 31 wake-ups, not at each.
+      if (rc == SQLITE_OK) {
+        failed_restarts_ = 0;
+      } else {
+        failed_restarts_ = std::min(failed_restarts_ + 1, kMaxRestartBackoff);
+        restarts_to_skip_ = (1 << failed_restarts_) - 1;
+      }
     }
     ++checkpoints_;
     lock.lock();

@@ -292,19 +292,21 @@ SqliteStore::Reader::Reader(SqliteStore* store)
 
 SqliteStore::Reader::~Reader() {
   if (writer_lock_.owns_lock()) return;
-  std::lock_guard lock(store_->readers_mu_);
-  store_->idle_readers_.push_back(db_);
+  store_->give_back_reader(db_);
 }
 
-SqliteStore::Reader SqliteStore::read_connection() {
-  ++read_transactions_;
-  if (path_.empty()) return Reader(this);
+void SqliteStore::give_back_reader(sqlite3* db) {
+  std::lock_guard lock(readers_mu_);
+  idle_readers_.push_back(db);
+}
+
+sqlite3* SqliteStore::take_reader() {
   {
     std::lock_guard lock(readers_mu_);
     if (!idle_readers_.empty()) {
       sqlite3* db = idle_readers_.back();
       idle_readers_.pop_back();
-      return Reader(this, db);
+      return db;
     }
   }
   // One more concurrent reader than ever before: at most one connection per thread that
@@ -313,11 +315,20 @@ SqliteStore::Reader SqliteStore::read_connection() {
   if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     sqlite3_close_v2(db);
-    return Reader(this);  // reads still work, serialised with the writes as before
+    return nullptr;
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  return Reader(this, db);
+  return db;
+}
+
+SqliteStore::Reader SqliteStore::read_connection() {
+  ++read_transactions_;
+  if (path_.empty()) return Reader(this);
+  if (std::unique_lock<std::mutex> free(mu_, std::try_to_lock); free.owns_lock())
+    return Reader(this, std::move(free));
+  if (sqlite3* db = take_reader(); db != nullptr) return Reader(this, db);
+  return Reader(this);  // reads still work, serialised with the writes as before
 }
 
 Status SqliteStore::configure() {

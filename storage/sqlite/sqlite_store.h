@@ -228,10 +228,12 @@ class SqliteStore final : public Store, public MailStore {
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
 
-  // The connection of one call that only reads: an idle read-only connection of the store
-  // (opened when none is idle) for a file database; the writer connection with mu_ held for
-  // ":memory:" (a private database per connection) or when a read connection cannot be
-  // opened. Returned to the store when it ends.
+  // The connection of one call that only reads, given back when it ends:
+  //  - the writer connection when free (its page cache is never stale: a read-only
+  //    connection re-reads every page it needs after any commit) with mu_ held;
+  //  - else an idle read-only connection of the store (opened when none is idle);
+  //  - the writer connection with mu_ held for ":memory:" (a private database per
+  //    connection) or when a read connection cannot be opened.
   class Reader {
    public:
     Reader(const Reader&) = delete;
@@ -243,11 +245,16 @@ class SqliteStore final : public Store, public MailStore {
     friend class SqliteStore;
     Reader(SqliteStore* store, sqlite3* db) : store_(store), db_(db) {}
     explicit Reader(SqliteStore* store);  // the writer connection under mu_
+    Reader(SqliteStore* store, std::unique_lock<std::mutex> writer_lock)
+        : store_(store), db_(store->db_), writer_lock_(std::move(writer_lock)) {}
     SqliteStore* store_;
     sqlite3* db_;
     std::unique_lock<std::mutex> writer_lock_;
   };
   Reader read_connection();
+  // An idle read-only connection, or a new one; nullptr when none can be opened.
+  sqlite3* take_reader();
+  void give_back_reader(sqlite3* db);
   // The client's redirect URIs and allowed origins into `client`, read on `db`.
   static Status read_client_lists(sqlite3* db, Client& client);
 
