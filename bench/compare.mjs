@@ -506,7 +506,7 @@ function machine(extra) {
     `- date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     `- machine: \`nproc\` = ${os.availableParallelism?.() ?? os.cpus().length}, \`lscpu\` model name = ${model}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`,
     `- load average (1 min) before / after the run: ${fmt(extra.loadBefore[0], 2)} / ${fmt(extra.loadAfter[0], 2)}`,
-    `- Keystep: Release build, 2 HTTP threads (one per core); peer: oidc-provider ${peerVersion} on Node.js ${process.version}, NODE_ENV=production`,
+    `- Keystep: Release build, ${2 * (os.availableParallelism?.() ?? os.cpus().length)} HTTP threads (the default, two per core); peer: oidc-provider ${peerVersion} on Node.js ${process.version}, NODE_ENV=production`,
     `- tools: ${wrkVersion} (-t2 -c32 -d${DURATION}s), login driver bench/lib.mjs (its own keep-alive HTTP/1.1 client, jose), concurrency ${CONCURRENCY}`,
   ].join('\n');
 }

@@ -138,7 +138,7 @@ Result<http::ServerOptions> serve_options(const IdpConfig& config) {
   options.trusted_proxies = config.trusted_proxies;
   options.max_connections = static_cast<size_t>(config.max_connections);
   options.idle_timeout = std::chrono::seconds(config.idle_timeout);
-  options.threads = config.threads > 0 ? config.threads : static_cast<int>(cores);
+  options.threads = http_threads(config);
   // Half the cores for Argon2id at most, so a burst of sign-ins leaves the other half to
   // everything else (docs/security.md#password-hashing).
   options.password_threads = config.password_threads > 0
@@ -149,11 +149,14 @@ Result<http::ServerOptions> serve_options(const IdpConfig& config) {
   return options;
 }
 
-int database_pool_size(const IdpConfig& config) {
-  const int workers = config.threads > 0
-                          ? config.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return workers + 4;
+int http_threads(const IdpConfig& config) {
+  if (config.threads > 0) return config.threads;
+  // A worker waits, holding its connections, whenever its request waits on the database
+  // (SQLite's write lock, a PostgreSQL round trip): two per core keep the cores busy
+  // meanwhile. One per core left a third of them idle in bench/compare.mjs's sign-ins.
+  return static_cast<int>(std::min(256u, 2 * std::max(1u, std::thread::hardware_concurrency())));
 }
+
+int database_pool_size(const IdpConfig& config) { return http_threads(config) + 4; }
 
 }  // namespace keystep

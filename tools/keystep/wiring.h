@@ -133,9 +133,13 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
 // derived from the machine's cores. kInvalidArgument for a malformed listen address.
 Result<http::ServerOptions> serve_options(const IdpConfig& config);
 
+// The HTTP worker threads `keystep serve` runs: config.threads, or for 0 two per CPU core
+// (at most 256), since a worker waits on the database with its connections.
+int http_threads(const IdpConfig& config);
+
 // The connections `keystep serve` pools to a PostgreSQL database: one per HTTP worker
-// (config.threads, 0 = one per core), plus one each for the mail and logout workers, the
-// purge, and a spare for the administration commands.
+// (http_threads), plus one each for the mail and logout workers, the purge, and a spare for
+// the administration commands.
 int database_pool_size(const IdpConfig& config);
 
 }  // namespace keystep

@@ -1,0 +1,39 @@
+// The defaults `keystep serve` derives from the machine when keystep.conf leaves them at 0
+// (tools/keystep/wiring.h): HTTP workers, and the PostgreSQL pool that follows them.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "tools/keystep/wiring.h"
+
+namespace keystep {
+namespace {
+
+int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+TEST(ServeDefaults, TwoHttpWorkersPerCoreAndAPoolConnectionForEach) {
+  IdpConfig config;
+  config.listen = "127.0.0.1:8080";
+  ASSERT_EQ(config.threads, 0);
+  EXPECT_EQ(http_threads(config), std::min(256, 2 * cores()));
+  auto options = serve_options(config);
+  ASSERT_TRUE(static_cast<bool>(options));
+  EXPECT_EQ(options->threads, http_threads(config));
+  EXPECT_EQ(database_pool_size(config), http_threads(config) + 4);
+}
+
+TEST(ServeDefaults, ConfiguredThreadsAreKeptAndThePoolFollowsThem) {
+  IdpConfig config;
+  config.listen = "127.0.0.1:8080";
+  config.threads = 3;
+  EXPECT_EQ(http_threads(config), 3);
+  auto options = serve_options(config);
+  ASSERT_TRUE(static_cast<bool>(options));
+  EXPECT_EQ(options->threads, 3);
+  EXPECT_EQ(database_pool_size(config), 7);
+}
+
+}  // namespace
+}  // namespace keystep
