@@ -218,6 +218,21 @@ class SqliteFileStore : public ::testing::Test {
     account_ = *account;
   }
 
+  // Commits an audit event of about one WAL page (a 3,000-byte detail).
+  Status append_page(int64_t at) {
+    static const std::string detail(3000, 'x');
+    return store_->append_audit({.at = at,
+                                 .account_id = account_.id,
+                                 .event = "test",
+                                 .address = "",
+                                 .detail = detail,
+                                 .request_id = ""});
+  }
+  // The WAL file's size in pages: its largest so far, as a restart writes it from its start.
+  int64_t wal_pages() const {
+    return static_cast<int64_t>((std::filesystem::file_size(path_ + "-wal") - 32) / (4096 + 24));
+  }
+
   TempDir dir_;
   const std::string path_ = dir_.file("keystep.db");
   std::unique_ptr<SqliteStore> store_;
@@ -226,15 +241,7 @@ class SqliteFileStore : public ::testing::Test {
 
 TEST_F(SqliteFileStore, TheWalIsCheckpointedByTheStoresThreadNotByACommit) {
   // About one WAL page per commit: past Checkpointer::kWalPages the thread is woken.
-  const std::string detail(3000, 'x');
-  for (int i = 0; i < Checkpointer::kWalPages + 200; ++i) {
-    ASSERT_TRUE(Ok(store_->append_audit({.at = i,
-                                         .account_id = account_.id,
-                                         .event = "test",
-                                         .address = "",
-                                         .detail = detail,
-                                         .request_id = ""})));
-  }
+  for (int i = 0; i < Checkpointer::kWalPages + 200; ++i) ASSERT_TRUE(Ok(append_page(i)));
   // The thread runs on its own; bounded wait for it.
   for (int i = 0; i < 1000 && store_->wal_checkpoints() == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -251,16 +258,7 @@ TEST_F(SqliteFileStore, ACheckpointAReaderHoldsUpIsRetriedEveryHundredPagesNotEv
   ASSERT_EQ(sqlite3_open(path_.c_str(), &reader), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM audit_log", nullptr, nullptr, nullptr),
             SQLITE_OK);
-  const std::string detail(3000, 'x');  // about one WAL page per commit
-  auto append = [&](int at) {
-    return store_->append_audit({.at = at,
-                                 .account_id = account_.id,
-                                 .event = "test",
-                                 .address = "",
-                                 .detail = detail,
-                                 .request_id = ""});
-  };
-  for (int i = 0; i < Checkpointer::kWalPages; ++i) ASSERT_TRUE(Ok(append(i)));
+  for (int i = 0; i < Checkpointer::kWalPages; ++i) ASSERT_TRUE(Ok(append_page(i)));
   for (int i = 0; i < 1000 && store_->wal_checkpoints() == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   // Until the thread has taken the wake-ups of those commits (a held-up restart makes each
@@ -272,13 +270,10 @@ TEST_F(SqliteFileStore, ACheckpointAReaderHoldsUpIsRetriedEveryHundredPagesNotEv
   const int64_t first = store_->wal_checkpoints();
   EXPECT_GE(first, 1);
   // The WAL cannot start over while the reader holds its snapshot: its size counts the pages.
-  auto wal_pages = [&] {
-    return static_cast<int64_t>((std::filesystem::file_size(path_ + "-wal") - 32) / (4096 + 24));
-  };
   const int64_t pages_before = wal_pages();
   // 300 more commits: woken once every kRetryPages pages, not after every commit.
   for (int i = 0; i < 300; ++i) {
-    ASSERT_TRUE(Ok(append(Checkpointer::kWalPages + i)));
+    ASSERT_TRUE(Ok(append_page(Checkpointer::kWalPages + i)));
     // Lets the thread take each wake-up it is given, so extra ones would be counted.
     if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -306,26 +301,19 @@ TEST_F(SqliteFileStore, UnderASteadyLoadTheWalStartsOverInsteadOfGrowing) {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
     });
-  const std::string detail(3000, 'x');  // about one WAL page per commit
   constexpr int kCommits = 5 * Checkpointer::kWalPages;
   for (int i = 0; i < kCommits; ++i) {
     // A breath now and then, as requests have, so the test measures the WAL rather than how
     // long the checkpointer's thread waits for a core.
     if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ASSERT_TRUE(Ok(store_->append_audit({.at = i,
-                                         .account_id = account_.id,
-                                         .event = "test",
-                                         .address = "",
-                                         .detail = detail,
-                                         .request_id = ""})));
+    ASSERT_TRUE(Ok(append_page(i)));
   }
   done = true;
   for (auto& reader : readers) reader.join();
-  const auto wal_pages = static_cast<int64_t>(
-      (std::filesystem::file_size(path_ + "-wal") - 32) / (4096 + 24));
   EXPECT_GE(store_->wal_checkpoints(), 2);
-  // The file keeps its largest size: a few thresholds' worth at most, not every commit.
-  EXPECT_LT(wal_pages, 3 * Checkpointer::kWalPages) << store_->wal_checkpoints() << " checkpoints";
+  // A few thresholds' worth at most, not every commit.
+  EXPECT_LT(wal_pages(), 3 * Checkpointer::kWalPages)
+      << store_->wal_checkpoints() << " checkpoints";
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
   sqlite3_stmt* count = nullptr;
