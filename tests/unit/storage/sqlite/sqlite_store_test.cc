@@ -311,9 +311,10 @@ TEST_F(SqliteFileStore, UnderASteadyLoadTheWalStartsOverInsteadOfGrowing) {
   done = true;
   for (auto& reader : readers) reader.join();
   EXPECT_GE(store_->wal_checkpoints(), 2);
-  // A few thresholds' worth at most, not every commit.
-  EXPECT_LT(wal_pages(), 3 * Checkpointer::kWalPages)
-      << store_->wal_checkpoints() << " checkpoints";
+  // Without restarts the WAL holds every page written, about five per commit (25,693 pages
+  // here); with them, what a few wake-ups add while the thread copies (1,000-3,300 pages on
+  // this test's machines, the most with a parallel test run taking the thread's core).
+  EXPECT_LT(wal_pages(), kCommits) << store_->wal_checkpoints() << " checkpoints";
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
   sqlite3_stmt* count = nullptr;
