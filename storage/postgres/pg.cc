@@ -2,9 +2,14 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
+
+#include "idp/store/read_memo.h"
 
 namespace keystep::postgres {
 namespace {
@@ -109,6 +114,25 @@ Error Connection::last_error(PGresult* result) const {
   return make_error(code_of(state), "PostgreSQL: " + message);
 }
 
+namespace {
+
+// A statement that may have written (anything but a SELECT or a BEGIN; a SELECT ... FOR
+// UPDATE is followed by its COMMIT or ROLLBACK): the request that ran it reads afresh, as
+// on SQLite through its commit and rollback hooks (idp/store/read_memo.h). A failed one
+// too: a refused compare-and-set means another request changed what this one read.
+void forget_reads_after(std::string_view sql) {
+  const auto start = sql.find_first_not_of(" \t\n");
+  const std::string_view head = start == std::string_view::npos ? "" : sql.substr(start, 6);
+  auto is = [&](std::string_view word) {
+    return head.size() >= word.size() &&
+           std::equal(word.begin(), word.end(), head.begin(),
+                      [](char a, char b) { return a == std::toupper(static_cast<unsigned char>(b)); });
+  };
+  if (!is("SELECT") && !is("BEGIN")) ReadMemo::forget();
+}
+
+}  // namespace
+
 Result<Rows> Connection::query(std::string_view sql, const Params& params) {
   std::vector<const char*> values;
   std::vector<int> lengths;
@@ -135,6 +159,7 @@ Result<Rows> Connection::query(std::string_view sql, const Params& params) {
   }
   PGresult* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
                                     values.data(), lengths.data(), formats.data(), 0);
+  forget_reads_after(text);
   const ExecStatusType status = PQresultStatus(result);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Rows(result);
   Error error = last_error(result);
@@ -144,6 +169,7 @@ Result<Rows> Connection::query(std::string_view sql, const Params& params) {
 
 Status Connection::exec(const std::string& sql) {
   PGresult* result = PQexec(conn_, sql.c_str());
+  forget_reads_after(sql);
   const ExecStatusType status = PQresultStatus(result);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
     PQclear(result);

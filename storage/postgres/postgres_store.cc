@@ -1,3 +1,4 @@
+#include "idp/store/read_memo.h"
 #include "storage/postgres/postgres_store.h"
 
 #include <algorithm>
@@ -382,11 +383,13 @@ Result<Account> PostgresStore::account_by_name(const std::string& name) {
 }
 
 Result<Account> PostgresStore::account_by_id(int64_t id) {
-  return with_connection(pool_, [&](Connection& c) -> Result<Account> {
-    auto rows = c.query(sql(kAccountColumns, "WHERE id = $1"), {id});
-    if (!rows) return rows.error();
-    if (rows->empty()) return not_found("account " + std::to_string(id));
-    return read_account(Row{*rows, 0});
+  return remembered(&ReadMemo::accounts, id, [&] {
+    return with_connection(pool_, [&](Connection& c) -> Result<Account> {
+      auto rows = c.query(sql(kAccountColumns, "WHERE id = $1"), {id});
+      if (!rows) return rows.error();
+      if (rows->empty()) return not_found("account " + std::to_string(id));
+      return read_account(Row{*rows, 0});
+    });
   });
 }
 
@@ -420,11 +423,13 @@ Result<User> PostgresStore::create_user(const User& user) {
 }
 
 Result<User> PostgresStore::user_by_id(int64_t id) {
-  return with_connection(pool_, [&](Connection& c) -> Result<User> {
-    auto rows = c.query(sql(kUserColumns, "WHERE id = $1"), {id});
-    if (!rows) return rows.error();
-    if (rows->empty()) return not_found("user " + std::to_string(id));
-    return read_user(Row{*rows, 0});
+  return remembered(&ReadMemo::users, id, [&] {
+    return with_connection(pool_, [&](Connection& c) -> Result<User> {
+      auto rows = c.query(sql(kUserColumns, "WHERE id = $1"), {id});
+      if (!rows) return rows.error();
+      if (rows->empty()) return not_found("user " + std::to_string(id));
+      return read_user(Row{*rows, 0});
+    });
   });
 }
 
@@ -595,10 +600,12 @@ Result<std::vector<Client>> read_clients(Pool& pool, std::string_view where,
 }
 
 Result<Client> PostgresStore::client_by_id(const std::string& client_id) {
-  auto clients = read_clients(pool_, "WHERE client_id = $1", {Param(client_id)});
-  if (!clients) return clients.error();
-  if (clients->empty()) return not_found("client '" + client_id + "'");
-  return std::move(clients->front());
+  return remembered(&ReadMemo::clients, client_id, [&]() -> Result<Client> {
+    auto clients = read_clients(pool_, "WHERE client_id = $1", {Param(client_id)});
+    if (!clients) return clients.error();
+    if (clients->empty()) return not_found("client '" + client_id + "'");
+    return std::move(clients->front());
+  });
 }
 
 Result<std::vector<Client>> PostgresStore::clients() {
@@ -939,17 +946,19 @@ Status PostgresStore::revoke_token(const std::string& token_hash, const std::str
 // ---- MfaStore
 
 Result<std::vector<MfaCredential>> PostgresStore::credentials_of_user(int64_t user_id) {
-  return with_connection(pool_, [&](Connection& c) -> Result<std::vector<MfaCredential>> {
-    auto rows =
-        c.query(sql(kCredentialColumns, "WHERE user_id = $1 ORDER BY created_at, id"), {user_id});
-    if (!rows) return rows.error();
-    std::vector<MfaCredential> credentials;
-    for (int i = 0; i < rows->size(); ++i) {
-      auto credential = read_credential(Row{*rows, i});
-      if (!credential) return credential.error();
-      credentials.push_back(std::move(credential).value());
-    }
-    return credentials;
+  return remembered(&ReadMemo::credentials, user_id, [&] {
+    return with_connection(pool_, [&](Connection& c) -> Result<std::vector<MfaCredential>> {
+      auto rows = c.query(sql(kCredentialColumns, "WHERE user_id = $1 ORDER BY created_at, id"),
+                          {user_id});
+      if (!rows) return rows.error();
+      std::vector<MfaCredential> credentials;
+      for (int i = 0; i < rows->size(); ++i) {
+        auto credential = read_credential(Row{*rows, i});
+        if (!credential) return credential.error();
+        credentials.push_back(std::move(credential).value());
+      }
+      return credentials;
+    });
   });
 }
 

@@ -1,6 +1,6 @@
 // What PostgresStore adds to the store contract (storage/postgres/postgres_store.h):
-// migrations under an advisory lock, refusing a newer schema, and a clear error for a
-// database that cannot be reached. The contract itself is the conformance suite's
+// migrations under an advisory lock, refusing a newer schema, a clear error for a
+// database that cannot be reached, and a request's rows read once (idp/store/read_memo.h). The contract itself is the conformance suite's
 // (tests/unit/idp/store/), which runs on PostgreSQL too.
 
 #include "storage/postgres/postgres_store.h"
@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "idp/store/read_memo.h"
 #include "tests/support/postgres/postgres_server.h"
 #include "tests/unit/test_util.h"
 
@@ -86,6 +87,53 @@ TEST_F(PostgresStoreTest, AnUnreachableDatabaseIsUnavailableWithoutItsPassword) 
   auto store = PostgresStore::open(url, 1);
   ASSERT_TRUE(Fails(store, ErrorCode::kUnavailable));
   EXPECT_EQ(store.error().message.find("s3cret-pw"), std::string::npos) << store.error().message;
+}
+
+// As on SQLite (SqliteFileStore.ARequestReadsARowOnceUntilItWrites): within a request a
+// user read again is the first answer, and a statement of the request's own that may have
+// written (committed, or refused) makes it read afresh.
+TEST_F(PostgresStoreTest, ARequestReadsARowOnceUntilItWrites) {
+  auto opened = PostgresStore::open(url_, 2);
+  ASSERT_TRUE(Ok(opened));
+  PostgresStore& store = **opened;
+  auto account = store.create_account({.name = "acme", .issuer_label = "Acme"});
+  ASSERT_TRUE(Ok(account));
+  auto user = store.create_user({.account_id = account->id,
+                                 .email = "alice@example.com",
+                                 .password_hash = "h",
+                                 .role = kRoleMember});
+  ASSERT_TRUE(Ok(user));
+  // Another node renames her meanwhile.
+  auto rename_elsewhere = [&](const std::string& name) {
+    ASSERT_TRUE(Ok(server_->run(url_, "UPDATE users SET display_name = '" + name +
+                                          "' WHERE id = " + std::to_string(user->id))));
+  };
+  {
+    const ReadMemoScope request;
+    ASSERT_TRUE(Ok(store.user_by_id(user->id)));
+    ASSERT_TRUE(Ok(store.account_by_id(account->id)));
+    rename_elsewhere("Alice");
+    auto again = store.user_by_id(user->id);
+    ASSERT_TRUE(Ok(again));
+    EXPECT_EQ(again->display_name, "");  // the request's first answer
+    // A write of the request's own: read again.
+    ASSERT_TRUE(Ok(store.update_password_hash(user->id, "h2")));
+    again = store.user_by_id(user->id);
+    ASSERT_TRUE(Ok(again));
+    EXPECT_EQ(again->display_name, "Alice");
+    EXPECT_EQ(again->password_hash, "h2");
+    // A refused one too (a flow that does not exist).
+    rename_elsewhere("Alice B.");
+    EXPECT_FALSE(Ok(store.update_flow("no such flow", 1, {})));
+    again = store.user_by_id(user->id);
+    ASSERT_TRUE(Ok(again));
+    EXPECT_EQ(again->display_name, "Alice B.");
+  }
+  // Outside a request nothing is remembered.
+  rename_elsewhere("Alice C.");
+  auto outside = store.user_by_id(user->id);
+  ASSERT_TRUE(Ok(outside));
+  EXPECT_EQ(outside->display_name, "Alice C.");
 }
 
 }  // namespace
