@@ -130,7 +130,6 @@ Result<http::ServerOptions> serve_options(const IdpConfig& config) {
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoi(port) > 65535)
     return make_error(ErrorCode::kInvalidArgument, "invalid port in --listen " + listen);
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
   http::ServerOptions options;
   // IPv6 hosts keep their brackets: Pistache's address parser needs them.
   options.host = listen.substr(0, colon);
@@ -139,11 +138,7 @@ Result<http::ServerOptions> serve_options(const IdpConfig& config) {
   options.max_connections = static_cast<size_t>(config.max_connections);
   options.idle_timeout = std::chrono::seconds(config.idle_timeout);
   options.threads = http_threads(config);
-  // Half the cores for Argon2id at most, so a burst of sign-ins leaves the other half to
-  // everything else (docs/security.md#password-hashing).
-  options.password_threads = config.password_threads > 0
-                                 ? static_cast<size_t>(config.password_threads)
-                                 : std::max<size_t>(1, cores / 2);
+  options.password_threads = static_cast<size_t>(password_threads(config));
   options.password_queue = config.password_queue > 0 ? static_cast<size_t>(config.password_queue)
                                                      : 32 * options.password_threads;
   return options;
@@ -157,6 +152,15 @@ int http_threads(const IdpConfig& config) {
   return static_cast<int>(std::min(256u, 2 * std::max(1u, std::thread::hardware_concurrency())));
 }
 
-int database_pool_size(const IdpConfig& config) { return http_threads(config) + 4; }
+int password_threads(const IdpConfig& config) {
+  if (config.password_threads > 0) return config.password_threads;
+  // Half the cores for Argon2id at most, so a burst of sign-ins leaves the other half to
+  // everything else (docs/security.md#password-hashing).
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
+}
+
+int database_pool_size(const IdpConfig& config) {
+  return http_threads(config) + password_threads(config) + 4;
+}
 
 }  // namespace keystep

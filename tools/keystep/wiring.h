@@ -137,9 +137,14 @@ Result<http::ServerOptions> serve_options(const IdpConfig& config);
 // (at most 256), since a worker waits on the database with its connections.
 int http_threads(const IdpConfig& config);
 
+// The password pool's threads: config.password_threads, or for 0 half the CPU cores (at
+// least 1).
+int password_threads(const IdpConfig& config);
+
 // The connections `keystep serve` pools to a PostgreSQL database: one per HTTP worker
-// (http_threads), plus one each for the mail and logout workers, the purge, and a spare for
-// the administration commands.
+// (http_threads) and per password pool thread (which finishes the password sign-ins), plus
+// one each for the mail and logout workers, the purge, and a spare for the administration
+// commands.
 int database_pool_size(const IdpConfig& config);
 
 }  // namespace keystep
