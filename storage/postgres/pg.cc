@@ -2,7 +2,6 @@
 
 #include <poll.h>
 
-#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -123,10 +122,11 @@ namespace {
 void forget_reads_after(std::string_view sql) {
   const auto start = sql.find_first_not_of(" \t\n");
   const std::string_view head = start == std::string_view::npos ? "" : sql.substr(start, 6);
-  auto is = [&](std::string_view word) {
-    return head.size() >= word.size() &&
-           std::equal(word.begin(), word.end(), head.begin(),
-                      [](char a, char b) { return a == std::toupper(static_cast<unsigned char>(b)); });
+  auto is = [&](std::string_view word) {  // `word` in capitals
+    if (head.size() < word.size()) return false;
+    for (size_t i = 0; i < word.size(); ++i)
+      if (std::toupper(static_cast<unsigned char>(head[i])) != word[i]) return false;
+    return true;
   };
   if (!is("SELECT") && !is("BEGIN")) ReadMemo::forget();
 }

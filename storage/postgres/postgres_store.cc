@@ -1,4 +1,3 @@
-#include "idp/store/read_memo.h"
 #include "storage/postgres/postgres_store.h"
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <utility>
 
 #include "base/clock.h"
+#include "idp/store/read_memo.h"
 #include "idp/store/rules.h"
 #include "storage/postgres/postgres_rows.h"
 

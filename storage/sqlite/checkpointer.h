@@ -50,8 +50,7 @@ class Checkpointer {
   // Opens its connection to the database file at `path` (in WAL mode already) and starts the
   // thread, which holds `writers` (the mutex every write of the store holds; it must outlive
   // the checkpointer) for step 2. kInternal when the file cannot be opened.
-  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path,
-                                                     std::mutex& writers);
+  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path, std::mutex& writers);
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
   // Stops the thread after the checkpoint under way, and closes its connection. The watched

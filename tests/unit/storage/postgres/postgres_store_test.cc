@@ -1,7 +1,8 @@
 // What PostgresStore adds to the store contract (storage/postgres/postgres_store.h):
 // migrations under an advisory lock, refusing a newer schema, a clear error for a
-// database that cannot be reached, and a request's rows read once (idp/store/read_memo.h). The contract itself is the conformance suite's
-// (tests/unit/idp/store/), which runs on PostgreSQL too.
+// database that cannot be reached, and a request's rows read once (idp/store/read_memo.h).
+// The contract itself is the conformance suite's (tests/unit/idp/store/), which runs on
+// PostgreSQL too.
 
 #include "storage/postgres/postgres_store.h"
 
