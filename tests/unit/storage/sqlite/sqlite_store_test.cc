@@ -218,7 +218,8 @@ class SqliteFileStore : public ::testing::Test {
     account_ = *account;
   }
 
-  // Commits an audit event of about one WAL page (a 3,000-byte detail).
+  // Commits an audit event with a 3,000-byte detail: a table page of its own, about five WAL
+  // pages per commit with the index and the pages above them.
   Status append_page(int64_t at) {
     static const std::string detail(3000, 'x');
     return store_->append_audit({.at = at,
@@ -240,7 +241,7 @@ class SqliteFileStore : public ::testing::Test {
 };
 
 TEST_F(SqliteFileStore, TheWalIsCheckpointedByTheStoresThreadNotByACommit) {
-  // About one WAL page per commit: past Checkpointer::kWalPages the thread is woken.
+  // Past Checkpointer::kWalPages WAL pages the thread is woken.
   for (int i = 0; i < Checkpointer::kWalPages + 200; ++i) ASSERT_TRUE(Ok(append_page(i)));
   // The thread runs on its own; bounded wait for it.
   for (int i = 0; i < 1000 && store_->wal_checkpoints() == 0; ++i)
@@ -291,7 +292,8 @@ TEST_F(SqliteFileStore, ACheckpointAReaderHoldsUpIsRetriedEveryHundredPagesNotEv
 TEST_F(SqliteFileStore, UnderASteadyLoadTheWalStartsOverInsteadOfGrowing) {
   // Commits one after the other with readers alongside, as under a benchmark: a PASSIVE
   // checkpoint alone never finds the WAL wholly copied, so the WAL used to grow by every
-  // commit (5,000 pages here). The checkpointer's restart under the writers' mutex bounds it.
+  // commit (to 25,693 pages here). The checkpointer's restart under the writers' mutex
+  // bounds it.
   std::atomic<bool> done{false};
   std::vector<std::thread> readers;
   for (int r = 0; r < 2; ++r)
