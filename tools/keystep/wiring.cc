@@ -149,7 +149,8 @@ int http_threads(const IdpConfig& config) {
   // A worker waits, holding its connections, whenever its request waits on the database
   // (SQLite's write lock, a PostgreSQL round trip): two per core keep the cores busy
   // meanwhile. One per core left a third of them idle in bench/compare.mjs's sign-ins.
-  return static_cast<int>(std::min(256u, 2 * std::max(1u, std::thread::hardware_concurrency())));
+  // At most 255: Pistache refuses more.
+  return static_cast<int>(std::min(255u, 2 * std::max(1u, std::thread::hardware_concurrency())));
 }
 
 int password_threads(const IdpConfig& config) {

@@ -134,7 +134,8 @@ Result<std::unique_ptr<WiredServer>> wire_server(const IdpConfig& config, Store&
 Result<http::ServerOptions> serve_options(const IdpConfig& config);
 
 // The HTTP worker threads `keystep serve` runs: config.threads, or for 0 two per CPU core
-// (at most 256), since a worker waits on the database with its connections.
+// (at most 255, Pistache's limit), since a worker waits on the database with its
+// connections.
 int http_threads(const IdpConfig& config);
 
 // The password pool's threads: config.password_threads, or for 0 half the CPU cores (at
