@@ -137,37 +137,7 @@ export function run(bin, args, { input, env } = {}) {
   });
 }
 
-// A long-running server process: resolves once `ready` appears in its output and `probe`
-// answers 200. stop() sends SIGTERM (SIGKILL after 5 s).
-export async function startServer(name, bin, args, { ready, probe, env, timeoutMs = 20000 }) {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
-  const server = { name, child, pid: child.pid, output: '' };
-  server.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  child.stdout.on('data', (d) => (server.output += d));
-  child.stderr.on('data', (d) => (server.output += d));
-  let exit = null;
-  server.exited.then((e) => (exit = e));
-  server.stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    const result = await server.exited;
-    clearTimeout(timer);
-    return result;
-  };
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !exit) {
-    if (server.output.includes(ready)) {
-      try {
-        if ((await fetch(probe)).status === 200) return server;
-      } catch {
-        // not answering yet
-      }
-    }
-    await sleep(50);
-  }
-  await server.stop();
-  throw new Error(`${name} did not start (exit ${JSON.stringify(exit)}):\n${server.output}`);
-}
+export { startServer } from './server_process.mjs';
 
 // Peak resident set size (VmHWM) and current RSS of a process, in KiB.
 export function memoryOf(pid) {
