@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "idp/store/read_memo.h"
@@ -32,6 +33,8 @@ ErrorCode code_of(std::string_view state) {
     return ErrorCode::kUnavailable;  // serialization, deadlock, lock/statement timeout, gone
   return ErrorCode::kInternal;
 }
+
+thread_local int64_t round_trips = 0;
 
 std::string trimmed(const char* message) {
   std::string text = message ? message : "";
@@ -87,7 +90,9 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
 
 Connection::~Connection() { PQfinish(conn_); }
 
-bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::healthy() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+
+int64_t Connection::round_trips_on_this_thread() { return round_trips; }
 
 bool Connection::alive() {
   if (!healthy()) return false;
@@ -146,20 +151,31 @@ Result<Rows> Connection::query(std::string_view sql, const Params& params) {
   }
   const std::string text(sql);
   auto it = prepared_.find(text);
-  if (it == prepared_.end()) {
-    const std::string name = "k" + std::to_string(prepared_.size());
-    PGresult* prepared = PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr);
+  const bool prepare = it == prepared_.end();
+  const std::string name = prepare ? "k" + std::to_string(prepared_.size()) : it->second;
+  const Statement statement{
+      text,          name,           prepare,       static_cast<int>(values.size()),
+      values.data(), lengths.data(), formats.data()};
+  Result<Rows> rows = begin_pending_ ? run_after_begin(statement) : run(statement);
+  forget_reads_after(text);
+  return rows;
+}
+
+Result<Rows> Connection::run(const Statement& s) {
+  if (s.prepare) {
+    ++round_trips;
+    PGresult* prepared = PQprepare(conn_, s.name.c_str(), s.text.c_str(), 0, nullptr);
     if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
       Error error = last_error(prepared);
       PQclear(prepared);
       return error;
     }
     PQclear(prepared);
-    it = prepared_.emplace(text, name).first;
+    prepared_.emplace(s.text, s.name);
   }
-  PGresult* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
-                                    values.data(), lengths.data(), formats.data(), 0);
-  forget_reads_after(text);
+  ++round_trips;
+  PGresult* result =
+      PQexecPrepared(conn_, s.name.c_str(), s.count, s.values, s.lengths, s.formats, 0);
   const ExecStatusType status = PQresultStatus(result);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Rows(result);
   Error error = last_error(result);
@@ -167,9 +183,76 @@ Result<Rows> Connection::query(std::string_view sql, const Params& params) {
   return error;
 }
 
+// BEGIN, the statement's preparation when it is new, and the statement, sent in one pipeline
+// with one Sync: the first statement of a transaction costs one round trip, not two or three.
+// The server runs them in order and skips what follows a failure, so a failed preparation or
+// statement leaves the transaction aborted, as when each is sent alone; the Transaction's
+// ROLLBACK ends it. Anything unexpected from the connection marks it broken.
+Result<Rows> Connection::run_after_begin(const Statement& s) {
+  begin_pending_ = false;
+  ++round_trips;
+  if (PQenterPipelineMode(conn_) != 1) return last_error(nullptr);
+  const bool sent =
+      PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+      (!s.prepare || PQsendPrepare(conn_, s.name.c_str(), s.text.c_str(), 0, nullptr) == 1) &&
+      PQsendQueryPrepared(conn_, s.name.c_str(), s.count, s.values, s.lengths, s.formats, 0) == 1 &&
+      PQpipelineSync(conn_) == 1;
+  std::optional<Error> failure;
+  PGresult* rows = nullptr;
+  const int commands = sent ? (s.prepare ? 3 : 2) : 0;
+  for (int i = 0; i < commands && !broken_; ++i) {
+    PGresult* result = PQgetResult(conn_);  // the command's one result, then a null
+    if (result == nullptr) {
+      broken_ = true;
+      break;
+    }
+    const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      if (s.prepare && i == 1) prepared_.emplace(s.text, s.name);
+      if (i == commands - 1) {
+        rows = result;
+        result = nullptr;
+      }
+    } else if (status != PGRES_PIPELINE_ABORTED && !failure) {
+      failure = last_error(result);  // skipped commands report only that they were
+    }
+    PQclear(result);
+    if (PGresult* extra = PQgetResult(conn_); extra != nullptr) {
+      PQclear(extra);
+      broken_ = true;
+    }
+  }
+  if (!sent) failure = last_error(nullptr);
+  if (sent && !broken_) {
+    PGresult* sync = PQgetResult(conn_);
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC) broken_ = true;
+    PQclear(sync);
+  }
+  if (PQexitPipelineMode(conn_) != 1) broken_ = true;
+  if (rows != nullptr && !failure && !broken_) return Rows(rows);
+  PQclear(rows);
+  if (failure) return *failure;
+  return make_error(ErrorCode::kUnavailable,
+                    "PostgreSQL: the connection broke: " + trimmed(PQerrorMessage(conn_)));
+}
+
 Status Connection::exec(const std::string& sql) {
-  PGresult* result = PQexec(conn_, sql.c_str());
+  if (begin_pending_) {
+    begin_pending_ = false;
+    // A transaction that sent nothing has nothing to end.
+    if (sql == "COMMIT" || sql == "ROLLBACK") return {};
+    Status s = exec_text("BEGIN; " + sql);  // one round trip: the simple protocol takes both
+    forget_reads_after(sql);
+    return s;
+  }
+  Status s = exec_text(sql);
   forget_reads_after(sql);
+  return s;
+}
+
+Status Connection::exec_text(const std::string& sql) {
+  ++round_trips;
+  PGresult* result = PQexec(conn_, sql.c_str());
   const ExecStatusType status = PQresultStatus(result);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
     PQclear(result);
@@ -181,7 +264,7 @@ Status Connection::exec(const std::string& sql) {
 }
 
 Result<Transaction> Transaction::begin(Connection& conn) {
-  if (Status s = conn.exec("BEGIN"); !s) return s.error();
+  conn.begin_pending_ = true;  // sent with the first statement (Connection::run_after_begin)
   return Transaction(&conn);
 }
 

@@ -106,16 +106,41 @@ class Connection {
   // idle: a server that shut down or restarted has closed it, and that is noticed here rather
   // than by the next statement failing. No round trip.
   bool alive();
+  // The round trips to the server the calling thread has made through any Connection
+  // (statements, their first preparation, transaction control): what tests count.
+  static int64_t round_trips_on_this_thread();
 
  private:
+  friend class Transaction;
+  // A statement to run: its text, its prepared name, whether it is still to be prepared, and
+  // libpq's parameter arrays.
+  struct Statement {
+    const std::string& text;
+    const std::string& name;
+    bool prepare;
+    int count;
+    const char* const* values;
+    const int* lengths;
+    const int* formats;
+  };
+
   explicit Connection(PGconn* conn) : conn_(conn) {}
   Error last_error(PGresult* result) const;
+  Result<Rows> run(const Statement& statement);
+  Result<Rows> run_after_begin(const Statement& statement);
+  Status exec_text(const std::string& sql);
 
   PGconn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+  // Transaction::begin was called and BEGIN is not sent yet: it goes with the next statement.
+  bool begin_pending_ = false;
+  // The protocol went out of step (a pipeline's results not as expected): the pool drops it.
+  bool broken_ = false;
 };
 
-// Rolls back on destruction unless commit() succeeded. READ COMMITTED: read-modify-write
+// Rolls back on destruction unless commit() succeeded. BEGIN goes to the server with the
+// first statement, in the same round trip (a transaction that runs none sends nothing).
+// READ COMMITTED: read-modify-write
 // methods lock what they read (SELECT ... FOR UPDATE) or write with one conditional
 // statement, never read in one transaction and write in another.
 class Transaction {

@@ -62,12 +62,42 @@ inline User read_user(const Row& r) {
               r.int64(5), r.boolean(6), r.text(7), r.boolean(8)};
 }
 
+// client_redirect_uris.kind
+inline constexpr int64_t kRedirectUri = 1;
+inline constexpr int64_t kPostLogoutRedirectUri = 2;
+
+// A client with its three lists, each a JSON array in its order (redirect URIs, post-logout
+// redirect URIs, allowed origins): one statement, so one snapshot and one round trip. Every
+// sign-in reads its client in several requests and every token request reads it once; read
+// as a transaction of three SELECTs, that took six round trips each time.
 inline constexpr std::string_view kClientColumns =
     "SELECT client_id, is_public, secret_hash, created_at, refresh_tokens, refresh_idle_ttl, "
     "refresh_absolute_ttl, first_party, require_two_factor, backchannel_logout_uri, "
-    "backchannel_logout_session_required, display_name, logo_uri, home_uri FROM clients ";
+    "backchannel_logout_session_required, display_name, logo_uri, home_uri, "
+    "COALESCE((SELECT json_agg(u.uri ORDER BY u.position) FROM client_redirect_uris u "
+    "WHERE u.client_id = clients.client_id AND u.kind = 1)::text, '[]'), "
+    "COALESCE((SELECT json_agg(u.uri ORDER BY u.position) FROM client_redirect_uris u "
+    "WHERE u.client_id = clients.client_id AND u.kind = 2)::text, '[]'), "
+    "COALESCE((SELECT json_agg(o.origin ORDER BY o.position) FROM client_allowed_origins o "
+    "WHERE o.client_id = clients.client_id)::text, '[]') FROM clients ";
+static_assert(kRedirectUri == 1 && kPostLogoutRedirectUri == 2, "kClientColumns names the kinds");
 
-inline Client read_client(const Row& r) {
+// A list column of kClientColumns into `out`; kInternal when the database holds anything but
+// a JSON array of strings there.
+inline Status read_client_list(const Row& r, int col, std::vector<std::string>& out) {
+  const nlohmann::json list =
+      nlohmann::json::parse(r.text(col), nullptr, /*allow_exceptions=*/false);
+  if (!list.is_array())
+    return make_error(ErrorCode::kInternal, "a client's list in the database is not an array");
+  for (const nlohmann::json& item : list) {
+    if (!item.is_string())
+      return make_error(ErrorCode::kInternal, "a client's list in the database holds a non-string");
+    out.push_back(item.get<std::string>());
+  }
+  return {};
+}
+
+inline Result<Client> read_client(const Row& r) {
   Client client;
   client.client_id = r.text(0);
   client.is_public = r.boolean(1);
@@ -83,6 +113,9 @@ inline Client read_client(const Row& r) {
   client.display_name = r.text(11);
   client.logo_uri = r.text(12);
   client.home_uri = r.text(13);
+  if (Status s = read_client_list(r, 14, client.redirect_uris); !s) return s.error();
+  if (Status s = read_client_list(r, 15, client.post_logout_redirect_uris); !s) return s.error();
+  if (Status s = read_client_list(r, 16, client.allowed_origins); !s) return s.error();
   return client;
 }
 

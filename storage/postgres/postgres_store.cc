@@ -14,10 +14,6 @@
 namespace keystep::postgres {
 namespace {
 
-// client_redirect_uris.kind
-constexpr int64_t kRedirectUri = 1;
-constexpr int64_t kPostLogoutRedirectUri = 2;
-
 // Any constant shared by every Keystep node: the key of the advisory lock migrations run
 // under ("keystep" in ASCII).
 constexpr int64_t kMigrationLock = 0x6b65797374657000;
@@ -568,32 +564,18 @@ Status PostgresStore::set_client_requires_two_factor(int64_t account_id,
   });
 }
 
-// The clients `where` selects with their lists, read in one statement each (one snapshot:
-// a REPEATABLE READ transaction).
+// The clients `where` selects, with their lists (kClientColumns: one statement).
 Result<std::vector<Client>> read_clients(Pool& pool, std::string_view where,
                                          const std::vector<Param>& params) {
-  return in_transaction(pool, [&](Connection& c) -> Result<std::vector<Client>> {
-    if (Status s = c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s)
-      return s.error();
+  return with_connection(pool, [&](Connection& c) -> Result<std::vector<Client>> {
     auto rows = c.query(sql(kClientColumns, where), params);
     if (!rows) return rows.error();
-    std::vector<Client> clients = read_all<Client>(*rows, read_client);
-    for (Client& client : clients) {
-      auto uris = c.query(
-          "SELECT kind, uri FROM client_redirect_uris WHERE client_id = $1 "
-          "ORDER BY kind, position",
-          {client.client_id});
-      if (!uris) return uris.error();
-      for (int i = 0; i < uris->size(); ++i) {
-        auto& list = uris->int64(i, 0) == kRedirectUri ? client.redirect_uris
-                                                       : client.post_logout_redirect_uris;
-        list.push_back(uris->text(i, 1));
-      }
-      auto origins = c.query(
-          "SELECT origin FROM client_allowed_origins WHERE client_id = $1 ORDER BY position",
-          {client.client_id});
-      if (!origins) return origins.error();
-      for (int i = 0; i < origins->size(); ++i) client.allowed_origins.push_back(origins->text(i, 0));
+    std::vector<Client> clients;
+    clients.reserve(static_cast<size_t>(rows->size()));
+    for (int i = 0; i < rows->size(); ++i) {
+      auto client = read_client(Row{*rows, i});
+      if (!client) return client.error();
+      clients.push_back(std::move(*client));
     }
     return clients;
   });

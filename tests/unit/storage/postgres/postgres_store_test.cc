@@ -137,5 +137,46 @@ TEST_F(PostgresStoreTest, ARequestReadsARowOnceUntilItWrites) {
   EXPECT_EQ(outside->display_name, "Alice C.");
 }
 
+// A client is read by several requests of every sign-in and by every token request: with its
+// three lists, in their order, in one round trip (it took six: BEGIN, SET TRANSACTION, three
+// SELECTs, COMMIT).
+TEST_F(PostgresStoreTest, AClientIsReadWithItsListsInOneRoundTrip) {
+  auto opened = PostgresStore::open(url_, 1);
+  ASSERT_TRUE(Ok(opened));
+  PostgresStore& store = **opened;
+  Client app;
+  app.client_id = "app";
+  app.is_public = true;
+  app.redirect_uris = {"https://app.example/z", "https://app.example/a", "https://app.example/m"};
+  app.post_logout_redirect_uris = {"https://app.example/bye", "https://app.example/after"};
+  app.allowed_origins = {"https://b.example", "https://a.example"};
+  ASSERT_TRUE(Ok(store.create_client(app)));
+  Client bare;
+  bare.client_id = "bare";
+  bare.is_public = true;
+  bare.redirect_uris = {"https://bare.example/cb"};
+  ASSERT_TRUE(Ok(store.create_client(bare)));
+  ASSERT_TRUE(Ok(store.client_by_id("app")));  // prepares the statement (a round trip of its own)
+
+  const int64_t before = Connection::round_trips_on_this_thread();
+  auto read = store.client_by_id("app");
+  ASSERT_TRUE(Ok(read));
+  EXPECT_EQ(Connection::round_trips_on_this_thread() - before, 1);
+  EXPECT_EQ(read->redirect_uris, app.redirect_uris);
+  EXPECT_EQ(read->post_logout_redirect_uris, app.post_logout_redirect_uris);
+  EXPECT_EQ(read->allowed_origins, app.allowed_origins);
+  EXPECT_TRUE(Fails(store.client_by_id("nobody"), ErrorCode::kNotFound));
+
+  auto all = store.clients();
+  ASSERT_TRUE(Ok(all));
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].client_id, "app");
+  EXPECT_EQ((*all)[0].redirect_uris, app.redirect_uris);
+  EXPECT_EQ((*all)[1].client_id, "bare");
+  EXPECT_EQ((*all)[1].redirect_uris, bare.redirect_uris);
+  EXPECT_TRUE((*all)[1].post_logout_redirect_uris.empty());
+  EXPECT_TRUE((*all)[1].allowed_origins.empty());
+}
+
 }  // namespace
 }  // namespace keystep::postgres
