@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -238,12 +240,28 @@ Status insert_grant_with_code(Connection& c, const Grant& grant, const AuthCode&
   return {};
 }
 
-Status insert_token(Connection& c, const Token& token) {
-  auto rows = c.query(
-      "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, created_at, "
-      "expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-      {token.token_hash, token.grant_id, static_cast<int64_t>(token.kind), token.used,
-       token.revoked, token.created_at, token.expires_at, token.scope});
+// The tokens in one INSERT: one round trip for the access and refresh tokens a grant issues
+// together (the statement is prepared once per row count).
+Status insert_tokens(Connection& c, const std::vector<Token>& tokens) {
+  if (tokens.empty()) return {};
+  constexpr int kColumns = 8;
+  std::string text =
+      "INSERT INTO tokens (token_hash, grant_id, kind, used, revoked, created_at, expires_at, "
+      "scope) VALUES ";
+  Params params;
+  params.reserve(tokens.size() * kColumns);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Token& token = tokens[i];
+    text += i == 0 ? "(" : ", (";
+    for (int col = 1; col <= kColumns; ++col)
+      text += "$" + std::to_string(i * kColumns + col) + (col < kColumns ? ", " : ")");
+    for (Param p :
+         {Param(token.token_hash), Param(token.grant_id), Param(static_cast<int64_t>(token.kind)),
+          Param(token.used), Param(token.revoked), Param(token.created_at), Param(token.expires_at),
+          Param(token.scope)})
+      params.push_back(std::move(p));
+  }
+  auto rows = c.query(text, params);
   if (!rows) return rows.error();
   return {};
 }
@@ -826,7 +844,9 @@ Result<Grant> PostgresStore::grant_by_id(const std::string& id) {
 
 Status PostgresStore::add_tokens(const std::vector<Token>& tokens) {
   return in_transaction(pool_, [&](Connection& c) -> Status {
+    std::set<std::string> checked;  // the tokens of one call usually share their grant
     for (const Token& token : tokens) {
+      if (!checked.insert(token.grant_id).second) continue;
       // FOR SHARE: a revocation racing on another node waits for this insert, or this insert
       // sees the grant revoked.
       auto grant =
@@ -834,9 +854,8 @@ Status PostgresStore::add_tokens(const std::vector<Token>& tokens) {
       if (!grant) return grant.error();
       if (grant->empty()) return not_found("grant");
       if (grant->boolean(0, 0)) return make_error(ErrorCode::kConflict, "grant is revoked");
-      if (Status s = insert_token(c, token); !s) return s;
     }
-    return {};
+    return insert_tokens(c, tokens);
   });
 }
 
@@ -881,14 +900,12 @@ Status PostgresStore::rotate_refresh_token(const std::string& old_hash, const To
   if (Status s = store_rules::rotatable(old, grant_revoked, replacement, now); !s) return s;
   auto use = c.query("UPDATE tokens SET used = TRUE WHERE token_hash = $1", {old_hash});
   if (!use) return use.error();
-  Token fresh = replacement;
-  fresh.used = false;
-  fresh.revoked = false;
-  fresh.scope.clear();
-  if (Status s = insert_token(c, fresh); !s) return s;
-  for (const Token& token : issued) {
-    if (Status s = insert_token(c, token); !s) return s;
-  }
+  std::vector<Token> inserted{replacement};
+  inserted.front().used = false;
+  inserted.front().revoked = false;
+  inserted.front().scope.clear();
+  inserted.insert(inserted.end(), issued.begin(), issued.end());
+  if (Status s = insert_tokens(c, inserted); !s) return s;
   return tx->commit();
 }
 

@@ -178,5 +178,84 @@ TEST_F(PostgresStoreTest, AClientIsReadWithItsListsInOneRoundTrip) {
   EXPECT_TRUE((*all)[1].allowed_origins.empty());
 }
 
+// The tokens a grant issues together go in one INSERT, after one check of the grant: three
+// round trips for a code's two tokens (BEGIN with the check, the INSERT, COMMIT), and four for
+// a refresh rotation (BEGIN with the locking read, the old token used, the INSERT, COMMIT).
+TEST_F(PostgresStoreTest, AGrantsTokensGoInOneInsert) {
+  auto opened = PostgresStore::open(url_, 1);
+  ASSERT_TRUE(Ok(opened));
+  PostgresStore& store = **opened;
+  auto account = store.create_account({.name = "acme", .issuer_label = "Acme"});
+  ASSERT_TRUE(Ok(account));
+  auto user = store.create_user({.account_id = account->id,
+                                 .email = "alice@example.com",
+                                 .password_hash = "h",
+                                 .role = kRoleMember});
+  ASSERT_TRUE(Ok(user));
+  Client app;
+  app.client_id = "app";
+  app.is_public = true;
+  app.redirect_uris = {"https://app.example/cb"};
+  ASSERT_TRUE(Ok(store.create_client(app)));
+  constexpr int64_t kNow = 1'700'000'000;
+  auto grant_of = [&](const std::string& id) {
+    Grant grant;
+    grant.id = id;
+    grant.client_id = "app";
+    grant.user_id = user->id;
+    grant.sid = "sid-" + id;
+    grant.scope = "openid offline_access";
+    grant.created_at = kNow;
+    AuthCode code;
+    code.code_hash = "code-" + id;
+    code.grant_id = id;
+    code.redirect_uri = "https://app.example/cb";
+    code.expires_at = kNow + 60;
+    return store.create_grant_with_code(grant, code);
+  };
+  ASSERT_TRUE(Ok(grant_of("g1")));
+  ASSERT_TRUE(Ok(grant_of("g2")));
+  auto token = [&](const std::string& hash, const std::string& grant, TokenKind kind) {
+    Token t;
+    t.token_hash = hash;
+    t.grant_id = grant;
+    t.kind = kind;
+    t.created_at = kNow;
+    t.expires_at = kNow + 3600;
+    return t;
+  };
+  // Prepares the statements (round trips of their own).
+  ASSERT_TRUE(Ok(store.add_tokens(
+      {token("a0", "g1", TokenKind::kAccess), token("r0", "g1", TokenKind::kRefresh)})));
+
+  int64_t before = Connection::round_trips_on_this_thread();
+  ASSERT_TRUE(Ok(store.add_tokens(
+      {token("a1", "g2", TokenKind::kAccess), token("r1", "g2", TokenKind::kRefresh)})));
+  EXPECT_EQ(Connection::round_trips_on_this_thread() - before, 3);
+  for (const char* hash : {"a1", "r1"}) {
+    auto found = store.active_token(
+        hash, std::string(hash) == "a1" ? TokenKind::kAccess : TokenKind::kRefresh, kNow);
+    ASSERT_TRUE(Ok(found)) << hash;
+    EXPECT_EQ(found->grant.id, "g2");
+  }
+
+  ASSERT_TRUE(Ok(store.rotate_refresh_token("r0", token("r0b", "g1", TokenKind::kRefresh),
+                                            {token("a0b", "g1", TokenKind::kAccess)}, kNow)));
+  before = Connection::round_trips_on_this_thread();
+  ASSERT_TRUE(Ok(store.rotate_refresh_token("r1", token("r1b", "g2", TokenKind::kRefresh),
+                                            {token("a1b", "g2", TokenKind::kAccess)}, kNow)));
+  EXPECT_EQ(Connection::round_trips_on_this_thread() - before, 4);
+  EXPECT_TRUE(Ok(store.active_token("r1b", TokenKind::kRefresh, kNow)));
+  EXPECT_TRUE(Ok(store.active_token("a1b", TokenKind::kAccess, kNow)));
+  EXPECT_FALSE(Ok(store.active_token("r1", TokenKind::kRefresh, kNow))) << "rotated away";
+
+  // Tokens of two grants: each grant checked, and a revoked one refuses the whole call.
+  ASSERT_TRUE(Ok(store.revoke_grant("g1")));
+  EXPECT_TRUE(Fails(store.add_tokens({token("a2", "g2", TokenKind::kAccess),
+                                      token("a3", "g1", TokenKind::kAccess)}),
+                    ErrorCode::kConflict));
+  EXPECT_FALSE(Ok(store.active_token("a2", TokenKind::kAccess, kNow))) << "nothing half-written";
+}
+
 }  // namespace
 }  // namespace keystep::postgres
