@@ -36,6 +36,19 @@ class PostgresStoreTest : public testing::Test {
     if (server_ != nullptr && !url_.empty()) (void)server_->drop(url_);
   }
 
+  // Alice, a member of a new account in `store`; id 0 after a failure (reported).
+  static User alice(PostgresStore& store) {
+    auto account = store.create_account({.name = "acme", .issuer_label = "Acme"});
+    EXPECT_TRUE(Ok(account));
+    if (!account) return {};
+    auto user = store.create_user({.account_id = account->id,
+                                   .email = "alice@example.com",
+                                   .password_hash = "h",
+                                   .role = kRoleMember});
+    EXPECT_TRUE(Ok(user));
+    return user ? *user : User{};
+  }
+
   testsupport::PostgresServer* server_ = nullptr;
   std::string url_;
 };
@@ -97,42 +110,37 @@ TEST_F(PostgresStoreTest, ARequestReadsARowOnceUntilItWrites) {
   auto opened = PostgresStore::open(url_, 2);
   ASSERT_TRUE(Ok(opened));
   PostgresStore& store = **opened;
-  auto account = store.create_account({.name = "acme", .issuer_label = "Acme"});
-  ASSERT_TRUE(Ok(account));
-  auto user = store.create_user({.account_id = account->id,
-                                 .email = "alice@example.com",
-                                 .password_hash = "h",
-                                 .role = kRoleMember});
-  ASSERT_TRUE(Ok(user));
+  const User user = alice(store);
+  ASSERT_NE(user.id, 0);
   // Another node renames her meanwhile.
   auto rename_elsewhere = [&](const std::string& name) {
     ASSERT_TRUE(Ok(server_->run(url_, "UPDATE users SET display_name = '" + name +
-                                          "' WHERE id = " + std::to_string(user->id))));
+                                          "' WHERE id = " + std::to_string(user.id))));
   };
   {
     const ReadMemoScope request;
-    ASSERT_TRUE(Ok(store.user_by_id(user->id)));
-    ASSERT_TRUE(Ok(store.account_by_id(account->id)));
+    ASSERT_TRUE(Ok(store.user_by_id(user.id)));
+    ASSERT_TRUE(Ok(store.account_by_id(user.account_id)));
     rename_elsewhere("Alice");
-    auto again = store.user_by_id(user->id);
+    auto again = store.user_by_id(user.id);
     ASSERT_TRUE(Ok(again));
     EXPECT_EQ(again->display_name, "");  // the request's first answer
     // A write of the request's own: read again.
-    ASSERT_TRUE(Ok(store.update_password_hash(user->id, "h2")));
-    again = store.user_by_id(user->id);
+    ASSERT_TRUE(Ok(store.update_password_hash(user.id, "h2")));
+    again = store.user_by_id(user.id);
     ASSERT_TRUE(Ok(again));
     EXPECT_EQ(again->display_name, "Alice");
     EXPECT_EQ(again->password_hash, "h2");
     // A refused one too (a flow that does not exist).
     rename_elsewhere("Alice B.");
     EXPECT_FALSE(Ok(store.update_flow("no such flow", 1, {})));
-    again = store.user_by_id(user->id);
+    again = store.user_by_id(user.id);
     ASSERT_TRUE(Ok(again));
     EXPECT_EQ(again->display_name, "Alice B.");
   }
   // Outside a request nothing is remembered.
   rename_elsewhere("Alice C.");
-  auto outside = store.user_by_id(user->id);
+  auto outside = store.user_by_id(user.id);
   ASSERT_TRUE(Ok(outside));
   EXPECT_EQ(outside->display_name, "Alice C.");
 }
@@ -185,13 +193,8 @@ TEST_F(PostgresStoreTest, AGrantsTokensGoInOneInsert) {
   auto opened = PostgresStore::open(url_, 1);
   ASSERT_TRUE(Ok(opened));
   PostgresStore& store = **opened;
-  auto account = store.create_account({.name = "acme", .issuer_label = "Acme"});
-  ASSERT_TRUE(Ok(account));
-  auto user = store.create_user({.account_id = account->id,
-                                 .email = "alice@example.com",
-                                 .password_hash = "h",
-                                 .role = kRoleMember});
-  ASSERT_TRUE(Ok(user));
+  const User user = alice(store);
+  ASSERT_NE(user.id, 0);
   Client app;
   app.client_id = "app";
   app.is_public = true;
@@ -202,7 +205,7 @@ TEST_F(PostgresStoreTest, AGrantsTokensGoInOneInsert) {
     Grant grant;
     grant.id = id;
     grant.client_id = "app";
-    grant.user_id = user->id;
+    grant.user_id = user.id;
     grant.sid = "sid-" + id;
     grant.scope = "openid offline_access";
     grant.created_at = kNow;
