@@ -174,4 +174,18 @@ PostgresServer* shared_postgres() {
   return server.get();
 }
 
+FreshDatabase::FreshDatabase() : server_(shared_postgres()) {
+  if (server_ == nullptr) return;
+  auto url = server_->fresh_database();
+  if (url) {
+    url_ = *url;
+  } else {
+    ADD_FAILURE() << url.error().message;
+  }
+}
+
+FreshDatabase::~FreshDatabase() {
+  if (server_ != nullptr && !url_.empty()) (void)server_->drop(url_);
+}
+
 }  // namespace keystep::testsupport

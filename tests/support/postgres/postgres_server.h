@@ -59,4 +59,21 @@ class PostgresServer {
 // calling test (ADD_FAILURE) and returns null when it cannot start.
 PostgresServer* shared_postgres();
 
+// A fresh database on shared_postgres(), dropped when this goes: what a test holds. url() is
+// empty when it could not be made (the calling test has then failed).
+class FreshDatabase {
+ public:
+  FreshDatabase();
+  ~FreshDatabase();
+  FreshDatabase(const FreshDatabase&) = delete;
+  FreshDatabase& operator=(const FreshDatabase&) = delete;
+
+  PostgresServer* server() const { return server_; }
+  const std::string& url() const { return url_; }
+
+ private:
+  PostgresServer* server_;
+  std::string url_;
+};
+
 }  // namespace keystep::testsupport

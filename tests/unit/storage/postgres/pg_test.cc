@@ -98,11 +98,7 @@ TEST_F(PoolOutageTest, AConnectionThatBrokeInATransactionIsNotReused) {
 class PgTransactionTest : public testing::Test {
  protected:
   void SetUp() override {
-    server_ = testsupport::shared_postgres();
-    ASSERT_NE(server_, nullptr);
-    auto url = server_->fresh_database();
-    ASSERT_TRUE(Ok(url));
-    url_ = *url;
+    ASSERT_FALSE(url_.empty());
     auto conn = Connection::open(url_);
     ASSERT_TRUE(Ok(conn));
     conn_ = std::move(*conn);
@@ -111,10 +107,9 @@ class PgTransactionTest : public testing::Test {
     other_ = std::move(*other);
     ASSERT_TRUE(Ok(conn_->exec("CREATE TABLE t (k INTEGER PRIMARY KEY)")));
   }
-  void TearDown() override {
+  void TearDown() override {  // before the database goes
     conn_.reset();
     other_.reset();
-    if (server_ != nullptr && !url_.empty()) (void)server_->drop(url_);
   }
 
   // The rows of t as another connection sees them (committed ones only).
@@ -125,8 +120,8 @@ class PgTransactionTest : public testing::Test {
   }
   int64_t trips() const { return Connection::round_trips_on_this_thread(); }
 
-  testsupport::PostgresServer* server_ = nullptr;
-  std::string url_;
+  testsupport::FreshDatabase database_;
+  const std::string url_ = database_.url();
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<Connection> other_;
 };

@@ -21,20 +21,6 @@ class PostgresConnection final : public StoreConnection {
 
 class PostgresBackend final : public StoreBackend {
  public:
-  PostgresBackend() : server_(testsupport::shared_postgres()) {
-    if (server_ == nullptr) return;
-    auto url = server_->fresh_database();
-    if (url) {
-      url_ = *url;
-    } else {
-      ADD_FAILURE() << url.error().message;
-    }
-  }
-  ~PostgresBackend() override {
-    if (server_ != nullptr && !url_.empty())
-      (void)server_->drop(url_);
-  }
-
   Result<std::unique_ptr<StoreConnection>> connect() override {
     if (url_.empty()) return make_error(ErrorCode::kUnavailable, "no PostgreSQL test server");
     auto store = postgres::PostgresStore::open(url_, 4);
@@ -54,12 +40,10 @@ class PostgresBackend final : public StoreBackend {
   }
 
  private:
-  Status run(const std::string& sql) {
-    return server_->run(url_, sql);
-  }
+  Status run(const std::string& sql) { return database_.server()->run(url_, sql); }
 
-  testsupport::PostgresServer* server_;
-  std::string url_;
+  testsupport::FreshDatabase database_;
+  const std::string url_ = database_.url();
 };
 
 }  // namespace

@@ -25,16 +25,7 @@ using testutil::Ok;
 
 class PostgresStoreTest : public testing::Test {
  protected:
-  void SetUp() override {
-    server_ = testsupport::shared_postgres();
-    ASSERT_NE(server_, nullptr);
-    auto url = server_->fresh_database();
-    ASSERT_TRUE(Ok(url));
-    url_ = *url;
-  }
-  void TearDown() override {
-    if (server_ != nullptr && !url_.empty()) (void)server_->drop(url_);
-  }
+  void SetUp() override { ASSERT_FALSE(url_.empty()); }
 
   // Alice, a member of a new account in `store`; id 0 after a failure (reported).
   static User alice(PostgresStore& store) {
@@ -49,8 +40,9 @@ class PostgresStoreTest : public testing::Test {
     return user ? *user : User{};
   }
 
-  testsupport::PostgresServer* server_ = nullptr;
-  std::string url_;
+  testsupport::FreshDatabase database_;
+  testsupport::PostgresServer* server_ = database_.server();
+  const std::string url_ = database_.url();
 };
 
 TEST_F(PostgresStoreTest, NodesStartingTogetherMigrateOnce) {
