@@ -66,10 +66,11 @@ inline User read_user(const Row& r) {
 inline constexpr int64_t kRedirectUri = 1;
 inline constexpr int64_t kPostLogoutRedirectUri = 2;
 
-// A client with its three lists, each a JSON array in its order (redirect URIs, post-logout
-// redirect URIs, allowed origins): one statement, so one snapshot and one round trip. Every
-// sign-in reads its client in several requests and every token request reads it once; read
-// as a transaction of three SELECTs, that took six round trips each time.
+// A client with its three lists, each a JSON array in its order (redirect URIs: kind 1,
+// kRedirectUri; post-logout redirect URIs: kind 2, kPostLogoutRedirectUri; allowed origins):
+// one statement, so one snapshot and one round trip. Every sign-in reads its client in several
+// requests and every token request reads it once; read as a transaction of three SELECTs,
+// that took six round trips each time.
 inline constexpr std::string_view kClientColumns =
     "SELECT client_id, is_public, secret_hash, created_at, refresh_tokens, refresh_idle_ttl, "
     "refresh_absolute_ttl, first_party, require_two_factor, backchannel_logout_uri, "
@@ -80,7 +81,6 @@ inline constexpr std::string_view kClientColumns =
     "WHERE u.client_id = clients.client_id AND u.kind = 2)::text, '[]'), "
     "COALESCE((SELECT json_agg(o.origin ORDER BY o.position) FROM client_allowed_origins o "
     "WHERE o.client_id = clients.client_id)::text, '[]') FROM clients ";
-static_assert(kRedirectUri == 1 && kPostLogoutRedirectUri == 2, "kClientColumns names the kinds");
 
 // A list column of kClientColumns into `out`; kInternal when the database holds anything but
 // a JSON array of strings there.
