@@ -140,9 +140,8 @@ class Connection {
 
 // Rolls back on destruction unless commit() succeeded. BEGIN goes to the server with the
 // first statement, in the same round trip (a transaction that runs none sends nothing).
-// READ COMMITTED: read-modify-write
-// methods lock what they read (SELECT ... FOR UPDATE) or write with one conditional
-// statement, never read in one transaction and write in another.
+// READ COMMITTED: read-modify-write methods lock what they read (SELECT ... FOR UPDATE) or
+// write with one conditional statement, never read in one transaction and write in another.
 class Transaction {
  public:
   static Result<Transaction> begin(Connection& conn);
