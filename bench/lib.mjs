@@ -10,7 +10,7 @@ import net from 'node:net';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep, startServer } from './server_process.mjs';
 
 // A port that was free a moment ago on loopback (the e2e tests' helper).
 export { freePort } from '../tests/e2e/lib/keystep.mjs';
@@ -136,8 +136,6 @@ export function run(bin, args, { input, env } = {}) {
     child.stdin.end(input ?? '');
   });
 }
-
-export { startServer } from './server_process.mjs';
 
 // Peak resident set size (VmHWM) and current RSS of a process, in KiB.
 export function memoryOf(pid) {

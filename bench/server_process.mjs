@@ -6,7 +6,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A long-running server process: resolves once `ready` appears in its output and `probe`
 // answers 200. stop() sends SIGTERM (SIGKILL after 5 s), then removes the output.
