@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "idp/store/read_memo.h"
 
@@ -191,7 +192,11 @@ Result<Rows> Connection::run(const Statement& s) {
 Result<Rows> Connection::run_after_begin(const Statement& s) {
   begin_pending_ = false;
   ++round_trips;
-  if (PQenterPipelineMode(conn_) != 1) return last_error(nullptr);
+  if (PQenterPipelineMode(conn_) != 1) {
+    // Not idle, so out of step: its next statements must not run outside the transaction.
+    broken_ = true;
+    return last_error(nullptr);
+  }
   const bool sent =
       PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
       (!s.prepare || PQsendPrepare(conn_, s.name.c_str(), s.text.c_str(), 0, nullptr) == 1) &&
@@ -237,15 +242,11 @@ Result<Rows> Connection::run_after_begin(const Statement& s) {
 }
 
 Status Connection::exec(const std::string& sql) {
-  if (begin_pending_) {
-    begin_pending_ = false;
-    // A transaction that sent nothing has nothing to end.
-    if (sql == "COMMIT" || sql == "ROLLBACK") return {};
-    Status s = exec_text("BEGIN; " + sql);  // one round trip: the simple protocol takes both
-    forget_reads_after(sql);
-    return s;
-  }
-  Status s = exec_text(sql);
+  const bool begin = std::exchange(begin_pending_, false);
+  // A transaction that sent nothing has nothing to end.
+  if (begin && (sql == "COMMIT" || sql == "ROLLBACK")) return {};
+  // One round trip either way: the simple protocol takes several statements.
+  Status s = exec_text(begin ? "BEGIN; " + sql : sql);
   forget_reads_after(sql);
   return s;
 }
